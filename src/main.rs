@@ -1,0 +1,3 @@
+fn main() {
+    println!("scaleboard {}", env!("CARGO_PKG_VERSION"));
+}

@@ -1,0 +1,1 @@
+//! Bounded time series (placeholder, being written).

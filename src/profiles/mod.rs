@@ -1,0 +1,1 @@
+//! Connection profiles (placeholder, being written).
