@@ -8,5 +8,11 @@
 //! Numeric samples land in the bounded [`metrics::MetricStore`]; saved connection settings live in
 //! [`profiles`] (secrets in the OS keyring, never on disk).
 
+pub mod actions;
+pub mod app;
+pub mod cli;
+pub mod connectors;
+pub mod engine;
 pub mod metrics;
 pub mod profiles;
+pub mod ui;

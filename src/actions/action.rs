@@ -1,0 +1,78 @@
+//! The changes Scaleboard can make to a system. Every one of them goes through the pipeline in
+//! [`crate::actions`]: plan → confirm → grace period → execute → verify → audit.
+
+use crate::connectors::snapshot::WorkloadRef;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ActionId(pub u64);
+
+impl std::fmt::Display for ActionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Action {
+    /// Set the replica count of a Deployment, StatefulSet or Compose service.
+    ScaleWorkload { workload: WorkloadRef, replicas: u32 },
+    /// Create or change the autoscaler of a workload (`kubectl autoscale`).
+    SetAutoscaler {
+        workload: WorkloadRef,
+        min_replicas: u32,
+        max_replicas: u32,
+        target_cpu_percent: u32,
+    },
+    /// Promote a streaming replica to primary.
+    PromoteReplica {
+        endpoint: String,
+        cluster: String,
+        replica: String,
+    },
+}
+
+impl Action {
+    /// The engine endpoint that carries the action out.
+    pub fn endpoint(&self) -> &str {
+        match self {
+            Self::ScaleWorkload { workload, .. } | Self::SetAutoscaler { workload, .. } => {
+                &workload.endpoint
+            }
+            Self::PromoteReplica { endpoint, .. } => endpoint,
+        }
+    }
+
+    /// Short verb for lists and the audit record.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::ScaleWorkload { .. } => "scale",
+            Self::SetAutoscaler { .. } => "autoscale",
+            Self::PromoteReplica { .. } => "promote",
+        }
+    }
+
+    /// What the operator types to confirm a dangerous action.
+    pub fn target_name(&self) -> String {
+        match self {
+            Self::ScaleWorkload { workload, .. } | Self::SetAutoscaler { workload, .. } => {
+                workload.name.clone()
+            }
+            Self::PromoteReplica { replica, .. } => replica.clone(),
+        }
+    }
+
+    /// Full target path for the audit record.
+    pub fn target_path(&self) -> String {
+        match self {
+            Self::ScaleWorkload { workload, .. } | Self::SetAutoscaler { workload, .. } => {
+                workload.target()
+            }
+            Self::PromoteReplica {
+                endpoint,
+                cluster,
+                replica,
+            } => format!("{endpoint}/{cluster}/{replica}"),
+        }
+    }
+}

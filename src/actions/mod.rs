@@ -1,0 +1,16 @@
+//! The action pipeline. Every change to a system is an [`Action`]:
+//! 1. [`plan::plan`] previews it (before/after, equivalent command, guards);
+//! 2. the UI's confirm dialog shows the plan (typed name for dangerous actions, force for
+//!    refused guards);
+//! 3. the engine waits a grace period during which the operator can cancel, executes it through
+//!    the endpoint's connector, then
+//! 4. polls until [`verify::check`] reports the intent observed (or a timeout), and
+//! 5. appends one [`audit::AuditRecord`] to the append-only audit log.
+
+pub mod action;
+pub mod audit;
+pub mod plan;
+pub mod verify;
+
+pub use action::{Action, ActionId};
+pub use plan::{FleetView, Guard, GuardLevel, Plan, PlanPolicy, plan};

@@ -1,0 +1,418 @@
+//! Planning: turn an [`Action`] into a preview the operator can judge — before/after, the
+//! command they could have typed instead, and guards that pass, warn or refuse in plain words.
+//! Pure: it reads the latest snapshots and never touches a system.
+
+use super::action::Action;
+use crate::connectors::snapshot::{DatabaseSnapshot, DbRole, Workload, WorkloadKind, WorkloadRef};
+use serde::{Deserialize, Serialize};
+
+/// Where planning looks up the current state of targets (the UI's fleet state, or the CLI's).
+pub trait FleetView {
+    fn workload(&self, id: &WorkloadRef) -> Option<&Workload>;
+    fn database(&self, endpoint: &str) -> Option<&DatabaseSnapshot>;
+}
+
+/// Profile settings that affect planning.
+#[derive(Clone, Debug)]
+pub struct PlanPolicy {
+    pub profile: String,
+    pub read_only: bool,
+    pub max_failover_lag_bytes: u64,
+    /// Kubernetes context for the kubectl line, per endpoint name (the demo uses its own name).
+    pub kube_context: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum GuardLevel {
+    Pass,
+    Warn,
+    Refuse,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Guard {
+    pub level: GuardLevel,
+    pub reason: String,
+}
+
+impl Guard {
+    fn pass(reason: impl Into<String>) -> Self {
+        Self {
+            level: GuardLevel::Pass,
+            reason: reason.into(),
+        }
+    }
+    fn warn(reason: impl Into<String>) -> Self {
+        Self {
+            level: GuardLevel::Warn,
+            reason: reason.into(),
+        }
+    }
+    fn refuse(reason: impl Into<String>) -> Self {
+        Self {
+            level: GuardLevel::Refuse,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Something the dialog can offer instead of the planned action (e.g. edit the HPA).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Alternative {
+    pub label: String,
+    pub action: Action,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    pub action: Action,
+    pub title: String,
+    pub before: String,
+    pub after: String,
+    /// The command a user could type to do the same by hand.
+    pub command: String,
+    pub guards: Vec<Guard>,
+    /// Dangerous plans ask the operator to type the target's name.
+    pub dangerous: bool,
+    pub alternative: Option<Alternative>,
+    pub profile: String,
+}
+
+impl Plan {
+    pub fn refused(&self) -> bool {
+        self.guards.iter().any(|g| g.level == GuardLevel::Refuse)
+    }
+
+    pub fn warnings(&self) -> impl Iterator<Item = &Guard> {
+        self.guards.iter().filter(|g| g.level != GuardLevel::Pass)
+    }
+
+    /// The operator may confirm when nothing refuses, or when they force it; typed-name
+    /// confirmation is checked separately by the dialog.
+    pub fn confirmable(&self, forced: bool) -> bool {
+        !self.refused() || forced
+    }
+}
+
+/// Upper bound for a replica count typed by hand: anything above is a typo, not a plan.
+pub const MAX_REPLICAS: u32 = 1000;
+
+pub fn plan(action: Action, fleet: &dyn FleetView, policy: &PlanPolicy) -> Plan {
+    let mut plan = match &action {
+        Action::ScaleWorkload { workload, replicas } => {
+            plan_scale(&action, workload, *replicas, fleet, policy)
+        }
+        Action::SetAutoscaler {
+            workload,
+            min_replicas,
+            max_replicas,
+            target_cpu_percent,
+        } => plan_autoscale(
+            &action,
+            workload,
+            (*min_replicas, *max_replicas, *target_cpu_percent),
+            fleet,
+            policy,
+        ),
+        Action::PromoteReplica {
+            endpoint,
+            cluster,
+            replica,
+        } => plan_promote(&action, endpoint, cluster, replica, fleet, policy),
+    };
+    if policy.read_only {
+        plan.guards.insert(
+            0,
+            Guard::refuse(format!(
+                "Profile \"{}\" is read-only: it allows no action.",
+                policy.profile
+            )),
+        );
+    }
+    plan
+}
+
+fn kubectl(policy: &PlanPolicy, w: &WorkloadRef) -> String {
+    let context = policy.kube_context.as_deref().unwrap_or(&w.endpoint);
+    format!("kubectl --context {context} -n {}", w.scope)
+}
+
+fn resource(kind: WorkloadKind) -> &'static str {
+    match kind {
+        WorkloadKind::StatefulSet => "statefulset",
+        _ => "deployment",
+    }
+}
+
+fn plan_scale(
+    action: &Action,
+    id: &WorkloadRef,
+    replicas: u32,
+    fleet: &dyn FleetView,
+    policy: &PlanPolicy,
+) -> Plan {
+    let mut guards = Vec::new();
+    let Some(w) = fleet.workload(id) else {
+        return unknown_target(action, policy, format!("Workload {id} is not in the latest snapshot."));
+    };
+    let current = w.desired;
+    let command = match w.kind {
+        WorkloadKind::ComposeService => format!(
+            "docker compose -p {} up -d --no-recreate --scale {}={replicas} {}",
+            id.scope, id.name, id.name
+        ),
+        kind => format!(
+            "{} scale {}/{} --replicas={replicas}",
+            kubectl(policy, id),
+            resource(kind),
+            id.name
+        ),
+    };
+    if replicas > MAX_REPLICAS {
+        guards.push(Guard::refuse(format!(
+            "{replicas} replicas is above the limit of {MAX_REPLICAS}; this looks like a typo."
+        )));
+    }
+    if replicas == current {
+        guards.push(Guard::warn(format!(
+            "{} already wants {current} replicas: nothing would change.",
+            id.name
+        )));
+    }
+    if let Some(port) = w.fixed_host_port
+        && replicas > 1
+    {
+        guards.push(Guard::refuse(format!(
+            "{} publishes fixed host port {port}: a second container could not bind it. \
+             Remove the fixed port (use a range or no host port) before scaling above 1.",
+            id.name
+        )));
+    }
+    let mut alternative = None;
+    if let Some(hpa) = &w.autoscaler {
+        guards.push(Guard::warn(format!(
+            "Autoscaler {} manages {} (min {}, max {}, target CPU {} %): it will undo a manual \
+             scale within seconds. Change the autoscaler's min/max instead.",
+            hpa.name, id.name, hpa.min_replicas, hpa.max_replicas, hpa.target_cpu_percent
+        )));
+        let min = replicas.clamp(1, MAX_REPLICAS);
+        alternative = Some(Alternative {
+            label: format!(
+                "Edit autoscaler instead: min {min}, max {}",
+                hpa.max_replicas.max(min)
+            ),
+            action: Action::SetAutoscaler {
+                workload: id.clone(),
+                min_replicas: min,
+                max_replicas: hpa.max_replicas.max(min),
+                target_cpu_percent: hpa.target_cpu_percent,
+            },
+        });
+    }
+    if replicas == 0 {
+        guards.push(Guard::warn(format!(
+            "Scaling to 0 stops every replica of {}: it will serve nothing.",
+            id.name
+        )));
+    } else if current > 0 && (replicas >= current.saturating_mul(3) || replicas + 10 <= current) {
+        guards.push(Guard::warn(format!(
+            "Big jump: {current} → {replicas} replicas. Check capacity and cost before going on."
+        )));
+    }
+    if guards.is_empty() {
+        guards.push(Guard::pass(format!("{} can be scaled to {replicas}.", id.name)));
+    }
+    // Every manual scale asks for the typed name: a wrong target is the costly mistake.
+    let dangerous = true;
+    Plan {
+        action: action.clone(),
+        title: format!("Scale {} {}", w.kind.label(), id),
+        before: format!("{current} replicas ({} ready)", w.ready),
+        after: format!("{replicas} replicas"),
+        command,
+        guards,
+        dangerous,
+        alternative,
+        profile: policy.profile.clone(),
+    }
+}
+
+fn plan_autoscale(
+    action: &Action,
+    id: &WorkloadRef,
+    (min, max, cpu): (u32, u32, u32),
+    fleet: &dyn FleetView,
+    policy: &PlanPolicy,
+) -> Plan {
+    let Some(w) = fleet.workload(id) else {
+        return unknown_target(action, policy, format!("Workload {id} is not in the latest snapshot."));
+    };
+    let mut guards = Vec::new();
+    if w.kind == WorkloadKind::ComposeService {
+        guards.push(Guard::refuse(
+            "Compose services have no autoscaler; scale them by hand.",
+        ));
+    }
+    if min == 0 || min > max {
+        guards.push(Guard::refuse(format!(
+            "min {min} / max {max} is not a valid range: min must be at least 1 and not above max."
+        )));
+    }
+    if max > MAX_REPLICAS {
+        guards.push(Guard::refuse(format!("max {max} is above the limit of {MAX_REPLICAS}.")));
+    }
+    if !(1..=100).contains(&cpu) {
+        guards.push(Guard::refuse(format!(
+            "Target CPU {cpu} % must be between 1 and 100."
+        )));
+    }
+    if guards.is_empty() {
+        guards.push(Guard::pass(format!(
+            "The autoscaler will keep {} between {min} and {max} replicas.",
+            id.name
+        )));
+    }
+    let before = match &w.autoscaler {
+        Some(h) => format!(
+            "autoscaler min {}, max {}, CPU {} %",
+            h.min_replicas, h.max_replicas, h.target_cpu_percent
+        ),
+        None => format!("no autoscaler, {} replicas", w.desired),
+    };
+    let command = match &w.autoscaler {
+        Some(h) => format!(
+            "{} patch hpa {} --type=merge -p '{{\"spec\":{{\"minReplicas\":{min},\"maxReplicas\":{max},\"metrics\":[{{\"type\":\"Resource\",\"resource\":{{\"name\":\"cpu\",\"target\":{{\"type\":\"Utilization\",\"averageUtilization\":{cpu}}}}}}}]}}}}'",
+            kubectl(policy, id),
+            h.name
+        ),
+        None => format!(
+            "{} autoscale {}/{} --cpu-percent={cpu} --min={min} --max={max}",
+            kubectl(policy, id),
+            resource(w.kind),
+            id.name
+        ),
+    };
+    Plan {
+        action: action.clone(),
+        title: format!("Autoscale {}", id),
+        before,
+        after: format!("autoscaler min {min}, max {max}, CPU {cpu} %"),
+        command,
+        guards,
+        dangerous: false,
+        alternative: None,
+        profile: policy.profile.clone(),
+    }
+}
+
+fn plan_promote(
+    action: &Action,
+    endpoint: &str,
+    cluster: &str,
+    replica: &str,
+    fleet: &dyn FleetView,
+    policy: &PlanPolicy,
+) -> Plan {
+    let Some(db) = fleet.database(endpoint) else {
+        return unknown_target(action, policy, format!("Database cluster {cluster} has not been seen yet."));
+    };
+    let mut guards = Vec::new();
+    let candidate = db.servers.iter().find(|s| s.name == replica);
+    let primary_lsn = db
+        .servers
+        .iter()
+        .filter(|s| s.role == DbRole::Primary || !s.in_recovery)
+        .map(|s| s.lsn)
+        .max();
+    let mut before = String::from("unknown");
+    match candidate {
+        None => guards.push(Guard::refuse(format!("{replica} is not part of {cluster}."))),
+        Some(c) => {
+            before = format!("{replica}: replica, replay LSN {}", format_lsn(c.lsn));
+            if !c.reachable {
+                guards.push(Guard::refuse(format!(
+                    "{replica} does not answer: a server that cannot be reached cannot be promoted."
+                )));
+            } else if !c.in_recovery {
+                guards.push(Guard::refuse(format!(
+                    "{replica} is not in recovery: it is already a primary."
+                )));
+            }
+            if let Some(p) = primary_lsn {
+                let behind = p.saturating_sub(c.lsn);
+                if behind > policy.max_failover_lag_bytes {
+                    guards.push(Guard::refuse(format!(
+                        "{replica} is {} behind the last known primary position ({}), more than the \
+                         profile's maximum failover lag of {}: promoting it would lose those writes.",
+                        format_bytes(behind),
+                        format_lsn(p),
+                        format_bytes(policy.max_failover_lag_bytes)
+                    )));
+                } else {
+                    guards.push(Guard::pass(format!(
+                        "{replica} is {} behind the last known primary position {} (limit {}).",
+                        format_bytes(behind),
+                        format_lsn(p),
+                        format_bytes(policy.max_failover_lag_bytes)
+                    )));
+                }
+            }
+        }
+    }
+    if let Some(old) = db
+        .servers
+        .iter()
+        .find(|s| s.name != replica && s.reachable && !s.in_recovery)
+    {
+        guards.push(Guard::refuse(format!(
+            "The current primary {} still answers: promoting {replica} now would leave two \
+             primaries taking writes. Stop {} first, or force this if you are fencing it yourself.",
+            old.name, old.name
+        )));
+    }
+    Plan {
+        action: action.clone(),
+        title: format!("Promote {replica} in {cluster}"),
+        before,
+        after: format!("{replica}: primary on a new timeline"),
+        command: format!("psql \"service={replica}\" -c \"SELECT pg_promote(wait => true)\""),
+        guards,
+        dangerous: true,
+        alternative: None,
+        profile: policy.profile.clone(),
+    }
+}
+
+fn unknown_target(action: &Action, policy: &PlanPolicy, reason: String) -> Plan {
+    Plan {
+        action: action.clone(),
+        title: format!("{} {}", action.kind(), action.target_path()),
+        before: "unknown".into(),
+        after: "unknown".into(),
+        command: String::new(),
+        guards: vec![Guard::refuse(reason)],
+        dangerous: true,
+        alternative: None,
+        profile: policy.profile.clone(),
+    }
+}
+
+/// PostgreSQL's `X/Y` LSN notation.
+pub fn format_lsn(lsn: u64) -> String {
+    format!("{:X}/{:X}", lsn >> 32, lsn & 0xFFFF_FFFF)
+}
+
+pub fn format_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

@@ -1,0 +1,72 @@
+//! Verification: after an action ran, compare what the system reports with what was asked.
+
+use super::action::Action;
+use crate::connectors::snapshot::Snapshot;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Verification {
+    /// Observed state matches the intent; the text says what was observed.
+    Done(String),
+    /// Not there yet; the text says what is observed so far (and why, when known).
+    Pending(String),
+}
+
+pub fn check(action: &Action, snapshot: &Snapshot) -> Verification {
+    match (action, snapshot) {
+        (Action::ScaleWorkload { workload, replicas }, Snapshot::Workloads(list)) => {
+            let Some(w) = list.iter().find(|w| &w.id == workload) else {
+                return Verification::Pending(format!("{workload} not reported yet"));
+            };
+            let observed = format!("{} desired, {} ready", w.desired, w.ready);
+            if w.desired == *replicas && w.ready == *replicas {
+                Verification::Done(observed)
+            } else if let Some(reason) = &w.pending_reason {
+                Verification::Pending(format!("{observed}; {reason}"))
+            } else {
+                Verification::Pending(observed)
+            }
+        }
+        (
+            Action::SetAutoscaler {
+                workload,
+                min_replicas,
+                max_replicas,
+                target_cpu_percent,
+            },
+            Snapshot::Workloads(list),
+        ) => {
+            let hpa = list
+                .iter()
+                .find(|w| &w.id == workload)
+                .and_then(|w| w.autoscaler.as_ref());
+            match hpa {
+                Some(h)
+                    if h.min_replicas == *min_replicas
+                        && h.max_replicas == *max_replicas
+                        && h.target_cpu_percent == *target_cpu_percent =>
+                {
+                    Verification::Done(format!(
+                        "autoscaler min {}, max {}, CPU {} %",
+                        h.min_replicas, h.max_replicas, h.target_cpu_percent
+                    ))
+                }
+                Some(h) => Verification::Pending(format!(
+                    "autoscaler still min {}, max {}",
+                    h.min_replicas, h.max_replicas
+                )),
+                None => Verification::Pending("no autoscaler reported yet".into()),
+            }
+        }
+        (Action::PromoteReplica { replica, .. }, Snapshot::Databases(db)) => {
+            match db.servers.iter().find(|s| &s.name == replica) {
+                Some(s) if s.reachable && !s.in_recovery => Verification::Done(format!(
+                    "{replica} is primary on timeline {}",
+                    s.timeline
+                )),
+                Some(_) => Verification::Pending(format!("{replica} is still in recovery")),
+                None => Verification::Pending(format!("{replica} not reported")),
+            }
+        }
+        _ => Verification::Pending("waiting for a matching snapshot".into()),
+    }
+}

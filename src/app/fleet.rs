@@ -1,0 +1,120 @@
+//! What the UI knows about the fleet: per endpoint its info, connection status, last error and
+//! latest snapshot (kept visible, with its age, while the endpoint is stale).
+
+use crate::actions::FleetView;
+use crate::connectors::snapshot::{
+    CacheNode, DatabaseSnapshot, HealthCheck, Queue, Snapshot, TimeMs, Workload, WorkloadRef,
+};
+use crate::engine::{Area, ConnStatus, EndpointInfo};
+
+#[derive(Clone, Debug)]
+pub struct EndpointState {
+    pub info: EndpointInfo,
+    pub status: ConnStatus,
+    pub last_error: Option<String>,
+    pub updated_at: Option<TimeMs>,
+    pub snapshot: Option<Snapshot>,
+}
+
+#[derive(Default)]
+pub struct FleetState {
+    pub endpoints: Vec<EndpointState>,
+}
+
+impl FleetState {
+    pub fn reset(&mut self, infos: Vec<EndpointInfo>) {
+        self.endpoints = infos
+            .into_iter()
+            .map(|info| EndpointState {
+                info,
+                status: ConnStatus::Connecting,
+                last_error: None,
+                updated_at: None,
+                snapshot: None,
+            })
+            .collect();
+    }
+
+    pub fn endpoint_mut(&mut self, id: &str) -> Option<&mut EndpointState> {
+        self.endpoints.iter_mut().find(|e| e.info.id == id)
+    }
+
+    pub fn in_area(&self, area: Area) -> impl Iterator<Item = &EndpointState> {
+        self.endpoints.iter().filter(move |e| e.info.area == area)
+    }
+
+    /// The worst status among an area's endpoints, for overview tiles.
+    pub fn area_status(&self, area: Area) -> Option<ConnStatus> {
+        self.in_area(area).map(|e| e.status).max_by_key(|s| match s {
+            ConnStatus::Ok => 0,
+            ConnStatus::Connecting => 1,
+            ConnStatus::Stale => 2,
+            ConnStatus::Down => 3,
+        })
+    }
+
+    pub fn workloads(&self) -> impl Iterator<Item = &Workload> {
+        self.endpoints.iter().flat_map(|e| match &e.snapshot {
+            Some(Snapshot::Workloads(list)) => list.as_slice(),
+            _ => &[],
+        })
+    }
+
+    pub fn databases(&self) -> impl Iterator<Item = (&EndpointState, &DatabaseSnapshot)> {
+        self.endpoints.iter().filter_map(|e| match &e.snapshot {
+            Some(Snapshot::Databases(db)) => Some((e, db)),
+            _ => None,
+        })
+    }
+
+    pub fn cache_nodes(&self) -> impl Iterator<Item = (&EndpointState, &CacheNode)> {
+        self.endpoints.iter().flat_map(|e| {
+            let list = match &e.snapshot {
+                Some(Snapshot::Cache(list)) => list.as_slice(),
+                _ => &[],
+            };
+            list.iter().map(move |n| (e, n))
+        })
+    }
+
+    pub fn queues(&self) -> impl Iterator<Item = (&EndpointState, &Queue)> {
+        self.endpoints.iter().flat_map(|e| {
+            let list = match &e.snapshot {
+                Some(Snapshot::Queues(list)) => list.as_slice(),
+                _ => &[],
+            };
+            list.iter().map(move |q| (e, q))
+        })
+    }
+
+    pub fn health_checks(&self) -> impl Iterator<Item = (&EndpointState, &HealthCheck)> {
+        self.endpoints.iter().flat_map(|e| {
+            let list = match &e.snapshot {
+                Some(Snapshot::Health(list)) => list.as_slice(),
+                _ => &[],
+            };
+            list.iter().map(move |h| (e, h))
+        })
+    }
+
+    pub fn is_demo(&self) -> bool {
+        self.endpoints.iter().any(|e| e.info.demo)
+    }
+
+    /// Time of the most recent successful poll of any endpoint.
+    pub fn last_update(&self) -> Option<TimeMs> {
+        self.endpoints.iter().filter_map(|e| e.updated_at).max()
+    }
+}
+
+impl FleetView for FleetState {
+    fn workload(&self, id: &WorkloadRef) -> Option<&Workload> {
+        self.workloads().find(|w| &w.id == id)
+    }
+
+    fn database(&self, endpoint: &str) -> Option<&DatabaseSnapshot> {
+        self.databases()
+            .find(|(e, _)| e.info.id == endpoint)
+            .map(|(_, db)| db)
+    }
+}

@@ -1,0 +1,138 @@
+//! Event intake: the engine's messages applied to UI state, bounded per frame.
+
+use super::{Level, ScaleboardApp};
+use crate::actions::audit::AuditOutcome;
+use crate::engine::{ConnStatus, Event};
+use crate::metrics::SeriesKey;
+
+/// At most this many events per frame, so a burst never stalls a frame; the rest wait.
+const MAX_EVENTS_PER_FRAME: usize = 5_000;
+
+impl ScaleboardApp {
+    pub fn drain_events(&mut self) {
+        for _ in 0..MAX_EVENTS_PER_FRAME {
+            let Some(event) = self.engine.try_recv() else {
+                break;
+            };
+            self.apply(event);
+        }
+    }
+
+    fn apply(&mut self, event: Event) {
+        let now = self.clock.now_ms();
+        match event {
+            Event::Endpoints(infos) => self.fleet.reset(infos),
+            Event::Snapshot {
+                endpoint,
+                at,
+                snapshot,
+                samples,
+            } => {
+                for s in samples {
+                    let key = SeriesKey::new(s.target, s.metric);
+                    self.store.push(&key, at, s.value);
+                }
+                if let Some(e) = self.fleet.endpoint_mut(&endpoint) {
+                    e.snapshot = Some(snapshot);
+                    e.updated_at = Some(at);
+                }
+            }
+            Event::Status {
+                endpoint,
+                status,
+                error,
+                at,
+            } => {
+                if matches!(status, ConnStatus::Stale | ConnStatus::Down) {
+                    // A missed poll is a gap in every series of the endpoint, never a zero.
+                    let prefix = format!("{endpoint}/");
+                    let keys: Vec<SeriesKey> = self
+                        .store
+                        .keys()
+                        .filter(|k| k.target.starts_with(&prefix))
+                        .cloned()
+                        .collect();
+                    for key in &keys {
+                        self.store.push_gap(key, at);
+                    }
+                }
+                let label = match self.fleet.endpoint_mut(&endpoint) {
+                    Some(e) => {
+                        e.status = status;
+                        if status == ConnStatus::Ok {
+                            e.last_error = None;
+                        } else if let Some(err) = &error {
+                            e.last_error = Some(err.clone());
+                        }
+                        e.info.label.clone()
+                    }
+                    None => endpoint,
+                };
+                if let Some(err) = error {
+                    self.notifications.push(now, Level::Error, format!("{label}: {err}"));
+                }
+            }
+            Event::ActionProgress { id, stage } => {
+                if let Some(a) = self.actions.get_mut(id) {
+                    a.stage = Some(stage);
+                }
+            }
+            Event::ActionFinished { id, record } => {
+                let level = match record.outcome {
+                    AuditOutcome::Succeeded => Level::Info,
+                    AuditOutcome::Cancelled => Level::Warning,
+                    _ => Level::Error,
+                };
+                self.notifications.push(
+                    now,
+                    level,
+                    format!("{} {}: {} — {}", record.action, record.target, record.outcome.label(), record.detail),
+                );
+                if self.audit.loaded {
+                    self.audit.records.push((*record).clone());
+                }
+                if let Some(a) = self.actions.get_mut(id) {
+                    a.record = Some(*record);
+                    a.stage = None;
+                }
+            }
+            Event::Notice(text) => self.notifications.push(now, Level::Info, text),
+            Event::AuditLoaded(result) => match result {
+                Ok(read) => {
+                    self.audit.records = read.records;
+                    self.audit.unreadable_lines = read.unreadable_lines;
+                    self.audit.loaded = true;
+                }
+                Err(e) => self.notifications.push(now, Level::Error, e),
+            },
+            Event::Profiles {
+                profiles,
+                damaged,
+                result,
+            } => {
+                self.profiles.list = profiles;
+                self.profiles.damaged = damaged;
+                match result {
+                    Ok(msg) if msg.is_empty() => {}
+                    Ok(msg) => {
+                        self.profiles.editor = None;
+                        self.notifications.push(now, Level::Info, msg);
+                    }
+                    Err(e) => self.notifications.push(now, Level::Error, e),
+                }
+            }
+            Event::Keyring(status) => {
+                if let crate::profiles::KeyringStatus::Unavailable(why) = &status
+                    && self.profiles.keyring.as_ref() != Some(&status)
+                {
+                    self.notifications.push(
+                        now,
+                        Level::Warning,
+                        format!("No OS keyring service: {why}. Secrets are kept for this run only and never written to disk."),
+                    );
+                }
+                self.profiles.keyring = Some(status);
+            }
+        }
+    }
+}

@@ -1,0 +1,272 @@
+//! The eframe application: state, event intake (`logic`) and the frame's layout (`ui`).
+
+mod actions;
+mod fleet;
+mod logic;
+mod notifications;
+mod view;
+
+pub use actions::{ActionsState, AutoscaleForm, ConfirmDialog, RunningAction, ScaleForm};
+pub use fleet::{EndpointState, FleetState};
+pub use notifications::{Level, Notification, Notifications};
+pub use view::{PanelId, TimeRange, ViewState};
+
+use crate::actions::audit::{AuditFilter, AuditRecord};
+use crate::actions::{Action, PlanPolicy, plan};
+use crate::engine::clock::Clock;
+use crate::engine::files::FileJob;
+use crate::engine::{Command, ConnectRequest, EngineConfig, EngineHandle};
+use crate::metrics::MetricStore;
+use crate::profiles::{KeyringStatus, Profile, ProfileFileError, ProfileStore};
+use crate::ui::charts::ChartCache;
+use std::sync::{Arc, OnceLock};
+
+/// How the app starts: which dirs, which clock, which profile.
+pub struct AppOptions {
+    pub engine: EngineConfig,
+    pub demo_seed: u64,
+    /// `--profile NAME`; otherwise the last used profile, otherwise the demo.
+    pub profile: Option<String>,
+    /// `--demo`: ignore saved profiles for this run.
+    pub force_demo: bool,
+}
+
+#[derive(Default)]
+pub struct AuditState {
+    pub records: Vec<AuditRecord>,
+    pub unreadable_lines: usize,
+    pub filter: AuditFilter,
+    pub loaded: bool,
+    pub export_path: String,
+}
+
+pub struct ProfilesState {
+    pub list: Vec<Profile>,
+    pub damaged: Option<ProfileFileError>,
+    pub active: Profile,
+    pub keyring: Option<KeyringStatus>,
+    /// The profile being edited and its name before the edit (None = new profile).
+    pub editor: Option<(Option<String>, Profile)>,
+    pub secret_input: String,
+}
+
+pub struct ScaleboardApp {
+    engine: EngineHandle,
+    repaint_ctx: Arc<OnceLock<egui::Context>>,
+    pub clock: Arc<dyn Clock>,
+    pub demo_seed: u64,
+    pub fleet: FleetState,
+    pub store: MetricStore,
+    pub view: ViewState,
+    pub actions: ActionsState,
+    pub notifications: Notifications,
+    pub audit: AuditState,
+    pub profiles: ProfilesState,
+    pub charts: ChartCache,
+    pub selected_workload: Option<crate::connectors::snapshot::WorkloadRef>,
+    pub selected_server: Option<String>,
+    pub selected_queue: Option<String>,
+    pub selected_check: Option<String>,
+    pub workload_filter: String,
+    /// The keyring entry the secret prompt is asking for.
+    pub profiles_secret_target: Option<crate::profiles::SecretRef>,
+    last_prune_ms: i64,
+}
+
+impl ScaleboardApp {
+    /// Starts the engine and connects the starting profile. `store` was loaded before the window
+    /// opened (the only file read the UI thread waits for).
+    pub fn new(options: AppOptions, store: &ProfileStore) -> std::io::Result<Self> {
+        let repaint_ctx: Arc<OnceLock<egui::Context>> = Arc::new(OnceLock::new());
+        let cell = Arc::clone(&repaint_ctx);
+        let repaint = Arc::new(move || {
+            if let Some(ctx) = cell.get() {
+                ctx.request_repaint();
+            }
+        });
+        let clock = Arc::clone(&options.engine.clock);
+        let export_dir = options.engine.data_dir.clone();
+        let engine = EngineHandle::start(options.engine, repaint)?;
+        let chosen = if options.force_demo {
+            None
+        } else {
+            options
+                .profile
+                .as_deref()
+                .and_then(|name| store.get(name))
+                .or_else(|| store.last_used_profile())
+                .cloned()
+        };
+        let mut app = Self {
+            engine,
+            repaint_ctx,
+            clock,
+            demo_seed: options.demo_seed,
+            fleet: FleetState::default(),
+            store: MetricStore::default(),
+            view: ViewState::default(),
+            actions: ActionsState::default(),
+            notifications: Notifications::default(),
+            audit: AuditState {
+                export_path: export_dir.join("audit-export.csv").display().to_string(),
+                ..AuditState::default()
+            },
+            profiles: ProfilesState {
+                list: store.profiles().to_vec(),
+                damaged: store.damaged().cloned(),
+                active: chosen.clone().unwrap_or_else(Profile::demo_default),
+                keyring: None,
+                editor: None,
+                secret_input: String::new(),
+            },
+            charts: ChartCache::default(),
+            selected_workload: None,
+            selected_server: None,
+            selected_queue: None,
+            selected_check: None,
+            workload_filter: String::new(),
+            profiles_secret_target: None,
+            last_prune_ms: 0,
+        };
+        if let Some(damaged) = store.damaged() {
+            let now = app.clock.now_ms();
+            app.notifications.push(
+                now,
+                Level::Error,
+                format!("The profile file is damaged and was left untouched: {damaged}. The demo fleet is open."),
+            );
+        }
+        if let Some(name) = &options.profile
+            && chosen.as_ref().map(|p| &p.name) != Some(name)
+        {
+            let now = app.clock.now_ms();
+            app.notifications.push(
+                now,
+                Level::Error,
+                format!("No saved profile is named \"{name}\"; the demo fleet is open instead."),
+            );
+        }
+        let profile = app.profiles.active.clone();
+        app.connect(profile);
+        Ok(app)
+    }
+
+    pub fn is_demo(&self) -> bool {
+        self.profiles.active.demo
+    }
+
+    /// Send a command; a full or closed channel becomes a notification, never a block.
+    pub fn send(&mut self, command: Command) {
+        if let Err(e) = self.engine.send(command) {
+            let now = self.clock.now_ms();
+            self.notifications.push(now, Level::Error, e.to_string());
+        }
+    }
+
+    pub fn connect(&mut self, profile: Profile) {
+        self.fleet.reset(Vec::new());
+        self.store = MetricStore::default();
+        self.charts = ChartCache::default();
+        self.selected_workload = None;
+        self.selected_server = None;
+        self.profiles.active = profile.clone();
+        let seed = self.demo_seed;
+        self.send(Command::Connect(Box::new(ConnectRequest {
+            profile,
+            demo_seed: seed,
+        })));
+    }
+
+    /// Switch to a saved profile (or the demo) and remember it as last used.
+    pub fn switch_profile(&mut self, profile: Profile) {
+        if !profile.demo || self.profiles.list.iter().any(|p| p.name == profile.name) {
+            self.send(Command::Files(FileJob::SetLastUsed(profile.name.clone())));
+        }
+        self.connect(profile);
+    }
+
+    pub fn policy(&self) -> PlanPolicy {
+        let p = &self.profiles.active;
+        PlanPolicy {
+            profile: p.name.clone(),
+            read_only: p.read_only,
+            max_failover_lag_bytes: p
+                .postgres
+                .first()
+                .map_or(1 << 20, |pg| pg.max_failover_lag_bytes),
+            kube_context: None,
+        }
+    }
+
+    /// Step 1 of the pipeline: plan the action and open the confirmation dialog.
+    pub fn propose(&mut self, action: Action) {
+        let plan = plan(action, &self.fleet, &self.policy());
+        self.actions.dialog = Some(ConfirmDialog {
+            plan,
+            typed_name: String::new(),
+            forced: false,
+        });
+    }
+
+    /// Step 2 done: hand the confirmed plan to the engine (grace, execute, verify, audit).
+    pub fn confirm(&mut self) {
+        let Some(dialog) = self.actions.dialog.take() else {
+            return;
+        };
+        if !dialog.can_confirm() {
+            self.actions.dialog = Some(dialog);
+            return;
+        }
+        let id = self.actions.next_id();
+        self.actions.started(id, dialog.plan.title.clone());
+        self.send(Command::Execute {
+            id,
+            plan: Box::new(dialog.plan),
+            forced: dialog.forced,
+        });
+    }
+
+    pub fn cancel_action(&mut self, id: crate::actions::ActionId) {
+        self.send(Command::Cancel { id });
+    }
+
+    pub fn request_audit(&mut self) {
+        self.send(Command::Files(FileJob::LoadAudit));
+    }
+
+    /// eframe's `logic`: take in what the engine sent. Also called by UI tests.
+    pub fn logic_tick(&mut self, ctx: &egui::Context) {
+        let _ = self.repaint_ctx.set(ctx.clone());
+        self.drain_events();
+        let now = self.clock.now_ms();
+        if now - self.last_prune_ms > 10_000 {
+            self.store.prune(now);
+            self.last_prune_ms = now;
+        }
+        // "updated N s ago" and the grace countdown must tick even when no event arrives.
+        ctx.request_repaint_after(std::time::Duration::from_secs(1));
+    }
+}
+
+impl eframe::App for ScaleboardApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.logic_tick(ctx);
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        crate::ui::root_ui(self, ui);
+    }
+}
+
+/// Open the window and hand the main thread to eframe until it closes.
+pub fn run_window(app: ScaleboardApp) -> anyhow::Result<()> {
+    let native = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("Scaleboard")
+            .with_inner_size([1400.0, 880.0])
+            .with_min_inner_size([900.0, 600.0]),
+        ..Default::default()
+    };
+    eframe::run_native("Scaleboard", native, Box::new(move |_cc| Ok(Box::new(app))))
+        .map_err(|e| anyhow::anyhow!("could not open the window: {e}"))
+}

@@ -1,0 +1,90 @@
+//! Navigation and view settings: which panel, which time range, which theme.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PanelId {
+    Overview,
+    Workloads,
+    Databases,
+    Cache,
+    Queues,
+    Health,
+    Cost,
+    Audit,
+    Profiles,
+}
+
+impl PanelId {
+    /// In navigation order; Ctrl+1…9 follow it.
+    pub const ALL: [PanelId; 9] = [
+        Self::Overview,
+        Self::Workloads,
+        Self::Databases,
+        Self::Cache,
+        Self::Queues,
+        Self::Health,
+        Self::Cost,
+        Self::Audit,
+        Self::Profiles,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Overview => "Overview",
+            Self::Workloads => "Workloads",
+            Self::Databases => "Databases",
+            Self::Cache => "Cache",
+            Self::Queues => "Queues",
+            Self::Health => "Health",
+            Self::Cost => "Cost",
+            Self::Audit => "Audit",
+            Self::Profiles => "Profiles",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeRange {
+    FiveMinutes,
+    OneHour,
+    OneDay,
+}
+
+impl TimeRange {
+    pub const ALL: [TimeRange; 3] = [Self::FiveMinutes, Self::OneHour, Self::OneDay];
+
+    pub fn millis(self) -> i64 {
+        match self {
+            Self::FiveMinutes => 5 * 60_000,
+            Self::OneHour => 3_600_000,
+            Self::OneDay => 86_400_000,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::FiveMinutes => "5 min",
+            Self::OneHour => "1 h",
+            Self::OneDay => "24 h",
+        }
+    }
+}
+
+pub struct ViewState {
+    pub panel: PanelId,
+    pub range: TimeRange,
+    pub dark: bool,
+    pub show_shortcuts: bool,
+    pub show_notifications: bool,
+}
+
+impl Default for ViewState {
+    fn default() -> Self {
+        Self {
+            panel: PanelId::Overview,
+            range: TimeRange::FiveMinutes,
+            dark: true,
+            show_shortcuts: false,
+            show_notifications: false,
+        }
+    }
+}

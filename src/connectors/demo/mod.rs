@@ -1,0 +1,352 @@
+//! The built-in demo fleet: a connector like any other, backed by an in-process simulation, so
+//! the app shows a living fleet with nothing installed. Everything it reports is labelled DEMO.
+
+mod rng;
+pub mod sim;
+
+use super::snapshot::{
+    CacheNode, DatabaseSnapshot, DbRole, DbServer, HealthCheck, Queue, Sample, Snapshot,
+    Workload, WorkloadKind, WorkloadRef,
+};
+use super::{Connector, ConnectorError, PollOutput};
+use crate::actions::Action;
+use crate::engine::clock::{BoxFuture, Clock};
+use crate::engine::types::{Area, EndpointInfo};
+use sim::DemoFleet;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+pub const K8S_ENDPOINT: &str = "demo-prod";
+pub const COMPOSE_ENDPOINT: &str = "demo-staging";
+pub const PG_ENDPOINT: &str = "demo-postgres";
+pub const REDIS_ENDPOINT: &str = "demo-redis";
+pub const QUEUES_ENDPOINT: &str = "demo-queues";
+pub const HEALTH_ENDPOINT: &str = "demo-health";
+pub const PG_CLUSTER: &str = "orders-db";
+
+/// The simulation shared by every demo endpoint, advanced to the clock's time on each poll.
+pub struct DemoWorld {
+    fleet: Mutex<DemoFleet>,
+    clock: Arc<dyn Clock>,
+}
+
+impl DemoWorld {
+    pub fn new(seed: u64, clock: Arc<dyn Clock>) -> Arc<Self> {
+        let fleet = DemoFleet::new(seed, clock.now_ms());
+        Arc::new(Self {
+            fleet: Mutex::new(fleet),
+            clock,
+        })
+    }
+
+    /// The lock is never held across an await: every use is a short synchronous step.
+    fn lock(&self) -> MutexGuard<'_, DemoFleet> {
+        let mut fleet = self
+            .fleet
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        fleet.advance_to(self.clock.now_ms());
+        fleet
+    }
+
+    /// One connector per demo endpoint, in the order panels list them.
+    pub fn connectors(self: &Arc<Self>) -> Vec<Arc<dyn Connector>> {
+        [
+            (K8S_ENDPOINT, "demo-prod (Kubernetes, DEMO)", Area::Workloads),
+            (COMPOSE_ENDPOINT, "demo-staging (Compose, DEMO)", Area::Workloads),
+            (PG_ENDPOINT, "orders-db (PostgreSQL, DEMO)", Area::Databases),
+            (REDIS_ENDPOINT, "cache-main (Redis, DEMO)", Area::Cache),
+            (QUEUES_ENDPOINT, "job queues (DEMO)", Area::Queues),
+            (HEALTH_ENDPOINT, "health endpoints (DEMO)", Area::Health),
+        ]
+        .into_iter()
+        .map(|(id, label, area)| {
+            Arc::new(DemoConnector {
+                world: Arc::clone(self),
+                info: EndpointInfo {
+                    id: id.into(),
+                    label: label.into(),
+                    area,
+                    demo: true,
+                },
+            }) as Arc<dyn Connector>
+        })
+        .collect()
+    }
+}
+
+pub struct DemoConnector {
+    world: Arc<DemoWorld>,
+    info: EndpointInfo,
+}
+
+impl Connector for DemoConnector {
+    fn info(&self) -> &EndpointInfo {
+        &self.info
+    }
+
+    fn poll(&self) -> BoxFuture<'_, Result<PollOutput, ConnectorError>> {
+        let fleet = self.world.lock();
+        let out = match self.info.id.as_str() {
+            K8S_ENDPOINT => workloads(&fleet, K8S_ENDPOINT, false),
+            COMPOSE_ENDPOINT => workloads(&fleet, COMPOSE_ENDPOINT, true),
+            PG_ENDPOINT => databases(&fleet),
+            REDIS_ENDPOINT => cache(&fleet),
+            QUEUES_ENDPOINT => queues(&fleet),
+            _ => health(&fleet),
+        };
+        drop(fleet);
+        Box::pin(std::future::ready(Ok(out)))
+    }
+
+    fn execute<'a>(&'a self, action: &'a Action) -> BoxFuture<'a, Result<String, ConnectorError>> {
+        let result = apply(&mut self.world.lock(), action);
+        Box::pin(std::future::ready(result))
+    }
+}
+
+fn apply(fleet: &mut DemoFleet, action: &Action) -> Result<String, ConnectorError> {
+    let missing = |w: &WorkloadRef| ConnectorError::Failed(format!("{w} does not exist"));
+    match action {
+        Action::ScaleWorkload { workload, replicas } => {
+            let w = fleet
+                .workload_mut(&workload.scope, &workload.name)
+                .ok_or_else(|| missing(workload))?;
+            let before = w.desired;
+            w.desired = *replicas;
+            w.ready = w.ready.min(*replicas);
+            Ok(format!("DEMO: {} scaled {before} → {replicas}", workload.name))
+        }
+        Action::SetAutoscaler {
+            workload,
+            min_replicas,
+            max_replicas,
+            target_cpu_percent,
+        } => {
+            let w = fleet
+                .workload_mut(&workload.scope, &workload.name)
+                .ok_or_else(|| missing(workload))?;
+            let hpa = w.autoscaler.get_or_insert_with(|| super::snapshot::Autoscaler {
+                name: workload.name.clone(),
+                min_replicas: 1,
+                max_replicas: 1,
+                target_cpu_percent: 70,
+                current_cpu_percent: None,
+                last_scale_at: None,
+            });
+            hpa.min_replicas = *min_replicas;
+            hpa.max_replicas = *max_replicas;
+            hpa.target_cpu_percent = *target_cpu_percent;
+            w.desired = w.desired.clamp(*min_replicas, *max_replicas);
+            Ok(format!(
+                "DEMO: autoscaler {} set to min {min_replicas}, max {max_replicas}, CPU {target_cpu_percent} %",
+                workload.name
+            ))
+        }
+        Action::PromoteReplica { replica, .. } => {
+            let timeline = fleet.databases.iter().map(|d| d.timeline).max().unwrap_or(1) + 1;
+            let Some(candidate) = fleet.databases.iter().position(|d| d.name == replica) else {
+                return Err(ConnectorError::Failed(format!("{replica} does not exist")));
+            };
+            if fleet.databases[candidate].primary {
+                return Err(ConnectorError::Failed(format!("{replica} is not in recovery")));
+            }
+            for (i, d) in fleet.databases.iter_mut().enumerate() {
+                if i == candidate {
+                    d.primary = true;
+                    d.timeline = timeline;
+                    d.replay_factor = 1.0;
+                } else if d.primary {
+                    // The demo fences the old primary so the fleet never keeps two.
+                    d.primary = false;
+                    d.reachable = false;
+                } else {
+                    d.timeline = timeline;
+                }
+            }
+            Ok(format!("DEMO: SELECT pg_promote(wait => true) on {replica}: t"))
+        }
+    }
+}
+
+fn workloads(fleet: &DemoFleet, endpoint: &str, compose: bool) -> PollOutput {
+    let mut samples = Vec::new();
+    let list: Vec<Workload> = fleet
+        .workloads
+        .iter()
+        .filter(|w| w.compose == compose)
+        .map(|w| {
+            let id = WorkloadRef {
+                endpoint: endpoint.into(),
+                scope: w.scope.into(),
+                name: w.name.into(),
+            };
+            let target = id.target();
+            samples.push(Sample::new(&target, "replicas", f64::from(w.desired)));
+            samples.push(Sample::new(&target, "ready", f64::from(w.ready)));
+            samples.push(Sample::new(&target, "cpu_percent", w.cpu_percent));
+            samples.push(Sample::new(&target, "memory_percent", w.memory_percent));
+            let kind = match (w.compose, w.statefulset) {
+                (true, _) => WorkloadKind::ComposeService,
+                (false, true) => WorkloadKind::StatefulSet,
+                (false, false) => WorkloadKind::Deployment,
+            };
+            Workload {
+                id,
+                kind,
+                desired: w.desired,
+                ready: w.ready,
+                available: w.ready,
+                updated: w.desired,
+                cpu_percent: Some(w.cpu_percent),
+                memory_percent: Some(w.memory_percent),
+                autoscaler: w.autoscaler.clone(),
+                fixed_host_port: w.fixed_host_port,
+                pending_reason: (w.ready < w.desired)
+                    .then(|| "DEMO: pods starting (ContainerCreating)".to_string()),
+            }
+        })
+        .collect();
+    PollOutput {
+        snapshot: Snapshot::Workloads(list),
+        samples,
+    }
+}
+
+fn databases(fleet: &DemoFleet) -> PollOutput {
+    let primary_lsn = fleet
+        .databases
+        .iter()
+        .filter(|d| d.primary && d.reachable)
+        .map(|d| d.lsn)
+        .max();
+    let mut samples = Vec::new();
+    let servers = fleet
+        .databases
+        .iter()
+        .map(|d| {
+            let target = format!("{PG_ENDPOINT}/{}", d.name);
+            let lag_bytes = match (d.primary, primary_lsn) {
+                (false, Some(p)) if d.reachable => Some(p.saturating_sub(d.lsn)),
+                _ => None,
+            };
+            if d.reachable {
+                samples.push(Sample::new(&target, "tps", d.tps));
+                samples.push(Sample::new(&target, "connections", f64::from(d.connections)));
+                if let Some(lag) = lag_bytes {
+                    samples.push(Sample::new(&target, "lag_bytes", lag as f64));
+                    samples.push(Sample::new(&target, "lag_seconds", d.lag_seconds));
+                }
+            }
+            DbServer {
+                name: d.name.into(),
+                role: if d.primary { DbRole::Primary } else { DbRole::Replica },
+                reachable: d.reachable,
+                in_recovery: !d.primary,
+                lsn: d.lsn,
+                lag_bytes,
+                lag_seconds: lag_bytes.map(|_| d.lag_seconds),
+                connections: d.connections,
+                max_connections: d.max_connections,
+                tps: d.tps,
+                size_bytes: 18 << 30,
+                timeline: d.timeline,
+            }
+        })
+        .collect();
+    PollOutput {
+        snapshot: Snapshot::Databases(DatabaseSnapshot {
+            cluster: PG_CLUSTER.into(),
+            servers,
+        }),
+        samples,
+    }
+}
+
+fn cache(fleet: &DemoFleet) -> PollOutput {
+    let c = &fleet.cache;
+    let target = format!("{REDIS_ENDPOINT}/cache-main");
+    let memory_percent = 100.0 * c.used_memory_bytes as f64 / c.max_memory_bytes as f64;
+    PollOutput {
+        samples: vec![
+            Sample::new(&target, "hit_ratio", c.hit_ratio),
+            Sample::new(&target, "memory_percent", memory_percent),
+            Sample::new(&target, "ops_per_sec", c.ops_per_sec),
+            Sample::new(&target, "evictions_per_sec", c.evictions_per_sec),
+        ],
+        snapshot: Snapshot::Cache(vec![CacheNode {
+            name: "cache-main".into(),
+            role: "master".into(),
+            hit_ratio: Some(c.hit_ratio),
+            used_memory_bytes: c.used_memory_bytes,
+            max_memory_bytes: c.max_memory_bytes,
+            eviction_policy: "allkeys-lru".into(),
+            evictions_per_sec: c.evictions_per_sec,
+            ops_per_sec: c.ops_per_sec,
+            connected_clients: c.clients,
+        }]),
+    }
+}
+
+fn queues(fleet: &DemoFleet) -> PollOutput {
+    let mut samples = Vec::new();
+    let list = fleet
+        .queues
+        .iter()
+        .map(|q| {
+            let worker = fleet.workloads.iter().find(|w| w.name == q.worker);
+            let target = format!("{QUEUES_ENDPOINT}/{}", q.name);
+            let consumers = worker.map_or(0, |w| w.ready);
+            samples.push(Sample::new(&target, "depth", q.depth.round()));
+            samples.push(Sample::new(&target, "consumers", f64::from(consumers)));
+            samples.push(Sample::new(&target, "in_per_sec", q.in_per_sec));
+            samples.push(Sample::new(&target, "out_per_sec", q.out_per_sec));
+            Queue {
+                name: q.name.into(),
+                source: q.source.into(),
+                depth: q.depth.round() as u64,
+                consumers,
+                in_per_sec: q.in_per_sec,
+                out_per_sec: q.out_per_sec,
+                linked_workload: worker.map(|w| WorkloadRef {
+                    endpoint: if w.compose { COMPOSE_ENDPOINT } else { K8S_ENDPOINT }.into(),
+                    scope: w.scope.into(),
+                    name: w.name.into(),
+                }),
+            }
+        })
+        .collect();
+    PollOutput {
+        snapshot: Snapshot::Queues(list),
+        samples,
+    }
+}
+
+fn health(fleet: &DemoFleet) -> PollOutput {
+    let mut samples = Vec::new();
+    let list = fleet
+        .probes
+        .iter()
+        .map(|p| {
+            let target = format!("{HEALTH_ENDPOINT}/{}", p.name);
+            if p.up {
+                samples.push(Sample::new(&target, "latency_ms", p.latency_ms));
+                samples.push(Sample::new(&target, "p95_ms", p.p95_ms));
+            }
+            samples.push(Sample::new(&target, "error_rate_percent", p.error_rate_percent));
+            HealthCheck {
+                name: p.name.into(),
+                url: p.url.into(),
+                group: p.group.map(Into::into),
+                up: p.up,
+                status_code: Some(if p.up { 200 } else { 503 }),
+                latency_ms: p.up.then_some(p.latency_ms),
+                p95_ms: p.up.then_some(p.p95_ms),
+                error_rate_percent: p.error_rate_percent,
+            }
+        })
+        .collect();
+    PollOutput {
+        snapshot: Snapshot::Health(list),
+        samples,
+    }
+}

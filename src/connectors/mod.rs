@@ -1,0 +1,69 @@
+//! One module per system. A connector turns one profile endpoint into [`snapshot::Snapshot`]s
+//! and carries out actions on it. Errors are typed and never panic.
+
+pub mod demo;
+pub mod snapshot;
+
+use crate::actions::Action;
+use crate::engine::clock::BoxFuture;
+use crate::engine::types::EndpointInfo;
+use snapshot::{Sample, Snapshot};
+
+pub struct PollOutput {
+    pub snapshot: Snapshot,
+    pub samples: Vec<Sample>,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConnectorError {
+    #[error("cannot reach {endpoint}: {reason}")]
+    Unreachable { endpoint: String, reason: String },
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+pub trait Connector: Send + Sync {
+    fn info(&self) -> &EndpointInfo;
+    /// One poll: at most one is in flight per endpoint (the engine's poll loop awaits it).
+    fn poll(&self) -> BoxFuture<'_, Result<PollOutput, ConnectorError>>;
+    /// Carry out an action; the returned text (command output, API reply) goes into the audit
+    /// record.
+    fn execute<'a>(&'a self, action: &'a Action) -> BoxFuture<'a, Result<String, ConnectorError>>;
+}
+
+/// One line describing a snapshot, for the CLI's status output.
+pub fn summary(snapshot: &Snapshot) -> String {
+    match snapshot {
+        Snapshot::Workloads(list) => {
+            let replicas: u32 = list.iter().map(|w| w.desired).sum();
+            let ready: u32 = list.iter().map(|w| w.ready).sum();
+            format!("{} workloads, {ready}/{replicas} replicas ready", list.len())
+        }
+        Snapshot::Databases(db) => {
+            let lag = db.servers.iter().filter_map(|s| s.lag_bytes).max();
+            format!(
+                "{}: {} servers, {} primary, max lag {}",
+                db.cluster,
+                db.servers.len(),
+                db.primaries().count(),
+                lag.map_or("—".into(), crate::actions::plan::format_bytes)
+            )
+        }
+        Snapshot::Cache(nodes) => nodes
+            .iter()
+            .map(|n| format!("{} hit {:.1} %", n.name, n.hit_ratio.unwrap_or(0.0) * 100.0))
+            .collect::<Vec<_>>()
+            .join(", "),
+        Snapshot::Queues(list) => list
+            .iter()
+            .map(|q| format!("{} {}", q.name, q.depth))
+            .collect::<Vec<_>>()
+            .join(", "),
+        Snapshot::Health(list) => {
+            let up = list.iter().filter(|h| h.up).count();
+            format!("{up}/{} up", list.len())
+        }
+    }
+}

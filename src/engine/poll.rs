@@ -1,0 +1,150 @@
+//! One poll loop per endpoint: one poll in flight at most, a timeout, exponential backoff after
+//! failures, and a connection status that reports each new error once.
+
+use super::EventSink;
+use super::clock::Clock;
+use super::types::{ConnStatus, Event};
+use crate::connectors::Connector;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+
+/// Failures in a row after which a previously good endpoint counts as down, not stale.
+pub const DOWN_AFTER_FAILURES: u32 = 3;
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+pub(crate) struct PollLoop {
+    pub connector: Arc<dyn Connector>,
+    pub sink: EventSink,
+    pub clock: Arc<dyn Clock>,
+    pub interval: watch::Receiver<Duration>,
+    pub poll_now: Arc<Notify>,
+    pub timeout: Duration,
+}
+
+/// Delay before the next poll: the refresh interval, doubled per failure in a row, capped.
+pub fn next_delay(interval: Duration, failures: u32) -> Duration {
+    if failures == 0 {
+        return interval;
+    }
+    let factor = 1u32 << failures.min(6);
+    (interval * factor).min(MAX_BACKOFF).max(interval)
+}
+
+/// Status after a poll, from whether it succeeded and the endpoint's history.
+pub fn status_after(ok: bool, ever_ok: bool, failures: u32) -> ConnStatus {
+    match (ok, ever_ok) {
+        (true, _) => ConnStatus::Ok,
+        (false, true) if failures < DOWN_AFTER_FAILURES => ConnStatus::Stale,
+        _ => ConnStatus::Down,
+    }
+}
+
+impl PollLoop {
+    pub async fn run(self) {
+        let id = self.connector.info().id.clone();
+        let mut failures = 0u32;
+        let mut ever_ok = false;
+        let mut status = ConnStatus::Connecting;
+        let mut last_error: Option<String> = None;
+        self.sink
+            .emit(Event::Status {
+                endpoint: id.clone(),
+                status,
+                error: None,
+                at: self.clock.now_ms(),
+            })
+            .await;
+        loop {
+            let result = tokio::time::timeout(self.timeout, self.connector.poll()).await;
+            let at = self.clock.now_ms();
+            match result {
+                Ok(Ok(out)) => {
+                    failures = 0;
+                    ever_ok = true;
+                    last_error = None;
+                    self.sink
+                        .emit(Event::Snapshot {
+                            endpoint: id.clone(),
+                            at,
+                            snapshot: out.snapshot,
+                            samples: out.samples,
+                        })
+                        .await;
+                    if status != ConnStatus::Ok {
+                        status = ConnStatus::Ok;
+                        self.sink
+                            .emit(Event::Status {
+                                endpoint: id.clone(),
+                                status,
+                                error: None,
+                                at,
+                            })
+                            .await;
+                    }
+                }
+                Ok(Err(e)) => failures = self.failed(&id, e.to_string(), at, failures, ever_ok, &mut status, &mut last_error).await,
+                Err(_) => {
+                    let msg = format!("no answer within {} s", self.timeout.as_secs_f32());
+                    failures = self.failed(&id, msg, at, failures, ever_ok, &mut status, &mut last_error).await;
+                }
+            }
+            let delay = next_delay(*self.interval.borrow(), failures);
+            tokio::select! {
+                () = self.clock.sleep(delay) => {}
+                () = self.poll_now.notified() => {}
+            }
+        }
+    }
+
+    /// Every failed poll is reported (the UI records a gap for it); the error text only when it
+    /// is new, so the operator sees it once.
+    #[allow(clippy::too_many_arguments)]
+    async fn failed(
+        &self,
+        id: &str,
+        message: String,
+        at: i64,
+        failures: u32,
+        ever_ok: bool,
+        status: &mut ConnStatus,
+        last_error: &mut Option<String>,
+    ) -> u32 {
+        let failures = failures + 1;
+        *status = status_after(false, ever_ok, failures);
+        let error = (last_error.as_deref() != Some(message.as_str())).then(|| message.clone());
+        *last_error = Some(message);
+        self.sink
+            .emit(Event::Status {
+                endpoint: id.to_string(),
+                status: *status,
+                error,
+                at,
+            })
+            .await;
+        failures
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let i = Duration::from_secs(2);
+        assert_eq!(next_delay(i, 0), i);
+        assert_eq!(next_delay(i, 1), Duration::from_secs(4));
+        assert_eq!(next_delay(i, 2), Duration::from_secs(8));
+        assert_eq!(next_delay(i, 10), MAX_BACKOFF);
+        assert_eq!(next_delay(Duration::from_secs(60), 3), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn stale_then_down() {
+        assert_eq!(status_after(false, false, 1), ConnStatus::Down);
+        assert_eq!(status_after(false, true, 1), ConnStatus::Stale);
+        assert_eq!(status_after(false, true, DOWN_AFTER_FAILURES), ConnStatus::Down);
+        assert_eq!(status_after(true, true, 0), ConnStatus::Ok);
+    }
+}

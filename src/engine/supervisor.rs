@@ -1,0 +1,162 @@
+//! The supervisor owns the endpoints of the connected profile: it starts and stops their poll
+//! loops, routes actions to the right connector, and tracks cancellation of running actions.
+
+use super::pipeline::{ActionRun, finish_refused};
+use super::files::Files;
+use super::poll::PollLoop;
+use super::types::{Command, Event};
+use super::{ConnectRequest, EngineConfig, EventSink};
+use crate::actions::ActionId;
+use crate::actions::audit::AuditLog;
+use crate::connectors::Connector;
+use crate::connectors::demo::DemoWorld;
+use crate::profiles::Profile;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, mpsc, watch};
+use tokio::task::JoinHandle;
+
+struct Connected {
+    profile: Profile,
+    connectors: HashMap<String, Arc<dyn Connector>>,
+    polls: Vec<JoinHandle<()>>,
+    poll_now: Arc<Notify>,
+}
+
+impl Drop for Connected {
+    fn drop(&mut self) {
+        for task in &self.polls {
+            task.abort();
+        }
+    }
+}
+
+/// Clamp a refresh interval to what profiles allow (1 s to 60 s).
+pub fn clamp_interval(secs: u32) -> Duration {
+    Duration::from_secs(u64::from(secs.clamp(1, 60)))
+}
+
+pub(crate) async fn run(config: EngineConfig, mut commands: mpsc::Receiver<Command>, sink: EventSink) {
+    let (interval_tx, interval_rx) = watch::channel(Duration::from_secs(2));
+    let audit = Arc::new(AuditLog::new(&config.data_dir));
+    let files = Files::new(&config.config_dir, &config.data_dir);
+    let mut connected: Option<Connected> = None;
+    let mut running: HashMap<ActionId, watch::Sender<bool>> = HashMap::new();
+    while let Some(command) = commands.recv().await {
+        running.retain(|_, cancel| !cancel.is_closed());
+        match command {
+            Command::Connect(request) => {
+                let ConnectRequest { profile, demo_seed } = *request;
+                interval_tx.send_replace(clamp_interval(profile.refresh_interval_secs));
+                connected = None; // stops the previous profile's poll loops
+                connected = Some(connect(profile, demo_seed, &config, &sink, &interval_rx).await);
+            }
+            Command::SetRefresh { interval } => {
+                interval_tx.send_replace(interval.clamp(Duration::from_secs(1), Duration::from_secs(60)));
+            }
+            Command::PollNow => {
+                if let Some(c) = &connected {
+                    c.poll_now.notify_waiters();
+                }
+            }
+            Command::Execute { id, plan, forced } => {
+                let Some(c) = &connected else {
+                    finish_refused(&sink, &audit, config.clock.now_ms(), id, &plan, forced, "no profile is connected").await;
+                    continue;
+                };
+                if c.profile.read_only {
+                    let why = format!("profile \"{}\" is read-only", c.profile.name);
+                    finish_refused(&sink, &audit, config.clock.now_ms(), id, &plan, forced, &why).await;
+                    continue;
+                }
+                if plan.refused() && !forced {
+                    finish_refused(&sink, &audit, config.clock.now_ms(), id, &plan, forced, "a guard refused it and it was not forced").await;
+                    continue;
+                }
+                let Some(connector) = c.connectors.get(plan.action.endpoint()).cloned() else {
+                    let why = format!("endpoint {} is not connected", plan.action.endpoint());
+                    finish_refused(&sink, &audit, config.clock.now_ms(), id, &plan, forced, &why).await;
+                    continue;
+                };
+                let (cancel_tx, cancel_rx) = watch::channel(false);
+                running.insert(id, cancel_tx);
+                let run = ActionRun {
+                    id,
+                    plan: *plan,
+                    forced,
+                    connector,
+                    sink: sink.clone(),
+                    clock: Arc::clone(&config.clock),
+                    grace: config.grace,
+                    verify_timeout: config.verify_timeout,
+                    poll_timeout: config.poll_timeout,
+                    audit: Arc::clone(&audit),
+                    poll_now: Arc::clone(&c.poll_now),
+                };
+                tokio::spawn(run.run(cancel_rx));
+            }
+            Command::Cancel { id } => {
+                if let Some(cancel) = running.get(&id) {
+                    cancel.send_replace(true);
+                }
+            }
+            Command::Files(job) => files.run(job, &sink),
+            Command::Shutdown => break,
+        }
+    }
+}
+
+async fn connect(
+    profile: Profile,
+    demo_seed: u64,
+    config: &EngineConfig,
+    sink: &EventSink,
+    interval: &watch::Receiver<Duration>,
+) -> Connected {
+    let connectors: Vec<Arc<dyn Connector>> = if profile.demo {
+        DemoWorld::new(demo_seed, Arc::clone(&config.clock)).connectors()
+    } else {
+        let unsupported = profile.endpoint_names();
+        if !unsupported.is_empty() {
+            sink.emit(Event::Notice(format!(
+                "Profile \"{}\": connectors for {} endpoint(s) are not built yet, so nothing is \
+                 polled. The demo fleet shows what they will look like.",
+                profile.name,
+                unsupported.len()
+            )))
+            .await;
+        }
+        Vec::new()
+    };
+    sink.emit(Event::Endpoints(
+        connectors.iter().map(|c| c.info().clone()).collect(),
+    ))
+    .await;
+    let poll_now = Arc::new(Notify::new());
+    let polls = connectors
+        .iter()
+        .map(|connector| {
+            tokio::spawn(
+                PollLoop {
+                    connector: Arc::clone(connector),
+                    sink: sink.clone(),
+                    clock: Arc::clone(&config.clock),
+                    interval: interval.clone(),
+                    poll_now: Arc::clone(&poll_now),
+                    timeout: config.poll_timeout,
+                }
+                .run(),
+            )
+        })
+        .collect();
+    Connected {
+        profile,
+        connectors: connectors
+            .into_iter()
+            .map(|c| (c.info().id.clone(), c))
+            .collect(),
+        polls,
+        poll_now,
+    }
+}

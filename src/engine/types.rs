@@ -1,0 +1,98 @@
+//! The two message types between UI and engine, one per direction.
+
+use crate::actions::audit::AuditRecord;
+use crate::actions::{ActionId, Plan};
+use crate::connectors::snapshot::{Sample, Snapshot, TimeMs};
+use std::time::Duration;
+
+/// What kind of system an endpoint is: decides which panel shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Area {
+    Workloads,
+    Databases,
+    Cache,
+    Queues,
+    Health,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct EndpointInfo {
+    /// Unique within a profile; also the first segment of every series target it produces.
+    pub id: String,
+    pub label: String,
+    pub area: Area,
+    pub demo: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnStatus {
+    Connecting,
+    Ok,
+    /// The last poll failed but an earlier one succeeded: the old snapshot stays visible.
+    Stale,
+    Down,
+}
+
+impl ConnStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Connecting => "connecting",
+            Self::Ok => "ok",
+            Self::Stale => "stale",
+            Self::Down => "down",
+        }
+    }
+}
+
+/// Where an action is in the pipeline.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ActionStage {
+    /// Waiting before executing; the operator can still cancel.
+    Grace { remaining: Duration },
+    Executing,
+    Verifying { observed: String },
+}
+
+/// UI → engine.
+#[derive(Debug)]
+pub enum Command {
+    /// Replace the polled endpoints with those of a profile.
+    Connect(Box<crate::engine::ConnectRequest>),
+    SetRefresh { interval: Duration },
+    PollNow,
+    Execute { id: ActionId, plan: Box<Plan>, forced: bool },
+    Cancel { id: ActionId },
+    Files(crate::engine::files::FileJob),
+    Shutdown,
+}
+
+/// Engine → UI.
+#[derive(Debug)]
+pub enum Event {
+    Endpoints(Vec<EndpointInfo>),
+    Snapshot {
+        endpoint: String,
+        at: TimeMs,
+        snapshot: Snapshot,
+        samples: Vec<Sample>,
+    },
+    Status {
+        endpoint: String,
+        status: ConnStatus,
+        /// Set when the error is new: the UI shows each error once.
+        error: Option<String>,
+        at: TimeMs,
+    },
+    ActionProgress { id: ActionId, stage: ActionStage },
+    ActionFinished { id: ActionId, record: Box<AuditRecord> },
+    /// An engine-side message that belongs in the notifications list.
+    Notice(String),
+    AuditLoaded(Result<crate::actions::audit::AuditRead, String>),
+    /// The profile store after a write (or a refused write, with the reason).
+    Profiles {
+        profiles: Vec<crate::profiles::Profile>,
+        damaged: Option<crate::profiles::ProfileFileError>,
+        result: Result<String, String>,
+    },
+    Keyring(crate::profiles::KeyringStatus),
+}

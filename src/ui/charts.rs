@@ -1,0 +1,133 @@
+//! Live plots. Each line is downsampled by the metric store to at most two points per pixel
+//! column, and the result is cached until the series changes or the plot's width or range does,
+//! so a frame never walks whole series.
+
+use crate::app::TimeRange;
+use crate::metrics::{MetricStore, SeriesKey};
+use egui_plot::{Legend, Line, Plot, PlotPoint, PlotPoints};
+use std::collections::HashMap;
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct CacheKey {
+    range: i64,
+    columns: usize,
+}
+
+struct CachedLine {
+    version: u64,
+    /// Range end the downsample was made for; data older than one column is refreshed.
+    until_ms: i64,
+    segments: Vec<Vec<PlotPoint>>,
+}
+
+/// Downsampled lines by (series, range, width). Bounded: entries for series no longer drawn are
+/// dropped when the cache grows past its limit.
+#[derive(Default)]
+pub struct ChartCache {
+    lines: HashMap<(SeriesKey, CacheKey), CachedLine>,
+}
+
+const MAX_CACHED_LINES: usize = 512;
+
+impl ChartCache {
+    fn line(
+        &mut self,
+        store: &MetricStore,
+        key: &SeriesKey,
+        range: TimeRange,
+        columns: usize,
+        now_ms: i64,
+    ) -> &[Vec<PlotPoint>] {
+        if self.lines.len() > MAX_CACHED_LINES {
+            self.lines.clear();
+        }
+        let cache_key = (key.clone(), CacheKey { range: range.millis(), columns });
+        let version = store.version(key);
+        let column_ms = (range.millis() / columns.max(1) as i64).max(1000);
+        let entry = self.lines.entry(cache_key).or_insert(CachedLine {
+            version: u64::MAX,
+            until_ms: i64::MIN,
+            segments: Vec::new(),
+        });
+        if entry.version != version || now_ms - entry.until_ms >= column_ms {
+            let down = store.downsample(key, (now_ms - range.millis())..now_ms + 1, columns);
+            entry.segments = down
+                .segments
+                .into_iter()
+                .map(|seg| seg.into_iter().map(|[x, y]| PlotPoint::new(x, y)).collect())
+                .collect();
+            entry.version = version;
+            entry.until_ms = now_ms;
+        }
+        &entry.segments
+    }
+
+    fn get(&self, key: &SeriesKey, range: TimeRange, columns: usize) -> &[Vec<PlotPoint>] {
+        self.lines
+            .get(&(key.clone(), CacheKey { range: range.millis(), columns }))
+            .map_or(&[], |l| l.segments.as_slice())
+    }
+}
+
+/// One series to draw: its key and the legend label.
+pub struct PlotLine<'a> {
+    pub key: SeriesKey,
+    pub label: &'a str,
+}
+
+/// A time plot of several series over the selected range, ending now.
+#[allow(clippy::too_many_arguments)]
+pub fn time_plot_ui(
+    ui: &mut egui::Ui,
+    id: &str,
+    title: &str,
+    unit: &str,
+    lines: &[PlotLine<'_>],
+    store: &MetricStore,
+    cache: &mut ChartCache,
+    range: TimeRange,
+    now_ms: i64,
+    height: f32,
+) {
+    let columns = (ui.available_width().max(50.0) as usize).min(4096);
+    let start_s = (now_ms - range.millis()) as f64 / 1000.0;
+    let end_s = now_ms as f64 / 1000.0;
+    for l in lines {
+        cache.line(store, &l.key, range, columns, now_ms);
+    }
+    let cache = &*cache;
+    let drawn: Vec<(usize, &str, &[Vec<PlotPoint>])> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (i, l.label, cache.get(&l.key, range, columns)))
+        .collect();
+    ui.label(egui::RichText::new(format!("{title} ({unit})")).strong());
+    Plot::new(id)
+        .height(height)
+        .legend(Legend::default())
+        .allow_scroll(false)
+        .allow_zoom(false)
+        .allow_drag(false)
+        .y_axis_min_width(40.0)
+        .x_axis_formatter(move |mark, _| clock_label(mark.value, end_s))
+        .show(ui, |plot_ui| {
+            plot_ui.set_plot_bounds_x(start_s..=end_s);
+            for (i, label, segments) in drawn {
+                let color = super::theme::series_color(i);
+                for seg in segments {
+                    plot_ui.line(Line::new(label, PlotPoints::Borrowed(seg)).color(color).width(1.5));
+                }
+            }
+        });
+}
+
+/// Axis labels as minutes/seconds before now, which reads better on a live plot than a clock.
+fn clock_label(x_s: f64, end_s: f64) -> String {
+    let ago = (end_s - x_s).round() as i64;
+    match ago {
+        i64::MIN..=0 => "now".into(),
+        1..=119 => format!("-{ago}s"),
+        120..=7199 => format!("-{}m", ago / 60),
+        _ => format!("-{}h", ago / 3600),
+    }
+}

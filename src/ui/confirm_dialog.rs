@@ -1,0 +1,91 @@
+//! The confirmation step of the action pipeline: the plan in full, guards in words, typed name
+//! for dangerous actions, and an explicit force for refused guards.
+
+use super::theme;
+use crate::actions::GuardLevel;
+use crate::app::ScaleboardApp;
+use egui::RichText;
+
+pub fn confirm_dialog_ui(app: &mut ScaleboardApp, ctx: &egui::Context) {
+    let Some(dialog) = app.actions.dialog.as_mut() else {
+        return;
+    };
+    let mut confirm = false;
+    let mut close = false;
+    let mut alternative = None;
+    let modal = egui::Modal::new(egui::Id::new("confirm_action")).show(ctx, |ui| {
+        ui.set_max_width(560.0);
+        let plan = &dialog.plan;
+        ui.heading(&plan.title);
+        if app.profiles.active.demo {
+            ui.label(RichText::new("DEMO fleet: nothing real changes").color(theme::DEMO));
+        }
+        egui::Grid::new("plan_grid").num_columns(2).show(ui, |ui| {
+            ui.label("Profile");
+            ui.label(&plan.profile);
+            ui.end_row();
+            ui.label("Before");
+            ui.label(&plan.before);
+            ui.end_row();
+            ui.label("After");
+            ui.strong(&plan.after);
+            ui.end_row();
+        });
+        ui.label("Equivalent command:");
+        ui.horizontal(|ui| {
+            ui.add(egui::Label::new(RichText::new(&plan.command).monospace()).wrap());
+            if ui.small_button("Copy").clicked() {
+                ui.ctx().copy_text(plan.command.clone());
+            }
+        });
+        ui.separator();
+        for g in &plan.guards {
+            let (icon, color) = match g.level {
+                GuardLevel::Pass => ("✔", theme::GOOD),
+                GuardLevel::Warn => ("⚠", theme::WARN),
+                GuardLevel::Refuse => ("⛔", theme::BAD),
+            };
+            ui.horizontal_wrapped(|ui| {
+                ui.colored_label(color, icon);
+                ui.label(&g.reason);
+            });
+        }
+        if let Some(alt) = &plan.alternative
+            && ui.button(&alt.label).clicked()
+        {
+            alternative = Some(alt.action.clone());
+        }
+        if plan.refused() {
+            ui.checkbox(&mut dialog.forced, "Force: I understand the refusal and take responsibility (recorded in the audit log)");
+        }
+        if plan.dangerous {
+            let name = plan.action.target_name();
+            ui.label(format!("Type \"{name}\" to confirm:"));
+            ui.add(egui::TextEdit::singleline(&mut dialog.typed_name).hint_text(name.as_str()));
+        }
+        ui.separator();
+        ui.horizontal(|ui| {
+            let label = if dialog.forced { "Confirm (forced)" } else { "Confirm" };
+            let enabled = dialog.can_confirm();
+            if ui.add_enabled(enabled, egui::Button::new(label)).clicked()
+                || (enabled && ui.input(|i| i.key_pressed(egui::Key::Enter)))
+            {
+                confirm = true;
+            }
+            if ui.button("Close").clicked() {
+                close = true;
+            }
+            ui.weak("After confirming you have 5 s to cancel.");
+        });
+    });
+    if modal.should_close() {
+        close = true;
+    }
+    if let Some(action) = alternative {
+        app.propose(action);
+    } else if confirm {
+        app.confirm();
+    } else if close {
+        app.actions.dialog = None;
+    }
+}

@@ -1,0 +1,163 @@
+//! Everything that draws. One file per panel plus shared widgets; functions that draw end in
+//! `_ui`. Panels read `ScaleboardApp` state and ask it to act; they never do I/O.
+
+mod audit_panel;
+mod cache_panel;
+pub mod charts;
+mod confirm_dialog;
+mod cost_panel;
+mod databases_panel;
+mod health_panel;
+mod notifications;
+mod overview_panel;
+mod profile_editor;
+mod profiles_panel;
+mod queues_panel;
+mod shortcuts;
+mod status_bar;
+pub mod theme;
+mod widgets;
+mod workloads_panel;
+
+use crate::app::{PanelId, ScaleboardApp, TimeRange};
+
+/// The whole window, once per frame.
+pub fn root_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
+    theme::apply(ui.ctx(), app.view.dark);
+    shortcuts::handle_keys(app, ui.ctx());
+    top_bar_ui(app, ui);
+    status_bar::status_bar_ui(app, ui);
+    nav_ui(app, ui);
+    egui::CentralPanel::default().show(ui, |ui| {
+        actions_strip_ui(app, ui);
+        egui::ScrollArea::vertical()
+            .auto_shrink([false, false])
+            .show(ui, |ui| match app.view.panel {
+                PanelId::Overview => overview_panel::overview_panel_ui(app, ui),
+                PanelId::Workloads => workloads_panel::workloads_panel_ui(app, ui),
+                PanelId::Databases => databases_panel::databases_panel_ui(app, ui),
+                PanelId::Cache => cache_panel::cache_panel_ui(app, ui),
+                PanelId::Queues => queues_panel::queues_panel_ui(app, ui),
+                PanelId::Health => health_panel::health_panel_ui(app, ui),
+                PanelId::Cost => cost_panel::cost_panel_ui(app, ui),
+                PanelId::Audit => audit_panel::audit_panel_ui(app, ui),
+                PanelId::Profiles => profiles_panel::profiles_panel_ui(app, ui),
+            });
+    });
+    confirm_dialog::confirm_dialog_ui(app, ui.ctx());
+    shortcuts::shortcuts_window_ui(app, ui.ctx());
+    notifications::notifications_ui(app, ui.ctx());
+}
+
+fn top_bar_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
+    let title = if app.is_demo() {
+        format!("Scaleboard — {} — DEMO", app.profiles.active.name)
+    } else {
+        format!("Scaleboard — {}", app.profiles.active.name)
+    };
+    ui.ctx()
+        .send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+    egui::Panel::top("top_bar").show(ui, |ui| {
+        ui.horizontal(|ui| {
+            ui.strong("Scaleboard");
+            ui.label(&app.profiles.active.name);
+            if app.is_demo() {
+                widgets::demo_badge_ui(ui);
+            }
+            if app.profiles.active.read_only {
+                ui.colored_label(theme::WARN, "read-only");
+            }
+            ui.separator();
+            ui.label("Range:");
+            for range in TimeRange::ALL {
+                ui.selectable_value(&mut app.view.range, range, range.label());
+            }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if ui.button("?").on_hover_text("Keyboard shortcuts (?)").clicked() {
+                    app.view.show_shortcuts = !app.view.show_shortcuts;
+                }
+                let theme_label = if app.view.dark { "Light theme" } else { "Dark theme" };
+                if ui.button(theme_label).clicked() {
+                    app.view.dark = !app.view.dark;
+                }
+                let bell = format!("Notifications ({})", app.notifications.unread);
+                if ui.button(bell).clicked() {
+                    app.view.show_notifications = !app.view.show_notifications;
+                    app.notifications.unread = 0;
+                }
+            });
+        });
+    });
+}
+
+fn nav_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
+    egui::Panel::left("nav").resizable(false).exact_size(140.0).show(ui, |ui| {
+        ui.add_space(6.0);
+        for (i, panel) in PanelId::ALL.into_iter().enumerate() {
+            let response = ui
+                .selectable_label(app.view.panel == panel, panel.label())
+                .on_hover_text(format!("Ctrl+{}", i + 1));
+            if response.clicked() {
+                app.open_panel(panel);
+            }
+        }
+    });
+}
+
+/// Actions in flight (grace countdown with Cancel, verification) and recent results.
+fn actions_strip_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
+    let mut cancel = None;
+    let mut dismiss = Vec::new();
+    for a in &app.actions.running {
+        ui.horizontal(|ui| {
+            match (&a.stage, &a.record) {
+                (_, Some(record)) => {
+                    let color = match record.outcome {
+                        crate::actions::audit::AuditOutcome::Succeeded => theme::GOOD,
+                        _ => theme::WARN,
+                    };
+                    ui.colored_label(color, format!("{} — {}", a.title, record.outcome.label()));
+                    ui.weak(&record.detail);
+                    if ui.small_button("Dismiss").clicked() {
+                        dismiss.push(a.id);
+                    }
+                }
+                (Some(crate::engine::ActionStage::Grace { remaining }), None) => {
+                    ui.add(egui::Spinner::new());
+                    ui.label(format!("{}: starts in {} s", a.title, remaining.as_secs()));
+                    if ui.button("Cancel").clicked() {
+                        cancel = Some(a.id);
+                    }
+                }
+                (Some(crate::engine::ActionStage::Executing), None) => {
+                    ui.add(egui::Spinner::new());
+                    ui.label(format!("{}: executing…", a.title));
+                }
+                (Some(crate::engine::ActionStage::Verifying { observed }), None) => {
+                    ui.add(egui::Spinner::new());
+                    ui.label(format!("{}: verifying — {observed}", a.title));
+                }
+                (None, None) => {
+                    ui.add(egui::Spinner::new());
+                    ui.label(format!("{}: queued", a.title));
+                }
+            }
+        });
+    }
+    if let Some(id) = cancel {
+        app.cancel_action(id);
+    }
+    app.actions.running.retain(|a| !dismiss.contains(&a.id));
+    if !app.actions.running.is_empty() {
+        ui.separator();
+    }
+}
+
+impl ScaleboardApp {
+    pub fn open_panel(&mut self, panel: PanelId) {
+        self.view.panel = panel;
+        if panel == PanelId::Audit {
+            self.request_audit();
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! Bottom bar: every endpoint's status and how fresh the data is.
+
+use super::widgets;
+use crate::app::ScaleboardApp;
+
+pub fn status_bar_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
+    let now = app.clock.now_ms();
+    egui::Panel::bottom("status_bar").show(ui, |ui| {
+        ui.horizontal_wrapped(|ui| {
+            if app.fleet.endpoints.is_empty() {
+                ui.weak("No endpoint is polled for this profile.");
+            }
+            for e in &app.fleet.endpoints {
+                widgets::status_dot_ui(ui, e.status);
+                ui.label(format!("{} ({})", e.info.id, e.status.label()))
+                    .on_hover_text(e.last_error.as_deref().unwrap_or(&e.info.label));
+            }
+            ui.separator();
+            ui.label(widgets::age_text(now, app.fleet.last_update()));
+            ui.separator();
+            ui.weak(format!(
+                "refresh {} s · {} series · store {:.1} MB",
+                app.profiles.active.refresh_interval_secs,
+                app.store.series_count(),
+                app.store.memory_bytes() as f64 / 1e6
+            ));
+        });
+    });
+}

@@ -1,0 +1,37 @@
+//! Colours and the light/dark switch.
+
+use crate::engine::ConnStatus;
+use egui::Color32;
+
+pub fn apply(ctx: &egui::Context, dark: bool) {
+    ctx.set_theme(if dark { egui::Theme::Dark } else { egui::Theme::Light });
+}
+
+pub fn status_color(status: ConnStatus) -> Color32 {
+    match status {
+        ConnStatus::Ok => Color32::from_rgb(0x3f, 0xb9, 0x50),
+        ConnStatus::Connecting => Color32::from_rgb(0x8b, 0x94, 0x9e),
+        ConnStatus::Stale => Color32::from_rgb(0xd2, 0x99, 0x22),
+        ConnStatus::Down => Color32::from_rgb(0xf8, 0x51, 0x49),
+    }
+}
+
+pub const WARN: Color32 = Color32::from_rgb(0xd2, 0x99, 0x22);
+pub const BAD: Color32 = Color32::from_rgb(0xf8, 0x51, 0x49);
+pub const GOOD: Color32 = Color32::from_rgb(0x3f, 0xb9, 0x50);
+pub const DEMO: Color32 = Color32::from_rgb(0xa3, 0x71, 0xf7);
+
+const PALETTE: [Color32; 8] = [
+    Color32::from_rgb(0x58, 0xa6, 0xff),
+    Color32::from_rgb(0x3f, 0xb9, 0x50),
+    Color32::from_rgb(0xd2, 0x99, 0x22),
+    Color32::from_rgb(0xf7, 0x78, 0xba),
+    Color32::from_rgb(0xa3, 0x71, 0xf7),
+    Color32::from_rgb(0x39, 0xc5, 0xcf),
+    Color32::from_rgb(0xf8, 0x51, 0x49),
+    Color32::from_rgb(0x8b, 0x94, 0x9e),
+];
+
+pub fn series_color(i: usize) -> Color32 {
+    PALETTE[i % PALETTE.len()]
+}

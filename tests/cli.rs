@@ -1,0 +1,49 @@
+//! The command line, run as a process against a temp config dir.
+
+use std::process::Command;
+
+fn scaleboard(dir: &tempfile::TempDir) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_scaleboard"));
+    cmd.env("SCALEBOARD_CONFIG_DIR", dir.path().join("config"))
+        .env_remove("SCALEBOARD_DATA_DIR");
+    cmd
+}
+
+#[test]
+fn version_prints_the_package_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = scaleboard(&dir).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn status_polls_the_demo_fleet_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = scaleboard(&dir).args(["status", "--demo", "--json"]).output().unwrap();
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let list = reports.as_array().unwrap();
+    assert_eq!(list.len(), 6);
+    assert!(list.iter().all(|r| r["status"] == "ok"), "{reports:#}");
+    assert!(list.iter().any(|r| r["summary"].as_str().unwrap().contains("orders-db")));
+}
+
+#[test]
+fn status_of_an_unknown_profile_fails_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = scaleboard(&dir).args(["status", "--profile", "nope"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no saved profile is named \"nope\""));
+}
+
+#[test]
+fn audit_on_an_empty_log_says_so_and_csv_has_a_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = scaleboard(&dir).arg("audit").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("No audit records"));
+    let out = scaleboard(&dir).args(["audit", "--csv"]).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("id,") || String::from_utf8_lossy(&out.stdout).contains("when"));
+}
