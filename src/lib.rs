@@ -8,5 +8,6 @@
 //! Numeric samples land in the bounded [`metrics::MetricStore`]; saved connection settings live in
 //! [`profiles`] (secrets in the OS keyring, never on disk).
 
+pub mod actions;
 pub mod metrics;
 pub mod profiles;
