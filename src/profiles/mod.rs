@@ -1,1 +1,26 @@
-//! Connection profiles (placeholder, being written).
+//! Connection profiles: what to watch and how, saved as TOML in the config dir.
+//!
+//! - [`model`]: the profile data (endpoints, thresholds, keyring references).
+//! - [`validate`]: problems in plain words, including refusing passwords embedded in DSNs/URLs.
+//! - [`paths`]: where the config and data directories are.
+//! - [`store`]: `profiles.toml`, loaded leniently and written atomically.
+//! - [`secrets`]: passwords and tokens in the OS keyring, or in memory for this run.
+//!
+//! No egui here: the UI reads and edits these types, the engine uses them to connect.
+
+pub mod model;
+pub mod paths;
+pub mod secrets;
+pub mod store;
+pub mod validate;
+
+pub use model::{
+    ComposeEndpoint, EndpointKind, HealthEndpoint, KubernetesEndpoint, PostgresEndpoint, Profile,
+    PrometheusEndpoint, RabbitMqEndpoint, RedisEndpoint, SecretRef, Thresholds,
+};
+pub use paths::{AppDirs, DirEnv, PathsError};
+pub use secrets::{
+    KeyringBackend, KeyringStatus, SecretBackend, SecretError, Secrets, SessionSecrets,
+};
+pub use store::{ProfileFileError, ProfileStore, StoreError};
+pub use validate::{Problem, validate_profile, validate_set};

@@ -1,0 +1,416 @@
+//! The append-only audit log of every action Scaleboard tried: `<data_dir>/audit.jsonl`.
+//!
+//! One JSON object per line (JSON Lines). Lines are only ever appended; a damaged line is counted
+//! and skipped when reading, never fatal. The log can be filtered and exported as CSV that is safe
+//! to open in a spreadsheet.
+//!
+//! This does blocking file I/O: call it off the UI thread.
+
+use std::fmt;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// File name of the audit log inside the data dir.
+pub const AUDIT_FILE: &str = "audit.jsonl";
+
+/// How an action ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditOutcome {
+    Succeeded,
+    Failed,
+    Cancelled,
+    TimedOut,
+    /// Refused before anything ran (a guard, a read-only profile, a failed check).
+    Refused,
+}
+
+impl AuditOutcome {
+    pub const ALL: [Self; 5] = [
+        Self::Succeeded,
+        Self::Failed,
+        Self::Cancelled,
+        Self::TimedOut,
+        Self::Refused,
+    ];
+
+    /// A human label, e.g. "Timed out".
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Succeeded => "Succeeded",
+            Self::Failed => "Failed",
+            Self::Cancelled => "Cancelled",
+            Self::TimedOut => "Timed out",
+            Self::Refused => "Refused",
+        }
+    }
+}
+
+impl fmt::Display for AuditOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// One action, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub id: String,
+    pub when: DateTime<Utc>,
+    pub os_user: String,
+    pub profile: String,
+    /// "scale", "autoscale", "promote", ...
+    pub action: String,
+    pub target: String,
+    pub before: String,
+    pub after: String,
+    /// The command or API call, as shown to the user (never with secrets).
+    pub command: String,
+    pub outcome: AuditOutcome,
+    pub detail: String,
+    #[serde(default)]
+    pub forced: bool,
+    #[serde(default)]
+    pub overridden_guards: Vec<String>,
+}
+
+static ID_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh record id: time, process and a counter, e.g. "20250101T120000.123456789Z-4242-7".
+pub fn new_id() -> String {
+    format!(
+        "{}-{}-{}",
+        Utc::now().format("%Y%m%dT%H%M%S%.9fZ"),
+        std::process::id(),
+        ID_COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// What [`AuditLog::read_all`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditRead {
+    /// Readable records, oldest first (file order).
+    pub records: Vec<AuditRecord>,
+    /// Lines that could not be read as a record (e.g. cut short by a crash).
+    pub unreadable_lines: usize,
+}
+
+/// The audit log file.
+#[derive(Debug, Clone)]
+pub struct AuditLog {
+    path: PathBuf,
+}
+
+impl AuditLog {
+    /// The log at `<data_dir>/audit.jsonl`; nothing is touched until the first append.
+    pub fn new(data_dir: &Path) -> Self {
+        Self {
+            path: data_dir.join(AUDIT_FILE),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one record as one line, and syncs it to disk before returning. Creates the data
+    /// dir if needed. If the file ends without a newline (a write cut short), a newline is added
+    /// first so the new record stays readable.
+    pub fn append(&self, r: &AuditRecord) -> io::Result<()> {
+        if let Some(dir) = self.path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            fs::create_dir_all(dir)?;
+        }
+        let mut line = serde_json::to_vec(r).map_err(io::Error::other)?;
+        line.push(b'\n');
+
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&self.path)?;
+        if file.metadata()?.len() > 0 {
+            file.seek(SeekFrom::End(-1))?;
+            let mut last = [0u8; 1];
+            file.read_exact(&mut last)?;
+            if last[0] != b'\n' {
+                line.insert(0, b'\n');
+            }
+        }
+        // One write call for the whole line, so concurrent appenders do not interleave.
+        file.write_all(&line)?;
+        file.flush()?;
+        file.sync_data()
+    }
+
+    /// Every readable record, plus a count of lines that were not. A missing file is empty.
+    pub fn read_all(&self) -> io::Result<AuditRead> {
+        let bytes = match fs::read(&self.path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(AuditRead::default()),
+            Err(e) => return Err(e),
+        };
+        let mut out = AuditRead::default();
+        for line in bytes.split(|b| *b == b'\n') {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match serde_json::from_slice::<AuditRecord>(line) {
+                Ok(r) => out.records.push(r),
+                Err(_) => out.unreadable_lines += 1,
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Narrows the records shown in the audit view.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Matches target, action, profile or user, ignoring case; empty matches all.
+    pub text: String,
+    pub outcome: Option<AuditOutcome>,
+    /// Exact profile name.
+    pub profile: Option<String>,
+}
+
+impl AuditFilter {
+    pub fn matches(&self, r: &AuditRecord) -> bool {
+        if self.outcome.is_some_and(|o| o != r.outcome) {
+            return false;
+        }
+        if self.profile.as_ref().is_some_and(|p| *p != r.profile) {
+            return false;
+        }
+        let needle = self.text.trim().to_lowercase();
+        needle.is_empty()
+            || [&r.target, &r.action, &r.profile, &r.os_user]
+                .iter()
+                .any(|field| field.to_lowercase().contains(&needle))
+    }
+}
+
+/// Column names of the CSV export.
+pub const CSV_HEADER: [&str; 13] = [
+    "id",
+    "when",
+    "os_user",
+    "profile",
+    "action",
+    "target",
+    "before",
+    "after",
+    "command",
+    "outcome",
+    "detail",
+    "forced",
+    "overridden_guards",
+];
+
+/// Stops a spreadsheet from running a cell as a formula: cells starting with `=`, `+`, `-`, `@`,
+/// tab or carriage return get a leading single quote.
+fn neutralise(cell: &str) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell.to_owned()
+    }
+}
+
+/// Writes the records as CSV with a header row. Every cell is made spreadsheet-safe (a cell
+/// starting with `=`, `+`, `-`, `@`, tab or CR gets a leading `'`); commas, quotes and newlines are quoted by the csv crate. Overridden guards
+/// are joined with "; ".
+pub fn write_csv<W: Write>(records: &[AuditRecord], w: W) -> Result<(), csv::Error> {
+    let mut out = csv::Writer::from_writer(w);
+    out.write_record(CSV_HEADER)?;
+    for r in records {
+        let row = [
+            r.id.clone(),
+            r.when.to_rfc3339(),
+            r.os_user.clone(),
+            r.profile.clone(),
+            r.action.clone(),
+            r.target.clone(),
+            r.before.clone(),
+            r.after.clone(),
+            r.command.clone(),
+            r.outcome.label().to_owned(),
+            r.detail.clone(),
+            r.forced.to_string(),
+            r.overridden_guards.join("; "),
+        ];
+        out.write_record(row.iter().map(|c| neutralise(c)))?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// The logged-in user: `USER`, else `USERNAME`, else "unknown".
+pub fn os_user() -> String {
+    ["USER", "USERNAME"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .map(|v| v.trim().to_owned())
+        .find(|v| !v.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn record(target: &str, outcome: AuditOutcome) -> AuditRecord {
+        AuditRecord {
+            id: new_id(),
+            when: Utc.with_ymd_and_hms(2025, 3, 4, 5, 6, 7).unwrap(),
+            os_user: "alice".into(),
+            profile: "prod".into(),
+            action: "scale".into(),
+            target: target.into(),
+            before: "2".into(),
+            after: "4".into(),
+            command: "kubectl scale deployment/web --replicas=4".into(),
+            outcome,
+            detail: String::new(),
+            forced: false,
+            overridden_guards: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn append_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::new(&dir.path().join("nested"));
+        assert_eq!(log.read_all().unwrap(), AuditRead::default());
+
+        let a = record("deployment/web", AuditOutcome::Succeeded);
+        let mut b = record("postgres/main", AuditOutcome::Refused);
+        b.action = "promote".into();
+        b.forced = true;
+        b.overridden_guards = vec!["replica lag".into()];
+        b.detail = "line one\nline two".into();
+        log.append(&a).unwrap();
+        log.append(&b).unwrap();
+
+        let read = log.read_all().unwrap();
+        assert_eq!(read.records, vec![a, b]);
+        assert_eq!(read.unreadable_lines, 0);
+
+        let text = fs::read_to_string(log.path()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        for line in lines {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert!(v.is_object());
+        }
+        assert!(text.contains("\"outcome\":\"refused\""), "{text}");
+        assert!(text.ends_with('\n'));
+    }
+
+    #[test]
+    fn corrupt_lines_are_counted_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::new(dir.path());
+        let a = record("a", AuditOutcome::Failed);
+        log.append(&a).unwrap();
+        // A line cut short by a crash, without its newline.
+        let mut f = OpenOptions::new().append(true).open(log.path()).unwrap();
+        f.write_all(b"{\"id\":\"half").unwrap();
+        drop(f);
+        let b = record("b", AuditOutcome::TimedOut);
+        log.append(&b).unwrap();
+        OpenOptions::new()
+            .append(true)
+            .open(log.path())
+            .unwrap()
+            .write_all(b"not json\n\xff\xfe\n\n")
+            .unwrap();
+
+        let read = log.read_all().unwrap();
+        assert_eq!(read.records, vec![a, b]);
+        assert_eq!(read.unreadable_lines, 3);
+    }
+
+    #[test]
+    fn filter() {
+        let mut a = record("deployment/Web", AuditOutcome::Succeeded);
+        a.os_user = "Bob".into();
+        let b = record("redis/cache", AuditOutcome::Failed);
+        let mut c = record("queue/jobs", AuditOutcome::Failed);
+        c.profile = "staging".into();
+
+        let all = AuditFilter::default();
+        assert!(all.matches(&a) && all.matches(&b) && all.matches(&c));
+
+        let text = |t: &str| AuditFilter {
+            text: t.into(),
+            ..AuditFilter::default()
+        };
+        assert!(text("WEB").matches(&a));
+        assert!(!text("web").matches(&b));
+        assert!(text("bob").matches(&a));
+        assert!(text("STAG").matches(&c));
+        assert!(text(" scale ").matches(&b));
+
+        let failed = AuditFilter {
+            outcome: Some(AuditOutcome::Failed),
+            ..AuditFilter::default()
+        };
+        assert!(!failed.matches(&a) && failed.matches(&b) && failed.matches(&c));
+
+        let prod_failed = AuditFilter {
+            profile: Some("prod".into()),
+            ..failed
+        };
+        assert!(prod_failed.matches(&b) && !prod_failed.matches(&c));
+    }
+
+    #[test]
+    fn csv_quotes_and_neutralises_formulas() {
+        let mut r = record("web, \"blue\"", AuditOutcome::Succeeded);
+        r.detail = "line one\nline two".into();
+        r.command = "=cmd|' /C calc'!A0".into();
+        r.before = "-1".into();
+        r.after = "@SUM(A1)".into();
+        r.os_user = "\tx".into();
+        r.profile = "+p".into();
+        r.overridden_guards = vec!["lag".into(), "cpu".into()];
+
+        let mut buf = Vec::new();
+        write_csv(std::slice::from_ref(&r), &mut buf).unwrap();
+        let text = String::from_utf8(buf.clone()).unwrap();
+        assert!(
+            text.starts_with("id,when,os_user,profile,action,target,"),
+            "{text}"
+        );
+        assert!(text.contains("\"web, \"\"blue\"\"\""), "{text}");
+
+        let mut rd = csv::Reader::from_reader(buf.as_slice());
+        let rows: Vec<csv::StringRecord> = rd.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), 1);
+        let row = &rows[0];
+        assert_eq!(&row[2], "'\tx");
+        assert_eq!(&row[3], "'+p");
+        assert_eq!(&row[5], "web, \"blue\"");
+        assert_eq!(&row[6], "'-1");
+        assert_eq!(&row[7], "'@SUM(A1)");
+        assert_eq!(&row[8], "'=cmd|' /C calc'!A0");
+        assert_eq!(&row[9], "Succeeded");
+        assert_eq!(&row[10], "line one\nline two");
+        assert_eq!(&row[11], "false");
+        assert_eq!(&row[12], "lag; cpu");
+    }
+
+    #[test]
+    fn ids_are_unique_and_user_is_known() {
+        assert_ne!(new_id(), new_id());
+        assert!(!os_user().is_empty());
+    }
+}

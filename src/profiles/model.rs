@@ -1,0 +1,382 @@
+//! The profile data model: what one saved connection profile holds.
+//!
+//! Every struct uses `#[serde(default)]`, so files written by older versions (with fewer fields)
+//! still load; missing values take the defaults documented on each field. Passwords and tokens are
+//! never part of the model: endpoints only carry a [`SecretRef`] naming a keyring entry.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// One mebibyte, the default replication-lag limit.
+pub const MIB: u64 = 1024 * 1024;
+/// One gibibyte.
+pub const GIB: u64 = 1024 * MIB;
+
+/// Keyring service name used for every Scaleboard secret.
+pub const SECRET_SERVICE: &str = "scaleboard";
+
+/// Default refresh interval, in seconds.
+pub const DEFAULT_REFRESH_SECS: u32 = 2;
+/// Allowed refresh intervals, in seconds.
+pub const REFRESH_RANGE: std::ops::RangeInclusive<u32> = 1..=60;
+
+/// A saved set of endpoints to watch, with the thresholds that colour them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Profile {
+    /// Unique, non-empty display name.
+    pub name: String,
+    /// Uses the built-in demo fleet instead of real endpoints.
+    pub demo: bool,
+    /// How often every endpoint is polled, 1..=60 seconds (default 2).
+    pub refresh_interval_secs: u32,
+    /// Read-only profiles allow no action at all.
+    pub read_only: bool,
+    pub kubernetes: Vec<KubernetesEndpoint>,
+    pub compose: Vec<ComposeEndpoint>,
+    pub postgres: Vec<PostgresEndpoint>,
+    pub redis: Vec<RedisEndpoint>,
+    pub rabbitmq: Option<RabbitMqEndpoint>,
+    pub health: Vec<HealthEndpoint>,
+    pub prometheus: Option<PrometheusEndpoint>,
+    pub thresholds: Thresholds,
+}
+
+impl Default for Profile {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            demo: false,
+            refresh_interval_secs: DEFAULT_REFRESH_SECS,
+            read_only: false,
+            kubernetes: Vec::new(),
+            compose: Vec::new(),
+            postgres: Vec::new(),
+            redis: Vec::new(),
+            rabbitmq: None,
+            health: Vec::new(),
+            prometheus: None,
+            thresholds: Thresholds::default(),
+        }
+    }
+}
+
+impl Profile {
+    /// An empty, non-demo profile with the given name and default settings.
+    pub fn named(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            ..Self::default()
+        }
+    }
+
+    /// The profile offered when none is saved: the built-in demo fleet.
+    pub fn demo_default() -> Self {
+        Self {
+            name: "Demo fleet".to_owned(),
+            demo: true,
+            ..Self::default()
+        }
+    }
+
+    /// Every endpoint in this profile, as (kind, name), in a stable order.
+    pub fn endpoint_names(&self) -> Vec<(EndpointKind, String)> {
+        let mut out = Vec::new();
+        out.extend(
+            self.kubernetes
+                .iter()
+                .map(|e| (EndpointKind::Kubernetes, e.name.clone())),
+        );
+        out.extend(
+            self.compose
+                .iter()
+                .map(|e| (EndpointKind::Compose, e.name.clone())),
+        );
+        out.extend(
+            self.postgres
+                .iter()
+                .map(|e| (EndpointKind::Postgres, e.name.clone())),
+        );
+        out.extend(
+            self.redis
+                .iter()
+                .map(|e| (EndpointKind::Redis, e.name.clone())),
+        );
+        out.extend(
+            self.rabbitmq
+                .iter()
+                .map(|e| (EndpointKind::RabbitMq, e.name.clone())),
+        );
+        out.extend(
+            self.health
+                .iter()
+                .map(|e| (EndpointKind::Health, e.name.clone())),
+        );
+        out.extend(
+            self.prometheus
+                .iter()
+                .map(|e| (EndpointKind::Prometheus, e.name.clone())),
+        );
+        out
+    }
+
+    /// Every keyring entry this profile refers to (passwords and tokens), in a stable order.
+    pub fn secret_refs(&self) -> Vec<SecretRef> {
+        let mut out = Vec::new();
+        out.extend(self.postgres.iter().filter_map(|e| e.password.clone()));
+        out.extend(self.redis.iter().filter_map(|e| e.password.clone()));
+        out.extend(self.rabbitmq.iter().filter_map(|e| e.password.clone()));
+        out.extend(self.prometheus.iter().filter_map(|e| e.token.clone()));
+        out
+    }
+}
+
+/// The kinds of endpoint a profile can hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndpointKind {
+    Kubernetes,
+    Compose,
+    Postgres,
+    Redis,
+    RabbitMq,
+    Health,
+    Prometheus,
+}
+
+impl EndpointKind {
+    /// All kinds, in display order.
+    pub const ALL: [Self; 7] = [
+        Self::Kubernetes,
+        Self::Compose,
+        Self::Postgres,
+        Self::Redis,
+        Self::RabbitMq,
+        Self::Health,
+        Self::Prometheus,
+    ];
+
+    /// A human label, e.g. "PostgreSQL".
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Kubernetes => "Kubernetes",
+            Self::Compose => "Docker Compose",
+            Self::Postgres => "PostgreSQL",
+            Self::Redis => "Redis",
+            Self::RabbitMq => "RabbitMQ",
+            Self::Health => "Health check",
+            Self::Prometheus => "Prometheus",
+        }
+    }
+}
+
+impl fmt::Display for EndpointKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// Names a secret kept in the OS keyring (or, when that is unavailable, in memory for this run).
+/// Only this reference is written to the profile file, never the secret itself.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SecretRef {
+    /// Keyring service, normally [`SECRET_SERVICE`] ("scaleboard").
+    pub service: String,
+    /// Keyring account, e.g. "prod/postgres/main".
+    pub account: String,
+}
+
+impl Default for SecretRef {
+    fn default() -> Self {
+        Self {
+            service: SECRET_SERVICE.to_owned(),
+            account: String::new(),
+        }
+    }
+}
+
+impl SecretRef {
+    /// A reference in the "scaleboard" service.
+    pub fn new(account: impl Into<String>) -> Self {
+        Self {
+            service: SECRET_SERVICE.to_owned(),
+            account: account.into(),
+        }
+    }
+
+    /// The conventional account for an endpoint: "<profile>/<kind>/<endpoint>".
+    pub fn for_endpoint(profile: &str, kind: EndpointKind, endpoint: &str) -> Self {
+        let kind = match kind {
+            EndpointKind::Kubernetes => "kubernetes",
+            EndpointKind::Compose => "compose",
+            EndpointKind::Postgres => "postgres",
+            EndpointKind::Redis => "redis",
+            EndpointKind::RabbitMq => "rabbitmq",
+            EndpointKind::Health => "health",
+            EndpointKind::Prometheus => "prometheus",
+        };
+        Self::new(format!("{profile}/{kind}/{endpoint}"))
+    }
+}
+
+impl fmt::Display for SecretRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.service, self.account)
+    }
+}
+
+/// A Kubernetes cluster reached through a kubeconfig.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct KubernetesEndpoint {
+    pub name: String,
+    /// Kubeconfig file; `None` means the usual lookup (`KUBECONFIG`, then `~/.kube/config`).
+    pub kubeconfig: Option<PathBuf>,
+    /// Contexts to watch; empty means the current context.
+    pub contexts: Vec<String>,
+    /// Namespaces to watch; empty means all the user can list.
+    pub namespaces: Vec<String>,
+}
+
+/// A Docker engine running Compose projects.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ComposeEndpoint {
+    pub name: String,
+    /// e.g. "unix:///var/run/docker.sock"; `None` means `DOCKER_HOST` or the default socket.
+    pub docker_host: Option<String>,
+    /// Compose projects to watch; empty means all.
+    pub projects: Vec<String>,
+}
+
+/// A PostgreSQL primary with its replicas.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PostgresEndpoint {
+    pub name: String,
+    /// URL (`postgres://user@host/db`) or libpq key/value string, without a password.
+    pub primary_dsn: String,
+    pub replica_dsns: Vec<String>,
+    pub password: Option<SecretRef>,
+    /// A replica lagging more than this is not offered for promotion (default 1 MiB).
+    pub max_failover_lag_bytes: u64,
+}
+
+impl Default for PostgresEndpoint {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            primary_dsn: String::new(),
+            replica_dsns: Vec::new(),
+            password: None,
+            max_failover_lag_bytes: MIB,
+        }
+    }
+}
+
+/// A Redis server.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RedisEndpoint {
+    pub name: String,
+    /// e.g. "redis://host:6379/0", without a password.
+    pub url: String,
+    pub password: Option<SecretRef>,
+}
+
+/// A RabbitMQ management API.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RabbitMqEndpoint {
+    pub name: String,
+    /// e.g. "http://rabbit:15672", without credentials.
+    pub management_url: String,
+    pub user: String,
+    pub password: Option<SecretRef>,
+    /// `None` means all vhosts.
+    pub vhost: Option<String>,
+}
+
+/// An HTTP health check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HealthEndpoint {
+    pub name: String,
+    pub url: String,
+    /// Default 200.
+    pub expected_status: u16,
+    pub body_contains: Option<String>,
+    /// Checks with the same group are shown together.
+    pub group: Option<String>,
+    /// Default 2000.
+    pub timeout_ms: u64,
+}
+
+impl Default for HealthEndpoint {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            url: String::new(),
+            expected_status: 200,
+            body_contains: None,
+            group: None,
+            timeout_ms: 2000,
+        }
+    }
+}
+
+/// A Prometheus server for latency and error-rate queries.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PrometheusEndpoint {
+    pub name: String,
+    pub url: String,
+    /// Bearer token, if the server needs one.
+    pub token: Option<SecretRef>,
+}
+
+/// Levels above which a value is shown as a warning and counted against scaling guards.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Thresholds {
+    /// Default 70.
+    pub cpu_percent: f64,
+    /// Default 80.
+    pub memory_percent: f64,
+    /// Default 80.
+    pub connections_percent: f64,
+    /// Default 1 MiB.
+    pub replication_lag_bytes: u64,
+    /// Default 50 GiB.
+    pub database_size_bytes: u64,
+    /// Default 80.
+    pub cache_memory_percent: f64,
+    /// Hit ratio below this (0..=1) is a warning. Default 0.8.
+    pub cache_hit_ratio_floor: f64,
+    /// Default 1000 messages.
+    pub queue_depth: u64,
+    /// Default 2000 ms.
+    pub p95_latency_ms: u64,
+    /// Default 2.0 %.
+    pub error_rate_percent: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self {
+            cpu_percent: 70.0,
+            memory_percent: 80.0,
+            connections_percent: 80.0,
+            replication_lag_bytes: MIB,
+            database_size_bytes: 50 * GIB,
+            cache_memory_percent: 80.0,
+            cache_hit_ratio_floor: 0.8,
+            queue_depth: 1000,
+            p95_latency_ms: 2000,
+            error_rate_percent: 2.0,
+        }
+    }
+}

@@ -1,0 +1,430 @@
+//! Checks a profile (or a set of profiles) before it is saved.
+//!
+//! Every problem names the profile and the field it is about, in plain words. The most important
+//! rule: a DSN or URL that embeds a password is refused, so secrets never reach the profile file.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use super::model::{Profile, REFRESH_RANGE, SecretRef};
+
+/// What the user is told when a DSN or URL carries a password.
+pub const EMBEDDED_PASSWORD: &str = "put the password in the keyring, not in the profile";
+
+/// One thing wrong with a profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The profile's name as written (may be empty).
+    pub profile: String,
+    /// The field, e.g. `postgres[main].primary_dsn`.
+    pub field: String,
+    /// What is wrong, in plain words.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.profile.trim().is_empty() {
+            write!(f, "{}: {}", self.field, self.message)
+        } else {
+            write!(
+                f,
+                "profile \"{}\", {}: {}",
+                self.profile, self.field, self.message
+            )
+        }
+    }
+}
+
+struct Collector<'a> {
+    profile: &'a str,
+    problems: Vec<Problem>,
+}
+
+impl Collector<'_> {
+    fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.problems.push(Problem {
+            profile: self.profile.to_owned(),
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    fn name(&mut self, kind: &str, index: usize, name: &str) -> String {
+        if name.trim().is_empty() {
+            let field = format!("{kind}[{}]", index + 1);
+            self.push(format!("{field}.name"), "the name must not be empty");
+            field
+        } else {
+            format!("{kind}[{name}]")
+        }
+    }
+
+    /// A URL that must be present, use one of `schemes`, and carry no password.
+    fn url(&mut self, field: &str, value: &str, schemes: &[&str]) {
+        let value = value.trim();
+        if value.is_empty() {
+            self.push(field, "the address must not be empty");
+            return;
+        }
+        if !schemes.is_empty() {
+            let lower = value.to_ascii_lowercase();
+            let ok = schemes
+                .iter()
+                .any(|s| lower.starts_with(&format!("{s}://")));
+            if !ok {
+                let list: Vec<String> = schemes.iter().map(|s| format!("{s}://")).collect();
+                self.push(
+                    field,
+                    format!("the address must start with {}", list.join(" or ")),
+                );
+            }
+        }
+        if embeds_password(value) {
+            self.push(field, EMBEDDED_PASSWORD);
+        }
+    }
+
+    fn dsn(&mut self, field: &str, value: &str) {
+        let value = value.trim();
+        if value.is_empty() {
+            self.push(field, "the connection string must not be empty");
+            return;
+        }
+        if !value.contains("://") && !value.contains('=') {
+            self.push(
+                field,
+                "the connection string must be a postgres:// URL or libpq key=value pairs",
+            );
+        }
+        if embeds_password(value) {
+            self.push(field, EMBEDDED_PASSWORD);
+        }
+    }
+
+    fn secret(&mut self, field: &str, secret: Option<&SecretRef>) {
+        if let Some(s) = secret {
+            if s.service.trim().is_empty() {
+                self.push(
+                    format!("{field}.service"),
+                    "the keyring service must not be empty",
+                );
+            }
+            if s.account.trim().is_empty() {
+                self.push(
+                    format!("{field}.account"),
+                    "the keyring account must not be empty",
+                );
+            }
+        }
+    }
+
+    fn percent(&mut self, field: &str, value: f64) {
+        if !(value.is_finite() && value > 0.0 && value <= 100.0) {
+            self.push(field, "must be a percentage above 0 and at most 100");
+        }
+    }
+}
+
+/// Problems with one profile on its own (not comparing it with others).
+pub fn validate_profile(p: &Profile) -> Vec<Problem> {
+    let mut c = Collector {
+        profile: &p.name,
+        problems: Vec::new(),
+    };
+    if p.name.trim().is_empty() {
+        c.push("name", "the profile name must not be empty");
+    }
+    if !REFRESH_RANGE.contains(&p.refresh_interval_secs) {
+        c.push(
+            "refresh_interval_secs",
+            format!(
+                "the refresh interval must be between {} and {} seconds, not {}",
+                REFRESH_RANGE.start(),
+                REFRESH_RANGE.end(),
+                p.refresh_interval_secs
+            ),
+        );
+    }
+
+    let mut seen: HashMap<(&str, String), usize> = HashMap::new();
+    let mut unique = |c: &mut Collector<'_>, kind: &'static str, name: &str| {
+        let key = (kind, name.trim().to_lowercase());
+        if key.1.is_empty() {
+            return;
+        }
+        let n = seen.entry(key).or_insert(0);
+        *n += 1;
+        if *n == 2 {
+            c.push(
+                format!("{kind}[{name}].name"),
+                format!("two {kind} endpoints are both named \"{name}\""),
+            );
+        }
+    };
+
+    for (i, k) in p.kubernetes.iter().enumerate() {
+        let f = c.name("kubernetes", i, &k.name);
+        unique(&mut c, "kubernetes", &k.name);
+        if k.kubeconfig
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            c.push(
+                format!("{f}.kubeconfig"),
+                "the kubeconfig path must not be empty",
+            );
+        }
+    }
+    for (i, e) in p.compose.iter().enumerate() {
+        let f = c.name("compose", i, &e.name);
+        unique(&mut c, "compose", &e.name);
+        if let Some(host) = &e.docker_host {
+            c.url(&format!("{f}.docker_host"), host, &[]);
+        }
+    }
+    for (i, e) in p.postgres.iter().enumerate() {
+        let f = c.name("postgres", i, &e.name);
+        unique(&mut c, "postgres", &e.name);
+        c.dsn(&format!("{f}.primary_dsn"), &e.primary_dsn);
+        for (j, r) in e.replica_dsns.iter().enumerate() {
+            c.dsn(&format!("{f}.replica_dsns[{}]", j + 1), r);
+        }
+        c.secret(&format!("{f}.password"), e.password.as_ref());
+    }
+    for (i, e) in p.redis.iter().enumerate() {
+        let f = c.name("redis", i, &e.name);
+        unique(&mut c, "redis", &e.name);
+        c.url(&format!("{f}.url"), &e.url, &["redis", "rediss", "unix"]);
+        c.secret(&format!("{f}.password"), e.password.as_ref());
+    }
+    if let Some(e) = &p.rabbitmq {
+        let f = c.name("rabbitmq", 0, &e.name);
+        c.url(
+            &format!("{f}.management_url"),
+            &e.management_url,
+            &["http", "https"],
+        );
+        c.secret(&format!("{f}.password"), e.password.as_ref());
+    }
+    for (i, e) in p.health.iter().enumerate() {
+        let f = c.name("health", i, &e.name);
+        unique(&mut c, "health", &e.name);
+        c.url(&format!("{f}.url"), &e.url, &["http", "https"]);
+        if !(100..=599).contains(&e.expected_status) {
+            c.push(
+                format!("{f}.expected_status"),
+                "the expected status must be an HTTP status code between 100 and 599",
+            );
+        }
+        if e.timeout_ms == 0 {
+            c.push(
+                format!("{f}.timeout_ms"),
+                "the timeout must be more than 0 ms",
+            );
+        }
+    }
+    if let Some(e) = &p.prometheus {
+        let f = c.name("prometheus", 0, &e.name);
+        c.url(&format!("{f}.url"), &e.url, &["http", "https"]);
+        c.secret(&format!("{f}.token"), e.token.as_ref());
+    }
+
+    let t = &p.thresholds;
+    c.percent("thresholds.cpu_percent", t.cpu_percent);
+    c.percent("thresholds.memory_percent", t.memory_percent);
+    c.percent("thresholds.connections_percent", t.connections_percent);
+    c.percent("thresholds.cache_memory_percent", t.cache_memory_percent);
+    c.percent("thresholds.error_rate_percent", t.error_rate_percent);
+    if !(t.cache_hit_ratio_floor.is_finite() && (0.0..=1.0).contains(&t.cache_hit_ratio_floor)) {
+        c.push(
+            "thresholds.cache_hit_ratio_floor",
+            "the cache hit ratio floor must be between 0 and 1",
+        );
+    }
+    c.problems
+}
+
+/// Problems with a whole set of profiles: each one on its own, plus names that are not unique
+/// (compared ignoring case and surrounding spaces).
+pub fn validate_set(profiles: &[Profile]) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for p in profiles {
+        problems.extend(validate_profile(p));
+        let key = p.name.trim().to_lowercase();
+        if key.is_empty() {
+            continue;
+        }
+        let n = counts.entry(key).or_insert(0);
+        *n += 1;
+        if *n == 2 {
+            problems.push(Problem {
+                profile: p.name.clone(),
+                field: "name".to_owned(),
+                message: format!("another profile is already named \"{}\"", p.name.trim()),
+            });
+        }
+    }
+    problems
+}
+
+/// True if a DSN or URL carries a password: `scheme://user:pw@host`, `scheme://:pw@host`,
+/// `?password=...` in a URL query, or `password=...` in a libpq key/value string.
+pub fn embeds_password(dsn: &str) -> bool {
+    let dsn = dsn.trim();
+    if let Some(idx) = dsn.find("://") {
+        let rest = &dsn[idx + 3..];
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let authority = &rest[..authority_end];
+        if let Some(at) = authority.rfind('@') {
+            let userinfo = &authority[..at];
+            if let Some(colon) = userinfo.find(':')
+                && !userinfo[colon + 1..].is_empty()
+            {
+                return true;
+            }
+        }
+        if let Some(q) = rest.find('?') {
+            let query = rest[q + 1..].split('#').next().unwrap_or("");
+            return query.split('&').any(|pair| {
+                let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+                is_password_key(key) && !value.is_empty()
+            });
+        }
+        false
+    } else {
+        keyvalue_has_password(dsn)
+    }
+}
+
+fn is_password_key(key: &str) -> bool {
+    let key = key.trim();
+    key.eq_ignore_ascii_case("password") || key.eq_ignore_ascii_case("pass")
+}
+
+/// libpq key/value: `host=h password = 'x y' dbname=d`. Keys and '=' may be separated by spaces;
+/// values may be single-quoted with backslash escapes.
+fn keyvalue_has_password(s: &str) -> bool {
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    let n = chars.len();
+    while i < n {
+        while i < n && chars[i].is_whitespace() {
+            i += 1;
+        }
+        let key_start = i;
+        while i < n && !chars[i].is_whitespace() && chars[i] != '=' {
+            i += 1;
+        }
+        let key: String = chars[key_start..i].iter().collect();
+        while i < n && chars[i].is_whitespace() {
+            i += 1;
+        }
+        if i >= n || chars[i] != '=' {
+            // Not a key=value pair; skip this word.
+            if i == key_start {
+                i += 1;
+            }
+            continue;
+        }
+        i += 1;
+        while i < n && chars[i].is_whitespace() {
+            i += 1;
+        }
+        let mut value = String::new();
+        if i < n && chars[i] == '\'' {
+            i += 1;
+            while i < n && chars[i] != '\'' {
+                if chars[i] == '\\' && i + 1 < n {
+                    i += 1;
+                }
+                value.push(chars[i]);
+                i += 1;
+            }
+            i += 1;
+        } else {
+            while i < n && !chars[i].is_whitespace() {
+                value.push(chars[i]);
+                i += 1;
+            }
+        }
+        if is_password_key(&key) && !value.is_empty() {
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profiles::model::{PostgresEndpoint, RedisEndpoint};
+
+    #[test]
+    fn detects_embedded_passwords() {
+        for bad in [
+            "postgres://user:pw@host/db",
+            "postgresql://u:secret@h:5432/db?sslmode=require",
+            "redis://:pw@host:6379",
+            "https://u:p@host/metrics",
+            "host=db password=hunter2 dbname=app",
+            "host=db password = 'a b' dbname=app",
+            "host=db PASSWORD=x",
+            "postgres://u@h/db?password=x",
+        ] {
+            assert!(embeds_password(bad), "{bad}");
+        }
+        for good in [
+            "postgres://user@host/db",
+            "postgres://host/db",
+            "redis://host:6379/0",
+            "redis://user@host",
+            "https://host:9090/",
+            "host=db user=app dbname=app",
+            "host=db passfile=/x/.pgpass",
+            "host=db password=''",
+            "http://host/path?q=a@b:c",
+        ] {
+            assert!(!embeds_password(good), "{good}");
+        }
+    }
+
+    #[test]
+    fn refuses_password_in_profile() {
+        let mut p = Profile::named("prod");
+        p.postgres.push(PostgresEndpoint {
+            name: "main".into(),
+            primary_dsn: "postgres://u:secret@h/db".into(),
+            ..PostgresEndpoint::default()
+        });
+        let problems = validate_profile(&p);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].field, "postgres[main].primary_dsn");
+        assert!(problems[0].to_string().contains(EMBEDDED_PASSWORD));
+    }
+
+    #[test]
+    fn checks_names_refresh_and_urls() {
+        let mut p = Profile::named("");
+        p.refresh_interval_secs = 0;
+        p.redis.push(RedisEndpoint::default());
+        p.redis.push(RedisEndpoint {
+            name: "a".into(),
+            url: "http://x".into(),
+            password: None,
+        });
+        let fields: Vec<String> = validate_profile(&p).into_iter().map(|p| p.field).collect();
+        assert!(fields.contains(&"name".to_owned()));
+        assert!(fields.contains(&"refresh_interval_secs".to_owned()));
+        assert!(fields.contains(&"redis[1].name".to_owned()));
+        assert!(fields.contains(&"redis[1].url".to_owned()));
+        assert!(fields.contains(&"redis[a].url".to_owned()));
+
+        let set = [Profile::named("Prod"), Profile::named(" prod ")];
+        let problems = validate_set(&set);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].message.contains("already named"));
+        assert!(validate_set(&[Profile::demo_default()]).is_empty());
+    }
+}
