@@ -19,7 +19,11 @@ pub struct EndpointReport {
 }
 
 /// Pick the profile a command runs on: the named one, else the last used, else the demo.
-pub fn choose_profile(store: &ProfileStore, name: Option<&str>, demo: bool) -> anyhow::Result<Profile> {
+pub fn choose_profile(
+    store: &ProfileStore,
+    name: Option<&str>,
+    demo: bool,
+) -> anyhow::Result<Profile> {
     if demo {
         return Ok(Profile::demo_default());
     }
@@ -31,31 +35,59 @@ pub fn choose_profile(store: &ProfileStore, name: Option<&str>, demo: bool) -> a
             .get(n)
             .cloned()
             .ok_or_else(|| anyhow::anyhow!("no saved profile is named \"{n}\"")),
-        None => Ok(store.last_used_profile().cloned().unwrap_or_else(Profile::demo_default)),
+        None => Ok(store
+            .last_used_profile()
+            .cloned()
+            .unwrap_or_else(Profile::demo_default)),
     }
 }
 
 /// One poll of every endpoint of a profile. Returns the reports and whether all are up.
-pub fn status(dirs: &AppDirs, profile: Profile, timeout: Duration) -> anyhow::Result<(Vec<EndpointReport>, bool)> {
-    let config = EngineConfig::new(Arc::new(SystemClock), dirs.config_dir.clone(), dirs.data_dir.clone());
+pub fn status(
+    dirs: &AppDirs,
+    profile: Profile,
+    timeout: Duration,
+) -> anyhow::Result<(Vec<EndpointReport>, bool)> {
+    let config = EngineConfig::new(
+        Arc::new(SystemClock),
+        dirs.config_dir.clone(),
+        dirs.data_dir.clone(),
+    );
     let mut engine = EngineHandle::start(config, Arc::new(|| {}))?;
-    engine.send(Command::Connect(Box::new(ConnectRequest { profile, demo_seed: 42 })))?;
+    engine.send(Command::Connect(Box::new(ConnectRequest {
+        profile,
+        demo_seed: 42,
+    })))?;
     let deadline = Instant::now() + timeout;
     let mut endpoints: Option<Vec<(String, String)>> = None;
     let mut reports: BTreeMap<String, EndpointReport> = BTreeMap::new();
     while Instant::now() < deadline {
-        let Some(event) = engine.recv_timeout(deadline.saturating_duration_since(Instant::now())) else {
+        let Some(event) = engine.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        else {
             break;
         };
         match event {
-            Event::Endpoints(infos) => endpoints = Some(infos.into_iter().map(|i| (i.id, i.label)).collect()),
-            Event::Snapshot { endpoint, snapshot, .. } => {
-                let r = reports.entry(endpoint.clone()).or_insert_with(|| blank(&endpoint));
+            Event::Endpoints(infos) => {
+                endpoints = Some(infos.into_iter().map(|i| (i.id, i.label)).collect())
+            }
+            Event::Snapshot {
+                endpoint, snapshot, ..
+            } => {
+                let r = reports
+                    .entry(endpoint.clone())
+                    .or_insert_with(|| blank(&endpoint));
                 r.status = ConnStatus::Ok.label().into();
                 r.summary = crate::connectors::summary(&snapshot);
             }
-            Event::Status { endpoint, status, error, .. } if status != ConnStatus::Connecting => {
-                let r = reports.entry(endpoint.clone()).or_insert_with(|| blank(&endpoint));
+            Event::Status {
+                endpoint,
+                status,
+                error,
+                ..
+            } if status != ConnStatus::Connecting => {
+                let r = reports
+                    .entry(endpoint.clone())
+                    .or_insert_with(|| blank(&endpoint));
                 r.status = status.label().into();
                 if error.is_some() {
                     r.error = error;
@@ -96,7 +128,11 @@ fn blank(id: &str) -> EndpointReport {
     }
 }
 
-pub fn print_status(reports: &[EndpointReport], json: bool, mut out: impl Write) -> anyhow::Result<()> {
+pub fn print_status(
+    reports: &[EndpointReport],
+    json: bool,
+    mut out: impl Write,
+) -> anyhow::Result<()> {
     if json {
         serde_json::to_writer_pretty(&mut out, reports)?;
         writeln!(out)?;
@@ -119,7 +155,11 @@ pub fn audit(dirs: &AppDirs, csv: bool, mut out: impl Write) -> anyhow::Result<(
     let log = AuditLog::new(&dirs.data_dir);
     let read = log.read_all()?;
     if read.unreadable_lines > 0 {
-        eprintln!("{} line(s) of {} could not be read", read.unreadable_lines, log.path().display());
+        eprintln!(
+            "{} line(s) of {} could not be read",
+            read.unreadable_lines,
+            log.path().display()
+        );
     }
     if csv {
         write_csv(&read.records, out)?;
@@ -131,7 +171,7 @@ pub fn audit(dirs: &AppDirs, csv: bool, mut out: impl Write) -> anyhow::Result<(
     for r in &read.records {
         writeln!(
             out,
-            "{} {} {} {} {}: {} → {} [{}{}] {}",
+            "{} {} {} {} {}: {} -> {} [{}{}] {}",
             r.when.format("%Y-%m-%d %H:%M:%S"),
             r.os_user,
             r.profile,

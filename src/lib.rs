@@ -3,7 +3,7 @@
 //! Thread model: the UI thread (eframe) owns the window, [`app`] and every panel in [`ui`]; it never
 //! awaits and never does file or network I/O. The [`engine`] runs on tokio worker threads, polls
 //! every endpoint through a [`connectors`] module and carries out [`actions`]. The two talk over
-//! bounded channels of [`engine::Command`] (UI → engine) and [`engine::Event`] (engine → UI); the
+//! bounded channels of [`engine::Command`] (UI -> engine) and [`engine::Event`] (engine -> UI); the
 //! engine wakes the UI through a repaint callback, so only `app` and `ui` import egui.
 //! Numeric samples land in the bounded [`metrics::MetricStore`]; saved connection settings live in
 //! [`profiles`] (secrets in the OS keyring, never on disk).

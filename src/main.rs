@@ -11,7 +11,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "scaleboard", version, about = "A native desktop scaling console")]
+#[command(
+    name = "scaleboard",
+    version,
+    about = "A native desktop scaling console"
+)]
 struct Args {
     /// Open the built-in demo fleet, whatever profiles are saved.
     #[arg(long, global = true)]
@@ -61,10 +65,16 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     let store = ProfileStore::load(&dirs.config_dir);
     match args.command {
         Some(Cmd::Status { json, timeout }) => {
-            let profile = scaleboard::cli::choose_profile(&store, args.profile.as_deref(), args.demo)?;
-            let (reports, all_up) = scaleboard::cli::status(&dirs, profile, Duration::from_secs(timeout))?;
+            let profile =
+                scaleboard::cli::choose_profile(&store, args.profile.as_deref(), args.demo)?;
+            let (reports, all_up) =
+                scaleboard::cli::status(&dirs, profile, Duration::from_secs(timeout))?;
             scaleboard::cli::print_status(&reports, json, std::io::stdout().lock())?;
-            Ok(if all_up { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if all_up {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Some(Cmd::Audit { csv }) => {
             scaleboard::cli::audit(&dirs, csv, std::io::stdout().lock())?;

@@ -21,19 +21,28 @@ fn only_app_and_ui_import_egui() {
     assert!(files.len() > 20, "found only {} source files", files.len());
     let mut offenders = Vec::new();
     for file in files {
-        let rel = file.strip_prefix(&src).unwrap().to_string_lossy().replace('\\', "/");
+        let rel = file
+            .strip_prefix(&src)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
         if rel.starts_with("app/") || rel.starts_with("ui/") {
             continue;
         }
         let text = std::fs::read_to_string(&file).unwrap();
         for (n, line) in text.lines().enumerate() {
             let code = line.split("//").next().unwrap_or("");
-            if ["egui", "eframe", "egui_plot", "egui_extras"].iter().any(|c| {
-                code.contains(&format!("{c}::")) || code.contains(&format!("use {c}"))
-            }) {
+            if ["egui", "eframe", "egui_plot", "egui_extras"]
+                .iter()
+                .any(|c| code.contains(&format!("{c}::")) || code.contains(&format!("use {c}")))
+            {
                 offenders.push(format!("src/{rel}:{}: {}", n + 1, line.trim()));
             }
         }
     }
-    assert!(offenders.is_empty(), "egui outside app/ and ui/:\n{}", offenders.join("\n"));
+    assert!(
+        offenders.is_empty(),
+        "egui outside app/ and ui/:\n{}",
+        offenders.join("\n")
+    );
 }

@@ -20,19 +20,32 @@ fn version_prints_the_package_version() {
 #[test]
 fn status_polls_the_demo_fleet_once() {
     let dir = tempfile::tempdir().unwrap();
-    let out = scaleboard(&dir).args(["status", "--demo", "--json"]).output().unwrap();
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let out = scaleboard(&dir)
+        .args(["status", "--demo", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let list = reports.as_array().unwrap();
     assert_eq!(list.len(), 6);
     assert!(list.iter().all(|r| r["status"] == "ok"), "{reports:#}");
-    assert!(list.iter().any(|r| r["summary"].as_str().unwrap().contains("orders-db")));
+    assert!(
+        list.iter()
+            .any(|r| r["summary"].as_str().unwrap().contains("orders-db"))
+    );
 }
 
 #[test]
 fn status_of_an_unknown_profile_fails_with_a_message() {
     let dir = tempfile::tempdir().unwrap();
-    let out = scaleboard(&dir).args(["status", "--profile", "nope"]).output().unwrap();
+    let out = scaleboard(&dir)
+        .args(["status", "--profile", "nope"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no saved profile is named \"nope\""));
 }
@@ -45,5 +58,8 @@ fn audit_on_an_empty_log_says_so_and_csv_has_a_header() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("No audit records"));
     let out = scaleboard(&dir).args(["audit", "--csv"]).output().unwrap();
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("id,") || String::from_utf8_lossy(&out.stdout).contains("when"));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("id,")
+            || String::from_utf8_lossy(&out.stdout).contains("when")
+    );
 }

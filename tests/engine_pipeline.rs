@@ -4,7 +4,9 @@ use scaleboard::actions::audit::AuditOutcome;
 use scaleboard::actions::{Action, FleetView, PlanPolicy, plan};
 use scaleboard::connectors::snapshot::{DatabaseSnapshot, Snapshot, Workload, WorkloadRef};
 use scaleboard::engine::clock::ManualClock;
-use scaleboard::engine::{ActionStage, Command, ConnStatus, ConnectRequest, EngineConfig, EngineHandle, Event};
+use scaleboard::engine::{
+    ActionStage, Command, ConnStatus, ConnectRequest, EngineConfig, EngineHandle, Event,
+};
 use scaleboard::profiles::Profile;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -47,9 +49,26 @@ fn rig(profile: Profile) -> Rig {
     let data_dir = dir.path().join("data");
     let config = EngineConfig::new(clock.clone(), dir.path().join("config"), data_dir.clone());
     let engine = EngineHandle::start(config, Arc::new(|| {})).unwrap();
-    engine.send(Command::Connect(Box::new(ConnectRequest { profile, demo_seed: 11 }))).unwrap();
-    let mut rig = Rig { engine, clock, view: View::default(), _dir: dir, data_dir };
-    rig.until("six endpoints ok", |v, _| v.statuses.values().filter(|s| **s == ConnStatus::Ok).count() == 6);
+    engine
+        .send(Command::Connect(Box::new(ConnectRequest {
+            profile,
+            demo_seed: 11,
+        })))
+        .unwrap();
+    let mut rig = Rig {
+        engine,
+        clock,
+        view: View::default(),
+        _dir: dir,
+        data_dir,
+    };
+    rig.until("six endpoints ok", |v, _| {
+        v.statuses
+            .values()
+            .filter(|s| **s == ConnStatus::Ok)
+            .count()
+            == 6
+    });
     rig
 }
 
@@ -65,10 +84,16 @@ impl Rig {
                 continue;
             };
             match &event {
-                Event::Snapshot { endpoint, snapshot, .. } => {
-                    self.view.snapshots.insert(endpoint.clone(), snapshot.clone());
+                Event::Snapshot {
+                    endpoint, snapshot, ..
+                } => {
+                    self.view
+                        .snapshots
+                        .insert(endpoint.clone(), snapshot.clone());
                 }
-                Event::Status { endpoint, status, .. } => {
+                Event::Status {
+                    endpoint, status, ..
+                } => {
                     self.view.statuses.insert(endpoint.clone(), *status);
                 }
                 _ => {}
@@ -79,12 +104,30 @@ impl Rig {
         }
     }
 
-    fn execute(&mut self, action: Action, read_only: bool, forced: bool) -> scaleboard::actions::audit::AuditRecord {
-        let policy = PlanPolicy { profile: "test".into(), read_only, max_failover_lag_bytes: 1 << 20, kube_context: None };
+    fn execute(
+        &mut self,
+        action: Action,
+        read_only: bool,
+        forced: bool,
+    ) -> scaleboard::actions::audit::AuditRecord {
+        let policy = PlanPolicy {
+            profile: "test".into(),
+            read_only,
+            max_failover_lag_bytes: 1 << 20,
+            kube_context: None,
+        };
         let plan = plan(action, &self.view, &policy);
         let id = scaleboard::actions::ActionId(1);
-        self.engine.send(Command::Execute { id, plan: Box::new(plan), forced }).unwrap();
-        match self.until("action finished", |_, e| matches!(e, Event::ActionFinished { .. })) {
+        self.engine
+            .send(Command::Execute {
+                id,
+                plan: Box::new(plan),
+                forced,
+            })
+            .unwrap();
+        match self.until("action finished", |_, e| {
+            matches!(e, Event::ActionFinished { .. })
+        }) {
             Event::ActionFinished { record, .. } => *record,
             _ => unreachable!(),
         }
@@ -92,18 +135,40 @@ impl Rig {
 }
 
 fn api() -> WorkloadRef {
-    WorkloadRef { endpoint: "demo-prod".into(), scope: "nexus".into(), name: "api-gateway".into() }
+    WorkloadRef {
+        endpoint: "demo-prod".into(),
+        scope: "nexus".into(),
+        name: "api-gateway".into(),
+    }
 }
 
 #[test]
 fn autoscaler_change_is_verified_and_audited() {
     let mut rig = rig(Profile::demo_default());
-    let action = Action::SetAutoscaler { workload: api(), min_replicas: 4, max_replicas: 12, target_cpu_percent: 60 };
+    let action = Action::SetAutoscaler {
+        workload: api(),
+        min_replicas: 4,
+        max_replicas: 12,
+        target_cpu_percent: 60,
+    };
     let record = rig.execute(action, false, false);
     assert_eq!(record.outcome, AuditOutcome::Succeeded, "{record:?}");
-    assert!(record.command.contains("kubectl --context demo-prod -n nexus patch hpa api-gateway"));
-    let hpa = rig.view.workload(&api()).unwrap().autoscaler.clone().unwrap();
-    assert_eq!((hpa.min_replicas, hpa.max_replicas, hpa.target_cpu_percent), (4, 12, 60));
+    assert!(
+        record
+            .command
+            .contains("kubectl --context demo-prod -n nexus patch hpa api-gateway")
+    );
+    let hpa = rig
+        .view
+        .workload(&api())
+        .unwrap()
+        .autoscaler
+        .clone()
+        .unwrap();
+    assert_eq!(
+        (hpa.min_replicas, hpa.max_replicas, hpa.target_cpu_percent),
+        (4, 12, 60)
+    );
     let log = std::fs::read_to_string(rig.data_dir.join("audit.jsonl")).unwrap();
     assert!(log.contains("\"autoscale\""));
 }
@@ -113,23 +178,49 @@ fn read_only_profile_refuses_even_when_forced() {
     let mut profile = Profile::demo_default();
     profile.read_only = true;
     let mut rig = rig(profile);
-    let w = WorkloadRef { name: "writer-service".into(), ..api() };
-    let record = rig.execute(Action::ScaleWorkload { workload: w.clone(), replicas: 6 }, false, true);
+    let w = WorkloadRef {
+        name: "writer-service".into(),
+        ..api()
+    };
+    let record = rig.execute(
+        Action::ScaleWorkload {
+            workload: w.clone(),
+            replicas: 6,
+        },
+        false,
+        true,
+    );
     assert_eq!(record.outcome, AuditOutcome::Refused);
     assert!(record.detail.contains("read-only"), "{}", record.detail);
     rig.clock.advance(Duration::from_secs(10));
-    rig.until("fresh snapshot", |v, e| matches!(e, Event::Snapshot { .. }) && v.workload(&w).is_some());
+    rig.until("fresh snapshot", |v, e| {
+        matches!(e, Event::Snapshot { .. }) && v.workload(&w).is_some()
+    });
     assert_eq!(rig.view.workload(&w).unwrap().desired, 3);
 }
 
 #[test]
 fn promotion_is_refused_while_the_primary_answers_and_recorded_when_forced() {
     let mut rig = rig(Profile::demo_default());
-    let action = Action::PromoteReplica { endpoint: "demo-postgres".into(), cluster: "orders-db".into(), replica: "pg-replica-1".into() };
-    let policy = PlanPolicy { profile: "test".into(), read_only: false, max_failover_lag_bytes: 1 << 30, kube_context: None };
+    let action = Action::PromoteReplica {
+        endpoint: "demo-postgres".into(),
+        cluster: "orders-db".into(),
+        replica: "pg-replica-1".into(),
+    };
+    let policy = PlanPolicy {
+        profile: "test".into(),
+        read_only: false,
+        max_failover_lag_bytes: 1 << 30,
+        kube_context: None,
+    };
     let preview = plan(action.clone(), &rig.view, &policy);
     assert!(preview.refused());
-    assert!(preview.guards.iter().any(|g| g.reason.contains("two primaries")));
+    assert!(
+        preview
+            .guards
+            .iter()
+            .any(|g| g.reason.contains("two primaries"))
+    );
     let refused = rig.execute(action.clone(), false, false);
     assert_eq!(refused.outcome, AuditOutcome::Refused);
     let forced = rig.execute(action, false, true);
@@ -144,14 +235,47 @@ fn promotion_is_refused_while_the_primary_answers_and_recorded_when_forced() {
 #[test]
 fn grace_period_counts_down_before_execution() {
     let mut rig = rig(Profile::demo_default());
-    let w = WorkloadRef { name: "sheets-service".into(), ..api() };
-    let policy = PlanPolicy { profile: "test".into(), read_only: false, max_failover_lag_bytes: 1 << 20, kube_context: None };
-    let plan = plan(Action::ScaleWorkload { workload: w, replicas: 4 }, &rig.view, &policy);
-    rig.engine.send(Command::Execute { id: scaleboard::actions::ActionId(9), plan: Box::new(plan), forced: false }).unwrap();
+    let w = WorkloadRef {
+        name: "sheets-service".into(),
+        ..api()
+    };
+    let policy = PlanPolicy {
+        profile: "test".into(),
+        read_only: false,
+        max_failover_lag_bytes: 1 << 20,
+        kube_context: None,
+    };
+    let plan = plan(
+        Action::ScaleWorkload {
+            workload: w,
+            replicas: 4,
+        },
+        &rig.view,
+        &policy,
+    );
+    rig.engine
+        .send(Command::Execute {
+            id: scaleboard::actions::ActionId(9),
+            plan: Box::new(plan),
+            forced: false,
+        })
+        .unwrap();
     let first = rig.until("grace", |_, e| matches!(e, Event::ActionProgress { .. }));
-    assert!(matches!(first, Event::ActionProgress { stage: ActionStage::Grace { remaining }, .. } if remaining == Duration::from_secs(5)));
-    rig.until("executing", |_, e| matches!(e, Event::ActionProgress { stage: ActionStage::Executing, .. }));
+    assert!(
+        matches!(first, Event::ActionProgress { stage: ActionStage::Grace { remaining }, .. } if remaining == Duration::from_secs(5))
+    );
+    rig.until("executing", |_, e| {
+        matches!(
+            e,
+            Event::ActionProgress {
+                stage: ActionStage::Executing,
+                ..
+            }
+        )
+    });
     let done = rig.until("finished", |_, e| matches!(e, Event::ActionFinished { .. }));
-    let Event::ActionFinished { record, .. } = done else { unreachable!() };
+    let Event::ActionFinished { record, .. } = done else {
+        unreachable!()
+    };
     assert_eq!(record.outcome, AuditOutcome::Succeeded);
 }

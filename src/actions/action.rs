@@ -1,5 +1,5 @@
 //! The changes Scaleboard can make to a system. Every one of them goes through the pipeline in
-//! [`crate::actions`]: plan → confirm → grace period → execute → verify → audit.
+//! [`crate::actions`]: plan -> confirm -> grace period -> execute -> verify -> audit.
 
 use crate::connectors::snapshot::WorkloadRef;
 use serde::{Deserialize, Serialize};
@@ -16,7 +16,10 @@ impl std::fmt::Display for ActionId {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Action {
     /// Set the replica count of a Deployment, StatefulSet or Compose service.
-    ScaleWorkload { workload: WorkloadRef, replicas: u32 },
+    ScaleWorkload {
+        workload: WorkloadRef,
+        replicas: u32,
+    },
     /// Create or change the autoscaler of a workload (`kubectl autoscale`).
     SetAutoscaler {
         workload: WorkloadRef,

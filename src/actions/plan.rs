@@ -153,7 +153,11 @@ fn plan_scale(
 ) -> Plan {
     let mut guards = Vec::new();
     let Some(w) = fleet.workload(id) else {
-        return unknown_target(action, policy, format!("Workload {id} is not in the latest snapshot."));
+        return unknown_target(
+            action,
+            policy,
+            format!("Workload {id} is not in the latest snapshot."),
+        );
     };
     let current = w.desired;
     let command = match w.kind {
@@ -216,11 +220,14 @@ fn plan_scale(
         )));
     } else if current > 0 && (replicas >= current.saturating_mul(3) || replicas + 10 <= current) {
         guards.push(Guard::warn(format!(
-            "Big jump: {current} → {replicas} replicas. Check capacity and cost before going on."
+            "Big jump: {current} -> {replicas} replicas. Check capacity and cost before going on."
         )));
     }
     if guards.is_empty() {
-        guards.push(Guard::pass(format!("{} can be scaled to {replicas}.", id.name)));
+        guards.push(Guard::pass(format!(
+            "{} can be scaled to {replicas}.",
+            id.name
+        )));
     }
     // Every manual scale asks for the typed name: a wrong target is the costly mistake.
     let dangerous = true;
@@ -245,7 +252,11 @@ fn plan_autoscale(
     policy: &PlanPolicy,
 ) -> Plan {
     let Some(w) = fleet.workload(id) else {
-        return unknown_target(action, policy, format!("Workload {id} is not in the latest snapshot."));
+        return unknown_target(
+            action,
+            policy,
+            format!("Workload {id} is not in the latest snapshot."),
+        );
     };
     let mut guards = Vec::new();
     if w.kind == WorkloadKind::ComposeService {
@@ -259,7 +270,9 @@ fn plan_autoscale(
         )));
     }
     if max > MAX_REPLICAS {
-        guards.push(Guard::refuse(format!("max {max} is above the limit of {MAX_REPLICAS}.")));
+        guards.push(Guard::refuse(format!(
+            "max {max} is above the limit of {MAX_REPLICAS}."
+        )));
     }
     if !(1..=100).contains(&cpu) {
         guards.push(Guard::refuse(format!(
@@ -314,7 +327,11 @@ fn plan_promote(
     policy: &PlanPolicy,
 ) -> Plan {
     let Some(db) = fleet.database(endpoint) else {
-        return unknown_target(action, policy, format!("Database cluster {cluster} has not been seen yet."));
+        return unknown_target(
+            action,
+            policy,
+            format!("Database cluster {cluster} has not been seen yet."),
+        );
     };
     let mut guards = Vec::new();
     let candidate = db.servers.iter().find(|s| s.name == replica);
@@ -326,7 +343,9 @@ fn plan_promote(
         .max();
     let mut before = String::from("unknown");
     match candidate {
-        None => guards.push(Guard::refuse(format!("{replica} is not part of {cluster}."))),
+        None => guards.push(Guard::refuse(format!(
+            "{replica} is not part of {cluster}."
+        ))),
         Some(c) => {
             before = format!("{replica}: replica, replay LSN {}", format_lsn(c.lsn));
             if !c.reachable {

@@ -59,10 +59,9 @@ pub fn check(action: &Action, snapshot: &Snapshot) -> Verification {
         }
         (Action::PromoteReplica { replica, .. }, Snapshot::Databases(db)) => {
             match db.servers.iter().find(|s| &s.name == replica) {
-                Some(s) if s.reachable && !s.in_recovery => Verification::Done(format!(
-                    "{replica} is primary on timeline {}",
-                    s.timeline
-                )),
+                Some(s) if s.reachable && !s.in_recovery => {
+                    Verification::Done(format!("{replica} is primary on timeline {}", s.timeline))
+                }
                 Some(_) => Verification::Pending(format!("{replica} is still in recovery")),
                 None => Verification::Pending(format!("{replica} not reported")),
             }

@@ -69,7 +69,8 @@ impl ScaleboardApp {
                     None => endpoint,
                 };
                 if let Some(err) = error {
-                    self.notifications.push(now, Level::Error, format!("{label}: {err}"));
+                    self.notifications
+                        .push(now, Level::Error, format!("{label}: {err}"));
                 }
             }
             Event::ActionProgress { id, stage } => {
@@ -86,7 +87,13 @@ impl ScaleboardApp {
                 self.notifications.push(
                     now,
                     level,
-                    format!("{} {}: {} — {}", record.action, record.target, record.outcome.label(), record.detail),
+                    format!(
+                        "{} {}: {} — {}",
+                        record.action,
+                        record.target,
+                        record.outcome.label(),
+                        record.detail
+                    ),
                 );
                 if self.audit.loaded {
                     self.audit.records.push((*record).clone());

@@ -41,6 +41,9 @@ impl Notifications {
 
     /// Notifications young enough to show as toasts.
     pub fn toasts(&self, now: TimeMs) -> impl Iterator<Item = &Notification> {
-        self.list.iter().rev().take_while(move |n| now - n.at < TOAST_MS)
+        self.list
+            .iter()
+            .rev()
+            .take_while(move |n| now - n.at < TOAST_MS)
     }
 }

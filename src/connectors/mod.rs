@@ -39,7 +39,10 @@ pub fn summary(snapshot: &Snapshot) -> String {
         Snapshot::Workloads(list) => {
             let replicas: u32 = list.iter().map(|w| w.desired).sum();
             let ready: u32 = list.iter().map(|w| w.ready).sum();
-            format!("{} workloads, {ready}/{replicas} replicas ready", list.len())
+            format!(
+                "{} workloads, {ready}/{replicas} replicas ready",
+                list.len()
+            )
         }
         Snapshot::Databases(db) => {
             let lag = db.servers.iter().filter_map(|s| s.lag_bytes).max();

@@ -11,13 +11,25 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 #[derive(Debug)]
 pub enum FileJob {
     LoadAudit,
-    ExportAuditCsv { path: PathBuf, records: Vec<AuditRecord> },
+    ExportAuditCsv {
+        path: PathBuf,
+        records: Vec<AuditRecord>,
+    },
     /// Create or replace a profile; `previous_name` renames it.
-    SaveProfile { previous_name: Option<String>, profile: Box<Profile> },
+    SaveProfile {
+        previous_name: Option<String>,
+        profile: Box<Profile>,
+    },
     DeleteProfile(String),
-    DuplicateProfile { name: String, new_name: String },
+    DuplicateProfile {
+        name: String,
+        new_name: String,
+    },
     SetLastUsed(String),
-    SetSecret { secret: SecretRef, value: String },
+    SetSecret {
+        secret: SecretRef,
+        value: String,
+    },
 }
 
 pub(crate) struct Files {
@@ -55,17 +67,22 @@ impl Files {
 
     fn blocking(&self, job: FileJob) -> Vec<Event> {
         match job {
-            FileJob::LoadAudit => vec![Event::AuditLoaded(
-                self.audit.read_all().map_err(|e| {
-                    format!("Could not read the audit log {}: {e}", self.audit.path().display())
-                }),
-            )],
+            FileJob::LoadAudit => vec![Event::AuditLoaded(self.audit.read_all().map_err(|e| {
+                format!(
+                    "Could not read the audit log {}: {e}",
+                    self.audit.path().display()
+                )
+            }))],
             FileJob::ExportAuditCsv { path, records } => {
                 let result = std::fs::File::create(&path)
                     .map_err(|e| e.to_string())
                     .and_then(|f| write_csv(&records, f).map_err(|e| e.to_string()));
                 vec![Event::Notice(match result {
-                    Ok(()) => format!("Exported {} audit records to {}", records.len(), path.display()),
+                    Ok(()) => format!(
+                        "Exported {} audit records to {}",
+                        records.len(),
+                        path.display()
+                    ),
                     Err(e) => format!("Could not export the audit log to {}: {e}", path.display()),
                 })]
             }
@@ -88,17 +105,24 @@ impl Files {
     fn profile_job(&self, job: FileJob) -> Event {
         let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
         let result = match job {
-            FileJob::SaveProfile { previous_name, profile } => {
+            FileJob::SaveProfile {
+                previous_name,
+                profile,
+            } => {
                 let name = profile.name.clone();
                 let renamed = match previous_name {
-                    Some(old) if old != name && store.get(&old).is_some() => store.rename(&old, &name),
+                    Some(old) if old != name && store.get(&old).is_some() => {
+                        store.rename(&old, &name)
+                    }
                     _ => Ok(()),
                 };
                 renamed
                     .and_then(|()| store.upsert(*profile))
                     .map(|()| format!("Profile \"{name}\" saved."))
             }
-            FileJob::DeleteProfile(name) => store.delete(&name).map(|()| format!("Profile \"{name}\" deleted.")),
+            FileJob::DeleteProfile(name) => store
+                .delete(&name)
+                .map(|()| format!("Profile \"{name}\" deleted.")),
             FileJob::DuplicateProfile { name, new_name } => store
                 .duplicate(&name, &new_name)
                 .map(|()| format!("Profile \"{name}\" duplicated as \"{new_name}\".")),

@@ -1,4 +1,4 @@
-//! Execution half of the action pipeline: grace period (cancellable) → execute → verify →
+//! Execution half of the action pipeline: grace period (cancellable) -> execute -> verify →
 //! audit. Planning and confirmation happened before the command reached the engine.
 
 use super::EventSink;
@@ -45,25 +45,32 @@ impl ActionRun {
                 _ = cancel.changed() => {}
             }
             if cancelled(&cancel) {
-                let detail = "cancelled by the operator during the grace period; nothing was changed";
+                let detail =
+                    "cancelled by the operator during the grace period; nothing was changed";
                 return self.finish(AuditOutcome::Cancelled, detail.into()).await;
             }
         }
         // 2. Execute.
         self.progress(ActionStage::Executing).await;
-        let output = match tokio::time::timeout(EXECUTE_TIMEOUT, self.connector.execute(&self.plan.action)).await {
-            Ok(Ok(output)) => output,
-            Ok(Err(e)) => return self.finish(AuditOutcome::Failed, e.to_string()).await,
-            Err(_) => {
-                let detail = format!("no answer within {} s", EXECUTE_TIMEOUT.as_secs());
-                return self.finish(AuditOutcome::Failed, detail).await;
-            }
-        };
+        let output =
+            match tokio::time::timeout(EXECUTE_TIMEOUT, self.connector.execute(&self.plan.action))
+                .await
+            {
+                Ok(Ok(output)) => output,
+                Ok(Err(e)) => return self.finish(AuditOutcome::Failed, e.to_string()).await,
+                Err(_) => {
+                    let detail = format!("no answer within {} s", EXECUTE_TIMEOUT.as_secs());
+                    return self.finish(AuditOutcome::Failed, detail).await;
+                }
+            };
         // 3. Verify until the observed state matches the intent.
-        let deadline = self.clock.now_ms() + i64::try_from(self.verify_timeout.as_millis()).unwrap_or(i64::MAX);
+        let deadline = self.clock.now_ms()
+            + i64::try_from(self.verify_timeout.as_millis()).unwrap_or(i64::MAX);
         let mut observed = String::from("nothing observed yet");
         loop {
-            if let Ok(Ok(out)) = tokio::time::timeout(self.poll_timeout, self.connector.poll()).await {
+            if let Ok(Ok(out)) =
+                tokio::time::timeout(self.poll_timeout, self.connector.poll()).await
+            {
                 let verdict = check(&self.plan.action, &out.snapshot);
                 self.sink
                     .emit(Event::Snapshot {
@@ -89,17 +96,29 @@ impl ActionRun {
                 );
                 return self.finish(AuditOutcome::TimedOut, detail).await;
             }
-            self.progress(ActionStage::Verifying { observed: observed.clone() }).await;
+            self.progress(ActionStage::Verifying {
+                observed: observed.clone(),
+            })
+            .await;
             self.clock.sleep(VERIFY_EVERY).await;
         }
     }
 
     async fn progress(&self, stage: ActionStage) {
-        self.sink.emit(Event::ActionProgress { id: self.id, stage }).await;
+        self.sink
+            .emit(Event::ActionProgress { id: self.id, stage })
+            .await;
     }
 
     async fn finish(&self, outcome: AuditOutcome, detail: String) {
-        let record = record(self.id, &self.plan, self.forced, outcome, detail, self.clock.now_ms());
+        let record = record(
+            self.id,
+            &self.plan,
+            self.forced,
+            outcome,
+            detail,
+            self.clock.now_ms(),
+        );
         write_and_report(&self.sink, &self.audit, self.id, record).await;
     }
 }
@@ -139,7 +158,12 @@ fn record(
 
 /// The record is written before the UI hears of the result: an action the log does not hold
 /// must not look finished.
-async fn write_and_report(sink: &EventSink, audit: &Arc<AuditLog>, id: ActionId, mut record: AuditRecord) {
+async fn write_and_report(
+    sink: &EventSink,
+    audit: &Arc<AuditLog>,
+    id: ActionId,
+    mut record: AuditRecord,
+) {
     let log = Arc::clone(audit);
     let to_write = record.clone();
     let written = tokio::task::spawn_blocking(move || log.append(&to_write)).await;
@@ -150,11 +174,19 @@ async fn write_and_report(sink: &EventSink, audit: &Arc<AuditLog>, id: ActionId,
     };
     if let Some(problem) = problem {
         let path = audit.path().display();
-        record.detail.push_str(&format!(" (AUDIT LOG WRITE FAILED: {problem})"));
-        sink.emit(Event::Notice(format!("Could not write the audit record to {path}: {problem}")))
-            .await;
+        record
+            .detail
+            .push_str(&format!(" (AUDIT LOG WRITE FAILED: {problem})"));
+        sink.emit(Event::Notice(format!(
+            "Could not write the audit record to {path}: {problem}"
+        )))
+        .await;
     }
-    sink.emit(Event::ActionFinished { id, record: Box::new(record) }).await;
+    sink.emit(Event::ActionFinished {
+        id,
+        record: Box::new(record),
+    })
+    .await;
 }
 
 /// An action the engine will not run: still recorded, so refusals are visible in the audit.
@@ -167,6 +199,13 @@ pub(crate) async fn finish_refused(
     forced: bool,
     why: &str,
 ) {
-    let record = record(id, plan, forced, AuditOutcome::Refused, format!("refused: {why}"), now);
+    let record = record(
+        id,
+        plan,
+        forced,
+        AuditOutcome::Refused,
+        format!("refused: {why}"),
+        now,
+    );
     write_and_report(sink, audit, id, record).await;
 }

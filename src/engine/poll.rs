@@ -83,10 +83,32 @@ impl PollLoop {
                             .await;
                     }
                 }
-                Ok(Err(e)) => failures = self.failed(&id, e.to_string(), at, failures, ever_ok, &mut status, &mut last_error).await,
+                Ok(Err(e)) => {
+                    failures = self
+                        .failed(
+                            &id,
+                            e.to_string(),
+                            at,
+                            failures,
+                            ever_ok,
+                            &mut status,
+                            &mut last_error,
+                        )
+                        .await
+                }
                 Err(_) => {
                     let msg = format!("no answer within {} s", self.timeout.as_secs_f32());
-                    failures = self.failed(&id, msg, at, failures, ever_ok, &mut status, &mut last_error).await;
+                    failures = self
+                        .failed(
+                            &id,
+                            msg,
+                            at,
+                            failures,
+                            ever_ok,
+                            &mut status,
+                            &mut last_error,
+                        )
+                        .await;
                 }
             }
             let delay = next_delay(*self.interval.borrow(), failures);
@@ -129,6 +151,102 @@ impl PollLoop {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::actions::Action;
+    use crate::connectors::snapshot::Snapshot;
+    use crate::connectors::{ConnectorError, PollOutput};
+    use crate::engine::clock::{BoxFuture, ManualClock};
+    use crate::engine::types::{Area, EndpointInfo};
+    use std::sync::Mutex;
+    use tokio::sync::mpsc;
+
+    /// Answers polls from a script: true = a snapshot, false = an error.
+    struct Scripted {
+        info: EndpointInfo,
+        script: Mutex<Vec<bool>>,
+    }
+
+    impl Connector for Scripted {
+        fn info(&self) -> &EndpointInfo {
+            &self.info
+        }
+        fn poll(&self) -> BoxFuture<'_, Result<PollOutput, ConnectorError>> {
+            let ok = {
+                let mut script = self.script.lock().unwrap();
+                if script.is_empty() {
+                    true
+                } else {
+                    script.remove(0)
+                }
+            };
+            Box::pin(async move {
+                if ok {
+                    Ok(PollOutput {
+                        snapshot: Snapshot::Queues(Vec::new()),
+                        samples: Vec::new(),
+                    })
+                } else {
+                    Err(ConnectorError::Failed("connection refused".into()))
+                }
+            })
+        }
+        fn execute<'a>(&'a self, _: &'a Action) -> BoxFuture<'a, Result<String, ConnectorError>> {
+            Box::pin(async { Err(ConnectorError::Unsupported("no actions".into())) })
+        }
+    }
+
+    #[tokio::test]
+    async fn statuses_follow_failures_and_each_error_is_reported_once() {
+        let clock = ManualClock::new(0);
+        let (tx, mut rx) = mpsc::channel(64);
+        let (_interval_tx, interval) = watch::channel(Duration::from_secs(1));
+        let connector = Arc::new(Scripted {
+            info: EndpointInfo {
+                id: "e".into(),
+                label: "e".into(),
+                area: Area::Queues,
+                demo: false,
+            },
+            script: Mutex::new(vec![true, false, false, false, true]),
+        });
+        let poll_now = Arc::new(Notify::new());
+        let task = tokio::spawn(
+            PollLoop {
+                connector,
+                sink: EventSink {
+                    tx,
+                    repaint: Arc::new(|| {}),
+                },
+                clock: clock.clone(),
+                interval,
+                poll_now: Arc::clone(&poll_now),
+                timeout: Duration::from_secs(5),
+            }
+            .run(),
+        );
+        let mut statuses = Vec::new();
+        while statuses.len() < 6 {
+            match tokio::time::timeout(Duration::from_millis(20), rx.recv()).await {
+                Ok(Some(Event::Status { status, error, .. })) => statuses.push((status, error)),
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                // Idle: move the manual clock past any backoff.
+                Err(_) => clock.advance(Duration::from_secs(60)),
+            }
+        }
+        task.abort();
+        let err = Some("connection refused".to_string());
+        assert_eq!(
+            statuses,
+            vec![
+                (ConnStatus::Connecting, None),
+                (ConnStatus::Ok, None),
+                (ConnStatus::Stale, err),
+                (ConnStatus::Stale, None),
+                (ConnStatus::Down, None),
+                (ConnStatus::Ok, None),
+            ]
+        );
+    }
 
     #[test]
     fn backoff_doubles_and_caps() {
@@ -137,14 +255,20 @@ mod tests {
         assert_eq!(next_delay(i, 1), Duration::from_secs(4));
         assert_eq!(next_delay(i, 2), Duration::from_secs(8));
         assert_eq!(next_delay(i, 10), MAX_BACKOFF);
-        assert_eq!(next_delay(Duration::from_secs(60), 3), Duration::from_secs(60));
+        assert_eq!(
+            next_delay(Duration::from_secs(60), 3),
+            Duration::from_secs(60)
+        );
     }
 
     #[test]
     fn stale_then_down() {
         assert_eq!(status_after(false, false, 1), ConnStatus::Down);
         assert_eq!(status_after(false, true, 1), ConnStatus::Stale);
-        assert_eq!(status_after(false, true, DOWN_AFTER_FAILURES), ConnStatus::Down);
+        assert_eq!(
+            status_after(false, true, DOWN_AFTER_FAILURES),
+            ConnStatus::Down
+        );
         assert_eq!(status_after(true, true, 0), ConnStatus::Ok);
     }
 }

@@ -1,8 +1,8 @@
 //! The supervisor owns the endpoints of the connected profile: it starts and stops their poll
 //! loops, routes actions to the right connector, and tracks cancellation of running actions.
 
-use super::pipeline::{ActionRun, finish_refused};
 use super::files::Files;
+use super::pipeline::{ActionRun, finish_refused};
 use super::poll::PollLoop;
 use super::types::{Command, Event};
 use super::{ConnectRequest, EngineConfig, EventSink};
@@ -37,7 +37,11 @@ pub fn clamp_interval(secs: u32) -> Duration {
     Duration::from_secs(u64::from(secs.clamp(1, 60)))
 }
 
-pub(crate) async fn run(config: EngineConfig, mut commands: mpsc::Receiver<Command>, sink: EventSink) {
+pub(crate) async fn run(
+    config: EngineConfig,
+    mut commands: mpsc::Receiver<Command>,
+    sink: EventSink,
+) {
     let (interval_tx, interval_rx) = watch::channel(Duration::from_secs(2));
     let audit = Arc::new(AuditLog::new(&config.data_dir));
     let files = Files::new(&config.config_dir, &config.data_dir);
@@ -49,11 +53,13 @@ pub(crate) async fn run(config: EngineConfig, mut commands: mpsc::Receiver<Comma
             Command::Connect(request) => {
                 let ConnectRequest { profile, demo_seed } = *request;
                 interval_tx.send_replace(clamp_interval(profile.refresh_interval_secs));
-                connected = None; // stops the previous profile's poll loops
+                // Dropping the old connection aborts its poll loops before the new ones start.
+                drop(connected.take());
                 connected = Some(connect(profile, demo_seed, &config, &sink, &interval_rx).await);
             }
             Command::SetRefresh { interval } => {
-                interval_tx.send_replace(interval.clamp(Duration::from_secs(1), Duration::from_secs(60)));
+                interval_tx
+                    .send_replace(interval.clamp(Duration::from_secs(1), Duration::from_secs(60)));
             }
             Command::PollNow => {
                 if let Some(c) = &connected {
@@ -62,21 +68,57 @@ pub(crate) async fn run(config: EngineConfig, mut commands: mpsc::Receiver<Comma
             }
             Command::Execute { id, plan, forced } => {
                 let Some(c) = &connected else {
-                    finish_refused(&sink, &audit, config.clock.now_ms(), id, &plan, forced, "no profile is connected").await;
+                    finish_refused(
+                        &sink,
+                        &audit,
+                        config.clock.now_ms(),
+                        id,
+                        &plan,
+                        forced,
+                        "no profile is connected",
+                    )
+                    .await;
                     continue;
                 };
                 if c.profile.read_only {
                     let why = format!("profile \"{}\" is read-only", c.profile.name);
-                    finish_refused(&sink, &audit, config.clock.now_ms(), id, &plan, forced, &why).await;
+                    finish_refused(
+                        &sink,
+                        &audit,
+                        config.clock.now_ms(),
+                        id,
+                        &plan,
+                        forced,
+                        &why,
+                    )
+                    .await;
                     continue;
                 }
                 if plan.refused() && !forced {
-                    finish_refused(&sink, &audit, config.clock.now_ms(), id, &plan, forced, "a guard refused it and it was not forced").await;
+                    finish_refused(
+                        &sink,
+                        &audit,
+                        config.clock.now_ms(),
+                        id,
+                        &plan,
+                        forced,
+                        "a guard refused it and it was not forced",
+                    )
+                    .await;
                     continue;
                 }
                 let Some(connector) = c.connectors.get(plan.action.endpoint()).cloned() else {
                     let why = format!("endpoint {} is not connected", plan.action.endpoint());
-                    finish_refused(&sink, &audit, config.clock.now_ms(), id, &plan, forced, &why).await;
+                    finish_refused(
+                        &sink,
+                        &audit,
+                        config.clock.now_ms(),
+                        id,
+                        &plan,
+                        forced,
+                        &why,
+                    )
+                    .await;
                     continue;
                 };
                 let (cancel_tx, cancel_rx) = watch::channel(false);

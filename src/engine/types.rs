@@ -48,25 +48,37 @@ impl ConnStatus {
 #[derive(Clone, Debug, PartialEq)]
 pub enum ActionStage {
     /// Waiting before executing; the operator can still cancel.
-    Grace { remaining: Duration },
+    Grace {
+        remaining: Duration,
+    },
     Executing,
-    Verifying { observed: String },
+    Verifying {
+        observed: String,
+    },
 }
 
-/// UI → engine.
+/// UI -> engine.
 #[derive(Debug)]
 pub enum Command {
     /// Replace the polled endpoints with those of a profile.
     Connect(Box<crate::engine::ConnectRequest>),
-    SetRefresh { interval: Duration },
+    SetRefresh {
+        interval: Duration,
+    },
     PollNow,
-    Execute { id: ActionId, plan: Box<Plan>, forced: bool },
-    Cancel { id: ActionId },
+    Execute {
+        id: ActionId,
+        plan: Box<Plan>,
+        forced: bool,
+    },
+    Cancel {
+        id: ActionId,
+    },
     Files(crate::engine::files::FileJob),
     Shutdown,
 }
 
-/// Engine → UI.
+/// Engine -> UI.
 #[derive(Debug)]
 pub enum Event {
     Endpoints(Vec<EndpointInfo>),
@@ -83,8 +95,14 @@ pub enum Event {
         error: Option<String>,
         at: TimeMs,
     },
-    ActionProgress { id: ActionId, stage: ActionStage },
-    ActionFinished { id: ActionId, record: Box<AuditRecord> },
+    ActionProgress {
+        id: ActionId,
+        stage: ActionStage,
+    },
+    ActionFinished {
+        id: ActionId,
+        record: Box<AuditRecord>,
+    },
     /// An engine-side message that belongs in the notifications list.
     Notice(String),
     AuditLoaded(Result<crate::actions::audit::AuditRead, String>),

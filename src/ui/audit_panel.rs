@@ -19,7 +19,10 @@ pub fn audit_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     panel_header_ui(ui, app, "Audit");
     ui.horizontal(|ui| {
         ui.label("Filter:");
-        ui.add(egui::TextEdit::singleline(&mut app.audit.filter.text).hint_text("target, action, profile, user"));
+        ui.add(
+            egui::TextEdit::singleline(&mut app.audit.filter.text)
+                .hint_text("target, action, profile, user"),
+        );
         egui::ComboBox::from_label("Outcome")
             .selected_text(app.audit.filter.outcome.map_or("any", |o| o.label()))
             .show_ui(ui, |ui| {
@@ -40,16 +43,36 @@ pub fn audit_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
         return;
     }
     if app.audit.unreadable_lines > 0 {
-        ui.colored_label(super::theme::WARN, format!("{} line(s) of the audit log could not be read.", app.audit.unreadable_lines));
+        ui.colored_label(
+            super::theme::WARN,
+            format!(
+                "{} line(s) of the audit log could not be read.",
+                app.audit.unreadable_lines
+            ),
+        );
     }
-    let shown: Vec<AuditRecord> = app.audit.records.iter().rev().filter(|r| app.audit.filter.matches(r)).cloned().collect();
+    let shown: Vec<AuditRecord> = app
+        .audit
+        .records
+        .iter()
+        .rev()
+        .filter(|r| app.audit.filter.matches(r))
+        .cloned()
+        .collect();
     ui.horizontal(|ui| {
-        ui.label(format!("{} of {} records", shown.len(), app.audit.records.len()));
+        ui.label(format!(
+            "{} of {} records",
+            shown.len(),
+            app.audit.records.len()
+        ));
         ui.label("Export to:");
         ui.add(egui::TextEdit::singleline(&mut app.audit.export_path).desired_width(320.0));
         if ui.button("Export CSV").clicked() {
             let path = app.audit.export_path.clone().into();
-            app.send(Command::Files(FileJob::ExportAuditCsv { path, records: shown.clone() }));
+            app.send(Command::Files(FileJob::ExportAuditCsv {
+                path,
+                records: shown.clone(),
+            }));
         }
     });
     if shown.is_empty() {
@@ -66,7 +89,17 @@ pub fn audit_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
         .column(Column::auto().at_least(80.0))
         .column(Column::remainder())
         .header(20.0, |mut h| {
-            for t in ["When (UTC)", "User", "Profile", "Action", "Target", "Before", "After", "Outcome", "Detail"] {
+            for t in [
+                "When (UTC)",
+                "User",
+                "Profile",
+                "Action",
+                "Target",
+                "Before",
+                "After",
+                "Outcome",
+                "Detail",
+            ] {
                 h.col(|ui| {
                     ui.strong(t);
                 });

@@ -41,7 +41,13 @@ impl ChartCache {
         if self.lines.len() > MAX_CACHED_LINES {
             self.lines.clear();
         }
-        let cache_key = (key.clone(), CacheKey { range: range.millis(), columns });
+        let cache_key = (
+            key.clone(),
+            CacheKey {
+                range: range.millis(),
+                columns,
+            },
+        );
         let version = store.version(key);
         let column_ms = (range.millis() / columns.max(1) as i64).max(1000);
         let entry = self.lines.entry(cache_key).or_insert(CachedLine {
@@ -64,7 +70,13 @@ impl ChartCache {
 
     fn get(&self, key: &SeriesKey, range: TimeRange, columns: usize) -> &[Vec<PlotPoint>] {
         self.lines
-            .get(&(key.clone(), CacheKey { range: range.millis(), columns }))
+            .get(&(
+                key.clone(),
+                CacheKey {
+                    range: range.millis(),
+                    columns,
+                },
+            ))
             .map_or(&[], |l| l.segments.as_slice())
     }
 }
@@ -115,7 +127,11 @@ pub fn time_plot_ui(
             for (i, label, segments) in drawn {
                 let color = super::theme::series_color(i);
                 for seg in segments {
-                    plot_ui.line(Line::new(label, PlotPoints::Borrowed(seg)).color(color).width(1.5));
+                    plot_ui.line(
+                        Line::new(label, PlotPoints::Borrowed(seg))
+                            .color(color)
+                            .width(1.5),
+                    );
                 }
             }
         });

@@ -13,7 +13,7 @@ pub fn confirm_dialog_ui(app: &mut ScaleboardApp, ctx: &egui::Context) {
     let mut confirm = false;
     let mut close = false;
     let mut alternative = None;
-    let modal = egui::Modal::new(egui::Id::new("confirm_action")).show(ctx, |ui| {
+    let modal = egui::Modal::new(egui::Id::unique("confirm_action")).show(ctx, |ui| {
         ui.set_max_width(560.0);
         let plan = &dialog.plan;
         ui.heading(&plan.title);
@@ -41,12 +41,12 @@ pub fn confirm_dialog_ui(app: &mut ScaleboardApp, ctx: &egui::Context) {
         ui.separator();
         for g in &plan.guards {
             let (icon, color) = match g.level {
-                GuardLevel::Pass => ("✔", theme::GOOD),
-                GuardLevel::Warn => ("⚠", theme::WARN),
-                GuardLevel::Refuse => ("⛔", theme::BAD),
+                GuardLevel::Pass => ("OK", theme::GOOD),
+                GuardLevel::Warn => ("WARNING", theme::WARN),
+                GuardLevel::Refuse => ("REFUSED", theme::BAD),
             };
             ui.horizontal_wrapped(|ui| {
-                ui.colored_label(color, icon);
+                ui.label(RichText::new(icon).strong().color(color));
                 ui.label(&g.reason);
             });
         }
@@ -60,8 +60,9 @@ pub fn confirm_dialog_ui(app: &mut ScaleboardApp, ctx: &egui::Context) {
         }
         if plan.dangerous {
             let name = plan.action.target_name();
-            ui.label(format!("Type \"{name}\" to confirm:"));
-            ui.add(egui::TextEdit::singleline(&mut dialog.typed_name).hint_text(name.as_str()));
+            let label = ui.label(format!("Type \"{name}\" to confirm:"));
+            ui.add(egui::TextEdit::singleline(&mut dialog.typed_name).hint_text(name.as_str()))
+                .labelled_by(label.id);
         }
         ui.separator();
         ui.horizontal(|ui| {

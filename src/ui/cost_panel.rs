@@ -5,5 +5,8 @@ use crate::app::ScaleboardApp;
 
 pub fn cost_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     panel_header_ui(ui, app, "Cost");
-    widgets::nothing_here_ui(ui, "The cost calculator and cost reports are not built yet (issue #8).");
+    widgets::nothing_here_ui(
+        ui,
+        "The cost calculator and cost reports are not built yet (issue #8).",
+    );
 }

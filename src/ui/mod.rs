@@ -73,10 +73,18 @@ fn top_bar_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                 ui.selectable_value(&mut app.view.range, range, range.label());
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                if ui.button("?").on_hover_text("Keyboard shortcuts (?)").clicked() {
+                if ui
+                    .button("?")
+                    .on_hover_text("Keyboard shortcuts (?)")
+                    .clicked()
+                {
                     app.view.show_shortcuts = !app.view.show_shortcuts;
                 }
-                let theme_label = if app.view.dark { "Light theme" } else { "Dark theme" };
+                let theme_label = if app.view.dark {
+                    "Light theme"
+                } else {
+                    "Dark theme"
+                };
                 if ui.button(theme_label).clicked() {
                     app.view.dark = !app.view.dark;
                 }
@@ -91,17 +99,20 @@ fn top_bar_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
 }
 
 fn nav_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
-    egui::Panel::left("nav").resizable(false).exact_size(140.0).show(ui, |ui| {
-        ui.add_space(6.0);
-        for (i, panel) in PanelId::ALL.into_iter().enumerate() {
-            let response = ui
-                .selectable_label(app.view.panel == panel, panel.label())
-                .on_hover_text(format!("Ctrl+{}", i + 1));
-            if response.clicked() {
-                app.open_panel(panel);
+    egui::Panel::left("nav")
+        .resizable(false)
+        .exact_size(140.0)
+        .show(ui, |ui| {
+            ui.add_space(6.0);
+            for (i, panel) in PanelId::ALL.into_iter().enumerate() {
+                let response = ui
+                    .selectable_label(app.view.panel == panel, panel.label())
+                    .on_hover_text(format!("Ctrl+{}", i + 1));
+                if response.clicked() {
+                    app.open_panel(panel);
+                }
             }
-        }
-    });
+        });
 }
 
 /// Actions in flight (grace countdown with Cancel, verification) and recent results.
@@ -109,38 +120,36 @@ fn actions_strip_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     let mut cancel = None;
     let mut dismiss = Vec::new();
     for a in &app.actions.running {
-        ui.horizontal(|ui| {
-            match (&a.stage, &a.record) {
-                (_, Some(record)) => {
-                    let color = match record.outcome {
-                        crate::actions::audit::AuditOutcome::Succeeded => theme::GOOD,
-                        _ => theme::WARN,
-                    };
-                    ui.colored_label(color, format!("{} — {}", a.title, record.outcome.label()));
-                    ui.weak(&record.detail);
-                    if ui.small_button("Dismiss").clicked() {
-                        dismiss.push(a.id);
-                    }
+        ui.horizontal(|ui| match (&a.stage, &a.record) {
+            (_, Some(record)) => {
+                let color = match record.outcome {
+                    crate::actions::audit::AuditOutcome::Succeeded => theme::GOOD,
+                    _ => theme::WARN,
+                };
+                ui.colored_label(color, format!("{} — {}", a.title, record.outcome.label()));
+                ui.weak(&record.detail);
+                if ui.small_button("Dismiss").clicked() {
+                    dismiss.push(a.id);
                 }
-                (Some(crate::engine::ActionStage::Grace { remaining }), None) => {
-                    ui.add(egui::Spinner::new());
-                    ui.label(format!("{}: starts in {} s", a.title, remaining.as_secs()));
-                    if ui.button("Cancel").clicked() {
-                        cancel = Some(a.id);
-                    }
+            }
+            (Some(crate::engine::ActionStage::Grace { remaining }), None) => {
+                ui.add(egui::Spinner::new());
+                ui.label(format!("{}: starts in {} s", a.title, remaining.as_secs()));
+                if ui.button("Cancel").clicked() {
+                    cancel = Some(a.id);
                 }
-                (Some(crate::engine::ActionStage::Executing), None) => {
-                    ui.add(egui::Spinner::new());
-                    ui.label(format!("{}: executing…", a.title));
-                }
-                (Some(crate::engine::ActionStage::Verifying { observed }), None) => {
-                    ui.add(egui::Spinner::new());
-                    ui.label(format!("{}: verifying — {observed}", a.title));
-                }
-                (None, None) => {
-                    ui.add(egui::Spinner::new());
-                    ui.label(format!("{}: queued", a.title));
-                }
+            }
+            (Some(crate::engine::ActionStage::Executing), None) => {
+                ui.add(egui::Spinner::new());
+                ui.label(format!("{}: executing…", a.title));
+            }
+            (Some(crate::engine::ActionStage::Verifying { observed }), None) => {
+                ui.add(egui::Spinner::new());
+                ui.label(format!("{}: verifying — {observed}", a.title));
+            }
+            (None, None) => {
+                ui.add(egui::Spinner::new());
+                ui.label(format!("{}: queued", a.title));
             }
         });
     }

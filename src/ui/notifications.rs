@@ -15,7 +15,7 @@ pub fn notifications_ui(app: &mut ScaleboardApp, ctx: &egui::Context) {
     let now = app.clock.now_ms();
     let toasts: Vec<_> = app.notifications.toasts(now).take(4).cloned().collect();
     if !toasts.is_empty() {
-        egui::Area::new(egui::Id::new("toasts"))
+        egui::Area::new(egui::Id::unique("toasts"))
             .anchor(egui::Align2::RIGHT_BOTTOM, [-12.0, -36.0])
             .show(ctx, |ui| {
                 for n in toasts {
@@ -34,17 +34,19 @@ pub fn notifications_ui(app: &mut ScaleboardApp, ctx: &egui::Context) {
             if app.notifications.list.is_empty() {
                 ui.weak("Nothing yet.");
             }
-            egui::ScrollArea::vertical().max_height(400.0).show(ui, |ui| {
-                for n in app.notifications.list.iter().rev() {
-                    ui.horizontal_wrapped(|ui| {
-                        let when = chrono::DateTime::from_timestamp_millis(n.at)
-                            .map(|t| t.format("%H:%M:%S").to_string())
-                            .unwrap_or_default();
-                        ui.weak(when);
-                        ui.colored_label(color(n.level), &n.text);
-                    });
-                }
-            });
+            egui::ScrollArea::vertical()
+                .max_height(400.0)
+                .show(ui, |ui| {
+                    for n in app.notifications.list.iter().rev() {
+                        ui.horizontal_wrapped(|ui| {
+                            let when = chrono::DateTime::from_timestamp_millis(n.at)
+                                .map(|t| t.format("%H:%M:%S").to_string())
+                                .unwrap_or_default();
+                            ui.weak(when);
+                            ui.colored_label(color(n.level), &n.text);
+                        });
+                    }
+                });
             if ui.button("Clear").clicked() {
                 app.notifications.list.clear();
             }

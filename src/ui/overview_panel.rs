@@ -1,8 +1,8 @@
 //! Overview: a tile per area with its status, and the six plots an operator checks first.
 
 use super::charts::{PlotLine, time_plot_ui};
-use super::widgets::{self, panel_header_ui};
 use super::theme;
+use super::widgets::{self, panel_header_ui};
 use crate::app::{PanelId, ScaleboardApp};
 use crate::connectors::snapshot::DbRole;
 use crate::engine::Area;
@@ -22,7 +22,11 @@ pub fn overview_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
         .take(MAX_LINES)
         .map(|w| {
             let t = w.id.target();
-            (SeriesKey::new(&t, "replicas"), SeriesKey::new(&t, "cpu_percent"), w.id.name.clone())
+            (
+                SeriesKey::new(&t, "replicas"),
+                SeriesKey::new(&t, "cpu_percent"),
+                w.id.name.clone(),
+            )
         })
         .collect();
     let replicas: Vec<(SeriesKey, String)> = app
@@ -32,29 +36,65 @@ pub fn overview_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
             db.servers
                 .iter()
                 .filter(|s| s.role == DbRole::Replica)
-                .map(move |s| (SeriesKey::new(format!("{}/{}", e.info.id, s.name), "lag_bytes"), s.name.clone()))
+                .map(move |s| {
+                    (
+                        SeriesKey::new(format!("{}/{}", e.info.id, s.name), "lag_bytes"),
+                        s.name.clone(),
+                    )
+                })
         })
         .collect();
     let caches: Vec<(SeriesKey, String)> = app
         .fleet
         .cache_nodes()
-        .map(|(e, n)| (SeriesKey::new(format!("{}/{}", e.info.id, n.name), "hit_ratio"), n.name.clone()))
+        .map(|(e, n)| {
+            (
+                SeriesKey::new(format!("{}/{}", e.info.id, n.name), "hit_ratio"),
+                n.name.clone(),
+            )
+        })
         .collect();
     let queues: Vec<(SeriesKey, String)> = app
         .fleet
         .queues()
-        .map(|(e, q)| (SeriesKey::new(format!("{}/{}", e.info.id, q.name), "depth"), q.name.clone()))
+        .map(|(e, q)| {
+            (
+                SeriesKey::new(format!("{}/{}", e.info.id, q.name), "depth"),
+                q.name.clone(),
+            )
+        })
         .collect();
     let checks: Vec<(SeriesKey, String)> = app
         .fleet
         .health_checks()
         .take(MAX_LINES)
-        .map(|(e, h)| (SeriesKey::new(format!("{}/{}", e.info.id, h.name), "p95_ms"), h.name.clone()))
+        .map(|(e, h)| {
+            (
+                SeriesKey::new(format!("{}/{}", e.info.id, h.name), "p95_ms"),
+                h.name.clone(),
+            )
+        })
         .collect();
     let lines = |v: &[(SeriesKey, String)]| -> Vec<(SeriesKey, String)> { v.to_vec() };
     let plots: [(&str, &str, &str, Vec<(SeriesKey, String)>); 6] = [
-        ("ov_replicas", "Replicas", "count", workloads.iter().map(|(r, _, n)| (r.clone(), n.clone())).collect()),
-        ("ov_cpu", "CPU per replica", "% of request", workloads.iter().map(|(_, c, n)| (c.clone(), n.clone())).collect()),
+        (
+            "ov_replicas",
+            "Replicas",
+            "count",
+            workloads
+                .iter()
+                .map(|(r, _, n)| (r.clone(), n.clone()))
+                .collect(),
+        ),
+        (
+            "ov_cpu",
+            "CPU per replica",
+            "% of request",
+            workloads
+                .iter()
+                .map(|(_, c, n)| (c.clone(), n.clone()))
+                .collect(),
+        ),
         ("ov_lag", "Replication lag", "bytes", lines(&replicas)),
         ("ov_hit", "Cache hit ratio", "ratio", lines(&caches)),
         ("ov_depth", "Queue depth", "jobs", lines(&queues)),
@@ -71,9 +111,23 @@ pub fn overview_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                     ui.set_width(width / columns as f32 - 16.0);
                     let plot_lines: Vec<PlotLine<'_>> = series
                         .iter()
-                        .map(|(key, label)| PlotLine { key: key.clone(), label })
+                        .map(|(key, label)| PlotLine {
+                            key: key.clone(),
+                            label,
+                        })
                         .collect();
-                    time_plot_ui(ui, id, title, unit, &plot_lines, &app.store, &mut app.charts, range, now, 160.0);
+                    time_plot_ui(
+                        ui,
+                        id,
+                        title,
+                        unit,
+                        &plot_lines,
+                        &app.store,
+                        &mut app.charts,
+                        range,
+                        now,
+                        160.0,
+                    );
                 });
                 if (i + 1) % columns == 0 {
                     ui.end_row();
@@ -91,16 +145,59 @@ fn tiles_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
         .databases()
         .flat_map(|(_, db)| db.servers.iter().filter_map(|s| s.lag_bytes))
         .max();
-    let primaries: usize = app.fleet.databases().map(|(_, db)| db.primaries().count()).sum();
-    let hit = app.fleet.cache_nodes().filter_map(|(_, n)| n.hit_ratio).fold(None, |m: Option<f64>, h| Some(m.map_or(h, |m| m.min(h))));
+    let primaries: usize = app
+        .fleet
+        .databases()
+        .map(|(_, db)| db.primaries().count())
+        .sum();
+    let hit = app
+        .fleet
+        .cache_nodes()
+        .filter_map(|(_, n)| n.hit_ratio)
+        .fold(None, |m: Option<f64>, h| Some(m.map_or(h, |m| m.min(h))));
     let depth: u64 = app.fleet.queues().map(|(_, q)| q.depth).sum();
-    let (up, total) = app.fleet.health_checks().fold((0, 0), |(u, t), (_, h)| (u + usize::from(h.up), t + 1));
+    let (up, total) = app
+        .fleet
+        .health_checks()
+        .fold((0, 0), |(u, t), (_, h)| (u + usize::from(h.up), t + 1));
     let tiles = [
-        (PanelId::Workloads, Area::Workloads, format!("{} workloads, {replicas} replicas", workloads.len()), (not_ready > 0).then(|| format!("{not_ready} not ready"))),
-        (PanelId::Databases, Area::Databases, format!("{primaries} primary, max lag {}", max_lag.map_or("—".into(), crate::actions::plan::format_bytes)), (primaries > 1).then(|| "TWO PRIMARIES".to_string())),
-        (PanelId::Cache, Area::Cache, format!("hit ratio {}", hit.map_or("—".into(), |h| format!("{:.1} %", h * 100.0))), None),
-        (PanelId::Queues, Area::Queues, format!("{depth} jobs waiting"), (depth > app.profiles.active.thresholds.queue_depth).then(|| "backlog over threshold".to_string())),
-        (PanelId::Health, Area::Health, format!("{up}/{total} endpoints up"), (up < total).then(|| format!("{} down", total - up))),
+        (
+            PanelId::Workloads,
+            Area::Workloads,
+            format!("{} workloads, {replicas} replicas", workloads.len()),
+            (not_ready > 0).then(|| format!("{not_ready} not ready")),
+        ),
+        (
+            PanelId::Databases,
+            Area::Databases,
+            format!(
+                "{primaries} primary, max lag {}",
+                max_lag.map_or("—".into(), crate::actions::plan::format_bytes)
+            ),
+            (primaries > 1).then(|| "TWO PRIMARIES".to_string()),
+        ),
+        (
+            PanelId::Cache,
+            Area::Cache,
+            format!(
+                "hit ratio {}",
+                hit.map_or("—".into(), |h| format!("{:.1} %", h * 100.0))
+            ),
+            None,
+        ),
+        (
+            PanelId::Queues,
+            Area::Queues,
+            format!("{depth} jobs waiting"),
+            (depth > app.profiles.active.thresholds.queue_depth)
+                .then(|| "backlog over threshold".to_string()),
+        ),
+        (
+            PanelId::Health,
+            Area::Health,
+            format!("{up}/{total} endpoints up"),
+            (up < total).then(|| format!("{} down", total - up)),
+        ),
     ];
     ui.horizontal_wrapped(|ui| {
         for (panel, area, summary, problem) in tiles {
@@ -111,7 +208,7 @@ fn tiles_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                         match app.fleet.area_status(area) {
                             Some(s) => widgets::status_dot_ui(ui, s),
                             None => {
-                                ui.weak("○");
+                                widgets::dot_ui(ui, ui.visuals().weak_text_color(), "no endpoint")
                             }
                         }
                         if ui.link(panel.label()).clicked() {

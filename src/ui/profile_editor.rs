@@ -20,8 +20,15 @@ fn text_row(ui: &mut egui::Ui, label: &str, value: &mut String) {
 fn list_row(ui: &mut egui::Ui, label: &str, values: &mut Vec<String>) {
     let mut joined = values.join(", ");
     ui.label(label);
-    if ui.add(egui::TextEdit::singleline(&mut joined).desired_width(360.0)).changed() {
-        *values = joined.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+    if ui
+        .add(egui::TextEdit::singleline(&mut joined).desired_width(360.0))
+        .changed()
+    {
+        *values = joined
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
     }
     ui.end_row();
 }
@@ -31,28 +38,44 @@ pub fn profile_editor_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
         return;
     };
     let mut secret_to_set: Option<SecretRef> = None;
-    ui.heading(if original.is_some() { "Edit profile" } else { "New profile" });
-    egui::Grid::new("profile_form").num_columns(2).show(ui, |ui| {
-        text_row(ui, "Name", &mut profile.name);
-        ui.label("Refresh (s)");
-        ui.add(egui::DragValue::new(&mut profile.refresh_interval_secs).range(1..=60));
-        ui.end_row();
-        ui.label("Options");
-        ui.horizontal(|ui| {
-            ui.checkbox(&mut profile.read_only, "Read-only (no actions)");
-            ui.checkbox(&mut profile.demo, "Use the built-in demo fleet");
-        });
-        ui.end_row();
+    ui.heading(if original.is_some() {
+        "Edit profile"
+    } else {
+        "New profile"
     });
+    egui::Grid::new("profile_form")
+        .num_columns(2)
+        .show(ui, |ui| {
+            text_row(ui, "Name", &mut profile.name);
+            ui.label("Refresh (s)");
+            ui.add(egui::DragValue::new(&mut profile.refresh_interval_secs).range(1..=60));
+            ui.end_row();
+            ui.label("Options");
+            ui.horizontal(|ui| {
+                ui.checkbox(&mut profile.read_only, "Read-only (no actions)");
+                ui.checkbox(&mut profile.demo, "Use the built-in demo fleet");
+            });
+            ui.end_row();
+        });
     let name = profile.name.clone();
     ui.collapsing("Kubernetes", |ui| {
         let mut remove = None;
         for (i, k) in profile.kubernetes.iter_mut().enumerate() {
             egui::Grid::new(("k8s", i)).num_columns(2).show(ui, |ui| {
                 text_row(ui, "Name", &mut k.name);
-                let mut path = k.kubeconfig.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+                let mut path = k
+                    .kubeconfig
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
                 ui.label("Kubeconfig");
-                if ui.add(egui::TextEdit::singleline(&mut path).hint_text("empty = $KUBECONFIG or ~/.kube/config")).changed() {
+                if ui
+                    .add(
+                        egui::TextEdit::singleline(&mut path)
+                            .hint_text("empty = $KUBECONFIG or ~/.kube/config"),
+                    )
+                    .changed()
+                {
                     k.kubeconfig = (!path.trim().is_empty()).then(|| path.trim().into());
                 }
                 ui.end_row();
@@ -67,22 +90,32 @@ pub fn profile_editor_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
             profile.kubernetes.remove(i);
         }
         if ui.button("Add Kubernetes endpoint").clicked() {
-            profile.kubernetes.push(KubernetesEndpoint { name: format!("cluster-{}", profile.kubernetes.len() + 1), ..Default::default() });
+            profile.kubernetes.push(KubernetesEndpoint {
+                name: format!("cluster-{}", profile.kubernetes.len() + 1),
+                ..Default::default()
+            });
         }
     });
     ui.collapsing("Docker Compose", |ui| {
         let mut remove = None;
         for (i, c) in profile.compose.iter_mut().enumerate() {
-            egui::Grid::new(("compose", i)).num_columns(2).show(ui, |ui| {
-                text_row(ui, "Name", &mut c.name);
-                let mut host = c.docker_host.clone().unwrap_or_default();
-                ui.label("DOCKER_HOST");
-                if ui.add(egui::TextEdit::singleline(&mut host).hint_text("empty = local socket")).changed() {
-                    c.docker_host = (!host.trim().is_empty()).then(|| host.trim().to_string());
-                }
-                ui.end_row();
-                list_row(ui, "Projects", &mut c.projects);
-            });
+            egui::Grid::new(("compose", i))
+                .num_columns(2)
+                .show(ui, |ui| {
+                    text_row(ui, "Name", &mut c.name);
+                    let mut host = c.docker_host.clone().unwrap_or_default();
+                    ui.label("DOCKER_HOST");
+                    if ui
+                        .add(
+                            egui::TextEdit::singleline(&mut host).hint_text("empty = local socket"),
+                        )
+                        .changed()
+                    {
+                        c.docker_host = (!host.trim().is_empty()).then(|| host.trim().to_string());
+                    }
+                    ui.end_row();
+                    list_row(ui, "Projects", &mut c.projects);
+                });
             if ui.small_button("Remove").clicked() {
                 remove = Some(i);
             }
@@ -91,7 +124,10 @@ pub fn profile_editor_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
             profile.compose.remove(i);
         }
         if ui.button("Add Docker engine").clicked() {
-            profile.compose.push(ComposeEndpoint { name: format!("docker-{}", profile.compose.len() + 1), ..Default::default() });
+            profile.compose.push(ComposeEndpoint {
+                name: format!("docker-{}", profile.compose.len() + 1),
+                ..Default::default()
+            });
         }
     });
     ui.collapsing("PostgreSQL", |ui| {
@@ -118,7 +154,10 @@ pub fn profile_editor_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
             profile.postgres.remove(i);
         }
         if ui.button("Add PostgreSQL cluster").clicked() {
-            profile.postgres.push(PostgresEndpoint { name: format!("db-{}", profile.postgres.len() + 1), ..Default::default() });
+            profile.postgres.push(PostgresEndpoint {
+                name: format!("db-{}", profile.postgres.len() + 1),
+                ..Default::default()
+            });
         }
     });
     ui.collapsing("Redis", |ui| {
@@ -141,11 +180,17 @@ pub fn profile_editor_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
             profile.redis.remove(i);
         }
         if ui.button("Add Redis").clicked() {
-            profile.redis.push(RedisEndpoint { name: format!("redis-{}", profile.redis.len() + 1), url: "redis://127.0.0.1:6379".into(), password: None });
+            profile.redis.push(RedisEndpoint {
+                name: format!("redis-{}", profile.redis.len() + 1),
+                url: "redis://127.0.0.1:6379".into(),
+                password: None,
+            });
         }
     });
     ui.collapsing("RabbitMQ and Prometheus", |ui| {
-        let rabbit = profile.rabbitmq.get_or_insert_with(RabbitMqEndpoint::default);
+        let rabbit = profile
+            .rabbitmq
+            .get_or_insert_with(RabbitMqEndpoint::default);
         egui::Grid::new("rabbit").num_columns(2).show(ui, |ui| {
             text_row(ui, "RabbitMQ management URL", &mut rabbit.management_url);
             text_row(ui, "RabbitMQ user", &mut rabbit.user);
@@ -155,7 +200,9 @@ pub fn profile_editor_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
         } else if rabbit.name.is_empty() {
             rabbit.name = "rabbitmq".into();
         }
-        let prom = profile.prometheus.get_or_insert_with(PrometheusEndpoint::default);
+        let prom = profile
+            .prometheus
+            .get_or_insert_with(PrometheusEndpoint::default);
         egui::Grid::new("prom").num_columns(2).show(ui, |ui| {
             text_row(ui, "Prometheus URL", &mut prom.url);
         });
@@ -168,16 +215,18 @@ pub fn profile_editor_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     ui.collapsing("Health endpoints", |ui| {
         let mut remove = None;
         for (i, h) in profile.health.iter_mut().enumerate() {
-            egui::Grid::new(("health", i)).num_columns(2).show(ui, |ui| {
-                text_row(ui, "Name", &mut h.name);
-                text_row(ui, "URL", &mut h.url);
-                let mut group = h.group.clone().unwrap_or_default();
-                ui.label("Group (load balancer)");
-                if ui.text_edit_singleline(&mut group).changed() {
-                    h.group = (!group.trim().is_empty()).then(|| group.trim().to_string());
-                }
-                ui.end_row();
-            });
+            egui::Grid::new(("health", i))
+                .num_columns(2)
+                .show(ui, |ui| {
+                    text_row(ui, "Name", &mut h.name);
+                    text_row(ui, "URL", &mut h.url);
+                    let mut group = h.group.clone().unwrap_or_default();
+                    ui.label("Group (load balancer)");
+                    if ui.text_edit_singleline(&mut group).changed() {
+                        h.group = (!group.trim().is_empty()).then(|| group.trim().to_string());
+                    }
+                    ui.end_row();
+                });
             if ui.small_button("Remove").clicked() {
                 remove = Some(i);
             }
@@ -186,7 +235,10 @@ pub fn profile_editor_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
             profile.health.remove(i);
         }
         if ui.button("Add health endpoint").clicked() {
-            profile.health.push(HealthEndpoint { name: format!("check-{}", profile.health.len() + 1), ..Default::default() });
+            profile.health.push(HealthEndpoint {
+                name: format!("check-{}", profile.health.len() + 1),
+                ..Default::default()
+            });
         }
     });
     ui.collapsing("Alert thresholds", |ui| {
@@ -219,7 +271,12 @@ pub fn profile_editor_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     let mut save = false;
     let mut close = false;
     ui.horizontal(|ui| {
-        save = ui.add_enabled(problems.is_empty() && app.profiles.damaged.is_none(), egui::Button::new("Save profile")).clicked();
+        save = ui
+            .add_enabled(
+                problems.is_empty() && app.profiles.damaged.is_none(),
+                egui::Button::new("Save profile"),
+            )
+            .clicked();
         close = ui.button("Close without saving").clicked();
     });
     if let Some(r) = secret_to_set {
@@ -228,7 +285,10 @@ pub fn profile_editor_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     }
     secret_prompt_ui(app, ui);
     if save && let Some((previous_name, profile)) = app.profiles.editor.clone() {
-        app.send(Command::Files(FileJob::SaveProfile { previous_name, profile: Box::new(profile) }));
+        app.send(Command::Files(FileJob::SaveProfile {
+            previous_name,
+            profile: Box::new(profile),
+        }));
     }
     if close {
         app.profiles.editor = None;
@@ -245,13 +305,21 @@ fn secret_prompt_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     let mut submit = false;
     let mut cancel = false;
     ui.horizontal(|ui| {
-        let r = ui.add(egui::TextEdit::singleline(&mut app.profiles.secret_input).password(true).hint_text("password or token"));
-        submit = ui.button("Store secret").clicked() || (r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)));
+        let r = ui.add(
+            egui::TextEdit::singleline(&mut app.profiles.secret_input)
+                .password(true)
+                .hint_text("password or token"),
+        );
+        submit = ui.button("Store secret").clicked()
+            || (r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)));
         cancel = ui.button("Cancel").clicked();
     });
     if submit && !app.profiles.secret_input.is_empty() {
         let value = std::mem::take(&mut app.profiles.secret_input);
-        app.send(Command::Files(FileJob::SetSecret { secret: target, value }));
+        app.send(Command::Files(FileJob::SetSecret {
+            secret: target,
+            value,
+        }));
         app.profiles_secret_target = None;
     }
     if cancel {

@@ -11,13 +11,19 @@ use crate::profiles::{KeyringStatus, Profile};
 pub fn profiles_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     panel_header_ui(ui, app, "Profiles");
     if let Some(damaged) = &app.profiles.damaged {
-        ui.colored_label(theme::BAD, format!("The profile file is damaged and was left untouched: {damaged}"));
+        ui.colored_label(
+            theme::BAD,
+            format!("The profile file is damaged and was left untouched: {damaged}"),
+        );
         ui.label("Fix the file by hand (or move it away) and restart; until then nothing is saved, and the demo fleet stays available.");
         ui.separator();
     }
     match &app.profiles.keyring {
         Some(KeyringStatus::Unavailable(why)) => {
-            ui.colored_label(theme::WARN, format!("No OS keyring: {why}. Secrets you enter are kept for this run only."));
+            ui.colored_label(
+                theme::WARN,
+                format!("No OS keyring: {why}. Secrets you enter are kept for this run only."),
+            );
         }
         Some(KeyringStatus::Available) => {
             ui.weak("Secrets are stored in the OS keyring; profiles.toml holds only their names.");
@@ -36,37 +42,66 @@ pub fn profiles_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     let mut delete = None;
     let active = app.profiles.active.name.clone();
     let demo = Profile::demo_default();
-    egui::Grid::new("profiles_grid").striped(true).show(ui, |ui| {
-        for h in ["Profile", "Endpoints", "Refresh", "Mode", ""] {
-            ui.strong(h);
-        }
-        ui.end_row();
-        let builtin = std::iter::once((&demo, true));
-        for (p, is_builtin) in builtin.chain(app.profiles.list.iter().map(|p| (p, false))) {
-            let marker = if p.name == active { "▶ " } else { "" };
-            ui.label(format!("{marker}{}", p.name));
-            ui.label(if p.demo { "built-in demo fleet".into() } else { format!("{} endpoint(s)", p.endpoint_names().len()) });
-            ui.label(format!("{} s", p.refresh_interval_secs));
-            ui.label(if p.read_only { "read-only" } else { "read-write" });
-            ui.horizontal(|ui| {
-                if ui.add_enabled(p.name != active, egui::Button::new("Switch")).on_hover_text(format!("Switch to {}", p.name)).clicked() {
-                    switch_to = Some(p.clone());
-                }
-                if !is_builtin {
-                    if ui.button("Edit").on_hover_text(format!("Edit {}", p.name)).clicked() {
-                        edit = Some(p.clone());
-                    }
-                    if ui.button("Duplicate").on_hover_text(format!("Duplicate {}", p.name)).clicked() {
-                        duplicate = Some(p.name.clone());
-                    }
-                    if ui.button("Delete").on_hover_text(format!("Delete {}", p.name)).clicked() {
-                        delete = Some(p.name.clone());
-                    }
-                }
-            });
+    egui::Grid::new("profiles_grid")
+        .striped(true)
+        .show(ui, |ui| {
+            for h in ["Profile", "Endpoints", "Refresh", "Mode", ""] {
+                ui.strong(h);
+            }
             ui.end_row();
-        }
-    });
+            let builtin = std::iter::once((&demo, true));
+            for (p, is_builtin) in builtin.chain(app.profiles.list.iter().map(|p| (p, false))) {
+                if p.name == active {
+                    ui.strong(format!("{} (active)", p.name));
+                } else {
+                    ui.label(&p.name);
+                }
+                ui.label(if p.demo {
+                    "built-in demo fleet".into()
+                } else {
+                    format!("{} endpoint(s)", p.endpoint_names().len())
+                });
+                ui.label(format!("{} s", p.refresh_interval_secs));
+                ui.label(if p.read_only {
+                    "read-only"
+                } else {
+                    "read-write"
+                });
+                ui.horizontal(|ui| {
+                    if ui
+                        .add_enabled(p.name != active, egui::Button::new("Switch"))
+                        .on_hover_text(format!("Switch to {}", p.name))
+                        .clicked()
+                    {
+                        switch_to = Some(p.clone());
+                    }
+                    if !is_builtin {
+                        if ui
+                            .button("Edit")
+                            .on_hover_text(format!("Edit {}", p.name))
+                            .clicked()
+                        {
+                            edit = Some(p.clone());
+                        }
+                        if ui
+                            .button("Duplicate")
+                            .on_hover_text(format!("Duplicate {}", p.name))
+                            .clicked()
+                        {
+                            duplicate = Some(p.name.clone());
+                        }
+                        if ui
+                            .button("Delete")
+                            .on_hover_text(format!("Delete {}", p.name))
+                            .clicked()
+                        {
+                            delete = Some(p.name.clone());
+                        }
+                    }
+                });
+                ui.end_row();
+            }
+        });
     if ui.button("New profile").clicked() {
         let mut name = "New profile".to_string();
         let mut n = 2;

@@ -16,23 +16,32 @@ const DIGITS: [Key; 9] = [
 ];
 
 pub const SHORTCUTS: &[(&str, &str)] = &[
-    ("Ctrl+1 … Ctrl+9", "Overview, Workloads, Databases, Cache, Queues, Health, Cost, Audit, Profiles"),
+    (
+        "Ctrl+1 … Ctrl+9",
+        "Overview, Workloads, Databases, Cache, Queues, Health, Cost, Audit, Profiles",
+    ),
     ("?", "Show or hide this list"),
     ("Ctrl+R", "Poll every endpoint now"),
     ("Ctrl+T", "Switch light / dark theme"),
     ("Ctrl+N", "Show notifications"),
-    ("Escape", "Close the open dialog (cancels nothing that already started)"),
+    (
+        "Escape",
+        "Close the open dialog (cancels nothing that already started)",
+    ),
     ("Enter", "Confirm in the confirmation dialog when allowed"),
 ];
 
 pub fn handle_keys(app: &mut ScaleboardApp, ctx: &egui::Context) {
+    // Read focus before taking the input lock: the context's lock is not re-entrant.
+    let typing = ctx.memory(|m| m.focused().is_some());
     let (panel, help, refresh, theme, notes, escape) = ctx.input_mut(|i| {
         let panel = DIGITS
             .iter()
             .position(|k| i.consume_key(Modifiers::COMMAND, *k));
-        let typing = ctx.memory(|m| m.focused().is_some());
         let help = !typing
-            && i.events.iter().any(|e| matches!(e, egui::Event::Text(t) if t == "?"));
+            && i.events
+                .iter()
+                .any(|e| matches!(e, egui::Event::Text(t) if t == "?"));
         (
             panel,
             help,

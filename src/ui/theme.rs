@@ -4,7 +4,11 @@ use crate::engine::ConnStatus;
 use egui::Color32;
 
 pub fn apply(ctx: &egui::Context, dark: bool) {
-    ctx.set_theme(if dark { egui::Theme::Dark } else { egui::Theme::Light });
+    ctx.set_theme(if dark {
+        egui::Theme::Dark
+    } else {
+        egui::Theme::Light
+    });
 }
 
 pub fn status_color(status: ConnStatus) -> Color32 {

@@ -5,14 +5,25 @@ use crate::app::ScaleboardApp;
 use crate::engine::ConnStatus;
 use egui::RichText;
 
+/// A filled circle drawn with the painter (no font has to carry a glyph for it).
 pub fn status_dot_ui(ui: &mut egui::Ui, status: ConnStatus) {
-    ui.label(RichText::new("●").color(theme::status_color(status)))
-        .on_hover_text(status.label());
+    dot_ui(ui, theme::status_color(status), status.label());
+}
+
+pub fn dot_ui(ui: &mut egui::Ui, color: egui::Color32, hover: &str) {
+    let (rect, response) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
+    ui.painter().circle_filled(rect.center(), 5.0, color);
+    response.on_hover_text(hover);
 }
 
 pub fn demo_badge_ui(ui: &mut egui::Ui) {
-    ui.label(RichText::new(" DEMO ").strong().color(egui::Color32::WHITE).background_color(theme::DEMO))
-        .on_hover_text("Simulated data from the built-in demo fleet, not a real system");
+    ui.label(
+        RichText::new(" DEMO ")
+            .strong()
+            .color(egui::Color32::WHITE)
+            .background_color(theme::DEMO),
+    )
+    .on_hover_text("Simulated data from the built-in demo fleet, not a real system");
 }
 
 /// Every panel starts with its title and, on the demo fleet, the DEMO badge.

@@ -54,7 +54,11 @@ pub fn start(profiles_toml: Option<&str>, profile: Option<&str>) -> TestApp {
             },
             app,
         );
-    TestApp { harness, clock, dir }
+    TestApp {
+        harness,
+        clock,
+        dir,
+    }
 }
 
 impl TestApp {

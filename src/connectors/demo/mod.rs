@@ -5,8 +5,8 @@ mod rng;
 pub mod sim;
 
 use super::snapshot::{
-    CacheNode, DatabaseSnapshot, DbRole, DbServer, HealthCheck, Queue, Sample, Snapshot,
-    Workload, WorkloadKind, WorkloadRef,
+    CacheNode, DatabaseSnapshot, DbRole, DbServer, HealthCheck, Queue, Sample, Snapshot, Workload,
+    WorkloadKind, WorkloadRef,
 };
 use super::{Connector, ConnectorError, PollOutput};
 use crate::actions::Action;
@@ -51,8 +51,16 @@ impl DemoWorld {
     /// One connector per demo endpoint, in the order panels list them.
     pub fn connectors(self: &Arc<Self>) -> Vec<Arc<dyn Connector>> {
         [
-            (K8S_ENDPOINT, "demo-prod (Kubernetes, DEMO)", Area::Workloads),
-            (COMPOSE_ENDPOINT, "demo-staging (Compose, DEMO)", Area::Workloads),
+            (
+                K8S_ENDPOINT,
+                "demo-prod (Kubernetes, DEMO)",
+                Area::Workloads,
+            ),
+            (
+                COMPOSE_ENDPOINT,
+                "demo-staging (Compose, DEMO)",
+                Area::Workloads,
+            ),
             (PG_ENDPOINT, "orders-db (PostgreSQL, DEMO)", Area::Databases),
             (REDIS_ENDPOINT, "cache-main (Redis, DEMO)", Area::Cache),
             (QUEUES_ENDPOINT, "job queues (DEMO)", Area::Queues),
@@ -114,7 +122,10 @@ fn apply(fleet: &mut DemoFleet, action: &Action) -> Result<String, ConnectorErro
             let before = w.desired;
             w.desired = *replicas;
             w.ready = w.ready.min(*replicas);
-            Ok(format!("DEMO: {} scaled {before} → {replicas}", workload.name))
+            Ok(format!(
+                "DEMO: {} scaled {before} -> {replicas}",
+                workload.name
+            ))
         }
         Action::SetAutoscaler {
             workload,
@@ -125,14 +136,16 @@ fn apply(fleet: &mut DemoFleet, action: &Action) -> Result<String, ConnectorErro
             let w = fleet
                 .workload_mut(&workload.scope, &workload.name)
                 .ok_or_else(|| missing(workload))?;
-            let hpa = w.autoscaler.get_or_insert_with(|| super::snapshot::Autoscaler {
-                name: workload.name.clone(),
-                min_replicas: 1,
-                max_replicas: 1,
-                target_cpu_percent: 70,
-                current_cpu_percent: None,
-                last_scale_at: None,
-            });
+            let hpa = w
+                .autoscaler
+                .get_or_insert_with(|| super::snapshot::Autoscaler {
+                    name: workload.name.clone(),
+                    min_replicas: 1,
+                    max_replicas: 1,
+                    target_cpu_percent: 70,
+                    current_cpu_percent: None,
+                    last_scale_at: None,
+                });
             hpa.min_replicas = *min_replicas;
             hpa.max_replicas = *max_replicas;
             hpa.target_cpu_percent = *target_cpu_percent;
@@ -143,12 +156,20 @@ fn apply(fleet: &mut DemoFleet, action: &Action) -> Result<String, ConnectorErro
             ))
         }
         Action::PromoteReplica { replica, .. } => {
-            let timeline = fleet.databases.iter().map(|d| d.timeline).max().unwrap_or(1) + 1;
+            let timeline = fleet
+                .databases
+                .iter()
+                .map(|d| d.timeline)
+                .max()
+                .unwrap_or(1)
+                + 1;
             let Some(candidate) = fleet.databases.iter().position(|d| d.name == replica) else {
                 return Err(ConnectorError::Failed(format!("{replica} does not exist")));
             };
             if fleet.databases[candidate].primary {
-                return Err(ConnectorError::Failed(format!("{replica} is not in recovery")));
+                return Err(ConnectorError::Failed(format!(
+                    "{replica} is not in recovery"
+                )));
             }
             for (i, d) in fleet.databases.iter_mut().enumerate() {
                 if i == candidate {
@@ -163,7 +184,9 @@ fn apply(fleet: &mut DemoFleet, action: &Action) -> Result<String, ConnectorErro
                     d.timeline = timeline;
                 }
             }
-            Ok(format!("DEMO: SELECT pg_promote(wait => true) on {replica}: t"))
+            Ok(format!(
+                "DEMO: SELECT pg_promote(wait => true) on {replica}: t"
+            ))
         }
     }
 }
@@ -231,7 +254,11 @@ fn databases(fleet: &DemoFleet) -> PollOutput {
             };
             if d.reachable {
                 samples.push(Sample::new(&target, "tps", d.tps));
-                samples.push(Sample::new(&target, "connections", f64::from(d.connections)));
+                samples.push(Sample::new(
+                    &target,
+                    "connections",
+                    f64::from(d.connections),
+                ));
                 if let Some(lag) = lag_bytes {
                     samples.push(Sample::new(&target, "lag_bytes", lag as f64));
                     samples.push(Sample::new(&target, "lag_seconds", d.lag_seconds));
@@ -239,7 +266,11 @@ fn databases(fleet: &DemoFleet) -> PollOutput {
             }
             DbServer {
                 name: d.name.into(),
-                role: if d.primary { DbRole::Primary } else { DbRole::Replica },
+                role: if d.primary {
+                    DbRole::Primary
+                } else {
+                    DbRole::Replica
+                },
                 reachable: d.reachable,
                 in_recovery: !d.primary,
                 lsn: d.lsn,
@@ -308,7 +339,12 @@ fn queues(fleet: &DemoFleet) -> PollOutput {
                 in_per_sec: q.in_per_sec,
                 out_per_sec: q.out_per_sec,
                 linked_workload: worker.map(|w| WorkloadRef {
-                    endpoint: if w.compose { COMPOSE_ENDPOINT } else { K8S_ENDPOINT }.into(),
+                    endpoint: if w.compose {
+                        COMPOSE_ENDPOINT
+                    } else {
+                        K8S_ENDPOINT
+                    }
+                    .into(),
                     scope: w.scope.into(),
                     name: w.name.into(),
                 }),
@@ -332,7 +368,11 @@ fn health(fleet: &DemoFleet) -> PollOutput {
                 samples.push(Sample::new(&target, "latency_ms", p.latency_ms));
                 samples.push(Sample::new(&target, "p95_ms", p.p95_ms));
             }
-            samples.push(Sample::new(&target, "error_rate_percent", p.error_rate_percent));
+            samples.push(Sample::new(
+                &target,
+                "error_rate_percent",
+                p.error_rate_percent,
+            ));
             HealthCheck {
                 name: p.name.into(),
                 url: p.url.into(),

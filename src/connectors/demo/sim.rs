@@ -1,5 +1,5 @@
 //! The simulated environment behind the demo fleet. Load follows a daily curve with seeded noise;
-//! actions change it plausibly (more replicas → lower CPU per replica, faster queue drain;
+//! actions change it plausibly (more replicas -> lower CPU per replica, faster queue drain;
 //! promotion changes the topology). Advanced in whole simulated seconds so a seed replays exactly.
 
 use super::rng::Rng;
@@ -191,10 +191,30 @@ impl DemoFleet {
                 clients: 40,
             },
             probes: vec![
-                probe("api-gateway /health", "https://api.demo.example/health", Some("api-gateway LB"), "api-gateway"),
-                probe("api-gateway /health/ready", "https://api.demo.example/health/ready", Some("api-gateway LB"), "api-gateway"),
-                probe("writer-service /health/live", "http://writer.nexus.svc/health/live", None, "writer-service"),
-                probe("sheets-service /health", "http://sheets.nexus.svc/health", None, "sheets-service"),
+                probe(
+                    "api-gateway /health",
+                    "https://api.demo.example/health",
+                    Some("api-gateway LB"),
+                    "api-gateway",
+                ),
+                probe(
+                    "api-gateway /health/ready",
+                    "https://api.demo.example/health/ready",
+                    Some("api-gateway LB"),
+                    "api-gateway",
+                ),
+                probe(
+                    "writer-service /health/live",
+                    "http://writer.nexus.svc/health/live",
+                    None,
+                    "writer-service",
+                ),
+                probe(
+                    "sheets-service /health",
+                    "http://sheets.nexus.svc/health",
+                    None,
+                    "sheets-service",
+                ),
             ],
             hpa_period_s: 15,
         };
@@ -286,7 +306,11 @@ impl DemoFleet {
             p.connections = (40.0 + 90.0 * load + 5.0 * self.rng.noise()) as u32;
             p.lsn
         };
-        for d in self.databases.iter_mut().filter(|d| !d.primary && d.reachable) {
+        for d in self
+            .databases
+            .iter_mut()
+            .filter(|d| !d.primary && d.reachable)
+        {
             let jitter = 1.0 + 0.02 * self.rng.noise();
             let replayed = (write_bytes as f64 * d.replay_factor * jitter) as u64;
             // Replicas catch up when load drops, so lag moves instead of only growing.
@@ -412,20 +436,33 @@ mod tests {
     #[test]
     fn more_replicas_lower_cpu_per_replica() {
         let mut fleet = DemoFleet::new(3, 14 * 3_600_000);
-        let before = fleet.workload_mut(NAMESPACE, "writer-service").unwrap().cpu_percent;
+        let before = fleet
+            .workload_mut(NAMESPACE, "writer-service")
+            .unwrap()
+            .cpu_percent;
         let w = fleet.workload_mut(NAMESPACE, "writer-service").unwrap();
         w.desired = 9;
         fleet.advance_to(14 * 3_600_000 + 30_000);
-        let after = fleet.workload_mut(NAMESPACE, "writer-service").unwrap().cpu_percent;
+        let after = fleet
+            .workload_mut(NAMESPACE, "writer-service")
+            .unwrap()
+            .cpu_percent;
         assert!(after < before * 0.6, "cpu {before} -> {after}");
     }
 
     #[test]
     fn autoscaler_undoes_manual_scale() {
         let mut fleet = DemoFleet::new(5, 3 * 3_600_000);
-        fleet.workload_mut(NAMESPACE, "api-gateway").unwrap().desired = 10;
+        fleet
+            .workload_mut(NAMESPACE, "api-gateway")
+            .unwrap()
+            .desired = 10;
         fleet.advance_to(3 * 3_600_000 + 60_000);
         let w = fleet.workload_mut(NAMESPACE, "api-gateway").unwrap();
-        assert!(w.desired < 10, "HPA should have scaled back, got {}", w.desired);
+        assert!(
+            w.desired < 10,
+            "HPA should have scaled back, got {}",
+            w.desired
+        );
     }
 }
