@@ -49,9 +49,10 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
+    let started = std::time::Instant::now();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let args = Args::parse();
-    match run(args) {
+    match run(args, started) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("scaleboard: {e:#}");
@@ -60,7 +61,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: Args) -> anyhow::Result<ExitCode> {
+fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
     let dirs = AppDirs::from_env(args.config_dir.clone())?;
     let store = ProfileStore::load(&dirs.config_dir);
     match args.command {
@@ -81,18 +82,19 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         None => {
-            run_window(args, dirs, &store)?;
+            run_window(args, dirs, &store, started)?;
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-fn run_window(args: Args, dirs: AppDirs, store: &ProfileStore) -> anyhow::Result<()> {
+fn run_window(args: Args, dirs: AppDirs, store: &ProfileStore, started: std::time::Instant) -> anyhow::Result<()> {
     let options = AppOptions {
         engine: EngineConfig::new(Arc::new(SystemClock), dirs.config_dir, dirs.data_dir),
         demo_seed: 42,
         profile: args.profile,
         force_demo: args.demo,
+        started: Some(started),
     };
     let app = ScaleboardApp::new(options, store)?;
     scaleboard::app::run_window(app)

@@ -128,6 +128,14 @@ impl ScaleboardApp {
                     Err(e) => self.notifications.push(now, Level::Error, e),
                 }
             }
+            Event::TestResult { kind, name, result } => {
+                let (level, text) = match result {
+                    Ok(summary) => (Level::Info, format!("{} \"{name}\": connection OK — {summary}", kind.label())),
+                    Err(e) => (Level::Error, format!("{} \"{name}\": test failed — {e}", kind.label())),
+                };
+                self.profiles.test_results.insert((kind, name), text.clone());
+                self.notifications.push(now, level, text);
+            }
             Event::Keyring(status) => {
                 if let crate::profiles::KeyringStatus::Unavailable(why) = &status
                     && self.profiles.keyring.as_ref() != Some(&status)

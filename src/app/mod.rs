@@ -29,6 +29,8 @@ pub struct AppOptions {
     pub profile: Option<String>,
     /// `--demo`: ignore saved profiles for this run.
     pub force_demo: bool,
+    /// Process start, to report the time to the first frame (`SCALEBOARD_TRACE_STARTUP=1`).
+    pub started: Option<std::time::Instant>,
 }
 
 #[derive(Default)]
@@ -48,6 +50,8 @@ pub struct ProfilesState {
     /// The profile being edited and its name before the edit (None = new profile).
     pub editor: Option<(Option<String>, Profile)>,
     pub secret_input: String,
+    /// Last "test connection" outcome per endpoint, shown beside its button.
+    pub test_results: std::collections::HashMap<(crate::profiles::EndpointKind, String), String>,
 }
 
 pub struct ScaleboardApp {
@@ -71,6 +75,7 @@ pub struct ScaleboardApp {
     /// The keyring entry the secret prompt is asking for.
     pub profiles_secret_target: Option<crate::profiles::SecretRef>,
     last_prune_ms: i64,
+    started: Option<std::time::Instant>,
 }
 
 impl ScaleboardApp {
@@ -118,6 +123,7 @@ impl ScaleboardApp {
                 keyring: None,
                 editor: None,
                 secret_input: String::new(),
+                test_results: std::collections::HashMap::new(),
             },
             charts: ChartCache::default(),
             selected_workload: None,
@@ -127,6 +133,7 @@ impl ScaleboardApp {
             workload_filter: String::new(),
             profiles_secret_target: None,
             last_prune_ms: 0,
+            started: options.started,
         };
         if let Some(damaged) = store.damaged() {
             let now = app.clock.now_ms();
@@ -255,6 +262,16 @@ impl eframe::App for ScaleboardApp {
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         crate::ui::root_ui(self, ui);
+        if let Some(started) = self.started {
+            let with_data = self.fleet.endpoints.iter().any(|e| e.snapshot.is_some());
+            log::info!("first frame after {:?} (fleet data: {with_data})", started.elapsed());
+            if std::env::var_os("SCALEBOARD_TRACE_STARTUP").is_some() {
+                eprintln!("first frame after {:?} (fleet data: {with_data})", started.elapsed());
+            }
+            if with_data {
+                self.started = None;
+            }
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use super::{ConnectRequest, EngineConfig, EventSink};
 use crate::actions::ActionId;
 use crate::actions::audit::AuditLog;
 use crate::connectors::Connector;
-use crate::connectors::demo::DemoWorld;
+use crate::connectors::registry;
 use crate::profiles::Profile;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -144,6 +144,15 @@ pub(crate) async fn run(
                 }
             }
             Command::Files(job) => files.run(job, &sink),
+            Command::TestEndpoint { profile, kind, name } => {
+                let clock = Arc::clone(&config.clock);
+                let sink = sink.clone();
+                let timeout = config.poll_timeout;
+                tokio::spawn(async move {
+                    let result = test_endpoint(&profile, kind, &name, &clock, timeout).await;
+                    sink.emit(Event::TestResult { kind, name, result }).await;
+                });
+            }
             Command::Shutdown => break,
         }
     }
@@ -156,21 +165,17 @@ async fn connect(
     sink: &EventSink,
     interval: &watch::Receiver<Duration>,
 ) -> Connected {
-    let connectors: Vec<Arc<dyn Connector>> = if profile.demo {
-        DemoWorld::new(demo_seed, Arc::clone(&config.clock)).connectors()
-    } else {
-        let unsupported = profile.endpoint_names();
-        if !unsupported.is_empty() {
-            sink.emit(Event::Notice(format!(
-                "Profile \"{}\": connectors for {} endpoint(s) are not built yet, so nothing is \
-                 polled. The demo fleet shows what they will look like.",
-                profile.name,
-                unsupported.len()
-            )))
-            .await;
-        }
-        Vec::new()
-    };
+    let built = registry::build(&profile, &config.clock, demo_seed);
+    for (kind, name) in &built.unsupported {
+        sink.emit(Event::Notice(format!(
+            "Profile \"{}\": the {} connector is not built yet (issue {}), so endpoint \"{name}\" is not polled.",
+            profile.name,
+            kind.label(),
+            registry::pending_issue(*kind)
+        )))
+        .await;
+    }
+    let connectors = built.connectors;
     sink.emit(Event::Endpoints(
         connectors.iter().map(|c| c.info().clone()).collect(),
     ))
@@ -200,5 +205,26 @@ async fn connect(
             .collect(),
         polls,
         poll_now,
+    }
+}
+
+async fn test_endpoint(
+    profile: &Profile,
+    kind: crate::profiles::EndpointKind,
+    name: &str,
+    clock: &Arc<dyn crate::engine::clock::Clock>,
+    timeout: Duration,
+) -> Result<String, String> {
+    let Some(connector) = registry::build_endpoint(profile, kind, name, clock) else {
+        return Err(format!(
+            "the {} connector is not built yet (issue {})",
+            kind.label(),
+            registry::pending_issue(kind)
+        ));
+    };
+    match tokio::time::timeout(timeout, connector.poll()).await {
+        Ok(Ok(out)) => Ok(crate::connectors::summary(&out.snapshot)),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {} s", timeout.as_secs())),
     }
 }

@@ -75,6 +75,12 @@ pub enum Command {
         id: ActionId,
     },
     Files(crate::engine::files::FileJob),
+    /// Poll one endpoint of a (possibly unsaved) profile once and report the outcome.
+    TestEndpoint {
+        profile: Box<crate::profiles::Profile>,
+        kind: crate::profiles::EndpointKind,
+        name: String,
+    },
     Shutdown,
 }
 
@@ -113,4 +119,10 @@ pub enum Event {
         result: Result<String, String>,
     },
     Keyring(crate::profiles::KeyringStatus),
+    /// Outcome of a "test connection": a summary of what one poll saw, or why it failed.
+    TestResult {
+        kind: crate::profiles::EndpointKind,
+        name: String,
+        result: Result<String, String>,
+    },
 }

@@ -264,6 +264,23 @@ pub fn profile_editor_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
             ui.end_row();
         });
     });
+    let mut test = None;
+    ui.collapsing("Test connections", |ui| {
+        let endpoints = profile.endpoint_names();
+        if endpoints.is_empty() {
+            ui.weak("Add an endpoint first.");
+        }
+        for (kind, ep) in endpoints {
+            ui.horizontal(|ui| {
+                if ui.button(format!("Test {} \"{ep}\"", kind.label())).clicked() {
+                    test = Some((kind, ep.clone()));
+                }
+                if let Some(result) = app.profiles.test_results.get(&(kind, ep.clone())) {
+                    ui.label(result);
+                }
+            });
+        }
+    });
     let problems = validate_profile(profile);
     for p in &problems {
         ui.colored_label(theme::BAD, p.to_string());
@@ -279,6 +296,12 @@ pub fn profile_editor_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
             .clicked();
         close = ui.button("Close without saving").clicked();
     });
+    if let Some((kind, name)) = test
+        && let Some((_, profile)) = app.profiles.editor.clone()
+    {
+        app.profiles.test_results.remove(&(kind, name.clone()));
+        app.send(Command::TestEndpoint { profile: Box::new(profile), kind, name });
+    }
     if let Some(r) = secret_to_set {
         app.profiles.secret_input.clear();
         app.profiles_secret_target = Some(r);

@@ -42,6 +42,7 @@ pub fn start(profiles_toml: Option<&str>, profile: Option<&str>) -> TestApp {
         demo_seed: 7,
         profile: profile.map(Into::into),
         force_demo: false,
+        started: None,
     };
     let app = ScaleboardApp::new(options, &store).unwrap();
     let harness = Harness::builder()

@@ -1,0 +1,66 @@
+//! Which connector serves which profile endpoint. Each connector module adds its kind here; kinds
+//! without a connector yet are reported once, in words, instead of being polled.
+
+use super::Connector;
+use super::demo::DemoWorld;
+use crate::engine::clock::Clock;
+use crate::profiles::{EndpointKind, Profile};
+use std::sync::Arc;
+
+pub struct Built {
+    pub connectors: Vec<Arc<dyn Connector>>,
+    /// Endpoints that cannot be polled (no connector for their kind yet), as (kind, name).
+    pub unsupported: Vec<(EndpointKind, String)>,
+}
+
+/// The connectors for every endpoint of a profile.
+pub fn build(profile: &Profile, clock: &Arc<dyn Clock>, demo_seed: u64) -> Built {
+    if profile.demo {
+        return Built {
+            connectors: DemoWorld::new(demo_seed, Arc::clone(clock)).connectors(),
+            unsupported: Vec::new(),
+        };
+    }
+    let mut connectors: Vec<Arc<dyn Connector>> = Vec::new();
+    let mut unsupported = Vec::new();
+    for (kind, name) in profile.endpoint_names() {
+        match build_endpoint(profile, kind, &name, clock) {
+            Some(c) => connectors.push(c),
+            None => unsupported.push((kind, name)),
+        }
+    }
+    Built {
+        connectors,
+        unsupported,
+    }
+}
+
+/// The connector for one endpoint of a profile, or None when its kind has no connector yet.
+pub fn build_endpoint(
+    profile: &Profile,
+    kind: EndpointKind,
+    name: &str,
+    clock: &Arc<dyn Clock>,
+) -> Option<Arc<dyn Connector>> {
+    let _ = (profile, name, clock);
+    match kind {
+        EndpointKind::Kubernetes
+        | EndpointKind::Compose
+        | EndpointKind::Postgres
+        | EndpointKind::Redis
+        | EndpointKind::RabbitMq
+        | EndpointKind::Health
+        | EndpointKind::Prometheus => None,
+    }
+}
+
+/// Which issue brings the connector for a kind, for honest "not built yet" messages.
+pub fn pending_issue(kind: EndpointKind) -> &'static str {
+    match kind {
+        EndpointKind::Kubernetes => "#4",
+        EndpointKind::Compose => "#5",
+        EndpointKind::Postgres => "#3",
+        EndpointKind::Redis | EndpointKind::RabbitMq => "#6",
+        EndpointKind::Health | EndpointKind::Prometheus => "#7",
+    }
+}
