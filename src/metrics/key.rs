@@ -1,0 +1,24 @@
+/// Identifies one series: a metric of one target (an endpoint, a deployment, a node...).
+///
+/// Ordered by target first so that every series of a target sits together in the store,
+/// which is what makes [`MetricStore::push_gap_for_target`](super::MetricStore::push_gap_for_target)
+/// a range walk instead of a scan.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SeriesKey {
+    pub target: String,
+    pub metric: String,
+}
+
+impl SeriesKey {
+    pub fn new(target: impl Into<String>, metric: impl Into<String>) -> Self {
+        Self {
+            target: target.into(),
+            metric: metric.into(),
+        }
+    }
+
+    /// Heap bytes held by the two strings (their capacity, not their length).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.target.capacity() + self.metric.capacity()
+    }
+}
