@@ -88,7 +88,12 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn run_window(args: Args, dirs: AppDirs, store: &ProfileStore, started: std::time::Instant) -> anyhow::Result<()> {
+fn run_window(
+    args: Args,
+    dirs: AppDirs,
+    store: &ProfileStore,
+    started: std::time::Instant,
+) -> anyhow::Result<()> {
     let options = AppOptions {
         engine: EngineConfig::new(Arc::new(SystemClock), dirs.config_dir, dirs.data_dir),
         demo_seed: 42,

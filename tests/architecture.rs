@@ -1,5 +1,7 @@
 //! The thread model relies on only `app/` and `ui/` touching egui: backends stay UI-agnostic.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure with its message
+
 use std::path::Path;
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {

@@ -1,5 +1,7 @@
 //! The command line, run as a process against a temp config dir.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure with its message
+
 use std::process::Command;
 
 fn scaleboard(dir: &tempfile::TempDir) -> Command {

@@ -1,5 +1,7 @@
 //! The engine and action pipeline without a window: demo fleet, manual clock, real audit file.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure with its message
+
 use scaleboard::actions::audit::AuditOutcome;
 use scaleboard::actions::{Action, FleetView, PlanPolicy, plan};
 use scaleboard::connectors::snapshot::{DatabaseSnapshot, Snapshot, Workload, WorkloadRef};

@@ -1,6 +1,8 @@
 //! UI flows on the demo fleet: fixed seed, manual clock, no network. Driven through AccessKit
 //! labels and roles like an operator would, with assertions on app state and on disk.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure with its message
+
 mod support;
 
 use egui::accesskit::Role;

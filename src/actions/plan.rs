@@ -120,6 +120,7 @@ pub fn plan(action: Action, fleet: &dyn FleetView, policy: &PlanPolicy) -> Plan 
             replica,
         } => plan_promote(&action, endpoint, cluster, replica, fleet, policy),
     };
+    plan.action = action;
     if policy.read_only {
         plan.guards.insert(
             0,

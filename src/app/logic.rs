@@ -130,10 +130,18 @@ impl ScaleboardApp {
             }
             Event::TestResult { kind, name, result } => {
                 let (level, text) = match result {
-                    Ok(summary) => (Level::Info, format!("{} \"{name}\": connection OK — {summary}", kind.label())),
-                    Err(e) => (Level::Error, format!("{} \"{name}\": test failed — {e}", kind.label())),
+                    Ok(summary) => (
+                        Level::Info,
+                        format!("{} \"{name}\": connection OK — {summary}", kind.label()),
+                    ),
+                    Err(e) => (
+                        Level::Error,
+                        format!("{} \"{name}\": test failed — {e}", kind.label()),
+                    ),
                 };
-                self.profiles.test_results.insert((kind, name), text.clone());
+                self.profiles
+                    .test_results
+                    .insert((kind, name), text.clone());
                 self.notifications.push(now, level, text);
             }
             Event::Keyring(status) => {

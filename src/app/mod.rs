@@ -264,9 +264,15 @@ impl eframe::App for ScaleboardApp {
         crate::ui::root_ui(self, ui);
         if let Some(started) = self.started {
             let with_data = self.fleet.endpoints.iter().any(|e| e.snapshot.is_some());
-            log::info!("first frame after {:?} (fleet data: {with_data})", started.elapsed());
+            log::info!(
+                "first frame after {:?} (fleet data: {with_data})",
+                started.elapsed()
+            );
             if std::env::var_os("SCALEBOARD_TRACE_STARTUP").is_some() {
-                eprintln!("first frame after {:?} (fleet data: {with_data})", started.elapsed());
+                eprintln!(
+                    "first frame after {:?} (fleet data: {with_data})",
+                    started.elapsed()
+                );
             }
             if with_data {
                 self.started = None;

@@ -68,7 +68,7 @@ pub fn status(
         };
         match event {
             Event::Endpoints(infos) => {
-                endpoints = Some(infos.into_iter().map(|i| (i.id, i.label)).collect())
+                endpoints = Some(infos.into_iter().map(|i| (i.id, i.label)).collect());
             }
             Event::Snapshot {
                 endpoint, snapshot, ..

@@ -40,78 +40,74 @@ pub fn status_after(ok: bool, ever_ok: bool, failures: u32) -> ConnStatus {
     }
 }
 
+/// What the loop remembers between polls of one endpoint.
+struct Health {
+    failures: u32,
+    ever_ok: bool,
+    status: ConnStatus,
+    last_error: Option<String>,
+}
+
+impl Health {
+    /// After a success: the status event to send, if the status changed.
+    fn ok(&mut self) -> Option<ConnStatus> {
+        self.failures = 0;
+        self.ever_ok = true;
+        self.last_error = None;
+        (self.status != ConnStatus::Ok).then(|| {
+            self.status = ConnStatus::Ok;
+            self.status
+        })
+    }
+
+    /// After a failure: the new status, and the error text only when it differs from the last
+    /// one, so the operator sees each error once.
+    fn failed(&mut self, message: String) -> (ConnStatus, Option<String>) {
+        self.failures += 1;
+        self.status = status_after(false, self.ever_ok, self.failures);
+        let error = (self.last_error.as_deref() != Some(message.as_str())).then(|| message.clone());
+        self.last_error = Some(message);
+        (self.status, error)
+    }
+}
+
 impl PollLoop {
     pub async fn run(self) {
         let id = self.connector.info().id.clone();
-        let mut failures = 0u32;
-        let mut ever_ok = false;
-        let mut status = ConnStatus::Connecting;
-        let mut last_error: Option<String> = None;
-        self.sink
-            .emit(Event::Status {
-                endpoint: id.clone(),
-                status,
-                error: None,
-                at: self.clock.now_ms(),
-            })
+        let mut health = Health {
+            failures: 0,
+            ever_ok: false,
+            status: ConnStatus::Connecting,
+            last_error: None,
+        };
+        self.status(&id, ConnStatus::Connecting, None, self.clock.now_ms())
             .await;
         loop {
             let result = tokio::time::timeout(self.timeout, self.connector.poll()).await;
             let at = self.clock.now_ms();
-            match result {
+            let failure = match result {
                 Ok(Ok(out)) => {
-                    failures = 0;
-                    ever_ok = true;
-                    last_error = None;
-                    self.sink
-                        .emit(Event::Snapshot {
-                            endpoint: id.clone(),
-                            at,
-                            snapshot: out.snapshot,
-                            samples: out.samples,
-                        })
-                        .await;
-                    if status != ConnStatus::Ok {
-                        status = ConnStatus::Ok;
-                        self.sink
-                            .emit(Event::Status {
-                                endpoint: id.clone(),
-                                status,
-                                error: None,
-                                at,
-                            })
-                            .await;
+                    let event = Event::Snapshot {
+                        endpoint: id.clone(),
+                        at,
+                        snapshot: out.snapshot,
+                        samples: out.samples,
+                    };
+                    self.sink.emit(event).await;
+                    if let Some(status) = health.ok() {
+                        self.status(&id, status, None, at).await;
                     }
+                    None
                 }
-                Ok(Err(e)) => {
-                    failures = self
-                        .failed(
-                            &id,
-                            e.to_string(),
-                            at,
-                            failures,
-                            ever_ok,
-                            &mut status,
-                            &mut last_error,
-                        )
-                        .await
-                }
-                Err(_) => {
-                    let msg = format!("no answer within {} s", self.timeout.as_secs_f32());
-                    failures = self
-                        .failed(
-                            &id,
-                            msg,
-                            at,
-                            failures,
-                            ever_ok,
-                            &mut status,
-                            &mut last_error,
-                        )
-                        .await;
-                }
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(_) => Some(format!("no answer within {} s", self.timeout.as_secs_f32())),
+            };
+            if let Some(message) = failure {
+                // Every failed poll is reported: the UI records a gap for it.
+                let (status, error) = health.failed(message);
+                self.status(&id, status, error, at).await;
             }
-            let delay = next_delay(*self.interval.borrow(), failures);
+            let delay = next_delay(*self.interval.borrow(), health.failures);
             tokio::select! {
                 () = self.clock.sleep(delay) => {}
                 () = self.poll_now.notified() => {}
@@ -119,32 +115,15 @@ impl PollLoop {
         }
     }
 
-    /// Every failed poll is reported (the UI records a gap for it); the error text only when it
-    /// is new, so the operator sees it once.
-    #[allow(clippy::too_many_arguments)]
-    async fn failed(
-        &self,
-        id: &str,
-        message: String,
-        at: i64,
-        failures: u32,
-        ever_ok: bool,
-        status: &mut ConnStatus,
-        last_error: &mut Option<String>,
-    ) -> u32 {
-        let failures = failures + 1;
-        *status = status_after(false, ever_ok, failures);
-        let error = (last_error.as_deref() != Some(message.as_str())).then(|| message.clone());
-        *last_error = Some(message);
+    async fn status(&self, id: &str, status: ConnStatus, error: Option<String>, at: i64) {
         self.sink
             .emit(Event::Status {
                 endpoint: id.to_string(),
-                status: *status,
+                status,
                 error,
                 at,
             })
             .await;
-        failures
     }
 }
 

@@ -144,7 +144,11 @@ pub(crate) async fn run(
                 }
             }
             Command::Files(job) => files.run(job, &sink),
-            Command::TestEndpoint { profile, kind, name } => {
+            Command::TestEndpoint {
+                profile,
+                kind,
+                name,
+            } => {
                 let clock = Arc::clone(&config.clock);
                 let sink = sink.clone();
                 let timeout = config.poll_timeout;

@@ -76,7 +76,8 @@ pub fn overview_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
         })
         .collect();
     let lines = |v: &[(SeriesKey, String)]| -> Vec<(SeriesKey, String)> { v.to_vec() };
-    let plots: [(&str, &str, &str, Vec<(SeriesKey, String)>); 6] = [
+    type PlotSpec<'a> = (&'a str, &'a str, &'a str, Vec<(SeriesKey, String)>);
+    let plots: [PlotSpec<'_>; 6] = [
         (
             "ov_replicas",
             "Replicas",
@@ -208,7 +209,7 @@ fn tiles_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                         match app.fleet.area_status(area) {
                             Some(s) => widgets::status_dot_ui(ui, s),
                             None => {
-                                widgets::dot_ui(ui, ui.visuals().weak_text_color(), "no endpoint")
+                                widgets::dot_ui(ui, ui.visuals().weak_text_color(), "no endpoint");
                             }
                         }
                         if ui.link(panel.label()).clicked() {

@@ -272,7 +272,10 @@ pub fn profile_editor_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
         }
         for (kind, ep) in endpoints {
             ui.horizontal(|ui| {
-                if ui.button(format!("Test {} \"{ep}\"", kind.label())).clicked() {
+                if ui
+                    .button(format!("Test {} \"{ep}\"", kind.label()))
+                    .clicked()
+                {
                     test = Some((kind, ep.clone()));
                 }
                 if let Some(result) = app.profiles.test_results.get(&(kind, ep.clone())) {
@@ -300,7 +303,11 @@ pub fn profile_editor_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
         && let Some((_, profile)) = app.profiles.editor.clone()
     {
         app.profiles.test_results.remove(&(kind, name.clone()));
-        app.send(Command::TestEndpoint { profile: Box::new(profile), kind, name });
+        app.send(Command::TestEndpoint {
+            profile: Box::new(profile),
+            kind,
+            name,
+        });
     }
     if let Some(r) = secret_to_set {
         app.profiles.secret_input.clear();
