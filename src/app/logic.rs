@@ -145,8 +145,10 @@ impl ScaleboardApp {
                 self.notifications.push(now, level, text);
             }
             Event::Keyring(status) => {
+                // Only worth a toast when the active profile actually has secrets to keep.
                 if let crate::profiles::KeyringStatus::Unavailable(why) = &status
                     && self.profiles.keyring.as_ref() != Some(&status)
+                    && !self.profiles.active.secret_refs().is_empty()
                 {
                     self.notifications.push(
                         now,

@@ -30,6 +30,8 @@ pub enum FileJob {
         secret: SecretRef,
         value: String,
     },
+    /// Find out once whether an OS keyring answers (it can take seconds when none runs).
+    ProbeKeyring,
 }
 
 pub(crate) struct Files {
@@ -98,6 +100,7 @@ impl Files {
                     }),
                 ]
             }
+            FileJob::ProbeKeyring => vec![Event::Keyring(self.secrets().keyring_status())],
             job => vec![self.profile_job(job)],
         }
     }

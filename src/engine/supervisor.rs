@@ -45,6 +45,7 @@ pub(crate) async fn run(
     let (interval_tx, interval_rx) = watch::channel(Duration::from_secs(2));
     let audit = Arc::new(AuditLog::new(&config.data_dir));
     let files = Files::new(&config.config_dir, &config.data_dir);
+    files.run(super::files::FileJob::ProbeKeyring, &sink);
     let mut connected: Option<Connected> = None;
     let mut running: HashMap<ActionId, watch::Sender<bool>> = HashMap::new();
     while let Some(command) = commands.recv().await {

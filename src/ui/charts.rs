@@ -4,7 +4,7 @@
 
 use crate::app::TimeRange;
 use crate::metrics::{MetricStore, SeriesKey};
-use egui_plot::{Legend, Line, Plot, PlotPoint, PlotPoints};
+use egui_plot::{Corner, Legend, Line, Plot, PlotPoint, PlotPoints};
 use std::collections::HashMap;
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -116,7 +116,16 @@ pub fn time_plot_ui(
     ui.label(egui::RichText::new(format!("{title} ({unit})")).strong());
     Plot::new(id)
         .height(height)
-        .legend(Legend::default())
+        // Newest data is on the right, so the legend sits top-left, see-through.
+        .legend(
+            Legend::default()
+                .position(Corner::LeftTop)
+                .background_alpha(0.6)
+                .text_style(egui::TextStyle::Small)
+                .follow_insertion_order(true),
+        )
+        // Every plotted metric is non-negative: keep zero in view so small changes don't look huge.
+        .include_y(0.0)
         .allow_scroll(false)
         .allow_zoom(false)
         .allow_drag(false)

@@ -102,6 +102,9 @@ pub fn overview_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
         ("ov_p95", "p95 latency", "ms", lines(&checks)),
     ];
     let width = ui.available_width();
+    // Two rows of plots share the height left under the tiles.
+    let plot_height =
+        ((ui.clip_rect().bottom() - ui.cursor().top() - 90.0) / 2.0).clamp(140.0, 340.0);
     let columns = if width > 900.0 { 3 } else { 2 };
     egui::Grid::new("overview_plots")
         .num_columns(columns)
@@ -127,7 +130,7 @@ pub fn overview_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                         &mut app.charts,
                         range,
                         now,
-                        160.0,
+                        plot_height,
                     );
                 });
                 if (i + 1) % columns == 0 {

@@ -311,11 +311,12 @@ impl DemoFleet {
             .iter_mut()
             .filter(|d| !d.primary && d.reachable)
         {
-            let jitter = 1.0 + 0.02 * self.rng.noise();
-            let replayed = (write_bytes as f64 * d.replay_factor * jitter) as u64;
-            // Replicas catch up when load drops, so lag moves instead of only growing.
-            let catch_up = ((1.0 - load).max(0.0) * 400_000.0) as u64;
-            d.lsn = (d.lsn + replayed + catch_up).min(primary_lsn);
+            // Replay delay in seconds: grows with load, wobbles, and is worse for slow replicas.
+            let slowness = (1.0 - d.replay_factor) * 40.0;
+            let delay_s = (0.05 + slowness * load) * (1.0 + 0.35 * self.rng.noise());
+            let target = primary_lsn.saturating_sub((write_bytes as f64 * delay_s) as u64);
+            // Replay never goes backwards.
+            d.lsn = d.lsn.max(target).min(primary_lsn);
             let behind = primary_lsn - d.lsn;
             d.lag_seconds = behind as f64 / write_bytes.max(1) as f64;
             d.tps = tps * 0.6 * (1.0 + 0.1 * self.rng.noise());
