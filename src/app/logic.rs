@@ -117,8 +117,17 @@ impl ScaleboardApp {
                 damaged,
                 result,
             } => {
+                // An edit of the profile in use takes effect at once.
+                let edited_active = profiles
+                    .iter()
+                    .find(|p| p.name == self.profiles.active.name)
+                    .filter(|p| **p != self.profiles.active)
+                    .cloned();
                 self.profiles.list = profiles;
                 self.profiles.damaged = damaged;
+                if let Some(profile) = edited_active {
+                    self.connect(profile);
+                }
                 match result {
                     Ok(msg) if msg.is_empty() => {}
                     Ok(msg) => {

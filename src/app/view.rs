@@ -75,6 +75,8 @@ pub struct ViewState {
     pub dark: bool,
     pub show_shortcuts: bool,
     pub show_notifications: bool,
+    /// Last title sent to the window, so it is only sent when it changes.
+    pub window_title: String,
 }
 
 impl Default for ViewState {
@@ -85,6 +87,7 @@ impl Default for ViewState {
             dark: true,
             show_shortcuts: false,
             show_notifications: false,
+            window_title: String::new(),
         }
     }
 }

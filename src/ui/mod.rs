@@ -55,8 +55,11 @@ fn top_bar_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     } else {
         format!("Scaleboard — {}", app.profiles.active.name)
     };
-    ui.ctx()
-        .send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+    if app.view.window_title != title {
+        ui.ctx()
+            .send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+        app.view.window_title = title;
+    }
     egui::Panel::top("top_bar").show(ui, |ui| {
         ui.horizontal(|ui| {
             ui.strong("Scaleboard");
