@@ -6,8 +6,8 @@ use super::pipeline::{ActionRun, finish_refused};
 use super::poll::PollLoop;
 use super::types::{Command, Event};
 use super::{ConnectRequest, EngineConfig, EventSink};
-use crate::actions::ActionId;
 use crate::actions::audit::AuditLog;
+use crate::actions::{ActionId, Plan};
 use crate::connectors::Connector;
 use crate::connectors::registry;
 use crate::profiles::Profile;
@@ -68,59 +68,14 @@ pub(crate) async fn run(
                 }
             }
             Command::Execute { id, plan, forced } => {
-                let Some(c) = &connected else {
-                    finish_refused(
-                        &sink,
-                        &audit,
-                        config.clock.now_ms(),
-                        id,
-                        &plan,
-                        forced,
-                        "no profile is connected",
-                    )
-                    .await;
-                    continue;
-                };
-                if c.profile.read_only {
-                    let why = format!("profile \"{}\" is read-only", c.profile.name);
-                    finish_refused(
-                        &sink,
-                        &audit,
-                        config.clock.now_ms(),
-                        id,
-                        &plan,
-                        forced,
-                        &why,
-                    )
-                    .await;
-                    continue;
-                }
-                if plan.refused() && !forced {
-                    finish_refused(
-                        &sink,
-                        &audit,
-                        config.clock.now_ms(),
-                        id,
-                        &plan,
-                        forced,
-                        "a guard refused it and it was not forced",
-                    )
-                    .await;
-                    continue;
-                }
-                let Some(connector) = c.connectors.get(plan.action.endpoint()).cloned() else {
-                    let why = format!("endpoint {} is not connected", plan.action.endpoint());
-                    finish_refused(
-                        &sink,
-                        &audit,
-                        config.clock.now_ms(),
-                        id,
-                        &plan,
-                        forced,
-                        &why,
-                    )
-                    .await;
-                    continue;
+                let admitted = admit(connected.as_ref(), &plan, forced);
+                let (c, connector) = match admitted {
+                    Ok(found) => found,
+                    Err(why) => {
+                        let now = config.clock.now_ms();
+                        finish_refused(&sink, &audit, now, id, &plan, forced, &why).await;
+                        continue;
+                    }
                 };
                 let (cancel_tx, cancel_rx) = watch::channel(false);
                 running.insert(id, cancel_tx);
@@ -161,6 +116,29 @@ pub(crate) async fn run(
             Command::Shutdown => break,
         }
     }
+}
+
+/// The engine's own last check before an action runs, whatever the UI allowed: a read-only
+/// profile, an unforced refusal or an unknown endpoint stop it here (and are audited).
+fn admit<'a>(
+    connected: Option<&'a Connected>,
+    plan: &Plan,
+    forced: bool,
+) -> Result<(&'a Connected, Arc<dyn Connector>), String> {
+    let c = connected.ok_or("no profile is connected")?;
+    if c.profile.read_only {
+        return Err(format!("profile \"{}\" is read-only", c.profile.name));
+    }
+    if plan.refused() && !forced {
+        return Err("a guard refused it and it was not forced".into());
+    }
+    let endpoint = plan.action.endpoint();
+    let connector = c
+        .connectors
+        .get(endpoint)
+        .cloned()
+        .ok_or_else(|| format!("endpoint {endpoint} is not connected"))?;
+    Ok((c, connector))
 }
 
 async fn connect(
