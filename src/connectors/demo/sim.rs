@@ -39,6 +39,8 @@ pub struct SimDb {
     pub timeline: u32,
     /// Replay speed relative to the primary's write rate; below 1 the replica falls behind.
     pub(super) replay_factor: f64,
+    /// Smoothed replay delay in seconds, so lag drifts instead of jumping every second.
+    pub(super) delay_s: f64,
 }
 
 #[derive(Clone, Debug)]
@@ -123,6 +125,7 @@ fn db(name: &'static str, primary: bool, replay_factor: f64) -> SimDb {
         tps: 0.0,
         timeline: 1,
         replay_factor,
+        delay_s: 0.1,
     }
 }
 
@@ -169,7 +172,7 @@ impl DemoFleet {
                     in_per_sec: 0.0,
                     out_per_sec: 0.0,
                     per_worker_per_sec: 4.0,
-                    peak_in_per_sec: 14.0,
+                    peak_in_per_sec: 22.0,
                 },
                 SimQueue {
                     name: "queue:mailers",
@@ -179,7 +182,7 @@ impl DemoFleet {
                     in_per_sec: 0.0,
                     out_per_sec: 0.0,
                     per_worker_per_sec: 3.0,
-                    peak_in_per_sec: 5.0,
+                    peak_in_per_sec: 9.0,
                 },
             ],
             cache: SimCache {
@@ -313,8 +316,9 @@ impl DemoFleet {
         {
             // Replay delay in seconds: grows with load, wobbles, and is worse for slow replicas.
             let slowness = (1.0 - d.replay_factor) * 40.0;
-            let delay_s = (0.05 + slowness * load) * (1.0 + 0.35 * self.rng.noise());
-            let target = primary_lsn.saturating_sub((write_bytes as f64 * delay_s) as u64);
+            let wanted = (0.05 + slowness * load) * (1.0 + 0.6 * self.rng.noise());
+            d.delay_s = 0.92 * d.delay_s + 0.08 * wanted;
+            let target = primary_lsn.saturating_sub((write_bytes as f64 * d.delay_s) as u64);
             // Replay never goes backwards.
             d.lsn = d.lsn.max(target).min(primary_lsn);
             let behind = primary_lsn - d.lsn;
@@ -325,6 +329,7 @@ impl DemoFleet {
     }
 
     fn step_queues(&mut self, load: f64) {
+        let now_s = (self.now_ms / 1000) as f64;
         for i in 0..self.queues.len() {
             let workers = self
                 .workloads
@@ -333,7 +338,9 @@ impl DemoFleet {
                 .map_or(0, |w| w.ready);
             let noise = 1.0 + 0.15 * self.rng.noise();
             let q = &mut self.queues[i];
-            q.in_per_sec = q.peak_in_per_sec * load * noise;
+            // Bursts every few minutes on top of the daily curve, so backlogs build and drain.
+            let burst = 1.0 + 0.6 * ((now_s / 240.0) + i as f64).sin().max(0.0);
+            q.in_per_sec = q.peak_in_per_sec * load * burst * noise;
             let capacity = q.per_worker_per_sec * f64::from(workers);
             q.out_per_sec = capacity.min(q.depth + q.in_per_sec);
             q.depth = (q.depth + q.in_per_sec - q.out_per_sec).max(0.0);
