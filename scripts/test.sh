@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the build and tests need. Connector issues add their servers here
 # (postgresql, redis-server, rabbitmq-server, nginx-light, prometheus); a missing one fails
-# the tests that need it, it is never skipped.
-PACKAGES=(ca-certificates pkg-config)
+# the tests that need it, it is never skipped. The Docker tests need a running engine and the
+# docker CLI (these machines have both); busybox-static gives their offline test image.
+PACKAGES=(ca-certificates pkg-config busybox-static docker-compose)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

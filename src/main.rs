@@ -40,6 +40,29 @@ enum Cmd {
         #[arg(long, default_value_t = 15)]
         timeout: u64,
     },
+    /// Scale a Compose or Swarm service through the action pipeline (plan, confirm, verify,
+    /// audit): compose/PROJECT/SERVICE N, compose/PROJECT --set SERVICE=N…, or swarm/SERVICE N.
+    Scale {
+        /// compose/PROJECT/SERVICE, compose/PROJECT (with --set) or swarm/SERVICE
+        target: String,
+        /// The replica count (not with --set).
+        replicas: Option<u32>,
+        /// SERVICE=N for each service of a project scaled together (repeat it).
+        #[arg(long = "set", value_name = "SERVICE=N")]
+        set: Vec<String>,
+        /// The endpoint, when several Docker engines of the profile hold the target.
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// Do not ask to type the target's name.
+        #[arg(long)]
+        yes: bool,
+        /// Run even though a guard refuses; the audit record says so.
+        #[arg(long)]
+        force: bool,
+        /// Seconds between confirmation and execution (Ctrl-C cancels).
+        #[arg(long, default_value_t = 5)]
+        grace: u64,
+    },
     /// Print the audit log.
     Audit {
         /// As spreadsheet-safe CSV.
@@ -72,6 +95,40 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
                 scaleboard::cli::status(&dirs, profile, Duration::from_secs(timeout))?;
             scaleboard::cli::print_status(&reports, json, std::io::stdout().lock())?;
             Ok(if all_up {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Some(Cmd::Scale {
+            target,
+            replicas,
+            set,
+            endpoint,
+            yes,
+            force,
+            grace,
+        }) => {
+            let profile =
+                scaleboard::cli::choose_profile(&store, args.profile.as_deref(), args.demo)?;
+            let request = scaleboard::cli::scale::ScaleRequest {
+                target,
+                replicas,
+                set,
+                endpoint,
+                yes,
+                force,
+                grace: Duration::from_secs(grace),
+                connect_timeout: Duration::from_secs(20),
+            };
+            let ok = scaleboard::cli::scale::scale(
+                &dirs,
+                profile,
+                &request,
+                std::io::stdin().lock(),
+                std::io::stdout().lock(),
+            )?;
+            Ok(if ok {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)

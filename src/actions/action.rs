@@ -27,6 +27,13 @@ pub enum Action {
         max_replicas: u32,
         target_cpu_percent: u32,
     },
+    /// Scale several services of one Compose project in one `up` (one multi-`--scale` line).
+    ScaleComposeServices {
+        endpoint: String,
+        project: String,
+        /// (service, replicas), in the order typed.
+        services: Vec<(String, u32)>,
+    },
     /// Promote a streaming replica to primary.
     PromoteReplica {
         endpoint: String,
@@ -42,14 +49,16 @@ impl Action {
             Self::ScaleWorkload { workload, .. } | Self::SetAutoscaler { workload, .. } => {
                 &workload.endpoint
             }
-            Self::PromoteReplica { endpoint, .. } => endpoint,
+            Self::PromoteReplica { endpoint, .. } | Self::ScaleComposeServices { endpoint, .. } => {
+                endpoint
+            }
         }
     }
 
     /// Short verb for lists and the audit record.
     pub fn kind(&self) -> &'static str {
         match self {
-            Self::ScaleWorkload { .. } => "scale",
+            Self::ScaleWorkload { .. } | Self::ScaleComposeServices { .. } => "scale",
             Self::SetAutoscaler { .. } => "autoscale",
             Self::PromoteReplica { .. } => "promote",
         }
@@ -62,6 +71,7 @@ impl Action {
                 workload.name.clone()
             }
             Self::PromoteReplica { replica, .. } => replica.clone(),
+            Self::ScaleComposeServices { project, .. } => project.clone(),
         }
     }
 
@@ -76,6 +86,14 @@ impl Action {
                 cluster,
                 replica,
             } => format!("{endpoint}/{cluster}/{replica}"),
+            Self::ScaleComposeServices {
+                endpoint,
+                project,
+                services,
+            } => {
+                let names: Vec<&str> = services.iter().map(|(s, _)| s.as_str()).collect();
+                format!("{endpoint}/{project}/{{{}}}", names.join(","))
+            }
         }
     }
 }

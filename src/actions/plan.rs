@@ -36,19 +36,19 @@ pub struct Guard {
 }
 
 impl Guard {
-    fn pass(reason: impl Into<String>) -> Self {
+    pub(crate) fn pass(reason: impl Into<String>) -> Self {
         Self {
             level: GuardLevel::Pass,
             reason: reason.into(),
         }
     }
-    fn warn(reason: impl Into<String>) -> Self {
+    pub(crate) fn warn(reason: impl Into<String>) -> Self {
         Self {
             level: GuardLevel::Warn,
             reason: reason.into(),
         }
     }
-    fn refuse(reason: impl Into<String>) -> Self {
+    pub(crate) fn refuse(reason: impl Into<String>) -> Self {
         Self {
             level: GuardLevel::Refuse,
             reason: reason.into(),
@@ -119,6 +119,13 @@ pub fn plan(action: Action, fleet: &dyn FleetView, policy: &PlanPolicy) -> Plan 
             cluster,
             replica,
         } => plan_promote(&action, endpoint, cluster, replica, fleet, policy),
+        Action::ScaleComposeServices {
+            endpoint,
+            project,
+            services,
+        } => super::plan_docker::plan_compose_services(
+            &action, endpoint, project, services, fleet, policy,
+        ),
     };
     plan.action = action;
     if policy.read_only {
@@ -162,10 +169,9 @@ fn plan_scale(
     };
     let current = w.desired;
     let command = match w.kind {
-        WorkloadKind::ComposeService => format!(
-            "docker compose -p {} up -d --no-recreate --scale {}={replicas} {}",
-            id.scope, id.name, id.name
-        ),
+        WorkloadKind::ComposeService | WorkloadKind::SwarmService => {
+            super::plan_docker::scale_command(w, replicas)
+        }
         kind => format!(
             "{} scale {}/{} --replicas={replicas}",
             kubectl(policy, id),
@@ -184,14 +190,9 @@ fn plan_scale(
             id.name
         )));
     }
-    if let Some(port) = w.fixed_host_port
-        && replicas > 1
-    {
-        guards.push(Guard::refuse(format!(
-            "{} publishes fixed host port {port}: a second container could not bind it. \
-             Remove the fixed port (use a range or no host port) before scaling above 1.",
-            id.name
-        )));
+    guards.extend(super::plan_docker::capacity_guards(w, replicas));
+    if let Some(d) = w.docker.as_deref() {
+        guards.extend(super::plan_docker::project_guards(&id.scope, d));
     }
     let mut alternative = None;
     if let Some(hpa) = &w.autoscaler {
@@ -260,10 +261,14 @@ fn plan_autoscale(
         );
     };
     let mut guards = Vec::new();
-    if w.kind == WorkloadKind::ComposeService {
-        guards.push(Guard::refuse(
-            "Compose services have no autoscaler; scale them by hand.",
-        ));
+    if matches!(
+        w.kind,
+        WorkloadKind::ComposeService | WorkloadKind::SwarmService
+    ) {
+        guards.push(Guard::refuse(format!(
+            "{}s have no autoscaler; scale them by hand.",
+            w.kind.label()
+        )));
     }
     if min == 0 || min > max {
         guards.push(Guard::refuse(format!(
@@ -403,7 +408,7 @@ fn plan_promote(
     }
 }
 
-fn unknown_target(action: &Action, policy: &PlanPolicy, reason: String) -> Plan {
+pub(crate) fn unknown_target(action: &Action, policy: &PlanPolicy, reason: String) -> Plan {
     Plan {
         action: action.clone(),
         title: format!("{} {}", action.kind(), action.target_path()),

@@ -66,6 +66,37 @@ pub fn check(action: &Action, snapshot: &Snapshot) -> Verification {
                 None => Verification::Pending(format!("{replica} not reported")),
             }
         }
+        (
+            Action::ScaleComposeServices {
+                endpoint,
+                project,
+                services,
+            },
+            Snapshot::Workloads(list),
+        ) => {
+            let mut seen = Vec::new();
+            let mut done = true;
+            for (service, n) in services {
+                let w = list.iter().find(|w| {
+                    &w.id.endpoint == endpoint && &w.id.scope == project && &w.id.name == service
+                });
+                match w {
+                    Some(w) => {
+                        done &= w.desired == *n && w.ready == *n;
+                        seen.push(format!("{service} {}/{n} running", w.ready));
+                    }
+                    None => {
+                        done = false;
+                        seen.push(format!("{service} not reported"));
+                    }
+                }
+            }
+            if done {
+                Verification::Done(seen.join(", "))
+            } else {
+                Verification::Pending(seen.join(", "))
+            }
+        }
         _ => Verification::Pending("waiting for a matching snapshot".into()),
     }
 }

@@ -38,6 +38,14 @@ pub struct ScaleForm {
     pub replicas: u32,
 }
 
+/// Several services of one Compose project scaled in one step.
+pub struct ProjectScaleForm {
+    pub endpoint: String,
+    pub project: String,
+    /// (service, replicas), prefilled with the current counts.
+    pub services: Vec<(String, u32)>,
+}
+
 pub struct AutoscaleForm {
     pub workload: WorkloadRef,
     pub min: u32,
@@ -52,6 +60,7 @@ pub struct ActionsState {
     pub running: VecDeque<RunningAction>,
     pub scale_form: Option<ScaleForm>,
     pub autoscale_form: Option<AutoscaleForm>,
+    pub project_form: Option<ProjectScaleForm>,
 }
 
 impl ActionsState {

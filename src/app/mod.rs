@@ -6,7 +6,9 @@ mod logic;
 mod notifications;
 mod view;
 
-pub use actions::{ActionsState, AutoscaleForm, ConfirmDialog, RunningAction, ScaleForm};
+pub use actions::{
+    ActionsState, AutoscaleForm, ConfirmDialog, ProjectScaleForm, RunningAction, ScaleForm,
+};
 pub use fleet::{EndpointState, FleetState};
 pub use notifications::{Level, Notification, Notifications};
 pub use view::{PanelId, TimeRange, ViewState};

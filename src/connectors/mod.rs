@@ -2,6 +2,7 @@
 //! and carries out actions on it. Errors are typed and never panic.
 
 pub mod demo;
+pub mod docker;
 pub mod registry;
 pub mod snapshot;
 

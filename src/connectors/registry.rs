@@ -42,10 +42,13 @@ pub fn build_endpoint(
     name: &str,
     clock: &Arc<dyn Clock>,
 ) -> Option<Arc<dyn Connector>> {
-    let _ = (profile, name, clock);
+    let _ = clock;
     match kind {
+        EndpointKind::Compose => {
+            let endpoint = profile.compose.iter().find(|e| e.name == name)?;
+            Some(Arc::new(super::docker::DockerConnector::new(endpoint)))
+        }
         EndpointKind::Kubernetes
-        | EndpointKind::Compose
         | EndpointKind::Postgres
         | EndpointKind::Redis
         | EndpointKind::RabbitMq

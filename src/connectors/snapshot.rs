@@ -38,6 +38,7 @@ pub enum WorkloadKind {
     Deployment,
     StatefulSet,
     ComposeService,
+    SwarmService,
 }
 
 impl WorkloadKind {
@@ -46,6 +47,7 @@ impl WorkloadKind {
             Self::Deployment => "Deployment",
             Self::StatefulSet => "StatefulSet",
             Self::ComposeService => "Compose service",
+            Self::SwarmService => "Swarm service",
         }
     }
 }
@@ -97,6 +99,66 @@ pub struct Workload {
     pub fixed_host_port: Option<u16>,
     /// Why pods or containers are not ready yet, when known.
     pub pending_reason: Option<String>,
+    /// What a Docker engine adds (Compose and Swarm services); `None` for other kinds.
+    pub docker: Option<Box<DockerDetails>>,
+}
+
+/// How to reach a Docker engine from this machine: what the `docker` and compose commands need.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DockerTarget {
+    /// `DOCKER_HOST` for the child processes (`unix://`, `tcp://`, `ssh://`); `None` = inherited.
+    pub host: Option<String>,
+    /// A named Docker context (`docker --context NAME`); wins over `host` when both are set.
+    pub context: Option<String>,
+}
+
+/// Which Compose command is installed on this machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ComposeCli {
+    /// `docker compose` (the v2 plugin).
+    V2,
+    /// `docker-compose` (the standalone v1 Python tool).
+    V1,
+}
+
+/// A Compose project as its containers' labels describe it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComposeProject {
+    /// From `com.docker.compose.project.config_files`, resolved against the working dir.
+    pub config_files: Vec<String>,
+    /// From `com.docker.compose.project.working_dir`.
+    pub working_dir: String,
+    /// `None` when neither `docker compose` nor `docker-compose` is installed.
+    pub cli: Option<ComposeCli>,
+    /// Problems with the files, in words: missing, or changed since the containers were created.
+    pub file_warnings: Vec<String>,
+}
+
+/// Health checks of a service's containers; `None` on the workload when it has no health check.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthCounts {
+    pub healthy: u32,
+    pub unhealthy: u32,
+    pub starting: u32,
+}
+
+/// Docker-specific facts about a Compose or Swarm service.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DockerDetails {
+    pub target: DockerTarget,
+    /// Set for Compose services.
+    pub compose: Option<ComposeProject>,
+    /// Names of the service's containers (tasks for Swarm), sorted.
+    pub containers: Vec<String>,
+    /// The service sets `container_name`, so it can run one container only.
+    pub container_name: Option<String>,
+    /// `deploy.mode: global` (Compose) or `--mode global` (Swarm): one per node, not scalable.
+    pub global_mode: bool,
+    pub health: Option<HealthCounts>,
+    /// Sum of the containers' restart counts.
+    pub restarts: u32,
+    /// Sum of the containers' memory use, when stats answered in time.
+    pub memory_bytes: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -33,6 +33,13 @@ fn cancelled(cancel: &watch::Receiver<bool>) -> bool {
     *cancel.borrow()
 }
 
+/// Resolves once the operator cancels; never if the sender goes away without cancelling.
+async fn wait_cancelled(cancel: &mut watch::Receiver<bool>) {
+    if cancel.wait_for(|c| *c).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
 impl ActionRun {
     pub async fn run(self, mut cancel: watch::Receiver<bool>) {
         // 1. Grace period, counted down in steps so the UI can show the remaining time.
@@ -50,19 +57,31 @@ impl ActionRun {
                 return self.finish(AuditOutcome::Cancelled, detail.into()).await;
             }
         }
-        // 2. Execute.
+        // 2. Execute. Cancelling now drops the connector's future, which kills its child
+        // process (connectors spawn them with `kill_on_drop`).
         self.progress(ActionStage::Executing).await;
-        let output =
-            match tokio::time::timeout(EXECUTE_TIMEOUT, self.connector.execute(&self.plan.action))
-                .await
-            {
-                Ok(Ok(output)) => output,
-                Ok(Err(e)) => return self.finish(AuditOutcome::Failed, e.to_string()).await,
-                Err(_) => {
-                    let detail = format!("no answer within {} s", EXECUTE_TIMEOUT.as_secs());
-                    return self.finish(AuditOutcome::Failed, detail).await;
-                }
-            };
+        let execute =
+            tokio::time::timeout(EXECUTE_TIMEOUT, self.connector.execute(&self.plan.action));
+        let result = tokio::select! {
+            result = execute => Some(result),
+            () = wait_cancelled(&mut cancel) => None,
+        };
+        let output = match result {
+            Some(Ok(Ok(output))) => output,
+            Some(Ok(Err(e))) => return self.finish(AuditOutcome::Failed, e.to_string()).await,
+            Some(Err(_)) => {
+                let detail = format!(
+                    "no answer within {} s; the command was stopped",
+                    EXECUTE_TIMEOUT.as_secs()
+                );
+                return self.finish(AuditOutcome::Failed, detail).await;
+            }
+            None => {
+                let detail = "cancelled by the operator while executing; the command was \
+                              stopped, and what it had already changed stays changed";
+                return self.finish(AuditOutcome::Cancelled, detail.into()).await;
+            }
+        };
         // 3. Verify until the observed state matches the intent.
         let deadline = self.clock.now_ms()
             + i64::try_from(self.verify_timeout.as_millis()).unwrap_or(i64::MAX);

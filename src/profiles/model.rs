@@ -250,6 +250,8 @@ pub struct ComposeEndpoint {
     pub docker_host: Option<String>,
     /// Compose projects to watch; empty means all.
     pub projects: Vec<String>,
+    /// A named Docker context (`docker context ls`); wins over `docker_host` when set.
+    pub docker_context: Option<String>,
 }
 
 /// A PostgreSQL primary with its replicas.

@@ -114,6 +114,19 @@ pub fn profile_editor_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                         c.docker_host = (!host.trim().is_empty()).then(|| host.trim().to_string());
                     }
                     ui.end_row();
+                    let mut context = c.docker_context.clone().unwrap_or_default();
+                    ui.label("Docker context");
+                    if ui
+                        .add(
+                            egui::TextEdit::singleline(&mut context)
+                                .hint_text("empty = DOCKER_HOST above"),
+                        )
+                        .changed()
+                    {
+                        c.docker_context =
+                            (!context.trim().is_empty()).then(|| context.trim().to_string());
+                    }
+                    ui.end_row();
                     list_row(ui, "Projects", &mut c.projects);
                 });
             if ui.small_button("Remove").clicked() {

@@ -1,12 +1,12 @@
-//! Workloads: one list of Kubernetes workloads and Compose services, sortable by filter, with
-//! live plots of the selected one and the Scale / Autoscale forms.
+//! Workloads: one list of Kubernetes workloads, Compose services and Swarm services, sortable by
+//! filter, with live plots of the selected one and the Scale / Autoscale / project scale forms.
 
 use super::charts::{PlotLine, time_plot_ui};
 use super::theme;
 use super::widgets::{self, panel_header_ui};
 use crate::actions::Action;
-use crate::app::{AutoscaleForm, ScaleForm, ScaleboardApp};
-use crate::connectors::snapshot::{Workload, WorkloadKind};
+use crate::app::{AutoscaleForm, ProjectScaleForm, ScaleForm, ScaleboardApp};
+use crate::connectors::snapshot::{DockerDetails, Workload, WorkloadKind};
 use crate::engine::Area;
 use crate::metrics::SeriesKey;
 use egui_extras::{Column, TableBuilder};
@@ -17,7 +17,7 @@ pub fn workloads_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     if app.fleet.in_area(Area::Workloads).next().is_none() {
         widgets::nothing_here_ui(
             ui,
-            "No workload endpoint in this profile. Kubernetes and Docker Compose connectors are not built yet (issues #4 and #5); the demo fleet shows what they will look like.",
+            "No workload endpoint in this profile. Add a Docker engine (Compose and Swarm) to the profile; the Kubernetes connector is not built yet (issue #4). The demo fleet shows what they look like.",
         );
         return;
     }
@@ -60,6 +60,7 @@ fn table_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, rows: &[Workload]) {
         .column(Column::auto().at_least(110.0))
         .column(Column::remainder().at_least(140.0))
         .columns(Column::auto().at_least(60.0), 5)
+        .column(Column::auto().at_least(110.0))
         .column(Column::auto().at_least(150.0))
         .header(20.0, |mut h| {
             for title in [
@@ -71,6 +72,7 @@ fn table_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, rows: &[Workload]) {
                 "Updated",
                 "CPU",
                 "Memory",
+                "Health / restarts",
                 "Autoscaler",
             ] {
                 h.col(|ui| {
@@ -118,6 +120,9 @@ fn table_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, rows: &[Workload]) {
                     ui.label(widgets::percent(w.memory_percent));
                 });
                 row.col(|ui| {
+                    health_cell_ui(ui, w.docker.as_deref());
+                });
+                row.col(|ui| {
                     ui.label(w.autoscaler.as_ref().map_or_else(
                         || "—".to_string(),
                         |h| {
@@ -137,6 +142,73 @@ fn table_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, rows: &[Workload]) {
         app.selected_workload = Some(id);
         app.actions.scale_form = None;
         app.actions.autoscale_form = None;
+        app.actions.project_form = None;
+    }
+}
+
+/// "2 ok, 1 starting · 3 restarts" for Docker services; "—" where there is nothing to say.
+fn health_cell_ui(ui: &mut egui::Ui, docker: Option<&DockerDetails>) {
+    let Some(d) = docker else {
+        ui.label("—");
+        return;
+    };
+    let health = d.health.map_or_else(
+        || "no check".to_string(),
+        |h| {
+            let mut parts = vec![format!("{} ok", h.healthy)];
+            if h.starting > 0 {
+                parts.push(format!("{} starting", h.starting));
+            }
+            if h.unhealthy > 0 {
+                parts.push(format!("{} unhealthy", h.unhealthy));
+            }
+            parts.join(", ")
+        },
+    );
+    let text = format!("{health} · {} restarts", d.restarts);
+    let bad = d.health.is_some_and(|h| h.unhealthy > 0) || d.restarts > 0;
+    let color = if bad {
+        theme::WARN
+    } else {
+        ui.visuals().text_color()
+    };
+    ui.colored_label(color, text);
+}
+
+/// What Docker adds to a selected Compose or Swarm service: containers, files, guards' facts.
+fn docker_details_ui(ui: &mut egui::Ui, d: &DockerDetails) {
+    let mut facts = Vec::new();
+    facts.push(format!("{} restarts", d.restarts));
+    if let Some(bytes) = d.memory_bytes {
+        facts.push(format!(
+            "memory {}",
+            crate::actions::plan::format_bytes(bytes)
+        ));
+    }
+    if let Some(name) = &d.container_name {
+        facts.push(format!("container_name \"{name}\" (one container only)"));
+    }
+    if d.global_mode {
+        facts.push("global mode (one per node)".into());
+    }
+    ui.label(facts.join(" · "));
+    if !d.containers.is_empty() {
+        ui.weak(format!("Containers: {}", d.containers.join(", ")));
+    }
+    if let Some(c) = &d.compose {
+        ui.weak(format!(
+            "Files: {} in {} · {}",
+            c.config_files.join(", "),
+            c.working_dir,
+            match c.cli {
+                Some(crate::connectors::snapshot::ComposeCli::V2) => "docker compose (v2)",
+                Some(crate::connectors::snapshot::ComposeCli::V1) => "docker-compose (v1)",
+                None => "no compose command installed",
+            }
+        ));
+        for warning in &c.file_warnings {
+            ui.colored_label(theme::WARN, warning);
+        }
     }
 }
 
@@ -159,6 +231,9 @@ fn details_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, w: &Workload) {
             h.target_cpu_percent,
             widgets::percent(h.current_cpu_percent)
         ));
+    }
+    if let Some(d) = &w.docker {
+        docker_details_ui(ui, d);
     }
     actions_ui(app, ui, w);
     let t = w.id.target();
@@ -224,8 +299,32 @@ fn actions_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, w: &Workload) {
                 replicas: w.desired,
             });
             app.actions.autoscale_form = None;
+            app.actions.project_form = None;
         }
-        if w.kind != WorkloadKind::ComposeService && ui.button("Autoscale…").clicked() {
+        let docker = matches!(
+            w.kind,
+            WorkloadKind::ComposeService | WorkloadKind::SwarmService
+        );
+        if w.kind == WorkloadKind::ComposeService && ui.button("Scale project…").clicked() {
+            let services = app
+                .fleet
+                .workloads()
+                .filter(|o| {
+                    o.kind == WorkloadKind::ComposeService
+                        && o.id.endpoint == w.id.endpoint
+                        && o.id.scope == w.id.scope
+                })
+                .map(|o| (o.id.name.clone(), o.desired))
+                .collect();
+            app.actions.project_form = Some(ProjectScaleForm {
+                endpoint: w.id.endpoint.clone(),
+                project: w.id.scope.clone(),
+                services,
+            });
+            app.actions.scale_form = None;
+            app.actions.autoscale_form = None;
+        }
+        if !docker && ui.button("Autoscale…").clicked() {
             let (min, max, cpu) = w
                 .autoscaler
                 .as_ref()
@@ -239,6 +338,7 @@ fn actions_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, w: &Workload) {
                 cpu,
             });
             app.actions.scale_form = None;
+            app.actions.project_form = None;
         }
     });
     let mut propose = None;
@@ -281,6 +381,27 @@ fn actions_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, w: &Workload) {
                     min_replicas: form.min,
                     max_replicas: form.max,
                     target_cpu_percent: form.cpu,
+                });
+            }
+        });
+    }
+    if let Some(form) = app
+        .actions
+        .project_form
+        .as_mut()
+        .filter(|f| f.endpoint == w.id.endpoint && f.project == w.id.scope)
+    {
+        ui.horizontal_wrapped(|ui| {
+            ui.label(format!("Project {}:", form.project));
+            for (service, n) in &mut form.services {
+                ui.label(service.as_str());
+                ui.add(egui::DragValue::new(n).range(0..=crate::actions::plan::MAX_REPLICAS));
+            }
+            if ui.button("Preview project scale").clicked() {
+                propose = Some(Action::ScaleComposeServices {
+                    endpoint: form.endpoint.clone(),
+                    project: form.project.clone(),
+                    services: form.services.clone(),
                 });
             }
         });

@@ -155,6 +155,20 @@ fn apply(fleet: &mut DemoFleet, action: &Action) -> Result<String, ConnectorErro
                 workload.name
             ))
         }
+        Action::ScaleComposeServices {
+            project, services, ..
+        } => {
+            let mut done = Vec::new();
+            for (service, replicas) in services {
+                let w = fleet.workload_mut(project, service).ok_or_else(|| {
+                    ConnectorError::Failed(format!("{project}/{service} does not exist"))
+                })?;
+                done.push(format!("{service} {} -> {replicas}", w.desired));
+                w.desired = *replicas;
+                w.ready = w.ready.min(*replicas);
+            }
+            Ok(format!("DEMO: scaled {}", done.join(", ")))
+        }
         Action::PromoteReplica { replica, .. } => {
             let timeline = fleet
                 .databases
@@ -226,6 +240,7 @@ fn workloads(fleet: &DemoFleet, endpoint: &str, compose: bool) -> PollOutput {
                 fixed_host_port: w.fixed_host_port,
                 pending_reason: (w.ready < w.desired)
                     .then(|| "DEMO: pods starting (ContainerCreating)".to_string()),
+                docker: None,
             }
         })
         .collect();

@@ -1,0 +1,194 @@
+//! Planning for Docker: the exact compose / `docker service` line, and the guards that say in
+//! words why a Compose or Swarm service cannot run more containers.
+
+use super::action::Action;
+use super::plan::{FleetView, Guard, MAX_REPLICAS, Plan, PlanPolicy, unknown_target};
+use crate::connectors::docker::command;
+use crate::connectors::snapshot::{DockerDetails, Workload, WorkloadKind, WorkloadRef};
+
+/// The line the connector will run (or, for the demo fleet, the one it stands for).
+pub(super) fn scale_command(w: &Workload, replicas: u32) -> String {
+    let id = &w.id;
+    let details = w.docker.as_deref();
+    if w.kind == WorkloadKind::SwarmService {
+        let target = details.map(|d| d.target.clone()).unwrap_or_default();
+        return command::swarm_scale(&target, &id.name, replicas).display();
+    }
+    if let Some(d) = details
+        && let Some(compose) = &d.compose
+    {
+        let scales = [(id.name.clone(), replicas)];
+        return command::compose_scale(&d.target, &id.scope, compose, &scales).display();
+    }
+    format!(
+        "docker compose -p {} up -d --no-recreate --scale {}={replicas} {}",
+        id.scope, id.name, id.name
+    )
+}
+
+/// Why this service cannot run `replicas` containers: fixed host port, `container_name`,
+/// global mode. Each names its reason.
+pub(super) fn capacity_guards(w: &Workload, replicas: u32) -> Vec<Guard> {
+    let name = &w.id.name;
+    let mut guards = Vec::new();
+    if let Some(port) = w.fixed_host_port
+        && replicas > 1
+    {
+        guards.push(Guard::refuse(format!(
+            "{name} publishes fixed host port {port}: a second container could not bind it. \
+             Remove the fixed port (use a range or no host port) before scaling above 1."
+        )));
+    }
+    let Some(d) = w.docker.as_deref() else {
+        return guards;
+    };
+    if let Some(container_name) = &d.container_name
+        && replicas > 1
+    {
+        guards.push(Guard::refuse(format!(
+            "{name} sets container_name \"{container_name}\": container names are unique, so it \
+             can run one container only. Remove container_name before scaling above 1."
+        )));
+    }
+    if d.global_mode {
+        let how = match w.kind {
+            WorkloadKind::SwarmService => "--mode global",
+            _ => "deploy.mode: global",
+        };
+        guards.push(Guard::refuse(format!(
+            "{name} runs in global mode ({how}): one container per node, so it has no replica \
+             count to set."
+        )));
+    }
+    guards
+}
+
+/// Guards about the Compose project as a whole: its files and the compose command.
+pub(super) fn project_guards(project: &str, d: &DockerDetails) -> Vec<Guard> {
+    let Some(compose) = &d.compose else {
+        return Vec::new();
+    };
+    let mut guards = Vec::new();
+    if compose.cli.is_none() {
+        guards.push(Guard::refuse(
+            "Neither `docker compose` (v2) nor `docker-compose` (v1) is installed on this \
+             machine: Compose services cannot be scaled from here.",
+        ));
+    }
+    for warning in &compose.file_warnings {
+        guards.push(Guard::warn(format!("Project {project}: {warning}.")));
+    }
+    guards
+}
+
+/// Several services of one project in one `up`: the seed's multi-`--scale` line.
+pub(super) fn plan_compose_services(
+    action: &Action,
+    endpoint: &str,
+    project: &str,
+    services: &[(String, u32)],
+    fleet: &dyn FleetView,
+    policy: &PlanPolicy,
+) -> Plan {
+    let mut guards = Vec::new();
+    let mut found: Vec<(&Workload, u32)> = Vec::new();
+    for (i, (service, n)) in services.iter().enumerate() {
+        if services[..i].iter().any(|(s, _)| s == service) {
+            guards.push(Guard::refuse(format!("{service} is listed twice.")));
+            continue;
+        }
+        let id = WorkloadRef {
+            endpoint: endpoint.to_string(),
+            scope: project.to_string(),
+            name: service.clone(),
+        };
+        match fleet.workload(&id) {
+            Some(w) if w.kind == WorkloadKind::ComposeService => found.push((w, *n)),
+            Some(w) => guards.push(Guard::refuse(format!(
+                "{service} is a {}, not a Compose service.",
+                w.kind.label()
+            ))),
+            None => guards.push(Guard::refuse(format!(
+                "Project {project} has no service {service} in the latest snapshot."
+            ))),
+        }
+        if *n > MAX_REPLICAS {
+            guards.push(Guard::refuse(format!(
+                "{service}: {n} replicas is above the limit of {MAX_REPLICAS}; this looks like a typo."
+            )));
+        }
+    }
+    if services.is_empty() {
+        guards.push(Guard::refuse("No service to scale."));
+    }
+    let Some((first, _)) = found.first() else {
+        return unknown_target(
+            action,
+            policy,
+            format!("Compose project {project} is not in the latest snapshot."),
+        );
+    };
+    for (w, n) in &found {
+        guards.extend(capacity_guards(w, *n));
+        if *n == 0 {
+            guards.push(Guard::warn(format!(
+                "Scaling {} to 0 stops every container of it.",
+                w.id.name
+            )));
+        }
+    }
+    if let Some(d) = first.docker.as_deref() {
+        guards.extend(project_guards(project, d));
+    }
+    if found.iter().all(|(w, n)| w.desired == *n) && found.len() == services.len() {
+        guards.push(Guard::warn(
+            "Every listed service already runs that many containers: nothing would change.",
+        ));
+    }
+    if guards.is_empty() {
+        guards.push(Guard::pass(format!(
+            "{} services of {project} can be scaled in one step.",
+            services.len()
+        )));
+    }
+    let command = match first.docker.as_deref() {
+        Some(DockerDetails {
+            target,
+            compose: Some(compose),
+            ..
+        }) => command::compose_scale(target, project, compose, services).display(),
+        _ => {
+            let scales: Vec<String> = services
+                .iter()
+                .map(|(s, n)| format!("--scale {s}={n}"))
+                .collect();
+            let names: Vec<&str> = services.iter().map(|(s, _)| s.as_str()).collect();
+            format!(
+                "docker compose -p {project} up -d --no-recreate {} {}",
+                scales.join(" "),
+                names.join(" ")
+            )
+        }
+    };
+    let list = |f: &dyn Fn(&Workload, u32) -> String| {
+        found
+            .iter()
+            .map(|(w, n)| f(w, *n))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Plan {
+        action: action.clone(),
+        title: format!(
+            "Scale Compose services of {project}: {}",
+            list(&|w, _| w.id.name.clone())
+        ),
+        before: list(&|w, _| format!("{} {}", w.id.name, w.desired)),
+        after: list(&|w, n| format!("{} {n}", w.id.name)),
+        command,
+        guards,
+        dangerous: true,
+        alternative: None,
+        profile: policy.profile.clone(),
+    }
+}

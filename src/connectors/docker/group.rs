@@ -1,0 +1,276 @@
+//! Containers grouped into workloads: one per Compose (project, service), one per Swarm service.
+
+use super::SWARM_SCOPE;
+use super::parse::{self, Container, Stats, SwarmService};
+use crate::connectors::snapshot::{
+    ComposeCli, ComposeProject, DockerDetails, DockerTarget, HealthCounts, Workload, WorkloadKind,
+    WorkloadRef,
+};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+
+pub(super) struct Context<'a> {
+    pub endpoint: &'a str,
+    pub target: &'a DockerTarget,
+    pub cli: Option<ComposeCli>,
+    pub stats: &'a HashMap<String, Stats>,
+}
+
+/// Compose services, grouped by project and service, sorted.
+pub(super) async fn compose(ctx: &Context<'_>, containers: &[Container]) -> Vec<Workload> {
+    let mut projects: BTreeMap<&str, BTreeMap<&str, Vec<&Container>>> = BTreeMap::new();
+    for c in containers {
+        if let Some((project, service)) = c.compose_service() {
+            projects
+                .entry(project)
+                .or_default()
+                .entry(service)
+                .or_default()
+                .push(c);
+        }
+    }
+    let mut out = Vec::new();
+    for (project, services) in projects {
+        // The newest container speaks for the project: it was created by the latest `up`.
+        let Some(newest) = services
+            .values()
+            .flatten()
+            .max_by_key(|c| c.created_ms)
+            .copied()
+        else {
+            continue;
+        };
+        let files = project_files(ctx.cli, newest).await;
+        for (service, members) in services {
+            let id = WorkloadRef {
+                endpoint: ctx.endpoint.to_string(),
+                scope: project.to_string(),
+                name: service.to_string(),
+            };
+            let mut w = workload(ctx, id, WorkloadKind::ComposeService, &members);
+            if let Some(d) = w.docker.as_mut() {
+                d.global_mode = files.global.contains(service);
+                d.compose = Some(files.project.clone());
+                d.container_name = members
+                    .iter()
+                    .find(|c| c.has_custom_name())
+                    .map(|c| c.name.clone());
+            }
+            w.fixed_host_port = members
+                .iter()
+                .flat_map(|c| c.fixed_host_ports.iter().copied())
+                .min();
+            out.push(w);
+        }
+    }
+    out
+}
+
+/// Swarm services from `docker service ls`, with what the local tasks' containers add.
+pub(super) fn swarm(
+    ctx: &Context<'_>,
+    containers: &[Container],
+    services: &[SwarmService],
+) -> Vec<Workload> {
+    services
+        .iter()
+        .map(|s| {
+            let members: Vec<&Container> = containers
+                .iter()
+                .filter(|c| c.label(parse::SWARM_SERVICE) == Some(s.name.as_str()))
+                .collect();
+            let id = WorkloadRef {
+                endpoint: ctx.endpoint.to_string(),
+                scope: SWARM_SCOPE.to_string(),
+                name: s.name.clone(),
+            };
+            let mut w = workload(ctx, id, WorkloadKind::SwarmService, &members);
+            w.desired = s.desired;
+            w.available = s.running;
+            w.ready = s.running;
+            w.updated = s.desired;
+            w.pending_reason = (s.running < s.desired)
+                .then(|| format!("{} of {} tasks running", s.running, s.desired));
+            if let Some(d) = w.docker.as_mut() {
+                d.global_mode = s.mode == "global";
+            }
+            w
+        })
+        .collect()
+}
+
+/// Counts, health, restarts and resource use of one service's containers.
+fn workload(
+    ctx: &Context<'_>,
+    id: WorkloadRef,
+    kind: WorkloadKind,
+    members: &[&Container],
+) -> Workload {
+    let running: Vec<&Container> = members.iter().copied().filter(|c| c.running).collect();
+    let ready = count(running.iter().filter(|c| is_ready(c)));
+    let health = members.iter().any(|c| c.health.is_some()).then(|| {
+        let n = |s: &str| count(running.iter().filter(|c| c.health.as_deref() == Some(s)));
+        HealthCounts {
+            healthy: n("healthy"),
+            unhealthy: n("unhealthy"),
+            starting: n("starting"),
+        }
+    });
+    let stats: Vec<&Stats> = running
+        .iter()
+        .filter_map(|c| ctx.stats.get(&c.id))
+        .collect();
+    let mean = |f: fn(&Stats) -> Option<f64>| {
+        let values: Vec<f64> = stats.iter().filter_map(|s| f(s)).collect();
+        (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+    };
+    let memory_bytes =
+        (!stats.is_empty()).then(|| stats.iter().filter_map(|s| s.memory_bytes).sum());
+    let mut states: BTreeMap<&str, u32> = BTreeMap::new();
+    for c in members.iter().filter(|c| !c.running) {
+        *states.entry(c.state.as_str()).or_default() += 1;
+    }
+    let pending_reason = if !states.is_empty() {
+        let parts: Vec<String> = states.iter().map(|(s, n)| format!("{n} {s}")).collect();
+        Some(format!("containers not running: {}", parts.join(", ")))
+    } else {
+        health
+            .filter(|h| h.starting + h.unhealthy > 0)
+            .map(|h| format!("health: {} starting, {} unhealthy", h.starting, h.unhealthy))
+    };
+    let mut names: Vec<String> = members.iter().map(|c| c.name.clone()).collect();
+    names.sort();
+    let total = count(members.iter());
+    Workload {
+        id,
+        kind,
+        desired: total,
+        ready,
+        available: count(running.iter()),
+        updated: total,
+        cpu_percent: mean(|s| s.cpu_percent),
+        memory_percent: mean(|s| s.memory_percent),
+        autoscaler: None,
+        fixed_host_port: None,
+        pending_reason,
+        docker: Some(Box::new(DockerDetails {
+            target: ctx.target.clone(),
+            compose: None,
+            containers: names,
+            container_name: None,
+            global_mode: false,
+            health,
+            restarts: members.iter().map(|c| c.restart_count).sum(),
+            memory_bytes,
+        })),
+    }
+}
+
+/// Running, and healthy when it has a health check.
+fn is_ready(c: &Container) -> bool {
+    c.running && matches!(c.health.as_deref(), None | Some("healthy"))
+}
+
+fn count<T>(it: impl Iterator<Item = T>) -> u32 {
+    u32::try_from(it.count()).unwrap_or(u32::MAX)
+}
+
+/// A service seen before that has no container now (scaled to 0): kept, with zero counts.
+pub(super) fn scaled_to_zero(old: &Workload) -> Workload {
+    let mut w = old.clone();
+    w.desired = 0;
+    w.ready = 0;
+    w.available = 0;
+    w.updated = 0;
+    w.cpu_percent = None;
+    w.memory_percent = None;
+    w.pending_reason = None;
+    if let Some(d) = w.docker.as_mut() {
+        d.containers.clear();
+        d.health = None;
+        d.restarts = 0;
+        d.memory_bytes = None;
+    }
+    w
+}
+
+struct ProjectFiles {
+    project: ComposeProject,
+    global: BTreeSet<String>,
+}
+
+/// The project's files from its labels: where they are, whether they still exist and are
+/// unchanged since the newest container was created, and which services are `global`.
+async fn project_files(cli: Option<ComposeCli>, newest: &Container) -> ProjectFiles {
+    let working_dir = newest
+        .label(parse::WORKING_DIR)
+        .unwrap_or_default()
+        .to_string();
+    let config_files: Vec<String> = newest
+        .label(parse::CONFIG_FILES)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(|f| {
+            let path = Path::new(f);
+            if path.is_absolute() || working_dir.is_empty() {
+                f.to_string()
+            } else {
+                Path::new(&working_dir).join(path).display().to_string()
+            }
+        })
+        .collect();
+    let mut warnings = Vec::new();
+    let mut global = BTreeSet::new();
+    if config_files.is_empty() {
+        warnings.push(
+            "its containers carry no com.docker.compose.project.config_files label, so the \
+             compose files are unknown"
+                .to_string(),
+        );
+    }
+    for file in &config_files {
+        match tokio::fs::metadata(file).await {
+            Err(e) => warnings.push(format!("compose file {file} cannot be read: {e}")),
+            Ok(meta) => {
+                let modified_ms = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .and_then(|d| i64::try_from(d.as_millis()).ok());
+                if let Some(m) = modified_ms
+                    && newest.created_ms > 0
+                    && m > newest.created_ms
+                {
+                    warnings.push(format!(
+                        "compose file {file} changed after the project's containers were \
+                         created ({} vs {}): scaling uses the file as it is now",
+                        format_ms(m),
+                        format_ms(newest.created_ms)
+                    ));
+                }
+                if let Ok(text) = tokio::fs::read_to_string(file).await {
+                    // Union over the files: an override file rarely turns global mode off.
+                    global.extend(parse::global_services(&text));
+                }
+            }
+        }
+    }
+    ProjectFiles {
+        project: ComposeProject {
+            config_files,
+            working_dir,
+            cli,
+            file_warnings: warnings,
+        },
+        global,
+    }
+}
+
+fn format_ms(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map_or_else(
+        || ms.to_string(),
+        |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+    )
+}

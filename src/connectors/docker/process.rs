@@ -1,0 +1,115 @@
+//! Child processes with a deadline. Every child is spawned with `kill_on_drop`: when its future
+//! is dropped — timeout, cancelled action, engine shut down with the app — the process is killed.
+
+use super::command::CommandLine;
+use crate::connectors::snapshot::ComposeCli;
+use std::process::Stdio;
+use std::time::Duration;
+
+#[derive(Debug)]
+pub struct Ran {
+    pub success: bool,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Ran {
+    /// Both streams, trimmed, for error messages and the audit record.
+    pub fn output(&self) -> String {
+        let out = self.stdout.trim();
+        let err = self.stderr.trim();
+        match (out.is_empty(), err.is_empty()) {
+            (true, true) => String::new(),
+            (false, true) => out.to_string(),
+            (true, false) => err.to_string(),
+            (false, false) => format!("{out}\n{err}"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{program} is not installed (not found on PATH)")]
+    NotFound { program: String },
+    #[error("{program} did not finish within {secs} s and was stopped")]
+    Timeout { program: String, secs: u64 },
+    #[error("could not run {program}: {reason}")]
+    Io { program: String, reason: String },
+}
+
+/// Run a command line to completion, or kill it after `timeout`.
+pub async fn run(line: &CommandLine, timeout: Duration) -> Result<Ran, RunError> {
+    let program = line.argv.first().cloned().unwrap_or_default();
+    let mut command = tokio::process::Command::new(&program);
+    command
+        .args(&line.argv[1..])
+        .envs(line.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if let Some(dir) = &line.cwd {
+        command.current_dir(dir);
+    }
+    let child = command.spawn().map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound if line.cwd.as_ref().is_some_and(|d| !dir_exists(d)) => {
+            RunError::Io {
+                program: program.clone(),
+                reason: format!(
+                    "working directory {} does not exist",
+                    line.cwd.as_deref().unwrap_or_default()
+                ),
+            }
+        }
+        std::io::ErrorKind::NotFound => RunError::NotFound {
+            program: program.clone(),
+        },
+        _ => RunError::Io {
+            program: program.clone(),
+            reason: e.to_string(),
+        },
+    })?;
+    match tokio::time::timeout(timeout, child.wait_with_output()).await {
+        Ok(Ok(out)) => Ok(Ran {
+            success: out.status.success(),
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }),
+        Ok(Err(e)) => Err(RunError::Io {
+            program,
+            reason: e.to_string(),
+        }),
+        // Dropping the wait future dropped the child: kill_on_drop has killed it.
+        Err(_) => Err(RunError::Timeout {
+            program,
+            secs: timeout.as_secs(),
+        }),
+    }
+}
+
+fn dir_exists(dir: &str) -> bool {
+    std::path::Path::new(dir).is_dir()
+}
+
+/// Which Compose is installed: `docker compose` (v2) first, then `docker-compose` (v1).
+pub async fn detect_compose() -> Option<ComposeCli> {
+    let probes = [
+        (ComposeCli::V2, vec!["docker", "compose", "version"]),
+        (ComposeCli::V1, vec!["docker-compose", "version"]),
+    ];
+    for (cli, argv) in probes {
+        let line = CommandLine {
+            argv: argv.into_iter().map(String::from).collect(),
+            env: Vec::new(),
+            cwd: None,
+        };
+        if let Ok(ran) = run(&line, Duration::from_secs(10)).await
+            && ran.success
+        {
+            return Some(cli);
+        }
+    }
+    None
+}
