@@ -42,6 +42,7 @@ fn workload(name: &str, kind: WorkloadKind, replicas: u32) -> Workload {
         autoscaler: None,
         fixed_host_port: None,
         pending_reason: None,
+        docker: None,
     }
 }
 
