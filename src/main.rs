@@ -63,6 +63,21 @@ enum Cmd {
         #[arg(long, default_value_t = 5)]
         grace: u64,
     },
+    /// Promote a PostgreSQL replica: prints the plan and its guards, asks for the replica's
+    /// name, runs it through the action pipeline and records it in the audit log.
+    Promote {
+        /// The server to promote, as the Databases panel names it (or ENDPOINT/NAME).
+        replica: String,
+        /// Go on although a guard refuses (the audit record says so).
+        #[arg(long)]
+        force: bool,
+        /// Do not ask for the replica's name.
+        #[arg(long)]
+        yes: bool,
+        /// Seconds to wait for the servers' first answer.
+        #[arg(long, default_value_t = 15)]
+        timeout: u64,
+    },
     /// Print the audit log.
     Audit {
         /// As spreadsheet-safe CSV.
@@ -125,6 +140,33 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
                 &dirs,
                 profile,
                 &request,
+                std::io::stdin().lock(),
+                std::io::stdout().lock(),
+            )?;
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Some(Cmd::Promote {
+            replica,
+            force,
+            yes,
+            timeout,
+        }) => {
+            let profile =
+                scaleboard::cli::choose_profile(&store, args.profile.as_deref(), args.demo)?;
+            let args = scaleboard::cli::promote::PromoteArgs {
+                replica,
+                force,
+                yes,
+                timeout: Duration::from_secs(timeout),
+            };
+            let ok = scaleboard::cli::promote::promote(
+                &dirs,
+                profile,
+                &args,
                 std::io::stdin().lock(),
                 std::io::stdout().lock(),
             )?;

@@ -273,6 +273,7 @@ fn server(name: &str, role: DbRole, lsn: u64, reachable: bool) -> DbServer {
         tps: 0.0,
         size_bytes: 0,
         timeline: 1,
+        ..DbServer::default()
     }
 }
 
@@ -290,6 +291,9 @@ fn promotion_refuses_lagging_replicas_and_live_primaries() {
             server("close", DbRole::Replica, (100 << 20) - 1000, true),
             server("far", DbRole::Replica, 90 << 20, true),
         ],
+        // The primary is down: the connector remembers where it was last seen.
+        last_primary_lsn: Some(100 << 20),
+        ..DatabaseSnapshot::default()
     };
     let fleet = Fleet {
         workloads: vec![],

@@ -3,7 +3,7 @@
 //! Pure: it reads the latest snapshots and never touches a system.
 
 use super::action::Action;
-use crate::connectors::snapshot::{DatabaseSnapshot, DbRole, Workload, WorkloadKind, WorkloadRef};
+use crate::connectors::snapshot::{DatabaseSnapshot, Workload, WorkloadKind, WorkloadRef};
 use serde::{Deserialize, Serialize};
 
 /// Where planning looks up the current state of targets (the UI's fleet state, or the CLI's).
@@ -339,73 +339,177 @@ fn plan_promote(
             format!("Database cluster {cluster} has not been seen yet."),
         );
     };
+    let max_lag = db
+        .max_failover_lag_bytes
+        .unwrap_or(policy.max_failover_lag_bytes);
     let mut guards = Vec::new();
     let candidate = db.servers.iter().find(|s| s.name == replica);
+    // The last known primary position: what answers now, or what the connector saw last.
     let primary_lsn = db
         .servers
         .iter()
-        .filter(|s| s.role == DbRole::Primary || !s.in_recovery)
+        .filter(|s| s.name != replica && s.reachable && !s.in_recovery)
         .map(|s| s.lsn)
+        .chain(db.last_primary_lsn)
         .max();
-    let mut before = String::from("unknown");
+    let before = promote_before(db, replica, primary_lsn);
     match candidate {
         None => guards.push(Guard::refuse(format!(
-            "{replica} is not part of {cluster}."
+            "{replica} is not part of {cluster} (servers: {}).",
+            db.servers
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))),
         Some(c) => {
-            before = format!("{replica}: replica, replay LSN {}", format_lsn(c.lsn));
             if !c.reachable {
                 guards.push(Guard::refuse(format!(
-                    "{replica} does not answer: a server that cannot be reached cannot be promoted."
+                    "{replica} does not answer{}: a server that cannot be reached cannot be promoted.",
+                    c.error
+                        .as_deref()
+                        .map_or(String::new(), |e| format!(" ({e})"))
                 )));
             } else if !c.in_recovery {
                 guards.push(Guard::refuse(format!(
-                    "{replica} is not in recovery: it is already a primary."
+                    "{replica} is not in recovery: it already accepts writes as a primary{}.",
+                    if c.second_primary {
+                        " (while another primary does too: fence one of them now)"
+                    } else {
+                        ""
+                    }
                 )));
-            }
-            if let Some(p) = primary_lsn {
-                let behind = p.saturating_sub(c.lsn);
-                if behind > policy.max_failover_lag_bytes {
-                    guards.push(Guard::refuse(format!(
-                        "{replica} is {} behind the last known primary position ({}), more than the \
-                         profile's maximum failover lag of {}: promoting it would lose those writes.",
-                        format_bytes(behind),
-                        format_lsn(p),
-                        format_bytes(policy.max_failover_lag_bytes)
+            } else {
+                if c.replay_paused {
+                    guards.push(Guard::warn(format!(
+                        "Replay is paused on {replica}: WAL it received is not applied yet. \
+                         Resume it with SELECT pg_wal_replay_resume() and let it catch up first."
                     )));
-                } else {
-                    guards.push(Guard::pass(format!(
-                        "{replica} is {} behind the last known primary position {} (limit {}).",
-                        format_bytes(behind),
-                        format_lsn(p),
-                        format_bytes(policy.max_failover_lag_bytes)
+                }
+                match primary_lsn {
+                    Some(p) => {
+                        let behind = p.saturating_sub(c.lsn);
+                        if behind > max_lag {
+                            guards.push(Guard::refuse(format!(
+                                "{replica} is {} behind the last known primary position {} \
+                                 (replay LSN {}), more than the maximum failover lag of {}: \
+                                 promoting it would lose those writes.",
+                                format_bytes(behind),
+                                format_lsn(p),
+                                format_lsn(c.lsn),
+                                format_bytes(max_lag)
+                            )));
+                        } else {
+                            guards.push(Guard::pass(format!(
+                                "{replica} is {} behind the last known primary position {} \
+                                 (replay LSN {}; limit {}).",
+                                format_bytes(behind),
+                                format_lsn(p),
+                                format_lsn(c.lsn),
+                                format_bytes(max_lag)
+                            )));
+                        }
+                    }
+                    None => guards.push(Guard::warn(format!(
+                        "No primary position was ever seen, so how far {replica} is behind is unknown."
+                    ))),
+                }
+                if let Some(ahead) = db
+                    .servers
+                    .iter()
+                    .filter(|s| s.name != replica && s.reachable && s.in_recovery)
+                    .filter(|s| s.lsn > c.lsn)
+                    .max_by_key(|s| s.lsn)
+                {
+                    guards.push(Guard::warn(format!(
+                        "{} is further ahead than {replica} (replay LSN {} vs {}, {} more): \
+                         promoting {} would lose less.",
+                        ahead.name,
+                        format_lsn(ahead.lsn),
+                        format_lsn(c.lsn),
+                        format_bytes(ahead.lsn - c.lsn),
+                        ahead.name
                     )));
                 }
             }
         }
     }
-    if let Some(old) = db
+    for old in db
         .servers
         .iter()
-        .find(|s| s.name != replica && s.reachable && !s.in_recovery)
+        .filter(|s| s.name != replica && s.reachable && !s.in_recovery)
     {
+        let stop = match &old.data_directory {
+            Some(dir) => format!("pg_ctl stop -D {dir} -m fast"),
+            None => "pg_ctl stop -D <its data directory> -m fast".into(),
+        };
         guards.push(Guard::refuse(format!(
-            "The current primary {} still answers: promoting {replica} now would leave two \
-             primaries taking writes. Stop {} first, or force this if you are fencing it yourself.",
+            "The current primary {} still answers and accepts writes: promoting {replica} now \
+             would leave two primaries taking writes, and the writes they split can not be merged. \
+             Fence {} first: stop it on its host ({stop}) or block it at the load balancer or \
+             connection pooler. Force this only once it is fenced.",
             old.name, old.name
         )));
     }
+    let data_dir = candidate
+        .and_then(|c| c.data_directory.as_deref())
+        .unwrap_or("<its data directory>");
+    let timeline = candidate.map_or(0, |c| c.timeline);
     Plan {
         action: action.clone(),
         title: format!("Promote {replica} in {cluster}"),
         before,
-        after: format!("{replica}: primary on a new timeline"),
-        command: format!("psql \"service={replica}\" -c \"SELECT pg_promote(wait => true)\""),
+        after: format!("{replica}: primary, accepting writes, on a timeline above {timeline}"),
+        command: format!(
+            "psql -c \"SELECT pg_promote(wait => true, wait_seconds => 60)\"  # connected to {replica}\n\
+             # or, on {replica}'s host: pg_ctl promote -D {data_dir}"
+        ),
         guards,
         dangerous: true,
         alternative: None,
         profile: policy.profile.clone(),
     }
+}
+
+/// The topology table shown in the plan and kept in the audit record as "before".
+fn promote_before(db: &DatabaseSnapshot, replica: &str, primary_lsn: Option<u64>) -> String {
+    let mut lines = vec![format!(
+        "last known primary position {}",
+        primary_lsn.map_or("unknown".into(), format_lsn)
+    )];
+    for s in &db.servers {
+        let state = if !s.reachable {
+            format!(
+                "unreachable{}",
+                s.error
+                    .as_deref()
+                    .map_or(String::new(), |e| format!(": {e}"))
+            )
+        } else if s.in_recovery {
+            format!(
+                "replica, replay LSN {}, lag {}{}",
+                format_lsn(s.lsn),
+                s.lag_bytes.map_or("—".into(), format_bytes),
+                if s.replay_paused {
+                    ", replay paused"
+                } else {
+                    ""
+                }
+            )
+        } else {
+            format!("PRIMARY, WAL LSN {}", format_lsn(s.lsn))
+        };
+        let mark = if s.name == replica { "-> " } else { "   " };
+        if s.reachable {
+            lines.push(format!(
+                "{mark}{} (timeline {}): {state}",
+                s.name, s.timeline
+            ));
+        } else {
+            lines.push(format!("{mark}{}: {state}", s.name));
+        }
+    }
+    lines.join("\n")
 }
 
 pub(crate) fn unknown_target(action: &Action, policy: &PlanPolicy, reason: String) -> Plan {

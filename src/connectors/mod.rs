@@ -3,6 +3,7 @@
 
 pub mod demo;
 pub mod docker;
+pub mod postgres;
 pub mod registry;
 pub mod snapshot;
 
@@ -48,13 +49,22 @@ pub fn summary(snapshot: &Snapshot) -> String {
         }
         Snapshot::Databases(db) => {
             let lag = db.servers.iter().filter_map(|s| s.lag_bytes).max();
-            format!(
-                "{}: {} servers, {} primary, max lag {}",
+            let mut line = format!(
+                "{}: {} servers, {} primary, max lag {}: {}",
                 db.cluster,
                 db.servers.len(),
                 db.primaries().count(),
-                lag.map_or("—".into(), crate::actions::plan::format_bytes)
-            )
+                lag.map_or("—".into(), crate::actions::plan::format_bytes),
+                db.topology_line()
+            );
+            for s in db.servers.iter().filter(|s| s.error.is_some()) {
+                line.push_str(&format!(
+                    "; {}: {}",
+                    s.name,
+                    s.error.as_deref().unwrap_or_default()
+                ));
+            }
+            line
         }
         Snapshot::Cache(nodes) => nodes
             .iter()

@@ -4,7 +4,7 @@
 use super::Connector;
 use super::demo::DemoWorld;
 use crate::engine::clock::Clock;
-use crate::profiles::{EndpointKind, Profile};
+use crate::profiles::{EndpointKind, Profile, SecretBackend};
 use std::sync::Arc;
 
 pub struct Built {
@@ -48,8 +48,18 @@ pub fn build_endpoint(
             let endpoint = profile.compose.iter().find(|e| e.name == name)?;
             Some(Arc::new(super::docker::DockerConnector::new(endpoint)))
         }
+        EndpointKind::Postgres => {
+            let endpoint = profile.postgres.iter().find(|e| e.name == name)?.clone();
+            let lookup: super::postgres::SecretLookup =
+                Arc::new(|secret: &crate::profiles::SecretRef| {
+                    crate::profiles::Secrets::shared().get(secret)
+                });
+            Some(Arc::new(super::postgres::PostgresConnector::new(
+                endpoint,
+                Some(lookup),
+            )))
+        }
         EndpointKind::Kubernetes
-        | EndpointKind::Postgres
         | EndpointKind::Redis
         | EndpointKind::RabbitMq
         | EndpointKind::Health

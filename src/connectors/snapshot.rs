@@ -161,16 +161,62 @@ pub struct DockerDetails {
     pub memory_bytes: Option<u64>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum DbRole {
     Primary,
+    #[default]
     Replica,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+impl DbRole {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Primary => "primary",
+            Self::Replica => "replica",
+        }
+    }
+}
+
+/// One row of the primary's `pg_stat_replication`: a standby streaming from it.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct ReplicationStat {
+    pub application_name: String,
+    pub client_addr: Option<String>,
+    /// `streaming`, `catchup`, `startup`, `backup`, `stopping`.
+    pub state: String,
+    /// `async`, `sync`, `potential`, `quorum`.
+    pub sync_state: String,
+    pub sent_lsn: Option<u64>,
+    pub write_lsn: Option<u64>,
+    pub flush_lsn: Option<u64>,
+    pub replay_lsn: Option<u64>,
+    pub write_lag_seconds: Option<f64>,
+    pub flush_lag_seconds: Option<f64>,
+    pub replay_lag_seconds: Option<f64>,
+}
+
+/// One replication slot (`pg_replication_slots`). An inactive slot that retains WAL fills the
+/// primary's disk.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct ReplicationSlot {
+    pub name: String,
+    /// `physical` or `logical`.
+    pub slot_type: String,
+    pub active: bool,
+    /// WAL kept for this slot, from its restart LSN to the current position.
+    pub retained_bytes: Option<u64>,
+    /// `reserved`, `extended`, `unreserved`, `lost`.
+    pub wal_status: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct DbServer {
     pub name: String,
+    /// Detected: a reachable server that is not in recovery is a primary, whatever the profile
+    /// says. Unreachable servers keep the role the profile gives them.
     pub role: DbRole,
+    /// How the profile lists this server.
+    pub profile_role: DbRole,
     pub reachable: bool,
     pub in_recovery: bool,
     /// Primary: current WAL LSN. Replica: replay LSN.
@@ -182,12 +228,50 @@ pub struct DbServer {
     pub tps: f64,
     pub size_bytes: u64,
     pub timeline: u32,
+    /// Why the server could not be read, in plain words.
+    pub error: Option<String>,
+    /// `server_version`, e.g. "15.14 (Debian 15.14-0+deb12u1)".
+    pub version: Option<String>,
+    /// Listed as a replica in the profile but accepts writes while another primary does too.
+    pub second_primary: bool,
+    /// Replica: `pg_is_wal_replay_paused()`.
+    pub replay_paused: bool,
+    /// Replica: `pg_last_wal_receive_lsn()`.
+    pub receive_lsn: Option<u64>,
+    /// Replica: `pg_last_xact_replay_timestamp()`.
+    pub last_replay_at: Option<TimeMs>,
+    /// Replica: WAL receiver status and sender, e.g. "streaming from 10.0.0.5:5432"; None when
+    /// no WAL receiver runs.
+    pub wal_receiver: Option<String>,
+    /// What the primary reports about this replica (`pg_stat_replication`), when matched.
+    pub replication: Option<ReplicationStat>,
+    /// Replication slots on this server (normally the primary's).
+    pub slots: Vec<ReplicationSlot>,
+    /// The timeline this server was on when last seen in recovery: after a promotion the
+    /// current timeline must be higher.
+    pub recovery_timeline: Option<u32>,
+    /// `data_directory`, when the monitoring user may read it (for `pg_ctl -D`).
+    pub data_directory: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+impl DbServer {
+    /// Current connections as a percentage of `max_connections`.
+    pub fn connections_percent(&self) -> f64 {
+        100.0 * f64::from(self.connections) / f64::from(self.max_connections.max(1))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct DatabaseSnapshot {
     pub cluster: String,
     pub servers: Vec<DbServer>,
+    /// Standbys the primary streams to that the profile does not list.
+    pub seen_by_primary: Vec<ReplicationStat>,
+    /// The newest primary WAL position this connector has seen (kept while the primary is
+    /// down: it is what a promoted replica is compared with).
+    pub last_primary_lsn: Option<u64>,
+    /// The endpoint's own failover lag limit; planning prefers it to the profile-wide one.
+    pub max_failover_lag_bytes: Option<u64>,
 }
 
 impl DatabaseSnapshot {
@@ -195,6 +279,55 @@ impl DatabaseSnapshot {
         self.servers
             .iter()
             .filter(|s| s.reachable && !s.in_recovery)
+    }
+
+    /// The topology on one line: `primary db1 (tl 1) -> db2 lag 0 B, db3 lag 1.2 MiB [paused]`.
+    pub fn topology_line(&self) -> String {
+        let fmt_bytes = crate::actions::plan::format_bytes;
+        let mut primaries: Vec<String> = self
+            .primaries()
+            .map(|s| {
+                let mut t = format!("primary {} (tl {})", s.name, s.timeline);
+                if s.second_primary {
+                    t.push_str(" SECOND PRIMARY");
+                }
+                t
+            })
+            .collect();
+        if primaries.is_empty() {
+            primaries.push("no primary answers".into());
+        }
+        let replicas: Vec<String> = self
+            .servers
+            .iter()
+            .filter(|s| !s.reachable || s.in_recovery)
+            .map(|s| {
+                if !s.reachable {
+                    return format!("{} unreachable", s.name);
+                }
+                let mut t = format!(
+                    "{} lag {}",
+                    s.name,
+                    s.lag_bytes.map_or("—".into(), fmt_bytes)
+                );
+                if s.replay_paused {
+                    t.push_str(" [replay paused]");
+                }
+                t
+            })
+            .chain(self.seen_by_primary.iter().map(|r| {
+                format!(
+                    "{} ({}) seen by primary only",
+                    r.application_name,
+                    r.client_addr.as_deref().unwrap_or("local")
+                )
+            }))
+            .collect();
+        if replicas.is_empty() {
+            primaries.join(", ")
+        } else {
+            format!("{} -> {}", primaries.join(", "), replicas.join(", "))
+        }
     }
 }
 

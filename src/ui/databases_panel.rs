@@ -6,9 +6,10 @@ use super::widgets::{self, panel_header_ui};
 use crate::actions::Action;
 use crate::actions::plan::{format_bytes, format_lsn};
 use crate::app::ScaleboardApp;
-use crate::connectors::snapshot::{DatabaseSnapshot, DbRole};
+use crate::connectors::snapshot::{DatabaseSnapshot, DbRole, DbServer, ReplicationSlot};
 use crate::engine::Area;
 use crate::metrics::SeriesKey;
+use crate::profiles::Thresholds;
 
 pub fn databases_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     panel_header_ui(ui, app, "Databases");
@@ -21,7 +22,7 @@ pub fn databases_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     if clusters.is_empty() {
         widgets::nothing_here_ui(
             ui,
-            "No PostgreSQL endpoint is polled. The PostgreSQL connector is not built yet (issue #3); the demo fleet shows what it will look like.",
+            "No PostgreSQL endpoint is polled. Add a PostgreSQL cluster (primary DSN and replica DSNs) to the profile, or open the demo fleet.",
         );
         return;
     }
@@ -29,15 +30,28 @@ pub fn databases_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     for (endpoint, db) in &clusters {
         ui.heading(format!("Cluster {}", db.cluster));
         if db.primaries().count() > 1 {
+            let names: Vec<&str> = db.primaries().map(|s| s.name.as_str()).collect();
             ui.colored_label(
                 theme::BAD,
-                "TWO PRIMARIES: more than one server accepts writes. Fence one now.",
+                egui::RichText::new(format!(
+                    "TWO PRIMARIES: {} all accept writes. Fence all but one now (stop it or block it at the load balancer).",
+                    names.join(", ")
+                ))
+                .strong(),
+            );
+        } else if db.primaries().count() == 0 {
+            ui.colored_label(
+                theme::BAD,
+                format!(
+                    "No primary answers. Last known primary position: {}.",
+                    db.last_primary_lsn.map_or("unknown".into(), format_lsn)
+                ),
             );
         }
         let mut promote = None;
         egui::Grid::new(("db_grid", endpoint))
             .striped(true)
-            .num_columns(9)
+            .num_columns(11)
             .show(ui, |ui| {
                 for h in [
                     "Server",
@@ -48,6 +62,7 @@ pub fn databases_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                     "Lag (s)",
                     "Connections",
                     "TPS",
+                    "Size",
                     "Timeline",
                     "",
                 ] {
@@ -55,46 +70,9 @@ pub fn databases_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                 }
                 ui.end_row();
                 for s in &db.servers {
-                    let role = match (s.reachable, s.role) {
-                        (false, _) => "unreachable",
-                        (true, DbRole::Primary) => "primary",
-                        (true, DbRole::Replica) => "  replica",
-                    };
-                    if ui
-                        .selectable_label(app.selected_server.as_ref() == Some(&s.name), &s.name)
-                        .clicked()
-                    {
-                        app.selected_server = Some(s.name.clone());
-                    }
-                    ui.label(role);
-                    ui.label(if s.in_recovery {
-                        "streaming"
-                    } else {
-                        "accepting writes"
-                    });
-                    ui.monospace(format_lsn(s.lsn));
-                    let lag_color = if s.lag_bytes.unwrap_or(0) > limits.replication_lag_bytes {
-                        theme::WARN
-                    } else {
-                        ui.visuals().text_color()
-                    };
-                    ui.colored_label(lag_color, s.lag_bytes.map_or("—".into(), format_bytes));
-                    ui.label(s.lag_seconds.map_or("—".into(), |l| format!("{l:.1}")));
-                    let pct =
-                        100.0 * f64::from(s.connections) / f64::from(s.max_connections.max(1));
-                    let color = if pct > limits.connections_percent {
-                        theme::WARN
-                    } else {
-                        ui.visuals().text_color()
-                    };
-                    ui.colored_label(
-                        color,
-                        format!("{} / {} ({pct:.0} %)", s.connections, s.max_connections),
-                    );
-                    ui.label(format!("{:.0}", s.tps));
-                    ui.label(s.timeline.to_string());
-                    if s.role == DbRole::Replica
-                        && s.reachable
+                    server_row_ui(ui, app, &limits, s);
+                    if s.reachable
+                        && s.in_recovery
                         && !app.profiles.active.read_only
                         && ui.button("Promote…").clicked()
                     {
@@ -107,6 +85,20 @@ pub fn databases_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                     ui.end_row();
                 }
             });
+        slots_ui(ui, db, &limits);
+        if !db.seen_by_primary.is_empty() {
+            ui.label(egui::RichText::new("Seen by primary, not in this profile").strong());
+            for r in &db.seen_by_primary {
+                ui.label(format!(
+                    "  {} from {}: {} ({}), replay {}",
+                    r.application_name,
+                    r.client_addr.as_deref().unwrap_or("local socket"),
+                    r.state,
+                    r.sync_state,
+                    r.replay_lsn.map_or("—".into(), format_lsn)
+                ));
+            }
+        }
         if let Some(action) = promote {
             app.propose(action);
         }
@@ -167,5 +159,109 @@ pub fn databases_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                 );
             }
         });
+    }
+}
+
+fn server_row_ui(ui: &mut egui::Ui, app: &mut ScaleboardApp, limits: &Thresholds, s: &DbServer) {
+    if ui
+        .selectable_label(app.selected_server.as_ref() == Some(&s.name), &s.name)
+        .on_hover_text(s.version.as_deref().unwrap_or("version unknown"))
+        .clicked()
+    {
+        app.selected_server = Some(s.name.clone());
+    }
+    let text = ui.visuals().text_color();
+    if !s.reachable {
+        ui.colored_label(
+            theme::BAD,
+            format!("{} (unreachable)", s.profile_role.label()),
+        );
+        ui.colored_label(theme::BAD, s.error.as_deref().unwrap_or("no answer"));
+        for _ in 0..8 {
+            ui.label("—");
+        }
+        return;
+    }
+    if s.second_primary {
+        ui.colored_label(
+            theme::BAD,
+            egui::RichText::new("SECOND PRIMARY").strong(),
+        )
+        .on_hover_text("The profile lists it as a replica, but it accepts writes while another primary does too.");
+    } else if s.role != s.profile_role {
+        ui.colored_label(
+            theme::WARN,
+            format!("{} (profile: {})", s.role.label(), s.profile_role.label()),
+        );
+    } else {
+        ui.label(s.role.label());
+    }
+    if !s.in_recovery {
+        ui.label("accepting writes");
+    } else if s.replay_paused {
+        ui.colored_label(theme::WARN, "replay PAUSED");
+    } else {
+        ui.label(s.wal_receiver.as_deref().unwrap_or("no WAL receiver"));
+    }
+    ui.monospace(format_lsn(s.lsn));
+    let lag_color = if s.lag_bytes.unwrap_or(0) > limits.replication_lag_bytes {
+        theme::WARN
+    } else {
+        text
+    };
+    ui.colored_label(lag_color, s.lag_bytes.map_or("—".into(), format_bytes));
+    ui.label(s.lag_seconds.map_or("—".into(), |l| format!("{l:.1}")));
+    let pct = s.connections_percent();
+    let color = if pct > limits.connections_percent {
+        theme::WARN
+    } else {
+        text
+    };
+    ui.colored_label(
+        color,
+        format!("{} / {} ({pct:.0} %)", s.connections, s.max_connections),
+    );
+    ui.label(format!("{:.0}", s.tps));
+    let size_color = if s.size_bytes > limits.database_size_bytes {
+        theme::WARN
+    } else {
+        text
+    };
+    ui.colored_label(size_color, format_bytes(s.size_bytes));
+    ui.label(s.timeline.to_string());
+}
+
+/// Replication slots; an inactive slot that retains WAL is a warning (it fills the disk).
+fn slots_ui(ui: &mut egui::Ui, db: &DatabaseSnapshot, limits: &Thresholds) {
+    let slots: Vec<(&str, &ReplicationSlot)> = db
+        .servers
+        .iter()
+        .flat_map(|s| s.slots.iter().map(move |slot| (s.name.as_str(), slot)))
+        .collect();
+    if slots.is_empty() {
+        return;
+    }
+    ui.label(egui::RichText::new("Replication slots").strong());
+    for (server, slot) in slots {
+        let retained = slot.retained_bytes.unwrap_or(0);
+        let text = format!(
+            "  {server}: {} ({}) {} retains {}{}",
+            slot.name,
+            slot.slot_type,
+            if slot.active { "active," } else { "INACTIVE," },
+            format_bytes(retained),
+            slot.wal_status
+                .as_deref()
+                .map_or(String::new(), |w| format!(", WAL {w}"))
+        );
+        if !slot.active && retained > 0 {
+            ui.colored_label(theme::WARN, text).on_hover_text(
+                "An inactive slot keeps WAL on the primary until its consumer returns: drop it if that replica is gone.",
+            );
+        } else if retained > limits.replication_lag_bytes {
+            ui.colored_label(theme::WARN, text);
+        } else {
+            ui.label(text);
+        }
     }
 }

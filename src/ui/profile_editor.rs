@@ -269,6 +269,9 @@ pub fn profile_editor_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
             ui.label("Replication lag (bytes)");
             ui.add(egui::DragValue::new(&mut t.replication_lag_bytes));
             ui.end_row();
+            ui.label("Database size (bytes)");
+            ui.add(egui::DragValue::new(&mut t.database_size_bytes));
+            ui.end_row();
             ui.label("Queue depth");
             ui.add(egui::DragValue::new(&mut t.queue_depth));
             ui.end_row();

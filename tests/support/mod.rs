@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod docker;
+pub mod postgres;
 
 use egui_kittest::Harness;
 use scaleboard::app::{AppOptions, ScaleboardApp};

@@ -296,6 +296,13 @@ fn databases(fleet: &DemoFleet) -> PollOutput {
                 tps: d.tps,
                 size_bytes: 18 << 30,
                 timeline: d.timeline,
+                profile_role: if d.primary {
+                    DbRole::Primary
+                } else {
+                    DbRole::Replica
+                },
+                version: Some("15.0 (demo)".into()),
+                ..DbServer::default()
             }
         })
         .collect();
@@ -303,6 +310,8 @@ fn databases(fleet: &DemoFleet) -> PollOutput {
         snapshot: Snapshot::Databases(DatabaseSnapshot {
             cluster: PG_CLUSTER.into(),
             servers,
+            last_primary_lsn: primary_lsn,
+            ..DatabaseSnapshot::default()
         }),
         samples,
     }

@@ -1,0 +1,259 @@
+//! `scaleboard promote REPLICA`: the same plan, guards, pipeline and audit as the window's
+//! Promote button, with the confirmation typed on stdin.
+
+use crate::actions::audit::AuditOutcome;
+use crate::actions::{Action, ActionId, FleetView, GuardLevel, PlanPolicy, plan};
+use crate::connectors::snapshot::{DatabaseSnapshot, Snapshot, Workload, WorkloadRef};
+use crate::engine::clock::SystemClock;
+use crate::engine::{
+    ActionStage, Area, Command, ConnStatus, ConnectRequest, EngineConfig, EngineHandle, Event,
+};
+use crate::profiles::{AppDirs, Profile};
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, Write};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub struct PromoteArgs {
+    /// The server to promote, as the Databases panel names it (optionally `ENDPOINT/NAME`).
+    pub replica: String,
+    pub force: bool,
+    pub yes: bool,
+    /// How long to wait for the first snapshots.
+    pub timeout: Duration,
+}
+
+#[derive(Default)]
+struct View {
+    snapshots: HashMap<String, Snapshot>,
+}
+
+impl FleetView for View {
+    fn workload(&self, _: &WorkloadRef) -> Option<&Workload> {
+        None
+    }
+    fn database(&self, endpoint: &str) -> Option<&DatabaseSnapshot> {
+        match self.snapshots.get(endpoint) {
+            Some(Snapshot::Databases(db)) => Some(db),
+            _ => None,
+        }
+    }
+}
+
+/// Returns whether the promotion succeeded (and was verified).
+pub fn promote(
+    dirs: &AppDirs,
+    profile: Profile,
+    args: &PromoteArgs,
+    mut input: impl BufRead,
+    mut out: impl Write,
+) -> anyhow::Result<bool> {
+    let mut config = EngineConfig::new(
+        Arc::new(SystemClock),
+        dirs.config_dir.clone(),
+        dirs.data_dir.clone(),
+    );
+    config.grace = Duration::from_secs(3);
+    let verify_timeout = config.verify_timeout;
+    let mut engine = EngineHandle::start(config, Arc::new(|| {}))?;
+    let profile_name = profile.name.clone();
+    let read_only = profile.read_only;
+    let lag_limits: HashMap<String, u64> = profile
+        .postgres
+        .iter()
+        .map(|p| (p.name.clone(), p.max_failover_lag_bytes))
+        .collect();
+    engine.send(Command::Connect(Box::new(ConnectRequest {
+        profile,
+        demo_seed: 42,
+    })))?;
+    let (wanted_endpoint, replica) = match args.replica.split_once('/') {
+        Some((e, r)) => (Some(e.to_string()), r.to_string()),
+        None => (None, args.replica.clone()),
+    };
+
+    // 1. Wait until every database endpoint reported once.
+    let mut view = View::default();
+    let mut databases: Option<HashSet<String>> = None;
+    let mut answered: HashSet<String> = HashSet::new();
+    let mut errors: Vec<String> = Vec::new();
+    let deadline = Instant::now() + args.timeout;
+    while Instant::now() < deadline {
+        if let Some(list) = &databases
+            && list.iter().all(|e| answered.contains(e))
+        {
+            break;
+        }
+        let Some(event) = engine.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        else {
+            break;
+        };
+        match event {
+            Event::Endpoints(infos) => {
+                databases = Some(
+                    infos
+                        .into_iter()
+                        .filter(|i| i.area == Area::Databases)
+                        .map(|i| i.id)
+                        .collect(),
+                );
+            }
+            Event::Snapshot {
+                endpoint, snapshot, ..
+            } => {
+                answered.insert(endpoint.clone());
+                view.snapshots.insert(endpoint, snapshot);
+            }
+            Event::Status {
+                endpoint,
+                status: ConnStatus::Down | ConnStatus::Stale,
+                error,
+                ..
+            } => {
+                if let Some(e) = error {
+                    errors.push(format!("{endpoint}: {e}"));
+                }
+                answered.insert(endpoint);
+            }
+            Event::Notice(text) => writeln!(out, "{text}")?,
+            _ => {}
+        }
+    }
+    for e in &errors {
+        writeln!(out, "error: {e}")?;
+    }
+    let found = view.snapshots.iter().find_map(|(endpoint, s)| match s {
+        Snapshot::Databases(db)
+            if wanted_endpoint.as_ref().is_none_or(|w| w == endpoint)
+                && db.servers.iter().any(|x| x.name == replica) =>
+        {
+            Some((endpoint.clone(), db.cluster.clone()))
+        }
+        _ => None,
+    });
+    let Some((endpoint, cluster)) = found else {
+        let known: Vec<String> = view
+            .snapshots
+            .iter()
+            .filter_map(|(e, s)| match s {
+                Snapshot::Databases(db) => Some(
+                    db.servers
+                        .iter()
+                        .map(|x| format!("{e}/{}", x.name))
+                        .collect::<Vec<_>>(),
+                ),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        anyhow::bail!(
+            "no database server named \"{}\" answered in profile \"{}\"{}",
+            args.replica,
+            profile_name,
+            if known.is_empty() {
+                " (no database endpoint answered)".to_string()
+            } else {
+                format!("; servers: {}", known.join(", "))
+            }
+        );
+    };
+
+    // 2. Plan and show it.
+    let policy = PlanPolicy {
+        profile: profile_name,
+        read_only,
+        max_failover_lag_bytes: lag_limits
+            .get(&endpoint)
+            .copied()
+            .unwrap_or(crate::profiles::model::MIB),
+        kube_context: None,
+    };
+    let action = Action::PromoteReplica {
+        endpoint,
+        cluster,
+        replica: replica.clone(),
+    };
+    let plan = plan(action, &view, &policy);
+    writeln!(out, "{}", plan.title)?;
+    writeln!(out, "Before:\n{}", indent(&plan.before))?;
+    writeln!(out, "After:\n{}", indent(&plan.after))?;
+    writeln!(out, "Equivalent command:\n{}", indent(&plan.command))?;
+    writeln!(out, "Guards:")?;
+    for g in &plan.guards {
+        let tag = match g.level {
+            GuardLevel::Pass => "ok     ",
+            GuardLevel::Warn => "WARNING",
+            GuardLevel::Refuse => "REFUSED",
+        };
+        writeln!(out, "  [{tag}] {}", g.reason)?;
+    }
+    if plan.refused() && !args.force {
+        writeln!(
+            out,
+            "Not promoting: a guard refuses. Fix what it says, or re-run with --force once you \
+             are sure (the audit log will record the override)."
+        )?;
+        return Ok(false);
+    }
+    let forced = args.force && plan.refused();
+
+    // 3. Confirm by typing the name.
+    if !args.yes {
+        write!(out, "Type the replica's name ({replica}) to promote it: ")?;
+        out.flush()?;
+        let mut line = String::new();
+        input.read_line(&mut line)?;
+        if line.trim() != replica {
+            writeln!(out, "Not confirmed; nothing was done.")?;
+            return Ok(false);
+        }
+    }
+
+    // 4. Execute through the pipeline and wait for the audited result.
+    engine.send(Command::Execute {
+        id: ActionId(1),
+        plan: Box::new(plan),
+        forced,
+    })?;
+    let deadline = Instant::now() + verify_timeout + Duration::from_secs(200);
+    let mut last_stage = String::new();
+    while Instant::now() < deadline {
+        let Some(event) = engine.recv_timeout(Duration::from_millis(500)) else {
+            continue;
+        };
+        match event {
+            Event::ActionProgress { stage, .. } => {
+                let text = match stage {
+                    ActionStage::Grace { remaining } => {
+                        format!("Promoting in {} s (Ctrl-C to cancel)…", remaining.as_secs())
+                    }
+                    ActionStage::Executing => "Executing pg_promote…".into(),
+                    ActionStage::Verifying { observed } => format!("Verifying: {observed}"),
+                };
+                if text != last_stage {
+                    writeln!(out, "{text}")?;
+                    last_stage = text;
+                }
+            }
+            Event::ActionFinished { record, .. } => {
+                writeln!(
+                    out,
+                    "{}{}: {}",
+                    record.outcome.label(),
+                    if record.forced { " (forced)" } else { "" },
+                    record.detail
+                )?;
+                return Ok(record.outcome == AuditOutcome::Succeeded);
+            }
+            _ => {}
+        }
+    }
+    anyhow::bail!("the promotion did not finish in time; check the audit log and the servers")
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

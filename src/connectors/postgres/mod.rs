@@ -1,0 +1,407 @@
+//! PostgreSQL streaming replication: one connector per profile cluster (a primary DSN and its
+//! replica DSNs). Each poll reads every server concurrently, one round trip each, on
+//! connections kept open between polls; a failed connection is dropped and opened again on the
+//! next poll (the engine's backoff spaces those out). Roles are detected, never trusted.
+//!
+//! Server names: the DSN's `application_name` when it has one, else `host:port`.
+//!
+//! Passwords, first found wins: the DSN, the keyring entry the profile names, `PGPASSWORD`,
+//! the password file (`passfile` in the DSN, `PGPASSFILE`, `~/.pgpass`).
+
+pub mod dsn;
+mod errors;
+pub mod reading;
+mod tls;
+pub mod topology;
+
+use super::snapshot::{DbRole, Snapshot};
+use super::{Connector, ConnectorError, PollOutput};
+use crate::actions::Action;
+use crate::actions::plan::format_lsn;
+use crate::engine::clock::BoxFuture;
+use crate::engine::types::{Area, EndpointInfo};
+use crate::profiles::{PostgresEndpoint, SecretError, SecretRef};
+use dsn::Dsn;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use tokio_postgres::{Client, SimpleQueryMessage};
+
+/// How long one server may take to connect or to answer the poll query.
+pub const SERVER_TIMEOUT: Duration = Duration::from_secs(4);
+/// `pg_promote(wait_seconds => …)`.
+pub const PROMOTE_WAIT_SECONDS: u32 = 60;
+
+/// Reads a keyring entry (blocking; the connector calls it on the blocking pool).
+pub type SecretLookup = Arc<dyn Fn(&SecretRef) -> Result<String, SecretError> + Send + Sync>;
+
+struct Server {
+    name: String,
+    profile_role: DbRole,
+    dsn: Result<Dsn, String>,
+    client: tokio::sync::Mutex<Option<Client>>,
+    /// Commits + rollbacks at the previous successful poll, for TPS.
+    last_xacts: Mutex<Option<(u64, Instant)>>,
+}
+
+pub struct PostgresConnector {
+    info: EndpointInfo,
+    endpoint: PostgresEndpoint,
+    servers: Vec<Arc<Server>>,
+    secret_lookup: Option<SecretLookup>,
+    /// The keyring's answer, asked once per connector.
+    keyring_password: tokio::sync::OnceCell<Option<String>>,
+    memory: Mutex<topology::Memory>,
+}
+
+impl PostgresConnector {
+    pub fn new(endpoint: PostgresEndpoint, secret_lookup: Option<SecretLookup>) -> Self {
+        let defaults = dsn::Defaults::from_env();
+        let mut servers = Vec::new();
+        let mut add = |text: &str, role: DbRole, index: usize| {
+            let parsed = dsn::parse(text, &defaults);
+            let name = match &parsed {
+                Ok(d) => d.application_name.clone().unwrap_or_else(|| d.address()),
+                Err(_) if role == DbRole::Primary => "primary".into(),
+                Err(_) => format!("replica {}", index + 1),
+            };
+            servers.push(Arc::new(Server {
+                name,
+                profile_role: role,
+                dsn: parsed.map_err(|e| format!("bad connection string: {e}")),
+                client: tokio::sync::Mutex::new(None),
+                last_xacts: Mutex::new(None),
+            }));
+        };
+        add(&endpoint.primary_dsn, DbRole::Primary, 0);
+        for (i, r) in endpoint.replica_dsns.iter().enumerate() {
+            add(r, DbRole::Replica, i);
+        }
+        Self {
+            info: EndpointInfo {
+                id: endpoint.name.clone(),
+                label: format!("PostgreSQL {}", endpoint.name),
+                area: Area::Databases,
+                demo: false,
+            },
+            endpoint,
+            servers,
+            secret_lookup,
+            keyring_password: tokio::sync::OnceCell::new(),
+            memory: Mutex::new(topology::Memory::default()),
+        }
+    }
+
+    /// The names the servers are shown under, primary first.
+    pub fn server_names(&self) -> Vec<String> {
+        self.servers.iter().map(|s| s.name.clone()).collect()
+    }
+
+    async fn password(&self, dsn: &Dsn) -> Option<String> {
+        if let Some(p) = &dsn.password {
+            return Some(p.clone());
+        }
+        let keyring = self
+            .keyring_password
+            .get_or_init(|| async {
+                let (Some(lookup), Some(secret)) =
+                    (self.secret_lookup.clone(), self.endpoint.password.clone())
+                else {
+                    return None;
+                };
+                let found = tokio::task::spawn_blocking(move || lookup(&secret)).await;
+                match found {
+                    Ok(Ok(p)) => Some(p),
+                    Ok(Err(e)) => {
+                        log::info!("no keyring password for {}: {e}", self.endpoint.name);
+                        None
+                    }
+                    Err(_) => None,
+                }
+            })
+            .await;
+        if let Some(p) = keyring {
+            return Some(p.clone());
+        }
+        if let Ok(p) = std::env::var("PGPASSWORD")
+            && !p.is_empty()
+        {
+            return Some(p);
+        }
+        let file = dsn.passfile.clone().or_else(dsn::default_passfile)?;
+        let dsn = dsn.clone();
+        tokio::task::spawn_blocking(move || dsn::password_from_file(&file, &dsn))
+            .await
+            .ok()
+            .flatten()
+    }
+
+    async fn connect(&self, dsn: &Dsn) -> Result<Client, String> {
+        let tls = tls::connector(dsn).map_err(|e| format!("{}: {e}", dsn.address()))?;
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host(&dsn.host)
+            .port(dsn.port)
+            .user(&dsn.user)
+            .dbname(&dsn.dbname)
+            .application_name("scaleboard")
+            .connect_timeout(dsn.connect_timeout.unwrap_or(SERVER_TIMEOUT))
+            .ssl_mode(match dsn.sslmode {
+                dsn::SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+                dsn::SslMode::Allow | dsn::SslMode::Prefer => {
+                    tokio_postgres::config::SslMode::Prefer
+                }
+                _ => tokio_postgres::config::SslMode::Require,
+            });
+        if let Some(options) = &dsn.options {
+            config.options(options);
+        }
+        if let Some(p) = self.password(dsn).await {
+            config.password(p);
+        }
+        let connecting = config.connect(tls);
+        let (client, connection) = tokio::time::timeout(SERVER_TIMEOUT, connecting)
+            .await
+            .map_err(|_| {
+                format!(
+                    "{} did not answer within {} s",
+                    dsn.address(),
+                    SERVER_TIMEOUT.as_secs()
+                )
+            })?
+            .map_err(|e| errors::describe(&e, dsn))?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                log::debug!("PostgreSQL connection ended: {e}");
+            }
+        });
+        Ok(client)
+    }
+
+    /// Run one simple-query text on a server, connecting first when needed. A failure drops
+    /// the connection so the next call opens a fresh one.
+    async fn query(&self, server: &Server, sql: &str) -> Result<Vec<SimpleQueryMessage>, String> {
+        let dsn = server.dsn.as_ref().map_err(Clone::clone)?;
+        let mut guard = server.client.lock().await;
+        if guard.as_ref().is_some_and(Client::is_closed) {
+            *guard = None;
+        }
+        if guard.is_none() {
+            *guard = Some(self.connect(dsn).await?);
+        }
+        let Some(client) = guard.as_ref() else {
+            return Err(format!("{}: no connection", dsn.address()));
+        };
+        let result = tokio::time::timeout(SERVER_TIMEOUT, client.simple_query(sql)).await;
+        match result {
+            Ok(Ok(messages)) => Ok(messages),
+            Ok(Err(e)) => {
+                let text = errors::describe(&e, dsn);
+                if e.as_db_error().is_none() || e.is_closed() {
+                    *guard = None;
+                }
+                Err(text)
+            }
+            Err(_) => {
+                *guard = None;
+                Err(format!(
+                    "{} did not answer the poll within {} s",
+                    dsn.address(),
+                    SERVER_TIMEOUT.as_secs()
+                ))
+            }
+        }
+    }
+
+    async fn poll_server(&self, server: &Server) -> topology::ServerPoll {
+        let result = match self.query(server, reading::POLL_SQL).await {
+            Ok(messages) => reading::parse(&messages),
+            Err(e) => Err(e),
+        };
+        let mut tps = None;
+        if let Ok(r) = &result
+            && let Some(x) = r.xacts
+        {
+            let now = Instant::now();
+            let mut last = server
+                .last_xacts
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some((prev, at)) = *last {
+                let secs = now.duration_since(at).as_secs_f64();
+                if secs > 0.0 && x >= prev {
+                    tps = Some((x - prev) as f64 / secs);
+                }
+            }
+            *last = Some((x, now));
+        }
+        topology::ServerPoll {
+            name: server.name.clone(),
+            profile_role: server.profile_role,
+            host: server
+                .dsn
+                .as_ref()
+                .map(|d| d.host.clone())
+                .unwrap_or_default(),
+            result,
+            tps,
+        }
+    }
+
+    async fn poll_all(&self) -> Result<PollOutput, ConnectorError> {
+        let polls: Vec<topology::ServerPoll> = {
+            let futures = self.servers.iter().map(|s| self.poll_server(s));
+            join_all(futures).await
+        };
+        if polls.iter().all(|p| p.result.is_err()) {
+            let reason = polls
+                .iter()
+                .map(|p| {
+                    let e = p.result.as_ref().err().map_or("", String::as_str);
+                    if e.starts_with(&p.name) {
+                        format!("{} {e}", p.profile_role.label())
+                    } else {
+                        format!("{} {}: {e}", p.profile_role.label(), p.name)
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(ConnectorError::Unreachable {
+                endpoint: self.endpoint.name.clone(),
+                reason,
+            });
+        }
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let mut memory = self.memory.lock().unwrap_or_else(PoisonError::into_inner);
+        let (snapshot, samples) = topology::assemble(
+            &self.endpoint.name,
+            &polls,
+            &mut memory,
+            self.endpoint.max_failover_lag_bytes,
+            now_ms,
+        );
+        Ok(PollOutput {
+            snapshot: Snapshot::Databases(snapshot),
+            samples,
+        })
+    }
+
+    async fn promote(&self, replica: &str) -> Result<String, ConnectorError> {
+        let server = self
+            .servers
+            .iter()
+            .find(|s| s.name == replica)
+            .ok_or_else(|| {
+                ConnectorError::Failed(format!(
+                    "{replica} is not a server of {} (known: {})",
+                    self.endpoint.name,
+                    self.server_names().join(", ")
+                ))
+            })?;
+        let fail = |e: String| ConnectorError::Failed(format!("{replica}: {e}"));
+        let before = self
+            .query(
+                server,
+                "SELECT pg_is_in_recovery()::text, pg_last_wal_replay_lsn()::text",
+            )
+            .await
+            .map_err(fail)?;
+        let row = first_row(&before).map_err(fail)?;
+        if row.first().map(String::as_str) != Some("true") {
+            return Err(ConnectorError::Failed(format!(
+                "{replica} is not in recovery: it is already a primary, nothing was done"
+            )));
+        }
+        let replay_before = row.get(1).cloned().unwrap_or_default();
+        let sql = format!(
+            "SELECT pg_promote(wait => true, wait_seconds => {PROMOTE_WAIT_SECONDS})::text"
+        );
+        let promoted = self.query(server, &sql).await.map_err(fail)?;
+        if first_row(&promoted)
+            .map_err(fail)?
+            .first()
+            .map(String::as_str)
+            != Some("true")
+        {
+            return Err(ConnectorError::Failed(format!(
+                "pg_promote on {replica} did not finish within {PROMOTE_WAIT_SECONDS} s; it may still be promoting, check its log"
+            )));
+        }
+        let after = self
+            .query(
+                server,
+                "SELECT pg_current_wal_lsn()::text, \
+                 (('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int)::text",
+            )
+            .await
+            .map_err(fail)?;
+        let row = first_row(&after).map_err(fail)?;
+        let lsn_after = row
+            .first()
+            .and_then(|t| reading::parse_lsn(t))
+            .map_or_else(|| "?".into(), format_lsn);
+        Ok(format!(
+            "pg_promote returned true on {replica}: replay LSN before {replay_before}; now primary at {lsn_after} on timeline {}",
+            row.get(1).map_or("?", String::as_str)
+        ))
+    }
+}
+
+fn first_row(messages: &[SimpleQueryMessage]) -> Result<Vec<String>, String> {
+    messages
+        .iter()
+        .find_map(|m| match m {
+            SimpleQueryMessage::Row(r) => Some(
+                (0..r.len())
+                    .map(|i| r.get(i).unwrap_or("").to_string())
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .ok_or_else(|| "the server returned no row".to_string())
+}
+
+/// Await futures concurrently, results in order (no `futures` crate needed for this).
+async fn join_all<F: Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut pinned: Vec<_> = futures.map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, slot) in pinned.iter_mut().zip(out.iter_mut()) {
+            if slot.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *slot = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
+}
+
+impl Connector for PostgresConnector {
+    fn info(&self) -> &EndpointInfo {
+        &self.info
+    }
+
+    fn poll(&self) -> BoxFuture<'_, Result<PollOutput, ConnectorError>> {
+        Box::pin(self.poll_all())
+    }
+
+    fn execute<'a>(&'a self, action: &'a Action) -> BoxFuture<'a, Result<String, ConnectorError>> {
+        Box::pin(async move {
+            match action {
+                Action::PromoteReplica { replica, .. } => self.promote(replica).await,
+                other => Err(ConnectorError::Unsupported(format!(
+                    "PostgreSQL endpoints cannot {}",
+                    other.kind()
+                ))),
+            }
+        })
+    }
+}
