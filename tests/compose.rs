@@ -62,6 +62,13 @@ fn compose_service_scales_up_and_down_and_unscalable_services_are_refused() {
         vec![project.file().display().to_string()]
     );
     assert!(compose.file_warnings.is_empty(), "{compose:?}");
+    // CPU and memory from one-shot stats (they may miss a poll when slow: a gap, not an error).
+    let worker = rig.workload_until(&id(&project, "worker"), "worker stats", |w| {
+        w.docker
+            .as_deref()
+            .is_some_and(|d| d.memory_bytes.is_some_and(|b| b > 0))
+    });
+    assert!(worker.cpu_percent.is_some() && worker.memory_percent.is_some());
     let named_w = rig.workload_until(&id(&project, "named"), "named listed", |w| w.ready == 1);
     assert_eq!(
         named_w.docker.as_deref().unwrap().container_name.as_deref(),
