@@ -415,17 +415,23 @@ mod tests {
     #[test]
     fn percentiles_use_nearest_rank_over_answered_probes() {
         let mut w = ProbeWindow::default();
-        for ms in 1..=100 {
+        for ms in 1..=60 {
             w.push(Some(f64::from(ms)), false);
         }
-        assert_eq!(w.percentile(50.0), Some(50.0));
-        assert_eq!(w.percentile(95.0), Some(95.0));
-        assert_eq!(w.percentile(99.0), Some(99.0));
-        // Bounded: only the last WINDOW_PROBES count.
+        assert_eq!(w.percentile(50.0), Some(30.0));
+        assert_eq!(w.percentile(95.0), Some(57.0));
+        assert_eq!(w.percentile(99.0), Some(60.0));
+        // Bounded: only the last WINDOW_PROBES count (41..=100 after 40 more).
+        for ms in 61..=100 {
+            w.push(Some(f64::from(ms)), false);
+        }
         assert_eq!(w.len(), WINDOW_PROBES);
         assert_eq!(w.percentile(0.0), Some(41.0));
+        assert_eq!(w.percentile(50.0), Some(70.0));
+        // A failed probe without an answer counts in the error rate, not the latencies.
         w.push(None, true);
         assert!((w.error_rate_percent() - 100.0 / 60.0).abs() < 1e-9);
+        assert_eq!(w.percentile(0.0), Some(42.0));
     }
 
     #[test]
