@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # (postgresql, redis-server, rabbitmq-server, nginx-light, prometheus); a missing one fails
 # the tests that need it, it is never skipped. The Docker tests need a running engine and the
 # docker CLI (these machines have both); busybox-static gives their offline test image.
-PACKAGES=(ca-certificates pkg-config busybox-static docker-compose postgresql-15 postgresql-client-15)
+PACKAGES=(ca-certificates pkg-config busybox-static docker-compose postgresql-15 postgresql-client-15 nginx-light prometheus openssl)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -90,6 +90,8 @@ fn main() -> ExitCode {
     let started = std::time::Instant::now();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let args = Args::parse();
+    // One rustls crypto provider for the whole process, before any HTTPS client exists.
+    scaleboard::connectors::http::install_crypto_provider();
     match run(args, started) {
         Ok(code) => code,
         Err(e) => {

@@ -3,7 +3,8 @@
 
 use crate::actions::FleetView;
 use crate::connectors::snapshot::{
-    CacheNode, DatabaseSnapshot, HealthCheck, Queue, Snapshot, TimeMs, Workload, WorkloadRef,
+    CacheNode, DatabaseSnapshot, HealthCheck, PromSnapshot, Queue, Snapshot, TimeMs, Workload,
+    WorkloadRef,
 };
 use crate::engine::{Area, ConnStatus, EndpointInfo};
 
@@ -96,6 +97,13 @@ impl FleetState {
                 _ => &[],
             };
             list.iter().map(move |h| (e, h))
+        })
+    }
+
+    pub fn prometheus(&self) -> impl Iterator<Item = (&EndpointState, &PromSnapshot)> {
+        self.endpoints.iter().filter_map(|e| match &e.snapshot {
+            Some(Snapshot::Prometheus(p)) => Some((e, p)),
+            _ => None,
         })
     }
 

@@ -2,6 +2,7 @@
 
 use super::{Level, ScaleboardApp};
 use crate::actions::audit::AuditOutcome;
+use crate::connectors::snapshot::Snapshot;
 use crate::engine::{ConnStatus, Event};
 use crate::metrics::SeriesKey;
 
@@ -30,11 +31,16 @@ impl ScaleboardApp {
             } => {
                 for s in samples {
                     let key = SeriesKey::new(s.target, s.metric);
-                    self.store.push(&key, at, s.value);
+                    self.store.push(&key, s.at.unwrap_or(at), s.value);
                 }
+                let mut new_errors = Vec::new();
                 if let Some(e) = self.fleet.endpoint_mut(&endpoint) {
+                    new_errors = new_query_errors(e.snapshot.as_ref(), &snapshot);
                     e.snapshot = Some(snapshot);
                     e.updated_at = Some(at);
+                }
+                for text in new_errors {
+                    self.notifications.push(now, Level::Error, text);
                 }
             }
             Event::Status {
@@ -169,4 +175,27 @@ impl ScaleboardApp {
             }
         }
     }
+}
+
+/// Prometheus query errors in `new` that the previous snapshot did not have: each is told once.
+fn new_query_errors(old: Option<&Snapshot>, new: &Snapshot) -> Vec<String> {
+    let Snapshot::Prometheus(new) = new else {
+        return Vec::new();
+    };
+    let before = |name: &str| match old {
+        Some(Snapshot::Prometheus(o)) => o
+            .queries
+            .iter()
+            .find(|q| q.name == name)
+            .and_then(|q| q.error.clone()),
+        _ => None,
+    };
+    new.queries
+        .iter()
+        .filter_map(|q| {
+            let e = q.error.as_ref()?;
+            (before(&q.name).as_ref() != Some(e))
+                .then(|| format!("Prometheus query \"{}\" failed: {e}", q.name))
+        })
+        .collect()
 }

@@ -3,7 +3,10 @@
 
 pub mod demo;
 pub mod docker;
+pub mod http;
+pub mod http_probe;
 pub mod postgres;
+pub mod prometheus;
 pub mod registry;
 pub mod snapshot;
 
@@ -79,6 +82,19 @@ pub fn summary(snapshot: &Snapshot) -> String {
         Snapshot::Health(list) => {
             let up = list.iter().filter(|h| h.up).count();
             format!("{up}/{} up", list.len())
+        }
+        Snapshot::Prometheus(p) => {
+            let series: usize = p.queries.iter().map(|q| q.series.len()).sum();
+            let failed: Vec<String> = p
+                .queries
+                .iter()
+                .filter_map(|q| q.error.as_ref().map(|e| format!("{}: {e}", q.name)))
+                .collect();
+            let mut line = format!("{} queries, {series} series", p.queries.len());
+            if !failed.is_empty() {
+                line.push_str(&format!("; failed: {}", failed.join("; ")));
+            }
+            line
         }
     }
 }

@@ -3,6 +3,8 @@
 
 use super::Connector;
 use super::demo::DemoWorld;
+use super::http_probe::HealthConnector;
+use super::prometheus::PrometheusConnector;
 use crate::engine::clock::Clock;
 use crate::profiles::{EndpointKind, Profile, SecretBackend};
 use std::sync::Arc;
@@ -23,7 +25,19 @@ pub fn build(profile: &Profile, clock: &Arc<dyn Clock>, demo_seed: u64) -> Built
     }
     let mut connectors: Vec<Arc<dyn Connector>> = Vec::new();
     let mut unsupported = Vec::new();
+    let mut health_built = false;
     for (kind, name) in profile.endpoint_names() {
+        if kind == EndpointKind::Health {
+            // One connector probes all of the profile's health checks concurrently.
+            if !health_built {
+                health_built = true;
+                connectors.push(Arc::new(HealthConnector::new(
+                    &profile.health,
+                    Arc::clone(clock),
+                )));
+            }
+            continue;
+        }
         match build_endpoint(profile, kind, &name, clock) {
             Some(c) => connectors.push(c),
             None => unsupported.push((kind, name)),
@@ -42,7 +56,6 @@ pub fn build_endpoint(
     name: &str,
     clock: &Arc<dyn Clock>,
 ) -> Option<Arc<dyn Connector>> {
-    let _ = clock;
     match kind {
         EndpointKind::Compose => {
             let endpoint = profile.compose.iter().find(|e| e.name == name)?;
@@ -59,11 +72,19 @@ pub fn build_endpoint(
                 Some(lookup),
             )))
         }
-        EndpointKind::Kubernetes
-        | EndpointKind::Redis
-        | EndpointKind::RabbitMq
-        | EndpointKind::Health
-        | EndpointKind::Prometheus => None,
+        EndpointKind::Health => {
+            // Alone (a "test connection" of one check): the same connector with just that check.
+            let check = profile.health.iter().find(|h| h.name == name)?;
+            Some(Arc::new(HealthConnector::new(
+                std::slice::from_ref(check),
+                Arc::clone(clock),
+            )))
+        }
+        EndpointKind::Prometheus => {
+            let p = profile.prometheus.as_ref().filter(|p| p.name == name)?;
+            Some(Arc::new(PrometheusConnector::new(p, Arc::clone(clock))))
+        }
+        EndpointKind::Kubernetes | EndpointKind::Redis | EndpointKind::RabbitMq => None,
     }
 }
 

@@ -12,6 +12,9 @@ pub struct Sample {
     pub target: String,
     pub metric: &'static str,
     pub value: f64,
+    /// When the value was true, if not at the poll's own time: Prometheus range and instant
+    /// results carry the server's evaluation timestamps.
+    pub at: Option<TimeMs>,
 }
 
 impl Sample {
@@ -20,6 +23,15 @@ impl Sample {
             target: target.into(),
             metric,
             value,
+            at: None,
+        }
+    }
+
+    /// A sample with its own timestamp.
+    pub fn at(target: impl Into<String>, metric: &'static str, value: f64, at: TimeMs) -> Self {
+        Self {
+            at: Some(at),
+            ..Self::new(target, metric, value)
         }
     }
 }
@@ -31,6 +43,7 @@ pub enum Snapshot {
     Cache(Vec<CacheNode>),
     Queues(Vec<Queue>),
     Health(Vec<HealthCheck>),
+    Prometheus(PromSnapshot),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -355,14 +368,70 @@ pub struct Queue {
     pub linked_workload: Option<WorkloadRef>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+/// One HTTP health check as of its latest probe, with statistics over its sliding window.
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct HealthCheck {
     pub name: String,
     pub url: String,
     pub group: Option<String>,
     pub up: bool,
     pub status_code: Option<u16>,
+    /// Latency of the latest probe that got an answer (None: it timed out or failed).
     pub latency_ms: Option<f64>,
+    pub p50_ms: Option<f64>,
     pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    /// Share of the window's probes that failed (wrong status, missing body text, no answer).
     pub error_rate_percent: f64,
+    /// Probes in the window the statistics are computed over.
+    pub window_probes: usize,
+    /// Days until the server certificate's notAfter (HTTPS only; negative when expired).
+    pub cert_expiry_days: Option<f64>,
+    /// Why the latest probe failed, in plain words.
+    pub error: Option<String>,
+    /// nginx `stub_status` counters, when the check names a status page.
+    pub nginx: Option<NginxStatus>,
+}
+
+/// nginx `stub_status`: connection gauges and the request counter, with a rate from deltas.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct NginxStatus {
+    pub active: u64,
+    pub reading: u64,
+    pub writing: u64,
+    pub waiting: u64,
+    pub accepts: u64,
+    pub handled: u64,
+    pub requests: u64,
+    /// From the change of `requests` since the previous poll (None on the first one).
+    pub requests_per_sec: Option<f64>,
+    /// Why the status page could not be read, if it could not.
+    pub error: Option<String>,
+}
+
+/// What one poll of a Prometheus server saw: each configured query with its series.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct PromSnapshot {
+    pub url: String,
+    pub queries: Vec<PromQueryResult>,
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct PromQueryResult {
+    pub name: String,
+    pub expr: String,
+    pub unit: String,
+    /// Prometheus's own error text when the query failed (e.g. a PromQL parse error).
+    pub error: Option<String>,
+    pub series: Vec<PromSeries>,
+}
+
+/// One series of a query's result; `target` names it in the metric store (metric `value`).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct PromSeries {
+    /// The label set as PromQL writes it, e.g. `{instance="a:9090", job="api"}`.
+    pub labels: String,
+    pub target: String,
+    pub value: Option<f64>,
+    pub at: Option<TimeMs>,
 }

@@ -16,7 +16,8 @@ pub mod validate;
 
 pub use model::{
     ComposeEndpoint, EndpointKind, HealthEndpoint, KubernetesEndpoint, PostgresEndpoint, Profile,
-    PrometheusEndpoint, RabbitMqEndpoint, RedisEndpoint, SecretRef, Thresholds,
+    PromPreset, PromQuery, PrometheusEndpoint, RabbitMqEndpoint, RedisEndpoint, SecretRef,
+    Thresholds,
 };
 pub use paths::{AppDirs, DirEnv, PathsError};
 pub use secrets::{

@@ -315,6 +315,15 @@ pub struct HealthEndpoint {
     pub group: Option<String>,
     /// Default 2000.
     pub timeout_ms: u64,
+    /// Seconds between probes of this check; 0 (default) means the profile's refresh interval.
+    pub interval_secs: u32,
+    /// Verify the server certificate (default true). Turn off only for a test endpoint.
+    pub tls_verify: bool,
+    /// A PEM file with extra CA certificates to trust (e.g. an internal CA).
+    pub ca_file: Option<PathBuf>,
+    /// nginx `stub_status` page of the load balancer this check goes through, e.g.
+    /// "http://lb:8080/nginx_status": its connection counters and requests/s are shown with it.
+    pub nginx_stub_status: Option<String>,
 }
 
 impl Default for HealthEndpoint {
@@ -326,18 +335,134 @@ impl Default for HealthEndpoint {
             body_contains: None,
             group: None,
             timeout_ms: 2000,
+            interval_secs: 0,
+            tls_verify: true,
+            ca_file: None,
+            nginx_stub_status: None,
         }
     }
 }
 
 /// A Prometheus server for latency and error-rate queries.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PrometheusEndpoint {
     pub name: String,
     pub url: String,
     /// Bearer token, if the server needs one.
     pub token: Option<SecretRef>,
+    /// Ready-made queries for the usual scaling triggers.
+    pub presets: Vec<PromPreset>,
+    /// Queries of your own.
+    pub queries: Vec<PromQuery>,
+    /// How much history a range query loads when the endpoint first connects (default 900 s).
+    pub history_secs: u32,
+}
+
+impl Default for PrometheusEndpoint {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            url: String::new(),
+            token: None,
+            presets: Vec::new(),
+            queries: Vec::new(),
+            history_secs: 900,
+        }
+    }
+}
+
+/// One PromQL query plotted on the health panel.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PromQuery {
+    /// Unique within the endpoint; names the plot and the series.
+    pub name: String,
+    pub expr: String,
+    /// Shown on the plot's axis, e.g. "%", "ms", "req/s".
+    pub unit: String,
+}
+
+/// Queries for the seed scaling triggers, written for the usual exporters' labels: cAdvisor and
+/// kube-state-metrics (per pod), node_exporter (per instance), and `http_requests_total` /
+/// `http_request_duration_seconds` with a `service` label (per service).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PromPreset {
+    PodCpuPercent,
+    PodMemoryPercent,
+    NodeCpuPercent,
+    NodeMemoryPercent,
+    RequestRate,
+    ErrorRatePercent,
+    P95LatencyMs,
+}
+
+impl PromPreset {
+    pub const ALL: [Self; 7] = [
+        Self::PodCpuPercent,
+        Self::PodMemoryPercent,
+        Self::NodeCpuPercent,
+        Self::NodeMemoryPercent,
+        Self::RequestRate,
+        Self::ErrorRatePercent,
+        Self::P95LatencyMs,
+    ];
+
+    /// The query this preset runs.
+    pub fn query(self) -> PromQuery {
+        let (name, expr, unit) = match self {
+            Self::PodCpuPercent => (
+                "pod CPU % of request",
+                "100 * sum by (namespace, pod) (rate(container_cpu_usage_seconds_total{container!=\"\", container!=\"POD\"}[2m])) / sum by (namespace, pod) (kube_pod_container_resource_requests{resource=\"cpu\"})",
+                "%",
+            ),
+            Self::PodMemoryPercent => (
+                "pod memory % of limit",
+                "100 * sum by (namespace, pod) (container_memory_working_set_bytes{container!=\"\", container!=\"POD\"}) / sum by (namespace, pod) (kube_pod_container_resource_limits{resource=\"memory\"})",
+                "%",
+            ),
+            Self::NodeCpuPercent => (
+                "node CPU %",
+                "100 * (1 - avg by (instance) (rate(node_cpu_seconds_total{mode=\"idle\"}[2m])))",
+                "%",
+            ),
+            Self::NodeMemoryPercent => (
+                "node memory %",
+                "100 * (1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes)",
+                "%",
+            ),
+            Self::RequestRate => (
+                "request rate",
+                "sum by (service) (rate(http_requests_total[1m]))",
+                "req/s",
+            ),
+            Self::ErrorRatePercent => (
+                "error rate",
+                "100 * sum by (service) (rate(http_requests_total{status=~\"5..\"}[5m])) / sum by (service) (rate(http_requests_total[5m]))",
+                "%",
+            ),
+            Self::P95LatencyMs => (
+                "p95 latency",
+                "1000 * histogram_quantile(0.95, sum by (service, le) (rate(http_request_duration_seconds_bucket[5m])))",
+                "ms",
+            ),
+        };
+        PromQuery {
+            name: name.to_owned(),
+            expr: expr.to_owned(),
+            unit: unit.to_owned(),
+        }
+    }
+}
+
+impl PrometheusEndpoint {
+    /// Presets first, then custom queries, in the order the profile lists them.
+    pub fn all_queries(&self) -> Vec<PromQuery> {
+        let mut out: Vec<PromQuery> = self.presets.iter().map(|p| p.query()).collect();
+        out.extend(self.queries.iter().cloned());
+        out
+    }
 }
 
 /// Levels above which a value is shown as a warning and counted against scaling guards.

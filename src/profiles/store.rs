@@ -406,7 +406,13 @@ mod tests {
         p.prometheus = Some(PrometheusEndpoint {
             name: "prom".into(),
             url: "http://prom:9090".into(),
-            token: None,
+            presets: vec![crate::profiles::PromPreset::P95LatencyMs],
+            queries: vec![crate::profiles::PromQuery {
+                name: "rps".into(),
+                expr: "sum(rate(http_requests_total[1m]))".into(),
+                unit: "req/s".into(),
+            }],
+            ..PrometheusEndpoint::default()
         });
         p.thresholds.error_rate_percent = 1.5;
         p

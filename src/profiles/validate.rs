@@ -223,11 +223,59 @@ pub fn validate_profile(p: &Profile) -> Vec<Problem> {
                 "the timeout must be more than 0 ms",
             );
         }
+        if e.interval_secs > 3600 {
+            c.push(
+                format!("{f}.interval_secs"),
+                "the probe interval must be at most 3600 seconds (0 means the profile's refresh)",
+            );
+        }
+        if e.ca_file.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+            c.push(format!("{f}.ca_file"), "the CA file path must not be empty");
+        }
+        if let Some(url) = &e.nginx_stub_status {
+            c.url(&format!("{f}.nginx_stub_status"), url, &["http", "https"]);
+        }
     }
     if let Some(e) = &p.prometheus {
         let f = c.name("prometheus", 0, &e.name);
         c.url(&format!("{f}.url"), &e.url, &["http", "https"]);
         c.secret(&format!("{f}.token"), e.token.as_ref());
+        if !(1..=86_400).contains(&e.history_secs) {
+            c.push(
+                format!("{f}.history_secs"),
+                "the history to load must be between 1 and 86400 seconds",
+            );
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, q) in e.all_queries().iter().enumerate() {
+            let qf = if q.name.trim().is_empty() {
+                c.push(
+                    format!("{f}.queries[{}].name", i + 1),
+                    "the query name must not be empty",
+                );
+                format!("{f}.queries[{}]", i + 1)
+            } else {
+                format!("{f}.queries[{}]", q.name)
+            };
+            if q.name.contains('/') {
+                c.push(
+                    format!("{qf}.name"),
+                    "the query name must not contain \"/\"",
+                );
+            }
+            if !q.name.trim().is_empty() && !names.insert(q.name.trim().to_lowercase()) {
+                c.push(
+                    format!("{qf}.name"),
+                    format!("two queries are both named \"{}\"", q.name),
+                );
+            }
+            if q.expr.trim().is_empty() {
+                c.push(
+                    format!("{qf}.expr"),
+                    "the PromQL expression must not be empty",
+                );
+            }
+        }
     }
 
     let t = &p.thresholds;

@@ -3,6 +3,7 @@
 
 pub mod docker;
 pub mod postgres;
+pub mod web;
 
 use egui_kittest::Harness;
 use scaleboard::app::{AppOptions, ScaleboardApp};

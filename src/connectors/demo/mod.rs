@@ -390,7 +390,9 @@ fn health(fleet: &DemoFleet) -> PollOutput {
             let target = format!("{HEALTH_ENDPOINT}/{}", p.name);
             if p.up {
                 samples.push(Sample::new(&target, "latency_ms", p.latency_ms));
+                samples.push(Sample::new(&target, "p50_ms", p.p95_ms / 2.2));
                 samples.push(Sample::new(&target, "p95_ms", p.p95_ms));
+                samples.push(Sample::new(&target, "p99_ms", p.p95_ms * 1.4));
             }
             samples.push(Sample::new(
                 &target,
@@ -404,8 +406,12 @@ fn health(fleet: &DemoFleet) -> PollOutput {
                 up: p.up,
                 status_code: Some(if p.up { 200 } else { 503 }),
                 latency_ms: p.up.then_some(p.latency_ms),
+                p50_ms: p.up.then_some(p.p95_ms / 2.2),
                 p95_ms: p.up.then_some(p.p95_ms),
+                p99_ms: p.up.then_some(p.p95_ms * 1.4),
                 error_rate_percent: p.error_rate_percent,
+                window_probes: 60,
+                ..HealthCheck::default()
             }
         })
         .collect();
