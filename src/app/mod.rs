@@ -1,12 +1,14 @@
 //! The eframe application: state, event intake (`logic`) and the frame's layout (`ui`).
 
 mod actions;
+mod cost_state;
 mod fleet;
 mod logic;
 mod notifications;
 mod view;
 
 pub use actions::{ActionsState, AutoscaleForm, ConfirmDialog, RunningAction, ScaleForm};
+pub use cost_state::{CostState, live_inventory};
 pub use fleet::{EndpointState, FleetState};
 pub use notifications::{Level, Notification, Notifications};
 pub use view::{PanelId, TimeRange, ViewState};
@@ -66,6 +68,7 @@ pub struct ScaleboardApp {
     pub notifications: Notifications,
     pub audit: AuditState,
     pub profiles: ProfilesState,
+    pub cost: CostState,
     pub charts: ChartCache,
     pub selected_workload: Option<crate::connectors::snapshot::WorkloadRef>,
     pub selected_server: Option<String>,
@@ -125,6 +128,7 @@ impl ScaleboardApp {
                 secret_input: String::new(),
                 test_results: std::collections::HashMap::new(),
             },
+            cost: CostState::new(&export_dir),
             charts: ChartCache::default(),
             selected_workload: None,
             selected_server: None,
