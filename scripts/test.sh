@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 # Debian packages the build and tests need. Connector issues add their servers here
 # (postgresql, redis-server, rabbitmq-server, nginx-light, prometheus); a missing one fails
 # the tests that need it, it is never skipped.
-PACKAGES=(ca-certificates pkg-config)
+# poppler-utils: pdftotext and pdffonts read back the PDF cost reports in tests/cost.rs.
+PACKAGES=(ca-certificates pkg-config poppler-utils)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

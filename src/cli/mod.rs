@@ -1,5 +1,7 @@
 //! The command line: the same engine and pipeline as the window, without the window.
 
+pub mod cost;
+
 use crate::actions::audit::{AuditLog, write_csv};
 use crate::engine::clock::SystemClock;
 use crate::engine::{Command, ConnStatus, ConnectRequest, EngineConfig, EngineHandle, Event};
