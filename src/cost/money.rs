@@ -22,7 +22,6 @@ pub fn symbol(currency: &str) -> Option<&'static str> {
         "EUR" => Some("€"),
         "GBP" => Some("£"),
         "JPY" => Some("¥"),
-        "INR" => Some("₹"),
         _ => None,
     }
 }

@@ -154,7 +154,7 @@ pub fn scenario_editor_ui(cost: &mut CostState, ui: &mut egui::Ui) -> bool {
                     &model.currency,
                 ));
                 if ui
-                    .small_button("✕")
+                    .small_button("Remove")
                     .on_hover_text("Remove this line")
                     .clicked()
                 {
