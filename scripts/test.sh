@@ -6,9 +6,10 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the build and tests need. Connector issues add their servers here
 # (postgresql, redis-server, rabbitmq-server, nginx-light, prometheus); a missing one fails
+# poppler-utils: pdftotext and pdffonts read back the PDF cost reports in tests/cost.rs.
 # the tests that need it, it is never skipped. The Docker tests need a running engine and the
 # docker CLI (these machines have both); busybox-static gives their offline test image.
-PACKAGES=(ca-certificates pkg-config busybox-static docker-compose postgresql-15 postgresql-client-15 nginx-light prometheus openssl)
+PACKAGES=(ca-certificates pkg-config busybox-static docker-compose postgresql-15 postgresql-client-15 nginx-light prometheus openssl poppler-utils)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -12,6 +12,8 @@ pub mod actions;
 pub mod app;
 pub mod cli;
 pub mod connectors;
+pub mod cost;
+pub mod csv_safe;
 pub mod engine;
 pub mod metrics;
 pub mod profiles;

@@ -84,6 +84,47 @@ enum Cmd {
         #[arg(long)]
         csv: bool,
     },
+    /// Cost models and cost reports.
+    Cost {
+        #[command(subcommand)]
+        command: CostCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum CostCmd {
+    /// List the cost models: saved ones and the built-in seeds' template.
+    List,
+    /// Write a cost report of a model (planned figures).
+    Report {
+        /// Model name, e.g. seed-phases (built in).
+        #[arg(long, value_name = "NAME", default_value = scaleboard::cost::SEED_TEMPLATE_NAME)]
+        model: String,
+        #[arg(long, value_enum)]
+        format: CostFormat,
+        /// File to write.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum CostFormat {
+    Csv,
+    Json,
+    Html,
+    Pdf,
+}
+
+impl From<CostFormat> for scaleboard::cost::ReportFormat {
+    fn from(f: CostFormat) -> Self {
+        match f {
+            CostFormat::Csv => Self::Csv,
+            CostFormat::Json => Self::Json,
+            CostFormat::Html => Self::Html,
+            CostFormat::Pdf => Self::Pdf,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -180,6 +221,17 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
         }
         Some(Cmd::Audit { csv }) => {
             scaleboard::cli::audit(&dirs, csv, std::io::stdout().lock())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Cost { command }) => {
+            match command {
+                CostCmd::List => scaleboard::cli::cost::list(&dirs, std::io::stdout().lock())?,
+                CostCmd::Report { model, format, out } => {
+                    let summary =
+                        scaleboard::cli::cost::report(&dirs, &model, format.into(), &out)?;
+                    eprintln!("{summary}");
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         None => {

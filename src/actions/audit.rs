@@ -15,6 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::csv_safe::neutralise;
+
 /// File name of the audit log inside the data dir.
 pub const AUDIT_FILE: &str = "audit.jsonl";
 
@@ -212,16 +214,6 @@ pub const CSV_HEADER: [&str; 13] = [
     "forced",
     "overridden_guards",
 ];
-
-/// Stops a spreadsheet from running a cell as a formula: cells starting with `=`, `+`, `-`, `@`,
-/// tab or carriage return get a leading single quote.
-fn neutralise(cell: &str) -> String {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{cell}")
-    } else {
-        cell.to_owned()
-    }
-}
 
 /// Writes the records as CSV with a header row. Every cell is made spreadsheet-safe (a cell
 /// starting with `=`, `+`, `-`, `@`, tab or CR gets a leading `'`); commas, quotes and newlines are quoted by the csv crate. Overridden guards

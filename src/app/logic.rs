@@ -159,6 +159,76 @@ impl ScaleboardApp {
                     .insert((kind, name), text.clone());
                 self.notifications.push(now, level, text);
             }
+            Event::CostModels {
+                saved,
+                damaged,
+                result,
+            } => {
+                let cost = &mut self.cost;
+                cost.saved = saved;
+                cost.loaded = true;
+                if let Some(d) = &damaged
+                    && cost.damaged.as_ref() != Some(d)
+                {
+                    self.notifications.push(
+                        now,
+                        Level::Error,
+                        format!("The cost model file is damaged and was left untouched: {d}"),
+                    );
+                }
+                cost.damaged = damaged;
+                match result {
+                    Ok(msg) if msg.is_empty() => {}
+                    Ok(msg) => {
+                        // After a save the draft is what the file holds; after a delete or a
+                        // rename the old name may be gone: open what exists.
+                        cost.dirty = false;
+                        if !cost.models().iter().any(|m| m.name == cost.draft_source) {
+                            let first = cost.models().first().map(|m| m.name.clone());
+                            if let Some(name) = first {
+                                cost.open(&name);
+                            }
+                        }
+                        self.notifications.push(now, Level::Info, msg);
+                    }
+                    Err(e) => self.notifications.push(now, Level::Error, e),
+                }
+            }
+            Event::CostExported {
+                format,
+                path,
+                result,
+            } => {
+                self.cost.exporting.retain(|(_, p)| p != &path);
+                let (level, text) = match result {
+                    Ok(bytes) => (
+                        Level::Info,
+                        format!(
+                            "{} cost report written to {} ({} KiB).",
+                            format.label(),
+                            path.display(),
+                            bytes.div_ceil(1024)
+                        ),
+                    ),
+                    Err(e) => (
+                        Level::Error,
+                        format!("{} cost report not written: {e}", format.label()),
+                    ),
+                };
+                self.cost.last_export = Some(if level == Level::Info {
+                    Ok(text.clone())
+                } else {
+                    Err(text.clone())
+                });
+                self.notifications.push(now, level, text);
+            }
+            Event::ReportPathPicked { format, path } => {
+                self.cost.picking_path = false;
+                if let Some(path) = path {
+                    self.cost.export_format = format;
+                    self.cost.export_path = path.display().to_string();
+                }
+            }
             Event::Keyring(status) => {
                 // Only worth a toast when the active profile actually has secrets to keep.
                 if let crate::profiles::KeyringStatus::Unavailable(why) = &status

@@ -1,6 +1,7 @@
 //! The eframe application: state, event intake (`logic`) and the frame's layout (`ui`).
 
 mod actions;
+mod cost_state;
 mod fleet;
 mod logic;
 mod notifications;
@@ -9,6 +10,7 @@ mod view;
 pub use actions::{
     ActionsState, AutoscaleForm, ConfirmDialog, ProjectScaleForm, RunningAction, ScaleForm,
 };
+pub use cost_state::{CostState, live_inventory};
 pub use fleet::{EndpointState, FleetState};
 pub use notifications::{Level, Notification, Notifications};
 pub use view::{PanelId, TimeRange, ViewState};
@@ -68,6 +70,7 @@ pub struct ScaleboardApp {
     pub notifications: Notifications,
     pub audit: AuditState,
     pub profiles: ProfilesState,
+    pub cost: CostState,
     pub charts: ChartCache,
     pub selected_workload: Option<crate::connectors::snapshot::WorkloadRef>,
     pub selected_server: Option<String>,
@@ -127,6 +130,7 @@ impl ScaleboardApp {
                 secret_input: String::new(),
                 test_results: std::collections::HashMap::new(),
             },
+            cost: CostState::new(&export_dir),
             charts: ChartCache::default(),
             selected_workload: None,
             selected_server: None,

@@ -1,9 +1,11 @@
-//! File and keyring jobs the UI asks for: profile store writes, audit reads and exports, secrets.
+//! File and keyring jobs the UI asks for: profile store writes, audit reads and exports, secrets,
+//! cost model writes, cost report exports and the native save dialog.
 //! They block, so they run on tokio's blocking pool, never on the UI thread.
 
 use super::EventSink;
 use super::types::Event;
 use crate::actions::audit::{AuditLog, AuditRecord, write_csv};
+use crate::cost::{CostModel, CostModelStore, CostReport, ReportFormat, ReportInput};
 use crate::profiles::{Profile, ProfileStore, SecretBackend, SecretRef, Secrets};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -32,11 +34,37 @@ pub enum FileJob {
     },
     /// Find out once whether an OS keyring answers (it can take seconds when none runs).
     ProbeKeyring,
+    /// Read `cost-models.toml` (first use of the cost panel).
+    LoadCostModels,
+    /// Create or replace a saved cost model; `previous_name` renames it.
+    SaveCostModel {
+        previous_name: Option<String>,
+        model: Box<CostModel>,
+    },
+    DuplicateCostModel {
+        name: String,
+        new_name: String,
+    },
+    DeleteCostModel(String),
+    /// Build a report and write it atomically to `path`.
+    ExportCostReport {
+        input: Box<ReportInput>,
+        format: ReportFormat,
+        path: PathBuf,
+    },
+    /// Ask the desktop (xdg-desktop-portal) where to save a report.
+    PickReportPath {
+        format: ReportFormat,
+        suggested: PathBuf,
+    },
 }
 
 pub(crate) struct Files {
     store: Mutex<ProfileStore>,
     audit: AuditLog,
+    config_dir: PathBuf,
+    /// Loaded on the first cost job, on the blocking pool.
+    cost_models: Mutex<Option<CostModelStore>>,
 }
 
 impl Files {
@@ -44,6 +72,8 @@ impl Files {
         Arc::new(Self {
             store: Mutex::new(ProfileStore::load(config_dir)),
             audit: AuditLog::new(data_dir),
+            config_dir: config_dir.to_path_buf(),
+            cost_models: Mutex::new(None),
         })
     }
 
@@ -100,7 +130,48 @@ impl Files {
                 ]
             }
             FileJob::ProbeKeyring => vec![Event::Keyring(self.secrets().keyring_status())],
+            FileJob::ExportCostReport {
+                input,
+                format,
+                path,
+            } => vec![export_report(&input, format, path)],
+            FileJob::PickReportPath { format, suggested } => vec![pick_path(format, &suggested)],
+            job @ (FileJob::LoadCostModels
+            | FileJob::SaveCostModel { .. }
+            | FileJob::DuplicateCostModel { .. }
+            | FileJob::DeleteCostModel(_)) => vec![self.cost_job(job)],
             job => vec![self.profile_job(job)],
+        }
+    }
+
+    fn cost_job(&self, job: FileJob) -> Event {
+        let mut guard = self
+            .cost_models
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let store = guard.get_or_insert_with(|| CostModelStore::load(&self.config_dir));
+        let result = match job {
+            FileJob::SaveCostModel {
+                previous_name,
+                model,
+            } => {
+                let name = model.name.clone();
+                store
+                    .upsert(*model, previous_name.as_deref())
+                    .map(|()| format!("Cost model \"{name}\" saved."))
+            }
+            FileJob::DuplicateCostModel { name, new_name } => store
+                .duplicate(&name, &new_name)
+                .map(|()| format!("Cost model \"{name}\" duplicated as \"{new_name}\".")),
+            FileJob::DeleteCostModel(name) => store
+                .delete(&name)
+                .map(|()| format!("Cost model \"{name}\" deleted.")),
+            _ => Ok(String::new()),
+        };
+        Event::CostModels {
+            saved: store.saved().to_vec(),
+            damaged: store.damaged().cloned(),
+            result: result.map_err(|e| e.to_string()),
         }
     }
 
@@ -136,5 +207,39 @@ impl Files {
             damaged: store.damaged().cloned(),
             result: result.map_err(|e| e.to_string()),
         }
+    }
+}
+
+/// Builds the report, renders it and writes it atomically (never a half-written file).
+pub fn export_report(input: &ReportInput, format: ReportFormat, path: PathBuf) -> Event {
+    let result = CostReport::build(input)
+        .and_then(|report| report.render(format))
+        .and_then(|bytes| {
+            crate::profiles::store::write_atomic(&path, &bytes)
+                .map(|()| bytes.len() as u64)
+                .map_err(|e| format!("could not write {}: {e}", path.display()))
+        });
+    Event::CostExported {
+        format,
+        path,
+        result,
+    }
+}
+
+/// The native save dialog (xdg-desktop-portal over D-Bus on Linux). `None` when cancelled or
+/// when no portal answers; the panel's path field works either way.
+fn pick_path(format: ReportFormat, suggested: &Path) -> Event {
+    let mut dialog = rfd::FileDialog::new()
+        .set_title("Save cost report")
+        .add_filter(format.label(), &[format.extension()]);
+    if let Some(dir) = suggested.parent() {
+        dialog = dialog.set_directory(dir);
+    }
+    if let Some(name) = suggested.file_name() {
+        dialog = dialog.set_file_name(name.to_string_lossy());
+    }
+    Event::ReportPathPicked {
+        format,
+        path: dialog.save_file(),
     }
 }

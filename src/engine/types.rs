@@ -125,4 +125,21 @@ pub enum Event {
         name: String,
         result: Result<String, String>,
     },
+    /// The saved cost models after a load or a write (or a refused write, with the reason).
+    CostModels {
+        saved: Vec<crate::cost::CostModel>,
+        damaged: Option<crate::profiles::ProfileFileError>,
+        result: Result<String, String>,
+    },
+    /// A cost report export finished: bytes written, or why not.
+    CostExported {
+        format: crate::cost::ReportFormat,
+        path: std::path::PathBuf,
+        result: Result<u64, String>,
+    },
+    /// The save dialog closed: the chosen path, or `None` (cancelled or no portal).
+    ReportPathPicked {
+        format: crate::cost::ReportFormat,
+        path: Option<std::path::PathBuf>,
+    },
 }

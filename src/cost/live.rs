@@ -1,0 +1,155 @@
+//! Live cost: what the fleet that is running now costs per month, and what-if changes to it.
+//!
+//! The UI (or a test) describes the fleet as a [`LiveInventory`] — plain names and counts, no app
+//! or connector types — and [`LivePricing`] turns it into a [`Scenario`] that the rest of the
+//! model totals like any other. A what-if is the same inventory with some replica counts changed;
+//! nothing here touches a system.
+
+use super::model::{Component, CostLine, Scenario, Unit};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One workload as counted now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveWorkload {
+    /// Unique in the inventory, e.g. `web/api`.
+    pub name: String,
+    /// `Deployment`, `StatefulSet`, `Compose service`.
+    pub kind: String,
+    pub replicas: u32,
+}
+
+/// The fleet as counted from the connected profile.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LiveInventory {
+    /// Where the counts came from, for reports: `demo fleet`, a profile name.
+    pub source: String,
+    pub workloads: Vec<LiveWorkload>,
+    pub database_servers: u32,
+    pub cache_nodes: u32,
+}
+
+impl LiveInventory {
+    /// The same inventory with some workloads' replica counts replaced (by workload name).
+    pub fn with_replicas(&self, changes: &BTreeMap<String, u32>) -> Self {
+        let mut out = self.clone();
+        for w in &mut out.workloads {
+            if let Some(r) = changes.get(&w.name) {
+                w.replicas = *r;
+            }
+        }
+        out
+    }
+}
+
+/// A price for one running thing (replica, database server, cache node).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LivePrice {
+    pub price_per_unit: Decimal,
+    /// `per_month` (or `per_replica_month`) or `per_instance_hour`.
+    pub unit: Unit,
+}
+
+impl LivePrice {
+    pub fn per_month(price: Decimal) -> Self {
+        Self {
+            price_per_unit: price,
+            unit: Unit::PerReplicaMonth,
+        }
+    }
+}
+
+/// A price for one workload, overriding the default replica price.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadPrice {
+    pub workload: String,
+    pub price: LivePrice,
+}
+
+/// How the running fleet is priced.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LivePricing {
+    /// Default price of one workload replica.
+    pub replica: LivePrice,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workload_overrides: Vec<WorkloadPrice>,
+    pub database_server: LivePrice,
+    pub cache_node: LivePrice,
+}
+
+impl Default for LivePricing {
+    /// An instance-hour price for replicas (about a small cloud VM), flat monthly prices for
+    /// database servers and cache nodes. Edit them to match your provider.
+    fn default() -> Self {
+        Self {
+            replica: LivePrice {
+                price_per_unit: Decimal::new(416, 4),
+                unit: Unit::PerInstanceHour,
+            },
+            workload_overrides: Vec::new(),
+            database_server: LivePrice::per_month(Decimal::from(20)),
+            cache_node: LivePrice::per_month(Decimal::from(15)),
+        }
+    }
+}
+
+impl LivePricing {
+    fn replica_price(&self, workload: &str) -> LivePrice {
+        self.workload_overrides
+            .iter()
+            .find(|o| o.workload == workload)
+            .map_or(self.replica, |o| o.price)
+    }
+
+    /// The inventory as a scenario: one line per workload (quantity = replicas), one for the
+    /// database servers and one for the cache nodes (left out when there are none).
+    pub fn scenario(&self, inventory: &LiveInventory, name: &str) -> Scenario {
+        let mut lines: Vec<CostLine> = inventory
+            .workloads
+            .iter()
+            .map(|w| {
+                let price = self.replica_price(&w.name);
+                CostLine {
+                    component: Component::Servers,
+                    description: format!("{} ({})", w.name, w.kind),
+                    quantity: Decimal::from(w.replicas),
+                    price_per_unit: price.price_per_unit,
+                    unit: price.unit,
+                }
+            })
+            .collect();
+        let mut fixed = |count: u32, price: LivePrice, component: Component, what: &str| {
+            if count > 0 {
+                lines.push(CostLine {
+                    component,
+                    description: what.to_owned(),
+                    quantity: Decimal::from(count),
+                    price_per_unit: price.price_per_unit,
+                    unit: price.unit,
+                });
+            }
+        };
+        fixed(
+            inventory.database_servers,
+            self.database_server,
+            Component::Database,
+            "database servers",
+        );
+        fixed(
+            inventory.cache_nodes,
+            self.cache_node,
+            Component::Cache,
+            "cache nodes",
+        );
+        Scenario {
+            name: name.to_owned(),
+            mrr_per_month: None,
+            notes: format!("counted from {}", inventory.source),
+            lines,
+        }
+    }
+}
