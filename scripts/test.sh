@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # Debian packages the build and tests need. Connector issues add their servers here
 # (postgresql, redis-server, rabbitmq-server, nginx-light, prometheus); a missing one fails
 # the tests that need it, it is never skipped.
-PACKAGES=(ca-certificates pkg-config)
+PACKAGES=(ca-certificates pkg-config redis-server redis-tools rabbitmq-server amqp-tools)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

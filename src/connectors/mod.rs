@@ -2,6 +2,9 @@
 //! and carries out actions on it. Errors are typed and never panic.
 
 pub mod demo;
+pub mod queue_advice;
+pub mod rabbitmq;
+pub mod redis;
 pub mod registry;
 pub mod snapshot;
 
@@ -57,12 +60,18 @@ pub fn summary(snapshot: &Snapshot) -> String {
         }
         Snapshot::Cache(nodes) => nodes
             .iter()
-            .map(|n| format!("{} hit {:.1} %", n.name, n.hit_ratio.unwrap_or(0.0) * 100.0))
+            .map(|n| match &n.error {
+                Some(e) => format!("{}: {e}", n.name),
+                None => format!("{} hit {:.1} %", n.name, n.hit_ratio.unwrap_or(0.0) * 100.0),
+            })
             .collect::<Vec<_>>()
             .join(", "),
         Snapshot::Queues(list) => list
             .iter()
-            .map(|q| format!("{} {}", q.name, q.depth))
+            .map(|q| match &q.error {
+                Some(e) => format!("{}: {e}", q.name),
+                None => format!("{} {}", q.name, q.depth),
+            })
             .collect::<Vec<_>>()
             .join(", "),
         Snapshot::Health(list) => {

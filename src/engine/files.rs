@@ -6,7 +6,7 @@ use super::types::Event;
 use crate::actions::audit::{AuditLog, AuditRecord, write_csv};
 use crate::profiles::{Profile, ProfileStore, SecretBackend, SecretRef, Secrets};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 #[derive(Debug)]
 pub enum FileJob {
@@ -37,7 +37,6 @@ pub enum FileJob {
 pub(crate) struct Files {
     store: Mutex<ProfileStore>,
     audit: AuditLog,
-    secrets: OnceLock<Secrets>,
 }
 
 impl Files {
@@ -45,13 +44,13 @@ impl Files {
         Arc::new(Self {
             store: Mutex::new(ProfileStore::load(config_dir)),
             audit: AuditLog::new(data_dir),
-            secrets: OnceLock::new(),
         })
     }
 
     /// Probing the keyring can take seconds; do it once, lazily, off the UI thread.
-    fn secrets(&self) -> &Secrets {
-        self.secrets.get_or_init(Secrets::new)
+    /// Shared with the connectors, so secrets kept for this run only reach them too.
+    fn secrets(&self) -> &'static Secrets {
+        Secrets::shared()
     }
 
     pub fn run(self: &Arc<Self>, job: FileJob, sink: &EventSink) {

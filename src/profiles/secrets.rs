@@ -209,6 +209,14 @@ impl fmt::Debug for Secrets {
 }
 
 impl Secrets {
+    /// The process-wide store, created (and the keyring probed) on first use. Connectors and
+    /// the UI's secret jobs share it, so a secret kept in memory for this run (no keyring) is
+    /// seen by both. Blocking on first use: call it off the UI thread.
+    pub fn shared() -> &'static Self {
+        static SHARED: std::sync::OnceLock<Secrets> = std::sync::OnceLock::new();
+        SHARED.get_or_init(Self::new)
+    }
+
     /// Uses the OS keyring, probing it once (bounded by [`DEFAULT_KEYRING_TIMEOUT`]).
     pub fn new() -> Self {
         Self::with_backend(Arc::new(KeyringBackend), DEFAULT_KEYRING_TIMEOUT)

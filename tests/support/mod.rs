@@ -1,6 +1,9 @@
 //! Shared test helpers: an app on the demo fleet with a manual clock, in a temp dir.
 #![allow(dead_code)]
 
+pub mod rabbitmq;
+pub mod redis;
+
 use egui_kittest::Harness;
 use scaleboard::app::{AppOptions, ScaleboardApp};
 use scaleboard::engine::EngineConfig;
