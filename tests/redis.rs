@@ -498,3 +498,16 @@ async fn three_master_cluster_slots_routing_and_a_failing_node() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test]
+async fn rediss_url_uses_tls_and_fails_clearly_against_a_plain_server() {
+    // The TLS client is built (one rustls provider, installed on first use) and the handshake
+    // against a server that does not speak TLS fails with a message, not a panic or a stall.
+    let server = RedisServer::start(&[]);
+    let url = format!("rediss://127.0.0.1:{}", server.port);
+    let (cache, _) = connectors(endpoint(&url, vec![]), None);
+    let started = Instant::now();
+    let err = cache.poll().await.err().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5), "{err}");
+    assert!(err.to_string().contains(&server.address()), "{err}");
+}

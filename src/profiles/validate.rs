@@ -501,6 +501,45 @@ mod tests {
     }
 
     #[test]
+    fn queue_sources_from_toml() {
+        use crate::profiles::model::QueuePreset;
+        let text = r#"
+name = "prod"
+[[redis]]
+name = "jobs"
+url = "redis://app@10.0.0.5:6379"
+password = { account = "prod/redis/jobs" }
+[[redis.queues]]
+preset = "bullmq"
+name = "emails"
+linked_workload = { endpoint = "k8s", scope = "prod/default", name = "email-worker" }
+jobs_per_worker_per_sec = 5.0
+[[redis.queues]]
+preset = "custom"
+name = "events"
+key = "stream:events"
+
+[rabbitmq]
+name = "mq"
+management_url = "http://rabbit:15672"
+user = "ops"
+vhost = "/"
+links = [{ queue = "orders", workload = { endpoint = "compose", scope = "shop", name = "worker" } }]
+
+[thresholds]
+queue_drain_target_minutes = 10.0
+"#;
+        let p: Profile = toml::from_str(text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(validate_profile(&p), Vec::new());
+        assert_eq!(p.redis[0].queues[1].preset, QueuePreset::Custom);
+        assert_eq!(
+            p.redis[0].password.as_ref().map(|s| s.service.as_str()),
+            Some("scaleboard")
+        );
+        assert_eq!(p.rabbitmq.as_ref().map(|r| r.links.len()), Some(1));
+    }
+
+    #[test]
     fn checks_names_refresh_and_urls() {
         let mut p = Profile::named("");
         p.refresh_interval_secs = 0;
