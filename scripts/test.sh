@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # poppler-utils: pdftotext and pdffonts read back the PDF cost reports in tests/cost.rs.
 # the tests that need it, it is never skipped. The Docker tests need a running engine and the
 # docker CLI (these machines have both); busybox-static gives their offline test image.
-PACKAGES=(ca-certificates pkg-config busybox-static docker-compose postgresql-15 postgresql-client-15 nginx-light prometheus openssl poppler-utils)
+PACKAGES=(ca-certificates pkg-config busybox-static docker-compose postgresql-15 postgresql-client-15 nginx-light prometheus openssl poppler-utils redis-server redis-tools rabbitmq-server amqp-tools)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

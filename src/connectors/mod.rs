@@ -7,6 +7,9 @@ pub mod http;
 pub mod http_probe;
 pub mod postgres;
 pub mod prometheus;
+pub mod queue_advice;
+pub mod rabbitmq;
+pub mod redis;
 pub mod registry;
 pub mod snapshot;
 
@@ -71,12 +74,18 @@ pub fn summary(snapshot: &Snapshot) -> String {
         }
         Snapshot::Cache(nodes) => nodes
             .iter()
-            .map(|n| format!("{} hit {:.1} %", n.name, n.hit_ratio.unwrap_or(0.0) * 100.0))
+            .map(|n| match &n.error {
+                Some(e) => format!("{}: {e}", n.name),
+                None => format!("{} hit {:.1} %", n.name, n.hit_ratio.unwrap_or(0.0) * 100.0),
+            })
             .collect::<Vec<_>>()
             .join(", "),
         Snapshot::Queues(list) => list
             .iter()
-            .map(|q| format!("{} {}", q.name, q.depth))
+            .map(|q| match &q.error {
+                Some(e) => format!("{}: {e}", q.name),
+                None => format!("{} {}", q.name, q.depth),
+            })
             .collect::<Vec<_>>()
             .join(", "),
         Snapshot::Health(list) => {

@@ -40,7 +40,15 @@ pub fn build(profile: &Profile, clock: &Arc<dyn Clock>, demo_seed: u64) -> Built
         }
         match build_endpoint(profile, kind, &name, clock) {
             Some(c) => connectors.push(c),
-            None => unsupported.push((kind, name)),
+            None => unsupported.push((kind, name.clone())),
+        }
+        // A Redis endpoint with queues also feeds the Queues panel (same round trip per poll).
+        if kind == EndpointKind::Redis
+            && let Some(e) = profile.redis.iter().find(|e| e.name == name)
+            && let (_, Some(queues)) = super::redis::connectors(e.clone(), Some(keyring_lookup()))
+        {
+            let queues: Arc<dyn Connector> = queues;
+            connectors.push(queues);
         }
     }
     Built {
@@ -84,8 +92,28 @@ pub fn build_endpoint(
             let p = profile.prometheus.as_ref().filter(|p| p.name == name)?;
             Some(Arc::new(PrometheusConnector::new(p, Arc::clone(clock))))
         }
-        EndpointKind::Kubernetes | EndpointKind::Redis | EndpointKind::RabbitMq => None,
+        EndpointKind::Redis => {
+            let e = profile.redis.iter().find(|e| e.name == name)?;
+            let (cache, _) = super::redis::connectors(e.clone(), Some(keyring_lookup()));
+            let cache: Arc<dyn Connector> = cache;
+            Some(cache)
+        }
+        EndpointKind::RabbitMq => {
+            let e = profile.rabbitmq.as_ref().filter(|e| e.name == name)?;
+            Some(Arc::new(super::rabbitmq::RabbitMqConnector::new(
+                e.clone(),
+                Some(keyring_lookup()),
+            )))
+        }
+        EndpointKind::Kubernetes => None,
     }
+}
+
+/// Passwords from the process-wide secret store (blocking: connectors call it on the blocking pool).
+fn keyring_lookup() -> super::redis::SecretLookup {
+    Arc::new(|secret: &crate::profiles::SecretRef| {
+        SecretBackend::get(crate::profiles::Secrets::shared(), secret)
+    })
 }
 
 /// Which issue brings the connector for a kind, for honest "not built yet" messages.

@@ -347,25 +347,136 @@ impl DatabaseSnapshot {
 #[derive(Clone, Debug, PartialEq)]
 pub struct CacheNode {
     pub name: String,
+    /// "master", "replica" (Redis says "slave"), or "unreachable".
     pub role: String,
+    /// Keyspace hits / (hits + misses) over the last poll interval; `None` without lookups.
     pub hit_ratio: Option<f64>,
     pub used_memory_bytes: u64,
+    /// 0 means no `maxmemory` limit.
     pub max_memory_bytes: u64,
     pub eviction_policy: String,
     pub evictions_per_sec: f64,
     pub ops_per_sec: f64,
     pub connected_clients: u32,
+    /// Keys that expired per second over the last interval.
+    pub expired_per_sec: f64,
+    /// RSS / used memory as Redis reports it.
+    pub fragmentation_ratio: Option<f64>,
+    /// Clients waiting in a blocking command (BLPOP, XREADGROUP BLOCK ...).
+    pub blocked_clients: u32,
+    /// (db index, keys) for every database holding keys.
+    pub keys_per_db: Vec<(u32, u64)>,
+    pub replication: Option<CacheReplication>,
+    /// Set when the node is part of a Redis Cluster.
+    pub cluster: Option<CacheCluster>,
+    /// Why this node could not be read (the rest of the snapshot may still be fine).
+    pub error: Option<String>,
+}
+
+impl CacheNode {
+    /// Used memory as a percentage of `maxmemory`, when a limit is set.
+    pub fn memory_percent(&self) -> Option<f64> {
+        (self.max_memory_bytes > 0)
+            .then(|| 100.0 * self.used_memory_bytes as f64 / self.max_memory_bytes as f64)
+    }
+}
+
+/// What a Redis node says about replication.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CacheReplication {
+    /// The node's own replication offset (`master_repl_offset`).
+    pub offset: u64,
+    /// A replica: its master's address and whether the link is up.
+    pub master: Option<String>,
+    pub master_link_up: Option<bool>,
+    /// A master: its replicas, with how far behind each one is.
+    pub replicas: Vec<CacheReplica>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CacheReplica {
+    pub address: String,
+    pub state: String,
+    pub offset: u64,
+    /// Master offset minus replica offset.
+    pub lag_bytes: u64,
+    /// Seconds since the replica last acknowledged.
+    pub lag_secs: Option<u64>,
+}
+
+/// Redis Cluster health as one node (the seed) sees it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CacheCluster {
+    /// `cluster_state:ok`.
+    pub state_ok: bool,
+    /// Slots served by a node that is up, of 16384.
+    pub slots_ok: u32,
+    pub slots_assigned: u32,
+    /// Nodes flagged `fail` or `pfail`, as "host:port".
+    pub failing_nodes: Vec<String>,
+    pub known_nodes: u32,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Queue {
     pub name: String,
+    /// Where the queue lives, e.g. "BullMQ on redis cache" or "RabbitMQ /".
     pub source: String,
+    /// Jobs waiting to be picked up (the backlog the outlook talks about).
     pub depth: u64,
-    pub consumers: u32,
-    pub in_per_sec: f64,
-    pub out_per_sec: f64,
+    /// Consumers attached, when the source can tell (RabbitMQ, stream groups).
+    pub consumers: Option<u32>,
+    /// Jobs added and finished per second, when measurable.
+    pub in_per_sec: Option<f64>,
+    pub out_per_sec: Option<f64>,
+    /// Change of `depth` per second over the last interval (negative: draining).
+    pub growth_per_sec: Option<f64>,
+    /// The breakdown the source offers: waiting, active, delayed, failed, unacked...
+    pub parts: Vec<QueuePart>,
+    /// Redis stream consumer groups.
+    pub groups: Vec<StreamGroup>,
     pub linked_workload: Option<WorkloadRef>,
+    /// Configured jobs one worker finishes per second, for advice before it can be measured.
+    pub jobs_per_worker_per_sec: Option<f64>,
+    /// Why this queue could not be read this time (other queues are unaffected).
+    pub error: Option<String>,
+}
+
+impl Queue {
+    /// A queue with only a name, a source and a depth; the rest unknown.
+    pub fn new(name: impl Into<String>, source: impl Into<String>, depth: u64) -> Self {
+        Self {
+            name: name.into(),
+            source: source.into(),
+            depth,
+            consumers: None,
+            in_per_sec: None,
+            out_per_sec: None,
+            growth_per_sec: None,
+            parts: Vec::new(),
+            groups: Vec::new(),
+            linked_workload: None,
+            jobs_per_worker_per_sec: None,
+            error: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueuePart {
+    pub label: &'static str,
+    pub count: u64,
+}
+
+/// A consumer group of a Redis stream.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StreamGroup {
+    pub name: String,
+    pub consumers: u32,
+    /// Delivered but not acknowledged.
+    pub pending: u64,
+    /// Entries not delivered to the group yet (Redis 7+).
+    pub lag: Option<u64>,
 }
 
 /// One HTTP health check as of its latest probe, with statistics over its sliding window.

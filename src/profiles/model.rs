@@ -279,18 +279,74 @@ impl Default for PostgresEndpoint {
     }
 }
 
-/// A Redis server.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// A Redis server (or the seed node of a Redis Cluster).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RedisEndpoint {
     pub name: String,
-    /// e.g. "redis://host:6379/0", without a password.
+    /// e.g. "redis://host:6379/0" or "rediss://app@host:6380" (ACL user), without a password.
     pub url: String,
     pub password: Option<SecretRef>,
+    /// Job queues kept in this server's keys; empty means the endpoint is watched as a cache only.
+    pub queues: Vec<RedisQueue>,
+}
+
+/// Which job library wrote a Redis-backed queue, so its keys can be read the way it writes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueuePreset {
+    /// BullMQ: `bull:Q:wait` (list), `:active` (list), `:delayed`, `:prioritized`, `:failed`,
+    /// `:completed` (sorted sets), `:id` (counter of added jobs).
+    #[default]
+    Bullmq,
+    /// Sidekiq: `queue:Q` (list), `retry`, `schedule`, `dead` (sorted sets, shared by all queues).
+    Sidekiq,
+    /// Laravel: `queues:Q` (list), `queues:Q:delayed`, `queues:Q:reserved` (sorted sets).
+    Laravel,
+    /// Celery: a list named after the queue.
+    Celery,
+    /// One key of any type: list (LLEN), sorted set (ZCARD) or stream (XLEN and consumer groups).
+    Custom,
+}
+
+/// One queue read from Redis keys.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RedisQueue {
+    pub preset: QueuePreset,
+    /// The queue's name as the library knows it (for `custom`: a display name).
+    pub name: String,
+    /// BullMQ: key prefix (default "bull"); Laravel: key prefix (default "queues");
+    /// `custom`: the key itself (default: the name).
+    pub key: Option<String>,
+    /// The workload whose replicas consume this queue, for worker-scaling advice.
+    pub linked_workload: Option<QueueWorkload>,
+    /// Jobs one worker finishes per second, used when it cannot be measured yet.
+    pub jobs_per_worker_per_sec: Option<f64>,
+}
+
+/// The workload that consumes a queue: `endpoint` is the profile's Kubernetes or Compose endpoint
+/// name, `scope` a context/namespace or Compose project, `name` the deployment or service.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct QueueWorkload {
+    pub endpoint: String,
+    pub scope: String,
+    pub name: String,
+}
+
+/// Links one RabbitMQ queue to the workload that consumes it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct QueueLink {
+    pub queue: String,
+    pub workload: QueueWorkload,
+    /// Jobs one worker finishes per second, used when it cannot be measured yet.
+    pub jobs_per_worker_per_sec: Option<f64>,
 }
 
 /// A RabbitMQ management API.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RabbitMqEndpoint {
     pub name: String,
@@ -300,6 +356,10 @@ pub struct RabbitMqEndpoint {
     pub password: Option<SecretRef>,
     /// `None` means all vhosts.
     pub vhost: Option<String>,
+    /// Queues to show; empty means all (of the vhost).
+    pub queues: Vec<String>,
+    /// Queues linked to the workloads that consume them, for worker-scaling advice.
+    pub links: Vec<QueueLink>,
 }
 
 /// An HTTP health check.
@@ -485,6 +545,8 @@ pub struct Thresholds {
     pub cache_hit_ratio_floor: f64,
     /// Default 1000 messages.
     pub queue_depth: u64,
+    /// Worker-scaling advice sizes workers to drain a backlog within this time. Default 10 min.
+    pub queue_drain_target_minutes: f64,
     /// Default 2000 ms.
     pub p95_latency_ms: u64,
     /// Default 2.0 %.
@@ -502,6 +564,7 @@ impl Default for Thresholds {
             cache_memory_percent: 80.0,
             cache_hit_ratio_floor: 0.8,
             queue_depth: 1000,
+            queue_drain_target_minutes: 10.0,
             p95_latency_ms: 2000,
             error_rate_percent: 2.0,
         }

@@ -389,6 +389,7 @@ mod tests {
             name: "cache".into(),
             url: "redis://cache:6379/0".into(),
             password: Some(SecretRef::new(format!("{name}/redis/cache"))),
+            ..Default::default()
         });
         p.rabbitmq = Some(RabbitMqEndpoint {
             name: "mq".into(),
@@ -396,6 +397,7 @@ mod tests {
             user: "ops".into(),
             password: None,
             vhost: Some("/".into()),
+            ..Default::default()
         });
         p.health.push(HealthEndpoint {
             name: "web".into(),

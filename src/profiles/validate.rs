@@ -119,6 +119,33 @@ impl Collector<'_> {
         }
     }
 
+    /// A queue's consuming workload (all three names given) and its configured throughput.
+    fn queue_link(
+        &mut self,
+        field: &str,
+        workload: Option<&super::model::QueueWorkload>,
+        jobs_per_worker_per_sec: Option<f64>,
+    ) {
+        if let Some(w) = workload
+            && [&w.endpoint, &w.scope, &w.name]
+                .iter()
+                .any(|s| s.trim().is_empty())
+        {
+            self.push(
+                format!("{field}.linked_workload"),
+                "the linked workload needs an endpoint, a scope and a name",
+            );
+        }
+        if let Some(rate) = jobs_per_worker_per_sec
+            && !(rate.is_finite() && rate > 0.0)
+        {
+            self.push(
+                format!("{field}.jobs_per_worker_per_sec"),
+                "jobs per worker per second must be a number above 0",
+            );
+        }
+    }
+
     fn percent(&mut self, field: &str, value: f64) {
         if !(value.is_finite() && value > 0.0 && value <= 100.0) {
             self.push(field, "must be a percentage above 0 and at most 100");
@@ -197,6 +224,19 @@ pub fn validate_profile(p: &Profile) -> Vec<Problem> {
         unique(&mut c, "redis", &e.name);
         c.url(&format!("{f}.url"), &e.url, &["redis", "rediss", "unix"]);
         c.secret(&format!("{f}.password"), e.password.as_ref());
+        for (j, q) in e.queues.iter().enumerate() {
+            let qf = if q.name.trim().is_empty() {
+                let qf = format!("{f}.queues[{}]", j + 1);
+                c.push(format!("{qf}.name"), "the queue name must not be empty");
+                qf
+            } else {
+                format!("{f}.queues[{}]", q.name)
+            };
+            if q.key.as_ref().is_some_and(|k| k.trim().is_empty()) {
+                c.push(format!("{qf}.key"), "the key must not be empty when given");
+            }
+            c.queue_link(&qf, q.linked_workload.as_ref(), q.jobs_per_worker_per_sec);
+        }
     }
     if let Some(e) = &p.rabbitmq {
         let f = c.name("rabbitmq", 0, &e.name);
@@ -206,6 +246,13 @@ pub fn validate_profile(p: &Profile) -> Vec<Problem> {
             &["http", "https"],
         );
         c.secret(&format!("{f}.password"), e.password.as_ref());
+        for (j, l) in e.links.iter().enumerate() {
+            let lf = format!("{f}.links[{}]", j + 1);
+            if l.queue.trim().is_empty() {
+                c.push(format!("{lf}.queue"), "the queue name must not be empty");
+            }
+            c.queue_link(&lf, Some(&l.workload), l.jobs_per_worker_per_sec);
+        }
     }
     for (i, e) in p.health.iter().enumerate() {
         let f = c.name("health", i, &e.name);
@@ -288,6 +335,12 @@ pub fn validate_profile(p: &Profile) -> Vec<Problem> {
         c.push(
             "thresholds.cache_hit_ratio_floor",
             "the cache hit ratio floor must be between 0 and 1",
+        );
+    }
+    if !(t.queue_drain_target_minutes.is_finite() && t.queue_drain_target_minutes > 0.0) {
+        c.push(
+            "thresholds.queue_drain_target_minutes",
+            "the target drain time must be more than 0 minutes",
         );
     }
     c.problems
@@ -453,6 +506,88 @@ mod tests {
     }
 
     #[test]
+    fn checks_queue_sources() {
+        use crate::profiles::model::{QueueLink, QueueWorkload, RabbitMqEndpoint, RedisQueue};
+        let mut p = Profile::named("prod");
+        p.redis.push(RedisEndpoint {
+            name: "jobs".into(),
+            url: "redis://h".into(),
+            queues: vec![
+                RedisQueue {
+                    name: "emails".into(),
+                    jobs_per_worker_per_sec: Some(0.0),
+                    linked_workload: Some(QueueWorkload {
+                        endpoint: "k8s".into(),
+                        scope: String::new(),
+                        name: "worker".into(),
+                    }),
+                    ..RedisQueue::default()
+                },
+                RedisQueue::default(),
+            ],
+            ..Default::default()
+        });
+        p.rabbitmq = Some(RabbitMqEndpoint {
+            name: "mq".into(),
+            management_url: "http://mq:15672".into(),
+            links: vec![QueueLink::default()],
+            ..Default::default()
+        });
+        p.thresholds.queue_drain_target_minutes = 0.0;
+        let fields: Vec<String> = validate_profile(&p).into_iter().map(|p| p.field).collect();
+        assert_eq!(
+            fields,
+            [
+                "redis[jobs].queues[emails].linked_workload",
+                "redis[jobs].queues[emails].jobs_per_worker_per_sec",
+                "redis[jobs].queues[2].name",
+                "rabbitmq[mq].links[1].queue",
+                "rabbitmq[mq].links[1].linked_workload",
+                "thresholds.queue_drain_target_minutes",
+            ]
+        );
+    }
+
+    #[test]
+    fn queue_sources_from_toml() {
+        use crate::profiles::model::QueuePreset;
+        let text = r#"
+name = "prod"
+[[redis]]
+name = "jobs"
+url = "redis://app@10.0.0.5:6379"
+password = { account = "prod/redis/jobs" }
+[[redis.queues]]
+preset = "bullmq"
+name = "emails"
+linked_workload = { endpoint = "k8s", scope = "prod/default", name = "email-worker" }
+jobs_per_worker_per_sec = 5.0
+[[redis.queues]]
+preset = "custom"
+name = "events"
+key = "stream:events"
+
+[rabbitmq]
+name = "mq"
+management_url = "http://rabbit:15672"
+user = "ops"
+vhost = "/"
+links = [{ queue = "orders", workload = { endpoint = "compose", scope = "shop", name = "worker" } }]
+
+[thresholds]
+queue_drain_target_minutes = 10.0
+"#;
+        let p: Profile = toml::from_str(text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(validate_profile(&p), Vec::new());
+        assert_eq!(p.redis[0].queues[1].preset, QueuePreset::Custom);
+        assert_eq!(
+            p.redis[0].password.as_ref().map(|s| s.service.as_str()),
+            Some("scaleboard")
+        );
+        assert_eq!(p.rabbitmq.as_ref().map(|r| r.links.len()), Some(1));
+    }
+
+    #[test]
     fn checks_names_refresh_and_urls() {
         let mut p = Profile::named("");
         p.refresh_interval_secs = 0;
@@ -461,6 +596,7 @@ mod tests {
             name: "a".into(),
             url: "http://x".into(),
             password: None,
+            ..Default::default()
         });
         let fields: Vec<String> = validate_profile(&p).into_iter().map(|p| p.field).collect();
         assert!(fields.contains(&"name".to_owned()));

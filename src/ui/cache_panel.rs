@@ -19,7 +19,7 @@ pub fn cache_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     if nodes.is_empty() {
         widgets::nothing_here_ui(
             ui,
-            "No Redis endpoint is polled. The Redis connector is not built yet (issue #6); the demo fleet shows what it will look like.",
+            "No Redis endpoint is polled. Add one to the profile (a redis:// or rediss:// URL); the demo fleet shows what it looks like.",
         );
         return;
     }
@@ -31,15 +31,25 @@ pub fn cache_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
             "Hit ratio",
             "Memory",
             "Policy",
+            "Frag.",
             "Ops/s",
             "Evictions/s",
+            "Expired/s",
             "Clients",
+            "Keys",
+            "Replication / cluster",
         ] {
             ui.strong(h);
         }
         ui.end_row();
         for (_, n) in &nodes {
             ui.label(&n.name);
+            if let Some(e) = &n.error {
+                ui.colored_label(theme::WARN, &n.role);
+                ui.colored_label(theme::WARN, e);
+                ui.end_row();
+                continue;
+            }
             ui.label(&n.role);
             let hit_low = n.hit_ratio.is_some_and(|h| h < t.cache_hit_ratio_floor);
             ui.colored_label(
@@ -51,20 +61,27 @@ pub fn cache_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                 n.hit_ratio
                     .map_or("—".into(), |h| format!("{:.1} %", h * 100.0)),
             );
-            let pct = 100.0 * n.used_memory_bytes as f64 / n.max_memory_bytes.max(1) as f64;
+            let pct = n.memory_percent();
             ui.colored_label(
-                if pct > t.cache_memory_percent {
+                if pct.is_some_and(|p| p > t.cache_memory_percent) {
                     theme::WARN
                 } else {
                     ui.visuals().text_color()
                 },
-                format!(
-                    "{} / {} ({pct:.0} %)",
-                    format_bytes(n.used_memory_bytes),
-                    format_bytes(n.max_memory_bytes)
-                ),
+                match pct {
+                    Some(pct) => format!(
+                        "{} / {} ({pct:.0} %)",
+                        format_bytes(n.used_memory_bytes),
+                        format_bytes(n.max_memory_bytes)
+                    ),
+                    None => format!("{} (no limit)", format_bytes(n.used_memory_bytes)),
+                },
             );
             ui.label(&n.eviction_policy);
+            ui.label(
+                n.fragmentation_ratio
+                    .map_or("—".into(), |f| format!("{f:.2}")),
+            );
             ui.label(format!("{:.0}", n.ops_per_sec));
             ui.colored_label(
                 if n.evictions_per_sec > 0.0 {
@@ -74,7 +91,24 @@ pub fn cache_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                 },
                 format!("{:.1}", n.evictions_per_sec),
             );
-            ui.label(n.connected_clients.to_string());
+            ui.label(format!("{:.1}", n.expired_per_sec));
+            ui.label(format!(
+                "{} ({} blocked)",
+                n.connected_clients, n.blocked_clients
+            ));
+            ui.label(
+                n.keys_per_db
+                    .iter()
+                    .map(|(db, k)| format!("db{db}: {k}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            );
+            let (text, warn) = replication_text(n);
+            if warn {
+                ui.colored_label(theme::WARN, text);
+            } else {
+                ui.label(text);
+            }
             ui.end_row();
         }
     });
@@ -109,4 +143,50 @@ pub fn cache_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
             );
         }
     });
+}
+
+/// Replicas with their lag, a replica's master link, or a cluster's slot coverage; and whether
+/// it deserves a warning.
+fn replication_text(n: &crate::connectors::snapshot::CacheNode) -> (String, bool) {
+    let mut parts = Vec::new();
+    let mut warn = false;
+    if let Some(r) = &n.replication {
+        if let Some(master) = &r.master {
+            let up = r.master_link_up == Some(true);
+            warn |= !up;
+            parts.push(format!(
+                "replica of {master}, link {}, offset {}",
+                if up { "up" } else { "down" },
+                r.offset
+            ));
+        }
+        for rep in &r.replicas {
+            warn |= rep.state != "online";
+            parts.push(format!(
+                "{} {} lag {} ({} s)",
+                rep.address,
+                rep.state,
+                format_bytes(rep.lag_bytes),
+                rep.lag_secs.map_or("?".into(), |s| s.to_string())
+            ));
+        }
+    }
+    if let Some(c) = &n.cluster {
+        warn |= !c.state_ok || !c.failing_nodes.is_empty();
+        let mut text = format!(
+            "cluster {}: {}/16384 slots ok, {} nodes",
+            if c.state_ok { "ok" } else { "FAIL" },
+            c.slots_ok,
+            c.known_nodes
+        );
+        if !c.failing_nodes.is_empty() {
+            text.push_str(&format!(", failing: {}", c.failing_nodes.join(", ")));
+        }
+        parts.push(text);
+    }
+    if parts.is_empty() {
+        ("—".into(), false)
+    } else {
+        (parts.join("; "), warn)
+    }
 }

@@ -14,7 +14,7 @@ mod notifications;
 mod overview_panel;
 mod profile_editor;
 mod profiles_panel;
-mod queues_panel;
+pub mod queues_panel;
 mod shortcuts;
 mod status_bar;
 pub mod theme;

@@ -197,6 +197,7 @@ pub fn profile_editor_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                 name: format!("redis-{}", profile.redis.len() + 1),
                 url: "redis://127.0.0.1:6379".into(),
                 password: None,
+                ..Default::default()
             });
         }
     });

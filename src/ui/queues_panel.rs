@@ -8,27 +8,52 @@ use crate::connectors::snapshot::Queue;
 use crate::engine::Area;
 use crate::metrics::SeriesKey;
 
-/// "drains in 14 min" or "grows by 120/min: workers are not keeping up".
-pub fn drain_estimate(q: &Queue) -> String {
-    let net = q.out_per_sec - q.in_per_sec;
-    if q.depth == 0 {
-        "empty".into()
-    } else if net > 0.01 {
-        let secs = q.depth as f64 / net;
-        if secs < 90.0 {
-            format!("at the current consume rate the backlog drains in {secs:.0} s")
-        } else {
-            format!(
-                "at the current consume rate the backlog drains in {:.0} min",
-                secs / 60.0
-            )
+pub use crate::connectors::queue_advice::drain_estimate;
+use crate::connectors::queue_advice::{Advice, AdviceInput, worker_advice};
+
+/// The advice for one queue and the action that applies it, when it can be applied.
+pub fn queue_advice(app: &ScaleboardApp, q: &Queue) -> (Advice, Option<crate::actions::Action>) {
+    let linked = q
+        .linked_workload
+        .as_ref()
+        .and_then(|id| app.fleet.workloads().find(|w| &w.id == id));
+    let workers = linked.map_or(q.consumers.unwrap_or(0), |w| w.ready);
+    let target_secs = app.profiles.active.thresholds.queue_drain_target_minutes * 60.0;
+    let advice = worker_advice(&AdviceInput::from_queue(q, workers, target_secs));
+    let action = match (&advice, &q.linked_workload) {
+        (Advice::Scale { to, .. }, Some(workload)) if q.error.is_none() => {
+            Some(crate::actions::Action::ScaleWorkload {
+                workload: workload.clone(),
+                replicas: *to,
+            })
         }
-    } else {
-        format!(
-            "grows by {:.0}/min: workers are not keeping up",
-            (-net * 60.0).max(0.0)
-        )
+        _ => None,
+    };
+    (advice, action)
+}
+
+/// "waiting 10 · active 2 · group g: lag 5, pending 2, 1 consumer".
+fn breakdown(q: &Queue) -> String {
+    let mut parts: Vec<String> = q
+        .parts
+        .iter()
+        .map(|p| format!("{} {}", p.label, p.count))
+        .collect();
+    for g in &q.groups {
+        parts.push(format!(
+            "group {}: lag {}, pending {}, {} consumer{}",
+            g.name,
+            g.lag.map_or("?".into(), |l| l.to_string()),
+            g.pending,
+            g.consumers,
+            if g.consumers == 1 { "" } else { "s" }
+        ));
     }
+    parts.join(" · ")
+}
+
+fn rate(v: Option<f64>) -> String {
+    v.map_or("—".into(), |v| format!("{v:.1}"))
 }
 
 pub fn queues_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
@@ -42,26 +67,31 @@ pub fn queues_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     if queues.is_empty() {
         widgets::nothing_here_ui(
             ui,
-            "No queue source is polled. Redis and RabbitMQ queue connectors are not built yet (issue #6); the demo fleet shows what they will look like.",
+            "No queue source is polled. Add queues to a Redis endpoint or a RabbitMQ management URL in the profile; the demo fleet shows what they look like.",
         );
         return;
     }
     let limit = app.profiles.active.thresholds.queue_depth;
+    let advice: Vec<(Advice, Option<crate::actions::Action>)> =
+        queues.iter().map(|(_, q)| queue_advice(app, q)).collect();
+    let mut proposal = None;
     egui::Grid::new("queue_grid").striped(true).show(ui, |ui| {
         for h in [
             "Queue",
             "Source",
             "Depth",
+            "Breakdown",
             "Consumers",
             "In/s",
             "Out/s",
             "Outlook",
             "Workers",
+            "Advice",
         ] {
             ui.strong(h);
         }
         ui.end_row();
-        for (_, q) in &queues {
+        for ((_, q), (advice, action)) in queues.iter().zip(&advice) {
             ui.label(&q.name);
             ui.label(&q.source);
             ui.colored_label(
@@ -72,18 +102,40 @@ pub fn queues_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                 },
                 q.depth.to_string(),
             );
-            ui.label(q.consumers.to_string());
-            ui.label(format!("{:.1}", q.in_per_sec));
-            ui.label(format!("{:.1}", q.out_per_sec));
-            ui.label(drain_estimate(q));
+            ui.label(breakdown(q));
+            ui.label(q.consumers.map_or("—".into(), |c| c.to_string()));
+            ui.label(rate(q.in_per_sec));
+            ui.label(rate(q.out_per_sec));
+            let outlook = drain_estimate(q);
+            if q.error.is_some() || outlook.starts_with("grows") {
+                ui.colored_label(theme::WARN, outlook);
+            } else {
+                ui.label(outlook);
+            }
             ui.label(
                 q.linked_workload
                     .as_ref()
                     .map_or("—".into(), ToString::to_string),
             );
+            ui.horizontal(|ui| {
+                ui.label(advice.words());
+                if let Some(action) = action
+                    && ui
+                        .button("Apply")
+                        .on_hover_text(
+                            "Open this scale action in the pipeline: preview, confirm, audit",
+                        )
+                        .clicked()
+                {
+                    proposal = Some(action.clone());
+                }
+            });
             ui.end_row();
         }
     });
+    if let Some(action) = proposal {
+        app.propose(action);
+    }
     let now = app.clock.now_ms();
     let range = app.view.range;
     let plots = [
@@ -115,34 +167,4 @@ pub fn queues_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
             );
         }
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn q(depth: u64, inp: f64, out: f64) -> Queue {
-        Queue {
-            name: "q".into(),
-            source: "s".into(),
-            depth,
-            consumers: 1,
-            in_per_sec: inp,
-            out_per_sec: out,
-            linked_workload: None,
-        }
-    }
-
-    #[test]
-    fn estimate_in_words() {
-        assert_eq!(
-            drain_estimate(&q(840, 1.0, 2.0)),
-            "at the current consume rate the backlog drains in 14 min"
-        );
-        assert_eq!(
-            drain_estimate(&q(840, 3.0, 1.0)),
-            "grows by 120/min: workers are not keeping up"
-        );
-        assert_eq!(drain_estimate(&q(0, 3.0, 1.0)), "empty");
-    }
 }

@@ -3,6 +3,8 @@
 
 pub mod docker;
 pub mod postgres;
+pub mod rabbitmq;
+pub mod redis;
 pub mod web;
 
 use egui_kittest::Harness;

@@ -338,6 +338,13 @@ fn cache(fleet: &DemoFleet) -> PollOutput {
             evictions_per_sec: c.evictions_per_sec,
             ops_per_sec: c.ops_per_sec,
             connected_clients: c.clients,
+            expired_per_sec: 0.0,
+            fragmentation_ratio: Some(1.1),
+            blocked_clients: 0,
+            keys_per_db: Vec::new(),
+            replication: None,
+            cluster: None,
+            error: None,
         }]),
     }
 }
@@ -356,12 +363,11 @@ fn queues(fleet: &DemoFleet) -> PollOutput {
             samples.push(Sample::new(&target, "in_per_sec", q.in_per_sec));
             samples.push(Sample::new(&target, "out_per_sec", q.out_per_sec));
             Queue {
-                name: q.name.into(),
-                source: q.source.into(),
-                depth: q.depth.round() as u64,
-                consumers,
-                in_per_sec: q.in_per_sec,
-                out_per_sec: q.out_per_sec,
+                consumers: Some(consumers),
+                in_per_sec: Some(q.in_per_sec),
+                out_per_sec: Some(q.out_per_sec),
+                growth_per_sec: Some(q.in_per_sec - q.out_per_sec),
+                jobs_per_worker_per_sec: Some(q.per_worker_per_sec),
                 linked_workload: worker.map(|w| WorkloadRef {
                     endpoint: if w.compose {
                         COMPOSE_ENDPOINT
@@ -372,6 +378,7 @@ fn queues(fleet: &DemoFleet) -> PollOutput {
                     scope: w.scope.into(),
                     name: w.name.into(),
                 }),
+                ..Queue::new(q.name, q.source, q.depth.round() as u64)
             }
         })
         .collect();

@@ -1,0 +1,178 @@
+//! Connections to the servers of a Redis endpoint: URL and password (from the keyring, on the
+//! blocking pool), one multiplexed connection per server kept between polls, pipelines with
+//! per-command errors, and connection errors in words.
+
+use super::{RedisPoller, State, TIMEOUT};
+use crate::connectors::ConnectorError;
+use crate::connectors::snapshot::CacheNode;
+use redis::aio::MultiplexedConnection;
+use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo, Value};
+use std::sync::atomic::Ordering;
+
+impl RedisPoller {
+    /// One extra round trip to one server (first-poll discovery only).
+    pub(super) async fn pipeline(
+        &self,
+        state: &mut State,
+        base: &ConnectionInfo,
+        address: &str,
+        cmds: Vec<redis::Cmd>,
+    ) -> Result<Vec<Result<Value, String>>, ConnectorError> {
+        let mut conn = self
+            .connection(state, base, address)
+            .await
+            .map_err(|e| classify(&self.endpoint.name, address, &e))?;
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+        run_pipeline(&mut conn, cmds).await.map_err(|e| {
+            state.conns.remove(address);
+            classify(&self.endpoint.name, address, &e)
+        })
+    }
+
+    pub(super) async fn connection(
+        &self,
+        state: &mut State,
+        base: &ConnectionInfo,
+        address: &str,
+    ) -> Result<MultiplexedConnection, String> {
+        if let Some(c) = state.conns.get(address) {
+            return Ok(c.clone());
+        }
+        let info = if base.addr().to_string() == address {
+            base.clone()
+        } else {
+            let (host, port) = address
+                .rsplit_once(':')
+                .and_then(|(h, p)| Some((h.to_owned(), p.parse::<u16>().ok()?)))
+                .ok_or_else(|| format!("bad node address {address}"))?;
+            let addr = match base.addr() {
+                ConnectionAddr::TcpTls {
+                    insecure,
+                    tls_params,
+                    ..
+                } => ConnectionAddr::TcpTls {
+                    host,
+                    port,
+                    insecure: *insecure,
+                    tls_params: tls_params.clone(),
+                },
+                _ => ConnectionAddr::Tcp(host, port),
+            };
+            base.clone().set_addr(addr)
+        };
+        if matches!(info.addr(), ConnectionAddr::TcpTls { .. }) {
+            crate::connectors::rabbitmq::install_crypto_provider();
+        }
+        let client = redis::Client::open(info).map_err(|e| e.to_string())?;
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(TIMEOUT))
+            .set_response_timeout(Some(TIMEOUT));
+        let conn = client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .map_err(|e| e.to_string())?;
+        state.conns.insert(address.to_owned(), conn.clone());
+        Ok(conn)
+    }
+
+    pub(super) fn base_info(&self) -> Result<ConnectionInfo, ConnectorError> {
+        let info = self
+            .endpoint
+            .url
+            .trim()
+            .into_connection_info()
+            .map_err(|e| {
+                ConnectorError::Failed(format!(
+                    "Redis \"{}\": the URL is not valid: {e}",
+                    self.endpoint.name
+                ))
+            })?;
+        // No CLIENT SETINFO on connect: the server sees only what the poll sends.
+        let settings = info.redis_settings().clone().set_skip_set_lib_name();
+        Ok(info.set_redis_settings(settings))
+    }
+
+    pub(super) async fn read_password(&self) -> Result<Option<String>, ConnectorError> {
+        let (Some(lookup), Some(secret)) = (self.lookup.clone(), self.endpoint.password.clone())
+        else {
+            return Ok(None);
+        };
+        let name = self.endpoint.name.clone();
+        let shown = secret.to_string();
+        tokio::task::spawn_blocking(move || lookup(&secret))
+            .await
+            .map_err(|e| ConnectorError::Failed(e.to_string()))?
+            .map(Some)
+            .map_err(|e| {
+                ConnectorError::Failed(format!(
+                    "Redis \"{name}\": cannot read the password {shown} from the keyring: {e}"
+                ))
+            })
+    }
+}
+
+/// Per-command replies of one pipeline, or why the pipeline as a whole failed.
+pub(super) type PipelineResult = Result<Vec<Result<Value, String>>, String>;
+
+pub(super) async fn run_pipeline(
+    conn: &mut MultiplexedConnection,
+    cmds: Vec<redis::Cmd>,
+) -> PipelineResult {
+    let mut pipe = redis::pipe();
+    for c in cmds {
+        pipe.add_command(c);
+    }
+    let replies: Vec<redis::RedisResult<Value>> = pipe
+        .ignore_errors()
+        .query_async(conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(replies
+        .into_iter()
+        .map(|r| r.map_err(|e| e.to_string()))
+        .collect())
+}
+
+pub(super) fn unreachable_node(address: &str, error: String) -> CacheNode {
+    CacheNode {
+        name: address.to_owned(),
+        role: "unreachable".into(),
+        hit_ratio: None,
+        used_memory_bytes: 0,
+        max_memory_bytes: 0,
+        eviction_policy: String::new(),
+        evictions_per_sec: 0.0,
+        ops_per_sec: 0.0,
+        connected_clients: 0,
+        expired_per_sec: 0.0,
+        fragmentation_ratio: None,
+        blocked_clients: 0,
+        keys_per_db: Vec::new(),
+        replication: None,
+        cluster: None,
+        error: Some(error),
+    }
+}
+
+/// A connection or reply error in words: a refused login is not an outage.
+pub(super) fn classify(endpoint: &str, address: &str, e: &str) -> ConnectorError {
+    let auth = [
+        "WRONGPASS",
+        "NOAUTH",
+        "invalid password",
+        "Authentication",
+        "NOPERM",
+    ]
+    .iter()
+    .any(|m| e.contains(m));
+    if auth {
+        ConnectorError::Failed(format!(
+            "Redis \"{endpoint}\" ({address}) refused the login: wrong user or password ({e})"
+        ))
+    } else {
+        ConnectorError::Unreachable {
+            endpoint: format!("Redis \"{endpoint}\" ({address})"),
+            reason: e.to_owned(),
+        }
+    }
+}
