@@ -1,12 +1,11 @@
 //! Cache: Redis nodes with hit ratio, memory vs maxmemory, evictions.
 
-use super::charts::{PlotLine, time_plot_ui};
+use super::charts::metric_grid_ui;
 use super::theme;
 use super::widgets::{self, panel_header_ui};
 use crate::actions::plan::format_bytes;
 use crate::app::ScaleboardApp;
 use crate::engine::Area;
-use crate::metrics::SeriesKey;
 
 pub fn cache_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     panel_header_ui(ui, app, "Cache");
@@ -112,37 +111,19 @@ pub fn cache_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
             ui.end_row();
         }
     });
-    let now = app.clock.now_ms();
-    let range = app.view.range;
     let plots = [
         ("c_hit", "Hit ratio", "ratio", "hit_ratio"),
         ("c_mem", "Memory", "% of maxmemory", "memory_percent"),
         ("c_ops", "Operations", "per second", "ops_per_sec"),
         ("c_ev", "Evictions", "per second", "evictions_per_sec"),
     ];
-    ui.columns(2, |cols| {
-        for (i, (id, title, unit, metric)) in plots.iter().enumerate() {
-            let lines: Vec<PlotLine<'_>> = nodes
-                .iter()
-                .map(|(t, n)| PlotLine {
-                    key: SeriesKey::new(t, *metric),
-                    label: &n.name,
-                })
-                .collect();
-            time_plot_ui(
-                &mut cols[i % 2],
-                id,
-                title,
-                unit,
-                &lines,
-                &app.store,
-                &mut app.charts,
-                range,
-                now,
-                150.0,
-            );
-        }
-    });
+    let targets = |_: &str| -> Vec<(String, String)> {
+        nodes
+            .iter()
+            .map(|(t, x)| (t.clone(), x.name.clone()))
+            .collect()
+    };
+    metric_grid_ui(ui, app, &plots, &targets);
 }
 
 /// Replicas with their lag, a replica's master link, or a cluster's slot coverage; and whether

@@ -156,3 +156,42 @@ fn clock_label(x_s: f64, end_s: f64) -> String {
         _ => format!("-{}h", ago / 3600),
     }
 }
+
+/// One plot of a metric grid: (plot id, title, unit, metric name).
+pub type MetricPlot<'a> = (&'a str, &'a str, &'a str, &'a str);
+
+/// Several metrics plotted in two columns, one line per target; `targets(metric)` gives the
+/// (series target, legend label) pairs each plot draws.
+pub fn metric_grid_ui(
+    ui: &mut egui::Ui,
+    app: &mut crate::app::ScaleboardApp,
+    plots: &[MetricPlot<'_>],
+    targets: &dyn Fn(&str) -> Vec<(String, String)>,
+) {
+    let now = app.clock.now_ms();
+    let range = app.view.range;
+    ui.columns(2, |cols| {
+        for (i, (id, title, unit, metric)) in plots.iter().enumerate() {
+            let pairs = targets(metric);
+            let lines: Vec<PlotLine<'_>> = pairs
+                .iter()
+                .map(|(target, label)| PlotLine {
+                    key: SeriesKey::new(target, *metric),
+                    label,
+                })
+                .collect();
+            time_plot_ui(
+                &mut cols[i % 2],
+                id,
+                title,
+                unit,
+                &lines,
+                &app.store,
+                &mut app.charts,
+                range,
+                now,
+                150.0,
+            );
+        }
+    });
+}

@@ -2,7 +2,7 @@
 //! counters, certificate expiry, latency and error plots, and Prometheus series — all on the
 //! same time axis as every other plot.
 
-use super::charts::{PlotLine, time_plot_ui};
+use super::charts::{PlotLine, metric_grid_ui, time_plot_ui};
 use super::theme;
 use super::widgets::{self, panel_header_ui};
 use crate::app::ScaleboardApp;
@@ -163,8 +163,6 @@ fn nginx_ui(ui: &mut egui::Ui, checks: &[(String, HealthCheck)]) {
 }
 
 fn check_plots_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, checks: &[(String, HealthCheck)]) {
-    let now = app.clock.now_ms();
-    let range = app.view.range;
     let mut plots = vec![
         ("h_lat", "Latency", "ms", "latency_ms"),
         ("h_p50", "p50 latency", "ms", "p50_ms"),
@@ -180,31 +178,15 @@ fn check_plots_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, checks: &[(String,
             "nginx_active",
         ));
     }
-    ui.columns(2, |cols| {
-        for (i, (id, title, unit, metric)) in plots.iter().enumerate() {
-            let nginx_metric = matches!(*metric, "requests_per_sec" | "nginx_active");
-            let lines: Vec<PlotLine<'_>> = checks
-                .iter()
-                .filter(|(_, h)| !nginx_metric || h.nginx.is_some())
-                .map(|(t, h)| PlotLine {
-                    key: SeriesKey::new(t, *metric),
-                    label: &h.name,
-                })
-                .collect();
-            time_plot_ui(
-                &mut cols[i % 2],
-                id,
-                title,
-                unit,
-                &lines,
-                &app.store,
-                &mut app.charts,
-                range,
-                now,
-                150.0,
-            );
-        }
-    });
+    let targets = |metric: &str| -> Vec<(String, String)> {
+        let nginx_metric = matches!(metric, "requests_per_sec" | "nginx_active");
+        checks
+            .iter()
+            .filter(|(_, h)| !nginx_metric || h.nginx.is_some())
+            .map(|(t, x)| (t.clone(), x.name.clone()))
+            .collect()
+    };
+    metric_grid_ui(ui, app, &plots, &targets);
 }
 
 /// Each Prometheus query: its error in Prometheus's words, or a plot of its series.

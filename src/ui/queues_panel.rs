@@ -1,12 +1,11 @@
 //! Queues: depth vs consumers, and whether the backlog drains or grows, in words.
 
-use super::charts::{PlotLine, time_plot_ui};
+use super::charts::metric_grid_ui;
 use super::theme;
 use super::widgets::{self, panel_header_ui};
 use crate::app::ScaleboardApp;
 use crate::connectors::snapshot::Queue;
 use crate::engine::Area;
-use crate::metrics::SeriesKey;
 
 pub use crate::connectors::queue_advice::drain_estimate;
 use crate::connectors::queue_advice::{Advice, AdviceInput, worker_advice};
@@ -136,35 +135,17 @@ pub fn queues_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     if let Some(action) = proposal {
         app.propose(action);
     }
-    let now = app.clock.now_ms();
-    let range = app.view.range;
     let plots = [
         ("q_depth", "Depth", "jobs", "depth"),
         ("q_cons", "Consumers", "count", "consumers"),
         ("q_in", "Incoming", "jobs/s", "in_per_sec"),
         ("q_out", "Processed", "jobs/s", "out_per_sec"),
     ];
-    ui.columns(2, |cols| {
-        for (i, (id, title, unit, metric)) in plots.iter().enumerate() {
-            let lines: Vec<PlotLine<'_>> = queues
-                .iter()
-                .map(|(t, q)| PlotLine {
-                    key: SeriesKey::new(t, *metric),
-                    label: &q.name,
-                })
-                .collect();
-            time_plot_ui(
-                &mut cols[i % 2],
-                id,
-                title,
-                unit,
-                &lines,
-                &app.store,
-                &mut app.charts,
-                range,
-                now,
-                150.0,
-            );
-        }
-    });
+    let targets = |_: &str| -> Vec<(String, String)> {
+        queues
+            .iter()
+            .map(|(t, x)| (t.clone(), x.name.clone()))
+            .collect()
+    };
+    metric_grid_ui(ui, app, &plots, &targets);
 }
