@@ -40,17 +40,50 @@ enum Cmd {
         #[arg(long, default_value_t = 15)]
         timeout: u64,
     },
-    /// Scale a Compose or Swarm service through the action pipeline (plan, confirm, verify,
-    /// audit): compose/PROJECT/SERVICE N, compose/PROJECT --set SERVICE=N…, or swarm/SERVICE N.
+    /// Scale a workload through the action pipeline (plan, confirm, verify, audit):
+    /// CONTEXT/NAMESPACE/KIND/NAME N, CONTEXT/NAMESPACE N --all, compose/PROJECT/SERVICE N,
+    /// compose/PROJECT --set SERVICE=N…, or swarm/SERVICE N.
     Scale {
-        /// compose/PROJECT/SERVICE, compose/PROJECT (with --set) or swarm/SERVICE
+        /// CONTEXT/NAMESPACE/KIND/NAME, CONTEXT/NAMESPACE (with --all), compose/PROJECT/SERVICE,
+        /// compose/PROJECT (with --set) or swarm/SERVICE
         target: String,
         /// The replica count (not with --set).
         replicas: Option<u32>,
         /// SERVICE=N for each service of a project scaled together (repeat it).
         #[arg(long = "set", value_name = "SERVICE=N")]
         set: Vec<String>,
-        /// The endpoint, when several Docker engines of the profile hold the target.
+        /// Every Deployment and StatefulSet of the namespace CONTEXT/NAMESPACE.
+        #[arg(long)]
+        all: bool,
+        /// The endpoint, when several endpoints of the profile hold the target.
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// Do not ask to type the target's name.
+        #[arg(long)]
+        yes: bool,
+        /// Run even though a guard refuses; the audit record says so.
+        #[arg(long)]
+        force: bool,
+        /// Seconds between confirmation and execution (Ctrl-C cancels).
+        #[arg(long, default_value_t = 5)]
+        grace: u64,
+    },
+    /// Create, edit or delete a Kubernetes workload's HorizontalPodAutoscaler through the action
+    /// pipeline, like `kubectl autoscale`: CONTEXT/NAMESPACE/KIND/NAME --min N --max N.
+    Autoscale {
+        /// CONTEXT/NAMESPACE/KIND/NAME (KIND deployment or statefulset)
+        target: String,
+        #[arg(long, required_unless_present = "delete")]
+        min: Option<u32>,
+        #[arg(long, required_unless_present = "delete")]
+        max: Option<u32>,
+        /// Target average CPU utilisation, % of the pods' requests.
+        #[arg(long, default_value_t = 80)]
+        cpu_percent: u32,
+        /// Delete the autoscaler instead (the replica count stays where it is).
+        #[arg(long, conflicts_with_all = ["min", "max"])]
+        delete: bool,
+        /// The endpoint, when several endpoints of the profile hold the target.
         #[arg(long)]
         endpoint: Option<String>,
         /// Do not ask to type the target's name.
@@ -162,6 +195,7 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
             target,
             replicas,
             set,
+            all,
             endpoint,
             yes,
             force,
@@ -173,6 +207,7 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
                 target,
                 replicas,
                 set,
+                all,
                 endpoint,
                 yes,
                 force,
@@ -180,6 +215,46 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
                 connect_timeout: Duration::from_secs(20),
             };
             let ok = scaleboard::cli::scale::scale(
+                &dirs,
+                profile,
+                &request,
+                std::io::stdin().lock(),
+                std::io::stdout().lock(),
+            )?;
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Some(Cmd::Autoscale {
+            target,
+            min,
+            max,
+            cpu_percent,
+            delete,
+            endpoint,
+            yes,
+            force,
+            grace,
+        }) => {
+            let profile =
+                scaleboard::cli::choose_profile(&store, args.profile.as_deref(), args.demo)?;
+            let request = scaleboard::cli::kube::AutoscaleRequest {
+                target,
+                min,
+                max,
+                cpu_percent,
+                delete,
+                endpoint,
+                run: scaleboard::cli::scale::RunOptions {
+                    yes,
+                    force,
+                    grace: Duration::from_secs(grace),
+                    connect_timeout: Duration::from_secs(20),
+                },
+            };
+            let ok = scaleboard::cli::kube::autoscale(
                 &dirs,
                 profile,
                 &request,

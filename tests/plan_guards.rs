@@ -43,6 +43,8 @@ fn workload(name: &str, kind: WorkloadKind, replicas: u32) -> Workload {
         fixed_host_port: None,
         pending_reason: None,
         docker: None,
+        scale_denied: None,
+        autoscale_denied: None,
     }
 }
 

@@ -34,6 +34,15 @@ pub enum Action {
         /// (service, replicas), in the order typed.
         services: Vec<(String, u32)>,
     },
+    /// Scale several Deployments/StatefulSets of one endpoint (a selection, or a whole
+    /// namespace) to the given counts; the audit record lists each one's before and after.
+    ScaleWorkloads {
+        endpoint: String,
+        /// (workload, replicas), in the order shown to the operator.
+        targets: Vec<(WorkloadRef, u32)>,
+    },
+    /// Remove the autoscaler of a workload (`kubectl delete hpa`); its replica count stays.
+    DeleteAutoscaler { workload: WorkloadRef },
     /// Promote a streaming replica to primary.
     PromoteReplica {
         endpoint: String,
@@ -46,20 +55,23 @@ impl Action {
     /// The engine endpoint that carries the action out.
     pub fn endpoint(&self) -> &str {
         match self {
-            Self::ScaleWorkload { workload, .. } | Self::SetAutoscaler { workload, .. } => {
-                &workload.endpoint
-            }
-            Self::PromoteReplica { endpoint, .. } | Self::ScaleComposeServices { endpoint, .. } => {
-                endpoint
-            }
+            Self::ScaleWorkload { workload, .. }
+            | Self::SetAutoscaler { workload, .. }
+            | Self::DeleteAutoscaler { workload } => &workload.endpoint,
+            Self::PromoteReplica { endpoint, .. }
+            | Self::ScaleComposeServices { endpoint, .. }
+            | Self::ScaleWorkloads { endpoint, .. } => endpoint,
         }
     }
 
     /// Short verb for lists and the audit record.
     pub fn kind(&self) -> &'static str {
         match self {
-            Self::ScaleWorkload { .. } | Self::ScaleComposeServices { .. } => "scale",
+            Self::ScaleWorkload { .. }
+            | Self::ScaleComposeServices { .. }
+            | Self::ScaleWorkloads { .. } => "scale",
             Self::SetAutoscaler { .. } => "autoscale",
+            Self::DeleteAutoscaler { .. } => "delete-autoscaler",
             Self::PromoteReplica { .. } => "promote",
         }
     }
@@ -67,20 +79,21 @@ impl Action {
     /// What the operator types to confirm a dangerous action.
     pub fn target_name(&self) -> String {
         match self {
-            Self::ScaleWorkload { workload, .. } | Self::SetAutoscaler { workload, .. } => {
-                workload.name.clone()
-            }
+            Self::ScaleWorkload { workload, .. }
+            | Self::SetAutoscaler { workload, .. }
+            | Self::DeleteAutoscaler { workload } => workload.name.clone(),
             Self::PromoteReplica { replica, .. } => replica.clone(),
             Self::ScaleComposeServices { project, .. } => project.clone(),
+            Self::ScaleWorkloads { targets, .. } => bulk_confirm_name(targets),
         }
     }
 
     /// Full target path for the audit record.
     pub fn target_path(&self) -> String {
         match self {
-            Self::ScaleWorkload { workload, .. } | Self::SetAutoscaler { workload, .. } => {
-                workload.target()
-            }
+            Self::ScaleWorkload { workload, .. }
+            | Self::SetAutoscaler { workload, .. }
+            | Self::DeleteAutoscaler { workload } => workload.target(),
             Self::PromoteReplica {
                 endpoint,
                 cluster,
@@ -94,6 +107,26 @@ impl Action {
                 let names: Vec<&str> = services.iter().map(|(s, _)| s.as_str()).collect();
                 format!("{endpoint}/{project}/{{{}}}", names.join(","))
             }
+            Self::ScaleWorkloads { endpoint, targets } => {
+                let names: Vec<String> = targets
+                    .iter()
+                    .map(|(w, _)| format!("{}/{}", w.scope, w.name))
+                    .collect();
+                format!("{endpoint}/{{{}}}", names.join(","))
+            }
         }
+    }
+}
+
+/// What the operator types to confirm a bulk scale: the namespace when every target is in one
+/// (the usual "scale this namespace to zero"), else "N workloads", so the count is read.
+fn bulk_confirm_name(targets: &[(WorkloadRef, u32)]) -> String {
+    let mut scopes = targets.iter().map(|(w, _)| w.scope.as_str());
+    match scopes.next() {
+        Some(first) if scopes.all(|s| s == first) => first
+            .rsplit_once('/')
+            .map_or(first, |(_, ns)| ns)
+            .to_string(),
+        _ => format!("{} workloads", targets.len()),
     }
 }

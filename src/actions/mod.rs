@@ -10,6 +10,7 @@
 pub mod action;
 pub mod audit;
 pub mod plan;
+mod plan_bulk;
 mod plan_docker;
 pub mod verify;
 

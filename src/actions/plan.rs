@@ -36,19 +36,19 @@ pub struct Guard {
 }
 
 impl Guard {
-    pub(crate) fn pass(reason: impl Into<String>) -> Self {
+    pub fn pass(reason: impl Into<String>) -> Self {
         Self {
             level: GuardLevel::Pass,
             reason: reason.into(),
         }
     }
-    pub(crate) fn warn(reason: impl Into<String>) -> Self {
+    pub fn warn(reason: impl Into<String>) -> Self {
         Self {
             level: GuardLevel::Warn,
             reason: reason.into(),
         }
     }
-    pub(crate) fn refuse(reason: impl Into<String>) -> Self {
+    pub fn refuse(reason: impl Into<String>) -> Self {
         Self {
             level: GuardLevel::Refuse,
             reason: reason.into(),
@@ -114,6 +114,12 @@ pub fn plan(action: Action, fleet: &dyn FleetView, policy: &PlanPolicy) -> Plan 
             fleet,
             policy,
         ),
+        Action::ScaleWorkloads { endpoint, targets } => {
+            super::plan_bulk::plan_scale_workloads(&action, endpoint, targets, fleet, policy)
+        }
+        Action::DeleteAutoscaler { workload } => {
+            plan_delete_autoscaler(&action, workload, fleet, policy)
+        }
         Action::PromoteReplica {
             endpoint,
             cluster,
@@ -140,12 +146,16 @@ pub fn plan(action: Action, fleet: &dyn FleetView, policy: &PlanPolicy) -> Plan 
     plan
 }
 
-fn kubectl(policy: &PlanPolicy, w: &WorkloadRef) -> String {
+/// Kubernetes scopes are `"{context}/{namespace}"`; the demo's are a bare namespace.
+pub(super) fn kubectl(policy: &PlanPolicy, w: &WorkloadRef) -> String {
+    if let Some((context, namespace)) = w.scope.rsplit_once('/') {
+        return format!("kubectl --context {context} -n {namespace}");
+    }
     let context = policy.kube_context.as_deref().unwrap_or(&w.endpoint);
     format!("kubectl --context {context} -n {}", w.scope)
 }
 
-fn resource(kind: WorkloadKind) -> &'static str {
+pub(super) fn resource(kind: WorkloadKind) -> &'static str {
     match kind {
         WorkloadKind::StatefulSet => "statefulset",
         _ => "deployment",
@@ -179,6 +189,9 @@ fn plan_scale(
             id.name
         ),
     };
+    if let Some(reason) = &w.scale_denied {
+        guards.push(Guard::refuse(reason.clone()));
+    }
     if replicas > MAX_REPLICAS {
         guards.push(Guard::refuse(format!(
             "{replicas} replicas is above the limit of {MAX_REPLICAS}; this looks like a typo."
@@ -261,6 +274,9 @@ fn plan_autoscale(
         );
     };
     let mut guards = Vec::new();
+    if let Some(reason) = &w.autoscale_denied {
+        guards.push(Guard::refuse(reason.clone()));
+    }
     if matches!(
         w.kind,
         WorkloadKind::ComposeService | WorkloadKind::SwarmService
@@ -319,6 +335,56 @@ fn plan_autoscale(
         command,
         guards,
         dangerous: false,
+        alternative: None,
+        profile: policy.profile.clone(),
+    }
+}
+
+fn plan_delete_autoscaler(
+    action: &Action,
+    id: &WorkloadRef,
+    fleet: &dyn FleetView,
+    policy: &PlanPolicy,
+) -> Plan {
+    let Some(w) = fleet.workload(id) else {
+        return unknown_target(
+            action,
+            policy,
+            format!("Workload {id} is not in the latest snapshot."),
+        );
+    };
+    let (before, command, mut guards) = match &w.autoscaler {
+        Some(h) => (
+            format!(
+                "autoscaler {} min {}, max {}, CPU {} %",
+                h.name, h.min_replicas, h.max_replicas, h.target_cpu_percent
+            ),
+            format!("{} delete hpa {}", kubectl(policy, id), h.name),
+            vec![Guard::warn(format!(
+                "{} keeps its current {} replicas and no longer follows load.",
+                id.name, w.desired
+            ))],
+        ),
+        None => (
+            "no autoscaler".to_string(),
+            String::new(),
+            vec![Guard::refuse(format!(
+                "{} has no autoscaler to delete.",
+                id.name
+            ))],
+        ),
+    };
+    if let Some(reason) = &w.autoscale_denied {
+        guards.insert(0, Guard::refuse(reason.clone()));
+    }
+    Plan {
+        action: action.clone(),
+        title: format!("Delete autoscaler of {id}"),
+        before,
+        after: format!("no autoscaler, {} replicas", w.desired),
+        command,
+        guards,
+        dangerous: true,
         alternative: None,
         profile: policy.profile.clone(),
     }

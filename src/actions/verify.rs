@@ -57,6 +57,15 @@ pub fn check(action: &Action, snapshot: &Snapshot) -> Verification {
                 None => Verification::Pending("no autoscaler reported yet".into()),
             }
         }
+        (Action::DeleteAutoscaler { workload }, Snapshot::Workloads(list)) => {
+            match list.iter().find(|w| &w.id == workload) {
+                Some(w) if w.autoscaler.is_none() => {
+                    Verification::Done(format!("no autoscaler; {} replicas", w.desired))
+                }
+                Some(_) => Verification::Pending("autoscaler still reported".into()),
+                None => Verification::Pending(format!("{workload} not reported yet")),
+            }
+        }
         (Action::PromoteReplica { replica, .. }, Snapshot::Databases(db)) => {
             match db.servers.iter().find(|s| &s.name == replica) {
                 Some(s) if s.reachable && !s.in_recovery => match s.recovery_timeline {
@@ -105,6 +114,34 @@ pub fn check(action: &Action, snapshot: &Snapshot) -> Verification {
             }
             if done {
                 Verification::Done(seen.join(", "))
+            } else {
+                Verification::Pending(seen.join(", "))
+            }
+        }
+        (Action::ScaleWorkloads { targets, .. }, Snapshot::Workloads(list)) => {
+            let mut seen = Vec::new();
+            let mut done = true;
+            for (id, n) in targets {
+                match list.iter().find(|w| &w.id == id) {
+                    Some(w) => {
+                        let ok = w.desired == *n && w.ready == *n;
+                        done &= ok;
+                        if !ok {
+                            let why = w
+                                .pending_reason
+                                .as_deref()
+                                .map_or(String::new(), |r| format!(" ({r})"));
+                            seen.push(format!("{} {}/{n} ready{why}", id.name, w.ready));
+                        }
+                    }
+                    None => {
+                        done = false;
+                        seen.push(format!("{} not reported", id.name));
+                    }
+                }
+            }
+            if done {
+                Verification::Done(format!("{} workloads at their new counts", targets.len()))
             } else {
                 Verification::Pending(seen.join(", "))
             }

@@ -1,10 +1,10 @@
 //! UI-side state of the action pipeline: the open confirmation dialog and the actions in flight.
 
 use crate::actions::audit::AuditRecord;
-use crate::actions::{ActionId, Plan};
+use crate::actions::{ActionId, Guard, Plan};
 use crate::connectors::snapshot::WorkloadRef;
 use crate::engine::ActionStage;
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 
 /// Finished actions kept on screen (the audit log keeps them all).
 const KEEP_FINISHED: usize = 20;
@@ -13,6 +13,10 @@ pub struct ConfirmDialog {
     pub plan: Plan,
     pub typed_name: String,
     pub forced: bool,
+    /// The server-side dry run asked for this plan, while its answer is awaited.
+    pub dry_run_pending: Option<u64>,
+    /// What became of it, in words, once answered (the verdict itself joins the guards).
+    pub dry_run_note: Option<String>,
 }
 
 impl ConfirmDialog {
@@ -61,6 +65,9 @@ pub struct ActionsState {
     pub scale_form: Option<ScaleForm>,
     pub autoscale_form: Option<AutoscaleForm>,
     pub project_form: Option<ProjectScaleForm>,
+    /// Workloads ticked for a bulk scale, and the count they would all get.
+    pub bulk_selected: BTreeSet<WorkloadRef>,
+    pub bulk_replicas: u32,
 }
 
 impl ActionsState {
@@ -84,6 +91,42 @@ impl ActionsState {
                 None => break,
             }
         }
+    }
+
+    /// A key for a dry-run request; answers with another key (an older dialog) are dropped.
+    pub fn next_dry_run_key(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// The server's dry run answered: its verdict joins the plan's guards, so the dialog, the
+    /// confirmation rule and the audit record all see it.
+    pub fn dry_run_answer(&mut self, key: u64, result: Result<Option<String>, String>) {
+        let Some(dialog) = self
+            .dialog
+            .as_mut()
+            .filter(|d| d.dry_run_pending == Some(key))
+        else {
+            return;
+        };
+        dialog.dry_run_pending = None;
+        let note = match result {
+            Ok(None) => "This endpoint has no server-side dry run.",
+            Ok(Some(text)) => {
+                dialog
+                    .plan
+                    .guards
+                    .push(Guard::pass(format!("Dry run: {text}.")));
+                "Server dry run: accepted."
+            }
+            Err(reason) => {
+                dialog.plan.guards.push(Guard::refuse(format!(
+                    "Dry run refused by the server: {reason}"
+                )));
+                "Server dry run: refused (see above)."
+            }
+        };
+        dialog.dry_run_note = Some(note.to_string());
     }
 
     pub fn get_mut(&mut self, id: ActionId) -> Option<&mut RunningAction> {

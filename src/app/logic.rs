@@ -109,6 +109,7 @@ impl ScaleboardApp {
                     a.stage = None;
                 }
             }
+            Event::DryRun { key, result } => self.actions.dry_run_answer(key, result),
             Event::Notice(text) => self.notifications.push(now, Level::Info, text),
             Event::AuditLoaded(result) => match result {
                 Ok(read) => {

@@ -77,6 +77,7 @@ pub struct ScaleboardApp {
     pub selected_queue: Option<String>,
     pub selected_check: Option<String>,
     pub workload_filter: String,
+    pub workload_sort: crate::ui::workloads_table::WorkloadSort,
     /// The keyring entry the secret prompt is asking for.
     pub profiles_secret_target: Option<crate::profiles::SecretRef>,
     last_prune_ms: i64,
@@ -137,6 +138,7 @@ impl ScaleboardApp {
             selected_queue: None,
             selected_check: None,
             workload_filter: String::new(),
+            workload_sort: Default::default(),
             profiles_secret_target: None,
             last_prune_ms: 0,
             started: options.started,
@@ -181,6 +183,7 @@ impl ScaleboardApp {
         self.store = MetricStore::default();
         self.charts = ChartCache::default();
         self.selected_workload = None;
+        self.actions.bulk_selected.clear();
         self.selected_server = None;
         self.profiles.active = profile.clone();
         let seed = self.demo_seed;
@@ -214,10 +217,21 @@ impl ScaleboardApp {
     /// Step 1 of the pipeline: plan the action and open the confirmation dialog.
     pub fn propose(&mut self, action: Action) {
         let plan = plan(action, &self.fleet, &self.policy());
+        // A plan the guards already refuse is not worth a round trip to the server.
+        let dry_run_pending = (!plan.refused()).then(|| {
+            let key = self.actions.next_dry_run_key();
+            self.send(Command::DryRun {
+                key,
+                action: Box::new(plan.action.clone()),
+            });
+            key
+        });
         self.actions.dialog = Some(ConfirmDialog {
             plan,
             typed_name: String::new(),
             forced: false,
+            dry_run_pending,
+            dry_run_note: None,
         });
     }
 

@@ -1,6 +1,7 @@
 //! The command line: the same engine and pipeline as the window, without the window.
 
 pub mod cost;
+pub mod kube;
 pub mod promote;
 pub mod scale;
 

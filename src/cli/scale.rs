@@ -4,10 +4,13 @@
 //! scaleboard scale --profile P compose/PROJECT/SERVICE N
 //! scaleboard scale --profile P compose/PROJECT --set api=2 --set writer=3
 //! scaleboard scale --profile P swarm/SERVICE N
+//! scaleboard scale --profile P CONTEXT/NAMESPACE/KIND/NAME N
+//! scaleboard scale --profile P CONTEXT/NAMESPACE N --all
+//! scaleboard autoscale --profile P CONTEXT/NAMESPACE/KIND/NAME --min 2 --max 10 --cpu-percent 70
 //! ```
 
 use crate::actions::audit::AuditOutcome;
-use crate::actions::{Action, ActionId, FleetView, GuardLevel, Plan, PlanPolicy, plan};
+use crate::actions::{Action, ActionId, FleetView, Guard, GuardLevel, Plan, PlanPolicy, plan};
 use crate::connectors::docker::SWARM_SCOPE;
 use crate::connectors::snapshot::{
     DatabaseSnapshot, Snapshot, Workload, WorkloadKind, WorkloadRef,
@@ -27,6 +30,8 @@ pub struct ScaleRequest {
     pub replicas: Option<u32>,
     /// `SERVICE=N` pairs for a whole-project scale.
     pub set: Vec<String>,
+    /// Every Deployment and StatefulSet of the namespace (`CONTEXT/NAMESPACE N --all`).
+    pub all: bool,
     /// Which endpoint, when several engines hold the same project or service.
     pub endpoint: Option<String>,
     /// Skip the typed-name confirmation.
@@ -50,6 +55,10 @@ enum Wanted {
     Project {
         project: String,
         services: Vec<(String, u32)>,
+    },
+    Kube {
+        target: super::kube::KubeTarget,
+        replicas: u32,
     },
 }
 
@@ -92,16 +101,23 @@ fn parse_target(req: &ScaleRequest) -> anyhow::Result<Wanted> {
                 services,
             })
         }
-        _ => bail!(
-            "target \"{}\" not understood: use compose/PROJECT/SERVICE N, \
-             compose/PROJECT --set SERVICE=N…, or swarm/SERVICE N",
-            req.target
-        ),
+        _ => match super::kube::parse(&req.target, req.all) {
+            Some(target) => Ok(Wanted::Kube {
+                target,
+                replicas: need_replicas()?,
+            }),
+            None => bail!(
+                "target \"{}\" not understood: use CONTEXT/NAMESPACE/KIND/NAME N, \
+                 CONTEXT/NAMESPACE N --all, compose/PROJECT/SERVICE N, \
+                 compose/PROJECT --set SERVICE=N…, or swarm/SERVICE N",
+                req.target
+            ),
+        },
     }
 }
 
 #[derive(Default)]
-struct CliFleet {
+pub(super) struct CliFleet {
     snapshots: HashMap<String, Snapshot>,
 }
 
@@ -118,7 +134,7 @@ impl FleetView for CliFleet {
 }
 
 impl CliFleet {
-    fn workloads(&self) -> impl Iterator<Item = &Workload> {
+    pub(super) fn workloads(&self) -> impl Iterator<Item = &Workload> {
         self.snapshots.values().flat_map(|s| match s {
             Snapshot::Workloads(list) => list.as_slice(),
             _ => &[],
@@ -128,11 +144,15 @@ impl CliFleet {
 
 /// Match the wanted target against the fleet: exactly one endpoint must hold it.
 fn resolve(fleet: &CliFleet, wanted: Wanted, endpoint: Option<&str>) -> anyhow::Result<Action> {
+    if let Wanted::Kube { target, replicas } = &wanted {
+        return super::kube::scale_action(fleet, target, *replicas, endpoint);
+    }
     let (kind, scope, name) = match &wanted {
         Wanted::Service {
             kind, scope, name, ..
         } => (*kind, scope.clone(), Some(name.clone())),
         Wanted::Project { project, .. } => (WorkloadKind::ComposeService, project.clone(), None),
+        Wanted::Kube { .. } => unreachable!("handled above"),
     };
     let mut endpoints: Vec<&str> = fleet
         .workloads()
@@ -187,6 +207,7 @@ fn resolve(fleet: &CliFleet, wanted: Wanted, endpoint: Option<&str>) -> anyhow::
             project,
             services,
         },
+        Wanted::Kube { .. } => unreachable!("handled above"),
     })
 }
 
@@ -206,15 +227,44 @@ pub fn print_plan(plan: &Plan, mut out: impl Write) -> std::io::Result<()> {
     Ok(())
 }
 
+/// How an action from the command line runs: confirmation, force, grace, connect timeout.
+pub struct RunOptions {
+    pub yes: bool,
+    pub force: bool,
+    pub grace: Duration,
+    pub connect_timeout: Duration,
+}
+
 /// Plan, confirm, run through the engine, report. Returns whether the action succeeded.
 pub fn scale(
     dirs: &AppDirs,
     profile: Profile,
     req: &ScaleRequest,
-    mut input: impl BufRead,
-    mut out: impl Write,
+    input: impl BufRead,
+    out: impl Write,
 ) -> anyhow::Result<bool> {
     let wanted = parse_target(req)?;
+    let options = RunOptions {
+        yes: req.yes,
+        force: req.force,
+        grace: req.grace,
+        connect_timeout: req.connect_timeout,
+    };
+    run_action(dirs, profile, &options, input, out, |fleet| {
+        resolve(fleet, wanted, req.endpoint.as_deref())
+    })
+}
+
+/// Connect to the profile, find the target in the first snapshots, then plan, confirm,
+/// execute, verify and audit through the engine — the window's pipeline, on a terminal.
+pub(super) fn run_action(
+    dirs: &AppDirs,
+    profile: Profile,
+    req: &RunOptions,
+    mut input: impl BufRead,
+    mut out: impl Write,
+    resolve: impl FnOnce(&CliFleet) -> anyhow::Result<Action>,
+) -> anyhow::Result<bool> {
     let mut config = EngineConfig::new(
         Arc::new(SystemClock),
         dirs.config_dir.clone(),
@@ -233,8 +283,11 @@ pub fn scale(
         demo_seed: 42,
     })))?;
     let fleet = first_snapshots(&mut engine, req.connect_timeout, &mut out)?;
-    let action = resolve(&fleet, wanted, req.endpoint.as_deref())?;
-    let plan = plan(action, &fleet, &policy);
+    let action = resolve(&fleet)?;
+    let mut plan = plan(action, &fleet, &policy);
+    if !plan.refused() {
+        dry_run(&mut engine, &mut plan, req.connect_timeout)?;
+    }
     print_plan(&plan, &mut out)?;
     if plan.refused() && !req.force {
         writeln!(
@@ -287,6 +340,35 @@ pub fn scale(
             _ => {}
         }
     }
+}
+
+/// Ask the endpoint for a server-side dry run; its verdict joins the plan's guards (as in the
+/// window's dialog), so a refusal by admission control stops the action before confirmation.
+fn dry_run(engine: &mut EngineHandle, plan: &mut Plan, timeout: Duration) -> anyhow::Result<()> {
+    const KEY: u64 = 1;
+    engine.send(Command::DryRun {
+        key: KEY,
+        action: Box::new(plan.action.clone()),
+    })?;
+    let deadline = Instant::now() + timeout;
+    while let Some(event) = engine.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+    {
+        if let Event::DryRun { key: KEY, result } = event {
+            match result {
+                Ok(None) => {}
+                Ok(Some(text)) => plan.guards.push(Guard::pass(format!("Dry run: {text}."))),
+                Err(reason) => plan.guards.push(Guard::refuse(format!(
+                    "Dry run refused by the server: {reason}"
+                ))),
+            }
+            return Ok(());
+        }
+    }
+    plan.guards.push(Guard::warn(format!(
+        "The server's dry run did not answer within {} s.",
+        timeout.as_secs()
+    )));
+    Ok(())
 }
 
 /// Wait until every endpoint has answered once (or failed), keeping the snapshots.
@@ -347,6 +429,7 @@ mod tests {
             target: target.into(),
             replicas,
             set: set.iter().map(ToString::to_string).collect(),
+            all: false,
             endpoint: None,
             yes: true,
             force: false,
@@ -382,6 +465,11 @@ mod tests {
         ));
         assert!(parse_target(&req("compose/shop/web", None, &[])).is_err());
         assert!(parse_target(&req("k8s/x", Some(1), &[])).is_err());
+        assert!(matches!(
+            parse_target(&req("prod/shop/deployment/web", Some(4), &[])).unwrap(),
+            Wanted::Kube { replicas: 4, .. }
+        ));
+        assert!(parse_target(&req("prod/shop/deployment/web", None, &[])).is_err());
         assert!(parse_target(&req("compose/shop", None, &["api"])).is_err());
     }
 }

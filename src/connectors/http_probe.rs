@@ -246,6 +246,7 @@ impl HealthConnector {
         PollOutput {
             snapshot: Snapshot::Health(list),
             samples,
+            notices: Vec::new(),
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod demo;
 pub mod docker;
 pub mod http;
 pub mod http_probe;
+pub mod kubernetes;
 pub mod postgres;
 pub mod prometheus;
 pub mod queue_advice;
@@ -21,6 +22,9 @@ use snapshot::{Sample, Snapshot};
 pub struct PollOutput {
     pub snapshot: Snapshot,
     pub samples: Vec<Sample>,
+    /// Things the operator should hear about that do not make the endpoint fail (e.g.
+    /// "metrics-server not installed"); the poll loop reports each distinct one once.
+    pub notices: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -40,6 +44,16 @@ pub trait Connector: Send + Sync {
     /// Carry out an action; the returned text (command output, API reply) goes into the audit
     /// record.
     fn execute<'a>(&'a self, action: &'a Action) -> BoxFuture<'a, Result<String, ConnectorError>>;
+    /// Ask the system to validate the action without applying it (Kubernetes `dryRun=All`), so
+    /// admission and validation errors show in the plan before the operator confirms.
+    /// `Ok(None)`: this connector has no such check.
+    fn dry_run<'a>(
+        &'a self,
+        action: &'a Action,
+    ) -> BoxFuture<'a, Result<Option<String>, ConnectorError>> {
+        let _ = action;
+        Box::pin(async { Ok(None) })
+    }
 }
 
 /// One line describing a snapshot, for the CLI's status output.

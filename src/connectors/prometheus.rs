@@ -266,6 +266,7 @@ impl PrometheusConnector {
                 queries: results,
             }),
             samples,
+            notices: Vec::new(),
         })
     }
 }

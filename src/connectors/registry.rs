@@ -4,6 +4,7 @@
 use super::Connector;
 use super::demo::DemoWorld;
 use super::http_probe::HealthConnector;
+use super::kubernetes::KubernetesConnector;
 use super::prometheus::PrometheusConnector;
 use crate::engine::clock::Clock;
 use crate::profiles::{EndpointKind, Profile, SecretBackend};
@@ -105,7 +106,10 @@ pub fn build_endpoint(
                 Some(keyring_lookup()),
             )))
         }
-        EndpointKind::Kubernetes => None,
+        EndpointKind::Kubernetes => {
+            let endpoint = profile.kubernetes.iter().find(|e| e.name == name)?;
+            Some(Arc::new(KubernetesConnector::new(endpoint.clone())))
+        }
     }
 }
 

@@ -114,6 +114,10 @@ pub struct Workload {
     pub pending_reason: Option<String>,
     /// What a Docker engine adds (Compose and Swarm services); `None` for other kinds.
     pub docker: Option<Box<DockerDetails>>,
+    /// Why this user may not scale the workload (e.g. RBAC denies `patch deployments/scale`).
+    pub scale_denied: Option<String>,
+    /// Why this user may not create, edit or delete its autoscaler.
+    pub autoscale_denied: Option<String>,
 }
 
 /// How to reach a Docker engine from this machine: what the `docker` and compose commands need.

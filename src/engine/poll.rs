@@ -80,6 +80,8 @@ impl PollLoop {
             status: ConnStatus::Connecting,
             last_error: None,
         };
+        // Notices already reported by this endpoint (bounded: a connector has a handful).
+        let mut told: Vec<String> = Vec::new();
         self.status(&id, ConnStatus::Connecting, None, self.clock.now_ms())
             .await;
         loop {
@@ -87,6 +89,15 @@ impl PollLoop {
             let at = self.clock.now_ms();
             let failure = match result {
                 Ok(Ok(out)) => {
+                    for notice in out.notices {
+                        if !told.contains(&notice) && told.len() < 64 {
+                            told.push(notice.clone());
+                            let label = &self.connector.info().label;
+                            self.sink
+                                .emit(Event::Notice(format!("{label}: {notice}")))
+                                .await;
+                        }
+                    }
                     let event = Event::Snapshot {
                         endpoint: id.clone(),
                         at,
@@ -162,6 +173,7 @@ mod tests {
                     Ok(PollOutput {
                         snapshot: Snapshot::Queues(Vec::new()),
                         samples: Vec::new(),
+                        notices: Vec::new(),
                     })
                 } else {
                     Err(ConnectorError::Failed("connection refused".into()))

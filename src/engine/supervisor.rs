@@ -99,6 +99,24 @@ pub(crate) async fn run(
                     cancel.send_replace(true);
                 }
             }
+            Command::DryRun { key, action } => {
+                let connector = connected
+                    .as_ref()
+                    .and_then(|c| c.connectors.get(action.endpoint()).cloned());
+                let sink = sink.clone();
+                let timeout = config.poll_timeout;
+                tokio::spawn(async move {
+                    let result = match connector {
+                        None => Ok(None),
+                        Some(c) => match tokio::time::timeout(timeout, c.dry_run(&action)).await {
+                            Ok(Ok(answer)) => Ok(answer),
+                            Ok(Err(e)) => Err(e.to_string()),
+                            Err(_) => Err(format!("no answer within {} s", timeout.as_secs_f32())),
+                        },
+                    };
+                    sink.emit(Event::DryRun { key, result }).await;
+                });
+            }
             Command::Files(job) => files.run(job, &sink),
             Command::TestEndpoint {
                 profile,

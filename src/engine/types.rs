@@ -74,6 +74,12 @@ pub enum Command {
     Cancel {
         id: ActionId,
     },
+    /// Validate an action on the system without applying it (Kubernetes `dryRun=All`); the
+    /// answer comes back as [`Event::DryRun`] with the same key.
+    DryRun {
+        key: u64,
+        action: Box<crate::actions::Action>,
+    },
     Files(crate::engine::files::FileJob),
     /// Poll one endpoint of a (possibly unsaved) profile once and report the outcome.
     TestEndpoint {
@@ -108,6 +114,12 @@ pub enum Event {
     ActionFinished {
         id: ActionId,
         record: Box<AuditRecord>,
+    },
+    /// The system's answer to [`Command::DryRun`]: `Ok(None)` when the endpoint has no dry run,
+    /// `Ok(Some(text))` when it accepted, `Err(reason)` when it refused (or could not be asked).
+    DryRun {
+        key: u64,
+        result: Result<Option<String>, String>,
     },
     /// An engine-side message that belongs in the notifications list.
     Notice(String),

@@ -50,6 +50,22 @@ pub fn confirm_dialog_ui(app: &mut ScaleboardApp, ctx: &egui::Context) {
                 ui.label(&g.reason);
             });
         }
+        // One row of constant height while the answer is awaited and after: the modal is
+        // centred, so a row that came and went would move the fields under the pointer.
+        if dialog.dry_run_pending.is_some() || dialog.dry_run_note.is_some() {
+            ui.horizontal(|ui| {
+                ui.set_min_height(ui.spacing().interact_size.y);
+                match &dialog.dry_run_note {
+                    None => {
+                        ui.spinner();
+                        ui.weak("Asking the server for a dry run (nothing is changed)…");
+                    }
+                    Some(note) => {
+                        ui.weak(note);
+                    }
+                }
+            });
+        }
         if let Some(alt) = &plan.alternative
             && ui.button(&alt.label).clicked()
         {

@@ -20,6 +20,7 @@ mod status_bar;
 pub mod theme;
 mod widgets;
 mod workloads_panel;
+pub mod workloads_table;
 
 use crate::app::{PanelId, ScaleboardApp, TimeRange};
 

@@ -4,12 +4,12 @@
 use super::charts::{PlotLine, time_plot_ui};
 use super::theme;
 use super::widgets::{self, panel_header_ui};
+use super::workloads_table;
 use crate::actions::Action;
 use crate::app::{AutoscaleForm, ProjectScaleForm, ScaleForm, ScaleboardApp};
 use crate::connectors::snapshot::{DockerDetails, Workload, WorkloadKind};
 use crate::engine::Area;
 use crate::metrics::SeriesKey;
-use egui_extras::{Column, TableBuilder};
 
 pub fn workloads_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     panel_header_ui(ui, app, "Workloads");
@@ -17,7 +17,7 @@ pub fn workloads_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     if app.fleet.in_area(Area::Workloads).next().is_none() {
         widgets::nothing_here_ui(
             ui,
-            "No workload endpoint in this profile. Add a Docker engine (Compose and Swarm) to the profile; the Kubernetes connector is not built yet (issue #4). The demo fleet shows what they look like.",
+            "No workload endpoint in this profile. Add a Kubernetes cluster (contexts of a kubeconfig) or a Docker engine (Compose and Swarm) to the profile; the demo fleet shows what they look like.",
         );
         return;
     }
@@ -26,7 +26,9 @@ pub fn workloads_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
         ui.add(egui::TextEdit::singleline(&mut app.workload_filter).hint_text("name or namespace"));
     });
     let filter = app.workload_filter.to_lowercase();
-    let rows: Vec<Workload> = app
+    // References, not copies: with 10,000 workloads a per-frame clone would cost more than
+    // drawing the visible rows.
+    let mut rows: Vec<&Workload> = app
         .fleet
         .workloads()
         .filter(|w| {
@@ -34,145 +36,41 @@ pub fn workloads_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                 || w.id.name.to_lowercase().contains(&filter)
                 || w.id.scope.to_lowercase().contains(&filter)
         })
-        .cloned()
         .collect();
-    table_ui(app, ui, &rows);
-    ui.separator();
+    app.workload_sort.apply(&mut rows);
+    let bulk_action = workloads_table::bulk_bar_ui(
+        ui,
+        &rows,
+        &mut app.actions.bulk_selected,
+        &mut app.actions.bulk_replicas,
+        app.profiles.active.read_only,
+    );
+    let clicked = workloads_table::table_ui(
+        ui,
+        &rows,
+        app.selected_workload.as_ref(),
+        &mut app.actions.bulk_selected,
+        &mut app.workload_sort,
+    );
     let selected = app
         .selected_workload
-        .clone()
-        .and_then(|id| rows.iter().find(|w| w.id == id).cloned());
-    if let Some(w) = selected {
-        details_ui(app, ui, &w);
-    } else {
-        ui.weak("Select a workload to see its plots and to scale it.");
+        .as_ref()
+        .and_then(|id| rows.iter().find(|w| &w.id == id).map(|w| (*w).clone()));
+    if let Some(action) = bulk_action {
+        app.propose(action);
     }
-}
-
-fn table_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, rows: &[Workload]) {
-    let mut clicked = None;
-    TableBuilder::new(ui)
-        .id_salt("workloads_table")
-        .striped(true)
-        .sense(egui::Sense::click())
-        .max_scroll_height(260.0)
-        .column(Column::auto().at_least(120.0))
-        .column(Column::auto().at_least(110.0))
-        .column(Column::remainder().at_least(140.0))
-        .columns(Column::auto().at_least(60.0), 5)
-        .column(Column::auto().at_least(110.0))
-        .column(Column::auto().at_least(150.0))
-        .header(20.0, |mut h| {
-            for title in [
-                "Kind",
-                "Namespace / project",
-                "Name",
-                "Desired",
-                "Ready",
-                "Updated",
-                "CPU",
-                "Memory",
-                "Health / restarts",
-                "Autoscaler",
-            ] {
-                h.col(|ui| {
-                    ui.strong(title);
-                });
-            }
-        })
-        // Only visible rows are laid out, so 10,000 workloads cost what 20 do.
-        .body(|body| {
-            body.rows(20.0, rows.len(), |mut row| {
-                let w = &rows[row.index()];
-                row.set_selected(app.selected_workload.as_ref() == Some(&w.id));
-                row.col(|ui| {
-                    ui.label(w.kind.label());
-                });
-                row.col(|ui| {
-                    ui.label(&w.id.scope);
-                });
-                row.col(|ui| {
-                    if ui
-                        .selectable_label(app.selected_workload.as_ref() == Some(&w.id), &w.id.name)
-                        .clicked()
-                    {
-                        clicked = Some(w.id.clone());
-                    }
-                });
-                row.col(|ui| {
-                    ui.label(w.desired.to_string());
-                });
-                row.col(|ui| {
-                    let color = if w.ready < w.desired {
-                        theme::WARN
-                    } else {
-                        ui.visuals().text_color()
-                    };
-                    ui.colored_label(color, w.ready.to_string());
-                });
-                row.col(|ui| {
-                    ui.label(w.updated.to_string());
-                });
-                row.col(|ui| {
-                    ui.label(widgets::percent(w.cpu_percent));
-                });
-                row.col(|ui| {
-                    ui.label(widgets::percent(w.memory_percent));
-                });
-                row.col(|ui| {
-                    health_cell_ui(ui, w.docker.as_deref());
-                });
-                row.col(|ui| {
-                    ui.label(w.autoscaler.as_ref().map_or_else(
-                        || "—".to_string(),
-                        |h| {
-                            format!(
-                                "{}–{} @ {} %",
-                                h.min_replicas, h.max_replicas, h.target_cpu_percent
-                            )
-                        },
-                    ));
-                });
-                if row.response().clicked() {
-                    clicked = Some(w.id.clone());
-                }
-            });
-        });
     if let Some(id) = clicked {
         app.selected_workload = Some(id);
         app.actions.scale_form = None;
         app.actions.autoscale_form = None;
         app.actions.project_form = None;
     }
-}
-
-/// "2 ok, 1 starting · 3 restarts" for Docker services; "—" where there is nothing to say.
-fn health_cell_ui(ui: &mut egui::Ui, docker: Option<&DockerDetails>) {
-    let Some(d) = docker else {
-        ui.label("—");
-        return;
-    };
-    let health = d.health.map_or_else(
-        || "no check".to_string(),
-        |h| {
-            let mut parts = vec![format!("{} ok", h.healthy)];
-            if h.starting > 0 {
-                parts.push(format!("{} starting", h.starting));
-            }
-            if h.unhealthy > 0 {
-                parts.push(format!("{} unhealthy", h.unhealthy));
-            }
-            parts.join(", ")
-        },
-    );
-    let text = format!("{health} · {} restarts", d.restarts);
-    let bad = d.health.is_some_and(|h| h.unhealthy > 0) || d.restarts > 0;
-    let color = if bad {
-        theme::WARN
+    ui.separator();
+    if let Some(w) = selected {
+        details_ui(app, ui, &w);
     } else {
-        ui.visuals().text_color()
-    };
-    ui.colored_label(color, text);
+        ui.weak("Select a workload to see its plots and to scale it.");
+    }
 }
 
 /// What Docker adds to a selected Compose or Swarm service: containers, files, guards' facts.
@@ -293,7 +191,11 @@ fn actions_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, w: &Workload) {
         return;
     }
     ui.horizontal(|ui| {
-        if ui.button("Scale…").clicked() {
+        if ui
+            .add_enabled(w.scale_denied.is_none(), egui::Button::new("Scale…"))
+            .on_disabled_hover_text(w.scale_denied.as_deref().unwrap_or_default())
+            .clicked()
+        {
             app.actions.scale_form = Some(ScaleForm {
                 workload: w.id.clone(),
                 replicas: w.desired,
@@ -305,6 +207,24 @@ fn actions_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, w: &Workload) {
             w.kind,
             WorkloadKind::ComposeService | WorkloadKind::SwarmService
         );
+        if workloads_table::bulk_scalable(w)
+            && ui
+                .button("Select namespace")
+                .on_hover_text("Tick every Deployment and StatefulSet of this namespace for a bulk scale (e.g. to 0)")
+                .clicked()
+        {
+            let same: Vec<_> = app
+                .fleet
+                .workloads()
+                .filter(|o| {
+                    workloads_table::bulk_scalable(o)
+                        && o.id.endpoint == w.id.endpoint
+                        && o.id.scope == w.id.scope
+                })
+                .map(|o| o.id.clone())
+                .collect();
+            app.actions.bulk_selected.extend(same);
+        }
         if w.kind == WorkloadKind::ComposeService && ui.button("Scale project…").clicked() {
             let services = app
                 .fleet
@@ -324,7 +244,15 @@ fn actions_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, w: &Workload) {
             app.actions.scale_form = None;
             app.actions.autoscale_form = None;
         }
-        if !docker && ui.button("Autoscale…").clicked() {
+        if !docker
+            && ui
+                .add_enabled(
+                    w.autoscale_denied.is_none(),
+                    egui::Button::new("Autoscale…"),
+                )
+                .on_disabled_hover_text(w.autoscale_denied.as_deref().unwrap_or_default())
+                .clicked()
+        {
             let (min, max, cpu) = w
                 .autoscaler
                 .as_ref()
@@ -381,6 +309,11 @@ fn actions_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, w: &Workload) {
                     min_replicas: form.min,
                     max_replicas: form.max,
                     target_cpu_percent: form.cpu,
+                });
+            }
+            if w.autoscaler.is_some() && ui.button("Delete autoscaler…").clicked() {
+                propose = Some(Action::DeleteAutoscaler {
+                    workload: form.workload.clone(),
                 });
             }
         });

@@ -169,6 +169,35 @@ fn apply(fleet: &mut DemoFleet, action: &Action) -> Result<String, ConnectorErro
             }
             Ok(format!("DEMO: scaled {}", done.join(", ")))
         }
+        Action::ScaleWorkloads { targets, .. } => {
+            // Check every target first: a bulk scale either applies to all or to none.
+            if let Some((id, _)) = targets
+                .iter()
+                .find(|(id, _)| fleet.workload_mut(&id.scope, &id.name).is_none())
+            {
+                return Err(missing(id));
+            }
+            let mut done = Vec::new();
+            for (id, replicas) in targets {
+                if let Some(w) = fleet.workload_mut(&id.scope, &id.name) {
+                    done.push(format!("{} {} -> {replicas}", id.name, w.desired));
+                    w.desired = *replicas;
+                    w.ready = w.ready.min(*replicas);
+                }
+            }
+            Ok(format!("DEMO: scaled {}", done.join(", ")))
+        }
+        Action::DeleteAutoscaler { workload } => {
+            let w = fleet
+                .workload_mut(&workload.scope, &workload.name)
+                .ok_or_else(|| missing(workload))?;
+            match w.autoscaler.take() {
+                Some(h) => Ok(format!("DEMO: autoscaler {} deleted", h.name)),
+                None => Err(ConnectorError::Failed(format!(
+                    "{workload} has no autoscaler"
+                ))),
+            }
+        }
         Action::PromoteReplica { replica, .. } => {
             let timeline = fleet
                 .databases
@@ -241,12 +270,15 @@ fn workloads(fleet: &DemoFleet, endpoint: &str, compose: bool) -> PollOutput {
                 pending_reason: (w.ready < w.desired)
                     .then(|| "DEMO: pods starting (ContainerCreating)".to_string()),
                 docker: None,
+                scale_denied: None,
+                autoscale_denied: None,
             }
         })
         .collect();
     PollOutput {
         snapshot: Snapshot::Workloads(list),
         samples,
+        notices: Vec::new(),
     }
 }
 
@@ -314,6 +346,7 @@ fn databases(fleet: &DemoFleet) -> PollOutput {
             ..DatabaseSnapshot::default()
         }),
         samples,
+        notices: Vec::new(),
     }
 }
 
@@ -346,6 +379,7 @@ fn cache(fleet: &DemoFleet) -> PollOutput {
             cluster: None,
             error: None,
         }]),
+        notices: Vec::new(),
     }
 }
 
@@ -385,6 +419,7 @@ fn queues(fleet: &DemoFleet) -> PollOutput {
     PollOutput {
         snapshot: Snapshot::Queues(list),
         samples,
+        notices: Vec::new(),
     }
 }
 
@@ -425,5 +460,6 @@ fn health(fleet: &DemoFleet) -> PollOutput {
     PollOutput {
         snapshot: Snapshot::Health(list),
         samples,
+        notices: Vec::new(),
     }
 }

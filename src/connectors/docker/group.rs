@@ -163,6 +163,9 @@ fn workload(
             restarts: members.iter().map(|c| c.restart_count).sum(),
             memory_bytes,
         })),
+        // The docker CLI reports what the user's socket permissions allow only when it runs.
+        scale_denied: None,
+        autoscale_denied: None,
     }
 }
 

@@ -303,6 +303,7 @@ impl Connector for DockerConnector {
             Ok(PollOutput {
                 snapshot: Snapshot::Workloads(list),
                 samples,
+                notices: Vec::new(),
             })
         })
     }

@@ -282,6 +282,7 @@ impl PostgresConnector {
         Ok(PollOutput {
             snapshot: Snapshot::Databases(snapshot),
             samples,
+            notices: Vec::new(),
         })
     }
 

@@ -143,6 +143,7 @@ fn cache_output(id: &str, nodes: &[CacheNode]) -> PollOutput {
     PollOutput {
         snapshot: Snapshot::Cache(nodes.to_vec()),
         samples,
+        notices: Vec::new(),
     }
 }
 
@@ -165,6 +166,7 @@ pub fn queue_output(id: &str, list: &[Queue]) -> PollOutput {
     PollOutput {
         snapshot: Snapshot::Queues(list.to_vec()),
         samples,
+        notices: Vec::new(),
     }
 }
 

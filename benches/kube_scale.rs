@@ -1,0 +1,179 @@
+//! A large cluster through the Kubernetes connector and the Workloads panel: 10,000 Deployments
+//! (with their ReplicaSets) and 30,000 Pods served by the protocol-level fake API server.
+//! Measures the initial paginated load, one poll once the watches are synced (a poll reads the
+//! watch caches: folds 30,000 pods under their workloads), and one UI frame of the Workloads
+//! table holding 10,000 rows (sorted, filtered). See BENCHMARKS.md for figures.
+
+#![allow(clippy::unwrap_used)]
+
+#[path = "../tests/support/fake_kube.rs"]
+mod fake_kube;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use egui_kittest::Harness;
+use scaleboard::app::{AppOptions, PanelId, ScaleboardApp};
+use scaleboard::connectors::Connector;
+use scaleboard::connectors::kubernetes::KubernetesConnector;
+use scaleboard::connectors::snapshot::Snapshot;
+use scaleboard::engine::EngineConfig;
+use scaleboard::engine::clock::ManualClock;
+use scaleboard::profiles::{KubernetesEndpoint, ProfileStore};
+use scaleboard::ui::workloads_table::{SortKey, WorkloadSort};
+use std::time::{Duration, Instant};
+
+const NAMESPACES: usize = 100;
+const DEPLOYMENTS: usize = 10_000;
+const PODS_PER_DEPLOYMENT: usize = 3;
+
+fn big_cluster() -> fake_kube::FakeKube {
+    let kube = fake_kube::FakeKube::start();
+    for d in 0..DEPLOYMENTS {
+        let ns = format!("team-{:03}", d % NAMESPACES);
+        let name = format!("svc-{d:05}");
+        kube.put(&fake_kube::deployment(&ns, &name, 3, 3));
+        let rs = fake_kube::replicaset(&ns, &name, "6b7c9", 3);
+        let rs_name = rs.metadata.name.clone().unwrap();
+        kube.put(&rs);
+        for p in 0..PODS_PER_DEPLOYMENT {
+            kube.put(&fake_kube::pod(
+                &ns,
+                &format!("{rs_name}-{p}"),
+                "ReplicaSet",
+                &rs_name,
+                "250m",
+                "256Mi",
+            ));
+        }
+    }
+    kube
+}
+
+fn kube_scale(c: &mut Criterion) {
+    let started = Instant::now();
+    let kube = big_cluster();
+    eprintln!(
+        "fake cluster: {DEPLOYMENTS} deployments, {DEPLOYMENTS} replicasets, {} pods in {:.1} s",
+        DEPLOYMENTS * PODS_PER_DEPLOYMENT,
+        started.elapsed().as_secs_f64()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig.yaml");
+    std::fs::write(&kubeconfig, fake_kube::kubeconfig(&[("big", &kube)])).unwrap();
+    let endpoint = KubernetesEndpoint {
+        name: "k8s".into(),
+        kubeconfig: Some(kubeconfig),
+        contexts: vec!["big".into()],
+        namespaces: Vec::new(),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+
+    // Initial load: paginated LISTs (500 per page) of every watched resource, then the first
+    // poll's fold and access reviews. Timed by hand: each run starts a fresh connector.
+    let mut loads = Vec::new();
+    let mut snapshot = None;
+    for _ in 0..3 {
+        let connector = KubernetesConnector::new(endpoint.clone());
+        let t = Instant::now();
+        let out = rt.block_on(connector.poll()).unwrap();
+        loads.push(t.elapsed());
+        snapshot = Some(out.snapshot);
+    }
+    loads.sort();
+    eprintln!(
+        "initial load to first snapshot: min {:.2} s, median {:.2} s, max {:.2} s",
+        loads[0].as_secs_f64(),
+        loads[1].as_secs_f64(),
+        loads[2].as_secs_f64()
+    );
+    let pages = kube.count_requests(|r| r.contains("/pods?") && r.contains("continue="));
+    eprintln!("pod list continuation pages over 3 loads: {pages}");
+
+    let connector = KubernetesConnector::new(endpoint);
+    rt.block_on(connector.poll()).unwrap();
+    let mut group = c.benchmark_group("kubernetes_30k_pods");
+    group.sample_size(10);
+    group.bench_function("poll_from_watch_caches", |b| {
+        b.iter(|| rt.block_on(connector.poll()).unwrap());
+    });
+    group.finish();
+
+    // The Workloads panel holding the 10,000 workloads of that snapshot.
+    let snapshot = snapshot.unwrap();
+    let count = match &snapshot {
+        Snapshot::Workloads(list) => list.len(),
+        _ => 0,
+    };
+    assert_eq!(count, DEPLOYMENTS);
+    let clock = ManualClock::new(1_793_628_000_000);
+    let engine = EngineConfig::new(clock, dir.path().join("config"), dir.path().join("data"));
+    let store = ProfileStore::load(&dir.path().join("config"));
+    let options = AppOptions {
+        engine,
+        demo_seed: 7,
+        profile: None,
+        force_demo: true,
+        started: None,
+    };
+    let app = ScaleboardApp::new(options, &store).unwrap();
+    let mut harness = Harness::builder()
+        .with_size([1440.0, 900.0])
+        .build_ui_state(
+            |ui, app: &mut ScaleboardApp| {
+                let ctx = ui.ctx().clone();
+                app.logic_tick(&ctx);
+                scaleboard::ui::root_ui(app, ui);
+            },
+            app,
+        );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while harness.state().fleet.workloads().next().is_none() {
+        assert!(Instant::now() < deadline, "demo fleet did not answer");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Put the big snapshot in place of the demo's Kubernetes endpoint (the manual clock does
+    // not move, so the demo does not poll over it).
+    {
+        let app = harness.state_mut();
+        let demo = app
+            .fleet
+            .endpoints
+            .iter_mut()
+            .find(|e| e.info.id == scaleboard::connectors::demo::K8S_ENDPOINT)
+            .unwrap();
+        demo.snapshot = Some(snapshot);
+        app.view.panel = PanelId::Workloads;
+    }
+    harness.step();
+    let mut group = c.benchmark_group("workloads_table_10k_rows");
+    group.sample_size(20);
+    for (label, sort, filter) in [
+        ("default_order", WorkloadSort::default(), ""),
+        (
+            "sorted_by_cpu_desc",
+            WorkloadSort {
+                key: SortKey::Cpu,
+                descending: true,
+            },
+            "",
+        ),
+        ("filtered_team-042", WorkloadSort::default(), "team-042"),
+    ] {
+        harness.state_mut().workload_sort = sort;
+        harness.state_mut().workload_filter = filter.to_string();
+        harness.step();
+        group.bench_function(label, |b| b.iter(|| harness.step()));
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(5));
+    targets = kube_scale
+}
+criterion_main!(benches);

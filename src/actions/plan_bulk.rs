@@ -1,0 +1,155 @@
+//! Planning a bulk scale: several Kubernetes workloads (a selection, or a whole namespace) to
+//! given counts in one confirmed step, with every target's before/after in the plan and record.
+
+use super::action::Action;
+use super::plan::{
+    FleetView, Guard, MAX_REPLICAS, Plan, PlanPolicy, kubectl, resource, unknown_target,
+};
+use crate::connectors::snapshot::{Workload, WorkloadKind, WorkloadRef};
+use std::collections::BTreeMap;
+
+pub(super) fn plan_scale_workloads(
+    action: &Action,
+    endpoint: &str,
+    targets: &[(WorkloadRef, u32)],
+    fleet: &dyn FleetView,
+    policy: &PlanPolicy,
+) -> Plan {
+    let mut guards = Vec::new();
+    let mut found: Vec<(&Workload, u32)> = Vec::new();
+    for (i, (id, n)) in targets.iter().enumerate() {
+        if targets[..i].iter().any(|(other, _)| other == id) {
+            guards.push(Guard::refuse(format!("{id} is listed twice.")));
+            continue;
+        }
+        if id.endpoint != endpoint {
+            guards.push(Guard::refuse(format!(
+                "{id} belongs to endpoint {}, not {endpoint}.",
+                id.endpoint
+            )));
+            continue;
+        }
+        match fleet.workload(id) {
+            Some(w) if matches!(w.kind, WorkloadKind::Deployment | WorkloadKind::StatefulSet) => {
+                if let Some(reason) = &w.scale_denied {
+                    guards.push(Guard::refuse(reason.clone()));
+                }
+                found.push((w, *n));
+            }
+            Some(w) => guards.push(Guard::refuse(format!(
+                "{id} is a {}; scale Compose projects with the project form.",
+                w.kind.label()
+            ))),
+            None => guards.push(Guard::refuse(format!(
+                "{id} is not in the latest snapshot."
+            ))),
+        }
+        if *n > MAX_REPLICAS {
+            guards.push(Guard::refuse(format!(
+                "{id}: {n} replicas is above the limit of {MAX_REPLICAS}; this looks like a typo."
+            )));
+        }
+    }
+    if targets.is_empty() {
+        return unknown_target(action, policy, "No workload selected.".into());
+    }
+    if found.is_empty() {
+        let mut plan = unknown_target(action, policy, "None of the workloads is known.".into());
+        plan.guards.extend(guards);
+        return plan;
+    }
+    let managed: Vec<String> = found
+        .iter()
+        .filter_map(|(w, _)| {
+            w.autoscaler.as_ref().map(|h| {
+                format!(
+                    "{} (autoscaler {}, min {})",
+                    w.id.name, h.name, h.min_replicas
+                )
+            })
+        })
+        .collect();
+    if !managed.is_empty() {
+        guards.push(Guard::warn(format!(
+            "Autoscalers will undo a manual scale of: {}. Edit or delete those autoscalers to \
+             keep the new counts.",
+            managed.join(", ")
+        )));
+    }
+    let stopping: Vec<&str> = found
+        .iter()
+        .filter(|(w, n)| *n == 0 && w.desired > 0)
+        .map(|(w, _)| w.id.name.as_str())
+        .collect();
+    if !stopping.is_empty() {
+        guards.push(Guard::warn(format!(
+            "Scaling to 0 stops every replica of {} workload(s): {}. They will serve nothing.",
+            stopping.len(),
+            stopping.join(", ")
+        )));
+    }
+    let before_total: u32 = found.iter().map(|(w, _)| w.desired).sum();
+    let after_total: u32 = found.iter().map(|(_, n)| *n).sum();
+    if before_total > 0 && after_total >= before_total.saturating_mul(3) {
+        guards.push(Guard::warn(format!(
+            "Big jump: {before_total} -> {after_total} replicas in all. Check capacity and cost."
+        )));
+    }
+    if found.iter().all(|(w, n)| w.desired == *n) && found.len() == targets.len() {
+        guards.push(Guard::warn(
+            "Every listed workload already wants that many replicas: nothing would change.",
+        ));
+    }
+    if guards.is_empty() {
+        guards.push(Guard::pass(format!(
+            "{} workloads can be scaled in one step.",
+            found.len()
+        )));
+    }
+    let list = |f: &dyn Fn(&Workload, u32) -> String| {
+        found
+            .iter()
+            .map(|(w, n)| f(w, *n))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Plan {
+        action: action.clone(),
+        title: format!(
+            "Scale {} workloads: {}",
+            found.len(),
+            list(&|w, _| w.id.to_string())
+        ),
+        before: list(&|w, _| format!("{} {}", w.id.name, w.desired)),
+        after: list(&|w, n| format!("{} {n}", w.id.name)),
+        command: kubectl_lines(&found, policy),
+        guards,
+        dangerous: true,
+        alternative: None,
+        profile: policy.profile.clone(),
+    }
+}
+
+/// One `kubectl scale` per (context/namespace, kind, count): kubectl takes several names.
+fn kubectl_lines(found: &[(&Workload, u32)], policy: &PlanPolicy) -> String {
+    let mut groups: BTreeMap<(String, &'static str, u32), (WorkloadRef, Vec<&str>)> =
+        BTreeMap::new();
+    for (w, n) in found {
+        groups
+            .entry((w.id.scope.clone(), resource(w.kind), *n))
+            .or_insert_with(|| (w.id.clone(), Vec::new()))
+            .1
+            .push(&w.id.name);
+    }
+    groups
+        .iter()
+        .map(|((_, kind, n), (first, names))| {
+            format!(
+                "{} scale {kind} {} --replicas={n}",
+                kubectl(policy, first),
+                names.join(" ")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" && ")
+}

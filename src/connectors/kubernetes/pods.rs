@@ -1,0 +1,342 @@
+//! Pods and ReplicaSets folded under their workloads. Replica counts come from the Deployment
+//! and StatefulSet objects; requests, restarts and why pods are stuck come from the pods (owned
+//! ReplicaSets map a pod to its Deployment), CPU and memory from `metrics.k8s.io` when it is
+//! served. Watched objects are stripped to what is read here, so 30,000 pods stay small.
+
+use crate::connectors::snapshot::WorkloadKind;
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::core::v1::{
+    Container, ContainerState, ContainerStatus, Pod, PodCondition, PodSpec, PodStatus,
+    ResourceRequirements,
+};
+use kube::Client;
+use kube::api::{Api, ListParams};
+use kube::core::{ApiResource, DynamicObject};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Keep owner references, container requests, phase, failing conditions and container states.
+pub(super) fn strip_pod(p: &mut Pod) {
+    p.metadata.labels = None;
+    p.metadata.annotations = None;
+    if let Some(spec) = p.spec.take() {
+        let containers = spec
+            .containers
+            .into_iter()
+            .map(|c| Container {
+                name: c.name,
+                resources: c.resources.map(|r| ResourceRequirements {
+                    requests: r.requests,
+                    ..ResourceRequirements::default()
+                }),
+                ..Container::default()
+            })
+            .collect();
+        p.spec = Some(PodSpec {
+            containers,
+            ..PodSpec::default()
+        });
+    }
+    if let Some(status) = p.status.take() {
+        p.status = Some(PodStatus {
+            phase: status.phase,
+            conditions: status.conditions.map(|cs| {
+                cs.into_iter()
+                    .filter(|c| c.status == "False")
+                    .map(|c| PodCondition {
+                        type_: c.type_,
+                        status: c.status,
+                        reason: c.reason,
+                        message: c.message,
+                        ..PodCondition::default()
+                    })
+                    .collect()
+            }),
+            container_statuses: status.container_statuses.map(|cs| {
+                cs.into_iter()
+                    .map(|c| ContainerStatus {
+                        name: c.name,
+                        ready: c.ready,
+                        restart_count: c.restart_count,
+                        state: c.state.map(|s| ContainerState {
+                            waiting: s.waiting,
+                            ..ContainerState::default()
+                        }),
+                        ..ContainerStatus::default()
+                    })
+                    .collect()
+            }),
+            ..PodStatus::default()
+        });
+    }
+}
+
+/// A ReplicaSet is only read for its owner (the Deployment).
+pub(super) fn strip_replicaset(rs: &mut ReplicaSet) {
+    rs.metadata.labels = None;
+    rs.metadata.annotations = None;
+    if let Some(spec) = rs.spec.as_mut() {
+        spec.template = None;
+    }
+}
+
+/// What a workload's pods add up to.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(super) struct PodTotals {
+    pub pods: u32,
+    pub restarts: u32,
+    /// Why the first stuck pod is stuck ("Unschedulable: 0/3 nodes are available: …").
+    pub stuck: Option<String>,
+    /// Usage and requests summed over the pods that have both (cores, bytes).
+    pub cpu_used: f64,
+    pub cpu_requested: f64,
+    pub memory_used: f64,
+    pub memory_requested: f64,
+}
+
+impl PodTotals {
+    pub fn cpu_percent(&self) -> Option<f64> {
+        (self.cpu_requested > 0.0).then(|| 100.0 * self.cpu_used / self.cpu_requested)
+    }
+    pub fn memory_percent(&self) -> Option<f64> {
+        (self.memory_requested > 0.0).then(|| 100.0 * self.memory_used / self.memory_requested)
+    }
+}
+
+/// (namespace, pod name) -> (CPU cores, memory bytes) in use, from metrics.k8s.io.
+pub(super) type Usage = HashMap<(String, String), (f64, f64)>;
+
+/// Workload key: (namespace, kind, name).
+pub(super) type WorkloadKey = (String, WorkloadKind, String);
+
+pub(super) fn fold(
+    pods: impl Iterator<Item = Arc<Pod>>,
+    replicasets: impl Iterator<Item = Arc<ReplicaSet>>,
+    usage: &Usage,
+) -> HashMap<WorkloadKey, PodTotals> {
+    let mut rs_owner: HashMap<(String, String), String> = HashMap::new();
+    for rs in replicasets {
+        if let Some(owner) = controller(&rs.metadata)
+            && owner.kind == "Deployment"
+        {
+            rs_owner.insert(
+                (
+                    rs.metadata.namespace.clone().unwrap_or_default(),
+                    rs.metadata.name.clone().unwrap_or_default(),
+                ),
+                owner.name.clone(),
+            );
+        }
+    }
+    let mut out: HashMap<WorkloadKey, PodTotals> = HashMap::new();
+    for pod in pods {
+        let ns = pod.metadata.namespace.clone().unwrap_or_default();
+        let Some(owner) = controller(&pod.metadata) else {
+            continue;
+        };
+        let key = match owner.kind.as_str() {
+            "ReplicaSet" => match rs_owner.get(&(ns.clone(), owner.name.clone())) {
+                Some(deployment) => (ns.clone(), WorkloadKind::Deployment, deployment.clone()),
+                None => continue,
+            },
+            "StatefulSet" => (ns.clone(), WorkloadKind::StatefulSet, owner.name.clone()),
+            _ => continue,
+        };
+        let totals = out.entry(key).or_default();
+        totals.pods += 1;
+        let status = pod.status.as_ref();
+        let containers = status
+            .and_then(|s| s.container_statuses.as_deref())
+            .unwrap_or_default();
+        totals.restarts += containers
+            .iter()
+            .map(|c| u32::try_from(c.restart_count).unwrap_or(0))
+            .sum::<u32>();
+        if totals.stuck.is_none() {
+            totals.stuck = stuck_reason(&pod);
+        }
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        if let Some((cpu, memory)) = usage.get(&(ns, name)) {
+            let (cpu_req, mem_req) = requests(&pod);
+            if cpu_req > 0.0 {
+                totals.cpu_used += cpu;
+                totals.cpu_requested += cpu_req;
+            }
+            if mem_req > 0.0 {
+                totals.memory_used += memory;
+                totals.memory_requested += mem_req;
+            }
+        }
+    }
+    out
+}
+
+fn controller(
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference> {
+    meta.owner_references
+        .as_deref()?
+        .iter()
+        .find(|o| o.controller == Some(true))
+}
+
+/// Sum of the containers' CPU (cores) and memory (bytes) requests.
+fn requests(pod: &Pod) -> (f64, f64) {
+    let mut cpu = 0.0;
+    let mut memory = 0.0;
+    for c in pod.spec.iter().flat_map(|s| &s.containers) {
+        if let Some(req) = c.resources.as_ref().and_then(|r| r.requests.as_ref()) {
+            cpu += req
+                .get("cpu")
+                .and_then(|q| parse_quantity(&q.0))
+                .unwrap_or(0.0);
+            memory += req
+                .get("memory")
+                .and_then(|q| parse_quantity(&q.0))
+                .unwrap_or(0.0);
+        }
+    }
+    (cpu, memory)
+}
+
+/// "pod web-7d4-x: Unschedulable: 0/3 nodes are available: 3 Insufficient cpu" for a pod that
+/// cannot be scheduled or whose container waits (ImagePullBackOff, CrashLoopBackOff, …).
+fn stuck_reason(pod: &Pod) -> Option<String> {
+    let status = pod.status.as_ref()?;
+    let name = pod.metadata.name.as_deref().unwrap_or("?");
+    if status.phase.as_deref() == Some("Pending")
+        && let Some(c) = status
+            .conditions
+            .iter()
+            .flatten()
+            .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+    {
+        let reason = c.reason.as_deref().unwrap_or("not scheduled");
+        return Some(match c.message.as_deref() {
+            Some(m) if !m.is_empty() => format!("pod {name} Pending: {reason}: {m}"),
+            _ => format!("pod {name} Pending: {reason}"),
+        });
+    }
+    status
+        .container_statuses
+        .iter()
+        .flatten()
+        .filter(|c| !c.ready)
+        .find_map(|c| {
+            let waiting = c.state.as_ref()?.waiting.as_ref()?;
+            let reason = waiting.reason.as_deref().unwrap_or("waiting");
+            Some(match waiting.message.as_deref() {
+                Some(m) if !m.is_empty() => format!("pod {name}: {reason}: {m}"),
+                _ => format!("pod {name}: {reason}"),
+            })
+        })
+}
+
+/// A Kubernetes quantity ("250m", "1.5", "128Mi", "2e3", "12345678n") as a plain number.
+pub fn parse_quantity(q: &str) -> Option<f64> {
+    let q = q.trim();
+    let split = q
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+'))
+        .unwrap_or(q.len());
+    let (number, suffix) = q.split_at(split);
+    let n: f64 = number.parse().ok()?;
+    let factor = match suffix {
+        "" => 1.0,
+        "n" => 1e-9,
+        "u" => 1e-6,
+        "m" => 1e-3,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "P" => 1e15,
+        "E" => 1e18,
+        "Ki" => 1024.0,
+        "Mi" => 1024.0_f64.powi(2),
+        "Gi" => 1024.0_f64.powi(3),
+        "Ti" => 1024.0_f64.powi(4),
+        "Pi" => 1024.0_f64.powi(5),
+        "Ei" => 1024.0_f64.powi(6),
+        s if s.starts_with(['e', 'E']) => 10f64.powi(s[1..].parse().ok()?),
+        _ => return None,
+    };
+    Some(n * factor)
+}
+
+/// Why there are no pod metrics.
+#[derive(Debug, PartialEq)]
+pub(super) enum MetricsError {
+    /// The API server does not serve metrics.k8s.io (404) or its backend is down (503).
+    NotServed(String),
+    Other(String),
+}
+
+/// Current pod usage from metrics.k8s.io/v1beta1 (one list per namespace, or one in all).
+pub(super) async fn pod_usage(
+    client: &Client,
+    namespaces: &[String],
+) -> Result<Usage, MetricsError> {
+    let resource = ApiResource {
+        group: "metrics.k8s.io".into(),
+        version: "v1beta1".into(),
+        api_version: "metrics.k8s.io/v1beta1".into(),
+        kind: "PodMetrics".into(),
+        plural: "pods".into(),
+    };
+    let apis: Vec<Api<DynamicObject>> = if namespaces.is_empty() {
+        vec![Api::all_with(client.clone(), &resource)]
+    } else {
+        namespaces
+            .iter()
+            .map(|ns| Api::namespaced_with(client.clone(), ns, &resource))
+            .collect()
+    };
+    let mut usage = Usage::new();
+    for api in apis {
+        let list = api
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| match e {
+                kube::Error::Api(s) if s.code == 404 => {
+                    MetricsError::NotServed("metrics.k8s.io is not served".into())
+                }
+                kube::Error::Api(s) if s.code == 503 => MetricsError::NotServed(format!(
+                    "metrics.k8s.io is registered but not answering ({})",
+                    s.message
+                )),
+                other => MetricsError::Other(other.to_string()),
+            })?;
+        for item in list.items {
+            let ns = item.metadata.namespace.clone().unwrap_or_default();
+            let name = item.metadata.name.clone().unwrap_or_default();
+            let mut cpu = 0.0;
+            let mut memory = 0.0;
+            for c in item.data["containers"].as_array().into_iter().flatten() {
+                let get = |k: &str| c["usage"][k].as_str().and_then(parse_quantity);
+                cpu += get("cpu").unwrap_or(0.0);
+                memory += get("memory").unwrap_or(0.0);
+            }
+            usage.insert((ns, name), (cpu, memory));
+        }
+    }
+    Ok(usage)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities() {
+        assert_eq!(parse_quantity("250m"), Some(0.25));
+        assert_eq!(parse_quantity("2"), Some(2.0));
+        assert_eq!(parse_quantity("128Mi"), Some(134_217_728.0));
+        assert_eq!(parse_quantity("1Gi"), Some(1_073_741_824.0));
+        assert_eq!(parse_quantity("500M"), Some(5e8));
+        assert_eq!(parse_quantity("2e3"), Some(2000.0));
+        assert!((parse_quantity("12345678n").unwrap() - 0.012_345_678).abs() < 1e-12);
+        assert_eq!(parse_quantity("1.5"), Some(1.5));
+        assert_eq!(parse_quantity("3x"), None);
+        assert_eq!(parse_quantity(""), None);
+    }
+}

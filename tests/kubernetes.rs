@@ -1,0 +1,1051 @@
+//! The Kubernetes connector against the protocol-level fake API server in
+//! `tests/support/fake_kube.rs`: listing across contexts, watch updates without new LISTs,
+//! scale and autoscaler actions through the engine pipeline.
+
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure with its message
+
+mod support;
+
+use scaleboard::actions::audit::{AuditOutcome, AuditRecord};
+use scaleboard::actions::{Action, FleetView, GuardLevel, PlanPolicy, plan};
+use scaleboard::connectors::Connector;
+use scaleboard::connectors::kubernetes::KubernetesConnector;
+use scaleboard::connectors::snapshot::{
+    DatabaseSnapshot, Snapshot, Workload, WorkloadKind, WorkloadRef,
+};
+use scaleboard::engine::clock::ManualClock;
+use scaleboard::engine::{Command, ConnStatus, ConnectRequest, EngineConfig, EngineHandle, Event};
+use scaleboard::profiles::{KubernetesEndpoint, Profile};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use support::fake_kube::{self, FakeKube, Res};
+
+const START: i64 = 1_793_628_000_000;
+
+/// Two fake clusters, "east" and "west", and a kubeconfig naming both.
+struct Clusters {
+    east: FakeKube,
+    west: FakeKube,
+    dir: tempfile::TempDir,
+    kubeconfig: PathBuf,
+}
+
+fn clusters() -> Clusters {
+    let east = FakeKube::start();
+    let west = FakeKube::start();
+    east.put(&fake_kube::deployment("nexus", "writer-service", 3, 3));
+    east.put(&fake_kube::deployment("nexus", "api-gateway", 4, 4));
+    east.put(&fake_kube::hpa("nexus", "api-gateway", 2, 10, 70));
+    east.put(&fake_kube::statefulset("nexus", "ledger", 3, 3));
+    east.put(&fake_kube::deployment("billing", "invoicer", 2, 2));
+    west.put(&fake_kube::deployment("nexus", "writer-service", 5, 5));
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig.yaml");
+    std::fs::write(
+        &kubeconfig,
+        fake_kube::kubeconfig(&[("east", &east), ("west", &west)]),
+    )
+    .unwrap();
+    Clusters {
+        east,
+        west,
+        dir,
+        kubeconfig,
+    }
+}
+
+impl Clusters {
+    fn endpoint(&self, contexts: &[&str], namespaces: &[&str]) -> KubernetesEndpoint {
+        KubernetesEndpoint {
+            name: "k8s".into(),
+            kubeconfig: Some(self.kubeconfig.clone()),
+            contexts: contexts.iter().map(|c| (*c).to_string()).collect(),
+            namespaces: namespaces.iter().map(|n| (*n).to_string()).collect(),
+        }
+    }
+}
+
+fn wref(scope: &str, name: &str) -> WorkloadRef {
+    WorkloadRef {
+        endpoint: "k8s".into(),
+        scope: scope.into(),
+        name: name.into(),
+    }
+}
+
+fn workloads(snapshot: &Snapshot) -> &[Workload] {
+    match snapshot {
+        Snapshot::Workloads(list) => list,
+        other => panic!("expected workloads, got {other:?}"),
+    }
+}
+
+/// A LIST of a watched resource (metrics.k8s.io has no watch: it is read every 15 s).
+fn is_list(request: &str) -> bool {
+    request.starts_with("GET ")
+        && !request.contains("watch=true")
+        && !request.contains("metrics.k8s.io")
+}
+
+/// Deployments, StatefulSets, ReplicaSets, HPAs and Pods: one watch each per namespace scope.
+const WATCHED: usize = 5;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_workloads_and_autoscalers_across_two_contexts() {
+    let c = clusters();
+    let connector = KubernetesConnector::new(c.endpoint(&["east", "west"], &[]));
+    let out = connector.poll().await.unwrap();
+    let list = workloads(&out.snapshot);
+    let ids: Vec<String> = list.iter().map(|w| w.id.to_string()).collect();
+    assert_eq!(
+        ids,
+        [
+            "east/billing/invoicer",
+            "east/nexus/api-gateway",
+            "east/nexus/ledger",
+            "east/nexus/writer-service",
+            "west/nexus/writer-service",
+        ]
+    );
+    let ledger = list.iter().find(|w| w.id.name == "ledger").unwrap();
+    assert_eq!(ledger.kind, WorkloadKind::StatefulSet);
+    let gw = list.iter().find(|w| w.id.name == "api-gateway").unwrap();
+    let hpa = gw.autoscaler.as_ref().unwrap();
+    assert_eq!(
+        (hpa.min_replicas, hpa.max_replicas, hpa.target_cpu_percent),
+        (2, 10, 70)
+    );
+    let west = list
+        .iter()
+        .find(|w| w.id == wref("west/nexus", "writer-service"))
+        .unwrap();
+    assert_eq!((west.desired, west.ready), (5, 5));
+    assert!(
+        out.samples
+            .iter()
+            .any(|s| s.target == "k8s/west/nexus/writer-service")
+    );
+
+    // A chosen namespace set watches only those namespaces.
+    let only = KubernetesConnector::new(c.endpoint(&["east"], &["billing"]));
+    let out = only.poll().await.unwrap();
+    let ids: Vec<String> = workloads(&out.snapshot)
+        .iter()
+        .map(|w| w.id.to_string())
+        .collect();
+    assert_eq!(ids, ["east/billing/invoicer"]);
+    assert!(
+        c.east
+            .requests()
+            .iter()
+            .any(|r| r.starts_with("GET /apis/apps/v1/namespaces/billing/deployments?"))
+    );
+    drop(c.dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_updates_arrive_without_new_lists() {
+    let c = clusters();
+    let connector = KubernetesConnector::new(c.endpoint(&["east"], &[]));
+    connector.poll().await.unwrap();
+    let lists = c.east.count_requests(is_list);
+    assert_eq!(lists, WATCHED, "{:?}", c.east.requests());
+    // Let the watches open, then change the deployment behind the connector's back.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.east.count_requests(|r| r.contains("watch=true")) < WATCHED {
+        assert!(Instant::now() < deadline, "watches never opened");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    c.east.state().auto_ready = false;
+    c.east
+        .modify(Res::Deployments, "nexus", "writer-service", |d| {
+            d["spec"]["replicas"] = 6.into();
+            d["status"]["readyReplicas"] = 4.into();
+        });
+    let target = wref("east/nexus", "writer-service");
+    loop {
+        let out = connector.poll().await.unwrap();
+        let w = workloads(&out.snapshot)
+            .iter()
+            .find(|w| w.id == target)
+            .unwrap()
+            .clone();
+        if (w.desired, w.ready) == (6, 4) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "watch event never arrived: {w:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        c.east.count_requests(is_list),
+        lists,
+        "a poll issued a LIST: {:?}",
+        c.east.requests()
+    );
+}
+
+// ----- Through the engine pipeline -----------------------------------------------------------
+
+#[derive(Default)]
+struct View {
+    snapshots: HashMap<String, Snapshot>,
+    statuses: HashMap<String, ConnStatus>,
+}
+
+impl FleetView for View {
+    fn workload(&self, id: &WorkloadRef) -> Option<&Workload> {
+        self.snapshots.values().find_map(|s| match s {
+            Snapshot::Workloads(list) => list.iter().find(|w| &w.id == id),
+            _ => None,
+        })
+    }
+    fn database(&self, _endpoint: &str) -> Option<&DatabaseSnapshot> {
+        None
+    }
+}
+
+struct Rig {
+    engine: EngineHandle,
+    clock: Arc<ManualClock>,
+    view: View,
+    _dir: tempfile::TempDir,
+    next_id: u64,
+}
+
+fn rig(endpoint: KubernetesEndpoint) -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(START);
+    let config = EngineConfig::new(
+        clock.clone(),
+        dir.path().join("config"),
+        dir.path().join("data"),
+    );
+    let engine = EngineHandle::start(config, Arc::new(|| {})).unwrap();
+    let mut profile = Profile::named("k8s-test");
+    profile.kubernetes.push(endpoint);
+    engine
+        .send(Command::Connect(Box::new(ConnectRequest {
+            profile,
+            demo_seed: 1,
+        })))
+        .unwrap();
+    let mut rig = Rig {
+        engine,
+        clock,
+        view: View::default(),
+        _dir: dir,
+        next_id: 1,
+    };
+    rig.until("first snapshot", |v, _| v.snapshots.contains_key("k8s"));
+    rig
+}
+
+impl Rig {
+    fn until(&mut self, what: &str, cond: impl Fn(&View, &Event) -> bool) -> Event {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            let Some(event) = self.engine.recv_timeout(Duration::from_millis(50)) else {
+                self.clock.advance(Duration::from_secs(1));
+                continue;
+            };
+            match &event {
+                Event::Snapshot {
+                    endpoint, snapshot, ..
+                } => {
+                    self.view
+                        .snapshots
+                        .insert(endpoint.clone(), snapshot.clone());
+                }
+                Event::Status {
+                    endpoint, status, ..
+                } => {
+                    self.view.statuses.insert(endpoint.clone(), *status);
+                }
+                _ => {}
+            }
+            if cond(&self.view, &event) {
+                return event;
+            }
+        }
+    }
+
+    fn plan(&self, action: Action) -> scaleboard::actions::Plan {
+        let policy = PlanPolicy {
+            profile: "k8s-test".into(),
+            read_only: false,
+            max_failover_lag_bytes: 1 << 20,
+            kube_context: None,
+        };
+        plan(action, &self.view, &policy)
+    }
+
+    fn execute(&mut self, plan: scaleboard::actions::Plan) -> AuditRecord {
+        let id = scaleboard::actions::ActionId(self.next_id);
+        self.next_id += 1;
+        self.engine
+            .send(Command::Execute {
+                id,
+                plan: Box::new(plan),
+                forced: false,
+            })
+            .unwrap();
+        match self.until("action finished", |_, e| {
+            matches!(e, Event::ActionFinished { .. })
+        }) {
+            Event::ActionFinished { record, .. } => *record,
+            _ => unreachable!(),
+        }
+    }
+}
+
+#[test]
+fn scale_goes_through_the_scale_subresource_and_is_verified() {
+    let c = clusters();
+    let mut rig = rig(c.endpoint(&["east", "west"], &[]));
+    let target = wref("west/nexus", "writer-service");
+    let plan = rig.plan(Action::ScaleWorkload {
+        workload: target.clone(),
+        replicas: 7,
+    });
+    assert_eq!(
+        plan.command,
+        "kubectl --context west -n nexus scale deployment/writer-service --replicas=7"
+    );
+    assert!(!plan.refused(), "{:?}", plan.guards);
+    let record = rig.execute(plan);
+    assert_eq!(record.outcome, AuditOutcome::Succeeded, "{record:?}");
+    assert!(
+        record.detail.contains("verified: 7 desired, 7 ready"),
+        "{}",
+        record.detail
+    );
+    let patches: Vec<String> = c
+        .west
+        .requests()
+        .into_iter()
+        .filter(|r| r.starts_with("PATCH "))
+        .collect();
+    assert_eq!(
+        patches,
+        ["PATCH /apis/apps/v1/namespaces/nexus/deployments/writer-service/scale?"]
+    );
+    let d = c
+        .west
+        .get(Res::Deployments, "nexus", "writer-service")
+        .unwrap();
+    assert_eq!(d["spec"]["replicas"], 7);
+    // The other context's workload of the same name is untouched.
+    let east = c
+        .east
+        .get(Res::Deployments, "nexus", "writer-service")
+        .unwrap();
+    assert_eq!(east["spec"]["replicas"], 3);
+}
+
+#[test]
+fn stateful_set_scale_reports_pending_until_pods_are_ready() {
+    let c = clusters();
+    c.east.state().auto_ready = false;
+    let mut rig = rig(c.endpoint(&["east"], &["nexus"]));
+    let target = wref("east/nexus", "ledger");
+    let plan = rig.plan(Action::ScaleWorkload {
+        workload: target.clone(),
+        replicas: 5,
+    });
+    assert!(
+        plan.command
+            .contains("scale statefulset/ledger --replicas=5")
+    );
+    let id = scaleboard::actions::ActionId(1);
+    rig.engine
+        .send(Command::Execute {
+            id,
+            plan: Box::new(plan),
+            forced: false,
+        })
+        .unwrap();
+    rig.until("verifying", |_, e| {
+        matches!(e, Event::ActionProgress { stage: scaleboard::engine::ActionStage::Verifying { observed }, .. } if observed.contains("5 desired, 3 ready"))
+    });
+    // The pods come up: the watch brings the change, verification completes.
+    c.east.modify(Res::StatefulSets, "nexus", "ledger", |s| {
+        s["status"]["readyReplicas"] = 5.into();
+    });
+    let done = rig.until("finished", |_, e| matches!(e, Event::ActionFinished { .. }));
+    let Event::ActionFinished { record, .. } = done else {
+        unreachable!()
+    };
+    assert_eq!(record.outcome, AuditOutcome::Succeeded, "{record:?}");
+}
+
+#[test]
+fn scaling_a_workload_with_an_hpa_warns_and_offers_the_hpa_edit() {
+    let c = clusters();
+    let mut rig = rig(c.endpoint(&["east"], &[]));
+    let target = wref("east/nexus", "api-gateway");
+    let plan = rig.plan(Action::ScaleWorkload {
+        workload: target.clone(),
+        replicas: 8,
+    });
+    let warning = plan
+        .guards
+        .iter()
+        .find(|g| g.level == GuardLevel::Warn && g.reason.contains("will undo a manual scale"))
+        .unwrap_or_else(|| panic!("no HPA warning in {:?}", plan.guards));
+    assert!(warning.reason.contains("Autoscaler api-gateway"));
+    let alternative = plan.alternative.clone().unwrap();
+    assert_eq!(
+        alternative.action,
+        Action::SetAutoscaler {
+            workload: target.clone(),
+            min_replicas: 8,
+            max_replicas: 10,
+            target_cpu_percent: 70,
+        }
+    );
+    // Take the alternative: edit the HPA.
+    let edit = rig.plan(alternative.action);
+    assert!(
+        edit.command
+            .contains("kubectl --context east -n nexus patch hpa api-gateway")
+    );
+    let record = rig.execute(edit);
+    assert_eq!(record.outcome, AuditOutcome::Succeeded, "{record:?}");
+    let hpa = c.east.get(Res::Hpas, "nexus", "api-gateway").unwrap();
+    assert_eq!(hpa["spec"]["minReplicas"], 8);
+    assert_eq!(hpa["spec"]["maxReplicas"], 10);
+    assert_eq!(
+        hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"],
+        70
+    );
+    assert!(c.east.requests().iter().any(|r| r.starts_with(
+        "PATCH /apis/autoscaling/v2/namespaces/nexus/horizontalpodautoscalers/api-gateway?"
+    )));
+}
+
+#[test]
+fn autoscaler_is_created_and_deleted() {
+    let c = clusters();
+    let mut rig = rig(c.endpoint(&["east"], &[]));
+    let target = wref("east/nexus", "writer-service");
+    let create = rig.plan(Action::SetAutoscaler {
+        workload: target.clone(),
+        min_replicas: 2,
+        max_replicas: 6,
+        target_cpu_percent: 65,
+    });
+    assert_eq!(
+        create.command,
+        "kubectl --context east -n nexus autoscale deployment/writer-service --cpu-percent=65 --min=2 --max=6"
+    );
+    let record = rig.execute(create);
+    assert_eq!(record.outcome, AuditOutcome::Succeeded, "{record:?}");
+    let hpa = c.east.get(Res::Hpas, "nexus", "writer-service").unwrap();
+    assert_eq!(hpa["spec"]["scaleTargetRef"]["kind"], "Deployment");
+    assert_eq!(hpa["spec"]["scaleTargetRef"]["name"], "writer-service");
+    assert!(
+        rig.view
+            .workload(&target)
+            .unwrap()
+            .autoscaler
+            .as_ref()
+            .is_some_and(|h| h.max_replicas == 6)
+    );
+
+    let delete = rig.plan(Action::DeleteAutoscaler {
+        workload: target.clone(),
+    });
+    assert_eq!(
+        delete.command,
+        "kubectl --context east -n nexus delete hpa writer-service"
+    );
+    assert!(delete.dangerous);
+    let record = rig.execute(delete);
+    assert_eq!(record.outcome, AuditOutcome::Succeeded, "{record:?}");
+    assert!(c.east.get(Res::Hpas, "nexus", "writer-service").is_none());
+    assert!(rig.view.workload(&target).unwrap().autoscaler.is_none());
+}
+
+#[test]
+fn an_unreachable_cluster_is_reported_not_hung() {
+    let c = clusters();
+    // A context whose server is gone: the watchers back off; the poll reports it.
+    let dead = FakeKube::start();
+    let url = dead.url();
+    drop(dead);
+    let text = std::fs::read_to_string(&c.kubeconfig)
+        .unwrap()
+        .replace(&c.west.url(), &url);
+    std::fs::write(&c.kubeconfig, text).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let connector = KubernetesConnector::new(c.endpoint(&["west"], &[]));
+    let err = rt.block_on(connector.poll()).err().unwrap();
+    assert!(err.to_string().contains("cannot reach k8s/west"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_watch_relists_and_recovers() {
+    let c = clusters();
+    let connector = KubernetesConnector::new(c.endpoint(&["east"], &["nexus"]));
+    connector.poll().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while c.east.count_requests(|r| r.contains("watch=true")) < WATCHED {
+        assert!(Instant::now() < deadline, "watches never opened");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let lists = c.east.count_requests(is_list);
+    // The server drops every watch and compacts its history; meanwhile the deployment changes.
+    c.east.expire_watches();
+    c.east.state().auto_ready = false;
+    c.east
+        .modify(Res::Deployments, "nexus", "writer-service", |d| {
+            d["spec"]["replicas"] = 9.into();
+        });
+    let target = wref("east/nexus", "writer-service");
+    loop {
+        let out = connector.poll().await.unwrap();
+        let w = workloads(&out.snapshot)
+            .iter()
+            .find(|w| w.id == target)
+            .unwrap()
+            .clone();
+        if w.desired == 9 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never recovered: {w:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        c.east.count_requests(is_list) > lists,
+        "410 should force a fresh LIST: {:?}",
+        c.east.requests()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_review_denial_disables_the_action_with_its_reason() {
+    let c = clusters();
+    c.east
+        .state()
+        .denied
+        .insert(("patch".into(), "deployments/scale".into()));
+    let connector = KubernetesConnector::new(c.endpoint(&["east"], &["nexus"]));
+    let out = connector.poll().await.unwrap();
+    let list = workloads(&out.snapshot);
+    let writer = list.iter().find(|w| w.id.name == "writer-service").unwrap();
+    let reason = writer.scale_denied.clone().unwrap();
+    assert!(
+        reason.contains("may not patch deployments/scale in namespace nexus"),
+        "{reason}"
+    );
+    assert!(writer.autoscale_denied.is_none());
+    // StatefulSets are reviewed separately and stay allowed.
+    let ledger = list.iter().find(|w| w.id.name == "ledger").unwrap();
+    assert!(ledger.scale_denied.is_none());
+    // The plan refuses with the same reason.
+    struct One(Workload);
+    impl FleetView for One {
+        fn workload(&self, id: &WorkloadRef) -> Option<&Workload> {
+            (id == &self.0.id).then_some(&self.0)
+        }
+        fn database(&self, _: &str) -> Option<&DatabaseSnapshot> {
+            None
+        }
+    }
+    let policy = PlanPolicy {
+        profile: "k8s-test".into(),
+        read_only: false,
+        max_failover_lag_bytes: 0,
+        kube_context: None,
+    };
+    let p = plan(
+        Action::ScaleWorkload {
+            workload: writer.id.clone(),
+            replicas: 4,
+        },
+        &One(writer.clone()),
+        &policy,
+    );
+    assert!(p.refused());
+    assert!(p.guards.iter().any(|g| g.reason == reason));
+    // Forced anyway, the server answers 403 and the reason is reported, not swallowed.
+    let err = connector
+        .execute(&Action::ScaleWorkload {
+            workload: writer.id.clone(),
+            replicas: 4,
+        })
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("403 Forbidden"), "{err}");
+    // Reviews are asked once per namespace, not on every poll.
+    let reviews = c
+        .east
+        .count_requests(|r| r.contains("selfsubjectaccessreviews"));
+    connector.poll().await.unwrap();
+    assert_eq!(
+        c.east
+            .count_requests(|r| r.contains("selfsubjectaccessreviews")),
+        reviews
+    );
+}
+
+#[test]
+fn bulk_scale_of_a_namespace_records_every_workload() {
+    let c = clusters();
+    let mut rig = rig(c.endpoint(&["east"], &[]));
+    let targets: Vec<(WorkloadRef, u32)> = ["api-gateway", "ledger", "writer-service"]
+        .iter()
+        .map(|n| (wref("east/nexus", n), 0))
+        .collect();
+    let action = Action::ScaleWorkloads {
+        endpoint: "k8s".into(),
+        targets,
+    };
+    // The operator types the namespace to confirm a namespace-wide scale.
+    assert_eq!(action.target_name(), "nexus");
+    let plan = rig.plan(action);
+    assert!(plan.dangerous);
+    assert!(!plan.refused(), "{:?}", plan.guards);
+    assert_eq!(
+        plan.command,
+        "kubectl --context east -n nexus scale deployment api-gateway writer-service --replicas=0 && kubectl --context east -n nexus scale statefulset ledger --replicas=0"
+    );
+    assert_eq!(plan.before, "api-gateway 4, ledger 3, writer-service 3");
+    assert_eq!(plan.after, "api-gateway 0, ledger 0, writer-service 0");
+    assert!(
+        plan.guards.iter().any(|g| g.level == GuardLevel::Warn
+            && g.reason.contains("api-gateway (autoscaler api-gateway")),
+        "{:?}",
+        plan.guards
+    );
+    assert!(
+        plan.guards
+            .iter()
+            .any(|g| g.reason.contains("stops every replica of 3 workload(s)")),
+        "{:?}",
+        plan.guards
+    );
+    let record = rig.execute(plan);
+    assert_eq!(record.outcome, AuditOutcome::Succeeded, "{record:?}");
+    assert_eq!(record.before, "api-gateway 4, ledger 3, writer-service 3");
+    assert_eq!(record.after, "api-gateway 0, ledger 0, writer-service 0");
+    for (res, name) in [
+        (Res::Deployments, "api-gateway"),
+        (Res::StatefulSets, "ledger"),
+        (Res::Deployments, "writer-service"),
+    ] {
+        assert_eq!(
+            c.east.get(res, "nexus", name).unwrap()["spec"]["replicas"],
+            0,
+            "{name}"
+        );
+    }
+    // Another namespace is untouched.
+    assert_eq!(
+        c.east.get(Res::Deployments, "billing", "invoicer").unwrap()["spec"]["replicas"],
+        2
+    );
+}
+
+#[test]
+fn a_conflict_is_retried_once_with_a_fresh_read_then_reported() {
+    let c = clusters();
+    let mut rig = rig(c.endpoint(&["east"], &["nexus"]));
+    let target = wref("east/nexus", "writer-service");
+    // Someone else writes the deployment just before our patch: 409, fresh read, retry.
+    c.east.state().conflicts = 1;
+    let plan = rig.plan(Action::ScaleWorkload {
+        workload: target.clone(),
+        replicas: 5,
+    });
+    let record = rig.execute(plan);
+    assert_eq!(record.outcome, AuditOutcome::Succeeded, "{record:?}");
+    assert!(
+        record.detail.contains("after one 409 Conflict"),
+        "{}",
+        record.detail
+    );
+    let scale_requests: Vec<String> = c
+        .east
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains("/deployments/writer-service/scale"))
+        .collect();
+    assert_eq!(
+        scale_requests,
+        [
+            "PATCH /apis/apps/v1/namespaces/nexus/deployments/writer-service/scale?",
+            "GET /apis/apps/v1/namespaces/nexus/deployments/writer-service/scale?",
+            "PATCH /apis/apps/v1/namespaces/nexus/deployments/writer-service/scale?",
+        ]
+    );
+    assert_eq!(
+        c.east
+            .get(Res::Deployments, "nexus", "writer-service")
+            .unwrap()["spec"]["replicas"],
+        5
+    );
+    // Two conflicts in a row: reported, not retried forever, and nothing changed.
+    c.east.state().conflicts = 2;
+    let plan = rig.plan(Action::ScaleWorkload {
+        workload: target,
+        replicas: 2,
+    });
+    let record = rig.execute(plan);
+    assert_eq!(record.outcome, AuditOutcome::Failed, "{record:?}");
+    assert!(record.detail.contains("409 Conflict"), "{}", record.detail);
+    assert_eq!(
+        c.east
+            .get(Res::Deployments, "nexus", "writer-service")
+            .unwrap()["spec"]["replicas"],
+        5
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pods_fold_under_their_workloads_with_usage_and_stuck_reasons() {
+    let c = clusters();
+    c.east.put(&fake_kube::replicaset(
+        "nexus",
+        "writer-service",
+        "7d4f9",
+        3,
+    ));
+    for i in 0..3 {
+        let name = format!("writer-service-7d4f9-{i}");
+        c.east.put(&fake_kube::pod(
+            "nexus",
+            &name,
+            "ReplicaSet",
+            "writer-service-7d4f9",
+            "500m",
+            "256Mi",
+        ));
+        c.east.put_pod_metrics("nexus", &name, "250m", "64Mi");
+    }
+    c.east.put(&fake_kube::pod(
+        "nexus",
+        "ledger-0",
+        "StatefulSet",
+        "ledger",
+        "1",
+        "1Gi",
+    ));
+    c.east
+        .put_pod_metrics("nexus", "ledger-0", "1500m", "512Mi");
+    // invoicer wants 2 but one pod cannot be scheduled.
+    c.east
+        .put(&fake_kube::replicaset("billing", "invoicer", "5c8", 2));
+    c.east.put(&fake_kube::pod(
+        "billing",
+        "invoicer-5c8-a",
+        "ReplicaSet",
+        "invoicer-5c8",
+        "100m",
+        "64Mi",
+    ));
+    c.east.put(&fake_kube::unschedulable(
+        fake_kube::pod(
+            "billing",
+            "invoicer-5c8-b",
+            "ReplicaSet",
+            "invoicer-5c8",
+            "100m",
+            "64Mi",
+        ),
+        "0/3 nodes are available: 3 Insufficient cpu.",
+    ));
+    c.east.modify(Res::Deployments, "billing", "invoicer", |d| {
+        d["status"]["readyReplicas"] = 1.into();
+    });
+    let connector = KubernetesConnector::new(c.endpoint(&["east"], &[]));
+    let out = connector.poll().await.unwrap();
+    let list = workloads(&out.snapshot);
+    let find = |name: &str| list.iter().find(|w| w.id.name == name).unwrap();
+    let writer = find("writer-service");
+    assert_eq!(writer.cpu_percent, Some(50.0), "{writer:?}");
+    assert_eq!(writer.memory_percent, Some(25.0), "{writer:?}");
+    assert_eq!(find("ledger").cpu_percent, Some(150.0));
+    let invoicer = find("invoicer");
+    assert_eq!(
+        invoicer.pending_reason.as_deref(),
+        Some(
+            "pod invoicer-5c8-b Pending: Unschedulable: 0/3 nodes are available: 3 Insufficient cpu."
+        )
+    );
+    // Usage is plotted too.
+    assert!(
+        out.samples
+            .iter()
+            .any(|s| s.target == "k8s/east/nexus/writer-service" && s.metric == "cpu_percent"),
+    );
+    assert!(out.notices.is_empty(), "{:?}", out.notices);
+    // A ready workload shows no stuck reason even if an old pod is waiting.
+    assert!(writer.pending_reason.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_metrics_server_is_said_once() {
+    let c = clusters();
+    let connector = KubernetesConnector::new(c.endpoint(&["east"], &["nexus"]));
+    let first = connector.poll().await.unwrap();
+    assert_eq!(first.notices.len(), 1, "{:?}", first.notices);
+    assert!(
+        first.notices[0].contains("metrics-server not installed"),
+        "{}",
+        first.notices[0]
+    );
+    assert!(
+        workloads(&first.snapshot)
+            .iter()
+            .all(|w| w.cpu_percent.is_none())
+    );
+    let asked = c.east.count_requests(|r| r.contains("metrics.k8s.io"));
+    assert_eq!(asked, 1);
+    // The next polls neither repeat the notice nor ask the missing API again.
+    for _ in 0..3 {
+        let next = connector.poll().await.unwrap();
+        assert!(next.notices.is_empty(), "{:?}", next.notices);
+    }
+    assert_eq!(
+        c.east.count_requests(|r| r.contains("metrics.k8s.io")),
+        asked
+    );
+}
+
+#[test]
+fn the_server_dry_run_shows_admission_errors_before_confirming() {
+    let c = clusters();
+    let mut rig = rig(c.endpoint(&["east"], &["nexus"]));
+    let scale = Action::ScaleWorkload {
+        workload: wref("east/nexus", "writer-service"),
+        replicas: 6,
+    };
+    // Accepted: the server validated it (dryRun=All) and stored nothing.
+    rig.engine
+        .send(Command::DryRun {
+            key: 7,
+            action: Box::new(scale.clone()),
+        })
+        .unwrap();
+    let answer = rig.until("dry run", |_, e| matches!(e, Event::DryRun { key: 7, .. }));
+    let Event::DryRun { result, .. } = answer else {
+        unreachable!()
+    };
+    assert!(result.unwrap().unwrap().contains("accepted"));
+    assert!(
+        c.east.requests().iter().any(|r| r.starts_with(
+            "PATCH /apis/apps/v1/namespaces/nexus/deployments/writer-service/scale?&dryRun=All"
+        ) || r.starts_with(
+            "PATCH /apis/apps/v1/namespaces/nexus/deployments/writer-service/scale?dryRun=All"
+        )),
+        "{:?}",
+        c.east.requests()
+    );
+    assert_eq!(
+        c.east
+            .get(Res::Deployments, "nexus", "writer-service")
+            .unwrap()["spec"]["replicas"],
+        3
+    );
+    // A policy webhook refuses: the reason arrives before anything is confirmed.
+    c.east.state().admission_denial = Some("replicas above 5 need a change ticket".into());
+    rig.engine
+        .send(Command::DryRun {
+            key: 8,
+            action: Box::new(scale),
+        })
+        .unwrap();
+    let answer = rig.until("dry run", |_, e| matches!(e, Event::DryRun { key: 8, .. }));
+    let Event::DryRun { result, .. } = answer else {
+        unreachable!()
+    };
+    let reason = result.unwrap_err();
+    assert!(
+        reason.contains("admission webhook \"policy.example.com\" denied the request: replicas above 5 need a change ticket"),
+        "{reason}"
+    );
+    let autoscale = Action::SetAutoscaler {
+        workload: wref("east/nexus", "writer-service"),
+        min_replicas: 2,
+        max_replicas: 4,
+        target_cpu_percent: 60,
+    };
+    rig.engine
+        .send(Command::DryRun {
+            key: 9,
+            action: Box::new(autoscale),
+        })
+        .unwrap();
+    let answer = rig.until("dry run", |_, e| matches!(e, Event::DryRun { key: 9, .. }));
+    assert!(matches!(answer, Event::DryRun { result: Err(_), .. }));
+    assert!(c.east.get(Res::Hpas, "nexus", "writer-service").is_none());
+}
+
+// ----- The command line ----------------------------------------------------------------------
+
+fn cli(c: &Clusters, args: &[&str], stdin: &str) -> (bool, String) {
+    use std::io::Write;
+    let config = c.dir.path().join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("profiles.toml"),
+        format!(
+            "[[profile]]\nname = \"k8s-test\"\n[[profile.kubernetes]]\nname = \"k8s\"\n\
+             kubeconfig = \"{}\"\ncontexts = [\"east\", \"west\"]\n",
+            c.kubeconfig.display()
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_scaleboard"))
+        .env("SCALEBOARD_CONFIG_DIR", &config)
+        .env("SCALEBOARD_DATA_DIR", c.dir.path().join("data"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn the_cli_scales_and_autoscales_with_the_same_plan_and_a_typed_name() {
+    let c = clusters();
+    // A wrong name typed: nothing changes.
+    let (ok, out) = cli(
+        &c,
+        &[
+            "scale",
+            "--profile",
+            "k8s-test",
+            "west/nexus/deployment/writer-service",
+            "2",
+            "--grace",
+            "0",
+        ],
+        "writer\n",
+    );
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains(
+            "kubectl --context west -n nexus scale deployment/writer-service --replicas=2"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("Dry run: the API server accepted the scale"),
+        "{out}"
+    );
+    assert!(out.contains("Not confirmed: nothing was changed."), "{out}");
+    assert_eq!(
+        c.west
+            .get(Res::Deployments, "nexus", "writer-service")
+            .unwrap()["spec"]["replicas"],
+        5
+    );
+    // The right name: scaled, verified, audited.
+    let (ok, out) = cli(
+        &c,
+        &[
+            "scale",
+            "--profile",
+            "k8s-test",
+            "west/nexus/deployment/writer-service",
+            "2",
+            "--grace",
+            "0",
+        ],
+        "writer-service\n",
+    );
+    assert!(ok, "{out}");
+    assert!(out.contains("verified: 2 desired, 2 ready"), "{out}");
+    assert_eq!(
+        c.west
+            .get(Res::Deployments, "nexus", "writer-service")
+            .unwrap()["spec"]["replicas"],
+        2
+    );
+    // Autoscale like `kubectl autoscale`, then a whole namespace to zero with --all.
+    let (ok, out) = cli(
+        &c,
+        &[
+            "autoscale",
+            "--profile",
+            "k8s-test",
+            "east/nexus/deployment/writer-service",
+            "--min",
+            "2",
+            "--max",
+            "5",
+            "--cpu-percent",
+            "60",
+            "--yes",
+            "--grace",
+            "0",
+        ],
+        "",
+    );
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("autoscale deployment/writer-service --cpu-percent=60 --min=2 --max=5"),
+        "{out}"
+    );
+    let hpa = c.east.get(Res::Hpas, "nexus", "writer-service").unwrap();
+    assert_eq!(hpa["spec"]["maxReplicas"], 5);
+    let (ok, out) = cli(
+        &c,
+        &[
+            "scale",
+            "--profile",
+            "k8s-test",
+            "east/billing",
+            "0",
+            "--all",
+            "--grace",
+            "0",
+        ],
+        "billing\n",
+    );
+    assert!(ok, "{out}");
+    assert!(out.contains("Type \"billing\" to confirm"), "{out}");
+    assert_eq!(
+        c.east.get(Res::Deployments, "billing", "invoicer").unwrap()["spec"]["replicas"],
+        0
+    );
+    let (_, audit) = cli(&c, &["audit"], "");
+    assert!(audit.contains("east/billing"), "{audit}");
+    // An unknown target names what exists instead of guessing.
+    let (ok, out) = cli(
+        &c,
+        &[
+            "scale",
+            "--profile",
+            "k8s-test",
+            "east/nexus/deployment/nope",
+            "1",
+            "--yes",
+        ],
+        "",
+    );
+    assert!(!ok);
+    assert!(out.contains("no Deployment east/nexus/nope"), "{out}");
+}

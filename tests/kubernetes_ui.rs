@@ -1,0 +1,173 @@
+//! The window against the protocol-level fake API server: workloads of two contexts listed live,
+//! a denied action shown disabled with its reason, the server's dry run in the dialog, and a
+//! namespace scaled to zero from the bulk bar with the namespace typed to confirm.
+
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure with its message
+
+mod support;
+
+use egui::accesskit::Role;
+use egui::{Key, Modifiers};
+use egui_kittest::kittest::{NodeT, Queryable};
+use scaleboard::actions::audit::AuditOutcome;
+use scaleboard::app::{PanelId, ScaleboardApp};
+use support::fake_kube::{self, FakeKube, Res};
+use support::start;
+
+fn workload<'a>(
+    app: &'a ScaleboardApp,
+    scope: &str,
+    name: &str,
+) -> Option<&'a scaleboard::connectors::snapshot::Workload> {
+    app.fleet
+        .workloads()
+        .find(|w| w.id.scope == scope && w.id.name == name)
+}
+
+#[test]
+fn kubernetes_workloads_denied_buttons_dry_run_and_bulk_scale_in_the_window() {
+    let east = FakeKube::start();
+    let west = FakeKube::start();
+    east.put(&fake_kube::deployment("nexus", "writer-service", 3, 3));
+    west.put(&fake_kube::deployment("nexus", "writer-service", 5, 5));
+    west.put(&fake_kube::deployment("billing", "invoicer", 2, 2));
+    west.put(&fake_kube::deployment("billing", "reporter", 1, 1));
+    east.state()
+        .denied
+        .insert(("patch".into(), "deployments/scale".into()));
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig.yaml");
+    std::fs::write(
+        &kubeconfig,
+        fake_kube::kubeconfig(&[("east", &east), ("west", &west)]),
+    )
+    .unwrap();
+    let profiles = format!(
+        "[[profile]]\nname = \"k8s-ui\"\n[[profile.kubernetes]]\nname = \"k8s\"\n\
+         kubeconfig = \"{}\"\ncontexts = [\"east\", \"west\"]\n",
+        kubeconfig.display()
+    );
+    let mut t = start(Some(&profiles), Some("k8s-ui"));
+    t.harness.key_press_modifiers(Modifiers::COMMAND, Key::Num2);
+    t.run_until("workloads of both contexts", |a| {
+        a.view.panel == PanelId::Workloads
+            && workload(a, "east/nexus", "writer-service").is_some()
+            && workload(a, "west/nexus", "writer-service").is_some()
+    });
+
+    // east denies `patch deployments/scale`: the button is there, disabled, with the reason.
+    t.harness
+        .get_all_by_label("writer-service")
+        .next()
+        .unwrap()
+        .click();
+    t.run_until("east writer selected", |a| {
+        a.selected_workload
+            .as_ref()
+            .is_some_and(|w| w.scope == "east/nexus")
+    });
+    let scale = t.harness.get_by_label("Scale…");
+    assert!(scale.accesskit_node().is_disabled());
+    let reason = workload(t.app(), "east/nexus", "writer-service")
+        .unwrap()
+        .scale_denied
+        .clone()
+        .unwrap();
+    assert!(
+        reason.contains("may not patch deployments/scale"),
+        "{reason}"
+    );
+
+    // west allows it: the dialog shows the server's dry run verdict.
+    t.harness
+        .get_all_by_label("writer-service")
+        .nth(1)
+        .unwrap()
+        .click();
+    t.run_until("west writer selected", |a| {
+        a.selected_workload
+            .as_ref()
+            .is_some_and(|w| w.scope == "west/nexus")
+    });
+    let scale = t.harness.get_by_label("Scale…");
+    assert!(!scale.accesskit_node().is_disabled());
+    scale.click();
+    t.run_until("scale form", |a| a.actions.scale_form.is_some());
+    t.harness.get_by_label("Preview scale").click();
+    t.run_until("dry run answered", |a| {
+        a.actions.dialog.as_ref().is_some_and(|d| {
+            d.dry_run_pending.is_none()
+                && d.plan
+                    .guards
+                    .iter()
+                    .any(|g| g.reason.contains("Dry run: the API server accepted"))
+        })
+    });
+    t.harness.key_press(Key::Escape);
+    t.run_until("dialog closed", |a| a.actions.dialog.is_none());
+
+    // Bulk: tick west's billing namespace, scale all to 0, type "billing" to confirm.
+    t.harness.get_by_label("invoicer").click();
+    t.run_until("invoicer selected", |a| {
+        a.selected_workload
+            .as_ref()
+            .is_some_and(|w| w.name == "invoicer")
+    });
+    t.harness.get_by_label("Select namespace").click();
+    t.run_until("namespace ticked", |a| a.actions.bulk_selected.len() == 2);
+    t.harness.get_by_label("Preview bulk scale").click();
+    t.run_until("bulk dialog with the dry run answered", |a| {
+        a.actions
+            .dialog
+            .as_ref()
+            .is_some_and(|d| d.dry_run_pending.is_none())
+    });
+    assert!(
+        t.app()
+            .actions
+            .dialog
+            .as_ref()
+            .unwrap()
+            .plan
+            .guards
+            .iter()
+            .any(|g| g.reason.contains("accepted all 2 scales")),
+        "{:?}",
+        t.app().actions.dialog.as_ref().unwrap().plan.guards
+    );
+    let dialog = t.app().actions.dialog.as_ref().unwrap();
+    assert_eq!(dialog.plan.before, "invoicer 2, reporter 1");
+    assert_eq!(dialog.plan.after, "invoicer 0, reporter 0");
+    assert!(!dialog.can_confirm(), "the namespace must be typed first");
+    let label = "Type \"billing\" to confirm:";
+    t.harness
+        .get_by_role_and_label(Role::TextInput, label)
+        .click();
+    t.harness.run_steps(2);
+    t.harness
+        .get_by_role_and_label(Role::TextInput, label)
+        .type_text("billing");
+    t.run_until("confirmable", |a| {
+        a.actions.dialog.as_ref().is_some_and(|d| d.can_confirm())
+    });
+    t.harness.get_by_label("Confirm").click();
+    t.run_until("grace", |a| a.actions.in_flight().count() == 1);
+    t.advance(6);
+    t.run_until("bulk scale finished", |a| {
+        a.actions.running.iter().any(|r| r.record.is_some())
+    });
+    let record = t.app().actions.running[0].record.clone().unwrap();
+    assert_eq!(record.outcome, AuditOutcome::Succeeded, "{record:?}");
+    assert_eq!(record.before, "invoicer 2, reporter 1");
+    for name in ["invoicer", "reporter"] {
+        assert_eq!(
+            west.get(Res::Deployments, "billing", name).unwrap()["spec"]["replicas"],
+            0
+        );
+    }
+    assert_eq!(
+        west.get(Res::Deployments, "nexus", "writer-service")
+            .unwrap()["spec"]["replicas"],
+        5
+    );
+}

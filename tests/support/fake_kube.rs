@@ -1,0 +1,1388 @@
+//! An in-process fake Kubernetes API server that speaks the real wire protocol, because no real
+//! API server can be installed on the test machines.
+//!
+//! Built on plain hyper 1 + hyper-util (already in the tree through kube): a dozen routes do not
+//! need a web framework, and hyper gives full control of the streamed watch bodies.
+//!
+//! What it serves, as a real server would:
+//! - core `/api/v1/...` (pods) and named groups `/apis/apps/v1/...` (deployments, statefulsets),
+//!   `/apis/autoscaling/v2/...` (horizontalpodautoscalers), cluster-wide and per namespace;
+//! - LIST with `limit`/`continue` chunks and a list `resourceVersion`; WATCH
+//!   (`watch=true&resourceVersion=N`) as newline-delimited `WatchEvent` JSON, replaying history
+//!   after N, a BOOKMARK when `allowWatchBookmarks=true`, and an ERROR event with a 410 `Status`
+//!   when N is older than the kept history;
+//! - GET/PUT/PATCH/DELETE of objects, POST create, the `scale` subresource (autoscaling/v1
+//!   `Scale`); PATCH accepts `application/merge-patch+json` and `application/apply-patch+yaml`
+//!   (JSON bodies, `fieldManager` required) and answers 415 to anything else; PUT with a stale
+//!   `metadata.resourceVersion` is a 409 Conflict; `dryRun=All` validates without storing;
+//! - `SelfSubjectAccessReview`, bearer-token auth (401), a deny list that answers 403;
+//! - errors as `Status` bodies; unknown paths 404, wrong verbs 405.
+//!
+//! A "controller" moves `status.*Replicas` to `spec.replicas` after a change (unless
+//! `auto_ready` is off), emitting watch events like a real rollout.
+#![allow(dead_code)]
+#![allow(clippy::unwrap_used)]
+// Handlers take the parts of a routed path by value: simpler than threading borrows through.
+#![allow(clippy::needless_pass_by_value)]
+
+use futures::StreamExt;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Bytes, Frame, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentSpec, ReplicaSet, ReplicaSetSpec, StatefulSet, StatefulSetSpec,
+};
+use k8s_openapi::api::autoscaling::v2::{
+    CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricSpec,
+    MetricTarget, ResourceMetricSource,
+};
+use k8s_openapi::api::core::v1::{
+    Container, ContainerState, ContainerStateWaiting, ContainerStatus, Pod, PodCondition, PodSpec,
+    PodStatus, PodTemplateSpec, ResourceRequirements,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashSet};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio::sync::broadcast;
+
+type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Res {
+    Pods,
+    Deployments,
+    StatefulSets,
+    ReplicaSets,
+    Hpas,
+    /// metrics.k8s.io/v1beta1 pods: served only when `State::metrics_served` (as when
+    /// metrics-server is installed); read-only, like the real aggregated API.
+    PodMetrics,
+}
+
+impl Res {
+    fn from_route(group_version: &str, plural: &str) -> Option<Self> {
+        match (group_version, plural) {
+            ("v1", "pods") => Some(Self::Pods),
+            ("apps/v1", "deployments") => Some(Self::Deployments),
+            ("apps/v1", "statefulsets") => Some(Self::StatefulSets),
+            ("apps/v1", "replicasets") => Some(Self::ReplicaSets),
+            ("metrics.k8s.io/v1beta1", "pods") => Some(Self::PodMetrics),
+            ("autoscaling/v2", "horizontalpodautoscalers") => Some(Self::Hpas),
+            _ => None,
+        }
+    }
+    fn api_version(self) -> &'static str {
+        match self {
+            Self::Pods => "v1",
+            Self::Deployments | Self::StatefulSets | Self::ReplicaSets => "apps/v1",
+            Self::Hpas => "autoscaling/v2",
+            Self::PodMetrics => "metrics.k8s.io/v1beta1",
+        }
+    }
+    fn kind(self) -> &'static str {
+        match self {
+            Self::Pods => "Pod",
+            Self::Deployments => "Deployment",
+            Self::StatefulSets => "StatefulSet",
+            Self::ReplicaSets => "ReplicaSet",
+            Self::Hpas => "HorizontalPodAutoscaler",
+            Self::PodMetrics => "PodMetrics",
+        }
+    }
+    fn plural(self) -> &'static str {
+        match self {
+            Self::Pods => "pods",
+            Self::Deployments => "deployments",
+            Self::StatefulSets => "statefulsets",
+            Self::ReplicaSets => "replicasets",
+            Self::Hpas => "horizontalpodautoscalers",
+            Self::PodMetrics => "pods",
+        }
+    }
+    fn scalable(self) -> bool {
+        matches!(self, Self::Deployments | Self::StatefulSets)
+    }
+}
+
+type Key = (Res, String, String);
+
+#[derive(Clone, Debug)]
+struct Change {
+    rv: u64,
+    res: Res,
+    ns: String,
+    line: Bytes,
+}
+
+pub struct State {
+    rv: u64,
+    objects: BTreeMap<Key, Value>,
+    history: Vec<Change>,
+    /// Watches from a resourceVersion below this get 410 Gone.
+    history_floor: u64,
+    /// Every request as "METHOD /path?query".
+    pub requests: Vec<String>,
+    /// Move status replicas to spec replicas after each change (a rollout that succeeds).
+    pub auto_ready: bool,
+    /// (verb, resource) pairs this user may not use, e.g. ("patch", "deployments/scale").
+    pub denied: HashSet<(String, String)>,
+    /// A validating admission webhook that denies every write (dry runs included) with this
+    /// message, as a policy engine (Kyverno, Gatekeeper) would.
+    pub admission_denial: Option<String>,
+    /// Whether metrics.k8s.io is served (metrics-server installed); 404 for it otherwise.
+    pub metrics_served: bool,
+    /// Before each of the next N writes (PUT, PATCH), another client changes the object first,
+    /// so a write that carries the resourceVersion it read gets 409 Conflict, as on a real server.
+    pub conflicts: u32,
+}
+
+pub struct FakeKube {
+    pub addr: SocketAddr,
+    pub token: String,
+    state: Arc<Mutex<State>>,
+    events: broadcast::Sender<Change>,
+    /// Bumped to end every open watch (as an API server restart or a load balancer would).
+    epoch: Arc<tokio::sync::watch::Sender<u64>>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for FakeKube {
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl FakeKube {
+    /// Start on a free loopback port, on its own runtime thread.
+    pub fn start() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        // A std listener: `block_on` would panic when a test already runs inside a runtime.
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        std_listener.set_nonblocking(true).unwrap();
+        let addr = std_listener.local_addr().unwrap();
+        let state = Arc::new(Mutex::new(State {
+            rv: 100,
+            objects: BTreeMap::new(),
+            history: Vec::new(),
+            history_floor: 0,
+            requests: Vec::new(),
+            auto_ready: true,
+            denied: HashSet::new(),
+            conflicts: 0,
+            metrics_served: false,
+            admission_denial: None,
+        }));
+        let (events, _) = broadcast::channel(4096);
+        let epoch = Arc::new(tokio::sync::watch::channel(0).0);
+        let server = Server {
+            state: Arc::clone(&state),
+            events: events.clone(),
+            epoch: Arc::clone(&epoch),
+            token: "fake-token-7f3a".into(),
+        };
+        let token = server.token.clone();
+        runtime.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let server = server.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let server = server.clone();
+                        async move { Ok::<_, Infallible>(server.handle(req).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Self {
+            addr,
+            token,
+            state,
+            events,
+            epoch,
+            runtime: Some(runtime),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap()
+    }
+
+    /// Create or replace an object (from a k8s-openapi type), emitting ADDED or MODIFIED.
+    pub fn put<K: serde::Serialize + k8s_openapi::Resource>(&self, obj: &K) {
+        let value = serde_json::to_value(obj).unwrap();
+        let res = match K::KIND {
+            "Pod" => Res::Pods,
+            "Deployment" => Res::Deployments,
+            "StatefulSet" => Res::StatefulSets,
+            "ReplicaSet" => Res::ReplicaSets,
+            "HorizontalPodAutoscaler" => Res::Hpas,
+            other => panic!("fake_kube does not serve {other}"),
+        };
+        let mut st = self.state();
+        let ns = value["metadata"]["namespace"].as_str().unwrap().to_string();
+        let name = value["metadata"]["name"].as_str().unwrap().to_string();
+        store(&mut st, &self.events, (res, ns, name), value);
+    }
+
+    /// Many objects at once (one lock, no per-object cost beyond the store), e.g. 30,000 pods.
+    pub fn put_all<K: serde::Serialize + k8s_openapi::Resource>(&self, objs: &[K]) {
+        for obj in objs {
+            self.put(obj);
+        }
+    }
+
+    /// Serve metrics.k8s.io with this pod's usage (CPU and memory as quantities, e.g. "250m",
+    /// "64Mi"); the API group appears on the first call.
+    pub fn put_pod_metrics(&self, ns: &str, pod: &str, cpu: &str, memory: &str) {
+        let mut st = self.state();
+        st.metrics_served = true;
+        let value = json!({
+            "kind": "PodMetrics",
+            "apiVersion": "metrics.k8s.io/v1beta1",
+            "metadata": { "name": pod, "namespace": ns },
+            "timestamp": "2026-11-22T07:00:00Z",
+            "window": "15s",
+            "containers": [{ "name": "app", "usage": { "cpu": cpu, "memory": memory } }],
+        });
+        st.objects
+            .insert((Res::PodMetrics, ns.to_string(), pod.to_string()), value);
+    }
+
+    /// Change an object in place (e.g. `status.readyReplicas`), emitting MODIFIED.
+    pub fn modify(&self, res: Res, ns: &str, name: &str, f: impl FnOnce(&mut Value)) {
+        let mut st = self.state();
+        let key = (res, ns.to_string(), name.to_string());
+        let mut value = st.objects.get(&key).cloned().expect("object exists");
+        f(&mut value);
+        store(&mut st, &self.events, key, value);
+    }
+
+    pub fn get(&self, res: Res, ns: &str, name: &str) -> Option<Value> {
+        self.state()
+            .objects
+            .get(&(res, ns.to_string(), name.to_string()))
+            .cloned()
+    }
+
+    /// Forget history up to now: watches resuming from older versions get 410 Gone.
+    pub fn compact(&self) {
+        let mut st = self.state();
+        st.history_floor = st.rv;
+        st.history.clear();
+    }
+
+    /// End every open watch and forget the history: clients resuming from the version they last
+    /// saw get 410 Gone and must list again.
+    pub fn expire_watches(&self) {
+        let mut st = self.state();
+        self.epoch.send_modify(|e| *e += 1);
+        st.rv += 1;
+        st.history_floor = st.rv;
+        st.history.clear();
+    }
+
+    /// Requests whose "METHOD path?query" satisfies `f`.
+    pub fn count_requests(&self, f: impl Fn(&str) -> bool) -> usize {
+        self.state().requests.iter().filter(|r| f(r)).count()
+    }
+
+    pub fn requests(&self) -> Vec<String> {
+        self.state().requests.clone()
+    }
+}
+
+/// A kubeconfig (YAML) with one context per (context name, server, default namespace).
+pub fn kubeconfig(contexts: &[(&str, &FakeKube)]) -> String {
+    let mut clusters = String::new();
+    let mut users = String::new();
+    let mut ctxs = String::new();
+    for (name, server) in contexts {
+        clusters.push_str(&format!(
+            "- name: cluster-{name}\n  cluster:\n    server: {}\n",
+            server.url()
+        ));
+        users.push_str(&format!(
+            "- name: user-{name}\n  user:\n    token: {}\n",
+            server.token
+        ));
+        ctxs.push_str(&format!(
+            "- name: {name}\n  context:\n    cluster: cluster-{name}\n    user: user-{name}\n    namespace: default\n"
+        ));
+    }
+    format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: {}\nclusters:\n{clusters}users:\n{users}contexts:\n{ctxs}preferences: {{}}\n",
+        contexts[0].0
+    )
+}
+
+fn meta(ns: &str, name: &str) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.into()),
+        namespace: Some(ns.into()),
+        labels: Some([("app".to_string(), name.to_string())].into()),
+        ..ObjectMeta::default()
+    }
+}
+
+fn selector(name: &str) -> LabelSelector {
+    LabelSelector {
+        match_labels: Some([("app".to_string(), name.to_string())].into()),
+        ..LabelSelector::default()
+    }
+}
+
+fn template(name: &str) -> PodTemplateSpec {
+    PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some([("app".to_string(), name.to_string())].into()),
+            ..ObjectMeta::default()
+        }),
+        spec: None,
+    }
+}
+
+pub fn deployment(ns: &str, name: &str, replicas: i32, ready: i32) -> Deployment {
+    let mut d = Deployment {
+        metadata: meta(ns, name),
+        spec: Some(DeploymentSpec {
+            replicas: Some(replicas),
+            selector: selector(name),
+            template: template(name),
+            ..DeploymentSpec::default()
+        }),
+        status: None,
+    };
+    d.status = Some(k8s_openapi::api::apps::v1::DeploymentStatus {
+        replicas: Some(replicas),
+        ready_replicas: Some(ready),
+        available_replicas: Some(ready),
+        updated_replicas: Some(replicas),
+        ..Default::default()
+    });
+    d
+}
+
+pub fn statefulset(ns: &str, name: &str, replicas: i32, ready: i32) -> StatefulSet {
+    StatefulSet {
+        metadata: meta(ns, name),
+        spec: Some(StatefulSetSpec {
+            replicas: Some(replicas),
+            selector: selector(name),
+            service_name: Some(name.into()),
+            template: template(name),
+            ..StatefulSetSpec::default()
+        }),
+        status: Some(k8s_openapi::api::apps::v1::StatefulSetStatus {
+            replicas,
+            ready_replicas: Some(ready),
+            available_replicas: Some(ready),
+            updated_replicas: Some(replicas),
+            ..Default::default()
+        }),
+    }
+}
+
+fn owner(api_version: &str, kind: &str, name: &str) -> OwnerReference {
+    OwnerReference {
+        api_version: api_version.into(),
+        kind: kind.into(),
+        name: name.into(),
+        uid: format!("uid-{kind}-{name}"),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }
+}
+
+/// The ReplicaSet a Deployment controller makes (`{deployment}-{hash}`).
+pub fn replicaset(ns: &str, deployment: &str, hash: &str, replicas: i32) -> ReplicaSet {
+    let mut metadata = meta(ns, &format!("{deployment}-{hash}"));
+    metadata.owner_references = Some(vec![owner("apps/v1", "Deployment", deployment)]);
+    ReplicaSet {
+        metadata,
+        spec: Some(ReplicaSetSpec {
+            replicas: Some(replicas),
+            selector: selector(deployment),
+            template: Some(template(deployment)),
+            ..ReplicaSetSpec::default()
+        }),
+        status: None,
+    }
+}
+
+/// A running, ready pod owned by a ReplicaSet or StatefulSet, with CPU/memory requests.
+pub fn pod(
+    ns: &str,
+    name: &str,
+    owner_kind: &str,
+    owner_name: &str,
+    cpu: &str,
+    memory: &str,
+) -> Pod {
+    let mut metadata = meta(ns, name);
+    metadata.owner_references = Some(vec![owner("apps/v1", owner_kind, owner_name)]);
+    Pod {
+        metadata,
+        spec: Some(PodSpec {
+            containers: vec![Container {
+                name: "app".into(),
+                image: Some("registry.example/app:1.0".into()),
+                resources: Some(ResourceRequirements {
+                    requests: Some(
+                        [
+                            ("cpu".to_string(), Quantity(cpu.into())),
+                            ("memory".to_string(), Quantity(memory.into())),
+                        ]
+                        .into(),
+                    ),
+                    ..ResourceRequirements::default()
+                }),
+                ..Container::default()
+            }],
+            ..PodSpec::default()
+        }),
+        status: Some(PodStatus {
+            phase: Some("Running".into()),
+            container_statuses: Some(vec![ContainerStatus {
+                name: "app".into(),
+                ready: true,
+                image: "registry.example/app:1.0".into(),
+                image_id: "sha256:0".into(),
+                ..ContainerStatus::default()
+            }]),
+            ..PodStatus::default()
+        }),
+    }
+}
+
+/// A pod the scheduler cannot place, as `kubectl describe` would show it.
+pub fn unschedulable(mut p: Pod, message: &str) -> Pod {
+    p.status = Some(PodStatus {
+        phase: Some("Pending".into()),
+        conditions: Some(vec![PodCondition {
+            type_: "PodScheduled".into(),
+            status: "False".into(),
+            reason: Some("Unschedulable".into()),
+            message: Some(message.into()),
+            ..PodCondition::default()
+        }]),
+        ..PodStatus::default()
+    });
+    p
+}
+
+/// A pod whose container waits (e.g. "ImagePullBackOff").
+pub fn waiting(mut p: Pod, reason: &str) -> Pod {
+    p.status = Some(PodStatus {
+        phase: Some("Pending".into()),
+        container_statuses: Some(vec![ContainerStatus {
+            name: "app".into(),
+            ready: false,
+            restart_count: 0,
+            image: "registry.example/app:1.0".into(),
+            image_id: String::new(),
+            state: Some(ContainerState {
+                waiting: Some(ContainerStateWaiting {
+                    reason: Some(reason.into()),
+                    message: None,
+                }),
+                ..ContainerState::default()
+            }),
+            ..ContainerStatus::default()
+        }]),
+        ..PodStatus::default()
+    });
+    p
+}
+
+pub fn hpa(ns: &str, target: &str, min: i32, max: i32, cpu: i32) -> HorizontalPodAutoscaler {
+    HorizontalPodAutoscaler {
+        metadata: meta(ns, target),
+        spec: Some(HorizontalPodAutoscalerSpec {
+            scale_target_ref: CrossVersionObjectReference {
+                api_version: Some("apps/v1".into()),
+                kind: "Deployment".into(),
+                name: target.into(),
+            },
+            min_replicas: Some(min),
+            max_replicas: max,
+            metrics: Some(vec![MetricSpec {
+                type_: "Resource".into(),
+                resource: Some(ResourceMetricSource {
+                    name: "cpu".into(),
+                    target: MetricTarget {
+                        type_: "Utilization".into(),
+                        average_utilization: Some(cpu),
+                        ..MetricTarget::default()
+                    },
+                }),
+                ..MetricSpec::default()
+            }]),
+            behavior: None,
+        }),
+        status: None,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// Store an object at a new resourceVersion and emit its watch event.
+fn store(st: &mut State, events: &broadcast::Sender<Change>, key: Key, mut value: Value) {
+    st.rv += 1;
+    let rv = st.rv;
+    let existed = st.objects.contains_key(&key);
+    let meta = value["metadata"].as_object_mut().unwrap();
+    meta.insert("resourceVersion".into(), json!(rv.to_string()));
+    meta.entry("uid")
+        .or_insert_with(|| json!(format!("uid-{}-{}-{rv}", key.1, key.2)));
+    meta.entry("creationTimestamp")
+        .or_insert_with(|| json!("2026-11-02T14:00:00Z"));
+    meta.entry("generation").or_insert(json!(1));
+    value["apiVersion"] = json!(key.0.api_version());
+    value["kind"] = json!(key.0.kind());
+    let kind = if existed { "MODIFIED" } else { "ADDED" };
+    emit(st, events, &key, kind, &value);
+    st.objects.insert(key, value);
+}
+
+fn remove(st: &mut State, events: &broadcast::Sender<Change>, key: &Key) -> Option<Value> {
+    let mut value = st.objects.remove(key)?;
+    st.rv += 1;
+    value["metadata"]["resourceVersion"] = json!(st.rv.to_string());
+    emit(st, events, key, "DELETED", &value);
+    Some(value)
+}
+
+fn emit(st: &mut State, events: &broadcast::Sender<Change>, key: &Key, kind: &str, obj: &Value) {
+    let mut line = serde_json::to_vec(&json!({ "type": kind, "object": obj })).unwrap();
+    line.push(b'\n');
+    let change = Change {
+        rv: st.rv,
+        res: key.0,
+        ns: key.1.clone(),
+        line: Bytes::from(line),
+    };
+    st.history.push(change.clone());
+    let _ = events.send(change);
+}
+
+/// The fake controller: a rollout that reaches the wanted replica count.
+fn roll_out(st: &mut State, events: &broadcast::Sender<Change>, key: &Key) {
+    if !st.auto_ready || !key.0.scalable() {
+        return;
+    }
+    let Some(mut value) = st.objects.get(key).cloned() else {
+        return;
+    };
+    let want = value["spec"]["replicas"].as_i64().unwrap_or(1);
+    let status = value
+        .as_object_mut()
+        .unwrap()
+        .entry("status")
+        .or_insert(json!({}));
+    if status["readyReplicas"].as_i64() == Some(want) && status["replicas"].as_i64() == Some(want) {
+        return;
+    }
+    for field in [
+        "replicas",
+        "readyReplicas",
+        "availableReplicas",
+        "updatedReplicas",
+    ] {
+        status[field] = json!(want);
+    }
+    store(st, events, key.clone(), value);
+}
+
+/// RFC 7386 JSON merge patch.
+fn merge(target: &mut Value, patch: &Value) {
+    if let Value::Object(p) = patch {
+        if !target.is_object() {
+            *target = json!({});
+        }
+        let t = target.as_object_mut().unwrap();
+        for (k, v) in p {
+            if v.is_null() {
+                t.remove(k);
+            } else {
+                merge(t.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+    } else {
+        *target = patch.clone();
+    }
+}
+
+fn status_body(code: u16, reason: &str, message: impl Into<String>) -> Response<Body> {
+    let body = json!({
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message.into(),
+        "reason": reason,
+        "code": code,
+    });
+    json_response(StatusCode::from_u16(code).unwrap(), &body)
+}
+
+fn json_response(code: StatusCode, body: &Value) -> Response<Body> {
+    Response::builder()
+        .status(code)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(serde_json::to_vec(body).unwrap())).boxed_unsync())
+        .unwrap()
+}
+
+fn query_map(query: Option<&str>) -> BTreeMap<String, String> {
+    query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (k.to_string(), v.replace("%2F", "/").replace("%3D", "="))
+        })
+        .collect()
+}
+
+#[derive(Clone)]
+struct Server {
+    state: Arc<Mutex<State>>,
+    events: broadcast::Sender<Change>,
+    epoch: Arc<tokio::sync::watch::Sender<u64>>,
+    token: String,
+}
+
+/// Which object(s) a path names.
+enum Target {
+    Collection { res: Res, ns: Option<String> },
+    Item { res: Res, ns: String, name: String },
+    Scale { res: Res, ns: String, name: String },
+    AccessReview,
+}
+
+fn route(path: &str) -> Option<Target> {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (gv, rest) = match segs.as_slice() {
+        ["api", "v1", rest @ ..] => ("v1".to_string(), rest),
+        [
+            "apis",
+            "authorization.k8s.io",
+            "v1",
+            "selfsubjectaccessreviews",
+        ] => {
+            return Some(Target::AccessReview);
+        }
+        ["apis", group, version, rest @ ..] => (format!("{group}/{version}"), rest),
+        _ => return None,
+    };
+    match rest {
+        [plural] => Some(Target::Collection {
+            res: Res::from_route(&gv, plural)?,
+            ns: None,
+        }),
+        ["namespaces", ns, plural] => Some(Target::Collection {
+            res: Res::from_route(&gv, plural)?,
+            ns: Some((*ns).to_string()),
+        }),
+        ["namespaces", ns, plural, name] => Some(Target::Item {
+            res: Res::from_route(&gv, plural)?,
+            ns: (*ns).to_string(),
+            name: (*name).to_string(),
+        }),
+        ["namespaces", ns, plural, name, "scale"] => {
+            let res = Res::from_route(&gv, plural)?;
+            res.scalable().then(|| Target::Scale {
+                res,
+                ns: (*ns).to_string(),
+                name: (*name).to_string(),
+            })
+        }
+        _ => None,
+    }
+}
+
+fn not_found(res: Res, name: &str) -> Response<Body> {
+    status_body(
+        404,
+        "NotFound",
+        format!(
+            "{}.{} \"{name}\" not found",
+            res.plural(),
+            res.api_version()
+        ),
+    )
+}
+
+impl Server {
+    async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let query = query_map(req.uri().query());
+        let content_type = req
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let authorized = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            == Some(&format!("Bearer {}", self.token));
+        self.state.lock().unwrap().requests.push(format!(
+            "{method} {path}?{}",
+            req.uri().query().unwrap_or_default()
+        ));
+        let body = match req.into_body().collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => return status_body(400, "BadRequest", "unreadable body"),
+        };
+        if !authorized {
+            return status_body(401, "Unauthorized", "Unauthorized");
+        }
+        let Some(target) = route(&path) else {
+            return status_body(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+            );
+        };
+        let parse = || serde_json::from_slice::<Value>(&body);
+        let metrics_target = matches!(
+            &target,
+            Target::Collection {
+                res: Res::PodMetrics,
+                ..
+            } | Target::Item {
+                res: Res::PodMetrics,
+                ..
+            }
+        );
+        if metrics_target {
+            if !self.state.lock().unwrap().metrics_served {
+                return status_body(
+                    404,
+                    "NotFound",
+                    "the server could not find the requested resource",
+                );
+            }
+            if method != Method::GET || query.get("watch").is_some_and(|w| w == "true" || w == "1")
+            {
+                return status_body(
+                    405,
+                    "MethodNotAllowed",
+                    "metrics.k8s.io is read-only and cannot be watched",
+                );
+            }
+        }
+        match (target, method) {
+            (Target::Collection { res, ns }, Method::GET) => {
+                if matches!(query.get("watch").map(String::as_str), Some("true" | "1")) {
+                    self.watch(res, ns, &query)
+                } else {
+                    self.list(res, ns.as_deref(), &query)
+                }
+            }
+            (Target::Collection { res, ns: Some(ns) }, Method::POST) => match parse() {
+                Ok(obj) => self.create(res, &ns, obj, &query),
+                Err(e) => status_body(400, "BadRequest", format!("invalid JSON: {e}")),
+            },
+            (Target::Collection { .. }, _) => status_body(
+                405,
+                "MethodNotAllowed",
+                "method not allowed on a collection",
+            ),
+            (Target::Item { res, ns, name }, Method::GET) => {
+                match self
+                    .state
+                    .lock()
+                    .unwrap()
+                    .objects
+                    .get(&(res, ns, name.clone()))
+                {
+                    Some(v) => json_response(StatusCode::OK, v),
+                    None => not_found(res, &name),
+                }
+            }
+            (Target::Item { res, ns, name }, Method::PUT) => match parse() {
+                Ok(obj) => self.replace(res, ns, name, obj, &query),
+                Err(e) => status_body(400, "BadRequest", format!("invalid JSON: {e}")),
+            },
+            (Target::Item { res, ns, name }, Method::PATCH) => {
+                self.patch(res, ns, name, false, &content_type, &body, &query)
+            }
+            (Target::Item { res, ns, name }, Method::DELETE) => {
+                if self.denied("delete", res.plural()) {
+                    return forbidden("delete", res.plural(), &ns);
+                }
+                // DeleteOptions travel in the body; dryRun may also be in the query.
+                let options: Value = if body.is_empty() {
+                    json!({})
+                } else {
+                    match serde_json::from_slice(&body) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            return status_body(
+                                400,
+                                "BadRequest",
+                                format!("invalid DeleteOptions: {e}"),
+                            );
+                        }
+                    }
+                };
+                let dry = is_dry_run(&query) || options["dryRun"] == json!(["All"]);
+                let mut st = self.state.lock().unwrap();
+                let key = (res, ns, name.clone());
+                if dry {
+                    return match st.objects.get(&key) {
+                        Some(v) => json_response(StatusCode::OK, v),
+                        None => not_found(res, &name),
+                    };
+                }
+                match remove(&mut st, &self.events, &key) {
+                    Some(v) => json_response(StatusCode::OK, &v),
+                    None => not_found(res, &name),
+                }
+            }
+            (Target::Scale { res, ns, name }, Method::GET) => {
+                let st = self.state.lock().unwrap();
+                match st.objects.get(&(res, ns.clone(), name.clone())) {
+                    Some(v) => json_response(StatusCode::OK, &scale_of(v)),
+                    None => not_found(res, &name),
+                }
+            }
+            (Target::Scale { res, ns, name }, Method::PATCH) => {
+                self.patch(res, ns, name, true, &content_type, &body, &query)
+            }
+            (Target::Scale { res, ns, name }, Method::PUT) => match parse() {
+                Ok(scale) => {
+                    let Some(n) = scale["spec"]["replicas"].as_i64() else {
+                        return status_body(422, "Invalid", "spec.replicas: Required value");
+                    };
+                    let key = (res, ns.clone(), name.clone());
+                    let mut st = self.state.lock().unwrap();
+                    let Some(current) = st.objects.get(&key).cloned() else {
+                        return not_found(res, &name);
+                    };
+                    if let Some(rv) = scale["metadata"]["resourceVersion"].as_str()
+                        && Some(rv) != current["metadata"]["resourceVersion"].as_str()
+                    {
+                        return conflict(res, &name);
+                    }
+                    let mut updated = current;
+                    updated["spec"]["replicas"] = json!(n);
+                    self.commit(&mut st, key, updated, &query, true)
+                }
+                Err(e) => status_body(400, "BadRequest", format!("invalid JSON: {e}")),
+            },
+            (Target::Item { .. } | Target::Scale { .. }, _) => {
+                status_body(405, "MethodNotAllowed", "method not allowed")
+            }
+            (Target::AccessReview, Method::POST) => match parse() {
+                Ok(review) => self.access_review(review),
+                Err(e) => status_body(400, "BadRequest", format!("invalid JSON: {e}")),
+            },
+            (Target::AccessReview, _) => status_body(405, "MethodNotAllowed", "method not allowed"),
+        }
+    }
+
+    fn denied(&self, verb: &str, resource: &str) -> bool {
+        self.state
+            .lock()
+            .unwrap()
+            .denied
+            .contains(&(verb.to_string(), resource.to_string()))
+    }
+
+    fn list(&self, res: Res, ns: Option<&str>, query: &BTreeMap<String, String>) -> Response<Body> {
+        let st = self.state.lock().unwrap();
+        let offset: usize = match query.get("continue").filter(|c| !c.is_empty()) {
+            Some(token) => match token.strip_prefix("offset-").and_then(|n| n.parse().ok()) {
+                Some(n) => n,
+                None => return status_body(400, "BadRequest", "invalid continue token"),
+            },
+            None => 0,
+        };
+        let limit: usize = query
+            .get("limit")
+            .and_then(|l| l.parse().ok())
+            .filter(|l| *l > 0)
+            .unwrap_or(usize::MAX);
+        let all: Vec<&Value> = st
+            .objects
+            .iter()
+            .filter(|((r, n, _), _)| *r == res && ns.is_none_or(|ns| ns == n.as_str()))
+            .map(|(_, v)| v)
+            .collect();
+        let page: Vec<&Value> = all.iter().skip(offset).take(limit).copied().collect();
+        let mut metadata = json!({ "resourceVersion": st.rv.to_string() });
+        if offset + page.len() < all.len() {
+            metadata["continue"] = json!(format!("offset-{}", offset + page.len()));
+            metadata["remainingItemCount"] = json!(all.len() - offset - page.len());
+        }
+        json_response(
+            StatusCode::OK,
+            &json!({
+                "kind": format!("{}List", res.kind()),
+                "apiVersion": res.api_version(),
+                "metadata": metadata,
+                "items": page,
+            }),
+        )
+    }
+
+    fn watch(
+        &self,
+        res: Res,
+        ns: Option<String>,
+        query: &BTreeMap<String, String>,
+    ) -> Response<Body> {
+        let st = self.state.lock().unwrap();
+        // Subscribe under the lock: no change is missed or sent twice.
+        let rx = self.events.subscribe();
+        let from = query.get("resourceVersion").cloned().unwrap_or_default();
+        let matches = move |c: &Change| c.res == res && ns.as_ref().is_none_or(|n| *n == c.ns);
+        let mut backlog: Vec<Bytes> = Vec::new();
+        if from.is_empty() || from == "0" {
+            // "Any" version: start with the current state as ADDED events.
+            for ((r, n, _), v) in &st.objects {
+                let c = Change {
+                    rv: 0,
+                    res: *r,
+                    ns: n.clone(),
+                    line: Bytes::new(),
+                };
+                if matches(&c) {
+                    let mut line =
+                        serde_json::to_vec(&json!({"type": "ADDED", "object": v})).unwrap();
+                    line.push(b'\n');
+                    backlog.push(Bytes::from(line));
+                }
+            }
+        } else {
+            let Ok(from) = from.parse::<u64>() else {
+                return status_body(400, "BadRequest", "invalid resourceVersion");
+            };
+            if from < st.history_floor {
+                // A real server answers 200 and sends the 410 as an ERROR event.
+                let mut line = serde_json::to_vec(&json!({
+                    "type": "ERROR",
+                    "object": {
+                        "kind": "Status", "apiVersion": "v1", "metadata": {},
+                        "status": "Failure", "reason": "Expired", "code": 410,
+                        "message": format!("too old resource version: {from} ({})", st.history_floor),
+                    }
+                }))
+                .unwrap();
+                line.push(b'\n');
+                return stream_response(futures::stream::iter([Bytes::from(line)]).boxed());
+            }
+            backlog.extend(
+                st.history
+                    .iter()
+                    .filter(|c| c.rv > from && matches(c))
+                    .map(|c| c.line.clone()),
+            );
+        }
+        if query.get("allowWatchBookmarks").map(String::as_str) == Some("true") {
+            let mut line = serde_json::to_vec(&json!({
+                "type": "BOOKMARK",
+                "object": {
+                    "kind": res.kind(), "apiVersion": res.api_version(),
+                    "metadata": { "resourceVersion": st.rv.to_string() },
+                }
+            }))
+            .unwrap();
+            line.push(b'\n');
+            backlog.push(Bytes::from(line));
+        }
+        drop(st);
+        let epoch = self.epoch.subscribe();
+        let live = futures::stream::unfold((rx, epoch), move |(mut rx, mut epoch)| {
+            let matches = matches.clone();
+            async move {
+                loop {
+                    tokio::select! {
+                        biased;
+                        _ = epoch.changed() => return None,
+                        change = rx.recv() => match change {
+                            Ok(c) if matches(&c) => return Some((c.line, (rx, epoch))),
+                            Ok(_) => {}
+                            // Lagged or closed: end the watch; the client re-watches.
+                            Err(_) => return None,
+                        },
+                    }
+                }
+            }
+        });
+        stream_response(futures::stream::iter(backlog).chain(live).boxed())
+    }
+
+    fn create(
+        &self,
+        res: Res,
+        ns: &str,
+        mut obj: Value,
+        query: &BTreeMap<String, String>,
+    ) -> Response<Body> {
+        if self.denied("create", res.plural()) {
+            return forbidden("create", res.plural(), ns);
+        }
+        if obj["apiVersion"] != json!(res.api_version()) || obj["kind"] != json!(res.kind()) {
+            return status_body(
+                400,
+                "BadRequest",
+                format!("expected {} {}", res.api_version(), res.kind()),
+            );
+        }
+        let Some(name) = obj["metadata"]["name"].as_str().map(str::to_string) else {
+            return status_body(422, "Invalid", "metadata.name: Required value");
+        };
+        let given = obj["metadata"]["namespace"].as_str().map(str::to_string);
+        match given {
+            Some(n) if n != ns => {
+                return status_body(
+                    400,
+                    "BadRequest",
+                    "the namespace of the object does not match the namespace on the request",
+                );
+            }
+            _ => obj["metadata"]["namespace"] = json!(ns),
+        }
+        if let Err(msg) = validate(res, &obj) {
+            return status_body(422, "Invalid", msg);
+        }
+        let key = (res, ns.to_string(), name.clone());
+        let mut st = self.state.lock().unwrap();
+        if st.objects.contains_key(&key) {
+            return status_body(
+                409,
+                "AlreadyExists",
+                format!(
+                    "{}.{} \"{name}\" already exists",
+                    res.plural(),
+                    res.api_version()
+                ),
+            );
+        }
+        if let Some(denied) = admission(&st) {
+            return denied;
+        }
+        if is_dry_run(query) {
+            return json_response(StatusCode::CREATED, &obj);
+        }
+        store(&mut st, &self.events, key.clone(), obj);
+        let stored = st.objects[&key].clone();
+        json_response(StatusCode::CREATED, &stored)
+    }
+
+    fn replace(
+        &self,
+        res: Res,
+        ns: String,
+        name: String,
+        obj: Value,
+        query: &BTreeMap<String, String>,
+    ) -> Response<Body> {
+        if self.denied("update", res.plural()) {
+            return forbidden("update", res.plural(), &ns);
+        }
+        if obj["metadata"]["name"].as_str() != Some(&name) {
+            return status_body(
+                400,
+                "BadRequest",
+                "the name of the object does not match the name on the URL",
+            );
+        }
+        if let Err(msg) = validate(res, &obj) {
+            return status_body(422, "Invalid", msg);
+        }
+        let key = (res, ns, name.clone());
+        let mut st = self.state.lock().unwrap();
+        if !st.objects.contains_key(&key) {
+            return not_found(res, &name);
+        }
+        self.interleave_other_writer(&mut st, &key);
+        let current = &st.objects[&key];
+        if let Some(rv) = obj["metadata"]["resourceVersion"].as_str()
+            && Some(rv) != current["metadata"]["resourceVersion"].as_str()
+        {
+            return conflict(res, &name);
+        }
+        self.commit(&mut st, key, obj, query, false)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn patch(
+        &self,
+        res: Res,
+        ns: String,
+        name: String,
+        scale: bool,
+        content_type: &str,
+        body: &[u8],
+        query: &BTreeMap<String, String>,
+    ) -> Response<Body> {
+        let resource = if scale {
+            format!("{}/scale", res.plural())
+        } else {
+            res.plural().to_string()
+        };
+        if self.denied("patch", &resource) {
+            return forbidden("patch", &resource, &ns);
+        }
+        let media = content_type.split(';').next().unwrap_or_default().trim();
+        match media {
+            "application/merge-patch+json" => {}
+            "application/apply-patch+yaml" => {
+                if query.get("fieldManager").is_none_or(String::is_empty) {
+                    return status_body(
+                        400,
+                        "BadRequest",
+                        "PATCH /apply requests require fieldManager",
+                    );
+                }
+            }
+            other => {
+                return status_body(
+                    415,
+                    "UnsupportedMediaType",
+                    format!(
+                        "the body of the request was in an unknown format - accepted media types include: application/merge-patch+json, application/apply-patch+yaml (got {other:?})"
+                    ),
+                );
+            }
+        }
+        let patch: Value = match serde_json::from_slice(body) {
+            Ok(p) => p,
+            Err(e) => return status_body(400, "BadRequest", format!("invalid patch: {e}")),
+        };
+        if !patch.is_object() {
+            return status_body(400, "BadRequest", "a merge patch must be a JSON object");
+        }
+        let key = (res, ns, name.clone());
+        let mut st = self.state.lock().unwrap();
+        if !st.objects.contains_key(&key) {
+            return not_found(res, &name);
+        }
+        self.interleave_other_writer(&mut st, &key);
+        let current = st.objects[&key].clone();
+        // A patch that names a resourceVersion is a precondition (optimistic concurrency).
+        if let Some(rv) = patch["metadata"]["resourceVersion"].as_str()
+            && Some(rv) != current["metadata"]["resourceVersion"].as_str()
+        {
+            return conflict(res, &name);
+        }
+        let updated = if scale {
+            let mut s = scale_of(&current);
+            merge(&mut s, &patch);
+            if !s["spec"]["replicas"].is_i64() || s["spec"]["replicas"].as_i64() < Some(0) {
+                return status_body(422, "Invalid", "spec.replicas: Invalid value");
+            }
+            let mut updated = current;
+            updated["spec"]["replicas"] = s["spec"]["replicas"].clone();
+            updated
+        } else {
+            let mut updated = current;
+            merge(&mut updated, &patch);
+            updated
+        };
+        if let Err(msg) = validate(res, &updated) {
+            return status_body(422, "Invalid", msg);
+        }
+        self.commit(&mut st, key, updated, query, scale)
+    }
+
+    /// Another client's write (an annotation change) lands just before ours when asked to.
+    fn interleave_other_writer(&self, st: &mut State, key: &Key) {
+        if st.conflicts == 0 {
+            return;
+        }
+        st.conflicts -= 1;
+        let mut other = st.objects[key].clone();
+        other["metadata"]["annotations"]["fake.example/other-writer"] = json!(st.rv.to_string());
+        store(st, &self.events, key.clone(), other);
+    }
+
+    /// Store (unless dry run), bump the generation, run the fake controller, answer.
+    fn commit(
+        &self,
+        st: &mut State,
+        key: Key,
+        mut updated: Value,
+        query: &BTreeMap<String, String>,
+        scale: bool,
+    ) -> Response<Body> {
+        if let Some(denied) = admission(st) {
+            return denied;
+        }
+        let old_spec = st.objects.get(&key).map(|v| v["spec"].clone());
+        if old_spec.as_ref() != Some(&updated["spec"]) {
+            let generation = updated["metadata"]["generation"].as_i64().unwrap_or(1) + 1;
+            updated["metadata"]["generation"] = json!(generation);
+        }
+        if is_dry_run(query) {
+            let body = if scale { scale_of(&updated) } else { updated };
+            return json_response(StatusCode::OK, &body);
+        }
+        store(st, &self.events, key.clone(), updated);
+        let answer = st.objects[&key].clone();
+        roll_out(st, &self.events, &key);
+        let body = if scale { scale_of(&answer) } else { answer };
+        json_response(StatusCode::OK, &body)
+    }
+
+    fn access_review(&self, mut review: Value) -> Response<Body> {
+        if review["kind"] != json!("SelfSubjectAccessReview") {
+            return status_body(400, "BadRequest", "expected a SelfSubjectAccessReview");
+        }
+        let attrs = &review["spec"]["resourceAttributes"];
+        let verb = attrs["verb"].as_str().unwrap_or_default();
+        let mut resource = attrs["resource"].as_str().unwrap_or_default().to_string();
+        if let Some(sub) = attrs["subresource"].as_str().filter(|s| !s.is_empty()) {
+            resource = format!("{resource}/{sub}");
+        }
+        let allowed = !self.denied(verb, &resource);
+        review["status"] = if allowed {
+            json!({ "allowed": true })
+        } else {
+            json!({ "allowed": false, "reason": format!("RBAC: user may not {verb} {resource}") })
+        };
+        json_response(StatusCode::CREATED, &review)
+    }
+}
+
+/// Admission runs after validation and before storage, for dry runs too.
+fn admission(st: &State) -> Option<Response<Body>> {
+    st.admission_denial.as_ref().map(|message| {
+        status_body(
+            400,
+            "BadRequest",
+            format!("admission webhook \"policy.example.com\" denied the request: {message}"),
+        )
+    })
+}
+
+fn is_dry_run(query: &BTreeMap<String, String>) -> bool {
+    query.get("dryRun").map(String::as_str) == Some("All")
+}
+
+fn forbidden(verb: &str, resource: &str, ns: &str) -> Response<Body> {
+    status_body(
+        403,
+        "Forbidden",
+        format!(
+            "{resource} is forbidden: User \"fake-user\" cannot {verb} resource \"{resource}\" in the namespace \"{ns}\""
+        ),
+    )
+}
+
+fn conflict(res: Res, name: &str) -> Response<Body> {
+    status_body(
+        409,
+        "Conflict",
+        format!(
+            "Operation cannot be fulfilled on {}.{} \"{name}\": the object has been modified; please apply your changes to the latest version and try again",
+            res.plural(),
+            res.api_version()
+        ),
+    )
+}
+
+/// What a real server rejects for missing fields, per resource.
+fn validate(res: Res, obj: &Value) -> Result<(), String> {
+    let spec = &obj["spec"];
+    match res {
+        Res::Deployments | Res::StatefulSets => {
+            if spec["selector"].is_null() {
+                return Err("spec.selector: Required value".into());
+            }
+            if let Some(n) = spec.get("replicas")
+                && !(n.is_i64() && n.as_i64() >= Some(0))
+            {
+                return Err(
+                    "spec.replicas: Invalid value: must be greater than or equal to 0".into(),
+                );
+            }
+        }
+        Res::Hpas => {
+            let target = &spec["scaleTargetRef"];
+            if target["kind"].as_str().is_none_or(str::is_empty)
+                || target["name"].as_str().is_none_or(str::is_empty)
+            {
+                return Err("spec.scaleTargetRef: Required value".into());
+            }
+            let Some(max) = spec["maxReplicas"].as_i64() else {
+                return Err("spec.maxReplicas: Required value".into());
+            };
+            let min = spec["minReplicas"].as_i64().unwrap_or(1);
+            if min < 1 || min > max {
+                return Err(format!(
+                    "spec.minReplicas: Invalid value: {min}: must be between 1 and maxReplicas ({max})"
+                ));
+            }
+        }
+        Res::Pods | Res::ReplicaSets | Res::PodMetrics => {}
+    }
+    Ok(())
+}
+
+/// The autoscaling/v1 `Scale` view of a Deployment or StatefulSet.
+fn scale_of(obj: &Value) -> Value {
+    let labels = obj["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default();
+    json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": obj["metadata"]["name"],
+            "namespace": obj["metadata"]["namespace"],
+            "resourceVersion": obj["metadata"]["resourceVersion"],
+            "uid": obj["metadata"]["uid"],
+        },
+        "spec": { "replicas": obj["spec"]["replicas"].as_i64().unwrap_or(1) },
+        "status": {
+            "replicas": obj["status"]["replicas"].as_i64().unwrap_or(0),
+            "selector": labels,
+        }
+    })
+}
+
+fn stream_response(stream: futures::stream::BoxStream<'static, Bytes>) -> Response<Body> {
+    let frames = stream.map(|b| Ok::<_, Infallible>(Frame::data(b)));
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "application/json")
+        .body(BodyExt::boxed_unsync(StreamBody::new(frames)))
+        .unwrap()
+}
