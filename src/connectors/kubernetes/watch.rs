@@ -1,0 +1,383 @@
+//! One context's watchers: reflectors per resource and namespace scope, the first sync, the
+//! metrics refresh, and the snapshot read from the watch caches.
+
+use super::*;
+
+pub(super) async fn start(config: &KubernetesEndpoint) -> Result<Vec<ContextWatch>, String> {
+    let kubeconfig = match &config.kubeconfig {
+        Some(path) => Kubeconfig::read_from(path)
+            .map_err(|e| format!("cannot read kubeconfig {}: {e}", path.display()))?,
+        None => Kubeconfig::read().map_err(|e| format!("cannot read kubeconfig: {e}"))?,
+    };
+    let contexts = if config.contexts.is_empty() {
+        vec![
+            kubeconfig
+                .current_context
+                .clone()
+                .ok_or("the kubeconfig names no current context; choose contexts in the profile")?,
+        ]
+    } else {
+        config.contexts.clone()
+    };
+    let mut out = Vec::new();
+    for context in contexts {
+        let options = KubeConfigOptions {
+            context: Some(context.clone()),
+            ..KubeConfigOptions::default()
+        };
+        let cfg = kube::Config::from_custom_kubeconfig(kubeconfig.clone(), &options)
+            .await
+            .map_err(|e| format!("context {context}: {e}"))?;
+        let client = Client::try_from(cfg)
+            .map_err(|e| format!("context {context}: cannot build a client: {e}"))?;
+        out.push(ContextWatch::start(context, &client, &config.namespaces));
+    }
+    Ok(out)
+}
+
+/// One reflector: list then watch, with backoff on errors, managed fields stripped.
+/// One reflector: list then watch, with backoff on errors, managed fields stripped.
+fn spawn_reflector<K>(
+    api: Api<K>,
+    name: &'static str,
+    errors: &Arc<Mutex<HashMap<&'static str, String>>>,
+    strip: fn(&mut K),
+) -> (Store<K>, JoinHandle<()>)
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    let (reader, writer) = reflector::store();
+    let errors = Arc::clone(errors);
+    let stream = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .modify(move |obj: &mut K| {
+            obj.meta_mut().managed_fields = None;
+            strip(obj);
+        })
+        .reflect(writer);
+    let task = tokio::spawn(async move {
+        futures::pin_mut!(stream);
+        while let Some(event) = stream.next().await {
+            if let Ok(mut errors) = errors.lock() {
+                match event {
+                    Ok(_) => {
+                        errors.remove(name);
+                    }
+                    Err(e) => {
+                        log::warn!("watch {name}: {e}");
+                        errors.insert(name, e.to_string());
+                    }
+                }
+            }
+        }
+    });
+    (reader, task)
+}
+
+impl ContextWatch {
+    pub(super) fn start(context: String, client: &Client, namespaces: &[String]) -> Self {
+        let errors = Arc::new(Mutex::new(HashMap::new()));
+        let mut cw = Self {
+            context,
+            client: client.clone(),
+            permissions: tokio::sync::Mutex::new(HashMap::new()),
+            deployments: Vec::new(),
+            statefulsets: Vec::new(),
+            hpas: Vec::new(),
+            pods: Vec::new(),
+            replicasets: Vec::new(),
+            namespaces: namespaces.to_vec(),
+            metrics: tokio::sync::Mutex::new(MetricsState::default()),
+            errors: Arc::clone(&errors),
+            tasks: Vec::new(),
+        };
+        // Empty = all namespaces: one cluster-wide watch per resource.
+        let scopes: Vec<Option<&str>> = if namespaces.is_empty() {
+            vec![None]
+        } else {
+            namespaces.iter().map(|n| Some(n.as_str())).collect()
+        };
+        for ns in scopes {
+            let (store, task) = spawn_reflector(
+                api_for::<Deployment>(client, ns),
+                "deployments",
+                &errors,
+                |d| {
+                    // Keep status numbers and conditions; the pod template is not needed.
+                    if let Some(spec) = d.spec.as_mut() {
+                        spec.template = Default::default();
+                    }
+                },
+            );
+            cw.deployments.push(store);
+            cw.tasks.push(task);
+            let (store, task) = spawn_reflector(
+                api_for::<StatefulSet>(client, ns),
+                "statefulsets",
+                &errors,
+                |s| {
+                    if let Some(spec) = s.spec.as_mut() {
+                        spec.template = Default::default();
+                        spec.volume_claim_templates = None;
+                    }
+                },
+            );
+            cw.statefulsets.push(store);
+            cw.tasks.push(task);
+            let (store, task) = spawn_reflector(
+                api_for::<HorizontalPodAutoscaler>(client, ns),
+                "horizontalpodautoscalers",
+                &errors,
+                |_| {},
+            );
+            cw.hpas.push(store);
+            cw.tasks.push(task);
+            let (store, task) =
+                spawn_reflector(api_for::<Pod>(client, ns), "pods", &errors, pods::strip_pod);
+            cw.pods.push(store);
+            cw.tasks.push(task);
+            let (store, task) = spawn_reflector(
+                api_for::<ReplicaSet>(client, ns),
+                "replicasets",
+                &errors,
+                pods::strip_replicaset,
+            );
+            cw.replicasets.push(store);
+            cw.tasks.push(task);
+        }
+        cw
+    }
+
+    /// Refresh pod usage when due; a notice when metrics.k8s.io is not there (said once by the
+    /// poll loop, asked again after [`METRICS_RETRY`]).
+    pub(super) async fn refresh_metrics(&self, notices: &mut Vec<String>) {
+        let mut state = self.metrics.lock().await;
+        let now = tokio::time::Instant::now();
+        if state.next.is_some_and(|next| now < next) {
+            return;
+        }
+        let fetched = tokio::time::timeout(
+            METRICS_TIMEOUT,
+            pods::pod_usage(&self.client, &self.namespaces),
+        )
+        .await;
+        match fetched {
+            Ok(Ok(usage)) => {
+                state.usage = usage;
+                state.next = Some(now + METRICS_EVERY);
+            }
+            Ok(Err(MetricsError::NotServed(why))) => {
+                state.usage.clear();
+                state.next = Some(now + METRICS_RETRY);
+                notices.push(format!(
+                    "context {}: metrics-server not installed ({why}); CPU and memory stay empty",
+                    self.context
+                ));
+            }
+            Ok(Err(MetricsError::Other(why))) => {
+                state.next = Some(now + METRICS_EVERY);
+                log::warn!("pod metrics in {}: {why}", self.context);
+            }
+            Err(_) => {
+                state.next = Some(now + METRICS_EVERY);
+                log::warn!("pod metrics in {}: no answer in time", self.context);
+            }
+        }
+    }
+
+    /// Wait for the initial lists. A watch that keeps failing is reported after a second
+    /// instead of holding the poll for the whole [`FIRST_SYNC`].
+    pub(super) async fn synced(&self) -> Result<(), String> {
+        let started = tokio::time::Instant::now();
+        loop {
+            if tokio::time::timeout(Duration::from_millis(100), self.wait_ready())
+                .await
+                .is_ok()
+            {
+                return Ok(());
+            }
+            let errors = self.errors.lock().map(|e| e.clone()).unwrap_or_default();
+            let waited = started.elapsed();
+            if (!errors.is_empty() && waited > Duration::from_secs(1)) || waited > FIRST_SYNC {
+                let mut reasons: Vec<String> = errors
+                    .into_iter()
+                    .map(|(r, e)| format!("{r}: {e}"))
+                    .collect();
+                reasons.sort();
+                return Err(if reasons.is_empty() {
+                    "no answer to the initial list".into()
+                } else {
+                    reasons.join("; ")
+                });
+            }
+        }
+    }
+
+    pub(super) async fn wait_ready(&self) {
+        for s in &self.deployments {
+            let _ = s.wait_until_ready().await;
+        }
+        for s in &self.statefulsets {
+            let _ = s.wait_until_ready().await;
+        }
+        for s in &self.hpas {
+            let _ = s.wait_until_ready().await;
+        }
+        for s in &self.pods {
+            let _ = s.wait_until_ready().await;
+        }
+        for s in &self.replicasets {
+            let _ = s.wait_until_ready().await;
+        }
+    }
+
+    pub(super) fn collect(&self, endpoint: &str, usage: &Usage, out: &mut Vec<Workload>) {
+        let totals = pods::fold(
+            self.pods.iter().flat_map(Store::state),
+            self.replicasets.iter().flat_map(Store::state),
+            usage,
+        );
+        let of = |ns: &str, kind: WorkloadKind, name: &str| {
+            totals
+                .get(&(ns.to_string(), kind, name.to_string()))
+                .cloned()
+                .unwrap_or_default()
+        };
+        let hpas: Vec<Arc<HorizontalPodAutoscaler>> =
+            self.hpas.iter().flat_map(Store::state).collect();
+        let make_ref = |ns: &str, name: &str| WorkloadRef {
+            endpoint: endpoint.to_string(),
+            scope: format!("{}/{ns}", self.context),
+            name: name.to_string(),
+        };
+        let autoscaler_for = |ns: &str, kind: &str, name: &str| {
+            hpas.iter()
+                .find(|h| {
+                    h.namespace().as_deref() == Some(ns)
+                        && h.spec.as_ref().is_some_and(|s| {
+                            s.scale_target_ref.kind == kind && s.scale_target_ref.name == name
+                        })
+                })
+                .map(|h| autoscaler(h))
+        };
+        for d in self.deployments.iter().flat_map(Store::state) {
+            let ns = d.namespace().unwrap_or_default();
+            let status = d.status.clone().unwrap_or_default();
+            let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+            let pending_reason = status.conditions.as_ref().and_then(|cs| {
+                cs.iter()
+                    .find(|c| {
+                        (c.type_ == "ReplicaFailure" && c.status == "True")
+                            || (c.type_ == "Progressing" && c.status == "False")
+                    })
+                    .and_then(|c| c.message.clone())
+            });
+            let pods = of(&ns, WorkloadKind::Deployment, &d.name_any());
+            let ready = count(status.ready_replicas.unwrap_or(0));
+            out.push(Workload {
+                id: make_ref(&ns, &d.name_any()),
+                kind: WorkloadKind::Deployment,
+                desired: count(desired),
+                ready,
+                available: count(status.available_replicas.unwrap_or(0)),
+                updated: count(status.updated_replicas.unwrap_or(0)),
+                cpu_percent: pods.cpu_percent(),
+                memory_percent: pods.memory_percent(),
+                autoscaler: autoscaler_for(&ns, "Deployment", &d.name_any()),
+                fixed_host_port: None,
+                pending_reason: stuck(&pods, ready, count(desired)).or(pending_reason),
+                docker: None,
+                scale_denied: None,
+                autoscale_denied: None,
+            });
+        }
+        for s in self.statefulsets.iter().flat_map(Store::state) {
+            let ns = s.namespace().unwrap_or_default();
+            let status = s.status.clone().unwrap_or_default();
+            let desired = s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+            let pods = of(&ns, WorkloadKind::StatefulSet, &s.name_any());
+            let ready = count(status.ready_replicas.unwrap_or(0));
+            out.push(Workload {
+                id: make_ref(&ns, &s.name_any()),
+                kind: WorkloadKind::StatefulSet,
+                desired: count(desired),
+                ready,
+                available: count(status.available_replicas.unwrap_or(0)),
+                updated: count(status.updated_replicas.unwrap_or(0)),
+                cpu_percent: pods.cpu_percent(),
+                memory_percent: pods.memory_percent(),
+                autoscaler: autoscaler_for(&ns, "StatefulSet", &s.name_any()),
+                fixed_host_port: None,
+                pending_reason: stuck(&pods, ready, count(desired)),
+                docker: None,
+                scale_denied: None,
+                autoscale_denied: None,
+            });
+        }
+    }
+
+    pub(super) fn kind_of(&self, ns: &str, name: &str) -> Option<WorkloadKind> {
+        let is = |o: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+            o.namespace.as_deref() == Some(ns) && o.name.as_deref() == Some(name)
+        };
+        if self
+            .deployments
+            .iter()
+            .any(|s| s.state().iter().any(|d| is(d.meta())))
+        {
+            Some(WorkloadKind::Deployment)
+        } else if self
+            .statefulsets
+            .iter()
+            .any(|s| s.state().iter().any(|d| is(d.meta())))
+        {
+            Some(WorkloadKind::StatefulSet)
+        } else {
+            None
+        }
+    }
+
+    /// The HPA (from the watch cache) whose scale target is this workload: name and version.
+    pub(super) fn hpa_for(
+        &self,
+        ns: &str,
+        kind: WorkloadKind,
+        name: &str,
+    ) -> Option<(String, Option<String>)> {
+        let kind = kind_name(kind);
+        self.hpas.iter().flat_map(Store::state).find_map(|h| {
+            let spec = h.spec.as_ref()?;
+            (h.namespace().as_deref() == Some(ns)
+                && spec.scale_target_ref.kind == kind
+                && spec.scale_target_ref.name == name)
+                .then(|| (h.name_any(), h.resource_version()))
+        })
+    }
+
+    /// The resourceVersion of a workload as the watch cache (and so the operator's plan) saw it.
+    pub(super) fn cached_version(
+        &self,
+        ns: &str,
+        kind: WorkloadKind,
+        name: &str,
+    ) -> Option<String> {
+        let is = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+            m.namespace.as_deref() == Some(ns) && m.name.as_deref() == Some(name)
+        };
+        match kind {
+            WorkloadKind::StatefulSet => self
+                .statefulsets
+                .iter()
+                .flat_map(Store::state)
+                .find(|o| is(o.meta()))
+                .and_then(|o| o.resource_version()),
+            _ => self
+                .deployments
+                .iter()
+                .flat_map(Store::state)
+                .find(|o| is(o.meta()))
+                .and_then(|o| o.resource_version()),
+        }
+    }
+}
