@@ -125,37 +125,54 @@ fn nav_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
 fn actions_strip_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     let mut cancel = None;
     let mut dismiss = Vec::new();
+    // Buttons first and text truncated (full text on hover): a long verification detail must
+    // never push Cancel or Dismiss off the window, nor widen the panel below.
+    let text = |ui: &mut egui::Ui, t: egui::WidgetText| {
+        ui.add(egui::Label::new(t).truncate());
+    };
     for a in &app.actions.running {
         ui.horizontal(|ui| match (&a.stage, &a.record) {
             (_, Some(record)) => {
+                if ui.small_button("Dismiss").clicked() {
+                    dismiss.push(a.id);
+                }
                 let color = match record.outcome {
                     crate::actions::audit::AuditOutcome::Succeeded => theme::GOOD,
                     _ => theme::WARN,
                 };
-                ui.colored_label(color, format!("{} — {}", a.title, record.outcome.label()));
-                ui.weak(&record.detail);
-                if ui.small_button("Dismiss").clicked() {
-                    dismiss.push(a.id);
-                }
+                text(
+                    ui,
+                    egui::RichText::new(format!(
+                        "{} — {}: {}",
+                        a.title,
+                        record.outcome.label(),
+                        record.detail
+                    ))
+                    .color(color)
+                    .into(),
+                );
             }
             (Some(crate::engine::ActionStage::Grace { remaining }), None) => {
-                ui.add(egui::Spinner::new());
-                ui.label(format!("{}: starts in {} s", a.title, remaining.as_secs()));
                 if ui.button("Cancel").clicked() {
                     cancel = Some(a.id);
                 }
+                ui.add(egui::Spinner::new());
+                text(
+                    ui,
+                    format!("{}: starts in {} s", a.title, remaining.as_secs()).into(),
+                );
             }
             (Some(crate::engine::ActionStage::Executing), None) => {
                 ui.add(egui::Spinner::new());
-                ui.label(format!("{}: executing…", a.title));
+                text(ui, format!("{}: executing…", a.title).into());
             }
             (Some(crate::engine::ActionStage::Verifying { observed }), None) => {
                 ui.add(egui::Spinner::new());
-                ui.label(format!("{}: verifying — {observed}", a.title));
+                text(ui, format!("{}: verifying — {observed}", a.title).into());
             }
             (None, None) => {
                 ui.add(egui::Spinner::new());
-                ui.label(format!("{}: queued", a.title));
+                text(ui, format!("{}: queued", a.title).into());
             }
         });
     }

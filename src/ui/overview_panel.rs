@@ -16,16 +16,26 @@ pub fn overview_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     ui.add_space(8.0);
     let now = app.clock.now_ms();
     let range = app.view.range;
-    let workloads: Vec<(SeriesKey, SeriesKey, String)> = app
-        .fleet
-        .workloads()
-        .take(MAX_LINES)
+    // A name that several contexts or namespaces share is labelled with its scope.
+    let shown: Vec<&crate::connectors::snapshot::Workload> =
+        app.fleet.workloads().take(MAX_LINES).collect();
+    let workloads: Vec<(SeriesKey, SeriesKey, String)> = shown
+        .iter()
         .map(|w| {
             let t = w.id.target();
+            let shared = shown
+                .iter()
+                .filter(|o| o.id.name == w.id.name)
+                .nth(1)
+                .is_some();
             (
                 SeriesKey::new(&t, "replicas"),
                 SeriesKey::new(&t, "cpu_percent"),
-                w.id.name.clone(),
+                if shared {
+                    w.id.to_string()
+                } else {
+                    w.id.name.clone()
+                },
             )
         })
         .collect();

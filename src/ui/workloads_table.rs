@@ -140,7 +140,7 @@ pub fn table_ui(
         .max_scroll_height(260.0)
         .column(Column::exact(22.0))
         .column(Column::auto().at_least(90.0))
-        .column(Column::auto().at_least(110.0))
+        .column(Column::auto().at_least(180.0))
         .column(Column::remainder().at_least(140.0))
         .columns(Column::auto().at_least(60.0), 5)
         .column(Column::auto().at_least(110.0))
