@@ -1049,3 +1049,239 @@ fn the_cli_scales_and_autoscales_with_the_same_plan_and_a_typed_name() {
     assert!(!ok);
     assert!(out.contains("no Deployment east/nexus/nope"), "{out}");
 }
+
+// ----- Kubeconfig, auth and lists as a real client meets them ---------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubeconfig_from_several_files_with_an_exec_credential_plugin() {
+    use std::os::unix::fs::PermissionsExt;
+    let c = clusters();
+    // east: a token in the file; west: an exec plugin (as EKS/GKE/AKS use) that prints the token.
+    let east_file = c.dir.path().join("east.yaml");
+    std::fs::write(&east_file, fake_kube::kubeconfig(&[("east", &c.east)])).unwrap();
+    let plugin = c.dir.path().join("get-token.sh");
+    std::fs::write(
+        &plugin,
+        format!(
+            "#!/bin/sh\necho '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{}\"}}}}'\n",
+            c.west.token
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let west_file = c.dir.path().join("west.yaml");
+    let west = fake_kube::kubeconfig(&[("west", &c.west)]).replace(
+        &format!("    token: {}\n", c.west.token),
+        &format!(
+            "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      interactiveMode: Never\n",
+            plugin.display()
+        ),
+    );
+    assert!(west.contains("exec:"), "{west}");
+    std::fs::write(&west_file, west).unwrap();
+    // KUBECONFIG as the operator's shell sets it, and a profile that names no kubeconfig file.
+    let config = c.dir.path().join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("profiles.toml"),
+        "[[profile]]\nname = \"k8s-env\"\n[[profile.kubernetes]]\nname = \"k8s\"\n\
+         contexts = [\"east\", \"west\"]\nnamespaces = [\"nexus\"]\n",
+    )
+    .unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_scaleboard"))
+        .env("SCALEBOARD_CONFIG_DIR", &config)
+        .env("SCALEBOARD_DATA_DIR", c.dir.path().join("data"))
+        .env(
+            "KUBECONFIG",
+            format!("{}:{}", east_file.display(), west_file.display()),
+        )
+        .args(["status", "--profile", "k8s-env", "--json"])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reports: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(reports[0]["status"], "ok", "{reports:#}");
+    // east/nexus holds 3 workloads, west/nexus 1: both contexts were read.
+    let summary = reports[0]["summary"].as_str().unwrap();
+    assert!(summary.starts_with("4 workloads"), "{summary}");
+    // The plugin's token was the one sent: the fake answers 401 to anything else.
+    assert!(c.west.count_requests(|r| r.contains("/deployments")) > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_lists_arrive_in_chunks_and_are_all_read() {
+    let c = clusters();
+    c.east.put(&fake_kube::replicaset(
+        "nexus",
+        "writer-service",
+        "7d4f9",
+        1_200,
+    ));
+    let pods: Vec<_> = (0..1_200)
+        .map(|i| {
+            fake_kube::pod(
+                "nexus",
+                &format!("writer-service-7d4f9-{i:04}"),
+                "ReplicaSet",
+                "writer-service-7d4f9",
+                "100m",
+                "64Mi",
+            )
+        })
+        .collect();
+    c.east.put_all(&pods);
+    for i in 0..1_200 {
+        c.east.put_pod_metrics(
+            "nexus",
+            &format!("writer-service-7d4f9-{i:04}"),
+            "50m",
+            "32Mi",
+        );
+    }
+    let connector = KubernetesConnector::new(c.endpoint(&["east"], &["nexus"]));
+    let out = connector.poll().await.unwrap();
+    let pod_lists: Vec<String> = c
+        .east
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.starts_with("GET /api/v1/namespaces/nexus/pods?") && !r.contains("watch=true")
+        })
+        .collect();
+    assert_eq!(pod_lists.len(), 3, "{pod_lists:?}");
+    assert!(
+        pod_lists.iter().all(|r| r.contains("limit=500")),
+        "{pod_lists:?}"
+    );
+    assert_eq!(
+        pod_lists.iter().filter(|r| r.contains("continue=")).count(),
+        2,
+        "{pod_lists:?}"
+    );
+    // Every pod was folded: 1,200 × 50m used of 1,200 × 100m requested.
+    let writer = workloads(&out.snapshot)
+        .iter()
+        .find(|w| w.id.name == "writer-service")
+        .unwrap();
+    assert_eq!(writer.cpu_percent, Some(50.0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fake_api_server_rejects_what_a_real_one_rejects() {
+    let kube = FakeKube::start();
+    kube.put(&fake_kube::deployment("nexus", "web", 2, 2));
+    scaleboard::connectors::http::install_crypto_provider();
+    let http = reqwest::Client::new();
+    let url = |path: &str| format!("{}{path}", kube.url());
+    let auth = format!("Bearer {}", kube.token);
+    let status = |r: reqwest::Response| async move {
+        let code = r.status().as_u16();
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["kind"], "Status", "{body}");
+        assert_eq!(body["code"], code, "{body}");
+        (
+            code,
+            body["reason"].as_str().unwrap_or_default().to_string(),
+        )
+    };
+    // No token: 401.
+    let r = http
+        .get(url("/apis/apps/v1/deployments"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(r).await, (401, "Unauthorized".into()));
+    // Unknown resource: 404; unknown object: 404 NotFound.
+    let r = http
+        .get(url("/apis/apps/v1/namespaces/nexus/gizmos"))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(r).await.0, 404);
+    let r = http
+        .get(url("/apis/apps/v1/namespaces/nexus/deployments/nope"))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(r).await, (404, "NotFound".into()));
+    // A patch in a content type the server does not take: 415.
+    let r = http
+        .patch(url("/apis/apps/v1/namespaces/nexus/deployments/web/scale"))
+        .header("authorization", &auth)
+        .header("content-type", "application/json")
+        .body(r#"{"spec":{"replicas":3}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(r).await.0, 415);
+    // Server-side apply without a fieldManager: 400.
+    let r = http
+        .patch(url("/apis/apps/v1/namespaces/nexus/deployments/web"))
+        .header("authorization", &auth)
+        .header("content-type", "application/apply-patch+yaml")
+        .body(r#"{"spec":{"replicas":3}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(r).await.0, 400);
+    // Negative replicas: 422 Invalid; an HPA without maxReplicas: 422.
+    let r = http
+        .patch(url("/apis/apps/v1/namespaces/nexus/deployments/web/scale"))
+        .header("authorization", &auth)
+        .header("content-type", "application/merge-patch+json")
+        .body(r#"{"spec":{"replicas":-1}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(r).await, (422, "Invalid".into()));
+    let r = http
+        .post(url("/apis/autoscaling/v2/namespaces/nexus/horizontalpodautoscalers"))
+        .header("authorization", &auth)
+        .header("content-type", "application/json")
+        .body(r#"{"apiVersion":"autoscaling/v2","kind":"HorizontalPodAutoscaler","metadata":{"name":"web"},"spec":{"scaleTargetRef":{"kind":"Deployment","name":"web"}}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(r).await, (422, "Invalid".into()));
+    // A stale resourceVersion precondition: 409 Conflict.
+    let r = http
+        .patch(url("/apis/apps/v1/namespaces/nexus/deployments/web/scale"))
+        .header("authorization", &auth)
+        .header("content-type", "application/merge-patch+json")
+        .body(r#"{"metadata":{"resourceVersion":"1"},"spec":{"replicas":3}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(r).await, (409, "Conflict".into()));
+    // A watch from a compacted resourceVersion: an ERROR event carrying 410 Gone.
+    kube.compact();
+    let r = http
+        .get(url(
+            "/apis/apps/v1/namespaces/nexus/deployments?watch=true&resourceVersion=1",
+        ))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let first = r.text().await.unwrap();
+    let event: serde_json::Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
+    assert_eq!(event["type"], "ERROR", "{event}");
+    assert_eq!(event["object"]["code"], 410, "{event}");
+    // metrics.k8s.io is absent until metrics-server "is installed".
+    let r = http
+        .get(url("/apis/metrics.k8s.io/v1beta1/pods"))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(r).await.0, 404);
+}
