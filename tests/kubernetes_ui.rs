@@ -171,3 +171,77 @@ fn kubernetes_workloads_denied_buttons_dry_run_and_bulk_scale_in_the_window() {
         5
     );
 }
+
+#[test]
+fn the_profile_editor_picks_contexts_from_the_kubeconfig() {
+    let east = FakeKube::start();
+    let west = FakeKube::start();
+    let mut t = start(None, None);
+    let kubeconfig = t.dir.path().join("kubeconfig.yaml");
+    std::fs::write(
+        &kubeconfig,
+        fake_kube::kubeconfig(&[("east", &east), ("west", &west)]),
+    )
+    .unwrap();
+    t.harness.key_press_modifiers(Modifiers::COMMAND, Key::Num9);
+    t.run_until("profiles panel", |a| a.view.panel == PanelId::Profiles);
+    t.harness.get_by_label("New profile").click();
+    t.run_until("editor open", |a| a.profiles.editor.is_some());
+    t.harness.get_by_label("Kubernetes").click();
+    t.harness.run_steps(2);
+    t.harness.get_by_label("Add Kubernetes endpoint").click();
+    t.run_until("endpoint added", |a| {
+        a.profiles
+            .editor
+            .as_ref()
+            .is_some_and(|(_, p)| p.kubernetes.len() == 1)
+    });
+    // The path as typed into the form.
+    t.harness
+        .state_mut()
+        .profiles
+        .editor
+        .as_mut()
+        .unwrap()
+        .1
+        .kubernetes[0]
+        .kubeconfig = Some(kubeconfig.clone());
+    t.harness.run_steps(2);
+    t.harness
+        .get_by_label("Pick contexts from the kubeconfig")
+        .click();
+    t.run_until("contexts read", |a| {
+        a.profiles
+            .kube_contexts
+            .contains_key(&Some(kubeconfig.clone()))
+    });
+    t.harness.get_by_label("east (current)");
+    t.harness.get_by_label("west").click();
+    t.run_until("west ticked", |a| {
+        a.profiles
+            .editor
+            .as_ref()
+            .is_some_and(|(_, p)| p.kubernetes[0].contexts == ["west"])
+    });
+    // A kubeconfig that is not there is said in words, not a panic.
+    t.harness
+        .state_mut()
+        .profiles
+        .editor
+        .as_mut()
+        .unwrap()
+        .1
+        .kubernetes[0]
+        .kubeconfig = Some(t.dir.path().join("missing.yaml"));
+    t.harness.run_steps(2);
+    t.harness
+        .get_by_label("Pick contexts from the kubeconfig")
+        .click();
+    t.run_until("error read", |a| {
+        a.profiles.kube_contexts.values().any(|r| {
+            r.as_ref()
+                .is_err_and(|e| e.contains("cannot read kubeconfig"))
+        })
+    });
+    t.harness.get_by_label_contains("missing.yaml");
+}

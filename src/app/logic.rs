@@ -109,6 +109,13 @@ impl ScaleboardApp {
                     a.stage = None;
                 }
             }
+            Event::KubeContexts { kubeconfig, result } => {
+                // A handful of paths at most: one per kubeconfig typed in the editor.
+                if self.profiles.kube_contexts.len() > 16 {
+                    self.profiles.kube_contexts.clear();
+                }
+                self.profiles.kube_contexts.insert(kubeconfig, result);
+            }
             Event::DryRun { key, result } => self.actions.dry_run_answer(key, result),
             Event::Notice(text) => self.notifications.push(now, Level::Info, text),
             Event::AuditLoaded(result) => match result {

@@ -56,6 +56,8 @@ pub struct ProfilesState {
     pub secret_input: String,
     /// Last "test connection" outcome per endpoint, shown beside its button.
     pub test_results: std::collections::HashMap<(crate::profiles::EndpointKind, String), String>,
+    /// Contexts read from a kubeconfig for the editor's picker, per kubeconfig path.
+    pub kube_contexts: crate::connectors::kubernetes::ContextsByKubeconfig,
 }
 
 pub struct ScaleboardApp {
@@ -130,6 +132,7 @@ impl ScaleboardApp {
                 editor: None,
                 secret_input: String::new(),
                 test_results: std::collections::HashMap::new(),
+                kube_contexts: std::collections::HashMap::new(),
             },
             cost: CostState::new(&export_dir),
             charts: ChartCache::default(),

@@ -52,6 +52,10 @@ pub enum FileJob {
         format: ReportFormat,
         path: PathBuf,
     },
+    /// List the contexts of a kubeconfig (None: `KUBECONFIG` or `~/.kube/config`).
+    ReadKubeContexts {
+        kubeconfig: Option<PathBuf>,
+    },
     /// Ask the desktop (xdg-desktop-portal) where to save a report.
     PickReportPath {
         format: ReportFormat,
@@ -98,6 +102,10 @@ impl Files {
 
     fn blocking(&self, job: FileJob) -> Vec<Event> {
         match job {
+            FileJob::ReadKubeContexts { kubeconfig } => vec![Event::KubeContexts {
+                result: crate::connectors::kubernetes::kubeconfig_contexts(kubeconfig.as_deref()),
+                kubeconfig,
+            }],
             FileJob::LoadAudit => vec![Event::AuditLoaded(self.audit.read_all().map_err(|e| {
                 format!(
                     "Could not read the audit log {}: {e}",

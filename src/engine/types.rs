@@ -121,6 +121,11 @@ pub enum Event {
         key: u64,
         result: Result<Option<String>, String>,
     },
+    /// The contexts of a kubeconfig (sorted) and its current context, or why it cannot be read.
+    KubeContexts {
+        kubeconfig: Option<std::path::PathBuf>,
+        result: Result<crate::connectors::kubernetes::KubeconfigContexts, String>,
+    },
     /// An engine-side message that belongs in the notifications list.
     Notice(String),
     AuditLoaded(Result<crate::actions::audit::AuditRead, String>),

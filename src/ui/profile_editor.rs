@@ -33,7 +33,64 @@ fn list_row(ui: &mut egui::Ui, label: &str, values: &mut Vec<String>) {
     ui.end_row();
 }
 
+type ContextsRead = crate::connectors::kubernetes::ContextsByKubeconfig;
+type ContextsOrError = Result<crate::connectors::kubernetes::KubeconfigContexts, String>;
+
+fn app_contexts<'a>(read: &'a ContextsRead, k: &KubernetesEndpoint) -> Option<&'a ContextsOrError> {
+    read.get(&k.kubeconfig)
+}
+
+/// One checkbox per context of the kubeconfig; ticking adds it to the profile's list.
+fn context_picker_ui(ui: &mut egui::Ui, read: Option<&ContextsOrError>, chosen: &mut Vec<String>) {
+    match read {
+        None => {}
+        Some(Err(e)) => {
+            ui.colored_label(theme::BAD, e);
+        }
+        Some(Ok(found)) if found.names.is_empty() => {
+            ui.colored_label(theme::WARN, "This kubeconfig has no contexts.");
+        }
+        Some(Ok(found)) => {
+            ui.horizontal_wrapped(|ui| {
+                for name in &found.names {
+                    let mut on = chosen.contains(name);
+                    let label = if found.current.as_ref() == Some(name) {
+                        format!("{name} (current)")
+                    } else {
+                        name.clone()
+                    };
+                    if ui.checkbox(&mut on, label).changed() {
+                        if on {
+                            chosen.push(name.clone());
+                        } else {
+                            chosen.retain(|c| c != name);
+                        }
+                    }
+                }
+            });
+            if chosen.is_empty() {
+                ui.weak("None ticked: the current context is watched.");
+            }
+        }
+    }
+}
+
 pub fn profile_editor_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
+    let kube_contexts = std::mem::take(&mut app.profiles.kube_contexts);
+    let mut pending_jobs = Vec::new();
+    editor_form_ui(app, ui, &kube_contexts, &mut pending_jobs);
+    app.profiles.kube_contexts = kube_contexts;
+    for job in pending_jobs {
+        app.send(Command::Files(job));
+    }
+}
+
+fn editor_form_ui(
+    app: &mut ScaleboardApp,
+    ui: &mut egui::Ui,
+    kube_contexts: &ContextsRead,
+    pending_jobs: &mut Vec<FileJob>,
+) {
     let Some((original, profile)) = app.profiles.editor.as_mut() else {
         return;
     };
@@ -58,6 +115,7 @@ pub fn profile_editor_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
             ui.end_row();
         });
     let name = profile.name.clone();
+    let mut read_contexts = None;
     ui.collapsing("Kubernetes", |ui| {
         let mut remove = None;
         for (i, k) in profile.kubernetes.iter_mut().enumerate() {
@@ -80,6 +138,20 @@ pub fn profile_editor_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                 }
                 ui.end_row();
                 list_row(ui, "Contexts", &mut k.contexts);
+                ui.label("");
+                ui.vertical(|ui| {
+                    if ui
+                        .small_button("Pick contexts from the kubeconfig")
+                        .on_hover_text(
+                            "Reads the kubeconfig above (or $KUBECONFIG, ~/.kube/config)",
+                        )
+                        .clicked()
+                    {
+                        read_contexts = Some(k.kubeconfig.clone());
+                    }
+                    context_picker_ui(ui, app_contexts(kube_contexts, k), &mut k.contexts);
+                });
+                ui.end_row();
                 list_row(ui, "Namespaces", &mut k.namespaces);
             });
             if ui.small_button("Remove").clicked() {
@@ -96,6 +168,9 @@ pub fn profile_editor_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
             });
         }
     });
+    if let Some(kubeconfig) = read_contexts.take() {
+        pending_jobs.push(FileJob::ReadKubeContexts { kubeconfig });
+    }
     ui.collapsing("Docker Compose", |ui| {
         let mut remove = None;
         for (i, c) in profile.compose.iter_mut().enumerate() {

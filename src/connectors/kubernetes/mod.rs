@@ -326,6 +326,34 @@ impl KubernetesConnector {
     }
 }
 
+/// The contexts a kubeconfig offers (the file named, else `KUBECONFIG` with its files merged,
+/// else `~/.kube/config`) and its current context, for the profile editor's picker. Blocking.
+pub fn kubeconfig_contexts(path: Option<&std::path::Path>) -> Result<KubeconfigContexts, String> {
+    let config = match path {
+        Some(p) => Kubeconfig::read_from(p)
+            .map_err(|e| format!("cannot read kubeconfig {}: {e}", p.display()))?,
+        None => Kubeconfig::read().map_err(|e| format!("cannot read kubeconfig: {e}"))?,
+    };
+    let mut names: Vec<String> = config.contexts.iter().map(|c| c.name.clone()).collect();
+    names.sort();
+    names.dedup();
+    Ok(KubeconfigContexts {
+        names,
+        current: config.current_context,
+    })
+}
+
+/// What a kubeconfig offers: its context names (sorted) and its current context.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KubeconfigContexts {
+    pub names: Vec<String>,
+    pub current: Option<String>,
+}
+
+/// Contexts read per kubeconfig path (None: `KUBECONFIG` or `~/.kube/config`), or why not.
+pub type ContextsByKubeconfig =
+    HashMap<Option<std::path::PathBuf>, Result<KubeconfigContexts, String>>;
+
 /// `"{context}/{namespace}"` -> (context, namespace). Contexts may contain `/`; namespaces
 /// cannot, so the last `/` splits them.
 pub fn split_scope(scope: &str) -> Result<(&str, &str), ConnectorError> {
