@@ -13,6 +13,7 @@ use crate::actions::Action;
 use crate::engine::clock::{BoxFuture, Clock};
 use crate::engine::types::{Area, EndpointInfo};
 use sim::DemoFleet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub const K8S_ENDPOINT: &str = "demo-prod";
@@ -23,18 +24,42 @@ pub const QUEUES_ENDPOINT: &str = "demo-queues";
 pub const HEALTH_ENDPOINT: &str = "demo-health";
 pub const PG_CLUSTER: &str = "orders-db";
 
+/// History the demo hands over with its first poll, so a newcomer's plots are not empty.
+const BACKFILL_MS: i64 = 15 * 60 * 1000;
+/// One backfilled sample per series every this often (the store's 10 s tier is finer than needed).
+const BACKFILL_STEP_MS: i64 = 5_000;
+
 /// The simulation shared by every demo endpoint, advanced to the clock's time on each poll.
 pub struct DemoWorld {
     fleet: Mutex<DemoFleet>,
     clock: Arc<dyn Clock>,
+    /// Per endpoint: the samples of the simulated past, taken by its first poll.
+    history: Mutex<HashMap<&'static str, Vec<Sample>>>,
 }
 
 impl DemoWorld {
     pub fn new(seed: u64, clock: Arc<dyn Clock>) -> Arc<Self> {
-        let fleet = DemoFleet::new(seed, clock.now_ms());
+        // The simulation starts in the past and is run up to now, recording what each endpoint
+        // would have reported: the same model, so the history joins the live data seamlessly.
+        let now = clock.now_ms();
+        let mut fleet = DemoFleet::new(seed, now - BACKFILL_MS);
+        let mut history: HashMap<&'static str, Vec<Sample>> = HashMap::new();
+        let mut t = now - BACKFILL_MS;
+        while t < now {
+            fleet.advance_to(t);
+            for id in ENDPOINTS {
+                let past = output(&fleet, id)
+                    .samples
+                    .into_iter()
+                    .map(|s| Sample { at: Some(t), ..s });
+                history.entry(id).or_default().extend(past);
+            }
+            t += BACKFILL_STEP_MS;
+        }
         Arc::new(Self {
             fleet: Mutex::new(fleet),
             clock,
+            history: Mutex::new(history),
         })
     }
 
@@ -94,21 +119,45 @@ impl Connector for DemoConnector {
 
     fn poll(&self) -> BoxFuture<'_, Result<PollOutput, ConnectorError>> {
         let fleet = self.world.lock();
-        let out = match self.info.id.as_str() {
-            K8S_ENDPOINT => workloads(&fleet, K8S_ENDPOINT, false),
-            COMPOSE_ENDPOINT => workloads(&fleet, COMPOSE_ENDPOINT, true),
-            PG_ENDPOINT => databases(&fleet),
-            REDIS_ENDPOINT => cache(&fleet),
-            QUEUES_ENDPOINT => queues(&fleet),
-            _ => health(&fleet),
-        };
+        let mut out = output(&fleet, &self.info.id);
         drop(fleet);
+        let past = self
+            .world
+            .history
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(self.info.id.as_str());
+        if let Some(mut past) = past {
+            past.append(&mut out.samples);
+            out.samples = past;
+        }
         Box::pin(std::future::ready(Ok(out)))
     }
 
     fn execute<'a>(&'a self, action: &'a Action) -> BoxFuture<'a, Result<String, ConnectorError>> {
         let result = apply(&mut self.world.lock(), action);
         Box::pin(std::future::ready(result))
+    }
+}
+
+const ENDPOINTS: [&str; 6] = [
+    K8S_ENDPOINT,
+    COMPOSE_ENDPOINT,
+    PG_ENDPOINT,
+    REDIS_ENDPOINT,
+    QUEUES_ENDPOINT,
+    HEALTH_ENDPOINT,
+];
+
+/// What one demo endpoint reports for the fleet's current state.
+fn output(fleet: &DemoFleet, endpoint: &str) -> PollOutput {
+    match endpoint {
+        K8S_ENDPOINT => workloads(fleet, K8S_ENDPOINT, false),
+        COMPOSE_ENDPOINT => workloads(fleet, COMPOSE_ENDPOINT, true),
+        PG_ENDPOINT => databases(fleet),
+        REDIS_ENDPOINT => cache(fleet),
+        QUEUES_ENDPOINT => queues(fleet),
+        _ => health(fleet),
     }
 }
 
