@@ -1,82 +1,172 @@
 //! What this user may do, from SelfSubjectAccessReviews: actions RBAC denies are shown
 //! disabled with the reason instead of failing with a 403 after confirmation.
+//!
+//! A namespace seen for the first time is reviewed before the poll answers (all new namespaces
+//! at once, a bounded number in flight); a stale answer is used while a background task asks
+//! again, so the five-minute recheck never holds up a poll.
 
 use super::*;
 
-impl ContextWatch {
-    pub(super) async fn permissions(&self, ns: &str) -> Permissions {
-        let mut cache = self.permissions.lock().await;
-        let now = tokio::time::Instant::now();
-        if let Some((at, p)) = cache.get(ns)
-            && now.duration_since(*at) < RBAC_RECHECK
-        {
-            return p.clone();
-        }
-        let p = Permissions {
-            scale_deployments: self
-                .denied(ns, "patch", "apps", "deployments", "scale")
-                .await,
-            scale_statefulsets: self
-                .denied(ns, "patch", "apps", "statefulsets", "scale")
-                .await,
-            autoscalers: self
-                .denied(ns, "patch", "autoscaling", "horizontalpodautoscalers", "")
-                .await,
-        };
-        cache.insert(ns.to_string(), (now, p.clone()));
-        p
-    }
+/// Reviews in flight at once (three per namespace).
+const CONCURRENT_NAMESPACES: usize = 8;
 
-    /// Ask the API server whether this user may do `verb` on the resource; Some(reason) when
-    /// not. When the review itself fails, the action is left enabled: the server will still
-    /// refuse it with a 403, and that reason reaches the audit record.
-    pub(super) async fn denied(
+pub(super) type PermissionCache =
+    Arc<tokio::sync::Mutex<HashMap<String, (tokio::time::Instant, Permissions)>>>;
+
+impl ContextWatch {
+    /// Permissions for every namespace in `namespaces` (deduplicated by the caller).
+    pub(super) async fn permissions_for(
         &self,
-        ns: &str,
-        verb: &str,
-        group: &str,
-        resource: &str,
-        subresource: &str,
-    ) -> Option<String> {
-        let review = SelfSubjectAccessReview {
-            metadata: Default::default(),
-            spec: SelfSubjectAccessReviewSpec {
-                resource_attributes: Some(ResourceAttributes {
-                    namespace: Some(ns.to_string()),
-                    verb: Some(verb.to_string()),
-                    group: Some(group.to_string()),
-                    resource: Some(resource.to_string()),
-                    subresource: (!subresource.is_empty()).then(|| subresource.to_string()),
-                    ..ResourceAttributes::default()
-                }),
-                non_resource_attributes: None,
-            },
-            status: None,
-        };
-        let api = Api::<SelfSubjectAccessReview>::all(self.client.clone());
-        let answer = match api.create(&PostParams::default(), &review).await {
-            Ok(a) => a,
-            Err(e) => {
-                log::warn!("access review in {}/{ns}: {e}", self.context);
-                return None;
+        namespaces: &[String],
+    ) -> HashMap<String, Permissions> {
+        let now = tokio::time::Instant::now();
+        let (fresh, missing, stale) = {
+            let cache = self.permissions.lock().await;
+            let mut fresh = HashMap::new();
+            let mut missing = Vec::new();
+            let mut stale = Vec::new();
+            for ns in namespaces {
+                match cache.get(ns) {
+                    Some((at, p)) => {
+                        if now.duration_since(*at) >= RBAC_RECHECK {
+                            stale.push(ns.clone());
+                        }
+                        fresh.insert(ns.clone(), p.clone());
+                    }
+                    None => missing.push(ns.clone()),
+                }
             }
+            (fresh, missing, stale)
         };
-        let status = answer.status.unwrap_or_default();
-        if status.allowed {
+        let mut out = fresh;
+        let reviewed = review_all(&self.client, &self.context, missing).await;
+        {
+            let mut cache = self.permissions.lock().await;
+            for (ns, p) in &reviewed {
+                cache.insert(ns.clone(), (now, p.clone()));
+            }
+            // Mark stale entries as being rechecked, so the next polls do not start another.
+            for ns in &stale {
+                if let Some(entry) = cache.get_mut(ns) {
+                    entry.0 = now;
+                }
+            }
+        }
+        out.extend(reviewed);
+        if !stale.is_empty() {
+            let client = self.client.clone();
+            let context = self.context.clone();
+            let cache = Arc::clone(&self.permissions);
+            tokio::spawn(async move {
+                let reviewed = review_all(&client, &context, stale).await;
+                let now = tokio::time::Instant::now();
+                let mut cache = cache.lock().await;
+                for (ns, p) in reviewed {
+                    cache.insert(ns, (now, p));
+                }
+            });
+        }
+        out
+    }
+}
+
+async fn review_all(
+    client: &Client,
+    context: &str,
+    namespaces: Vec<String>,
+) -> Vec<(String, Permissions)> {
+    futures::stream::iter(namespaces)
+        .map(|ns| async move {
+            let (scale_deployments, scale_statefulsets, autoscalers) = futures::join!(
+                denied(
+                    client,
+                    context,
+                    &ns,
+                    "patch",
+                    "apps",
+                    "deployments",
+                    "scale"
+                ),
+                denied(
+                    client,
+                    context,
+                    &ns,
+                    "patch",
+                    "apps",
+                    "statefulsets",
+                    "scale"
+                ),
+                denied(
+                    client,
+                    context,
+                    &ns,
+                    "patch",
+                    "autoscaling",
+                    "horizontalpodautoscalers",
+                    ""
+                ),
+            );
+            let p = Permissions {
+                scale_deployments,
+                scale_statefulsets,
+                autoscalers,
+            };
+            (ns, p)
+        })
+        .buffer_unordered(CONCURRENT_NAMESPACES)
+        .collect()
+        .await
+}
+
+/// Ask the API server whether this user may do `verb` on the resource; Some(reason) when
+/// not. When the review itself fails, the action is left enabled: the server will still
+/// refuse it with a 403, and that reason reaches the audit record.
+async fn denied(
+    client: &Client,
+    context: &str,
+    ns: &str,
+    verb: &str,
+    group: &str,
+    resource: &str,
+    subresource: &str,
+) -> Option<String> {
+    let review = SelfSubjectAccessReview {
+        metadata: Default::default(),
+        spec: SelfSubjectAccessReviewSpec {
+            resource_attributes: Some(ResourceAttributes {
+                namespace: Some(ns.to_string()),
+                verb: Some(verb.to_string()),
+                group: Some(group.to_string()),
+                resource: Some(resource.to_string()),
+                subresource: (!subresource.is_empty()).then(|| subresource.to_string()),
+                ..ResourceAttributes::default()
+            }),
+            non_resource_attributes: None,
+        },
+        status: None,
+    };
+    let api = Api::<SelfSubjectAccessReview>::all(client.clone());
+    let answer = match api.create(&PostParams::default(), &review).await {
+        Ok(a) => a,
+        Err(e) => {
+            log::warn!("access review in {context}/{ns}: {e}");
             return None;
         }
-        let what = if subresource.is_empty() {
-            resource.to_string()
-        } else {
-            format!("{resource}/{subresource}")
-        };
-        let why = status
-            .reason
-            .filter(|r| !r.is_empty())
-            .map_or(String::new(), |r| format!(" ({r})"));
-        Some(format!(
-            "Your credentials in context {} may not {verb} {what} in namespace {ns}{why}.",
-            self.context
-        ))
+    };
+    let status = answer.status.unwrap_or_default();
+    if status.allowed {
+        return None;
     }
+    let what = if subresource.is_empty() {
+        resource.to_string()
+    } else {
+        format!("{resource}/{subresource}")
+    };
+    let why = status
+        .reason
+        .filter(|r| !r.is_empty())
+        .map_or(String::new(), |r| format!(" ({r})"));
+    Some(format!(
+        "Your credentials in context {context} may not {verb} {what} in namespace {ns}{why}."
+    ))
 }

@@ -81,7 +81,7 @@ struct ContextWatch {
     context: String,
     client: Client,
     /// Checked per namespace on the first poll that shows it, again after [`RBAC_RECHECK`].
-    permissions: tokio::sync::Mutex<HashMap<String, (tokio::time::Instant, Permissions)>>,
+    permissions: access::PermissionCache,
     deployments: Vec<Store<Deployment>>,
     statefulsets: Vec<Store<StatefulSet>>,
     hpas: Vec<Store<HorizontalPodAutoscaler>>,
@@ -153,9 +153,20 @@ impl KubernetesConnector {
                 let metrics = cw.metrics.lock().await;
                 cw.collect(&self.config.name, &metrics.usage, &mut workloads);
             }
+            let mut namespaces: Vec<String> = workloads[start..]
+                .iter()
+                .map(|w| split_scope(&w.id.scope).map(|(_, ns)| ns.to_string()))
+                .collect::<Result<_, _>>()?;
+            namespaces.sort_unstable();
+            namespaces.dedup();
+            let allowed = cw.permissions_for(&namespaces).await;
             for w in &mut workloads[start..] {
-                let ns = split_scope(&w.id.scope).map(|(_, ns)| ns.to_string())?;
-                let p = cw.permissions(&ns).await;
+                let Some(p) = split_scope(&w.id.scope)
+                    .ok()
+                    .and_then(|(_, ns)| allowed.get(ns))
+                else {
+                    continue;
+                };
                 w.scale_denied = match w.kind {
                     WorkloadKind::StatefulSet => p.scale_statefulsets.clone(),
                     _ => p.scale_deployments.clone(),

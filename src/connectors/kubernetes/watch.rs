@@ -81,7 +81,7 @@ impl ContextWatch {
         let mut cw = Self {
             context,
             client: client.clone(),
-            permissions: tokio::sync::Mutex::new(HashMap::new()),
+            permissions: Arc::new(tokio::sync::Mutex::new(HashMap::new())),
             deployments: Vec::new(),
             statefulsets: Vec::new(),
             hpas: Vec::new(),
@@ -244,21 +244,26 @@ impl ContextWatch {
                 .cloned()
                 .unwrap_or_default()
         };
-        let hpas: Vec<Arc<HorizontalPodAutoscaler>> =
-            self.hpas.iter().flat_map(Store::state).collect();
+        // Indexed by target once per poll: a lookup per workload, not a scan of every HPA.
+        let mut hpas: HashMap<(String, String, String), Arc<HorizontalPodAutoscaler>> =
+            HashMap::new();
+        for h in self.hpas.iter().flat_map(Store::state) {
+            if let Some(spec) = h.spec.as_ref() {
+                let key = (
+                    h.namespace().unwrap_or_default(),
+                    spec.scale_target_ref.kind.clone(),
+                    spec.scale_target_ref.name.clone(),
+                );
+                hpas.entry(key).or_insert(h);
+            }
+        }
         let make_ref = |ns: &str, name: &str| WorkloadRef {
             endpoint: endpoint.to_string(),
             scope: format!("{}/{ns}", self.context),
             name: name.to_string(),
         };
         let autoscaler_for = |ns: &str, kind: &str, name: &str| {
-            hpas.iter()
-                .find(|h| {
-                    h.namespace().as_deref() == Some(ns)
-                        && h.spec.as_ref().is_some_and(|s| {
-                            s.scale_target_ref.kind == kind && s.scale_target_ref.name == name
-                        })
-                })
+            hpas.get(&(ns.to_string(), kind.to_string(), name.to_string()))
                 .map(|h| autoscaler(h))
         };
         for d in self.deployments.iter().flat_map(Store::state) {
