@@ -329,3 +329,92 @@ fn promotion_refuses_lagging_replicas_and_live_primaries() {
             .any(|r| r.contains("two primaries"))
     );
 }
+
+#[test]
+fn bulk_scale_of_a_large_namespace_stays_readable_and_refuses_bad_targets() {
+    let mut workloads: Vec<Workload> = (0..2_000)
+        .map(|i| workload(&format!("svc-{i:04}"), WorkloadKind::Deployment, 2))
+        .collect();
+    workloads.push(workload("web", WorkloadKind::ComposeService, 1));
+    let fleet = Fleet {
+        workloads,
+        db: None,
+    };
+    let targets: Vec<(WorkloadRef, u32)> = (0..2_000)
+        .map(|i| (id(&format!("svc-{i:04}")), 0))
+        .collect();
+    let action = Action::ScaleWorkloads {
+        endpoint: "prod".into(),
+        targets: targets.clone(),
+    };
+    assert_eq!(action.target_name(), "nexus");
+    let p = plan(action, &fleet, &policy(false));
+    assert!(!p.refused(), "{:?}", p.guards);
+    assert!(p.dangerous);
+    assert!(p.title.ends_with("and 1994 more"), "{}", p.title);
+    // Every workload is in before/after (and so in the audit record).
+    assert_eq!(p.before.matches(", ").count(), 1_999);
+    assert!(
+        p.after.starts_with("svc-0000 0, svc-0001 0"),
+        "{}",
+        &p.after[..40]
+    );
+    let warn = reasons(&p, GuardLevel::Warn);
+    assert!(
+        warn.iter()
+            .any(|r| r.contains("stops every replica of 2000 workload(s)")
+                && r.ends_with("and 1990 more. They will serve nothing.")),
+        "{warn:?}"
+    );
+    assert_eq!(
+        p.command,
+        "kubectl --context prod -n nexus scale deployment ".to_string()
+            + &(0..2_000)
+                .map(|i| format!("svc-{i:04}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+            + " --replicas=0"
+    );
+    // A duplicate, a Compose service and an unknown name are each refused by name.
+    let mut bad = targets[..2].to_vec();
+    bad.push(targets[0].clone());
+    bad.push((id("web"), 0));
+    bad.push((id("ghost"), 0));
+    let p = plan(
+        Action::ScaleWorkloads {
+            endpoint: "prod".into(),
+            targets: bad,
+        },
+        &fleet,
+        &policy(false),
+    );
+    let refused = reasons(&p, GuardLevel::Refuse);
+    assert!(
+        refused
+            .iter()
+            .any(|r| r == "nexus/svc-0000 is listed twice."),
+        "{refused:?}"
+    );
+    assert!(
+        refused
+            .iter()
+            .any(|r| r.contains("nexus/web is a Compose service")),
+        "{refused:?}"
+    );
+    assert!(
+        refused
+            .iter()
+            .any(|r| r == "nexus/ghost is not in the latest snapshot."),
+        "{refused:?}"
+    );
+    // Read-only profiles refuse it like any other action.
+    let p = plan(
+        Action::ScaleWorkloads {
+            endpoint: "prod".into(),
+            targets,
+        },
+        &fleet,
+        &policy(true),
+    );
+    assert!(p.refused());
+}

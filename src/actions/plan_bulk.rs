@@ -17,8 +17,10 @@ pub(super) fn plan_scale_workloads(
 ) -> Plan {
     let mut guards = Vec::new();
     let mut found: Vec<(&Workload, u32)> = Vec::new();
-    for (i, (id, n)) in targets.iter().enumerate() {
-        if targets[..i].iter().any(|(other, _)| other == id) {
+    // A whole cluster can be selected: duplicates are found in one pass, not pairwise.
+    let mut seen = std::collections::HashSet::with_capacity(targets.len());
+    for (id, n) in targets {
+        if !seen.insert(id) {
             guards.push(Guard::refuse(format!("{id} is listed twice.")));
             continue;
         }
@@ -73,7 +75,7 @@ pub(super) fn plan_scale_workloads(
         guards.push(Guard::warn(format!(
             "Autoscalers will undo a manual scale of: {}. Edit or delete those autoscalers to \
              keep the new counts.",
-            managed.join(", ")
+            some_of(&managed)
         )));
     }
     let stopping: Vec<&str> = found
@@ -85,7 +87,7 @@ pub(super) fn plan_scale_workloads(
         guards.push(Guard::warn(format!(
             "Scaling to 0 stops every replica of {} workload(s): {}. They will serve nothing.",
             stopping.len(),
-            stopping.join(", ")
+            some_of(&stopping)
         )));
     }
     let before_total: u32 = found.iter().map(|(w, _)| w.desired).sum();
@@ -113,13 +115,19 @@ pub(super) fn plan_scale_workloads(
             .collect::<Vec<_>>()
             .join(", ")
     };
+    // The title names a few; before/after (and so the audit record) name every one.
+    const NAMED_IN_TITLE: usize = 6;
+    let mut named: Vec<String> = found
+        .iter()
+        .take(NAMED_IN_TITLE)
+        .map(|(w, _)| w.id.to_string())
+        .collect();
+    if found.len() > NAMED_IN_TITLE {
+        named.push(format!("and {} more", found.len() - NAMED_IN_TITLE));
+    }
     Plan {
         action: action.clone(),
-        title: format!(
-            "Scale {} workloads: {}",
-            found.len(),
-            list(&|w, _| w.id.to_string())
-        ),
+        title: format!("Scale {} workloads: {}", found.len(), named.join(", ")),
         before: list(&|w, _| format!("{} {}", w.id.name, w.desired)),
         after: list(&|w, n| format!("{} {n}", w.id.name)),
         command: kubectl_lines(&found, policy),
@@ -152,4 +160,16 @@ fn kubectl_lines(found: &[(&Workload, u32)], policy: &PlanPolicy) -> String {
         })
         .collect::<Vec<_>>()
         .join(" && ")
+}
+
+/// "a, b, c" — or the first ten and "and N more": a guard stays readable for a whole cluster.
+fn some_of<S: AsRef<str>>(names: &[S]) -> String {
+    const SHOWN: usize = 10;
+    let mut out: Vec<&str> = names.iter().take(SHOWN).map(AsRef::as_ref).collect();
+    let more = names.len().saturating_sub(SHOWN);
+    let tail = format!("and {more} more");
+    if more > 0 {
+        out.push(&tail);
+    }
+    out.join(", ")
 }

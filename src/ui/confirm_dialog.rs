@@ -20,17 +20,23 @@ pub fn confirm_dialog_ui(app: &mut ScaleboardApp, ctx: &egui::Context) {
         if app.profiles.active.demo {
             ui.label(RichText::new("DEMO fleet: nothing real changes").color(theme::DEMO));
         }
-        egui::Grid::new("plan_grid").num_columns(2).show(ui, |ui| {
-            ui.label("Profile");
-            ui.label(&plan.profile);
-            ui.end_row();
-            ui.label("Before");
-            ui.label(&plan.before);
-            ui.end_row();
-            ui.label("After");
-            ui.strong(&plan.after);
-            ui.end_row();
-        });
+        // A bulk plan can name thousands of workloads: the lists scroll instead of growing.
+        egui::ScrollArea::vertical()
+            .id_salt("plan_lists")
+            .max_height(160.0)
+            .show(ui, |ui| {
+                egui::Grid::new("plan_grid").num_columns(2).show(ui, |ui| {
+                    ui.label("Profile");
+                    ui.label(&plan.profile);
+                    ui.end_row();
+                    ui.label("Before");
+                    ui.add(egui::Label::new(&plan.before).wrap());
+                    ui.end_row();
+                    ui.label("After");
+                    ui.add(egui::Label::new(RichText::new(&plan.after).strong()).wrap());
+                    ui.end_row();
+                });
+            });
         ui.label("Equivalent command:");
         ui.horizontal(|ui| {
             ui.add(egui::Label::new(RichText::new(&plan.command).monospace()).wrap());
