@@ -7,7 +7,7 @@
 mod support;
 
 use scaleboard::actions::audit::{AuditOutcome, AuditRecord};
-use scaleboard::actions::{Action, FleetView, GuardLevel, PlanPolicy, plan};
+use scaleboard::actions::{Action, DryRunOutcome, FleetView, GuardLevel, PlanPolicy, plan};
 use scaleboard::connectors::Connector;
 use scaleboard::connectors::kubernetes::KubernetesConnector;
 use scaleboard::connectors::snapshot::{
@@ -835,10 +835,13 @@ fn the_server_dry_run_shows_admission_errors_before_confirming() {
         })
         .unwrap();
     let answer = rig.until("dry run", |_, e| matches!(e, Event::DryRun { key: 7, .. }));
-    let Event::DryRun { result, .. } = answer else {
+    let Event::DryRun { outcome, .. } = answer else {
         unreachable!()
     };
-    assert!(result.unwrap().unwrap().contains("accepted"));
+    assert!(
+        matches!(&outcome, DryRunOutcome::Accepted(t) if t.contains("accepted")),
+        "{outcome:?}"
+    );
     assert!(
         c.east.requests().iter().any(|r| r.starts_with(
             "PATCH /apis/apps/v1/namespaces/nexus/deployments/writer-service/scale?&dryRun=All"
@@ -863,10 +866,12 @@ fn the_server_dry_run_shows_admission_errors_before_confirming() {
         })
         .unwrap();
     let answer = rig.until("dry run", |_, e| matches!(e, Event::DryRun { key: 8, .. }));
-    let Event::DryRun { result, .. } = answer else {
+    let Event::DryRun { outcome, .. } = answer else {
         unreachable!()
     };
-    let reason = result.unwrap_err();
+    let DryRunOutcome::Refused(reason) = outcome else {
+        panic!("expected a refusal, got {outcome:?}")
+    };
     assert!(
         reason.contains("admission webhook \"policy.example.com\" denied the request: replicas above 5 need a change ticket"),
         "{reason}"
@@ -884,7 +889,13 @@ fn the_server_dry_run_shows_admission_errors_before_confirming() {
         })
         .unwrap();
     let answer = rig.until("dry run", |_, e| matches!(e, Event::DryRun { key: 9, .. }));
-    assert!(matches!(answer, Event::DryRun { result: Err(_), .. }));
+    assert!(matches!(
+        answer,
+        Event::DryRun {
+            outcome: DryRunOutcome::Refused(_),
+            ..
+        }
+    ));
     assert!(c.east.get(Res::Hpas, "nexus", "writer-service").is_none());
 }
 

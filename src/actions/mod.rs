@@ -9,10 +9,12 @@
 
 pub mod action;
 pub mod audit;
+pub mod dry_run;
 pub mod plan;
 mod plan_bulk;
 mod plan_docker;
 pub mod verify;
 
 pub use action::{Action, ActionId};
+pub use dry_run::DryRunOutcome;
 pub use plan::{FleetView, Guard, GuardLevel, Plan, PlanPolicy, plan};

@@ -1,7 +1,7 @@
 //! UI-side state of the action pipeline: the open confirmation dialog and the actions in flight.
 
 use crate::actions::audit::AuditRecord;
-use crate::actions::{ActionId, Guard, Plan};
+use crate::actions::{ActionId, DryRunOutcome, Plan};
 use crate::connectors::snapshot::WorkloadRef;
 use crate::engine::ActionStage;
 use std::collections::{BTreeSet, VecDeque};
@@ -101,7 +101,7 @@ impl ActionsState {
 
     /// The server's dry run answered: its verdict joins the plan's guards, so the dialog, the
     /// confirmation rule and the audit record all see it.
-    pub fn dry_run_answer(&mut self, key: u64, result: Result<Option<String>, String>) {
+    pub fn dry_run_answer(&mut self, key: u64, outcome: &DryRunOutcome) {
         let Some(dialog) = self
             .dialog
             .as_mut()
@@ -110,23 +110,8 @@ impl ActionsState {
             return;
         };
         dialog.dry_run_pending = None;
-        let note = match result {
-            Ok(None) => "This endpoint has no server-side dry run.",
-            Ok(Some(text)) => {
-                dialog
-                    .plan
-                    .guards
-                    .push(Guard::pass(format!("Dry run: {text}.")));
-                "Server dry run: accepted."
-            }
-            Err(reason) => {
-                dialog.plan.guards.push(Guard::refuse(format!(
-                    "Dry run refused by the server: {reason}"
-                )));
-                "Server dry run: refused (see above)."
-            }
-        };
-        dialog.dry_run_note = Some(note.to_string());
+        dialog.plan.guards.extend(outcome.guard());
+        dialog.dry_run_note = Some(outcome.note().to_string());
     }
 
     pub fn get_mut(&mut self, id: ActionId) -> Option<&mut RunningAction> {

@@ -116,7 +116,7 @@ impl ScaleboardApp {
                 }
                 self.profiles.kube_contexts.insert(kubeconfig, result);
             }
-            Event::DryRun { key, result } => self.actions.dry_run_answer(key, result),
+            Event::DryRun { key, outcome } => self.actions.dry_run_answer(key, &outcome),
             Event::Notice(text) => self.notifications.push(now, Level::Info, text),
             Event::AuditLoaded(result) => match result {
                 Ok(read) => {

@@ -353,14 +353,8 @@ fn dry_run(engine: &mut EngineHandle, plan: &mut Plan, timeout: Duration) -> any
     let deadline = Instant::now() + timeout;
     while let Some(event) = engine.recv_timeout(deadline.saturating_duration_since(Instant::now()))
     {
-        if let Event::DryRun { key: KEY, result } = event {
-            match result {
-                Ok(None) => {}
-                Ok(Some(text)) => plan.guards.push(Guard::pass(format!("Dry run: {text}."))),
-                Err(reason) => plan.guards.push(Guard::refuse(format!(
-                    "Dry run refused by the server: {reason}"
-                ))),
-            }
+        if let Event::DryRun { key: KEY, outcome } = event {
+            plan.guards.extend(outcome.guard());
             return Ok(());
         }
     }

@@ -104,17 +104,27 @@ pub(crate) async fn run(
                     .as_ref()
                     .and_then(|c| c.connectors.get(action.endpoint()).cloned());
                 let sink = sink.clone();
-                let timeout = config.poll_timeout;
+                // A bulk plan asks once per workload: more time than one poll gets.
+                let timeout = config.poll_timeout * 3;
                 tokio::spawn(async move {
-                    let result = match connector {
-                        None => Ok(None),
+                    use crate::actions::DryRunOutcome;
+                    use crate::connectors::ConnectorError;
+                    let outcome = match connector {
+                        None => DryRunOutcome::NotOffered,
                         Some(c) => match tokio::time::timeout(timeout, c.dry_run(&action)).await {
-                            Ok(Ok(answer)) => Ok(answer),
-                            Ok(Err(e)) => Err(e.to_string()),
-                            Err(_) => Err(format!("no answer within {} s", timeout.as_secs_f32())),
+                            Ok(Ok(None)) => DryRunOutcome::NotOffered,
+                            Ok(Ok(Some(text))) => DryRunOutcome::Accepted(text),
+                            Ok(Err(ConnectorError::Failed(reason))) => {
+                                DryRunOutcome::Refused(reason)
+                            }
+                            Ok(Err(e)) => DryRunOutcome::NoAnswer(e.to_string()),
+                            Err(_) => DryRunOutcome::NoAnswer(format!(
+                                "no answer within {} s",
+                                timeout.as_secs_f32()
+                            )),
                         },
                     };
-                    sink.emit(Event::DryRun { key, result }).await;
+                    sink.emit(Event::DryRun { key, outcome }).await;
                 });
             }
             Command::Files(job) => files.run(job, &sink),

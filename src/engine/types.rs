@@ -119,7 +119,7 @@ pub enum Event {
     /// `Ok(Some(text))` when it accepted, `Err(reason)` when it refused (or could not be asked).
     DryRun {
         key: u64,
-        result: Result<Option<String>, String>,
+        outcome: crate::actions::DryRunOutcome,
     },
     /// The contexts of a kubeconfig (sorted) and its current context, or why it cannot be read.
     KubeContexts {

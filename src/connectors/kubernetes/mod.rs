@@ -236,11 +236,10 @@ impl KubernetesConnector {
     /// The same requests as [`Self::run`] with `dryRun=All`: the API server runs validation and
     /// admission (webhooks, quotas, policies) and stores nothing.
     async fn validate(&self, action: &Action) -> Result<String, ConnectorError> {
-        let one = |workload: &WorkloadRef| workload.clone();
-        let targets: Vec<(WorkloadRef, Option<u32>)> = match action {
-            Action::ScaleWorkload { workload, replicas } => vec![(one(workload), Some(*replicas))],
+        let targets: Vec<(&WorkloadRef, u32)> = match action {
+            Action::ScaleWorkload { workload, replicas } => vec![(workload, *replicas)],
             Action::ScaleWorkloads { targets, .. } => {
-                targets.iter().map(|(w, n)| (w.clone(), Some(*n))).collect()
+                targets.iter().map(|(w, n)| (w, *n)).collect()
             }
             Action::SetAutoscaler {
                 workload,
@@ -272,15 +271,17 @@ impl KubernetesConnector {
                 )));
             }
         };
-        for (workload, replicas) in &targets {
-            let (cw, ns, kind) = self.locate(workload).await?;
-            if let Some(n) = replicas {
-                let patch = Patch::Merge(serde_json::json!({ "spec": { "replicas": n } }));
-                cw.patch_scale(ns, kind, &workload.name, &patch, true)
-                    .await
-                    .map_err(|e| api_error(&format!("scale {workload}"), &e))?;
-            }
-        }
+        // A namespace of hundreds is checked with several requests in flight. The futures are
+        // collected first: a lazy map inside the stream trips the Send check's lifetimes.
+        let checks: Vec<_> = targets
+            .iter()
+            .map(|&(workload, n)| self.dry_scale(workload, n))
+            .collect();
+        let results: Vec<Result<(), ConnectorError>> = futures::stream::iter(checks)
+            .buffer_unordered(16)
+            .collect()
+            .await;
+        results.into_iter().collect::<Result<Vec<()>, _>>()?;
         Ok(format!(
             "the API server accepted {} (dry run)",
             if targets.len() == 1 {
@@ -289,6 +290,15 @@ impl KubernetesConnector {
                 format!("all {} scales", targets.len())
             }
         ))
+    }
+
+    async fn dry_scale(&self, workload: &WorkloadRef, n: u32) -> Result<(), ConnectorError> {
+        let (cw, ns, kind) = self.locate(workload).await?;
+        let patch = Patch::Merge(serde_json::json!({ "spec": { "replicas": n } }));
+        cw.patch_scale(ns, kind, &workload.name, &patch, true)
+            .await
+            .map(|_| ())
+            .map_err(|e| api_error(&format!("scale {workload}"), &e))
     }
 
     /// The watched context, namespace and kind of a workload this endpoint shows.
