@@ -486,7 +486,18 @@ fn an_unreachable_cluster_is_reported_not_hung() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let connector = KubernetesConnector::new(c.endpoint(&["west"], &[]));
     let err = rt.block_on(connector.poll()).err().unwrap();
-    assert!(err.to_string().contains("cannot reach k8s/west"), "{err}");
+    assert!(
+        err.to_string().contains("cannot reach k8s: west: "),
+        "{err}"
+    );
+    // Later polls answer at once instead of waiting for the dead context again.
+    let t = Instant::now();
+    assert!(rt.block_on(connector.poll()).is_err());
+    assert!(
+        t.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        t.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1295,4 +1306,41 @@ async fn the_fake_api_server_rejects_what_a_real_one_rejects() {
         .await
         .unwrap();
     assert_eq!(status(r).await.0, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forbidden_pods_and_a_dead_context_do_not_hide_what_can_be_seen() {
+    let c = clusters();
+    // east: this user may not list pods cluster-wide (common with namespace-scoped RBAC).
+    c.east.state().denied.insert(("list".into(), "pods".into()));
+    // west: the server is gone.
+    let dead = FakeKube::start();
+    let url = dead.url();
+    drop(dead);
+    let text = std::fs::read_to_string(&c.kubeconfig)
+        .unwrap()
+        .replace(&c.west.url(), &url);
+    std::fs::write(&c.kubeconfig, text).unwrap();
+    let connector = KubernetesConnector::new(c.endpoint(&["east", "west"], &[]));
+    let out = connector.poll().await.unwrap();
+    let list = workloads(&out.snapshot);
+    assert_eq!(list.len(), 4, "{list:?}");
+    assert!(list.iter().all(|w| w.id.scope.starts_with("east/")));
+    // HPAs are still shown; pods are not, and both problems are named.
+    assert!(list.iter().any(|w| w.autoscaler.is_some()));
+    assert!(
+        out.notices
+            .iter()
+            .any(|n| n.contains("context east: cannot watch pods")
+                && n.contains("cannot list resource \"pods\"")),
+        "{:?}",
+        out.notices
+    );
+    assert!(
+        out.notices.iter().any(
+            |n| n.starts_with("context west: ") && n.ends_with("(its workloads are not shown)")
+        ),
+        "{:?}",
+        out.notices
+    );
 }

@@ -800,7 +800,12 @@ impl Server {
         }
         match (target, method) {
             (Target::Collection { res, ns }, Method::GET) => {
-                if matches!(query.get("watch").map(String::as_str), Some("true" | "1")) {
+                let watching = matches!(query.get("watch").map(String::as_str), Some("true" | "1"));
+                let verb = if watching { "watch" } else { "list" };
+                if self.denied(verb, res.plural()) {
+                    return forbidden_collection(verb, res.plural(), ns.as_deref());
+                }
+                if watching {
                     self.watch(res, ns, &query)
                 } else {
                     self.list(res, ns.as_deref(), &query)
@@ -1296,6 +1301,22 @@ fn forbidden(verb: &str, resource: &str, ns: &str) -> Response<Body> {
         "Forbidden",
         format!(
             "{resource} is forbidden: User \"fake-user\" cannot {verb} resource \"{resource}\" in the namespace \"{ns}\""
+        ),
+    )
+}
+
+/// A list or watch RBAC does not allow, in the real server's words (cluster scope or one namespace).
+fn forbidden_collection(verb: &str, resource: &str, ns: Option<&str>) -> Response<Body> {
+    let group = if resource == "pods" { "" } else { "apps" };
+    let scope = match ns {
+        Some(ns) => format!("in the namespace \"{ns}\""),
+        None => "at the cluster scope".to_string(),
+    };
+    status_body(
+        403,
+        "Forbidden",
+        format!(
+            "{resource} is forbidden: User \"fake-user\" cannot {verb} resource \"{resource}\" in API group \"{group}\" {scope}"
         ),
     )
 }

@@ -88,6 +88,8 @@ struct ContextWatch {
     pods: Vec<Store<Pod>>,
     replicasets: Vec<Store<ReplicaSet>>,
     namespaces: Vec<String>,
+    /// Set by the first poll: later polls do not wait for a context that is not synced.
+    sync_attempted: std::sync::atomic::AtomicBool,
     /// Pod usage from metrics.k8s.io and when to ask next.
     metrics: tokio::sync::Mutex<MetricsState>,
     /// Last watch error per resource, cleared when the watch recovers.
@@ -140,12 +142,16 @@ impl KubernetesConnector {
         let mut workloads = Vec::new();
         let mut samples = Vec::new();
         let mut notices = Vec::new();
+        let mut down = Vec::new();
         for cw in contexts {
-            if let Err(reason) = cw.synced().await {
-                return Err(ConnectorError::Unreachable {
-                    endpoint: format!("{}/{}", self.config.name, cw.context),
-                    reason,
-                });
+            // One context down does not hide the others: it is named once, and the endpoint
+            // fails only when no context answers.
+            match cw.synced().await {
+                Ok(partial) => notices.extend(partial),
+                Err(reason) => {
+                    down.push(format!("{}: {reason}", cw.context));
+                    continue;
+                }
             }
             cw.refresh_metrics(&mut notices).await;
             let start = workloads.len();
@@ -174,6 +180,16 @@ impl KubernetesConnector {
                 w.autoscale_denied = p.autoscalers.clone();
             }
         }
+        if down.len() == contexts.len() {
+            return Err(ConnectorError::Unreachable {
+                endpoint: self.config.name.clone(),
+                reason: down.join("; "),
+            });
+        }
+        notices.extend(
+            down.iter()
+                .map(|d| format!("context {d} (its workloads are not shown)")),
+        );
         workloads.sort_by(|a, b| a.id.cmp(&b.id));
         for w in &workloads {
             let target = w.id.target();

@@ -35,6 +35,20 @@ pub(super) async fn start(config: &KubernetesEndpoint) -> Result<Vec<ContextWatc
     Ok(out)
 }
 
+/// Whether every store of one resource has its initial list (without waiting).
+fn ready<K>(stores: &[Store<K>]) -> bool
+where
+    K: Resource + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    use futures::FutureExt;
+    stores.iter().all(|s| {
+        s.wait_until_ready()
+            .now_or_never()
+            .is_some_and(|r| r.is_ok())
+    })
+}
+
 /// One reflector: list then watch, with backoff on errors, managed fields stripped.
 /// One reflector: list then watch, with backoff on errors, managed fields stripped.
 fn spawn_reflector<K>(
@@ -88,6 +102,7 @@ impl ContextWatch {
             pods: Vec::new(),
             replicasets: Vec::new(),
             namespaces: namespaces.to_vec(),
+            sync_attempted: std::sync::atomic::AtomicBool::new(false),
             metrics: tokio::sync::Mutex::new(MetricsState::default()),
             errors: Arc::clone(&errors),
             tasks: Vec::new(),
@@ -186,49 +201,66 @@ impl ContextWatch {
         }
     }
 
-    /// Wait for the initial lists. A watch that keeps failing is reported after a second
-    /// instead of holding the poll for the whole [`FIRST_SYNC`].
-    pub(super) async fn synced(&self) -> Result<(), String> {
+    /// Wait for the initial lists of Deployments and StatefulSets (without them there is nothing
+    /// to show). Pods, ReplicaSets and HPAs only add detail: one that cannot be listed (RBAC
+    /// often forbids pods cluster-wide) is named in the returned notices instead of failing the
+    /// context. A core watch that keeps failing is reported after a second instead of holding
+    /// the poll for the whole [`FIRST_SYNC`]; once synced, a context never waits again.
+    pub(super) async fn synced(&self) -> Result<Vec<String>, String> {
         let started = tokio::time::Instant::now();
+        // Only the first poll waits for a context; later ones report what is there at once, so
+        // a context that is down costs the other contexts' polls no time.
+        let first = !self
+            .sync_attempted
+            .swap(true, std::sync::atomic::Ordering::Relaxed);
         loop {
-            if tokio::time::timeout(Duration::from_millis(100), self.wait_ready())
-                .await
-                .is_ok()
-            {
-                return Ok(());
-            }
             let errors = self.errors.lock().map(|e| e.clone()).unwrap_or_default();
+            let core_ready = ready(&self.deployments) && ready(&self.statefulsets);
+            let optional = [
+                ("pods", ready(&self.pods)),
+                ("replicasets", ready(&self.replicasets)),
+                ("horizontalpodautoscalers", ready(&self.hpas)),
+            ];
             let waited = started.elapsed();
-            if (!errors.is_empty() && waited > Duration::from_secs(1)) || waited > FIRST_SYNC {
-                let mut reasons: Vec<String> = errors
-                    .into_iter()
-                    .map(|(r, e)| format!("{r}: {e}"))
+            let optional_settled = optional
+                .iter()
+                .all(|(name, ok)| *ok || errors.contains_key(name));
+            if core_ready && (optional_settled || waited > FIRST_SYNC) {
+                let notices = optional
+                    .iter()
+                    .filter(|(_, ok)| !ok)
+                    .map(|(name, _)| {
+                        let why = errors
+                            .get(name)
+                            .cloned()
+                            .unwrap_or_else(|| "no answer to the initial list".into());
+                        format!(
+                            "context {}: cannot watch {name} ({why}); {}",
+                            self.context,
+                            match *name {
+                                "horizontalpodautoscalers" => "autoscalers are not shown",
+                                _ => "stuck pods and CPU/memory are not shown",
+                            }
+                        )
+                    })
                     .collect();
-                reasons.sort();
-                return Err(if reasons.is_empty() {
-                    "no answer to the initial list".into()
+                return Ok(notices);
+            }
+            let core_errors: Vec<String> = ["deployments", "statefulsets"]
+                .iter()
+                .filter_map(|r| errors.get(r).map(|e| format!("{r}: {e}")))
+                .collect();
+            if !first
+                || (!core_errors.is_empty() && waited > Duration::from_secs(1))
+                || waited > FIRST_SYNC
+            {
+                return Err(if core_errors.is_empty() {
+                    "still loading the initial lists".into()
                 } else {
-                    reasons.join("; ")
+                    core_errors.join("; ")
                 });
             }
-        }
-    }
-
-    pub(super) async fn wait_ready(&self) {
-        for s in &self.deployments {
-            let _ = s.wait_until_ready().await;
-        }
-        for s in &self.statefulsets {
-            let _ = s.wait_until_ready().await;
-        }
-        for s in &self.hpas {
-            let _ = s.wait_until_ready().await;
-        }
-        for s in &self.pods {
-            let _ = s.wait_until_ready().await;
-        }
-        for s in &self.replicasets {
-            let _ = s.wait_until_ready().await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
