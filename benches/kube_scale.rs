@@ -88,6 +88,7 @@ fn kube_scale(c: &mut Criterion) {
     // poll's fold and access reviews. Timed by hand: each run starts a fresh connector.
     let mut loads = Vec::new();
     let mut snapshot = None;
+    let mut samples = Vec::new();
     for run in 0..3 {
         let before = rss_bytes();
         let connector = KubernetesConnector::new(endpoint.clone());
@@ -103,6 +104,7 @@ fn kube_scale(c: &mut Criterion) {
             );
         }
         snapshot = Some(out.snapshot);
+        samples = out.samples;
     }
     loads.sort();
     eprintln!(
@@ -120,6 +122,50 @@ fn kube_scale(c: &mut Criterion) {
     group.sample_size(10);
     group.bench_function("poll_from_watch_caches", |b| {
         b.iter(|| rt.block_on(connector.poll()).unwrap());
+    });
+    group.finish();
+
+    // What the UI thread does with one poll's samples (2-4 series per workload, far more than
+    // the store's 5,000-series limit): the first 5,000 series are kept, the rest refused
+    // without evicting and re-allocating live ones on every poll.
+    eprintln!("samples per poll: {}", samples.len());
+    let mut store = scaleboard::metrics::MetricStore::default();
+    let mut t = 1_793_628_000_000_i64;
+    for _ in 0..3 {
+        for s in &samples {
+            store.push(
+                &scaleboard::metrics::SeriesKey::new(&s.target, s.metric),
+                t,
+                s.value,
+            );
+        }
+        t += 1_000;
+    }
+    eprintln!(
+        "store after 3 polls: {} series, {} refused, {} evicted, {:.1} MiB",
+        store.series_count(),
+        store.refused_series(),
+        store.evicted_series(),
+        store.memory_bytes() as f64 / 1_048_576.0
+    );
+    let keys: Vec<(scaleboard::metrics::SeriesKey, f64)> = samples
+        .iter()
+        .map(|s| {
+            (
+                scaleboard::metrics::SeriesKey::new(&s.target, s.metric),
+                s.value,
+            )
+        })
+        .collect();
+    let mut group = c.benchmark_group("ui_intake");
+    group.sample_size(20);
+    group.bench_function("one_poll_of_10k_workloads", |b| {
+        b.iter(|| {
+            t += 1_000;
+            for (k, v) in &keys {
+                store.push(k, t, *v);
+            }
+        });
     });
     group.finish();
 

@@ -29,9 +29,19 @@ impl ScaleboardApp {
                 snapshot,
                 samples,
             } => {
+                // The selected workload's series get in even when the store is full of others.
+                let pinned = self
+                    .selected_workload
+                    .as_ref()
+                    .map(crate::connectors::snapshot::WorkloadRef::target);
                 for s in samples {
+                    let is_pinned = pinned.as_deref() == Some(s.target.as_str());
                     let key = SeriesKey::new(s.target, s.metric);
-                    self.store.push(&key, s.at.unwrap_or(at), s.value);
+                    if is_pinned {
+                        self.store.push_pinned(&key, s.at.unwrap_or(at), s.value);
+                    } else {
+                        self.store.push(&key, s.at.unwrap_or(at), s.value);
+                    }
                 }
                 let mut new_errors = Vec::new();
                 if let Some(e) = self.fleet.endpoint_mut(&endpoint) {

@@ -25,6 +25,10 @@ pub struct StoreConfig {
     /// Series beyond this evict the stalest series, so a misbehaving endpoint that invents
     /// metric names cannot exhaust memory.
     pub max_series: usize,
+    /// When the store is full, only a series idle this long makes room for a new one; otherwise
+    /// the new series is refused. A fleet reporting more live series than `max_series` (a
+    /// cluster of 10,000 workloads) would else churn: evict, allocate, evict on every poll.
+    pub evict_idle_ms: i64,
 }
 
 impl Default for StoreConfig {
@@ -45,6 +49,7 @@ impl Default for StoreConfig {
             ],
             max_age_ms: 24 * HOUR_MS,
             max_series: 5_000,
+            evict_idle_ms: 5 * MINUTE_MS,
         }
     }
 }

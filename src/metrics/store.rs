@@ -18,6 +18,10 @@ pub struct MetricStore {
     clock: u64,
     dropped_out_of_order: u64,
     evicted_series: u64,
+    refused_series: u64,
+    /// While full: before this sample time no series can be idle enough to evict, so a new
+    /// series is refused without scanning the map (O(1) per refused sample).
+    refuse_until: TimeMs,
 }
 
 impl Default for MetricStore {
@@ -40,6 +44,8 @@ impl MetricStore {
             clock: 0,
             dropped_out_of_order: 0,
             evicted_series: 0,
+            refused_series: 0,
+            refuse_until: TimeMs::MIN,
         }
     }
 
@@ -58,8 +64,11 @@ impl MetricStore {
         let clock = self.clock;
         let pushed = if let Some(series) = self.series.get_mut(key) {
             series.push(t, value, clock)
+        } else if let Some(series) = self.insert(key, t, false) {
+            series.push(t, value, clock)
         } else {
-            self.insert(key).push(t, value, clock)
+            self.refused_series += 1;
+            return;
         };
         if !pushed {
             self.dropped_out_of_order += 1;
@@ -138,6 +147,20 @@ impl MetricStore {
         self.dropped_out_of_order
     }
 
+    /// Like [`Self::push`], for a series the operator is looking at (the selected workload):
+    /// when the store is full it evicts the stalest series even if that one is still live.
+    pub fn push_pinned(&mut self, key: &SeriesKey, t: TimeMs, value: f64) {
+        if !self.series.contains_key(key) && value.is_finite() {
+            self.insert(key, t, true);
+        }
+        self.push(key, t, value);
+    }
+
+    /// New series refused because the store was full of live ones.
+    pub fn refused_series(&self) -> u64 {
+        self.refused_series
+    }
+
     /// Series evicted to stay within [`StoreConfig::max_series`].
     pub fn evicted_series(&self) -> u64 {
         self.evicted_series
@@ -176,20 +199,30 @@ impl MetricStore {
 
     /// Creates a series, evicting the stalest one if the store is full. The O(n) scan only
     /// runs when a new series arrives at the limit, which is rare by design.
-    fn insert(&mut self, key: &SeriesKey) -> &mut Series {
+    /// A new series, if there is room: when full, the stalest series goes if it has been idle
+    /// for [`StoreConfig::evict_idle_ms`] (or `force`), else `None`.
+    fn insert(&mut self, key: &SeriesKey, t: TimeMs, force: bool) -> Option<&mut Series> {
         if self.series.len() >= self.config.max_series {
-            let stalest = self
+            if !force && t < self.refuse_until {
+                return None;
+            }
+            let (stalest, last_t) = self
                 .series
                 .iter()
                 .min_by_key(|(_, series)| series.last_t())
-                .map(|(key, _)| key.clone());
-            if let Some(stalest) = stalest {
-                self.series.remove(&stalest);
-                self.evicted_series += 1;
+                .map(|(key, series)| (key.clone(), series.last_t()))?;
+            let idle_enough = last_t <= t.saturating_sub(self.config.evict_idle_ms);
+            if !force && !idle_enough {
+                self.refuse_until = last_t.saturating_add(self.config.evict_idle_ms);
+                return None;
             }
+            self.series.remove(&stalest);
+            self.evicted_series += 1;
         }
-        self.series
-            .entry(key.clone())
-            .or_insert_with(|| Series::new(&self.config))
+        Some(
+            self.series
+                .entry(key.clone())
+                .or_insert_with(|| Series::new(&self.config)),
+        )
     }
 }

@@ -302,6 +302,7 @@ fn pruning_bounds_two_days_and_forgets_idle_series() {
 fn series_beyond_the_limit_evict_the_stalest() {
     let mut store = MetricStore::new(StoreConfig {
         max_series: 3,
+        evict_idle_ms: 4 * S,
         ..StoreConfig::default()
     });
     for (i, metric) in ["a", "b", "c"].into_iter().enumerate() {
@@ -312,6 +313,34 @@ fn series_beyond_the_limit_evict_the_stalest() {
     assert_eq!(store.series_count(), 3);
     assert!(!store.contains(&key("b")));
     assert_eq!(store.evicted_series(), 1);
+}
+
+/// More live series than the limit (a cluster of 10,000 workloads): the first ones stay, the
+/// rest are refused without churn, and a pinned series (the selected workload) still gets in.
+#[test]
+fn a_full_store_of_live_series_refuses_new_ones_but_takes_a_pinned_one() {
+    let mut store = MetricStore::new(StoreConfig {
+        max_series: 100,
+        ..StoreConfig::default()
+    });
+    let keys = fleet_keys(1_000);
+    for second in 0..3 {
+        for k in &keys {
+            store.push(k, T0 + second * S, 1.0);
+        }
+    }
+    assert_eq!(store.series_count(), 100);
+    assert_eq!(store.evicted_series(), 0);
+    assert_eq!(store.refused_series(), 3 * 900);
+    let chosen = &keys[999];
+    store.push_pinned(chosen, T0 + 3 * S, 2.0);
+    assert!(store.contains(chosen));
+    assert_eq!(store.series_count(), 100);
+    assert_eq!(store.evicted_series(), 1);
+    // Series that fall silent for the idle time make room again.
+    let late = T0 + 3 * S + StoreConfig::default().evict_idle_ms + S;
+    store.push(&keys[500], late, 1.0);
+    assert!(store.contains(&keys[500]));
 }
 
 fn fleet_keys(n: usize) -> Vec<SeriesKey> {

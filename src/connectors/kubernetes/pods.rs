@@ -103,43 +103,46 @@ impl PodTotals {
     }
 }
 
-/// (namespace, pod name) -> (CPU cores, memory bytes) in use, from metrics.k8s.io.
-pub(super) type Usage = HashMap<(String, String), (f64, f64)>;
+/// namespace -> pod name -> (CPU cores, memory bytes) in use, from metrics.k8s.io. Two levels
+/// so a lookup borrows the pod's own strings instead of allocating a key.
+pub(super) type Usage = HashMap<String, HashMap<String, (f64, f64)>>;
 
-/// Workload key: (namespace, kind, name).
-pub(super) type WorkloadKey = (String, WorkloadKind, String);
+/// Workload key: (namespace, kind, name), borrowed from the watched objects.
+pub(super) type WorkloadKey<'a> = (&'a str, WorkloadKind, &'a str);
 
-pub(super) fn fold(
-    pods: impl Iterator<Item = Arc<Pod>>,
-    replicasets: impl Iterator<Item = Arc<ReplicaSet>>,
+/// Runs on every poll over every watched pod (30,000 in the bench): no allocation per pod
+/// except the totals of each workload.
+pub(super) fn fold<'a>(
+    pods: &'a [Arc<Pod>],
+    replicasets: &'a [Arc<ReplicaSet>],
     usage: &Usage,
-) -> HashMap<WorkloadKey, PodTotals> {
-    let mut rs_owner: HashMap<(String, String), String> = HashMap::new();
+) -> HashMap<WorkloadKey<'a>, PodTotals> {
+    let mut rs_owner: HashMap<(&str, &str), &str> = HashMap::with_capacity(replicasets.len());
     for rs in replicasets {
         if let Some(owner) = controller(&rs.metadata)
             && owner.kind == "Deployment"
         {
             rs_owner.insert(
                 (
-                    rs.metadata.namespace.clone().unwrap_or_default(),
-                    rs.metadata.name.clone().unwrap_or_default(),
+                    rs.metadata.namespace.as_deref().unwrap_or_default(),
+                    rs.metadata.name.as_deref().unwrap_or_default(),
                 ),
-                owner.name.clone(),
+                owner.name.as_str(),
             );
         }
     }
-    let mut out: HashMap<WorkloadKey, PodTotals> = HashMap::new();
+    let mut out: HashMap<WorkloadKey<'a>, PodTotals> = HashMap::new();
     for pod in pods {
-        let ns = pod.metadata.namespace.clone().unwrap_or_default();
+        let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
         let Some(owner) = controller(&pod.metadata) else {
             continue;
         };
         let key = match owner.kind.as_str() {
-            "ReplicaSet" => match rs_owner.get(&(ns.clone(), owner.name.clone())) {
-                Some(deployment) => (ns.clone(), WorkloadKind::Deployment, deployment.clone()),
+            "ReplicaSet" => match rs_owner.get(&(ns, owner.name.as_str())) {
+                Some(deployment) => (ns, WorkloadKind::Deployment, *deployment),
                 None => continue,
             },
-            "StatefulSet" => (ns.clone(), WorkloadKind::StatefulSet, owner.name.clone()),
+            "StatefulSet" => (ns, WorkloadKind::StatefulSet, owner.name.as_str()),
             _ => continue,
         };
         let totals = out.entry(key).or_default();
@@ -153,11 +156,11 @@ pub(super) fn fold(
             .map(|c| u32::try_from(c.restart_count).unwrap_or(0))
             .sum::<u32>();
         if totals.stuck.is_none() {
-            totals.stuck = stuck_reason(&pod);
+            totals.stuck = stuck_reason(pod);
         }
-        let name = pod.metadata.name.clone().unwrap_or_default();
-        if let Some((cpu, memory)) = usage.get(&(ns, name)) {
-            let (cpu_req, mem_req) = requests(&pod);
+        let name = pod.metadata.name.as_deref().unwrap_or_default();
+        if let Some((cpu, memory)) = usage.get(ns).and_then(|pods| pods.get(name)) {
+            let (cpu_req, mem_req) = requests(pod);
             if cpu_req > 0.0 {
                 totals.cpu_used += cpu;
                 totals.cpu_requested += cpu_req;
@@ -316,7 +319,7 @@ pub(super) async fn pod_usage(
                 cpu += get("cpu").unwrap_or(0.0);
                 memory += get("memory").unwrap_or(0.0);
             }
-            usage.insert((ns, name), (cpu, memory));
+            usage.entry(ns).or_default().insert(name, (cpu, memory));
         }
     }
     Ok(usage)

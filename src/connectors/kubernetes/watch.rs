@@ -265,16 +265,12 @@ impl ContextWatch {
     }
 
     pub(super) fn collect(&self, endpoint: &str, usage: &Usage, out: &mut Vec<Workload>) {
-        let totals = pods::fold(
-            self.pods.iter().flat_map(Store::state),
-            self.replicasets.iter().flat_map(Store::state),
-            usage,
-        );
+        let pods: Vec<Arc<Pod>> = self.pods.iter().flat_map(Store::state).collect();
+        let replicasets: Vec<Arc<ReplicaSet>> =
+            self.replicasets.iter().flat_map(Store::state).collect();
+        let totals = pods::fold(&pods, &replicasets, usage);
         let of = |ns: &str, kind: WorkloadKind, name: &str| {
-            totals
-                .get(&(ns.to_string(), kind, name.to_string()))
-                .cloned()
-                .unwrap_or_default()
+            totals.get(&(ns, kind, name)).cloned().unwrap_or_default()
         };
         // Indexed by target once per poll: a lookup per workload, not a scan of every HPA.
         let mut hpas: HashMap<(String, String, String), Arc<HorizontalPodAutoscaler>> =
