@@ -221,11 +221,7 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
                 std::io::stdin().lock(),
                 std::io::stdout().lock(),
             )?;
-            Ok(if ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            Ok(exit_code(ok))
         }
         Some(Cmd::Autoscale {
             target,
@@ -261,11 +257,7 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
                 std::io::stdin().lock(),
                 std::io::stdout().lock(),
             )?;
-            Ok(if ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            Ok(exit_code(ok))
         }
         Some(Cmd::Promote {
             replica,
@@ -288,11 +280,7 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
                 std::io::stdin().lock(),
                 std::io::stdout().lock(),
             )?;
-            Ok(if ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            Ok(exit_code(ok))
         }
         Some(Cmd::Audit { csv }) => {
             scaleboard::cli::audit(&dirs, csv, std::io::stdout().lock())?;
@@ -331,4 +319,13 @@ fn run_window(
     };
     let app = ScaleboardApp::new(options, store)?;
     scaleboard::app::run_window(app)
+}
+
+/// 0 when the action was verified (or every endpoint is up), 1 otherwise.
+fn exit_code(ok: bool) -> ExitCode {
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }

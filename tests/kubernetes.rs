@@ -1194,118 +1194,148 @@ async fn large_lists_arrive_in_chunks_and_are_all_read() {
     assert_eq!(writer.cpu_percent, Some(50.0));
 }
 
+/// One request to the fake as plain HTTP: (method, path, content type, body, with the token).
+async fn raw(
+    kube: &FakeKube,
+    method: reqwest::Method,
+    path: &str,
+    content_type: &str,
+    body: &str,
+    authorized: bool,
+) -> reqwest::Response {
+    scaleboard::connectors::http::install_crypto_provider();
+    let mut request = reqwest::Client::new()
+        .request(method, format!("{}{path}", kube.url()))
+        .header("content-type", content_type)
+        .body(body.to_string());
+    if authorized {
+        request = request.header("authorization", format!("Bearer {}", kube.token));
+    }
+    request.send().await.unwrap()
+}
+
+/// The `Status` body of an error answer: (code, reason), checked to match the HTTP status.
+async fn status_of(r: reqwest::Response) -> (u16, String) {
+    let code = r.status().as_u16();
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["kind"], "Status", "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    (
+        code,
+        body["reason"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fake_api_server_rejects_what_a_real_one_rejects() {
+    use reqwest::Method;
     let kube = FakeKube::start();
     kube.put(&fake_kube::deployment("nexus", "web", 2, 2));
-    scaleboard::connectors::http::install_crypto_provider();
-    let http = reqwest::Client::new();
-    let url = |path: &str| format!("{}{path}", kube.url());
-    let auth = format!("Bearer {}", kube.token);
-    let status = |r: reqwest::Response| async move {
-        let code = r.status().as_u16();
-        let body: serde_json::Value = r.json().await.unwrap();
-        assert_eq!(body["kind"], "Status", "{body}");
-        assert_eq!(body["code"], code, "{body}");
+    let scale = "/apis/apps/v1/namespaces/nexus/deployments/web/scale";
+    let merge = "application/merge-patch+json";
+    let hpa = r#"{"apiVersion":"autoscaling/v2","kind":"HorizontalPodAutoscaler","metadata":{"name":"web"},"spec":{"scaleTargetRef":{"kind":"Deployment","name":"web"}}}"#;
+    let cases: [(Method, &str, &str, &str, bool, u16); 8] = [
+        // No token.
+        (Method::GET, "/apis/apps/v1/deployments", "", "", false, 401),
+        // Unknown resource, unknown object.
         (
-            code,
-            body["reason"].as_str().unwrap_or_default().to_string(),
-        )
-    };
-    // No token: 401.
-    let r = http
-        .get(url("/apis/apps/v1/deployments"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(status(r).await, (401, "Unauthorized".into()));
-    // Unknown resource: 404; unknown object: 404 NotFound.
-    let r = http
-        .get(url("/apis/apps/v1/namespaces/nexus/gizmos"))
-        .header("authorization", &auth)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(status(r).await.0, 404);
-    let r = http
-        .get(url("/apis/apps/v1/namespaces/nexus/deployments/nope"))
-        .header("authorization", &auth)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(status(r).await, (404, "NotFound".into()));
-    // A patch in a content type the server does not take: 415.
-    let r = http
-        .patch(url("/apis/apps/v1/namespaces/nexus/deployments/web/scale"))
-        .header("authorization", &auth)
-        .header("content-type", "application/json")
-        .body(r#"{"spec":{"replicas":3}}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(status(r).await.0, 415);
-    // Server-side apply without a fieldManager: 400.
-    let r = http
-        .patch(url("/apis/apps/v1/namespaces/nexus/deployments/web"))
-        .header("authorization", &auth)
-        .header("content-type", "application/apply-patch+yaml")
-        .body(r#"{"spec":{"replicas":3}}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(status(r).await.0, 400);
-    // Negative replicas: 422 Invalid; an HPA without maxReplicas: 422.
-    let r = http
-        .patch(url("/apis/apps/v1/namespaces/nexus/deployments/web/scale"))
-        .header("authorization", &auth)
-        .header("content-type", "application/merge-patch+json")
-        .body(r#"{"spec":{"replicas":-1}}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(status(r).await, (422, "Invalid".into()));
-    let r = http
-        .post(url("/apis/autoscaling/v2/namespaces/nexus/horizontalpodautoscalers"))
-        .header("authorization", &auth)
-        .header("content-type", "application/json")
-        .body(r#"{"apiVersion":"autoscaling/v2","kind":"HorizontalPodAutoscaler","metadata":{"name":"web"},"spec":{"scaleTargetRef":{"kind":"Deployment","name":"web"}}}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(status(r).await, (422, "Invalid".into()));
-    // A stale resourceVersion precondition: 409 Conflict.
-    let r = http
-        .patch(url("/apis/apps/v1/namespaces/nexus/deployments/web/scale"))
-        .header("authorization", &auth)
-        .header("content-type", "application/merge-patch+json")
-        .body(r#"{"metadata":{"resourceVersion":"1"},"spec":{"replicas":3}}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(status(r).await, (409, "Conflict".into()));
+            Method::GET,
+            "/apis/apps/v1/namespaces/nexus/gizmos",
+            "",
+            "",
+            true,
+            404,
+        ),
+        (
+            Method::GET,
+            "/apis/apps/v1/namespaces/nexus/deployments/nope",
+            "",
+            "",
+            true,
+            404,
+        ),
+        // A patch in a content type the server does not take.
+        (
+            Method::PATCH,
+            scale,
+            "application/json",
+            r#"{"spec":{"replicas":3}}"#,
+            true,
+            415,
+        ),
+        // Server-side apply without a fieldManager.
+        (
+            Method::PATCH,
+            "/apis/apps/v1/namespaces/nexus/deployments/web",
+            "application/apply-patch+yaml",
+            r#"{"spec":{"replicas":3}}"#,
+            true,
+            400,
+        ),
+        // Negative replicas; an HPA without maxReplicas.
+        (
+            Method::PATCH,
+            scale,
+            merge,
+            r#"{"spec":{"replicas":-1}}"#,
+            true,
+            422,
+        ),
+        (
+            Method::POST,
+            "/apis/autoscaling/v2/namespaces/nexus/horizontalpodautoscalers",
+            "application/json",
+            hpa,
+            true,
+            422,
+        ),
+        // A stale resourceVersion precondition.
+        (
+            Method::PATCH,
+            scale,
+            merge,
+            r#"{"metadata":{"resourceVersion":"1"},"spec":{"replicas":3}}"#,
+            true,
+            409,
+        ),
+    ];
+    for (method, path, content_type, body, authorized, code) in cases {
+        let what = format!("{method} {path} {body}");
+        let r = raw(&kube, method, path, content_type, body, authorized).await;
+        assert_eq!(status_of(r).await.0, code, "{what}");
+    }
+    // Nothing above changed the deployment.
+    assert_eq!(
+        kube.get(Res::Deployments, "nexus", "web").unwrap()["spec"]["replicas"],
+        2
+    );
     // A watch from a compacted resourceVersion: an ERROR event carrying 410 Gone.
     kube.compact();
-    let r = http
-        .get(url(
-            "/apis/apps/v1/namespaces/nexus/deployments?watch=true&resourceVersion=1",
-        ))
-        .header("authorization", &auth)
-        .send()
-        .await
-        .unwrap();
+    let r = raw(
+        &kube,
+        Method::GET,
+        "/apis/apps/v1/namespaces/nexus/deployments?watch=true&resourceVersion=1",
+        "",
+        "",
+        true,
+    )
+    .await;
     assert_eq!(r.status().as_u16(), 200);
     let first = r.text().await.unwrap();
     let event: serde_json::Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
     assert_eq!(event["type"], "ERROR", "{event}");
     assert_eq!(event["object"]["code"], 410, "{event}");
     // metrics.k8s.io is absent until metrics-server "is installed".
-    let r = http
-        .get(url("/apis/metrics.k8s.io/v1beta1/pods"))
-        .header("authorization", &auth)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(status(r).await.0, 404);
+    let r = raw(
+        &kube,
+        Method::GET,
+        "/apis/metrics.k8s.io/v1beta1/pods",
+        "",
+        "",
+        true,
+    )
+    .await;
+    assert_eq!(status_of(r).await.0, 404);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

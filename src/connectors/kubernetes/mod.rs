@@ -213,11 +213,25 @@ impl KubernetesConnector {
         })
     }
 
-    async fn run(&self, action: &Action) -> Result<String, ConnectorError> {
+    /// Carry out an action, or with `dry_run` send the same requests with `dryRun=All`: the
+    /// API server then runs validation and admission (webhooks, quotas, policies) and stores
+    /// nothing.
+    async fn request(&self, action: &Action, dry_run: bool) -> Result<String, ConnectorError> {
         match action {
+            Action::ScaleWorkload { workload, replicas } if dry_run => {
+                self.dry_scale(workload, *replicas).await?;
+                Ok("the API server accepted the scale (dry run)".into())
+            }
             Action::ScaleWorkload { workload, replicas } => {
                 let (cw, ns, kind) = self.locate(workload).await?;
                 cw.scale(ns, kind, &workload.name, *replicas).await
+            }
+            Action::ScaleWorkloads { targets, .. } if dry_run => {
+                self.dry_scale_many(targets).await?;
+                Ok(format!(
+                    "the API server accepted all {} scales (dry run)",
+                    targets.len()
+                ))
             }
             Action::ScaleWorkloads { targets, .. } => self.scale_many(targets).await,
             Action::SetAutoscaler {
@@ -227,17 +241,26 @@ impl KubernetesConnector {
                 target_cpu_percent,
             } => {
                 let (cw, ns, kind) = self.locate(workload).await?;
-                cw.set_autoscaler(
-                    ns,
-                    kind,
-                    &workload.name,
-                    (*min_replicas, *max_replicas, *target_cpu_percent),
-                )
-                .await
+                let range = (*min_replicas, *max_replicas, *target_cpu_percent);
+                let done = cw
+                    .autoscaler_request(ns, kind, &workload.name, range, dry_run)
+                    .await?;
+                Ok(if dry_run {
+                    "the API server accepted the autoscaler (dry run)".into()
+                } else {
+                    done
+                })
             }
             Action::DeleteAutoscaler { workload } => {
                 let (cw, ns, kind) = self.locate(workload).await?;
-                cw.delete_autoscaler(ns, kind, &workload.name).await
+                let done = cw
+                    .delete_autoscaler_request(ns, kind, &workload.name, dry_run)
+                    .await?;
+                Ok(if dry_run {
+                    "the API server accepted the deletion (dry run)".into()
+                } else {
+                    done
+                })
             }
             Action::PromoteReplica { .. } | Action::ScaleComposeServices { .. } => {
                 Err(ConnectorError::Unsupported(format!(
@@ -249,63 +272,18 @@ impl KubernetesConnector {
         }
     }
 
-    /// The same requests as [`Self::run`] with `dryRun=All`: the API server runs validation and
-    /// admission (webhooks, quotas, policies) and stores nothing.
-    async fn validate(&self, action: &Action) -> Result<String, ConnectorError> {
-        let targets: Vec<(&WorkloadRef, u32)> = match action {
-            Action::ScaleWorkload { workload, replicas } => vec![(workload, *replicas)],
-            Action::ScaleWorkloads { targets, .. } => {
-                targets.iter().map(|(w, n)| (w, *n)).collect()
-            }
-            Action::SetAutoscaler {
-                workload,
-                min_replicas,
-                max_replicas,
-                target_cpu_percent,
-            } => {
-                let (cw, ns, kind) = self.locate(workload).await?;
-                cw.autoscaler_request(
-                    ns,
-                    kind,
-                    &workload.name,
-                    (*min_replicas, *max_replicas, *target_cpu_percent),
-                    true,
-                )
-                .await?;
-                return Ok("the API server accepted the autoscaler (dry run)".into());
-            }
-            Action::DeleteAutoscaler { workload } => {
-                let (cw, ns, kind) = self.locate(workload).await?;
-                cw.delete_autoscaler_request(ns, kind, &workload.name, true)
-                    .await?;
-                return Ok("the API server accepted the deletion (dry run)".into());
-            }
-            Action::PromoteReplica { .. } | Action::ScaleComposeServices { .. } => {
-                return Err(ConnectorError::Unsupported(format!(
-                    "a Kubernetes endpoint cannot {}",
-                    action.kind()
-                )));
-            }
-        };
-        // A namespace of hundreds is checked with several requests in flight. The futures are
-        // collected first: a lazy map inside the stream trips the Send check's lifetimes.
+    /// A namespace of hundreds is checked with several requests in flight. The futures are
+    /// collected first: a lazy map inside the stream trips the Send check's lifetimes.
+    async fn dry_scale_many(&self, targets: &[(WorkloadRef, u32)]) -> Result<(), ConnectorError> {
         let checks: Vec<_> = targets
             .iter()
-            .map(|&(workload, n)| self.dry_scale(workload, n))
+            .map(|(workload, n)| self.dry_scale(workload, *n))
             .collect();
         let results: Vec<Result<(), ConnectorError>> = futures::stream::iter(checks)
             .buffer_unordered(16)
             .collect()
             .await;
-        results.into_iter().collect::<Result<Vec<()>, _>>()?;
-        Ok(format!(
-            "the API server accepted {} (dry run)",
-            if targets.len() == 1 {
-                "the scale".to_string()
-            } else {
-                format!("all {} scales", targets.len())
-            }
-        ))
+        results.into_iter().collect()
     }
 
     async fn dry_scale(&self, workload: &WorkloadRef, n: u32) -> Result<(), ConnectorError> {
@@ -480,13 +458,13 @@ impl Connector for KubernetesConnector {
     }
 
     fn execute<'a>(&'a self, action: &'a Action) -> BoxFuture<'a, Result<String, ConnectorError>> {
-        Box::pin(self.run(action))
+        Box::pin(self.request(action, false))
     }
 
     fn dry_run<'a>(
         &'a self,
         action: &'a Action,
     ) -> BoxFuture<'a, Result<Option<String>, ConnectorError>> {
-        Box::pin(async move { self.validate(action).await.map(Some) })
+        Box::pin(async move { self.request(action, true).await.map(Some) })
     }
 }

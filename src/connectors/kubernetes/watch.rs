@@ -294,11 +294,30 @@ impl ContextWatch {
             hpas.get(&(ns.to_string(), kind.to_string(), name.to_string()))
                 .map(|h| autoscaler(h))
         };
+        // [desired, ready, available, updated] from the object; the rest from pods and HPAs.
+        let build = |kind: WorkloadKind, ns: &str, name: &str, counts: [i32; 4], condition| {
+            let [desired, ready, available, updated] = counts.map(count);
+            let pods = of(ns, kind, name);
+            Workload {
+                id: make_ref(ns, name),
+                kind,
+                desired,
+                ready,
+                available,
+                updated,
+                cpu_percent: pods.cpu_percent(),
+                memory_percent: pods.memory_percent(),
+                autoscaler: autoscaler_for(ns, kind_name(kind), name),
+                fixed_host_port: None,
+                pending_reason: stuck(&pods, ready, desired).or(condition),
+                docker: None,
+                scale_denied: None,
+                autoscale_denied: None,
+            }
+        };
         for d in self.deployments.iter().flat_map(Store::state) {
-            let ns = d.namespace().unwrap_or_default();
             let status = d.status.clone().unwrap_or_default();
-            let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-            let pending_reason = status.conditions.as_ref().and_then(|cs| {
+            let condition = status.conditions.as_ref().and_then(|cs| {
                 cs.iter()
                     .find(|c| {
                         (c.type_ == "ReplicaFailure" && c.status == "True")
@@ -306,47 +325,37 @@ impl ContextWatch {
                     })
                     .and_then(|c| c.message.clone())
             });
-            let pods = of(&ns, WorkloadKind::Deployment, &d.name_any());
-            let ready = count(status.ready_replicas.unwrap_or(0));
-            out.push(Workload {
-                id: make_ref(&ns, &d.name_any()),
-                kind: WorkloadKind::Deployment,
-                desired: count(desired),
-                ready,
-                available: count(status.available_replicas.unwrap_or(0)),
-                updated: count(status.updated_replicas.unwrap_or(0)),
-                cpu_percent: pods.cpu_percent(),
-                memory_percent: pods.memory_percent(),
-                autoscaler: autoscaler_for(&ns, "Deployment", &d.name_any()),
-                fixed_host_port: None,
-                pending_reason: stuck(&pods, ready, count(desired)).or(pending_reason),
-                docker: None,
-                scale_denied: None,
-                autoscale_denied: None,
-            });
+            let counts = [
+                d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+                status.ready_replicas.unwrap_or(0),
+                status.available_replicas.unwrap_or(0),
+                status.updated_replicas.unwrap_or(0),
+            ];
+            let ns = d.namespace().unwrap_or_default();
+            out.push(build(
+                WorkloadKind::Deployment,
+                &ns,
+                &d.name_any(),
+                counts,
+                condition,
+            ));
         }
         for s in self.statefulsets.iter().flat_map(Store::state) {
-            let ns = s.namespace().unwrap_or_default();
             let status = s.status.clone().unwrap_or_default();
-            let desired = s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-            let pods = of(&ns, WorkloadKind::StatefulSet, &s.name_any());
-            let ready = count(status.ready_replicas.unwrap_or(0));
-            out.push(Workload {
-                id: make_ref(&ns, &s.name_any()),
-                kind: WorkloadKind::StatefulSet,
-                desired: count(desired),
-                ready,
-                available: count(status.available_replicas.unwrap_or(0)),
-                updated: count(status.updated_replicas.unwrap_or(0)),
-                cpu_percent: pods.cpu_percent(),
-                memory_percent: pods.memory_percent(),
-                autoscaler: autoscaler_for(&ns, "StatefulSet", &s.name_any()),
-                fixed_host_port: None,
-                pending_reason: stuck(&pods, ready, count(desired)),
-                docker: None,
-                scale_denied: None,
-                autoscale_denied: None,
-            });
+            let counts = [
+                s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+                status.ready_replicas.unwrap_or(0),
+                status.available_replicas.unwrap_or(0),
+                status.updated_replicas.unwrap_or(0),
+            ];
+            let ns = s.namespace().unwrap_or_default();
+            out.push(build(
+                WorkloadKind::StatefulSet,
+                &ns,
+                &s.name_any(),
+                counts,
+                None,
+            ));
         }
     }
 

@@ -96,16 +96,6 @@ impl ContextWatch {
         }
     }
 
-    pub(super) async fn set_autoscaler(
-        &self,
-        ns: &str,
-        kind: WorkloadKind,
-        name: &str,
-        range: (u32, u32, u32),
-    ) -> Result<String, ConnectorError> {
-        self.autoscaler_request(ns, kind, name, range, false).await
-    }
-
     /// Edit the workload's HPA (merge patch with the cached resourceVersion, one retry on 409)
     /// or create one named after the workload, as `kubectl autoscale` does.
     pub(super) async fn autoscaler_request(
@@ -194,15 +184,7 @@ impl ContextWatch {
         ))
     }
 
-    pub(super) async fn delete_autoscaler(
-        &self,
-        ns: &str,
-        kind: WorkloadKind,
-        name: &str,
-    ) -> Result<String, ConnectorError> {
-        self.delete_autoscaler_request(ns, kind, name, false).await
-    }
-
+    /// `kubectl delete hpa`: the workload keeps its current replica count.
     pub(super) async fn delete_autoscaler_request(
         &self,
         ns: &str,
