@@ -1,5 +1,6 @@
 //! Bottom bar: every endpoint's status and how fresh the data is.
 
+use super::theme;
 use super::widgets;
 use crate::app::ScaleboardApp;
 
@@ -24,6 +25,13 @@ pub fn status_bar_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                 app.store.series_count(),
                 app.store.memory_bytes() as f64 / 1e6
             ));
+            if app.store.refused_series() > 0 {
+                ui.colored_label(theme::WARN, "series limit reached")
+                    .on_hover_text(format!(
+                        "The fleet reports more series than the {} kept for plots; the rest are not recorded. The selected workload's series always are.",
+                        app.store.config().max_series
+                    ));
+            }
         });
     });
 }
