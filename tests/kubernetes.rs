@@ -1234,7 +1234,7 @@ async fn the_fake_api_server_rejects_what_a_real_one_rejects() {
     let scale = "/apis/apps/v1/namespaces/nexus/deployments/web/scale";
     let merge = "application/merge-patch+json";
     let hpa = r#"{"apiVersion":"autoscaling/v2","kind":"HorizontalPodAutoscaler","metadata":{"name":"web"},"spec":{"scaleTargetRef":{"kind":"Deployment","name":"web"}}}"#;
-    let cases: [(Method, &str, &str, &str, bool, u16); 8] = [
+    let cases: [(Method, &str, &str, &str, bool, u16); 9] = [
         // No token.
         (Method::GET, "/apis/apps/v1/deployments", "", "", false, 401),
         // Unknown resource, unknown object.
@@ -1272,12 +1272,20 @@ async fn the_fake_api_server_rejects_what_a_real_one_rejects() {
             true,
             400,
         ),
-        // Negative replicas; an HPA without maxReplicas.
+        // Negative replicas; replicas of the wrong type; an HPA without maxReplicas.
         (
             Method::PATCH,
             scale,
             merge,
             r#"{"spec":{"replicas":-1}}"#,
+            true,
+            422,
+        ),
+        (
+            Method::PATCH,
+            "/apis/apps/v1/namespaces/nexus/deployments/web",
+            merge,
+            r#"{"spec":{"replicas":"three"}}"#,
             true,
             422,
         ),

@@ -1335,6 +1335,21 @@ fn conflict(res: Res, name: &str) -> Response<Body> {
 
 /// What a real server rejects for missing fields, per resource.
 fn validate(res: Res, obj: &Value) -> Result<(), String> {
+    // Decoding: a field of the wrong type (replicas: "three") is refused as the real decoder
+    // refuses it, by the k8s-openapi type of the resource.
+    fn decodes<K: serde::de::DeserializeOwned>(obj: &Value) -> Result<(), String> {
+        serde_json::from_value::<K>(obj.clone())
+            .map(|_| ())
+            .map_err(|e| format!("the object could not be decoded: {e}"))
+    }
+    match res {
+        Res::Deployments => decodes::<Deployment>(obj)?,
+        Res::StatefulSets => decodes::<StatefulSet>(obj)?,
+        Res::ReplicaSets => decodes::<ReplicaSet>(obj)?,
+        Res::Hpas => decodes::<HorizontalPodAutoscaler>(obj)?,
+        Res::Pods => decodes::<Pod>(obj)?,
+        Res::PodMetrics => {}
+    }
     let spec = &obj["spec"];
     match res {
         Res::Deployments | Res::StatefulSets => {
