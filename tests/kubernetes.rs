@@ -1382,3 +1382,90 @@ async fn forbidden_pods_and_a_dead_context_do_not_hide_what_can_be_seen() {
         out.notices
     );
 }
+
+#[test]
+fn verification_names_the_pod_that_cannot_be_scheduled() {
+    let c = clusters();
+    c.east.state().auto_ready = false;
+    c.east.put(&fake_kube::replicaset(
+        "nexus",
+        "writer-service",
+        "7d4f9",
+        3,
+    ));
+    for i in 0..3 {
+        c.east.put(&fake_kube::pod(
+            "nexus",
+            &format!("writer-service-7d4f9-{i}"),
+            "ReplicaSet",
+            "writer-service-7d4f9",
+            "500m",
+            "256Mi",
+        ));
+    }
+    let mut rig = rig(c.endpoint(&["east"], &["nexus"]));
+    let plan = rig.plan(Action::ScaleWorkload {
+        workload: wref("east/nexus", "writer-service"),
+        replicas: 4,
+    });
+    let id = scaleboard::actions::ActionId(1);
+    rig.engine
+        .send(Command::Execute {
+            id,
+            plan: Box::new(plan),
+            forced: false,
+        })
+        .unwrap();
+    // The new pod cannot be placed, as the scheduler reports it.
+    rig.until("verifying", |_, e| {
+        matches!(
+            e,
+            Event::ActionProgress {
+                stage: scaleboard::engine::ActionStage::Verifying { .. },
+                ..
+            }
+        )
+    });
+    c.east.put(&fake_kube::unschedulable(
+        fake_kube::pod(
+            "nexus",
+            "writer-service-7d4f9-3",
+            "ReplicaSet",
+            "writer-service-7d4f9",
+            "500m",
+            "256Mi",
+        ),
+        "0/3 nodes are available: 3 Insufficient memory.",
+    ));
+    let event = rig.until("the stuck pod named", |_, e| {
+        matches!(e, Event::ActionProgress {
+            stage: scaleboard::engine::ActionStage::Verifying { observed }, ..
+        } if observed.contains("pod writer-service-7d4f9-3 Pending: Unschedulable: 0/3 nodes are available: 3 Insufficient memory."))
+    });
+    let Event::ActionProgress {
+        stage: scaleboard::engine::ActionStage::Verifying { observed },
+        ..
+    } = event
+    else {
+        unreachable!()
+    };
+    assert!(observed.starts_with("4 desired, 3 ready"), "{observed}");
+    // Once it runs, verification completes.
+    c.east.put(&fake_kube::pod(
+        "nexus",
+        "writer-service-7d4f9-3",
+        "ReplicaSet",
+        "writer-service-7d4f9",
+        "500m",
+        "256Mi",
+    ));
+    c.east
+        .modify(Res::Deployments, "nexus", "writer-service", |d| {
+            d["status"]["readyReplicas"] = 4.into();
+        });
+    let done = rig.until("finished", |_, e| matches!(e, Event::ActionFinished { .. }));
+    let Event::ActionFinished { record, .. } = done else {
+        unreachable!()
+    };
+    assert_eq!(record.outcome, AuditOutcome::Succeeded, "{record:?}");
+}
