@@ -14,6 +14,7 @@
 //! the connector is dropped.
 
 mod access;
+mod cache;
 mod pods;
 mod watch;
 mod writes;
@@ -39,7 +40,6 @@ use k8s_openapi::api::autoscaling::v2::{
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
 use pods::{MetricsError, PodTotals, Usage};
@@ -82,11 +82,11 @@ struct ContextWatch {
     client: Client,
     /// Checked per namespace on the first poll that shows it, again after [`RBAC_RECHECK`].
     permissions: access::PermissionCache,
-    deployments: Vec<Store<Deployment>>,
-    statefulsets: Vec<Store<StatefulSet>>,
-    hpas: Vec<Store<HorizontalPodAutoscaler>>,
-    pods: Vec<Store<Pod>>,
-    replicasets: Vec<Store<ReplicaSet>>,
+    deployments: Vec<cache::CompactStore<cache::WorkloadObj>>,
+    statefulsets: Vec<cache::CompactStore<cache::WorkloadObj>>,
+    hpas: Vec<cache::CompactStore<cache::HpaObj>>,
+    pods: Vec<cache::CompactStore<cache::PodObj>>,
+    replicasets: Vec<cache::CompactStore<cache::RsObj>>,
     namespaces: Vec<String>,
     /// Set by the first poll: later polls do not wait for a context that is not synced.
     sync_attempted: std::sync::atomic::AtomicBool,

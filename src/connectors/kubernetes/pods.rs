@@ -1,84 +1,15 @@
 //! Pods and ReplicaSets folded under their workloads. Replica counts come from the Deployment
 //! and StatefulSet objects; requests, restarts and why pods are stuck come from the pods (owned
 //! ReplicaSets map a pod to its Deployment), CPU and memory from `metrics.k8s.io` when it is
-//! served. Watched objects are stripped to what is read here, so 30,000 pods stay small.
+//! served. The pods arrive already projected to what is read here (`cache.rs`).
 
+use super::cache::{Key, PodObj};
 use crate::connectors::snapshot::WorkloadKind;
-use k8s_openapi::api::apps::v1::ReplicaSet;
-use k8s_openapi::api::core::v1::{
-    Container, ContainerState, ContainerStatus, Pod, PodCondition, PodSpec, PodStatus,
-    ResourceRequirements,
-};
+use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
 use kube::api::{Api, ListParams};
 use kube::core::{ApiResource, DynamicObject};
 use std::collections::HashMap;
-use std::sync::Arc;
-
-/// Keep owner references, container requests, phase, failing conditions and container states.
-pub(super) fn strip_pod(p: &mut Pod) {
-    p.metadata.labels = None;
-    p.metadata.annotations = None;
-    if let Some(spec) = p.spec.take() {
-        let containers = spec
-            .containers
-            .into_iter()
-            .map(|c| Container {
-                name: c.name,
-                resources: c.resources.map(|r| ResourceRequirements {
-                    requests: r.requests,
-                    ..ResourceRequirements::default()
-                }),
-                ..Container::default()
-            })
-            .collect();
-        p.spec = Some(PodSpec {
-            containers,
-            ..PodSpec::default()
-        });
-    }
-    if let Some(status) = p.status.take() {
-        p.status = Some(PodStatus {
-            phase: status.phase,
-            conditions: status.conditions.map(|cs| {
-                cs.into_iter()
-                    .filter(|c| c.status == "False")
-                    .map(|c| PodCondition {
-                        type_: c.type_,
-                        status: c.status,
-                        reason: c.reason,
-                        message: c.message,
-                        ..PodCondition::default()
-                    })
-                    .collect()
-            }),
-            container_statuses: status.container_statuses.map(|cs| {
-                cs.into_iter()
-                    .map(|c| ContainerStatus {
-                        name: c.name,
-                        ready: c.ready,
-                        restart_count: c.restart_count,
-                        state: c.state.map(|s| ContainerState {
-                            waiting: s.waiting,
-                            ..ContainerState::default()
-                        }),
-                        ..ContainerStatus::default()
-                    })
-                    .collect()
-            }),
-            ..PodStatus::default()
-        });
-    }
-}
-
-/// A ReplicaSet is only read for its owner (the Deployment).
-pub(super) fn strip_replicaset(rs: &mut ReplicaSet) {
-    rs.metadata.labels = None;
-    rs.metadata.annotations = None;
-    if let Some(spec) = rs.spec.as_mut() {
-        spec.template = None;
-    }
-}
 
 /// What a workload's pods add up to.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -111,56 +42,33 @@ pub(super) type Usage = HashMap<String, HashMap<String, (f64, f64)>>;
 pub(super) type WorkloadKey<'a> = (&'a str, WorkloadKind, &'a str);
 
 /// Runs on every poll over every watched pod (30,000 in the bench): no allocation per pod
-/// except the totals of each workload.
+/// except the totals of each workload. `rs_owner`: (namespace, ReplicaSet) -> its Deployment.
 pub(super) fn fold<'a>(
-    pods: &'a [Arc<Pod>],
-    replicasets: &'a [Arc<ReplicaSet>],
+    pods: impl Iterator<Item = (&'a Key, &'a PodObj)>,
+    rs_owner: &HashMap<(&'a str, &'a str), &'a str>,
     usage: &Usage,
 ) -> HashMap<WorkloadKey<'a>, PodTotals> {
-    let mut rs_owner: HashMap<(&str, &str), &str> = HashMap::with_capacity(replicasets.len());
-    for rs in replicasets {
-        if let Some(owner) = controller(&rs.metadata)
-            && owner.kind == "Deployment"
-        {
-            rs_owner.insert(
-                (
-                    rs.metadata.namespace.as_deref().unwrap_or_default(),
-                    rs.metadata.name.as_deref().unwrap_or_default(),
-                ),
-                owner.name.as_str(),
-            );
-        }
-    }
     let mut out: HashMap<WorkloadKey<'a>, PodTotals> = HashMap::new();
-    for pod in pods {
-        let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
-        let Some(owner) = controller(&pod.metadata) else {
+    for ((ns, name), pod) in pods {
+        let Some((owner_kind, owner_name)) = &pod.owner else {
             continue;
         };
-        let key = match owner.kind.as_str() {
-            "ReplicaSet" => match rs_owner.get(&(ns, owner.name.as_str())) {
-                Some(deployment) => (ns, WorkloadKind::Deployment, *deployment),
+        let key = match owner_kind.as_str() {
+            "ReplicaSet" => match rs_owner.get(&(ns.as_str(), owner_name.as_str())) {
+                Some(deployment) => (ns.as_str(), WorkloadKind::Deployment, *deployment),
                 None => continue,
             },
-            "StatefulSet" => (ns, WorkloadKind::StatefulSet, owner.name.as_str()),
+            "StatefulSet" => (ns.as_str(), WorkloadKind::StatefulSet, owner_name.as_str()),
             _ => continue,
         };
         let totals = out.entry(key).or_default();
         totals.pods += 1;
-        let status = pod.status.as_ref();
-        let containers = status
-            .and_then(|s| s.container_statuses.as_deref())
-            .unwrap_or_default();
-        totals.restarts += containers
-            .iter()
-            .map(|c| u32::try_from(c.restart_count).unwrap_or(0))
-            .sum::<u32>();
+        totals.restarts += pod.restarts;
         if totals.stuck.is_none() {
-            totals.stuck = stuck_reason(pod);
+            totals.stuck.clone_from(&pod.stuck);
         }
-        let name = pod.metadata.name.as_deref().unwrap_or_default();
-        if let Some((cpu, memory)) = usage.get(ns).and_then(|pods| pods.get(name)) {
-            let (cpu_req, mem_req) = requests(pod);
+        if let Some((cpu, memory)) = usage.get(ns.as_str()).and_then(|m| m.get(name.as_str())) {
+            let (cpu_req, mem_req) = pod.requests;
             if cpu_req > 0.0 {
                 totals.cpu_used += cpu;
                 totals.cpu_requested += cpu_req;
@@ -174,17 +82,8 @@ pub(super) fn fold<'a>(
     out
 }
 
-fn controller(
-    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-) -> Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference> {
-    meta.owner_references
-        .as_deref()?
-        .iter()
-        .find(|o| o.controller == Some(true))
-}
-
 /// Sum of the containers' CPU (cores) and memory (bytes) requests.
-fn requests(pod: &Pod) -> (f64, f64) {
+pub(super) fn requests(pod: &Pod) -> (f64, f64) {
     let mut cpu = 0.0;
     let mut memory = 0.0;
     for c in pod.spec.iter().flat_map(|s| &s.containers) {
@@ -204,7 +103,7 @@ fn requests(pod: &Pod) -> (f64, f64) {
 
 /// "pod web-7d4-x: Unschedulable: 0/3 nodes are available: 3 Insufficient cpu" for a pod that
 /// cannot be scheduled or whose container waits (ImagePullBackOff, CrashLoopBackOff, …).
-fn stuck_reason(pod: &Pod) -> Option<String> {
+pub(super) fn stuck_reason(pod: &Pod) -> Option<String> {
     let status = pod.status.as_ref()?;
     let name = pod.metadata.name.as_deref().unwrap_or("?");
     if status.phase.as_deref() == Some("Pending")

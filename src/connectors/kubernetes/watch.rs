@@ -1,5 +1,5 @@
-//! One context's watchers: reflectors per resource and namespace scope, the first sync, the
-//! metrics refresh, and the snapshot read from the watch caches.
+//! One context's watchers: a compact watch cache per resource and namespace scope, the first
+//! sync, the metrics refresh, and the snapshot read from the caches.
 
 use super::*;
 
@@ -36,57 +36,8 @@ pub(super) async fn start(config: &KubernetesEndpoint) -> Result<Vec<ContextWatc
 }
 
 /// Whether every store of one resource has its initial list (without waiting).
-fn ready<K>(stores: &[Store<K>]) -> bool
-where
-    K: Resource + Clone + 'static,
-    K::DynamicType: Eq + std::hash::Hash + Clone,
-{
-    use futures::FutureExt;
-    stores.iter().all(|s| {
-        s.wait_until_ready()
-            .now_or_never()
-            .is_some_and(|r| r.is_ok())
-    })
-}
-
-/// One reflector: list then watch, with backoff on errors, managed fields stripped.
-/// One reflector: list then watch, with backoff on errors, managed fields stripped.
-fn spawn_reflector<K>(
-    api: Api<K>,
-    name: &'static str,
-    errors: &Arc<Mutex<HashMap<&'static str, String>>>,
-    strip: fn(&mut K),
-) -> (Store<K>, JoinHandle<()>)
-where
-    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
-{
-    let (reader, writer) = reflector::store();
-    let errors = Arc::clone(errors);
-    let stream = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .modify(move |obj: &mut K| {
-            obj.meta_mut().managed_fields = None;
-            strip(obj);
-        })
-        .reflect(writer);
-    let task = tokio::spawn(async move {
-        futures::pin_mut!(stream);
-        while let Some(event) = stream.next().await {
-            if let Ok(mut errors) = errors.lock() {
-                match event {
-                    Ok(_) => {
-                        errors.remove(name);
-                    }
-                    Err(e) => {
-                        log::warn!("watch {name}: {e}");
-                        errors.insert(name, e.to_string());
-                    }
-                }
-            }
-        }
-    });
-    (reader, task)
+fn ready<T>(stores: &[cache::CompactStore<T>]) -> bool {
+    stores.iter().all(cache::CompactStore::is_ready)
 }
 
 impl ContextWatch {
@@ -114,49 +65,39 @@ impl ContextWatch {
             namespaces.iter().map(|n| Some(n.as_str())).collect()
         };
         for ns in scopes {
-            let (store, task) = spawn_reflector(
+            let (store, task) = cache::spawn_compact(
                 api_for::<Deployment>(client, ns),
                 "deployments",
                 &errors,
-                |d| {
-                    // Keep status numbers and conditions; the pod template is not needed.
-                    if let Some(spec) = d.spec.as_mut() {
-                        spec.template = Default::default();
-                    }
-                },
+                cache::deployment,
             );
             cw.deployments.push(store);
             cw.tasks.push(task);
-            let (store, task) = spawn_reflector(
+            let (store, task) = cache::spawn_compact(
                 api_for::<StatefulSet>(client, ns),
                 "statefulsets",
                 &errors,
-                |s| {
-                    if let Some(spec) = s.spec.as_mut() {
-                        spec.template = Default::default();
-                        spec.volume_claim_templates = None;
-                    }
-                },
+                cache::statefulset,
             );
             cw.statefulsets.push(store);
             cw.tasks.push(task);
-            let (store, task) = spawn_reflector(
+            let (store, task) = cache::spawn_compact(
                 api_for::<HorizontalPodAutoscaler>(client, ns),
                 "horizontalpodautoscalers",
                 &errors,
-                |_| {},
+                cache::hpa,
             );
             cw.hpas.push(store);
             cw.tasks.push(task);
             let (store, task) =
-                spawn_reflector(api_for::<Pod>(client, ns), "pods", &errors, pods::strip_pod);
+                cache::spawn_compact(api_for::<Pod>(client, ns), "pods", &errors, cache::pod);
             cw.pods.push(store);
             cw.tasks.push(task);
-            let (store, task) = spawn_reflector(
+            let (store, task) = cache::spawn_compact(
                 api_for::<ReplicaSet>(client, ns),
                 "replicasets",
                 &errors,
-                pods::strip_replicaset,
+                cache::replicaset,
             );
             cw.replicasets.push(store);
             cw.tasks.push(task);
@@ -265,41 +206,39 @@ impl ContextWatch {
     }
 
     pub(super) fn collect(&self, endpoint: &str, usage: &Usage, out: &mut Vec<Workload>) {
-        let pods: Vec<Arc<Pod>> = self.pods.iter().flat_map(Store::state).collect();
-        let replicasets: Vec<Arc<ReplicaSet>> =
-            self.replicasets.iter().flat_map(Store::state).collect();
-        let totals = pods::fold(&pods, &replicasets, usage);
+        // Read guards are held for this synchronous pass only; the watch tasks wait briefly.
+        let pods: Vec<_> = self.pods.iter().map(cache::CompactStore::read).collect();
+        let replicasets: Vec<_> = self
+            .replicasets
+            .iter()
+            .map(cache::CompactStore::read)
+            .collect();
+        let mut rs_owner: HashMap<(&str, &str), &str> = HashMap::new();
+        for ((ns, name), owner) in replicasets.iter().flat_map(|g| g.iter()) {
+            if let Some(deployment) = owner {
+                rs_owner.insert((ns.as_str(), name.as_str()), deployment.as_str());
+            }
+        }
+        let totals = pods::fold(pods.iter().flat_map(|g| g.iter()), &rs_owner, usage);
         let of = |ns: &str, kind: WorkloadKind, name: &str| {
             totals.get(&(ns, kind, name)).cloned().unwrap_or_default()
         };
         // Indexed by target once per poll: a lookup per workload, not a scan of every HPA.
-        let mut hpas: HashMap<(String, String, String), Arc<HorizontalPodAutoscaler>> =
-            HashMap::new();
-        for h in self.hpas.iter().flat_map(Store::state) {
-            if let Some(spec) = h.spec.as_ref() {
-                let key = (
-                    h.namespace().unwrap_or_default(),
-                    spec.scale_target_ref.kind.clone(),
-                    spec.scale_target_ref.name.clone(),
-                );
-                hpas.entry(key).or_insert(h);
-            }
+        let hpa_guards: Vec<_> = self.hpas.iter().map(cache::CompactStore::read).collect();
+        let mut hpas: HashMap<(&str, &str, &str), &Autoscaler> = HashMap::new();
+        for ((ns, _), h) in hpa_guards.iter().flat_map(|g| g.iter()) {
+            hpas.entry((ns.as_str(), h.target_kind.as_str(), h.target_name.as_str()))
+                .or_insert(&h.autoscaler);
         }
-        let make_ref = |ns: &str, name: &str| WorkloadRef {
-            endpoint: endpoint.to_string(),
-            scope: format!("{}/{ns}", self.context),
-            name: name.to_string(),
-        };
-        let autoscaler_for = |ns: &str, kind: &str, name: &str| {
-            hpas.get(&(ns.to_string(), kind.to_string(), name.to_string()))
-                .map(|h| autoscaler(h))
-        };
-        // [desired, ready, available, updated] from the object; the rest from pods and HPAs.
-        let build = |kind: WorkloadKind, ns: &str, name: &str, counts: [i32; 4], condition| {
-            let [desired, ready, available, updated] = counts.map(count);
+        let build = |kind: WorkloadKind, ns: &str, name: &str, w: &cache::WorkloadObj| {
+            let [desired, ready, available, updated] = w.counts.map(count);
             let pods = of(ns, kind, name);
             Workload {
-                id: make_ref(ns, name),
+                id: WorkloadRef {
+                    endpoint: endpoint.to_string(),
+                    scope: format!("{}/{ns}", self.context),
+                    name: name.to_string(),
+                },
                 kind,
                 desired,
                 ready,
@@ -307,77 +246,56 @@ impl ContextWatch {
                 updated,
                 cpu_percent: pods.cpu_percent(),
                 memory_percent: pods.memory_percent(),
-                autoscaler: autoscaler_for(ns, kind_name(kind), name),
+                autoscaler: hpas.get(&(ns, kind_name(kind), name)).map(|a| (*a).clone()),
                 fixed_host_port: None,
-                pending_reason: stuck(&pods, ready, desired).or(condition),
+                pending_reason: stuck(&pods, ready, desired).or_else(|| w.condition.clone()),
                 docker: None,
                 scale_denied: None,
                 autoscale_denied: None,
             }
         };
-        for d in self.deployments.iter().flat_map(Store::state) {
-            let status = d.status.clone().unwrap_or_default();
-            let condition = status.conditions.as_ref().and_then(|cs| {
-                cs.iter()
-                    .find(|c| {
-                        (c.type_ == "ReplicaFailure" && c.status == "True")
-                            || (c.type_ == "Progressing" && c.status == "False")
-                    })
-                    .and_then(|c| c.message.clone())
-            });
-            let counts = [
-                d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
-                status.ready_replicas.unwrap_or(0),
-                status.available_replicas.unwrap_or(0),
-                status.updated_replicas.unwrap_or(0),
-            ];
-            let ns = d.namespace().unwrap_or_default();
-            out.push(build(
-                WorkloadKind::Deployment,
-                &ns,
-                &d.name_any(),
-                counts,
-                condition,
-            ));
-        }
-        for s in self.statefulsets.iter().flat_map(Store::state) {
-            let status = s.status.clone().unwrap_or_default();
-            let counts = [
-                s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
-                status.ready_replicas.unwrap_or(0),
-                status.available_replicas.unwrap_or(0),
-                status.updated_replicas.unwrap_or(0),
-            ];
-            let ns = s.namespace().unwrap_or_default();
-            out.push(build(
-                WorkloadKind::StatefulSet,
-                &ns,
-                &s.name_any(),
-                counts,
-                None,
-            ));
+        for (kind, stores) in [
+            (WorkloadKind::Deployment, &self.deployments),
+            (WorkloadKind::StatefulSet, &self.statefulsets),
+        ] {
+            for guard in stores.iter().map(cache::CompactStore::read) {
+                for ((ns, name), w) in guard.iter() {
+                    out.push(build(kind, ns, name, w));
+                }
+            }
         }
     }
 
-    pub(super) fn kind_of(&self, ns: &str, name: &str) -> Option<WorkloadKind> {
-        let is = |o: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
-            o.namespace.as_deref() == Some(ns) && o.name.as_deref() == Some(name)
-        };
-        if self
-            .deployments
-            .iter()
-            .any(|s| s.state().iter().any(|d| is(d.meta())))
-        {
-            Some(WorkloadKind::Deployment)
-        } else if self
-            .statefulsets
-            .iter()
-            .any(|s| s.state().iter().any(|d| is(d.meta())))
-        {
-            Some(WorkloadKind::StatefulSet)
-        } else {
-            None
+    /// The cached object of a workload: its kind and the resourceVersion the plan saw.
+    fn cached(&self, ns: &str, name: &str) -> Option<(WorkloadKind, Option<String>)> {
+        let key = (ns.to_string(), name.to_string());
+        for (kind, stores) in [
+            (WorkloadKind::Deployment, &self.deployments),
+            (WorkloadKind::StatefulSet, &self.statefulsets),
+        ] {
+            for store in stores {
+                if let Some(w) = store.read().get(&key) {
+                    return Some((kind, w.version.clone()));
+                }
+            }
         }
+        None
+    }
+
+    pub(super) fn kind_of(&self, ns: &str, name: &str) -> Option<WorkloadKind> {
+        self.cached(ns, name).map(|(kind, _)| kind)
+    }
+
+    /// The resourceVersion of a workload as the watch cache (and so the operator's plan) saw it.
+    pub(super) fn cached_version(
+        &self,
+        ns: &str,
+        kind: WorkloadKind,
+        name: &str,
+    ) -> Option<String> {
+        self.cached(ns, name)
+            .filter(|(k, _)| *k == kind)
+            .and_then(|(_, version)| version)
     }
 
     /// The HPA (from the watch cache) whose scale target is this workload: name and version.
@@ -388,38 +306,11 @@ impl ContextWatch {
         name: &str,
     ) -> Option<(String, Option<String>)> {
         let kind = kind_name(kind);
-        self.hpas.iter().flat_map(Store::state).find_map(|h| {
-            let spec = h.spec.as_ref()?;
-            (h.namespace().as_deref() == Some(ns)
-                && spec.scale_target_ref.kind == kind
-                && spec.scale_target_ref.name == name)
-                .then(|| (h.name_any(), h.resource_version()))
+        self.hpas.iter().find_map(|store| {
+            store.read().iter().find_map(|((hpa_ns, hpa_name), h)| {
+                (hpa_ns == ns && h.target_kind == kind && h.target_name == name)
+                    .then(|| (hpa_name.clone(), h.version.clone()))
+            })
         })
-    }
-
-    /// The resourceVersion of a workload as the watch cache (and so the operator's plan) saw it.
-    pub(super) fn cached_version(
-        &self,
-        ns: &str,
-        kind: WorkloadKind,
-        name: &str,
-    ) -> Option<String> {
-        let is = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
-            m.namespace.as_deref() == Some(ns) && m.name.as_deref() == Some(name)
-        };
-        match kind {
-            WorkloadKind::StatefulSet => self
-                .statefulsets
-                .iter()
-                .flat_map(Store::state)
-                .find(|o| is(o.meta()))
-                .and_then(|o| o.resource_version()),
-            _ => self
-                .deployments
-                .iter()
-                .flat_map(Store::state)
-                .find(|o| is(o.meta()))
-                .and_then(|o| o.resource_version()),
-        }
     }
 }
