@@ -49,7 +49,8 @@ fn kubernetes_workloads_denied_buttons_dry_run_and_bulk_scale_in_the_window() {
     );
     let mut t = start(Some(&profiles), Some("k8s-ui"));
     t.harness.key_press_modifiers(Modifiers::COMMAND, Key::Num2);
-    t.run_until("workloads of both contexts", |a| {
+    // Polls after the first wait on the manual clock: move it, in case the first was early.
+    t.advance_until("workloads of both contexts", |a| {
         a.view.panel == PanelId::Workloads
             && workload(a, "east/nexus", "writer-service").is_some()
             && workload(a, "west/nexus", "writer-service").is_some()
@@ -152,8 +153,7 @@ fn kubernetes_workloads_denied_buttons_dry_run_and_bulk_scale_in_the_window() {
     });
     t.harness.get_by_label("Confirm").click();
     t.run_until("grace", |a| a.actions.in_flight().count() == 1);
-    t.advance(6);
-    t.run_until("bulk scale finished", |a| {
+    t.advance_until("bulk scale finished", |a| {
         a.actions.running.iter().any(|r| r.record.is_some())
     });
     let record = t.app().actions.running[0].record.clone().unwrap();

@@ -14,9 +14,10 @@
 //!
 //! Why tiers: a day of 1 s samples is 86,400 points per series; at a thousand series that is
 //! over a gigabyte of raw `(i64, f64)` pairs. Coarser buckets for older data keep a plot of any
-//! range down to a few thousand points, and because every buffer is allocated to its bound when
-//! the series is created and never grows, memory is a fixed, predictable cost per series
-//! (about 54 KiB with the defaults) times [`StoreConfig::max_series`].
+//! range down to a few thousand points. Every buffer grows by doubling up to its bound and never
+//! past it, so memory follows what a series holds (a few hundred bytes for a new series, about
+//! 54 KiB with the defaults once it holds a day) and is bounded by that times
+//! [`StoreConfig::max_series`].
 //!
 //! Gaps (missed polls) are stored as gaps, never as zeros, and [`Downsampled`] splits its line
 //! segments at them so a plot never draws a line across an outage.
@@ -39,3 +40,13 @@ pub use store::MetricStore;
 
 /// A point in time: unix epoch milliseconds.
 pub type TimeMs = i64;
+
+/// Makes room for one more entry in a ring bounded at `bound` entries: capacity doubles (from
+/// 16) as the ring fills and stops exactly at the bound, so a young or sparse series costs what
+/// it holds while a full one costs its bound, and a full ring never reallocates again.
+pub(crate) fn grow_toward<T>(ring: &mut std::collections::VecDeque<T>, bound: usize) {
+    if ring.len() == ring.capacity() && ring.len() < bound {
+        let target = (ring.len() * 2).clamp(16, bound);
+        ring.reserve_exact(target - ring.len());
+    }
+}

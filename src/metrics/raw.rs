@@ -16,7 +16,7 @@ impl Sample {
     }
 }
 
-/// Full-resolution samples for a sliding time window, in a ring allocated once to its bound.
+/// Full-resolution samples for a sliding time window, in a ring that grows up to its bound.
 #[derive(Debug)]
 pub(crate) struct RawTier {
     samples: VecDeque<Sample>,
@@ -31,7 +31,7 @@ impl RawTier {
     pub(crate) fn new(capacity: usize, window_ms: i64) -> Self {
         let capacity = capacity.max(1);
         Self {
-            samples: VecDeque::with_capacity(capacity),
+            samples: VecDeque::new(),
             capacity,
             window_ms,
             retained_from: TimeMs::MIN,
@@ -45,6 +45,7 @@ impl RawTier {
         {
             self.retained_from = old.t.saturating_add(1);
         }
+        super::grow_toward(&mut self.samples, self.capacity);
         self.samples.push_back(Sample { t, v });
     }
 

@@ -9,7 +9,7 @@ use super::{StoreConfig, TimeMs};
 /// off a couple of outages, small enough to follow a changed poll rate within seconds.
 const INTERVALS: usize = 8;
 
-/// Everything kept for one series. All buffers are allocated here, once, to their bound.
+/// Everything kept for one series; each buffer grows up to its bound (see `grow_toward`).
 #[derive(Debug)]
 pub(crate) struct Series {
     pub(crate) raw: RawTier,

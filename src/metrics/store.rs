@@ -166,8 +166,8 @@ impl MetricStore {
         self.evicted_series
     }
 
-    /// Bytes held by the store: its own struct, every buffer's full capacity (allocated up
-    /// front, so this barely moves once a series exists), key strings, and the map's nodes.
+    /// Bytes held by the store: its own struct, every buffer's capacity (which grows with what
+    /// a series holds and stops at its bound), key strings, and the map's nodes.
     pub fn memory_bytes(&self) -> usize {
         // BTreeMap nodes hold up to 11 entries and end up about half full when keys arrive in
         // order, so count two entry slots per entry, plus the edge pointers of internal nodes.

@@ -265,7 +265,17 @@ fn pruning_bounds_two_days_and_forgets_idle_series() {
         )
     };
     store.push(&busy, T0, 1.0);
-    let initial = capacities(&store, &busy);
+    let bounds = {
+        let config = StoreConfig::default();
+        (
+            config.raw_capacity,
+            config
+                .tiers
+                .iter()
+                .map(|t| t.capacity())
+                .collect::<Vec<_>>(),
+        )
+    };
     for i in 0..(2 * 86_400 / 5) {
         let t = T0 + i * 5 * S;
         store.push(&busy, t, 1.0 + (i % 3) as f64);
@@ -277,7 +287,11 @@ fn pruning_bounds_two_days_and_forgets_idle_series() {
     store.prune(now);
     assert!(!store.contains(&idle));
     assert_eq!(store.series_count(), 1);
-    assert_eq!(capacities(&store, &busy), initial, "buffers never grew");
+    let (raw_cap, tier_caps) = capacities(&store, &busy);
+    assert!(raw_cap <= bounds.0, "raw ring {raw_cap} > {}", bounds.0);
+    for (cap, bound) in tier_caps.iter().zip(&bounds.1) {
+        assert!(cap <= bound, "tier {cap} > {bound}");
+    }
 
     let s = store.series(&busy).unwrap();
     let raw = s.raw.samples();
@@ -367,9 +381,15 @@ fn thousand_series_for_a_day_fit_in_64_mib() {
             full.push(k, T0 + i * S, 1.0 + ((i + n as i64) % 50) as f64);
         }
     }
-    assert_eq!(full.memory_bytes(), fresh, "a day of pushes grew no buffer");
+    let day = full.memory_bytes();
+    // A new series costs what it holds; a full one its bound, and it stops there.
+    assert!(fresh * 20 < day, "fresh {fresh} B vs a day {day} B");
+    for i in 86_400..90_000 {
+        full.push(&ten[0], T0 + i * S, 1.0 + (i % 50) as f64);
+    }
+    assert_eq!(full.memory_bytes(), day, "an hour more grew no buffer");
     let store_struct = size_of::<MetricStore>();
-    let per_series = (fresh - store_struct) / 10;
+    let per_series = (day - store_struct) / 10;
 
     let keys = fleet_keys(1_000);
     let mut store = MetricStore::default();

@@ -50,7 +50,7 @@ impl Bucket {
     }
 }
 
-/// One tier: a ring of buckets allocated once to `keep_ms / bucket_ms + 1` entries.
+/// One tier: a ring of buckets that grows up to `keep_ms / bucket_ms + 1` entries.
 #[derive(Debug)]
 pub(crate) struct BucketTier {
     buckets: VecDeque<Bucket>,
@@ -67,7 +67,7 @@ impl BucketTier {
     pub(crate) fn new(config: TierConfig) -> Self {
         let capacity = config.capacity();
         Self {
-            buckets: VecDeque::with_capacity(capacity),
+            buckets: VecDeque::new(),
             capacity,
             bucket_ms: config.bucket_ms.max(1),
             keep_ms: config.keep_ms,
@@ -94,6 +94,7 @@ impl BucketTier {
         {
             self.retained_from = old.start.saturating_add(self.bucket_ms);
         }
+        super::grow_toward(&mut self.buckets, self.capacity);
         self.buckets.push_back(Bucket::new(start, v));
     }
 

@@ -89,6 +89,18 @@ impl TestApp {
         }
     }
 
+    /// Move the manual clock forward a second at a time until `cond` holds: for flows whose
+    /// progress depends on a real server (watch events arrive in real time, while the pipeline
+    /// waits on the manual clock between verification checks).
+    pub fn advance_until(&mut self, what: &str, cond: impl Fn(&ScaleboardApp) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !cond(self.harness.state()) {
+            assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+            self.advance(1);
+        }
+        self.harness.step();
+    }
+
     /// Move the manual clock forward one second at a time, letting the engine react to each.
     pub fn advance(&mut self, secs: u64) {
         for _ in 0..secs {
