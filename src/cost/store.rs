@@ -12,9 +12,8 @@
 use super::model::CostModel;
 use super::template::built_in_models;
 use crate::profiles::ProfileFileError;
-use crate::profiles::store::{line_column, write_atomic};
+use crate::profiles::store::{read_toml, write_atomic};
 use serde::{Deserialize, Serialize};
-use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -218,39 +217,7 @@ pub fn all_models(saved: &[CostModel]) -> Vec<CostModel> {
 }
 
 fn read_file(path: &Path) -> Result<Vec<CostModel>, ProfileFileError> {
-    let err = |line, column, message: String| ProfileFileError {
-        path: path.to_path_buf(),
-        line,
-        column,
-        message,
-    };
-    let bytes = match fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(err(None, None, format!("could not read the file: {e}"))),
-    };
-    let text = match std::str::from_utf8(&bytes) {
-        Ok(t) => t,
-        Err(e) => {
-            let valid = String::from_utf8_lossy(&bytes[..e.valid_up_to()]);
-            let (l, c) = line_column(&valid, valid.len());
-            return Err(err(
-                Some(l),
-                Some(c),
-                "the file is not valid UTF-8 text".into(),
-            ));
-        }
-    };
-    toml::from_str::<ModelFile>(text)
+    Ok(read_toml::<ModelFile>(path)?
         .map(|f| f.models)
-        .map_err(|e| {
-            let (line, column) = match e.span() {
-                Some(span) => {
-                    let (l, c) = line_column(text, span.start);
-                    (Some(l), Some(c))
-                }
-                None => (None, None),
-            };
-            err(line, column, e.message().trim().to_owned())
-        })
+        .unwrap_or_default())
 }

@@ -264,6 +264,14 @@ impl ProfileStore {
 
 /// `Ok(None)` when the file does not exist.
 fn read_file(path: &Path) -> Result<Option<ProfileFile>, ProfileFileError> {
+    read_toml(path)
+}
+
+/// Reads a TOML settings file (profiles, cost models): `Ok(None)` when it does not exist; a
+/// damaged file is reported with the line and column of the problem, in words.
+pub(crate) fn read_toml<T: serde::de::DeserializeOwned>(
+    path: &Path,
+) -> Result<Option<T>, ProfileFileError> {
     let err = |line, column, message: String| ProfileFileError {
         path: path.to_path_buf(),
         line,
@@ -287,7 +295,7 @@ fn read_file(path: &Path) -> Result<Option<ProfileFile>, ProfileFileError> {
             ));
         }
     };
-    toml::from_str::<ProfileFile>(text).map(Some).map_err(|e| {
+    toml::from_str::<T>(text).map(Some).map_err(|e| {
         let (line, column) = match e.span() {
             Some(span) => {
                 let (l, c) = line_column(text, span.start);
