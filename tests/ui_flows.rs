@@ -300,3 +300,19 @@ fn keyboard_shortcuts_switch_panels_and_show_help() {
     }
     assert_eq!(t.app().view.panel, PanelId::Profiles);
 }
+
+#[test]
+fn audit_export_browse_without_a_portal_keeps_the_typed_path() {
+    let mut t = start(None, None);
+    t.harness.key_press_modifiers(Modifiers::COMMAND, Key::Num8);
+    // The export row appears once the log has been read (a file job).
+    t.run_until("audit loaded", |a| {
+        a.view.panel == PanelId::Audit && a.audit.loaded
+    });
+    let typed = t.app().audit.export_path.clone();
+    t.harness.get_by_label("Browse…").click();
+    t.run_until("dialog asked", |a| a.audit.picking_path);
+    // No desktop portal here: the dialog answers nothing, the button comes back, the path stays.
+    t.run_until("dialog closed", |a| !a.audit.picking_path);
+    assert_eq!(t.app().audit.export_path, typed);
+}

@@ -240,6 +240,12 @@ impl ScaleboardApp {
                 });
                 self.notifications.push(now, level, text);
             }
+            Event::AuditPathPicked { path } => {
+                self.audit.picking_path = false;
+                if let Some(path) = path {
+                    self.audit.export_path = path.display().to_string();
+                }
+            }
             Event::ReportPathPicked { format, path } => {
                 self.cost.picking_path = false;
                 if let Some(path) = path {

@@ -44,6 +44,8 @@ pub struct AuditState {
     pub filter: AuditFilter,
     pub loaded: bool,
     pub export_path: String,
+    /// The save dialog is open (on the engine's blocking pool).
+    pub picking_path: bool,
 }
 
 pub struct ProfilesState {

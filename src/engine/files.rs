@@ -61,6 +61,10 @@ pub enum FileJob {
         format: ReportFormat,
         suggested: PathBuf,
     },
+    /// Ask the desktop where to save the audit CSV export.
+    PickAuditCsvPath {
+        suggested: PathBuf,
+    },
 }
 
 pub(crate) struct Files {
@@ -143,7 +147,18 @@ impl Files {
                 format,
                 path,
             } => vec![export_report(&input, format, path)],
-            FileJob::PickReportPath { format, suggested } => vec![pick_path(format, &suggested)],
+            FileJob::PickReportPath { format, suggested } => vec![Event::ReportPathPicked {
+                format,
+                path: save_dialog(
+                    "Save cost report",
+                    format.label(),
+                    format.extension(),
+                    &suggested,
+                ),
+            }],
+            FileJob::PickAuditCsvPath { suggested } => vec![Event::AuditPathPicked {
+                path: save_dialog("Export the audit log", "CSV", "csv", &suggested),
+            }],
             job @ (FileJob::LoadCostModels
             | FileJob::SaveCostModel { .. }
             | FileJob::DuplicateCostModel { .. }
@@ -236,18 +251,17 @@ pub fn export_report(input: &ReportInput, format: ReportFormat, path: PathBuf) -
 
 /// The native save dialog (xdg-desktop-portal over D-Bus on Linux). `None` when cancelled or
 /// when no portal answers; the panel's path field works either way.
-fn pick_path(format: ReportFormat, suggested: &Path) -> Event {
+/// The desktop's save dialog (xdg-desktop-portal); `None` when cancelled or when no portal
+/// answers (the panels then keep their typed path).
+fn save_dialog(title: &str, filter: &str, extension: &str, suggested: &Path) -> Option<PathBuf> {
     let mut dialog = rfd::FileDialog::new()
-        .set_title("Save cost report")
-        .add_filter(format.label(), &[format.extension()]);
+        .set_title(title)
+        .add_filter(filter, &[extension]);
     if let Some(dir) = suggested.parent() {
         dialog = dialog.set_directory(dir);
     }
     if let Some(name) = suggested.file_name() {
         dialog = dialog.set_file_name(name.to_string_lossy());
     }
-    Event::ReportPathPicked {
-        format,
-        path: dialog.save_file(),
-    }
+    dialog.save_file()
 }

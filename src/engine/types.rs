@@ -155,6 +155,10 @@ pub enum Event {
         result: Result<u64, String>,
     },
     /// The save dialog closed: the chosen path, or `None` (cancelled or no portal).
+    /// The audit export's save dialog closed: the chosen path, or `None`.
+    AuditPathPicked {
+        path: Option<std::path::PathBuf>,
+    },
     ReportPathPicked {
         format: crate::cost::ReportFormat,
         path: Option<std::path::PathBuf>,

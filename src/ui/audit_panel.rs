@@ -67,6 +67,21 @@ pub fn audit_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
         ));
         ui.label("Export to:");
         ui.add(egui::TextEdit::singleline(&mut app.audit.export_path).desired_width(320.0));
+        if ui
+            .add_enabled(!app.audit.picking_path, egui::Button::new("Browse…"))
+            .on_hover_text(
+                "Opens the desktop's save dialog (xdg-desktop-portal). Without a portal \
+                 nothing opens: type the path in the field instead.",
+            )
+            .clicked()
+        {
+            app.audit.picking_path = true;
+            let suggested = app.audit.export_path.clone().into();
+            app.send(Command::Files(FileJob::PickAuditCsvPath { suggested }));
+        }
+        if app.audit.picking_path {
+            ui.spinner();
+        }
         if ui.button("Export CSV").clicked() {
             let path = app.audit.export_path.clone().into();
             app.send(Command::Files(FileJob::ExportAuditCsv {
