@@ -128,7 +128,8 @@ enum Cmd {
 enum CostCmd {
     /// List the cost models: saved ones and the built-in seeds' template.
     List,
-    /// Write a cost report of a model (planned figures).
+    /// Write a cost report of a model (planned figures; with --live also the run rate of the
+    /// profile's fleet as it is now).
     Report {
         /// Model name, e.g. seed-phases (built in).
         #[arg(long, value_name = "NAME", default_value = scaleboard::cost::SEED_TEMPLATE_NAME)]
@@ -138,6 +139,9 @@ enum CostCmd {
         /// File to write.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Add the live run rate: poll the profile (--profile, or the demo with --demo) once.
+        #[arg(long)]
+        live: bool,
     },
 }
 
@@ -289,9 +293,28 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
         Some(Cmd::Cost { command }) => {
             match command {
                 CostCmd::List => scaleboard::cli::cost::list(&dirs, std::io::stdout().lock())?,
-                CostCmd::Report { model, format, out } => {
+                CostCmd::Report {
+                    model,
+                    format,
+                    out,
+                    live,
+                } => {
+                    let live = if live {
+                        let profile = scaleboard::cli::choose_profile(
+                            &store,
+                            args.profile.as_deref(),
+                            args.demo,
+                        )?;
+                        Some(scaleboard::cli::cost::live_inventory(
+                            &dirs,
+                            profile,
+                            Duration::from_secs(20),
+                        )?)
+                    } else {
+                        None
+                    };
                     let summary =
-                        scaleboard::cli::cost::report(&dirs, &model, format.into(), &out)?;
+                        scaleboard::cli::cost::report(&dirs, &model, format.into(), &out, live)?;
                     eprintln!("{summary}");
                 }
             }

@@ -591,3 +591,40 @@ fn cli_lists_models_and_writes_all_four_formats() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("seed-phases"));
 }
+
+#[test]
+fn the_cli_adds_the_live_run_rate_of_a_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("live.json");
+    let out = Process::new(env!("CARGO_BIN_EXE_scaleboard"))
+        .env("SCALEBOARD_CONFIG_DIR", dir.path().join("config"))
+        .env_remove("SCALEBOARD_DATA_DIR")
+        .args([
+            "cost", "report", "--demo", "--live", "--format", "json", "--out",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: CostReport = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(r.assumptions.data_source, "planned and live");
+    assert_eq!(
+        r.assumptions.live_source.as_deref(),
+        Some("demo fleet (simulated)")
+    );
+    let live = r
+        .scenarios
+        .iter()
+        .find(|s| s.name == "Live run rate (demo fleet (simulated))")
+        .unwrap_or_else(|| {
+            panic!(
+                "{:?}",
+                r.scenarios.iter().map(|s| &s.name).collect::<Vec<_>>()
+            )
+        });
+    assert!(live.total_minor > 0, "{live:?}");
+}

@@ -5,8 +5,7 @@ use super::{FleetState, Level, ScaleboardApp};
 use crate::actions::Action;
 use crate::cost::store::all_models;
 use crate::cost::{
-    CostModel, LiveInventory, LiveWorkload, ReportFormat, ReportInput, SEED_TEMPLATE_NAME,
-    seed_template,
+    CostModel, LiveInventory, ReportFormat, ReportInput, SEED_TEMPLATE_NAME, seed_template,
 };
 use crate::engine::Command;
 use crate::engine::files::FileJob;
@@ -88,25 +87,12 @@ impl CostState {
     }
 }
 
-/// The fleet as plain counts for the cost model: each workload's desired replicas (what is paid
-/// for, even while pods start), every database server, every cache node.
+/// The fleet as plain counts for the cost model (see [`LiveInventory::from_snapshots`]).
 pub fn live_inventory(fleet: &FleetState, source: &str) -> LiveInventory {
-    LiveInventory {
-        source: source.to_owned(),
-        workloads: fleet
-            .workloads()
-            .map(|w| LiveWorkload {
-                name: w.id.to_string(),
-                kind: w.kind.label().to_owned(),
-                replicas: w.desired,
-            })
-            .collect(),
-        database_servers: fleet
-            .databases()
-            .map(|(_, db)| db.servers.len() as u32)
-            .sum(),
-        cache_nodes: fleet.cache_nodes().count() as u32,
-    }
+    LiveInventory::from_snapshots(
+        source,
+        fleet.endpoints.iter().filter_map(|e| e.snapshot.as_ref()),
+    )
 }
 
 impl ScaleboardApp {

@@ -134,6 +134,13 @@ impl FleetView for CliFleet {
 }
 
 impl CliFleet {
+    /// Snapshots in endpoint order (stable output).
+    pub(super) fn sorted(&self) -> Vec<&Snapshot> {
+        let mut ids: Vec<&String> = self.snapshots.keys().collect();
+        ids.sort();
+        ids.into_iter().map(|id| &self.snapshots[id]).collect()
+    }
+
     pub(super) fn workloads(&self) -> impl Iterator<Item = &Workload> {
         self.snapshots.values().flat_map(|s| match s {
             Snapshot::Workloads(list) => list.as_slice(),
@@ -366,7 +373,7 @@ fn dry_run(engine: &mut EngineHandle, plan: &mut Plan, timeout: Duration) -> any
 }
 
 /// Wait until every endpoint has answered once (or failed), keeping the snapshots.
-fn first_snapshots(
+pub(super) fn first_snapshots(
     engine: &mut EngineHandle,
     timeout: Duration,
     out: &mut impl Write,

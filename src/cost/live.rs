@@ -1,7 +1,8 @@
 //! Live cost: what the fleet that is running now costs per month, and what-if changes to it.
 //!
-//! The UI (or a test) describes the fleet as a [`LiveInventory`] — plain names and counts, no app
-//! or connector types — and [`LivePricing`] turns it into a [`Scenario`] that the rest of the
+//! The fleet is described as a [`LiveInventory`] — plain names and counts, counted from the
+//! connectors' snapshots by [`LiveInventory::from_snapshots`] for the window and the CLI alike —
+//! and [`LivePricing`] turns it into a [`Scenario`] that the rest of the
 //! model totals like any other. A what-if is the same inventory with some replica counts changed;
 //! nothing here touches a system.
 
@@ -31,6 +32,38 @@ pub struct LiveInventory {
 }
 
 impl LiveInventory {
+    /// Counts from connector snapshots: each workload's desired replicas (what is paid for,
+    /// even while pods start), every database server, every cache node.
+    pub fn from_snapshots<'a>(
+        source: &str,
+        snapshots: impl Iterator<Item = &'a crate::connectors::snapshot::Snapshot>,
+    ) -> Self {
+        use crate::connectors::snapshot::Snapshot;
+        let mut out = Self {
+            source: source.to_owned(),
+            ..Self::default()
+        };
+        for snapshot in snapshots {
+            match snapshot {
+                Snapshot::Workloads(list) => {
+                    out.workloads.extend(list.iter().map(|w| LiveWorkload {
+                        name: w.id.to_string(),
+                        kind: w.kind.label().to_owned(),
+                        replicas: w.desired,
+                    }));
+                }
+                Snapshot::Databases(db) => {
+                    out.database_servers += u32::try_from(db.servers.len()).unwrap_or(u32::MAX);
+                }
+                Snapshot::Cache(nodes) => {
+                    out.cache_nodes += u32::try_from(nodes.len()).unwrap_or(u32::MAX);
+                }
+                Snapshot::Queues(_) | Snapshot::Health(_) | Snapshot::Prometheus(_) => {}
+            }
+        }
+        out
+    }
+
     /// The same inventory with some workloads' replica counts replaced (by workload name).
     pub fn with_replicas(&self, changes: &BTreeMap<String, u32>) -> Self {
         let mut out = self.clone();
