@@ -52,3 +52,63 @@ fn apply_opens_the_advised_scale_in_the_pipeline() {
         dialog.plan.action
     );
 }
+
+#[test]
+fn the_profile_editor_adds_a_redis_queue_linked_to_its_workers() {
+    use egui::accesskit::Role;
+    use scaleboard::profiles::model::QueuePreset;
+    let mut t = start(None, None);
+    t.harness.key_press_modifiers(Modifiers::COMMAND, Key::Num9);
+    t.run_until("profiles panel", |a| a.view.panel == PanelId::Profiles);
+    t.harness.get_by_label("New profile").click();
+    t.run_until("editor open", |a| a.profiles.editor.is_some());
+    t.harness.get_by_label("Redis").click();
+    t.harness.run_steps(2);
+    t.harness.get_by_label("Add Redis").click();
+    t.harness.run_steps(2);
+    t.harness.get_by_label("Add queue").click();
+    t.run_until("queue added", |a| {
+        a.profiles
+            .editor
+            .as_ref()
+            .is_some_and(|(_, p)| p.redis.first().is_some_and(|r| r.queues.len() == 1))
+    });
+    t.harness.get_by_role(Role::ComboBox).click();
+    t.harness.run_steps(2);
+    t.harness.get_by_label("Sidekiq").click();
+    t.harness.run_steps(2);
+    // Half typed: kept in the field, not stored, said why.
+    const FIELD: &str = "Consumed by";
+    t.harness
+        .get_by_role_and_label(Role::TextInput, FIELD)
+        .click();
+    t.harness.run_steps(2);
+    t.harness
+        .get_by_role_and_label(Role::TextInput, FIELD)
+        .type_text("k8s/prod");
+    t.harness.run_steps(3);
+    t.harness
+        .get_by_label_contains("write it as ENDPOINT/SCOPE/NAME");
+    assert!(
+        t.app().profiles.editor.as_ref().unwrap().1.redis[0].queues[0]
+            .linked_workload
+            .is_none()
+    );
+    t.harness
+        .get_by_role_and_label(Role::TextInput, FIELD)
+        .type_text("/jobs/worker");
+    t.run_until("workload linked", |a| {
+        a.profiles.editor.as_ref().is_some_and(|(_, p)| {
+            p.redis[0].queues[0]
+                .linked_workload
+                .as_ref()
+                .is_some_and(|w| {
+                    w.endpoint == "k8s" && w.scope == "prod/jobs" && w.name == "worker"
+                })
+        })
+    });
+    assert_eq!(
+        t.app().profiles.editor.as_ref().unwrap().1.redis[0].queues[0].preset,
+        QueuePreset::Sidekiq
+    );
+}

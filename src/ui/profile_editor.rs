@@ -255,6 +255,10 @@ fn editor_form_ui(
                 text_row(ui, "Name", &mut r.name);
                 text_row(ui, "URL", &mut r.url);
             });
+            ui.indent(("redis_queues", i), |ui| {
+                ui.label("Job queues in this server (none: watched as a cache only)");
+                super::profile_queues::redis_queues_ui(ui, i, &mut r.queues);
+            });
             if ui.button("Set password…").clicked() {
                 let s = SecretRef::for_endpoint(&name, EndpointKind::Redis, &r.name);
                 r.password = Some(s.clone());
