@@ -186,7 +186,14 @@ fn topology_lag_paused_replay_and_seen_by_primary() {
         let db = poll_ok(&rt, &c);
         let a = server(&db, "replica_a");
         let b = server(&db, "replica_b");
-        if a.replay_paused && a.lag_bytes.unwrap_or(0) > 2 * MIB && b.lag_bytes.unwrap_or(0) < MIB {
+        // WAL reaches the replica a moment after the primary writes it: wait until some of
+        // it has been received (and so is waiting for replay), not only for the lag.
+        let received_more = a.receive_lsn.is_some_and(|r| r > a.lsn);
+        if a.replay_paused
+            && received_more
+            && a.lag_bytes.unwrap_or(0) > 2 * MIB
+            && b.lag_bytes.unwrap_or(0) < MIB
+        {
             break db;
         }
         assert!(Instant::now() < deadline, "lag did not grow: {db:#?}");
