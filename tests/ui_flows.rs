@@ -316,3 +316,50 @@ fn audit_export_browse_without_a_portal_keeps_the_typed_path() {
     t.run_until("dialog closed", |a| !a.audit.picking_path);
     assert_eq!(t.app().audit.export_path, typed);
 }
+
+#[test]
+fn the_profile_editor_sets_prometheus_presets_and_queries() {
+    use scaleboard::profiles::PromPreset;
+    let mut t = start(None, None);
+    t.harness.key_press_modifiers(Modifiers::COMMAND, Key::Num9);
+    t.run_until("profiles panel", |a| a.view.panel == PanelId::Profiles);
+    t.harness.get_by_label("New profile").click();
+    t.run_until("editor open", |a| a.profiles.editor.is_some());
+    t.harness.get_by_label("RabbitMQ and Prometheus").click();
+    t.harness.run_steps(2);
+    // The URL as typed into the form.
+    t.harness
+        .state_mut()
+        .profiles
+        .editor
+        .as_mut()
+        .unwrap()
+        .1
+        .prometheus = Some(scaleboard::profiles::PrometheusEndpoint {
+        url: "http://127.0.0.1:9090".into(),
+        ..Default::default()
+    });
+    t.harness.run_steps(2);
+    t.harness.get_by_label("request rate").click();
+    t.harness.run_steps(2);
+    t.harness.get_by_label("Add query").click();
+    t.run_until("preset and query", |a| {
+        a.profiles
+            .editor
+            .as_ref()
+            .and_then(|(_, p)| p.prometheus.as_ref())
+            .is_some_and(|p| p.presets == [PromPreset::RequestRate] && p.queries.len() == 1)
+    });
+    let prom = t
+        .app()
+        .profiles
+        .editor
+        .as_ref()
+        .unwrap()
+        .1
+        .prometheus
+        .clone()
+        .unwrap();
+    assert_eq!(prom.name, "prometheus");
+    assert_eq!(prom.queries[0].name, "query-1");
+}

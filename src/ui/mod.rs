@@ -13,6 +13,7 @@ mod health_panel;
 mod notifications;
 mod overview_panel;
 mod profile_editor;
+mod profile_prometheus;
 mod profile_queues;
 mod profiles_panel;
 pub mod queues_panel;

@@ -301,8 +301,18 @@ fn editor_form_ui(
         });
         if prom.url.trim().is_empty() {
             profile.prometheus = None;
-        } else if prom.name.is_empty() {
-            prom.name = "prometheus".into();
+        } else {
+            if prom.name.is_empty() {
+                prom.name = "prometheus".into();
+            }
+            if ui.button("Set Prometheus token…").clicked() {
+                let s = SecretRef::for_endpoint(&name, EndpointKind::Prometheus, &prom.name);
+                prom.token = Some(s.clone());
+                secret_to_set = Some(s);
+            }
+            ui.indent("prom_queries", |ui| {
+                super::profile_prometheus::prometheus_queries_ui(ui, prom);
+            });
         }
     });
     ui.collapsing("Health endpoints", |ui| {
