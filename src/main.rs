@@ -30,6 +30,31 @@ struct Args {
     command: Option<Cmd>,
 }
 
+/// How `scale` and `autoscale` run an action: confirmation, force, grace period.
+#[derive(clap::Args)]
+struct ActionFlags {
+    /// Do not ask to type the target's name.
+    #[arg(long)]
+    yes: bool,
+    /// Run even though a guard refuses; the audit record says so.
+    #[arg(long)]
+    force: bool,
+    /// Seconds between confirmation and execution (Ctrl-C cancels).
+    #[arg(long, default_value_t = 5)]
+    grace: u64,
+}
+
+impl ActionFlags {
+    fn run_options(&self) -> scaleboard::cli::scale::RunOptions {
+        scaleboard::cli::scale::RunOptions {
+            yes: self.yes,
+            force: self.force,
+            grace: Duration::from_secs(self.grace),
+            connect_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Poll every endpoint once; exit code 1 if any is down.
@@ -58,15 +83,8 @@ enum Cmd {
         /// The endpoint, when several endpoints of the profile hold the target.
         #[arg(long)]
         endpoint: Option<String>,
-        /// Do not ask to type the target's name.
-        #[arg(long)]
-        yes: bool,
-        /// Run even though a guard refuses; the audit record says so.
-        #[arg(long)]
-        force: bool,
-        /// Seconds between confirmation and execution (Ctrl-C cancels).
-        #[arg(long, default_value_t = 5)]
-        grace: u64,
+        #[command(flatten)]
+        action: ActionFlags,
     },
     /// Create, edit or delete a Kubernetes workload's HorizontalPodAutoscaler through the action
     /// pipeline, like `kubectl autoscale`: CONTEXT/NAMESPACE/KIND/NAME --min N --max N.
@@ -86,15 +104,8 @@ enum Cmd {
         /// The endpoint, when several endpoints of the profile hold the target.
         #[arg(long)]
         endpoint: Option<String>,
-        /// Do not ask to type the target's name.
-        #[arg(long)]
-        yes: bool,
-        /// Run even though a guard refuses; the audit record says so.
-        #[arg(long)]
-        force: bool,
-        /// Seconds between confirmation and execution (Ctrl-C cancels).
-        #[arg(long, default_value_t = 5)]
-        grace: u64,
+        #[command(flatten)]
+        action: ActionFlags,
     },
     /// Promote a PostgreSQL replica: prints the plan and its guards, asks for the replica's
     /// name, runs it through the action pipeline and records it in the audit log.
@@ -201,9 +212,7 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
             set,
             all,
             endpoint,
-            yes,
-            force,
-            grace,
+            action,
         }) => {
             let profile =
                 scaleboard::cli::choose_profile(&store, args.profile.as_deref(), args.demo)?;
@@ -213,10 +222,7 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
                 set,
                 all,
                 endpoint,
-                yes,
-                force,
-                grace: Duration::from_secs(grace),
-                connect_timeout: Duration::from_secs(20),
+                run: action.run_options(),
             };
             let ok = scaleboard::cli::scale::scale(
                 &dirs,
@@ -234,9 +240,7 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
             cpu_percent,
             delete,
             endpoint,
-            yes,
-            force,
-            grace,
+            action,
         }) => {
             let profile =
                 scaleboard::cli::choose_profile(&store, args.profile.as_deref(), args.demo)?;
@@ -247,12 +251,7 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
                 cpu_percent,
                 delete,
                 endpoint,
-                run: scaleboard::cli::scale::RunOptions {
-                    yes,
-                    force,
-                    grace: Duration::from_secs(grace),
-                    connect_timeout: Duration::from_secs(20),
-                },
+                run: action.run_options(),
             };
             let ok = scaleboard::cli::kube::autoscale(
                 &dirs,

@@ -34,13 +34,7 @@ pub struct ScaleRequest {
     pub all: bool,
     /// Which endpoint, when several engines hold the same project or service.
     pub endpoint: Option<String>,
-    /// Skip the typed-name confirmation.
-    pub yes: bool,
-    /// Run even though a guard refuses (recorded as forced in the audit).
-    pub force: bool,
-    pub grace: Duration,
-    /// How long to wait for every endpoint's first poll.
-    pub connect_timeout: Duration,
+    pub run: RunOptions,
 }
 
 /// What the operator asked for, before it is matched against the fleet.
@@ -236,9 +230,12 @@ pub fn print_plan(plan: &Plan, mut out: impl Write) -> std::io::Result<()> {
 
 /// How an action from the command line runs: confirmation, force, grace, connect timeout.
 pub struct RunOptions {
+    /// Skip the typed-name confirmation.
     pub yes: bool,
+    /// Run even though a guard refuses (recorded as forced in the audit).
     pub force: bool,
     pub grace: Duration,
+    /// How long to wait for every endpoint's first poll.
     pub connect_timeout: Duration,
 }
 
@@ -251,13 +248,7 @@ pub fn scale(
     out: impl Write,
 ) -> anyhow::Result<bool> {
     let wanted = parse_target(req)?;
-    let options = RunOptions {
-        yes: req.yes,
-        force: req.force,
-        grace: req.grace,
-        connect_timeout: req.connect_timeout,
-    };
-    run_action(dirs, profile, &options, input, out, |fleet| {
+    run_action(dirs, profile, &req.run, input, out, |fleet| {
         resolve(fleet, wanted, req.endpoint.as_deref())
     })
 }
@@ -432,10 +423,12 @@ mod tests {
             set: set.iter().map(ToString::to_string).collect(),
             all: false,
             endpoint: None,
-            yes: true,
-            force: false,
-            grace: Duration::ZERO,
-            connect_timeout: Duration::from_secs(1),
+            run: RunOptions {
+                yes: true,
+                force: false,
+                grace: Duration::ZERO,
+                connect_timeout: Duration::from_secs(1),
+            },
         }
     }
 
