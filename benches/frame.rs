@@ -5,8 +5,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use egui_kittest::Harness;
 use scaleboard::app::{AppOptions, PanelId, ScaleboardApp, TimeRange};
 use scaleboard::engine::EngineConfig;
-use scaleboard::engine::clock::ManualClock;
 use scaleboard::metrics::SeriesKey;
+use scaleboard::model::clock::ManualClock;
 use scaleboard::profiles::ProfileStore;
 use std::time::{Duration, Instant};
 

@@ -16,5 +16,6 @@ pub mod cost;
 pub mod csv_safe;
 pub mod engine;
 pub mod metrics;
+pub mod model;
 pub mod profiles;
 pub mod ui;

@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 use scaleboard::app::{AppOptions, ScaleboardApp};
 use scaleboard::engine::EngineConfig;
-use scaleboard::engine::clock::SystemClock;
+use scaleboard::model::clock::SystemClock;
 use scaleboard::profiles::{AppDirs, ProfileStore};
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -48,3 +48,53 @@ fn only_app_and_ui_import_egui() {
         offenders.join("\n")
     );
 }
+
+/// Lines of `src/<dir>` that name `crate::<module>` for a module they must not depend on.
+fn crate_uses(dir: &str, forbidden: &[&str]) -> Vec<String> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src.join(dir), &mut files);
+    assert!(!files.is_empty(), "no source files under src/{dir}");
+    let mut offenders = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            for m in forbidden {
+                if code.contains(&format!("crate::{m}::")) || code.contains(&format!("crate::{m};"))
+                {
+                    offenders.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    offenders
+}
+
+#[test]
+fn the_model_depends_on_nothing_else_in_the_crate() {
+    let offenders = crate_uses(
+        "model",
+        &[
+            "actions",
+            "app",
+            "cli",
+            "connectors",
+            "cost",
+            "engine",
+            "metrics",
+            "profiles",
+            "ui",
+        ],
+    );
+    assert!(offenders.is_empty(), "{}", offenders.join("\n"));
+}
+
+#[test]
+fn connectors_depend_on_the_model_not_on_the_engine_or_the_pipeline() {
+    let offenders = crate_uses(
+        "connectors",
+        &["actions", "app", "cli", "cost", "engine", "ui"],
+    );
+    assert!(offenders.is_empty(), "{}", offenders.join("\n"));
+}

@@ -10,8 +10,8 @@ mod support;
 use scaleboard::actions::audit::AuditOutcome;
 use scaleboard::actions::{Action, GuardLevel};
 use scaleboard::connectors::docker::SWARM_SCOPE;
-use scaleboard::connectors::snapshot::{WorkloadKind, WorkloadRef};
 use scaleboard::engine::{ActionStage, ConnStatus, Event};
+use scaleboard::model::snapshot::{WorkloadKind, WorkloadRef};
 use std::time::Duration;
 use support::docker::{Image, Project, Rig, Swarm, free_port, profile, unique};
 
@@ -20,6 +20,7 @@ fn id(project: &Project, service: &str) -> WorkloadRef {
         endpoint: "docker".into(),
         scope: project.name.clone(),
         name: service.into(),
+        kind: WorkloadKind::ComposeService,
     }
 }
 
@@ -49,7 +50,7 @@ fn compose_service_scales_up_and_down_and_unscalable_services_are_refused() {
 
     // Seen live, with what the labels and inspect say.
     let web = rig.workload_until(&id(&project, "web"), "web listed", |w| w.ready == 1);
-    assert_eq!(web.kind, WorkloadKind::ComposeService);
+    assert_eq!(web.id.kind, WorkloadKind::ComposeService);
     assert_eq!(web.fixed_host_port, Some(port));
     let details = web.docker.as_deref().unwrap();
     let compose = details.compose.as_ref().unwrap();
@@ -309,9 +310,10 @@ fn swarm_service_is_scaled_and_verified_by_running_tasks() {
         endpoint: "docker".into(),
         scope: SWARM_SCOPE.into(),
         name: name.clone(),
+        kind: WorkloadKind::SwarmService,
     };
     let w = rig.workload_until(&svc, "service running", |w| w.ready == 1);
-    assert_eq!(w.kind, WorkloadKind::SwarmService);
+    assert_eq!(w.id.kind, WorkloadKind::SwarmService);
 
     let (plan, record) = rig.run(Action::ScaleWorkload {
         workload: svc.clone(),

@@ -9,15 +9,15 @@ use chrono::TimeZone;
 use scaleboard::actions::audit::AuditOutcome;
 use scaleboard::actions::{Action, PlanPolicy, plan};
 use scaleboard::app::{FleetState, live_inventory};
-use scaleboard::connectors::snapshot::WorkloadRef;
 use scaleboard::cost::report::{CSV_HEADER, DataSource};
 use scaleboard::cost::{
     Component, CostLine, CostModel, CostModelStore, CostReport, LiveInventory, LiveWorkload,
     ReportFormat, ReportInput, SEED_TEMPLATE_NAME, seed_template,
 };
-use scaleboard::engine::clock::ManualClock;
 use scaleboard::engine::files::FileJob;
 use scaleboard::engine::{Command, ConnectRequest, EngineConfig, EngineHandle, Event};
+use scaleboard::model::clock::ManualClock;
+use scaleboard::model::snapshot::{WorkloadKind, WorkloadRef};
 use scaleboard::profiles::Profile;
 use serde_json::Value;
 use std::path::Path;
@@ -396,6 +396,7 @@ fn api() -> WorkloadRef {
         scope: "nexus".into(),
         // No autoscaler on this one, so the scale stays where it was put.
         name: "writer-service".into(),
+        kind: WorkloadKind::Deployment,
     }
 }
 
@@ -419,7 +420,7 @@ fn live_cost_follows_a_demo_fleet_scale() {
     // What-if first: changes the figures, not the fleet.
     let mut what_if = std::collections::BTreeMap::new();
     let target = before_api + 2;
-    what_if.insert(api().to_string(), target);
+    what_if.insert(api().full(), target);
     let predicted = model.scenario_totals(
         &model
             .live_pricing
@@ -465,7 +466,7 @@ fn live_cost_follows_a_demo_fleet_scale() {
     let after = model.scenario_totals(&model.live_pricing.scenario(&after_inv, "live"), &comps);
     // The scaled workload's line now costs what the what-if predicted (other demo workloads may
     // move on their own autoscalers meanwhile, so compare that line, not the whole fleet).
-    let name = api().to_string();
+    let name = api().full();
     let line = |inv: &LiveInventory, t: &scaleboard::cost::ScenarioTotals| {
         let i = inv.workloads.iter().position(|w| w.name == name).unwrap();
         (inv.workloads[i].replicas, t.line_minor[i])

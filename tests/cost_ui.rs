@@ -37,7 +37,7 @@ fn cost_panel_shows_the_seed_saves_proposes_and_exports() {
     );
 
     // What-if changes nothing in the fleet; Apply opens the confirm dialog with the plan.
-    let name = "nexus/writer-service".to_owned();
+    let name = "demo-prod: nexus/deployment/writer-service".to_owned();
     t.harness.state_mut().cost.what_if.insert(name.clone(), 5);
     t.harness.run_steps(2);
     assert!(t.app().actions.dialog.is_none());

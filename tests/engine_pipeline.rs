@@ -4,10 +4,12 @@
 
 use scaleboard::actions::audit::AuditOutcome;
 use scaleboard::actions::{Action, FleetView, PlanPolicy, plan};
-use scaleboard::connectors::snapshot::{DatabaseSnapshot, Snapshot, Workload, WorkloadRef};
-use scaleboard::engine::clock::ManualClock;
 use scaleboard::engine::{
     ActionStage, Command, ConnStatus, ConnectRequest, EngineConfig, EngineHandle, Event,
+};
+use scaleboard::model::clock::ManualClock;
+use scaleboard::model::snapshot::{
+    DatabaseSnapshot, Snapshot, Workload, WorkloadKind, WorkloadRef,
 };
 use scaleboard::profiles::Profile;
 use std::collections::HashMap;
@@ -141,6 +143,7 @@ fn api() -> WorkloadRef {
         endpoint: "demo-prod".into(),
         scope: "nexus".into(),
         name: "api-gateway".into(),
+        kind: WorkloadKind::Deployment,
     }
 }
 

@@ -10,11 +10,11 @@ use scaleboard::actions::audit::{AuditOutcome, AuditRecord};
 use scaleboard::actions::{Action, DryRunOutcome, FleetView, GuardLevel, PlanPolicy, plan};
 use scaleboard::connectors::Connector;
 use scaleboard::connectors::kubernetes::KubernetesConnector;
-use scaleboard::connectors::snapshot::{
+use scaleboard::engine::{Command, ConnStatus, ConnectRequest, EngineConfig, EngineHandle, Event};
+use scaleboard::model::clock::ManualClock;
+use scaleboard::model::snapshot::{
     DatabaseSnapshot, Snapshot, Workload, WorkloadKind, WorkloadRef,
 };
-use scaleboard::engine::clock::ManualClock;
-use scaleboard::engine::{Command, ConnStatus, ConnectRequest, EngineConfig, EngineHandle, Event};
 use scaleboard::profiles::{KubernetesEndpoint, Profile};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -67,12 +67,14 @@ impl Clusters {
     }
 }
 
+/// The fake clusters' workloads: `ledger` is their one StatefulSet.
 fn wref(scope: &str, name: &str) -> WorkloadRef {
-    WorkloadRef {
-        endpoint: "k8s".into(),
-        scope: scope.into(),
-        name: name.into(),
-    }
+    let kind = if name == "ledger" {
+        WorkloadKind::StatefulSet
+    } else {
+        WorkloadKind::Deployment
+    };
+    WorkloadRef::new("k8s", scope, kind, name)
 }
 
 fn workloads(snapshot: &Snapshot) -> &[Workload] {
@@ -102,15 +104,15 @@ async fn lists_workloads_and_autoscalers_across_two_contexts() {
     assert_eq!(
         ids,
         [
-            "east/billing/invoicer",
-            "east/nexus/api-gateway",
-            "east/nexus/ledger",
-            "east/nexus/writer-service",
-            "west/nexus/writer-service",
+            "east/billing/deployment/invoicer",
+            "east/nexus/deployment/api-gateway",
+            "east/nexus/statefulset/ledger",
+            "east/nexus/deployment/writer-service",
+            "west/nexus/deployment/writer-service",
         ]
     );
     let ledger = list.iter().find(|w| w.id.name == "ledger").unwrap();
-    assert_eq!(ledger.kind, WorkloadKind::StatefulSet);
+    assert_eq!(ledger.id.kind, WorkloadKind::StatefulSet);
     let gw = list.iter().find(|w| w.id.name == "api-gateway").unwrap();
     let hpa = gw.autoscaler.as_ref().unwrap();
     assert_eq!(
@@ -125,7 +127,7 @@ async fn lists_workloads_and_autoscalers_across_two_contexts() {
     assert!(
         out.samples
             .iter()
-            .any(|s| s.target == "k8s/west/nexus/writer-service")
+            .any(|s| s.target == "k8s/west/nexus/deployment/writer-service")
     );
 
     // A chosen namespace set watches only those namespaces.
@@ -135,7 +137,7 @@ async fn lists_workloads_and_autoscalers_across_two_contexts() {
         .iter()
         .map(|w| w.id.to_string())
         .collect();
-    assert_eq!(ids, ["east/billing/invoicer"]);
+    assert_eq!(ids, ["east/billing/deployment/invoicer"]);
     assert!(
         c.east
             .requests()
@@ -586,11 +588,12 @@ async fn access_review_denial_disables_the_action_with_its_reason() {
     assert!(p.refused());
     assert!(p.guards.iter().any(|g| g.reason == reason));
     // Forced anyway, the server answers 403 and the reason is reported, not swallowed.
+    let action = Action::ScaleWorkload {
+        workload: writer.id.clone(),
+        replicas: 4,
+    };
     let err = connector
-        .execute(&Action::ScaleWorkload {
-            workload: writer.id.clone(),
-            replicas: 4,
-        })
+        .execute(scaleboard::model::exec::Execution::bare(&action))
         .await
         .unwrap_err();
     assert!(err.to_string().contains("403 Forbidden"), "{err}");
@@ -791,11 +794,9 @@ async fn pods_fold_under_their_workloads_with_usage_and_stuck_reasons() {
         )
     );
     // Usage is plotted too.
-    assert!(
-        out.samples
-            .iter()
-            .any(|s| s.target == "k8s/east/nexus/writer-service" && s.metric == "cpu_percent"),
-    );
+    assert!(out.samples.iter().any(
+        |s| s.target == "k8s/east/nexus/deployment/writer-service" && s.metric == "cpu_percent"
+    ),);
     assert!(out.notices.is_empty(), "{:?}", out.notices);
     // A ready workload shows no stuck reason even if an old pod is waiting.
     assert!(writer.pending_reason.is_none());
@@ -1449,7 +1450,10 @@ fn verification_names_the_pod_that_cannot_be_scheduled() {
     else {
         unreachable!()
     };
-    assert!(observed.starts_with("4 desired, 3 ready"), "{observed}");
+    assert!(
+        observed.starts_with("applied, not ready yet: 4 desired, 3 ready"),
+        "{observed}"
+    );
     // Once it runs, verification completes.
     c.east.put(&fake_kube::pod(
         "nexus",

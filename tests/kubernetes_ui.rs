@@ -18,7 +18,7 @@ fn workload<'a>(
     app: &'a ScaleboardApp,
     scope: &str,
     name: &str,
-) -> Option<&'a scaleboard::connectors::snapshot::Workload> {
+) -> Option<&'a scaleboard::model::snapshot::Workload> {
     app.fleet
         .workloads()
         .find(|w| w.id.scope == scope && w.id.name == name)

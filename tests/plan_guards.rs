@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure with its message
 
 use scaleboard::actions::{Action, FleetView, GuardLevel, PlanPolicy, plan};
-use scaleboard::connectors::snapshot::{
+use scaleboard::model::snapshot::{
     Autoscaler, DatabaseSnapshot, DbRole, DbServer, Workload, WorkloadKind, WorkloadRef,
 };
 
@@ -26,13 +26,15 @@ fn id(name: &str) -> WorkloadRef {
         endpoint: "prod".into(),
         scope: "nexus".into(),
         name: name.into(),
+        kind: WorkloadKind::Deployment,
     }
 }
 
 fn workload(name: &str, kind: WorkloadKind, replicas: u32) -> Workload {
     Workload {
-        id: id(name),
-        kind,
+        id: WorkloadRef { kind, ..id(name) },
+        revision: None,
+        resource_version: None,
         desired: replicas,
         ready: replicas,
         available: replicas,
@@ -99,6 +101,7 @@ fn autoscaler_warning_offers_to_edit_the_autoscaler() {
         target_cpu_percent: 70,
         current_cpu_percent: Some(40.0),
         last_scale_at: None,
+        metrics: Vec::new(),
     });
     let fleet = Fleet {
         workloads: vec![w],
@@ -139,7 +142,7 @@ fn fixed_host_port_refuses_a_second_container_and_names_the_port() {
     };
     let p = plan(
         Action::ScaleWorkload {
-            workload: id("web"),
+            workload: fleet.workloads[0].id.clone(),
             replicas: 2,
         },
         &fleet,
@@ -378,7 +381,11 @@ fn bulk_scale_of_a_large_namespace_stays_readable_and_refuses_bad_targets() {
     // A duplicate, a Compose service and an unknown name are each refused by name.
     let mut bad = targets[..2].to_vec();
     bad.push(targets[0].clone());
-    bad.push((id("web"), 0));
+    let web = WorkloadRef {
+        kind: WorkloadKind::ComposeService,
+        ..id("web")
+    };
+    bad.push((web, 0));
     bad.push((id("ghost"), 0));
     let p = plan(
         Action::ScaleWorkloads {
@@ -392,19 +399,19 @@ fn bulk_scale_of_a_large_namespace_stays_readable_and_refuses_bad_targets() {
     assert!(
         refused
             .iter()
-            .any(|r| r == "nexus/svc-0000 is listed twice."),
+            .any(|r| r == "nexus/deployment/svc-0000 is listed twice."),
         "{refused:?}"
     );
     assert!(
         refused
             .iter()
-            .any(|r| r.contains("nexus/web is a Compose service")),
+            .any(|r| r.contains("nexus/service/web is a Compose service")),
         "{refused:?}"
     );
     assert!(
         refused
             .iter()
-            .any(|r| r == "nexus/ghost is not in the latest snapshot."),
+            .any(|r| r == "nexus/deployment/ghost is not in the latest snapshot."),
         "{refused:?}"
     );
     // Read-only profiles refuse it like any other action.

@@ -10,11 +10,11 @@ use scaleboard::actions::plan::format_bytes;
 use scaleboard::actions::{Action, FleetView, GuardLevel, Plan, PlanPolicy, plan};
 use scaleboard::connectors::Connector;
 use scaleboard::connectors::postgres::{PostgresConnector, SecretLookup};
-use scaleboard::connectors::snapshot::{
+use scaleboard::engine::{Command, ConnStatus, ConnectRequest, EngineConfig, EngineHandle, Event};
+use scaleboard::model::clock::ManualClock;
+use scaleboard::model::snapshot::{
     DatabaseSnapshot, DbRole, DbServer, Snapshot, Workload, WorkloadRef,
 };
-use scaleboard::engine::clock::ManualClock;
-use scaleboard::engine::{Command, ConnStatus, ConnectRequest, EngineConfig, EngineHandle, Event};
 use scaleboard::profiles::model::MIB;
 use scaleboard::profiles::{PostgresEndpoint, Profile, SecretError, SecretRef};
 use std::collections::HashMap;

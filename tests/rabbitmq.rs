@@ -13,8 +13,8 @@ use scaleboard::connectors::queue_advice::{
 };
 use scaleboard::connectors::rabbitmq::RabbitMqConnector;
 use scaleboard::connectors::redis::SecretLookup;
-use scaleboard::connectors::snapshot::{Queue, Snapshot};
 use scaleboard::connectors::{Connector, ConnectorError};
+use scaleboard::model::snapshot::{Queue, Snapshot};
 use scaleboard::profiles::RabbitMqEndpoint;
 use scaleboard::profiles::model::{QueueLink, QueueWorkload};
 use scaleboard::profiles::{SecretError, SecretRef};
@@ -88,6 +88,7 @@ async fn depth_consumers_rates_and_drain_estimate_from_a_real_consumer() {
             endpoint: "k8s".into(),
             scope: "prod".into(),
             name: "worker".into(),
+            kind: None,
         },
         jobs_per_worker_per_sec: None,
     }];

@@ -5,8 +5,8 @@
 mod support;
 
 use scaleboard::connectors::redis::{RedisConnector, SecretLookup, connectors};
-use scaleboard::connectors::snapshot::{CacheNode, Queue, Snapshot};
 use scaleboard::connectors::{Connector, ConnectorError};
+use scaleboard::model::snapshot::{CacheNode, Queue, Snapshot};
 use scaleboard::profiles::model::{QueuePreset, RedisEndpoint, RedisQueue};
 use scaleboard::profiles::{SecretError, SecretRef};
 use std::sync::Arc;

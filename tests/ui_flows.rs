@@ -70,7 +70,10 @@ fn start_shows_live_data_on_overview() {
     );
     // More polls on the manual clock grow the series.
     t.advance(4);
-    let key = scaleboard::metrics::SeriesKey::new("demo-prod/nexus/writer-service", "replicas");
+    let key = scaleboard::metrics::SeriesKey::new(
+        "demo-prod/nexus/deployment/writer-service",
+        "replicas",
+    );
     t.run_until("several samples", |a| a.store.version(&key) >= 3);
     assert!(
         t.app().store.series_count() > 40,
@@ -115,7 +118,15 @@ fn scale_confirm_grace_verify_and_audit() {
     assert_eq!(r.after, "5 replicas");
     assert!(!r.forced);
     let text = std::fs::read_to_string(support::data_dir(&t.dir).join("audit.jsonl")).unwrap();
-    assert_eq!(text.lines().count(), 1);
+    // Write-ahead: the intent, synced before the write, then the outcome with the same id.
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].contains("\"outcome\":\"intent\""), "{}", lines[0]);
+    assert!(
+        lines[1].contains("\"outcome\":\"succeeded\""),
+        "{}",
+        lines[1]
+    );
 }
 
 #[test]

@@ -20,35 +20,53 @@ use crate::csv_safe::neutralise;
 /// File name of the audit log inside the data dir.
 pub const AUDIT_FILE: &str = "audit.jsonl";
 
-/// How an action ended.
+/// How an action ended, or, for [`AuditOutcome::Intent`], that it is about to change a system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditOutcome {
+    /// Written and synced right before the write: an intent with no later record of the same id
+    /// means the outcome is unknown (the process died, the machine lost power).
+    Intent,
     Succeeded,
+    /// The system accepted the change, but it was not ready when verification ended (pods
+    /// Pending, image pull errors…): applied, not failed.
+    AppliedNotReady,
     Failed,
     Cancelled,
     TimedOut,
     /// Refused before anything ran (a guard, a read-only profile, a failed check).
     Refused,
+    /// Not run because the target changed between the plan and the write.
+    NotRun,
+    /// The write was sent but no answer came back: it may or may not have happened.
+    Unknown,
 }
 
 impl AuditOutcome {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 9] = [
+        Self::Intent,
         Self::Succeeded,
+        Self::AppliedNotReady,
         Self::Failed,
         Self::Cancelled,
         Self::TimedOut,
         Self::Refused,
+        Self::NotRun,
+        Self::Unknown,
     ];
 
     /// A human label, e.g. "Timed out".
     pub fn label(self) -> &'static str {
         match self {
+            Self::Intent => "Started",
             Self::Succeeded => "Succeeded",
+            Self::AppliedNotReady => "Applied, not ready",
             Self::Failed => "Failed",
             Self::Cancelled => "Cancelled",
             Self::TimedOut => "Timed out",
             Self::Refused => "Refused",
+            Self::NotRun => "Not run: changed since planned",
+            Self::Unknown => "Outcome unknown",
         }
     }
 }
@@ -243,15 +261,7 @@ pub fn write_csv<W: Write>(records: &[AuditRecord], w: W) -> Result<(), csv::Err
     Ok(())
 }
 
-/// The logged-in user: `USER`, else `USERNAME`, else "unknown".
-pub fn os_user() -> String {
-    ["USER", "USERNAME"]
-        .iter()
-        .filter_map(|k| std::env::var(k).ok())
-        .map(|v| v.trim().to_owned())
-        .find(|v| !v.is_empty())
-        .unwrap_or_else(|| "unknown".to_owned())
-}
+pub use crate::model::units::os_user;
 
 #[cfg(test)]
 mod tests {

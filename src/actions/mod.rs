@@ -7,14 +7,14 @@
 //! 4. polls until [`verify::check`] reports the intent observed (or a timeout), and
 //! 5. appends one [`audit::AuditRecord`] to the append-only audit log.
 
-pub mod action;
 pub mod audit;
 pub mod dry_run;
 pub mod plan;
 mod plan_bulk;
 mod plan_docker;
+pub mod recheck;
 pub mod verify;
 
-pub use action::{Action, ActionId};
+pub use crate::model::action::{Action, ActionId};
 pub use dry_run::DryRunOutcome;
 pub use plan::{FleetView, Guard, GuardLevel, Plan, PlanPolicy, plan};

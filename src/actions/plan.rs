@@ -2,8 +2,9 @@
 //! command they could have typed instead, and guards that pass, warn or refuse in plain words.
 //! Pure: it reads the latest snapshots and never touches a system.
 
-use super::action::Action;
-use crate::connectors::snapshot::{DatabaseSnapshot, Workload, WorkloadKind, WorkloadRef};
+use crate::model::action::Action;
+use crate::model::snapshot::{DatabaseSnapshot, Workload, WorkloadKind, WorkloadRef};
+pub use crate::model::units::{format_bytes, format_lsn};
 use serde::{Deserialize, Serialize};
 
 /// Where planning looks up the current state of targets (the UI's fleet state, or the CLI's).
@@ -13,7 +14,7 @@ pub trait FleetView {
 }
 
 /// Profile settings that affect planning.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct PlanPolicy {
     pub profile: String,
     pub read_only: bool,
@@ -76,6 +77,13 @@ pub struct Plan {
     pub dangerous: bool,
     pub alternative: Option<Alternative>,
     pub profile: String,
+    /// The exact process to run, for connectors that run one (Docker): `command` is its
+    /// display, and the connector runs this very value.
+    pub command_line: Option<crate::model::exec::CommandLine>,
+    /// What the verdict rested on, as seen when planning: compared right before the write.
+    pub observed: Vec<super::recheck::Fact>,
+    /// The settings it was planned with: the engine plans again with them on fresh state.
+    pub policy: PlanPolicy,
 }
 
 impl Plan {
@@ -91,6 +99,11 @@ impl Plan {
     /// confirmation is checked separately by the dialog.
     pub fn confirmable(&self, forced: bool) -> bool {
         !self.refused() || forced
+    }
+
+    /// What is read again right before the write, in words.
+    pub fn recheck_note(&self) -> &'static str {
+        super::recheck::recheck_note(&self.action)
     }
 }
 
@@ -134,6 +147,7 @@ pub fn plan(action: Action, fleet: &dyn FleetView, policy: &PlanPolicy) -> Plan 
         ),
     };
     plan.action = action;
+    plan.observed = super::recheck::facts(&plan.action, fleet);
     if policy.read_only {
         plan.guards.insert(
             0,
@@ -178,15 +192,18 @@ fn plan_scale(
         );
     };
     let current = w.desired;
-    let command = match w.kind {
+    let (command, command_line) = match w.id.kind {
         WorkloadKind::ComposeService | WorkloadKind::SwarmService => {
             super::plan_docker::scale_command(w, replicas)
         }
-        kind => format!(
-            "{} scale {}/{} --replicas={replicas}",
-            kubectl(policy, id),
-            resource(kind),
-            id.name
+        kind => (
+            format!(
+                "{} scale {}/{} --replicas={replicas}",
+                kubectl(policy, id),
+                resource(kind),
+                id.name
+            ),
+            None,
         ),
     };
     if let Some(reason) = &w.scale_denied {
@@ -248,7 +265,7 @@ fn plan_scale(
     let dangerous = true;
     Plan {
         action: action.clone(),
-        title: format!("Scale {} {}", w.kind.label(), id),
+        title: format!("Scale {} {}", w.id.kind.label(), id),
         before: format!("{current} replicas ({} ready)", w.ready),
         after: format!("{replicas} replicas"),
         command,
@@ -256,6 +273,9 @@ fn plan_scale(
         dangerous,
         alternative,
         profile: policy.profile.clone(),
+        command_line,
+        observed: Vec::new(),
+        policy: policy.clone(),
     }
 }
 
@@ -278,12 +298,12 @@ fn plan_autoscale(
         guards.push(Guard::refuse(reason.clone()));
     }
     if matches!(
-        w.kind,
+        w.id.kind,
         WorkloadKind::ComposeService | WorkloadKind::SwarmService
     ) {
         guards.push(Guard::refuse(format!(
             "{}s have no autoscaler; scale them by hand.",
-            w.kind.label()
+            w.id.kind.label()
         )));
     }
     if min == 0 || min > max {
@@ -323,7 +343,7 @@ fn plan_autoscale(
         None => format!(
             "{} autoscale {}/{} --cpu-percent={cpu} --min={min} --max={max}",
             kubectl(policy, id),
-            resource(w.kind),
+            resource(w.id.kind),
             id.name
         ),
     };
@@ -337,6 +357,9 @@ fn plan_autoscale(
         dangerous: false,
         alternative: None,
         profile: policy.profile.clone(),
+        command_line: None,
+        observed: Vec::new(),
+        policy: policy.clone(),
     }
 }
 
@@ -387,6 +410,9 @@ fn plan_delete_autoscaler(
         dangerous: true,
         alternative: None,
         profile: policy.profile.clone(),
+        command_line: None,
+        observed: Vec::new(),
+        policy: policy.clone(),
     }
 }
 
@@ -534,6 +560,9 @@ fn plan_promote(
         dangerous: true,
         alternative: None,
         profile: policy.profile.clone(),
+        command_line: None,
+        observed: Vec::new(),
+        policy: policy.clone(),
     }
 }
 
@@ -589,25 +618,8 @@ pub(crate) fn unknown_target(action: &Action, policy: &PlanPolicy, reason: Strin
         dangerous: true,
         alternative: None,
         profile: policy.profile.clone(),
-    }
-}
-
-/// PostgreSQL's `X/Y` LSN notation.
-pub fn format_lsn(lsn: u64) -> String {
-    format!("{:X}/{:X}", lsn >> 32, lsn & 0xFFFF_FFFF)
-}
-
-pub fn format_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
+        command_line: None,
+        observed: Vec::new(),
+        policy: policy.clone(),
     }
 }

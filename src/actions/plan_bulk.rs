@@ -1,11 +1,11 @@
 //! Planning a bulk scale: several Kubernetes workloads (a selection, or a whole namespace) to
 //! given counts in one confirmed step, with every target's before/after in the plan and record.
 
-use super::action::Action;
 use super::plan::{
     FleetView, Guard, MAX_REPLICAS, Plan, PlanPolicy, kubectl, resource, unknown_target,
 };
-use crate::connectors::snapshot::{Workload, WorkloadKind, WorkloadRef};
+use crate::model::action::Action;
+use crate::model::snapshot::{Workload, WorkloadKind, WorkloadRef};
 use std::collections::BTreeMap;
 
 pub(super) fn plan_scale_workloads(
@@ -32,7 +32,12 @@ pub(super) fn plan_scale_workloads(
             continue;
         }
         match fleet.workload(id) {
-            Some(w) if matches!(w.kind, WorkloadKind::Deployment | WorkloadKind::StatefulSet) => {
+            Some(w)
+                if matches!(
+                    w.id.kind,
+                    WorkloadKind::Deployment | WorkloadKind::StatefulSet
+                ) =>
+            {
                 if let Some(reason) = &w.scale_denied {
                     guards.push(Guard::refuse(reason.clone()));
                 }
@@ -40,7 +45,7 @@ pub(super) fn plan_scale_workloads(
             }
             Some(w) => guards.push(Guard::refuse(format!(
                 "{id} is a {}; scale Compose projects with the project form.",
-                w.kind.label()
+                w.id.kind.label()
             ))),
             None => guards.push(Guard::refuse(format!(
                 "{id} is not in the latest snapshot."
@@ -135,6 +140,9 @@ pub(super) fn plan_scale_workloads(
         dangerous: true,
         alternative: None,
         profile: policy.profile.clone(),
+        command_line: None,
+        observed: Vec::new(),
+        policy: policy.clone(),
     }
 }
 
@@ -144,7 +152,7 @@ fn kubectl_lines(found: &[(&Workload, u32)], policy: &PlanPolicy) -> String {
         BTreeMap::new();
     for (w, n) in found {
         groups
-            .entry((w.id.scope.clone(), resource(w.kind), *n))
+            .entry((w.id.scope.clone(), resource(w.id.kind), *n))
             .or_insert_with(|| (w.id.clone(), Vec::new()))
             .1
             .push(&w.id.name);

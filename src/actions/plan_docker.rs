@@ -1,29 +1,39 @@
 //! Planning for Docker: the exact compose / `docker service` line, and the guards that say in
 //! words why a Compose or Swarm service cannot run more containers.
 
-use super::action::Action;
 use super::plan::{FleetView, Guard, MAX_REPLICAS, Plan, PlanPolicy, unknown_target};
 use crate::connectors::docker::command;
-use crate::connectors::snapshot::{DockerDetails, Workload, WorkloadKind, WorkloadRef};
+use crate::model::action::Action;
+use crate::model::exec::CommandLine;
+use crate::model::snapshot::{DockerDetails, Workload, WorkloadKind, WorkloadRef};
 
-/// The line the connector will run (or, for the demo fleet, the one it stands for).
-pub(super) fn scale_command(w: &Workload, replicas: u32) -> String {
+/// The line the connector will run, as text and as the process itself (or, for the demo fleet,
+/// only the text of the line it stands for).
+pub(super) fn scale_command(w: &Workload, replicas: u32) -> (String, Option<CommandLine>) {
     let id = &w.id;
     let details = w.docker.as_deref();
-    if w.kind == WorkloadKind::SwarmService {
-        let target = details.map(|d| d.target.clone()).unwrap_or_default();
-        return command::swarm_scale(&target, &id.name, replicas).display();
+    if w.id.kind == WorkloadKind::SwarmService
+        && let Some(d) = details
+    {
+        let line = command::swarm_scale(&d.target, &id.name, replicas);
+        return (line.display(), Some(line));
     }
     if let Some(d) = details
         && let Some(compose) = &d.compose
     {
         let scales = [(id.name.clone(), replicas)];
-        return command::compose_scale(&d.target, &id.scope, compose, &scales).display();
+        let line = command::compose_scale(&d.target, &id.scope, compose, &scales);
+        return (line.display(), Some(line));
     }
-    format!(
+    if w.id.kind == WorkloadKind::SwarmService {
+        let line = command::swarm_scale(&Default::default(), &id.name, replicas);
+        return (line.display(), None);
+    }
+    let text = format!(
         "docker compose -p {} up -d --no-recreate --scale {}={replicas} {}",
         id.scope, id.name, id.name
-    )
+    );
+    (text, None)
 }
 
 /// Why this service cannot run `replicas` containers: fixed host port, `container_name`,
@@ -51,7 +61,7 @@ pub(super) fn capacity_guards(w: &Workload, replicas: u32) -> Vec<Guard> {
         )));
     }
     if d.global_mode {
-        let how = match w.kind {
+        let how = match w.id.kind {
             WorkloadKind::SwarmService => "--mode global",
             _ => "deploy.mode: global",
         };
@@ -101,12 +111,13 @@ pub(super) fn plan_compose_services(
             endpoint: endpoint.to_string(),
             scope: project.to_string(),
             name: service.clone(),
+            kind: WorkloadKind::ComposeService,
         };
         match fleet.workload(&id) {
-            Some(w) if w.kind == WorkloadKind::ComposeService => found.push((w, *n)),
+            Some(w) if w.id.kind == WorkloadKind::ComposeService => found.push((w, *n)),
             Some(w) => guards.push(Guard::refuse(format!(
                 "{service} is a {}, not a Compose service.",
-                w.kind.label()
+                w.id.kind.label()
             ))),
             None => guards.push(Guard::refuse(format!(
                 "Project {project} has no service {service} in the latest snapshot."
@@ -151,23 +162,27 @@ pub(super) fn plan_compose_services(
             services.len()
         )));
     }
-    let command = match first.docker.as_deref() {
+    let (command, command_line) = match first.docker.as_deref() {
         Some(DockerDetails {
             target,
             compose: Some(compose),
             ..
-        }) => command::compose_scale(target, project, compose, services).display(),
+        }) => {
+            let line = command::compose_scale(target, project, compose, services);
+            (line.display(), Some(line))
+        }
         _ => {
             let scales: Vec<String> = services
                 .iter()
                 .map(|(s, n)| format!("--scale {s}={n}"))
                 .collect();
             let names: Vec<&str> = services.iter().map(|(s, _)| s.as_str()).collect();
-            format!(
+            let text = format!(
                 "docker compose -p {project} up -d --no-recreate {} {}",
                 scales.join(" "),
                 names.join(" ")
-            )
+            );
+            (text, None)
         }
     };
     let list = |f: &dyn Fn(&Workload, u32) -> String| {
@@ -190,5 +205,8 @@ pub(super) fn plan_compose_services(
         dangerous: true,
         alternative: None,
         profile: policy.profile.clone(),
+        command_line,
+        observed: Vec::new(),
+        policy: policy.clone(),
     }
 }

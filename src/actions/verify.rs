@@ -1,12 +1,15 @@
 //! Verification: after an action ran, compare what the system reports with what was asked.
 
-use super::action::Action;
-use crate::connectors::snapshot::Snapshot;
+use crate::model::action::Action;
+use crate::model::snapshot::{Snapshot, WorkloadKind};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Verification {
     /// Observed state matches the intent; the text says what was observed.
     Done(String),
+    /// The system took the change (its desired state is the intent) but it is not ready yet;
+    /// the text says what blocks it, when known.
+    Applied(String),
     /// Not there yet; the text says what is observed so far (and why, when known).
     Pending(String),
 }
@@ -17,11 +20,14 @@ pub fn check(action: &Action, snapshot: &Snapshot) -> Verification {
             let Some(w) = list.iter().find(|w| &w.id == workload) else {
                 return Verification::Pending(format!("{workload} not reported yet"));
             };
-            let observed = format!("{} desired, {} ready", w.desired, w.ready);
+            let mut observed = format!("{} desired, {} ready", w.desired, w.ready);
+            if let Some(reason) = &w.pending_reason {
+                observed = format!("{observed}; {reason}");
+            }
             if w.desired == *replicas && w.ready == *replicas {
-                Verification::Done(observed)
-            } else if let Some(reason) = &w.pending_reason {
-                Verification::Pending(format!("{observed}; {reason}"))
+                Verification::Done(format!("{} desired, {} ready", w.desired, w.ready))
+            } else if w.desired == *replicas {
+                Verification::Applied(observed)
             } else {
                 Verification::Pending(observed)
             }
@@ -97,23 +103,36 @@ pub fn check(action: &Action, snapshot: &Snapshot) -> Verification {
         ) => {
             let mut seen = Vec::new();
             let mut done = true;
+            let mut applied = true;
             for (service, n) in services {
                 let w = list.iter().find(|w| {
-                    &w.id.endpoint == endpoint && &w.id.scope == project && &w.id.name == service
+                    w.id.kind == WorkloadKind::ComposeService
+                        && &w.id.endpoint == endpoint
+                        && &w.id.scope == project
+                        && &w.id.name == service
                 });
                 match w {
                     Some(w) => {
                         done &= w.desired == *n && w.ready == *n;
-                        seen.push(format!("{service} {}/{n} running", w.ready));
+                        applied &= w.desired == *n;
+                        let why = w
+                            .pending_reason
+                            .as_deref()
+                            .filter(|_| w.ready != *n)
+                            .map_or(String::new(), |r| format!(" ({r})"));
+                        seen.push(format!("{service} {}/{n} running{why}", w.ready));
                     }
                     None => {
                         done = false;
+                        applied = false;
                         seen.push(format!("{service} not reported"));
                     }
                 }
             }
             if done {
                 Verification::Done(seen.join(", "))
+            } else if applied {
+                Verification::Applied(seen.join(", "))
             } else {
                 Verification::Pending(seen.join(", "))
             }
@@ -121,11 +140,13 @@ pub fn check(action: &Action, snapshot: &Snapshot) -> Verification {
         (Action::ScaleWorkloads { targets, .. }, Snapshot::Workloads(list)) => {
             let mut seen = Vec::new();
             let mut done = true;
+            let mut applied = true;
             for (id, n) in targets {
                 match list.iter().find(|w| &w.id == id) {
                     Some(w) => {
                         let ok = w.desired == *n && w.ready == *n;
                         done &= ok;
+                        applied &= w.desired == *n;
                         if !ok {
                             let why = w
                                 .pending_reason
@@ -136,12 +157,15 @@ pub fn check(action: &Action, snapshot: &Snapshot) -> Verification {
                     }
                     None => {
                         done = false;
+                        applied = false;
                         seen.push(format!("{} not reported", id.name));
                     }
                 }
             }
             if done {
                 Verification::Done(format!("{} workloads at their new counts", targets.len()))
+            } else if applied {
+                Verification::Applied(seen.join(", "))
             } else {
                 Verification::Pending(seen.join(", "))
             }

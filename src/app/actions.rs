@@ -2,8 +2,8 @@
 
 use crate::actions::audit::AuditRecord;
 use crate::actions::{ActionId, DryRunOutcome, Plan};
-use crate::connectors::snapshot::WorkloadRef;
 use crate::engine::ActionStage;
+use crate::model::snapshot::WorkloadRef;
 use std::collections::{BTreeSet, VecDeque};
 
 /// Finished actions kept on screen (the audit log keeps them all).
@@ -17,15 +17,56 @@ pub struct ConfirmDialog {
     pub dry_run_pending: Option<u64>,
     /// What became of it, in words, once answered (the verdict itself joins the guards).
     pub dry_run_note: Option<String>,
+    /// When the dry run was asked (clock ms): past [`DRY_RUN_WAIT_MS`] it becomes a warning.
+    pub dry_run_asked_ms: i64,
+    /// Frames this dialog has been drawn: Enter confirms only a dialog that was already on
+    /// screen, so the Enter that opened it (on a focused "Preview…" button) cannot confirm it.
+    pub frames_shown: u32,
 }
 
+/// How long the dialog waits for the server's dry-run verdict before it says "no verdict" and
+/// lets the operator confirm with a warning (the engine's own limit is shorter; this covers an
+/// engine that never answers).
+pub const DRY_RUN_WAIT_MS: i64 = 20_000;
+
 impl ConfirmDialog {
+    pub fn new(plan: Plan, dry_run_pending: Option<u64>, now_ms: i64) -> Self {
+        Self {
+            plan,
+            typed_name: String::new(),
+            forced: false,
+            dry_run_pending,
+            dry_run_note: None,
+            dry_run_asked_ms: now_ms,
+            frames_shown: 0,
+        }
+    }
+
     pub fn name_ok(&self) -> bool {
         !self.plan.dangerous || self.typed_name.trim() == self.plan.action.target_name()
     }
 
+    /// A plan is complete once the server's dry-run verdict is in (or given up on).
+    pub fn plan_complete(&self) -> bool {
+        self.dry_run_pending.is_none()
+    }
+
     pub fn can_confirm(&self) -> bool {
-        self.name_ok() && self.plan.confirmable(self.forced)
+        self.plan_complete() && self.name_ok() && self.plan.confirmable(self.forced)
+    }
+
+    /// Gives up on a dry run that has not answered in [`DRY_RUN_WAIT_MS`]: a warning, not a
+    /// refusal.
+    pub fn expire_dry_run(&mut self, now_ms: i64) {
+        if self.dry_run_pending.is_some() && now_ms - self.dry_run_asked_ms >= DRY_RUN_WAIT_MS {
+            self.dry_run_pending = None;
+            let outcome =
+                DryRunOutcome::NoAnswer(format!("no answer within {} s", DRY_RUN_WAIT_MS / 1000));
+            if let Some(guard) = outcome.guard() {
+                self.plan.guards.push(guard);
+            }
+            self.dry_run_note = Some(outcome.note().to_string());
+        }
     }
 }
 
@@ -34,6 +75,8 @@ pub struct RunningAction {
     pub title: String,
     pub stage: Option<ActionStage>,
     pub record: Option<AuditRecord>,
+    /// The action itself, so one that was not run (changed since planned) can be planned again.
+    pub action: Option<crate::actions::Action>,
 }
 
 /// Inputs of the scale and autoscale forms, prefilled from the selected workload.
@@ -68,20 +111,46 @@ pub struct ActionsState {
     /// Workloads ticked for a bulk scale, and the count they would all get.
     pub bulk_selected: BTreeSet<WorkloadRef>,
     pub bulk_replicas: u32,
+    /// The window was asked to close while actions ran: the question is on screen.
+    pub close_asked: bool,
+    /// What the operator chose; the window closes once it is fulfilled.
+    pub close: Option<CloseChoice>,
+}
+
+/// What to do with running actions when the window closes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseChoice {
+    /// Close once every action has finished.
+    Wait,
+    /// Cancel them all, close once their records are written.
+    Cancel,
+    /// Cancel those still in their grace period, abandon the rest, close.
+    Leave,
 }
 
 impl ActionsState {
+    /// Actions still waiting out their grace period (nothing written yet).
+    pub fn in_grace(&self) -> usize {
+        self.running
+            .iter()
+            .filter(|a| {
+                a.record.is_none() && matches!(a.stage, None | Some(ActionStage::Grace { .. }))
+            })
+            .count()
+    }
+
     pub fn next_id(&mut self) -> ActionId {
         self.next_id += 1;
         ActionId(self.next_id)
     }
 
-    pub fn started(&mut self, id: ActionId, title: String) {
+    pub fn started(&mut self, id: ActionId, title: String, action: crate::actions::Action) {
         self.running.push_back(RunningAction {
             id,
             title,
             stage: None,
             record: None,
+            action: Some(action),
         });
         while self.running.len() > KEEP_FINISHED {
             match self.running.iter().position(|a| a.record.is_some()) {

@@ -194,7 +194,7 @@ impl ScaleboardApp {
         let target = self
             .fleet
             .workloads()
-            .find(|w| w.id.to_string() == workload)
+            .find(|w| w.id.full() == workload)
             .map(|w| w.id.clone());
         match target {
             Some(id) => self.propose(Action::ScaleWorkload {

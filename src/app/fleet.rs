@@ -2,11 +2,11 @@
 //! latest snapshot (kept visible, with its age, while the endpoint is stale).
 
 use crate::actions::FleetView;
-use crate::connectors::snapshot::{
+use crate::engine::{Area, ConnStatus, EndpointInfo};
+use crate::model::snapshot::{
     CacheNode, DatabaseSnapshot, HealthCheck, PromSnapshot, Queue, Snapshot, TimeMs, Workload,
     WorkloadRef,
 };
-use crate::engine::{Area, ConnStatus, EndpointInfo};
 
 #[derive(Clone, Debug)]
 pub struct EndpointState {

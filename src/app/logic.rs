@@ -2,9 +2,9 @@
 
 use super::{Level, ScaleboardApp};
 use crate::actions::audit::AuditOutcome;
-use crate::connectors::snapshot::Snapshot;
 use crate::engine::{ConnStatus, Event};
 use crate::metrics::SeriesKey;
+use crate::model::snapshot::Snapshot;
 
 /// At most this many events per frame, so a burst never stalls a frame; the rest wait.
 const MAX_EVENTS_PER_FRAME: usize = 5_000;
@@ -33,7 +33,7 @@ impl ScaleboardApp {
                 let pinned = self
                     .selected_workload
                     .as_ref()
-                    .map(crate::connectors::snapshot::WorkloadRef::target);
+                    .map(crate::model::snapshot::WorkloadRef::target);
                 for s in samples {
                     let is_pinned = pinned.as_deref() == Some(s.target.as_str());
                     let key = SeriesKey::new(s.target, s.metric);
@@ -97,7 +97,9 @@ impl ScaleboardApp {
             Event::ActionFinished { id, record } => {
                 let level = match record.outcome {
                     AuditOutcome::Succeeded => Level::Info,
-                    AuditOutcome::Cancelled => Level::Warning,
+                    AuditOutcome::Cancelled
+                    | AuditOutcome::NotRun
+                    | AuditOutcome::AppliedNotReady => Level::Warning,
                     _ => Level::Error,
                 };
                 self.notifications.push(

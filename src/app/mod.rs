@@ -8,7 +8,8 @@ mod notifications;
 mod view;
 
 pub use actions::{
-    ActionsState, AutoscaleForm, ConfirmDialog, ProjectScaleForm, RunningAction, ScaleForm,
+    ActionsState, AutoscaleForm, CloseChoice, ConfirmDialog, ProjectScaleForm, RunningAction,
+    ScaleForm,
 };
 pub use cost_state::{CostState, live_inventory};
 pub use fleet::{EndpointState, FleetState};
@@ -17,10 +18,10 @@ pub use view::{PanelId, TimeRange, ViewState};
 
 use crate::actions::audit::{AuditFilter, AuditRecord};
 use crate::actions::{Action, PlanPolicy, plan};
-use crate::engine::clock::Clock;
 use crate::engine::files::FileJob;
 use crate::engine::{Command, ConnectRequest, EngineConfig, EngineHandle};
 use crate::metrics::MetricStore;
+use crate::model::clock::Clock;
 use crate::profiles::{KeyringStatus, Profile, ProfileFileError, ProfileStore};
 use crate::ui::charts::ChartCache;
 use std::sync::{Arc, OnceLock};
@@ -76,7 +77,7 @@ pub struct ScaleboardApp {
     pub profiles: ProfilesState,
     pub cost: CostState,
     pub charts: ChartCache,
-    pub selected_workload: Option<crate::connectors::snapshot::WorkloadRef>,
+    pub selected_workload: Option<crate::model::snapshot::WorkloadRef>,
     pub selected_server: Option<String>,
     pub selected_queue: Option<String>,
     pub selected_check: Option<String>,
@@ -231,13 +232,8 @@ impl ScaleboardApp {
             });
             key
         });
-        self.actions.dialog = Some(ConfirmDialog {
-            plan,
-            typed_name: String::new(),
-            forced: false,
-            dry_run_pending,
-            dry_run_note: None,
-        });
+        let now = self.clock.now_ms();
+        self.actions.dialog = Some(ConfirmDialog::new(plan, dry_run_pending, now));
     }
 
     /// Step 2 done: hand the confirmed plan to the engine (grace, execute, verify, audit).
@@ -250,7 +246,8 @@ impl ScaleboardApp {
             return;
         }
         let id = self.actions.next_id();
-        self.actions.started(id, dialog.plan.title.clone());
+        self.actions
+            .started(id, dialog.plan.title.clone(), dialog.plan.action.clone());
         self.send(Command::Execute {
             id,
             plan: Box::new(dialog.plan),
@@ -271,6 +268,9 @@ impl ScaleboardApp {
         let _ = self.repaint_ctx.set(ctx.clone());
         self.drain_events();
         let now = self.clock.now_ms();
+        if let Some(dialog) = self.actions.dialog.as_mut() {
+            dialog.expire_dry_run(now);
+        }
         if now - self.last_prune_ms > 10_000 {
             self.store.prune(now);
             self.last_prune_ms = now;

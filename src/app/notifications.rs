@@ -1,6 +1,6 @@
 //! Errors and notices reach the operator exactly once as a toast, and stay in a bounded list.
 
-use crate::connectors::snapshot::TimeMs;
+use crate::model::snapshot::TimeMs;
 use std::collections::VecDeque;
 
 pub const MAX_NOTIFICATIONS: usize = 200;

@@ -2,8 +2,8 @@
 //! The built-in seeds' template is always available by name, even with nothing saved.
 
 use crate::cost::{CostModelStore, CostReport, LiveInventory, ReportFormat, ReportInput};
-use crate::engine::clock::SystemClock;
 use crate::engine::{Command, ConnectRequest, EngineConfig, EngineHandle};
+use crate::model::clock::SystemClock;
 use crate::profiles::store::write_atomic;
 use crate::profiles::{AppDirs, Profile};
 use std::io::Write;

@@ -5,7 +5,7 @@
 
 use super::scale::{CliFleet, RunOptions, run_action};
 use crate::actions::Action;
-use crate::connectors::snapshot::{Workload, WorkloadKind, WorkloadRef};
+use crate::model::snapshot::{Workload, WorkloadKind, WorkloadRef};
 use crate::profiles::{AppDirs, Profile};
 use anyhow::bail;
 use std::io::{BufRead, Write};
@@ -57,9 +57,11 @@ pub fn parse(target: &str, all: bool) -> Option<KubeTarget> {
 
 /// A Kubernetes connector's scope is `context/namespace`; the demo's endpoint is its context.
 fn in_namespace(w: &Workload, context: &str, namespace: &str) -> bool {
-    matches!(w.kind, WorkloadKind::Deployment | WorkloadKind::StatefulSet)
-        && (w.id.scope == format!("{context}/{namespace}")
-            || (w.id.endpoint == context && w.id.scope == namespace))
+    matches!(
+        w.id.kind,
+        WorkloadKind::Deployment | WorkloadKind::StatefulSet
+    ) && (w.id.scope == format!("{context}/{namespace}")
+        || (w.id.endpoint == context && w.id.scope == namespace))
 }
 
 fn matching<'a>(
@@ -76,7 +78,7 @@ fn matching<'a>(
                 namespace,
                 kind,
                 name,
-            } => in_namespace(w, context, namespace) && w.kind == *kind && &w.id.name == name,
+            } => in_namespace(w, context, namespace) && w.id.kind == *kind && &w.id.name == name,
             KubeTarget::Namespace { context, namespace } => in_namespace(w, context, namespace),
         })
         .collect();
@@ -87,7 +89,12 @@ fn matching<'a>(
 fn not_found(fleet: &CliFleet, target: &KubeTarget) -> anyhow::Error {
     let mut seen: Vec<String> = fleet
         .workloads()
-        .filter(|w| matches!(w.kind, WorkloadKind::Deployment | WorkloadKind::StatefulSet))
+        .filter(|w| {
+            matches!(
+                w.id.kind,
+                WorkloadKind::Deployment | WorkloadKind::StatefulSet
+            )
+        })
         .map(|w| format!("{}:{}", w.id.endpoint, w.id))
         .take(20)
         .collect();

@@ -1,13 +1,14 @@
 //! The command line: the same engine and pipeline as the window, without the window.
 
 pub mod cost;
+pub mod follow;
 pub mod kube;
 pub mod promote;
 pub mod scale;
 
 use crate::actions::audit::{AuditLog, write_csv};
-use crate::engine::clock::SystemClock;
 use crate::engine::{Command, ConnStatus, ConnectRequest, EngineConfig, EngineHandle, Event};
+use crate::model::clock::SystemClock;
 use crate::profiles::{AppDirs, Profile, ProfileStore};
 use std::collections::BTreeMap;
 use std::io::Write;

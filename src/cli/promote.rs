@@ -3,11 +3,9 @@
 
 use crate::actions::audit::AuditOutcome;
 use crate::actions::{Action, ActionId, FleetView, GuardLevel, PlanPolicy, plan};
-use crate::connectors::snapshot::{DatabaseSnapshot, Snapshot, Workload, WorkloadRef};
-use crate::engine::clock::SystemClock;
-use crate::engine::{
-    ActionStage, Area, Command, ConnStatus, ConnectRequest, EngineConfig, EngineHandle, Event,
-};
+use crate::engine::{Area, Command, ConnStatus, ConnectRequest, EngineConfig, EngineHandle, Event};
+use crate::model::clock::SystemClock;
+use crate::model::snapshot::{DatabaseSnapshot, Snapshot, Workload, WorkloadRef};
 use crate::profiles::{AppDirs, Profile};
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, Write};
@@ -54,7 +52,6 @@ pub fn promote(
         dirs.data_dir.clone(),
     );
     config.grace = Duration::from_secs(3);
-    let verify_timeout = config.verify_timeout;
     let mut engine = EngineHandle::start(config, Arc::new(|| {}))?;
     let profile_name = profile.name.clone();
     let read_only = profile.read_only;
@@ -187,6 +184,7 @@ pub fn promote(
         };
         writeln!(out, "  [{tag}] {}", g.reason)?;
     }
+    writeln!(out, "{}", plan.recheck_note())?;
     if plan.refused() && !args.force {
         writeln!(
             out,
@@ -210,45 +208,15 @@ pub fn promote(
     }
 
     // 4. Execute through the pipeline and wait for the audited result.
-    engine.send(Command::Execute {
-        id: ActionId(1),
-        plan: Box::new(plan),
+    let record = super::follow::follow(
+        &mut engine,
+        ActionId(1),
+        plan,
         forced,
-    })?;
-    let deadline = Instant::now() + verify_timeout + Duration::from_secs(200);
-    let mut last_stage = String::new();
-    while Instant::now() < deadline {
-        let Some(event) = engine.recv_timeout(Duration::from_millis(500)) else {
-            continue;
-        };
-        match event {
-            Event::ActionProgress { stage, .. } => {
-                let text = match stage {
-                    ActionStage::Grace { remaining } => {
-                        format!("Promoting in {} s (Ctrl-C to cancel)…", remaining.as_secs())
-                    }
-                    ActionStage::Executing => "Executing pg_promote…".into(),
-                    ActionStage::Verifying { observed } => format!("Verifying: {observed}"),
-                };
-                if text != last_stage {
-                    writeln!(out, "{text}")?;
-                    last_stage = text;
-                }
-            }
-            Event::ActionFinished { record, .. } => {
-                writeln!(
-                    out,
-                    "{}{}: {}",
-                    record.outcome.label(),
-                    if record.forced { " (forced)" } else { "" },
-                    record.detail
-                )?;
-                return Ok(record.outcome == AuditOutcome::Succeeded);
-            }
-            _ => {}
-        }
-    }
-    anyhow::bail!("the promotion did not finish in time; check the audit log and the servers")
+        "Executing pg_promote…",
+        &mut out,
+    )?;
+    Ok(record.outcome == AuditOutcome::Succeeded)
 }
 
 fn indent(text: &str) -> String {

@@ -12,11 +12,9 @@
 use crate::actions::audit::AuditOutcome;
 use crate::actions::{Action, ActionId, FleetView, Guard, GuardLevel, Plan, PlanPolicy, plan};
 use crate::connectors::docker::SWARM_SCOPE;
-use crate::connectors::snapshot::{
-    DatabaseSnapshot, Snapshot, Workload, WorkloadKind, WorkloadRef,
-};
-use crate::engine::clock::SystemClock;
-use crate::engine::{ActionStage, Command, ConnectRequest, EngineConfig, EngineHandle, Event};
+use crate::engine::{Command, ConnectRequest, EngineConfig, EngineHandle, Event};
+use crate::model::clock::SystemClock;
+use crate::model::snapshot::{DatabaseSnapshot, Snapshot, Workload, WorkloadKind, WorkloadRef};
 use crate::profiles::{AppDirs, Profile};
 use anyhow::{Context, bail};
 use std::collections::HashMap;
@@ -157,7 +155,7 @@ fn resolve(fleet: &CliFleet, wanted: Wanted, endpoint: Option<&str>) -> anyhow::
     };
     let mut endpoints: Vec<&str> = fleet
         .workloads()
-        .filter(|w| w.kind == kind && w.id.scope == scope)
+        .filter(|w| w.id.kind == kind && w.id.scope == scope)
         .filter(|w| name.as_ref().is_none_or(|n| &w.id.name == n))
         .filter(|w| endpoint.is_none_or(|e| w.id.endpoint == e))
         .map(|w| w.id.endpoint.as_str())
@@ -169,7 +167,7 @@ fn resolve(fleet: &CliFleet, wanted: Wanted, endpoint: Option<&str>) -> anyhow::
         [] => {
             let mut seen: Vec<String> = fleet
                 .workloads()
-                .filter(|w| w.kind == kind)
+                .filter(|w| w.id.kind == kind)
                 .map(|w| format!("{}:{}", w.id.endpoint, w.id))
                 .collect();
             seen.sort();
@@ -191,16 +189,12 @@ fn resolve(fleet: &CliFleet, wanted: Wanted, endpoint: Option<&str>) -> anyhow::
     };
     Ok(match wanted {
         Wanted::Service {
+            kind,
             scope,
             name,
             replicas,
-            ..
         } => Action::ScaleWorkload {
-            workload: WorkloadRef {
-                endpoint,
-                scope,
-                name,
-            },
+            workload: WorkloadRef::new(endpoint, scope, kind, name),
             replicas,
         },
         Wanted::Project { project, services } => Action::ScaleComposeServices {
@@ -225,6 +219,7 @@ pub fn print_plan(plan: &Plan, mut out: impl Write) -> std::io::Result<()> {
         };
         writeln!(out, "  [{level}] {}", g.reason)?;
     }
+    writeln!(out, "  {}", plan.recheck_note())?;
     Ok(())
 }
 
@@ -305,39 +300,15 @@ pub(super) fn run_action(
             return Ok(false);
         }
     }
-    let id = ActionId(1);
-    engine.send(Command::Execute {
-        id,
-        plan: Box::new(plan),
-        forced: req.force,
-    })?;
-    let mut last_stage = String::new();
-    loop {
-        let Some(event) = engine.recv_timeout(Duration::from_secs(1)) else {
-            continue;
-        };
-        match event {
-            Event::ActionProgress { id: got, stage } if got == id => {
-                let line = match stage {
-                    ActionStage::Grace { remaining } => {
-                        format!("starting in {} s (Ctrl-C cancels)", remaining.as_secs())
-                    }
-                    ActionStage::Executing => "executing…".to_string(),
-                    ActionStage::Verifying { observed } => format!("verifying: {observed}"),
-                };
-                if line != last_stage {
-                    writeln!(out, "{line}")?;
-                    last_stage = line;
-                }
-            }
-            Event::ActionFinished { id: got, record } if got == id => {
-                writeln!(out, "{}: {}", record.outcome.label(), record.detail)?;
-                return Ok(record.outcome == AuditOutcome::Succeeded);
-            }
-            Event::Notice(text) => writeln!(out, "{text}")?,
-            _ => {}
-        }
-    }
+    let record = super::follow::follow(
+        &mut engine,
+        ActionId(1),
+        plan,
+        req.force,
+        "Executing…",
+        &mut out,
+    )?;
+    Ok(record.outcome == AuditOutcome::Succeeded)
 }
 
 /// Ask the endpoint for a server-side dry run; its verdict joins the plan's guards (as in the

@@ -6,7 +6,7 @@
 //! and again before any client is built (tests, the CLI), so no code path can meet rustls'
 //! "could not determine the process-level CryptoProvider" panic.
 
-use crate::connectors::snapshot::TimeMs;
+use crate::model::snapshot::TimeMs;
 use std::path::Path;
 use std::sync::Once;
 use std::time::Duration;

@@ -4,11 +4,10 @@
 //! come from a bounded sliding window of the last [`WINDOW_PROBES`] probes per check.
 
 use super::http::{self, TlsOptions};
-use super::snapshot::{HealthCheck, NginxStatus, Sample, Snapshot, TimeMs};
 use super::{Connector, ConnectorError, PollOutput};
-use crate::actions::Action;
-use crate::engine::clock::{BoxFuture, Clock};
-use crate::engine::types::{Area, EndpointInfo};
+use crate::model::clock::{BoxFuture, Clock};
+use crate::model::endpoint::{Area, EndpointInfo};
+use crate::model::snapshot::{HealthCheck, NginxStatus, Sample, Snapshot, TimeMs};
 use crate::profiles::HealthEndpoint;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -400,7 +399,10 @@ impl Connector for HealthConnector {
         Box::pin(async move { Ok(self.poll_inner().await) })
     }
 
-    fn execute<'a>(&'a self, _: &'a Action) -> BoxFuture<'a, Result<String, ConnectorError>> {
+    fn execute<'a>(
+        &'a self,
+        _: crate::model::exec::Execution<'a>,
+    ) -> BoxFuture<'a, Result<String, ConnectorError>> {
         Box::pin(async {
             Err(ConnectorError::Unsupported(
                 "health checks only watch; they have no actions".into(),

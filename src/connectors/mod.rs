@@ -1,4 +1,4 @@
-//! One module per system. A connector turns one profile endpoint into [`snapshot::Snapshot`]s
+//! One module per system. A connector turns one profile endpoint into [`crate::model::snapshot::Snapshot`]s
 //! and carries out actions on it. Errors are typed and never panic.
 
 pub mod demo;
@@ -12,12 +12,12 @@ pub mod queue_advice;
 pub mod rabbitmq;
 pub mod redis;
 pub mod registry;
-pub mod snapshot;
 
-use crate::actions::Action;
-use crate::engine::clock::BoxFuture;
-use crate::engine::types::EndpointInfo;
-use snapshot::{Sample, Snapshot};
+use crate::model::action::Action;
+use crate::model::clock::BoxFuture;
+use crate::model::endpoint::EndpointInfo;
+use crate::model::exec::Execution;
+use crate::model::snapshot::{Sample, Snapshot};
 
 pub struct PollOutput {
     pub snapshot: Snapshot,
@@ -27,23 +27,25 @@ pub struct PollOutput {
     pub notices: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ConnectorError {
-    #[error("cannot reach {endpoint}: {reason}")]
-    Unreachable { endpoint: String, reason: String },
-    #[error("{0}")]
-    Unsupported(String),
-    #[error("{0}")]
-    Failed(String),
-}
+pub use crate::model::error::ConnectorError;
 
 pub trait Connector: Send + Sync {
     fn info(&self) -> &EndpointInfo;
     /// One poll: at most one is in flight per endpoint (the engine's poll loop awaits it).
     fn poll(&self) -> BoxFuture<'_, Result<PollOutput, ConnectorError>>;
-    /// Carry out an action; the returned text (command output, API reply) goes into the audit
-    /// record.
-    fn execute<'a>(&'a self, action: &'a Action) -> BoxFuture<'a, Result<String, ConnectorError>>;
+    /// Carry out an approved action with the preconditions the re-check read; the returned text
+    /// (command output, API reply) goes into the audit record. Never retries a conflict.
+    fn execute<'a>(&'a self, run: Execution<'a>) -> BoxFuture<'a, Result<String, ConnectorError>>;
+    /// Read the action's targets fresh from the system, never from a cache, and only them (a
+    /// cheap read, not a second full poll): the engine's re-check right before the write, and
+    /// verification after it. `Ok(None)`: this connector cannot re-check (the plan says so).
+    fn read_fresh<'a>(
+        &'a self,
+        action: &'a Action,
+    ) -> BoxFuture<'a, Result<Option<Snapshot>, ConnectorError>> {
+        let _ = action;
+        Box::pin(async { Ok(None) })
+    }
     /// Ask the system to validate the action without applying it (Kubernetes `dryRun=All`), so
     /// admission and validation errors show in the plan before the operator confirms.
     /// `Ok(None)`: this connector has no such check.
@@ -74,7 +76,7 @@ pub fn summary(snapshot: &Snapshot) -> String {
                 db.cluster,
                 db.servers.len(),
                 db.primaries().count(),
-                lag.map_or("—".into(), crate::actions::plan::format_bytes),
+                lag.map_or("—".into(), crate::model::units::format_bytes),
                 db.topology_line()
             );
             for s in db.servers.iter().filter(|s| s.error.is_some()) {

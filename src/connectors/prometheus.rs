@@ -8,11 +8,10 @@
 //! error text in the snapshot.
 
 use super::http::{self, TlsOptions};
-use super::snapshot::{PromQueryResult, PromSeries, PromSnapshot, Sample, Snapshot, TimeMs};
 use super::{Connector, ConnectorError, PollOutput};
-use crate::actions::Action;
-use crate::engine::clock::{BoxFuture, Clock};
-use crate::engine::types::{Area, EndpointInfo};
+use crate::model::clock::{BoxFuture, Clock};
+use crate::model::endpoint::{Area, EndpointInfo};
+use crate::model::snapshot::{PromQueryResult, PromSeries, PromSnapshot, Sample, Snapshot, TimeMs};
 use crate::profiles::{PromQuery, PrometheusEndpoint, SecretBackend, SecretRef};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
@@ -355,7 +354,10 @@ impl Connector for PrometheusConnector {
         Box::pin(self.poll_inner())
     }
 
-    fn execute<'a>(&'a self, _: &'a Action) -> BoxFuture<'a, Result<String, ConnectorError>> {
+    fn execute<'a>(
+        &'a self,
+        _: crate::model::exec::Execution<'a>,
+    ) -> BoxFuture<'a, Result<String, ConnectorError>> {
         Box::pin(async {
             Err(ConnectorError::Unsupported(
                 "Prometheus only answers queries; it has no actions".into(),

@@ -2,7 +2,7 @@
 //! and how many workers would drain it in the profile's target time. Pure functions, so the
 //! panels and tests share one reading.
 
-use super::snapshot::Queue;
+use crate::model::snapshot::Queue;
 
 /// Backlog shrink rate in jobs per second (out minus in; negative while it grows), from measured
 /// in/out rates or, when only the depth is known, from how the depth moved.

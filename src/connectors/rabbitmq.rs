@@ -3,11 +3,10 @@
 //! basic auth and an optional vhost filter. Rates are the broker's own (`*_details.rate`).
 
 use super::{Connector, ConnectorError, PollOutput};
-use crate::actions::Action;
 use crate::connectors::redis::{SecretLookup, queue_output};
-use crate::connectors::snapshot::{Queue, QueuePart, WorkloadRef};
-use crate::engine::clock::BoxFuture;
-use crate::engine::types::{Area, EndpointInfo};
+use crate::model::clock::BoxFuture;
+use crate::model::endpoint::{Area, EndpointInfo};
+use crate::model::snapshot::{Queue, QueuePart};
 use crate::profiles::RabbitMqEndpoint;
 use serde::Deserialize;
 use std::sync::Once;
@@ -204,11 +203,7 @@ impl RabbitMqConnector {
                     count: s.deliver_get_details.rate.round() as u64,
                 },
             ],
-            linked_workload: link.map(|l| WorkloadRef {
-                endpoint: l.workload.endpoint.clone(),
-                scope: l.workload.scope.clone(),
-                name: l.workload.name.clone(),
-            }),
+            linked_workload: link.map(|l| l.workload.workload_ref()),
             jobs_per_worker_per_sec: link.and_then(|l| l.jobs_per_worker_per_sec),
             ..Queue::new(
                 name,
@@ -228,7 +223,11 @@ impl Connector for RabbitMqConnector {
         Box::pin(self.poll_inner())
     }
 
-    fn execute<'a>(&'a self, action: &'a Action) -> BoxFuture<'a, Result<String, ConnectorError>> {
+    fn execute<'a>(
+        &'a self,
+        run: crate::model::exec::Execution<'a>,
+    ) -> BoxFuture<'a, Result<String, ConnectorError>> {
+        let action = run.action;
         Box::pin(async move {
             Err(ConnectorError::Unsupported(format!(
                 "RabbitMQ endpoint \"{}\" has no actions ({} is carried out by the workload's endpoint)",

@@ -6,7 +6,7 @@ use super::demo::DemoWorld;
 use super::http_probe::HealthConnector;
 use super::kubernetes::KubernetesConnector;
 use super::prometheus::PrometheusConnector;
-use crate::engine::clock::Clock;
+use crate::model::clock::Clock;
 use crate::profiles::{EndpointKind, Profile, SecretBackend};
 use std::sync::Arc;
 

@@ -14,7 +14,8 @@ use std::collections::BTreeMap;
 /// One workload as counted now.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LiveWorkload {
-    /// Unique in the inventory, e.g. `web/api`.
+    /// Unique in the inventory: the workload's full identity, e.g.
+    /// `k8s: prod/web/deployment/api`.
     pub name: String,
     /// `Deployment`, `StatefulSet`, `Compose service`.
     pub kind: String,
@@ -36,9 +37,9 @@ impl LiveInventory {
     /// even while pods start), every database server, every cache node.
     pub fn from_snapshots<'a>(
         source: &str,
-        snapshots: impl Iterator<Item = &'a crate::connectors::snapshot::Snapshot>,
+        snapshots: impl Iterator<Item = &'a crate::model::snapshot::Snapshot>,
     ) -> Self {
-        use crate::connectors::snapshot::Snapshot;
+        use crate::model::snapshot::Snapshot;
         let mut out = Self {
             source: source.to_owned(),
             ..Self::default()
@@ -47,8 +48,8 @@ impl LiveInventory {
             match snapshot {
                 Snapshot::Workloads(list) => {
                     out.workloads.extend(list.iter().map(|w| LiveWorkload {
-                        name: w.id.to_string(),
-                        kind: w.kind.label().to_owned(),
+                        name: w.id.full(),
+                        kind: w.id.kind.label().to_owned(),
                         replicas: w.desired,
                     }));
                 }

@@ -1,7 +1,6 @@
 //! The engine: tokio on named worker threads, a supervisor that owns one poll loop per endpoint
 //! and one task per action, and the bounded channels to and from the UI.
 
-pub mod clock;
 pub mod files;
 mod pipeline;
 mod poll;
@@ -10,8 +9,8 @@ pub mod types;
 
 pub use types::{ActionStage, Area, Command, ConnStatus, EndpointInfo, Event};
 
+use crate::model::clock::Clock;
 use crate::profiles::Profile;
-use clock::Clock;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -105,6 +104,36 @@ impl EngineHandle {
     /// Never blocks: the UI drains events with this in `logic()`.
     pub fn try_recv(&mut self) -> Option<Event> {
         self.events.try_recv().ok()
+    }
+
+    /// For the CLI: from now on Ctrl-C (SIGINT) and SIGTERM no longer end the process; they set
+    /// the returned flag, so a running action is cancelled through the pipeline and audited.
+    pub fn catch_interrupts(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        if let Some(runtime) = &self.runtime {
+            let set = Arc::clone(&flag);
+            // Registered before returning, so a signal right after this call is caught.
+            let mut term = runtime.block_on(async {
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok()
+            });
+            let mut int = runtime.block_on(async {
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok()
+            });
+            runtime.spawn(async move {
+                loop {
+                    let got = tokio::select! {
+                        Some(()) = async { int.as_mut()?.recv().await } => true,
+                        Some(()) = async { term.as_mut()?.recv().await } => true,
+                        else => false,
+                    };
+                    if !got {
+                        break;
+                    }
+                    set.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+            });
+        }
+        flag
     }
 
     /// For the CLI: wait for the next event, up to `timeout`.

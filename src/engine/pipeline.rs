@@ -1,13 +1,17 @@
-//! Execution half of the action pipeline: grace period (cancellable) -> execute -> verify →
-//! audit. Planning and confirmation happened before the command reached the engine.
+//! Execution half of the action pipeline: grace period (cancellable) → re-check against fresh
+//! state → intent record (fsynced) → execute with the plan's preconditions → verify → outcome
+//! record. Planning and confirmation happened before the command reached the engine.
 
 use super::EventSink;
-use super::clock::Clock;
 use super::types::{ActionStage, Event};
 use crate::actions::audit::{AuditLog, AuditOutcome, AuditRecord, os_user};
+use crate::actions::recheck::{Recheck, recheck};
 use crate::actions::verify::{Verification, check};
 use crate::actions::{ActionId, GuardLevel, Plan};
-use crate::connectors::Connector;
+use crate::connectors::{Connector, ConnectorError};
+use crate::model::clock::Clock;
+use crate::model::exec::Execution;
+use crate::model::snapshot::Snapshot;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
@@ -40,8 +44,17 @@ async fn wait_cancelled(cancel: &mut watch::Receiver<bool>) {
     }
 }
 
+/// What the re-check found, for the execute step.
+enum Fresh {
+    /// The connector read the target: its snapshot carries the write's preconditions.
+    Read(Snapshot),
+    /// The connector cannot re-check; the plan said so.
+    NotOffered,
+}
+
 impl ActionRun {
     pub async fn run(self, mut cancel: watch::Receiver<bool>) {
+        let record_id = crate::actions::audit::new_id();
         // 1. Grace period, counted down in steps so the UI can show the remaining time.
         let mut remaining = self.grace;
         while !remaining.is_zero() {
@@ -54,72 +67,183 @@ impl ActionRun {
             if cancelled(&cancel) {
                 let detail =
                     "cancelled by the operator during the grace period; nothing was changed";
-                return self.finish(AuditOutcome::Cancelled, detail.into()).await;
+                return self
+                    .finish(&record_id, AuditOutcome::Cancelled, detail.into())
+                    .await;
             }
         }
-        // 2. Execute. Cancelling now drops the connector's future, which kills its child
-        // process (connectors spawn them with `kill_on_drop`).
+        // 2. Re-check: read the target fresh and plan again; anything changed → write nothing.
+        self.progress(ActionStage::Rechecking).await;
+        let fresh = tokio::select! {
+            fresh = self.recheck() => fresh,
+            () = wait_cancelled(&mut cancel) => {
+                let detail = "cancelled by the operator during the re-check; nothing was changed";
+                return self.finish(&record_id, AuditOutcome::Cancelled, detail.into()).await;
+            }
+        };
+        let fresh = match fresh {
+            Ok(fresh) => fresh,
+            Err(why) => return self.finish(&record_id, AuditOutcome::NotRun, why).await,
+        };
+        // 3. Intent, synced to disk before anything is written to the system: if the process
+        // dies from here on, the next start reports the outcome as unknown.
+        let intent = record(
+            &record_id,
+            &self.plan,
+            self.forced,
+            AuditOutcome::Intent,
+            "about to run".into(),
+            self.clock.now_ms(),
+        );
+        if let Err(problem) = append(&self.audit, intent).await {
+            let detail = format!(
+                "the intent record could not be written to {} ({problem}); nothing was changed",
+                self.audit.path().display()
+            );
+            return self.report(failed_record(&record_id, &self, detail)).await;
+        }
+        // 4. Execute with the preconditions the re-check read. Cancelling now drops the
+        // connector's future, which kills its child process (connectors spawn them with
+        // `kill_on_drop`).
         self.progress(ActionStage::Executing).await;
-        let execute =
-            tokio::time::timeout(EXECUTE_TIMEOUT, self.connector.execute(&self.plan.action));
+        let run = Execution {
+            action: &self.plan.action,
+            command_line: self.plan.command_line.as_ref(),
+            fresh: match &fresh {
+                Fresh::Read(s) => Some(s),
+                Fresh::NotOffered => None,
+            },
+        };
+        let execute = tokio::time::timeout(EXECUTE_TIMEOUT, self.connector.execute(run));
         let result = tokio::select! {
             result = execute => Some(result),
             () = wait_cancelled(&mut cancel) => None,
         };
         let output = match result {
             Some(Ok(Ok(output))) => output,
-            Some(Ok(Err(e))) => return self.finish(AuditOutcome::Failed, e.to_string()).await,
+            Some(Ok(Err(e))) => {
+                let (outcome, detail) = match &e {
+                    ConnectorError::Conflict(_) => (
+                        AuditOutcome::NotRun,
+                        format!("not run: {e}; plan again to see the new state"),
+                    ),
+                    e if e.outcome_unknown() => (
+                        AuditOutcome::Unknown,
+                        format!(
+                            "outcome unknown: {e}; check {}",
+                            self.plan.action.target_path()
+                        ),
+                    ),
+                    e => (AuditOutcome::Failed, e.to_string()),
+                };
+                return self.finish(&record_id, outcome, detail).await;
+            }
             Some(Err(_)) => {
                 let detail = format!(
-                    "no answer within {} s; the command was stopped",
-                    EXECUTE_TIMEOUT.as_secs()
+                    "outcome unknown: no answer within {} s and the request was abandoned; check {}",
+                    EXECUTE_TIMEOUT.as_secs(),
+                    self.plan.action.target_path()
                 );
-                return self.finish(AuditOutcome::Failed, detail).await;
+                return self.finish(&record_id, AuditOutcome::Unknown, detail).await;
             }
             None => {
                 let detail = "cancelled by the operator while executing; the command was \
                               stopped, and what it had already changed stays changed";
-                return self.finish(AuditOutcome::Cancelled, detail.into()).await;
+                return self
+                    .finish(&record_id, AuditOutcome::Cancelled, detail.into())
+                    .await;
             }
         };
-        // 3. Verify until the observed state matches the intent.
+        // The poll loop refreshes the window's view; verification reads only the target.
+        self.poll_now.notify_waiters();
+        // 5. Verify until the observed state matches the intent.
+        let (outcome, detail) = self.verify(&fresh, &output).await;
+        self.poll_now.notify_waiters();
+        self.finish(&record_id, outcome, detail).await;
+    }
+
+    /// Reads the target fresh and compares; `Err` says in words why nothing may be written.
+    async fn recheck(&self) -> Result<Fresh, String> {
+        let read = tokio::time::timeout(
+            self.poll_timeout,
+            self.connector.read_fresh(&self.plan.action),
+        )
+        .await;
+        match read {
+            Ok(Ok(Some(snapshot))) => match recheck(&self.plan, &snapshot, self.forced).0 {
+                Recheck::Unchanged => Ok(Fresh::Read(snapshot)),
+                Recheck::Changed(changes) => Err(format!(
+                    "not run: changed since planned: {}. Plan again to see the new state.",
+                    changes.join("; ")
+                )),
+            },
+            Ok(Ok(None)) => Ok(Fresh::NotOffered),
+            Ok(Err(e)) => Err(format!(
+                "not run: the target could not be read again right before the write ({e}); \
+                 nothing was changed"
+            )),
+            Err(_) => Err(format!(
+                "not run: the target did not answer the re-check within {} s; nothing was changed",
+                self.poll_timeout.as_secs_f32()
+            )),
+        }
+    }
+
+    /// Reads the target (only the target) until it shows the intent or time runs out.
+    async fn verify(&self, fresh: &Fresh, output: &str) -> (AuditOutcome, String) {
         let deadline = self.clock.now_ms()
             + i64::try_from(self.verify_timeout.as_millis()).unwrap_or(i64::MAX);
-        let mut observed = String::from("nothing observed yet");
+        let mut last = Verification::Pending("nothing observed yet".into());
         loop {
-            if let Ok(Ok(out)) =
-                tokio::time::timeout(self.poll_timeout, self.connector.poll()).await
-            {
-                let verdict = check(&self.plan.action, &out.snapshot);
-                self.sink
-                    .emit(Event::Snapshot {
-                        endpoint: self.connector.info().id.clone(),
-                        at: self.clock.now_ms(),
-                        snapshot: out.snapshot,
-                        samples: out.samples,
-                    })
-                    .await;
-                match verdict {
-                    Verification::Done(seen) => {
-                        self.poll_now.notify_waiters();
-                        let detail = format!("{output}; verified: {seen}");
-                        return self.finish(AuditOutcome::Succeeded, detail).await;
-                    }
-                    Verification::Pending(seen) => observed = seen,
+            if let Some(snapshot) = self.observe(fresh).await {
+                last = check(&self.plan.action, &snapshot);
+                if let Verification::Done(seen) = &last {
+                    return (
+                        AuditOutcome::Succeeded,
+                        format!("{output}; verified: {seen}"),
+                    );
                 }
             }
             if self.clock.now_ms() >= deadline {
-                let detail = format!(
-                    "{output}; not verified within {} s: {observed}",
-                    self.verify_timeout.as_secs()
-                );
-                return self.finish(AuditOutcome::TimedOut, detail).await;
+                let secs = self.verify_timeout.as_secs();
+                return match last {
+                    Verification::Applied(seen) => (
+                        AuditOutcome::AppliedNotReady,
+                        format!("{output}; applied, not ready yet after {secs} s: {seen}"),
+                    ),
+                    Verification::Pending(seen) | Verification::Done(seen) => (
+                        AuditOutcome::TimedOut,
+                        format!("{output}; not verified within {secs} s: {seen}"),
+                    ),
+                };
             }
-            self.progress(ActionStage::Verifying {
-                observed: observed.clone(),
-            })
-            .await;
+            let observed = match &last {
+                Verification::Applied(s) => format!("applied, not ready yet: {s}"),
+                Verification::Pending(s) | Verification::Done(s) => s.clone(),
+            };
+            self.progress(ActionStage::Verifying { observed }).await;
             self.clock.sleep(VERIFY_EVERY).await;
+        }
+    }
+
+    /// One observation for verification: a read of the target alone when the connector offers
+    /// one, else the next snapshot of the endpoint's own poll loop (never a second full poll).
+    async fn observe(&self, fresh: &Fresh) -> Option<Snapshot> {
+        match fresh {
+            Fresh::Read(_) => {
+                let read = self.connector.read_fresh(&self.plan.action);
+                match tokio::time::timeout(self.poll_timeout, read).await {
+                    Ok(Ok(Some(snapshot))) => Some(snapshot),
+                    _ => None,
+                }
+            }
+            Fresh::NotOffered => {
+                let read = self.connector.poll();
+                match tokio::time::timeout(self.poll_timeout, read).await {
+                    Ok(Ok(out)) => Some(out.snapshot),
+                    _ => None,
+                }
+            }
         }
     }
 
@@ -129,9 +253,9 @@ impl ActionRun {
             .await;
     }
 
-    async fn finish(&self, outcome: AuditOutcome, detail: String) {
+    async fn finish(&self, record_id: &str, outcome: AuditOutcome, detail: String) {
         let record = record(
-            self.id,
+            record_id,
             &self.plan,
             self.forced,
             outcome,
@@ -140,10 +264,30 @@ impl ActionRun {
         );
         write_and_report(&self.sink, &self.audit, self.id, record).await;
     }
+
+    async fn report(&self, record: AuditRecord) {
+        self.sink
+            .emit(Event::ActionFinished {
+                id: self.id,
+                record: Box::new(record),
+            })
+            .await;
+    }
+}
+
+fn failed_record(record_id: &str, run: &ActionRun, detail: String) -> AuditRecord {
+    record(
+        record_id,
+        &run.plan,
+        run.forced,
+        AuditOutcome::Failed,
+        detail,
+        run.clock.now_ms(),
+    )
 }
 
 fn record(
-    id: ActionId,
+    record_id: &str,
     plan: &Plan,
     forced: bool,
     outcome: AuditOutcome,
@@ -151,7 +295,7 @@ fn record(
     now_ms: i64,
 ) -> AuditRecord {
     AuditRecord {
-        id: format!("{now_ms}-{}", id.0),
+        id: record_id.to_string(),
         when: chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_default(),
         os_user: os_user(),
         profile: plan.profile.clone(),
@@ -175,6 +319,16 @@ fn record(
     }
 }
 
+/// Appends and syncs one record off the async threads.
+async fn append(audit: &Arc<AuditLog>, record: AuditRecord) -> Result<(), String> {
+    let log = Arc::clone(audit);
+    match tokio::task::spawn_blocking(move || log.append(&record)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// The record is written before the UI hears of the result: an action the log does not hold
 /// must not look finished.
 async fn write_and_report(
@@ -183,15 +337,7 @@ async fn write_and_report(
     id: ActionId,
     mut record: AuditRecord,
 ) {
-    let log = Arc::clone(audit);
-    let to_write = record.clone();
-    let written = tokio::task::spawn_blocking(move || log.append(&to_write)).await;
-    let problem = match written {
-        Ok(Ok(())) => None,
-        Ok(Err(e)) => Some(e.to_string()),
-        Err(e) => Some(e.to_string()),
-    };
-    if let Some(problem) = problem {
+    if let Err(problem) = append(audit, record.clone()).await {
         let path = audit.path().display();
         record
             .detail
@@ -219,7 +365,7 @@ pub(crate) async fn finish_refused(
     why: &str,
 ) {
     let record = record(
-        id,
+        &format!("{now}-{}", id.0),
         plan,
         forced,
         AuditOutcome::Refused,

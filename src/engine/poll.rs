@@ -2,9 +2,9 @@
 //! failures, and a connection status that reports each new error once.
 
 use super::EventSink;
-use super::clock::Clock;
 use super::types::{ConnStatus, Event};
 use crate::connectors::Connector;
+use crate::model::clock::Clock;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
@@ -141,11 +141,10 @@ impl PollLoop {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::actions::Action;
-    use crate::connectors::snapshot::Snapshot;
     use crate::connectors::{ConnectorError, PollOutput};
-    use crate::engine::clock::{BoxFuture, ManualClock};
     use crate::engine::types::{Area, EndpointInfo};
+    use crate::model::clock::{BoxFuture, ManualClock};
+    use crate::model::snapshot::Snapshot;
     use std::sync::Mutex;
     use tokio::sync::mpsc;
 
@@ -180,7 +179,10 @@ mod tests {
                 }
             })
         }
-        fn execute<'a>(&'a self, _: &'a Action) -> BoxFuture<'a, Result<String, ConnectorError>> {
+        fn execute<'a>(
+            &'a self,
+            _: crate::model::exec::Execution<'a>,
+        ) -> BoxFuture<'a, Result<String, ConnectorError>> {
             Box::pin(async { Err(ConnectorError::Unsupported("no actions".into())) })
         }
     }

@@ -108,15 +108,12 @@ pub(crate) async fn run(
                 let timeout = config.poll_timeout * 3;
                 tokio::spawn(async move {
                     use crate::actions::DryRunOutcome;
-                    use crate::connectors::ConnectorError;
                     let outcome = match connector {
                         None => DryRunOutcome::NotOffered,
                         Some(c) => match tokio::time::timeout(timeout, c.dry_run(&action)).await {
                             Ok(Ok(None)) => DryRunOutcome::NotOffered,
                             Ok(Ok(Some(text))) => DryRunOutcome::Accepted(text),
-                            Ok(Err(ConnectorError::Failed(reason))) => {
-                                DryRunOutcome::Refused(reason)
-                            }
+                            Ok(Err(e)) if e.is_verdict() => DryRunOutcome::Refused(e.to_string()),
                             Ok(Err(e)) => DryRunOutcome::NoAnswer(e.to_string()),
                             Err(_) => DryRunOutcome::NoAnswer(format!(
                                 "no answer within {} s",
@@ -223,7 +220,7 @@ async fn test_endpoint(
     profile: &Profile,
     kind: crate::profiles::EndpointKind,
     name: &str,
-    clock: &Arc<dyn crate::engine::clock::Clock>,
+    clock: &Arc<dyn crate::model::clock::Clock>,
     timeout: Duration,
 ) -> Result<String, String> {
     let Some(connector) = registry::build_endpoint(profile, kind, name, clock) else {

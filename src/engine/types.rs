@@ -2,27 +2,10 @@
 
 use crate::actions::audit::AuditRecord;
 use crate::actions::{ActionId, Plan};
-use crate::connectors::snapshot::{Sample, Snapshot, TimeMs};
+use crate::model::snapshot::{Sample, Snapshot, TimeMs};
 use std::time::Duration;
 
-/// What kind of system an endpoint is: decides which panel shows it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Area {
-    Workloads,
-    Databases,
-    Cache,
-    Queues,
-    Health,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct EndpointInfo {
-    /// Unique within a profile; also the first segment of every series target it produces.
-    pub id: String,
-    pub label: String,
-    pub area: Area,
-    pub demo: bool,
-}
+pub use crate::model::endpoint::{Area, EndpointInfo};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConnStatus {
@@ -51,6 +34,8 @@ pub enum ActionStage {
     Grace {
         remaining: Duration,
     },
+    /// Reading the target fresh from the system to compare with the plan.
+    Rechecking,
     Executing,
     Verifying {
         observed: String,
@@ -124,7 +109,7 @@ pub enum Event {
     /// The contexts of a kubeconfig (sorted) and its current context, or why it cannot be read.
     KubeContexts {
         kubeconfig: Option<std::path::PathBuf>,
-        result: Result<crate::connectors::kubernetes::KubeconfigContexts, String>,
+        result: Result<crate::model::endpoint::KubeconfigContexts, String>,
     },
     /// An engine-side message that belongs in the notifications list.
     Notice(String),

@@ -333,6 +333,26 @@ pub struct QueueWorkload {
     pub endpoint: String,
     pub scope: String,
     pub name: String,
+    /// `Deployment`, `StatefulSet`, `ComposeService` or `SwarmService`; when left out, a
+    /// `context/namespace` scope means a Deployment, `swarm` a Swarm service, anything else a
+    /// Compose service.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<crate::model::snapshot::WorkloadKind>,
+}
+
+impl QueueWorkload {
+    /// The workload's full identity, its kind given or inferred from the scope.
+    pub fn workload_ref(&self) -> crate::model::snapshot::WorkloadRef {
+        use crate::model::snapshot::{WorkloadKind, WorkloadRef};
+        let kind = self.kind.unwrap_or(if self.scope.contains('/') {
+            WorkloadKind::Deployment
+        } else if self.scope == "swarm" {
+            WorkloadKind::SwarmService
+        } else {
+            WorkloadKind::ComposeService
+        });
+        WorkloadRef::new(&self.endpoint, &self.scope, kind, &self.name)
+    }
 }
 
 /// Links one RabbitMQ queue to the workload that consumes it.

@@ -520,6 +520,7 @@ mod tests {
                         endpoint: "k8s".into(),
                         scope: String::new(),
                         name: "worker".into(),
+                        kind: None,
                     }),
                     ..RedisQueue::default()
                 },

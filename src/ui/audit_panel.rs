@@ -7,13 +7,7 @@ use crate::engine::Command;
 use crate::engine::files::FileJob;
 use egui_extras::{Column, TableBuilder};
 
-const OUTCOMES: [AuditOutcome; 5] = [
-    AuditOutcome::Succeeded,
-    AuditOutcome::Failed,
-    AuditOutcome::Cancelled,
-    AuditOutcome::TimedOut,
-    AuditOutcome::Refused,
-];
+const OUTCOMES: [AuditOutcome; 9] = AuditOutcome::ALL;
 
 pub fn audit_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     panel_header_ui(ui, app, "Audit");

@@ -10,7 +10,7 @@ use crate::engine::Area;
 pub fn cache_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     panel_header_ui(ui, app, "Cache");
     widgets::endpoint_status_ui(ui, app, Area::Cache);
-    let nodes: Vec<(String, crate::connectors::snapshot::CacheNode)> = app
+    let nodes: Vec<(String, crate::model::snapshot::CacheNode)> = app
         .fleet
         .cache_nodes()
         .map(|(e, n)| (format!("{}/{}", e.info.id, n.name), n.clone()))
@@ -128,7 +128,7 @@ pub fn cache_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
 
 /// Replicas with their lag, a replica's master link, or a cluster's slot coverage; and whether
 /// it deserves a warning.
-fn replication_text(n: &crate::connectors::snapshot::CacheNode) -> (String, bool) {
+fn replication_text(n: &crate::model::snapshot::CacheNode) -> (String, bool) {
     let mut parts = Vec::new();
     let mut warn = false;
     if let Some(r) = &n.replication {

@@ -80,20 +80,53 @@ pub fn confirm_dialog_ui(app: &mut ScaleboardApp, ctx: &egui::Context) {
         if plan.refused() {
             ui.checkbox(&mut dialog.forced, "Force: I understand the refusal and take responsibility (recorded in the audit log)");
         }
+        ui.weak(plan.recheck_note());
+        let first_frame = dialog.frames_shown == 0;
+        let mut name_field = None;
         if plan.dangerous {
             let name = plan.action.target_name();
             let label = ui.label(format!("Type \"{name}\" to confirm:"));
-            ui.add(egui::TextEdit::singleline(&mut dialog.typed_name).hint_text(name.as_str()))
+            let field = ui
+                .add(egui::TextEdit::singleline(&mut dialog.typed_name).hint_text(name.as_str()))
                 .labelled_by(label.id);
+            if first_frame {
+                field.request_focus();
+            }
+            name_field = Some(field.id);
         }
         ui.separator();
         ui.horizontal(|ui| {
             let label = if dialog.forced { "Confirm (forced)" } else { "Confirm" };
             let enabled = dialog.can_confirm();
-            if ui.add_enabled(enabled, egui::Button::new(label)).clicked()
-                || (enabled && ui.input(|i| i.key_pressed(egui::Key::Enter)))
-            {
+            let button = ui.add_enabled(enabled, egui::Button::new(label));
+            if first_frame && name_field.is_none() {
+                button.request_focus();
+            }
+            // Enter confirms only a dialog that was on screen before this frame, and only from
+            // the dialog's own name field (the Confirm button answers Enter by itself, as every
+            // focused button does): the Enter that opened the dialog cannot confirm it.
+            let focused = ui.ctx().memory(|m| m.focused());
+            let enter = !first_frame
+                && focused.is_some()
+                && focused == name_field
+                && ui.input(|i| {
+                    i.events.iter().any(|e| {
+                        matches!(
+                            e,
+                            egui::Event::Key {
+                                key: egui::Key::Enter,
+                                pressed: true,
+                                repeat: false,
+                                ..
+                            }
+                        )
+                    })
+                });
+            if (button.clicked() && !first_frame) || (enabled && enter) {
                 confirm = true;
+            }
+            if !dialog.plan_complete() {
+                ui.weak("Confirm waits for the server's dry-run verdict.");
             }
             if ui.button("Close").clicked() {
                 close = true;
@@ -101,6 +134,7 @@ pub fn confirm_dialog_ui(app: &mut ScaleboardApp, ctx: &egui::Context) {
             ui.weak("After confirming you have 5 s to cancel.");
         });
     });
+    dialog.frames_shown = dialog.frames_shown.saturating_add(1);
     if modal.should_close() {
         close = true;
     }

@@ -6,9 +6,9 @@ use super::widgets::{self, panel_header_ui};
 use crate::actions::Action;
 use crate::actions::plan::{format_bytes, format_lsn};
 use crate::app::ScaleboardApp;
-use crate::connectors::snapshot::{DatabaseSnapshot, DbRole, DbServer, ReplicationSlot};
 use crate::engine::Area;
 use crate::metrics::SeriesKey;
+use crate::model::snapshot::{DatabaseSnapshot, DbRole, DbServer, ReplicationSlot};
 use crate::profiles::Thresholds;
 
 pub fn databases_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {

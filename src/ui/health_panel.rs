@@ -6,9 +6,9 @@ use super::charts::{PlotLine, metric_grid_ui, time_plot_ui};
 use super::theme;
 use super::widgets::{self, panel_header_ui};
 use crate::app::ScaleboardApp;
-use crate::connectors::snapshot::{HealthCheck, PromQueryResult};
 use crate::engine::Area;
 use crate::metrics::SeriesKey;
+use crate::model::snapshot::{HealthCheck, PromQueryResult};
 use std::collections::BTreeMap;
 
 /// A certificate closer to expiry than this is shown as a warning.

@@ -4,6 +4,7 @@
 mod audit_panel;
 mod cache_panel;
 pub mod charts;
+mod close_dialog;
 mod confirm_dialog;
 mod cost_charts;
 mod cost_panel;
@@ -50,6 +51,7 @@ pub fn root_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
             });
     });
     confirm_dialog::confirm_dialog_ui(app, ui.ctx());
+    close_dialog::close_dialog_ui(app, ui.ctx());
     shortcuts::shortcuts_window_ui(app, ui.ctx());
     notifications::notifications_ui(app, ui.ctx());
 }
@@ -126,6 +128,7 @@ fn nav_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
 /// Actions in flight (grace countdown with Cancel, verification) and recent results.
 fn actions_strip_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     let mut cancel = None;
+    let mut replan = None;
     let mut dismiss = Vec::new();
     // Buttons first and text truncated (full text on hover): a long verification detail must
     // never push Cancel or Dismiss off the window, nor widen the panel below.
@@ -142,6 +145,13 @@ fn actions_strip_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                     crate::actions::audit::AuditOutcome::Succeeded => theme::GOOD,
                     _ => theme::WARN,
                 };
+                if record.outcome == crate::actions::audit::AuditOutcome::NotRun
+                    && let Some(action) = &a.action
+                    && ui.small_button("Plan again").clicked()
+                {
+                    replan = Some(action.clone());
+                    dismiss.push(a.id);
+                }
                 text(
                     ui,
                     egui::RichText::new(format!(
@@ -164,6 +174,13 @@ fn actions_strip_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                     format!("{}: starts in {} s", a.title, remaining.as_secs()).into(),
                 );
             }
+            (Some(crate::engine::ActionStage::Rechecking), None) => {
+                ui.add(egui::Spinner::new());
+                text(
+                    ui,
+                    format!("{}: reading the target again before the write…", a.title).into(),
+                );
+            }
             (Some(crate::engine::ActionStage::Executing), None) => {
                 ui.add(egui::Spinner::new());
                 text(ui, format!("{}: executing…", a.title).into());
@@ -180,6 +197,9 @@ fn actions_strip_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     }
     if let Some(id) = cancel {
         app.cancel_action(id);
+    }
+    if let Some(action) = replan {
+        app.propose(action);
     }
     app.actions.running.retain(|a| !dismiss.contains(&a.id));
     if !app.actions.running.is_empty() {

@@ -4,9 +4,9 @@ use super::charts::{PlotLine, time_plot_ui};
 use super::theme;
 use super::widgets::{self, panel_header_ui};
 use crate::app::{PanelId, ScaleboardApp};
-use crate::connectors::snapshot::DbRole;
 use crate::engine::Area;
 use crate::metrics::SeriesKey;
+use crate::model::snapshot::DbRole;
 
 const MAX_LINES: usize = 8;
 
@@ -17,7 +17,7 @@ pub fn overview_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     let now = app.clock.now_ms();
     let range = app.view.range;
     // A name that several contexts or namespaces share is labelled with its scope.
-    let shown: Vec<&crate::connectors::snapshot::Workload> =
+    let shown: Vec<&crate::model::snapshot::Workload> =
         app.fleet.workloads().take(MAX_LINES).collect();
     let workloads: Vec<(SeriesKey, SeriesKey, String)> = shown
         .iter()

@@ -34,7 +34,7 @@ fn list_row(ui: &mut egui::Ui, label: &str, values: &mut Vec<String>) {
 }
 
 type ContextsRead = crate::connectors::kubernetes::ContextsByKubeconfig;
-type ContextsOrError = Result<crate::connectors::kubernetes::KubeconfigContexts, String>;
+type ContextsOrError = Result<crate::model::endpoint::KubeconfigContexts, String>;
 
 fn app_contexts<'a>(read: &'a ContextsRead, k: &KubernetesEndpoint) -> Option<&'a ContextsOrError> {
     read.get(&k.kubeconfig)

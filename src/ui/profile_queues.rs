@@ -33,6 +33,7 @@ fn parse_workload(text: &str) -> Option<QueueWorkload> {
         endpoint: endpoint.to_string(),
         scope: scope.to_string(),
         name: name.to_string(),
+        kind: None,
     })
 }
 

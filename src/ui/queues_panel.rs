@@ -4,8 +4,8 @@ use super::charts::metric_grid_ui;
 use super::theme;
 use super::widgets::{self, panel_header_ui};
 use crate::app::ScaleboardApp;
-use crate::connectors::snapshot::Queue;
 use crate::engine::Area;
+use crate::model::snapshot::Queue;
 
 pub use crate::connectors::queue_advice::drain_estimate;
 use crate::connectors::queue_advice::{Advice, AdviceInput, worker_advice};

@@ -7,9 +7,9 @@ use super::widgets::{self, panel_header_ui};
 use super::workloads_table;
 use crate::actions::Action;
 use crate::app::{AutoscaleForm, ProjectScaleForm, ScaleForm, ScaleboardApp};
-use crate::connectors::snapshot::{DockerDetails, Workload, WorkloadKind};
 use crate::engine::Area;
 use crate::metrics::SeriesKey;
+use crate::model::snapshot::{DockerDetails, Workload, WorkloadKind};
 
 pub fn workloads_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     panel_header_ui(ui, app, "Workloads");
@@ -99,8 +99,8 @@ fn docker_details_ui(ui: &mut egui::Ui, d: &DockerDetails) {
             c.config_files.join(", "),
             c.working_dir,
             match c.cli {
-                Some(crate::connectors::snapshot::ComposeCli::V2) => "docker compose (v2)",
-                Some(crate::connectors::snapshot::ComposeCli::V1) => "docker-compose (v1)",
+                Some(crate::model::snapshot::ComposeCli::V2) => "docker compose (v2)",
+                Some(crate::model::snapshot::ComposeCli::V1) => "docker-compose (v1)",
                 None => "no compose command installed",
             }
         ));
@@ -112,7 +112,7 @@ fn docker_details_ui(ui: &mut egui::Ui, d: &DockerDetails) {
 
 fn details_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, w: &Workload) {
     ui.horizontal(|ui| {
-        ui.heading(format!("{} {}", w.kind.label(), w.id));
+        ui.heading(format!("{} {}", w.id.kind.label(), w.id));
         if let Some(reason) = &w.pending_reason {
             ui.colored_label(theme::WARN, reason);
         }
@@ -204,7 +204,7 @@ fn actions_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, w: &Workload) {
             app.actions.project_form = None;
         }
         let docker = matches!(
-            w.kind,
+            w.id.kind,
             WorkloadKind::ComposeService | WorkloadKind::SwarmService
         );
         if workloads_table::bulk_scalable(w)
@@ -225,12 +225,12 @@ fn actions_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, w: &Workload) {
                 .collect();
             app.actions.bulk_selected.extend(same);
         }
-        if w.kind == WorkloadKind::ComposeService && ui.button("Scale project…").clicked() {
+        if w.id.kind == WorkloadKind::ComposeService && ui.button("Scale project…").clicked() {
             let services = app
                 .fleet
                 .workloads()
                 .filter(|o| {
-                    o.kind == WorkloadKind::ComposeService
+                    o.id.kind == WorkloadKind::ComposeService
                         && o.id.endpoint == w.id.endpoint
                         && o.id.scope == w.id.scope
                 })

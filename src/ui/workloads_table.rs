@@ -5,7 +5,7 @@ use super::theme;
 use super::widgets;
 use crate::actions::Action;
 use crate::actions::plan::MAX_REPLICAS;
-use crate::connectors::snapshot::{DockerDetails, Workload, WorkloadKind, WorkloadRef};
+use crate::model::snapshot::{DockerDetails, Workload, WorkloadKind, WorkloadRef};
 use egui_extras::{Column, TableBuilder};
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
@@ -67,7 +67,10 @@ impl WorkloadSort {
 
 /// Kubernetes kinds can be scaled together; Compose projects have their own project form.
 pub fn bulk_scalable(w: &Workload) -> bool {
-    matches!(w.kind, WorkloadKind::Deployment | WorkloadKind::StatefulSet)
+    matches!(
+        w.id.kind,
+        WorkloadKind::Deployment | WorkloadKind::StatefulSet
+    )
 }
 
 /// "N selected · Scale to [n] · Preview": returns the bulk action when asked for.
@@ -208,7 +211,7 @@ pub fn table_ui(
                     }
                 });
                 row.col(|ui| {
-                    ui.label(w.kind.label());
+                    ui.label(w.id.kind.label());
                 });
                 row.col(|ui| {
                     ui.label(&w.id.scope);

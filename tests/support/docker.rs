@@ -5,9 +5,9 @@
 
 use scaleboard::actions::audit::AuditRecord;
 use scaleboard::actions::{Action, ActionId, FleetView, Plan, PlanPolicy, plan};
-use scaleboard::connectors::snapshot::{DatabaseSnapshot, Snapshot, Workload, WorkloadRef};
-use scaleboard::engine::clock::SystemClock;
 use scaleboard::engine::{Command, ConnectRequest, EngineConfig, EngineHandle, Event};
+use scaleboard::model::clock::SystemClock;
+use scaleboard::model::snapshot::{DatabaseSnapshot, Snapshot, Workload, WorkloadRef};
 use scaleboard::profiles::{ComposeEndpoint, Profile};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -11,7 +11,7 @@ pub mod web;
 use egui_kittest::Harness;
 use scaleboard::app::{AppOptions, ScaleboardApp};
 use scaleboard::engine::EngineConfig;
-use scaleboard::engine::clock::ManualClock;
+use scaleboard::model::clock::ManualClock;
 use scaleboard::profiles::ProfileStore;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -4,14 +4,14 @@
 mod rng;
 pub mod sim;
 
-use super::snapshot::{
-    CacheNode, DatabaseSnapshot, DbRole, DbServer, HealthCheck, Queue, Sample, Snapshot, Workload,
-    WorkloadKind, WorkloadRef,
-};
 use super::{Connector, ConnectorError, PollOutput};
-use crate::actions::Action;
-use crate::engine::clock::{BoxFuture, Clock};
-use crate::engine::types::{Area, EndpointInfo};
+use crate::model::action::Action;
+use crate::model::clock::{BoxFuture, Clock};
+use crate::model::endpoint::{Area, EndpointInfo};
+use crate::model::snapshot::{
+    CacheNode, DatabaseSnapshot, DbRole, DbServer, HealthCheck, Queue, Sample, Snapshot, Workload,
+    WorkloadRef,
+};
 use sim::DemoFleet;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -134,7 +134,23 @@ impl Connector for DemoConnector {
         Box::pin(std::future::ready(Ok(out)))
     }
 
-    fn execute<'a>(&'a self, action: &'a Action) -> BoxFuture<'a, Result<String, ConnectorError>> {
+    /// The simulated state as it is now (the simulation advances on its own clock, not on reads).
+    fn read_fresh<'a>(
+        &'a self,
+        action: &'a Action,
+    ) -> BoxFuture<'a, Result<Option<Snapshot>, ConnectorError>> {
+        let _ = action;
+        let fleet = self.world.lock();
+        let snapshot = output(&fleet, &self.info.id).snapshot;
+        drop(fleet);
+        Box::pin(std::future::ready(Ok(Some(snapshot))))
+    }
+
+    fn execute<'a>(
+        &'a self,
+        run: crate::model::exec::Execution<'a>,
+    ) -> BoxFuture<'a, Result<String, ConnectorError>> {
+        let action = run.action;
         let result = apply(&mut self.world.lock(), action);
         Box::pin(std::future::ready(result))
     }
@@ -187,13 +203,14 @@ fn apply(fleet: &mut DemoFleet, action: &Action) -> Result<String, ConnectorErro
                 .ok_or_else(|| missing(workload))?;
             let hpa = w
                 .autoscaler
-                .get_or_insert_with(|| super::snapshot::Autoscaler {
+                .get_or_insert_with(|| crate::model::snapshot::Autoscaler {
                     name: workload.name.clone(),
                     min_replicas: 1,
                     max_replicas: 1,
                     target_cpu_percent: 70,
                     current_cpu_percent: None,
                     last_scale_at: None,
+                    metrics: Vec::new(),
                 });
             hpa.min_replicas = *min_replicas;
             hpa.max_replicas = *max_replicas;
@@ -290,24 +307,16 @@ fn workloads(fleet: &DemoFleet, endpoint: &str, compose: bool) -> PollOutput {
         .iter()
         .filter(|w| w.compose == compose)
         .map(|w| {
-            let id = WorkloadRef {
-                endpoint: endpoint.into(),
-                scope: w.scope.into(),
-                name: w.name.into(),
-            };
+            let id = WorkloadRef::new(endpoint, w.scope, w.kind(), w.name);
             let target = id.target();
             samples.push(Sample::new(&target, "replicas", f64::from(w.desired)));
             samples.push(Sample::new(&target, "ready", f64::from(w.ready)));
             samples.push(Sample::new(&target, "cpu_percent", w.cpu_percent));
             samples.push(Sample::new(&target, "memory_percent", w.memory_percent));
-            let kind = match (w.compose, w.statefulset) {
-                (true, _) => WorkloadKind::ComposeService,
-                (false, true) => WorkloadKind::StatefulSet,
-                (false, false) => WorkloadKind::Deployment,
-            };
             Workload {
                 id,
-                kind,
+                revision: None,
+                resource_version: None,
                 desired: w.desired,
                 ready: w.ready,
                 available: w.ready,
@@ -451,15 +460,13 @@ fn queues(fleet: &DemoFleet) -> PollOutput {
                 out_per_sec: Some(q.out_per_sec),
                 growth_per_sec: Some(q.in_per_sec - q.out_per_sec),
                 jobs_per_worker_per_sec: Some(q.per_worker_per_sec),
-                linked_workload: worker.map(|w| WorkloadRef {
-                    endpoint: if w.compose {
+                linked_workload: worker.map(|w| {
+                    let endpoint = if w.compose {
                         COMPOSE_ENDPOINT
                     } else {
                         K8S_ENDPOINT
-                    }
-                    .into(),
-                    scope: w.scope.into(),
-                    name: w.name.into(),
+                    };
+                    WorkloadRef::new(endpoint, w.scope, w.kind(), w.name)
                 }),
                 ..Queue::new(q.name, q.source, q.depth.round() as u64)
             }

@@ -3,7 +3,7 @@
 //! promotion changes the topology). Advanced in whole simulated seconds so a seed replays exactly.
 
 use super::rng::Rng;
-use crate::connectors::snapshot::{Autoscaler, TimeMs};
+use crate::model::snapshot::{Autoscaler, TimeMs};
 
 pub const CLUSTER: &str = "demo-prod";
 pub const NAMESPACE: &str = "nexus";
@@ -24,6 +24,17 @@ pub struct SimWorkload {
     pub autoscaler: Option<Autoscaler>,
     pub fixed_host_port: Option<u16>,
     pub(super) ready_progress_s: u32,
+}
+
+impl SimWorkload {
+    pub fn kind(&self) -> crate::model::snapshot::WorkloadKind {
+        use crate::model::snapshot::WorkloadKind;
+        match (self.compose, self.statefulset) {
+            (true, _) => WorkloadKind::ComposeService,
+            (false, true) => WorkloadKind::StatefulSet,
+            (false, false) => WorkloadKind::Deployment,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -139,6 +150,7 @@ impl DemoFleet {
             target_cpu_percent: 70,
             current_cpu_percent: None,
             last_scale_at: None,
+            metrics: Vec::new(),
         });
         let mut search = workload(NAMESPACE, "search-index", 2, 90.0);
         search.statefulset = true;

@@ -1,43 +1,8 @@
 //! The command lines Scaleboard runs against a Docker engine. Pure: the plan shows exactly the
 //! line that the connector later runs, because both come from these functions.
 
-use crate::connectors::snapshot::{ComposeCli, ComposeProject, DockerTarget};
-
-/// One child process: program and arguments, extra environment, working directory.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CommandLine {
-    pub argv: Vec<String>,
-    pub env: Vec<(String, String)>,
-    pub cwd: Option<String>,
-}
-
-impl CommandLine {
-    /// What a user would type in a POSIX shell to do the same.
-    pub fn display(&self) -> String {
-        let mut parts = Vec::new();
-        if let Some(dir) = &self.cwd {
-            parts.push(format!("cd {} &&", quote(dir)));
-        }
-        for (k, v) in &self.env {
-            parts.push(format!("{k}={}", quote(v)));
-        }
-        parts.extend(self.argv.iter().map(|a| quote(a)));
-        parts.join(" ")
-    }
-}
-
-/// Single-quote a word for a POSIX shell when it holds anything beyond plain characters.
-pub fn quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-./=:,@%+".contains(c));
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
-}
+pub use crate::model::exec::{CommandLine, quote};
+use crate::model::snapshot::{ComposeCli, ComposeProject, DockerTarget};
 
 /// `docker [--context C] ARGS…`, with `DOCKER_HOST` set when the endpoint names one.
 pub fn docker(target: &DockerTarget, args: &[&str]) -> CommandLine {

@@ -2,7 +2,7 @@
 
 use super::SWARM_SCOPE;
 use super::parse::{self, Container, Stats, SwarmService};
-use crate::connectors::snapshot::{
+use crate::model::snapshot::{
     ComposeCli, ComposeProject, DockerDetails, DockerTarget, HealthCounts, Workload, WorkloadKind,
     WorkloadRef,
 };
@@ -46,8 +46,9 @@ pub(super) async fn compose(ctx: &Context<'_>, containers: &[Container]) -> Vec<
                 endpoint: ctx.endpoint.to_string(),
                 scope: project.to_string(),
                 name: service.to_string(),
+                kind: WorkloadKind::ComposeService,
             };
-            let mut w = workload(ctx, id, WorkloadKind::ComposeService, &members);
+            let mut w = workload(ctx, id, &members);
             if let Some(d) = w.docker.as_mut() {
                 d.global_mode = files.global.contains(service);
                 d.compose = Some(files.project.clone());
@@ -83,8 +84,9 @@ pub(super) fn swarm(
                 endpoint: ctx.endpoint.to_string(),
                 scope: SWARM_SCOPE.to_string(),
                 name: s.name.clone(),
+                kind: WorkloadKind::SwarmService,
             };
-            let mut w = workload(ctx, id, WorkloadKind::SwarmService, &members);
+            let mut w = workload(ctx, id, &members);
             w.desired = s.desired;
             w.available = s.running;
             w.ready = s.running;
@@ -100,12 +102,7 @@ pub(super) fn swarm(
 }
 
 /// Counts, health, restarts and resource use of one service's containers.
-fn workload(
-    ctx: &Context<'_>,
-    id: WorkloadRef,
-    kind: WorkloadKind,
-    members: &[&Container],
-) -> Workload {
+fn workload(ctx: &Context<'_>, id: WorkloadRef, members: &[&Container]) -> Workload {
     let running: Vec<&Container> = members.iter().copied().filter(|c| c.running).collect();
     let ready = count(running.iter().filter(|c| is_ready(c)));
     let health = members.iter().any(|c| c.health.is_some()).then(|| {
@@ -143,7 +140,8 @@ fn workload(
     let total = count(members.iter());
     Workload {
         id,
-        kind,
+        revision: None,
+        resource_version: None,
         desired: total,
         ready,
         available: count(running.iter()),

@@ -20,11 +20,11 @@ mod group;
 pub mod parse;
 mod process;
 
-use super::snapshot::{ComposeCli, DockerTarget, Sample, Snapshot, Workload, WorkloadRef};
 use super::{Connector, ConnectorError, PollOutput};
-use crate::actions::Action;
-use crate::engine::clock::BoxFuture;
-use crate::engine::types::{Area, EndpointInfo};
+use crate::model::action::Action;
+use crate::model::clock::BoxFuture;
+use crate::model::endpoint::{Area, EndpointInfo};
+use crate::model::snapshot::{ComposeCli, DockerTarget, Sample, Snapshot, Workload, WorkloadRef};
 use crate::profiles::ComposeEndpoint;
 use command::CommandLine;
 use parse::Container;
@@ -308,7 +308,11 @@ impl Connector for DockerConnector {
         })
     }
 
-    fn execute<'a>(&'a self, action: &'a Action) -> BoxFuture<'a, Result<String, ConnectorError>> {
+    fn execute<'a>(
+        &'a self,
+        run: crate::model::exec::Execution<'a>,
+    ) -> BoxFuture<'a, Result<String, ConnectorError>> {
+        let action = run.action;
         Box::pin(async move {
             match action {
                 Action::ScaleWorkload { workload, replicas } if workload.scope == SWARM_SCOPE => {

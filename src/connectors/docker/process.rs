@@ -2,7 +2,7 @@
 //! is dropped — timeout, cancelled action, engine shut down with the app — the process is killed.
 
 use super::command::CommandLine;
-use crate::connectors::snapshot::ComposeCli;
+use crate::model::snapshot::ComposeCli;
 use std::process::Stdio;
 use std::time::Duration;
 

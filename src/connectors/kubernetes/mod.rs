@@ -21,11 +21,11 @@ mod writes;
 
 pub use pods::parse_quantity;
 
-use super::snapshot::{Autoscaler, Sample, Snapshot, Workload, WorkloadKind, WorkloadRef};
 use super::{Connector, ConnectorError, PollOutput};
-use crate::actions::Action;
-use crate::engine::clock::BoxFuture;
-use crate::engine::types::{Area, EndpointInfo};
+use crate::model::action::Action;
+use crate::model::clock::BoxFuture;
+use crate::model::endpoint::{Area, EndpointInfo};
+use crate::model::snapshot::{Autoscaler, Sample, Snapshot, Workload, WorkloadKind, WorkloadRef};
 use crate::profiles::KubernetesEndpoint;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::ReplicaSet;
@@ -173,7 +173,7 @@ impl KubernetesConnector {
                 else {
                     continue;
                 };
-                w.scale_denied = match w.kind {
+                w.scale_denied = match w.id.kind {
                     WorkloadKind::StatefulSet => p.scale_statefulsets.clone(),
                     _ => p.scale_deployments.clone(),
                 };
@@ -358,12 +358,7 @@ pub fn kubeconfig_contexts(path: Option<&std::path::Path>) -> Result<KubeconfigC
     })
 }
 
-/// What a kubeconfig offers: its context names (sorted) and its current context.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KubeconfigContexts {
-    pub names: Vec<String>,
-    pub current: Option<String>,
-}
+pub use crate::model::endpoint::KubeconfigContexts;
 
 /// Contexts read per kubeconfig path (None: `KUBECONFIG` or `~/.kube/config`), or why not.
 pub type ContextsByKubeconfig =
@@ -377,12 +372,28 @@ pub fn split_scope(scope: &str) -> Result<(&str, &str), ConnectorError> {
         .ok_or_else(|| ConnectorError::Failed(format!("{scope} is not a context/namespace scope")))
 }
 
+/// The API server's answer as a typed error, its own message kept.
 fn api_error(what: &str, e: &kube::Error) -> ConnectorError {
     match e {
-        kube::Error::Api(status) => ConnectorError::Failed(format!(
-            "{what}: the API server refused ({} {}): {}",
-            status.code, status.reason, status.message
-        )),
+        kube::Error::Api(status) => {
+            let words = format!(
+                "{what}: the API server answered {} {}: {}",
+                status.code, status.reason, status.message
+            );
+            match status.code {
+                401 => ConnectorError::Auth(words),
+                403 => ConnectorError::Forbidden(words),
+                404 => ConnectorError::NotFound(words),
+                409 => ConnectorError::Conflict(words),
+                504 => ConnectorError::Timeout(words),
+                400 | 405 | 410 | 415 | 422 | 429 => ConnectorError::Refused(words),
+                _ => ConnectorError::Failed(words),
+            }
+        }
+        kube::Error::HyperError(_) | kube::Error::Service(_) => ConnectorError::Unreachable {
+            endpoint: what.to_string(),
+            reason: e.to_string(),
+        },
         other => ConnectorError::Failed(format!("{what}: {other}")),
     }
 }
@@ -445,6 +456,7 @@ fn autoscaler(h: &HorizontalPodAutoscaler) -> Autoscaler {
         last_scale_at: status
             .and_then(|s| s.last_scale_time.as_ref())
             .map(|t| t.0.as_millisecond()),
+        metrics: Vec::new(),
     }
 }
 
@@ -457,7 +469,11 @@ impl Connector for KubernetesConnector {
         Box::pin(self.read())
     }
 
-    fn execute<'a>(&'a self, action: &'a Action) -> BoxFuture<'a, Result<String, ConnectorError>> {
+    fn execute<'a>(
+        &'a self,
+        run: crate::model::exec::Execution<'a>,
+    ) -> BoxFuture<'a, Result<String, ConnectorError>> {
+        let action = run.action;
         Box::pin(self.request(action, false))
     }
 

@@ -4,7 +4,7 @@
 //! served. The pods arrive already projected to what is read here (`cache.rs`).
 
 use super::cache::{Key, PodObj};
-use crate::connectors::snapshot::WorkloadKind;
+use crate::model::snapshot::WorkloadKind;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
 use kube::api::{Api, ListParams};

@@ -147,7 +147,7 @@ pub fn parse(text: &str, defaults: &Defaults) -> Result<Dsn, String> {
         .map_err(|_| format!("port \"{port_text}\" is not a port number"))?;
     let user = get("user")
         .or_else(|| defaults.user.clone())
-        .unwrap_or_else(crate::actions::audit::os_user);
+        .unwrap_or_else(crate::model::units::os_user);
     let dbname = get("dbname")
         .or_else(|| defaults.dbname.clone())
         .unwrap_or_else(|| user.clone());

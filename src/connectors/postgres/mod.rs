@@ -14,12 +14,12 @@ pub mod reading;
 mod tls;
 pub mod topology;
 
-use super::snapshot::{DbRole, Snapshot};
 use super::{Connector, ConnectorError, PollOutput};
-use crate::actions::Action;
-use crate::actions::plan::format_lsn;
-use crate::engine::clock::BoxFuture;
-use crate::engine::types::{Area, EndpointInfo};
+use crate::model::action::Action;
+use crate::model::clock::BoxFuture;
+use crate::model::endpoint::{Area, EndpointInfo};
+use crate::model::snapshot::{DbRole, Snapshot};
+use crate::model::units::format_lsn;
 use crate::profiles::{PostgresEndpoint, SecretError, SecretRef};
 use dsn::Dsn;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -212,13 +212,17 @@ impl PostgresConnector {
         }
     }
 
-    async fn poll_server(&self, server: &Server) -> topology::ServerPoll {
+    /// One round trip to one server. `record_rates`: this poll is the loop's own, so its
+    /// transaction count becomes the base of the next TPS figure (a re-check's read is not, so
+    /// it cannot skew the rate).
+    async fn poll_server(&self, server: &Server, record_rates: bool) -> topology::ServerPoll {
         let result = match self.query(server, reading::POLL_SQL).await {
             Ok(messages) => reading::parse(&messages),
             Err(e) => Err(e),
         };
         let mut tps = None;
-        if let Ok(r) = &result
+        if record_rates
+            && let Ok(r) = &result
             && let Some(x) = r.xacts
         {
             let now = Instant::now();
@@ -247,9 +251,12 @@ impl PostgresConnector {
         }
     }
 
-    async fn poll_all(&self) -> Result<PollOutput, ConnectorError> {
+    async fn poll_all(&self, record_rates: bool) -> Result<PollOutput, ConnectorError> {
         let polls: Vec<topology::ServerPoll> = {
-            let futures = self.servers.iter().map(|s| self.poll_server(s));
+            let futures = self
+                .servers
+                .iter()
+                .map(|s| self.poll_server(s, record_rates));
             join_all(futures).await
         };
         if polls.iter().all(|p| p.result.is_err()) {
@@ -308,7 +315,7 @@ impl PostgresConnector {
             .map_err(fail)?;
         let row = first_row(&before).map_err(fail)?;
         if row.first().map(String::as_str) != Some("true") {
-            return Err(ConnectorError::Failed(format!(
+            return Err(ConnectorError::Conflict(format!(
                 "{replica} is not in recovery: it is already a primary, nothing was done"
             )));
         }
@@ -391,10 +398,28 @@ impl Connector for PostgresConnector {
     }
 
     fn poll(&self) -> BoxFuture<'_, Result<PollOutput, ConnectorError>> {
-        Box::pin(self.poll_all())
+        Box::pin(self.poll_all(true))
     }
 
-    fn execute<'a>(&'a self, action: &'a Action) -> BoxFuture<'a, Result<String, ConnectorError>> {
+    /// Every server of the cluster asked again (one round trip each): which accept writes, the
+    /// candidate's timeline and replay position, right now. TPS is left to the poll loop.
+    fn read_fresh<'a>(
+        &'a self,
+        action: &'a Action,
+    ) -> BoxFuture<'a, Result<Option<Snapshot>, ConnectorError>> {
+        Box::pin(async move {
+            match action {
+                Action::PromoteReplica { .. } => Ok(Some(self.poll_all(false).await?.snapshot)),
+                _ => Ok(None),
+            }
+        })
+    }
+
+    fn execute<'a>(
+        &'a self,
+        run: crate::model::exec::Execution<'a>,
+    ) -> BoxFuture<'a, Result<String, ConnectorError>> {
+        let action = run.action;
         Box::pin(async move {
             match action {
                 Action::PromoteReplica { replica, .. } => self.promote(replica).await,

@@ -2,7 +2,7 @@
 //! the simple query protocol (server facts, `pg_stat_replication`, replication slots). The same
 //! text works on primaries and replicas; functions that fail in recovery sit behind `CASE`.
 
-use crate::connectors::snapshot::{ReplicationSlot, ReplicationStat};
+use crate::model::snapshot::{ReplicationSlot, ReplicationStat};
 use tokio_postgres::SimpleQueryMessage;
 
 pub const POLL_SQL: &str = "\

@@ -4,7 +4,7 @@
 //! Pure: the connector feeds it what one poll read.
 
 use super::reading::Reading;
-use crate::connectors::snapshot::{DatabaseSnapshot, DbRole, DbServer, ReplicationStat, Sample};
+use crate::model::snapshot::{DatabaseSnapshot, DbRole, DbServer, ReplicationStat, Sample};
 use std::collections::HashMap;
 
 /// One server as one poll saw it.

@@ -1,7 +1,7 @@
 //! Redis Cluster: which node serves a key (CRC16 of the key or its `{hash tag}`, mod 16384),
 //! and what `CLUSTER NODES` / `CLUSTER INFO` say about nodes, slots and failures.
 
-use crate::connectors::snapshot::CacheCluster;
+use crate::model::snapshot::CacheCluster;
 
 pub const SLOTS: u16 = 16384;
 

@@ -4,7 +4,7 @@
 
 use super::{RedisPoller, State, TIMEOUT};
 use crate::connectors::ConnectorError;
-use crate::connectors::snapshot::CacheNode;
+use crate::model::snapshot::CacheNode;
 use redis::aio::MultiplexedConnection;
 use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo, Value};
 use std::sync::atomic::Ordering;

@@ -1,7 +1,7 @@
 //! Reading `INFO`: the raw counters of one poll, and the per-interval figures derived from two
 //! of them (hit ratio, ops/s, evictions/s, expired/s).
 
-use crate::connectors::snapshot::{CacheNode, CacheReplica, CacheReplication};
+use crate::model::snapshot::{CacheNode, CacheReplica, CacheReplication};
 use std::collections::HashMap;
 
 /// The fields of one `INFO` reply that the cache panel uses.

@@ -14,10 +14,9 @@ pub mod info;
 pub mod queues;
 
 use super::{Connector, ConnectorError, PollOutput};
-use crate::actions::Action;
-use crate::connectors::snapshot::{CacheNode, Queue, Sample, Snapshot, WorkloadRef};
-use crate::engine::clock::BoxFuture;
-use crate::engine::types::{Area, EndpointInfo};
+use crate::model::clock::BoxFuture;
+use crate::model::endpoint::{Area, EndpointInfo};
+use crate::model::snapshot::{CacheNode, Queue, Sample, Snapshot, WorkloadRef};
 use crate::profiles::model::{QueuePreset, RedisEndpoint, RedisQueue};
 use crate::profiles::{SecretError, SecretRef};
 use cluster::ClusterNode;
@@ -112,7 +111,11 @@ impl Connector for RedisConnector {
         })
     }
 
-    fn execute<'a>(&'a self, action: &'a Action) -> BoxFuture<'a, Result<String, ConnectorError>> {
+    fn execute<'a>(
+        &'a self,
+        run: crate::model::exec::Execution<'a>,
+    ) -> BoxFuture<'a, Result<String, ConnectorError>> {
+        let action = run.action;
         Box::pin(async move {
             Err(ConnectorError::Unsupported(format!(
                 "Redis endpoint \"{}\" has no actions ({} is carried out by the workload's endpoint)",
@@ -523,11 +526,9 @@ impl RedisPoller {
 }
 
 fn link(q: &RedisQueue) -> Option<WorkloadRef> {
-    q.linked_workload.as_ref().map(|w| WorkloadRef {
-        endpoint: w.endpoint.clone(),
-        scope: w.scope.clone(),
-        name: w.name.clone(),
-    })
+    q.linked_workload
+        .as_ref()
+        .map(crate::profiles::model::QueueWorkload::workload_ref)
 }
 
 fn value_text(v: &Value) -> String {

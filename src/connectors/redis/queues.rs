@@ -2,7 +2,7 @@
 //! Celery, a custom key), and how their replies become a [`Queue`]. The commands of every queue
 //! of a server go into that server's one pipeline per poll.
 
-use crate::connectors::snapshot::{Queue, QueuePart, StreamGroup};
+use crate::model::snapshot::{Queue, QueuePart, StreamGroup};
 use crate::profiles::model::{QueuePreset, RedisQueue};
 use redis::Value;
 

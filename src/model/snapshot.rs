@@ -46,11 +46,15 @@ pub enum Snapshot {
     Prometheus(PromSnapshot),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum WorkloadKind {
+    #[serde(alias = "deployment")]
     Deployment,
+    #[serde(alias = "statefulset")]
     StatefulSet,
+    #[serde(alias = "compose")]
     ComposeService,
+    #[serde(alias = "swarm")]
     SwarmService,
 }
 
@@ -63,27 +67,69 @@ impl WorkloadKind {
             Self::SwarmService => "Swarm service",
         }
     }
+
+    /// The kind as one lower-case path segment, as in `kubectl scale deployment/NAME`.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Self::Deployment => "deployment",
+            Self::StatefulSet => "statefulset",
+            Self::ComposeService | Self::SwarmService => "service",
+        }
+    }
+
+    pub fn is_kubernetes(self) -> bool {
+        matches!(self, Self::Deployment | Self::StatefulSet)
+    }
 }
 
-/// Names a workload across connectors: `scope` is a Kubernetes context/namespace or a Compose
-/// project.
+/// Names a workload across connectors: `scope` is a Kubernetes context/namespace, a Compose
+/// project or the Swarm; `kind` is part of the identity, because a Deployment and a StatefulSet
+/// may share a name in one namespace.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct WorkloadRef {
     pub endpoint: String,
     pub scope: String,
     pub name: String,
+    pub kind: WorkloadKind,
 }
 
 impl WorkloadRef {
-    /// The series target used in the metric store and the audit record.
+    pub fn new(
+        endpoint: impl Into<String>,
+        scope: impl Into<String>,
+        kind: WorkloadKind,
+        name: impl Into<String>,
+    ) -> Self {
+        Self {
+            endpoint: endpoint.into(),
+            scope: scope.into(),
+            name: name.into(),
+            kind,
+        }
+    }
+
+    /// The series target used in the metric store and the audit record:
+    /// `endpoint/scope/kind/name`.
     pub fn target(&self) -> String {
-        format!("{}/{}/{}", self.endpoint, self.scope, self.name)
+        format!(
+            "{}/{}/{}/{}",
+            self.endpoint,
+            self.scope,
+            self.kind.slug(),
+            self.name
+        )
+    }
+
+    /// The display form with the endpoint in front, for places where two endpoints could be
+    /// confused (plans, the audit record, notifications).
+    pub fn full(&self) -> String {
+        format!("{}: {self}", self.endpoint)
     }
 }
 
 impl std::fmt::Display for WorkloadRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.scope, self.name)
+        write!(f, "{}/{}/{}", self.scope, self.kind.slug(), self.name)
     }
 }
 
@@ -95,12 +141,22 @@ pub struct Autoscaler {
     pub target_cpu_percent: u32,
     pub current_cpu_percent: Option<f64>,
     pub last_scale_at: Option<TimeMs>,
+    /// Everything else the autoscaler acts on besides its CPU target, in words ("memory 80 %
+    /// of requests", "behavior: scale down at most 1 pod per 60 s"), so a plan shows the whole
+    /// before and after, not just CPU.
+    #[serde(default)]
+    pub metrics: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Workload {
     pub id: WorkloadRef,
-    pub kind: WorkloadKind,
+    /// What changes when the workload's spec changes and only then (Kubernetes
+    /// `metadata.generation`, a Swarm service's version index, a hash of a Compose project's
+    /// files and labels): the re-check before a write compares it with the plan's.
+    pub revision: Option<String>,
+    /// The object's current version for a write precondition (Kubernetes `resourceVersion`).
+    pub resource_version: Option<String>,
     pub desired: u32,
     pub ready: u32,
     pub available: u32,
@@ -300,7 +356,7 @@ impl DatabaseSnapshot {
 
     /// The topology on one line: `primary db1 (tl 1) -> db2 lag 0 B, db3 lag 1.2 MiB [paused]`.
     pub fn topology_line(&self) -> String {
-        let fmt_bytes = crate::actions::plan::format_bytes;
+        let fmt_bytes = super::units::format_bytes;
         let mut primaries: Vec<String> = self
             .primaries()
             .map(|s| {

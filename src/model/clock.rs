@@ -1,7 +1,7 @@
 //! Time source for the engine and the UI. Tests use [`ManualClock`] so data, grace periods and
 //! poll intervals follow the test, not the wall clock.
 
-use crate::connectors::snapshot::TimeMs;
+use crate::model::snapshot::TimeMs;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! The changes Scaleboard can make to a system. Every one of them goes through the pipeline in
-//! [`crate::actions`]: plan -> confirm -> grace period -> execute -> verify -> audit.
+//! the action pipeline (`crate::actions`): plan -> confirm -> grace period -> execute -> verify -> audit.
 
-use crate::connectors::snapshot::WorkloadRef;
+use crate::model::snapshot::WorkloadRef;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

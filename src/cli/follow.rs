@@ -1,0 +1,81 @@
+//! Following one action on the command line, from `Execute` to its audited outcome. Ctrl-C
+//! (or SIGTERM) cancels it through the pipeline — the grace period ends, or the running command
+//! is stopped — and the process exits with code 130 only once the record is written.
+
+use crate::actions::ActionId;
+use crate::actions::audit::{AuditOutcome, AuditRecord};
+use crate::engine::{ActionStage, Command, EngineHandle, Event};
+use std::io::Write;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// Exit code of a command whose action was cancelled with Ctrl-C (128 + SIGINT, as shells do).
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Sends the action, prints its stages, and returns its final audit record. `verb` names the
+/// execute stage ("Executing pg_promote…").
+pub fn follow(
+    engine: &mut EngineHandle,
+    id: ActionId,
+    plan: crate::actions::Plan,
+    forced: bool,
+    executing: &str,
+    mut out: impl Write,
+) -> anyhow::Result<AuditRecord> {
+    let interrupted = engine.catch_interrupts();
+    engine.send(Command::Execute {
+        id,
+        plan: Box::new(plan),
+        forced,
+    })?;
+    let mut last_stage = String::new();
+    let mut cancel_sent = false;
+    loop {
+        if interrupted.load(Ordering::SeqCst) && !cancel_sent {
+            writeln!(
+                out,
+                "Interrupted: cancelling through the pipeline and waiting for the audit record…"
+            )?;
+            engine.send(Command::Cancel { id })?;
+            cancel_sent = true;
+        }
+        let Some(event) = engine.recv_timeout(Duration::from_millis(200)) else {
+            continue;
+        };
+        match event {
+            Event::ActionProgress { id: got, stage } if got == id => {
+                let line = match stage {
+                    ActionStage::Grace { remaining } => {
+                        format!("Starting in {} s (Ctrl-C cancels)…", remaining.as_secs())
+                    }
+                    ActionStage::Rechecking => {
+                        "Re-checking the target against the server…".to_string()
+                    }
+                    ActionStage::Executing => executing.to_string(),
+                    ActionStage::Verifying { observed } => format!("Verifying: {observed}"),
+                };
+                if line != last_stage {
+                    writeln!(out, "{line}")?;
+                    last_stage = line;
+                }
+            }
+            Event::ActionFinished { id: got, record } if got == id => {
+                writeln!(
+                    out,
+                    "{}{}: {}",
+                    record.outcome.label(),
+                    if record.forced { " (forced)" } else { "" },
+                    record.detail
+                )?;
+                if cancel_sent && record.outcome == AuditOutcome::Cancelled {
+                    writeln!(out, "Exit code {EXIT_INTERRUPTED}: cancelled by Ctrl-C.")?;
+                    out.flush()?;
+                    std::process::exit(i32::from(EXIT_INTERRUPTED));
+                }
+                return Ok(*record);
+            }
+            Event::Notice(text) => writeln!(out, "{text}")?,
+            _ => {}
+        }
+    }
+}
