@@ -421,6 +421,134 @@ fn promotion_after_the_primary_stops_succeeds_and_is_verified_through_the_pipeli
     );
 }
 
+impl Rig {
+    /// Sends the plan to the engine and returns once its grace period has begun.
+    fn start_action(&mut self, plan: Plan, forced: bool) {
+        self.engine
+            .send(Command::Execute {
+                id: scaleboard::actions::ActionId(1),
+                plan: Box::new(plan),
+                forced,
+            })
+            .unwrap();
+        self.until("grace period", |_, e| {
+            matches!(
+                e,
+                Event::ActionProgress {
+                    stage: scaleboard::engine::ActionStage::Grace { .. },
+                    ..
+                }
+            )
+        });
+    }
+
+    fn finished(&mut self) -> scaleboard::actions::audit::AuditRecord {
+        match self.until("action finished", |_, e| {
+            matches!(e, Event::ActionFinished { .. })
+        }) {
+            Event::ActionFinished { record, .. } => *record,
+            _ => unreachable!(),
+        }
+    }
+
+    fn audit_lines(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("data/audit.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// The old primary starts again while the operator's promotion waits out its grace period:
+/// the re-check right before the write sees a server accepting writes that the plan did not,
+/// and promotes nothing (two primaries are the one outcome a failover must never produce).
+#[test]
+fn promotion_is_not_run_when_the_old_primary_comes_back_during_grace() {
+    let cluster = PgCluster::start(1);
+    cluster.wait_caught_up(1);
+    let mut rig = Rig::start(profile_with(endpoint(&cluster)));
+    rig.until("two servers read", |r, _| {
+        r.db()
+            .is_some_and(|db| db.servers.iter().filter(|s| s.reachable).count() == 2)
+    });
+    cluster.stop(&cluster.primary, "fast");
+    rig.until("primary seen down", |r, _| {
+        r.db().is_some_and(|db| !server(db, "primary").reachable)
+    });
+    let db = rig.db().unwrap().clone();
+    let plan = plan(promote("replica_a"), &One(db), &policy());
+    assert!(!plan.refused(), "{:#?}", plan.guards);
+    assert!(
+        plan.recheck_note()
+            .contains("another server accepts writes")
+    );
+    rig.start_action(plan, false);
+    // A second party (or the old primary's own supervisor) starts it again during grace.
+    cluster.start_again(&cluster.primary);
+    let record = rig.finished();
+    assert_eq!(record.outcome, AuditOutcome::NotRun, "{record:#?}");
+    assert!(
+        record
+            .detail
+            .contains("servers accepting writes: none when planned, primary now"),
+        "{}",
+        record.detail
+    );
+    assert!(
+        record.detail.contains("a guard refuses now"),
+        "{}",
+        record.detail
+    );
+    // Nothing was promoted, and the log holds the one "not run" record (no intent: nothing
+    // was about to be written).
+    assert_eq!(
+        cluster.psql(cluster.replicas[0].port, "SELECT pg_is_in_recovery()"),
+        "t"
+    );
+    let lines = rig.audit_lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("\"outcome\":\"not_run\""), "{}", lines[0]);
+}
+
+/// Lag grows past the limit while the promotion waits out its grace period (replay paused on
+/// the candidate, WAL written on the primary): the guard, run again on fresh state at the
+/// moment of the write, refuses — the check Patroni calls `maximum_lag_on_failover`.
+#[test]
+fn promotion_is_not_run_when_the_candidate_falls_behind_during_grace() {
+    let cluster = PgCluster::start(1);
+    cluster.wait_caught_up(1);
+    let mut rig = Rig::start(profile_with(endpoint(&cluster)));
+    rig.until("two servers read", |r, _| {
+        r.db()
+            .is_some_and(|db| db.servers.iter().filter(|s| s.reachable).count() == 2)
+    });
+    let db = rig.db().unwrap().clone();
+    let plan = plan(promote("replica_a"), &One(db), &policy());
+    // The old primary still answers: the operator forces it (say it is fenced at the pooler).
+    let refused = reasons(&plan, GuardLevel::Refuse);
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(refused[0].contains("still answers"), "{}", refused[0]);
+    rig.start_action(plan, true);
+    cluster.psql(cluster.replicas[0].port, "SELECT pg_wal_replay_pause()");
+    cluster.write_wal(3 * MIB as usize);
+    let record = rig.finished();
+    assert_eq!(record.outcome, AuditOutcome::NotRun, "{record:#?}");
+    assert!(
+        record.detail.contains("a guard refuses now: replica_a is")
+            && record
+                .detail
+                .contains("more than the maximum failover lag of 1.0 MiB"),
+        "{}",
+        record.detail
+    );
+    assert_eq!(
+        cluster.psql(cluster.replicas[0].port, "SELECT pg_is_in_recovery()"),
+        "t"
+    );
+    cluster.psql(cluster.replicas[0].port, "SELECT pg_wal_replay_resume()");
+}
+
 fn scaleboard(config: &std::path::Path) -> Process {
     let mut cmd = Process::new(env!("CARGO_BIN_EXE_scaleboard"));
     cmd.env("SCALEBOARD_CONFIG_DIR", config)

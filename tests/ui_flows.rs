@@ -7,9 +7,10 @@ mod support;
 
 use egui::accesskit::Role;
 use egui::{Key, Modifiers};
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use scaleboard::actions::audit::AuditOutcome;
 use scaleboard::app::{PanelId, ScaleboardApp};
+use scaleboard::model::clock::Clock;
 use support::{TestApp, start};
 
 fn writer(app: &ScaleboardApp) -> Option<(u32, u32)> {
@@ -373,4 +374,176 @@ fn the_profile_editor_sets_prometheus_presets_and_queries() {
         .unwrap();
     assert_eq!(prom.name, "prometheus");
     assert_eq!(prom.queries[0].name, "query-1");
+}
+
+fn open_autoscale_form(t: &mut TestApp) {
+    t.harness.key_press_modifiers(Modifiers::COMMAND, Key::Num2);
+    t.run_until("workloads panel", |a| a.view.panel == PanelId::Workloads);
+    t.run_until("workloads listed", |a| writer(a).is_some());
+    t.harness.get_by_label("writer-service").click();
+    t.run_until("writer selected", |a| {
+        a.selected_workload
+            .as_ref()
+            .is_some_and(|w| w.name == "writer-service")
+    });
+    t.harness.get_by_label("Autoscale…").click();
+    t.run_until("autoscale form", |a| a.actions.autoscale_form.is_some());
+}
+
+fn enter(t: &mut TestApp) {
+    t.harness.key_press(Key::Enter);
+    t.harness.step();
+}
+
+/// An autoscaler plan asks for no typed name, so it is the one a stray Enter could confirm:
+/// the Enter that opens it from the focused "Preview autoscaler" button must not, a later
+/// Enter (a keyboard user's deliberate one) does, once the plan is complete.
+#[test]
+fn enter_on_preview_autoscaler_opens_the_dialog_without_confirming() {
+    let mut t = start(None, None);
+    open_autoscale_form(&mut t);
+    t.harness.get_by_label("Preview autoscaler").focus();
+    t.harness.step();
+    assert!(t.harness.get_by_label("Preview autoscaler").is_focused());
+    enter(&mut t);
+    t.run_until("dialog open", |a| a.actions.dialog.is_some());
+    for _ in 0..5 {
+        t.harness.step();
+    }
+    assert!(
+        t.app().actions.dialog.is_some(),
+        "the opening Enter confirmed"
+    );
+    assert_eq!(t.app().actions.running.len(), 0);
+    // The demo has no dry run: the verdict ("not offered") completes the plan.
+    t.run_until("plan complete", |a| {
+        a.actions.dialog.as_ref().is_some_and(|d| d.plan_complete())
+    });
+    enter(&mut t);
+    t.run_until("confirmed by Enter", |a| a.actions.dialog.is_none());
+    assert_eq!(t.app().actions.running.len(), 1);
+
+    // Even a plan complete from its first frame (no dry run to wait for) ignores an Enter
+    // that arrives in the frame that first shows it.
+    let action = t.app().actions.running[0].action.clone().unwrap();
+    t.harness.state_mut().propose(action);
+    t.harness
+        .state_mut()
+        .actions
+        .dialog
+        .as_mut()
+        .unwrap()
+        .dry_run_pending = None;
+    enter(&mut t);
+    for _ in 0..3 {
+        t.harness.step();
+    }
+    assert!(
+        t.app().actions.dialog.is_some(),
+        "the first frame's Enter confirmed"
+    );
+    assert_eq!(t.app().actions.running.len(), 1);
+}
+
+/// Confirm stays disabled while the server's dry run is out, Enter does nothing then, and a
+/// verdict that never comes turns into a warning (not a refusal) after its own time-out.
+#[test]
+fn confirm_waits_for_the_dry_run_verdict_then_times_out_into_a_warning() {
+    let mut t = start(None, None);
+    open_scale_dialog(&mut t, 5);
+    t.run_until("demo verdict in", |a| {
+        a.actions.dialog.as_ref().is_some_and(|d| d.plan_complete())
+    });
+    // A server that has not answered yet: its verdict is still awaited.
+    let now = t.clock.now_ms();
+    {
+        let dialog = t.harness.state_mut().actions.dialog.as_mut().unwrap();
+        dialog.dry_run_pending = Some(u64::MAX);
+        dialog.dry_run_note = None;
+        dialog.dry_run_asked_ms = now;
+    }
+    type_confirmation(&mut t, "writer-service");
+    t.harness.step();
+    assert!(
+        t.harness
+            .get_by_label("Confirm")
+            .accesskit_node()
+            .is_disabled()
+    );
+    t.harness
+        .get_by_label_contains("waits for the server's dry-run verdict");
+    enter(&mut t);
+    t.harness.step();
+    assert!(t.app().actions.dialog.is_some());
+    assert!(t.app().actions.running.is_empty());
+    // Twenty seconds without an answer: a warning, and the operator may confirm.
+    t.advance(21);
+    let dialog = t.app().actions.dialog.as_ref().unwrap();
+    assert!(dialog.plan_complete());
+    assert!(
+        dialog
+            .plan
+            .guards
+            .iter()
+            .any(|g| g.reason.contains("gave no verdict (no answer within 20 s)")),
+        "{:#?}",
+        dialog.plan.guards
+    );
+    assert!(!dialog.plan.refused());
+    assert!(
+        !t.harness
+            .get_by_label("Confirm")
+            .accesskit_node()
+            .is_disabled()
+    );
+}
+
+/// Closing the window while an action runs asks first; "Wait for them" keeps the window
+/// until the action has its audit record.
+#[test]
+fn closing_the_window_with_an_action_in_flight_asks() {
+    let mut t = start(None, None);
+    open_scale_dialog(&mut t, 5);
+    t.run_until("plan complete", |a| {
+        a.actions.dialog.as_ref().is_some_and(|d| d.plan_complete())
+    });
+    type_confirmation(&mut t, "writer-service");
+    t.harness.step();
+    t.harness.get_by_label("Confirm").click();
+    t.run_until("action running", |a| a.actions.in_flight().count() == 1);
+    // The operator closes the window (the title bar's ×): the close is cancelled and asked.
+    t.harness
+        .input_mut()
+        .viewports
+        .entry(egui::ViewportId::ROOT)
+        .or_default()
+        .events
+        .push(egui::ViewportEvent::Close);
+    t.harness.step();
+    assert!(closing(&t.harness, egui::ViewportCommand::CancelClose));
+    t.run_until("asked", |a| a.actions.close_asked);
+    t.harness.get_by_label_contains("1 action is still running");
+    t.harness.get_by_label("Wait for them").click();
+    t.run_until("choice taken", |a| {
+        a.actions.close == Some(scaleboard::app::CloseChoice::Wait)
+    });
+    assert_eq!(t.app().actions.in_flight().count(), 1);
+    // The action runs to its end (grace on the manual clock), then the window may close.
+    t.advance_until("action finished", |a| a.actions.in_flight().count() == 0);
+    let record = t.app().actions.running[0].record.clone().unwrap();
+    assert_eq!(record.outcome, AuditOutcome::Succeeded, "{record:?}");
+    t.harness.step();
+    assert!(closing(&t.harness, egui::ViewportCommand::Close));
+}
+
+/// Whether the last frame sent this command to the root viewport.
+fn closing(
+    harness: &egui_kittest::Harness<'_, ScaleboardApp>,
+    command: egui::ViewportCommand,
+) -> bool {
+    harness
+        .output()
+        .viewport_output
+        .get(&egui::ViewportId::ROOT)
+        .is_some_and(|v| v.commands.contains(&command))
 }

@@ -16,6 +16,8 @@ pub fn confirm_dialog_ui(app: &mut ScaleboardApp, ctx: &egui::Context) {
     let modal = egui::Modal::new(egui::Id::unique("confirm_action")).show(ctx, |ui| {
         ui.set_max_width(560.0);
         let plan = &dialog.plan;
+        // The dialog's buttons other than Confirm: Enter on one of them is not a confirmation.
+        let mut other_buttons: Vec<egui::Id> = Vec::new();
         ui.heading(&plan.title);
         if app.profiles.active.demo {
             ui.label(RichText::new("DEMO fleet: nothing real changes").color(theme::DEMO));
@@ -40,9 +42,11 @@ pub fn confirm_dialog_ui(app: &mut ScaleboardApp, ctx: &egui::Context) {
         ui.label("Equivalent command:");
         ui.horizontal(|ui| {
             ui.add(egui::Label::new(RichText::new(&plan.command).monospace()).wrap());
-            if ui.small_button("Copy").clicked() {
+            let copy = ui.small_button("Copy");
+            if copy.clicked() {
                 ui.ctx().copy_text(plan.command.clone());
             }
+            other_buttons.push(copy.id);
         });
         ui.separator();
         for g in &plan.guards {
@@ -72,17 +76,19 @@ pub fn confirm_dialog_ui(app: &mut ScaleboardApp, ctx: &egui::Context) {
                 }
             });
         }
-        if let Some(alt) = &plan.alternative
-            && ui.button(&alt.label).clicked()
-        {
-            alternative = Some(alt.action.clone());
+        if let Some(alt) = &plan.alternative {
+            let r = ui.button(&alt.label);
+            if r.clicked() {
+                alternative = Some(alt.action.clone());
+            }
+            other_buttons.push(r.id);
         }
         if plan.refused() {
-            ui.checkbox(&mut dialog.forced, "Force: I understand the refusal and take responsibility (recorded in the audit log)");
+            let r = ui.checkbox(&mut dialog.forced, "Force: I understand the refusal and take responsibility (recorded in the audit log)");
+            other_buttons.push(r.id);
         }
         ui.weak(plan.recheck_note());
         let first_frame = dialog.frames_shown == 0;
-        let mut name_field = None;
         if plan.dangerous {
             let name = plan.action.target_name();
             let label = ui.label(format!("Type \"{name}\" to confirm:"));
@@ -92,23 +98,23 @@ pub fn confirm_dialog_ui(app: &mut ScaleboardApp, ctx: &egui::Context) {
             if first_frame {
                 field.request_focus();
             }
-            name_field = Some(field.id);
         }
         ui.separator();
         ui.horizontal(|ui| {
             let label = if dialog.forced { "Confirm (forced)" } else { "Confirm" };
             let enabled = dialog.can_confirm();
             let button = ui.add_enabled(enabled, egui::Button::new(label));
-            if first_frame && name_field.is_none() {
-                button.request_focus();
+            let close_button = ui.button("Close");
+            if close_button.clicked() {
+                close = true;
             }
-            // Enter confirms only a dialog that was on screen before this frame, and only from
-            // the dialog's own name field (the Confirm button answers Enter by itself, as every
-            // focused button does): the Enter that opened the dialog cannot confirm it.
+            // Enter confirms only a dialog that was on screen before this frame (the Enter that
+            // opened it from a focused "Preview…" button cannot confirm it), never from a key
+            // held down (repeats), and not while focus is on another of the dialog's buttons.
             let focused = ui.ctx().memory(|m| m.focused());
+            let elsewhere = focused.is_some_and(|f| other_buttons.contains(&f) || f == close_button.id);
             let enter = !first_frame
-                && focused.is_some()
-                && focused == name_field
+                && !elsewhere
                 && ui.input(|i| {
                     i.events.iter().any(|e| {
                         matches!(
@@ -127,9 +133,6 @@ pub fn confirm_dialog_ui(app: &mut ScaleboardApp, ctx: &egui::Context) {
             }
             if !dialog.plan_complete() {
                 ui.weak("Confirm waits for the server's dry-run verdict.");
-            }
-            if ui.button("Close").clicked() {
-                close = true;
             }
             ui.weak("After confirming you have 5 s to cancel.");
         });

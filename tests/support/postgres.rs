@@ -201,6 +201,11 @@ impl PgCluster {
         run(c, "pg_ctl start");
     }
 
+    /// Start a stopped server again (`pg_ctl start`), waiting for it to accept connections.
+    pub fn start_again(&self, server: &PgServer) {
+        self.pg_ctl_start(&server.data);
+    }
+
     /// `pg_ctl stop -m MODE` (fast, immediate…), waiting for it.
     pub fn stop(&self, server: &PgServer, mode: &str) {
         let mut c = server_cmd("pg_ctl");
