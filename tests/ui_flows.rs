@@ -520,7 +520,7 @@ fn closing_the_window_with_an_action_in_flight_asks() {
         .events
         .push(egui::ViewportEvent::Close);
     t.harness.step();
-    assert!(closing(&t.harness, egui::ViewportCommand::CancelClose));
+    assert!(closing(&t.harness, &egui::ViewportCommand::CancelClose));
     t.run_until("asked", |a| a.actions.close_asked);
     t.harness.get_by_label_contains("1 action is still running");
     t.harness.get_by_label("Wait for them").click();
@@ -533,17 +533,17 @@ fn closing_the_window_with_an_action_in_flight_asks() {
     let record = t.app().actions.running[0].record.clone().unwrap();
     assert_eq!(record.outcome, AuditOutcome::Succeeded, "{record:?}");
     t.harness.step();
-    assert!(closing(&t.harness, egui::ViewportCommand::Close));
+    assert!(closing(&t.harness, &egui::ViewportCommand::Close));
 }
 
 /// Whether the last frame sent this command to the root viewport.
 fn closing(
     harness: &egui_kittest::Harness<'_, ScaleboardApp>,
-    command: egui::ViewportCommand,
+    command: &egui::ViewportCommand,
 ) -> bool {
     harness
         .output()
         .viewport_output
         .get(&egui::ViewportId::ROOT)
-        .is_some_and(|v| v.commands.contains(&command))
+        .is_some_and(|v| v.commands.contains(command))
 }
