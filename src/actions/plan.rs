@@ -328,15 +328,23 @@ fn plan_autoscale(
         )));
     }
     let before = match &w.autoscaler {
-        Some(h) => format!(
-            "autoscaler min {}, max {}, CPU {} %",
-            h.min_replicas, h.max_replicas, h.target_cpu_percent
-        ),
+        Some(h) => autoscaler_text(h.min_replicas, h.max_replicas, h.target_cpu_percent, h),
         None => format!("no autoscaler, {} replicas", w.desired),
     };
+    let after = match &w.autoscaler {
+        Some(h) => autoscaler_text(min, max, cpu, h),
+        None => format!("autoscaler min {min}, max {max}, CPU {cpu} %"),
+    };
     let command = match &w.autoscaler {
+        // min/max alone: a merge patch leaves the metrics list as it is.
+        Some(h) if h.target_cpu_percent == cpu => format!(
+            "{} patch hpa {} --type=merge -p '{{\"spec\":{{\"minReplicas\":{min},\"maxReplicas\":{max}}}}}'",
+            kubectl(policy, id),
+            h.name
+        ),
+        // A merge patch would replace the whole metrics list: the CPU entry is edited in place.
         Some(h) => format!(
-            "{} patch hpa {} --type=merge -p '{{\"spec\":{{\"minReplicas\":{min},\"maxReplicas\":{max},\"metrics\":[{{\"type\":\"Resource\",\"resource\":{{\"name\":\"cpu\",\"target\":{{\"type\":\"Utilization\",\"averageUtilization\":{cpu}}}}}}}]}}}}'",
+            "{} edit hpa {}  # minReplicas {min}, maxReplicas {max}, the cpu Utilization target {cpu}; every other metric and the behavior stay as they are",
             kubectl(policy, id),
             h.name
         ),
@@ -351,7 +359,7 @@ fn plan_autoscale(
         action: action.clone(),
         title: format!("Autoscale {}", id),
         before,
-        after: format!("autoscaler min {min}, max {max}, CPU {cpu} %"),
+        after,
         command,
         guards,
         dangerous: false,
@@ -361,6 +369,21 @@ fn plan_autoscale(
         observed: Vec::new(),
         policy: policy.clone(),
     }
+}
+
+/// An autoscaler in words with every metric it acts on, so before and after show what stays.
+fn autoscaler_text(
+    min: u32,
+    max: u32,
+    cpu: u32,
+    h: &crate::model::snapshot::Autoscaler,
+) -> String {
+    let mut text = format!("autoscaler min {min}, max {max}, CPU {cpu} %");
+    for m in &h.metrics {
+        text.push_str("; ");
+        text.push_str(m);
+    }
+    text
 }
 
 fn plan_delete_autoscaler(
