@@ -15,6 +15,7 @@ pub mod connectors;
 pub mod cost;
 pub mod csv_safe;
 pub mod engine;
+pub mod health;
 pub mod metrics;
 pub mod model;
 pub mod profiles;

@@ -57,7 +57,8 @@ impl ActionFlags {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Poll every endpoint once; exit code 1 if any is down.
+    /// Poll every endpoint once; exit code 0 only when everything is ok, 1 when something is
+    /// degraded, stale or down (reasons per member with --json).
     Status {
         #[arg(long)]
         json: bool,

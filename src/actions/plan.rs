@@ -372,12 +372,7 @@ fn plan_autoscale(
 }
 
 /// An autoscaler in words with every metric it acts on, so before and after show what stays.
-fn autoscaler_text(
-    min: u32,
-    max: u32,
-    cpu: u32,
-    h: &crate::model::snapshot::Autoscaler,
-) -> String {
+fn autoscaler_text(min: u32, max: u32, cpu: u32, h: &crate::model::snapshot::Autoscaler) -> String {
     let mut text = format!("autoscaler min {min}, max {max}, CPU {cpu} %");
     for m in &h.metrics {
         text.push_str("; ");

@@ -3,10 +3,12 @@
 
 use crate::actions::FleetView;
 use crate::engine::{Area, ConnStatus, EndpointInfo};
+use crate::health::{EndpointHealth, HealthState, Reachability, assess_endpoint};
 use crate::model::snapshot::{
     CacheNode, DatabaseSnapshot, HealthCheck, PromSnapshot, Queue, Snapshot, TimeMs, Workload,
     WorkloadRef,
 };
+use crate::profiles::Thresholds;
 
 #[derive(Clone, Debug)]
 pub struct EndpointState {
@@ -15,6 +17,26 @@ pub struct EndpointState {
     pub last_error: Option<String>,
     pub updated_at: Option<TimeMs>,
     pub snapshot: Option<Snapshot>,
+    /// ok / degraded / stale / down with reasons, recomputed when the status or the snapshot
+    /// changes (never per frame): what the status bar, tiles and tables show.
+    pub health: EndpointHealth,
+}
+
+impl EndpointState {
+    pub fn refresh_health(&mut self, limits: &Thresholds) {
+        let reach = match self.status {
+            ConnStatus::Connecting => Reachability::Connecting,
+            ConnStatus::Ok => Reachability::Answering,
+            ConnStatus::Stale => Reachability::Stale,
+            ConnStatus::Down => Reachability::Down,
+        };
+        self.health = assess_endpoint(
+            reach,
+            self.last_error.as_deref(),
+            self.snapshot.as_ref(),
+            limits,
+        );
+    }
 }
 
 #[derive(Default)]
@@ -32,6 +54,11 @@ impl FleetState {
                 last_error: None,
                 updated_at: None,
                 snapshot: None,
+                health: EndpointHealth {
+                    state: HealthState::Connecting,
+                    reasons: vec!["not polled yet".into()],
+                    members: Vec::new(),
+                },
             })
             .collect();
     }
@@ -42,6 +69,21 @@ impl FleetState {
 
     pub fn in_area(&self, area: Area) -> impl Iterator<Item = &EndpointState> {
         self.endpoints.iter().filter(move |e| e.info.area == area)
+    }
+
+    /// The worst health among an area's endpoints and the first reason of that endpoint, for
+    /// overview tiles.
+    pub fn area_health(&self, area: Area) -> Option<(HealthState, Option<&str>)> {
+        self.in_area(area)
+            .max_by_key(|e| e.health.state)
+            .map(|e| (e.health.state, e.health.reasons.first().map(String::as_str)))
+    }
+
+    /// Recompute every endpoint's health (the profile's thresholds changed).
+    pub fn refresh_health(&mut self, limits: &Thresholds) {
+        for e in &mut self.endpoints {
+            e.refresh_health(limits);
+        }
     }
 
     /// The worst status among an area's endpoints, for overview tiles.

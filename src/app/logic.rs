@@ -44,10 +44,12 @@ impl ScaleboardApp {
                     }
                 }
                 let mut new_errors = Vec::new();
+                let limits = &self.profiles.active.thresholds;
                 if let Some(e) = self.fleet.endpoint_mut(&endpoint) {
                     new_errors = new_query_errors(e.snapshot.as_ref(), &snapshot);
                     e.snapshot = Some(snapshot);
                     e.updated_at = Some(at);
+                    e.refresh_health(limits);
                 }
                 for text in new_errors {
                     self.notifications.push(now, Level::Error, text);
@@ -72,6 +74,7 @@ impl ScaleboardApp {
                         self.store.push_gap(key, at);
                     }
                 }
+                let limits = &self.profiles.active.thresholds;
                 let label = match self.fleet.endpoint_mut(&endpoint) {
                     Some(e) => {
                         e.status = status;
@@ -80,6 +83,7 @@ impl ScaleboardApp {
                         } else if let Some(err) = &error {
                             e.last_error = Some(err.clone());
                         }
+                        e.refresh_health(limits);
                         e.info.label.clone()
                     }
                     None => endpoint,

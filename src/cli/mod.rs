@@ -8,6 +8,7 @@ pub mod scale;
 
 use crate::actions::audit::{AuditLog, write_csv};
 use crate::engine::{Command, ConnStatus, ConnectRequest, EngineConfig, EngineHandle, Event};
+use crate::health::{HealthState, Reachability, assess_endpoint};
 use crate::model::clock::SystemClock;
 use crate::profiles::{AppDirs, Profile, ProfileStore};
 use std::collections::BTreeMap;
@@ -19,7 +20,12 @@ use std::time::{Duration, Instant};
 pub struct EndpointReport {
     pub endpoint: String,
     pub label: String,
+    /// ok, degraded, stale, down (or connecting when it never answered in time).
     pub status: String,
+    /// Why it is not ok, worst first.
+    pub reasons: Vec<String>,
+    /// Every member (server, node, queue, check) with its own state and reason.
+    pub members: Vec<crate::health::MemberHealth>,
     pub error: Option<String>,
     pub summary: String,
 }
@@ -48,12 +54,14 @@ pub fn choose_profile(
     }
 }
 
-/// One poll of every endpoint of a profile. Returns the reports and whether all are up.
+/// One poll of every endpoint of a profile. Returns the reports and whether everything is ok
+/// (every endpoint answered and nothing is degraded).
 pub fn status(
     dirs: &AppDirs,
     profile: Profile,
     timeout: Duration,
 ) -> anyhow::Result<(Vec<EndpointReport>, bool)> {
+    let limits = profile.thresholds.clone();
     let config = EngineConfig::new(
         Arc::new(SystemClock),
         dirs.config_dir.clone(),
@@ -66,7 +74,8 @@ pub fn status(
     })))?;
     let deadline = Instant::now() + timeout;
     let mut endpoints: Option<Vec<(String, String)>> = None;
-    let mut reports: BTreeMap<String, EndpointReport> = BTreeMap::new();
+    // Per endpoint: how it answered, its error, its snapshot.
+    let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
     while Instant::now() < deadline {
         let Some(event) = engine.recv_timeout(deadline.saturating_duration_since(Instant::now()))
         else {
@@ -79,11 +88,9 @@ pub fn status(
             Event::Snapshot {
                 endpoint, snapshot, ..
             } => {
-                let r = reports
-                    .entry(endpoint.clone())
-                    .or_insert_with(|| blank(&endpoint));
-                r.status = ConnStatus::Ok.label().into();
-                r.summary = crate::connectors::summary(&snapshot);
+                let e = seen.entry(endpoint).or_default();
+                e.reach = Some(Reachability::Answering);
+                e.snapshot = Some(snapshot);
             }
             Event::Status {
                 endpoint,
@@ -91,19 +98,23 @@ pub fn status(
                 error,
                 ..
             } if status != ConnStatus::Connecting => {
-                let r = reports
-                    .entry(endpoint.clone())
-                    .or_insert_with(|| blank(&endpoint));
-                r.status = status.label().into();
+                let e = seen.entry(endpoint).or_default();
+                e.reach = Some(match status {
+                    ConnStatus::Ok | ConnStatus::Connecting => Reachability::Answering,
+                    ConnStatus::Stale => Reachability::Stale,
+                    ConnStatus::Down => Reachability::Down,
+                });
                 if error.is_some() {
-                    r.error = error;
+                    e.error = error;
                 }
             }
             Event::Notice(text) => eprintln!("{text}"),
             _ => {}
         }
         if let Some(list) = &endpoints
-            && list.iter().all(|(id, _)| reports.contains_key(id))
+            && list
+                .iter()
+                .all(|(id, _)| seen.get(id).is_some_and(|s| s.reach.is_some()))
         {
             break;
         }
@@ -111,27 +122,42 @@ pub fn status(
     let list = endpoints.unwrap_or_default();
     let mut out = Vec::new();
     for (id, label) in list {
-        let mut r = reports.remove(&id).unwrap_or_else(|| {
-            let mut r = blank(&id);
-            r.status = ConnStatus::Down.label().into();
-            r.error = Some(format!("no answer within {} s", timeout.as_secs()));
-            r
+        let mut e = seen.remove(&id).unwrap_or_default();
+        if e.reach.is_none() {
+            e.reach = Some(Reachability::Down);
+            e.error = Some(format!("no answer within {} s", timeout.as_secs()));
+        }
+        let reach = e.reach.unwrap_or(Reachability::Down);
+        // A single poll that failed means down: there is no earlier view to be stale against.
+        let reach = if reach == Reachability::Stale {
+            Reachability::Down
+        } else {
+            reach
+        };
+        let health = assess_endpoint(reach, e.error.as_deref(), e.snapshot.as_ref(), &limits);
+        out.push(EndpointReport {
+            endpoint: id,
+            label,
+            status: health.state.label().into(),
+            reasons: health.reasons,
+            members: health.members,
+            error: e.error,
+            summary: e
+                .snapshot
+                .as_ref()
+                .map(crate::connectors::summary)
+                .unwrap_or_default(),
         });
-        r.label = label;
-        out.push(r);
     }
-    let all_up = out.iter().all(|r| r.status == ConnStatus::Ok.label());
-    Ok((out, all_up))
+    let all_ok = out.iter().all(|r| r.status == HealthState::Ok.label());
+    Ok((out, all_ok))
 }
 
-fn blank(id: &str) -> EndpointReport {
-    EndpointReport {
-        endpoint: id.into(),
-        label: String::new(),
-        status: String::new(),
-        error: None,
-        summary: String::new(),
-    }
+#[derive(Default)]
+struct Seen {
+    reach: Option<Reachability>,
+    error: Option<String>,
+    snapshot: Option<crate::model::snapshot::Snapshot>,
 }
 
 pub fn print_status(
@@ -148,11 +174,16 @@ pub fn print_status(
         writeln!(out, "This profile has no endpoint that can be polled yet.")?;
     }
     for r in reports {
-        write!(out, "{:<8} {:<36} {}", r.status, r.label, r.summary)?;
-        if let Some(e) = &r.error {
+        write!(out, "{:<9} {:<36} {}", r.status, r.label, r.summary)?;
+        if let Some(e) = &r.error
+            && !r.reasons.iter().any(|x| x.contains(e.as_str()))
+        {
             write!(out, "  error: {e}")?;
         }
         writeln!(out)?;
+        for reason in &r.reasons {
+            writeln!(out, "          - {reason}")?;
+        }
     }
     Ok(())
 }

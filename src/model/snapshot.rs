@@ -431,6 +431,9 @@ pub struct CacheNode {
     pub cluster: Option<CacheCluster>,
     /// Why this node could not be read (the rest of the snapshot may still be fine).
     pub error: Option<String>,
+    /// The profile uses this Redis for job queues only: its hit ratio says nothing about
+    /// caching, so it is not judged (nor counted) as a cache.
+    pub queue_store: bool,
 }
 
 impl CacheNode {

@@ -167,6 +167,7 @@ fn tiles_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     let hit = app
         .fleet
         .cache_nodes()
+        .filter(|(_, n)| !n.queue_store)
         .filter_map(|(_, n)| n.hit_ratio)
         .fold(None, |m: Option<f64>, h| Some(m.map_or(h, |m| m.min(h))));
     let depth: u64 = app.fleet.queues().map(|(_, q)| q.depth).sum();
@@ -218,9 +219,17 @@ fn tiles_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
             egui::Frame::group(ui.style()).show(ui, |ui| {
                 ui.set_min_width(190.0);
                 ui.vertical(|ui| {
+                    let health = app
+                        .fleet
+                        .area_health(area)
+                        .map(|(s, r)| (s, r.map(str::to_owned)));
                     ui.horizontal(|ui| {
-                        match app.fleet.area_status(area) {
-                            Some(s) => widgets::status_dot_ui(ui, s),
+                        match &health {
+                            Some((state, reason)) => widgets::dot_ui(
+                                ui,
+                                theme::health_color(*state),
+                                reason.as_deref().unwrap_or(state.label()),
+                            ),
                             None => {
                                 widgets::dot_ui(ui, ui.visuals().weak_text_color(), "no endpoint");
                             }
@@ -236,6 +245,15 @@ fn tiles_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                     }
                     if let Some(p) = problem {
                         ui.colored_label(theme::WARN, p);
+                    } else if let Some((state, Some(reason))) = health
+                        && state != crate::health::HealthState::Ok
+                    {
+                        ui.add(
+                            egui::Label::new(
+                                egui::RichText::new(reason).color(theme::health_color(state)),
+                            )
+                            .truncate(),
+                        );
                     }
                 });
             });

@@ -12,9 +12,19 @@ pub fn status_bar_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                 ui.weak("No endpoint is polled for this profile.");
             }
             for e in &app.fleet.endpoints {
-                widgets::status_dot_ui(ui, e.status);
-                ui.label(format!("{} ({})", e.info.id, e.status.label()))
-                    .on_hover_text(e.last_error.as_deref().unwrap_or(&e.info.label));
+                widgets::health_dot_ui(ui, &e.health);
+                let state = e.health.state;
+                let text = match (state, e.updated_at) {
+                    // A stale view says how old it is.
+                    (crate::health::HealthState::Stale, Some(at)) => format!(
+                        "{} (stale, {})",
+                        e.info.id,
+                        widgets::age_text(now, Some(at))
+                    ),
+                    _ => format!("{} ({})", e.info.id, state.label()),
+                };
+                ui.colored_label(theme::health_color(state), text)
+                    .on_hover_text(format!("{}\n{}", e.info.label, e.health.line()));
             }
             ui.separator();
             ui.label(widgets::age_text(now, app.fleet.last_update()));

@@ -20,6 +20,17 @@ pub fn status_color(status: ConnStatus) -> Color32 {
     }
 }
 
+pub fn health_color(state: crate::health::HealthState) -> Color32 {
+    use crate::health::HealthState;
+    match state {
+        HealthState::Ok => GOOD,
+        HealthState::Connecting => Color32::from_rgb(0x8b, 0x94, 0x9e),
+        HealthState::Degraded => WARN,
+        HealthState::Stale => Color32::from_rgb(0xa0, 0x7a, 0x3c),
+        HealthState::Down => BAD,
+    }
+}
+
 pub const WARN: Color32 = Color32::from_rgb(0xd2, 0x99, 0x22);
 pub const BAD: Color32 = Color32::from_rgb(0xf8, 0x51, 0x49);
 pub const GOOD: Color32 = Color32::from_rgb(0x3f, 0xb9, 0x50);

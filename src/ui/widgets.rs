@@ -10,6 +10,10 @@ pub fn status_dot_ui(ui: &mut egui::Ui, status: ConnStatus) {
     dot_ui(ui, theme::status_color(status), status.label());
 }
 
+pub fn health_dot_ui(ui: &mut egui::Ui, health: &crate::health::EndpointHealth) {
+    dot_ui(ui, theme::health_color(health.state), &health.line());
+}
+
 pub fn dot_ui(ui: &mut egui::Ui, color: egui::Color32, hover: &str) {
     let (rect, response) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
     ui.painter().circle_filled(rect.center(), 5.0, color);

@@ -436,6 +436,7 @@ fn cache(fleet: &DemoFleet) -> PollOutput {
             replication: None,
             cluster: None,
             error: None,
+            queue_store: false,
         }]),
         notices: Vec::new(),
     }

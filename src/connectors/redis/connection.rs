@@ -151,6 +151,7 @@ pub(super) fn unreachable_node(address: &str, error: String) -> CacheNode {
         replication: None,
         cluster: None,
         error: Some(error),
+        queue_store: false,
     }
 }
 

@@ -159,6 +159,7 @@ pub fn node(name: &str, now: &Info, prev: Option<&Info>, secs: f64) -> CacheNode
         replication: Some(now.replication.clone()),
         cluster: None,
         error: None,
+        queue_store: false,
     }
 }
 

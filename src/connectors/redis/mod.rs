@@ -105,7 +105,10 @@ impl Connector for RedisConnector {
             let reading = self.poller.reading(self.role).await?;
             let id = &self.info.id;
             Ok(match self.role {
-                Role::Cache => cache_output(id, &reading.nodes),
+                Role::Cache => {
+                    let queue_store = !self.poller.endpoint.queues.is_empty();
+                    cache_output(id, &reading.nodes, queue_store)
+                }
                 Role::Queues => queue_output(id, &reading.queues),
             })
         })
@@ -126,7 +129,7 @@ impl Connector for RedisConnector {
     }
 }
 
-fn cache_output(id: &str, nodes: &[CacheNode]) -> PollOutput {
+fn cache_output(id: &str, nodes: &[CacheNode], queue_store: bool) -> PollOutput {
     let mut samples = Vec::new();
     for n in nodes.iter().filter(|n| n.error.is_none()) {
         let target = format!("{id}/{}", n.name);
@@ -143,8 +146,12 @@ fn cache_output(id: &str, nodes: &[CacheNode]) -> PollOutput {
             n.evictions_per_sec,
         ));
     }
+    let mut nodes = nodes.to_vec();
+    for n in &mut nodes {
+        n.queue_store = queue_store;
+    }
     PollOutput {
-        snapshot: Snapshot::Cache(nodes.to_vec()),
+        snapshot: Snapshot::Cache(nodes),
         samples,
         notices: Vec::new(),
     }

@@ -1,0 +1,422 @@
+//! What "ok" means, in one place. Every endpoint and every member (a database server, a cache
+//! node, a queue, a health check, a workload) is ok, degraded (it answers but something is
+//! wrong: no primary, a member down, a check failing, a threshold crossed), stale (the last
+//! poll failed; the last view is kept) or down, with the reason in words. The status bar, the
+//! overview tiles, the tables and `scaleboard status` all derive from [`assess_endpoint`], so
+//! they cannot disagree.
+
+use crate::model::snapshot::{CacheNode, DatabaseSnapshot, Snapshot};
+use crate::model::units::format_bytes;
+use crate::profiles::Thresholds;
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthState {
+    Ok,
+    /// Not polled yet.
+    Connecting,
+    Degraded,
+    Stale,
+    Down,
+}
+
+impl HealthState {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Connecting => "connecting",
+            Self::Degraded => "degraded",
+            Self::Stale => "stale",
+            Self::Down => "down",
+        }
+    }
+}
+
+/// One member of an endpoint and its state.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MemberHealth {
+    pub name: String,
+    pub state: HealthState,
+    /// Why it is not ok; `None` when ok.
+    pub reason: Option<String>,
+}
+
+/// An endpoint's state, its reasons (worst first) and its members.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EndpointHealth {
+    pub state: HealthState,
+    pub reasons: Vec<String>,
+    pub members: Vec<MemberHealth>,
+}
+
+impl EndpointHealth {
+    /// One line for the status bar and tooltips: "degraded: no primary answers; replica_b down".
+    pub fn line(&self) -> String {
+        if self.reasons.is_empty() {
+            self.state.label().to_string()
+        } else {
+            format!("{}: {}", self.state.label(), self.reasons.join("; "))
+        }
+    }
+}
+
+/// How the poll loop last saw the endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reachability {
+    Connecting,
+    Answering,
+    /// The last poll(s) failed; the last snapshot is kept.
+    Stale,
+    Down,
+}
+
+/// The endpoint's state from how it answers and what its latest snapshot says.
+pub fn assess_endpoint(
+    reach: Reachability,
+    last_error: Option<&str>,
+    snapshot: Option<&Snapshot>,
+    limits: &Thresholds,
+) -> EndpointHealth {
+    let mut health = snapshot.map_or_else(
+        || EndpointHealth {
+            state: HealthState::Ok,
+            reasons: Vec::new(),
+            members: Vec::new(),
+        },
+        |s| assess_snapshot(s, limits),
+    );
+    let error = last_error.map(str::to_owned);
+    match reach {
+        Reachability::Answering => {}
+        Reachability::Connecting => {
+            health.state = HealthState::Connecting;
+            health.reasons.insert(0, "not polled yet".into());
+        }
+        Reachability::Stale => {
+            health.state = HealthState::Stale;
+            health.reasons.insert(
+                0,
+                error.unwrap_or_else(|| "the last poll failed".into()) + " (showing the last view)",
+            );
+        }
+        Reachability::Down => {
+            health.state = HealthState::Down;
+            health
+                .reasons
+                .insert(0, error.unwrap_or_else(|| "does not answer".into()));
+        }
+    }
+    health
+}
+
+/// Members and reasons from one snapshot of an endpoint that answered.
+pub fn assess_snapshot(snapshot: &Snapshot, limits: &Thresholds) -> EndpointHealth {
+    let mut members = Vec::new();
+    let mut reasons = Vec::new();
+    match snapshot {
+        Snapshot::Workloads(list) => {
+            for w in list {
+                let state = if w.ready < w.desired {
+                    HealthState::Degraded
+                } else {
+                    HealthState::Ok
+                };
+                let reason = (state != HealthState::Ok).then(|| {
+                    let mut r = format!("{} of {} ready", w.ready, w.desired);
+                    if let Some(why) = &w.pending_reason {
+                        r.push_str(": ");
+                        r.push_str(why);
+                    }
+                    r
+                });
+                members.push(MemberHealth {
+                    name: w.id.to_string(),
+                    state,
+                    reason,
+                });
+            }
+            let not_ready = members
+                .iter()
+                .filter(|m| m.state != HealthState::Ok)
+                .count();
+            if not_ready > 0 {
+                reasons.push(format!(
+                    "{not_ready} of {} workloads not fully ready",
+                    list.len()
+                ));
+            }
+        }
+        Snapshot::Databases(db) => database(db, limits, &mut members, &mut reasons),
+        Snapshot::Cache(nodes) => {
+            for n in nodes {
+                let (state, reason) = cache_node(n, limits);
+                if let Some(r) = &reason {
+                    reasons.push(format!("{}: {r}", n.name));
+                }
+                members.push(MemberHealth {
+                    name: n.name.clone(),
+                    state,
+                    reason,
+                });
+            }
+        }
+        Snapshot::Queues(list) => {
+            for q in list {
+                let (state, reason) = match &q.error {
+                    Some(e) => (HealthState::Down, Some(e.clone())),
+                    None if q.depth > limits.queue_depth => (
+                        HealthState::Degraded,
+                        Some(format!(
+                            "{} waiting, over the backlog threshold of {}",
+                            q.depth, limits.queue_depth
+                        )),
+                    ),
+                    None => (HealthState::Ok, None),
+                };
+                if let Some(r) = &reason {
+                    reasons.push(format!("queue {}: {r}", q.name));
+                }
+                members.push(MemberHealth {
+                    name: q.name.clone(),
+                    state,
+                    reason,
+                });
+            }
+        }
+        Snapshot::Health(checks) => {
+            for h in checks {
+                let (state, reason) = if h.up {
+                    (HealthState::Ok, None)
+                } else {
+                    let why = h
+                        .error
+                        .clone()
+                        .or_else(|| h.status_code.map(|c| format!("HTTP {c}")))
+                        .unwrap_or_else(|| "down".into());
+                    (HealthState::Down, Some(why))
+                };
+                members.push(MemberHealth {
+                    name: h.name.clone(),
+                    state,
+                    reason,
+                });
+            }
+            let down: Vec<&MemberHealth> = members
+                .iter()
+                .filter(|m| m.state != HealthState::Ok)
+                .collect();
+            if !down.is_empty() {
+                reasons.push(format!(
+                    "{} of {} checks DOWN: {}",
+                    down.len(),
+                    checks.len(),
+                    down.iter()
+                        .map(|m| format!("{} ({})", m.name, m.reason.as_deref().unwrap_or("down")))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+        Snapshot::Prometheus(p) => {
+            for q in &p.queries {
+                let (state, reason) = match &q.error {
+                    Some(e) => (HealthState::Degraded, Some(e.clone())),
+                    None => (HealthState::Ok, None),
+                };
+                if let Some(r) = &reason {
+                    reasons.push(format!("query {}: {r}", q.name));
+                }
+                members.push(MemberHealth {
+                    name: q.name.clone(),
+                    state,
+                    reason,
+                });
+            }
+        }
+    }
+    let all_down = !members.is_empty() && members.iter().all(|m| m.state == HealthState::Down);
+    let state = if all_down {
+        HealthState::Down
+    } else if members.iter().any(|m| m.state != HealthState::Ok) || !reasons.is_empty() {
+        HealthState::Degraded
+    } else {
+        HealthState::Ok
+    };
+    EndpointHealth {
+        state,
+        reasons,
+        members,
+    }
+}
+
+fn database(
+    db: &DatabaseSnapshot,
+    limits: &Thresholds,
+    members: &mut Vec<MemberHealth>,
+    reasons: &mut Vec<String>,
+) {
+    if db.primaries().next().is_none() {
+        reasons.push("no primary answers".into());
+    }
+    if db.primaries().count() > 1 {
+        reasons.push("more than one server accepts writes".into());
+    }
+    for s in &db.servers {
+        let mut why = Vec::new();
+        let mut state = HealthState::Ok;
+        if !s.reachable {
+            state = HealthState::Down;
+            why.push(s.error.clone().unwrap_or_else(|| "does not answer".into()));
+        } else {
+            if s.second_primary {
+                why.push("a second primary".into());
+            }
+            if let Some(lag) = s.lag_bytes
+                && lag > limits.replication_lag_bytes
+            {
+                why.push(format!(
+                    "lag {} over {}",
+                    format_bytes(lag),
+                    format_bytes(limits.replication_lag_bytes)
+                ));
+            }
+            if s.max_connections > 0 {
+                let pct = f64::from(s.connections) * 100.0 / f64::from(s.max_connections);
+                if pct >= limits.connections_percent {
+                    why.push(format!(
+                        "{} of {} connections ({pct:.0} %, threshold {:.0} %)",
+                        s.connections, s.max_connections, limits.connections_percent
+                    ));
+                }
+            }
+            if !why.is_empty() {
+                state = HealthState::Degraded;
+            }
+        }
+        let reason = (!why.is_empty()).then(|| why.join(", "));
+        if let Some(r) = &reason {
+            reasons.push(format!("{}: {r}", s.name));
+        }
+        members.push(MemberHealth {
+            name: s.name.clone(),
+            state,
+            reason,
+        });
+    }
+}
+
+fn cache_node(n: &CacheNode, limits: &Thresholds) -> (HealthState, Option<String>) {
+    if let Some(e) = &n.error {
+        return (HealthState::Down, Some(e.clone()));
+    }
+    let mut why = Vec::new();
+    if let Some(hit) = n.hit_ratio
+        && !n.queue_store
+        && hit < limits.cache_hit_ratio_floor
+    {
+        why.push(format!(
+            "hit ratio {:.0} % under the floor of {:.0} %",
+            hit * 100.0,
+            limits.cache_hit_ratio_floor * 100.0
+        ));
+    }
+    if n.max_memory_bytes > 0 {
+        #[allow(clippy::cast_precision_loss)] // a percentage
+        let pct = n.used_memory_bytes as f64 * 100.0 / n.max_memory_bytes as f64;
+        if pct >= limits.cache_memory_percent {
+            why.push(format!(
+                "memory {pct:.0} % of maxmemory (threshold {:.0} %)",
+                limits.cache_memory_percent
+            ));
+        }
+    }
+    if why.is_empty() {
+        (HealthState::Ok, None)
+    } else {
+        (HealthState::Degraded, Some(why.join(", ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::snapshot::{DbServer, HealthCheck};
+
+    fn check(name: &str, up: bool) -> HealthCheck {
+        HealthCheck {
+            name: name.into(),
+            up,
+            error: (!up).then(|| "connection refused".into()),
+            ..HealthCheck::default()
+        }
+    }
+
+    #[test]
+    fn one_failing_check_of_five_is_degraded_and_named() {
+        let s = Snapshot::Health(vec![
+            check("a", true),
+            check("b", false),
+            check("c", true),
+            check("d", false),
+            check("e", true),
+        ]);
+        let h = assess_endpoint(
+            Reachability::Answering,
+            None,
+            Some(&s),
+            &Thresholds::default(),
+        );
+        assert_eq!(h.state, HealthState::Degraded);
+        assert_eq!(
+            h.reasons,
+            ["2 of 5 checks DOWN: b (connection refused), d (connection refused)"]
+        );
+    }
+
+    #[test]
+    fn no_primary_and_connections_over_the_threshold_are_degraded() {
+        let server = |name: &str, recovery: bool, conns: u32| DbServer {
+            name: name.into(),
+            reachable: true,
+            in_recovery: recovery,
+            connections: conns,
+            max_connections: 30,
+            ..DbServer::default()
+        };
+        let db = |servers| {
+            Snapshot::Databases(DatabaseSnapshot {
+                cluster: "c".into(),
+                servers,
+                seen_by_primary: Vec::new(),
+                last_primary_lsn: None,
+                max_failover_lag_bytes: None,
+            })
+        };
+        let limits = Thresholds::default();
+        let h = assess_snapshot(&db(vec![server("r1", true, 2)]), &limits);
+        assert_eq!(h.state, HealthState::Degraded);
+        assert_eq!(h.reasons[0], "no primary answers");
+        let h = assess_snapshot(&db(vec![server("p", false, 25)]), &limits);
+        assert_eq!(h.state, HealthState::Degraded);
+        assert!(h.reasons[0].contains("25 of 30 connections (83 %"), "{h:?}");
+        let h = assess_snapshot(&db(vec![server("p", false, 3)]), &limits);
+        assert_eq!(h.state, HealthState::Ok);
+    }
+
+    #[test]
+    fn a_stale_endpoint_says_so_whatever_its_last_snapshot_said() {
+        let s = Snapshot::Health(vec![check("a", true)]);
+        let h = assess_endpoint(
+            Reachability::Stale,
+            Some("connection refused"),
+            Some(&s),
+            &Thresholds::default(),
+        );
+        assert_eq!(h.state, HealthState::Stale);
+        assert_eq!(
+            h.line(),
+            "stale: connection refused (showing the last view)"
+        );
+    }
+}
