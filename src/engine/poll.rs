@@ -11,7 +11,9 @@ use tokio::sync::{Notify, watch};
 
 /// Failures in a row after which a previously good endpoint counts as down, not stale.
 pub const DOWN_AFTER_FAILURES: u32 = 3;
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Retries back off to at most this many refresh intervals: a server that comes back is seen
+/// ok again within two intervals of answering, not a minute later.
+pub const BACKOFF_INTERVALS: u32 = 2;
 
 pub(crate) struct PollLoop {
     pub connector: Arc<dyn Connector>,
@@ -22,13 +24,16 @@ pub(crate) struct PollLoop {
     pub timeout: Duration,
 }
 
-/// Delay before the next poll: the refresh interval, doubled per failure in a row, capped.
+/// Delay before the next poll: the refresh interval, doubled per failure in a row, capped at
+/// [`BACKOFF_INTERVALS`] intervals.
 pub fn next_delay(interval: Duration, failures: u32) -> Duration {
     if failures == 0 {
         return interval;
     }
     let factor = 1u32 << failures.min(6);
-    (interval * factor).min(MAX_BACKOFF).max(interval)
+    (interval * factor)
+        .min(interval * BACKOFF_INTERVALS)
+        .max(interval)
 }
 
 /// Status after a poll, from whether it succeeded and the endpoint's history.
@@ -246,11 +251,11 @@ mod tests {
         let i = Duration::from_secs(2);
         assert_eq!(next_delay(i, 0), i);
         assert_eq!(next_delay(i, 1), Duration::from_secs(4));
-        assert_eq!(next_delay(i, 2), Duration::from_secs(8));
-        assert_eq!(next_delay(i, 10), MAX_BACKOFF);
+        assert_eq!(next_delay(i, 2), Duration::from_secs(4));
+        assert_eq!(next_delay(i, 10), Duration::from_secs(4));
         assert_eq!(
-            next_delay(Duration::from_secs(60), 3),
-            Duration::from_secs(60)
+            next_delay(Duration::from_secs(1), 30),
+            Duration::from_secs(2)
         );
     }
 
