@@ -549,6 +549,7 @@ fn autoscaler_is_created_and_deleted() {
     let hpa = c.east.get(Res::Hpas, "nexus", "writer-service").unwrap();
     assert_eq!(hpa["spec"]["scaleTargetRef"]["kind"], "Deployment");
     assert_eq!(hpa["spec"]["scaleTargetRef"]["name"], "writer-service");
+    assert_eq!(hpa["metadata"]["managedFields"][0]["manager"], "scaleboard");
     assert!(
         rig.view
             .workload(&target)
@@ -570,6 +571,31 @@ fn autoscaler_is_created_and_deleted() {
     assert_eq!(record.outcome, AuditOutcome::Succeeded, "{record:?}");
     assert!(c.east.get(Res::Hpas, "nexus", "writer-service").is_none());
     assert!(rig.view.workload(&target).unwrap().autoscaler.is_none());
+    // The deletion was conditioned on the version the re-check read.
+    let deletes: Vec<_> = c
+        .east
+        .state()
+        .writes
+        .iter()
+        .filter(|w| w.method == "DELETE")
+        .cloned()
+        .collect();
+    assert_eq!(deletes.len(), 1, "{deletes:?}");
+}
+
+#[test]
+fn deleting_an_autoscaler_changed_after_the_recheck_is_a_conflict() {
+    let c = clusters();
+    let mut rig = rig(c.endpoint(&["east"], &["nexus"]));
+    let delete = rig.plan(Action::DeleteAutoscaler {
+        workload: wref("east/nexus", "api-gateway"),
+    });
+    // Between the re-check's read and the DELETE, another client edits the HPA: the delete
+    // carries the version the re-check read as a precondition, and the server refuses it.
+    let record = rig.execute_with(delete, || c.east.state().conflicts = 1);
+    assert_eq!(record.outcome, AuditOutcome::NotRun, "{record:?}");
+    assert!(record.detail.contains("409 Conflict"), "{}", record.detail);
+    assert!(c.east.get(Res::Hpas, "nexus", "api-gateway").is_some());
 }
 
 #[test]
@@ -1002,6 +1028,15 @@ fn the_server_dry_run_shows_admission_errors_before_confirming() {
         }
     ));
     assert!(c.east.get(Res::Hpas, "nexus", "writer-service").is_none());
+    // Dry runs name the field manager too.
+    let writes = c.east.state().writes.clone();
+    assert!(writes.iter().all(|w| w.dry_run), "{writes:?}");
+    assert!(
+        writes
+            .iter()
+            .all(|w| w.field_manager.as_deref() == Some("scaleboard")),
+        "{writes:?}"
+    );
 }
 
 // ----- The command line ----------------------------------------------------------------------
@@ -1643,6 +1678,20 @@ fn a_deployment_and_a_statefulset_of_one_name_are_two_targets() {
     assert!(out.contains("scale statefulset/db --replicas=6"), "{out}");
     assert_eq!(replicas(Res::StatefulSets), 6);
     assert_eq!(replicas(Res::Deployments), 5);
+
+    // Both in one bulk action: each is its own target.
+    rig.until("the CLI's scale in the view", |v, _| {
+        v.workload(&statefulset).is_some_and(|w| w.desired == 6)
+    });
+    let plan = rig.plan(Action::ScaleWorkloads {
+        endpoint: "k8s".into(),
+        targets: vec![(deployment.clone(), 1), (statefulset.clone(), 2)],
+    });
+    assert!(!plan.refused(), "{:?}", plan.guards);
+    let record = rig.execute(plan);
+    assert_eq!(record.outcome, AuditOutcome::Succeeded, "{record:?}");
+    assert_eq!(replicas(Res::Deployments), 1);
+    assert_eq!(replicas(Res::StatefulSets), 2);
 }
 
 #[test]

@@ -141,7 +141,7 @@ pub struct State {
     pub admission_denial: Option<String>,
     /// Whether metrics.k8s.io is served (metrics-server installed); 404 for it otherwise.
     pub metrics_served: bool,
-    /// Before each of the next N writes (PUT, PATCH), another client changes the object first,
+    /// Before each of the next N writes (PUT, PATCH, DELETE), another client changes the object first,
     /// so a write that carries the resourceVersion it read gets 409 Conflict, as on a real server.
     pub conflicts: u32,
     /// Every write (POST, PUT, PATCH, DELETE of objects) with the field manager it named.
@@ -1087,6 +1087,9 @@ impl Server {
                     w.dry_run = dry;
                 }
                 let key = (res, ns, name.clone());
+                if st.objects.contains_key(&key) {
+                    self.interleave_other_writer(&mut st, &key);
+                }
                 // Preconditions: the object must still be the version (and uid) the client read.
                 if let Some(current) = st.objects.get(&key) {
                     let pre = &options["preconditions"];
