@@ -4,11 +4,17 @@
 //! makes are pod metrics (metrics.k8s.io has no watch; every 15 s) and access reviews (every
 //! 5 minutes per namespace).
 //!
-//! Files: `watch.rs` (reflectors, sync, snapshot), `pods.rs` (pods folded under workloads,
-//! metrics), `access.rs` (RBAC), `writes.rs` (scale and autoscaler requests).
+//! Files: `watch.rs` (reflectors, sync, snapshot), `cache.rs` (the projections rows are built
+//! from), `pods.rs` (pods folded under workloads, why they are stuck, metrics), `hpa.rs`
+//! (autoscalers in words, the CPU-only metrics edit), `fresh.rs` (the re-check's and
+//! verification's reads of the targets alone, from the API server), `access.rs` (RBAC),
+//! `writes.rs` (scale and autoscaler requests).
 //!
-//! Workload scope is `"{context}/{namespace}"`; the name is the object's name. Scaling goes
-//! through the `scale` subresource with a JSON merge patch, autoscalers through autoscaling/v2.
+//! Workload scope is `"{context}/{namespace}"`; the name is the object's name and the kind is
+//! part of the identity (a Deployment and a StatefulSet may share a name). Scaling goes through
+//! the `scale` subresource with a JSON merge patch, autoscalers through autoscaling/v2. Every
+//! write names field manager `scaleboard` and carries the resourceVersion the engine's re-check
+//! read right before it; a 409 is reported as "changed since planned", never retried.
 //!
 //! Watchers start on the first poll (polls run inside the engine's tokio runtime) and end when
 //! the connector is dropped.
