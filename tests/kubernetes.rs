@@ -6,11 +6,14 @@
 
 mod support;
 
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use scaleboard::actions::audit::{AuditOutcome, AuditRecord};
 use scaleboard::actions::{Action, DryRunOutcome, FleetView, GuardLevel, PlanPolicy, plan};
 use scaleboard::connectors::Connector;
 use scaleboard::connectors::kubernetes::KubernetesConnector;
-use scaleboard::engine::{Command, ConnStatus, ConnectRequest, EngineConfig, EngineHandle, Event};
+use scaleboard::engine::{
+    ActionStage, Command, ConnStatus, ConnectRequest, EngineConfig, EngineHandle, Event,
+};
 use scaleboard::model::clock::ManualClock;
 use scaleboard::model::snapshot::{
     DatabaseSnapshot, Snapshot, Workload, WorkloadKind, WorkloadRef,
@@ -215,18 +218,24 @@ struct Rig {
     engine: EngineHandle,
     clock: Arc<ManualClock>,
     view: View,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     next_id: u64,
 }
 
 fn rig(endpoint: KubernetesEndpoint) -> Rig {
+    rig_with(endpoint, |_| {})
+}
+
+/// A rig whose engine settings the test adjusts (e.g. a short verification time-out).
+fn rig_with(endpoint: KubernetesEndpoint, adjust: impl FnOnce(&mut EngineConfig)) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(START);
-    let config = EngineConfig::new(
+    let mut config = EngineConfig::new(
         clock.clone(),
         dir.path().join("config"),
         dir.path().join("data"),
     );
+    adjust(&mut config);
     let engine = EngineHandle::start(config, Arc::new(|| {})).unwrap();
     let mut profile = Profile::named("k8s-test");
     profile.kubernetes.push(endpoint);
@@ -240,7 +249,7 @@ fn rig(endpoint: KubernetesEndpoint) -> Rig {
         engine,
         clock,
         view: View::default(),
-        _dir: dir,
+        dir,
         next_id: 1,
     };
     rig.until("first snapshot", |v, _| v.snapshots.contains_key("k8s"));
@@ -288,6 +297,16 @@ impl Rig {
     }
 
     fn execute(&mut self, plan: scaleboard::actions::Plan) -> AuditRecord {
+        self.execute_with(plan, || {})
+    }
+
+    /// Execute a plan; `during_grace` runs once the grace period counts down (the manual clock
+    /// stands still meanwhile), as a second client acting between confirmation and the write.
+    fn execute_with(
+        &mut self,
+        plan: scaleboard::actions::Plan,
+        during_grace: impl FnOnce(),
+    ) -> AuditRecord {
         let id = scaleboard::actions::ActionId(self.next_id);
         self.next_id += 1;
         self.engine
@@ -297,13 +316,70 @@ impl Rig {
                 forced: false,
             })
             .unwrap();
-        match self.until("action finished", |_, e| {
-            matches!(e, Event::ActionFinished { .. })
-        }) {
+        self.until("grace period", |_, e| {
+            matches!(e, Event::ActionProgress { id: i, stage: ActionStage::Grace { .. } } if *i == id)
+        });
+        during_grace();
+        match self.until(
+            "action finished",
+            |_, e| matches!(e, Event::ActionFinished { id: i, .. } if *i == id),
+        ) {
             Event::ActionFinished { record, .. } => *record,
             _ => unreachable!(),
         }
     }
+
+    /// Every record of the engine's audit log, as written to disk.
+    fn audit(&self) -> Vec<AuditRecord> {
+        let log = scaleboard::actions::audit::AuditLog::new(&self.dir.path().join("data"));
+        let read = log.read_all().unwrap();
+        assert_eq!(read.unreadable_lines, 0);
+        read.records
+    }
+}
+
+/// What `kubectl scale --replicas=N` sends: a merge patch of the scale subresource, from
+/// another client (field manager `kubectl-scale`), with no precondition.
+fn kubectl_scale(kube: &FakeKube, plural: &str, ns: &str, name: &str, replicas: u32) {
+    let path =
+        format!("/apis/apps/v1/namespaces/{ns}/{plural}/{name}/scale?fieldManager=kubectl-scale");
+    let body = format!(r#"{{"spec":{{"replicas":{replicas}}}}}"#);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let answer = rt.block_on(raw(
+        kube,
+        reqwest::Method::PATCH,
+        &path,
+        "application/merge-patch+json",
+        &body,
+        true,
+    ));
+    assert_eq!(answer.status().as_u16(), 200);
+}
+
+/// What `kubectl autoscale` sends: a POST of a new HPA (field manager `kubectl-autoscale`).
+fn kubectl_autoscale(kube: &FakeKube, hpa: &HorizontalPodAutoscaler) {
+    let ns = hpa.metadata.namespace.clone().unwrap();
+    let path = format!(
+        "/apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers?fieldManager=kubectl-autoscale"
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let answer = rt.block_on(raw(
+        kube,
+        reqwest::Method::POST,
+        &path,
+        "application/json",
+        &serde_json::to_string(hpa).unwrap(),
+        true,
+    ));
+    assert_eq!(answer.status().as_u16(), 201);
+}
+
+/// PATCHes of the scale subresource, as "METHOD path?query".
+fn scale_patches(kube: &FakeKube) -> Vec<String> {
+    kube.requests()
+        .into_iter()
+        .filter(|r| r.starts_with("PATCH ") && r.contains("/scale?"))
+        .collect()
 }
 
 #[test]
@@ -335,13 +411,35 @@ fn scale_goes_through_the_scale_subresource_and_is_verified() {
         .collect();
     assert_eq!(
         patches,
-        ["PATCH /apis/apps/v1/namespaces/nexus/deployments/writer-service/scale?"]
+        [
+            "PATCH /apis/apps/v1/namespaces/nexus/deployments/writer-service/scale?&fieldManager=scaleboard"
+        ]
     );
     let d = c
         .west
         .get(Res::Deployments, "nexus", "writer-service")
         .unwrap();
     assert_eq!(d["spec"]["replicas"], 7);
+    // The server records who set the replicas: Scaleboard, through the scale subresource.
+    let managed = d["metadata"]["managedFields"].as_array().unwrap();
+    assert!(
+        managed.iter().any(|m| m["manager"] == "scaleboard"
+            && m["subresource"] == "scale"
+            && m["fieldsV1"]["f:spec"]["f:replicas"].is_object()),
+        "{managed:?}"
+    );
+    assert!(
+        managed.iter().all(|m| m["manager"] != "unknown"),
+        "{managed:?}"
+    );
+    // The re-check and verification read the target itself, never list every workload again.
+    assert!(
+        c.west.requests().iter().any(
+            |r| r.starts_with("GET /apis/apps/v1/namespaces/nexus/deployments/writer-service?")
+        ),
+        "{:?}",
+        c.west.requests()
+    );
     // The other context's workload of the same name is untouched.
     let east = c
         .east
@@ -373,7 +471,7 @@ fn stateful_set_scale_reports_pending_until_pods_are_ready() {
         })
         .unwrap();
     rig.until("verifying", |_, e| {
-        matches!(e, Event::ActionProgress { stage: scaleboard::engine::ActionStage::Verifying { observed }, .. } if observed.contains("5 desired, 3 ready"))
+        matches!(e, Event::ActionProgress { stage: ActionStage::Verifying { observed }, .. } if observed.contains("5 desired, 3 ready"))
     });
     // The pods come up: the watch brings the change, verification completes.
     c.east.modify(Res::StatefulSets, "nexus", "ledger", |s| {
@@ -451,6 +549,7 @@ fn autoscaler_is_created_and_deleted() {
     let hpa = c.east.get(Res::Hpas, "nexus", "writer-service").unwrap();
     assert_eq!(hpa["spec"]["scaleTargetRef"]["kind"], "Deployment");
     assert_eq!(hpa["spec"]["scaleTargetRef"]["name"], "writer-service");
+    assert_eq!(hpa["metadata"]["managedFields"][0]["manager"], "scaleboard");
     assert!(
         rig.view
             .workload(&target)
@@ -472,6 +571,31 @@ fn autoscaler_is_created_and_deleted() {
     assert_eq!(record.outcome, AuditOutcome::Succeeded, "{record:?}");
     assert!(c.east.get(Res::Hpas, "nexus", "writer-service").is_none());
     assert!(rig.view.workload(&target).unwrap().autoscaler.is_none());
+    // The deletion was conditioned on the version the re-check read.
+    let deletes: Vec<_> = c
+        .east
+        .state()
+        .writes
+        .iter()
+        .filter(|w| w.method == "DELETE")
+        .cloned()
+        .collect();
+    assert_eq!(deletes.len(), 1, "{deletes:?}");
+}
+
+#[test]
+fn deleting_an_autoscaler_changed_after_the_recheck_is_a_conflict() {
+    let c = clusters();
+    let mut rig = rig(c.endpoint(&["east"], &["nexus"]));
+    let delete = rig.plan(Action::DeleteAutoscaler {
+        workload: wref("east/nexus", "api-gateway"),
+    });
+    // Between the re-check's read and the DELETE, another client edits the HPA: the delete
+    // carries the version the re-check read as a precondition, and the server refuses it.
+    let record = rig.execute_with(delete, || c.east.state().conflicts = 1);
+    assert_eq!(record.outcome, AuditOutcome::NotRun, "{record:?}");
+    assert!(record.detail.contains("409 Conflict"), "{}", record.detail);
+    assert!(c.east.get(Res::Hpas, "nexus", "api-gateway").is_some());
 }
 
 #[test]
@@ -668,23 +792,27 @@ fn bulk_scale_of_a_namespace_records_every_workload() {
 }
 
 #[test]
-fn a_conflict_is_retried_once_with_a_fresh_read_then_reported() {
+fn a_conflict_at_write_time_is_reported_and_never_retried() {
     let c = clusters();
     let mut rig = rig(c.endpoint(&["east"], &["nexus"]));
     let target = wref("east/nexus", "writer-service");
-    // Someone else writes the deployment just before our patch: 409, fresh read, retry.
-    c.east.state().conflicts = 1;
     let plan = rig.plan(Action::ScaleWorkload {
         workload: target.clone(),
         replicas: 5,
     });
-    let record = rig.execute(plan);
-    assert_eq!(record.outcome, AuditOutcome::Succeeded, "{record:?}");
+    // The re-check reads the deployment unchanged; then someone else writes it just before our
+    // patch lands: the resourceVersion the re-check read is stale, the server answers 409.
+    let record = rig.execute_with(plan, || c.east.state().conflicts = 1);
+    assert_eq!(record.outcome, AuditOutcome::NotRun, "{record:?}");
     assert!(
-        record.detail.contains("after one 409 Conflict"),
+        record
+            .detail
+            .starts_with("not run: changed since planned: ")
+            && record.detail.contains("409 Conflict"),
         "{}",
         record.detail
     );
+    // Exactly one write, conditioned on a version, and no second try with a fresher one.
     let scale_requests: Vec<String> = c
         .east
         .requests()
@@ -694,31 +822,22 @@ fn a_conflict_is_retried_once_with_a_fresh_read_then_reported() {
     assert_eq!(
         scale_requests,
         [
-            "PATCH /apis/apps/v1/namespaces/nexus/deployments/writer-service/scale?",
-            "GET /apis/apps/v1/namespaces/nexus/deployments/writer-service/scale?",
-            "PATCH /apis/apps/v1/namespaces/nexus/deployments/writer-service/scale?",
+            "PATCH /apis/apps/v1/namespaces/nexus/deployments/writer-service/scale?&fieldManager=scaleboard"
         ]
     );
+    assert_eq!(c.east.state().writes_by(Some("scaleboard")).len(), 1);
     assert_eq!(
         c.east
             .get(Res::Deployments, "nexus", "writer-service")
             .unwrap()["spec"]["replicas"],
-        5
+        3
     );
-    // Two conflicts in a row: reported, not retried forever, and nothing changed.
-    c.east.state().conflicts = 2;
-    let plan = rig.plan(Action::ScaleWorkload {
-        workload: target,
-        replicas: 2,
-    });
-    let record = rig.execute(plan);
-    assert_eq!(record.outcome, AuditOutcome::Failed, "{record:?}");
-    assert!(record.detail.contains("409 Conflict"), "{}", record.detail);
+    // The audit log holds the intent (a write was sent) and the outcome, linked by id.
+    let audit = rig.audit();
+    let ours: Vec<&AuditRecord> = audit.iter().filter(|r| r.id == record.id).collect();
     assert_eq!(
-        c.east
-            .get(Res::Deployments, "nexus", "writer-service")
-            .unwrap()["spec"]["replicas"],
-        5
+        ours.iter().map(|r| r.outcome).collect::<Vec<_>>(),
+        [AuditOutcome::Intent, AuditOutcome::NotRun]
     );
 }
 
@@ -909,6 +1028,15 @@ fn the_server_dry_run_shows_admission_errors_before_confirming() {
         }
     ));
     assert!(c.east.get(Res::Hpas, "nexus", "writer-service").is_none());
+    // Dry runs name the field manager too.
+    let writes = c.east.state().writes.clone();
+    assert!(writes.iter().all(|w| w.dry_run), "{writes:?}");
+    assert!(
+        writes
+            .iter()
+            .all(|w| w.field_manager.as_deref() == Some("scaleboard")),
+        "{writes:?}"
+    );
 }
 
 // ----- The command line ----------------------------------------------------------------------
@@ -1422,7 +1550,7 @@ fn verification_names_the_pod_that_cannot_be_scheduled() {
         matches!(
             e,
             Event::ActionProgress {
-                stage: scaleboard::engine::ActionStage::Verifying { .. },
+                stage: ActionStage::Verifying { .. },
                 ..
             }
         )
@@ -1440,11 +1568,11 @@ fn verification_names_the_pod_that_cannot_be_scheduled() {
     ));
     let event = rig.until("the stuck pod named", |_, e| {
         matches!(e, Event::ActionProgress {
-            stage: scaleboard::engine::ActionStage::Verifying { observed }, ..
+            stage: ActionStage::Verifying { observed }, ..
         } if observed.contains("pod writer-service-7d4f9-3 Pending: Unschedulable: 0/3 nodes are available: 3 Insufficient memory."))
     });
     let Event::ActionProgress {
-        stage: scaleboard::engine::ActionStage::Verifying { observed },
+        stage: ActionStage::Verifying { observed },
         ..
     } = event
     else {
@@ -1472,4 +1600,573 @@ fn verification_names_the_pod_that_cannot_be_scheduled() {
         unreachable!()
     };
     assert_eq!(record.outcome, AuditOutcome::Succeeded, "{record:?}");
+}
+
+// ----- Issue #17: the right target, a fresh plan, writes that change only what was asked ------
+
+#[test]
+fn a_deployment_and_a_statefulset_of_one_name_are_two_targets() {
+    let c = clusters();
+    c.east.put(&fake_kube::deployment("shop", "db", 2, 2));
+    c.east.put(&fake_kube::statefulset("shop", "db", 3, 3));
+    let deployment = WorkloadRef::new("k8s", "east/shop", WorkloadKind::Deployment, "db");
+    let statefulset = WorkloadRef::new("k8s", "east/shop", WorkloadKind::StatefulSet, "db");
+    // Both rows, each with its own series.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let connector = KubernetesConnector::new(c.endpoint(&["east"], &["shop"]));
+    let out = rt.block_on(connector.poll()).unwrap();
+    let rows = workloads(&out.snapshot);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let replicas_of = |target: &str| {
+        out.samples
+            .iter()
+            .find(|s| s.target == target && s.metric == "replicas")
+            .map(|s| s.value)
+    };
+    assert_eq!(replicas_of("k8s/east/shop/deployment/db"), Some(2.0));
+    assert_eq!(replicas_of("k8s/east/shop/statefulset/db"), Some(3.0));
+    drop(connector);
+
+    let mut rig = rig(c.endpoint(&["east"], &["shop"]));
+    let plan = rig.plan(Action::ScaleWorkload {
+        workload: statefulset.clone(),
+        replicas: 4,
+    });
+    assert!(
+        plan.command.contains("scale statefulset/db --replicas=4"),
+        "{}",
+        plan.command
+    );
+    assert_eq!(plan.before, "3 replicas (3 ready)");
+    let record = rig.execute(plan);
+    assert_eq!(record.outcome, AuditOutcome::Succeeded, "{record:?}");
+    assert_eq!(record.target, "k8s/east/shop/statefulset/db");
+    let replicas = |res: Res| c.east.get(res, "shop", "db").unwrap()["spec"]["replicas"].clone();
+    assert_eq!(replicas(Res::StatefulSets), 4);
+    assert_eq!(replicas(Res::Deployments), 2);
+    assert_eq!(
+        scale_patches(&c.east),
+        ["PATCH /apis/apps/v1/namespaces/shop/statefulsets/db/scale?&fieldManager=scaleboard"]
+    );
+
+    let plan = rig.plan(Action::ScaleWorkload {
+        workload: deployment.clone(),
+        replicas: 5,
+    });
+    let record = rig.execute(plan);
+    assert_eq!(record.outcome, AuditOutcome::Succeeded, "{record:?}");
+    assert_eq!(record.target, "k8s/east/shop/deployment/db");
+    assert_eq!(replicas(Res::Deployments), 5);
+    assert_eq!(replicas(Res::StatefulSets), 4);
+
+    // The command line names the kind: the StatefulSet alone changes.
+    let (ok, out) = cli(
+        &c,
+        &[
+            "scale",
+            "--profile",
+            "k8s-test",
+            "east/shop/statefulset/db",
+            "6",
+            "--yes",
+            "--grace",
+            "0",
+        ],
+        "",
+    );
+    assert!(ok, "{out}");
+    assert!(out.contains("scale statefulset/db --replicas=6"), "{out}");
+    assert_eq!(replicas(Res::StatefulSets), 6);
+    assert_eq!(replicas(Res::Deployments), 5);
+
+    // Both in one bulk action: each is its own target.
+    rig.until("the CLI's scale in the view", |v, _| {
+        v.workload(&statefulset).is_some_and(|w| w.desired == 6)
+    });
+    let plan = rig.plan(Action::ScaleWorkloads {
+        endpoint: "k8s".into(),
+        targets: vec![(deployment.clone(), 1), (statefulset.clone(), 2)],
+    });
+    assert!(!plan.refused(), "{:?}", plan.guards);
+    let record = rig.execute(plan);
+    assert_eq!(record.outcome, AuditOutcome::Succeeded, "{record:?}");
+    assert_eq!(replicas(Res::Deployments), 1);
+    assert_eq!(replicas(Res::StatefulSets), 2);
+}
+
+#[test]
+fn a_scale_by_someone_else_during_the_grace_period_stops_the_write() {
+    let c = clusters();
+    let mut rig = rig(c.endpoint(&["east"], &["nexus"]));
+    let target = wref("east/nexus", "writer-service");
+    let plan = rig.plan(Action::ScaleWorkload {
+        workload: target.clone(),
+        replicas: 5,
+    });
+    assert!(!plan.refused(), "{:?}", plan.guards);
+    // `kubectl scale --replicas=7` while the grace period counts down.
+    let record = rig.execute_with(plan, || {
+        kubectl_scale(&c.east, "deployments", "nexus", "writer-service", 7);
+    });
+    assert_eq!(record.outcome, AuditOutcome::NotRun, "{record:?}");
+    assert!(
+        record.detail.contains(
+            "desired replicas of east/nexus/deployment/writer-service: 3 when planned, 7 now"
+        ),
+        "{}",
+        record.detail
+    );
+    // Nothing written by us: the other client's 7 stands.
+    assert_eq!(
+        c.east
+            .get(Res::Deployments, "nexus", "writer-service")
+            .unwrap()["spec"]["replicas"],
+        7
+    );
+    assert!(c.east.state().writes_by(Some("scaleboard")).is_empty());
+    assert_eq!(
+        scale_patches(&c.east),
+        [
+            "PATCH /apis/apps/v1/namespaces/nexus/deployments/writer-service/scale?fieldManager=kubectl-scale"
+        ]
+    );
+    // The audit record says so; no intent was written, since nothing was about to be written.
+    let audit = rig.audit();
+    let ours: Vec<&AuditRecord> = audit.iter().filter(|r| r.id == record.id).collect();
+    assert_eq!(ours.len(), 1, "{ours:?}");
+    assert_eq!(ours[0].outcome, AuditOutcome::NotRun);
+    assert!(
+        ours[0].detail.contains("changed since planned"),
+        "{}",
+        ours[0].detail
+    );
+    assert!(
+        ours[0].detail.contains("3 when planned, 7 now"),
+        "{}",
+        ours[0].detail
+    );
+}
+
+#[test]
+fn an_autoscaler_created_during_the_grace_period_stops_the_scale() {
+    let c = clusters();
+    let mut rig = rig(c.endpoint(&["east"], &["nexus"]));
+    let target = wref("east/nexus", "writer-service");
+    let plan = rig.plan(Action::ScaleWorkload {
+        workload: target.clone(),
+        replicas: 5,
+    });
+    let record = rig.execute_with(plan, || {
+        kubectl_autoscale(
+            &c.east,
+            &fake_kube::hpa("nexus", "writer-service", 2, 6, 70),
+        );
+    });
+    assert_eq!(record.outcome, AuditOutcome::NotRun, "{record:?}");
+    assert!(
+        record.detail.contains(
+            "autoscaler of east/nexus/deployment/writer-service: none when planned, \
+             writer-service (min 2, max 6, CPU 70 %) now"
+        ),
+        "{}",
+        record.detail
+    );
+    assert_eq!(
+        c.east
+            .get(Res::Deployments, "nexus", "writer-service")
+            .unwrap()["spec"]["replicas"],
+        3
+    );
+    assert!(c.east.state().writes_by(Some("scaleboard")).is_empty());
+    let audit = rig.audit();
+    let last = audit.iter().rfind(|r| r.id == record.id).unwrap();
+    assert_eq!(last.outcome, AuditOutcome::NotRun);
+    assert!(last.detail.contains("autoscaler of"), "{}", last.detail);
+}
+
+/// An HPA on api-gateway with CPU and memory targets, a scale-down behavior, and a label and
+/// an annotation of its own.
+fn hpa_with_memory_and_behavior() -> HorizontalPodAutoscaler {
+    let mut value =
+        serde_json::to_value(fake_kube::hpa("nexus", "api-gateway", 2, 10, 70)).unwrap();
+    value["metadata"]["annotations"] = serde_json::json!({ "team.example/owner": "payments" });
+    value["metadata"]["labels"]["tier"] = "edge".into();
+    value["spec"]["metrics"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "type": "Resource",
+            "resource": { "name": "memory", "target": { "type": "Utilization", "averageUtilization": 80 } },
+        }));
+    value["spec"]["behavior"] = serde_json::json!({
+        "scaleDown": {
+            "stabilizationWindowSeconds": 300,
+            "policies": [{ "type": "Pods", "value": 1, "periodSeconds": 60 }],
+        },
+    });
+    serde_json::from_value(value).unwrap()
+}
+
+#[test]
+fn an_autoscaler_edit_keeps_other_metrics_behavior_and_metadata_and_names_its_manager() {
+    let c = clusters();
+    c.east.put(&hpa_with_memory_and_behavior());
+    let mut rig = rig(c.endpoint(&["east"], &["nexus"]));
+    let target = wref("east/nexus", "api-gateway");
+    let words = [
+        "memory 80 % of requests",
+        "behavior: scaleDown stabilization 300 s, at most 1 pod per 60 s",
+    ];
+    let hpa = rig
+        .view
+        .workload(&target)
+        .and_then(|w| w.autoscaler.clone())
+        .unwrap();
+    assert_eq!(hpa.metrics, words);
+    let plan = rig.plan(Action::SetAutoscaler {
+        workload: target.clone(),
+        min_replicas: 3,
+        max_replicas: 12,
+        target_cpu_percent: 70,
+    });
+    assert!(!plan.refused(), "{:?}", plan.guards);
+    // What the plan rests on names every metric, so a change to any of them stops the write.
+    let fact = plan
+        .observed
+        .iter()
+        .find(|f| f.what == "autoscaler of east/nexus/deployment/api-gateway")
+        .unwrap();
+    assert_eq!(
+        fact.value,
+        format!(
+            "api-gateway (min 2, max 10, CPU 70 %, {}, {})",
+            words[0], words[1]
+        )
+    );
+    let record = rig.execute(plan);
+    assert_eq!(record.outcome, AuditOutcome::Succeeded, "{record:?}");
+    assert!(
+        record.detail.contains("1 metric(s) kept as they were"),
+        "{}",
+        record.detail
+    );
+
+    let stored = c.east.get(Res::Hpas, "nexus", "api-gateway").unwrap();
+    assert_eq!(stored["spec"]["minReplicas"], 3);
+    assert_eq!(stored["spec"]["maxReplicas"], 12);
+    let metrics = stored["spec"]["metrics"].as_array().unwrap();
+    assert_eq!(metrics.len(), 2, "{metrics:?}");
+    assert_eq!(metrics[0]["resource"]["name"], "cpu");
+    assert_eq!(metrics[0]["resource"]["target"]["averageUtilization"], 70);
+    assert_eq!(metrics[1]["resource"]["name"], "memory");
+    assert_eq!(metrics[1]["resource"]["target"]["averageUtilization"], 80);
+    assert_eq!(
+        stored["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"],
+        300
+    );
+    assert_eq!(
+        stored["spec"]["behavior"]["scaleDown"]["policies"][0]["value"],
+        1
+    );
+    assert_eq!(
+        stored["metadata"]["annotations"]["team.example/owner"],
+        "payments"
+    );
+    assert_eq!(stored["metadata"]["labels"]["tier"], "edge");
+    // The write named its field manager, carried the version the re-check read, and the
+    // server lists Scaleboard as the manager of the fields it set.
+    let writes = c.east.state().writes.clone();
+    let hpa_writes: Vec<_> = writes
+        .iter()
+        .filter(|w| w.path.contains("horizontalpodautoscalers"))
+        .collect();
+    assert_eq!(hpa_writes.len(), 1, "{hpa_writes:?}");
+    assert_eq!(hpa_writes[0].method, "PATCH");
+    assert_eq!(hpa_writes[0].field_manager.as_deref(), Some("scaleboard"));
+    let managed = stored["metadata"]["managedFields"].as_array().unwrap();
+    let ours = managed
+        .iter()
+        .find(|m| m["manager"] == "scaleboard")
+        .unwrap_or_else(|| panic!("{managed:?}"));
+    assert_eq!(ours["operation"], "Update");
+    assert!(
+        ours["fieldsV1"]["f:spec"]["f:minReplicas"].is_object(),
+        "{ours}"
+    );
+    assert!(
+        ours["fieldsV1"]["f:spec"].get("f:behavior").is_none(),
+        "{ours}"
+    );
+    // The row after the edit still shows every metric.
+    let after = rig.until("the edit in the view", |v, _| {
+        v.workload(&target)
+            .and_then(|w| w.autoscaler.as_ref())
+            .is_some_and(|h| h.min_replicas == 3)
+    });
+    drop(after);
+    let hpa = rig
+        .view
+        .workload(&target)
+        .and_then(|w| w.autoscaler.clone())
+        .unwrap();
+    assert_eq!(hpa.metrics, words);
+}
+
+#[test]
+fn an_autoscaler_changed_after_the_recheck_is_a_conflict_not_an_overwrite() {
+    let c = clusters();
+    c.east.put(&hpa_with_memory_and_behavior());
+    let mut rig = rig(c.endpoint(&["east"], &["nexus"]));
+    let target = wref("east/nexus", "api-gateway");
+    let plan = rig.plan(Action::SetAutoscaler {
+        workload: target,
+        min_replicas: 3,
+        max_replicas: 12,
+        target_cpu_percent: 70,
+    });
+    // Another writer touches the HPA between the re-check's read and our patch.
+    let record = rig.execute_with(plan, || c.east.state().conflicts = 1);
+    assert_eq!(record.outcome, AuditOutcome::NotRun, "{record:?}");
+    assert!(record.detail.contains("409 Conflict"), "{}", record.detail);
+    let stored = c.east.get(Res::Hpas, "nexus", "api-gateway").unwrap();
+    assert_eq!(stored["spec"]["minReplicas"], 2);
+    assert_eq!(
+        c.east
+            .state()
+            .writes_by(Some("scaleboard"))
+            .iter()
+            .filter(|w| w.method == "PATCH")
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn verification_reports_applied_not_ready_with_the_pending_pod_and_the_image_pull_error() {
+    let c = clusters();
+    c.east.state().auto_ready = false;
+    c.east.put(&fake_kube::replicaset(
+        "nexus",
+        "writer-service",
+        "7d4f9",
+        3,
+    ));
+    for i in 0..3 {
+        c.east.put(&fake_kube::pod(
+            "nexus",
+            &format!("writer-service-7d4f9-{i}"),
+            "ReplicaSet",
+            "writer-service-7d4f9",
+            "500m",
+            "256Mi",
+        ));
+    }
+    c.east.put(&fake_kube::unschedulable(
+        fake_kube::pod(
+            "nexus",
+            "writer-service-7d4f9-3",
+            "ReplicaSet",
+            "writer-service-7d4f9",
+            "500m",
+            "256Mi",
+        ),
+        "0/3 nodes are available: 3 Insufficient memory.",
+    ));
+    for i in 0..3 {
+        c.east.put(&fake_kube::pod(
+            "nexus",
+            &format!("ledger-{i}"),
+            "StatefulSet",
+            "ledger",
+            "1",
+            "1Gi",
+        ));
+    }
+    c.east.put(&fake_kube::waiting_with(
+        fake_kube::pod("nexus", "ledger-3", "StatefulSet", "ledger", "1", "1Gi"),
+        "ImagePullBackOff",
+        "Back-off pulling image \"registry.example/ledger:9.9\"",
+    ));
+    let mut rig = rig_with(c.endpoint(&["east"], &["nexus"]), |config| {
+        config.verify_timeout = Duration::from_secs(4);
+    });
+    let plan = rig.plan(Action::ScaleWorkload {
+        workload: wref("east/nexus", "writer-service"),
+        replicas: 4,
+    });
+    let record = rig.execute(plan);
+    assert_eq!(record.outcome, AuditOutcome::AppliedNotReady, "{record:?}");
+    assert!(
+        record.detail.contains(
+            "applied, not ready yet after 4 s: 4 desired, 3 ready; pod writer-service-7d4f9-3 \
+             Pending: Unschedulable: 0/3 nodes are available: 3 Insufficient memory."
+        ),
+        "{}",
+        record.detail
+    );
+    let plan = rig.plan(Action::ScaleWorkload {
+        workload: wref("east/nexus", "ledger"),
+        replicas: 4,
+    });
+    let record = rig.execute(plan);
+    assert_eq!(record.outcome, AuditOutcome::AppliedNotReady, "{record:?}");
+    assert!(
+        record.detail.contains(
+            "4 desired, 3 ready; pod ledger-3: ImagePullBackOff: Back-off pulling image \
+             \"registry.example/ledger:9.9\""
+        ),
+        "{}",
+        record.detail
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_read_equals_the_poll_and_names_quota_and_crash_loops() {
+    let c = clusters();
+    c.east.state().auto_ready = false;
+    // invoicer wants 3, has 2: the ReplicaSet cannot create the third pod (quota).
+    c.east
+        .put(&fake_kube::replicaset("billing", "invoicer", "5c8", 3));
+    for p in ["a", "b"] {
+        c.east.put(&fake_kube::pod(
+            "billing",
+            &format!("invoicer-5c8-{p}"),
+            "ReplicaSet",
+            "invoicer-5c8",
+            "100m",
+            "64Mi",
+        ));
+    }
+    c.east.modify(Res::Deployments, "billing", "invoicer", |d| {
+        d["spec"]["replicas"] = 3.into();
+        d["status"]["readyReplicas"] = 2.into();
+        d["status"]["conditions"] = serde_json::json!([
+            { "type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated" },
+            { "type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
+              "message": "pods \"invoicer-5c8-c\" is forbidden: exceeded quota: compute, requested: cpu=100m, used: cpu=200m, limited: cpu=200m" },
+        ]);
+    });
+    // ledger's fourth pod crash-loops.
+    c.east.modify(Res::StatefulSets, "nexus", "ledger", |s| {
+        s["spec"]["replicas"] = 4.into();
+    });
+    for i in 0..3 {
+        c.east.put(&fake_kube::pod(
+            "nexus",
+            &format!("ledger-{i}"),
+            "StatefulSet",
+            "ledger",
+            "1",
+            "1Gi",
+        ));
+    }
+    c.east.put(&fake_kube::crash_looping(
+        fake_kube::pod("nexus", "ledger-3", "StatefulSet", "ledger", "1", "1Gi"),
+        1,
+        5,
+    ));
+    let connector = KubernetesConnector::new(c.endpoint(&["east"], &[]));
+    let polled = connector.poll().await.unwrap();
+    let polled = workloads(&polled.snapshot);
+    let invoicer = wref("east/billing", "invoicer");
+    let ledger = wref("east/nexus", "ledger");
+    let row =
+        |list: &[Workload], id: &WorkloadRef| list.iter().find(|w| &w.id == id).unwrap().clone();
+    let quota = "ReplicaFailure FailedCreate: pods \"invoicer-5c8-c\" is forbidden: exceeded quota: \
+                 compute, requested: cpu=100m, used: cpu=200m, limited: cpu=200m";
+    assert_eq!(
+        row(polled, &invoicer).pending_reason.as_deref(),
+        Some(quota)
+    );
+    let crash = "pod ledger-3: CrashLoopBackOff: back-off 5m0s restarting failed container=app \
+                 (last exit: Error, exit code 1; 5 restarts)";
+    assert_eq!(row(polled, &ledger).pending_reason.as_deref(), Some(crash));
+    assert!(row(polled, &ledger).revision.is_some());
+    assert!(row(polled, &ledger).resource_version.is_some());
+
+    // A fresh read of both: the same rows, read from the server, not from the caches.
+    let before = c.east.requests().len();
+    let action = Action::ScaleWorkloads {
+        endpoint: "k8s".into(),
+        targets: vec![(invoicer.clone(), 3), (ledger.clone(), 4)],
+    };
+    let Some(Snapshot::Workloads(fresh)) = connector.read_fresh(&action).await.unwrap() else {
+        panic!("no fresh read")
+    };
+    assert_eq!(fresh.len(), 2);
+    assert_eq!(row(&fresh, &invoicer), row(polled, &invoicer));
+    assert_eq!(row(&fresh, &ledger), row(polled, &ledger));
+    let reads: Vec<String> = c.east.requests()[before..].to_vec();
+    assert!(
+        reads.contains(&"GET /apis/apps/v1/namespaces/billing/deployments/invoicer?".to_string()),
+        "{reads:?}"
+    );
+    assert!(
+        reads.contains(&"GET /apis/apps/v1/namespaces/nexus/statefulsets/ledger?".to_string()),
+        "{reads:?}"
+    );
+    assert!(
+        reads
+            .iter()
+            .any(|r| r.starts_with("GET /api/v1/namespaces/nexus/pods?")
+                && r.contains("labelSelector=app%3Dledger")),
+        "{reads:?}"
+    );
+    // One HPA list per namespace, no list of every workload.
+    assert_eq!(
+        reads
+            .iter()
+            .filter(|r| r.contains("horizontalpodautoscalers"))
+            .count(),
+        2,
+        "{reads:?}"
+    );
+    assert!(
+        !reads
+            .iter()
+            .any(|r| r.contains("/deployments?") || r.contains("/statefulsets?")),
+        "{reads:?}"
+    );
+
+    // Once the third pod of invoicer exists but cannot be scheduled, the current pod is named,
+    // not the quota condition the ReplicaSet left behind.
+    c.east.put(&fake_kube::unschedulable(
+        fake_kube::pod(
+            "billing",
+            "invoicer-5c8-c",
+            "ReplicaSet",
+            "invoicer-5c8",
+            "100m",
+            "64Mi",
+        ),
+        "0/3 nodes are available: 3 Insufficient cpu.",
+    ));
+    let one = Action::ScaleWorkload {
+        workload: invoicer.clone(),
+        replicas: 3,
+    };
+    let Some(Snapshot::Workloads(fresh)) = connector.read_fresh(&one).await.unwrap() else {
+        panic!("no fresh read")
+    };
+    assert_eq!(
+        fresh[0].pending_reason.as_deref(),
+        Some(
+            "pod invoicer-5c8-c Pending: Unschedulable: 0/3 nodes are available: 3 Insufficient cpu."
+        )
+    );
+    // A target that is gone is left out (the re-check says "gone now").
+    c.east.state().auto_ready = true;
+    let gone = Action::ScaleWorkload {
+        workload: WorkloadRef::new(
+            "k8s",
+            "east/nexus",
+            WorkloadKind::StatefulSet,
+            "writer-service",
+        ),
+        replicas: 1,
+    };
+    let Some(Snapshot::Workloads(fresh)) = connector.read_fresh(&gone).await.unwrap() else {
+        panic!("no fresh read")
+    };
+    assert!(fresh.is_empty(), "{fresh:?}");
 }

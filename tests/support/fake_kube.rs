@@ -15,6 +15,10 @@
 //!   `Scale`); PATCH accepts `application/merge-patch+json` and `application/apply-patch+yaml`
 //!   (JSON bodies, `fieldManager` required) and answers 415 to anything else; PUT with a stale
 //!   `metadata.resourceVersion` is a 409 Conflict; `dryRun=All` validates without storing;
+//! - LIST with `labelSelector` (`k=v`, `k!=v`, `k in (a,b)`, `k notin (a,b)`, `k`, `!k`);
+//! - `fieldManager` on every write, recorded per write in [`State::writes`] and in the object's
+//!   `metadata.managedFields` (manager "unknown" when the request names none); DELETE honours
+//!   `preconditions.resourceVersion` (409 when stale);
 //! - `SelfSubjectAccessReview`, bearer-token auth (401), a deny list that answers 403;
 //! - errors as `Status` bodies; unknown paths 404, wrong verbs 405.
 //!
@@ -39,8 +43,8 @@ use k8s_openapi::api::autoscaling::v2::{
     MetricTarget, ResourceMetricSource,
 };
 use k8s_openapi::api::core::v1::{
-    Container, ContainerState, ContainerStateWaiting, ContainerStatus, Pod, PodCondition, PodSpec,
-    PodStatus, PodTemplateSpec, ResourceRequirements,
+    Container, ContainerState, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus,
+    Pod, PodCondition, PodSpec, PodStatus, PodTemplateSpec, ResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
@@ -137,9 +141,32 @@ pub struct State {
     pub admission_denial: Option<String>,
     /// Whether metrics.k8s.io is served (metrics-server installed); 404 for it otherwise.
     pub metrics_served: bool,
-    /// Before each of the next N writes (PUT, PATCH), another client changes the object first,
+    /// Before each of the next N writes (PUT, PATCH, DELETE), another client changes the object first,
     /// so a write that carries the resourceVersion it read gets 409 Conflict, as on a real server.
     pub conflicts: u32,
+    /// Every write (POST, PUT, PATCH, DELETE of objects) with the field manager it named.
+    pub writes: Vec<Write>,
+}
+
+/// One write request as the server saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Write {
+    pub method: String,
+    pub path: String,
+    /// The `fieldManager` query parameter; `None` when the client named none.
+    pub field_manager: Option<String>,
+    pub dry_run: bool,
+}
+
+impl State {
+    /// The writes that named this field manager (`None`: those that named none).
+    pub fn writes_by(&self, manager: Option<&str>) -> Vec<Write> {
+        self.writes
+            .iter()
+            .filter(|w| w.field_manager.as_deref() == manager)
+            .cloned()
+            .collect()
+    }
 }
 
 pub struct FakeKube {
@@ -181,6 +208,7 @@ impl FakeKube {
             auto_ready: true,
             denied: HashSet::new(),
             conflicts: 0,
+            writes: Vec::new(),
             metrics_served: false,
             admission_denial: None,
         }));
@@ -418,6 +446,14 @@ fn owner(api_version: &str, kind: &str, name: &str) -> OwnerReference {
 /// The ReplicaSet a Deployment controller makes (`{deployment}-{hash}`).
 pub fn replicaset(ns: &str, deployment: &str, hash: &str, replicas: i32) -> ReplicaSet {
     let mut metadata = meta(ns, &format!("{deployment}-{hash}"));
+    // A Deployment's ReplicaSet carries the pod template's labels plus the template hash.
+    metadata.labels = Some(
+        [
+            ("app".to_string(), deployment.to_string()),
+            ("pod-template-hash".to_string(), hash.to_string()),
+        ]
+        .into(),
+    );
     metadata.owner_references = Some(vec![owner("apps/v1", "Deployment", deployment)]);
     ReplicaSet {
         metadata,
@@ -431,7 +467,10 @@ pub fn replicaset(ns: &str, deployment: &str, hash: &str, replicas: i32) -> Repl
     }
 }
 
-/// A running, ready pod owned by a ReplicaSet or StatefulSet, with CPU/memory requests.
+/// A running, ready pod owned by a ReplicaSet or StatefulSet, with CPU/memory requests, and
+/// the labels its controller gives it: the template's `app` (the workload's name) plus
+/// `pod-template-hash` (ReplicaSet `{deployment}-{hash}`) or the StatefulSet's pod name label,
+/// so the workload's label selector finds it.
 pub fn pod(
     ns: &str,
     name: &str,
@@ -441,6 +480,23 @@ pub fn pod(
     memory: &str,
 ) -> Pod {
     let mut metadata = meta(ns, name);
+    let labels: BTreeMap<String, String> = match (owner_kind, owner_name.rsplit_once('-')) {
+        ("ReplicaSet", Some((deployment, hash))) => [
+            ("app".to_string(), deployment.to_string()),
+            ("pod-template-hash".to_string(), hash.to_string()),
+        ]
+        .into(),
+        ("StatefulSet", _) => [
+            ("app".to_string(), owner_name.to_string()),
+            (
+                "statefulset.kubernetes.io/pod-name".to_string(),
+                name.to_string(),
+            ),
+        ]
+        .into(),
+        _ => [("app".to_string(), owner_name.to_string())].into(),
+    };
+    metadata.labels = Some(labels);
     metadata.owner_references = Some(vec![owner("apps/v1", owner_kind, owner_name)]);
     Pod {
         metadata,
@@ -506,6 +562,48 @@ pub fn waiting(mut p: Pod, reason: &str) -> Pod {
                 waiting: Some(ContainerStateWaiting {
                     reason: Some(reason.into()),
                     message: None,
+                }),
+                ..ContainerState::default()
+            }),
+            ..ContainerStatus::default()
+        }]),
+        ..PodStatus::default()
+    });
+    p
+}
+
+/// A pod whose container waits with the kubelet's message, e.g. ("ImagePullBackOff",
+/// "Back-off pulling image \"app:9\"").
+pub fn waiting_with(p: Pod, reason: &str, message: &str) -> Pod {
+    let mut p = waiting(p, reason);
+    let status = p.status.as_mut().unwrap();
+    let c = &mut status.container_statuses.as_mut().unwrap()[0];
+    c.state.as_mut().unwrap().waiting.as_mut().unwrap().message = Some(message.into());
+    p
+}
+
+/// A pod whose container keeps crashing: CrashLoopBackOff after exiting with `exit_code`.
+pub fn crash_looping(mut p: Pod, exit_code: i32, restarts: i32) -> Pod {
+    p.status = Some(PodStatus {
+        phase: Some("Running".into()),
+        container_statuses: Some(vec![ContainerStatus {
+            name: "app".into(),
+            ready: false,
+            restart_count: restarts,
+            image: "registry.example/app:1.0".into(),
+            image_id: "sha256:0".into(),
+            state: Some(ContainerState {
+                waiting: Some(ContainerStateWaiting {
+                    reason: Some("CrashLoopBackOff".into()),
+                    message: Some("back-off 5m0s restarting failed container=app".into()),
+                }),
+                ..ContainerState::default()
+            }),
+            last_state: Some(ContainerState {
+                terminated: Some(ContainerStateTerminated {
+                    exit_code,
+                    reason: Some("Error".into()),
+                    ..ContainerStateTerminated::default()
                 }),
                 ..ContainerState::default()
             }),
@@ -662,9 +760,122 @@ fn query_map(query: Option<&str>) -> BTreeMap<String, String> {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (k.to_string(), v.replace("%2F", "/").replace("%3D", "="))
+            (percent_decode(k), percent_decode(v))
         })
         .collect()
+}
+
+/// `application/x-www-form-urlencoded` decoding of one query key or value.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// One requirement of a label selector.
+enum Requirement {
+    Equals(String, String),
+    NotEquals(String, String),
+    In(String, Vec<String>),
+    NotIn(String, Vec<String>),
+    Exists(String),
+    DoesNotExist(String),
+}
+
+/// Parse a `labelSelector` as the API server does (set-based and equality-based), or say why not.
+fn parse_selector(selector: &str) -> Result<Vec<Requirement>, String> {
+    // Split on commas outside parentheses.
+    let mut parts = Vec::new();
+    let mut depth = 0;
+    let mut start = 0;
+    for (i, c) in selector.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&selector[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&selector[start..]);
+    let valid = |k: &str| {
+        !k.is_empty()
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+    };
+    let mut out = Vec::new();
+    for part in parts.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
+        let bad = || format!("unable to parse requirement: {part:?}");
+        let set = |rest: &str| -> Result<Vec<String>, String> {
+            let inner = rest
+                .trim()
+                .strip_prefix('(')
+                .and_then(|r| r.strip_suffix(')'))
+                .ok_or_else(bad)?;
+            Ok(inner.split(',').map(|v| v.trim().to_string()).collect())
+        };
+        let req = if let Some(k) = part.strip_prefix('!') {
+            Requirement::DoesNotExist(k.trim().to_string())
+        } else if let Some((k, v)) = part.split_once("!=") {
+            Requirement::NotEquals(k.trim().to_string(), v.trim().to_string())
+        } else if let Some((k, v)) = part.split_once("==") {
+            Requirement::Equals(k.trim().to_string(), v.trim().to_string())
+        } else if let Some((k, v)) = part.split_once('=') {
+            Requirement::Equals(k.trim().to_string(), v.trim().to_string())
+        } else if let Some((k, rest)) = part.split_once(" notin ") {
+            Requirement::NotIn(k.trim().to_string(), set(rest)?)
+        } else if let Some((k, rest)) = part.split_once(" in ") {
+            Requirement::In(k.trim().to_string(), set(rest)?)
+        } else {
+            Requirement::Exists(part.to_string())
+        };
+        let key = match &req {
+            Requirement::Equals(k, _)
+            | Requirement::NotEquals(k, _)
+            | Requirement::In(k, _)
+            | Requirement::NotIn(k, _)
+            | Requirement::Exists(k)
+            | Requirement::DoesNotExist(k) => k,
+        };
+        if !valid(key) {
+            return Err(bad());
+        }
+        out.push(req);
+    }
+    Ok(out)
+}
+
+fn selected(requirements: &[Requirement], obj: &Value) -> bool {
+    let labels = &obj["metadata"]["labels"];
+    let get = |k: &str| labels[k].as_str();
+    requirements.iter().all(|r| match r {
+        Requirement::Equals(k, v) => get(k) == Some(v.as_str()),
+        Requirement::NotEquals(k, v) => get(k) != Some(v.as_str()),
+        Requirement::In(k, vs) => get(k).is_some_and(|l| vs.iter().any(|v| v == l)),
+        Requirement::NotIn(k, vs) => get(k).is_none_or(|l| vs.iter().all(|v| v != l)),
+        Requirement::Exists(k) => get(k).is_some(),
+        Requirement::DoesNotExist(k) => get(k).is_none(),
+    })
 }
 
 #[derive(Clone)]
@@ -756,6 +967,18 @@ impl Server {
             "{method} {path}?{}",
             req.uri().query().unwrap_or_default()
         ));
+        let is_write = matches!(
+            method,
+            Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+        ) && !path.ends_with("/selfsubjectaccessreviews");
+        if is_write {
+            self.state.lock().unwrap().writes.push(Write {
+                method: method.to_string(),
+                path: path.clone(),
+                field_manager: query.get("fieldManager").cloned(),
+                dry_run: is_dry_run(&query),
+            });
+        }
         let body = match req.into_body().collect().await {
             Ok(b) => b.to_bytes(),
             Err(_) => return status_body(400, "BadRequest", "unreadable body"),
@@ -860,7 +1083,35 @@ impl Server {
                 };
                 let dry = is_dry_run(&query) || options["dryRun"] == json!(["All"]);
                 let mut st = self.state.lock().unwrap();
+                if let Some(w) = st.writes.last_mut() {
+                    w.dry_run = dry;
+                }
                 let key = (res, ns, name.clone());
+                if st.objects.contains_key(&key) {
+                    self.interleave_other_writer(&mut st, &key);
+                }
+                // Preconditions: the object must still be the version (and uid) the client read.
+                if let Some(current) = st.objects.get(&key) {
+                    let pre = &options["preconditions"];
+                    for field in ["resourceVersion", "uid"] {
+                        if let Some(want) = pre[field].as_str()
+                            && Some(want) != current["metadata"][field].as_str()
+                        {
+                            return status_body(
+                                409,
+                                "Conflict",
+                                format!(
+                                    "Operation cannot be fulfilled on {}.{} \"{name}\": the \
+                                     precondition failed: {field} in precondition: {want}, in \
+                                     storage: {}",
+                                    res.plural(),
+                                    res.api_version(),
+                                    current["metadata"][field].as_str().unwrap_or_default()
+                                ),
+                            );
+                        }
+                    }
+                }
                 if dry {
                     return match st.objects.get(&key) {
                         Some(v) => json_response(StatusCode::OK, v),
@@ -899,6 +1150,8 @@ impl Server {
                     }
                     let mut updated = current;
                     updated["spec"]["replicas"] = json!(n);
+                    let fields = json!({ "spec": { "replicas": n } });
+                    manage(&mut updated, res, &query, "Update", Some("scale"), &fields);
                     self.commit(&mut st, key, updated, &query, true)
                 }
                 Err(e) => status_body(400, "BadRequest", format!("invalid JSON: {e}")),
@@ -936,11 +1189,19 @@ impl Server {
             .and_then(|l| l.parse().ok())
             .filter(|l| *l > 0)
             .unwrap_or(usize::MAX);
+        let requirements = match query.get("labelSelector") {
+            Some(s) => match parse_selector(s) {
+                Ok(r) => r,
+                Err(msg) => return status_body(400, "BadRequest", msg),
+            },
+            None => Vec::new(),
+        };
         let all: Vec<&Value> = st
             .objects
             .iter()
             .filter(|((r, n, _), _)| *r == res && ns.is_none_or(|ns| ns == n.as_str()))
             .map(|(_, v)| v)
+            .filter(|v| selected(&requirements, v))
             .collect();
         let page: Vec<&Value> = all.iter().skip(offset).take(limit).copied().collect();
         let mut metadata = json!({ "resourceVersion": st.rv.to_string() });
@@ -965,6 +1226,14 @@ impl Server {
         ns: Option<String>,
         query: &BTreeMap<String, String>,
     ) -> Response<Body> {
+        if query.contains_key("labelSelector") {
+            // Not needed by the connector; refused rather than silently ignored.
+            return status_body(
+                400,
+                "BadRequest",
+                "fake_kube: labelSelector on a watch is not served",
+            );
+        }
         let st = self.state.lock().unwrap();
         // Subscribe under the lock: no change is missed or sent twice.
         let rx = self.events.subscribe();
@@ -1096,6 +1365,8 @@ impl Server {
         if let Some(denied) = admission(&st) {
             return denied;
         }
+        let fields = obj.clone();
+        manage(&mut obj, res, query, "Update", None, &fields);
         if is_dry_run(query) {
             return json_response(StatusCode::CREATED, &obj);
         }
@@ -1109,7 +1380,7 @@ impl Server {
         res: Res,
         ns: String,
         name: String,
-        obj: Value,
+        mut obj: Value,
         query: &BTreeMap<String, String>,
     ) -> Response<Body> {
         if self.denied("update", res.plural()) {
@@ -1137,6 +1408,9 @@ impl Server {
         {
             return conflict(res, &name);
         }
+        let fields = obj.clone();
+        obj["metadata"]["managedFields"] = current["metadata"]["managedFields"].clone();
+        manage(&mut obj, res, query, "Update", None, &fields);
         self.commit(&mut st, key, obj, query, false)
     }
 
@@ -1218,6 +1492,21 @@ impl Server {
         if let Err(msg) = validate(res, &updated) {
             return status_body(422, "Invalid", msg);
         }
+        let mut updated = updated;
+        let operation = if media == "application/apply-patch+yaml" {
+            "Apply"
+        } else {
+            "Update"
+        };
+        let (subresource, fields) = if scale {
+            (
+                Some("scale"),
+                json!({ "spec": { "replicas": updated["spec"]["replicas"] } }),
+            )
+        } else {
+            (None, patch.clone())
+        };
+        manage(&mut updated, res, query, operation, subresource, &fields);
         self.commit(&mut st, key, updated, query, scale)
     }
 
@@ -1278,6 +1567,80 @@ impl Server {
         };
         json_response(StatusCode::CREATED, &review)
     }
+}
+
+/// Record a write in `metadata.managedFields` as a real server does: one entry per manager,
+/// operation and subresource, listing the fields the write set (`fieldsV1`, keys as `f:name`).
+/// A request without `fieldManager` is recorded as manager "unknown".
+fn manage(
+    obj: &mut Value,
+    res: Res,
+    query: &BTreeMap<String, String>,
+    operation: &str,
+    subresource: Option<&str>,
+    fields: &Value,
+) {
+    let manager = query
+        .get("fieldManager")
+        .filter(|m| !m.is_empty())
+        .cloned()
+        .unwrap_or_else(|| "unknown".into());
+    let mut entry = json!({
+        "manager": manager,
+        "operation": operation,
+        "apiVersion": res.api_version(),
+        "time": "2026-11-02T14:00:00Z",
+        "fieldsType": "FieldsV1",
+        "fieldsV1": fields_v1(fields, None),
+    });
+    if let Some(sub) = subresource {
+        entry["subresource"] = json!(sub);
+    }
+    let same = |e: &Value| {
+        e["manager"] == entry["manager"]
+            && e["operation"] == entry["operation"]
+            && e["subresource"] == entry["subresource"]
+    };
+    let meta = obj["metadata"].as_object_mut().unwrap();
+    let list = meta.entry("managedFields").or_insert_with(|| json!([]));
+    if !list.is_array() {
+        *list = json!([]);
+    }
+    let list = list.as_array_mut().unwrap();
+    match list.iter_mut().find(|e| same(e)) {
+        Some(e) => *e = entry,
+        None => list.push(entry),
+    }
+}
+
+/// The field set of a written object or patch: every key as `f:key`, leaves as `{}`; the
+/// server's own metadata (resourceVersion, uid, …) and the status are not the writer's.
+fn fields_v1(v: &Value, parent: Option<&str>) -> Value {
+    let Value::Object(map) = v else {
+        return json!({});
+    };
+    let mut out = serde_json::Map::new();
+    for (k, child) in map {
+        let skip = match parent {
+            None => matches!(k.as_str(), "apiVersion" | "kind" | "status"),
+            Some("metadata") => matches!(
+                k.as_str(),
+                "resourceVersion"
+                    | "managedFields"
+                    | "uid"
+                    | "generation"
+                    | "creationTimestamp"
+                    | "name"
+                    | "namespace"
+            ),
+            Some(_) => false,
+        };
+        if skip || child.is_null() {
+            continue;
+        }
+        out.insert(format!("f:{k}"), fields_v1(child, Some(k)));
+    }
+    Value::Object(out)
 }
 
 /// Admission runs after validation and before storage, for dry runs too.

@@ -14,6 +14,16 @@ pub(super) type PermissionCache =
     Arc<tokio::sync::Mutex<HashMap<String, (tokio::time::Instant, Permissions)>>>;
 
 impl ContextWatch {
+    /// What the last review of a namespace said, without asking again (fresh reads use it, so
+    /// a fresh row carries the same refusals as the polled one).
+    pub(super) async fn cached_permissions(&self, ns: &str) -> Option<Permissions> {
+        self.permissions
+            .lock()
+            .await
+            .get(ns)
+            .map(|(_, p)| p.clone())
+    }
+
     /// Permissions for every namespace in `namespaces` (deduplicated by the caller).
     pub(super) async fn permissions_for(
         &self,

@@ -3,7 +3,7 @@
 //! caching whole objects made 30,000 pods cost ~250 MiB; each event is projected to a small
 //! struct here instead, and the full object is dropped as soon as it is decoded.
 
-use super::pods::{requests, stuck_reason};
+use super::pods::{Stuck, requests, stuck_reason};
 use super::*;
 use kube::runtime::watcher::Event;
 use std::sync::RwLock;
@@ -17,9 +17,13 @@ pub(super) type Key = (String, String);
 pub(super) struct WorkloadObj {
     /// [desired, ready, available, updated].
     pub counts: [i32; 4],
-    /// A failing rollout condition's message (ReplicaFailure, Progressing=False).
+    /// A failing rollout condition in words: ReplicaFailure (pods cannot be created: quota,
+    /// admission) before Progressing=False (the rollout's deadline passed).
     pub condition: Option<String>,
+    /// `metadata.resourceVersion`: the precondition of a write.
     pub version: Option<String>,
+    /// `metadata.generation`: changes with the spec only (not with status updates).
+    pub generation: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -38,7 +42,7 @@ pub(super) struct PodObj {
     /// CPU cores and memory bytes requested by its containers.
     pub requests: (f64, f64),
     pub restarts: u32,
-    pub stuck: Option<String>,
+    pub stuck: Option<Stuck>,
 }
 
 /// A ReplicaSet is read only for the Deployment that controls it.
@@ -144,16 +148,37 @@ where
     (store, task)
 }
 
+/// A status condition as (type, status, reason, message).
+type Condition<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>);
+
+/// The condition that says why a rollout does not progress, in words.
+fn failing_condition(conditions: &[Condition<'_>]) -> Option<String> {
+    let words = |(type_, _, reason, message): &Condition<'_>| {
+        let mut text = (*type_).to_string();
+        if let Some(r) = reason.filter(|r| !r.is_empty()) {
+            text = format!("{text} {r}");
+        }
+        match message.filter(|m| !m.is_empty()) {
+            Some(m) => format!("{text}: {m}"),
+            None => text,
+        }
+    };
+    conditions
+        .iter()
+        .find(|(t, s, ..)| *t == "ReplicaFailure" && *s == "True")
+        .or_else(|| {
+            conditions
+                .iter()
+                .find(|(t, s, ..)| *t == "Progressing" && *s == "False")
+        })
+        .map(words)
+}
+
 pub(super) fn deployment(d: &Deployment) -> WorkloadObj {
     let status = d.status.as_ref();
-    let condition = status.and_then(|s| s.conditions.as_ref()).and_then(|cs| {
-        cs.iter()
-            .find(|c| {
-                (c.type_ == "ReplicaFailure" && c.status == "True")
-                    || (c.type_ == "Progressing" && c.status == "False")
-            })
-            .and_then(|c| c.message.clone())
-    });
+    let conditions = status
+        .and_then(|s| s.conditions.as_deref())
+        .unwrap_or_default();
     WorkloadObj {
         counts: [
             d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
@@ -161,13 +186,29 @@ pub(super) fn deployment(d: &Deployment) -> WorkloadObj {
             status.and_then(|s| s.available_replicas).unwrap_or(0),
             status.and_then(|s| s.updated_replicas).unwrap_or(0),
         ],
-        condition,
+        condition: failing_condition(
+            &conditions
+                .iter()
+                .map(|c| {
+                    (
+                        c.type_.as_str(),
+                        c.status.as_str(),
+                        c.reason.as_deref(),
+                        c.message.as_deref(),
+                    )
+                })
+                .collect::<Vec<_>>(),
+        ),
         version: d.resource_version(),
+        generation: d.metadata.generation,
     }
 }
 
 pub(super) fn statefulset(s: &StatefulSet) -> WorkloadObj {
     let status = s.status.as_ref();
+    let conditions = status
+        .and_then(|s| s.conditions.as_deref())
+        .unwrap_or_default();
     WorkloadObj {
         counts: [
             s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
@@ -175,8 +216,21 @@ pub(super) fn statefulset(s: &StatefulSet) -> WorkloadObj {
             status.and_then(|s| s.available_replicas).unwrap_or(0),
             status.and_then(|s| s.updated_replicas).unwrap_or(0),
         ],
-        condition: None,
+        condition: failing_condition(
+            &conditions
+                .iter()
+                .map(|c| {
+                    (
+                        c.type_.as_str(),
+                        c.status.as_str(),
+                        c.reason.as_deref(),
+                        c.message.as_deref(),
+                    )
+                })
+                .collect::<Vec<_>>(),
+        ),
         version: s.resource_version(),
+        generation: s.metadata.generation,
     }
 }
 
@@ -185,19 +239,25 @@ pub(super) fn hpa(h: &HorizontalPodAutoscaler) -> HpaObj {
     HpaObj {
         target_kind: target.map(|t| t.kind.clone()).unwrap_or_default(),
         target_name: target.map(|t| t.name.clone()).unwrap_or_default(),
-        autoscaler: autoscaler(h),
+        autoscaler: hpa::autoscaler(h),
         version: h.resource_version(),
     }
+}
+
+/// The owner reference of an object's controller.
+pub(super) fn controller_ref(
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference> {
+    meta.owner_references
+        .as_deref()?
+        .iter()
+        .find(|o| o.controller == Some(true))
 }
 
 fn controller(
     meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
 ) -> Option<(String, String)> {
-    meta.owner_references
-        .as_deref()?
-        .iter()
-        .find(|o| o.controller == Some(true))
-        .map(|o| (o.kind.clone(), o.name.clone()))
+    controller_ref(meta).map(|o| (o.kind.clone(), o.name.clone()))
 }
 
 pub(super) fn pod(p: &Pod) -> PodObj {

@@ -4,17 +4,25 @@
 //! makes are pod metrics (metrics.k8s.io has no watch; every 15 s) and access reviews (every
 //! 5 minutes per namespace).
 //!
-//! Files: `watch.rs` (reflectors, sync, snapshot), `pods.rs` (pods folded under workloads,
-//! metrics), `access.rs` (RBAC), `writes.rs` (scale and autoscaler requests).
+//! Files: `watch.rs` (reflectors, sync, snapshot), `cache.rs` (the projections rows are built
+//! from), `pods.rs` (pods folded under workloads, why they are stuck, metrics), `hpa.rs`
+//! (autoscalers in words, the CPU-only metrics edit), `fresh.rs` (the re-check's and
+//! verification's reads of the targets alone, from the API server), `access.rs` (RBAC),
+//! `writes.rs` (scale and autoscaler requests).
 //!
-//! Workload scope is `"{context}/{namespace}"`; the name is the object's name. Scaling goes
-//! through the `scale` subresource with a JSON merge patch, autoscalers through autoscaling/v2.
+//! Workload scope is `"{context}/{namespace}"`; the name is the object's name and the kind is
+//! part of the identity (a Deployment and a StatefulSet may share a name). Scaling goes through
+//! the `scale` subresource with a JSON merge patch, autoscalers through autoscaling/v2. Every
+//! write names field manager `scaleboard` and carries the resourceVersion the engine's re-check
+//! read right before it; a 409 is reported as "changed since planned", never retried.
 //!
 //! Watchers start on the first poll (polls run inside the engine's tokio runtime) and end when
 //! the connector is dropped.
 
 mod access;
 mod cache;
+mod fresh;
+mod hpa;
 mod pods;
 mod watch;
 mod writes;
@@ -66,6 +74,9 @@ pub struct KubernetesConnector {
     info: EndpointInfo,
     config: KubernetesEndpoint,
     started: OnceCell<Result<Vec<ContextWatch>, String>>,
+    /// HPAs as the last fresh read of their namespace returned them (raw JSON), by (context,
+    /// namespace, name): an edit is built from the object the re-check saw.
+    fresh_hpas: Mutex<HashMap<(String, String, String), serde_json::Value>>,
 }
 
 /// What this user may not do in one namespace (None = allowed), from SelfSubjectAccessReviews.
@@ -123,6 +134,7 @@ impl KubernetesConnector {
             },
             config,
             started: OnceCell::new(),
+            fresh_hpas: Mutex::new(HashMap::new()),
         }
     }
 
@@ -167,17 +179,12 @@ impl KubernetesConnector {
             namespaces.dedup();
             let allowed = cw.permissions_for(&namespaces).await;
             for w in &mut workloads[start..] {
-                let Some(p) = split_scope(&w.id.scope)
+                if let Some(p) = split_scope(&w.id.scope)
                     .ok()
                     .and_then(|(_, ns)| allowed.get(ns))
-                else {
-                    continue;
-                };
-                w.scale_denied = match w.id.kind {
-                    WorkloadKind::StatefulSet => p.scale_statefulsets.clone(),
-                    _ => p.scale_deployments.clone(),
-                };
-                w.autoscale_denied = p.autoscalers.clone();
+                {
+                    p.apply(w);
+                }
             }
         }
         if down.len() == contexts.len() {
@@ -215,16 +222,23 @@ impl KubernetesConnector {
 
     /// Carry out an action, or with `dry_run` send the same requests with `dryRun=All`: the
     /// API server then runs validation and admission (webhooks, quotas, policies) and stores
-    /// nothing.
-    async fn request(&self, action: &Action, dry_run: bool) -> Result<String, ConnectorError> {
+    /// nothing. `fresh` is the re-check's read: writes take their preconditions from it.
+    async fn request(
+        &self,
+        action: &Action,
+        dry_run: bool,
+        fresh: Option<&Snapshot>,
+    ) -> Result<String, ConnectorError> {
         match action {
             Action::ScaleWorkload { workload, replicas } if dry_run => {
                 self.dry_scale(workload, *replicas).await?;
                 Ok("the API server accepted the scale (dry run)".into())
             }
             Action::ScaleWorkload { workload, replicas } => {
-                let (cw, ns, kind) = self.locate(workload).await?;
-                cw.scale(ns, kind, &workload.name, *replicas).await
+                let (cw, ns) = self.context_of(&workload.scope).await?;
+                let version = precondition(cw, ns, workload, fresh)?;
+                cw.scale(ns, workload.kind, &workload.name, *replicas, version)
+                    .await
             }
             Action::ScaleWorkloads { targets, .. } if dry_run => {
                 self.dry_scale_many(targets).await?;
@@ -233,17 +247,16 @@ impl KubernetesConnector {
                     targets.len()
                 ))
             }
-            Action::ScaleWorkloads { targets, .. } => self.scale_many(targets).await,
+            Action::ScaleWorkloads { targets, .. } => self.scale_many(targets, fresh).await,
             Action::SetAutoscaler {
                 workload,
                 min_replicas,
                 max_replicas,
                 target_cpu_percent,
             } => {
-                let (cw, ns, kind) = self.locate(workload).await?;
                 let range = (*min_replicas, *max_replicas, *target_cpu_percent);
-                let done = cw
-                    .autoscaler_request(ns, kind, &workload.name, range, dry_run)
+                let done = self
+                    .autoscaler_request(workload, range, dry_run, fresh)
                     .await?;
                 Ok(if dry_run {
                     "the API server accepted the autoscaler (dry run)".into()
@@ -252,9 +265,8 @@ impl KubernetesConnector {
                 })
             }
             Action::DeleteAutoscaler { workload } => {
-                let (cw, ns, kind) = self.locate(workload).await?;
-                let done = cw
-                    .delete_autoscaler_request(ns, kind, &workload.name, dry_run)
+                let done = self
+                    .delete_autoscaler_request(workload, dry_run, fresh)
                     .await?;
                 Ok(if dry_run {
                     "the API server accepted the deletion (dry run)".into()
@@ -287,57 +299,104 @@ impl KubernetesConnector {
     }
 
     async fn dry_scale(&self, workload: &WorkloadRef, n: u32) -> Result<(), ConnectorError> {
-        let (cw, ns, kind) = self.locate(workload).await?;
+        let (cw, ns) = self.context_of(&workload.scope).await?;
+        kubernetes_kind(workload)?;
         let patch = Patch::Merge(serde_json::json!({ "spec": { "replicas": n } }));
-        cw.patch_scale(ns, kind, &workload.name, &patch, true)
+        cw.patch_scale(ns, workload.kind, &workload.name, &patch, true)
             .await
             .map(|_| ())
             .map_err(|e| api_error(&format!("scale {workload}"), &e))
     }
 
-    /// The watched context, namespace and kind of a workload this endpoint shows.
-    async fn locate<'a>(
+    /// The watched context and the namespace of a `context/namespace` scope.
+    async fn context_of<'a>(
         &'a self,
-        workload: &'a WorkloadRef,
-    ) -> Result<(&'a ContextWatch, &'a str, WorkloadKind), ConnectorError> {
+        scope: &'a str,
+    ) -> Result<(&'a ContextWatch, &'a str), ConnectorError> {
         let contexts = self.contexts().await?;
-        let (context, namespace) = split_scope(&workload.scope)?;
+        let (context, namespace) = split_scope(scope)?;
         let cw = contexts
             .iter()
             .find(|c| c.context == context)
             .ok_or_else(|| {
                 ConnectorError::Failed(format!("context {context} is not watched by this endpoint"))
             })?;
-        let kind = cw.kind_of(namespace, &workload.name).ok_or_else(|| {
-            ConnectorError::Failed(format!(
-                "{workload} is not a known Deployment or StatefulSet"
-            ))
-        })?;
-        Ok((cw, namespace, kind))
+        Ok((cw, namespace))
     }
 
-    /// Every target is located before any is changed; then they are scaled one by one, and a
-    /// failure part-way says exactly which ones changed and which did not.
-    async fn scale_many(&self, targets: &[(WorkloadRef, u32)]) -> Result<String, ConnectorError> {
+    /// Every target's precondition is found before any is changed; then they are scaled one by
+    /// one, and a failure part-way says exactly which ones changed and which did not.
+    async fn scale_many(
+        &self,
+        targets: &[(WorkloadRef, u32)],
+        fresh: Option<&Snapshot>,
+    ) -> Result<String, ConnectorError> {
         let mut located = Vec::with_capacity(targets.len());
         for (id, n) in targets {
-            located.push((self.locate(id).await?, id, *n));
+            let (cw, ns) = self.context_of(&id.scope).await?;
+            let version = precondition(cw, ns, id, fresh)?;
+            located.push((cw, ns, id, *n, version));
         }
         let mut done = Vec::new();
-        for ((cw, ns, kind), id, n) in located {
-            if let Err(e) = cw.scale(ns, kind, &id.name, n).await {
+        for (cw, ns, id, n, version) in located {
+            if let Err(e) = cw.scale(ns, id.kind, &id.name, n, version).await {
                 let done = if done.is_empty() {
                     "none".to_string()
                 } else {
                     done.join(", ")
                 };
-                return Err(ConnectorError::Failed(format!(
-                    "{e}; already scaled: {done}; not attempted after {id}"
-                )));
+                let detail = format!("{e}; already scaled: {done}; not attempted after {id}");
+                // A conflict before anything changed is "changed since planned"; after some
+                // changed, the whole action failed part-way.
+                return Err(match e {
+                    ConnectorError::Conflict(_) if done == "none" => {
+                        ConnectorError::Conflict(detail)
+                    }
+                    _ => ConnectorError::Failed(detail),
+                });
             }
             done.push(format!("{id} -> {n}"));
         }
         Ok(format!("scaled {}", done.join(", ")))
+    }
+}
+
+/// The workload as the re-check read it, when there was one.
+fn fresh_row<'a>(fresh: Option<&'a Snapshot>, id: &WorkloadRef) -> Option<&'a Workload> {
+    match fresh? {
+        Snapshot::Workloads(list) => list.iter().find(|w| &w.id == id),
+        _ => None,
+    }
+}
+
+/// The resourceVersion a scale is conditioned on: the re-check's read when there was one (the
+/// engine always makes one), else the watch cache's.
+fn precondition(
+    cw: &ContextWatch,
+    ns: &str,
+    id: &WorkloadRef,
+    fresh: Option<&Snapshot>,
+) -> Result<Option<String>, ConnectorError> {
+    kubernetes_kind(id)?;
+    if fresh.is_none() {
+        return Ok(cw.cached_version(ns, id.kind, &id.name));
+    }
+    match fresh_row(fresh, id) {
+        Some(w) => Ok(w.resource_version.clone()),
+        None => Err(ConnectorError::NotFound(format!(
+            "{id} was not found when read again right before the write"
+        ))),
+    }
+}
+
+fn kubernetes_kind(id: &WorkloadRef) -> Result<WorkloadKind, ConnectorError> {
+    if id.kind.is_kubernetes() {
+        Ok(id.kind)
+    } else {
+        Err(ConnectorError::Unsupported(format!(
+            "a Kubernetes endpoint has no {}s ({id})",
+            id.kind.label()
+        )))
     }
 }
 
@@ -416,9 +475,75 @@ fn kind_name(kind: WorkloadKind) -> &'static str {
     }
 }
 
-/// A stuck pod's reason matters only while the workload is short of ready replicas.
-fn stuck(pods: &PodTotals, ready: u32, desired: u32) -> Option<String> {
-    (ready < desired).then(|| pods.stuck.clone()).flatten()
+/// One workload row from its projected object, its pods and its autoscaler. The poll (from the
+/// watch caches) and the fresh read (from the API server) both build rows here, so the two
+/// compare equal when nothing changed.
+#[allow(clippy::too_many_arguments)]
+fn row(
+    endpoint: &str,
+    context: &str,
+    kind: WorkloadKind,
+    ns: &str,
+    name: &str,
+    w: &cache::WorkloadObj,
+    pods: &PodTotals,
+    autoscaler: Option<Autoscaler>,
+) -> Workload {
+    let [desired, ready, available, updated] = w.counts.map(count);
+    Workload {
+        id: WorkloadRef {
+            endpoint: endpoint.to_string(),
+            scope: format!("{context}/{ns}"),
+            name: name.to_string(),
+            kind,
+        },
+        revision: w.generation.map(|g| g.to_string()),
+        resource_version: w.version.clone(),
+        desired,
+        ready,
+        available,
+        updated,
+        cpu_percent: pods.cpu_percent(),
+        memory_percent: pods.memory_percent(),
+        autoscaler,
+        fixed_host_port: None,
+        pending_reason: pending_reason(w, pods, ready, updated, desired),
+        docker: None,
+        scale_denied: None,
+        autoscale_denied: None,
+    }
+}
+
+/// What holds a workload back while it is short of ready (or updated) replicas: a pod that will
+/// not get ready by waiting (unschedulable, image pull error, crash loop) first, then the
+/// workload's own failing condition (quota, admission: pods cannot even be created), then a pod
+/// that is still starting. The pods come first because they are current: a condition can
+/// outlive the rollout that set it.
+fn pending_reason(
+    w: &cache::WorkloadObj,
+    pods: &PodTotals,
+    ready: u32,
+    updated: u32,
+    desired: u32,
+) -> Option<String> {
+    if ready >= desired && updated >= desired {
+        return None;
+    }
+    let blocked = pods.stuck.as_ref().filter(|s| s.rank >= pods::BLOCKED);
+    blocked
+        .map(|s| s.text.clone())
+        .or_else(|| w.condition.clone())
+        .or_else(|| pods.stuck.as_ref().map(|s| s.text.clone()))
+}
+
+impl Permissions {
+    fn apply(&self, w: &mut Workload) {
+        w.scale_denied = match w.id.kind {
+            WorkloadKind::StatefulSet => self.scale_statefulsets.clone(),
+            _ => self.scale_deployments.clone(),
+        };
+        w.autoscale_denied.clone_from(&self.autoscalers);
+    }
 }
 
 fn count(n: i32) -> u32 {
@@ -427,37 +552,6 @@ fn count(n: i32) -> u32 {
 
 fn signed(n: u32) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
-}
-
-fn autoscaler(h: &HorizontalPodAutoscaler) -> Autoscaler {
-    let spec = h.spec.clone().unwrap_or_default();
-    let target_cpu = spec
-        .metrics
-        .iter()
-        .flatten()
-        .filter_map(|m| m.resource.as_ref())
-        .find(|r| r.name == "cpu")
-        .and_then(|r| r.target.average_utilization)
-        .unwrap_or(80);
-    let status = h.status.as_ref();
-    let current = status
-        .and_then(|s| s.current_metrics.as_ref())
-        .into_iter()
-        .flatten()
-        .filter_map(|m| m.resource.as_ref())
-        .find(|r| r.name == "cpu")
-        .and_then(|r| r.current.average_utilization);
-    Autoscaler {
-        name: h.name_any(),
-        min_replicas: count(spec.min_replicas.unwrap_or(1)),
-        max_replicas: count(spec.max_replicas),
-        target_cpu_percent: count(target_cpu),
-        current_cpu_percent: current.map(f64::from),
-        last_scale_at: status
-            .and_then(|s| s.last_scale_time.as_ref())
-            .map(|t| t.0.as_millisecond()),
-        metrics: Vec::new(),
-    }
 }
 
 impl Connector for KubernetesConnector {
@@ -473,14 +567,20 @@ impl Connector for KubernetesConnector {
         &'a self,
         run: crate::model::exec::Execution<'a>,
     ) -> BoxFuture<'a, Result<String, ConnectorError>> {
-        let action = run.action;
-        Box::pin(self.request(action, false))
+        Box::pin(self.request(run.action, false, run.fresh))
+    }
+
+    fn read_fresh<'a>(
+        &'a self,
+        action: &'a Action,
+    ) -> BoxFuture<'a, Result<Option<Snapshot>, ConnectorError>> {
+        Box::pin(self.read_fresh_targets(action))
     }
 
     fn dry_run<'a>(
         &'a self,
         action: &'a Action,
     ) -> BoxFuture<'a, Result<Option<String>, ConnectorError>> {
-        Box::pin(async move { self.request(action, true).await.map(Some) })
+        Box::pin(async move { self.request(action, true, None).await.map(Some) })
     }
 }

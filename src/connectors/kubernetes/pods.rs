@@ -16,8 +16,9 @@ use std::collections::HashMap;
 pub(super) struct PodTotals {
     pub pods: u32,
     pub restarts: u32,
-    /// Why the first stuck pod is stuck ("Unschedulable: 0/3 nodes are available: …").
-    pub stuck: Option<String>,
+    /// Why the pod that blocks progress most surely is stuck ("Unschedulable: 0/3 nodes are
+    /// available: …"); among equals the first by name, so polls agree with each other.
+    pub stuck: Option<Stuck>,
     /// Usage and requests summed over the pods that have both (cores, bytes).
     pub cpu_used: f64,
     pub cpu_requested: f64,
@@ -64,8 +65,10 @@ pub(super) fn fold<'a>(
         let totals = out.entry(key).or_default();
         totals.pods += 1;
         totals.restarts += pod.restarts;
-        if totals.stuck.is_none() {
-            totals.stuck.clone_from(&pod.stuck);
+        if let Some(stuck) = &pod.stuck
+            && totals.stuck.as_ref().is_none_or(|t| worse(stuck, t))
+        {
+            totals.stuck = Some(stuck.clone());
         }
         if let Some((cpu, memory)) = usage.get(ns.as_str()).and_then(|m| m.get(name.as_str())) {
             let (cpu_req, mem_req) = pod.requests;
@@ -80,6 +83,11 @@ pub(super) fn fold<'a>(
         }
     }
     out
+}
+
+/// Whether `a` says more surely than `b` what blocks progress (ties: the first in name order).
+fn worse(a: &Stuck, b: &Stuck) -> bool {
+    a.rank > b.rank || (a.rank == b.rank && a.text < b.text)
 }
 
 /// Sum of the containers' CPU (cores) and memory (bytes) requests.
@@ -101,12 +109,45 @@ pub(super) fn requests(pod: &Pod) -> (f64, f64) {
     (cpu, memory)
 }
 
-/// "pod web-7d4-x: Unschedulable: 0/3 nodes are available: 3 Insufficient cpu" for a pod that
-/// cannot be scheduled or whose container waits (ImagePullBackOff, CrashLoopBackOff, …).
-pub(super) fn stuck_reason(pod: &Pod) -> Option<String> {
+/// Why one pod holds a rollout back, and how surely it blocks progress.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Stuck {
+    /// [`BLOCKED`] for what will not resolve by waiting (the scheduler cannot place the pod,
+    /// the image cannot be pulled, the container keeps crashing), [`STARTING`] for a pod that is
+    /// merely on its way (creating containers, not ready yet).
+    pub rank: u8,
+    pub text: String,
+}
+
+/// A pod that will not become ready without someone acting.
+pub(super) const BLOCKED: u8 = 2;
+/// A pod that is still starting.
+pub(super) const STARTING: u8 = 1;
+
+/// Waiting reasons of a container that do not go away by themselves.
+const BLOCKING_WAITS: &[&str] = &[
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "InvalidImageName",
+    "ErrImageNeverPull",
+    "CrashLoopBackOff",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+    "RunContainerError",
+];
+
+/// Why a pod is not ready, as `kubectl describe` would say it: "pod web-7d4-x Pending:
+/// Unschedulable: 0/3 nodes are available: 3 Insufficient cpu", "pod web-7d4-x:
+/// ImagePullBackOff: Back-off pulling image …", "pod web-7d4-x: CrashLoopBackOff: … (last exit:
+/// Error, exit code 1)". `None` for a ready or finished pod.
+pub(super) fn stuck_reason(pod: &Pod) -> Option<Stuck> {
     let status = pod.status.as_ref()?;
     let name = pod.metadata.name.as_deref().unwrap_or("?");
-    if status.phase.as_deref() == Some("Pending")
+    let phase = status.phase.as_deref().unwrap_or_default();
+    if matches!(phase, "Succeeded" | "Failed") || pod.metadata.deletion_timestamp.is_some() {
+        return None;
+    }
+    if phase == "Pending"
         && let Some(c) = status
             .conditions
             .iter()
@@ -114,24 +155,67 @@ pub(super) fn stuck_reason(pod: &Pod) -> Option<String> {
             .find(|c| c.type_ == "PodScheduled" && c.status == "False")
     {
         let reason = c.reason.as_deref().unwrap_or("not scheduled");
-        return Some(match c.message.as_deref() {
-            Some(m) if !m.is_empty() => format!("pod {name} Pending: {reason}: {m}"),
-            _ => format!("pod {name} Pending: {reason}"),
+        return Some(Stuck {
+            rank: BLOCKED,
+            text: match c.message.as_deref() {
+                Some(m) if !m.is_empty() => format!("pod {name} Pending: {reason}: {m}"),
+                _ => format!("pod {name} Pending: {reason}"),
+            },
         });
     }
-    status
-        .container_statuses
+    let containers = status
+        .init_container_statuses
         .iter()
         .flatten()
-        .filter(|c| !c.ready)
-        .find_map(|c| {
-            let waiting = c.state.as_ref()?.waiting.as_ref()?;
+        .chain(status.container_statuses.iter().flatten());
+    let mut found: Option<Stuck> = None;
+    for c in containers.filter(|c| !c.ready) {
+        let Some(state) = c.state.as_ref() else {
+            continue;
+        };
+        let candidate = if let Some(waiting) = &state.waiting {
             let reason = waiting.reason.as_deref().unwrap_or("waiting");
-            Some(match waiting.message.as_deref() {
+            let mut text = match waiting.message.as_deref() {
                 Some(m) if !m.is_empty() => format!("pod {name}: {reason}: {m}"),
                 _ => format!("pod {name}: {reason}"),
-            })
+            };
+            if let Some(last) = c
+                .last_state
+                .as_ref()
+                .and_then(|s| s.terminated.as_ref())
+                .filter(|_| reason == "CrashLoopBackOff")
+            {
+                text.push_str(&format!(
+                    " (last exit: {}, exit code {}; {} restarts)",
+                    last.reason.as_deref().unwrap_or("terminated"),
+                    last.exit_code,
+                    c.restart_count
+                ));
+            }
+            let rank = if BLOCKING_WAITS.contains(&reason) {
+                BLOCKED
+            } else {
+                STARTING
+            };
+            Stuck { rank, text }
+        } else if state.running.is_some() {
+            Stuck {
+                rank: STARTING,
+                text: format!("pod {name}: container {} running, not ready yet", c.name),
+            }
+        } else {
+            continue;
+        };
+        if found.as_ref().is_none_or(|f| candidate.rank > f.rank) {
+            found = Some(candidate);
+        }
+    }
+    found.or_else(|| {
+        (phase == "Pending").then(|| Stuck {
+            rank: STARTING,
+            text: format!("pod {name} Pending: not scheduled yet"),
         })
+    })
 }
 
 /// A Kubernetes quantity ("250m", "1.5", "128Mi", "2e3", "12345678n") as a plain number.

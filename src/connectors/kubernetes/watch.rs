@@ -223,38 +223,34 @@ impl ContextWatch {
         let of = |ns: &str, kind: WorkloadKind, name: &str| {
             totals.get(&(ns, kind, name)).cloned().unwrap_or_default()
         };
-        // Indexed by target once per poll: a lookup per workload, not a scan of every HPA.
+        // Indexed by target once per poll: a lookup per workload, not a scan of every HPA. Two
+        // HPAs on one target (a mistake the HPA controller reports): the first by name, as the
+        // fresh read picks it.
         let hpa_guards: Vec<_> = self.hpas.iter().map(cache::CompactStore::read).collect();
-        let mut hpas: HashMap<(&str, &str, &str), &Autoscaler> = HashMap::new();
-        for ((ns, _), h) in hpa_guards.iter().flat_map(|g| g.iter()) {
-            hpas.entry((ns.as_str(), h.target_kind.as_str(), h.target_name.as_str()))
-                .or_insert(&h.autoscaler);
+        let mut hpas: HashMap<(&str, &str, &str), (&str, &Autoscaler)> = HashMap::new();
+        for ((ns, hpa_name), h) in hpa_guards.iter().flat_map(|g| g.iter()) {
+            let key = (ns.as_str(), h.target_kind.as_str(), h.target_name.as_str());
+            match hpas.get(&key) {
+                Some((seen, _)) if *seen <= hpa_name.as_str() => {}
+                _ => {
+                    hpas.insert(key, (hpa_name.as_str(), &h.autoscaler));
+                }
+            }
         }
         let build = |kind: WorkloadKind, ns: &str, name: &str, w: &cache::WorkloadObj| {
-            let [desired, ready, available, updated] = w.counts.map(count);
-            let pods = of(ns, kind, name);
-            Workload {
-                id: WorkloadRef {
-                    endpoint: endpoint.to_string(),
-                    scope: format!("{}/{ns}", self.context),
-                    name: name.to_string(),
-                    kind,
-                },
-                revision: None,
-                resource_version: None,
-                desired,
-                ready,
-                available,
-                updated,
-                cpu_percent: pods.cpu_percent(),
-                memory_percent: pods.memory_percent(),
-                autoscaler: hpas.get(&(ns, kind_name(kind), name)).map(|a| (*a).clone()),
-                fixed_host_port: None,
-                pending_reason: stuck(&pods, ready, desired).or_else(|| w.condition.clone()),
-                docker: None,
-                scale_denied: None,
-                autoscale_denied: None,
-            }
+            let autoscaler = hpas
+                .get(&(ns, kind_name(kind), name))
+                .map(|(_, a)| (*a).clone());
+            row(
+                endpoint,
+                &self.context,
+                kind,
+                ns,
+                name,
+                w,
+                &of(ns, kind, name),
+                autoscaler,
+            )
         };
         for (kind, stores) in [
             (WorkloadKind::Deployment, &self.deployments),
@@ -268,36 +264,22 @@ impl ContextWatch {
         }
     }
 
-    /// The cached object of a workload: its kind and the resourceVersion the plan saw.
-    fn cached(&self, ns: &str, name: &str) -> Option<(WorkloadKind, Option<String>)> {
-        let key = (ns.to_string(), name.to_string());
-        for (kind, stores) in [
-            (WorkloadKind::Deployment, &self.deployments),
-            (WorkloadKind::StatefulSet, &self.statefulsets),
-        ] {
-            for store in stores {
-                if let Some(w) = store.read().get(&key) {
-                    return Some((kind, w.version.clone()));
-                }
-            }
-        }
-        None
-    }
-
-    pub(super) fn kind_of(&self, ns: &str, name: &str) -> Option<WorkloadKind> {
-        self.cached(ns, name).map(|(kind, _)| kind)
-    }
-
-    /// The resourceVersion of a workload as the watch cache (and so the operator's plan) saw it.
+    /// The resourceVersion of a workload as the watch cache saw it (a write without a fresh
+    /// read, e.g. a dry run, uses it).
     pub(super) fn cached_version(
         &self,
         ns: &str,
         kind: WorkloadKind,
         name: &str,
     ) -> Option<String> {
-        self.cached(ns, name)
-            .filter(|(k, _)| *k == kind)
-            .and_then(|(_, version)| version)
+        let key = (ns.to_string(), name.to_string());
+        let stores = match kind {
+            WorkloadKind::StatefulSet => &self.statefulsets,
+            _ => &self.deployments,
+        };
+        stores
+            .iter()
+            .find_map(|store| store.read().get(&key).and_then(|w| w.version.clone()))
     }
 
     /// The HPA (from the watch cache) whose scale target is this workload: name and version.
@@ -308,11 +290,18 @@ impl ContextWatch {
         name: &str,
     ) -> Option<(String, Option<String>)> {
         let kind = kind_name(kind);
-        self.hpas.iter().find_map(|store| {
-            store.read().iter().find_map(|((hpa_ns, hpa_name), h)| {
-                (hpa_ns == ns && h.target_kind == kind && h.target_name == name)
-                    .then(|| (hpa_name.clone(), h.version.clone()))
+        self.hpas
+            .iter()
+            .filter_map(|store| {
+                store
+                    .read()
+                    .iter()
+                    .filter(|((hpa_ns, _), h)| {
+                        hpa_ns == ns && h.target_kind == kind && h.target_name == name
+                    })
+                    .map(|((_, hpa_name), h)| (hpa_name.clone(), h.version.clone()))
+                    .min()
             })
-        })
+            .min()
     }
 }
