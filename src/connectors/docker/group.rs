@@ -49,6 +49,7 @@ pub(super) async fn compose(ctx: &Context<'_>, containers: &[Container]) -> Vec<
                 kind: WorkloadKind::ComposeService,
             };
             let mut w = workload(ctx, id, &members);
+            w.revision = Some(compose_revision(&files, &members));
             if let Some(d) = w.docker.as_mut() {
                 d.global_mode = files.global.contains(service);
                 d.compose = Some(files.project.clone());
@@ -93,6 +94,7 @@ pub(super) fn swarm(
             w.updated = s.desired;
             w.pending_reason = (s.running < s.desired)
                 .then(|| format!("{} of {} tasks running", s.running, s.desired));
+            w.revision = s.version.map(|v| format!("version {v}"));
             if let Some(d) = w.docker.as_mut() {
                 d.global_mode = s.mode == "global";
             }
@@ -198,6 +200,43 @@ pub(super) fn scaled_to_zero(old: &Workload) -> Workload {
 struct ProjectFiles {
     project: ComposeProject,
     global: BTreeSet<String>,
+    /// Digest of the files' paths and contents (an unreadable file counts with its error).
+    digest: u64,
+}
+
+/// What changes when the service's spec changes: the project's compose files (their contents,
+/// as `up` would read them now) and Compose's own config hash of the service's containers (it
+/// moves when a container is recreated with other options).
+fn compose_revision(files: &ProjectFiles, members: &[&Container]) -> String {
+    let hashes: BTreeSet<&str> = members
+        .iter()
+        .filter_map(|c| c.label(parse::CONFIG_HASH))
+        .map(|h| h.get(..12).unwrap_or(h))
+        .collect();
+    let hashes = if hashes.is_empty() {
+        "none".to_string()
+    } else {
+        hashes.into_iter().collect::<Vec<_>>().join("+")
+    };
+    format!("files {:016x}, service config {hashes}", files.digest)
+}
+
+/// FNV-1a, 64 bit: a digest that is the same in every build (std's hasher promises no such
+/// thing), for telling "changed" from "unchanged", not for security.
+#[derive(Clone, Copy)]
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+    /// Adds a length-prefixed field, so ("ab","c") and ("a","bc") differ.
+    fn field(&mut self, bytes: &[u8]) {
+        for b in (bytes.len() as u64).to_le_bytes().iter().chain(bytes) {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
 }
 
 /// The project's files from its labels: where they are, whether they still exist and are
@@ -224,6 +263,8 @@ async fn project_files(cli: Option<ComposeCli>, newest: &Container) -> ProjectFi
         .collect();
     let mut warnings = Vec::new();
     let mut global = BTreeSet::new();
+    let mut digest = Fnv::new();
+    digest.field(working_dir.as_bytes());
     if config_files.is_empty() {
         warnings.push(
             "its containers carry no com.docker.compose.project.config_files label, so the \
@@ -232,8 +273,12 @@ async fn project_files(cli: Option<ComposeCli>, newest: &Container) -> ProjectFi
         );
     }
     for file in &config_files {
+        digest.field(file.as_bytes());
         match tokio::fs::metadata(file).await {
-            Err(e) => warnings.push(format!("compose file {file} cannot be read: {e}")),
+            Err(e) => {
+                digest.field(format!("unreadable: {:?}", e.kind()).as_bytes());
+                warnings.push(format!("compose file {file} cannot be read: {e}"));
+            }
             Ok(meta) => {
                 let modified_ms = meta
                     .modified()
@@ -251,9 +296,13 @@ async fn project_files(cli: Option<ComposeCli>, newest: &Container) -> ProjectFi
                         format_ms(newest.created_ms)
                     ));
                 }
-                if let Ok(text) = tokio::fs::read_to_string(file).await {
-                    // Union over the files: an override file rarely turns global mode off.
-                    global.extend(parse::global_services(&text));
+                match tokio::fs::read(file).await {
+                    Ok(bytes) => {
+                        digest.field(&bytes);
+                        // Union over the files: an override file rarely turns global mode off.
+                        global.extend(parse::global_services(&String::from_utf8_lossy(&bytes)));
+                    }
+                    Err(e) => digest.field(format!("unreadable: {:?}", e.kind()).as_bytes()),
                 }
             }
         }
@@ -266,6 +315,7 @@ async fn project_files(cli: Option<ComposeCli>, newest: &Container) -> ProjectFi
             file_warnings: warnings,
         },
         global,
+        digest: digest.0,
     }
 }
 
