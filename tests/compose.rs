@@ -447,10 +447,6 @@ fn assert_not_run(rig: &Rig, record: &AuditRecord, what: &str) {
     assert_eq!(mine[0].detail, record.detail);
 }
 
-fn compose_ref(project: &Project, service: &str) -> WorkloadRef {
-    id(project, service)
-}
-
 /// Two Compose projects, each with a service `api`: two rows, two series, and scaling one
 /// changes only its own project's containers.
 #[test]
@@ -460,7 +456,7 @@ fn two_projects_with_a_service_of_the_same_name_stay_apart() {
     let two = Project::up(&yaml);
     let host = one.daemon().host.clone();
     let mut rig = Rig::start(profile(&[&one.name, &two.name], &host), Duration::ZERO);
-    let (a, b) = (compose_ref(&one, "api"), compose_ref(&two, "api"));
+    let (a, b) = (id(&one, "api"), id(&two, "api"));
     assert_ne!(a.target(), b.target());
     // Both rows in one snapshot, and one series per row.
     let event = rig.until("both api services with samples", 60, |v, e| {
@@ -517,7 +513,7 @@ fn compose_changed_since_planned_writes_nothing() {
     let project = Project::up(&yaml);
     let host = project.daemon().host.clone();
     let mut rig = Rig::start(profile(&[&project.name], &host), GRACE);
-    let api = compose_ref(&project, "api");
+    let api = id(&project, "api");
     let planned = rig.workload_until(&api, "api listed", |w| w.ready == 1);
     assert!(
         planned
@@ -593,7 +589,7 @@ fn execute_runs_the_given_line_and_the_fresh_read_matches_the_poll() {
         docker_context: None,
     });
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let api = compose_ref(&project, "api");
+    let api = id(&project, "api");
     let action = Action::ScaleWorkload {
         workload: api.clone(),
         replicas: 5,

@@ -325,3 +325,96 @@ fn format_ms(ms: i64) -> String {
         |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(digest: u64) -> ProjectFiles {
+        ProjectFiles {
+            project: ComposeProject {
+                config_files: vec!["/srv/a/docker-compose.yml".into()],
+                working_dir: "/srv/a".into(),
+                cli: None,
+                file_warnings: Vec::new(),
+            },
+            global: BTreeSet::new(),
+            digest,
+        }
+    }
+
+    fn container(hash: Option<&str>) -> Container {
+        let mut labels = BTreeMap::new();
+        if let Some(h) = hash {
+            labels.insert(parse::CONFIG_HASH.to_string(), h.to_string());
+        }
+        Container {
+            id: "c".into(),
+            name: "a_api_1".into(),
+            labels,
+            running: true,
+            state: "running".into(),
+            health: None,
+            restart_count: 0,
+            created_ms: 0,
+            fixed_host_ports: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn compose_revision_names_the_files_digest_and_each_config_hash_once() {
+        let a = container(Some("50edbd3708aa04fe33094af74143fe63"));
+        let b = container(Some("50edbd3708aa04fe33094af74143fe63"));
+        let c = container(Some("0123456789abcdef"));
+        assert_eq!(
+            compose_revision(&files(0xab), &[&a, &b]),
+            "files 00000000000000ab, service config 50edbd3708aa"
+        );
+        assert_eq!(
+            compose_revision(&files(0xab), &[&a, &c]),
+            "files 00000000000000ab, service config 0123456789ab+50edbd3708aa"
+        );
+        assert_eq!(
+            compose_revision(&files(1), &[&container(None)]),
+            "files 0000000000000001, service config none"
+        );
+    }
+
+    #[test]
+    fn digest_is_fixed_and_separates_fields() {
+        let digest = |fields: &[&str]| {
+            let mut d = Fnv::new();
+            for f in fields {
+                d.field(f.as_bytes());
+            }
+            d.0
+        };
+        // The same in every build and on every machine (a plan and its re-check may even be
+        // computed by different builds of one version).
+        assert_eq!(digest(&[]), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(digest(&["ab", "c"]), digest(&["ab", "c"]));
+        assert_ne!(digest(&["ab", "c"]), digest(&["a", "bc"]));
+        assert_ne!(digest(&["services: {}"]), digest(&["services: {} "]));
+    }
+
+    #[tokio::test]
+    async fn project_files_digest_follows_the_contents() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("docker-compose.yml");
+        std::fs::write(&file, "services:\n  api:\n    image: x\n").unwrap();
+        let mut c = container(None);
+        c.labels
+            .insert(parse::CONFIG_FILES.into(), "docker-compose.yml".into());
+        c.labels
+            .insert(parse::WORKING_DIR.into(), dir.path().display().to_string());
+        let first = project_files(None, &c).await.digest;
+        assert_eq!(project_files(None, &c).await.digest, first);
+        std::fs::write(&file, "services:\n  api:\n    image: y\n").unwrap();
+        let edited = project_files(None, &c).await.digest;
+        assert_ne!(edited, first);
+        std::fs::remove_file(&file).unwrap();
+        let gone = project_files(None, &c).await;
+        assert_ne!(gone.digest, edited);
+        assert!(!gone.project.file_warnings.is_empty());
+    }
+}

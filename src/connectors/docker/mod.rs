@@ -481,3 +481,76 @@ fn samples(list: &[Workload]) -> Vec<Sample> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::snapshot::WorkloadKind;
+
+    fn connector() -> DockerConnector {
+        DockerConnector::new(&ComposeEndpoint {
+            name: "docker".into(),
+            // Never reached: every case below is refused before anything runs.
+            docker_host: Some("unix:///nonexistent/docker.sock".into()),
+            projects: Vec::new(),
+            docker_context: None,
+        })
+    }
+
+    fn scale() -> Action {
+        Action::ScaleWorkload {
+            workload: WorkloadRef::new("docker", "shop", WorkloadKind::ComposeService, "api"),
+            replicas: 2,
+        }
+    }
+
+    #[tokio::test]
+    async fn execute_without_the_planned_line_runs_nothing() {
+        let c = connector();
+        let action = scale();
+        let err = c.execute(Execution::bare(&action)).await.unwrap_err();
+        assert!(matches!(err, ConnectorError::Failed(_)));
+        assert!(
+            err.to_string()
+                .starts_with("nothing was run: this plan carries no command line"),
+            "{err}"
+        );
+        let odd = CommandLine {
+            argv: vec!["sh".into(), "-c".into(), "true".into()],
+            env: Vec::new(),
+            cwd: None,
+        };
+        let run = Execution {
+            action: &action,
+            command_line: Some(&odd),
+            fresh: None,
+        };
+        let err = c.execute(run).await.unwrap_err();
+        assert!(
+            err.to_string().contains("does not start with docker"),
+            "{err}"
+        );
+        let promote = Action::PromoteReplica {
+            endpoint: "docker".into(),
+            cluster: "c".into(),
+            replica: "r".into(),
+        };
+        let err = c.execute(Execution::bare(&promote)).await.unwrap_err();
+        assert!(matches!(err, ConnectorError::Unsupported(_)), "{err}");
+        assert!(c.read_fresh(&promote).await.unwrap().is_none());
+    }
+
+    #[test]
+    fn unreachable_engines_in_the_words_of_both_clis() {
+        assert!(is_unreachable(
+            "Cannot connect to the Docker daemon at unix:///x.sock. Is the docker daemon running?"
+        ));
+        assert!(is_unreachable(
+            "Couldn't connect to Docker daemon at http+docker://localhost - is it running?"
+        ));
+        assert!(is_unreachable(
+            "error during connect: Get \"http://%2Fx.sock/v1.24/info\": dial unix"
+        ));
+        assert!(!is_unreachable("No such service: api"));
+    }
+}
