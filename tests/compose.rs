@@ -502,6 +502,22 @@ fn two_projects_with_a_service_of_the_same_name_stay_apart() {
     let w = rig.workload_until(&a, "first api unchanged", |w| w.desired == 1);
     assert_eq!(w.ready, 1);
     rig.workload_until(&b, "second api at 2", |w| w.ready == 2);
+
+    // To zero: the project has no container left, and verification still reads its service
+    // (at 0, from what the poll saw), not "not reported".
+    let (plan, record) = rig.run(Action::ScaleWorkload {
+        workload: b.clone(),
+        replicas: 0,
+    });
+    assert!(!plan.refused(), "{:?}", plan.guards);
+    assert_eq!(record.outcome, AuditOutcome::Succeeded, "{}", record.detail);
+    assert!(
+        record.detail.contains("verified: 0 desired, 0 ready"),
+        "{}",
+        record.detail
+    );
+    assert_eq!(two.running("api"), 0);
+    assert_eq!(one.running("api"), 1);
 }
 
 /// A second client changes the Compose project during the grace period: first the replica

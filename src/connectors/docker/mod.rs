@@ -285,12 +285,10 @@ impl DockerConnector {
     }
 
     /// What [`Self::keep_scaled_to_zero`] adds, for one project read alone: services of it seen
-    /// before and without a container now, while the project has containers. Leaves the memory
-    /// of other projects as it is.
+    /// by the poll and without a container now, at zero — also when no container of the project
+    /// is left (every service scaled to 0), so verifying that reads 0, not "not reported".
+    /// Leaves the memory as it is: the poll keeps it.
     fn add_scaled_to_zero(&self, project: &str, list: &mut Vec<Workload>) {
-        if list.is_empty() {
-            return;
-        }
         let seen = self
             .seen
             .lock()

@@ -218,6 +218,10 @@ pub fn swarm_services(lines: &str) -> Vec<SwarmService> {
 
 /// `docker service inspect ID…` output: `Version.Index` by service name.
 pub fn service_versions(json: &str) -> Result<HashMap<String, u64>, String> {
+    if json.trim().is_empty() {
+        // Every service named was removed since it was listed.
+        return Ok(HashMap::new());
+    }
     let list: Vec<Value> = serde_json::from_str(json)
         .map_err(|e| format!("docker service inspect printed no JSON: {e}"))?;
     Ok(list
@@ -368,6 +372,7 @@ not json"#,
         assert_eq!(v.len(), 1);
         assert_eq!(v["web"], 11);
         assert!(service_versions("Error: no such service").is_err());
+        assert!(service_versions(" \n").unwrap().is_empty());
     }
 
     #[test]
