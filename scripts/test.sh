@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 # Debian packages the build and tests need. Connector issues add their servers here
 # (postgresql, redis-server, rabbitmq-server, nginx-light, prometheus); a missing one fails
 # poppler-utils: pdftotext and pdffonts read back the PDF cost reports in tests/cost.rs.
-# the tests that need it, it is never skipped. The Docker tests need a running engine and the
-# docker CLI (these machines have both); busybox-static gives their offline test image.
+# the tests that need it, it is never skipped. The Docker tests need dockerd and the docker CLI
+# (docker.io; they start a private daemon, never using the machine's own engine);
+# busybox-static gives their offline test image.
 PACKAGES=(ca-certificates pkg-config busybox-static docker-compose postgresql-15 postgresql-client-15 nginx-light prometheus openssl poppler-utils redis-server redis-tools rabbitmq-server amqp-tools)
 
 missing=()
@@ -32,6 +33,36 @@ cargo fmt --all -- --check
 
 echo "== cargo clippy --all-targets (warnings denied)"
 cargo clippy --all-targets --locked -- -D warnings
+
+# --- The machine's own Docker engine is left alone (issue #15) -------------------------------
+# The Docker tests run on private dockerds they start under /tmp/sbd (tests/support/docker.rs).
+# Proof: the host engine's Swarm state, container count and networks are recorded here, before
+# the tests, and compared after them, in an EXIT trap so the check also runs when a test fails
+# (set -e ends the script at the first failing command). A difference, or a private daemon
+# still running, fails the test command. Nothing is written to disk, so it can run twice.
+host_docker_state() {
+  docker info --format '{{.Swarm.LocalNodeState}} {{.Containers}}' 2>&1 || true
+  docker network ls -q 2>&1 | sort || true
+}
+HOST_DOCKER_BEFORE="$(host_docker_state)"
+check_host_docker() {
+  local status=$? after left
+  after="$(host_docker_state)"
+  left="$(pgrep -f -- '--exec-root /tmp/sbd/' || true)"
+  if [ "$after" != "$HOST_DOCKER_BEFORE" ]; then
+    echo "== FAILED: the tests changed the host's Docker engine (swarm state + containers, then networks):"
+    diff <(echo "$HOST_DOCKER_BEFORE") <(echo "$after") | sed 's/^/   /'
+    status=1
+  elif [ -n "$left" ]; then
+    echo "== FAILED: a private test dockerd is still running (pids: $(echo $left))"
+    status=1
+  else
+    echo "== host Docker engine unchanged: $(head -n1 <<<"$after"), $(($(wc -l <<<"$after") - 1)) networks"
+  fi
+  exit "$status"
+}
+trap check_host_docker EXIT
+# --- end of the host engine check ------------------------------------------------------------
 
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then

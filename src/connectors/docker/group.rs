@@ -49,6 +49,7 @@ pub(super) async fn compose(ctx: &Context<'_>, containers: &[Container]) -> Vec<
                 kind: WorkloadKind::ComposeService,
             };
             let mut w = workload(ctx, id, &members);
+            w.revision = Some(compose_revision(&files, &members));
             if let Some(d) = w.docker.as_mut() {
                 d.global_mode = files.global.contains(service);
                 d.compose = Some(files.project.clone());
@@ -93,6 +94,7 @@ pub(super) fn swarm(
             w.updated = s.desired;
             w.pending_reason = (s.running < s.desired)
                 .then(|| format!("{} of {} tasks running", s.running, s.desired));
+            w.revision = s.version.map(|v| format!("version {v}"));
             if let Some(d) = w.docker.as_mut() {
                 d.global_mode = s.mode == "global";
             }
@@ -198,6 +200,43 @@ pub(super) fn scaled_to_zero(old: &Workload) -> Workload {
 struct ProjectFiles {
     project: ComposeProject,
     global: BTreeSet<String>,
+    /// Digest of the files' paths and contents (an unreadable file counts with its error).
+    digest: u64,
+}
+
+/// What changes when the service's spec changes: the project's compose files (their contents,
+/// as `up` would read them now) and Compose's own config hash of the service's containers (it
+/// moves when a container is recreated with other options).
+fn compose_revision(files: &ProjectFiles, members: &[&Container]) -> String {
+    let hashes: BTreeSet<&str> = members
+        .iter()
+        .filter_map(|c| c.label(parse::CONFIG_HASH))
+        .map(|h| h.get(..12).unwrap_or(h))
+        .collect();
+    let hashes = if hashes.is_empty() {
+        "none".to_string()
+    } else {
+        hashes.into_iter().collect::<Vec<_>>().join("+")
+    };
+    format!("files {:016x}, service config {hashes}", files.digest)
+}
+
+/// FNV-1a, 64 bit: a digest that is the same in every build (std's hasher promises no such
+/// thing), for telling "changed" from "unchanged", not for security.
+#[derive(Clone, Copy)]
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+    /// Adds a length-prefixed field, so ("ab","c") and ("a","bc") differ.
+    fn field(&mut self, bytes: &[u8]) {
+        for b in (bytes.len() as u64).to_le_bytes().iter().chain(bytes) {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
 }
 
 /// The project's files from its labels: where they are, whether they still exist and are
@@ -224,6 +263,8 @@ async fn project_files(cli: Option<ComposeCli>, newest: &Container) -> ProjectFi
         .collect();
     let mut warnings = Vec::new();
     let mut global = BTreeSet::new();
+    let mut digest = Fnv::new();
+    digest.field(working_dir.as_bytes());
     if config_files.is_empty() {
         warnings.push(
             "its containers carry no com.docker.compose.project.config_files label, so the \
@@ -232,8 +273,12 @@ async fn project_files(cli: Option<ComposeCli>, newest: &Container) -> ProjectFi
         );
     }
     for file in &config_files {
+        digest.field(file.as_bytes());
         match tokio::fs::metadata(file).await {
-            Err(e) => warnings.push(format!("compose file {file} cannot be read: {e}")),
+            Err(e) => {
+                digest.field(format!("unreadable: {:?}", e.kind()).as_bytes());
+                warnings.push(format!("compose file {file} cannot be read: {e}"));
+            }
             Ok(meta) => {
                 let modified_ms = meta
                     .modified()
@@ -251,9 +296,13 @@ async fn project_files(cli: Option<ComposeCli>, newest: &Container) -> ProjectFi
                         format_ms(newest.created_ms)
                     ));
                 }
-                if let Ok(text) = tokio::fs::read_to_string(file).await {
-                    // Union over the files: an override file rarely turns global mode off.
-                    global.extend(parse::global_services(&text));
+                match tokio::fs::read(file).await {
+                    Ok(bytes) => {
+                        digest.field(&bytes);
+                        // Union over the files: an override file rarely turns global mode off.
+                        global.extend(parse::global_services(&String::from_utf8_lossy(&bytes)));
+                    }
+                    Err(e) => digest.field(format!("unreadable: {:?}", e.kind()).as_bytes()),
                 }
             }
         }
@@ -266,6 +315,7 @@ async fn project_files(cli: Option<ComposeCli>, newest: &Container) -> ProjectFi
             file_warnings: warnings,
         },
         global,
+        digest: digest.0,
     }
 }
 
@@ -274,4 +324,97 @@ fn format_ms(ms: i64) -> String {
         || ms.to_string(),
         |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(digest: u64) -> ProjectFiles {
+        ProjectFiles {
+            project: ComposeProject {
+                config_files: vec!["/srv/a/docker-compose.yml".into()],
+                working_dir: "/srv/a".into(),
+                cli: None,
+                file_warnings: Vec::new(),
+            },
+            global: BTreeSet::new(),
+            digest,
+        }
+    }
+
+    fn container(hash: Option<&str>) -> Container {
+        let mut labels = BTreeMap::new();
+        if let Some(h) = hash {
+            labels.insert(parse::CONFIG_HASH.to_string(), h.to_string());
+        }
+        Container {
+            id: "c".into(),
+            name: "a_api_1".into(),
+            labels,
+            running: true,
+            state: "running".into(),
+            health: None,
+            restart_count: 0,
+            created_ms: 0,
+            fixed_host_ports: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn compose_revision_names_the_files_digest_and_each_config_hash_once() {
+        let a = container(Some("50edbd3708aa04fe33094af74143fe63"));
+        let b = container(Some("50edbd3708aa04fe33094af74143fe63"));
+        let c = container(Some("0123456789abcdef"));
+        assert_eq!(
+            compose_revision(&files(0xab), &[&a, &b]),
+            "files 00000000000000ab, service config 50edbd3708aa"
+        );
+        assert_eq!(
+            compose_revision(&files(0xab), &[&a, &c]),
+            "files 00000000000000ab, service config 0123456789ab+50edbd3708aa"
+        );
+        assert_eq!(
+            compose_revision(&files(1), &[&container(None)]),
+            "files 0000000000000001, service config none"
+        );
+    }
+
+    #[test]
+    fn digest_is_fixed_and_separates_fields() {
+        let digest = |fields: &[&str]| {
+            let mut d = Fnv::new();
+            for f in fields {
+                d.field(f.as_bytes());
+            }
+            d.0
+        };
+        // The same in every build and on every machine (a plan and its re-check may even be
+        // computed by different builds of one version).
+        assert_eq!(digest(&[]), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(digest(&["ab", "c"]), digest(&["ab", "c"]));
+        assert_ne!(digest(&["ab", "c"]), digest(&["a", "bc"]));
+        assert_ne!(digest(&["services: {}"]), digest(&["services: {} "]));
+    }
+
+    #[tokio::test]
+    async fn project_files_digest_follows_the_contents() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("docker-compose.yml");
+        std::fs::write(&file, "services:\n  api:\n    image: x\n").unwrap();
+        let mut c = container(None);
+        c.labels
+            .insert(parse::CONFIG_FILES.into(), "docker-compose.yml".into());
+        c.labels
+            .insert(parse::WORKING_DIR.into(), dir.path().display().to_string());
+        let first = project_files(None, &c).await.digest;
+        assert_eq!(project_files(None, &c).await.digest, first);
+        std::fs::write(&file, "services:\n  api:\n    image: y\n").unwrap();
+        let edited = project_files(None, &c).await.digest;
+        assert_ne!(edited, first);
+        std::fs::remove_file(&file).unwrap();
+        let gone = project_files(None, &c).await;
+        assert_ne!(gone.digest, edited);
+        assert!(!gone.project.file_warnings.is_empty());
+    }
 }

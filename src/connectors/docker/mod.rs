@@ -14,6 +14,16 @@
 //! restart counts, published ports), `docker service ls` beside it, then one
 //! `docker stats --no-stream` for the running containers (the CLI collects them concurrently)
 //! under a short deadline: when stats are slow the poll goes on without CPU/memory (a gap).
+//! With Swarm services, one `docker service inspect` of them adds their version index.
+//!
+//! The re-check before a write and verification after it read the target only
+//! ([`Connector::read_fresh`]): a Compose project's containers (`docker ps -a --filter
+//! label=com.docker.compose.project=P` + inspect of those), or one Swarm service (`service ls`
+//! filtered to it, `service inspect` of it, its tasks' containers), grouped by the same code as
+//! the poll, so the facts a plan rests on compare equal when nothing changed.
+//!
+//! A write runs the plan's [`CommandLine`] itself, byte for byte: the line the operator approved
+//! and the audit recorded. A plan without one is refused; no line is rebuilt at execute time.
 
 pub mod command;
 mod group;
@@ -24,7 +34,10 @@ use super::{Connector, ConnectorError, PollOutput};
 use crate::model::action::Action;
 use crate::model::clock::BoxFuture;
 use crate::model::endpoint::{Area, EndpointInfo};
-use crate::model::snapshot::{ComposeCli, DockerTarget, Sample, Snapshot, Workload, WorkloadRef};
+use crate::model::exec::Execution;
+use crate::model::snapshot::{
+    ComposeCli, DockerTarget, Sample, Snapshot, Workload, WorkloadKind, WorkloadRef,
+};
 use crate::profiles::ComposeEndpoint;
 use command::CommandLine;
 use parse::Container;
@@ -101,14 +114,7 @@ impl DockerConnector {
             return Ok(ran);
         }
         let output = ran.output();
-        let unreachable = [
-            "Cannot connect to the Docker daemon",
-            "error during connect",
-        ]
-        .iter()
-        .any(|m| output.contains(m))
-            || (output.contains("context") && output.contains("not found"));
-        if unreachable {
+        if is_unreachable(&output) {
             return Err(ConnectorError::Unreachable {
                 endpoint: self.engine_name(),
                 reason: output,
@@ -132,18 +138,21 @@ impl DockerConnector {
 
     fn run_error(&self, e: &RunError) -> ConnectorError {
         match e {
-            RunError::Timeout { .. } => ConnectorError::Unreachable {
-                endpoint: self.engine_name(),
-                reason: e.to_string(),
-            },
+            RunError::Timeout { .. } => {
+                ConnectorError::Timeout(format!("{} (on {})", e, self.engine_name()))
+            }
             _ => ConnectorError::Failed(e.to_string()),
         }
     }
 
-    async fn containers(&self) -> Result<Vec<Container>, ConnectorError> {
-        let ids = self
-            .docker(&["ps", "-a", "-q", "--no-trunc"], LIST_TIMEOUT)
-            .await?;
+    /// Containers of the engine, or only those with the label `filter` (`key=value`).
+    async fn containers(&self, filter: Option<&str>) -> Result<Vec<Container>, ConnectorError> {
+        let label = filter.map(|f| format!("label={f}"));
+        let mut ps = vec!["ps", "-a", "-q", "--no-trunc"];
+        if let Some(label) = &label {
+            ps.extend(["--filter", label.as_str()]);
+        }
+        let ids = self.docker(&ps, LIST_TIMEOUT).await?;
         let ids: Vec<&str> = ids.stdout.split_whitespace().collect();
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -158,16 +167,44 @@ impl DockerConnector {
         })
     }
 
-    /// Swarm services, or none when this engine is not a Swarm manager.
-    async fn swarm_services(&self) -> Result<Vec<parse::SwarmService>, ConnectorError> {
-        match self
-            .docker(&["service", "ls", "--format", "{{json .}}"], LIST_TIMEOUT)
-            .await
-        {
-            Ok(ran) => Ok(parse::swarm_services(&ran.stdout)),
-            Err(ConnectorError::Failed(m)) if m.contains("not a swarm manager") => Ok(Vec::new()),
-            Err(e) => Err(e),
+    /// Swarm services (all, or the one named `only`) with their version index, or none when
+    /// this engine is not a Swarm manager.
+    async fn swarm_services(
+        &self,
+        only: Option<&str>,
+    ) -> Result<Vec<parse::SwarmService>, ConnectorError> {
+        let filter = only.map(|name| format!("name={name}"));
+        let mut ls = vec!["service", "ls", "--format", "{{json .}}"];
+        if let Some(filter) = &filter {
+            ls.extend(["--filter", filter.as_str()]);
         }
+        let mut services = match self.docker(&ls, LIST_TIMEOUT).await {
+            Ok(ran) => parse::swarm_services(&ran.stdout),
+            Err(ConnectorError::Failed(m)) if m.contains("not a swarm manager") => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        // The name filter matches by prefix: keep the one service asked for.
+        if let Some(name) = only {
+            services.retain(|s| s.name == name);
+        }
+        if services.is_empty() {
+            return Ok(services);
+        }
+        let mut inspect = vec!["service", "inspect"];
+        inspect.extend(services.iter().map(|s| s.name.as_str()));
+        // A service removed since `ls` makes inspect fail, yet it prints the others.
+        let ran = self.docker_raw(&inspect, LIST_TIMEOUT).await?;
+        let versions = parse::service_versions(&ran.stdout).map_err(|e| {
+            ConnectorError::Failed(format!(
+                "{e}; docker service inspect said: {}",
+                ran.output()
+            ))
+        })?;
+        services.retain(|s| versions.contains_key(&s.name));
+        for s in &mut services {
+            s.version = versions.get(&s.name).copied();
+        }
+        Ok(services)
     }
 
     async fn stats(&self, ids: &[&str], timeout: Duration) -> HashMap<String, parse::Stats> {
@@ -194,7 +231,7 @@ impl DockerConnector {
     /// Everything this endpoint shows: Compose services, then Swarm services.
     async fn observe(&self, with_stats: bool) -> Result<Vec<Workload>, ConnectorError> {
         let started = Instant::now();
-        let (containers, swarm) = tokio::join!(self.containers(), self.swarm_services());
+        let (containers, swarm) = tokio::join!(self.containers(None), self.swarm_services(None));
         let containers: Vec<Container> = containers?
             .into_iter()
             .filter(|c| match c.compose_service() {
@@ -247,49 +284,128 @@ impl DockerConnector {
         list.sort_by(|a, b| a.id.cmp(&b.id));
     }
 
-    async fn scale_compose(
-        &self,
-        project: &str,
-        services: &[(String, u32)],
-    ) -> Result<String, ConnectorError> {
-        let list = self.observe(false).await?;
-        let compose = list
-            .iter()
-            .filter(|w| w.id.scope == project)
-            .find_map(|w| w.docker.as_ref()?.compose.clone())
-            .ok_or_else(|| {
-                ConnectorError::Failed(format!(
-                    "Compose project {project} has no container on {}: its files and working \
-                     dir are read from its containers' labels",
-                    self.engine_name()
-                ))
-            })?;
-        if compose.cli.is_none() {
-            return Err(ConnectorError::Failed(
-                "neither `docker compose` (v2) nor `docker-compose` (v1) is installed".into(),
-            ));
+    /// What [`Self::keep_scaled_to_zero`] adds, for one project read alone: services of it seen
+    /// by the poll and without a container now, at zero — also when no container of the project
+    /// is left (every service scaled to 0), so verifying that reads 0, not "not reported".
+    /// Leaves the memory as it is: the poll keeps it.
+    fn add_scaled_to_zero(&self, project: &str, list: &mut Vec<Workload>) {
+        let seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for old in seen
+            .values()
+            .filter(|w| w.id.kind == WorkloadKind::ComposeService && w.id.scope == project)
+        {
+            if !list.iter().any(|w| w.id == old.id) {
+                list.push(group::scaled_to_zero(old));
+            }
         }
-        let line = command::compose_scale(&self.target, project, &compose, services);
-        self.run_action(&line).await
+        list.sort_by(|a, b| a.id.cmp(&b.id));
     }
 
+    /// One Compose project, read fresh: its containers only, grouped as the poll groups them.
+    async fn fresh_compose(&self, project: &str) -> Result<Vec<Workload>, ConnectorError> {
+        if !self.projects.is_empty() && !self.projects.iter().any(|p| p == project) {
+            // Not watched by this endpoint: the poll does not list it either.
+            return Ok(Vec::new());
+        }
+        let filter = format!("{}={project}", parse::PROJECT);
+        let containers = self.containers(Some(&filter)).await?;
+        let stats = HashMap::new();
+        let ctx = group::Context {
+            endpoint: &self.info.id,
+            target: &self.target,
+            cli: self.compose_cli().await,
+            stats: &stats,
+        };
+        let mut list: Vec<Workload> = group::compose(&ctx, &containers)
+            .await
+            .into_iter()
+            .filter(|w| w.id.scope == project)
+            .collect();
+        self.add_scaled_to_zero(project, &mut list);
+        Ok(list)
+    }
+
+    /// One Swarm service, read fresh: its `service ls` line, its version, its tasks' containers.
+    async fn fresh_swarm(&self, service: &str) -> Result<Vec<Workload>, ConnectorError> {
+        let filter = format!("{}={service}", parse::SWARM_SERVICE);
+        let (services, containers) = tokio::join!(
+            self.swarm_services(Some(service)),
+            self.containers(Some(&filter))
+        );
+        let (services, containers) = (services?, containers?);
+        let stats = HashMap::new();
+        let ctx = group::Context {
+            endpoint: &self.info.id,
+            target: &self.target,
+            cli: None,
+            stats: &stats,
+        };
+        Ok(group::swarm(&ctx, &containers, &services))
+    }
+
+    /// The action's targets read fresh, or `None` for actions this engine does not carry out.
+    async fn read_target(&self, action: &Action) -> Result<Option<Vec<Workload>>, ConnectorError> {
+        let list = match action {
+            Action::ScaleWorkload { workload, .. } => match workload.kind {
+                WorkloadKind::SwarmService => self.fresh_swarm(&workload.name).await?,
+                WorkloadKind::ComposeService => self.fresh_compose(&workload.scope).await?,
+                _ => return Ok(None),
+            },
+            Action::ScaleComposeServices { project, .. } => self.fresh_compose(project).await?,
+            _ => return Ok(None),
+        };
+        Ok(Some(list))
+    }
+
+    /// Run the approved line itself. A time-out is "no answer in time" (the engine may have
+    /// acted), an engine that cannot be reached is [`ConnectorError::Unreachable`], anything
+    /// else keeps docker's own words.
     async fn run_action(&self, line: &CommandLine) -> Result<String, ConnectorError> {
         let ran = process::run(line, SCALE_TIMEOUT)
             .await
-            .map_err(|e| ConnectorError::Failed(format!("`{}`: {e}", line.display())))?;
+            .map_err(|e| match e {
+                RunError::Timeout { .. } => {
+                    ConnectorError::Timeout(format!("`{}`: {e}", line.display()))
+                }
+                _ => ConnectorError::Failed(format!("`{}`: {e}", line.display())),
+            })?;
         let transcript = format!("$ {}\n{}", line.display(), ran.output());
         if ran.success {
-            Ok(transcript)
-        } else {
-            let code = ran
-                .code
-                .map_or("a signal".to_string(), |c| format!("code {c}"));
-            Err(ConnectorError::Failed(format!(
-                "exited with {code}: {transcript}"
-            )))
+            return Ok(transcript);
         }
+        if is_unreachable(&ran.output()) {
+            return Err(ConnectorError::Unreachable {
+                endpoint: self.engine_name(),
+                reason: transcript,
+            });
+        }
+        let code = ran
+            .code
+            .map_or("a signal".to_string(), |c| format!("code {c}"));
+        Err(ConnectorError::Failed(format!(
+            "exited with {code}: {transcript}"
+        )))
     }
 }
+
+/// What the docker and compose CLIs print when they cannot reach the engine at all.
+fn is_unreachable(output: &str) -> bool {
+    [
+        "Cannot connect to the Docker daemon",
+        "Couldn't connect to Docker daemon",
+        "error during connect",
+    ]
+    .iter()
+    .any(|m| output.contains(m))
+        || (output.contains("context") && output.contains("not found"))
+}
+
+/// The programs a Docker plan may run. Anything else in a plan's line is a bug upstream, and is
+/// refused rather than run.
+const PROGRAMS: [&str; 2] = ["docker", "docker-compose"];
 
 impl Connector for DockerConnector {
     fn info(&self) -> &EndpointInfo {
@@ -308,30 +424,42 @@ impl Connector for DockerConnector {
         })
     }
 
-    fn execute<'a>(
-        &'a self,
-        run: crate::model::exec::Execution<'a>,
-    ) -> BoxFuture<'a, Result<String, ConnectorError>> {
-        let action = run.action;
+    fn execute<'a>(&'a self, run: Execution<'a>) -> BoxFuture<'a, Result<String, ConnectorError>> {
         Box::pin(async move {
-            match action {
-                Action::ScaleWorkload { workload, replicas } if workload.scope == SWARM_SCOPE => {
-                    let line = command::swarm_scale(&self.target, &workload.name, *replicas);
-                    self.run_action(&line).await
+            match run.action {
+                Action::ScaleWorkload { .. } | Action::ScaleComposeServices { .. } => {}
+                other => {
+                    return Err(ConnectorError::Unsupported(format!(
+                        "a Docker engine cannot {} (only scaling)",
+                        other.kind()
+                    )));
                 }
-                Action::ScaleWorkload { workload, replicas } => {
-                    self.scale_compose(&workload.scope, &[(workload.name.clone(), *replicas)])
-                        .await
-                }
-                Action::ScaleComposeServices {
-                    project, services, ..
-                } => self.scale_compose(project, services).await,
-                other => Err(ConnectorError::Unsupported(format!(
-                    "a Docker engine cannot {} (only scaling)",
-                    other.kind()
-                ))),
             }
+            let Some(line) = run.command_line else {
+                return Err(ConnectorError::Failed(
+                    "nothing was run: this plan carries no command line. A Docker write runs \
+                     only the exact command that was planned, approved and audited, and none \
+                     is rebuilt at execute time; plan again."
+                        .into(),
+                ));
+            };
+            let program = line.argv.first().map_or("", String::as_str);
+            if !PROGRAMS.contains(&program) {
+                return Err(ConnectorError::Failed(format!(
+                    "nothing was run: the plan's command `{}` does not start with docker or \
+                     docker-compose",
+                    line.display()
+                )));
+            }
+            self.run_action(line).await
         })
+    }
+
+    fn read_fresh<'a>(
+        &'a self,
+        action: &'a Action,
+    ) -> BoxFuture<'a, Result<Option<Snapshot>, ConnectorError>> {
+        Box::pin(async move { Ok(self.read_target(action).await?.map(Snapshot::Workloads)) })
     }
 }
 
@@ -350,4 +478,77 @@ fn samples(list: &[Workload]) -> Vec<Sample> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::snapshot::WorkloadKind;
+
+    fn connector() -> DockerConnector {
+        DockerConnector::new(&ComposeEndpoint {
+            name: "docker".into(),
+            // Never reached: every case below is refused before anything runs.
+            docker_host: Some("unix:///nonexistent/docker.sock".into()),
+            projects: Vec::new(),
+            docker_context: None,
+        })
+    }
+
+    fn scale() -> Action {
+        Action::ScaleWorkload {
+            workload: WorkloadRef::new("docker", "shop", WorkloadKind::ComposeService, "api"),
+            replicas: 2,
+        }
+    }
+
+    #[tokio::test]
+    async fn execute_without_the_planned_line_runs_nothing() {
+        let c = connector();
+        let action = scale();
+        let err = c.execute(Execution::bare(&action)).await.unwrap_err();
+        assert!(matches!(err, ConnectorError::Failed(_)));
+        assert!(
+            err.to_string()
+                .starts_with("nothing was run: this plan carries no command line"),
+            "{err}"
+        );
+        let odd = CommandLine {
+            argv: vec!["sh".into(), "-c".into(), "true".into()],
+            env: Vec::new(),
+            cwd: None,
+        };
+        let run = Execution {
+            action: &action,
+            command_line: Some(&odd),
+            fresh: None,
+        };
+        let err = c.execute(run).await.unwrap_err();
+        assert!(
+            err.to_string().contains("does not start with docker"),
+            "{err}"
+        );
+        let promote = Action::PromoteReplica {
+            endpoint: "docker".into(),
+            cluster: "c".into(),
+            replica: "r".into(),
+        };
+        let err = c.execute(Execution::bare(&promote)).await.unwrap_err();
+        assert!(matches!(err, ConnectorError::Unsupported(_)), "{err}");
+        assert!(c.read_fresh(&promote).await.unwrap().is_none());
+    }
+
+    #[test]
+    fn unreachable_engines_in_the_words_of_both_clis() {
+        assert!(is_unreachable(
+            "Cannot connect to the Docker daemon at unix:///x.sock. Is the docker daemon running?"
+        ));
+        assert!(is_unreachable(
+            "Couldn't connect to Docker daemon at http+docker://localhost - is it running?"
+        ));
+        assert!(is_unreachable(
+            "error during connect: Get \"http://%2Fx.sock/v1.24/info\": dial unix"
+        ));
+        assert!(!is_unreachable("No such service: api"));
+    }
 }

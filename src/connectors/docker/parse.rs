@@ -12,6 +12,8 @@ pub const WORKING_DIR: &str = "com.docker.compose.project.working_dir";
 pub const ONEOFF: &str = "com.docker.compose.oneoff";
 pub const NUMBER: &str = "com.docker.compose.container-number";
 pub const SWARM_SERVICE: &str = "com.docker.swarm.service.name";
+/// Compose's digest of a service's configuration: it changes when `up` would recreate.
+pub const CONFIG_HASH: &str = "com.docker.compose.config-hash";
 
 /// One container as `docker inspect` describes it.
 #[derive(Clone, Debug, PartialEq)]
@@ -190,6 +192,9 @@ pub struct SwarmService {
     pub mode: String,
     pub running: u32,
     pub desired: u32,
+    /// The service object's `Version.Index` from `docker service inspect`: it moves when the
+    /// service's spec changes (a scale, an update), not when its tasks come and go.
+    pub version: Option<u64>,
 }
 
 pub fn swarm_services(lines: &str) -> Vec<SwarmService> {
@@ -205,9 +210,28 @@ pub fn swarm_services(lines: &str) -> Vec<SwarmService> {
                 mode: str_at(&v, &["Mode"]).unwrap_or("replicated").to_string(),
                 running: running.parse().ok()?,
                 desired: desired.parse().ok()?,
+                version: None,
             })
         })
         .collect()
+}
+
+/// `docker service inspect ID…` output: `Version.Index` by service name.
+pub fn service_versions(json: &str) -> Result<HashMap<String, u64>, String> {
+    if json.trim().is_empty() {
+        // Every service named was removed since it was listed.
+        return Ok(HashMap::new());
+    }
+    let list: Vec<Value> = serde_json::from_str(json)
+        .map_err(|e| format!("docker service inspect printed no JSON: {e}"))?;
+    Ok(list
+        .iter()
+        .filter_map(|v| {
+            let name = str_at(v, &["Spec", "Name"])?.to_string();
+            let index = v.pointer("/Version/Index")?.as_u64()?;
+            Some((name, index))
+        })
+        .collect())
 }
 
 /// Services of a Compose file with `deploy: mode: global`. A small indentation-based reader of
@@ -335,6 +359,20 @@ not json"#,
         assert_eq!(list.len(), 2);
         assert_eq!((list[0].running, list[0].desired), (2, 3));
         assert_eq!(list[1].mode, "global");
+        assert_eq!(list[0].version, None);
+    }
+
+    #[test]
+    fn service_inspect_versions() {
+        let v = service_versions(
+            r#"[{"ID":"t9i9","Version":{"Index":11},"Spec":{"Name":"web","Mode":{"Replicated":{"Replicas":2}}}},
+               {"ID":"x","Spec":{"Name":"no-version"}}]"#,
+        )
+        .unwrap();
+        assert_eq!(v.len(), 1);
+        assert_eq!(v["web"], 11);
+        assert!(service_versions("Error: no such service").is_err());
+        assert!(service_versions(" \n").unwrap().is_empty());
     }
 
     #[test]
