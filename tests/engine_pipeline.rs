@@ -158,10 +158,14 @@ fn autoscaler_change_is_verified_and_audited() {
     };
     let record = rig.execute(action, false, false);
     assert_eq!(record.outcome, AuditOutcome::Succeeded, "{record:?}");
+    // The CPU target changes: a merge patch would replace the whole metrics list, so the
+    // equivalent command is an in-place edit of that one entry.
     assert!(
         record
             .command
-            .contains("kubectl --context demo-prod -n nexus patch hpa api-gateway")
+            .contains("kubectl --context demo-prod -n nexus edit hpa api-gateway"),
+        "{}",
+        record.command
     );
     let hpa = rig
         .view

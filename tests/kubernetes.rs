@@ -550,14 +550,14 @@ fn autoscaler_is_created_and_deleted() {
     assert_eq!(hpa["spec"]["scaleTargetRef"]["kind"], "Deployment");
     assert_eq!(hpa["spec"]["scaleTargetRef"]["name"], "writer-service");
     assert_eq!(hpa["metadata"]["managedFields"][0]["manager"], "scaleboard");
-    assert!(
-        rig.view
+    // Verification reads only the target; the window's view follows with the endpoint's own
+    // next poll (which the pipeline asks for), not with a second full poll.
+    rig.until("the view shows the autoscaler", |r, _| {
+        r.view
             .workload(&target)
-            .unwrap()
-            .autoscaler
-            .as_ref()
+            .and_then(|w| w.autoscaler.as_ref())
             .is_some_and(|h| h.max_replicas == 6)
-    );
+    });
 
     let delete = rig.plan(Action::DeleteAutoscaler {
         workload: target.clone(),
@@ -570,7 +570,11 @@ fn autoscaler_is_created_and_deleted() {
     let record = rig.execute(delete);
     assert_eq!(record.outcome, AuditOutcome::Succeeded, "{record:?}");
     assert!(c.east.get(Res::Hpas, "nexus", "writer-service").is_none());
-    assert!(rig.view.workload(&target).unwrap().autoscaler.is_none());
+    rig.until("the view shows no autoscaler", |r, _| {
+        r.view
+            .workload(&target)
+            .is_some_and(|w| w.autoscaler.is_none())
+    });
     // The deletion was conditioned on the version the re-check read.
     let deletes: Vec<_> = c
         .east
