@@ -206,8 +206,8 @@ impl PrometheusConnector {
                 self.lock().no_token = true;
                 Ok(None)
             }
-            Err(SecretError::Missing(why)) => {
-                Err(ConnectorError::Failed(format!("Prometheus: {why}")))
+            Err(e @ (SecretError::Missing(_) | SecretError::Credentials(_))) => {
+                Err(ConnectorError::Failed(format!("Prometheus: {e}")))
             }
             Err(e) => Err(ConnectorError::Failed(format!(
                 "cannot read the Prometheus token: {e}"

@@ -88,8 +88,8 @@ impl RabbitMqConnector {
                     .map_err(|e| ConnectorError::Failed(e.to_string()))?
                     .map(Some)
                     .map_err(|e| match e {
-                        SecretError::Missing(why) => {
-                            ConnectorError::Failed(format!("RabbitMQ \"{name}\": {why}"))
+                        e @ (SecretError::Missing(_) | SecretError::Credentials(_)) => {
+                            ConnectorError::Failed(format!("RabbitMQ \"{name}\": {e}"))
                         }
                         e => ConnectorError::Failed(format!(
                             "RabbitMQ \"{name}\": cannot read the password {shown}: {e}"

@@ -936,4 +936,165 @@ mod tests {
         s.set(&reference(), "hidden-value").unwrap();
         assert!(!format!("{s:?}").contains("hidden-value"));
     }
+
+    fn profile_with_twins() -> Profile {
+        use crate::profiles::model::{PostgresEndpoint, RabbitMqEndpoint, RedisEndpoint};
+        let mut p = Profile::named("prod-eu");
+        p.rabbitmq = Some(RabbitMqEndpoint {
+            name: "mq".into(),
+            user: "ops".into(),
+            ..RabbitMqEndpoint::default()
+        });
+        p.redis.push(RedisEndpoint {
+            name: "mq".into(),
+            ..RedisEndpoint::default()
+        });
+        p.postgres.push(PostgresEndpoint {
+            name: "orders db".into(),
+            password: Some(SecretRef::new("custom/entry")),
+            ..PostgresEndpoint::default()
+        });
+        p
+    }
+
+    #[test]
+    fn env_names_are_upper_case_with_underscores_and_kind_qualified_when_shared() {
+        assert_eq!(
+            env_var_name(&["prod-eu", "mq"]),
+            "SCALEBOARD_SECRET_PROD_EU_MQ"
+        );
+        assert_eq!(
+            env_var_name(&["prod", "café db"]),
+            "SCALEBOARD_SECRET_PROD_CAF__DB"
+        );
+        let p = profile_with_twins();
+        let all = EndpointSecret::all(&p);
+        let names: Vec<(String, String, bool)> = all
+            .iter()
+            .map(|s| (s.address(), s.env_var.clone(), s.required))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                (
+                    "prod-eu/orders db".to_owned(),
+                    "SCALEBOARD_SECRET_PROD_EU_ORDERS_DB".to_owned(),
+                    true
+                ),
+                (
+                    "prod-eu/redis/mq".to_owned(),
+                    "SCALEBOARD_SECRET_PROD_EU_REDIS_MQ".to_owned(),
+                    false
+                ),
+                (
+                    "prod-eu/rabbitmq/mq".to_owned(),
+                    "SCALEBOARD_SECRET_PROD_EU_RABBITMQ_MQ".to_owned(),
+                    true
+                ),
+            ]
+        );
+        let pg = &all[0];
+        assert_eq!(pg.reference, SecretRef::new("custom/entry"));
+        assert_eq!(
+            pg.env_names(),
+            vec![
+                "SCALEBOARD_SECRET_PROD_EU_POSTGRES_ORDERS_DB".to_owned(),
+                "SCALEBOARD_SECRET_PROD_EU_ORDERS_DB".to_owned()
+            ]
+        );
+        assert_eq!(all[2].reference, SecretRef::new("prod-eu/rabbitmq/mq"));
+        assert_eq!(
+            all[2].env_names().len(),
+            1,
+            "the shared short name is not read"
+        );
+    }
+
+    #[test]
+    fn lookup_order_is_environment_then_keyring_then_credentials_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = CredentialsFile::in_dir(dir.path());
+        let p = profile_with_twins();
+        let rabbit = EndpointSecret::for_endpoint(&p, EndpointKind::RabbitMq, "mq").unwrap();
+        let keyring =
+            Secrets::with_backend(Arc::new(SessionSecrets::new()), Duration::from_secs(1));
+        let env: HashMap<String, String> = HashMap::new();
+        let env = Mutex::new(env);
+        let resolver = Resolver::new(
+            |k| env.lock().unwrap().get(k).cloned(),
+            Some(&keyring),
+            Some(file.clone()),
+        );
+
+        let missing = resolver.lookup(&rabbit).unwrap_err().to_string();
+        assert!(
+            missing.contains("SCALEBOARD_SECRET_PROD_EU_RABBITMQ_MQ")
+                && missing.contains("system keyring (no entry scaleboard:prod-eu/rabbitmq/mq)")
+                && missing.contains("no such file")
+                && missing.contains("scaleboard secret set prod-eu/rabbitmq/mq"),
+            "{missing}"
+        );
+
+        file.set(&rabbit.reference, "from-file").unwrap();
+        let found = resolver.find(&rabbit).unwrap().unwrap();
+        assert_eq!(found.value, "from-file");
+        assert_eq!(
+            found.source,
+            SecretSource::CredentialsFile(file.path().to_path_buf())
+        );
+        assert!(!format!("{found:?}").contains("from-file"));
+
+        keyring.set(&rabbit.reference, "from-keyring").unwrap();
+        let found = resolver.find(&rabbit).unwrap().unwrap();
+        assert_eq!(
+            (found.value.as_str(), found.source),
+            ("from-keyring", SecretSource::Keyring)
+        );
+
+        env.lock().unwrap().insert(
+            "SCALEBOARD_SECRET_PROD_EU_RABBITMQ_MQ".into(),
+            "from-env".into(),
+        );
+        let found = resolver.find(&rabbit).unwrap().unwrap();
+        assert_eq!(found.value, "from-env");
+        // An empty variable counts as unset.
+        env.lock().unwrap().insert(
+            "SCALEBOARD_SECRET_PROD_EU_RABBITMQ_MQ".into(),
+            String::new(),
+        );
+        assert_eq!(resolver.lookup(&rabbit).unwrap(), "from-keyring");
+    }
+
+    #[test]
+    fn without_a_keyring_the_file_is_used_and_the_reason_is_in_the_missing_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = CredentialsFile::in_dir(dir.path());
+        let p = profile_with_twins();
+        let redis = EndpointSecret::for_endpoint(&p, EndpointKind::Redis, "mq").unwrap();
+        let none = Secrets::with_backend(Arc::new(Down), Duration::from_secs(1));
+        assert_eq!(
+            none.keyring_set(&redis.reference, "x"),
+            None,
+            "never kept in memory"
+        );
+        let resolver = Resolver::new(|_| None, Some(&none), Some(file.clone()));
+        let missing = resolver.lookup(&redis).unwrap_err().to_string();
+        assert!(
+            missing.contains("system keyring (not available: no D-Bus)")
+                && missing.contains("REDISCLI_AUTH"),
+            "{missing}"
+        );
+        file.set(&redis.reference, "pw").unwrap();
+        assert_eq!(resolver.lookup(&redis).unwrap(), "pw");
+    }
+
+    #[test]
+    fn keyring_can_be_turned_off() {
+        for v in ["off", "OFF", "0", "false", "no"] {
+            assert!(keyring_turned_off(v), "{v}");
+        }
+        for v in ["", "on", "1", "auto"] {
+            assert!(!keyring_turned_off(v), "{v}");
+        }
+    }
 }

@@ -113,6 +113,9 @@ impl RedisPoller {
                     Err(SecretError::NotFound) => {
                         Some(format!("no password is stored under {shown}"))
                     }
+                    Err(e @ SecretError::Credentials(_)) => {
+                        return Err(ConnectorError::Failed(format!("Redis \"{name}\": {e}")));
+                    }
                     Err(e) => {
                         return Err(ConnectorError::Failed(format!(
                             "Redis \"{name}\": cannot read the password {shown}: {e}"
