@@ -447,7 +447,7 @@ fn postgres_password_from_pgpassfile_pgpassword_and_secret_set() {
     let list = sandbox.run(&["secret", "list"], &env);
     assert!(
         list.stdout
-            .contains(&format!("password file {pf} (libpq) (convention)")),
+            .contains(&format!("password file {pf} (convention)")),
         "{list:?}"
     );
     assert_hidden(PW_PASSWORD, &[&run, &list], &sandbox);
@@ -533,4 +533,91 @@ fn redis_password_from_rediscli_auth_and_secret_set() {
     );
     let run = named.status("prod", &env);
     assert_eq!(run.code, 0, "{run:?}");
+}
+
+/// A stand-in Prometheus API that records the Authorization header of every request and answers
+/// every query with an empty result (real Prometheus has no bearer-token check of its own).
+fn fake_prometheus() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = std::sync::Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(50) {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let text = String::from_utf8_lossy(&request).into_owned();
+            let auth = text
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("authorization")
+                        .then(|| v.trim().to_owned())
+                })
+                .unwrap_or_default();
+            record.lock().unwrap().push(auth);
+            let body = r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (port, seen)
+}
+
+/// Prometheus: the bearer token from the endpoint's variable and from `secret set`; a token the
+/// profile names but nobody gave is an error that says where it was looked for.
+#[test]
+fn prometheus_token_from_the_environment_variable_and_secret_set() {
+    let (port, seen) = fake_prometheus();
+    let sandbox = Sandbox::new(&format!(
+        "[[profile]]\nname = \"prod\"\n\n[profile.prometheus]\nname = \"prom\"\n\
+         url = \"http://127.0.0.1:{port}\"\ntoken = {{ account = \"prod/prometheus/prom\" }}\n"
+    ));
+    let run = sandbox.status("prod", &[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout.contains("no token for prod/prom")
+            && run.stdout.contains("SCALEBOARD_SECRET_PROD_PROM"),
+        "{run:?}"
+    );
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "no request without the token"
+    );
+
+    let run = sandbox.status("prod", &[("SCALEBOARD_SECRET_PROD_PROM", "tok-from-env")]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .all(|a| a == "Bearer tok-from-env"),
+        "{seen:?}"
+    );
+    assert_hidden("tok-from-env", &[&run], &sandbox);
+
+    seen.lock().unwrap().clear();
+    let set = sandbox.set("prod/prom", "tok-from-file", &[]);
+    assert!(
+        set.stdout.contains("Saved the token for prod/prom"),
+        "{set:?}"
+    );
+    let run = sandbox.status("prod", &[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        !seen.is_empty() && seen.iter().all(|a| a == "Bearer tok-from-file"),
+        "{seen:?}"
+    );
+    assert_hidden("tok-from-file", &[&run, &set], &sandbox);
 }

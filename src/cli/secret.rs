@@ -360,9 +360,7 @@ fn convention(profile: &Profile, secret: &EndpointSecret) -> Option<Result<Strin
             }
             let path = parsed.passfile.clone().or_else(dsn::default_passfile)?;
             match dsn::passfile_lookup(&path, &parsed) {
-                dsn::Passfile::Found(_) => {
-                    Some(Ok(format!("password file {} (libpq)", path.display())))
-                }
+                dsn::Passfile::Found(_) => Some(Ok(format!("password file {}", path.display()))),
                 dsn::Passfile::TooOpen(mode) => Some(Err(format!(
                     "password file {} is ignored, as libpq ignores it: mode {mode:04o} lets \
                      others read it; fix it with: chmod 600 {}",
