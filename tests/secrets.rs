@@ -621,3 +621,64 @@ fn prometheus_token_from_the_environment_variable_and_secret_set() {
     );
     assert_hidden("tok-from-file", &[&run, &set], &sandbox);
 }
+
+/// On a terminal `secret set` asks without echo: the typed value is saved and never shown.
+/// `script` (util-linux, Debian's essential `bsdutils`) gives the binary a pseudo-terminal.
+#[test]
+fn set_asks_without_echo_on_a_terminal() {
+    assert!(
+        Path::new("/usr/bin/script").exists(),
+        "`script` not found: install the Debian package bsdutils"
+    );
+    let sandbox = Sandbox::new(
+        "[[profile]]\nname = \"prod\"\n\n[profile.rabbitmq]\nname = \"mq\"\n\
+         management_url = \"http://127.0.0.1:9\"\nuser = \"ops\"\n",
+    );
+    let binary = env!("CARGO_BIN_EXE_scaleboard");
+    let line = format!(
+        "'{binary}' --config-dir '{}' secret set prod/mq",
+        sandbox.config().display()
+    );
+    let mut child = Command::new("/usr/bin/script")
+        .args(["-qec", &line, "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", sandbox.dir.path().join("home"))
+        .env(
+            "DBUS_SESSION_BUS_ADDRESS",
+            format!("unix:path={}/no-bus", sandbox.dir.path().display()),
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // Typed after the prompt is up (the terminal discards nothing, but be a person about it).
+    std::thread::sleep(Duration::from_millis(500));
+    stdin.write_all(b"typed-secret-7\r").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "secret set did not finish");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let shown = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{shown}");
+    assert!(
+        shown.contains("Password for prod/mq (not shown):")
+            && shown.contains("Saved the password for prod/mq"),
+        "{shown}"
+    );
+    assert!(!shown.contains("typed-secret-7"), "echoed: {shown}");
+    assert!(
+        std::fs::read_to_string(sandbox.credentials())
+            .unwrap()
+            .contains("\"typed-secret-7\"")
+    );
+}
