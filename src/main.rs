@@ -134,6 +134,35 @@ enum Cmd {
         #[command(subcommand)]
         command: CostCmd,
     },
+    /// Passwords and tokens of the profiles' endpoints, for machines with or without an OS
+    /// keyring. Lookup order: SCALEBOARD_SECRET_<PROFILE>_<ENDPOINT>, the OS keyring,
+    /// credentials.toml beside profiles.toml, then PGPASSWORD / ~/.pgpass / REDISCLI_AUTH.
+    Secret {
+        #[command(subcommand)]
+        command: SecretCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum SecretCmd {
+    /// Save the password or token of PROFILE/ENDPOINT (PROFILE/KIND/ENDPOINT when two endpoints
+    /// share a name): into the OS keyring, or, without one, into credentials.toml (mode 0600).
+    /// Asks without echo on a terminal; reads stdin when it is piped.
+    Set {
+        /// PROFILE/ENDPOINT
+        target: String,
+    },
+    /// Delete the saved password or token of PROFILE/ENDPOINT (keyring and credentials file).
+    Delete {
+        /// PROFILE/ENDPOINT
+        target: String,
+    },
+    /// Show which endpoints need a secret and where each is found (never the value); exit code
+    /// 1 when a required one is missing.
+    List {
+        /// A profile, or PROFILE/ENDPOINT; all profiles when left out.
+        target: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -193,6 +222,8 @@ fn main() -> ExitCode {
 
 fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
     let dirs = AppDirs::from_env(args.config_dir.clone())?;
+    // Connectors find secrets saved by `scaleboard secret set` without a keyring here.
+    scaleboard::profiles::secrets::use_credentials_dir(&dirs.config_dir);
     let store = ProfileStore::load(&dirs.config_dir);
     match args.command {
         Some(Cmd::Status { json, timeout }) => {
@@ -319,6 +350,22 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
                 }
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Secret { command }) => {
+            use scaleboard::cli::secret::SecretCommand;
+            let command = match command {
+                SecretCmd::Set { target } => SecretCommand::Set(target),
+                SecretCmd::Delete { target } => SecretCommand::Delete(target),
+                SecretCmd::List { target } => SecretCommand::List(target),
+            };
+            let ok = scaleboard::cli::secret::run(
+                &store,
+                args.profile.as_deref(),
+                &command,
+                &scaleboard::profiles::CredentialsFile::in_dir(&dirs.config_dir),
+                std::io::stdout().lock(),
+            )?;
+            Ok(exit_code(ok))
         }
         None => {
             run_window(args, dirs, &store, started)?;

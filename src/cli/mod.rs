@@ -5,6 +5,7 @@ pub mod follow;
 pub mod kube;
 pub mod promote;
 pub mod scale;
+pub mod secret;
 
 use crate::actions::audit::{AuditLog, write_csv};
 use crate::engine::{Command, ConnStatus, ConnectRequest, EngineConfig, EngineHandle, Event};

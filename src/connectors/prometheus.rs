@@ -12,7 +12,7 @@ use super::{Connector, ConnectorError, PollOutput};
 use crate::model::clock::{BoxFuture, Clock};
 use crate::model::endpoint::{Area, EndpointInfo};
 use crate::model::snapshot::{PromQueryResult, PromSeries, PromSnapshot, Sample, Snapshot, TimeMs};
-use crate::profiles::{PromQuery, PrometheusEndpoint, SecretBackend, SecretRef};
+use crate::profiles::{PromQuery, PrometheusEndpoint, SecretBackend, SecretError, SecretRef};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -118,6 +118,8 @@ pub struct PrometheusConnector {
     queries: Vec<PromQuery>,
     history_secs: u32,
     token: Option<SecretRef>,
+    /// Reads the token (variable, keyring, credentials file); None: the keyring entry only.
+    lookup: Option<TokenLookup>,
     client: Result<reqwest::Client, String>,
     clock: Arc<dyn Clock>,
     state: Mutex<State>,
@@ -127,9 +129,14 @@ pub struct PrometheusConnector {
 struct State {
     /// Queries whose history was loaded by a range query.
     filled: HashSet<usize>,
-    /// The bearer token, once read from the keyring.
+    /// The bearer token, once read.
     token: Option<String>,
+    /// No token was found for an endpoint that names none: sent without one.
+    no_token: bool,
 }
+
+/// Reads the bearer token (blocking: called on the blocking pool).
+pub type TokenLookup = Arc<dyn Fn(&SecretRef) -> Result<String, SecretError> + Send + Sync>;
 
 impl PrometheusConnector {
     pub fn new(endpoint: &PrometheusEndpoint, clock: Arc<dyn Clock>) -> Self {
@@ -148,6 +155,7 @@ impl PrometheusConnector {
             queries,
             history_secs: endpoint.history_secs.max(1),
             token: endpoint.token.clone(),
+            lookup: None,
             client: http::client(REQUEST_TIMEOUT, &TlsOptions::default()),
             clock,
             state: Mutex::new(State::default()),
@@ -158,22 +166,53 @@ impl PrometheusConnector {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The bearer token, read from the keyring once (off the async threads).
+    /// Reads the token through `lookup` (the endpoint's variable, keyring entry or
+    /// credentials-file entry) instead of the keyring entry alone.
+    #[must_use]
+    pub fn with_secret_lookup(mut self, lookup: Option<TokenLookup>) -> Self {
+        self.lookup = lookup;
+        self
+    }
+
+    /// The bearer token, read once (off the async threads). Found nowhere is an error only when
+    /// the profile names a token.
     async fn token(&self) -> Result<Option<String>, ConnectorError> {
-        let Some(r) = self.token.clone() else {
+        if self.token.is_none() && self.lookup.is_none() {
             return Ok(None);
-        };
-        if let Some(t) = self.lock().token.clone() {
-            return Ok(Some(t));
         }
-        let got = tokio::task::spawn_blocking(move || crate::profiles::Secrets::shared().get(&r))
-            .await
-            .map_err(|e| ConnectorError::Failed(format!("keyring lookup stopped: {e}")))?
-            .map_err(|e| {
-                ConnectorError::Failed(format!("cannot read the Prometheus token: {e}"))
-            })?;
-        self.lock().token = Some(got.clone());
-        Ok(Some(got))
+        {
+            let state = self.lock();
+            if let Some(t) = state.token.clone() {
+                return Ok(Some(t));
+            }
+            if state.no_token {
+                return Ok(None);
+            }
+        }
+        let r = self.token.clone().unwrap_or_default();
+        let lookup = self.lookup.clone();
+        let got = tokio::task::spawn_blocking(move || match lookup {
+            Some(lookup) => lookup(&r),
+            None => crate::profiles::Secrets::shared().get(&r),
+        })
+        .await
+        .map_err(|e| ConnectorError::Failed(format!("token lookup stopped: {e}")))?;
+        match got {
+            Ok(t) => {
+                self.lock().token = Some(t.clone());
+                Ok(Some(t))
+            }
+            Err(SecretError::Missing(_) | SecretError::NotFound) if self.token.is_none() => {
+                self.lock().no_token = true;
+                Ok(None)
+            }
+            Err(e @ (SecretError::Missing(_) | SecretError::Credentials(_))) => {
+                Err(ConnectorError::Failed(format!("Prometheus: {e}")))
+            }
+            Err(e) => Err(ConnectorError::Failed(format!(
+                "cannot read the Prometheus token: {e}"
+            ))),
+        }
     }
 
     async fn poll_inner(&self) -> Result<PollOutput, ConnectorError> {

@@ -7,7 +7,7 @@ use crate::connectors::redis::{SecretLookup, queue_output};
 use crate::model::clock::BoxFuture;
 use crate::model::endpoint::{Area, EndpointInfo};
 use crate::model::snapshot::{Queue, QueuePart};
-use crate::profiles::RabbitMqEndpoint;
+use crate::profiles::{RabbitMqEndpoint, SecretError};
 use serde::Deserialize;
 use std::sync::Once;
 use std::time::Duration;
@@ -67,11 +67,17 @@ impl RabbitMqConnector {
         self
     }
 
+    /// The password for basic auth: the endpoint's variable, keyring entry or credentials-file
+    /// entry (the secret lookup, see `profiles::Resolver`), read once. Asked when the endpoint
+    /// has a user or names an entry; found nowhere is an error that says where it looked.
     async fn password(&self) -> Result<Option<String>, ConnectorError> {
-        let (Some(lookup), Some(secret)) = (self.lookup.clone(), self.endpoint.password.clone())
-        else {
+        let Some(lookup) = self.lookup.clone() else {
             return Ok(None);
         };
+        if self.endpoint.user.trim().is_empty() && self.endpoint.password.is_none() {
+            return Ok(None);
+        }
+        let secret = self.endpoint.password.clone().unwrap_or_default();
         let name = self.endpoint.name.clone();
         let found = self
             .password
@@ -81,10 +87,13 @@ impl RabbitMqConnector {
                     .await
                     .map_err(|e| ConnectorError::Failed(e.to_string()))?
                     .map(Some)
-                    .map_err(|e| {
-                        ConnectorError::Failed(format!(
-                            "RabbitMQ \"{name}\": cannot read the password {shown} from the keyring: {e}"
-                        ))
+                    .map_err(|e| match e {
+                        e @ (SecretError::Missing(_) | SecretError::Credentials(_)) => {
+                            ConnectorError::Failed(format!("RabbitMQ \"{name}\": {e}"))
+                        }
+                        e => ConnectorError::Failed(format!(
+                            "RabbitMQ \"{name}\": cannot read the password {shown}: {e}"
+                        )),
                     })
             })
             .await?;

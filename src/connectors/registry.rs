@@ -7,7 +7,7 @@ use super::http_probe::HealthConnector;
 use super::kubernetes::KubernetesConnector;
 use super::prometheus::PrometheusConnector;
 use crate::model::clock::Clock;
-use crate::profiles::{EndpointKind, Profile, SecretBackend};
+use crate::profiles::{EndpointKind, EndpointSecret, Profile, Resolver};
 use std::sync::Arc;
 
 pub struct Built {
@@ -46,7 +46,8 @@ pub fn build(profile: &Profile, clock: &Arc<dyn Clock>, demo_seed: u64) -> Built
         // A Redis endpoint with queues also feeds the Queues panel (same round trip per poll).
         if kind == EndpointKind::Redis
             && let Some(e) = profile.redis.iter().find(|e| e.name == name)
-            && let (_, Some(queues)) = super::redis::connectors(e.clone(), Some(keyring_lookup()))
+            && let (_, Some(queues)) =
+                super::redis::connectors(e.clone(), secret_lookup(profile, kind, &name))
         {
             let queues: Arc<dyn Connector> = queues;
             connectors.push(queues);
@@ -72,13 +73,9 @@ pub fn build_endpoint(
         }
         EndpointKind::Postgres => {
             let endpoint = profile.postgres.iter().find(|e| e.name == name)?.clone();
-            let lookup: super::postgres::SecretLookup =
-                Arc::new(|secret: &crate::profiles::SecretRef| {
-                    crate::profiles::Secrets::shared().get(secret)
-                });
             Some(Arc::new(super::postgres::PostgresConnector::new(
                 endpoint,
-                Some(lookup),
+                secret_lookup(profile, kind, name),
             )))
         }
         EndpointKind::Health => {
@@ -91,11 +88,15 @@ pub fn build_endpoint(
         }
         EndpointKind::Prometheus => {
             let p = profile.prometheus.as_ref().filter(|p| p.name == name)?;
-            Some(Arc::new(PrometheusConnector::new(p, Arc::clone(clock))))
+            Some(Arc::new(
+                PrometheusConnector::new(p, Arc::clone(clock))
+                    .with_secret_lookup(secret_lookup(profile, kind, name)),
+            ))
         }
         EndpointKind::Redis => {
             let e = profile.redis.iter().find(|e| e.name == name)?;
-            let (cache, _) = super::redis::connectors(e.clone(), Some(keyring_lookup()));
+            let (cache, _) =
+                super::redis::connectors(e.clone(), secret_lookup(profile, kind, name));
             let cache: Arc<dyn Connector> = cache;
             Some(cache)
         }
@@ -103,7 +104,7 @@ pub fn build_endpoint(
             let e = profile.rabbitmq.as_ref().filter(|e| e.name == name)?;
             Some(Arc::new(super::rabbitmq::RabbitMqConnector::new(
                 e.clone(),
-                Some(keyring_lookup()),
+                secret_lookup(profile, kind, name),
             )))
         }
         EndpointKind::Kubernetes => {
@@ -113,11 +114,18 @@ pub fn build_endpoint(
     }
 }
 
-/// Passwords from the process-wide secret store (blocking: connectors call it on the blocking pool).
-fn keyring_lookup() -> super::redis::SecretLookup {
-    Arc::new(|secret: &crate::profiles::SecretRef| {
-        SecretBackend::get(crate::profiles::Secrets::shared(), secret)
-    })
+/// The endpoint's password or token from its environment variable, the keyring or the
+/// credentials file (`profiles::Resolver`; blocking: connectors call it on the blocking pool).
+/// The connector then tries its ecosystem's convention (PGPASSWORD, REDISCLI_AUTH) itself.
+fn secret_lookup(
+    profile: &Profile,
+    kind: EndpointKind,
+    name: &str,
+) -> Option<super::redis::SecretLookup> {
+    let secret = EndpointSecret::for_endpoint(profile, kind, name)?;
+    Some(Arc::new(move |_: &crate::profiles::SecretRef| {
+        Resolver::process().lookup(&secret)
+    }))
 }
 
 /// Which issue brings the connector for a kind, for honest "not built yet" messages.

@@ -4,16 +4,20 @@
 //! - [`validate`]: problems in plain words, including refusing passwords embedded in DSNs/URLs.
 //! - [`paths`]: where the config and data directories are.
 //! - [`store`]: `profiles.toml`, loaded leniently and written atomically.
-//! - [`secrets`]: passwords and tokens in the OS keyring, or in memory for this run.
+//! - [`secrets`]: passwords and tokens in the OS keyring, or in memory for this run, and where an
+//!   endpoint's secret is found (environment variable, keyring, credentials file).
+//! - [`credentials_file`]: `credentials.toml` (mode 0600) for machines without a keyring.
 //!
 //! No egui here: the UI reads and edits these types, the engine uses them to connect.
 
+pub mod credentials_file;
 pub mod model;
 pub mod paths;
 pub mod secrets;
 pub mod store;
 pub mod validate;
 
+pub use credentials_file::{CredentialsError, CredentialsFile};
 pub use model::{
     ComposeEndpoint, EndpointKind, HealthEndpoint, KubernetesEndpoint, PostgresEndpoint, Profile,
     PromPreset, PromQuery, PrometheusEndpoint, RabbitMqEndpoint, RedisEndpoint, SecretRef,
@@ -21,7 +25,8 @@ pub use model::{
 };
 pub use paths::{AppDirs, DirEnv, PathsError};
 pub use secrets::{
-    KeyringBackend, KeyringStatus, SecretBackend, SecretError, Secrets, SessionSecrets,
+    EndpointSecret, Found, KeyringBackend, KeyringStatus, Resolver, SecretBackend, SecretError,
+    SecretSource, Secrets, SessionSecrets,
 };
 pub use store::{ProfileFileError, ProfileStore, StoreError};
 pub use validate::{Problem, validate_profile, validate_set};

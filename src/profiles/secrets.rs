@@ -15,16 +15,36 @@
 //!   hang the engine: after the time limit the keyring is treated as unavailable for this run.
 //!
 //! When the keyring is unavailable, [`Secrets`] says so through [`Secrets::keyring_status`] and
-//! keeps secrets in [`SessionSecrets`] (memory only, never written anywhere) for this run.
+//! keeps secrets in [`SessionSecrets`] (memory only, never written anywhere) for this run. That
+//! is the normal case over SSH and on servers, so it is quiet: nothing is printed or logged above
+//! debug level when the keyring is missing. The keyring is only mentioned where a secret is
+//! actually needed and not found (see [`Resolver::lookup`]).
+//!
+//! ## Where an endpoint's secret is found
+//!
+//! [`Resolver`] looks, first found wins:
+//! 1. the environment variable of the endpoint, `SCALEBOARD_SECRET_<PROFILE>_<ENDPOINT>`
+//!    ([`EndpointSecret::env_names`]): explicit, per endpoint, and what services and CI set;
+//! 2. the OS keyring (or this run's memory when there is none), under the entry the profile names
+//!    or `<profile>/<kind>/<endpoint>`;
+//! 3. `credentials.toml` beside `profiles.toml` ([`CredentialsFile`]), where `scaleboard secret
+//!    set` writes when there is no keyring;
+//! 4. then the connectors apply their ecosystem's convention: `PGPASSWORD` and the libpq password
+//!    file for PostgreSQL, `REDISCLI_AUTH` for Redis (kubeconfig and Docker carry their own auth).
+//!
+//! `SCALEBOARD_KEYRING=off` turns the OS keyring off for the process (tests, or a desktop whose
+//! locked keyring should not be asked).
 
 use std::collections::HashMap;
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::Duration;
 
-use super::model::SecretRef;
+use super::credentials_file::{CredentialsError, CredentialsFile};
+use super::model::{EndpointKind, Profile, SecretRef};
 
 /// How long [`Secrets::new`] waits for one keyring call before giving up on the keyring.
 pub const DEFAULT_KEYRING_TIMEOUT: Duration = Duration::from_secs(5);
@@ -41,6 +61,12 @@ pub enum SecretError {
     NotFound,
     #[error("the keyring could not handle this entry: {0}")]
     Other(String),
+    /// Found nowhere: says where it was looked for and how to give one.
+    #[error("{0}")]
+    Missing(String),
+    /// A source that must be fixed by hand (the credentials file).
+    #[error("{0}")]
+    Credentials(#[from] CredentialsError),
 }
 
 /// Somewhere secrets can be kept.
@@ -214,7 +240,18 @@ impl Secrets {
     /// seen by both. Blocking on first use: call it off the UI thread.
     pub fn shared() -> &'static Self {
         static SHARED: std::sync::OnceLock<Secrets> = std::sync::OnceLock::new();
-        SHARED.get_or_init(Self::new)
+        SHARED.get_or_init(Self::from_env)
+    }
+
+    /// [`Secrets::new`], unless `SCALEBOARD_KEYRING=off` turns the OS keyring off (then memory
+    /// only, and the keyring is never called).
+    pub fn from_env() -> Self {
+        match std::env::var(KEYRING_ENV) {
+            Ok(v) if keyring_turned_off(&v) => {
+                Self::session_only(format!("turned off by {KEYRING_ENV}={v}"))
+            }
+            _ => Self::new(),
+        }
     }
 
     /// Uses the OS keyring, probing it once (bounded by [`DEFAULT_KEYRING_TIMEOUT`]).
@@ -266,7 +303,9 @@ impl Secrets {
     fn mark_unavailable(&self, reason: &str) {
         let mut status = self.status.lock().unwrap_or_else(PoisonError::into_inner);
         if *status == KeyringStatus::Available {
-            log::warn!("keyring unavailable, keeping secrets for this run only: {reason}");
+            // Not a warning: no keyring is the normal case on a server. Whoever needs a secret
+            // says so, with this reason, where it matters (`Resolver::lookup`).
+            log::debug!("keyring unavailable, keeping secrets for this run only: {reason}");
             *status = KeyringStatus::Unavailable(reason.to_owned());
         }
     }
@@ -299,6 +338,25 @@ impl Default for Secrets {
     }
 }
 
+impl Secrets {
+    /// Reads from the OS keyring only: None when there is no keyring (never this run's memory).
+    pub fn keyring_get(&self, r: &SecretRef) -> Option<Result<String, SecretError>> {
+        self.keyring_call(|b, r| b.get(r), r.clone())
+    }
+
+    /// Writes to the OS keyring only: None when there is no keyring (nothing is kept then).
+    pub fn keyring_set(&self, r: &SecretRef, value: &str) -> Option<Result<(), SecretError>> {
+        let owned = value.to_owned();
+        self.keyring_call(move |b, r| b.set(r, &owned), r.clone())
+    }
+
+    /// Removes from the OS keyring (and this run's memory): None when there is no keyring.
+    pub fn keyring_delete(&self, r: &SecretRef) -> Option<Result<(), SecretError>> {
+        let _ = self.session.delete(r);
+        self.keyring_call(|b, r| b.delete(r), r.clone())
+    }
+}
+
 impl SecretBackend for Secrets {
     fn get(&self, r: &SecretRef) -> Result<String, SecretError> {
         self.keyring_call(|b, r| b.get(r), r.clone())
@@ -319,6 +377,407 @@ impl SecretBackend for Secrets {
             Some(result) => result,
             None => session,
         }
+    }
+}
+
+/// Environment variable that turns the OS keyring off for the process: `off` (or `0`, `no`,
+/// `false`, `disabled`).
+pub const KEYRING_ENV: &str = "SCALEBOARD_KEYRING";
+/// Prefix of the per-endpoint environment variables.
+pub const SECRET_ENV_PREFIX: &str = "SCALEBOARD_SECRET_";
+
+fn keyring_turned_off(value: &str) -> bool {
+    matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "off" | "0" | "no" | "false" | "disabled" | "none"
+    )
+}
+
+/// `SCALEBOARD_SECRET_` followed by the parts upper-cased, each character that is not an ASCII
+/// letter or digit turned into `_`, joined by `_`: `("prod-eu", "mq")` → `SCALEBOARD_SECRET_PROD_EU_MQ`.
+pub fn env_var_name(parts: &[&str]) -> String {
+    let mut out = SECRET_ENV_PREFIX.to_owned();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push('_');
+        }
+        out.extend(part.chars().map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        }));
+    }
+    out
+}
+
+/// The word for a kind in secret names: `postgres`, `redis`, `rabbitmq`, `prometheus`, …
+pub fn kind_word(kind: EndpointKind) -> &'static str {
+    match kind {
+        EndpointKind::Kubernetes => "kubernetes",
+        EndpointKind::Compose => "compose",
+        EndpointKind::Postgres => "postgres",
+        EndpointKind::Redis => "redis",
+        EndpointKind::RabbitMq => "rabbitmq",
+        EndpointKind::Health => "health",
+        EndpointKind::Prometheus => "prometheus",
+    }
+}
+
+/// The password or token of one endpoint of one profile, and every name it can be found under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointSecret {
+    pub profile: String,
+    pub kind: EndpointKind,
+    pub endpoint: String,
+    /// The keyring entry (and credentials-file entry): the one the profile names, else
+    /// `<profile>/<kind>/<endpoint>` in the `scaleboard` service.
+    pub reference: SecretRef,
+    /// Whether `profiles.toml` names the entry (`password = { account = … }` / `token`).
+    pub named_in_profile: bool,
+    /// Whether the endpoint cannot work without it: the profile names an entry, or a RabbitMQ
+    /// endpoint has a user (basic auth). Others may get one from a source, or need none.
+    pub required: bool,
+    /// The variable to document for this endpoint: `SCALEBOARD_SECRET_<PROFILE>_<ENDPOINT>`, or
+    /// `SCALEBOARD_SECRET_<PROFILE>_<KIND>_<ENDPOINT>` when two endpoints of the profile (of
+    /// different kinds) would share the short name.
+    pub env_var: String,
+    /// `SCALEBOARD_SECRET_<PROFILE>_<KIND>_<ENDPOINT>`, always read first.
+    pub qualified_env_var: String,
+}
+
+impl EndpointSecret {
+    /// Kinds whose endpoints take a password or token from Scaleboard. Kubernetes and Docker
+    /// endpoints authenticate through their own configuration (kubeconfig, Docker contexts).
+    pub fn takes_secret(kind: EndpointKind) -> bool {
+        matches!(
+            kind,
+            EndpointKind::Postgres
+                | EndpointKind::Redis
+                | EndpointKind::RabbitMq
+                | EndpointKind::Prometheus
+        )
+    }
+
+    /// Every endpoint of the profile that takes a secret, in the profile's order.
+    pub fn all(profile: &Profile) -> Vec<Self> {
+        let names: Vec<(EndpointKind, String)> = profile
+            .endpoint_names()
+            .into_iter()
+            .filter(|(k, _)| Self::takes_secret(*k))
+            .collect();
+        names
+            .iter()
+            .filter_map(|(kind, name)| {
+                // The short name is not read when another endpoint of the profile has it as its
+                // short or kind-qualified name.
+                let short = env_var_name(&[&profile.name, name]);
+                let ambiguous = names.iter().any(|(k, n)| {
+                    (k, n) != (kind, name)
+                        && (env_var_name(&[&profile.name, n]) == short
+                            || env_var_name(&[&profile.name, kind_word(*k), n]) == short)
+                });
+                Self::build(profile, *kind, name, ambiguous)
+            })
+            .collect()
+    }
+
+    /// The secret of one endpoint, None when it takes none or the profile has no such endpoint.
+    pub fn for_endpoint(profile: &Profile, kind: EndpointKind, name: &str) -> Option<Self> {
+        Self::all(profile)
+            .into_iter()
+            .find(|s| s.kind == kind && s.endpoint == name)
+    }
+
+    fn build(profile: &Profile, kind: EndpointKind, name: &str, ambiguous: bool) -> Option<Self> {
+        let (named, extra_need) = match kind {
+            EndpointKind::Postgres => (
+                profile
+                    .postgres
+                    .iter()
+                    .find(|e| e.name == name)?
+                    .password
+                    .clone(),
+                false,
+            ),
+            EndpointKind::Redis => (
+                profile
+                    .redis
+                    .iter()
+                    .find(|e| e.name == name)?
+                    .password
+                    .clone(),
+                false,
+            ),
+            EndpointKind::RabbitMq => {
+                let e = profile.rabbitmq.as_ref().filter(|e| e.name == name)?;
+                (e.password.clone(), !e.user.trim().is_empty())
+            }
+            EndpointKind::Prometheus => (
+                profile
+                    .prometheus
+                    .as_ref()
+                    .filter(|e| e.name == name)?
+                    .token
+                    .clone(),
+                false,
+            ),
+            _ => return None,
+        };
+        let qualified_env_var = env_var_name(&[&profile.name, kind_word(kind), name]);
+        Some(Self {
+            profile: profile.name.clone(),
+            kind,
+            endpoint: name.to_owned(),
+            required: named.is_some() || extra_need,
+            named_in_profile: named.is_some(),
+            reference: named.unwrap_or_else(|| SecretRef::for_endpoint(&profile.name, kind, name)),
+            env_var: if ambiguous {
+                qualified_env_var.clone()
+            } else {
+                env_var_name(&[&profile.name, name])
+            },
+            qualified_env_var,
+        })
+    }
+
+    /// Environment variables read for this endpoint, in order.
+    pub fn env_names(&self) -> Vec<String> {
+        let mut out = vec![self.qualified_env_var.clone()];
+        if self.env_var != self.qualified_env_var {
+            out.push(self.env_var.clone());
+        }
+        out
+    }
+
+    /// `PROFILE/ENDPOINT`, how the `secret` commands name it; `PROFILE/KIND/ENDPOINT` when
+    /// another endpoint of the profile shares its name.
+    pub fn address(&self) -> String {
+        if self.env_var == self.qualified_env_var {
+            format!(
+                "{}/{}/{}",
+                self.profile,
+                kind_word(self.kind),
+                self.endpoint
+            )
+        } else {
+            format!("{}/{}", self.profile, self.endpoint)
+        }
+    }
+
+    /// "password" or "token".
+    pub fn what(&self) -> &'static str {
+        if self.kind == EndpointKind::Prometheus {
+            "token"
+        } else {
+            "password"
+        }
+    }
+
+    /// The ecosystem's own places, looked at after Scaleboard's (by the connector).
+    pub fn conventions(&self) -> &'static str {
+        match self.kind {
+            EndpointKind::Postgres => {
+                "PGPASSWORD, then the password file (passfile, PGPASSFILE, ~/.pgpass)"
+            }
+            EndpointKind::Redis => "REDISCLI_AUTH",
+            _ => "",
+        }
+    }
+}
+
+/// Where a secret was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// The endpoint's environment variable, by name.
+    Environment(String),
+    /// The OS keyring.
+    Keyring,
+    /// This run's memory (given in the window while no keyring answers).
+    Memory,
+    /// `credentials.toml`.
+    CredentialsFile(PathBuf),
+}
+
+impl fmt::Display for SecretSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Environment(var) => write!(f, "environment variable {var}"),
+            Self::Keyring => f.write_str("system keyring"),
+            Self::Memory => f.write_str("this run's memory"),
+            Self::CredentialsFile(p) => write!(f, "credentials file {}", p.display()),
+        }
+    }
+}
+
+/// A secret and where it came from. `Debug` hides the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Found {
+    pub value: String,
+    pub source: SecretSource,
+}
+
+impl fmt::Debug for Found {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Found")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+static CREDENTIALS_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Tells this process where `credentials.toml` is: the config dir, beside `profiles.toml`. Set
+/// once at start-up (`main`); without it, [`Resolver::process`] has no credentials file.
+pub fn use_credentials_dir(config_dir: &Path) {
+    let _ = CREDENTIALS_DIR.set(config_dir.to_path_buf());
+}
+
+/// This process's credentials file, when [`use_credentials_dir`] was called.
+pub fn process_credentials_file() -> Option<CredentialsFile> {
+    CREDENTIALS_DIR.get().map(|d| CredentialsFile::in_dir(d))
+}
+
+type EnvReader<'a> = Box<dyn Fn(&str) -> Option<String> + Send + Sync + 'a>;
+
+/// Finds an endpoint's secret: environment variable → keyring → credentials file (the module
+/// docs say why in that order). Blocking (keyring, file): call it off the UI thread.
+pub struct Resolver<'a> {
+    env: EnvReader<'a>,
+    secrets: Option<&'a Secrets>,
+    credentials: Option<CredentialsFile>,
+}
+
+impl fmt::Debug for Resolver<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Resolver")
+            .field("keyring", &self.secrets.map(Secrets::keyring_status))
+            .field("credentials", &self.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Resolver<'static> {
+    /// The process environment, [`Secrets::shared`] and [`process_credentials_file`].
+    pub fn process() -> Self {
+        Self::new(
+            |name| std::env::var(name).ok(),
+            Some(Secrets::shared()),
+            process_credentials_file(),
+        )
+    }
+}
+
+impl<'a> Resolver<'a> {
+    /// Reads variables through `env`, the keyring through `secrets` (None: no keyring tier at
+    /// all) and `credentials` (None: no file tier).
+    pub fn new(
+        env: impl Fn(&str) -> Option<String> + Send + Sync + 'a,
+        secrets: Option<&'a Secrets>,
+        credentials: Option<CredentialsFile>,
+    ) -> Self {
+        Self {
+            env: Box::new(env),
+            secrets,
+            credentials,
+        }
+    }
+
+    pub fn credentials_file(&self) -> Option<&CredentialsFile> {
+        self.credentials.as_ref()
+    }
+
+    pub fn secrets(&self) -> Option<&'a Secrets> {
+        self.secrets
+    }
+
+    /// The endpoint's environment variable that is set (non-empty), if any.
+    pub fn env_value(&self, s: &EndpointSecret) -> Option<(String, String)> {
+        s.env_names().into_iter().find_map(|name| {
+            (self.env)(&name)
+                .filter(|v| !v.is_empty())
+                .map(|v| (name, v))
+        })
+    }
+
+    /// The secret and its source; None when no source has it; an error when a source must be
+    /// fixed first (a credentials file others can read, or a damaged one).
+    pub fn find(&self, s: &EndpointSecret) -> Result<Option<Found>, SecretError> {
+        if let Some((name, value)) = self.env_value(s) {
+            return Ok(Some(Found {
+                value,
+                source: SecretSource::Environment(name),
+            }));
+        }
+        if let Some(secrets) = self.secrets {
+            match secrets.get(&s.reference) {
+                Ok(value) => {
+                    let source = if secrets.keyring_status() == KeyringStatus::Available {
+                        SecretSource::Keyring
+                    } else {
+                        SecretSource::Memory
+                    };
+                    return Ok(Some(Found { value, source }));
+                }
+                Err(e) => log::debug!("{}: not in the keyring: {e}", s.address()),
+            }
+        }
+        if let Some(file) = &self.credentials
+            && let Some(value) = file.get(&s.reference)?
+        {
+            return Ok(Some(Found {
+                value,
+                source: SecretSource::CredentialsFile(file.path().to_path_buf()),
+            }));
+        }
+        Ok(None)
+    }
+
+    /// The value, or [`SecretError::Missing`] saying where it was looked for and how to give one.
+    pub fn lookup(&self, s: &EndpointSecret) -> Result<String, SecretError> {
+        match self.find(s)? {
+            Some(found) => {
+                log::debug!("{} {}: from the {}", s.address(), s.what(), found.source);
+                Ok(found.value)
+            }
+            None => Err(SecretError::Missing(self.missing_message(s))),
+        }
+    }
+
+    /// Where a secret was looked for, in words, for an endpoint that has none: the one place
+    /// the keyring's absence is mentioned.
+    pub fn missing_message(&self, s: &EndpointSecret) -> String {
+        let mut looked = vec![format!("environment variable {}", s.env_var)];
+        if let Some(secrets) = self.secrets {
+            looked.push(match secrets.keyring_status() {
+                KeyringStatus::Available => format!("system keyring (no entry {})", s.reference),
+                KeyringStatus::Unavailable(why) => format!("system keyring (not available: {why})"),
+            });
+        }
+        if let Some(file) = &self.credentials {
+            looked.push(format!(
+                "{} ({})",
+                file.path().display(),
+                if file.exists() {
+                    "no entry"
+                } else {
+                    "no such file"
+                }
+            ));
+        }
+        if !s.conventions().is_empty() {
+            looked.push(s.conventions().to_owned());
+        }
+        format!(
+            "no {} for {}: looked in {}. Give one with `scaleboard secret set {}` (reads it \
+             without echo, or from stdin) or the environment variable {}",
+            s.what(),
+            s.address(),
+            looked.join(", "),
+            s.address(),
+            s.env_var
+        )
     }
 }
 
@@ -476,5 +935,166 @@ mod tests {
         let s = SessionSecrets::new();
         s.set(&reference(), "hidden-value").unwrap();
         assert!(!format!("{s:?}").contains("hidden-value"));
+    }
+
+    fn profile_with_twins() -> Profile {
+        use crate::profiles::model::{PostgresEndpoint, RabbitMqEndpoint, RedisEndpoint};
+        let mut p = Profile::named("prod-eu");
+        p.rabbitmq = Some(RabbitMqEndpoint {
+            name: "mq".into(),
+            user: "ops".into(),
+            ..RabbitMqEndpoint::default()
+        });
+        p.redis.push(RedisEndpoint {
+            name: "mq".into(),
+            ..RedisEndpoint::default()
+        });
+        p.postgres.push(PostgresEndpoint {
+            name: "orders db".into(),
+            password: Some(SecretRef::new("custom/entry")),
+            ..PostgresEndpoint::default()
+        });
+        p
+    }
+
+    #[test]
+    fn env_names_are_upper_case_with_underscores_and_kind_qualified_when_shared() {
+        assert_eq!(
+            env_var_name(&["prod-eu", "mq"]),
+            "SCALEBOARD_SECRET_PROD_EU_MQ"
+        );
+        assert_eq!(
+            env_var_name(&["prod", "café db"]),
+            "SCALEBOARD_SECRET_PROD_CAF__DB"
+        );
+        let p = profile_with_twins();
+        let all = EndpointSecret::all(&p);
+        let names: Vec<(String, String, bool)> = all
+            .iter()
+            .map(|s| (s.address(), s.env_var.clone(), s.required))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                (
+                    "prod-eu/orders db".to_owned(),
+                    "SCALEBOARD_SECRET_PROD_EU_ORDERS_DB".to_owned(),
+                    true
+                ),
+                (
+                    "prod-eu/redis/mq".to_owned(),
+                    "SCALEBOARD_SECRET_PROD_EU_REDIS_MQ".to_owned(),
+                    false
+                ),
+                (
+                    "prod-eu/rabbitmq/mq".to_owned(),
+                    "SCALEBOARD_SECRET_PROD_EU_RABBITMQ_MQ".to_owned(),
+                    true
+                ),
+            ]
+        );
+        let pg = &all[0];
+        assert_eq!(pg.reference, SecretRef::new("custom/entry"));
+        assert_eq!(
+            pg.env_names(),
+            vec![
+                "SCALEBOARD_SECRET_PROD_EU_POSTGRES_ORDERS_DB".to_owned(),
+                "SCALEBOARD_SECRET_PROD_EU_ORDERS_DB".to_owned()
+            ]
+        );
+        assert_eq!(all[2].reference, SecretRef::new("prod-eu/rabbitmq/mq"));
+        assert_eq!(
+            all[2].env_names().len(),
+            1,
+            "the shared short name is not read"
+        );
+    }
+
+    #[test]
+    fn lookup_order_is_environment_then_keyring_then_credentials_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = CredentialsFile::in_dir(dir.path());
+        let p = profile_with_twins();
+        let rabbit = EndpointSecret::for_endpoint(&p, EndpointKind::RabbitMq, "mq").unwrap();
+        let keyring =
+            Secrets::with_backend(Arc::new(SessionSecrets::new()), Duration::from_secs(1));
+        let env: HashMap<String, String> = HashMap::new();
+        let env = Mutex::new(env);
+        let resolver = Resolver::new(
+            |k| env.lock().unwrap().get(k).cloned(),
+            Some(&keyring),
+            Some(file.clone()),
+        );
+
+        let missing = resolver.lookup(&rabbit).unwrap_err().to_string();
+        assert!(
+            missing.contains("SCALEBOARD_SECRET_PROD_EU_RABBITMQ_MQ")
+                && missing.contains("system keyring (no entry scaleboard:prod-eu/rabbitmq/mq)")
+                && missing.contains("no such file")
+                && missing.contains("scaleboard secret set prod-eu/rabbitmq/mq"),
+            "{missing}"
+        );
+
+        file.set(&rabbit.reference, "from-file").unwrap();
+        let found = resolver.find(&rabbit).unwrap().unwrap();
+        assert_eq!(found.value, "from-file");
+        assert_eq!(
+            found.source,
+            SecretSource::CredentialsFile(file.path().to_path_buf())
+        );
+        assert!(!format!("{found:?}").contains("from-file"));
+
+        keyring.set(&rabbit.reference, "from-keyring").unwrap();
+        let found = resolver.find(&rabbit).unwrap().unwrap();
+        assert_eq!(
+            (found.value.as_str(), found.source),
+            ("from-keyring", SecretSource::Keyring)
+        );
+
+        env.lock().unwrap().insert(
+            "SCALEBOARD_SECRET_PROD_EU_RABBITMQ_MQ".into(),
+            "from-env".into(),
+        );
+        let found = resolver.find(&rabbit).unwrap().unwrap();
+        assert_eq!(found.value, "from-env");
+        // An empty variable counts as unset.
+        env.lock().unwrap().insert(
+            "SCALEBOARD_SECRET_PROD_EU_RABBITMQ_MQ".into(),
+            String::new(),
+        );
+        assert_eq!(resolver.lookup(&rabbit).unwrap(), "from-keyring");
+    }
+
+    #[test]
+    fn without_a_keyring_the_file_is_used_and_the_reason_is_in_the_missing_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = CredentialsFile::in_dir(dir.path());
+        let p = profile_with_twins();
+        let redis = EndpointSecret::for_endpoint(&p, EndpointKind::Redis, "mq").unwrap();
+        let none = Secrets::with_backend(Arc::new(Down), Duration::from_secs(1));
+        assert_eq!(
+            none.keyring_set(&redis.reference, "x"),
+            None,
+            "never kept in memory"
+        );
+        let resolver = Resolver::new(|_| None, Some(&none), Some(file.clone()));
+        let missing = resolver.lookup(&redis).unwrap_err().to_string();
+        assert!(
+            missing.contains("system keyring (not available: no D-Bus)")
+                && missing.contains("REDISCLI_AUTH"),
+            "{missing}"
+        );
+        file.set(&redis.reference, "pw").unwrap();
+        assert_eq!(resolver.lookup(&redis).unwrap(), "pw");
+    }
+
+    #[test]
+    fn keyring_can_be_turned_off() {
+        for v in ["off", "OFF", "0", "false", "no"] {
+            assert!(keyring_turned_off(v), "{v}");
+        }
+        for v in ["", "on", "1", "auto"] {
+            assert!(!keyring_turned_off(v), "{v}");
+        }
     }
 }

@@ -272,11 +272,15 @@ impl PgCluster {
         );
     }
 
-    /// A password file for [`PW_USER`] with the given password.
+    /// A password file for [`PW_USER`] with the given password, mode 0600 (libpq and the
+    /// connector ignore a password file that the group or others can read).
     pub fn passfile(&self, password: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
         let path = self.dir.path().join(format!("pgpass-{password}"));
         std::fs::write(&path, format!("127.0.0.1:*:*:{PW_USER}:{password}\n"))
             .unwrap_or_else(|e| panic!("pgpass: {e}"));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .unwrap_or_else(|e| panic!("pgpass mode: {e}"));
         path
     }
 

@@ -318,10 +318,57 @@ fn parse_url(text: &str) -> Result<BTreeMap<String, String>, String> {
     Ok(out)
 }
 
-/// The password libpq would use from a password file (`hostname:port:database:username:password`,
-/// `*` matches anything, `\` escapes `:` and `\`). Unreadable or missing files give None.
-pub fn password_from_file(path: &Path, dsn: &Dsn) -> Option<String> {
-    let text = std::fs::read_to_string(path).ok()?;
+/// What a password file gives for one server.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Passfile {
+    /// A line matches: the password (never printed by `Debug`).
+    Found(String),
+    /// No line matches this server.
+    NoMatch,
+    /// There is no such file.
+    Missing,
+    /// Ignored, as libpq ignores it: the group or others may read it (the mode is given).
+    TooOpen(u32),
+    /// Not a regular file, or unreadable (the reason).
+    Unusable(String),
+}
+
+impl std::fmt::Debug for Passfile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Found(_) => f.write_str("Found(..)"),
+            Self::NoMatch => f.write_str("NoMatch"),
+            Self::Missing => f.write_str("Missing"),
+            Self::TooOpen(mode) => write!(f, "TooOpen({mode:04o})"),
+            Self::Unusable(why) => write!(f, "Unusable({why})"),
+        }
+    }
+}
+
+/// Reads a password file as libpq does: `hostname:port:database:username:password` lines, `*`
+/// matches anything, `\` escapes `:` and `\`; the first matching line wins. On Unix a file
+/// the group or others can access is ignored ("permissions should be u=rw (0600) or less").
+pub fn passfile_lookup(path: &Path, dsn: &Dsn) -> Passfile {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Passfile::Missing,
+        Err(e) => return Passfile::Unusable(e.to_string()),
+    };
+    if !meta.is_file() {
+        return Passfile::Unusable("not a regular file".into());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            return Passfile::TooOpen(mode);
+        }
+    }
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => return Passfile::Unusable(e.to_string()),
+    };
     let host = if dsn.host.starts_with('/') {
         "localhost"
     } else {
@@ -342,10 +389,36 @@ pub fn password_from_file(path: &Path, dsn: &Dsn) -> Option<String> {
             && matches(&fields[2], &dsn.dbname)
             && matches(&fields[3], &dsn.user)
         {
-            return Some(fields[4..].join(":"));
+            return Passfile::Found(fields[4..].join(":"));
         }
     }
-    None
+    Passfile::NoMatch
+}
+
+/// The password libpq would use from a password file (see [`passfile_lookup`]). Missing,
+/// unreadable or too open files give None; a too open one is reported once per path, in the
+/// words libpq uses.
+pub fn password_from_file(path: &Path, dsn: &Dsn) -> Option<String> {
+    match passfile_lookup(path, dsn) {
+        Passfile::Found(p) => Some(p),
+        Passfile::TooOpen(mode) => {
+            static WARNED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+            let mut warned = WARNED
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !warned.iter().any(|p| p == path) {
+                warned.push(path.to_path_buf());
+                log::warn!(
+                    "password file \"{}\" has group or world access (mode {mode:04o}) and is \
+                     ignored, as libpq does; permissions should be u=rw (0600) or less: chmod 600 {}",
+                    path.display(),
+                    path.display()
+                );
+            }
+            None
+        }
+        _ => None,
+    }
 }
 
 fn split_pgpass_line(line: &str) -> Vec<String> {
@@ -434,6 +507,18 @@ mod tests {
         )
         .unwrap();
         let d = parse("host=127.0.0.1 port=5999", &none()).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            assert_eq!(passfile_lookup(&path, &d), Passfile::TooOpen(0o644));
+            assert_eq!(password_from_file(&path, &d), None, "ignored like libpq");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        assert_eq!(
+            passfile_lookup(&dir.path().join("none"), &d),
+            Passfile::Missing
+        );
         assert_eq!(password_from_file(&path, &d).as_deref(), Some("se:cret"));
         let other = parse("host=elsewhere", &none()).unwrap();
         assert_eq!(

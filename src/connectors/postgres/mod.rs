@@ -5,8 +5,10 @@
 //!
 //! Server names: the DSN's `application_name` when it has one, else `host:port`.
 //!
-//! Passwords, first found wins: the DSN, the keyring entry the profile names, `PGPASSWORD`,
-//! the password file (`passfile` in the DSN, `PGPASSFILE`, `~/.pgpass`).
+//! Passwords, first found wins: the DSN, the endpoint's `SCALEBOARD_SECRET_…` variable, keyring
+//! entry or credentials-file entry (the secret lookup, see `profiles::Resolver`), `PGPASSWORD`,
+//! the password file (`passfile` in the DSN, `PGPASSFILE`, `~/.pgpass`; ignored, as libpq does,
+//! when its mode lets the group or others read it).
 
 pub mod dsn;
 mod errors;
@@ -50,6 +52,8 @@ pub struct PostgresConnector {
     secret_lookup: Option<SecretLookup>,
     /// The keyring's answer, asked once per connector.
     keyring_password: tokio::sync::OnceCell<Option<String>>,
+    /// Where a password was looked for when none was found, added to "no password" errors.
+    missing_hint: Mutex<Option<String>>,
     memory: Mutex<topology::Memory>,
 }
 
@@ -87,6 +91,7 @@ impl PostgresConnector {
             servers,
             secret_lookup,
             keyring_password: tokio::sync::OnceCell::new(),
+            missing_hint: Mutex::new(None),
             memory: Mutex::new(topology::Memory::default()),
         }
     }
@@ -96,43 +101,57 @@ impl PostgresConnector {
         self.servers.iter().map(|s| s.name.clone()).collect()
     }
 
-    async fn password(&self, dsn: &Dsn) -> Option<String> {
+    /// The password for one server, or why the stored one cannot be used (a credentials file
+    /// that others can read).
+    async fn password(&self, dsn: &Dsn) -> Result<Option<String>, String> {
         if let Some(p) = &dsn.password {
-            return Some(p.clone());
+            return Ok(Some(p.clone()));
         }
         let keyring = self
             .keyring_password
-            .get_or_init(|| async {
-                let (Some(lookup), Some(secret)) =
-                    (self.secret_lookup.clone(), self.endpoint.password.clone())
-                else {
-                    return None;
+            .get_or_try_init(|| async {
+                // The endpoint's variable, keyring entry or credentials-file entry (see
+                // `profiles::Resolver`); the entry the profile names, else the conventional one.
+                let Some(lookup) = self.secret_lookup.clone() else {
+                    return Ok(None);
                 };
+                let secret = self.endpoint.password.clone().unwrap_or_default();
                 let found = tokio::task::spawn_blocking(move || lookup(&secret)).await;
                 match found {
-                    Ok(Ok(p)) => Some(p),
-                    Ok(Err(e)) => {
-                        log::info!("no keyring password for {}: {e}", self.endpoint.name);
-                        None
+                    Ok(Ok(p)) => Ok(Some(p)),
+                    Ok(Err(e @ SecretError::Credentials(_))) => {
+                        Err(format!("PostgreSQL \"{}\": {e}", self.endpoint.name))
                     }
-                    Err(_) => None,
+                    Ok(Err(e)) => {
+                        log::debug!("no stored password for {}: {e}", self.endpoint.name);
+                        *self
+                            .missing_hint
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner) = Some(e.to_string());
+                        Ok(None)
+                    }
+                    Err(_) => Ok(None),
                 }
             })
-            .await;
+            .await?;
         if let Some(p) = keyring {
-            return Some(p.clone());
+            return Ok(Some(p.clone()));
         }
         if let Ok(p) = std::env::var("PGPASSWORD")
             && !p.is_empty()
         {
-            return Some(p);
+            return Ok(Some(p));
         }
-        let file = dsn.passfile.clone().or_else(dsn::default_passfile)?;
+        let Some(file) = dsn.passfile.clone().or_else(dsn::default_passfile) else {
+            return Ok(None);
+        };
         let dsn = dsn.clone();
-        tokio::task::spawn_blocking(move || dsn::password_from_file(&file, &dsn))
-            .await
-            .ok()
-            .flatten()
+        Ok(
+            tokio::task::spawn_blocking(move || dsn::password_from_file(&file, &dsn))
+                .await
+                .ok()
+                .flatten(),
+        )
     }
 
     async fn connect(&self, dsn: &Dsn) -> Result<Client, String> {
@@ -155,7 +174,9 @@ impl PostgresConnector {
         if let Some(options) = &dsn.options {
             config.options(options);
         }
-        if let Some(p) = self.password(dsn).await {
+        let password = self.password(dsn).await?;
+        let has_password = password.is_some();
+        if let Some(p) = password {
             config.password(p);
         }
         let connecting = config.connect(tls);
@@ -168,7 +189,20 @@ impl PostgresConnector {
                     SERVER_TIMEOUT.as_secs()
                 )
             })?
-            .map_err(|e| errors::describe(&e, dsn))?;
+            .map_err(|e| {
+                let text = errors::describe(&e, dsn);
+                let hint = self
+                    .missing_hint
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone();
+                match hint {
+                    Some(hint) if !has_password && text.contains("password") => {
+                        format!("{text} ({hint})")
+                    }
+                    _ => text,
+                }
+            })?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 log::debug!("PostgreSQL connection ended: {e}");

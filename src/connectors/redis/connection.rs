@@ -5,6 +5,7 @@
 use super::{RedisPoller, State, TIMEOUT};
 use crate::connectors::ConnectorError;
 use crate::model::snapshot::CacheNode;
+use crate::profiles::SecretError;
 use redis::aio::MultiplexedConnection;
 use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo, Value};
 use std::sync::atomic::Ordering;
@@ -92,23 +93,58 @@ impl RedisPoller {
         Ok(info.set_redis_settings(settings))
     }
 
+    /// The password: the endpoint's variable, keyring entry or credentials-file entry (the
+    /// secret lookup, see `profiles::Resolver`), then `REDISCLI_AUTH` as redis-cli reads it.
+    /// Missing everywhere is an error only when the profile names an entry.
     pub(super) async fn read_password(&self) -> Result<Option<String>, ConnectorError> {
-        let (Some(lookup), Some(secret)) = (self.lookup.clone(), self.endpoint.password.clone())
-        else {
-            return Ok(None);
-        };
         let name = self.endpoint.name.clone();
-        let shown = secret.to_string();
-        tokio::task::spawn_blocking(move || lookup(&secret))
-            .await
-            .map_err(|e| ConnectorError::Failed(e.to_string()))?
-            .map(Some)
-            .map_err(|e| {
-                ConnectorError::Failed(format!(
-                    "Redis \"{name}\": cannot read the password {shown} from the keyring: {e}"
+        let named = self.endpoint.password.clone();
+        let missing = match self.lookup.clone() {
+            None => None,
+            Some(lookup) => {
+                let secret = named.clone().unwrap_or_default();
+                let shown = secret.to_string();
+                let found = tokio::task::spawn_blocking(move || lookup(&secret))
+                    .await
+                    .map_err(|e| ConnectorError::Failed(e.to_string()))?;
+                match found {
+                    Ok(pw) => return Ok(Some(pw)),
+                    Err(SecretError::Missing(why)) => Some(why),
+                    Err(SecretError::NotFound) => {
+                        Some(format!("no password is stored under {shown}"))
+                    }
+                    Err(e @ SecretError::Credentials(_)) => {
+                        return Err(ConnectorError::Failed(format!("Redis \"{name}\": {e}")));
+                    }
+                    Err(e) => {
+                        return Err(ConnectorError::Failed(format!(
+                            "Redis \"{name}\": cannot read the password {shown}: {e}"
+                        )));
+                    }
+                }
+            }
+        };
+        if let Some(pw) = convention_password() {
+            return Ok(Some(pw));
+        }
+        match (named, missing) {
+            (Some(secret), why) => Err(ConnectorError::Failed(format!(
+                "Redis \"{name}\": {}",
+                why.unwrap_or_else(|| format!(
+                    "no password for the entry {secret}, and REDISCLI_AUTH is not set"
                 ))
-            })
+            ))),
+            (None, _) => Ok(None),
+        }
     }
+}
+
+/// Environment variable redis-cli reads its password from.
+pub const REDISCLI_AUTH: &str = "REDISCLI_AUTH";
+
+/// The password redis-cli would use from the environment (`REDISCLI_AUTH`), when set.
+pub fn convention_password() -> Option<String> {
+    std::env::var(REDISCLI_AUTH).ok().filter(|p| !p.is_empty())
 }
 
 /// Per-command replies of one pipeline, or why the pipeline as a whole failed.

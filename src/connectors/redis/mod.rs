@@ -10,6 +10,7 @@
 
 mod cluster;
 mod connection;
+pub use connection::{REDISCLI_AUTH, convention_password};
 pub mod info;
 pub mod queues;
 
