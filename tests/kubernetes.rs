@@ -553,8 +553,7 @@ fn autoscaler_is_created_and_deleted() {
     // Verification reads only the target; the window's view follows with the endpoint's own
     // next poll (which the pipeline asks for), not with a second full poll.
     rig.until("the view shows the autoscaler", |r, _| {
-        r.view
-            .workload(&target)
+        r.workload(&target)
             .and_then(|w| w.autoscaler.as_ref())
             .is_some_and(|h| h.max_replicas == 6)
     });
@@ -571,9 +570,7 @@ fn autoscaler_is_created_and_deleted() {
     assert_eq!(record.outcome, AuditOutcome::Succeeded, "{record:?}");
     assert!(c.east.get(Res::Hpas, "nexus", "writer-service").is_none());
     rig.until("the view shows no autoscaler", |r, _| {
-        r.view
-            .workload(&target)
-            .is_some_and(|w| w.autoscaler.is_none())
+        r.workload(&target).is_some_and(|w| w.autoscaler.is_none())
     });
     // The deletion was conditioned on the version the re-check read.
     let deletes: Vec<_> = c

@@ -140,11 +140,18 @@ fn chmod(path: &Path, mode: u32) {
 }
 
 /// The status line of one endpoint label ("RabbitMQ mq", "PostgreSQL orders", …).
-fn status_line<'a>(run: &'a Run, label: &str) -> &'a str {
-    run.stdout
-        .lines()
-        .find(|l| l.contains(label))
-        .unwrap_or_else(|| panic!("no {label} line: {run:?}"))
+/// The endpoint's line of `status` with its reason lines (indented below it) joined on.
+fn status_line(run: &Run, label: &str) -> String {
+    let mut lines = run.stdout.lines().skip_while(|l| !l.contains(label));
+    let first = lines
+        .next()
+        .unwrap_or_else(|| panic!("no {label} line: {run:?}"));
+    let mut out = first.to_string();
+    for l in lines.take_while(|l| l.starts_with(' ')) {
+        out.push(' ');
+        out.push_str(l.trim());
+    }
+    out
 }
 
 /// The secret must be nowhere but where it was put.
