@@ -141,6 +141,7 @@ impl ScaleboardApp {
             Event::Profiles {
                 profiles,
                 damaged,
+                issues,
                 result,
             } => {
                 // An edit of the profile in use takes effect at once.
@@ -151,6 +152,7 @@ impl ScaleboardApp {
                     .cloned();
                 self.profiles.list = profiles;
                 self.profiles.damaged = damaged;
+                self.profiles.issues = issues;
                 if let Some(profile) = edited_active {
                     self.connect(profile);
                 }

@@ -3,13 +3,16 @@
 //! - [`model`]: the profile data (endpoints, thresholds, keyring references).
 //! - [`validate`]: problems in plain words, including refusing passwords embedded in DSNs/URLs.
 //! - [`paths`]: where the config and data directories are.
-//! - [`store`]: `profiles.toml`, loaded leniently and written atomically.
+//! - [`store`]: `profiles.toml`, loaded strictly (a profile with problems is refused, the others
+//!   load) and edited in place, keeping the user's comments and formatting.
+//! - [`schema`]: the known keys of a profile, traced from the model, for "did you mean".
 //! - [`secrets`]: passwords and tokens in the OS keyring, or in memory for this run.
 //!
 //! No egui here: the UI reads and edits these types, the engine uses them to connect.
 
 pub mod model;
 pub mod paths;
+pub mod schema;
 pub mod secrets;
 pub mod store;
 pub mod validate;
@@ -23,5 +26,7 @@ pub use paths::{AppDirs, DirEnv, PathsError};
 pub use secrets::{
     KeyringBackend, KeyringStatus, SecretBackend, SecretError, Secrets, SessionSecrets,
 };
-pub use store::{ProfileFileError, ProfileStore, StoreError};
-pub use validate::{Problem, validate_profile, validate_set};
+pub use store::{
+    Issue, LoadIssues, MAX_FILE_BYTES, ProfileFileError, ProfileStore, RejectedProfile, StoreError,
+};
+pub use validate::{PathPart, Problem, validate_profile, validate_set};
