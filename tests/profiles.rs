@@ -501,7 +501,10 @@ fn cli_refuses_a_profile_with_errors() {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("profile \"fast\" (line 2) has errors and was not loaded: line 4, column 1: refresh_interval_secs"),
+            err.contains(
+                "profile \"fast\" (line 2) has errors and was not loaded:\n  \
+                 line 4, column 1: refresh_interval_secs"
+            ),
             "{err}"
         );
     }
@@ -563,4 +566,96 @@ fn load_and_save_time_at_the_size_limit() {
     let started = Instant::now();
     store.upsert(p).unwrap();
     eprintln!("save {:?}", started.elapsed());
+}
+
+#[test]
+fn readme_reference_examples_load_without_an_error() {
+    let readme =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme
+        .find("### `profiles.toml` reference")
+        .expect("reference section");
+    let section = &readme[start..];
+    let section = &section[..section.find("\n## ").unwrap_or(section.len())];
+    let blocks: Vec<&str> = section
+        .split("```toml\n")
+        .skip(1)
+        .map(|b| &b[..b.find("```").unwrap()])
+        .collect();
+    assert_eq!(
+        blocks.len(),
+        8,
+        "one example per endpoint kind, plus thresholds"
+    );
+    for block in blocks {
+        let (dir, _) = with_file(block);
+        let store = ProfileStore::load(dir.path());
+        assert!(store.damaged().is_none(), "{block}");
+        assert!(store.issues().is_empty(), "{:?}\n{block}", store.issues());
+        assert_eq!(store.profiles().len(), 1, "{block}");
+    }
+}
+
+#[test]
+fn list_and_table_edits_keep_the_users_form() {
+    let text = r#"[[profile]]
+name = "a"
+
+# first check
+[[profile.health]]
+name = "one"
+url = "http://one/"
+
+# second check: the one we keep
+[[profile.health]]
+name = "two"
+url = "http://two/"   # port 80
+
+[[profile.postgres]]
+name = "pg"
+primary_dsn = "host=db user=app"
+
+# the secret, as a table
+[profile.postgres.password]
+account = "a/postgres/pg"
+
+[[profile]]
+name = "b"
+"#;
+    let (dir, path) = with_file(text);
+    let mut store = ProfileStore::load(dir.path());
+    assert!(store.issues().is_empty(), "{:?}", store.issues());
+    let mut a = store.get("a").unwrap().clone();
+    a.health.remove(0);
+    a.postgres[0].password.as_mut().unwrap().account = "a/postgres/main".into();
+    store.upsert(a.clone()).unwrap();
+    let after = fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        after,
+        replaced(
+            text,
+            &[
+                (
+                    "# first check\n[[profile.health]]\nname = \"one\"\nurl = \"http://one/\"\n\n",
+                    ""
+                ),
+                (
+                    "account = \"a/postgres/pg\"",
+                    "account = \"a/postgres/main\""
+                ),
+            ]
+        )
+    );
+    assert_eq!(ProfileStore::load(dir.path()).get("a"), Some(&a));
+
+    // A copy of the first profile lands between the two, the rest unchanged.
+    store.duplicate("a", "a copy").unwrap();
+    let dup = fs::read_to_string(&path).unwrap();
+    assert!(dup.starts_with(&after[..after.find("[[profile]]\nname = \"b\"").unwrap()]));
+    assert!(dup.ends_with("[[profile]]\nname = \"b\"\n"), "{dup}");
+    let again = ProfileStore::load(dir.path());
+    assert_eq!(names(&again), ["a", "a copy", "b"]);
+    let mut copy = a.clone();
+    copy.name = "a copy".into();
+    assert_eq!(again.get("a copy"), Some(&copy));
 }

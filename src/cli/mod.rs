@@ -41,7 +41,7 @@ pub fn choose_profile(
         .or(store.last_used())
         .and_then(|n| store.issues().rejected(n))
     {
-        anyhow::bail!("{rejected}");
+        anyhow::bail!("{}", rejected.report());
     }
     match name {
         Some(n) => store

@@ -119,6 +119,22 @@ impl RejectedProfile {
     }
 }
 
+impl RejectedProfile {
+    /// The same as its `Display`, one issue per line (for a terminal).
+    pub fn report(&self) -> String {
+        let mut out = format!(
+            "{} (line {}) has errors and was not loaded:",
+            self.label(),
+            self.line
+        );
+        for issue in &self.issues {
+            out.push_str("\n  ");
+            out.push_str(&issue.to_string());
+        }
+        out
+    }
+}
+
 impl fmt::Display for RejectedProfile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -238,8 +254,10 @@ impl ProfileStore {
                 .map(Option::unwrap_or_default)
         }) {
             Ok(loaded) => {
+                // Shown where they matter (the Profiles panel, the command that names the
+                // profile), not printed by every command.
                 for line in loaded.issues.lines() {
-                    log::warn!("{}: {line}", store.path.display());
+                    log::info!("{}: {line}", store.path.display());
                 }
                 store.apply(loaded);
             }
@@ -1130,15 +1148,29 @@ fn merge_key(
         }
         return;
     };
-    if let (toml_edit::Item::Table(dt), toml::Value::Table(nt), toml_edit::Item::Table(ft)) =
-        (&mut *item, n, f)
-    {
-        let ot = match o {
-            Some(toml::Value::Table(t)) => t,
-            _ => &empty,
+    if let (toml_edit::Item::Table(dt), toml::Value::Table(nt)) = (&mut *item, n) {
+        // The user wrote a `[table]` where the serializer would write `{ inline }` (or the
+        // other way round): keep the user's form.
+        let from_inline;
+        let ft = match f {
+            toml_edit::Item::Table(ft) => Some(ft),
+            toml_edit::Item::Value(toml_edit::Value::InlineTable(it)) => {
+                from_inline = it
+                    .iter()
+                    .map(|(k, v)| (k, toml_edit::Item::Value(v.clone())))
+                    .collect::<toml_edit::Table>();
+                Some(&from_inline)
+            }
+            _ => None,
         };
-        merge_table(dt, ot, nt, ft);
-        return;
+        if let Some(ft) = ft {
+            let ot = match o {
+                Some(toml::Value::Table(t)) => t,
+                _ => &empty,
+            };
+            merge_table(dt, ot, nt, ft);
+            return;
+        }
     }
     if let toml::Value::Array(na) = n
         && item.is_array_of_tables()
