@@ -659,3 +659,81 @@ name = "b"
     copy.name = "a copy".into();
     assert_eq!(again.get("a copy"), Some(&copy));
 }
+
+#[test]
+fn every_kind_of_change_reads_back_as_saved() {
+    // One profile with every endpoint kind (the README's examples merged), then one change of
+    // each kind; each save is loaded back and compared before it is written.
+    let readme =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = &readme[readme.find("### `profiles.toml` reference").unwrap()..];
+    let mut text = String::from("# all kinds\n[[profile]]\nname = \"all\"\n");
+    for block in section.split("```toml\n").skip(1).take(8) {
+        let block = &block[..block.find("```").unwrap()];
+        for line in block.lines().skip(2) {
+            if !line.starts_with("refresh_interval_secs") && !line.starts_with("read_only") {
+                text.push_str(line);
+                text.push('\n');
+            }
+        }
+    }
+    let (dir, _) = with_file(&text);
+    let mut store = ProfileStore::load(dir.path());
+    assert!(store.issues().is_empty(), "{:?}\n{text}", store.issues());
+    let base = store.get("all").unwrap().clone();
+    assert!(base.rabbitmq.is_some() && base.prometheus.is_some() && base.kubernetes.len() == 1);
+
+    type Change = fn(&mut Profile);
+    let changes: [(&str, Change); 12] = [
+        ("contexts", |p| p.kubernetes[0].contexts.clear()),
+        ("kubeconfig", |p| p.kubernetes[0].kubeconfig = None),
+        ("docker_host", |p| p.compose[0].docker_host = None),
+        ("docker_context", |p| {
+            p.compose[0].docker_context = Some("remote".into());
+        }),
+        ("replica", |p| {
+            p.postgres[0]
+                .replica_dsns
+                .push("host=db3 user=monitor".into());
+        }),
+        ("queue workload", |p| {
+            p.redis[0].queues[0].linked_workload.as_mut().unwrap().name = "mailer-v2".into();
+        }),
+        ("queue removed", |p| {
+            p.redis[0].queues.remove(0);
+        }),
+        ("rabbit link", |p| {
+            p.rabbitmq.as_mut().unwrap().links[0].jobs_per_worker_per_sec = Some(2.5);
+        }),
+        ("prom query", |p| {
+            p.prometheus.as_mut().unwrap().queries[0].unit = "msgs".into();
+        }),
+        ("health off", |p| {
+            p.health[0].ca_file = None;
+            p.health[0].tls_verify = false;
+        }),
+        ("threshold", |p| p.thresholds.memory_percent = 75.5),
+        ("endpoint gone", |p| {
+            p.rabbitmq = None;
+            p.kubernetes.clear();
+        }),
+    ];
+    let mut expected = base;
+    for (what, change) in changes {
+        change(&mut expected);
+        store
+            .upsert(expected.clone())
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let again = ProfileStore::load(dir.path());
+        assert_eq!(again.get("all"), Some(&expected), "{what}");
+    }
+    let after = fs::read_to_string(dir.path().join(PROFILES_FILE)).unwrap();
+    assert!(
+        after.starts_with("# all kinds\n[[profile]]\nname = \"all\"\n"),
+        "{after}"
+    );
+    assert!(
+        !after.contains("[profile.rabbitmq]") && !after.contains("kubernetes"),
+        "{after}"
+    );
+}
