@@ -237,7 +237,8 @@ fn profile_create_edit_duplicate_delete() {
 
 #[test]
 fn damaged_profile_file_is_reported_and_left_untouched() {
-    let damaged = "[[profile]]\nname = \"prod\"\nrefresh_interval_secs = \"two\"\n";
+    // Not TOML at all (a wrong value type only rejects its profile: see tests/profiles.rs).
+    let damaged = "[[profile]]\nname = \"prod\"\nrefresh_interval_secs = = 2\n";
     let mut t = start(Some(damaged), None);
     let file = support::config_dir(&t.dir).join("profiles.toml");
     // The app still opens, on the demo fleet.

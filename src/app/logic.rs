@@ -145,6 +145,7 @@ impl ScaleboardApp {
             Event::Profiles {
                 profiles,
                 damaged,
+                issues,
                 result,
             } => {
                 // An edit of the profile in use takes effect at once.
@@ -155,6 +156,7 @@ impl ScaleboardApp {
                     .cloned();
                 self.profiles.list = profiles;
                 self.profiles.damaged = damaged;
+                self.profiles.issues = issues;
                 if let Some(profile) = edited_active {
                     self.connect(profile);
                 }

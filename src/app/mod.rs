@@ -22,7 +22,7 @@ use crate::engine::files::FileJob;
 use crate::engine::{Command, ConnectRequest, EngineConfig, EngineHandle};
 use crate::metrics::MetricStore;
 use crate::model::clock::Clock;
-use crate::profiles::{KeyringStatus, Profile, ProfileFileError, ProfileStore};
+use crate::profiles::{KeyringStatus, LoadIssues, Profile, ProfileFileError, ProfileStore};
 use crate::ui::charts::ChartCache;
 use std::sync::{Arc, OnceLock};
 
@@ -52,6 +52,8 @@ pub struct AuditState {
 pub struct ProfilesState {
     pub list: Vec<Profile>,
     pub damaged: Option<ProfileFileError>,
+    /// Profiles refused on load, with line and column: listed, never connected.
+    pub issues: LoadIssues,
     pub active: Profile,
     pub keyring: Option<KeyringStatus>,
     /// The profile being edited and its name before the edit (None = new profile).
@@ -130,6 +132,7 @@ impl ScaleboardApp {
             profiles: ProfilesState {
                 list: store.profiles().to_vec(),
                 damaged: store.damaged().cloned(),
+                issues: store.issues().clone(),
                 active: chosen.clone().unwrap_or_else(Profile::demo_default),
                 keyring: None,
                 editor: None,
@@ -157,7 +160,28 @@ impl ScaleboardApp {
                 format!("The profile file is damaged and was left untouched: {damaged}. The demo fleet is open."),
             );
         }
-        if let Some(name) = &options.profile
+        // A profile with errors is never connected: say which and why instead.
+        let wanted = if options.force_demo {
+            None
+        } else {
+            options.profile.as_deref().or(store.last_used())
+        };
+        let refused = wanted.and_then(|n| store.issues().rejected(n));
+        if let Some(rejected) = refused
+            && chosen.as_ref().map(|p| &p.name) != Some(&rejected.name)
+        {
+            let now = app.clock.now_ms();
+            app.notifications.push(
+                now,
+                Level::Error,
+                format!(
+                    "{rejected}. It was not connected; {} is open instead.",
+                    chosen
+                        .as_ref()
+                        .map_or("the demo fleet".to_owned(), |p| format!("\"{}\"", p.name))
+                ),
+            );
+        } else if let Some(name) = &options.profile
             && chosen.as_ref().map(|p| &p.name) != Some(name)
         {
             let now = app.clock.now_ms();

@@ -43,6 +43,13 @@ pub fn choose_profile(
     if let Some(damaged) = store.damaged() {
         anyhow::bail!("the profile file is damaged: {damaged}");
     }
+    // A profile refused on load is never connected: fail with its errors.
+    if let Some(rejected) = name
+        .or(store.last_used())
+        .and_then(|n| store.issues().rejected(n))
+    {
+        anyhow::bail!("{}", rejected.report());
+    }
     match name {
         Some(n) => store
             .get(n)

@@ -228,6 +228,7 @@ impl Files {
         Event::Profiles {
             profiles: store.profiles().to_vec(),
             damaged: store.damaged().cloned(),
+            issues: store.issues().clone(),
             result: result.map_err(|e| e.to_string()),
         }
     }

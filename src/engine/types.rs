@@ -118,6 +118,8 @@ pub enum Event {
     Profiles {
         profiles: Vec<crate::profiles::Profile>,
         damaged: Option<crate::profiles::ProfileFileError>,
+        /// Profiles refused on load (shown with their errors, never connected).
+        issues: crate::profiles::LoadIssues,
         result: Result<String, String>,
     },
     Keyring(crate::profiles::KeyringStatus),

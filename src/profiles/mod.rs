@@ -3,7 +3,9 @@
 //! - [`model`]: the profile data (endpoints, thresholds, keyring references).
 //! - [`validate`]: problems in plain words, including refusing passwords embedded in DSNs/URLs.
 //! - [`paths`]: where the config and data directories are.
-//! - [`store`]: `profiles.toml`, loaded leniently and written atomically.
+//! - [`store`]: `profiles.toml`, loaded strictly (a profile with problems is refused, the others
+//!   load) and edited in place, keeping the user's comments and formatting.
+//! - [`schema`]: the known keys of a profile, traced from the model, for "did you mean".
 //! - [`secrets`]: passwords and tokens in the OS keyring, or in memory for this run, and where an
 //!   endpoint's secret is found (environment variable, keyring, credentials file).
 //! - [`credentials_file`]: `credentials.toml` (mode 0600) for machines without a keyring.
@@ -13,6 +15,7 @@
 pub mod credentials_file;
 pub mod model;
 pub mod paths;
+pub mod schema;
 pub mod secrets;
 pub mod store;
 pub mod validate;
@@ -28,5 +31,7 @@ pub use secrets::{
     EndpointSecret, Found, KeyringBackend, KeyringStatus, Resolver, SecretBackend, SecretError,
     SecretSource, Secrets, SessionSecrets,
 };
-pub use store::{ProfileFileError, ProfileStore, StoreError};
-pub use validate::{Problem, validate_profile, validate_set};
+pub use store::{
+    Issue, LoadIssues, MAX_FILE_BYTES, ProfileFileError, ProfileStore, RejectedProfile, StoreError,
+};
+pub use validate::{PathPart, Problem, validate_profile, validate_set};

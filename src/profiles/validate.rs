@@ -11,6 +11,14 @@ use super::model::{Profile, REFRESH_RANGE, SecretRef};
 /// What the user is told when a DSN or URL carries a password.
 pub const EMBEDDED_PASSWORD: &str = "put the password in the keyring, not in the profile";
 
+/// One step of a [`Problem`]'s place in the file, relative to its `[[profile]]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathPart {
+    Key(String),
+    /// 0-based index into a list.
+    Index(usize),
+}
+
 /// One thing wrong with a profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -20,6 +28,9 @@ pub struct Problem {
     pub field: String,
     /// What is wrong, in plain words.
     pub message: String,
+    /// Where the field is inside the profile's table (keys and list indexes), so a loaded file
+    /// can point at its line and column; empty for the profile as a whole.
+    pub path: Vec<PathPart>,
 }
 
 impl fmt::Display for Problem {
@@ -36,35 +47,81 @@ impl fmt::Display for Problem {
     }
 }
 
+/// A field as shown to the user (`postgres[main].primary_dsn`) and as found in the file
+/// (`postgres`, 0, `primary_dsn`).
+#[derive(Debug, Clone, Default)]
+struct Loc {
+    field: String,
+    path: Vec<PathPart>,
+}
+
+impl Loc {
+    fn key(&self, key: &str) -> Self {
+        let mut path = self.path.clone();
+        path.push(PathPart::Key(key.to_owned()));
+        let field = if self.field.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{}.{key}", self.field)
+        };
+        Self { field, path }
+    }
+
+    /// Element `index` of the list `key`, shown as `key[label]`.
+    fn item(&self, key: &str, index: usize, label: &str) -> Self {
+        let mut loc = self.key(key);
+        loc.path.push(PathPart::Index(index));
+        loc.field = format!("{}[{label}]", loc.field);
+        loc
+    }
+
+    /// The single table `key`, shown as `key[label]`.
+    fn single(&self, key: &str, label: &str) -> Self {
+        let mut loc = self.key(key);
+        loc.field = format!("{}[{label}]", loc.field);
+        loc
+    }
+}
+
 struct Collector<'a> {
     profile: &'a str,
     problems: Vec<Problem>,
 }
 
 impl Collector<'_> {
-    fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
+    fn push(&mut self, loc: &Loc, message: impl Into<String>) {
         self.problems.push(Problem {
             profile: self.profile.to_owned(),
-            field: field.into(),
+            field: loc.field.clone(),
             message: message.into(),
+            path: loc.path.clone(),
         });
     }
 
-    fn name(&mut self, kind: &str, index: usize, name: &str) -> String {
-        if name.trim().is_empty() {
-            let field = format!("{kind}[{}]", index + 1);
-            self.push(format!("{field}.name"), "the name must not be empty");
-            field
+    /// The endpoint `kind[index]` (a list element when `list`), labelled by its name; an empty
+    /// name is a problem and the label is then its 1-based position.
+    fn name(&mut self, kind: &str, index: usize, name: &str, list: bool) -> Loc {
+        let label = if name.trim().is_empty() {
+            (index + 1).to_string()
         } else {
-            format!("{kind}[{name}]")
+            name.to_owned()
+        };
+        let loc = if list {
+            Loc::default().item(kind, index, &label)
+        } else {
+            Loc::default().single(kind, &label)
+        };
+        if name.trim().is_empty() {
+            self.push(&loc.key("name"), "the name must not be empty");
         }
+        loc
     }
 
     /// A URL that must be present, use one of `schemes`, and carry no password.
-    fn url(&mut self, field: &str, value: &str, schemes: &[&str]) {
+    fn url(&mut self, loc: &Loc, value: &str, schemes: &[&str]) {
         let value = value.trim();
         if value.is_empty() {
-            self.push(field, "the address must not be empty");
+            self.push(loc, "the address must not be empty");
             return;
         }
         if !schemes.is_empty() {
@@ -75,46 +132,40 @@ impl Collector<'_> {
             if !ok {
                 let list: Vec<String> = schemes.iter().map(|s| format!("{s}://")).collect();
                 self.push(
-                    field,
+                    loc,
                     format!("the address must start with {}", list.join(" or ")),
                 );
             }
         }
         if embeds_password(value) {
-            self.push(field, EMBEDDED_PASSWORD);
+            self.push(loc, EMBEDDED_PASSWORD);
         }
     }
 
-    fn dsn(&mut self, field: &str, value: &str) {
+    fn dsn(&mut self, loc: &Loc, value: &str) {
         let value = value.trim();
         if value.is_empty() {
-            self.push(field, "the connection string must not be empty");
+            self.push(loc, "the connection string must not be empty");
             return;
         }
         if !value.contains("://") && !value.contains('=') {
             self.push(
-                field,
+                loc,
                 "the connection string must be a postgres:// URL or libpq key=value pairs",
             );
         }
         if embeds_password(value) {
-            self.push(field, EMBEDDED_PASSWORD);
+            self.push(loc, EMBEDDED_PASSWORD);
         }
     }
 
-    fn secret(&mut self, field: &str, secret: Option<&SecretRef>) {
+    fn secret(&mut self, loc: &Loc, secret: Option<&SecretRef>) {
         if let Some(s) = secret {
             if s.service.trim().is_empty() {
-                self.push(
-                    format!("{field}.service"),
-                    "the keyring service must not be empty",
-                );
+                self.push(&loc.key("service"), "the keyring service must not be empty");
             }
             if s.account.trim().is_empty() {
-                self.push(
-                    format!("{field}.account"),
-                    "the keyring account must not be empty",
-                );
+                self.push(&loc.key("account"), "the keyring account must not be empty");
             }
         }
     }
@@ -122,17 +173,17 @@ impl Collector<'_> {
     /// A queue's consuming workload (all three names given) and its configured throughput.
     fn queue_link(
         &mut self,
-        field: &str,
-        workload: Option<&super::model::QueueWorkload>,
+        loc: &Loc,
+        workload: Option<(&Loc, &super::model::QueueWorkload)>,
         jobs_per_worker_per_sec: Option<f64>,
     ) {
-        if let Some(w) = workload
+        if let Some((wloc, w)) = workload
             && [&w.endpoint, &w.scope, &w.name]
                 .iter()
                 .any(|s| s.trim().is_empty())
         {
             self.push(
-                format!("{field}.linked_workload"),
+                wloc,
                 "the linked workload needs an endpoint, a scope and a name",
             );
         }
@@ -140,15 +191,15 @@ impl Collector<'_> {
             && !(rate.is_finite() && rate > 0.0)
         {
             self.push(
-                format!("{field}.jobs_per_worker_per_sec"),
+                &loc.key("jobs_per_worker_per_sec"),
                 "jobs per worker per second must be a number above 0",
             );
         }
     }
 
-    fn percent(&mut self, field: &str, value: f64) {
+    fn percent(&mut self, loc: &Loc, value: f64) {
         if !(value.is_finite() && value > 0.0 && value <= 100.0) {
-            self.push(field, "must be a percentage above 0 and at most 100");
+            self.push(loc, "must be a percentage above 0 and at most 100");
         }
     }
 }
@@ -159,12 +210,13 @@ pub fn validate_profile(p: &Profile) -> Vec<Problem> {
         profile: &p.name,
         problems: Vec::new(),
     };
+    let root = Loc::default();
     if p.name.trim().is_empty() {
-        c.push("name", "the profile name must not be empty");
+        c.push(&root.key("name"), "the profile name must not be empty");
     }
     if !REFRESH_RANGE.contains(&p.refresh_interval_secs) {
         c.push(
-            "refresh_interval_secs",
+            &root.key("refresh_interval_secs"),
             format!(
                 "the refresh interval must be between {} and {} seconds, not {}",
                 REFRESH_RANGE.start(),
@@ -175,7 +227,7 @@ pub fn validate_profile(p: &Profile) -> Vec<Problem> {
     }
 
     let mut seen: HashMap<(&str, String), usize> = HashMap::new();
-    let mut unique = |c: &mut Collector<'_>, kind: &'static str, name: &str| {
+    let mut unique = |c: &mut Collector<'_>, kind: &'static str, index: usize, name: &str| {
         let key = (kind, name.trim().to_lowercase());
         if key.1.is_empty() {
             return;
@@ -184,162 +236,181 @@ pub fn validate_profile(p: &Profile) -> Vec<Problem> {
         *n += 1;
         if *n == 2 {
             c.push(
-                format!("{kind}[{name}].name"),
+                &root.item(kind, index, name).key("name"),
                 format!("two {kind} endpoints are both named \"{name}\""),
             );
         }
     };
 
     for (i, k) in p.kubernetes.iter().enumerate() {
-        let f = c.name("kubernetes", i, &k.name);
-        unique(&mut c, "kubernetes", &k.name);
+        let f = c.name("kubernetes", i, &k.name, true);
+        unique(&mut c, "kubernetes", i, &k.name);
         if k.kubeconfig
             .as_ref()
             .is_some_and(|p| p.as_os_str().is_empty())
         {
             c.push(
-                format!("{f}.kubeconfig"),
+                &f.key("kubeconfig"),
                 "the kubeconfig path must not be empty",
             );
         }
     }
     for (i, e) in p.compose.iter().enumerate() {
-        let f = c.name("compose", i, &e.name);
-        unique(&mut c, "compose", &e.name);
+        let f = c.name("compose", i, &e.name, true);
+        unique(&mut c, "compose", i, &e.name);
         if let Some(host) = &e.docker_host {
-            c.url(&format!("{f}.docker_host"), host, &[]);
+            c.url(&f.key("docker_host"), host, &[]);
         }
     }
     for (i, e) in p.postgres.iter().enumerate() {
-        let f = c.name("postgres", i, &e.name);
-        unique(&mut c, "postgres", &e.name);
-        c.dsn(&format!("{f}.primary_dsn"), &e.primary_dsn);
+        let f = c.name("postgres", i, &e.name, true);
+        unique(&mut c, "postgres", i, &e.name);
+        c.dsn(&f.key("primary_dsn"), &e.primary_dsn);
         for (j, r) in e.replica_dsns.iter().enumerate() {
-            c.dsn(&format!("{f}.replica_dsns[{}]", j + 1), r);
+            c.dsn(&f.item("replica_dsns", j, &(j + 1).to_string()), r);
         }
-        c.secret(&format!("{f}.password"), e.password.as_ref());
+        c.secret(&f.key("password"), e.password.as_ref());
     }
     for (i, e) in p.redis.iter().enumerate() {
-        let f = c.name("redis", i, &e.name);
-        unique(&mut c, "redis", &e.name);
-        c.url(&format!("{f}.url"), &e.url, &["redis", "rediss", "unix"]);
-        c.secret(&format!("{f}.password"), e.password.as_ref());
+        let f = c.name("redis", i, &e.name, true);
+        unique(&mut c, "redis", i, &e.name);
+        c.url(&f.key("url"), &e.url, &["redis", "rediss", "unix"]);
+        c.secret(&f.key("password"), e.password.as_ref());
         for (j, q) in e.queues.iter().enumerate() {
             let qf = if q.name.trim().is_empty() {
-                let qf = format!("{f}.queues[{}]", j + 1);
-                c.push(format!("{qf}.name"), "the queue name must not be empty");
+                let qf = f.item("queues", j, &(j + 1).to_string());
+                c.push(&qf.key("name"), "the queue name must not be empty");
                 qf
             } else {
-                format!("{f}.queues[{}]", q.name)
+                f.item("queues", j, &q.name)
             };
             if q.key.as_ref().is_some_and(|k| k.trim().is_empty()) {
-                c.push(format!("{qf}.key"), "the key must not be empty when given");
+                c.push(&qf.key("key"), "the key must not be empty when given");
             }
-            c.queue_link(&qf, q.linked_workload.as_ref(), q.jobs_per_worker_per_sec);
+            let wloc = qf.key("linked_workload");
+            c.queue_link(
+                &qf,
+                q.linked_workload.as_ref().map(|w| (&wloc, w)),
+                q.jobs_per_worker_per_sec,
+            );
         }
     }
     if let Some(e) = &p.rabbitmq {
-        let f = c.name("rabbitmq", 0, &e.name);
+        let f = c.name("rabbitmq", 0, &e.name, false);
         c.url(
-            &format!("{f}.management_url"),
+            &f.key("management_url"),
             &e.management_url,
             &["http", "https"],
         );
-        c.secret(&format!("{f}.password"), e.password.as_ref());
+        c.secret(&f.key("password"), e.password.as_ref());
         for (j, l) in e.links.iter().enumerate() {
-            let lf = format!("{f}.links[{}]", j + 1);
+            let lf = f.item("links", j, &(j + 1).to_string());
             if l.queue.trim().is_empty() {
-                c.push(format!("{lf}.queue"), "the queue name must not be empty");
+                c.push(&lf.key("queue"), "the queue name must not be empty");
             }
-            c.queue_link(&lf, Some(&l.workload), l.jobs_per_worker_per_sec);
+            // Shown as `linked_workload` like a Redis queue's; in the file it is `workload`.
+            let mut wloc = lf.key("workload");
+            wloc.field = lf.key("linked_workload").field;
+            c.queue_link(&lf, Some((&wloc, &l.workload)), l.jobs_per_worker_per_sec);
         }
     }
     for (i, e) in p.health.iter().enumerate() {
-        let f = c.name("health", i, &e.name);
-        unique(&mut c, "health", &e.name);
-        c.url(&format!("{f}.url"), &e.url, &["http", "https"]);
+        let f = c.name("health", i, &e.name, true);
+        unique(&mut c, "health", i, &e.name);
+        c.url(&f.key("url"), &e.url, &["http", "https"]);
         if !(100..=599).contains(&e.expected_status) {
             c.push(
-                format!("{f}.expected_status"),
+                &f.key("expected_status"),
                 "the expected status must be an HTTP status code between 100 and 599",
             );
         }
         if e.timeout_ms == 0 {
-            c.push(
-                format!("{f}.timeout_ms"),
-                "the timeout must be more than 0 ms",
-            );
+            c.push(&f.key("timeout_ms"), "the timeout must be more than 0 ms");
         }
         if e.interval_secs > 3600 {
             c.push(
-                format!("{f}.interval_secs"),
+                &f.key("interval_secs"),
                 "the probe interval must be at most 3600 seconds (0 means the profile's refresh)",
             );
         }
         if e.ca_file.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
-            c.push(format!("{f}.ca_file"), "the CA file path must not be empty");
+            c.push(&f.key("ca_file"), "the CA file path must not be empty");
         }
         if let Some(url) = &e.nginx_stub_status {
-            c.url(&format!("{f}.nginx_stub_status"), url, &["http", "https"]);
+            c.url(&f.key("nginx_stub_status"), url, &["http", "https"]);
         }
     }
     if let Some(e) = &p.prometheus {
-        let f = c.name("prometheus", 0, &e.name);
-        c.url(&format!("{f}.url"), &e.url, &["http", "https"]);
-        c.secret(&format!("{f}.token"), e.token.as_ref());
+        let f = c.name("prometheus", 0, &e.name, false);
+        c.url(&f.key("url"), &e.url, &["http", "https"]);
+        c.secret(&f.key("token"), e.token.as_ref());
         if !(1..=86_400).contains(&e.history_secs) {
             c.push(
-                format!("{f}.history_secs"),
+                &f.key("history_secs"),
                 "the history to load must be between 1 and 86400 seconds",
             );
         }
         let mut names = std::collections::HashSet::new();
+        let presets = e.presets.len();
         for (i, q) in e.all_queries().iter().enumerate() {
-            let qf = if q.name.trim().is_empty() {
-                c.push(
-                    format!("{f}.queries[{}].name", i + 1),
-                    "the query name must not be empty",
-                );
-                format!("{f}.queries[{}]", i + 1)
+            // Presets come first in `all_queries`; in the file they are a list of their own.
+            let (list, index) = if i < presets {
+                ("presets", i)
             } else {
-                format!("{f}.queries[{}]", q.name)
+                ("queries", i - presets)
             };
+            let mut qf = if q.name.trim().is_empty() {
+                f.item(list, index, &(i + 1).to_string())
+            } else {
+                f.item(list, index, &q.name)
+            };
+            if list == "presets" {
+                // A preset's query is built in; its problems are shown under `queries`.
+                qf.field = f.item("queries", i, &q.name).field;
+            }
+            if q.name.trim().is_empty() {
+                c.push(&qf.key("name"), "the query name must not be empty");
+            }
             if q.name.contains('/') {
-                c.push(
-                    format!("{qf}.name"),
-                    "the query name must not contain \"/\"",
-                );
+                c.push(&qf.key("name"), "the query name must not contain \"/\"");
             }
             if !q.name.trim().is_empty() && !names.insert(q.name.trim().to_lowercase()) {
                 c.push(
-                    format!("{qf}.name"),
+                    &qf.key("name"),
                     format!("two queries are both named \"{}\"", q.name),
                 );
             }
             if q.expr.trim().is_empty() {
-                c.push(
-                    format!("{qf}.expr"),
-                    "the PromQL expression must not be empty",
-                );
+                c.push(&qf.key("expr"), "the PromQL expression must not be empty");
             }
         }
     }
 
-    let t = &p.thresholds;
-    c.percent("thresholds.cpu_percent", t.cpu_percent);
-    c.percent("thresholds.memory_percent", t.memory_percent);
-    c.percent("thresholds.connections_percent", t.connections_percent);
-    c.percent("thresholds.cache_memory_percent", t.cache_memory_percent);
-    c.percent("thresholds.error_rate_percent", t.error_rate_percent);
-    if !(t.cache_hit_ratio_floor.is_finite() && (0.0..=1.0).contains(&t.cache_hit_ratio_floor)) {
+    let t = root.key("thresholds");
+    c.percent(&t.key("cpu_percent"), p.thresholds.cpu_percent);
+    c.percent(&t.key("memory_percent"), p.thresholds.memory_percent);
+    c.percent(
+        &t.key("connections_percent"),
+        p.thresholds.connections_percent,
+    );
+    c.percent(
+        &t.key("cache_memory_percent"),
+        p.thresholds.cache_memory_percent,
+    );
+    c.percent(
+        &t.key("error_rate_percent"),
+        p.thresholds.error_rate_percent,
+    );
+    let th = &p.thresholds;
+    if !(th.cache_hit_ratio_floor.is_finite() && (0.0..=1.0).contains(&th.cache_hit_ratio_floor)) {
         c.push(
-            "thresholds.cache_hit_ratio_floor",
+            &t.key("cache_hit_ratio_floor"),
             "the cache hit ratio floor must be between 0 and 1",
         );
     }
-    if !(t.queue_drain_target_minutes.is_finite() && t.queue_drain_target_minutes > 0.0) {
+    if !(th.queue_drain_target_minutes.is_finite() && th.queue_drain_target_minutes > 0.0) {
         c.push(
-            "thresholds.queue_drain_target_minutes",
+            &t.key("queue_drain_target_minutes"),
             "the target drain time must be more than 0 minutes",
         );
     }
@@ -364,6 +435,7 @@ pub fn validate_set(profiles: &[Profile]) -> Vec<Problem> {
                 profile: p.name.clone(),
                 field: "name".to_owned(),
                 message: format!("another profile is already named \"{}\"", p.name.trim()),
+                path: vec![PathPart::Key("name".to_owned())],
             });
         }
     }

@@ -1,4 +1,5 @@
-//! Profiles: switch, create, edit, duplicate, delete; damaged files are shown, never rewritten.
+//! Profiles: switch, create, edit, duplicate, delete; damaged files are shown, never rewritten;
+//! profiles with errors are listed with each error's line and column, and never connected.
 
 use super::profile_editor::profile_editor_ui;
 use super::theme;
@@ -18,6 +19,7 @@ pub fn profiles_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
         ui.label("Fix the file by hand (or move it away) and restart; until then nothing is saved, and the demo fleet stays available.");
         ui.separator();
     }
+    profile_errors_ui(app, ui);
     match &app.profiles.keyring {
         Some(KeyringStatus::Unavailable(why)) => {
             ui.colored_label(
@@ -129,4 +131,36 @@ pub fn profiles_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     if let Some(name) = delete {
         app.send(Command::Files(FileJob::DeleteProfile(name)));
     }
+}
+
+/// Profiles refused on load and problems of the file itself, each with its line and column.
+fn profile_errors_ui(app: &ScaleboardApp, ui: &mut egui::Ui) {
+    let issues = &app.profiles.issues;
+    if issues.is_empty() {
+        return;
+    }
+    ui.colored_label(
+        theme::BAD,
+        "Parts of profiles.toml were not loaded. Fix them in the file and restart; \
+         a profile with errors is never connected, the others work as usual.",
+    );
+    for issue in &issues.file {
+        ui.colored_label(theme::BAD, format!("profiles.toml, {issue}"));
+    }
+    for rejected in &issues.rejected {
+        ui.colored_label(
+            theme::BAD,
+            format!(
+                "{} (line {}): not loaded, not connected",
+                rejected.label(),
+                rejected.line
+            ),
+        );
+        ui.indent(("profile_errors", rejected.index), |ui| {
+            for issue in &rejected.issues {
+                ui.label(issue.to_string());
+            }
+        });
+    }
+    ui.separator();
 }
