@@ -129,3 +129,117 @@ fn a_restarted_postgres_is_ok_again_within_two_intervals() {
         ok - answered
     );
 }
+
+/// The postmaster of a server and every process it started (backends included), from its pid
+/// file: SIGSTOP to all of them pauses the server the way a stuck VM would.
+fn server_processes(data: &std::path::Path) -> Vec<String> {
+    let pid = std::fs::read_to_string(data.join("postmaster.pid"))
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .trim()
+        .to_string();
+    let children = std::process::Command::new("pgrep")
+        .args(["-P", &pid])
+        .output()
+        .unwrap();
+    let mut all: Vec<String> = String::from_utf8_lossy(&children.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    all.push(pid);
+    all
+}
+
+fn signal(pids: &[String], sig: &str) {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{sig}"))
+        .args(pids)
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{sig} {pids:?}");
+}
+
+/// A paused replica (SIGSTOP) does not slow the other members: the cluster keeps its 1 s
+/// refresh with the primary's fresh numbers, and the replica is named as not answering.
+#[test]
+fn a_paused_replica_does_not_slow_the_other_members() {
+    use scaleboard::model::clock::SystemClock;
+    use scaleboard::model::snapshot::Snapshot;
+    let cluster = PgCluster::start(1);
+    cluster.wait_caught_up(1);
+    let mut profile = Profile::named("p");
+    profile.refresh_interval_secs = 1;
+    profile.postgres.push(PostgresEndpoint {
+        name: "orders".into(),
+        primary_dsn: cluster.primary.dsn(),
+        replica_dsns: vec![cluster.replicas[0].dsn()],
+        password: None,
+        max_failover_lag_bytes: scaleboard::profiles::model::MIB,
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = EngineConfig::new(
+        Arc::new(SystemClock),
+        dir.path().join("config"),
+        dir.path().join("data"),
+    );
+    let mut engine = EngineHandle::start(config, Arc::new(|| {})).unwrap();
+    engine
+        .send(Command::Connect(Box::new(ConnectRequest {
+            profile,
+            demo_seed: 1,
+        })))
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    // Both servers read once.
+    loop {
+        assert!(Instant::now() < deadline, "no first snapshot");
+        if let Some(Event::Snapshot {
+            snapshot: Snapshot::Databases(db),
+            ..
+        }) = engine.recv_timeout(Duration::from_millis(200))
+            && db.servers.iter().all(|s| s.reachable)
+        {
+            break;
+        }
+    }
+    let paused = server_processes(&cluster.replicas[0].data);
+    signal(&paused, "STOP");
+    // Six seconds with the replica paused: count the cluster's snapshots and the primary's
+    // samples, and see what the replica is said to be.
+    let window = Instant::now() + Duration::from_secs(6);
+    let (mut snapshots, mut primary_samples) = (0, 0);
+    let mut replica_error = None;
+    while Instant::now() < window {
+        if let Some(Event::Snapshot {
+            snapshot: Snapshot::Databases(db),
+            samples,
+            ..
+        }) = engine.recv_timeout(Duration::from_millis(100))
+        {
+            snapshots += 1;
+            primary_samples += samples
+                .iter()
+                .filter(|s| s.target == "orders/primary" && s.metric == "connections")
+                .count();
+            let r = db.servers.iter().find(|s| s.name == "replica_a").unwrap();
+            if !r.reachable {
+                replica_error = r.error.clone();
+            }
+        }
+    }
+    signal(&paused, "CONT");
+    assert!(
+        snapshots >= 5,
+        "only {snapshots} snapshots in 6 s with a paused replica"
+    );
+    assert!(primary_samples >= 5, "{primary_samples} primary samples");
+    // "has not answered for N s (slow or paused…)" while its read waits, "did not answer the
+    // poll within 4 s" once that read gives up.
+    let error = replica_error.expect("the paused replica was never reported");
+    assert!(
+        error.contains("has not answered for") || error.contains("did not answer"),
+        "{error}"
+    );
+}

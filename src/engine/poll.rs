@@ -90,6 +90,7 @@ impl PollLoop {
         self.status(&id, ConnStatus::Connecting, None, self.clock.now_ms())
             .await;
         loop {
+            let started = self.clock.now_ms();
             let result = tokio::time::timeout(self.timeout, self.connector.poll()).await;
             let at = self.clock.now_ms();
             let failure = match result {
@@ -123,7 +124,11 @@ impl PollLoop {
                 let (status, error) = health.failed(message);
                 self.status(&id, status, error, at).await;
             }
+            // Polls start on a steady beat: the time a poll took comes off the wait (but a
+            // quarter of the delay is always left, so a slow endpoint is not asked back to back).
             let delay = next_delay(*self.interval.borrow(), health.failures);
+            let spent = Duration::from_millis(u64::try_from(at - started).unwrap_or(0));
+            let delay = delay.saturating_sub(spent).max(delay / 4);
             tokio::select! {
                 () = self.clock.sleep(delay) => {}
                 () = self.poll_now.notified() => {}

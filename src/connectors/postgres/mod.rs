@@ -43,9 +43,21 @@ struct Server {
     client: tokio::sync::Mutex<Option<Client>>,
     /// Commits + rollbacks at the previous successful poll, for TPS.
     last_xacts: Mutex<Option<(u64, Instant)>>,
+    /// A read of this server still running from an earlier poll (a slow or paused server):
+    /// when it started, and the task. Polls don't wait for it beyond [`MEMBER_WAIT`].
+    inflight: Mutex<Option<(Instant, tokio::task::JoinHandle<topology::ServerPoll>)>>,
 }
 
+/// How long one poll waits for its slowest server before reporting that server as not
+/// answering (its read goes on in the background, up to [`SERVER_TIMEOUT`]): one slow or paused
+/// member must not slow the refresh of the others.
+pub const MEMBER_WAIT: Duration = Duration::from_millis(750);
+
 pub struct PostgresConnector {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     info: EndpointInfo,
     endpoint: PostgresEndpoint,
     servers: Vec<Arc<Server>>,
@@ -59,6 +71,19 @@ pub struct PostgresConnector {
 
 impl PostgresConnector {
     pub fn new(endpoint: PostgresEndpoint, secret_lookup: Option<SecretLookup>) -> Self {
+        Self {
+            inner: Arc::new(Inner::new(endpoint, secret_lookup)),
+        }
+    }
+
+    /// The names the servers are shown under, primary first.
+    pub fn server_names(&self) -> Vec<String> {
+        self.inner.server_names()
+    }
+}
+
+impl Inner {
+    fn new(endpoint: PostgresEndpoint, secret_lookup: Option<SecretLookup>) -> Self {
         let defaults = dsn::Defaults::from_env();
         let mut servers = Vec::new();
         let mut add = |text: &str, role: DbRole, index: usize| {
@@ -74,6 +99,7 @@ impl PostgresConnector {
                 dsn: parsed.map_err(|e| format!("bad connection string: {e}")),
                 client: tokio::sync::Mutex::new(None),
                 last_xacts: Mutex::new(None),
+                inflight: Mutex::new(None),
             }));
         };
         add(&endpoint.primary_dsn, DbRole::Primary, 0);
@@ -96,8 +122,7 @@ impl PostgresConnector {
         }
     }
 
-    /// The names the servers are shown under, primary first.
-    pub fn server_names(&self) -> Vec<String> {
+    fn server_names(&self) -> Vec<String> {
         self.servers.iter().map(|s| s.name.clone()).collect()
     }
 
@@ -285,14 +310,45 @@ impl PostgresConnector {
         }
     }
 
-    async fn poll_all(&self, record_rates: bool) -> Result<PollOutput, ConnectorError> {
-        let polls: Vec<topology::ServerPoll> = {
-            let futures = self
-                .servers
-                .iter()
-                .map(|s| self.poll_server(s, record_rates));
-            join_all(futures).await
-        };
+    /// Every server read concurrently, each in a task of its own; a server that has not
+    /// answered within [`MEMBER_WAIT`] is reported as not answering (yet) while its read goes
+    /// on, and the next poll picks up its result.
+    async fn poll_all(self: &Arc<Self>, record_rates: bool) -> Result<PollOutput, ConnectorError> {
+        let deadline = tokio::time::Instant::now() + MEMBER_WAIT;
+        let mut polls: Vec<topology::ServerPoll> = Vec::with_capacity(self.servers.len());
+        for server in &self.servers {
+            let running = server
+                .inflight
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            let (started, mut task) = running.unwrap_or_else(|| {
+                let inner = Arc::clone(self);
+                let s = Arc::clone(server);
+                let task = tokio::spawn(async move { inner.poll_server(&s, record_rates).await });
+                (Instant::now(), task)
+            });
+            match tokio::time::timeout_at(deadline, &mut task).await {
+                Ok(Ok(poll)) => polls.push(poll),
+                Ok(Err(e)) => polls.push(self.not_answering(server, format!("read failed: {e}"))),
+                Err(_) => {
+                    let waited = started.elapsed().as_secs_f32();
+                    *server
+                        .inflight
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) = Some((started, task));
+                    polls.push(self.not_answering(
+                        server,
+                        format!(
+                            "{} has not answered for {waited:.1} s (slow or paused; still \
+                             waiting, up to {} s)",
+                            server.name,
+                            SERVER_TIMEOUT.as_secs()
+                        ),
+                    ));
+                }
+            }
+        }
         if polls.iter().all(|p| p.result.is_err()) {
             let reason = polls
                 .iter()
@@ -325,6 +381,20 @@ impl PostgresConnector {
             samples,
             notices: Vec::new(),
         })
+    }
+
+    fn not_answering(&self, server: &Server, why: String) -> topology::ServerPoll {
+        topology::ServerPoll {
+            name: server.name.clone(),
+            profile_role: server.profile_role,
+            host: server
+                .dsn
+                .as_ref()
+                .map(|d| d.host.clone())
+                .unwrap_or_default(),
+            result: Err(why),
+            tps: None,
+        }
     }
 
     async fn promote(&self, replica: &str) -> Result<String, ConnectorError> {
@@ -402,37 +472,13 @@ fn first_row(messages: &[SimpleQueryMessage]) -> Result<Vec<String>, String> {
         .ok_or_else(|| "the server returned no row".to_string())
 }
 
-/// Await futures concurrently, results in order (no `futures` crate needed for this).
-async fn join_all<F: Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
-    let mut pinned: Vec<_> = futures.map(Box::pin).collect();
-    let mut out: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (f, slot) in pinned.iter_mut().zip(out.iter_mut()) {
-            if slot.is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => *slot = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    out.into_iter().flatten().collect()
-}
-
 impl Connector for PostgresConnector {
     fn info(&self) -> &EndpointInfo {
-        &self.info
+        &self.inner.info
     }
 
     fn poll(&self) -> BoxFuture<'_, Result<PollOutput, ConnectorError>> {
-        Box::pin(self.poll_all(true))
+        Box::pin(self.inner.poll_all(true))
     }
 
     /// Every server of the cluster asked again (one round trip each): which accept writes, the
@@ -443,7 +489,9 @@ impl Connector for PostgresConnector {
     ) -> BoxFuture<'a, Result<Option<Snapshot>, ConnectorError>> {
         Box::pin(async move {
             match action {
-                Action::PromoteReplica { .. } => Ok(Some(self.poll_all(false).await?.snapshot)),
+                Action::PromoteReplica { .. } => {
+                    Ok(Some(self.inner.poll_all(false).await?.snapshot))
+                }
                 _ => Ok(None),
             }
         })
@@ -456,7 +504,7 @@ impl Connector for PostgresConnector {
         let action = run.action;
         Box::pin(async move {
             match action {
-                Action::PromoteReplica { replica, .. } => self.promote(replica).await,
+                Action::PromoteReplica { replica, .. } => self.inner.promote(replica).await,
                 other => Err(ConnectorError::Unsupported(format!(
                     "PostgreSQL endpoints cannot {}",
                     other.kind()
