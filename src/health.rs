@@ -187,7 +187,11 @@ pub fn assess_snapshot(snapshot: &Snapshot, limits: &Thresholds) -> EndpointHeal
         Snapshot::Health(checks) => {
             for h in checks {
                 let (state, reason) = if h.up {
-                    (HealthState::Ok, None)
+                    // Up at its last answer, but its probe now runs late ("slow: …").
+                    match &h.error {
+                        Some(e) => (HealthState::Degraded, Some(e.clone())),
+                        None => (HealthState::Ok, None),
+                    }
                 } else {
                     let why = h
                         .error
@@ -204,18 +208,32 @@ pub fn assess_snapshot(snapshot: &Snapshot, limits: &Thresholds) -> EndpointHeal
             }
             let down: Vec<&MemberHealth> = members
                 .iter()
-                .filter(|m| m.state != HealthState::Ok)
+                .filter(|m| m.state == HealthState::Down)
                 .collect();
-            if !down.is_empty() {
+            for m in members.iter().filter(|m| m.state == HealthState::Degraded) {
                 reasons.push(format!(
-                    "{} of {} checks DOWN: {}",
-                    down.len(),
-                    checks.len(),
-                    down.iter()
-                        .map(|m| format!("{} ({})", m.name, m.reason.as_deref().unwrap_or("down")))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    "{}: {}",
+                    m.name,
+                    m.reason.as_deref().unwrap_or("slow")
                 ));
+            }
+            if !down.is_empty() {
+                reasons.insert(
+                    0,
+                    format!(
+                        "{} of {} checks DOWN: {}",
+                        down.len(),
+                        checks.len(),
+                        down.iter()
+                            .map(|m| format!(
+                                "{} ({})",
+                                m.name,
+                                m.reason.as_deref().unwrap_or("down")
+                            ))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
             }
         }
         Snapshot::Prometheus(p) => {

@@ -489,3 +489,46 @@ fn prometheus_down_goes_stale_then_recovers() {
     p.restart();
     wait_status(&mut engine, ConnStatus::Ok);
 }
+
+/// One slow check (3 s to answer, 3.5 s time-out) does not slow the four fast ones: every poll
+/// returns within the member wait with their fresh probes, the slow one is shown as slow while
+/// its probe runs on, and its answer is taken by a later poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_slow_check_does_not_slow_the_others() {
+    let nginx = Nginx::start();
+    let mut configs: Vec<HealthEndpoint> = (0..4)
+        .map(|i| check(&format!("fast-{i}"), nginx.url("/fast")))
+        .collect();
+    configs.push(HealthEndpoint {
+        timeout_ms: 3_500,
+        ..check("slow", nginx.url("/slow/3000"))
+    });
+    let c = HealthConnector::new(&configs, clock());
+    let started = Instant::now();
+    let mut polls = 0;
+    let mut saw_slow_note = false;
+    let mut slow_answered = None;
+    while started.elapsed() < Duration::from_secs(8) && slow_answered.is_none() {
+        let t = Instant::now();
+        let out = c.poll().await.unwrap();
+        let took = t.elapsed();
+        polls += 1;
+        assert!(took < Duration::from_millis(1_500), "a poll took {took:?}");
+        let list = checks(&out);
+        for i in 0..4 {
+            let fast = by_name(&list, &format!("fast-{i}"));
+            assert!(fast.up && fast.error.is_none(), "{fast:?}");
+        }
+        let slow = by_name(&list, "slow");
+        match &slow.error {
+            Some(e) if e.starts_with("slow: no answer for") => saw_slow_note = true,
+            None if slow.up => slow_answered = slow.latency_ms,
+            other => panic!("unexpected slow check state {other:?}: {slow:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(saw_slow_note, "the slow check was never shown as slow");
+    let latency = slow_answered.expect("the slow check's answer never arrived");
+    assert!(latency >= 3_000.0, "{latency}");
+    assert!(polls >= 4, "only {polls} polls while the slow probe ran");
+}

@@ -12,7 +12,6 @@ use crate::profiles::HealthEndpoint;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
-use tokio::task::JoinSet;
 
 /// The endpoint id of the health connector: series targets are `health/<check name>`.
 pub const HEALTH_ENDPOINT_ID: &str = "health";
@@ -21,6 +20,9 @@ pub const WINDOW_PROBES: usize = 60;
 /// A probe's time limit is capped below the engine's 10 s limit for a whole poll, so a check
 /// configured with a longer timeout cannot make every other check of the poll miss too.
 pub const MAX_PROBE_TIMEOUT_MS: u64 = 9_000;
+/// How long a poll waits for its slowest probe before showing that check as slow (the probe goes
+/// on, up to the check's own time-out): one slow check must not slow the refresh of the others.
+pub const MEMBER_WAIT: Duration = Duration::from_millis(750);
 /// At most this much of a body is read (to look for `body_contains`).
 const MAX_BODY_BYTES: usize = 256 * 1024;
 
@@ -111,6 +113,9 @@ struct CheckState {
     window: ProbeWindow,
     last_probe_at: Option<TimeMs>,
     last: Option<HealthCheck>,
+    /// A probe still running from an earlier poll (a slow check): when it started, and the
+    /// task. Polls wait for it at most [`MEMBER_WAIT`]; its result is taken when it comes.
+    inflight: Option<(Instant, tokio::task::JoinHandle<ProbeResult>)>,
     /// Previous `requests` counter and when it was read, for requests/s.
     nginx_prev: Option<(Instant, u64)>,
 }
@@ -174,8 +179,9 @@ impl HealthConnector {
                 // Checks without an interval of their own are probed on every poll.
                 let every = i64::from(c.config.interval_secs) * 1000;
                 // Half a second of slack so a 1 s poll loop does not skip a 1 s check.
-                s.last_probe_at
-                    .is_none_or(|t| now - t >= every.saturating_sub(500))
+                s.inflight.is_none()
+                    && s.last_probe_at
+                        .is_none_or(|t| now - t >= every.saturating_sub(500))
             })
             .map(|(i, _)| i)
             .collect()
@@ -184,18 +190,57 @@ impl HealthConnector {
     async fn poll_inner(&self) -> PollOutput {
         let now = self.clock.now_ms();
         let due = self.due(now);
-        let mut tasks = JoinSet::new();
-        for index in due {
-            let check = &self.checks[index];
-            let config = check.config.clone();
-            let client = check.client.clone();
-            let timeout = check.timeout;
-            tasks.spawn(probe(index, config, client, timeout, now));
+        let deadline = tokio::time::Instant::now() + MEMBER_WAIT;
+        // Start the due probes and take every running one out of the state (no lock is held
+        // while waiting).
+        let mut running = Vec::new();
+        {
+            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            for index in due {
+                let check = &self.checks[index];
+                let task = tokio::spawn(probe(
+                    index,
+                    check.config.clone(),
+                    check.client.clone(),
+                    check.timeout,
+                    now,
+                ));
+                state[index].inflight = Some((Instant::now(), task));
+            }
+            for (index, s) in state.iter_mut().enumerate() {
+                if let Some((started, task)) = s.inflight.take() {
+                    running.push((index, started, task));
+                }
+            }
         }
         let mut results = Vec::new();
-        while let Some(joined) = tasks.join_next().await {
-            if let Ok(result) = joined {
-                results.push(result);
+        let mut slow = Vec::new();
+        for (index, started, mut task) in running {
+            match tokio::time::timeout_at(deadline, &mut task).await {
+                Ok(Ok(result)) => results.push(result),
+                Ok(Err(_)) => {}
+                Err(_) => slow.push((index, started, task)),
+            }
+        }
+        {
+            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            for (index, started, task) in slow {
+                let (Some(check), Some(s)) = (self.checks.get(index), state.get_mut(index)) else {
+                    continue;
+                };
+                let note = format!(
+                    "slow: no answer for {:.1} s yet (time-out {} ms)",
+                    started.elapsed().as_secs_f32(),
+                    check.timeout.as_millis()
+                );
+                let last = s.last.get_or_insert_with(|| HealthCheck {
+                    name: check.config.name.clone(),
+                    url: check.config.url.clone(),
+                    group: check.config.group.clone(),
+                    ..HealthCheck::default()
+                });
+                last.error = Some(note);
+                s.inflight = Some((started, task));
             }
         }
         let mut samples = Vec::new();
