@@ -8,7 +8,7 @@
 #     every subcommand of `scaleboard --help`;
 #  4. each completion script loads in its shell and completes the subcommands;
 #  5. `dpkg-deb -I` / `-c`: control fields and every file the package must install; lintian with
-#     no errors;
+#     no errors; the .rpm's header, computed Requires and files (`rpm -qp`), its binary runs;
 #  6. the packaged binary runs: installed with dpkg (only as root and when no scaleboard package
 #     is installed already, then removed again and checked gone), otherwise extracted with
 #     `dpkg-deb -x` into a temp dir. It prints which.
@@ -21,7 +21,7 @@ fail() {
 }
 step() { echo "== packaging ($SECONDS s): $*"; }
 
-for tool in desktop-file-validate appstreamcli lintian man zsh fish dpkg-deb dpkg-shlibdeps gzip; do
+for tool in desktop-file-validate appstreamcli lintian man zsh fish dpkg-deb dpkg-shlibdeps gzip rpm rpm2archive; do
   command -v "$tool" >/dev/null || fail "$tool is missing (scripts/test.sh installs it with apt)"
 done
 BASH_COMPLETION=/usr/share/bash-completion/bash_completion
@@ -52,6 +52,8 @@ VERSION="$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n1)"
 ARCH="$(dpkg --print-architecture)"
 DEB="$TARGET_DIR/packages/scaleboard_${VERSION}-1_${ARCH}.deb"
 [ -f "$DEB" ] || fail "$DEB was not written"
+RPM="$TARGET_DIR/packages/scaleboard-${VERSION}-1.$(uname -m).rpm"
+[ -f "$RPM" ] || fail "$RPM was not written"
 BIN="$TARGET_DIR/debug/scaleboard"
 GEN="$TARGET_DIR/debug/packaging"
 
@@ -156,6 +158,26 @@ step "lintian $DEB"
 lintian --fail-on error --info "$DEB" 2>&1 | tee "$WORK/lintian.txt" || fail "lintian found errors"
 if grep -q '^E: ' "$WORK/lintian.txt"; then fail "lintian found errors"; fi
 echo "lintian: $(grep -c '^E: ' "$WORK/lintian.txt" || true) errors, $(grep -c '^W: ' "$WORK/lintian.txt" || true) warnings"
+
+step "rpm -qp $RPM"
+rpm -qpi "$RPM" 2>&1 | sed -n '1,3p;/^Summary/p'
+[ "$(rpm -qp --qf '%{NAME} %{VERSION}' "$RPM")" = "scaleboard $VERSION" ] || fail "rpm name/version"
+rpm -qpR "$RPM" >"$WORK/rpm-requires.txt"
+grep -q '^libc.so.6' "$WORK/rpm-requires.txt" || fail "rpm Requires were not computed (no libc.so.6)"
+rpm -qpl "$RPM" >"$WORK/rpm-files.txt"
+for f in "${expected[@]}"; do
+  case "$f" in
+    /usr/share/doc/scaleboard/copyright) f=/usr/share/licenses/scaleboard/copyright ;;
+    /usr/share/doc/scaleboard/changelog.Debian.gz) continue ;;
+    /usr/share/zsh/vendor-completions/_scaleboard) f=/usr/share/zsh/site-functions/_scaleboard ;;
+  esac
+  grep -qx "$f" "$WORK/rpm-files.txt" || fail "$RPM lacks $f"
+done
+mkdir -p "$WORK/rpmroot"
+rpm2archive - <"$RPM" | tar -xz -C "$WORK/rpmroot"
+v="$("$WORK/rpmroot/usr/bin/scaleboard" --version)"
+[ "$v" = "scaleboard $VERSION" ] || fail "the rpm's binary says '$v'"
+echo "rpm: $(wc -l <"$WORK/rpm-files.txt") files, $(grep -c . "$WORK/rpm-requires.txt") computed requires, its binary says '$v'"
 
 # --- 6. run the packaged binary ---------------------------------------------------------------
 # Never in the developer's own config: the demo status poll gets a throwaway config dir.

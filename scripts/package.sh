@@ -1,29 +1,32 @@
 #!/usr/bin/env bash
-# Builds the Scaleboard .deb: bash scripts/package.sh [--profile PROFILE] [--no-build] [--fast]
+# Builds the Scaleboard packages: bash scripts/package.sh [--profile PROFILE] [--no-build] [--fast]
 #
 #   → <target dir>/packages/scaleboard_<version>-<revision>_<arch>.deb
+#   → <target dir>/packages/scaleboard-<version>-<release>.<arch>.rpm
 #
 # <target dir> is `target/`, or $CARGO_TARGET_DIR when set. Steps: build the binary (release
 # profile unless --profile says otherwise; --no-build packages what is already built), generate
 # the man pages and the bash/zsh/fish completions with the binary itself into
-# <target dir>/<profile dir>/packaging/, then `cargo deb --no-build`, driven by
-# [package.metadata.deb] in Cargo.toml (--fast: quicker compression, larger file).
-# Installs cargo-deb (crates.io) when it is missing; needs dpkg-dev (dpkg-shlibdeps computes
-# Depends) and binutils (strip). The test command builds the package from the dev profile:
-# scripts/check-packaging.sh.
+# <target dir>/<profile dir>/packaging/, then `cargo deb --no-build` and `cargo generate-rpm`
+# (which never builds), driven by [package.metadata.deb] and [package.metadata.generate-rpm] in
+# Cargo.toml; one build for both (--fast: quicker compression, larger files).
+# Installs cargo-deb and cargo-generate-rpm (crates.io) when missing; needs dpkg-dev
+# (dpkg-shlibdeps computes Depends) and binutils (strip). The test command builds the packages
+# from the dev profile: scripts/check-packaging.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PROFILE=release
 BUILD=1
 DEB_ARGS=()
+RPM_ARGS=()
 while (($#)); do
   case "$1" in
     --profile) PROFILE="$2"; shift 2 ;;
     --profile=*) PROFILE="${1#--profile=}"; shift ;;
     --no-build) BUILD=0; shift ;;
-    --fast) DEB_ARGS+=(--fast); shift ;;
-    -h|--help) sed -n '2,13p' "$0" | cut -c3-; exit 0 ;;
+    --fast) DEB_ARGS+=(--fast); RPM_ARGS+=(--payload-compress gzip); shift ;;
+    -h|--help) sed -n '2,15p' "$0" | cut -c3-; exit 0 ;;
     *) echo "package.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -41,6 +44,10 @@ done
 if ! cargo deb --version >/dev/null 2>&1; then
   echo "== installing cargo-deb"
   cargo install cargo-deb --locked
+fi
+if ! cargo generate-rpm --version >/dev/null 2>&1; then
+  echo "== installing cargo-generate-rpm"
+  cargo install cargo-generate-rpm --locked
 fi
 
 TARGET_DIR="$(cargo metadata --format-version 1 --no-deps --locked \
@@ -60,6 +67,8 @@ rm -rf "$GEN"
 mkdir -p "$GEN/man" "$GEN/completions"
 "$BIN" man --out-dir "$GEN/man" >/dev/null
 gzip -9n "$GEN"/man/*.1
+# cargo-generate-rpm packages files as they are: it gets a stripped copy (cargo-deb strips its own).
+strip --strip-all -o "$GEN/scaleboard" "$BIN"
 "$BIN" completions bash >"$GEN/completions/scaleboard.bash"
 "$BIN" completions zsh >"$GEN/completions/_scaleboard"
 "$BIN" completions fish >"$GEN/completions/scaleboard.fish"
@@ -70,4 +79,6 @@ echo "== cargo deb --no-build --profile $PROFILE"
 # cargo-deb warns that the dev profile is "not supported": it only packages what is built,
 # which is what the test command wants (no release build in the test path).
 cargo deb --no-build --profile "$PROFILE" "${DEB_ARGS[@]}" --output "$OUT/"
-ls -l "$OUT"/*.deb
+echo "== cargo generate-rpm --profile $PROFILE"
+cargo generate-rpm --profile "$PROFILE" --target-dir "$TARGET_DIR" "${RPM_ARGS[@]}" --output "$OUT/"
+ls -l "$OUT"/*.deb "$OUT"/*.rpm

@@ -11,8 +11,9 @@ cd "$(dirname "$0")/.."
 # docker CLI (these machines have both); busybox-static gives their offline test image.
 PACKAGES=(ca-certificates pkg-config busybox-static docker-compose postgresql-15 postgresql-client-15 nginx-light prometheus openssl poppler-utils redis-server redis-tools rabbitmq-server amqp-tools)
 # Packaging checks (scripts/check-packaging.sh): the desktop entry and metainfo validators, man,
-# the three shells the completions are for, dpkg-dev + binutils for cargo-deb, and lintian.
-PACKAGES+=(desktop-file-utils appstream man-db zsh fish bash-completion dpkg-dev binutils lintian)
+# the three shells the completions are for, dpkg-dev + binutils for cargo-deb, lintian, and rpm +
+# rpm2cpio (rpm2archive) to read the .rpm back.
+PACKAGES+=(desktop-file-utils appstream man-db zsh fish bash-completion dpkg-dev binutils lintian rpm rpm2cpio)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
