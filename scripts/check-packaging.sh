@@ -43,16 +43,17 @@ appstreamcli validate --no-net --pedantic packaging/dev.scaleboard.scaleboard.me
 # --- 2. the package, from the dev profile -----------------------------------------------------
 # The debug binary the tests ran (after the test run this builds nothing; `cargo build --bin`
 # would resolve dev-dependency features differently and relink a second binary).
+# The packages go to a temp dir: a release package in <target>/packages stays as it is.
 step "cargo test --no-run (the tests' debug binary), then scripts/package.sh --profile dev --no-build --fast"
 cargo test --locked --no-run --test packaging
-bash scripts/package.sh --profile dev --no-build --fast
+bash scripts/package.sh --profile dev --no-build --fast --out-dir "$WORK/packages"
 TARGET_DIR="$(cargo metadata --format-version 1 --no-deps --locked \
   | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
 VERSION="$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n1)"
 ARCH="$(dpkg --print-architecture)"
-DEB="$TARGET_DIR/packages/scaleboard_${VERSION}-1_${ARCH}.deb"
+DEB="$WORK/packages/scaleboard_${VERSION}-1_${ARCH}.deb"
 [ -f "$DEB" ] || fail "$DEB was not written"
-RPM="$TARGET_DIR/packages/scaleboard-${VERSION}-1.$(uname -m).rpm"
+RPM="$WORK/packages/scaleboard-${VERSION}-1.$(uname -m).rpm"
 [ -f "$RPM" ] || fail "$RPM was not written"
 BIN="$TARGET_DIR/debug/scaleboard"
 GEN="$TARGET_DIR/debug/packaging"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the Scaleboard packages: bash scripts/package.sh [--profile PROFILE] [--no-build] [--fast]
+# Builds the Scaleboard packages:
+#   bash scripts/package.sh [--profile PROFILE] [--no-build] [--fast] [--out-dir DIR]
 #
 #   → <target dir>/packages/scaleboard_<version>-<revision>_<arch>.deb
 #   → <target dir>/packages/scaleboard-<version>-<release>.<arch>.rpm
@@ -9,7 +10,8 @@
 # the man pages and the bash/zsh/fish completions with the binary itself into
 # <target dir>/<profile dir>/packaging/, then `cargo deb --no-build` and `cargo generate-rpm`
 # (which never builds), driven by [package.metadata.deb] and [package.metadata.generate-rpm] in
-# Cargo.toml; one build for both (--fast: quicker compression, larger files).
+# Cargo.toml; one build for both (--fast: quicker compression, larger files; --out-dir: write
+# the packages there instead of <target dir>/packages).
 # Installs cargo-deb and cargo-generate-rpm (crates.io) when missing; needs dpkg-dev
 # (dpkg-shlibdeps computes Depends) and binutils (strip). The test command builds the packages
 # from the dev profile: scripts/check-packaging.sh.
@@ -18,6 +20,7 @@ cd "$(dirname "$0")/.."
 
 PROFILE=release
 BUILD=1
+OUT=""
 DEB_ARGS=()
 RPM_ARGS=()
 while (($#)); do
@@ -25,8 +28,10 @@ while (($#)); do
     --profile) PROFILE="$2"; shift 2 ;;
     --profile=*) PROFILE="${1#--profile=}"; shift ;;
     --no-build) BUILD=0; shift ;;
+    --out-dir) OUT="$2"; shift 2 ;;
+    --out-dir=*) OUT="${1#--out-dir=}"; shift ;;
     --fast) DEB_ARGS+=(--fast); RPM_ARGS+=(--payload-compress gzip); shift ;;
-    -h|--help) sed -n '2,15p' "$0" | cut -c3-; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0" | cut -c3-; exit 0 ;;
     *) echo "package.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -73,7 +78,7 @@ strip --strip-all -o "$GEN/scaleboard" "$BIN"
 "$BIN" completions zsh >"$GEN/completions/_scaleboard"
 "$BIN" completions fish >"$GEN/completions/scaleboard.fish"
 
-OUT="$TARGET_DIR/packages"
+OUT="${OUT:-$TARGET_DIR/packages}"
 mkdir -p "$OUT"
 echo "== cargo deb --no-build --profile $PROFILE"
 # cargo-deb warns that the dev profile is "not supported": it only packages what is built,
