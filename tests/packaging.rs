@@ -231,4 +231,10 @@ fn about_under_the_help_menu_shows_version_licence_and_paths() {
     t.harness.get_by_label_contains(env!("CARGO_PKG_LICENSE"));
     t.harness.key_press(egui::Key::Escape);
     t.run_until("about closed by Escape", |a| !a.about.open);
+
+    // The `?` key's shortcut list links to About too.
+    t.harness.event(egui::Event::Text("?".into()));
+    t.run_until("shortcuts open", |a| a.view.show_shortcuts);
+    t.harness.get_by_label("About Scaleboard…").click();
+    t.run_until("about open from the shortcut list", |a| a.about.open);
 }
