@@ -11,6 +11,10 @@ cd "$(dirname "$0")/.."
 # (docker.io; they start a private daemon, never using the machine's own engine);
 # busybox-static gives their offline test image.
 PACKAGES=(ca-certificates pkg-config busybox-static docker-compose postgresql-15 postgresql-client-15 nginx-light prometheus openssl poppler-utils redis-server redis-tools rabbitmq-server amqp-tools)
+# Packaging checks (scripts/check-packaging.sh): the desktop entry and metainfo validators, man,
+# the three shells the completions are for, dpkg-dev + binutils for cargo-deb, lintian, and rpm +
+# rpm2cpio (rpm2archive) to read the .rpm back.
+PACKAGES+=(desktop-file-utils appstream man-db zsh fish bash-completion dpkg-dev binutils lintian rpm rpm2cpio)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -72,4 +76,7 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --locked --no-fail-fast
 fi
+
+echo "== packaging (the .deb from the debug binary the tests built; installs cargo-deb if missing)"
+bash scripts/check-packaging.sh
 echo "== all checks passed"

@@ -1,6 +1,8 @@
 //! Entry point: arguments, logging, then either a CLI command or the window.
 
-use clap::{Parser, Subcommand};
+mod cli_docs;
+
+use clap::{CommandFactory, Parser, Subcommand};
 use scaleboard::app::{AppOptions, ScaleboardApp};
 use scaleboard::engine::EngineConfig;
 use scaleboard::model::clock::SystemClock;
@@ -134,6 +136,18 @@ enum Cmd {
         #[command(subcommand)]
         command: CostCmd,
     },
+    /// Print the shell completion script for bash, zsh, fish, elvish or powershell
+    /// (e.g. `source <(scaleboard completions bash)`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page scaleboard(1); with --out-dir, write it and one page per subcommand.
+    Man {
+        /// Write scaleboard.1, scaleboard-status.1, … into this existing directory.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
     /// Passwords and tokens of the profiles' endpoints, for machines with or without an OS
     /// keyring. Lookup order: SCALEBOARD_SECRET_<PROFILE>_<ENDPOINT>, the OS keyring,
     /// credentials.toml beside profiles.toml, then PGPASSWORD / ~/.pgpass / REDISCLI_AUTH.
@@ -221,6 +235,19 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
+    // Generated documentation needs no config dir, profile or home directory.
+    match &args.command {
+        Some(Cmd::Completions { shell }) => {
+            cli_docs::completions(*shell, Args::command(), &mut std::io::stdout().lock())?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(Cmd::Man { out_dir }) => {
+            let out = &mut std::io::stdout().lock();
+            cli_docs::man_pages(Args::command(), out_dir.as_deref(), out)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
     let dirs = AppDirs::from_env(args.config_dir.clone())?;
     // Connectors find secrets saved by `scaleboard secret set` without a keyring here.
     scaleboard::profiles::secrets::use_credentials_dir(&dirs.config_dir);

@@ -1,5 +1,6 @@
 //! The eframe application: state, event intake (`logic`) and the frame's layout (`ui`).
 
+pub mod about;
 mod actions;
 mod cost_state;
 mod fleet;
@@ -67,6 +68,8 @@ pub struct ProfilesState {
 
 pub struct ScaleboardApp {
     engine: EngineHandle,
+    /// The About window: version, licence, where this run keeps its files.
+    pub about: about::About,
     repaint_ctx: Arc<OnceLock<egui::Context>>,
     pub clock: Arc<dyn Clock>,
     pub demo_seed: u64,
@@ -104,6 +107,7 @@ impl ScaleboardApp {
         });
         let clock = Arc::clone(&options.engine.clock);
         let export_dir = options.engine.data_dir.clone();
+        let about = about::About::new(&options.engine.config_dir, &options.engine.data_dir);
         let engine = EngineHandle::start(options.engine, repaint)?;
         let chosen = if options.force_demo {
             None
@@ -117,6 +121,7 @@ impl ScaleboardApp {
         };
         let mut app = Self {
             engine,
+            about,
             repaint_ctx,
             clock,
             demo_seed: options.demo_seed,
@@ -332,11 +337,16 @@ impl eframe::App for ScaleboardApp {
 
 /// Open the window and hand the main thread to eframe until it closes.
 pub fn run_window(app: ScaleboardApp) -> anyhow::Result<()> {
+    let mut viewport = egui::ViewportBuilder::default()
+        .with_title("Scaleboard")
+        .with_app_id(about::APP_ID)
+        .with_inner_size([1400.0, 880.0])
+        .with_min_inner_size([900.0, 600.0]);
+    if let Some(icon) = about::window_icon() {
+        viewport = viewport.with_icon(icon);
+    }
     let native = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default()
-            .with_title("Scaleboard")
-            .with_inner_size([1400.0, 880.0])
-            .with_min_inner_size([900.0, 600.0]),
+        viewport,
         ..Default::default()
     };
     eframe::run_native("Scaleboard", native, Box::new(move |_cc| Ok(Box::new(app))))

@@ -1,6 +1,7 @@
 //! Everything that draws. One file per panel plus shared widgets; functions that draw end in
 //! `_ui`. Panels read `ScaleboardApp` state and ask it to act; they never do I/O.
 
+mod about;
 mod audit_panel;
 mod cache_panel;
 pub mod charts;
@@ -53,6 +54,7 @@ pub fn root_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     confirm_dialog::confirm_dialog_ui(app, ui.ctx());
     close_dialog::close_dialog_ui(app, ui.ctx());
     shortcuts::shortcuts_window_ui(app, ui.ctx());
+    about::about_window_ui(app, ui.ctx());
     notifications::notifications_ui(app, ui.ctx());
 }
 
@@ -83,13 +85,7 @@ fn top_bar_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                 ui.selectable_value(&mut app.view.range, range, range.label());
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                if ui
-                    .button("?")
-                    .on_hover_text("Keyboard shortcuts (?)")
-                    .clicked()
-                {
-                    app.view.show_shortcuts = !app.view.show_shortcuts;
-                }
+                about::help_menu_ui(app, ui);
                 let theme_label = if app.view.dark {
                     "Light theme"
                 } else {

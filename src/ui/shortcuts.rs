@@ -70,6 +70,7 @@ pub fn handle_keys(app: &mut ScaleboardApp, ctx: &egui::Context) {
     if escape {
         app.actions.dialog = None;
         app.view.show_shortcuts = false;
+        app.about.open = false;
     }
 }
 
@@ -86,6 +87,9 @@ pub fn shortcuts_window_ui(app: &mut ScaleboardApp, ctx: &egui::Context) {
                     ui.end_row();
                 }
             });
+            if ui.button("About Scaleboard…").clicked() {
+                app.about.open = true;
+            }
         });
     app.view.show_shortcuts = open && app.view.show_shortcuts;
 }

@@ -1,0 +1,95 @@
+//! `scaleboard man` and `scaleboard completions SHELL`: the man pages and shell completions the
+//! packages install, generated from the clap definitions in `main.rs` so they never drift from
+//! `--help`. Neither needs a home directory, a profile or the network (package builds run them).
+
+use std::io::{self, Write};
+use std::path::Path;
+
+/// Extra sections of `scaleboard(1)` that `--help` does not carry. Plain roff: no line may start
+/// with `.` or `'`, and `\` is written `\e`.
+const MAIN_PAGE_EXTRA: &str = r#".SH FILES
+.TP
+\fI$XDG_CONFIG_HOME/scaleboard/profiles.toml\fR (default \fI~/.config/scaleboard\fR)
+Saved connection profiles. Passwords and tokens are kept in the OS keyring, never in this file.
+.TP
+\fI$XDG_CONFIG_HOME/scaleboard/cost\-models.toml\fR
+Saved cost models, next to the profiles.
+.TP
+\fI$XDG_DATA_HOME/scaleboard/audit.jsonl\fR (default \fI~/.local/share/scaleboard\fR)
+The append\-only audit log of every action (JSON Lines).
+.PP
+The window's ? menu, About Scaleboard, shows the paths this run uses.
+.SH ENVIRONMENT
+.TP
+\fBSCALEBOARD_CONFIG_DIR\fR
+Keep profiles and cost models here (as \fB\-\-config\-dir\fR); the audit log then goes to
+its \fIdata\fR subdirectory unless \fBSCALEBOARD_DATA_DIR\fR is set.
+.TP
+\fBSCALEBOARD_DATA_DIR\fR
+Keep the audit log here.
+.TP
+\fBKUBECONFIG\fR
+Kubeconfig files of a Kubernetes endpoint that names none (then \fI~/.kube/config\fR).
+.TP
+\fBPGPASSWORD\fR, \fBPGPASSFILE\fR
+PostgreSQL passwords when the keyring has none.
+.TP
+\fBRUST_LOG\fR
+Log filter (default \fBwarn\fR).
+.SH EXIT STATUS
+0 on success; 1 when an endpoint is down (\fBstatus\fR) or an action was not verified;
+2 on an error.
+"#;
+
+/// Without `out_dir`, prints `scaleboard(1)` to `out`. With it, writes `scaleboard.1` and one
+/// page per subcommand (`scaleboard-status.1`, `scaleboard-cost-report.1`, …) into `out_dir`,
+/// which must exist, and prints the written file names to `out`.
+pub fn man_pages(
+    cmd: clap::Command,
+    out_dir: Option<&Path>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let mut cmd = cmd.disable_help_subcommand(true);
+    cmd.build();
+    let Some(dir) = out_dir else {
+        return main_page(&cmd, out);
+    };
+    let path = dir.join("scaleboard.1");
+    let mut file = io::BufWriter::new(std::fs::File::create(&path)?);
+    main_page(&cmd, &mut file)?;
+    file.into_inner()
+        .map_err(io::IntoInnerError::into_error)?
+        .sync_all()?;
+    writeln!(out, "{}", path.display())?;
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        subcommand_pages(sub, dir, out)?;
+    }
+    Ok(())
+}
+
+fn main_page(cmd: &clap::Command, out: &mut dyn Write) -> io::Result<()> {
+    clap_mangen::Man::new(cmd.clone())
+        .manual("Scaleboard Manual")
+        .render(out)?;
+    out.write_all(MAIN_PAGE_EXTRA.as_bytes())
+}
+
+fn subcommand_pages(cmd: &clap::Command, dir: &Path, out: &mut dyn Write) -> io::Result<()> {
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        subcommand_pages(sub, dir, out)?;
+    }
+    let path = clap_mangen::Man::new(cmd.clone())
+        .manual("Scaleboard Manual")
+        .generate_to(dir)?;
+    writeln!(out, "{}", path.display())
+}
+
+/// Prints the completion script of `shell` for `cmd` to `out`.
+pub fn completions(
+    shell: clap_complete::Shell,
+    mut cmd: clap::Command,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    clap_complete::generate(shell, &mut cmd, "scaleboard", out);
+    out.flush()
+}
