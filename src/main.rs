@@ -378,6 +378,8 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        // Handled before the config dir is resolved, above.
+        Some(Cmd::Completions { .. } | Cmd::Man { .. }) => Ok(ExitCode::SUCCESS),
         Some(Cmd::Secret { command }) => {
             use scaleboard::cli::secret::SecretCommand;
             let command = match command {
