@@ -166,11 +166,14 @@ fn compose_service_scales_up_and_down_and_unscalable_services_are_refused() {
     std::thread::sleep(Duration::from_millis(20));
     let text = std::fs::read_to_string(project.file()).unwrap();
     std::fs::write(project.file(), format!("{text}# edited\n")).unwrap();
+    // (The poll loop's view may still show the count from before the scale-down: verification
+    // reads the target only, and the view follows with the loop's next poll.)
     let worker = rig.workload_until(&id(&project, "worker"), "file change seen", |w| {
-        w.docker
-            .as_deref()
-            .and_then(|d| d.compose.as_ref())
-            .is_some_and(|c| !c.file_warnings.is_empty())
+        w.desired == 1
+            && w.docker
+                .as_deref()
+                .and_then(|d| d.compose.as_ref())
+                .is_some_and(|c| !c.file_warnings.is_empty())
     });
     assert_eq!(worker.desired, 1);
     let plan = rig.plan(Action::ScaleWorkload {

@@ -540,34 +540,6 @@ fn window_shows_the_errors_and_does_not_connect() {
     );
 }
 
-/// Timing at the size limit, run by hand (`--run-ignored only`): about 18 000 real profiles in
-/// 4 MiB load in ~1.3 s and save in ~3.5 s in a debug build on these 2-core machines.
-#[test]
-#[ignore = "timing; run by hand"]
-fn load_and_save_time_at_the_size_limit() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut text = String::new();
-    let mut i = 0;
-    while text.len() < (MAX_FILE_BYTES as usize) - 400 {
-        text.push_str(&format!("[[profile]]\nname = \"p{i}\"\nrefresh_interval_secs = 5\n[[profile.postgres]]\nname = \"main\"\nprimary_dsn = \"postgres://app@db{i}/app\"\nreplica_dsns = [\"host=r{i} user=app\"]\n[[profile.health]]\nname = \"web\"\nurl = \"http://web{i}/healthz\"\n\n"));
-        i += 1;
-    }
-    fs::write(dir.path().join(PROFILES_FILE), &text).unwrap();
-    let started = Instant::now();
-    let mut store = ProfileStore::load(dir.path());
-    eprintln!(
-        "{} profiles, {} bytes: load {:?}",
-        store.profiles().len(),
-        text.len(),
-        started.elapsed()
-    );
-    let mut p = store.get("p7").unwrap().clone();
-    p.read_only = true;
-    let started = Instant::now();
-    store.upsert(p).unwrap();
-    eprintln!("save {:?}", started.elapsed());
-}
-
 #[test]
 fn readme_reference_examples_load_without_an_error() {
     let readme =

@@ -227,10 +227,26 @@ pub fn validate_profile(p: &Profile) -> Vec<Problem> {
     }
 
     let mut seen: HashMap<(&str, String), usize> = HashMap::new();
+    // Endpoint names are the engine's ids (rows, series, actions, status lines), so they must
+    // also differ across kinds; health checks are members of one "health" endpoint instead.
+    let mut kind_of: HashMap<String, &'static str> = HashMap::new();
     let mut unique = |c: &mut Collector<'_>, kind: &'static str, index: usize, name: &str| {
         let key = (kind, name.trim().to_lowercase());
         if key.1.is_empty() {
             return;
+        }
+        if kind != "health" {
+            let first = *kind_of.entry(key.1.clone()).or_insert(kind);
+            if first != kind {
+                c.push(
+                    &root.item(kind, index, name).key("name"),
+                    format!(
+                        "\"{name}\" names both a {first} and a {kind} endpoint: endpoint names \
+                         must differ across kinds too (they name the window's rows, series and \
+                         status lines)"
+                    ),
+                );
+            }
         }
         let n = seen.entry(key).or_insert(0);
         *n += 1;
@@ -297,6 +313,7 @@ pub fn validate_profile(p: &Profile) -> Vec<Problem> {
     }
     if let Some(e) = &p.rabbitmq {
         let f = c.name("rabbitmq", 0, &e.name, false);
+        unique(&mut c, "rabbitmq", 0, &e.name);
         c.url(
             &f.key("management_url"),
             &e.management_url,
@@ -342,6 +359,7 @@ pub fn validate_profile(p: &Profile) -> Vec<Problem> {
     }
     if let Some(e) = &p.prometheus {
         let f = c.name("prometheus", 0, &e.name, false);
+        unique(&mut c, "prometheus", 0, &e.name);
         c.url(&f.key("url"), &e.url, &["http", "https"]);
         c.secret(&f.key("token"), e.token.as_ref());
         if !(1..=86_400).contains(&e.history_secs) {
@@ -658,6 +676,35 @@ queue_drain_target_minutes = 10.0
             Some("scaleboard")
         );
         assert_eq!(p.rabbitmq.as_ref().map(|r| r.links.len()), Some(1));
+    }
+
+    #[test]
+    fn endpoint_names_differ_across_kinds_but_health_checks_may_reuse_them() {
+        let mut p = Profile::named("prod");
+        p.redis.push(RedisEndpoint {
+            name: "mq".into(),
+            url: "redis://127.0.0.1:6379".into(),
+            ..Default::default()
+        });
+        p.rabbitmq = Some(RabbitMqEndpoint {
+            name: "mq".into(),
+            url: "http://127.0.0.1:15672".into(),
+            ..Default::default()
+        });
+        let problems = validate_profile(&p);
+        assert!(
+            problems
+                .iter()
+                .any(|x| x.message.contains("\"mq\" names both a redis and a rabbitmq endpoint")),
+            "{problems:?}"
+        );
+        p.rabbitmq = None;
+        p.health.push(crate::profiles::HealthEndpoint {
+            name: "mq".into(),
+            url: "http://127.0.0.1/health".into(),
+            ..Default::default()
+        });
+        assert!(validate_profile(&p).is_empty(), "{:?}", validate_profile(&p));
     }
 
     #[test]
