@@ -6,11 +6,11 @@ pub mod kube;
 pub mod promote;
 pub mod scale;
 
-use crate::actions::audit::{AuditLog, write_csv};
+use crate::actions::audit::{AuditFilter, AuditLog, Damage};
 use crate::engine::{Command, ConnStatus, ConnectRequest, EngineConfig, EngineHandle, Event};
 use crate::model::clock::SystemClock;
 use crate::profiles::{AppDirs, Profile, ProfileStore};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -157,38 +157,78 @@ pub fn print_status(
     Ok(())
 }
 
-pub fn audit(dirs: &AppDirs, csv: bool, mut out: impl Write) -> anyhow::Result<()> {
+/// `scaleboard audit`: first every action whose outcome is unknown (an intent with no outcome),
+/// then the log, one line per action, oldest first. Streams the file twice (the second pass
+/// stops where the first did); memory holds only the open intents. Damaged lines are reported
+/// on stderr. Exits 0 whatever it finds: unknown outcomes are a finding to act on, not an
+/// error of this command.
+pub fn audit(dirs: &AppDirs, csv: bool, out: impl Write) -> anyhow::Result<()> {
     let log = AuditLog::new(&dirs.data_dir);
-    let read = log.read_all()?;
-    if read.unreadable_lines > 0 {
-        eprintln!(
-            "{} line(s) of {} could not be read",
-            read.unreadable_lines,
-            log.path().display()
-        );
-    }
+    let mut out = std::io::BufWriter::new(out);
     if csv {
-        write_csv(&read.records, out)?;
+        let (_, damage) = log.write_csv_streaming(&AuditFilter::default(), None, &mut out)?;
+        report_damage(&log, &damage);
         return Ok(());
     }
-    if read.records.is_empty() {
+    let unresolved = log.unresolved_intents()?;
+    report_damage(&log, &unresolved.damage);
+    if unresolved.records == 0 {
         writeln!(out, "No audit records in {}", log.path().display())?;
+        return Ok(out.flush()?);
     }
-    for r in &read.records {
+    if unresolved.total > 0 {
         writeln!(
             out,
-            "{} {} {} {} {}: {} -> {} [{}{}] {}",
-            r.when.format("%Y-%m-%d %H:%M:%S"),
+            "{} action(s) with outcome unknown: recorded as about to change the target, with no \
+             outcome after (the process ended between the write and its result). Check each \
+             target:",
+            unresolved.total
+        )?;
+        for u in &unresolved.intents {
+            writeln!(out, "  {}", u.message())?;
+        }
+        writeln!(out)?;
+    }
+    let ids: HashSet<String> = unresolved
+        .intents
+        .iter()
+        .map(|u| u.record.id.clone())
+        .collect();
+    log.for_each_action(unresolved.read_to, &ids, |a| {
+        let r = a.record;
+        let start = a.started.unwrap_or(r.when);
+        let outcome = if a.unresolved {
+            "Outcome unknown: no outcome recorded"
+        } else {
+            r.outcome.label()
+        };
+        write!(
+            out,
+            "{} {} {} {} {}: {} -> {} [{}{}]",
+            start.format("%Y-%m-%d %H:%M:%S"),
             r.os_user,
             r.profile,
             r.action,
             r.target,
             r.before,
             r.after,
-            r.outcome.label(),
+            outcome,
             if r.forced { ", forced" } else { "" },
-            r.detail
         )?;
+        if let Some(s) = a.started {
+            write!(out, " after {} s", (r.when - s).num_seconds())?;
+        }
+        if a.unresolved {
+            writeln!(out, " command: {}", r.command)
+        } else {
+            writeln!(out, " {}", r.detail)
+        }
+    })?;
+    Ok(out.flush()?)
+}
+
+fn report_damage(log: &AuditLog, damage: &Damage) {
+    if !damage.is_empty() {
+        eprintln!("{}: {damage}", log.path().display());
     }
-    Ok(())
 }
