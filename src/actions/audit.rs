@@ -476,6 +476,19 @@ mod tests {
     }
 
     #[test]
+    fn writer_of_an_id_is_running_only_when_it_is_this_process_now_or_a_live_one() {
+        let pid = std::process::id();
+        assert_eq!(writer_running(&new_id()), Some(pid));
+        // Same pid, written before this process started: an earlier process (pids are reused).
+        assert_eq!(
+            writer_running(&format!("20200101T000000.000000000Z-{pid}-0")),
+            None
+        );
+        assert_eq!(writer_running("20200101T000000.000000000Z-0-0"), None);
+        assert_eq!(writer_running("not an id"), None);
+    }
+
+    #[test]
     fn ids_are_unique_and_user_is_known() {
         assert_ne!(new_id(), new_id());
         assert!(!os_user().is_empty());

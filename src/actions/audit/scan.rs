@@ -222,6 +222,8 @@ impl fmt::Display for Damage {
 }
 
 /// One readable record or one damaged line, in file order.
+// Handed by value to a closure once per line: boxing the record would allocate per line.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Item<'a> {
     Record { at: u64, view: RecordView<'a> },
     Damaged { at: u64, torn_tail: bool },
@@ -312,10 +314,7 @@ mod tests {
     fn lines_of(content: &[u8]) -> Vec<String> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
-        std::fs::File::create(&path)
-            .unwrap()
-            .write_all(content)
-            .unwrap();
+        File::create(&path).unwrap().write_all(content).unwrap();
         let mut r = LineReader::open(&path, 0, None).unwrap().unwrap();
         let mut out = Vec::new();
         while let Some(l) = r.next_line().unwrap() {
