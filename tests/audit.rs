@@ -430,7 +430,7 @@ fn startup_with_an_unresolved_intent_warns_and_the_audit_panel_lists_it() {
     // Toast + entry at the top of the panel.
     assert!(h.query_all_by_label_contains(&unknown).count() >= 2);
     // Two rows: the open intent (newest) and the paired action, started at its intent.
-    h.get_by_label("Outcome unknown: check the target");
+    h.get_by_label("Outcome unknown");
     h.get_by_label("2 of 2 actions (3 records)");
     let app = h.state();
     assert_eq!(app.audit.records[0].outcome, AuditOutcome::Intent);

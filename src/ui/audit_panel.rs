@@ -169,7 +169,7 @@ fn table_ui(app: &ScaleboardApp, ui: &mut egui::Ui) -> Option<(usize, usize)> {
         .columns(Column::auto().at_least(70.0), 3)
         .column(Column::auto().at_least(200.0))
         .columns(Column::auto().at_least(110.0), 2)
-        .column(Column::auto().at_least(80.0))
+        .column(Column::auto().at_least(150.0))
         .column(Column::remainder())
         .header(20.0, |mut h| {
             for t in [
@@ -194,9 +194,13 @@ fn table_ui(app: &ScaleboardApp, ui: &mut egui::Ui) -> Option<(usize, usize)> {
                 visible = Some(visible.map_or((i, i), |(a, b)| (a.min(i), b.max(i))));
                 match audit.row(i) {
                     Some((r, started)) => {
-                        for cell in cells(r, started) {
+                        for (k, cell) in cells(r, started).into_iter().enumerate() {
                             row.col(|ui| {
-                                ui.label(cell);
+                                // One line per row; the whole text shows on hover.
+                                let label = ui.add(egui::Label::new(cell).truncate());
+                                if k == 0 {
+                                    label.on_hover_text(times(r, started));
+                                }
                             });
                         }
                     }
@@ -213,25 +217,42 @@ fn table_ui(app: &ScaleboardApp, ui: &mut egui::Ui) -> Option<(usize, usize)> {
     visible
 }
 
+/// When the action started and ended, for the first cell's hover.
+fn times(r: &AuditRecord, started: Option<DateTime<Utc>>) -> String {
+    let fmt = "%Y-%m-%d %H:%M:%S";
+    match (r.outcome, started) {
+        (AuditOutcome::Intent, _) => format!(
+            "Intent recorded {} UTC (id {}); no outcome after it",
+            r.when.format(fmt),
+            r.id
+        ),
+        (_, Some(s)) => format!(
+            "Intent {} UTC, outcome {} UTC ({} s later); id {}",
+            s.format(fmt),
+            r.when.format(fmt),
+            (r.when - s).num_seconds(),
+            r.id
+        ),
+        (_, None) => format!(
+            "Recorded {} UTC, before any write (no intent); id {}",
+            r.when.format(fmt),
+            r.id
+        ),
+    }
+}
+
 fn cells(r: &AuditRecord, started: Option<DateTime<Utc>>) -> [egui::WidgetText; 9] {
     let when = started.unwrap_or(r.when).format("%Y-%m-%d %H:%M:%S");
     let forced = if r.forced { " (forced)" } else { "" };
     let outcome: egui::WidgetText = match r.outcome {
-        AuditOutcome::Intent => {
-            egui::RichText::new(format!("Outcome unknown: check the target{forced}"))
-                .color(super::theme::WARN)
-                .into()
-        }
+        AuditOutcome::Intent => egui::RichText::new(format!("Outcome unknown{forced}"))
+            .color(super::theme::WARN)
+            .into(),
         o => format!("{}{forced}", o.label()).into(),
     };
-    let detail = match (r.outcome, started) {
-        (AuditOutcome::Intent, _) => format!("no outcome recorded; command {}", r.command),
-        (_, Some(s)) => format!(
-            "{} (ended {} s after it started)",
-            r.detail,
-            (r.when - s).num_seconds()
-        ),
-        (_, None) => r.detail.clone(),
+    let detail = match r.outcome {
+        AuditOutcome::Intent => format!("no outcome recorded; command {}", r.command),
+        _ => r.detail.clone(),
     };
     [
         when.to_string().into(),
