@@ -6,11 +6,11 @@
 //!
 //! Write-ahead: an action that reaches its write has two records with the same id, an
 //! [`AuditOutcome::Intent`] synced before the write and its outcome after; readers pair them
-//! into one action ([`index`]). An intent with no outcome is an action whose outcome is unknown.
-//! Nothing is ever rewritten: a later run that finds out what happened records its own action,
+//! into one action (see `index.rs`). An intent with no outcome is an action whose outcome is
+//! unknown. Nothing is ever rewritten: a later run that finds out what happened records its own action,
 //! there is no "resolution" record.
 //!
-//! Reading streams the file line by line ([`scan`]); nothing reads it whole into memory.
+//! Reading streams the file line by line (`scan.rs`); nothing reads it whole into memory.
 //!
 //! This does blocking file I/O: call it off the UI thread.
 
