@@ -15,6 +15,7 @@
 use chrono::{TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
 use scaleboard::actions::audit::{
     AuditFilter, AuditIndex, AuditLog, AuditOutcome, AuditQuery, AuditRecord,
 };
@@ -159,8 +160,8 @@ fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
     let t = Instant::now();
     let out = f();
     eprintln!(
-        "{what}: {:.2} s, heap peak +{:.1} MiB, held after +{:.1} MiB",
-        t.elapsed().as_secs_f64(),
+        "{what}: {:.1} ms, heap peak +{:.1} MiB, held after +{:.1} MiB",
+        t.elapsed().as_secs_f64() * 1000.0,
         peak_above(base),
         mib(live().saturating_sub(base)),
     );
@@ -187,9 +188,10 @@ fn one_shot(data_dir: &Path) {
         mib(index.heap_bytes()),
         index.heap_bytes() / index.matching().max(1)
     );
-    timed("page of 200 rows at row 900,000", || {
+    let deep_row = index.matching() * 9 / 10;
+    timed(&format!("page of 200 rows at row {deep_row}"), || {
         let deep = AuditQuery {
-            first: 900_000,
+            first: deep_row,
             ..all.clone()
         };
         assert_eq!(index.query(&log, &deep).unwrap().rows.len(), 200);
@@ -322,6 +324,13 @@ fn audit_panel(c: &mut Criterion) {
     wait(&mut h, |a| !a.audit.in_flight);
     h.run_steps(3);
     assert_eq!(h.state().audit.unresolved_total, UNRESOLVED);
+    // The frame draws the unresolved list and the newest rows of the table.
+    assert!(
+        h.query_all_by_label_contains("outcome unknown: check")
+            .count()
+            >= UNRESOLVED
+    );
+    assert!(h.query_all_by_label_contains("/deployment/svc-").count() > 20);
     let frame_base = live();
     let mut group = c.benchmark_group("audit_panel");
     group.bench_function("frame/1M records", |b| b.iter(|| h.step()));

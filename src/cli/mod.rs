@@ -161,20 +161,36 @@ pub fn print_status(
 /// then the log, one line per action, oldest first. Streams the file twice (the second pass
 /// stops where the first did); memory holds only the open intents. Damaged lines are reported
 /// on stderr. Exits 0 whatever it finds: unknown outcomes are a finding to act on, not an
-/// error of this command.
+/// error of this command. Output closed early (`| head`) ends it quietly.
 pub fn audit(dirs: &AppDirs, csv: bool, out: impl Write) -> anyhow::Result<()> {
     let log = AuditLog::new(&dirs.data_dir);
-    let mut out = std::io::BufWriter::new(out);
-    if csv {
-        let (_, damage) = log.write_csv_streaming(&AuditFilter::default(), None, &mut out)?;
-        report_damage(&log, &damage);
-        return Ok(());
+    let result = if csv {
+        match log.write_csv_streaming(&AuditFilter::default(), None, out) {
+            Ok((_, damage)) => {
+                report_damage(&log, &damage);
+                Ok(())
+            }
+            Err(e) => match e.kind() {
+                csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                _ => return Err(e.into()),
+            },
+        }
+    } else {
+        print_audit(&log, out)
+    };
+    match result {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
     }
+}
+
+fn print_audit(log: &AuditLog, out: impl Write) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::new(out);
     let unresolved = log.unresolved_intents()?;
-    report_damage(&log, &unresolved.damage);
+    report_damage(log, &unresolved.damage);
     if unresolved.records == 0 {
         writeln!(out, "No audit records in {}", log.path().display())?;
-        return Ok(out.flush()?);
+        return out.flush();
     }
     if unresolved.total > 0 {
         writeln!(
@@ -224,7 +240,7 @@ pub fn audit(dirs: &AppDirs, csv: bool, out: impl Write) -> anyhow::Result<()> {
             writeln!(out, " {}", r.detail)
         }
     })?;
-    Ok(out.flush()?)
+    out.flush()
 }
 
 fn report_damage(log: &AuditLog, damage: &Damage) {
