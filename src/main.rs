@@ -125,7 +125,9 @@ enum Cmd {
         #[arg(long, default_value_t = 15)]
         timeout: u64,
     },
-    /// Print the audit log.
+    /// Print the audit log: first the actions whose outcome is unknown (an intent recorded
+    /// before a write, with no outcome after it: check those targets), then one line per action,
+    /// oldest first. Damaged lines are reported on stderr. Exits 0 either way.
     Audit {
         /// As spreadsheet-safe CSV.
         #[arg(long)]

@@ -333,7 +333,7 @@ impl Rig {
     fn audit(&self) -> Vec<AuditRecord> {
         let log = scaleboard::actions::audit::AuditLog::new(&self.dir.path().join("data"));
         let read = log.read_all().unwrap();
-        assert_eq!(read.unreadable_lines, 0);
+        assert_eq!(read.damage.lines, 0);
         read.records
     }
 }

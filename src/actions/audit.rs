@@ -4,12 +4,30 @@
 //! and skipped when reading, never fatal. The log can be filtered and exported as CSV that is safe
 //! to open in a spreadsheet.
 //!
+//! Write-ahead: an action that reaches its write has two records with the same id, an
+//! [`AuditOutcome::Intent`] synced before the write and its outcome after; readers pair them
+//! into one action (see `index.rs`). An intent with no outcome is an action whose outcome is
+//! unknown. Nothing is ever rewritten: a later run that finds out what happened records its own action,
+//! there is no "resolution" record.
+//!
+//! Reading streams the file line by line (`scan.rs`); nothing reads it whole into memory.
+//!
 //! This does blocking file I/O: call it off the UI thread.
+
+mod index;
+mod scan;
+
+pub use index::{
+    ActionItem, AuditIndex, AuditPage, AuditQuery, AuditRow, UNRESOLVED_LISTED, Unresolved,
+    UnresolvedIntent, writer_running,
+};
+pub use scan::{Damage, MAX_LINE_BYTES, RecordView};
 
 use std::fmt;
 use std::fs::{self, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
@@ -103,6 +121,7 @@ static ID_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// A fresh record id: time, process and a counter, e.g. "20250101T120000.123456789Z-4242-7".
 pub fn new_id() -> String {
+    LazyLock::force(&index::PROCESS_STARTED);
     format!(
         "{}-{}-{}",
         Utc::now().format("%Y%m%dT%H%M%S%.9fZ"),
@@ -116,8 +135,8 @@ pub fn new_id() -> String {
 pub struct AuditRead {
     /// Readable records, oldest first (file order).
     pub records: Vec<AuditRecord>,
-    /// Lines that could not be read as a record (e.g. cut short by a crash).
-    pub unreadable_lines: usize,
+    /// Lines that could not be read as a record (e.g. cut short by a crash), with where.
+    pub damage: Damage,
 }
 
 /// The audit log file.
@@ -129,6 +148,7 @@ pub struct AuditLog {
 impl AuditLog {
     /// The log at `<data_dir>/audit.jsonl`; nothing is touched until the first append.
     pub fn new(data_dir: &Path) -> Self {
+        LazyLock::force(&index::PROCESS_STARTED);
         Self {
             path: data_dir.join(AUDIT_FILE),
         }
@@ -169,24 +189,43 @@ impl AuditLog {
         file.sync_data()
     }
 
-    /// Every readable record, plus a count of lines that were not. A missing file is empty.
+    /// Every readable record, plus the lines that were not. A missing file is empty.
+    /// Holds the whole log in memory: for tests and small logs only; the panel and the CLI
+    /// stream ([`AuditIndex`], [`Self::for_each_action`], [`write_csv_streaming`]).
     pub fn read_all(&self) -> io::Result<AuditRead> {
-        let bytes = match fs::read(&self.path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(AuditRead::default()),
-            Err(e) => return Err(e),
-        };
         let mut out = AuditRead::default();
-        for line in bytes.split(|b| *b == b'\n') {
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            match serde_json::from_slice::<AuditRecord>(line) {
-                Ok(r) => out.records.push(r),
-                Err(_) => out.unreadable_lines += 1,
-            }
-        }
+        scan::scan(&self.path, 0, None, |item| match item {
+            scan::Item::Record { view, .. } => out.records.push(view.to_record()),
+            scan::Item::Damaged { at, torn_tail } => out.damage.add(at, torn_tail),
+        })?;
         Ok(out)
+    }
+
+    /// Streams the raw records that match `filter` (intents and outcomes alike, linked by id)
+    /// as CSV, up to byte `end` when given. Returns the rows written and the damaged lines.
+    pub fn write_csv_streaming<W: Write>(
+        &self,
+        filter: &AuditFilter,
+        end: Option<u64>,
+        w: W,
+    ) -> Result<(u64, Damage), csv::Error> {
+        let mut out = csv::Writer::from_writer(BufWriter::new(w));
+        out.write_record(CSV_HEADER)?;
+        let mut damage = Damage::default();
+        let mut rows = 0;
+        let mut result = Ok(());
+        scan::scan(&self.path, 0, end, |item| match item {
+            scan::Item::Record { view, .. } => {
+                if result.is_ok() && filter.matches_view(&view) {
+                    rows += 1;
+                    result = write_row(&mut out, &view.to_record());
+                }
+            }
+            scan::Item::Damaged { at, torn_tail } => damage.add(at, torn_tail),
+        })?;
+        result?;
+        out.flush()?;
+        Ok((rows, damage))
     }
 }
 
@@ -202,17 +241,35 @@ pub struct AuditFilter {
 
 impl AuditFilter {
     pub fn matches(&self, r: &AuditRecord) -> bool {
-        if self.outcome.is_some_and(|o| o != r.outcome) {
+        self.matches_fields(r.outcome, [&r.target, &r.action, &r.profile, &r.os_user])
+    }
+
+    /// [`Self::matches`] on a record read without copying.
+    pub fn matches_view(&self, v: &RecordView<'_>) -> bool {
+        self.matches_fields(v.outcome, [&v.target, &v.action, &v.profile, &v.os_user])
+    }
+
+    /// `fields`: target, action, profile, user.
+    fn matches_fields(&self, outcome: AuditOutcome, fields: [&str; 4]) -> bool {
+        if self.outcome.is_some_and(|o| o != outcome) {
             return false;
         }
-        if self.profile.as_ref().is_some_and(|p| *p != r.profile) {
+        if self.profile.as_ref().is_some_and(|p| p != fields[2]) {
             return false;
         }
-        let needle = self.text.trim().to_lowercase();
-        needle.is_empty()
-            || [&r.target, &r.action, &r.profile, &r.os_user]
-                .iter()
-                .any(|field| field.to_lowercase().contains(&needle))
+        let needle = self.text.trim();
+        needle.is_empty() || fields.iter().any(|f| contains_ignoring_case(f, needle))
+    }
+}
+
+/// `hay.to_lowercase().contains(&needle.to_lowercase())`, without allocating when both are
+/// ASCII (a million records are filtered per keystroke).
+fn contains_ignoring_case(hay: &str, needle: &str) -> bool {
+    if hay.is_ascii() && needle.is_ascii() {
+        let (h, n) = (hay.as_bytes(), needle.as_bytes());
+        n.len() <= h.len() && h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+    } else {
+        hay.to_lowercase().contains(&needle.to_lowercase())
     }
 }
 
@@ -240,25 +297,32 @@ pub fn write_csv<W: Write>(records: &[AuditRecord], w: W) -> Result<(), csv::Err
     let mut out = csv::Writer::from_writer(w);
     out.write_record(CSV_HEADER)?;
     for r in records {
-        let row = [
-            r.id.clone(),
-            r.when.to_rfc3339(),
-            r.os_user.clone(),
-            r.profile.clone(),
-            r.action.clone(),
-            r.target.clone(),
-            r.before.clone(),
-            r.after.clone(),
-            r.command.clone(),
-            r.outcome.label().to_owned(),
-            r.detail.clone(),
-            r.forced.to_string(),
-            r.overridden_guards.join("; "),
-        ];
-        out.write_record(row.iter().map(|c| neutralise(c)))?;
+        write_row(&mut out, r)?;
     }
     out.flush()?;
     Ok(())
+}
+
+fn write_row<W: Write>(out: &mut csv::Writer<W>, r: &AuditRecord) -> Result<(), csv::Error> {
+    let when = r.when.to_rfc3339();
+    let forced = r.forced.to_string();
+    let guards = r.overridden_guards.join("; ");
+    let row: [&str; 13] = [
+        &r.id,
+        &when,
+        &r.os_user,
+        &r.profile,
+        &r.action,
+        &r.target,
+        &r.before,
+        &r.after,
+        &r.command,
+        r.outcome.label(),
+        &r.detail,
+        &forced,
+        &guards,
+    ];
+    out.write_record(row.iter().map(|c| neutralise(c)))
 }
 
 pub use crate::model::units::os_user;
@@ -303,7 +367,7 @@ mod tests {
 
         let read = log.read_all().unwrap();
         assert_eq!(read.records, vec![a, b]);
-        assert_eq!(read.unreadable_lines, 0);
+        assert!(read.damage.is_empty());
 
         let text = fs::read_to_string(log.path()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
@@ -337,7 +401,8 @@ mod tests {
 
         let read = log.read_all().unwrap();
         assert_eq!(read.records, vec![a, b]);
-        assert_eq!(read.unreadable_lines, 3);
+        assert_eq!(read.damage.lines, 3);
+        assert!(!read.damage.torn_tail);
     }
 
     #[test]
@@ -408,6 +473,19 @@ mod tests {
         assert_eq!(&row[10], "line one\nline two");
         assert_eq!(&row[11], "false");
         assert_eq!(&row[12], "lag; cpu");
+    }
+
+    #[test]
+    fn writer_of_an_id_is_running_only_when_it_is_this_process_now_or_a_live_one() {
+        let pid = std::process::id();
+        assert_eq!(writer_running(&new_id()), Some(pid));
+        // Same pid, written before this process started: an earlier process (pids are reused).
+        assert_eq!(
+            writer_running(&format!("20200101T000000.000000000Z-{pid}-0")),
+            None
+        );
+        assert_eq!(writer_running("20200101T000000.000000000Z-0-0"), None);
+        assert_eq!(writer_running("not an id"), None);
     }
 
     #[test]

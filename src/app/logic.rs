@@ -117,9 +117,8 @@ impl ScaleboardApp {
                         record.detail
                     ),
                 );
-                if self.audit.loaded {
-                    self.audit.records.push((*record).clone());
-                }
+                // The panel's page and the unresolved intents follow the log.
+                self.request_audit();
                 if let Some(a) = self.actions.get_mut(id) {
                     a.record = Some(*record);
                     a.stage = None;
@@ -134,14 +133,7 @@ impl ScaleboardApp {
             }
             Event::DryRun { key, outcome } => self.actions.dry_run_answer(key, &outcome),
             Event::Notice(text) => self.notifications.push(now, Level::Info, text),
-            Event::AuditLoaded(result) => match result {
-                Ok(read) => {
-                    self.audit.records = read.records;
-                    self.audit.unreadable_lines = read.unreadable_lines;
-                    self.audit.loaded = true;
-                }
-                Err(e) => self.notifications.push(now, Level::Error, e),
-            },
+            Event::AuditPage(result) => self.audit_answered(result),
             Event::Profiles {
                 profiles,
                 damaged,

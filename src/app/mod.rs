@@ -2,6 +2,7 @@
 
 pub mod about;
 mod actions;
+mod audit_state;
 mod cost_state;
 mod fleet;
 mod logic;
@@ -12,12 +13,12 @@ pub use actions::{
     ActionsState, AutoscaleForm, CloseChoice, ConfirmDialog, ProjectScaleForm, RunningAction,
     ScaleForm,
 };
+pub use audit_state::{AuditState, PAGE_ROWS as AUDIT_PAGE_ROWS};
 pub use cost_state::{CostState, live_inventory};
 pub use fleet::{EndpointState, FleetState};
 pub use notifications::{Level, Notification, Notifications};
 pub use view::{PanelId, TimeRange, ViewState};
 
-use crate::actions::audit::{AuditFilter, AuditRecord};
 use crate::actions::{Action, PlanPolicy, plan};
 use crate::engine::files::FileJob;
 use crate::engine::{Command, ConnectRequest, EngineConfig, EngineHandle};
@@ -37,17 +38,6 @@ pub struct AppOptions {
     pub force_demo: bool,
     /// Process start, to report the time to the first frame (`SCALEBOARD_TRACE_STARTUP=1`).
     pub started: Option<std::time::Instant>,
-}
-
-#[derive(Default)]
-pub struct AuditState {
-    pub records: Vec<AuditRecord>,
-    pub unreadable_lines: usize,
-    pub filter: AuditFilter,
-    pub loaded: bool,
-    pub export_path: String,
-    /// The save dialog is open (on the engine's blocking pool).
-    pub picking_path: bool,
 }
 
 pub struct ProfilesState {
@@ -198,6 +188,8 @@ impl ScaleboardApp {
         }
         let profile = app.profiles.active.clone();
         app.connect(profile);
+        // Intents with no outcome are reported at start-up (read on the engine's file pool).
+        app.request_audit();
         Ok(app)
     }
 
@@ -286,10 +278,6 @@ impl ScaleboardApp {
 
     pub fn cancel_action(&mut self, id: crate::actions::ActionId) {
         self.send(Command::Cancel { id });
-    }
-
-    pub fn request_audit(&mut self) {
-        self.send(Command::Files(FileJob::LoadAudit));
     }
 
     /// eframe's `logic`: take in what the engine sent. Also called by UI tests.

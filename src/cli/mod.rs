@@ -7,12 +7,12 @@ pub mod promote;
 pub mod scale;
 pub mod secret;
 
-use crate::actions::audit::{AuditLog, write_csv};
+use crate::actions::audit::{AuditFilter, AuditLog, Damage};
 use crate::engine::{Command, ConnStatus, ConnectRequest, EngineConfig, EngineHandle, Event};
 use crate::health::{HealthState, Reachability, assess_endpoint};
 use crate::model::clock::SystemClock;
 use crate::profiles::{AppDirs, Profile, ProfileStore};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -196,38 +196,94 @@ pub fn print_status(
     Ok(())
 }
 
-pub fn audit(dirs: &AppDirs, csv: bool, mut out: impl Write) -> anyhow::Result<()> {
+/// `scaleboard audit`: first every action whose outcome is unknown (an intent with no outcome),
+/// then the log, one line per action, oldest first. Streams the file twice (the second pass
+/// stops where the first did); memory holds only the open intents. Damaged lines are reported
+/// on stderr. Exits 0 whatever it finds: unknown outcomes are a finding to act on, not an
+/// error of this command. Output closed early (`| head`) ends it quietly.
+pub fn audit(dirs: &AppDirs, csv: bool, out: impl Write) -> anyhow::Result<()> {
     let log = AuditLog::new(&dirs.data_dir);
-    let read = log.read_all()?;
-    if read.unreadable_lines > 0 {
-        eprintln!(
-            "{} line(s) of {} could not be read",
-            read.unreadable_lines,
-            log.path().display()
-        );
+    let result = if csv {
+        match log.write_csv_streaming(&AuditFilter::default(), None, out) {
+            Ok((_, damage)) => {
+                report_damage(&log, &damage);
+                Ok(())
+            }
+            Err(e) => match e.kind() {
+                csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                _ => return Err(e.into()),
+            },
+        }
+    } else {
+        print_audit(&log, out)
+    };
+    match result {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
     }
-    if csv {
-        write_csv(&read.records, out)?;
-        return Ok(());
-    }
-    if read.records.is_empty() {
+}
+
+fn print_audit(log: &AuditLog, out: impl Write) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::new(out);
+    let unresolved = log.unresolved_intents()?;
+    report_damage(log, &unresolved.damage);
+    if unresolved.records == 0 {
         writeln!(out, "No audit records in {}", log.path().display())?;
+        return out.flush();
     }
-    for r in &read.records {
+    if unresolved.total > 0 {
         writeln!(
             out,
-            "{} {} {} {} {}: {} -> {} [{}{}] {}",
-            r.when.format("%Y-%m-%d %H:%M:%S"),
+            "{} action(s) with outcome unknown: recorded as about to change the target, with no \
+             outcome after (the process ended between the write and its result). Check each \
+             target:",
+            unresolved.total
+        )?;
+        for u in &unresolved.intents {
+            writeln!(out, "  {}", u.message())?;
+        }
+        writeln!(out)?;
+    }
+    let ids: HashSet<String> = unresolved
+        .intents
+        .iter()
+        .map(|u| u.record.id.clone())
+        .collect();
+    log.for_each_action(unresolved.read_to, &ids, |a| {
+        let r = a.record;
+        let start = a.started.unwrap_or(r.when);
+        let outcome = if a.unresolved {
+            "Outcome unknown: no outcome recorded"
+        } else {
+            r.outcome.label()
+        };
+        write!(
+            out,
+            "{} {} {} {} {}: {} -> {} [{}{}]",
+            start.format("%Y-%m-%d %H:%M:%S"),
             r.os_user,
             r.profile,
             r.action,
             r.target,
             r.before,
             r.after,
-            r.outcome.label(),
+            outcome,
             if r.forced { ", forced" } else { "" },
-            r.detail
         )?;
+        if let Some(s) = a.started {
+            write!(out, " after {} s", (r.when - s).num_seconds())?;
+        }
+        if a.unresolved {
+            writeln!(out, " command: {}", r.command)
+        } else {
+            writeln!(out, " {}", r.detail)
+        }
+    })?;
+    out.flush()
+}
+
+fn report_damage(log: &AuditLog, damage: &Damage) {
+    if !damage.is_empty() {
+        eprintln!("{}: {damage}", log.path().display());
     }
-    Ok(())
 }

@@ -4,7 +4,7 @@
 
 use super::EventSink;
 use super::types::Event;
-use crate::actions::audit::{AuditLog, AuditRecord, write_csv};
+use crate::actions::audit::{AuditFilter, AuditIndex, AuditLog, AuditPage, AuditQuery};
 use crate::cost::{CostModel, CostModelStore, CostReport, ReportFormat, ReportInput};
 use crate::profiles::{Profile, ProfileStore, SecretBackend, SecretRef, Secrets};
 use std::path::{Path, PathBuf};
@@ -12,10 +12,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 #[derive(Debug)]
 pub enum FileJob {
-    LoadAudit,
+    /// A page of the Audit panel's rows and the counts around it (also asked at start-up, for
+    /// the intents with no outcome). Answered with [`Event::AuditPage`].
+    QueryAudit(AuditQuery),
+    /// Stream the records matching the filter to a CSV file.
     ExportAuditCsv {
         path: PathBuf,
-        records: Vec<AuditRecord>,
+        filter: AuditFilter,
     },
     /// Create or replace a profile; `previous_name` renames it.
     SaveProfile {
@@ -70,6 +73,8 @@ pub enum FileJob {
 pub(crate) struct Files {
     store: Mutex<ProfileStore>,
     audit: AuditLog,
+    /// The Audit panel's index: rebuilt when the filter changes, extended when the log grows.
+    audit_index: Mutex<Option<AuditIndex>>,
     config_dir: PathBuf,
     /// Loaded on the first cost job, on the blocking pool.
     cost_models: Mutex<Option<CostModelStore>>,
@@ -80,6 +85,7 @@ impl Files {
         Arc::new(Self {
             store: Mutex::new(ProfileStore::load(config_dir)),
             audit: AuditLog::new(data_dir),
+            audit_index: Mutex::new(None),
             config_dir: config_dir.to_path_buf(),
             cost_models: Mutex::new(None),
         })
@@ -110,20 +116,28 @@ impl Files {
                 result: crate::connectors::kubernetes::kubeconfig_contexts(kubeconfig.as_deref()),
                 kubeconfig,
             }],
-            FileJob::LoadAudit => vec![Event::AuditLoaded(self.audit.read_all().map_err(|e| {
-                format!(
-                    "Could not read the audit log {}: {e}",
-                    self.audit.path().display()
-                )
-            }))],
-            FileJob::ExportAuditCsv { path, records } => {
+            FileJob::QueryAudit(query) => vec![Event::AuditPage(
+                self.query_audit(&query).map(Box::new).map_err(|e| {
+                    format!(
+                        "Could not read the audit log {}: {e}",
+                        self.audit.path().display()
+                    )
+                }),
+            )],
+            FileJob::ExportAuditCsv { path, filter } => {
                 let result = std::fs::File::create(&path)
                     .map_err(|e| e.to_string())
-                    .and_then(|f| write_csv(&records, f).map_err(|e| e.to_string()));
+                    .and_then(|f| {
+                        self.audit
+                            .write_csv_streaming(&filter, None, f)
+                            .map_err(|e| e.to_string())
+                    });
                 vec![Event::Notice(match result {
-                    Ok(()) => format!(
-                        "Exported {} audit records to {}",
-                        records.len(),
+                    Ok((rows, damage)) if damage.is_empty() => {
+                        format!("Exported {rows} audit records to {}", path.display())
+                    }
+                    Ok((rows, damage)) => format!(
+                        "Exported {rows} audit records to {} ({damage})",
                         path.display()
                     ),
                     Err(e) => format!("Could not export the audit log to {}: {e}", path.display()),
@@ -165,6 +179,19 @@ impl Files {
             | FileJob::DeleteCostModel(_)) => vec![self.cost_job(job)],
             job => vec![self.profile_job(job)],
         }
+    }
+
+    /// The index is kept between queries: the same filter only reads what was appended since.
+    fn query_audit(&self, query: &AuditQuery) -> std::io::Result<AuditPage> {
+        let mut guard = self
+            .audit_index
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let index = match guard.take() {
+            Some(index) if *index.filter() == query.filter => guard.insert(index),
+            _ => guard.insert(AuditIndex::new(query.filter.clone())),
+        };
+        index.query(&self.audit, query)
     }
 
     fn cost_job(&self, job: FileJob) -> Event {

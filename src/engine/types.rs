@@ -113,7 +113,8 @@ pub enum Event {
     },
     /// An engine-side message that belongs in the notifications list.
     Notice(String),
-    AuditLoaded(Result<crate::actions::audit::AuditRead, String>),
+    /// The answer to [`crate::engine::files::FileJob::QueryAudit`].
+    AuditPage(Result<Box<crate::actions::audit::AuditPage>, String>),
     /// The profile store after a write (or a refused write, with the reason).
     Profiles {
         profiles: Vec<crate::profiles::Profile>,

@@ -686,16 +686,16 @@ queue_drain_target_minutes = 10.0
             url: "redis://127.0.0.1:6379".into(),
             ..Default::default()
         });
-        p.rabbitmq = Some(RabbitMqEndpoint {
+        p.rabbitmq = Some(crate::profiles::RabbitMqEndpoint {
             name: "mq".into(),
-            url: "http://127.0.0.1:15672".into(),
+            management_url: "http://127.0.0.1:15672".into(),
             ..Default::default()
         });
         let problems = validate_profile(&p);
         assert!(
-            problems
-                .iter()
-                .any(|x| x.message.contains("\"mq\" names both a redis and a rabbitmq endpoint")),
+            problems.iter().any(|x| x
+                .message
+                .contains("\"mq\" names both a redis and a rabbitmq endpoint")),
             "{problems:?}"
         );
         p.rabbitmq = None;
@@ -704,7 +704,11 @@ queue_drain_target_minutes = 10.0
             url: "http://127.0.0.1/health".into(),
             ..Default::default()
         });
-        assert!(validate_profile(&p).is_empty(), "{:?}", validate_profile(&p));
+        assert!(
+            validate_profile(&p).is_empty(),
+            "{:?}",
+            validate_profile(&p)
+        );
     }
 
     #[test]
