@@ -29,6 +29,8 @@ if ((${#missing[@]})); then
 fi
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# Tests never touch the developer's keyring (they bring their own config dirs and secrets).
+export SCALEBOARD_KEYRING=off
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
 chmod 700 "$XDG_RUNTIME_DIR"
 

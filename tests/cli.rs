@@ -85,3 +85,56 @@ fn audit_on_an_empty_log_says_so_and_csv_has_a_header() {
             || String::from_utf8_lossy(&out.stdout).contains("when")
     );
 }
+
+/// Ctrl-C during the grace period cancels through the pipeline: the cancellation is audited,
+/// nothing is changed, and the process exits with code 130 only after the record is written.
+#[test]
+fn ctrl_c_in_the_grace_period_cancels_through_the_pipeline_and_exits_130() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = scaleboard(&dir)
+        .args([
+            "scale",
+            "--demo",
+            "compose/demo-staging/api",
+            "4",
+            "--yes",
+            "--grace",
+            "30",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0, "ended early: {seen}");
+        seen.push_str(&line);
+        if line.starts_with("Starting in") {
+            break;
+        }
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let code = child.wait().unwrap().code();
+    assert_eq!(code, Some(130), "{seen}{rest}");
+    assert!(
+        rest.contains("Interrupted: cancelling through the pipeline"),
+        "{rest}"
+    );
+    assert!(
+        rest.contains("Cancelled: cancelled by the operator during the grace period"),
+        "{rest}"
+    );
+    let log = std::fs::read_to_string(dir.path().join("config/data/audit.jsonl")).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 1, "{log}");
+    assert!(lines[0].contains("\"outcome\":\"cancelled\""), "{log}");
+}

@@ -87,6 +87,13 @@ pub fn target(
     }
     candidates.sort_by_key(|(p, _)| std::cmp::Reverse(p.name.len()));
     let Some(&(profile, rest)) = candidates.first() else {
+        // A profile refused on load is named with its errors, not "not found".
+        if let Some(rejected) = text
+            .split_once('/')
+            .and_then(|(name, _)| store.issues().rejected(name))
+        {
+            anyhow::bail!("{rejected}");
+        }
         let names: Vec<&str> = store.profiles().iter().map(|p| p.name.as_str()).collect();
         anyhow::bail!(
             "no saved profile matches \"{text}\": name the endpoint as PROFILE/ENDPOINT (saved \
