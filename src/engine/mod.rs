@@ -268,9 +268,12 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(1024);
         let wakes = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&wakes);
-        let sink = EventSink::new(tx, Arc::new(move || {
-            counter.fetch_add(1, Ordering::SeqCst);
-        }));
+        let sink = EventSink::new(
+            tx,
+            Arc::new(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }),
+        );
         // 50 endpoints answer within one tick: one wake now, one at the end of the period.
         for _ in 0..50 {
             sink.emit(snapshot()).await;
