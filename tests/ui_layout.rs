@@ -127,7 +127,7 @@ fn overview_of_3000_workloads_shows_totals_and_the_ones_that_matter() {
     assert_eq!(all.desired, 3000 * 3 + 10 + 6 + 2);
     assert_eq!(all.ready, 3000 * 3 + 2 + 3 + 2);
     assert_eq!(all.not_ready, 2);
-    for metric in ["desired", "ready"] {
+    for metric in ["desired", "ready", "not_ready"] {
         let key = SeriesKey::new(scaleboard::app::overview::FLEET_TARGET, metric);
         assert!(app.store.latest(&key).is_some(), "no fleet {metric} series");
     }
@@ -144,7 +144,7 @@ fn overview_of_3000_workloads_shows_totals_and_the_ones_that_matter() {
         .collect();
     assert_eq!(ids, ["ov_fleet", "ov_replicas", "ov_cpu"], "{ids:?}");
     let fleet = plot_labels(app, "ov_fleet");
-    assert_eq!(fleet, ["desired", "ready"]);
+    assert_eq!(fleet, ["desired", "ready", "not ready"]);
     let replicas = plot_labels(app, "ov_replicas");
     assert!(replicas[0].starts_with("zz-crashing"), "{replicas:?}");
     assert!(replicas[1].starts_with("zz-rolling"), "{replicas:?}");

@@ -146,9 +146,17 @@ impl ScaleboardApp {
                 ctx.request_repaint();
             }
         });
+        // Poll results are drawn with the next 1 s clock frame (egui keeps the earliest
+        // requested repaint), so they never add frames of their own.
+        let cell = Arc::clone(&repaint_ctx);
+        let routine: crate::engine::Repaint = Arc::new(move || {
+            if let Some(ctx) = cell.get() {
+                ctx.request_repaint_after(crate::engine::DATA_REPAINT_PERIOD);
+            }
+        });
         let clock = Arc::clone(&options.engine.clock);
         let export_dir = options.engine.data_dir.clone();
-        let engine = EngineHandle::start(options.engine, repaint)?;
+        let engine = EngineHandle::start_with_routine_wake(options.engine, repaint, Some(routine))?;
         let chosen = if options.force_demo {
             None
         } else {

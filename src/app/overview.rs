@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 
 /// How many workloads a ranked plot shows (pins come on top of these).
 pub const TOP: usize = 5;
-/// Series target of the whole fleet's totals (metrics "desired" and "ready").
+/// Series target of the whole fleet's totals (metrics "desired", "ready", "not_ready").
 pub const FLEET_TARGET: &str = "fleet/workloads";
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -305,6 +305,11 @@ impl ScaleboardApp {
             );
             self.store
                 .push_pinned(&SeriesKey::new(FLEET_TARGET, "ready"), stamp, ready as f64);
+            self.store.push_pinned(
+                &SeriesKey::new(FLEET_TARGET, "not_ready"),
+                stamp,
+                desired.saturating_sub(ready) as f64,
+            );
         }
         let watched: BTreeSet<WorkloadRef> = self
             .view
@@ -316,7 +321,9 @@ impl ScaleboardApp {
         for id in watched {
             // Checked every frame for a dozen workloads at most; looked up only when missing.
             let t = id.target();
-            if self.store.contains(&SeriesKey::new(&t, "replicas")) {
+            if self.store.contains(&SeriesKey::new(&t, "replicas"))
+                && self.store.contains(&SeriesKey::new(&t, "ready"))
+            {
                 continue;
             }
             let Some(w) = self.fleet.workloads().find(|w| w.id == id) else {

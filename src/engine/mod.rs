@@ -74,6 +74,17 @@ pub struct EngineHandle {
 impl EngineHandle {
     /// Start the runtime and the supervisor.
     pub fn start(config: EngineConfig, repaint: Repaint) -> std::io::Result<Self> {
+        Self::start_with_routine_wake(config, repaint, None)
+    }
+
+    /// Like [`Self::start`], with a second callback for routine poll results. The window passes
+    /// one that asks for a frame within [`DATA_REPAINT_PERIOD`], which egui merges with its own
+    /// 1 s clock frame: however many endpoints answer, an idle window draws one frame a second.
+    pub fn start_with_routine_wake(
+        config: EngineConfig,
+        repaint: Repaint,
+        routine: Option<Repaint>,
+    ) -> std::io::Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(config.worker_threads.max(1))
             .thread_name("scaleboard-engine")
@@ -81,7 +92,8 @@ impl EngineHandle {
             .build()?;
         let (command_tx, command_rx) = mpsc::channel(COMMAND_CAPACITY);
         let (event_tx, event_rx) = mpsc::channel(EVENT_CAPACITY);
-        let sink = EventSink::new(event_tx, repaint);
+        let mut sink = EventSink::new(event_tx, repaint);
+        sink.routine = routine;
         runtime.spawn(supervisor::run(config, command_rx, sink));
         Ok(Self {
             commands: command_tx,
@@ -153,13 +165,15 @@ impl Drop for EngineHandle {
 
 /// The engine's end of the event channel. Every send wakes the UI, but not every send at once:
 /// what an operator is waiting for (an action's progress, a dry run, a file job, an error)
-/// wakes it immediately, while routine poll results are coalesced to at most one wake per
-/// [`DATA_REPAINT_PERIOD`], however many endpoints answer. The UI repaints on its own 1 s clock
-/// anyway ("updated N s ago"), so an idle window costs about one frame per second.
+/// wakes it immediately, while routine poll results go to the `routine` callback when there is
+/// one (the window's: "draw with the next 1 s clock frame") and are otherwise coalesced to at
+/// most one wake per [`DATA_REPAINT_PERIOD`], however many endpoints answer.
 #[derive(Clone)]
 pub(crate) struct EventSink {
     tx: mpsc::Sender<Event>,
     repaint: Repaint,
+    /// Called instead of the throttled `repaint` for routine poll results, when given.
+    routine: Option<Repaint>,
     throttle: Arc<std::sync::Mutex<Throttle>>,
 }
 
@@ -179,6 +193,7 @@ impl EventSink {
         Self {
             tx,
             repaint,
+            routine: None,
             throttle: Arc::default(),
         }
     }
@@ -198,6 +213,10 @@ impl EventSink {
     /// Leading and trailing edge: the first poll result after a quiet period is shown at once;
     /// those that follow within the period are shown together at its end.
     fn wake_coalesced(&self) {
+        if let Some(routine) = &self.routine {
+            routine();
+            return;
+        }
         let now = std::time::Instant::now();
         let delay = {
             let Ok(mut t) = self.throttle.lock() else {

@@ -62,13 +62,23 @@ pub fn overview_plots(app: &ScaleboardApp) -> Vec<OverviewPlot> {
             lines: vec![
                 (SeriesKey::new(FLEET_TARGET, "desired"), "desired".into()),
                 (SeriesKey::new(FLEET_TARGET, "ready"), "ready".into()),
+                (
+                    SeriesKey::new(FLEET_TARGET, "not_ready"),
+                    "not ready".into(),
+                ),
             ],
         });
+        // Ranked by readiness: their ready count (the desired one is in the label); by change:
+        // the replica count that changed.
+        let (what, metric) = match app.view.overview_rank {
+            Rank::BiggestChange => ("Replicas", "replicas"),
+            _ => ("Ready replicas", "ready"),
+        };
         plots.push(OverviewPlot {
             id: "ov_replicas",
-            title: format!("Replicas: top {TOP} by {}", app.view.overview_rank.label()),
+            title: format!("{what}: top {TOP} by {}", app.view.overview_rank.label()),
             unit: "count",
-            lines: ranked(&app.overview.by_rank, "replicas"),
+            lines: ranked(&app.overview.by_rank, metric),
         });
         plots.push(OverviewPlot {
             id: "ov_cpu",
