@@ -25,14 +25,14 @@ fn populate(kube: &FakeKube, seed: usize) {
         let name = format!("svc-{i:04}");
         let replicas = 1 + ((i * 13 + seed) % 5) as i32;
         // About one in 150 is short of replicas, a few by a lot.
-        let ready = if (i + seed * 11) % 150 == 0 {
+        let ready = if (i + seed * 11).is_multiple_of(150) {
             replicas / 3
         } else {
             replicas
         };
         kube.put(&deployment(&ns, &name, replicas, ready));
         // Pods with metrics for one in 25: enough for a CPU ranking.
-        if i % 25 == 0 {
+        if i.is_multiple_of(25) {
             let rs = replicaset(&ns, &name, "7d4f9", replicas);
             let rs_name = rs.metadata.name.clone().unwrap();
             kube.put(&rs);
