@@ -7,6 +7,7 @@ mod cost_state;
 mod fleet;
 mod logic;
 mod notifications;
+pub mod overview;
 mod view;
 
 pub use actions::{
@@ -72,6 +73,8 @@ pub struct ScaleboardApp {
     pub profiles: ProfilesState,
     pub cost: CostState,
     pub charts: ChartCache,
+    /// The Overview's totals and ranked workloads, recomputed when the fleet changes.
+    pub overview: overview::OverviewCache,
     pub selected_workload: Option<crate::model::snapshot::WorkloadRef>,
     pub selected_server: Option<String>,
     pub selected_queue: Option<String>,
@@ -82,6 +85,47 @@ pub struct ScaleboardApp {
     pub profiles_secret_target: Option<crate::profiles::SecretRef>,
     last_prune_ms: i64,
     started: Option<std::time::Instant>,
+    frames: FrameCounter,
+    /// Newest poll time of the workload endpoints whose fleet totals are in the store.
+    totals_at: i64,
+}
+
+/// `SCALEBOARD_TRACE_FRAMES=1`: print the frames drawn per 10 s (for the idle-cost figures in
+/// BENCHMARKS.md).
+struct FrameCounter {
+    enabled: bool,
+    since: std::time::Instant,
+    frames: u32,
+}
+
+impl Default for FrameCounter {
+    fn default() -> Self {
+        Self {
+            enabled: std::env::var_os("SCALEBOARD_TRACE_FRAMES").is_some(),
+            since: std::time::Instant::now(),
+            frames: 0,
+        }
+    }
+}
+
+impl FrameCounter {
+    fn count(&mut self) {
+        if !self.enabled {
+            return;
+        }
+        self.frames += 1;
+        let elapsed = self.since.elapsed();
+        if elapsed >= std::time::Duration::from_secs(10) {
+            eprintln!(
+                "frames: {} in {:.1} s ({:.2}/s)",
+                self.frames,
+                elapsed.as_secs_f64(),
+                f64::from(self.frames) / elapsed.as_secs_f64()
+            );
+            self.frames = 0;
+            self.since = std::time::Instant::now();
+        }
+    }
 }
 
 impl ScaleboardApp {
@@ -95,10 +139,18 @@ impl ScaleboardApp {
                 ctx.request_repaint();
             }
         });
+        // Poll results are drawn with the next 1 s clock frame (egui keeps the earliest
+        // requested repaint), so they never add frames of their own.
+        let cell = Arc::clone(&repaint_ctx);
+        let routine: crate::engine::Repaint = Arc::new(move || {
+            if let Some(ctx) = cell.get() {
+                ctx.request_repaint_after(crate::engine::DATA_REPAINT_PERIOD);
+            }
+        });
         let clock = Arc::clone(&options.engine.clock);
         let export_dir = options.engine.data_dir.clone();
         let about = about::About::new(&options.engine.config_dir, &options.engine.data_dir);
-        let engine = EngineHandle::start(options.engine, repaint)?;
+        let engine = EngineHandle::start_with_routine_wake(options.engine, repaint, Some(routine))?;
         let chosen = if options.force_demo {
             None
         } else {
@@ -137,6 +189,7 @@ impl ScaleboardApp {
             },
             cost: CostState::new(&export_dir),
             charts: ChartCache::default(),
+            overview: overview::OverviewCache::default(),
             selected_workload: None,
             selected_server: None,
             selected_queue: None,
@@ -146,6 +199,8 @@ impl ScaleboardApp {
             profiles_secret_target: None,
             last_prune_ms: 0,
             started: options.started,
+            frames: FrameCounter::default(),
+            totals_at: 0,
         };
         if let Some(damaged) = store.damaged() {
             let now = app.clock.now_ms();
@@ -209,6 +264,8 @@ impl ScaleboardApp {
         self.fleet.reset(Vec::new());
         self.store = MetricStore::default();
         self.charts = ChartCache::default();
+        self.overview = overview::OverviewCache::default();
+        self.totals_at = 0;
         self.selected_workload = None;
         self.actions.bulk_selected.clear();
         self.selected_server = None;
@@ -284,6 +341,7 @@ impl ScaleboardApp {
     pub fn logic_tick(&mut self, ctx: &egui::Context) {
         let _ = self.repaint_ctx.set(ctx.clone());
         self.drain_events();
+        self.record_overview_series();
         let now = self.clock.now_ms();
         if let Some(dialog) = self.actions.dialog.as_mut() {
             dialog.expire_dry_run(now);
@@ -304,6 +362,7 @@ impl eframe::App for ScaleboardApp {
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         crate::ui::root_ui(self, ui);
+        self.frames.count();
         if let Some(started) = self.started {
             let with_data = self.fleet.endpoints.iter().any(|e| e.snapshot.is_some());
             log::info!(

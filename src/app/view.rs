@@ -77,6 +77,12 @@ pub struct ViewState {
     pub show_notifications: bool,
     /// Last title sent to the window, so it is only sent when it changes.
     pub window_title: String,
+    /// Rows of the Workloads table that fit its height: one Page Up/Down step.
+    pub workload_page_rows: usize,
+    /// Workloads the operator pinned to the Overview's plots.
+    pub pinned: std::collections::BTreeSet<crate::model::snapshot::WorkloadRef>,
+    /// What the Overview ranks workloads by.
+    pub overview_rank: super::overview::Rank,
 }
 
 impl Default for ViewState {
@@ -88,6 +94,9 @@ impl Default for ViewState {
             show_shortcuts: false,
             show_notifications: false,
             window_title: String::new(),
+            workload_page_rows: 1,
+            pinned: std::collections::BTreeSet::new(),
+            overview_rank: Default::default(),
         }
     }
 }

@@ -74,6 +74,17 @@ pub struct EngineHandle {
 impl EngineHandle {
     /// Start the runtime and the supervisor.
     pub fn start(config: EngineConfig, repaint: Repaint) -> std::io::Result<Self> {
+        Self::start_with_routine_wake(config, repaint, None)
+    }
+
+    /// Like [`Self::start`], with a second callback for routine poll results. The window passes
+    /// one that asks for a frame within [`DATA_REPAINT_PERIOD`], which egui merges with its own
+    /// 1 s clock frame: however many endpoints answer, an idle window draws one frame a second.
+    pub fn start_with_routine_wake(
+        config: EngineConfig,
+        repaint: Repaint,
+        routine: Option<Repaint>,
+    ) -> std::io::Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(config.worker_threads.max(1))
             .thread_name("scaleboard-engine")
@@ -81,10 +92,8 @@ impl EngineHandle {
             .build()?;
         let (command_tx, command_rx) = mpsc::channel(COMMAND_CAPACITY);
         let (event_tx, event_rx) = mpsc::channel(EVENT_CAPACITY);
-        let sink = EventSink {
-            tx: event_tx,
-            repaint,
-        };
+        let mut sink = EventSink::new(event_tx, repaint);
+        sink.routine = routine;
         runtime.spawn(supervisor::run(config, command_rx, sink));
         Ok(Self {
             commands: command_tx,
@@ -154,18 +163,147 @@ impl Drop for EngineHandle {
     }
 }
 
-/// The engine's end of the event channel; every send wakes the UI.
+/// The engine's end of the event channel. Every send wakes the UI, but not every send at once:
+/// what an operator is waiting for (an action's progress, a dry run, a file job, an error)
+/// wakes it immediately, while routine poll results go to the `routine` callback when there is
+/// one (the window's: "draw with the next 1 s clock frame") and are otherwise coalesced to at
+/// most one wake per [`DATA_REPAINT_PERIOD`], however many endpoints answer.
 #[derive(Clone)]
 pub(crate) struct EventSink {
     tx: mpsc::Sender<Event>,
     repaint: Repaint,
+    /// Called instead of the throttled `repaint` for routine poll results, when given.
+    routine: Option<Repaint>,
+    throttle: Arc<std::sync::Mutex<Throttle>>,
+}
+
+/// At most one repaint for poll results per this period (the shortest refresh interval).
+pub const DATA_REPAINT_PERIOD: Duration = Duration::from_secs(1);
+
+#[derive(Default)]
+struct Throttle {
+    /// When poll results last woke the UI.
+    last_wake: Option<std::time::Instant>,
+    /// A wake at the end of the current period is already scheduled.
+    trailing: bool,
 }
 
 impl EventSink {
+    pub(crate) fn new(tx: mpsc::Sender<Event>, repaint: Repaint) -> Self {
+        Self {
+            tx,
+            repaint,
+            routine: None,
+            throttle: Arc::default(),
+        }
+    }
+
     pub(crate) async fn emit(&self, event: Event) {
+        let routine = is_routine(&event);
         // Backpressure: a UI that stops draining slows the pollers instead of growing memory.
         if self.tx.send(event).await.is_ok() {
-            (self.repaint)();
+            if routine {
+                self.wake_coalesced();
+            } else {
+                (self.repaint)();
+            }
         }
+    }
+
+    /// Leading and trailing edge: the first poll result after a quiet period is shown at once;
+    /// those that follow within the period are shown together at its end.
+    fn wake_coalesced(&self) {
+        if let Some(routine) = &self.routine {
+            routine();
+            return;
+        }
+        let now = std::time::Instant::now();
+        let delay = {
+            let Ok(mut t) = self.throttle.lock() else {
+                (self.repaint)();
+                return;
+            };
+            if t.trailing {
+                return;
+            }
+            match t.last_wake {
+                Some(last) if now.duration_since(last) < DATA_REPAINT_PERIOD => {
+                    t.trailing = true;
+                    DATA_REPAINT_PERIOD - now.duration_since(last)
+                }
+                _ => {
+                    t.last_wake = Some(now);
+                    Duration::ZERO
+                }
+            }
+        };
+        if delay.is_zero() {
+            (self.repaint)();
+            return;
+        }
+        let throttle = Arc::clone(&self.throttle);
+        let repaint = Arc::clone(&self.repaint);
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            if let Ok(mut t) = throttle.lock() {
+                t.trailing = false;
+                t.last_wake = Some(std::time::Instant::now());
+            }
+            repaint();
+        });
+    }
+
+    #[cfg(test)]
+    pub(crate) fn coalescing_for_test(&self) -> bool {
+        self.throttle.lock().is_ok_and(|t| t.trailing)
+    }
+}
+
+/// Poll results that only refresh what is on screen; everything else is something the operator
+/// waits for (or an error, shown once) and wakes the UI at once.
+fn is_routine(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::Snapshot { .. } | Event::Status { error: None, .. }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn snapshot() -> Event {
+        Event::Snapshot {
+            endpoint: "e".into(),
+            at: 0,
+            snapshot: crate::model::snapshot::Snapshot::Workloads(Vec::new()),
+            samples: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn many_endpoints_answering_cost_one_repaint_per_period() {
+        let (tx, mut rx) = mpsc::channel(1024);
+        let wakes = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&wakes);
+        let sink = EventSink::new(
+            tx,
+            Arc::new(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }),
+        );
+        // 50 endpoints answer within one tick: one wake now, one at the end of the period.
+        for _ in 0..50 {
+            sink.emit(snapshot()).await;
+        }
+        assert_eq!(wakes.load(Ordering::SeqCst), 1);
+        assert!(sink.coalescing_for_test());
+        tokio::time::sleep(DATA_REPAINT_PERIOD + Duration::from_millis(200)).await;
+        assert_eq!(wakes.load(Ordering::SeqCst), 2);
+        // An action's progress is never held back.
+        sink.emit(Event::Notice("done".into())).await;
+        assert_eq!(wakes.load(Ordering::SeqCst), 3);
+        while rx.try_recv().is_ok() {}
     }
 }

@@ -215,10 +215,7 @@ mod tests {
         let task = tokio::spawn(
             PollLoop {
                 connector,
-                sink: EventSink {
-                    tx,
-                    repaint: Arc::new(|| {}),
-                },
+                sink: EventSink::new(tx, Arc::new(|| {})),
                 clock: clock.clone(),
                 interval,
                 poll_now: Arc::clone(&poll_now),

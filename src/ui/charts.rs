@@ -113,6 +113,7 @@ pub fn time_plot_ui(
         .enumerate()
         .map(|(i, l)| (i, l.label, cache.get(&l.key, range, columns)))
         .collect();
+    let y_top = non_negative_top(drawn.iter().flat_map(|(_, _, segs)| segs.iter().flatten()));
     ui.label(egui::RichText::new(format!("{title} ({unit})")).strong());
     Plot::new(id)
         .height(height)
@@ -133,6 +134,9 @@ pub fn time_plot_ui(
         .x_axis_formatter(move |mark, _| clock_label(mark.value, end_s))
         .show(ui, |plot_ui| {
             plot_ui.set_plot_bounds_x(start_s..=end_s);
+            if let Some(top) = y_top {
+                plot_ui.set_plot_bounds_y(0.0..=top);
+            }
             for (i, label, segments) in drawn {
                 let color = super::theme::series_color(i);
                 for seg in segments {
@@ -144,6 +148,22 @@ pub fn time_plot_ui(
                 }
             }
         });
+}
+
+/// Every plotted measure (replicas, lag, depth, ratio, latency, percent) cannot be negative:
+/// the y axis runs from 0 to a little above the highest point, and a flat zero line (no lag)
+/// gets 0..1 instead of egui_plot's symmetric −100..100. `None` when a value is negative.
+pub fn non_negative_top<'a>(points: impl Iterator<Item = &'a PlotPoint>) -> Option<f64> {
+    let mut top = 0.0_f64;
+    for p in points {
+        if p.y < 0.0 {
+            return None;
+        }
+        if p.y.is_finite() {
+            top = top.max(p.y);
+        }
+    }
+    Some(if top > 0.0 { top * 1.1 } else { 1.0 })
 }
 
 /// Axis labels as minutes/seconds before now, which reads better on a live plot than a clock.

@@ -11,9 +11,10 @@ mod cost_charts;
 mod cost_panel;
 mod cost_tables;
 mod databases_panel;
+pub mod fonts;
 mod health_panel;
 mod notifications;
-mod overview_panel;
+pub mod overview_panel;
 mod profile_editor;
 mod profile_prometheus;
 mod profile_queues;
@@ -30,6 +31,7 @@ use crate::app::{PanelId, ScaleboardApp, TimeRange};
 
 /// The whole window, once per frame.
 pub fn root_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
+    fonts::install(ui.ctx());
     theme::apply(ui.ctx(), app.view.dark);
     shortcuts::handle_keys(app, ui.ctx());
     top_bar_ui(app, ui);

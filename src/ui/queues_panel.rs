@@ -74,64 +74,76 @@ pub fn queues_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     let advice: Vec<(Advice, Option<crate::actions::Action>)> =
         queues.iter().map(|(_, q)| queue_advice(app, q)).collect();
     let mut proposal = None;
-    egui::Grid::new("queue_grid").striped(true).show(ui, |ui| {
-        for h in [
-            "Queue",
-            "Source",
-            "Depth",
-            "Breakdown",
-            "Consumers",
-            "In/s",
-            "Out/s",
-            "Outlook",
-            "Workers",
-            "Advice",
-        ] {
-            ui.strong(h);
-        }
-        ui.end_row();
-        for ((_, q), (advice, action)) in queues.iter().zip(&advice) {
-            ui.label(&q.name);
-            ui.label(&q.source);
-            ui.colored_label(
-                if q.depth > limit {
-                    theme::WARN
-                } else {
-                    ui.visuals().text_color()
-                },
-                q.depth.to_string(),
-            );
-            ui.label(breakdown(q));
-            ui.label(q.consumers.map_or("—".into(), |c| c.to_string()));
-            ui.label(rate(q.in_per_sec));
-            ui.label(rate(q.out_per_sec));
-            let outlook = drain_estimate(q);
-            if q.error.is_some() || outlook.starts_with("grows") {
-                ui.colored_label(theme::WARN, outlook);
-            } else {
-                ui.label(outlook);
-            }
-            ui.label(
-                q.linked_workload
-                    .as_ref()
-                    .map_or("—".into(), ToString::to_string),
-            );
-            ui.horizontal(|ui| {
-                ui.label(advice.words());
-                if let Some(action) = action
-                    && ui
-                        .button("Apply")
-                        .on_hover_text(
-                            "Open this scale action in the pipeline: preview, confirm, audit",
-                        )
-                        .clicked()
-                {
-                    proposal = Some(action.clone());
+    // What an operator acts on comes first (depth, outlook, advice with its Apply); the detail
+    // columns follow, and the table scrolls sideways when the window is narrower than it.
+    egui::ScrollArea::horizontal()
+        .id_salt("queue_table_scroll")
+        .auto_shrink([false, true])
+        .show(ui, |ui| {
+            egui::Grid::new("queue_grid").striped(true).show(ui, |ui| {
+                for h in [
+                    "Queue",
+                    "Depth",
+                    "Outlook",
+                    "Advice",
+                    "Workers",
+                    "Consumers",
+                    "In/s",
+                    "Out/s",
+                    "Source",
+                    "Breakdown",
+                ] {
+                    ui.strong(h);
+                }
+                ui.end_row();
+                for ((_, q), (advice, action)) in queues.iter().zip(&advice) {
+                    ui.label(&q.name);
+                    ui.colored_label(
+                        if q.depth > limit {
+                            theme::WARN
+                        } else {
+                            ui.visuals().text_color()
+                        },
+                        q.depth.to_string(),
+                    );
+                    let outlook = drain_estimate(q);
+                    if q.error.is_some() || outlook.starts_with("grows") {
+                        ui.colored_label(theme::WARN, outlook);
+                    } else {
+                        ui.label(outlook);
+                    }
+                    ui.horizontal(|ui| {
+                        if let Some(action) = action
+                            && ui
+                                .button("Apply")
+                                .on_hover_text(
+                                    "Open this scale action in the pipeline: preview, confirm, audit",
+                                )
+                                .clicked()
+                        {
+                            proposal = Some(action.clone());
+                        }
+                        ui.label(advice.words());
+                    });
+                    ui.label(
+                        q.linked_workload
+                            .as_ref()
+                            .map_or("—".into(), ToString::to_string),
+                    );
+                    ui.label(q.consumers.map_or("—".into(), |c| c.to_string()));
+                    ui.label(rate(q.in_per_sec));
+                    ui.label(rate(q.out_per_sec));
+                    ui.label(&q.source);
+                    let parts = breakdown(q);
+                    ui.add_sized(
+                        [260.0, ui.spacing().interact_size.y],
+                        egui::Label::new(parts.as_str()).truncate(),
+                    )
+                    .on_hover_text(parts);
+                    ui.end_row();
                 }
             });
-            ui.end_row();
-        }
-    });
+        });
     if let Some(action) = proposal {
         app.propose(action);
     }

@@ -45,21 +45,60 @@ pub fn workloads_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
         &mut app.actions.bulk_replicas,
         app.profiles.active.read_only,
     );
+    // The table takes the panel's height, leaving room for the selected workload's details.
+    let visible = ui.clip_rect().bottom() - ui.cursor().top();
+    let height = if app.selected_workload.is_some() {
+        (visible - 300.0).max(visible * 0.45)
+    } else {
+        visible - 40.0
+    }
+    .max(160.0);
+    let page = workloads_table::rows_per_page(ui, height);
+    app.view.workload_page_rows = page;
+    let mut scroll_to = None;
+    let mut moved = None;
+    if let Some(step) = workloads_table::RowMove::from_keys(ui.ctx()) {
+        let current = app
+            .selected_workload
+            .as_ref()
+            .and_then(|id| rows.iter().position(|w| &w.id == id));
+        if let Some(i) = step.apply(current, rows.len(), page) {
+            scroll_to = Some(i);
+            moved = Some(rows[i].id.clone());
+        }
+    }
+    let now = app.clock.now_ms();
+    let stale = stale_endpoints(app, now);
+    for (id, age) in &stale {
+        ui.colored_label(
+            theme::health_color(crate::health::HealthState::Stale),
+            format!("{id} is not answering: its rows are greyed and show its last view, {age}."),
+        );
+    }
+    let current = moved.as_ref().or(app.selected_workload.as_ref());
     let clicked = workloads_table::table_ui(
         ui,
         &rows,
-        app.selected_workload.as_ref(),
+        &workloads_table::TableView {
+            current,
+            scroll_to,
+            height,
+            stale: &stale,
+        },
         &mut app.actions.bulk_selected,
         &mut app.workload_sort,
-    );
-    let selected = app
-        .selected_workload
+    )
+    .or(moved);
+    let selected = clicked
         .as_ref()
+        .or(app.selected_workload.as_ref())
         .and_then(|id| rows.iter().find(|w| &w.id == id).map(|w| (*w).clone()));
     if let Some(action) = bulk_action {
         app.propose(action);
     }
-    if let Some(id) = clicked {
+    if let Some(id) = clicked
+        && app.selected_workload.as_ref() != Some(&id)
+    {
         app.selected_workload = Some(id);
         app.actions.scale_form = None;
         app.actions.autoscale_form = None;
@@ -71,6 +110,23 @@ pub fn workloads_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     } else {
         ui.weak("Select a workload to see its plots and to scale it.");
     }
+}
+
+/// Endpoints whose last poll failed (stale or down) but whose last view is still listed, with
+/// the age of that view ("34 s old").
+fn stale_endpoints(app: &ScaleboardApp, now: i64) -> std::collections::HashMap<String, String> {
+    use crate::health::HealthState;
+    app.fleet
+        .in_area(Area::Workloads)
+        .filter(|e| matches!(e.health.state, HealthState::Stale | HealthState::Down))
+        .filter(|e| e.snapshot.is_some())
+        .map(|e| {
+            let age = e.updated_at.map_or("age unknown".into(), |t| {
+                format!("{} s old", (now - t).max(0) / 1000)
+            });
+            (e.info.id.clone(), age)
+        })
+        .collect()
 }
 
 /// What Docker adds to a selected Compose or Swarm service: containers, files, guards' facts.
@@ -113,6 +169,23 @@ fn docker_details_ui(ui: &mut egui::Ui, d: &DockerDetails) {
 fn details_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, w: &Workload) {
     ui.horizontal(|ui| {
         ui.heading(format!("{} {}", w.id.kind.label(), w.id));
+        let pinned = app.view.pinned.contains(&w.id);
+        let label = if pinned {
+            "Unpin from overview"
+        } else {
+            "Pin to overview"
+        };
+        if ui
+            .button(label)
+            .on_hover_text("Keep this workload on the Overview's plots beside the top few")
+            .clicked()
+        {
+            if pinned {
+                app.view.pinned.remove(&w.id);
+            } else {
+                app.view.pinned.insert(w.id.clone());
+            }
+        }
         if let Some(reason) = &w.pending_reason {
             ui.colored_label(theme::WARN, reason);
         }

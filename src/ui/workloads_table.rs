@@ -8,7 +8,70 @@ use crate::actions::plan::MAX_REPLICAS;
 use crate::model::snapshot::{DockerDetails, Workload, WorkloadKind, WorkloadRef};
 use egui_extras::{Column, TableBuilder};
 use std::cmp::Ordering;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+
+/// Height of a table row without the spacing between rows.
+pub const ROW_HEIGHT: f32 = 20.0;
+
+/// A keyboard move of the selected row, as k9s and Lens users expect: arrows move by one row,
+/// Page Up/Down by a page of visible rows, Home/End to the first and last; the view follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowMove {
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    First,
+    Last,
+}
+
+impl RowMove {
+    /// Reads (and consumes) a move key, unless a text field has the keyboard.
+    pub fn from_keys(ctx: &egui::Context) -> Option<Self> {
+        if ctx.egui_wants_keyboard_input() {
+            return None;
+        }
+        ctx.input_mut(|i| {
+            [
+                (egui::Key::ArrowUp, Self::Up),
+                (egui::Key::ArrowDown, Self::Down),
+                (egui::Key::PageUp, Self::PageUp),
+                (egui::Key::PageDown, Self::PageDown),
+                (egui::Key::Home, Self::First),
+                (egui::Key::End, Self::Last),
+            ]
+            .into_iter()
+            .find(|(key, _)| i.consume_key(egui::Modifiers::NONE, *key))
+            .map(|(_, m)| m)
+        })
+    }
+
+    /// The row to select after this move from `current` (no selection counts as the first row).
+    pub fn apply(self, current: Option<usize>, rows: usize, page: usize) -> Option<usize> {
+        let last = rows.checked_sub(1)?;
+        let at = current.unwrap_or(0).min(last);
+        let page = page.max(1);
+        Some(match (self, current) {
+            (Self::Up | Self::Down, None) => 0,
+            (Self::Up, Some(_)) => at.saturating_sub(1),
+            (Self::Down, Some(_)) => (at + 1).min(last),
+            (Self::PageUp, _) => at.saturating_sub(page),
+            (Self::PageDown, _) => (at + page).min(last),
+            (Self::First, _) => 0,
+            (Self::Last, _) => last,
+        })
+    }
+}
+
+/// What the table needs besides its rows: selection, where to scroll, its height, and which
+/// endpoints' rows are stale (greyed, with the age of the view they come from).
+pub struct TableView<'a> {
+    pub current: Option<&'a WorkloadRef>,
+    pub scroll_to: Option<usize>,
+    pub height: f32,
+    /// Endpoint id → "34 s old" for endpoints whose last poll failed.
+    pub stale: &'a HashMap<String, String>,
+}
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SortKey {
@@ -127,20 +190,32 @@ pub fn bulk_bar_ui(
     action
 }
 
+/// Rows that fit in a table body of `height` points: the size of a Page Up/Down step.
+pub fn rows_per_page(ui: &egui::Ui, height: f32) -> usize {
+    let row = ROW_HEIGHT + ui.spacing().item_spacing.y;
+    ((height / row).floor() as usize).max(1)
+}
+
 /// Draws the table; returns the workload whose row was clicked.
 pub fn table_ui(
     ui: &mut egui::Ui,
     rows: &[&Workload],
-    current: Option<&WorkloadRef>,
+    view: &TableView<'_>,
     ticked: &mut BTreeSet<WorkloadRef>,
     sort: &mut WorkloadSort,
 ) -> Option<WorkloadRef> {
     let mut clicked = None;
-    TableBuilder::new(ui)
+    let current = view.current;
+    let mut table = TableBuilder::new(ui)
         .id_salt("workloads_table")
         .striped(true)
         .sense(egui::Sense::click())
-        .max_scroll_height(260.0)
+        .min_scrolled_height(view.height)
+        .max_scroll_height(view.height);
+    if let Some(row) = view.scroll_to {
+        table = table.scroll_to_row(row, None);
+    }
+    table
         .column(Column::exact(22.0))
         .column(Column::auto().at_least(90.0))
         .column(Column::auto().at_least(180.0))
@@ -191,10 +266,19 @@ pub fn table_ui(
         })
         // Only visible rows are laid out, so 10,000 workloads cost what 20 do.
         .body(|body| {
-            body.rows(20.0, rows.len(), |mut row| {
+            body.rows(ROW_HEIGHT, rows.len(), |mut row| {
                 let w = rows[row.index()];
                 row.set_selected(current == Some(&w.id));
+                // The last view of an endpoint that stopped answering: greyed, with its age.
+                let stale = view.stale.get(&w.id.endpoint);
+                let grey = |ui: &mut egui::Ui| {
+                    if stale.is_some() {
+                        let weak = ui.visuals().weak_text_color();
+                        ui.visuals_mut().override_text_color = Some(weak);
+                    }
+                };
                 row.col(|ui| {
+                    grey(ui);
                     if bulk_scalable(w) {
                         let mut on = ticked.contains(&w.id);
                         if ui
@@ -211,12 +295,23 @@ pub fn table_ui(
                     }
                 });
                 row.col(|ui| {
+                    grey(ui);
                     ui.label(w.id.kind.label());
                 });
                 row.col(|ui| {
-                    ui.label(&w.id.scope);
+                    grey(ui);
+                    match stale {
+                        Some(age) => {
+                            ui.label(format!("{} · {age}", w.id.scope))
+                                .on_hover_text(format!("Stale: the endpoint stopped answering; this is its last view, {age}."));
+                        }
+                        None => {
+                            ui.label(&w.id.scope);
+                        }
+                    }
                 });
                 row.col(|ui| {
+                    grey(ui);
                     if ui
                         .selectable_label(current == Some(&w.id), &w.id.name)
                         .clicked()
@@ -225,10 +320,14 @@ pub fn table_ui(
                     }
                 });
                 row.col(|ui| {
+                    grey(ui);
                     ui.label(w.desired.to_string());
                 });
                 row.col(|ui| {
-                    let color = if w.ready < w.desired {
+                    grey(ui);
+                    let color = if stale.is_some() {
+                        ui.visuals().weak_text_color()
+                    } else if w.ready < w.desired {
                         theme::WARN
                     } else {
                         ui.visuals().text_color()
@@ -236,18 +335,23 @@ pub fn table_ui(
                     ui.colored_label(color, w.ready.to_string());
                 });
                 row.col(|ui| {
+                    grey(ui);
                     ui.label(w.updated.to_string());
                 });
                 row.col(|ui| {
+                    grey(ui);
                     ui.label(widgets::percent(w.cpu_percent));
                 });
                 row.col(|ui| {
+                    grey(ui);
                     ui.label(widgets::percent(w.memory_percent));
                 });
                 row.col(|ui| {
+                    grey(ui);
                     health_cell_ui(ui, w.docker.as_deref());
                 });
                 row.col(|ui| {
+                    grey(ui);
                     ui.label(w.autoscaler.as_ref().map_or_else(
                         || "—".to_string(),
                         |h| {
