@@ -189,7 +189,11 @@ run_packaged() {
   v="$("$bin" --version)"
   echo "$bin --version: $v"
   [ "$v" = "scaleboard $VERSION" ] || fail "$bin --version says '$v'"
-  "$bin" status --demo --timeout 20 >"$WORK/status.txt" || fail "$bin status --demo failed: $(cat "$WORK/status.txt")"
+  # Exit 0 when every demo endpoint is ok, 1 when one is degraded (the demo's queues carry a
+  # simulated backlog that can cross the threshold); anything else is a failure.
+  local code=0
+  "$bin" status --demo --timeout 20 >"$WORK/status.txt" || code=$?
+  [ "$code" -le 1 ] || fail "$bin status --demo failed ($code): $(cat "$WORK/status.txt")"
   head -n 5 "$WORK/status.txt"
   grep -qi demo "$WORK/status.txt" || fail "status --demo printed no demo endpoint"
 }
@@ -198,6 +202,8 @@ dpkg-query -W -f='${Status}' scaleboard 2>/dev/null | grep -q "install ok instal
 if [ "$(id -u)" -eq 0 ] && ((installed_before == 0)); then
   step "install path: dpkg -i (root, no scaleboard package installed before)"
   dpkg -i "$DEB" || fail "dpkg -i $DEB"
+  # Whatever happens from here, the package does not stay on the machine.
+  trap 'dpkg -r scaleboard >/dev/null 2>&1 || true; cleanup' EXIT
   dpkg -L scaleboard >"$WORK/installed.txt"
   run_packaged /usr/bin/scaleboard
   # Files dpkg really put down (a minimal image may exclude /usr/share/man or doc by dpkg.cfg).
