@@ -11,14 +11,6 @@ pub fn apply(ctx: &egui::Context, dark: bool) {
     });
 }
 
-pub fn status_color(status: ConnStatus) -> Color32 {
-    match status {
-        ConnStatus::Ok => Color32::from_rgb(0x3f, 0xb9, 0x50),
-        ConnStatus::Connecting => Color32::from_rgb(0x8b, 0x94, 0x9e),
-        ConnStatus::Stale => Color32::from_rgb(0xd2, 0x99, 0x22),
-        ConnStatus::Down => Color32::from_rgb(0xf8, 0x51, 0x49),
-    }
-}
 
 pub fn health_color(state: crate::health::HealthState) -> Color32 {
     use crate::health::HealthState;

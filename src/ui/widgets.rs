@@ -2,14 +2,9 @@
 
 use super::theme;
 use crate::app::ScaleboardApp;
-use crate::engine::ConnStatus;
 use egui::RichText;
 
 /// A filled circle drawn with the painter (no font has to carry a glyph for it).
-pub fn status_dot_ui(ui: &mut egui::Ui, status: ConnStatus) {
-    dot_ui(ui, theme::status_color(status), status.label());
-}
-
 pub fn health_dot_ui(ui: &mut egui::Ui, health: &crate::health::EndpointHealth) {
     dot_ui(ui, theme::health_color(health.state), &health.line());
 }
@@ -42,17 +37,43 @@ pub fn panel_header_ui(ui: &mut egui::Ui, app: &ScaleboardApp, title: &str) {
 }
 
 /// Endpoints of an area with their status and the error (once, in words).
+/// One line per endpoint of an area: its health (ok / degraded / stale / down) with the reasons,
+/// from the same assessment as the status bar, the overview tiles and `scaleboard status`.
 pub fn endpoint_status_ui(ui: &mut egui::Ui, app: &ScaleboardApp, area: crate::engine::Area) {
+    use crate::health::HealthState;
     let now = app.clock.now_ms();
     for e in app.fleet.in_area(area) {
-        ui.horizontal(|ui| {
-            status_dot_ui(ui, e.status);
+        let state = e.health.state;
+        let color = theme::health_color(state);
+        ui.horizontal_wrapped(|ui| {
+            health_dot_ui(ui, &e.health);
             ui.label(&e.info.label);
-            ui.weak(age_text(now, e.updated_at));
-            if let Some(err) = &e.last_error {
-                ui.colored_label(theme::BAD, err);
+            ui.colored_label(color, state.label());
+            match state {
+                // The view below is the last one that arrived: say how old it is.
+                HealthState::Stale | HealthState::Down if e.updated_at.is_some() => {
+                    ui.colored_label(
+                        color,
+                        format!(
+                            "showing the last view, {} s old",
+                            (now - e.updated_at.unwrap_or(now)).max(0) / 1000
+                        ),
+                    );
+                }
+                _ => {
+                    ui.weak(age_text(now, e.updated_at));
+                }
             }
         });
+        for reason in e.health.reasons.iter().take(4) {
+            ui.horizontal(|ui| {
+                ui.add_space(16.0);
+                ui.add(egui::Label::new(RichText::new(reason).color(color)).wrap());
+            });
+        }
+        if e.health.reasons.len() > 4 {
+            ui.weak(format!("… and {} more", e.health.reasons.len() - 4));
+        }
     }
 }
 
