@@ -92,6 +92,7 @@ fn is_list(request: &str) -> bool {
     request.starts_with("GET ")
         && !request.contains("watch=true")
         && !request.contains("metrics.k8s.io")
+        && !request.starts_with("GET /version")
 }
 
 /// Deployments, StatefulSets, ReplicaSets, HPAs and Pods: one watch each per namespace scope.
@@ -1494,20 +1495,39 @@ async fn forbidden_pods_and_a_dead_context_do_not_hide_what_can_be_seen() {
     let list = workloads(&out.snapshot);
     assert_eq!(list.len(), 4, "{list:?}");
     assert!(list.iter().all(|w| w.id.scope.starts_with("east/")));
-    // HPAs are still shown; pods are not, and both problems are named.
+    // HPAs are still shown; pods are not (not in all namespaces, and not in the context's
+    // namespace either), and each problem is named in words.
     assert!(list.iter().any(|w| w.autoscaler.is_some()));
     assert!(
+        out.notices.iter().any(|n| n.starts_with(
+            "context east: your credentials may not list pods in all namespaces (list pods in \
+             all namespaces: the API server answered 403 Forbidden: pods is forbidden: User \
+             \"fake-user\" cannot list resource \"pods\" in API group \"\" at the cluster scope); \
+             showing namespace default only"
+        )),
+        "{:?}",
         out.notices
-            .iter()
-            .any(|n| n.contains("context east: cannot watch pods")
-                && n.contains("cannot list resource \"pods\"")),
+    );
+    assert!(
+        out.notices.iter().any(|n| n.starts_with(
+            "context east: cannot list pods in namespace default: the API server answered 403 \
+             Forbidden: pods is forbidden"
+        ) && n.contains("stuck pods and CPU/memory are not shown")),
         "{:?}",
         out.notices
     );
     assert!(
         out.notices.iter().any(
-            |n| n.starts_with("context west: ") && n.ends_with("(its workloads are not shown)")
+            |n| n.starts_with("context west: no answer from the API server: ")
+                && n.ends_with("(its workloads are not shown)")
         ),
+        "{:?}",
+        out.notices
+    );
+    assert!(
+        out.notices
+            .iter()
+            .all(|n| !n.contains("Status {") && !n.contains("ApiError")),
         "{:?}",
         out.notices
     );
