@@ -161,7 +161,7 @@ async fn denied(
         Err(e) => {
             // Once per namespace and recheck (every few minutes at most), in words.
             log::warn!(
-                "context {context}: cannot ask whether you may {verb} {resource} in namespace                  {ns}: {}; the action stays enabled and the API server will decide",
+                "context {context}: cannot ask whether you may {verb} {resource} in namespace {ns}: {}; the action stays enabled and the API server will decide",
                 words::kube_words(&e)
             );
             return None;

@@ -197,7 +197,8 @@ impl KubernetesConnector {
                 watch::ContextView::Stale { since, why } => {
                     let since = utc_time(since);
                     notices.push(format!(
-                        "context {}: not answering since {since} ({why}); its workloads show                          the last view from then",
+                        "context {}: not answering since {since} ({why}); its workloads show \
+                         the last view from then",
                         cw.context
                     ));
                     down.push(format!("{}: {why} (last answer at {since})", cw.context));
