@@ -73,7 +73,7 @@ pub(super) async fn start(config: &KubernetesEndpoint) -> Result<Started, String
         match client {
             Ok(client) => {
                 out.watches
-                    .push(ContextWatch::start(context, &client, &config.namespaces))
+                    .push(ContextWatch::start(context, &client, &config.namespaces));
             }
             Err(why) => {
                 log::warn!("context {context}: {why}");
