@@ -156,6 +156,8 @@ pub struct State {
     pub only_namespaces: Option<HashSet<String>>,
     /// Each LIST page is answered this much later (a loaded API server).
     pub list_delay: std::time::Duration,
+    /// Requests without the bearer token are served too (kubectl sends no token over http).
+    pub anonymous: bool,
 }
 
 /// One write request as the server saw it.
@@ -226,6 +228,7 @@ impl FakeKube {
             admission_denial: None,
             only_namespaces: None,
             list_delay: std::time::Duration::ZERO,
+            anonymous: false,
         }));
         let (events, _) = broadcast::channel(4096);
         let epoch = Arc::new(tokio::sync::watch::channel(0).0);
@@ -973,6 +976,53 @@ struct Server {
     token: String,
 }
 
+/// Legacy discovery (`/api`, `/apis`, `/api/v1`, `/apis/GROUP/VERSION`), enough for kubectl
+/// to find the resources served here.
+fn discovery(path: &str) -> Option<Value> {
+    let resource = |name: &str, kind: &str, short: &str| {
+        json!({
+            "name": name, "singularName": kind.to_lowercase(), "namespaced": true, "kind": kind,
+            "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"],
+            "shortNames": [short],
+        })
+    };
+    let group = |name: &str, version: &str| {
+        let gv = format!("{name}/{version}");
+        json!({
+            "name": name,
+            "versions": [{ "groupVersion": gv, "version": version }],
+            "preferredVersion": { "groupVersion": gv, "version": version },
+        })
+    };
+    Some(match path.trim_end_matches('/') {
+        "/api" => json!({
+            "kind": "APIVersions", "versions": ["v1"],
+            "serverAddressByClientCIDRs": [{ "clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1" }],
+        }),
+        "/apis" => json!({
+            "kind": "APIGroupList", "apiVersion": "v1",
+            "groups": [group("apps", "v1"), group("autoscaling", "v2")],
+        }),
+        "/api/v1" => json!({
+            "kind": "APIResourceList", "groupVersion": "v1",
+            "resources": [resource("pods", "Pod", "po")],
+        }),
+        "/apis/apps/v1" => json!({
+            "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "apps/v1",
+            "resources": [
+                resource("deployments", "Deployment", "deploy"),
+                resource("replicasets", "ReplicaSet", "rs"),
+                resource("statefulsets", "StatefulSet", "sts"),
+            ],
+        }),
+        "/apis/autoscaling/v2" => json!({
+            "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "autoscaling/v2",
+            "resources": [resource("horizontalpodautoscalers", "HorizontalPodAutoscaler", "hpa")],
+        }),
+        _ => return None,
+    })
+}
+
 /// Which object(s) a path names.
 enum Target {
     Collection { res: Res, ns: Option<String> },
@@ -1081,8 +1131,13 @@ impl Server {
             Ok(b) => b.to_bytes(),
             Err(_) => return status_body(400, "BadRequest", "unreadable body"),
         };
-        if !authorized {
+        if !authorized && !self.state.lock().unwrap().anonymous {
             return status_body(401, "Unauthorized", "Unauthorized");
+        }
+        if method == Method::GET
+            && let Some(doc) = discovery(&path)
+        {
+            return json_response(StatusCode::OK, &doc);
         }
         let Some(target) = route(&path) else {
             return status_body(
