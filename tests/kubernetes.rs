@@ -2508,7 +2508,7 @@ async fn three_contexts_load_concurrently() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loading_is_progress_not_down() {
     let c = clusters();
-    // Lists slower than the first poll waits (5 s): the poll answers with a count instead of
+    // Lists slower than the first poll waits (4 s): the poll answers with a count instead of
     // running into the poll loop's time-out.
     c.east.state().list_delay = Duration::from_secs(6);
     let connector = KubernetesConnector::new(c.endpoint(&["east", "west"], &[]));

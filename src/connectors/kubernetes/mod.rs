@@ -61,8 +61,9 @@ use tokio::sync::OnceCell;
 use tokio::task::JoinHandle;
 
 /// How long the first poll waits for the initial lists of every context (concurrently) before
-/// it answers with what has arrived and a count: well inside the poll loop's time-out.
-const FIRST_SYNC: Duration = Duration::from_secs(5);
+/// it answers with what has arrived and a count. With the metrics read after it, well inside
+/// the poll loop's 10 s time-out.
+const FIRST_SYNC: Duration = Duration::from_secs(4);
 /// The per-poll liveness question (`GET /version`) waits this long for an answer.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// A watch that fails for longer than a reconnect takes makes its context stale.
@@ -74,7 +75,7 @@ const METRICS_EVERY: Duration = Duration::from_secs(15);
 /// After metrics.k8s.io was not served, look again this much later (it may get installed).
 const METRICS_RETRY: Duration = Duration::from_secs(300);
 /// A metrics list that takes longer is skipped for this poll.
-const METRICS_TIMEOUT: Duration = Duration::from_secs(5);
+const METRICS_TIMEOUT: Duration = Duration::from_secs(4);
 
 pub struct KubernetesConnector {
     info: EndpointInfo,
