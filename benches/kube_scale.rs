@@ -1,8 +1,16 @@
-//! A large cluster through the Kubernetes connector and the Workloads panel: 10,000 Deployments
-//! (with their ReplicaSets) and 30,000 Pods served by the protocol-level fake API server.
-//! Measures the initial paginated load, one poll once the watches are synced (a poll reads the
-//! watch caches: folds 30,000 pods under their workloads), and one UI frame of the Workloads
-//! table holding 10,000 rows (sorted, filtered). See BENCHMARKS.md for figures.
+//! Large clusters through the Kubernetes connector and the Workloads panel, served by the
+//! protocol-level fake API server (LIST pages of 500 with `limit`/`continue`, as client-go and
+//! kubectl ask for them).
+//!
+//! 1. First full view (issue #16): 3,000 Deployments, their ReplicaSets and 30,000 Pods per
+//!    cluster; the time from a fresh connector to a poll that shows every workload with nothing
+//!    still loading, for one context and for three (three such clusters), and how much memory
+//!    the console grows by.
+//! 2. 10,000 Deployments and 30,000 Pods: the initial paginated load, one poll once the watches
+//!    are synced (a poll reads the watch caches: folds 30,000 pods under their workloads), and
+//!    one UI frame of the Workloads table holding 10,000 rows (sorted, filtered).
+//!
+//! See BENCHMARKS.md for figures.
 
 #![allow(clippy::unwrap_used)]
 // The counting allocator below is the one piece of unsafe code: GlobalAlloc is an unsafe trait.
@@ -75,6 +83,171 @@ fn big_cluster() -> fake_kube::FakeKube {
         }
     }
     kube
+}
+
+/// One cluster of the first-full-view figures: 3,000 Deployments in 100 namespaces, each with
+/// its ReplicaSet and 10 Pods (30,000 Pods).
+fn issue_cluster() -> fake_kube::FakeKube {
+    const DEPLOYMENTS: usize = 3_000;
+    const PODS: usize = 10;
+    let kube = fake_kube::FakeKube::start();
+    for d in 0..DEPLOYMENTS {
+        let ns = format!("team-{:03}", d % NAMESPACES);
+        let name = format!("fill-{d:05}");
+        kube.put(&fake_kube::deployment(&ns, &name, 10, 10));
+        let rs = fake_kube::replicaset(&ns, &name, "6b7c9", 10);
+        let rs_name = rs.metadata.name.clone().unwrap();
+        kube.put(&rs);
+        for p in 0..PODS {
+            kube.put(&fake_kube::pod(
+                &ns,
+                &format!("{rs_name}-{p}"),
+                "ReplicaSet",
+                &rs_name,
+                "250m",
+                "256Mi",
+            ));
+        }
+    }
+    // The history of 36,000 ADDED events is not needed: watches start from the list.
+    kube.compact();
+    kube
+}
+
+/// Time from a fresh connector to the first poll that shows all `expected` workloads with no
+/// context still loading; the live heap and resident memory the console grew by.
+fn first_view(
+    rt: &tokio::runtime::Runtime,
+    endpoint: &KubernetesEndpoint,
+    expected: usize,
+) -> (Duration, f64, f64) {
+    let rss_before = rss_bytes();
+    let live_before = live_bytes();
+    let connector = KubernetesConnector::new(endpoint.clone());
+    let t = Instant::now();
+    let took = loop {
+        let out = rt.block_on(connector.poll()).unwrap();
+        let shown = match &out.snapshot {
+            Snapshot::Workloads(list) => list.len(),
+            _ => 0,
+        };
+        let loading = out.notices.iter().any(|n| n.starts_with("loading"));
+        if shown == expected && !loading {
+            break t.elapsed();
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "{shown} shown, {:?}",
+            out.notices
+        );
+    };
+    let live = live_bytes().saturating_sub(live_before) as f64 / 1_048_576.0;
+    let rss = rss_bytes().saturating_sub(rss_before) as f64 / 1_048_576.0;
+    drop(connector);
+    (took, live, rss)
+}
+
+fn first_full_view(_c: &mut Criterion) {
+    let started = Instant::now();
+    let clusters: Vec<fake_kube::FakeKube> = (0..3).map(|_| issue_cluster()).collect();
+    eprintln!(
+        "3 fake clusters of 3,000 deployments, 3,000 replicasets, 30,000 pods each in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig.yaml");
+    std::fs::write(
+        &kubeconfig,
+        fake_kube::kubeconfig(&[
+            ("a", &clusters[0]),
+            ("b", &clusters[1]),
+            ("c", &clusters[2]),
+        ]),
+    )
+    .unwrap();
+    let endpoint = |contexts: &[&str]| KubernetesEndpoint {
+        name: "k8s".into(),
+        kubeconfig: Some(kubeconfig.clone()),
+        contexts: contexts.iter().map(|c| (*c).to_string()).collect(),
+        namespaces: Vec::new(),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    for (label, contexts) in [
+        ("one context", vec!["a"]),
+        ("three contexts", vec!["a", "b", "c"]),
+    ] {
+        let mut runs = Vec::new();
+        for _ in 0..3 {
+            runs.push(first_view(
+                &rt,
+                &endpoint(&contexts),
+                3_000 * contexts.len(),
+            ));
+        }
+        let live = runs.iter().map(|r| r.1).fold(0.0, f64::max);
+        let rss = runs.iter().map(|r| r.2).fold(0.0, f64::max);
+        runs.sort_by_key(|r| r.0);
+        eprintln!(
+            "first full view, {label}: min {:.2} s, median {:.2} s, max {:.2} s; console grew by \
+             {:.1} MiB live heap, {:.1} MiB resident (most of 3 runs)",
+            runs[0].0.as_secs_f64(),
+            runs[1].0.as_secs_f64(),
+            runs[2].0.as_secs_f64(),
+            live,
+            rss,
+        );
+    }
+    let pages = clusters[0].count_requests(|r| r.contains("/pods?") && r.contains("continue="));
+    let limits = clusters[0].count_requests(|r| r.contains("/pods?") && r.contains("limit=500"));
+    eprintln!(
+        "cluster a: {limits} pod list pages asked with limit=500, {pages} with a continue token"
+    );
+    kubectl_get_pods(&clusters[0], dir.path());
+}
+
+/// `kubectl get pods -A` on the same data and server, when kubectl is installed. kubectl
+/// sends no bearer token over plain http, so the fake serves anonymous requests for it.
+fn kubectl_get_pods(kube: &fake_kube::FakeKube, dir: &std::path::Path) {
+    let kubeconfig = dir.join("kubectl.yaml");
+    std::fs::write(&kubeconfig, fake_kube::kubeconfig(&[("a", kube)])).unwrap();
+    kube.state().anonymous = true;
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let out = std::process::Command::new("kubectl")
+            .args(["get", "pods", "-A", "--kubeconfig"])
+            .arg(&kubeconfig)
+            .env("HOME", dir)
+            .output();
+        match out {
+            Ok(out) if out.status.success() => {
+                runs.push(t.elapsed());
+                assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 30_001);
+            }
+            Ok(out) => {
+                eprintln!(
+                    "kubectl get pods -A failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                return;
+            }
+            Err(e) => {
+                eprintln!("kubectl get pods -A: not run ({e})");
+                return;
+            }
+        }
+    }
+    runs.sort();
+    eprintln!(
+        "kubectl get pods -A (30,000 pods, pages of 500): min {:.2} s, median {:.2} s, max {:.2} s",
+        runs[0].as_secs_f64(),
+        runs[1].as_secs_f64(),
+        runs[2].as_secs_f64()
+    );
 }
 
 /// Resident memory of this process (the fake server included), from /proc.
@@ -284,6 +457,6 @@ fn kube_scale(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(5));
-    targets = kube_scale
+    targets = first_full_view, kube_scale
 }
 criterion_main!(benches);

@@ -14,7 +14,7 @@ use scaleboard::connectors::kubernetes::KubernetesConnector;
 use scaleboard::engine::{
     ActionStage, Command, ConnStatus, ConnectRequest, EngineConfig, EngineHandle, Event,
 };
-use scaleboard::model::clock::ManualClock;
+use scaleboard::model::clock::{Clock, ManualClock};
 use scaleboard::model::snapshot::{
     DatabaseSnapshot, Snapshot, Workload, WorkloadKind, WorkloadRef,
 };
@@ -92,6 +92,7 @@ fn is_list(request: &str) -> bool {
     request.starts_with("GET ")
         && !request.contains("watch=true")
         && !request.contains("metrics.k8s.io")
+        && !request.starts_with("GET /version")
 }
 
 /// Deployments, StatefulSets, ReplicaSets, HPAs and Pods: one watch each per namespace scope.
@@ -1494,20 +1495,39 @@ async fn forbidden_pods_and_a_dead_context_do_not_hide_what_can_be_seen() {
     let list = workloads(&out.snapshot);
     assert_eq!(list.len(), 4, "{list:?}");
     assert!(list.iter().all(|w| w.id.scope.starts_with("east/")));
-    // HPAs are still shown; pods are not, and both problems are named.
+    // HPAs are still shown; pods are not (not in all namespaces, and not in the context's
+    // namespace either), and each problem is named in words.
     assert!(list.iter().any(|w| w.autoscaler.is_some()));
     assert!(
+        out.notices.iter().any(|n| n.starts_with(
+            "context east: your credentials may not list pods in all namespaces (list pods in \
+             all namespaces: the API server answered 403 Forbidden: pods is forbidden: User \
+             \"fake-user\" cannot list resource \"pods\" in API group \"\" at the cluster scope); \
+             showing namespace default only"
+        )),
+        "{:?}",
         out.notices
-            .iter()
-            .any(|n| n.contains("context east: cannot watch pods")
-                && n.contains("cannot list resource \"pods\"")),
+    );
+    assert!(
+        out.notices.iter().any(|n| n.starts_with(
+            "context east: cannot list pods in namespace default: the API server answered 403 \
+             Forbidden: pods is forbidden"
+        ) && n.contains("stuck pods and CPU/memory are not shown")),
         "{:?}",
         out.notices
     );
     assert!(
         out.notices.iter().any(
-            |n| n.starts_with("context west: ") && n.ends_with("(its workloads are not shown)")
+            |n| n.starts_with("context west: no answer from the API server: ")
+                && n.ends_with("(its workloads are not shown)")
         ),
+        "{:?}",
+        out.notices
+    );
+    assert!(
+        out.notices
+            .iter()
+            .all(|n| !n.contains("Status {") && !n.contains("ApiError")),
         "{:?}",
         out.notices
     );
@@ -2170,4 +2190,351 @@ async fn a_fresh_read_equals_the_poll_and_names_quota_and_crash_loops() {
         panic!("no fresh read")
     };
     assert!(fresh.is_empty(), "{fresh:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Restricted access, a server that goes away, contexts that load at once (issue #16).
+
+/// One cluster and a kubeconfig whose contexts all point at it, each with its namespace.
+fn kubeconfig_for(dir: &tempfile::TempDir, contexts: &[(&str, &FakeKube, &str)]) -> PathBuf {
+    let path = dir.path().join("kubeconfig.yaml");
+    std::fs::write(&path, fake_kube::kubeconfig_with_namespaces(contexts)).unwrap();
+    path
+}
+
+fn endpoint_for(kubeconfig: &std::path::Path, contexts: &[&str]) -> KubernetesEndpoint {
+    KubernetesEndpoint {
+        name: "k8s".into(),
+        kubeconfig: Some(kubeconfig.to_path_buf()),
+        contexts: contexts.iter().map(|c| (*c).to_string()).collect(),
+        namespaces: Vec::new(),
+    }
+}
+
+fn no_debug_dumps(texts: &[String]) {
+    for t in texts {
+        assert!(
+            !t.contains("Status {") && !t.contains("ApiError") && !t.contains("ServiceError"),
+            "a raw error dump: {t}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_only_user_sees_its_namespace_and_is_told_what_is_not_visible() {
+    let kube = FakeKube::start();
+    kube.put(&fake_kube::deployment("nexus", "writer-service", 3, 2));
+    kube.put(&fake_kube::hpa("nexus", "writer-service", 2, 10, 70));
+    kube.put(&fake_kube::statefulset("nexus", "ledger", 1, 1));
+    kube.put(&fake_kube::replicaset(
+        "nexus",
+        "writer-service",
+        "6b7c9",
+        3,
+    ));
+    kube.put(&fake_kube::unschedulable(
+        fake_kube::pod(
+            "nexus",
+            "writer-service-6b7c9-a",
+            "ReplicaSet",
+            "writer-service-6b7c9",
+            "250m",
+            "64Mi",
+        ),
+        "0/3 nodes are available: 3 Insufficient cpu.",
+    ));
+    // Another team's namespace: this user may not see it.
+    kube.put(&fake_kube::deployment("billing", "invoicer", 2, 2));
+    // The usual enterprise RBAC: a RoleBinding in one namespace, no ClusterRole.
+    kube.state().only_namespaces = Some(["nexus".to_string()].into());
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = kubeconfig_for(&dir, &[("tenant", &kube, "nexus")]);
+    let connector = KubernetesConnector::new(endpoint_for(&kubeconfig, &["tenant"]));
+    let out = connector.poll().await.unwrap();
+    let ids: Vec<String> = workloads(&out.snapshot)
+        .iter()
+        .map(|w| w.id.to_string())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "tenant/nexus/statefulset/ledger",
+            "tenant/nexus/deployment/writer-service"
+        ]
+    );
+    let writer = &workloads(&out.snapshot)[1];
+    assert!(
+        writer.autoscaler.is_some(),
+        "HPAs of the namespace are read"
+    );
+    // Pods of the namespace are read too (watched there): the stuck pod is named.
+    c_assert_contains(writer.pending_reason.as_deref(), "Insufficient cpu");
+    // One notice says what is not visible, why (the server's own words) and what to do.
+    let visibility: Vec<&String> = out
+        .notices
+        .iter()
+        .filter(|n| n.contains("not visible"))
+        .collect();
+    assert_eq!(visibility.len(), 1, "{:?}", out.notices);
+    assert_eq!(
+        visibility[0],
+        "context tenant: your credentials may not list deployments, statefulsets, \
+         horizontalpodautoscalers, pods, replicasets in all namespaces (list deployments in all \
+         namespaces: the API server answered 403 Forbidden: deployments.apps is forbidden: User \
+         \"fake-user\" cannot list resource \"deployments\" in API group \"apps\" at the cluster \
+         scope (the same for statefulsets, horizontalpodautoscalers, pods, replicasets)); showing \
+         namespace nexus only (the context's namespace): workloads in other namespaces are not \
+         visible. To see them, ask for list and watch on these resources cluster-wide, or name \
+         the namespaces you may read in the profile."
+    );
+    // Nothing else is reported as failing: the namespace itself is fully readable.
+    assert!(
+        out.notices
+            .iter()
+            .all(|n| n.contains("not visible") || n.contains("metrics-server not installed")),
+        "{:?}",
+        out.notices
+    );
+    no_debug_dumps(&out.notices);
+    // The watches run in the namespace, and a change there arrives without a new LIST.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while kube.count_requests(|r| r.contains("/namespaces/nexus/") && r.contains("watch=true"))
+        < WATCHED
+    {
+        assert!(
+            Instant::now() < deadline,
+            "watches never opened: {:?}",
+            kube.requests()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let lists = kube.count_requests(is_list);
+    kube.state().auto_ready = false;
+    kube.modify(Res::Deployments, "nexus", "writer-service", |d| {
+        d["spec"]["replicas"] = 5.into();
+    });
+    loop {
+        let out = connector.poll().await.unwrap();
+        // The same words on every poll: the poll loop says a notice once.
+        assert_eq!(
+            out.notices
+                .iter()
+                .filter(|n| n.contains("not visible"))
+                .collect::<Vec<_>>(),
+            visibility
+        );
+        if workloads(&out.snapshot)[1].desired == 5 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the change never arrived");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(kube.count_requests(is_list), lists, "{:?}", kube.requests());
+}
+
+fn c_assert_contains(text: Option<&str>, part: &str) {
+    assert!(text.is_some_and(|t| t.contains(part)), "{text:?}");
+}
+
+#[test]
+fn a_stopped_server_is_stale_within_two_intervals_and_ok_again_when_it_returns() {
+    let c = clusters();
+    let mut rig = rig(c.endpoint(&["east"], &[]));
+    rig.until("ok", |v, _| v.statuses.get("k8s") == Some(&ConnStatus::Ok));
+    // The poll loop runs on the manual clock: its refresh interval (the profile's default,
+    // 2 s) passes only when the rig advances the clock, so "within 2 intervals" is measured
+    // in the engine's own time, from the moment the server stopped to the Stale event.
+    let interval = i64::from(scaleboard::profiles::model::DEFAULT_REFRESH_SECS) * 1000;
+    let stopped_at = rig.clock.now_ms();
+    c.east.stop();
+    let event = rig.until("stale", |_, e| {
+        matches!(
+            e,
+            Event::Status {
+                status: ConnStatus::Stale,
+                ..
+            }
+        )
+    });
+    let Event::Status { at, error, .. } = event else {
+        unreachable!()
+    };
+    let stale_after = at - stopped_at;
+    assert!(
+        stale_after <= 2 * interval,
+        "stale after {stale_after} ms of engine time"
+    );
+    let error = error.unwrap();
+    assert!(
+        error.starts_with("cannot reach k8s: east: no answer from the API server: ")
+            && error.contains("refused"),
+        "{error}"
+    );
+    no_debug_dumps(std::slice::from_ref(&error));
+    // The last view stays (the engine keeps the snapshot; the UI greys it).
+    assert_eq!(workloads(&rig.view.snapshots["k8s"]).len(), 4);
+    // Back: ok again by itself, and changes made meanwhile are seen.
+    c.east.state().auto_ready = false;
+    c.east
+        .modify(Res::Deployments, "nexus", "writer-service", |d| {
+            d["spec"]["replicas"] = 7.into();
+        });
+    let returned_at = rig.clock.now_ms();
+    c.east.resume();
+    let event = rig.until("ok again", |v, e| {
+        matches!(
+            e,
+            Event::Status {
+                status: ConnStatus::Ok,
+                ..
+            }
+        ) && v.statuses.get("k8s") == Some(&ConnStatus::Ok)
+    });
+    let Event::Status { at, .. } = event else {
+        unreachable!()
+    };
+    eprintln!(
+        "stale {stale_after} ms after the stop, ok {} ms after the return (engine time, interval {interval} ms)",
+        at - returned_at
+    );
+    let target = wref("east/nexus", "writer-service");
+    rig.until("the change made while it was away", |v, _| {
+        v.workload(&target).is_some_and(|w| w.desired == 7)
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_context_down_leaves_the_others_live_and_keeps_its_last_view() {
+    let c = clusters();
+    let connector = KubernetesConnector::new(c.endpoint(&["east", "west"], &[]));
+    let first = connector.poll().await.unwrap();
+    assert_eq!(workloads(&first.snapshot).len(), 5);
+    c.west.stop();
+    let out = connector.poll().await.unwrap();
+    // west's rows stay as last seen; east keeps answering; west is named with its last answer.
+    assert_eq!(workloads(&out.snapshot), workloads(&first.snapshot));
+    let west: Vec<&String> = out
+        .notices
+        .iter()
+        .filter(|n| n.starts_with("context west: not answering since "))
+        .collect();
+    assert_eq!(west.len(), 1, "{:?}", out.notices);
+    assert!(
+        west[0].ends_with("its workloads show the last view from then"),
+        "{}",
+        west[0]
+    );
+    no_debug_dumps(&out.notices);
+    // The notice's words stay the same while it is away (said once by the poll loop).
+    let again = connector.poll().await.unwrap();
+    assert!(again.notices.contains(west[0]), "{:?}", again.notices);
+    // Both away: the poll fails, so the poll loop marks the endpoint stale.
+    c.east.stop();
+    let err = connector.poll().await.err().unwrap().to_string();
+    assert!(
+        err.starts_with("cannot reach k8s: east: no answer from the API server: "),
+        "{err}"
+    );
+    assert!(err.contains("; west: "), "{err}");
+    // Both back: live again by themselves.
+    c.east.resume();
+    c.west.resume();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Ok(out) = connector.poll().await
+            && !out.notices.iter().any(|n| n.contains("not answering"))
+        {
+            assert_eq!(workloads(&out.snapshot).len(), 5);
+            break;
+        }
+        assert!(Instant::now() < deadline, "never live again");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_context_missing_from_the_kubeconfig_is_named_and_hides_nothing() {
+    let c = clusters();
+    let connector = KubernetesConnector::new(c.endpoint(&["east", "nowhere"], &[]));
+    let out = connector.poll().await.unwrap();
+    assert_eq!(workloads(&out.snapshot).len(), 4);
+    let expected = format!(
+        "context nowhere: no context of this name in {} (it has: east, west); check the \
+         profile's contexts (its workloads are not shown)",
+        c.kubeconfig.display()
+    );
+    assert!(out.notices.contains(&expected), "{:?}", out.notices);
+    // Alone, it fails the endpoint with the same words.
+    let connector = KubernetesConnector::new(c.endpoint(&["nowhere"], &[]));
+    let err = connector.poll().await.err().unwrap().to_string();
+    assert!(err.contains("nowhere: no context of this name in"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_contexts_load_concurrently() {
+    let clusters: Vec<FakeKube> = (0..3).map(|_| FakeKube::start()).collect();
+    for (i, kube) in clusters.iter().enumerate() {
+        kube.put(&fake_kube::deployment("nexus", &format!("svc-{i}"), 1, 1));
+        // A loaded API server: every LIST answers a second late.
+        kube.state().list_delay = Duration::from_secs(1);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = kubeconfig_for(
+        &dir,
+        &[
+            ("a", &clusters[0], "default"),
+            ("b", &clusters[1], "default"),
+            ("c", &clusters[2], "default"),
+        ],
+    );
+    let connector = KubernetesConnector::new(endpoint_for(&kubeconfig, &["a", "b", "c"]));
+    let t = Instant::now();
+    let out = connector.poll().await.unwrap();
+    let took = t.elapsed();
+    // One after another, 3 contexts of 5 lists each would take 3 s at least (15 s if each
+    // list waited for the one before).
+    assert!(
+        took < Duration::from_secs(2),
+        "first full view took {took:?}"
+    );
+    assert_eq!(workloads(&out.snapshot).len(), 3, "{:?}", out.notices);
+    assert!(
+        !out.notices.iter().any(|n| n.starts_with("loading")),
+        "{:?}",
+        out.notices
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loading_is_progress_not_down() {
+    let c = clusters();
+    // Lists slower than the first poll waits (4 s): the poll answers with a count instead of
+    // running into the poll loop's time-out.
+    c.east.state().list_delay = Duration::from_secs(6);
+    let connector = KubernetesConnector::new(c.endpoint(&["east", "west"], &[]));
+    let t = Instant::now();
+    let out = connector.poll().await.unwrap();
+    assert!(t.elapsed() < Duration::from_secs(6), "{:?}", t.elapsed());
+    assert_eq!(
+        workloads(&out.snapshot).len(),
+        1,
+        "west is shown while east loads"
+    );
+    assert!(
+        out.notices.contains(
+            &"loading context east: 0 of 5 lists complete; rows show as they arrive".to_string()
+        ),
+        "{:?}",
+        out.notices
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let out = connector.poll().await.unwrap();
+        if !out.notices.iter().any(|n| n.starts_with("loading")) {
+            assert_eq!(workloads(&out.snapshot).len(), 5);
+            break;
+        }
+        assert!(Instant::now() < deadline, "never loaded");
+    }
 }

@@ -20,7 +20,12 @@
 //!   `metadata.managedFields` (manager "unknown" when the request names none); DELETE honours
 //!   `preconditions.resourceVersion` (409 when stale);
 //! - `SelfSubjectAccessReview`, bearer-token auth (401), a deny list that answers 403;
-//! - errors as `Status` bodies; unknown paths 404, wrong verbs 405.
+//! - errors as `Status` bodies; unknown paths 404, wrong verbs 405;
+//! - `GET /version` (unauthenticated, as `system:public-info-viewer` allows);
+//! - namespace-scoped RBAC ([`State::only_namespaces`]: 403 on cluster-wide lists and watches
+//!   and in other namespaces, with the real server's wording), a delay before each LIST page
+//!   ([`State::list_delay`]), and a server that stops (the port refuses connections, open
+//!   watches are cut) and comes back on the same port ([`FakeKube::stop`], [`FakeKube::resume`]).
 //!
 //! A "controller" moves `status.*Replicas` to `spec.replicas` after a change (unless
 //! `auto_ready` is off), emitting watch events like a real rollout.
@@ -146,6 +151,13 @@ pub struct State {
     pub conflicts: u32,
     /// Every write (POST, PUT, PATCH, DELETE of objects) with the field manager it named.
     pub writes: Vec<Write>,
+    /// The user may read only these namespaces (a RoleBinding per namespace, no ClusterRole):
+    /// LIST and WATCH in all namespaces or in another namespace are 403 Forbidden.
+    pub only_namespaces: Option<HashSet<String>>,
+    /// Each LIST page is answered this much later (a loaded API server).
+    pub list_delay: std::time::Duration,
+    /// Requests without the bearer token are served too (kubectl sends no token over http).
+    pub anonymous: bool,
 }
 
 /// One write request as the server saw it.
@@ -173,6 +185,9 @@ pub struct FakeKube {
     pub addr: SocketAddr,
     pub token: String,
     state: Arc<Mutex<State>>,
+    server: Server,
+    /// False while stopped: the listener is closed and every open connection is cut.
+    online: Arc<tokio::sync::watch::Sender<bool>>,
     events: broadcast::Sender<Change>,
     /// Bumped to end every open watch (as an API server restart or a load balancer would).
     epoch: Arc<tokio::sync::watch::Sender<u64>>,
@@ -211,6 +226,9 @@ impl FakeKube {
             writes: Vec::new(),
             metrics_served: false,
             admission_denial: None,
+            only_namespaces: None,
+            list_delay: std::time::Duration::ZERO,
+            anonymous: false,
         }));
         let (events, _) = broadcast::channel(4096);
         let epoch = Arc::new(tokio::sync::watch::channel(0).0);
@@ -221,32 +239,59 @@ impl FakeKube {
             token: "fake-token-7f3a".into(),
         };
         let token = server.token.clone();
-        runtime.spawn(async move {
-            let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let server = server.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        let server = server.clone();
-                        async move { Ok::<_, Infallible>(server.handle(req).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let online = Arc::new(tokio::sync::watch::channel(true).0);
+        serve(&runtime, std_listener, server.clone(), Arc::clone(&online));
         Self {
             addr,
             token,
             state,
+            server,
+            online,
             events,
             epoch,
             runtime: Some(runtime),
         }
+    }
+
+    /// Stop answering, as an API server that is shut down: the port refuses connections and
+    /// every open connection (watches included) is closed.
+    pub fn stop(&self) {
+        self.online.send_replace(false);
+        // Let the accept loop drop its listener before the caller goes on.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::net::TcpStream::connect(self.addr).is_ok() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "fake API server did not stop"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// Answer again on the same address, with the same objects and history.
+    pub fn resume(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let listener = loop {
+            match std::net::TcpListener::bind(self.addr) {
+                Ok(l) => break l,
+                Err(e) => {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "cannot rebind {}: {e}",
+                        self.addr
+                    );
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+            }
+        };
+        listener.set_nonblocking(true).unwrap();
+        self.online.send_replace(true);
+        serve(
+            self.runtime.as_ref().unwrap(),
+            listener,
+            self.server.clone(),
+            Arc::clone(&self.online),
+        );
     }
 
     pub fn url(&self) -> String {
@@ -341,12 +386,20 @@ impl FakeKube {
     }
 }
 
-/// A kubeconfig (YAML) with one context per (context name, server, default namespace).
+/// A kubeconfig (YAML) with one context per (context name, server); each context's namespace
+/// is `default`.
 pub fn kubeconfig(contexts: &[(&str, &FakeKube)]) -> String {
+    let with: Vec<(&str, &FakeKube, &str)> =
+        contexts.iter().map(|(n, k)| (*n, *k, "default")).collect();
+    kubeconfig_with_namespaces(&with)
+}
+
+/// A kubeconfig with one context per (context name, server, the context's namespace).
+pub fn kubeconfig_with_namespaces(contexts: &[(&str, &FakeKube, &str)]) -> String {
     let mut clusters = String::new();
     let mut users = String::new();
     let mut ctxs = String::new();
-    for (name, server) in contexts {
+    for (name, server, namespace) in contexts {
         clusters.push_str(&format!(
             "- name: cluster-{name}\n  cluster:\n    server: {}\n",
             server.url()
@@ -356,13 +409,50 @@ pub fn kubeconfig(contexts: &[(&str, &FakeKube)]) -> String {
             server.token
         ));
         ctxs.push_str(&format!(
-            "- name: {name}\n  context:\n    cluster: cluster-{name}\n    user: user-{name}\n    namespace: default\n"
+            "- name: {name}\n  context:\n    cluster: cluster-{name}\n    user: user-{name}\n    namespace: {namespace}\n"
         ));
     }
     format!(
         "apiVersion: v1\nkind: Config\ncurrent-context: {}\nclusters:\n{clusters}users:\n{users}contexts:\n{ctxs}preferences: {{}}\n",
         contexts[0].0
     )
+}
+
+/// Accept connections until the server is stopped; then drop the listener (the port refuses
+/// connections) and cut the connections already open.
+fn serve(
+    runtime: &tokio::runtime::Runtime,
+    std_listener: std::net::TcpListener,
+    server: Server,
+    online: Arc<tokio::sync::watch::Sender<bool>>,
+) {
+    runtime.spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
+        let mut stopped = online.subscribe();
+        loop {
+            let accepted = tokio::select! {
+                a = listener.accept() => a,
+                _ = stopped.wait_for(|on| !*on) => return,
+            };
+            let Ok((stream, _)) = accepted else {
+                continue;
+            };
+            let server = server.clone();
+            let mut cut = online.subscribe();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let server = server.clone();
+                    async move { Ok::<_, Infallible>(server.handle(req).await) }
+                });
+                let connection = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service);
+                tokio::select! {
+                    _ = connection => {}
+                    _ = cut.wait_for(|on| !*on) => {}
+                }
+            });
+        }
+    });
 }
 
 fn meta(ns: &str, name: &str) -> ObjectMeta {
@@ -886,6 +976,53 @@ struct Server {
     token: String,
 }
 
+/// Legacy discovery (`/api`, `/apis`, `/api/v1`, `/apis/GROUP/VERSION`), enough for kubectl
+/// to find the resources served here.
+fn discovery(path: &str) -> Option<Value> {
+    let resource = |name: &str, kind: &str, short: &str| {
+        json!({
+            "name": name, "singularName": kind.to_lowercase(), "namespaced": true, "kind": kind,
+            "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"],
+            "shortNames": [short],
+        })
+    };
+    let group = |name: &str, version: &str| {
+        let gv = format!("{name}/{version}");
+        json!({
+            "name": name,
+            "versions": [{ "groupVersion": gv, "version": version }],
+            "preferredVersion": { "groupVersion": gv, "version": version },
+        })
+    };
+    Some(match path.trim_end_matches('/') {
+        "/api" => json!({
+            "kind": "APIVersions", "versions": ["v1"],
+            "serverAddressByClientCIDRs": [{ "clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1" }],
+        }),
+        "/apis" => json!({
+            "kind": "APIGroupList", "apiVersion": "v1",
+            "groups": [group("apps", "v1"), group("autoscaling", "v2")],
+        }),
+        "/api/v1" => json!({
+            "kind": "APIResourceList", "groupVersion": "v1",
+            "resources": [resource("pods", "Pod", "po")],
+        }),
+        "/apis/apps/v1" => json!({
+            "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "apps/v1",
+            "resources": [
+                resource("deployments", "Deployment", "deploy"),
+                resource("replicasets", "ReplicaSet", "rs"),
+                resource("statefulsets", "StatefulSet", "sts"),
+            ],
+        }),
+        "/apis/autoscaling/v2" => json!({
+            "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "autoscaling/v2",
+            "resources": [resource("horizontalpodautoscalers", "HorizontalPodAutoscaler", "hpa")],
+        }),
+        _ => return None,
+    })
+}
+
 /// Which object(s) a path names.
 enum Target {
     Collection { res: Res, ns: Option<String> },
@@ -979,12 +1116,28 @@ impl Server {
                 dry_run: is_dry_run(&query),
             });
         }
+        if method == Method::GET && path == "/version" {
+            return json_response(
+                StatusCode::OK,
+                &json!({
+                    "major": "1", "minor": "36", "gitVersion": "v1.36.0-fake",
+                    "gitCommit": "0000000", "gitTreeState": "clean",
+                    "buildDate": "2026-11-01T00:00:00Z", "goVersion": "go1.25",
+                    "compiler": "gc", "platform": "linux/amd64",
+                }),
+            );
+        }
         let body = match req.into_body().collect().await {
             Ok(b) => b.to_bytes(),
             Err(_) => return status_body(400, "BadRequest", "unreadable body"),
         };
-        if !authorized {
+        if !authorized && !self.state.lock().unwrap().anonymous {
             return status_body(401, "Unauthorized", "Unauthorized");
+        }
+        if method == Method::GET
+            && let Some(doc) = discovery(&path)
+        {
+            return json_response(StatusCode::OK, &doc);
         }
         let Some(target) = route(&path) else {
             return status_body(
@@ -1025,12 +1178,22 @@ impl Server {
             (Target::Collection { res, ns }, Method::GET) => {
                 let watching = matches!(query.get("watch").map(String::as_str), Some("true" | "1"));
                 let verb = if watching { "watch" } else { "list" };
-                if self.denied(verb, res.plural()) {
-                    return forbidden_collection(verb, res.plural(), ns.as_deref());
+                let outside = {
+                    let st = self.state.lock().unwrap();
+                    st.only_namespaces
+                        .as_ref()
+                        .is_some_and(|allowed| ns.as_ref().is_none_or(|n| !allowed.contains(n)))
+                };
+                if (outside && res != Res::PodMetrics) || self.denied(verb, res.plural()) {
+                    return forbidden_collection(verb, res, ns.as_deref());
                 }
                 if watching {
                     self.watch(res, ns, &query)
                 } else {
+                    let delay = self.state.lock().unwrap().list_delay;
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
                     self.list(res, ns.as_deref(), &query)
                 }
             }
@@ -1669,8 +1832,14 @@ fn forbidden(verb: &str, resource: &str, ns: &str) -> Response<Body> {
 }
 
 /// A list or watch RBAC does not allow, in the real server's words (cluster scope or one namespace).
-fn forbidden_collection(verb: &str, resource: &str, ns: Option<&str>) -> Response<Body> {
-    let group = if resource == "pods" { "" } else { "apps" };
+fn forbidden_collection(verb: &str, res: Res, ns: Option<&str>) -> Response<Body> {
+    let resource = res.plural();
+    let group = res.api_version().rsplit_once('/').map_or("", |(g, _)| g);
+    let qualified = if group.is_empty() {
+        resource.to_string()
+    } else {
+        format!("{resource}.{group}")
+    };
     let scope = match ns {
         Some(ns) => format!("in the namespace \"{ns}\""),
         None => "at the cluster scope".to_string(),
@@ -1679,7 +1848,7 @@ fn forbidden_collection(verb: &str, resource: &str, ns: Option<&str>) -> Respons
         403,
         "Forbidden",
         format!(
-            "{resource} is forbidden: User \"fake-user\" cannot {verb} resource \"{resource}\" in API group \"{group}\" {scope}"
+            "{qualified} is forbidden: User \"fake-user\" cannot {verb} resource \"{resource}\" in API group \"{group}\" {scope}"
         ),
     )
 }

@@ -159,7 +159,11 @@ async fn denied(
     let answer = match api.create(&PostParams::default(), &review).await {
         Ok(a) => a,
         Err(e) => {
-            log::warn!("access review in {context}/{ns}: {e}");
+            // Once per namespace and recheck (every few minutes at most), in words.
+            log::warn!(
+                "context {context}: cannot ask whether you may {verb} {resource} in namespace {ns}: {}; the action stays enabled and the API server will decide",
+                words::kube_words(&e)
+            );
             return None;
         }
     };

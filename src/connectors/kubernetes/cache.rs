@@ -4,10 +4,11 @@
 //! struct here instead, and the full object is dropped as soon as it is decoded.
 
 use super::pods::{Stuck, requests, stuck_reason};
+use super::words;
 use super::*;
 use kube::runtime::watcher::Event;
+use std::collections::BTreeMap;
 use std::sync::RwLock;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// (namespace, name).
 pub(super) type Key = (String, String);
@@ -48,23 +49,70 @@ pub(super) struct PodObj {
 /// A ReplicaSet is read only for the Deployment that controls it.
 pub(super) type RsObj = Option<String>;
 
-/// One resource's cache in one namespace scope.
+/// How long a failed list or watch waits before it is tried again: doubled per failure in a
+/// row, cut short when the context's API server is seen answering again.
+const BACKOFF_MIN: Duration = Duration::from_millis(500);
+const BACKOFF_MAX: Duration = Duration::from_secs(8);
+
+/// One resource's cache, fed by one watch in all namespaces or one per namespace.
 pub(super) struct CompactStore<T> {
     map: Arc<RwLock<HashMap<Key, T>>>,
-    ready: Arc<AtomicBool>,
+    pub state: Arc<Mutex<ResourceState>>,
+}
+
+/// Where a resource is watched and how each of those watches is doing.
+#[derive(Clone, Debug, Default)]
+pub(super) struct ResourceState {
+    /// By namespace; `None` = all namespaces (one cluster-wide watch).
+    pub scopes: BTreeMap<Option<String>, ScopeStatus>,
+    /// Why the cluster-wide list was refused, when the watch fell back to namespaces.
+    pub fell_back: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub(super) struct ScopeStatus {
+    /// Whether the initial list has arrived (it stays true through later relists).
+    pub listed: bool,
+    /// The current failure, in words; cleared when the list or watch works again.
+    pub error: Option<ScopeError>,
+}
+
+#[derive(Clone, Debug)]
+pub(super) struct ScopeError {
+    pub words: String,
+    /// The HTTP status the API server answered (None: it did not answer).
+    pub code: Option<u16>,
+    pub since: std::time::SystemTime,
+}
+
+impl ScopeError {
+    /// Refused for good (RBAC, credentials, not served): not a server that went away.
+    pub fn refused(&self) -> bool {
+        matches!(self.code, Some(401 | 403 | 404))
+    }
+}
+
+impl ResourceState {
+    /// Every scope has its initial list.
+    pub fn listed(&self) -> bool {
+        !self.scopes.is_empty() && self.scopes.values().all(|s| s.listed)
+    }
+    /// Every scope has its initial list or has failed: nothing more to wait for.
+    pub fn settled(&self) -> bool {
+        self.scopes.values().all(|s| s.listed || s.error.is_some())
+    }
 }
 
 impl<T> CompactStore<T> {
-    /// Whether the initial list has arrived.
-    pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Acquire)
-    }
-
     /// The current objects; held only for the duration of one synchronous read.
     pub fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Key, T>> {
         self.map
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn state(&self) -> ResourceState {
+        self.state.lock().map(|s| s.clone()).unwrap_or_default()
     }
 }
 
@@ -76,76 +124,268 @@ fn key_of<K: Resource>(obj: &K) -> Key {
     )
 }
 
-/// List then watch one resource (kube-runtime's watcher: pages of 500, resourceVersion
-/// bookkeeping, relist after 410 Gone, backoff on errors), keeping `project(object)` per key.
+/// What every watch of one context shares: its name (for the log) and a bell that cuts the
+/// backoff short once the API server answers again.
+pub(super) struct WatchShared {
+    pub context: String,
+    pub retry: tokio::sync::Notify,
+}
+
+/// Where and how to watch one resource.
+pub(super) struct WatchPlan<'a> {
+    pub client: &'a Client,
+    /// `resource` as the API names it ("deployments").
+    pub resource: &'static str,
+    /// The profile's namespaces; empty = all namespaces.
+    pub namespaces: &'a [String],
+    /// Where to watch instead when listing in all namespaces is forbidden (the context's
+    /// namespace).
+    pub fallback: &'a [String],
+    pub shared: &'a Arc<WatchShared>,
+}
+
+/// List then watch one resource (kube-runtime's watcher: pages of 500 as client-go, resource
+/// versions, relist after 410 Gone), keeping `project(object)` per key. A cluster-wide list
+/// that is forbidden (403) falls back to the plan's fallback namespaces. A failed list or
+/// watch is recorded (and logged once, in words), then listed again after a backoff: the
+/// relist is what proves the cache current again.
 pub(super) fn spawn_compact<K, T>(
-    api: Api<K>,
-    name: &'static str,
-    errors: &Arc<Mutex<HashMap<&'static str, String>>>,
+    plan: &WatchPlan<'_>,
     project: fn(&K) -> T,
 ) -> (CompactStore<T>, JoinHandle<()>)
 where
-    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Debug
+        + Send
+        + Sync
+        + 'static,
+    K::DynamicType: Default,
     T: Send + Sync + 'static,
 {
-    let map = Arc::new(RwLock::new(HashMap::new()));
-    let ready = Arc::new(AtomicBool::new(false));
-    let store = CompactStore {
-        map: Arc::clone(&map),
-        ready: Arc::clone(&ready),
+    let scopes: Vec<Option<String>> = if plan.namespaces.is_empty() {
+        vec![None]
+    } else {
+        plan.namespaces.iter().cloned().map(Some).collect()
     };
-    let errors = Arc::clone(errors);
-    let stream = watcher(api, watcher::Config::default()).default_backoff();
+    let state = ResourceState {
+        scopes: scopes
+            .iter()
+            .map(|s| (s.clone(), ScopeStatus::default()))
+            .collect(),
+        fell_back: None,
+    };
+    let store = CompactStore {
+        map: Arc::new(RwLock::new(HashMap::new())),
+        state: Arc::new(Mutex::new(state)),
+    };
+    let watch = Watch {
+        client: plan.client.clone(),
+        resource: plan.resource,
+        map: Arc::clone(&store.map),
+        state: Arc::clone(&store.state),
+        shared: Arc::clone(plan.shared),
+        project,
+    };
+    let fallback = plan.fallback.to_vec();
     let task = tokio::spawn(async move {
-        futures::pin_mut!(stream);
-        // A relist builds its objects aside and swaps them in whole at InitDone, so a poll
-        // never sees a half-listed cluster.
-        let mut relisting: Option<HashMap<Key, T>> = None;
-        while let Some(event) = stream.next().await {
-            let event = match event {
-                Ok(event) => {
-                    if let Ok(mut errors) = errors.lock() {
-                        errors.remove(name);
-                    }
-                    event
-                }
-                Err(e) => {
-                    log::warn!("watch {name}: {e}");
-                    if let Ok(mut errors) = errors.lock() {
-                        errors.insert(name, e.to_string());
-                    }
-                    continue;
-                }
+        if scopes == [None] && !fallback.is_empty() {
+            let Some(refused) = watch.run(None, true).await else {
+                return;
             };
-            match event {
-                Event::Init => relisting = Some(HashMap::new()),
-                Event::InitApply(obj) => {
-                    if let Some(fresh) = relisting.as_mut() {
-                        fresh.insert(key_of(&obj), project(&obj));
-                    }
-                }
-                Event::InitDone => {
-                    if let Some(fresh) = relisting.take()
-                        && let Ok(mut map) = map.write()
-                    {
-                        *map = fresh;
-                    }
-                    ready.store(true, Ordering::Release);
-                }
-                Event::Apply(obj) => {
-                    if let Ok(mut map) = map.write() {
-                        map.insert(key_of(&obj), project(&obj));
-                    }
-                }
-                Event::Delete(obj) => {
-                    if let Ok(mut map) = map.write() {
-                        map.remove(&key_of(&obj));
-                    }
-                }
+            log::warn!(
+                "context {}: {refused}; watching {} in namespace {} instead",
+                watch.shared.context,
+                watch.resource,
+                fallback.join(", ")
+            );
+            if let Ok(mut state) = watch.state.lock() {
+                state.scopes = fallback
+                    .iter()
+                    .map(|ns| (Some(ns.clone()), ScopeStatus::default()))
+                    .collect();
+                state.fell_back = Some(refused);
             }
+            let runs = fallback.iter().map(|ns| watch.run(Some(ns.clone()), false));
+            futures::future::join_all(runs).await;
+        } else {
+            let runs = scopes.into_iter().map(|ns| watch.run(ns, false));
+            futures::future::join_all(runs).await;
         }
     });
     (store, task)
+}
+
+struct Watch<T, K> {
+    client: Client,
+    resource: &'static str,
+    map: Arc<RwLock<HashMap<Key, T>>>,
+    state: Arc<Mutex<ResourceState>>,
+    shared: Arc<WatchShared>,
+    project: fn(&K) -> T,
+}
+
+impl<T, K> Watch<T, K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Debug
+        + Send
+        + Sync
+        + 'static,
+    K::DynamicType: Default,
+    T: Send + Sync + 'static,
+{
+    /// Watch one scope for as long as the connector lives. Returns only when `may_fall_back`
+    /// and the first list was forbidden: with the refusal in words.
+    async fn run(&self, scope: Option<String>, may_fall_back: bool) -> Option<String> {
+        let mut backoff = BACKOFF_MIN;
+        loop {
+            let api: Api<K> = api_for(&self.client, scope.as_deref());
+            let stream = watcher(api, watcher::Config::default());
+            futures::pin_mut!(stream);
+            // A relist builds its objects aside and swaps them in whole at InitDone, so a
+            // poll never sees a half-listed cluster; the very first list shows its rows as
+            // they arrive instead (loading is progress).
+            let mut relisting: Option<HashMap<Key, T>> = None;
+            let failure = loop {
+                let Some(item) = stream.next().await else {
+                    break None;
+                };
+                match item {
+                    Ok(event) => {
+                        if self.apply(scope.as_deref(), event, &mut relisting) {
+                            backoff = BACKOFF_MIN;
+                        }
+                    }
+                    Err(e) => break Some(e),
+                }
+            };
+            let Some(e) = failure else { continue };
+            let code = words::watch_status(&e);
+            if code == Some(410) {
+                // The history moved past our version: list again at once, as client-go does.
+                continue;
+            }
+            let text = words::watch_words(&e, self.resource, scope.as_deref());
+            let listed = self.scope_listed(scope.as_deref());
+            if may_fall_back && code == Some(403) && !listed {
+                return Some(text);
+            }
+            self.failed(scope.as_deref(), text, code);
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                () = self.shared.retry.notified() => {}
+            }
+            backoff = (backoff * 2).min(BACKOFF_MAX);
+        }
+    }
+
+    fn scope_listed(&self, scope: Option<&str>) -> bool {
+        self.state
+            .lock()
+            .ok()
+            .and_then(|s| s.scopes.get(&scope.map(str::to_string)).map(|s| s.listed))
+            .unwrap_or(false)
+    }
+
+    /// Record a failure; logged once per distinct error of this scope, with what to do.
+    fn failed(&self, scope: Option<&str>, words: String, code: Option<u16>) {
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        let Some(status) = state.scopes.get_mut(&scope.map(str::to_string)) else {
+            return;
+        };
+        let same = status.error.as_ref().is_some_and(|e| e.words == words);
+        if !same {
+            log::warn!(
+                "context {}: {words}; {}",
+                self.shared.context,
+                words::advice(code)
+            );
+            let since = status
+                .error
+                .as_ref()
+                .map_or_else(std::time::SystemTime::now, |e| e.since);
+            status.error = Some(ScopeError { words, code, since });
+        }
+    }
+
+    /// Apply one event; true when it proves the scope current (its list completed, or a change
+    /// arrived on the watch).
+    fn apply(
+        &self,
+        scope: Option<&str>,
+        event: Event<K>,
+        relisting: &mut Option<HashMap<Key, T>>,
+    ) -> bool {
+        let project = self.project;
+        let in_scope = |k: &Key| scope.is_none_or(|ns| k.0 == ns);
+        let current = match event {
+            Event::Init => {
+                if self.scope_listed(scope) {
+                    *relisting = Some(HashMap::new());
+                } else if let Ok(mut map) = self.map.write() {
+                    // A first list that starts over: drop what its failed attempt showed.
+                    map.retain(|k, _| !in_scope(k));
+                }
+                false
+            }
+            Event::InitApply(obj) => {
+                match relisting.as_mut() {
+                    Some(fresh) => {
+                        fresh.insert(key_of(&obj), project(&obj));
+                    }
+                    None => {
+                        if let Ok(mut map) = self.map.write() {
+                            map.insert(key_of(&obj), project(&obj));
+                        }
+                    }
+                }
+                false
+            }
+            Event::InitDone => {
+                if let Some(fresh) = relisting.take()
+                    && let Ok(mut map) = self.map.write()
+                {
+                    map.retain(|k, _| !in_scope(k));
+                    map.extend(fresh);
+                }
+                true
+            }
+            Event::Apply(obj) => {
+                if let Ok(mut map) = self.map.write() {
+                    map.insert(key_of(&obj), project(&obj));
+                }
+                true
+            }
+            Event::Delete(obj) => {
+                if let Ok(mut map) = self.map.write() {
+                    map.remove(&key_of(&obj));
+                }
+                true
+            }
+        };
+        if current && let Ok(mut state) = self.state.lock() {
+            let resource = self.resource;
+            if let Some(status) = state.scopes.get_mut(&scope.map(str::to_string)) {
+                status.listed = true;
+                if status.error.take().is_some() {
+                    let place = scope.map_or("in all namespaces".to_string(), |ns| {
+                        format!("in namespace {ns}")
+                    });
+                    log::info!(
+                        "context {}: {resource} {place} listed and watched again",
+                        self.shared.context
+                    );
+                }
+            }
+        }
+        current
+    }
 }
 
 /// A status condition as (type, status, reason, message).

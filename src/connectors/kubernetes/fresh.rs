@@ -190,7 +190,10 @@ impl ContextWatch {
         let pods = match listed {
             Ok(list) => list.items,
             Err(e) => {
-                log::info!("fresh read of the pods of {w}: {e}");
+                log::info!(
+                    "fresh read of the pods of {w}: {}; the reason a rollout is stuck is left out",
+                    words::kube_words(&e)
+                );
                 return PodTotals::default();
             }
         };

@@ -25,6 +25,7 @@ mod fresh;
 mod hpa;
 mod pods;
 mod watch;
+mod words;
 mod writes;
 
 pub use pods::parse_quantity;
@@ -48,7 +49,7 @@ use k8s_openapi::api::autoscaling::v2::{
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 use pods::{MetricsError, PodTotals, Usage};
 use serde::de::DeserializeOwned;
@@ -59,8 +60,14 @@ use std::time::Duration;
 use tokio::sync::OnceCell;
 use tokio::task::JoinHandle;
 
-/// How long the first poll waits for the initial lists before reporting the endpoint down.
-const FIRST_SYNC: Duration = Duration::from_secs(8);
+/// How long the first poll waits for the initial lists of every context (concurrently) before
+/// it answers with what has arrived and a count. With the metrics read after it, well inside
+/// the poll loop's 10 s time-out.
+const FIRST_SYNC: Duration = Duration::from_secs(4);
+/// The per-poll liveness question (`GET /version`) waits this long for an answer.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// A watch that fails for longer than a reconnect takes makes its context stale.
+const WATCH_GRACE: Duration = Duration::from_secs(1);
 /// RBAC changes rarely; access reviews are asked again after this long.
 const RBAC_RECHECK: Duration = Duration::from_secs(300);
 /// metrics-server refreshes every 15 s by default; asking more often only moves bytes.
@@ -68,12 +75,12 @@ const METRICS_EVERY: Duration = Duration::from_secs(15);
 /// After metrics.k8s.io was not served, look again this much later (it may get installed).
 const METRICS_RETRY: Duration = Duration::from_secs(300);
 /// A metrics list that takes longer is skipped for this poll.
-const METRICS_TIMEOUT: Duration = Duration::from_secs(5);
+const METRICS_TIMEOUT: Duration = Duration::from_secs(4);
 
 pub struct KubernetesConnector {
     info: EndpointInfo,
     config: KubernetesEndpoint,
-    started: OnceCell<Result<Vec<ContextWatch>, String>>,
+    started: OnceCell<Result<watch::Started, String>>,
     /// HPAs as the last fresh read of their namespace returned them (raw JSON), by (context,
     /// namespace, name): an edit is built from the object the re-check saw.
     fresh_hpas: Mutex<HashMap<(String, String, String), serde_json::Value>>,
@@ -93,19 +100,30 @@ struct ContextWatch {
     client: Client,
     /// Checked per namespace on the first poll that shows it, again after [`RBAC_RECHECK`].
     permissions: access::PermissionCache,
-    deployments: Vec<cache::CompactStore<cache::WorkloadObj>>,
-    statefulsets: Vec<cache::CompactStore<cache::WorkloadObj>>,
-    hpas: Vec<cache::CompactStore<cache::HpaObj>>,
-    pods: Vec<cache::CompactStore<cache::PodObj>>,
-    replicasets: Vec<cache::CompactStore<cache::RsObj>>,
-    namespaces: Vec<String>,
+    deployments: cache::CompactStore<cache::WorkloadObj>,
+    statefulsets: cache::CompactStore<cache::WorkloadObj>,
+    hpas: cache::CompactStore<cache::HpaObj>,
+    pods: cache::CompactStore<cache::PodObj>,
+    replicasets: cache::CompactStore<cache::RsObj>,
+    /// The context's namespace in the kubeconfig (`default` when it names none): where lists
+    /// go when this user may not list in all namespaces.
+    home_namespace: String,
     /// Set by the first poll: later polls do not wait for a context that is not synced.
-    sync_attempted: std::sync::atomic::AtomicBool,
+    polled: std::sync::atomic::AtomicBool,
+    /// Set once the initial lists of Deployments and StatefulSets have arrived.
+    loaded: std::sync::atomic::AtomicBool,
+    liveness: Mutex<Liveness>,
+    shared: Arc<cache::WatchShared>,
     /// Pod usage from metrics.k8s.io and when to ask next.
     metrics: tokio::sync::Mutex<MetricsState>,
-    /// Last watch error per resource, cleared when the watch recovers.
-    errors: Arc<Mutex<HashMap<&'static str, String>>>,
     tasks: Vec<JoinHandle<()>>,
+}
+
+/// When the API server last answered, and the problems already logged (each once per change).
+#[derive(Default)]
+struct Liveness {
+    last_contact: Option<std::time::SystemTime>,
+    logged: HashMap<&'static str, String>,
 }
 
 #[derive(Default)]
@@ -138,66 +156,81 @@ impl KubernetesConnector {
         }
     }
 
-    async fn contexts(&self) -> Result<&[ContextWatch], ConnectorError> {
+    async fn started(&self) -> Result<&watch::Started, ConnectorError> {
         let started = self
             .started
             .get_or_init(|| watch::start(&self.config))
             .await;
-        match started {
-            Ok(list) => Ok(list.as_slice()),
-            Err(reason) => Err(ConnectorError::Failed(reason.clone())),
-        }
+        started
+            .as_ref()
+            .map_err(|reason| ConnectorError::Failed(reason.clone()))
     }
 
+    async fn contexts(&self) -> Result<&[ContextWatch], ConnectorError> {
+        Ok(self.started().await?.watches.as_slice())
+    }
+
+    /// Every context is assessed at once (a liveness question each, and on the first poll a
+    /// wait for its initial lists), then the rows of those that answer or show a last view.
+    /// One context down does not hide the others: it is named, and the endpoint fails only
+    /// when no context answers, so the poll loop marks it stale and keeps its last view.
     async fn read(&self) -> Result<PollOutput, ConnectorError> {
-        let contexts = self.contexts().await?;
-        let mut workloads = Vec::new();
-        let mut samples = Vec::new();
+        let started = self.started().await?;
+        let contexts = started.watches.as_slice();
+        let views = futures::future::join_all(contexts.iter().map(ContextWatch::assess)).await;
         let mut notices = Vec::new();
         let mut down = Vec::new();
-        for cw in contexts {
-            // One context down does not hide the others: it is named once, and the endpoint
-            // fails only when no context answers.
-            match cw.synced().await {
-                Ok(partial) => notices.extend(partial),
-                Err(reason) => {
-                    down.push(format!("{}: {reason}", cw.context));
-                    continue;
+        for (name, why) in &started.broken {
+            notices.push(format!(
+                "context {name}: {why} (its workloads are not shown)"
+            ));
+            down.push(format!("{name}: {why}"));
+        }
+        let mut shown = Vec::new();
+        let mut answering = 0;
+        for (cw, view) in contexts.iter().zip(views) {
+            match view {
+                watch::ContextView::Live(n) | watch::ContextView::Loading(n) => {
+                    notices.extend(n);
+                    answering += 1;
+                    shown.push((cw, true));
                 }
-            }
-            cw.refresh_metrics(&mut notices).await;
-            let start = workloads.len();
-            {
-                let metrics = cw.metrics.lock().await;
-                cw.collect(&self.config.name, &metrics.usage, &mut workloads);
-            }
-            let mut namespaces: Vec<String> = workloads[start..]
-                .iter()
-                .map(|w| split_scope(&w.id.scope).map(|(_, ns)| ns.to_string()))
-                .collect::<Result<_, _>>()?;
-            namespaces.sort_unstable();
-            namespaces.dedup();
-            let allowed = cw.permissions_for(&namespaces).await;
-            for w in &mut workloads[start..] {
-                if let Some(p) = split_scope(&w.id.scope)
-                    .ok()
-                    .and_then(|(_, ns)| allowed.get(ns))
-                {
-                    p.apply(w);
+                watch::ContextView::Stale { since, why } => {
+                    let since = utc_time(since);
+                    notices.push(format!(
+                        "context {}: not answering since {since} ({why}); its workloads show \
+                         the last view from then",
+                        cw.context
+                    ));
+                    down.push(format!("{}: {why} (last answer at {since})", cw.context));
+                    shown.push((cw, false));
+                }
+                watch::ContextView::Down(why) => {
+                    notices.push(format!(
+                        "context {}: {why} (its workloads are not shown)",
+                        cw.context
+                    ));
+                    down.push(format!("{}: {why}", cw.context));
                 }
             }
         }
-        if down.len() == contexts.len() {
+        if answering == 0 {
             return Err(ConnectorError::Unreachable {
                 endpoint: self.config.name.clone(),
                 reason: down.join("; "),
             });
         }
-        notices.extend(
-            down.iter()
-                .map(|d| format!("context {d} (its workloads are not shown)")),
-        );
+        let name = self.config.name.as_str();
+        let rows =
+            futures::future::join_all(shown.iter().map(|(cw, live)| cw.rows(name, *live))).await;
+        let mut workloads = Vec::new();
+        for r in rows {
+            let (rows, n) = r?;
+            workloads.extend(rows);
+            notices.extend(n);
+        }
         workloads.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut samples = Vec::with_capacity(workloads.len() * 2);
         for w in &workloads {
             let target = w.id.target();
             samples.push(Sample::new(
@@ -451,9 +484,9 @@ fn api_error(what: &str, e: &kube::Error) -> ConnectorError {
         }
         kube::Error::HyperError(_) | kube::Error::Service(_) => ConnectorError::Unreachable {
             endpoint: what.to_string(),
-            reason: e.to_string(),
+            reason: words::kube_words(e),
         },
-        other => ConnectorError::Failed(format!("{what}: {other}")),
+        other => ConnectorError::Failed(format!("{what}: {}", words::kube_words(other))),
     }
 }
 
@@ -544,6 +577,21 @@ impl Permissions {
         };
         w.autoscale_denied.clone_from(&self.autoscalers);
     }
+}
+
+/// "07:00:03 UTC": when a context last answered, fixed at the change so a notice's text stays
+/// the same from poll to poll (the poll loop says each distinct notice once).
+fn utc_time(t: std::time::SystemTime) -> String {
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let day = secs % 86_400;
+    format!(
+        "{:02}:{:02}:{:02} UTC",
+        day / 3600,
+        day % 3600 / 60,
+        day % 60
+    )
 }
 
 fn count(n: i32) -> u32 {

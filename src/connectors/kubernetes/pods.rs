@@ -290,7 +290,7 @@ pub(super) async fn pod_usage(
                     "metrics.k8s.io is registered but not answering ({})",
                     s.message
                 )),
-                other => MetricsError::Other(other.to_string()),
+                other => MetricsError::Other(super::words::kube_words(&other)),
             })?;
         for item in list.items {
             let ns = item.metadata.namespace.clone().unwrap_or_default();

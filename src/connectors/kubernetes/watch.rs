@@ -3,11 +3,24 @@
 
 use super::*;
 
-pub(super) async fn start(config: &KubernetesEndpoint) -> Result<Vec<ContextWatch>, String> {
-    let kubeconfig = match &config.kubeconfig {
-        Some(path) => Kubeconfig::read_from(path)
-            .map_err(|e| format!("cannot read kubeconfig {}: {e}", path.display()))?,
-        None => Kubeconfig::read().map_err(|e| format!("cannot read kubeconfig: {e}"))?,
+/// The watched contexts, and those that could not be started (named, with why): a context
+/// missing from the kubeconfig does not take the others down.
+pub(super) struct Started {
+    pub watches: Vec<ContextWatch>,
+    pub broken: Vec<(String, String)>,
+}
+
+pub(super) async fn start(config: &KubernetesEndpoint) -> Result<Started, String> {
+    let (kubeconfig, source) = match &config.kubeconfig {
+        Some(path) => (
+            Kubeconfig::read_from(path)
+                .map_err(|e| format!("cannot read kubeconfig {}: {e}", path.display()))?,
+            path.display().to_string(),
+        ),
+        None => (
+            Kubeconfig::read().map_err(|e| format!("cannot read kubeconfig: {e}"))?,
+            "the kubeconfig (KUBECONFIG or ~/.kube/config)".to_string(),
+        ),
     };
     let contexts = if config.contexts.is_empty() {
         vec![
@@ -19,90 +32,138 @@ pub(super) async fn start(config: &KubernetesEndpoint) -> Result<Vec<ContextWatc
     } else {
         config.contexts.clone()
     };
-    let mut out = Vec::new();
-    for context in contexts {
-        let options = KubeConfigOptions {
-            context: Some(context.clone()),
-            ..KubeConfigOptions::default()
-        };
-        let cfg = kube::Config::from_custom_kubeconfig(kubeconfig.clone(), &options)
-            .await
-            .map_err(|e| format!("context {context}: {e}"))?;
-        let client = Client::try_from(cfg)
-            .map_err(|e| format!("context {context}: cannot build a client: {e}"))?;
-        out.push(ContextWatch::start(context, &client, &config.namespaces));
+    let known: Vec<&str> = kubeconfig
+        .contexts
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    // Clients are built concurrently: an exec credential plugin may take seconds per context.
+    let built = futures::future::join_all(contexts.iter().map(|context| {
+        let kubeconfig = kubeconfig.clone();
+        let known = &known;
+        let source = &source;
+        async move {
+            if !known.contains(&context.as_str()) {
+                return Err(format!(
+                    "no context of this name in {source} (it has: {}); check the profile's contexts",
+                    known.join(", ")
+                ));
+            }
+            let options = KubeConfigOptions {
+                context: Some(context.clone()),
+                ..KubeConfigOptions::default()
+            };
+            let cfg = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+                .await
+                .map_err(|e| format!("its kubeconfig entry cannot be used: {e}"))?;
+            Client::try_from(cfg).map_err(|e| {
+                format!(
+                    "cannot build a client for it: {}",
+                    words::kube_words(&e)
+                )
+            })
+        }
+    }))
+    .await;
+    let mut out = Started {
+        watches: Vec::new(),
+        broken: Vec::new(),
+    };
+    for (context, client) in contexts.into_iter().zip(built) {
+        match client {
+            Ok(client) => {
+                out.watches
+                    .push(ContextWatch::start(context, &client, &config.namespaces));
+            }
+            Err(why) => {
+                log::warn!("context {context}: {why}");
+                out.broken.push((context, why));
+            }
+        }
     }
     Ok(out)
 }
 
-/// Whether every store of one resource has its initial list (without waiting).
-fn ready<T>(stores: &[cache::CompactStore<T>]) -> bool {
-    stores.iter().all(cache::CompactStore::is_ready)
+/// How one context answers, as one poll sees it.
+pub(super) enum ContextView {
+    /// Its lists are in and its API server answers; notices name what is not visible.
+    Live(Vec<String>),
+    /// The initial lists are still arriving: the rows so far are shown, with a count.
+    Loading(Vec<String>),
+    /// It answered before and does not now: the watch caches hold the last view.
+    Stale {
+        since: std::time::SystemTime,
+        why: String,
+    },
+    /// Nothing to show: never listed, and failing.
+    Down(String),
 }
+
+/// The resources a context watches, as the API names them.
+const RESOURCES: [&str; 5] = [
+    "deployments",
+    "statefulsets",
+    "horizontalpodautoscalers",
+    "pods",
+    "replicasets",
+];
 
 impl ContextWatch {
     pub(super) fn start(context: String, client: &Client, namespaces: &[String]) -> Self {
-        let errors = Arc::new(Mutex::new(HashMap::new()));
-        let mut cw = Self {
+        let shared = Arc::new(cache::WatchShared {
+            context: context.clone(),
+            retry: tokio::sync::Notify::new(),
+        });
+        let home = client.default_namespace().to_string();
+        let fallback = vec![home.clone()];
+        let plan = |resource| cache::WatchPlan {
+            client,
+            resource,
+            namespaces,
+            fallback: &fallback,
+            shared: &shared,
+        };
+        let (deployments, t1) = cache::spawn_compact(&plan("deployments"), cache::deployment);
+        let (statefulsets, t2) = cache::spawn_compact(&plan("statefulsets"), cache::statefulset);
+        let (hpas, t3) = cache::spawn_compact(&plan("horizontalpodautoscalers"), cache::hpa);
+        let (pods, t4) = cache::spawn_compact(&plan("pods"), cache::pod);
+        let (replicasets, t5) = cache::spawn_compact(&plan("replicasets"), cache::replicaset);
+        Self {
             context,
             client: client.clone(),
             permissions: Arc::new(tokio::sync::Mutex::new(HashMap::new())),
-            deployments: Vec::new(),
-            statefulsets: Vec::new(),
-            hpas: Vec::new(),
-            pods: Vec::new(),
-            replicasets: Vec::new(),
-            namespaces: namespaces.to_vec(),
-            sync_attempted: std::sync::atomic::AtomicBool::new(false),
+            deployments,
+            statefulsets,
+            hpas,
+            pods,
+            replicasets,
+            home_namespace: home,
+            polled: std::sync::atomic::AtomicBool::new(false),
+            loaded: std::sync::atomic::AtomicBool::new(false),
+            liveness: Mutex::new(Liveness::default()),
+            shared,
             metrics: tokio::sync::Mutex::new(MetricsState::default()),
-            errors: Arc::clone(&errors),
-            tasks: Vec::new(),
-        };
-        // Empty = all namespaces: one cluster-wide watch per resource.
-        let scopes: Vec<Option<&str>> = if namespaces.is_empty() {
-            vec![None]
-        } else {
-            namespaces.iter().map(|n| Some(n.as_str())).collect()
-        };
-        for ns in scopes {
-            let (store, task) = cache::spawn_compact(
-                api_for::<Deployment>(client, ns),
-                "deployments",
-                &errors,
-                cache::deployment,
-            );
-            cw.deployments.push(store);
-            cw.tasks.push(task);
-            let (store, task) = cache::spawn_compact(
-                api_for::<StatefulSet>(client, ns),
-                "statefulsets",
-                &errors,
-                cache::statefulset,
-            );
-            cw.statefulsets.push(store);
-            cw.tasks.push(task);
-            let (store, task) = cache::spawn_compact(
-                api_for::<HorizontalPodAutoscaler>(client, ns),
-                "horizontalpodautoscalers",
-                &errors,
-                cache::hpa,
-            );
-            cw.hpas.push(store);
-            cw.tasks.push(task);
-            let (store, task) =
-                cache::spawn_compact(api_for::<Pod>(client, ns), "pods", &errors, cache::pod);
-            cw.pods.push(store);
-            cw.tasks.push(task);
-            let (store, task) = cache::spawn_compact(
-                api_for::<ReplicaSet>(client, ns),
-                "replicasets",
-                &errors,
-                cache::replicaset,
-            );
-            cw.replicasets.push(store);
-            cw.tasks.push(task);
+            tasks: vec![t1, t2, t3, t4, t5],
         }
-        cw
+    }
+
+    fn states(&self) -> [(&'static str, cache::ResourceState); 5] {
+        [
+            self.deployments.state(),
+            self.statefulsets.state(),
+            self.hpas.state(),
+            self.pods.state(),
+            self.replicasets.state(),
+        ]
+        .map({
+            let mut names = RESOURCES.into_iter();
+            move |s| (names.next().unwrap_or_default(), s)
+        })
+    }
+
+    /// The namespaces pods are watched in (empty = all): metrics are read there too.
+    fn pod_namespaces(&self) -> Vec<String> {
+        self.pods.state().scopes.into_keys().flatten().collect()
     }
 
     /// Refresh pod usage when due; a notice when metrics.k8s.io is not there (said once by the
@@ -115,7 +176,7 @@ impl ContextWatch {
         }
         let fetched = tokio::time::timeout(
             METRICS_TIMEOUT,
-            pods::pod_usage(&self.client, &self.namespaces),
+            pods::pod_usage(&self.client, &self.pod_namespaces()),
         )
         .await;
         match fetched {
@@ -133,102 +194,282 @@ impl ContextWatch {
             }
             Ok(Err(MetricsError::Other(why))) => {
                 state.next = Some(now + METRICS_EVERY);
-                log::warn!("pod metrics in {}: {why}", self.context);
+                self.log_once("metrics", Some(format!("pod metrics: {why}")));
             }
             Err(_) => {
                 state.next = Some(now + METRICS_EVERY);
-                log::warn!("pod metrics in {}: no answer in time", self.context);
+                self.log_once("metrics", Some("pod metrics: no answer in time".into()));
             }
         }
     }
 
-    /// Wait for the initial lists of Deployments and StatefulSets (without them there is nothing
-    /// to show). Pods, ReplicaSets and HPAs only add detail: one that cannot be listed (RBAC
-    /// often forbids pods cluster-wide) is named in the returned notices instead of failing the
-    /// context. A core watch that keeps failing is reported after a second instead of holding
-    /// the poll for the whole [`FIRST_SYNC`]; once synced, a context never waits again.
-    pub(super) async fn synced(&self) -> Result<Vec<String>, String> {
-        let started = tokio::time::Instant::now();
-        // Only the first poll waits for a context; later ones report what is there at once, so
-        // a context that is down costs the other contexts' polls no time.
-        let first = !self
-            .sync_attempted
-            .swap(true, std::sync::atomic::Ordering::Relaxed);
-        loop {
-            let errors = self.errors.lock().map(|e| e.clone()).unwrap_or_default();
-            let core_ready = ready(&self.deployments) && ready(&self.statefulsets);
-            let optional = [
-                ("pods", ready(&self.pods)),
-                ("replicasets", ready(&self.replicasets)),
-                ("horizontalpodautoscalers", ready(&self.hpas)),
-            ];
-            let waited = started.elapsed();
-            let optional_settled = optional
-                .iter()
-                .all(|(name, ok)| *ok || errors.contains_key(name));
-            if core_ready && (optional_settled || waited > FIRST_SYNC) {
-                let notices = optional
-                    .iter()
-                    .filter(|(_, ok)| !ok)
-                    .map(|(name, _)| {
-                        let why = errors
-                            .get(name)
-                            .cloned()
-                            .unwrap_or_else(|| "no answer to the initial list".into());
-                        format!(
-                            "context {}: cannot watch {name} ({why}); {}",
-                            self.context,
-                            match *name {
-                                "horizontalpodautoscalers" => "autoscalers are not shown",
-                                _ => "stuck pods and CPU/memory are not shown",
-                            }
-                        )
-                    })
-                    .collect();
-                return Ok(notices);
-            }
-            let core_errors: Vec<String> = ["deployments", "statefulsets"]
-                .iter()
-                .filter_map(|r| errors.get(r).map(|e| format!("{r}: {e}")))
-                .collect();
-            if !first
-                || (!core_errors.is_empty() && waited > Duration::from_secs(1))
-                || waited > FIRST_SYNC
-            {
-                return Err(if core_errors.is_empty() {
-                    "still loading the initial lists".into()
-                } else {
-                    core_errors.join("; ")
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+    /// Log a problem of this context once per change (None: it went away).
+    fn log_once(&self, key: &'static str, problem: Option<String>) {
+        let Ok(mut live) = self.liveness.lock() else {
+            return;
+        };
+        let before = live.logged.get(key).cloned();
+        if before == problem {
+            return;
         }
+        match &problem {
+            Some(p) => log::warn!("context {}: {p}", self.context),
+            None => log::info!("context {}: {key} works again", self.context),
+        }
+        match problem {
+            Some(p) => live.logged.insert(key, p),
+            None => live.logged.remove(key),
+        };
+    }
+
+    /// A cheap question the API server answers whatever the user's rights: `GET /version`
+    /// with a short time-out. Any HTTP answer counts as answering.
+    async fn probe(&self) -> Result<(), String> {
+        let answer = tokio::time::timeout(PROBE_TIMEOUT, self.client.apiserver_version()).await;
+        let result = match answer {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e @ (kube::Error::HyperError(_) | kube::Error::Service(_)))) => {
+                Err(words::kube_words(&e))
+            }
+            Ok(Err(_)) => Ok(()),
+            Err(_) => Err(format!(
+                "no answer from the API server within {} s",
+                PROBE_TIMEOUT.as_secs()
+            )),
+        };
+        match &result {
+            Ok(()) => {
+                if let Ok(mut live) = self.liveness.lock() {
+                    live.last_contact = Some(std::time::SystemTime::now());
+                }
+                self.log_once("the API server", None);
+                // Watches waiting out a backoff after losing the server try again now.
+                let waiting = self.states().iter().any(|(_, s)| {
+                    s.scopes
+                        .values()
+                        .any(|sc| sc.error.as_ref().is_some_and(|e| e.code.is_none()))
+                });
+                if waiting {
+                    self.shared.retry.notify_waiters();
+                }
+            }
+            Err(why) => self.log_once(
+                "the API server",
+                Some(format!("{why}; {}", words::advice(None))),
+            ),
+        }
+        result
+    }
+
+    fn settled(&self) -> bool {
+        self.states().iter().all(|(_, s)| s.settled())
+    }
+
+    /// How this context answers now. The first poll waits (up to [`FIRST_SYNC`]) for its
+    /// initial lists; later polls never wait, so a slow or dead context costs the others
+    /// nothing. Contexts are assessed concurrently by the caller.
+    pub(super) async fn assess(&self) -> ContextView {
+        let first = !self.polled.swap(true, std::sync::atomic::Ordering::Relaxed);
+        let probe = self.probe().await;
+        if first && probe.is_ok() {
+            let deadline = tokio::time::Instant::now() + FIRST_SYNC;
+            while !self.settled() && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        self.classify(probe)
+    }
+
+    fn classify(&self, probe: Result<(), String>) -> ContextView {
+        let states = self.states();
+        let core = &states[..2];
+        let core_listed = core.iter().all(|(_, s)| s.listed());
+        if core_listed {
+            self.loaded
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        let loaded = self.loaded.load(std::sync::atomic::Ordering::Relaxed);
+        if let Err(why) = probe {
+            let since = self
+                .liveness
+                .lock()
+                .ok()
+                .and_then(|l| l.last_contact)
+                .unwrap_or_else(std::time::SystemTime::now);
+            return if loaded {
+                ContextView::Stale { since, why }
+            } else {
+                ContextView::Down(why)
+            };
+        }
+        // A core watch failing for longer than a reconnect takes: the cache is behind.
+        let failing = core
+            .iter()
+            .flat_map(|(_, s)| s.scopes.values())
+            .filter_map(|sc| sc.error.as_ref())
+            .filter(|e| !e.refused() && e.since.elapsed().unwrap_or_default() >= WATCH_GRACE)
+            .min_by_key(|e| e.since);
+        if let Some(e) = failing {
+            return if loaded {
+                ContextView::Stale {
+                    since: e.since,
+                    why: e.words.clone(),
+                }
+            } else {
+                ContextView::Down(e.words.clone())
+            };
+        }
+        let all_refused = core
+            .iter()
+            .flat_map(|(_, s)| s.scopes.values())
+            .all(|sc| sc.error.as_ref().is_some_and(cache::ScopeError::refused));
+        if all_refused && let Some(e) = core[0].1.scopes.values().find_map(|s| s.error.clone()) {
+            return ContextView::Down(format!("{}; {}", e.words, words::advice(e.code)));
+        }
+        let mut notices = Vec::new();
+        if let Some(n) = self.fallback_notice(&states) {
+            notices.push(n);
+        }
+        for (resource, state) in &states {
+            let core_resource = matches!(*resource, "deployments" | "statefulsets");
+            for sc in state.scopes.values() {
+                // Core watches that fail are the context's staleness (above); refusals and
+                // lasting failures of the others are named.
+                let shown = sc.error.as_ref().filter(|e| {
+                    e.refused()
+                        || (!core_resource && e.since.elapsed().unwrap_or_default() >= WATCH_GRACE)
+                });
+                if let Some(e) = shown {
+                    let missing = match *resource {
+                        "deployments" | "statefulsets" => "its workloads there are not shown",
+                        "horizontalpodautoscalers" => "autoscalers are not shown",
+                        _ => "stuck pods and CPU/memory are not shown",
+                    };
+                    notices.push(format!(
+                        "context {}: cannot {}; {missing} ({})",
+                        self.context,
+                        e.words,
+                        words::advice(e.code)
+                    ));
+                }
+            }
+        }
+        if core_listed {
+            ContextView::Live(notices)
+        } else {
+            let lists: Vec<bool> = states
+                .iter()
+                .flat_map(|(_, s)| s.scopes.values().map(|sc| sc.listed))
+                .collect();
+            notices.push(format!(
+                "loading context {}: {} of {} lists complete; rows show as they arrive",
+                self.context,
+                lists.iter().filter(|l| **l).count(),
+                lists.len()
+            ));
+            ContextView::Loading(notices)
+        }
+    }
+
+    /// One notice for every resource that may not be listed in all namespaces and is watched
+    /// in the context's namespace instead: what is not visible, why, and what to do. Said
+    /// once every resource has settled, so its text does not change from poll to poll.
+    fn fallback_notice(&self, states: &[(&'static str, cache::ResourceState)]) -> Option<String> {
+        if !states.iter().all(|(_, s)| s.settled()) {
+            return None;
+        }
+        let fell: Vec<(&str, &String)> = states
+            .iter()
+            .filter_map(|(r, s)| s.fell_back.as_ref().map(|why| (*r, why)))
+            .collect();
+        let (_, example) = fell.first()?;
+        let names: Vec<&str> = fell.iter().map(|(r, _)| *r).collect();
+        let others = if fell.len() == 1 {
+            String::new()
+        } else {
+            format!(" (the same for {})", names[1..].join(", "))
+        };
+        Some(format!(
+            "context {}: your credentials may not list {} in all namespaces ({example}{others}); \
+             showing namespace {} only (the context's namespace): {} in other namespaces are \
+             not visible. To see them, ask for list and watch on these resources cluster-wide, \
+             or name the namespaces you may read in the profile.",
+            self.context,
+            names.join(", "),
+            self.home_namespace,
+            if names.contains(&"deployments") || names.contains(&"statefulsets") {
+                "workloads".to_string()
+            } else {
+                names.join(" and ")
+            },
+        ))
+    }
+
+    /// This context's rows. A live context refreshes metrics and asks about permissions in
+    /// namespaces not seen before; a stale one shows its caches' last view with the
+    /// permissions last known.
+    pub(super) async fn rows(
+        &self,
+        endpoint: &str,
+        live: bool,
+    ) -> Result<(Vec<Workload>, Vec<String>), ConnectorError> {
+        let mut notices = Vec::new();
+        if live {
+            self.refresh_metrics(&mut notices).await;
+        }
+        let mut rows = Vec::new();
+        {
+            let metrics = self.metrics.lock().await;
+            self.collect(endpoint, &metrics.usage, &mut rows);
+        }
+        let mut namespaces: Vec<String> = rows
+            .iter()
+            .map(|w| split_scope(&w.id.scope).map(|(_, ns)| ns.to_string()))
+            .collect::<Result<_, _>>()?;
+        namespaces.sort_unstable();
+        namespaces.dedup();
+        let allowed = if live {
+            self.permissions_for(&namespaces).await
+        } else {
+            let mut known = HashMap::new();
+            for ns in namespaces {
+                if let Some(p) = self.cached_permissions(&ns).await {
+                    known.insert(ns, p);
+                }
+            }
+            known
+        };
+        for w in &mut rows {
+            if let Some(p) = split_scope(&w.id.scope)
+                .ok()
+                .and_then(|(_, ns)| allowed.get(ns))
+            {
+                p.apply(w);
+            }
+        }
+        Ok((rows, notices))
     }
 
     pub(super) fn collect(&self, endpoint: &str, usage: &Usage, out: &mut Vec<Workload>) {
         // Read guards are held for this synchronous pass only; the watch tasks wait briefly.
-        let pods: Vec<_> = self.pods.iter().map(cache::CompactStore::read).collect();
-        let replicasets: Vec<_> = self
-            .replicasets
-            .iter()
-            .map(cache::CompactStore::read)
-            .collect();
+        let pods = self.pods.read();
+        let replicasets = self.replicasets.read();
         let mut rs_owner: HashMap<(&str, &str), &str> = HashMap::new();
-        for ((ns, name), owner) in replicasets.iter().flat_map(|g| g.iter()) {
+        for ((ns, name), owner) in replicasets.iter() {
             if let Some(deployment) = owner {
                 rs_owner.insert((ns.as_str(), name.as_str()), deployment.as_str());
             }
         }
-        let totals = pods::fold(pods.iter().flat_map(|g| g.iter()), &rs_owner, usage);
+        let totals = pods::fold(pods.iter(), &rs_owner, usage);
         let of = |ns: &str, kind: WorkloadKind, name: &str| {
             totals.get(&(ns, kind, name)).cloned().unwrap_or_default()
         };
         // Indexed by target once per poll: a lookup per workload, not a scan of every HPA. Two
         // HPAs on one target (a mistake the HPA controller reports): the first by name, as the
         // fresh read picks it.
-        let hpa_guards: Vec<_> = self.hpas.iter().map(cache::CompactStore::read).collect();
+        let hpa_guard = self.hpas.read();
         let mut hpas: HashMap<(&str, &str, &str), (&str, &Autoscaler)> = HashMap::new();
-        for ((ns, hpa_name), h) in hpa_guards.iter().flat_map(|g| g.iter()) {
+        for ((ns, hpa_name), h) in hpa_guard.iter() {
             let key = (ns.as_str(), h.target_kind.as_str(), h.target_name.as_str());
             match hpas.get(&key) {
                 Some((seen, _)) if *seen <= hpa_name.as_str() => {}
@@ -256,10 +497,8 @@ impl ContextWatch {
             (WorkloadKind::Deployment, &self.deployments),
             (WorkloadKind::StatefulSet, &self.statefulsets),
         ] {
-            for guard in stores.iter().map(cache::CompactStore::read) {
-                for ((ns, name), w) in guard.iter() {
-                    out.push(build(kind, ns, name, w));
-                }
+            for ((ns, name), w) in stores.read().iter() {
+                out.push(build(kind, ns, name, w));
             }
         }
     }
@@ -277,9 +516,7 @@ impl ContextWatch {
             WorkloadKind::StatefulSet => &self.statefulsets,
             _ => &self.deployments,
         };
-        stores
-            .iter()
-            .find_map(|store| store.read().get(&key).and_then(|w| w.version.clone()))
+        stores.read().get(&key).and_then(|w| w.version.clone())
     }
 
     /// The HPA (from the watch cache) whose scale target is this workload: name and version.
@@ -291,17 +528,12 @@ impl ContextWatch {
     ) -> Option<(String, Option<String>)> {
         let kind = kind_name(kind);
         self.hpas
+            .read()
             .iter()
-            .filter_map(|store| {
-                store
-                    .read()
-                    .iter()
-                    .filter(|((hpa_ns, _), h)| {
-                        hpa_ns == ns && h.target_kind == kind && h.target_name == name
-                    })
-                    .map(|((_, hpa_name), h)| (hpa_name.clone(), h.version.clone()))
-                    .min()
+            .filter(|((hpa_ns, _), h)| {
+                hpa_ns == ns && h.target_kind == kind && h.target_name == name
             })
+            .map(|((_, hpa_name), h)| (hpa_name.clone(), h.version.clone()))
             .min()
     }
 }
