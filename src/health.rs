@@ -116,35 +116,51 @@ pub fn assess_snapshot(snapshot: &Snapshot, limits: &Thresholds) -> EndpointHeal
     let mut reasons = Vec::new();
     match snapshot {
         Snapshot::Workloads(list) => {
+            // Only workloads that are not ok are listed as members: a cluster of 10,000 healthy
+            // workloads costs nothing here.
+            let (mut not_ready, mut stale) = (0, 0);
             for w in list {
-                let state = if w.ready < w.desired {
-                    HealthState::Degraded
-                } else {
-                    HealthState::Ok
-                };
-                let reason = (state != HealthState::Ok).then(|| {
+                let (state, reason) = if w.stale_since.is_some() {
+                    stale += 1;
+                    (
+                        HealthState::Stale,
+                        "its source is not answering: this is its last view".to_string(),
+                    )
+                } else if w.ready < w.desired {
+                    not_ready += 1;
                     let mut r = format!("{} of {} ready", w.ready, w.desired);
                     if let Some(why) = &w.pending_reason {
                         r.push_str(": ");
                         r.push_str(why);
                     }
-                    r
-                });
+                    (HealthState::Degraded, r)
+                } else {
+                    continue;
+                };
                 members.push(MemberHealth {
                     name: w.id.to_string(),
                     state,
-                    reason,
+                    reason: Some(reason),
                 });
             }
-            let not_ready = members
-                .iter()
-                .filter(|m| m.state != HealthState::Ok)
-                .count();
+            if stale > 0 {
+                reasons.push(format!(
+                    "{stale} of {} workloads show a stale view (their context is not answering)",
+                    list.len()
+                ));
+            }
             if not_ready > 0 {
                 reasons.push(format!(
                     "{not_ready} of {} workloads not fully ready",
                     list.len()
                 ));
+            }
+            if !list.is_empty() && stale == list.len() {
+                return EndpointHealth {
+                    state: HealthState::Stale,
+                    reasons,
+                    members,
+                };
             }
         }
         Snapshot::Databases(db) => database(db, limits, &mut members, &mut reasons),
@@ -420,6 +436,42 @@ mod tests {
         assert!(h.reasons[0].contains("25 of 30 connections (83 %"), "{h:?}");
         let h = assess_snapshot(&db(vec![server("p", false, 3)]), &limits);
         assert_eq!(h.state, HealthState::Ok);
+    }
+
+    #[test]
+    fn workloads_of_a_context_that_stopped_answering_are_stale() {
+        use crate::model::snapshot::{Workload, WorkloadKind, WorkloadRef};
+        let w = |name: &str, stale: bool| Workload {
+            id: WorkloadRef::new("k8s", "east/ns", WorkloadKind::Deployment, name),
+            revision: None,
+            resource_version: None,
+            stale_since: stale.then_some(1),
+            desired: 2,
+            ready: 2,
+            available: 2,
+            updated: 2,
+            cpu_percent: None,
+            memory_percent: None,
+            autoscaler: None,
+            fixed_host_port: None,
+            pending_reason: None,
+            docker: None,
+            scale_denied: None,
+            autoscale_denied: None,
+        };
+        let limits = Thresholds::default();
+        let some = assess_snapshot(
+            &Snapshot::Workloads(vec![w("a", true), w("b", false)]),
+            &limits,
+        );
+        assert_eq!(some.state, HealthState::Degraded);
+        assert_eq!(
+            some.reasons,
+            ["1 of 2 workloads show a stale view (their context is not answering)"]
+        );
+        assert_eq!(some.members.len(), 1, "ok workloads are not listed");
+        let all = assess_snapshot(&Snapshot::Workloads(vec![w("a", true)]), &limits);
+        assert_eq!(all.state, HealthState::Stale);
     }
 
     #[test]

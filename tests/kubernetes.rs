@@ -2411,8 +2411,31 @@ async fn one_context_down_leaves_the_others_live_and_keeps_its_last_view() {
     assert_eq!(workloads(&first.snapshot).len(), 5);
     c.west.stop();
     let out = connector.poll().await.unwrap();
-    // west's rows stay as last seen; east keeps answering; west is named with its last answer.
-    assert_eq!(workloads(&out.snapshot), workloads(&first.snapshot));
+    // west's rows stay as last seen, marked stale (greyed with their age, not plotted); east
+    // keeps answering; west is named with its last answer.
+    let now = workloads(&out.snapshot);
+    for w in now {
+        assert_eq!(
+            w.stale_since.is_some(),
+            w.id.scope.starts_with("west/"),
+            "{w:?}"
+        );
+    }
+    let unmarked: Vec<_> = now
+        .iter()
+        .cloned()
+        .map(|mut w| {
+            w.stale_since = None;
+            w
+        })
+        .collect();
+    assert_eq!(unmarked, workloads(&first.snapshot));
+    assert!(
+        !out.samples
+            .iter()
+            .any(|s| s.target.starts_with("k8s/west/")),
+        "a stale view is never plotted as current"
+    );
     let west: Vec<&String> = out
         .notices
         .iter()

@@ -35,6 +35,7 @@ fn workload(name: &str, kind: WorkloadKind, replicas: u32) -> Workload {
         id: WorkloadRef { kind, ..id(name) },
         revision: None,
         resource_version: None,
+        stale_since: None,
         desired: replicas,
         ready: replicas,
         available: replicas,

@@ -29,6 +29,7 @@ fn workload(i: usize, desired: u32, ready: u32, cpu: f64, name: &str) -> Workloa
         ),
         revision: None,
         resource_version: None,
+        stale_since: None,
         desired,
         ready,
         available: ready,

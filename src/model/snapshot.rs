@@ -157,6 +157,10 @@ pub struct Workload {
     pub revision: Option<String>,
     /// The object's current version for a write precondition (Kubernetes `resourceVersion`).
     pub resource_version: Option<String>,
+    /// Set when this row is the last view of a source that stopped answering (a Kubernetes
+    /// context whose API server is gone): since when (epoch ms). Shown greyed with its age,
+    /// judged stale, and never plotted as current.
+    pub stale_since: Option<TimeMs>,
     pub desired: u32,
     pub ready: u32,
     pub available: u32,

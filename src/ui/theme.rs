@@ -1,6 +1,5 @@
 //! Colours and the light/dark switch.
 
-use crate::engine::ConnStatus;
 use egui::Color32;
 
 pub fn apply(ctx: &egui::Context, dark: bool) {
@@ -10,7 +9,6 @@ pub fn apply(ctx: &egui::Context, dark: bool) {
         egui::Theme::Light
     });
 }
-
 
 pub fn health_color(state: crate::health::HealthState) -> Color32 {
     use crate::health::HealthState;

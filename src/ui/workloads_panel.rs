@@ -84,6 +84,7 @@ pub fn workloads_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
             scroll_to,
             height,
             stale: &stale,
+            now,
         },
         &mut app.actions.bulk_selected,
         &mut app.workload_sort,

@@ -71,6 +71,8 @@ pub struct TableView<'a> {
     pub height: f32,
     /// Endpoint id → "34 s old" for endpoints whose last poll failed.
     pub stale: &'a HashMap<String, String>,
+    /// The clock, for the age of rows that are stale on their own (a context not answering).
+    pub now: i64,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -270,7 +272,10 @@ pub fn table_ui(
                 let w = rows[row.index()];
                 row.set_selected(current == Some(&w.id));
                 // The last view of an endpoint that stopped answering: greyed, with its age.
-                let stale = view.stale.get(&w.id.endpoint);
+                let stale_row = w
+                    .stale_since
+                    .map(|t| format!("{} s old", (view.now - t).max(0) / 1000));
+                let stale = view.stale.get(&w.id.endpoint).or(stale_row.as_ref());
                 let grey = |ui: &mut egui::Ui| {
                     if stale.is_some() {
                         let weak = ui.visuals().weak_text_color();

@@ -317,6 +317,7 @@ fn workloads(fleet: &DemoFleet, endpoint: &str, compose: bool) -> PollOutput {
                 id,
                 revision: None,
                 resource_version: None,
+                stale_since: None,
                 desired: w.desired,
                 ready: w.ready,
                 available: w.ready,

@@ -144,6 +144,7 @@ fn workload(ctx: &Context<'_>, id: WorkloadRef, members: &[&Container]) -> Workl
         id,
         revision: None,
         resource_version: None,
+        stale_since: None,
         desired: total,
         ready,
         available: count(running.iter()),

@@ -186,16 +186,20 @@ impl KubernetesConnector {
             ));
             down.push(format!("{name}: {why}"));
         }
-        let mut shown = Vec::new();
+        let mut shown: Vec<(&ContextWatch, bool, Option<i64>)> = Vec::new();
         let mut answering = 0;
         for (cw, view) in contexts.iter().zip(views) {
             match view {
                 watch::ContextView::Live(n) | watch::ContextView::Loading(n) => {
                     notices.extend(n);
                     answering += 1;
-                    shown.push((cw, true));
+                    shown.push((cw, true, None));
                 }
                 watch::ContextView::Stale { since, why } => {
+                    let since_ms = since
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .ok()
+                        .and_then(|d| i64::try_from(d.as_millis()).ok());
                     let since = utc_time(since);
                     notices.push(format!(
                         "context {}: not answering since {since} ({why}); its workloads show \
@@ -203,7 +207,7 @@ impl KubernetesConnector {
                         cw.context
                     ));
                     down.push(format!("{}: {why} (last answer at {since})", cw.context));
-                    shown.push((cw, false));
+                    shown.push((cw, false, since_ms.or(Some(0))));
                 }
                 watch::ContextView::Down(why) => {
                     notices.push(format!(
@@ -222,16 +226,20 @@ impl KubernetesConnector {
         }
         let name = self.config.name.as_str();
         let rows =
-            futures::future::join_all(shown.iter().map(|(cw, live)| cw.rows(name, *live))).await;
+            futures::future::join_all(shown.iter().map(|(cw, live, _)| cw.rows(name, *live))).await;
         let mut workloads = Vec::new();
-        for r in rows {
-            let (rows, n) = r?;
+        for (r, (_, _, stale_since)) in rows.into_iter().zip(&shown) {
+            let (mut rows, n) = r?;
+            for w in &mut rows {
+                w.stale_since = *stale_since;
+            }
             workloads.extend(rows);
             notices.extend(n);
         }
         workloads.sort_by(|a, b| a.id.cmp(&b.id));
         let mut samples = Vec::with_capacity(workloads.len() * 2);
-        for w in &workloads {
+        // A stale context's last view is shown, never plotted as current: its series get gaps.
+        for w in workloads.iter().filter(|w| w.stale_since.is_none()) {
             let target = w.id.target();
             samples.push(Sample::new(
                 target.clone(),
@@ -532,6 +540,7 @@ fn row(
         },
         revision: w.generation.map(|g| g.to_string()),
         resource_version: w.version.clone(),
+        stale_since: None,
         desired,
         ready,
         available,
