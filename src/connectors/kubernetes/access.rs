@@ -1,14 +1,18 @@
 //! What this user may do, from SelfSubjectAccessReviews: actions RBAC denies are shown
 //! disabled with the reason instead of failing with a 403 after confirmation.
 //!
-//! A namespace seen for the first time is reviewed before the poll answers (all new namespaces
-//! at once, a bounded number in flight); a stale answer is used while a background task asks
-//! again, so the five-minute recheck never holds up a poll.
+//! A namespace seen for the first time is reviewed in a background task (all new namespaces at
+//! once, a bounded number in flight); the poll waits for it at most [`REVIEW_WAIT`], so a
+//! cluster with hundreds of namespaces shows its rows at once, its actions disabled as "checking
+//! access" until the answers arrive. A stale answer is used while a background task asks again,
+//! so the five-minute recheck never holds up a poll either.
 
 use super::*;
 
 /// Reviews in flight at once (three per namespace).
 const CONCURRENT_NAMESPACES: usize = 8;
+/// How long a poll waits for the reviews of namespaces it shows for the first time.
+const REVIEW_WAIT: Duration = Duration::from_millis(1_000);
 
 pub(super) type PermissionCache =
     Arc<tokio::sync::Mutex<HashMap<String, (tokio::time::Instant, Permissions)>>>;
@@ -49,11 +53,12 @@ impl ContextWatch {
             (fresh, missing, stale)
         };
         let mut out = fresh;
-        let reviewed = review_all(&self.client, &self.context, missing).await;
         {
             let mut cache = self.permissions.lock().await;
-            for (ns, p) in &reviewed {
-                cache.insert(ns.clone(), (now, p.clone()));
+            // Until its review answers, a new namespace's actions are "checking access": the
+            // placeholder also keeps the next polls from starting the same reviews again.
+            for ns in &missing {
+                cache.insert(ns.clone(), (now, Permissions::checking()));
             }
             // Mark stale entries as being rechecked, so the next polls do not start another.
             for ns in &stale {
@@ -62,7 +67,27 @@ impl ContextWatch {
                 }
             }
         }
-        out.extend(reviewed);
+        if !missing.is_empty() {
+            let client = self.client.clone();
+            let context = self.context.clone();
+            let cache = Arc::clone(&self.permissions);
+            let list = missing.clone();
+            let task = tokio::spawn(async move {
+                let reviewed = review_all(&client, &context, list).await;
+                let now = tokio::time::Instant::now();
+                let mut cache = cache.lock().await;
+                for (ns, p) in reviewed {
+                    cache.insert(ns, (now, p));
+                }
+            });
+            let _ = tokio::time::timeout(REVIEW_WAIT, task).await;
+            let cache = self.permissions.lock().await;
+            for ns in &missing {
+                if let Some((_, p)) = cache.get(ns) {
+                    out.insert(ns.clone(), p.clone());
+                }
+            }
+        }
         if !stale.is_empty() {
             let client = self.client.clone();
             let context = self.context.clone();

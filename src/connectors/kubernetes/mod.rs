@@ -579,6 +579,21 @@ fn pending_reason(
 }
 
 impl Permissions {
+    /// While a namespace's access review has not answered yet.
+    fn checking() -> Self {
+        let why = || {
+            Some(
+                "checking whether you may do this here (access review in progress; a moment)"
+                    .to_string(),
+            )
+        };
+        Self {
+            scale_deployments: why(),
+            scale_statefulsets: why(),
+            autoscalers: why(),
+        }
+    }
+
     fn apply(&self, w: &mut Workload) {
         w.scale_denied = match w.id.kind {
             WorkloadKind::StatefulSet => self.scale_statefulsets.clone(),
