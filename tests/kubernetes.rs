@@ -667,6 +667,57 @@ async fn an_expired_watch_relists_and_recovers() {
     );
 }
 
+/// Slow access reviews (hundreds of namespaces, a loaded API server) do not hold up the first
+/// view: rows come at once with their actions disabled as "checking access", and the real
+/// answers replace that when they arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_access_reviews_do_not_hold_up_the_first_view() {
+    let c = clusters();
+    c.east.state().review_delay = Duration::from_secs(3);
+    c.east
+        .state()
+        .denied
+        .insert(("patch".into(), "deployments/scale".into()));
+    let connector = KubernetesConnector::new(c.endpoint(&["east"], &["nexus"]));
+    let started = Instant::now();
+    let out = connector.poll().await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(2_500),
+        "the first view waited {:?} for the reviews",
+        started.elapsed()
+    );
+    let list = workloads(&out.snapshot);
+    let writer = list.iter().find(|w| w.id.name == "writer-service").unwrap();
+    assert!(
+        writer
+            .scale_denied
+            .as_deref()
+            .is_some_and(|r| r.starts_with("checking whether you may")),
+        "{writer:?}"
+    );
+    // The answers arrive in the background and replace the placeholder.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let out = connector.poll().await.unwrap();
+        let list = workloads(&out.snapshot);
+        let writer = list.iter().find(|w| w.id.name == "writer-service").unwrap();
+        let ledger = list.iter().find(|w| w.id.name == "ledger").unwrap();
+        if writer
+            .scale_denied
+            .as_deref()
+            .is_some_and(|r| r.contains("may not patch deployments/scale"))
+        {
+            assert!(ledger.scale_denied.is_none(), "{ledger:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the reviews never arrived: {writer:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_review_denial_disables_the_action_with_its_reason() {
     let c = clusters();

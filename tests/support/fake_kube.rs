@@ -156,6 +156,8 @@ pub struct State {
     pub only_namespaces: Option<HashSet<String>>,
     /// Each LIST page is answered this much later (a loaded API server).
     pub list_delay: std::time::Duration,
+    /// Each SelfSubjectAccessReview is answered this much later.
+    pub review_delay: std::time::Duration,
     /// Requests without the bearer token are served too (kubectl sends no token over http).
     pub anonymous: bool,
 }
@@ -228,6 +230,7 @@ impl FakeKube {
             admission_denial: None,
             only_namespaces: None,
             list_delay: std::time::Duration::ZERO,
+            review_delay: std::time::Duration::ZERO,
             anonymous: false,
         }));
         let (events, _) = broadcast::channel(4096);
@@ -1323,7 +1326,13 @@ impl Server {
                 status_body(405, "MethodNotAllowed", "method not allowed")
             }
             (Target::AccessReview, Method::POST) => match parse() {
-                Ok(review) => self.access_review(review),
+                Ok(review) => {
+                    let delay = self.state.lock().unwrap().review_delay;
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
+                    self.access_review(review)
+                }
                 Err(e) => status_body(400, "BadRequest", format!("invalid JSON: {e}")),
             },
             (Target::AccessReview, _) => status_body(405, "MethodNotAllowed", "method not allowed"),
