@@ -48,6 +48,26 @@ struct Server {
     inflight: Mutex<Option<(Instant, tokio::task::JoinHandle<topology::ServerPoll>)>>,
 }
 
+impl Server {
+    fn poll_result(
+        &self,
+        result: Result<reading::Reading, String>,
+        tps: Option<f64>,
+    ) -> topology::ServerPoll {
+        topology::ServerPoll {
+            name: self.name.clone(),
+            profile_role: self.profile_role,
+            host: self
+                .dsn
+                .as_ref()
+                .map(|d| d.host.clone())
+                .unwrap_or_default(),
+            result,
+            tps,
+        }
+    }
+}
+
 /// How long one poll waits for its slowest server before reporting that server as not
 /// answering (its read goes on in the background, up to [`SERVER_TIMEOUT`]): one slow or paused
 /// member must not slow the refresh of the others.
@@ -297,17 +317,7 @@ impl Inner {
             }
             *last = Some((x, now));
         }
-        topology::ServerPoll {
-            name: server.name.clone(),
-            profile_role: server.profile_role,
-            host: server
-                .dsn
-                .as_ref()
-                .map(|d| d.host.clone())
-                .unwrap_or_default(),
-            result,
-            tps,
-        }
+        server.poll_result(result, tps)
     }
 
     /// Every server read concurrently, each in a task of its own; a server that has not
@@ -384,17 +394,7 @@ impl Inner {
     }
 
     fn not_answering(&self, server: &Server, why: String) -> topology::ServerPoll {
-        topology::ServerPoll {
-            name: server.name.clone(),
-            profile_role: server.profile_role,
-            host: server
-                .dsn
-                .as_ref()
-                .map(|d| d.host.clone())
-                .unwrap_or_default(),
-            result: Err(why),
-            tps: None,
-        }
+        server.poll_result(Err(why), None)
     }
 
     async fn promote(&self, replica: &str) -> Result<String, ConnectorError> {
