@@ -121,6 +121,7 @@ impl Rig {
             kube_context: None,
         };
         let plan = plan(action, &self.view, &policy);
+        let endpoint = plan.action.endpoint().to_string();
         let id = scaleboard::actions::ActionId(1);
         self.engine
             .send(Command::Execute {
@@ -129,12 +130,21 @@ impl Rig {
                 forced,
             })
             .unwrap();
-        match self.until("action finished", |_, e| {
+        let record = match self.until("action finished", |_, e| {
             matches!(e, Event::ActionFinished { .. })
         }) {
             Event::ActionFinished { record, .. } => *record,
             _ => unreachable!(),
+        };
+        // Verification reads the target alone; the view follows with the endpoint's own polls
+        // (the second one surely started after the action ended).
+        for _ in 0..2 {
+            self.until(
+                "the view after the action",
+                |_, e| matches!(e, Event::Snapshot { endpoint: ep, .. } if *ep == endpoint),
+            );
         }
+        record
     }
 }
 

@@ -345,12 +345,21 @@ impl Rig {
                 forced,
             })
             .unwrap();
-        match self.until("action finished", |_, e| {
+        let record = match self.until("action finished", |_, e| {
             matches!(e, Event::ActionFinished { .. })
         }) {
             Event::ActionFinished { record, .. } => *record,
             _ => unreachable!(),
+        };
+        // Verification reads the servers itself; the view follows with the endpoint's own
+        // polls (the second one surely started after the action ended).
+        for _ in 0..2 {
+            self.until(
+                "the view after the action",
+                |_, e| matches!(e, Event::Snapshot { endpoint, .. } if endpoint == "orders"),
+            );
         }
+        record
     }
 }
 
