@@ -86,18 +86,6 @@ impl FleetState {
         }
     }
 
-    /// The worst status among an area's endpoints, for overview tiles.
-    pub fn area_status(&self, area: Area) -> Option<ConnStatus> {
-        self.in_area(area)
-            .map(|e| e.status)
-            .max_by_key(|s| match s {
-                ConnStatus::Ok => 0,
-                ConnStatus::Connecting => 1,
-                ConnStatus::Stale => 2,
-                ConnStatus::Down => 3,
-            })
-    }
-
     pub fn workloads(&self) -> impl Iterator<Item = &Workload> {
         self.endpoints.iter().flat_map(|e| match &e.snapshot {
             Some(Snapshot::Workloads(list)) => list.as_slice(),

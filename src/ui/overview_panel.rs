@@ -116,6 +116,7 @@ pub fn overview_plots(app: &ScaleboardApp) -> Vec<OverviewPlot> {
         let hit = app
             .fleet
             .cache_nodes()
+            .filter(|(_, n)| !n.queue_store)
             .map(|(e, n)| {
                 (
                     -n.hit_ratio.unwrap_or(1.0),
@@ -175,7 +176,6 @@ pub fn overview_plots(app: &ScaleboardApp) -> Vec<OverviewPlot> {
 
 pub fn overview_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     panel_header_ui(ui, app, "Overview");
-    tiles_ui(app, ui);
     let now = app.clock.now_ms();
     let range = app.view.range;
     app.overview.refresh(
@@ -186,6 +186,7 @@ pub fn overview_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
         range,
         now,
     );
+    tiles_ui(app, ui);
     // Areas without an endpoint collapse into one line instead of empty plots.
     let missing: Vec<&str> = [
         (Area::Workloads, "workloads"),
@@ -358,9 +359,10 @@ fn group(n: u64) -> String {
 }
 
 fn tiles_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
-    let workloads: Vec<_> = app.fleet.workloads().collect();
-    let not_ready = workloads.iter().filter(|w| w.ready < w.desired).count();
-    let replicas: u32 = workloads.iter().map(|w| w.desired).sum();
+    // Fleet totals come from the overview's cache (recomputed when the fleet changes), not from
+    // a walk over every workload each frame.
+    let totals = &app.overview.totals.all;
+    let (count, replicas, not_ready) = (totals.workloads, totals.desired, totals.not_ready);
     let max_lag = app
         .fleet
         .databases()
@@ -386,7 +388,7 @@ fn tiles_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
         (
             PanelId::Workloads,
             Area::Workloads,
-            format!("{} workloads, {replicas} replicas", workloads.len()),
+            format!("{count} workloads, {replicas} replicas"),
             (not_ready > 0).then(|| format!("{not_ready} not ready")),
         ),
         (
@@ -448,7 +450,7 @@ fn tiles_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                             app.open_panel(panel);
                         }
                     });
-                    if app.fleet.area_status(area).is_none() {
+                    if health.is_none() {
                         ui.weak("no endpoint");
                     } else {
                         ui.label(summary);

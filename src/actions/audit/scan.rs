@@ -242,34 +242,26 @@ pub(crate) fn scan(
         return Ok(0);
     };
     while let Some(line) = lines.next_line()? {
-        match line {
-            Line::Full { at, bytes } => {
-                if bytes.iter().all(u8::is_ascii_whitespace) {
-                    continue;
-                }
-                match RecordView::parse(bytes) {
-                    Some(view) => f(Item::Record { at, view }),
-                    None => f(Item::Damaged {
-                        at,
-                        torn_tail: false,
-                    }),
-                }
+        // A line without its newline is the file's last: when it does not parse, a torn tail.
+        let (at, bytes, last) = match line {
+            Line::Full { at, bytes } => (at, bytes, false),
+            Line::Tail { at, bytes } => (at, bytes, true),
+            Line::TooLong { at, ended } => {
+                f(Item::Damaged {
+                    at,
+                    torn_tail: !ended,
+                });
+                continue;
             }
-            Line::Tail { at, bytes } => {
-                if bytes.iter().all(u8::is_ascii_whitespace) {
-                    continue;
-                }
-                match RecordView::parse(bytes) {
-                    Some(view) => f(Item::Record { at, view }),
-                    None => f(Item::Damaged {
-                        at,
-                        torn_tail: true,
-                    }),
-                }
-            }
-            Line::TooLong { at, ended } => f(Item::Damaged {
+        };
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match RecordView::parse(bytes) {
+            Some(view) => f(Item::Record { at, view }),
+            None => f(Item::Damaged {
                 at,
-                torn_tail: !ended,
+                torn_tail: last,
             }),
         }
     }
