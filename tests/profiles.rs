@@ -538,6 +538,21 @@ fn window_shows_the_errors_and_does_not_connect() {
     t.harness.get_by_label(
         "line 7, column 1: redis[c].url: put the password in the keyring, not in the profile",
     );
+    // Fixed in an editor, then reloaded from the panel: no restart.
+    let file = support::config_dir(&t.dir).join("profiles.toml");
+    let fixed = fs::read_to_string(&file)
+        .unwrap()
+        .replace("redis://:pw@c:6379", "redis://c:6379");
+    fs::write(&file, fixed).unwrap();
+    t.harness.get_by_label("Reload profiles.toml").click();
+    t.run_until("reloaded", |a| a.profiles.list.len() == 2);
+    assert!(t.app().profiles.issues.is_empty());
+    assert!(
+        t.app().notifications.list.iter().any(|n| n
+            .text
+            .contains("profiles.toml reloaded: 2 profiles, no errors")),
+        "the reload is reported"
+    );
 }
 
 #[test]

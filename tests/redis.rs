@@ -293,6 +293,39 @@ async fn wrong_password_and_acl_user() {
     assert!(cache.poll().await.is_err());
 }
 
+/// `scaleboard secret set` while the window runs: the same connector (no reconnect) uses the new
+/// password at the next poll after the server refused the old one.
+#[tokio::test]
+async fn a_secret_changed_while_running_is_used_after_the_refusal() {
+    let server = RedisServer::start(&["--requirepass", "right"]);
+    let mut e = endpoint(&server.url(), vec![]);
+    e.password = Some(SecretRef::new("test/redis/cache"));
+    let stored = Arc::new(std::sync::Mutex::new("wrong".to_owned()));
+    let lookups = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let (store, count) = (Arc::clone(&stored), Arc::clone(&lookups));
+    let lookup: SecretLookup = Arc::new(move |_: &SecretRef| -> Result<String, SecretError> {
+        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(store.lock().unwrap().clone())
+    });
+    let (cache, _) = connectors(e, Some(lookup));
+    let err = cache
+        .poll()
+        .await
+        .err()
+        .expect("the old password is refused");
+    assert!(err.to_string().contains("refused the login"), "{err}");
+    *stored.lock().unwrap() = "right".to_owned();
+    assert_eq!(nodes(&cache).await[0].role, "master");
+    let after_fix = lookups.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(after_fix, 2, "looked up once per refusal, then kept");
+    nodes(&cache).await;
+    assert_eq!(
+        lookups.load(std::sync::atomic::Ordering::SeqCst),
+        after_fix,
+        "a working password is not looked up on every poll"
+    );
+}
+
 #[tokio::test]
 async fn server_stopped_mid_poll_is_reported_quickly_and_recovers() {
     let mut server = RedisServer::start(&[]);

@@ -12,6 +12,7 @@ pub mod queue_advice;
 pub mod rabbitmq;
 pub mod redis;
 pub mod registry;
+pub mod secret_cell;
 
 use crate::model::action::Action;
 use crate::model::clock::BoxFuture;

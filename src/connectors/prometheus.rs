@@ -174,7 +174,7 @@ impl PrometheusConnector {
         self
     }
 
-    /// The bearer token, read once (off the async threads). Found nowhere is an error only when
+    /// The bearer token, read off the async threads, kept until the server refuses it. Found nowhere is an error only when
     /// the profile names a token.
     async fn token(&self) -> Result<Option<String>, ConnectorError> {
         if self.token.is_none() && self.lookup.is_none() {
@@ -260,6 +260,13 @@ impl PrometheusConnector {
         let mut samples = Vec::new();
         let mut results = Vec::new();
         let mut state = self.lock();
+        // A refused token is looked up again next poll (a token changed while the window runs).
+        if outcomes.iter().any(
+            |o| matches!(&o.result, Err(QueryError::Query(e)) if e.contains("401 Unauthorized")),
+        ) {
+            state.token = None;
+            state.no_token = false;
+        }
         for o in outcomes {
             let q = &self.queries[o.index];
             let mut r = PromQueryResult {

@@ -32,7 +32,7 @@ pub struct RabbitMqConnector {
     endpoint: RabbitMqEndpoint,
     lookup: Option<SecretLookup>,
     client: Result<reqwest::Client, String>,
-    password: tokio::sync::OnceCell<Option<String>>,
+    password: super::secret_cell::SecretCell<Option<String>>,
     page_size: u32,
 }
 
@@ -55,7 +55,7 @@ impl RabbitMqConnector {
             endpoint,
             lookup,
             client,
-            password: tokio::sync::OnceCell::new(),
+            password: super::secret_cell::SecretCell::new(),
             page_size: PAGE_SIZE,
         }
     }
@@ -68,7 +68,7 @@ impl RabbitMqConnector {
     }
 
     /// The password for basic auth: the endpoint's variable, keyring entry or credentials-file
-    /// entry (the secret lookup, see `profiles::Resolver`), read once. Asked when the endpoint
+    /// entry (the secret lookup, see `profiles::Resolver`), read again after a 401. Asked when the endpoint
     /// has a user or names an entry; found nowhere is an error that says where it looked.
     async fn password(&self) -> Result<Option<String>, ConnectorError> {
         let Some(lookup) = self.lookup.clone() else {
@@ -97,7 +97,7 @@ impl RabbitMqConnector {
                     })
             })
             .await?;
-        Ok(found.clone())
+        Ok(found)
     }
 
     async fn get<T: serde::de::DeserializeOwned>(
@@ -121,6 +121,7 @@ impl RabbitMqConnector {
             })?;
         let status = response.status();
         if status == reqwest::StatusCode::UNAUTHORIZED {
+            self.password.forget();
             return Err(ConnectorError::Failed(format!(
                 "RabbitMQ \"{}\" refused the login of user \"{}\": wrong user or password (HTTP 401)",
                 self.endpoint.name, self.endpoint.user

@@ -31,6 +31,8 @@ pub enum FileJob {
         new_name: String,
     },
     SetLastUsed(String),
+    /// Read `profiles.toml` again: a profile fixed in an editor is loaded without a restart.
+    ReloadProfiles,
     SetSecret {
         secret: SecretRef,
         value: String,
@@ -156,6 +158,16 @@ impl Files {
                 ]
             }
             FileJob::ProbeKeyring => vec![Event::Keyring(self.secrets().keyring_status())],
+            FileJob::ReloadProfiles => {
+                // Reported as a notice, not as the job's result: an open profile editor stays
+                // open with its unsaved edits.
+                let summary = {
+                    let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+                    *store = ProfileStore::load(&self.config_dir);
+                    reload_summary(&store)
+                };
+                vec![self.profile_job(job), Event::Notice(summary)]
+            }
             FileJob::ExportCostReport {
                 input,
                 format,
@@ -258,6 +270,20 @@ impl Files {
             issues: store.issues().clone(),
             result: result.map_err(|e| e.to_string()),
         }
+    }
+}
+
+/// What a reload found, in one line for the notification.
+fn reload_summary(store: &ProfileStore) -> String {
+    let issues = store.issues();
+    let loaded = store.profiles().len();
+    let refused = issues.rejected.len();
+    match (refused, issues.file.len()) {
+        (0, 0) => format!("profiles.toml reloaded: {loaded} profiles, no errors."),
+        (0, f) => format!("profiles.toml reloaded: {loaded} profiles; {f} problems in the file."),
+        (r, _) => format!(
+            "profiles.toml reloaded: {loaded} profiles; {r} still not loaded (see Profiles)."
+        ),
     }
 }
 

@@ -19,7 +19,9 @@ pub fn profiles_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
         ui.label("Fix the file by hand (or move it away) and restart; until then nothing is saved, and the demo fleet stays available.");
         ui.separator();
     }
-    profile_errors_ui(app, ui);
+    if profile_errors_ui(app, ui) {
+        app.send(Command::Files(FileJob::ReloadProfiles));
+    }
     match &app.profiles.keyring {
         Some(KeyringStatus::Unavailable(why)) => {
             ui.colored_label(
@@ -134,16 +136,27 @@ pub fn profiles_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
 }
 
 /// Profiles refused on load and problems of the file itself, each with its line and column.
-fn profile_errors_ui(app: &ScaleboardApp, ui: &mut egui::Ui) {
+/// True when the operator asks to read the file again.
+fn profile_errors_ui(app: &ScaleboardApp, ui: &mut egui::Ui) -> bool {
     let issues = &app.profiles.issues;
     if issues.is_empty() {
-        return;
+        return false;
     }
-    ui.colored_label(
-        theme::BAD,
-        "Parts of profiles.toml were not loaded. Fix them in the file and restart; \
-         a profile with errors is never connected, the others work as usual.",
-    );
+    let mut reload = false;
+    ui.horizontal_wrapped(|ui| {
+        ui.colored_label(
+            theme::BAD,
+            "Parts of profiles.toml were not loaded. Fix them in the file, then reload; \
+             a profile with errors is never connected, the others work as usual.",
+        );
+        if ui
+            .button("Reload profiles.toml")
+            .on_hover_text("Read the file again; connected profiles stay connected")
+            .clicked()
+        {
+            reload = true;
+        }
+    });
     for issue in &issues.file {
         ui.colored_label(theme::BAD, format!("profiles.toml, {issue}"));
     }
@@ -163,4 +176,5 @@ fn profile_errors_ui(app: &ScaleboardApp, ui: &mut egui::Ui) {
         });
     }
     ui.separator();
+    reload
 }

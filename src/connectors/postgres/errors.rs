@@ -4,6 +4,13 @@ use super::dsn::Dsn;
 use std::error::Error as _;
 use tokio_postgres::error::SqlState;
 
+/// The server refused the password (or asked for one): a changed secret is looked up again.
+pub fn is_refused_login(e: &tokio_postgres::Error) -> bool {
+    e.as_db_error()
+        .is_some_and(|db| *db.code() == SqlState::INVALID_PASSWORD)
+        || e.to_string().contains("password")
+}
+
 pub fn describe(e: &tokio_postgres::Error, dsn: &Dsn) -> String {
     let at = dsn.address();
     if let Some(db) = e.as_db_error() {

@@ -83,7 +83,7 @@ struct Inner {
     servers: Vec<Arc<Server>>,
     secret_lookup: Option<SecretLookup>,
     /// The keyring's answer, asked once per connector.
-    keyring_password: tokio::sync::OnceCell<Option<String>>,
+    keyring_password: super::secret_cell::SecretCell<Option<String>>,
     /// Where a password was looked for when none was found, added to "no password" errors.
     missing_hint: Mutex<Option<String>>,
     memory: Mutex<topology::Memory>,
@@ -136,7 +136,7 @@ impl Inner {
             endpoint,
             servers,
             secret_lookup,
-            keyring_password: tokio::sync::OnceCell::new(),
+            keyring_password: super::secret_cell::SecretCell::new(),
             missing_hint: Mutex::new(None),
             memory: Mutex::new(topology::Memory::default()),
         }
@@ -235,6 +235,9 @@ impl Inner {
                 )
             })?
             .map_err(|e| {
+                if errors::is_refused_login(&e) {
+                    self.keyring_password.forget();
+                }
                 let text = errors::describe(&e, dsn);
                 let hint = self
                     .missing_hint

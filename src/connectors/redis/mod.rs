@@ -252,6 +252,9 @@ impl RedisPoller {
             }
             Err(e) => {
                 state.last = None;
+                // A refused login (or any failure) looks the password up again next time: a
+                // secret changed while the window runs is picked up without a reconnect.
+                state.password = None;
                 Err(e)
             }
         }
