@@ -15,6 +15,7 @@ pub mod fonts;
 mod health_panel;
 mod notifications;
 pub mod overview_panel;
+mod pgbouncer_view;
 mod profile_editor;
 mod profile_prometheus;
 mod profile_queues;
