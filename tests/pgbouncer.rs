@@ -184,11 +184,13 @@ fn clients_beyond_the_pool_wait_and_degrade_the_endpoint() {
     let rt = runtime();
     let c = connector(&bouncer, ADMIN_PASSWORD);
     let clients = hold_clients(&rt, &bouncer, 5, 4);
+    // Both servers logged in and busy, the other three clients queued behind them.
     let (p, samples) = poll_until(&rt, &c, "clients waiting", |p| {
-        p.pools.iter().any(|x| x.name() == POOL && x.cl_waiting > 0)
+        p.pools
+            .iter()
+            .any(|x| x.name() == POOL && x.cl_waiting > 0 && x.sv_active == 2)
     });
     let pool = p.pools.iter().find(|x| x.name() == POOL).unwrap();
-    assert_eq!(pool.sv_active, 2, "{pool:?}");
     assert_eq!(pool.cl_active + pool.cl_waiting, 5, "{pool:?}");
     assert_eq!(pool.usage_percent(), Some(100.0));
     // The very series the window plots.
