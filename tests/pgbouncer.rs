@@ -473,3 +473,44 @@ fn the_databases_panel_shows_the_pool_table_and_clients_waiting() {
         rt.block_on(h).unwrap();
     }
 }
+
+#[test]
+fn the_demo_fleet_has_a_pgbouncer_pool_whose_clients_sometimes_wait() {
+    let mut t = support::start(None, None);
+    t.run_until("the demo PgBouncer", |a| {
+        a.fleet
+            .endpoints
+            .iter()
+            .any(|e| matches!(e.snapshot, Some(Snapshot::Pgbouncer(_))))
+    });
+    // Its first poll hands over 15 simulated minutes: at afternoon load the app pool saturated
+    // at least once in them.
+    let key = SeriesKey::new("demo-pgbouncer/orders/app", "clients_waiting");
+    let now = support::START_MS;
+    let history = t
+        .app()
+        .store
+        .downsample(&key, now - 15 * 60_000..now + 1, 300);
+    let most = history
+        .segments
+        .iter()
+        .flatten()
+        .map(|[_, y]| *y)
+        .fold(0.0_f64, f64::max);
+    assert!(most > 0.0, "no client ever waited in the demo: {history:?}");
+    t.harness.key_press_modifiers(Modifiers::COMMAND, Key::Num3);
+    t.harness.run_steps(3);
+    for label in [
+        "PgBouncer demo-pgbouncer",
+        "orders/app",
+        "orders/reports",
+        "Clients waiting",
+    ] {
+        assert!(
+            t.harness.query_all_by_label(label).count() >= 1,
+            "no \"{label}\" in the demo's Databases panel"
+        );
+    }
+    t.harness
+        .get_by_label_contains("orders-db pool (PgBouncer, DEMO)");
+}
