@@ -264,6 +264,19 @@ fn a_wrong_admin_password_is_said_in_words_and_the_endpoint_is_down() {
         health.reasons[0].contains("refused the password"),
         "{health:?}"
     );
+    // The password fixed in its source (`scaleboard secret set`, the keyring…) while the
+    // connector runs is used at the next poll: the refused one is not kept.
+    let source = Arc::new(std::sync::Mutex::new("still-wrong".to_string()));
+    let current = Arc::clone(&source);
+    let changing = PgbouncerConnector::new(
+        endpoint(&bouncer),
+        Some(Arc::new(move |_: &scaleboard::profiles::SecretRef| {
+            Ok(current.lock().unwrap().clone())
+        })),
+    );
+    assert!(matches!(poll(&rt, &changing), Err(ConnectorError::Auth(_))));
+    *source.lock().unwrap() = ADMIN_PASSWORD.to_string();
+    poll(&rt, &changing).unwrap();
     // A user outside admin_users/stats_users is told what to change.
     let mut ep = endpoint(&bouncer);
     ep.dsn = ep.dsn.replace(ADMIN_USER, APP_USER);

@@ -35,8 +35,11 @@ pub struct PgbouncerConnector {
     endpoint: PgbouncerEndpoint,
     dsn: Result<Dsn, String>,
     secret_lookup: Option<SecretLookup>,
-    /// The keyring's answer, asked once per connector.
-    keyring_password: tokio::sync::OnceCell<Option<String>>,
+    /// The stored password (variable, keyring, credentials file) as last looked up: kept
+    /// between polls, looked up again after PgBouncer refuses it, so a password changed with
+    /// `scaleboard secret set` reaches a running window at the next poll (as `SecretCell` does
+    /// for the other connectors).
+    stored_password: tokio::sync::Mutex<Option<Option<String>>>,
     client: tokio::sync::Mutex<Option<Client>>,
     memory: Mutex<assemble::Memory>,
 }
@@ -68,7 +71,7 @@ impl PgbouncerConnector {
             endpoint,
             dsn,
             secret_lookup,
-            keyring_password: tokio::sync::OnceCell::new(),
+            stored_password: tokio::sync::Mutex::const_new(None),
             client: tokio::sync::Mutex::new(None),
             memory: Mutex::new(assemble::Memory::default()),
         }
@@ -78,28 +81,8 @@ impl PgbouncerConnector {
         if let Some(p) = &dsn.password {
             return Ok(Some(p.clone()));
         }
-        let stored =
-            self.keyring_password
-                .get_or_try_init(|| async {
-                    let Some(lookup) = self.secret_lookup.clone() else {
-                        return Ok(None);
-                    };
-                    let secret = self.endpoint.password.clone().unwrap_or_default();
-                    match tokio::task::spawn_blocking(move || lookup(&secret)).await {
-                        Ok(Ok(p)) => Ok(Some(p)),
-                        Ok(Err(e @ SecretError::Credentials(_))) => Err(ConnectorError::Auth(
-                            format!("PgBouncer \"{}\": {e}", self.endpoint.name),
-                        )),
-                        Ok(Err(e)) => {
-                            log::debug!("no stored password for {}: {e}", self.endpoint.name);
-                            Ok(None)
-                        }
-                        Err(_) => Ok(None),
-                    }
-                })
-                .await?;
-        if let Some(p) = stored {
-            return Ok(Some(p.clone()));
+        if let Some(p) = self.stored_password().await? {
+            return Ok(Some(p));
         }
         if let Ok(p) = std::env::var("PGPASSWORD")
             && !p.is_empty()
@@ -116,6 +99,33 @@ impl PgbouncerConnector {
                 .ok()
                 .flatten(),
         )
+    }
+
+    async fn stored_password(&self) -> Result<Option<String>, ConnectorError> {
+        let mut kept = self.stored_password.lock().await;
+        if let Some(p) = kept.as_ref() {
+            return Ok(p.clone());
+        }
+        let Some(lookup) = self.secret_lookup.clone() else {
+            return Ok(None);
+        };
+        let secret = self.endpoint.password.clone().unwrap_or_default();
+        let found = match tokio::task::spawn_blocking(move || lookup(&secret)).await {
+            Ok(Ok(p)) => Some(p),
+            Ok(Err(e @ SecretError::Credentials(_))) => {
+                return Err(ConnectorError::Auth(format!(
+                    "PgBouncer \"{}\": {e}",
+                    self.endpoint.name
+                )));
+            }
+            Ok(Err(e)) => {
+                log::debug!("no stored password for {}: {e}", self.endpoint.name);
+                None
+            }
+            Err(_) => None,
+        };
+        *kept = Some(found.clone());
+        Ok(found)
     }
 
     async fn connect(&self, dsn: &Dsn) -> Result<Client, ConnectorError> {
@@ -148,7 +158,16 @@ impl PgbouncerConnector {
                     TIMEOUT.as_secs()
                 ))
             })?
-            .map_err(|e| errors::describe(&e, dsn, &self.endpoint.name))?;
+            .map_err(|e| {
+                let error = errors::describe(&e, dsn, &self.endpoint.name);
+                if matches!(error, ConnectorError::Auth(_))
+                    && let Ok(mut kept) = self.stored_password.try_lock()
+                {
+                    // Refused: the next poll asks the secret's source again.
+                    *kept = None;
+                }
+                error
+            })?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 log::debug!("PgBouncer admin connection ended: {e}");
