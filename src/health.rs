@@ -364,8 +364,8 @@ fn pgbouncer(
             && pct >= warn
         {
             why.push(format!(
-                "{} of {limit} server connections in use ({pct:.0} % of {}, threshold {warn:.0} %)",
-                pool.servers(),
+                "{} of {limit} server connections busy ({pct:.0} % of {}, threshold {warn:.0} %)",
+                pool.servers_busy(),
                 pool.limit_source.map_or("its limit", |s| s.setting())
             ));
         }
@@ -581,8 +581,8 @@ mod tests {
             h.reasons,
             [
                 "pool orders/app: 4 clients waiting for a server (longest 2.5 s), 20 of 20 \
-                 server connections in use (100 % of default_pool_size, threshold 80 %)",
-                "pool orders/reports: 17 of 20 server connections in use (85 % of \
+                 server connections busy (100 % of default_pool_size, threshold 80 %)",
+                "pool orders/reports: 17 of 20 server connections busy (85 % of \
                  default_pool_size, threshold 80 %)",
             ]
         );

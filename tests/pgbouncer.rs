@@ -157,6 +157,12 @@ fn an_idle_pool_reads_its_limits_and_is_ok() {
     assert_eq!(pool.pool_limit, Some(2));
     assert_eq!(pool.limit_source, Some(PoolLimitSource::DefaultPoolSize));
     assert!(pool.servers() <= 2, "{pool:?}");
+    assert_eq!(pool.servers_busy(), 0, "{pool:?}");
+    assert_eq!(
+        pool.usage_percent(),
+        Some(0.0),
+        "idle servers are free capacity"
+    );
     assert_eq!(p.config.default_pool_size, Some(2));
     assert_eq!(p.config.max_client_conn, Some(100));
     assert_eq!(p.config.pool_mode.as_deref(), Some("transaction"));
@@ -218,7 +224,7 @@ fn clients_beyond_the_pool_wait_and_degrade_the_endpoint() {
         "{reason}"
     );
     assert!(
-        reason.contains("2 of 2 server connections in use (100 % of default_pool_size"),
+        reason.contains("2 of 2 server connections busy (100 % of default_pool_size"),
         "{reason}"
     );
     // The wait grows while they wait.
@@ -387,7 +393,7 @@ fn status_covers_pgbouncer_ok_waiting_and_wrong_password() {
         .find(|l| l.contains("PgBouncer pgb"))
         .unwrap_or_else(|| panic!("{out}"));
     assert!(line.starts_with("degraded"), "{out}");
-    assert!(line.contains(&format!("{POOL} 2/2 servers")), "{out}");
+    assert!(line.contains(&format!("{POOL} 2/2 servers busy")), "{out}");
     assert!(
         out.contains(&format!("- pool {POOL}: ")) && out.contains("clients waiting for a server"),
         "{out}"

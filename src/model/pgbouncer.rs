@@ -51,16 +51,23 @@ impl PgbouncerPool {
         format!("{}/{}", self.database, self.user)
     }
 
-    /// Every server connection the pool holds, whatever its state.
+    /// Every server connection the pool holds open, whatever its state.
     pub fn servers(&self) -> u32 {
         self.sv_active + self.sv_idle + self.sv_used + self.sv_tested + self.sv_login
     }
 
-    /// Server connections as a percentage of the pool's limit.
+    /// Server connections serving a client now or being set up for one (`sv_active`,
+    /// `sv_tested`, `sv_login`); idle and used ones are free for the next client.
+    pub fn servers_busy(&self) -> u32 {
+        self.sv_active + self.sv_tested + self.sv_login
+    }
+
+    /// Busy server connections as a percentage of the pool's limit: at 100 % the next client
+    /// waits.
     pub fn usage_percent(&self) -> Option<f64> {
         self.pool_limit
             .filter(|l| *l > 0)
-            .map(|l| 100.0 * f64::from(self.servers()) / f64::from(l))
+            .map(|l| 100.0 * f64::from(self.servers_busy()) / f64::from(l))
     }
 }
 

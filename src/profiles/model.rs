@@ -300,7 +300,7 @@ pub struct PgbouncerEndpoint {
     /// the database defaults to `pgbouncer`. The user must be in `admin_users` or `stats_users`.
     pub dsn: String,
     pub password: Option<SecretRef>,
-    /// A pool whose server connections reach this percentage of its limit (`pool_size`,
+    /// A pool whose busy server connections reach this percentage of its limit (`pool_size`,
     /// `default_pool_size`, `max_db_connections`) is degraded; default: the profile's
     /// `connections_percent` threshold (80).
     pub pool_warn_percent: Option<f64>,

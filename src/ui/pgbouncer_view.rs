@@ -106,15 +106,17 @@ fn pgbouncer_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, endpoint: &str, p: &
                         let color = if pct >= warn { theme::WARN } else { text };
                         ui.colored_label(
                             color,
-                            format!("{} / {limit} ({pct:.0} %)", pool.servers()),
+                            format!("{} / {limit} ({pct:.0} %)", pool.servers_busy()),
                         )
                         .on_hover_text(format!(
-                            "Server connections of the pool's limit ({}); warned at {warn:.0} %",
-                            pool.limit_source.map_or("unknown", |s| s.setting())
+                            "Busy server connections of the pool's limit ({}); {} open in all; \
+                             warned at {warn:.0} %",
+                            pool.limit_source.map_or("unknown", |s| s.setting()),
+                            pool.servers()
                         ));
                     }
                     _ => {
-                        ui.label(format!("{} / ?", pool.servers()));
+                        ui.label(format!("{} / ?", pool.servers_busy()));
                     }
                 }
                 let stats = p.database(&pool.database).and_then(|d| d.stats.as_ref());

@@ -217,9 +217,9 @@ pub fn summary(p: &PgbouncerSnapshot) -> String {
         .filter(|pool| pool.cl_waiting > 0 || pool.usage_percent().is_some_and(|u| u >= 50.0))
         .map(|pool| {
             format!(
-                "{} {}/{} servers{}",
+                "{} {}/{} servers busy{}",
                 pool.name(),
-                pool.servers(),
+                pool.servers_busy(),
                 pool.pool_limit.map_or("?".into(), |l| l.to_string()),
                 if pool.cl_waiting > 0 {
                     format!(", {} waiting", pool.cl_waiting)
@@ -320,7 +320,7 @@ mod tests {
         assert_eq!(get(&samples, "pgb", "clients_waiting"), Some(3.0));
         assert_eq!(get(&samples, "pgb/appdb", "avg_query_ms"), Some(2.0));
         assert!(
-            summary(&s).contains("appdb/app 2/2 servers, 3 waiting"),
+            summary(&s).contains("appdb/app 2/2 servers busy, 3 waiting"),
             "{}",
             summary(&s)
         );
