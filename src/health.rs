@@ -5,6 +5,7 @@
 //! overview tiles, the tables and `scaleboard status` all derive from [`assess_endpoint`], so
 //! they cannot disagree.
 
+use crate::model::pgbouncer::PgbouncerSnapshot;
 use crate::model::snapshot::{CacheNode, DatabaseSnapshot, Snapshot};
 use crate::model::units::format_bytes;
 use crate::profiles::Thresholds;
@@ -164,6 +165,7 @@ pub fn assess_snapshot(snapshot: &Snapshot, limits: &Thresholds) -> EndpointHeal
             }
         }
         Snapshot::Databases(db) => database(db, limits, &mut members, &mut reasons),
+        Snapshot::Pgbouncer(p) => pgbouncer(p, limits, &mut members, &mut reasons),
         Snapshot::Cache(nodes) => {
             for n in nodes {
                 let (state, reason) = cache_node(n, limits);
@@ -340,6 +342,79 @@ fn database(
     }
 }
 
+/// PgBouncer: each pool is a member. Clients waiting for a server, or a pool whose server
+/// connections reach the warning level of its limit, make it degraded, named with the numbers;
+/// so do a database over its `max_db_connections` level and clients near `max_client_conn`.
+fn pgbouncer(
+    p: &PgbouncerSnapshot,
+    limits: &Thresholds,
+    members: &mut Vec<MemberHealth>,
+    reasons: &mut Vec<String>,
+) {
+    let warn = p.pool_warn_percent.unwrap_or(limits.connections_percent);
+    for pool in &p.pools {
+        let mut why = Vec::new();
+        if pool.cl_waiting > 0 {
+            why.push(format!(
+                "{} clients waiting for a server (longest {:.1} s)",
+                pool.cl_waiting, pool.maxwait_secs
+            ));
+        }
+        if let (Some(pct), Some(limit)) = (pool.usage_percent(), pool.pool_limit)
+            && pct >= warn
+        {
+            why.push(format!(
+                "{} of {limit} server connections busy ({pct:.0} % of {}, threshold {warn:.0} %)",
+                pool.servers_busy(),
+                pool.limit_source.map_or("its limit", |s| s.setting())
+            ));
+        }
+        let reason = (!why.is_empty()).then(|| why.join(", "));
+        if let Some(r) = &reason {
+            reasons.push(format!("pool {}: {r}", pool.name()));
+        }
+        members.push(MemberHealth {
+            name: pool.name(),
+            state: if reason.is_some() {
+                HealthState::Degraded
+            } else {
+                HealthState::Ok
+            },
+            reason,
+        });
+    }
+    for db in &p.databases {
+        if db.paused {
+            reasons.push(format!("database {} is PAUSED", db.name));
+        }
+        if db.disabled {
+            reasons.push(format!("database {} is DISABLED", db.name));
+        }
+        if let (Some(max), Some(cur)) = (
+            db.max_connections.filter(|m| *m > 0),
+            db.current_connections,
+        ) {
+            let pct = f64::from(cur) * 100.0 / f64::from(max);
+            if pct >= warn {
+                reasons.push(format!(
+                    "database {}: {cur} of {max} server connections ({pct:.0} % of max_db_connections, threshold {warn:.0} %)",
+                    db.name
+                ));
+            }
+        }
+    }
+    if let Some(max) = p.config.max_client_conn.filter(|m| *m > 0) {
+        let clients = p.clients();
+        #[allow(clippy::cast_precision_loss)] // a percentage
+        let pct = clients as f64 * 100.0 / f64::from(max);
+        if pct >= warn {
+            reasons.push(format!(
+                "{clients} of {max} client connections ({pct:.0} % of max_client_conn, threshold {warn:.0} %)"
+            ));
+        }
+    }
+}
+
 fn cache_node(n: &CacheNode, limits: &Thresholds) -> (HealthState, Option<String>) {
     if let Some(e) = &n.error {
         return (HealthState::Down, Some(e.clone()));
@@ -472,6 +547,58 @@ mod tests {
         assert_eq!(some.members.len(), 1, "ok workloads are not listed");
         let all = assess_snapshot(&Snapshot::Workloads(vec![w("a", true)]), &limits);
         assert_eq!(all.state, HealthState::Stale);
+    }
+
+    #[test]
+    fn pgbouncer_pools_near_their_limit_or_with_waiting_clients_are_degraded() {
+        use crate::model::pgbouncer::{
+            PgbouncerDatabase, PgbouncerPool, PgbouncerSnapshot, PoolLimitSource,
+        };
+        let pool = |user: &str, active: u32, waiting: u32| PgbouncerPool {
+            database: "orders".into(),
+            user: user.into(),
+            cl_active: active,
+            cl_waiting: waiting,
+            sv_active: active,
+            maxwait_secs: if waiting > 0 { 2.5 } else { 0.0 },
+            pool_mode: "transaction".into(),
+            pool_limit: Some(20),
+            limit_source: Some(PoolLimitSource::DefaultPoolSize),
+            ..PgbouncerPool::default()
+        };
+        let mut p = PgbouncerSnapshot {
+            pools: vec![
+                pool("app", 20, 4),
+                pool("reports", 17, 0),
+                pool("etl", 3, 0),
+            ],
+            ..PgbouncerSnapshot::default()
+        };
+        let limits = Thresholds::default();
+        let h = assess_snapshot(&Snapshot::Pgbouncer(p.clone()), &limits);
+        assert_eq!(h.state, HealthState::Degraded);
+        assert_eq!(
+            h.reasons,
+            [
+                "pool orders/app: 4 clients waiting for a server (longest 2.5 s), 20 of 20 \
+                 server connections busy (100 % of default_pool_size, threshold 80 %)",
+                "pool orders/reports: 17 of 20 server connections busy (85 % of \
+                 default_pool_size, threshold 80 %)",
+            ]
+        );
+        assert_eq!(h.members[2].state, HealthState::Ok);
+        // The endpoint's own level wins over the profile's.
+        p.pools.truncate(3);
+        p.pools[0].cl_waiting = 0;
+        p.pool_warn_percent = Some(100.0);
+        p.pools[0].sv_active = 19;
+        p.databases.push(PgbouncerDatabase {
+            name: "orders".into(),
+            paused: true,
+            ..PgbouncerDatabase::default()
+        });
+        let h = assess_snapshot(&Snapshot::Pgbouncer(p), &limits);
+        assert_eq!(h.reasons, ["database orders is PAUSED"]);
     }
 
     #[test]

@@ -33,9 +33,10 @@ fn status_polls_the_demo_fleet_once() {
     );
     let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let list = reports.as_array().unwrap();
-    assert_eq!(list.len(), 6);
+    assert_eq!(list.len(), 7);
     // Every demo endpoint answers; the demo's job queues carry a simulated backlog that may be
-    // over the profile's threshold, which is "degraded" with the reason, never silently ok.
+    // over the profile's threshold, and its PgBouncer pool may be busy (clients waiting, or near
+    // its limit), which is "degraded" with the reason, never silently ok.
     for r in list {
         match r["status"].as_str().unwrap() {
             "ok" => assert!(r["reasons"].as_array().unwrap().is_empty(), "{r:#}"),
@@ -43,7 +44,11 @@ fn status_polls_the_demo_fleet_once() {
                 r["reasons"][0]
                     .as_str()
                     .unwrap()
-                    .contains("over the backlog threshold"),
+                    .contains("over the backlog threshold")
+                    || r["reasons"][0]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("pool orders/app: "),
                 "{r:#}"
             ),
             other => panic!("{other}: {r:#}"),
@@ -58,6 +63,17 @@ fn status_polls_the_demo_fleet_once() {
     assert!(
         list.iter()
             .any(|r| r["summary"].as_str().unwrap().contains("orders-db"))
+    );
+    let pgb = list
+        .iter()
+        .find(|r| r["endpoint"] == "demo-pgbouncer")
+        .unwrap_or_else(|| panic!("no demo PgBouncer: {reports:#}"));
+    assert!(
+        pgb["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("PgBouncer 1.18.0 (demo) at pgbouncer.demo:6432: 2 pools"),
+        "{pgb:#}"
     );
 }
 

@@ -62,12 +62,13 @@ impl ScaleboardApp {
                 at,
             } => {
                 if matches!(status, ConnStatus::Stale | ConnStatus::Down) {
-                    // A missed poll is a gap in every series of the endpoint, never a zero.
+                    // A missed poll is a gap in every series of the endpoint (its own totals, targeted by
+                    // its bare id, too), never a zero.
                     let prefix = format!("{endpoint}/");
                     let keys: Vec<SeriesKey> = self
                         .store
                         .keys()
-                        .filter(|k| k.target.starts_with(&prefix))
+                        .filter(|k| k.target.starts_with(&prefix) || k.target == endpoint)
                         .cloned()
                         .collect();
                     for key in &keys {

@@ -6,7 +6,7 @@
 //! file, the ecosystem's convention, or missing), never the value.
 //!
 //! Endpoints are named `PROFILE/ENDPOINT`, or `PROFILE/KIND/ENDPOINT` (`postgres`, `redis`,
-//! `rabbitmq`, `prometheus`) when two endpoints of a profile share a name.
+//! `rabbitmq`, `prometheus`, `pgbouncer`) when two endpoints of a profile share a name.
 
 use crate::connectors::postgres::dsn;
 use crate::connectors::redis::{REDISCLI_AUTH, convention_password};
@@ -352,13 +352,24 @@ pub fn whereabouts(
 /// The ecosystem's own place that has it: Ok(where), Err(why a file there is ignored), or None.
 fn convention(profile: &Profile, secret: &EndpointSecret) -> Option<Result<String, String>> {
     match secret.kind {
-        EndpointKind::Postgres => {
-            let e = profile
-                .postgres
-                .iter()
-                .find(|e| e.name == secret.endpoint)?;
-            let defaults = dsn::Defaults::from_env();
-            let parsed = dsn::parse(&e.primary_dsn, &defaults).ok()?;
+        EndpointKind::Postgres | EndpointKind::Pgbouncer => {
+            let mut defaults = dsn::Defaults::from_env();
+            let text = if secret.kind == EndpointKind::Pgbouncer {
+                // The admin console's database, whatever PGDATABASE says (as the connector).
+                defaults.dbname = Some("pgbouncer".into());
+                &profile
+                    .pgbouncer
+                    .iter()
+                    .find(|e| e.name == secret.endpoint)?
+                    .dsn
+            } else {
+                &profile
+                    .postgres
+                    .iter()
+                    .find(|e| e.name == secret.endpoint)?
+                    .primary_dsn
+            };
+            let parsed = dsn::parse(text, &defaults).ok()?;
             if parsed.password.is_some() {
                 return Some(Ok("the DSN itself".into()));
             }

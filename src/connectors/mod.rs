@@ -6,6 +6,7 @@ pub mod docker;
 pub mod http;
 pub mod http_probe;
 pub mod kubernetes;
+pub mod pgbouncer;
 pub mod postgres;
 pub mod prometheus;
 pub mod queue_advice;
@@ -122,5 +123,6 @@ pub fn summary(snapshot: &Snapshot) -> String {
             }
             line
         }
+        Snapshot::Pgbouncer(p) => pgbouncer::summary(p),
     }
 }

@@ -111,6 +111,13 @@ pub fn build_endpoint(
             let endpoint = profile.kubernetes.iter().find(|e| e.name == name)?;
             Some(Arc::new(KubernetesConnector::new(endpoint.clone())))
         }
+        EndpointKind::Pgbouncer => {
+            let e = profile.pgbouncer.iter().find(|e| e.name == name)?;
+            Some(Arc::new(super::pgbouncer::PgbouncerConnector::new(
+                e.clone(),
+                secret_lookup(profile, kind, name),
+            )))
+        }
     }
 }
 
@@ -136,5 +143,6 @@ pub fn pending_issue(kind: EndpointKind) -> &'static str {
         EndpointKind::Postgres => "#3",
         EndpointKind::Redis | EndpointKind::RabbitMq => "#6",
         EndpointKind::Health | EndpointKind::Prometheus => "#7",
+        EndpointKind::Pgbouncer => "#14",
     }
 }

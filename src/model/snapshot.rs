@@ -44,6 +44,7 @@ pub enum Snapshot {
     Queues(Vec<Queue>),
     Health(Vec<HealthCheck>),
     Prometheus(PromSnapshot),
+    Pgbouncer(super::pgbouncer::PgbouncerSnapshot),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

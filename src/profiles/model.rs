@@ -41,6 +41,7 @@ pub struct Profile {
     pub rabbitmq: Option<RabbitMqEndpoint>,
     pub health: Vec<HealthEndpoint>,
     pub prometheus: Option<PrometheusEndpoint>,
+    pub pgbouncer: Vec<PgbouncerEndpoint>,
     pub thresholds: Thresholds,
 }
 
@@ -58,6 +59,7 @@ impl Default for Profile {
             rabbitmq: None,
             health: Vec::new(),
             prometheus: None,
+            pgbouncer: Vec::new(),
             thresholds: Thresholds::default(),
         }
     }
@@ -119,6 +121,11 @@ impl Profile {
                 .iter()
                 .map(|e| (EndpointKind::Prometheus, e.name.clone())),
         );
+        out.extend(
+            self.pgbouncer
+                .iter()
+                .map(|e| (EndpointKind::Pgbouncer, e.name.clone())),
+        );
         out
     }
 
@@ -129,6 +136,7 @@ impl Profile {
         out.extend(self.redis.iter().filter_map(|e| e.password.clone()));
         out.extend(self.rabbitmq.iter().filter_map(|e| e.password.clone()));
         out.extend(self.prometheus.iter().filter_map(|e| e.token.clone()));
+        out.extend(self.pgbouncer.iter().filter_map(|e| e.password.clone()));
         out
     }
 }
@@ -144,11 +152,12 @@ pub enum EndpointKind {
     RabbitMq,
     Health,
     Prometheus,
+    Pgbouncer,
 }
 
 impl EndpointKind {
     /// All kinds, in display order.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Kubernetes,
         Self::Compose,
         Self::Postgres,
@@ -156,6 +165,7 @@ impl EndpointKind {
         Self::RabbitMq,
         Self::Health,
         Self::Prometheus,
+        Self::Pgbouncer,
     ];
 
     /// A human label, e.g. "PostgreSQL".
@@ -168,6 +178,7 @@ impl EndpointKind {
             Self::RabbitMq => "RabbitMQ",
             Self::Health => "Health check",
             Self::Prometheus => "Prometheus",
+            Self::Pgbouncer => "PgBouncer",
         }
     }
 }
@@ -217,6 +228,7 @@ impl SecretRef {
             EndpointKind::RabbitMq => "rabbitmq",
             EndpointKind::Health => "health",
             EndpointKind::Prometheus => "prometheus",
+            EndpointKind::Pgbouncer => "pgbouncer",
         };
         Self::new(format!("{profile}/{kind}/{endpoint}"))
     }
@@ -277,6 +289,21 @@ impl Default for PostgresEndpoint {
             max_failover_lag_bytes: MIB,
         }
     }
+}
+
+/// A PgBouncer admin console (its `pgbouncer` database), read with the simple query protocol.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PgbouncerEndpoint {
+    pub name: String,
+    /// `postgres://admin@host:6432/pgbouncer` or `host=… port=6432 user=…`, without a password;
+    /// the database defaults to `pgbouncer`. The user must be in `admin_users` or `stats_users`.
+    pub dsn: String,
+    pub password: Option<SecretRef>,
+    /// A pool whose busy server connections reach this percentage of its limit (`pool_size`,
+    /// `default_pool_size`, `max_db_connections`) is degraded; default: the profile's
+    /// `connections_percent` threshold (80).
+    pub pool_warn_percent: Option<f64>,
 }
 
 /// A Redis server (or the seed node of a Redis Cluster).

@@ -422,6 +422,7 @@ pub fn kind_word(kind: EndpointKind) -> &'static str {
         EndpointKind::RabbitMq => "rabbitmq",
         EndpointKind::Health => "health",
         EndpointKind::Prometheus => "prometheus",
+        EndpointKind::Pgbouncer => "pgbouncer",
     }
 }
 
@@ -457,6 +458,7 @@ impl EndpointSecret {
                 | EndpointKind::Redis
                 | EndpointKind::RabbitMq
                 | EndpointKind::Prometheus
+                | EndpointKind::Pgbouncer
         )
     }
 
@@ -523,6 +525,15 @@ impl EndpointSecret {
                     .clone(),
                 false,
             ),
+            EndpointKind::Pgbouncer => (
+                profile
+                    .pgbouncer
+                    .iter()
+                    .find(|e| e.name == name)?
+                    .password
+                    .clone(),
+                false,
+            ),
             _ => return None,
         };
         let qualified_env_var = env_var_name(&[&profile.name, kind_word(kind), name]);
@@ -578,7 +589,7 @@ impl EndpointSecret {
     /// The ecosystem's own places, looked at after Scaleboard's (by the connector).
     pub fn conventions(&self) -> &'static str {
         match self.kind {
-            EndpointKind::Postgres => {
+            EndpointKind::Postgres | EndpointKind::Pgbouncer => {
                 "PGPASSWORD, then the password file (passfile, PGPASSFILE, ~/.pgpass)"
             }
             EndpointKind::Redis => "REDISCLI_AUTH",

@@ -404,6 +404,27 @@ pub fn validate_profile(p: &Profile) -> Vec<Problem> {
         }
     }
 
+    for (i, e) in p.pgbouncer.iter().enumerate() {
+        let f = c.name("pgbouncer", i, &e.name, true);
+        unique(&mut c, "pgbouncer", i, &e.name);
+        c.dsn(&f.key("dsn"), &e.dsn);
+        if let Some(db) = named_database(&e.dsn)
+            && db != "pgbouncer"
+        {
+            c.push(
+                &f.key("dsn"),
+                format!(
+                    "PgBouncer's admin console is the database \"pgbouncer\", not \"{db}\" \
+                     (leave the database out or name pgbouncer)"
+                ),
+            );
+        }
+        c.secret(&f.key("password"), e.password.as_ref());
+        if let Some(pct) = e.pool_warn_percent {
+            c.percent(&f.key("pool_warn_percent"), pct);
+        }
+    }
+
     let t = root.key("thresholds");
     c.percent(&t.key("cpu_percent"), p.thresholds.cpu_percent);
     c.percent(&t.key("memory_percent"), p.thresholds.memory_percent);
@@ -458,6 +479,21 @@ pub fn validate_set(profiles: &[Profile]) -> Vec<Problem> {
         }
     }
     problems
+}
+
+/// The database a DSN names (URL path or `dbname=`), when it names one.
+fn named_database(dsn: &str) -> Option<String> {
+    let dsn = dsn.trim();
+    if let Some(idx) = dsn.find("://") {
+        let rest = &dsn[idx + 3..];
+        let rest = rest.split(['?', '#']).next().unwrap_or("");
+        let (_, path) = rest.split_once('/')?;
+        return (!path.is_empty()).then(|| path.to_owned());
+    }
+    dsn.split_whitespace().find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k.trim() == "dbname" && !v.is_empty()).then(|| v.trim_matches('\'').to_owned())
+    })
 }
 
 /// True if a DSN or URL carries a password: `scheme://user:pw@host`, `scheme://:pw@host`,
@@ -709,6 +745,41 @@ queue_drain_target_minutes = 10.0
             "{:?}",
             validate_profile(&p)
         );
+    }
+
+    #[test]
+    fn checks_pgbouncer_endpoints() {
+        use crate::profiles::model::PgbouncerEndpoint;
+        let mut p = Profile::named("prod");
+        let ep = |name: &str, dsn: &str, warn: Option<f64>| PgbouncerEndpoint {
+            name: name.into(),
+            dsn: dsn.into(),
+            password: None,
+            pool_warn_percent: warn,
+        };
+        p.pgbouncer = vec![
+            ep("ok-url", "postgres://stats@h:6432/pgbouncer", Some(85.0)),
+            ep("ok-kv", "host=h port=6432 user=stats", None),
+            ep("pw", "postgres://stats:secret@h:6432/pgbouncer", None),
+            ep("app-db", "host=h port=6432 user=stats dbname=orders", None),
+            ep("warn", "postgres://stats@h:6432", Some(0.0)),
+            ep("", "", None),
+        ];
+        let problems = validate_profile(&p);
+        let fields: Vec<&str> = problems.iter().map(|x| x.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "pgbouncer[pw].dsn",
+                "pgbouncer[app-db].dsn",
+                "pgbouncer[warn].pool_warn_percent",
+                "pgbouncer[6].name",
+                "pgbouncer[6].dsn",
+            ],
+            "{problems:?}"
+        );
+        assert!(problems[0].message.contains(EMBEDDED_PASSWORD));
+        assert!(problems[1].message.contains("\"orders\""), "{problems:?}");
     }
 
     #[test]

@@ -20,10 +20,12 @@ pub fn databases_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
         .map(|(e, db)| (e.info.id.clone(), db.clone()))
         .collect();
     if clusters.is_empty() {
-        widgets::nothing_here_ui(
-            ui,
-            "No PostgreSQL endpoint is polled. Add a PostgreSQL cluster (primary DSN and replica DSNs) to the profile, or open the demo fleet.",
-        );
+        if !super::pgbouncer_view::pgbouncer_endpoints_ui(app, ui) {
+            widgets::nothing_here_ui(
+                ui,
+                "No PostgreSQL endpoint is polled. Add a PostgreSQL cluster (primary DSN and replica DSNs) to the profile, or open the demo fleet.",
+            );
+        }
         return;
     }
     let limits = app.profiles.active.thresholds.clone();
@@ -160,6 +162,7 @@ pub fn databases_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
             }
         });
     }
+    super::pgbouncer_view::pgbouncer_endpoints_ui(app, ui);
 }
 
 fn server_row_ui(ui: &mut egui::Ui, app: &mut ScaleboardApp, limits: &Thresholds, s: &DbServer) {

@@ -248,6 +248,13 @@ fn editor_form_ui(
             });
         }
     });
+    ui.collapsing("PgBouncer", |ui| {
+        if let Some(s) =
+            super::profile_pgbouncer::pgbouncer_endpoints_ui(ui, &name, &mut profile.pgbouncer)
+        {
+            secret_to_set = Some(s);
+        }
+    });
     ui.collapsing("Redis", |ui| {
         let mut remove = None;
         for (i, r) in profile.redis.iter_mut().enumerate() {

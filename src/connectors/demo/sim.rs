@@ -98,6 +98,8 @@ pub struct DemoFleet {
     pub queues: Vec<SimQueue>,
     pub cache: SimCache,
     pub probes: Vec<SimProbe>,
+    /// The PgBouncer in front of orders-db.
+    pub pgbouncer: super::pgbouncer::SimPgbouncer,
     /// Seconds between autoscaler evaluations (Kubernetes uses 15 s).
     hpa_period_s: i64,
 }
@@ -231,6 +233,7 @@ impl DemoFleet {
                     "sheets-service",
                 ),
             ],
+            pgbouncer: super::pgbouncer::SimPgbouncer::new(seed),
             hpa_period_s: 15,
         };
         // Settle derived values so the very first snapshot already looks alive.
@@ -307,6 +310,7 @@ impl DemoFleet {
         self.step_queues(load);
         self.step_cache(load);
         self.step_probes();
+        self.pgbouncer.step(now, load);
     }
 
     fn step_databases(&mut self, load: f64) {

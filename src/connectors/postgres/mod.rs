@@ -13,7 +13,7 @@
 pub mod dsn;
 mod errors;
 pub mod reading;
-mod tls;
+pub(crate) mod tls;
 pub mod topology;
 
 use super::{Connector, ConnectorError, PollOutput};
