@@ -44,6 +44,8 @@ pub enum Snapshot {
     Queues(Vec<Queue>),
     Health(Vec<HealthCheck>),
     Prometheus(PromSnapshot),
+    /// MySQL / MariaDB replication (`super::mysql`).
+    Mysql(super::mysql::MysqlSnapshot),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

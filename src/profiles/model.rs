@@ -37,6 +37,8 @@ pub struct Profile {
     pub kubernetes: Vec<KubernetesEndpoint>,
     pub compose: Vec<ComposeEndpoint>,
     pub postgres: Vec<PostgresEndpoint>,
+    /// MySQL / MariaDB replication clusters (`[[mysql]]`).
+    pub mysql: Vec<MysqlEndpoint>,
     pub redis: Vec<RedisEndpoint>,
     pub rabbitmq: Option<RabbitMqEndpoint>,
     pub health: Vec<HealthEndpoint>,
@@ -54,6 +56,7 @@ impl Default for Profile {
             kubernetes: Vec::new(),
             compose: Vec::new(),
             postgres: Vec::new(),
+            mysql: Vec::new(),
             redis: Vec::new(),
             rabbitmq: None,
             health: Vec::new(),
@@ -100,6 +103,11 @@ impl Profile {
                 .map(|e| (EndpointKind::Postgres, e.name.clone())),
         );
         out.extend(
+            self.mysql
+                .iter()
+                .map(|e| (EndpointKind::Mysql, e.name.clone())),
+        );
+        out.extend(
             self.redis
                 .iter()
                 .map(|e| (EndpointKind::Redis, e.name.clone())),
@@ -126,6 +134,7 @@ impl Profile {
     pub fn secret_refs(&self) -> Vec<SecretRef> {
         let mut out = Vec::new();
         out.extend(self.postgres.iter().filter_map(|e| e.password.clone()));
+        out.extend(self.mysql.iter().filter_map(|e| e.password.clone()));
         out.extend(self.redis.iter().filter_map(|e| e.password.clone()));
         out.extend(self.rabbitmq.iter().filter_map(|e| e.password.clone()));
         out.extend(self.prometheus.iter().filter_map(|e| e.token.clone()));
@@ -144,11 +153,12 @@ pub enum EndpointKind {
     RabbitMq,
     Health,
     Prometheus,
+    Mysql,
 }
 
 impl EndpointKind {
     /// All kinds, in display order.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Kubernetes,
         Self::Compose,
         Self::Postgres,
@@ -156,6 +166,7 @@ impl EndpointKind {
         Self::RabbitMq,
         Self::Health,
         Self::Prometheus,
+        Self::Mysql,
     ];
 
     /// A human label, e.g. "PostgreSQL".
@@ -168,6 +179,7 @@ impl EndpointKind {
             Self::RabbitMq => "RabbitMQ",
             Self::Health => "Health check",
             Self::Prometheus => "Prometheus",
+            Self::Mysql => "MySQL/MariaDB",
         }
     }
 }
@@ -217,6 +229,7 @@ impl SecretRef {
             EndpointKind::RabbitMq => "rabbitmq",
             EndpointKind::Health => "health",
             EndpointKind::Prometheus => "prometheus",
+            EndpointKind::Mysql => "mysql",
         };
         Self::new(format!("{profile}/{kind}/{endpoint}"))
     }
@@ -275,6 +288,31 @@ impl Default for PostgresEndpoint {
             replica_dsns: Vec::new(),
             password: None,
             max_failover_lag_bytes: MIB,
+        }
+    }
+}
+
+/// A MySQL or MariaDB source with its replicas.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MysqlEndpoint {
+    pub name: String,
+    /// `mysql://user@host:3306` without a password; `?name=db1` names the server in the window.
+    pub primary_url: String,
+    pub replica_urls: Vec<String>,
+    pub password: Option<SecretRef>,
+    /// A replica further behind than this (seconds) is not offered for promotion (default 5).
+    pub max_failover_lag_seconds: u64,
+}
+
+impl Default for MysqlEndpoint {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            primary_url: String::new(),
+            replica_urls: Vec::new(),
+            password: None,
+            max_failover_lag_seconds: 5,
         }
     }
 }

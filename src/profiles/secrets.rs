@@ -422,6 +422,7 @@ pub fn kind_word(kind: EndpointKind) -> &'static str {
         EndpointKind::RabbitMq => "rabbitmq",
         EndpointKind::Health => "health",
         EndpointKind::Prometheus => "prometheus",
+        EndpointKind::Mysql => "mysql",
     }
 }
 
@@ -457,6 +458,7 @@ impl EndpointSecret {
                 | EndpointKind::Redis
                 | EndpointKind::RabbitMq
                 | EndpointKind::Prometheus
+                | EndpointKind::Mysql
         )
     }
 
@@ -495,6 +497,15 @@ impl EndpointSecret {
             EndpointKind::Postgres => (
                 profile
                     .postgres
+                    .iter()
+                    .find(|e| e.name == name)?
+                    .password
+                    .clone(),
+                false,
+            ),
+            EndpointKind::Mysql => (
+                profile
+                    .mysql
                     .iter()
                     .find(|e| e.name == name)?
                     .password
@@ -582,6 +593,7 @@ impl EndpointSecret {
                 "PGPASSWORD, then the password file (passfile, PGPASSFILE, ~/.pgpass)"
             }
             EndpointKind::Redis => "REDISCLI_AUTH",
+            EndpointKind::Mysql => "MYSQL_PWD",
             _ => "",
         }
     }

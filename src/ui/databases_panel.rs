@@ -19,10 +19,10 @@ pub fn databases_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
         .databases()
         .map(|(e, db)| (e.info.id.clone(), db.clone()))
         .collect();
-    if clusters.is_empty() {
+    if clusters.is_empty() && app.fleet.mysql_clusters().next().is_none() {
         widgets::nothing_here_ui(
             ui,
-            "No PostgreSQL endpoint is polled. Add a PostgreSQL cluster (primary DSN and replica DSNs) to the profile, or open the demo fleet.",
+            "No PostgreSQL or MySQL/MariaDB endpoint is polled. Add a PostgreSQL cluster (primary DSN and replica DSNs) or a MySQL/MariaDB cluster (primary URL and replica URLs) to the profile, or open the demo fleet.",
         );
         return;
     }
@@ -160,6 +160,8 @@ pub fn databases_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
             }
         });
     }
+    // MySQL/MariaDB clusters draw themselves (ui/mysql_view.rs).
+    super::mysql_view::mysql_clusters_ui(app, ui);
 }
 
 fn server_row_ui(ui: &mut egui::Ui, app: &mut ScaleboardApp, limits: &Thresholds, s: &DbServer) {

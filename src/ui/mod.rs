@@ -13,6 +13,7 @@ mod cost_tables;
 mod databases_panel;
 pub mod fonts;
 mod health_panel;
+mod mysql_view;
 mod notifications;
 pub mod overview_panel;
 mod profile_editor;

@@ -3,6 +3,7 @@
 
 pub mod docker;
 pub mod fake_kube;
+pub mod mysql;
 pub mod postgres;
 pub mod rabbitmq;
 pub mod redis;

@@ -1,6 +1,7 @@
 //! The built-in demo fleet: a connector like any other, backed by an in-process simulation, so
 //! the app shows a living fleet with nothing installed. Everything it reports is labelled DEMO.
 
+pub mod mysql;
 mod rng;
 pub mod sim;
 
@@ -90,6 +91,11 @@ impl DemoWorld {
             (REDIS_ENDPOINT, "cache-main (Redis, DEMO)", Area::Cache),
             (QUEUES_ENDPOINT, "job queues (DEMO)", Area::Queues),
             (HEALTH_ENDPOINT, "health endpoints (DEMO)", Area::Health),
+            (
+                mysql::MYSQL_ENDPOINT,
+                "accounts-db (MariaDB, DEMO)",
+                Area::Databases,
+            ),
         ]
         .into_iter()
         .map(|(id, label, area)| {
@@ -156,13 +162,14 @@ impl Connector for DemoConnector {
     }
 }
 
-const ENDPOINTS: [&str; 6] = [
+const ENDPOINTS: [&str; 7] = [
     K8S_ENDPOINT,
     COMPOSE_ENDPOINT,
     PG_ENDPOINT,
     REDIS_ENDPOINT,
     QUEUES_ENDPOINT,
     HEALTH_ENDPOINT,
+    mysql::MYSQL_ENDPOINT,
 ];
 
 /// What one demo endpoint reports for the fleet's current state.
@@ -173,6 +180,14 @@ fn output(fleet: &DemoFleet, endpoint: &str) -> PollOutput {
         PG_ENDPOINT => databases(fleet),
         REDIS_ENDPOINT => cache(fleet),
         QUEUES_ENDPOINT => queues(fleet),
+        mysql::MYSQL_ENDPOINT => {
+            let (snapshot, samples) = mysql::output(&fleet.mysql, fleet.now_ms);
+            PollOutput {
+                snapshot,
+                samples,
+                notices: Vec::new(),
+            }
+        }
         _ => health(fleet),
     }
 }
@@ -180,6 +195,7 @@ fn output(fleet: &DemoFleet, endpoint: &str) -> PollOutput {
 fn apply(fleet: &mut DemoFleet, action: &Action) -> Result<String, ConnectorError> {
     let missing = |w: &WorkloadRef| ConnectorError::Failed(format!("{w} does not exist"));
     match action {
+        Action::PromoteMysqlReplica { .. } => mysql::apply(&mut fleet.mysql, action),
         Action::ScaleWorkload { workload, replicas } => {
             let w = fleet
                 .workload_mut(&workload.scope, &workload.name)

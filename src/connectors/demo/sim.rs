@@ -98,6 +98,8 @@ pub struct DemoFleet {
     pub queues: Vec<SimQueue>,
     pub cache: SimCache,
     pub probes: Vec<SimProbe>,
+    /// The MariaDB pair (clock-driven, no random numbers).
+    pub mysql: super::mysql::SimMysql,
     /// Seconds between autoscaler evaluations (Kubernetes uses 15 s).
     hpa_period_s: i64,
 }
@@ -232,6 +234,7 @@ impl DemoFleet {
                 ),
             ],
             hpa_period_s: 15,
+            mysql: super::mysql::SimMysql::default(),
         };
         // Settle derived values so the very first snapshot already looks alive.
         fleet.step_second();

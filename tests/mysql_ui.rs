@@ -1,0 +1,98 @@
+//! The demo fleet's MariaDB pair in the Databases panel: servers, topology, and Promote through
+//! the confirm dialog (typed name, Force over the "another writable server" refusal), executed
+//! by the pipeline and audited.
+
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure with its message
+
+mod support;
+
+use egui::accesskit::Role;
+use egui::{Key, Modifiers};
+use egui_kittest::kittest::Queryable;
+use scaleboard::actions::Action;
+use scaleboard::actions::audit::AuditOutcome;
+use scaleboard::model::snapshot::Snapshot;
+use support::start;
+
+#[test]
+fn demo_mariadb_pair_is_shown_and_its_replica_promoted_through_the_confirm_dialog() {
+    let mut t = start(None, None);
+    t.run_until("every endpoint answered, the MariaDB pair too", |a| {
+        a.fleet.endpoints.iter().all(|e| e.snapshot.is_some())
+            && a.fleet.mysql_clusters().next().is_some()
+    });
+    t.harness.key_press_modifiers(Modifiers::COMMAND, Key::Num3);
+    t.harness.run_steps(3);
+    let db = t
+        .app()
+        .fleet
+        .endpoints
+        .iter()
+        .find_map(|e| match &e.snapshot {
+            Some(Snapshot::Mysql(db)) => Some(db.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(db.cluster, "accounts-db");
+    assert!(
+        db.topology_line()
+            .starts_with("source maria-1 (MariaDB, writable) -> maria-2 lag"),
+        "{}",
+        db.topology_line()
+    );
+    t.harness.get_by_label("MariaDB cluster accounts-db");
+    t.harness
+        .get_by_label_contains("source maria-1 (MariaDB, writable)");
+    t.harness
+        .get_all_by_label("Promote…")
+        .last()
+        .unwrap()
+        .click();
+    t.run_until("dialog open", |a| a.actions.dialog.is_some());
+    let dialog = t.app().actions.dialog.as_ref().unwrap();
+    assert!(matches!(
+        &dialog.plan.action,
+        Action::PromoteMysqlReplica { replica, .. } if replica == "maria-2"
+    ));
+    assert!(dialog.plan.refused(), "maria-1 still takes writes");
+    assert!(
+        dialog
+            .plan
+            .command
+            .contains("STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only=OFF;")
+    );
+    t.harness
+        .get_by_label_contains("maria-1 still answers and accepts writes");
+    t.harness
+        .get_by_label_contains("Force: I understand the refusal")
+        .click();
+    t.harness.run_steps(2);
+    let label = "Type \"maria-2\" to confirm:";
+    t.harness
+        .get_by_role_and_label(Role::TextInput, label)
+        .click();
+    t.harness.run_steps(2);
+    t.harness
+        .get_by_role_and_label(Role::TextInput, label)
+        .type_text("maria-2");
+    t.harness.run_steps(2);
+    t.harness.get_by_label("Confirm (forced)").click();
+    t.run_until("confirmed", |a| a.actions.dialog.is_none());
+    t.advance_until("promotion finished", |a| {
+        a.actions.running.iter().any(|r| r.record.is_some())
+    });
+    let record = t
+        .app()
+        .actions
+        .running
+        .iter()
+        .find_map(|r| r.record.clone())
+        .unwrap();
+    assert_eq!(record.outcome, AuditOutcome::Succeeded, "{record:#?}");
+    assert!(record.forced);
+    assert!(
+        record.detail.contains("maria-2 is a writable source"),
+        "{}",
+        record.detail
+    );
+}
