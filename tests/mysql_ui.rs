@@ -49,6 +49,9 @@ fn demo_mariadb_pair_is_shown_and_its_replica_promoted_through_the_confirm_dialo
         .unwrap()
         .click();
     t.run_until("dialog open", |a| a.actions.dialog.is_some());
+    // Three refusals with their advice make a tall dialog: a tall screen shows all of it.
+    t.harness.set_size(egui::Vec2::new(1400.0, 1800.0));
+    t.harness.run_steps(2);
     let dialog = t.app().actions.dialog.as_ref().unwrap();
     assert!(matches!(
         &dialog.plan.action,
@@ -67,6 +70,7 @@ fn demo_mariadb_pair_is_shown_and_its_replica_promoted_through_the_confirm_dialo
         .get_by_label_contains("Force: I understand the refusal")
         .click();
     t.harness.run_steps(2);
+    assert!(t.app().actions.dialog.as_ref().unwrap().forced);
     let label = "Type \"maria-2\" to confirm:";
     t.harness
         .get_by_role_and_label(Role::TextInput, label)
@@ -76,6 +80,13 @@ fn demo_mariadb_pair_is_shown_and_its_replica_promoted_through_the_confirm_dialo
         .get_by_role_and_label(Role::TextInput, label)
         .type_text("maria-2");
     t.harness.run_steps(2);
+    let dialog = t.app().actions.dialog.as_ref().unwrap();
+    assert_eq!(dialog.typed_name, "maria-2");
+    assert!(
+        dialog.can_confirm(),
+        "plan complete: {}",
+        dialog.plan_complete()
+    );
     t.harness.get_by_label("Confirm (forced)").click();
     t.run_until("confirmed", |a| a.actions.dialog.is_none());
     t.advance_until("promotion finished", |a| {
