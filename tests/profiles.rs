@@ -556,7 +556,7 @@ fn readme_reference_examples_load_without_an_error() {
         .collect();
     assert_eq!(
         blocks.len(),
-        8,
+        9,
         "one example per endpoint kind, plus thresholds"
     );
     for block in blocks {
