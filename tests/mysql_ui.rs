@@ -107,3 +107,28 @@ fn demo_mariadb_pair_is_shown_and_its_replica_promoted_through_the_confirm_dialo
         record.detail
     );
 }
+
+#[test]
+fn the_profile_editor_adds_a_mysql_cluster() {
+    use scaleboard::app::PanelId;
+    let mut t = start(None, None);
+    t.harness.key_press_modifiers(Modifiers::COMMAND, Key::Num9);
+    t.run_until("profiles panel", |a| a.view.panel == PanelId::Profiles);
+    t.harness.get_by_label("New profile").click();
+    t.run_until("editor open", |a| a.profiles.editor.is_some());
+    t.harness.get_by_label("MySQL / MariaDB").click();
+    t.harness.run_steps(2);
+    t.harness.get_by_label("Add MySQL/MariaDB cluster").click();
+    t.run_until("cluster added", |a| {
+        a.profiles
+            .editor
+            .as_ref()
+            .is_some_and(|(_, p)| p.mysql.len() == 1)
+    });
+    let (_, p) = t.app().profiles.editor.as_ref().unwrap();
+    assert_eq!(p.mysql[0].name, "mysql-1");
+    assert_eq!(p.mysql[0].primary_url, "mysql://root@127.0.0.1:3306");
+    assert_eq!(p.mysql[0].max_failover_lag_seconds, 5);
+    t.harness.get_by_label("Primary URL");
+    t.harness.get_by_label("Max failover lag (seconds)");
+}

@@ -17,6 +17,7 @@ mod mysql_view;
 mod notifications;
 pub mod overview_panel;
 mod profile_editor;
+mod profile_mysql;
 mod profile_prometheus;
 mod profile_queues;
 mod profiles_panel;

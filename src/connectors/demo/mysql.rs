@@ -24,6 +24,9 @@ pub fn output(sim: &SimMysql, now_ms: TimeMs) -> (Snapshot, Vec<Sample>) {
     let seq = (now_ms / 1000).rem_euclid(10_000_000) as u64 * 6;
     let lag = 2.0 + 1.5 * (t / 37.0).sin();
     let behind = (lag * 6.0) as u64;
+    // Connections breathe with the load, so their plot is not a flat line.
+    let swing = (6.0 * (t / 53.0).sin()).round() as i64;
+    let conns = |base: i64| u32::try_from(base + swing).unwrap_or(0);
     let source = MysqlServer {
         name: SOURCE.into(),
         address: "10.0.3.11:3306".into(),
@@ -38,7 +41,7 @@ pub fn output(sim: &SimMysql, now_ms: TimeMs) -> (Snapshot, Vec<Sample>) {
         version: Some("10.11.14-MariaDB (demo)".into()),
         server_id: 1,
         gtid_binlog_pos: Some(format!("0-1-{seq}")),
-        connections: 96,
+        connections: conns(96),
         max_connections: 151,
         qps: Some(qps),
         ..MysqlServer::default()
@@ -55,7 +58,7 @@ pub fn output(sim: &SimMysql, now_ms: TimeMs) -> (Snapshot, Vec<Sample>) {
             version: Some("10.11.14-MariaDB (demo)".into()),
             server_id: 2,
             gtid_binlog_pos: Some(format!("0-2-{seq}")),
-            connections: 97,
+            connections: conns(97),
             max_connections: 151,
             qps: Some(qps),
             ..MysqlServer::default()
@@ -84,7 +87,7 @@ pub fn output(sim: &SimMysql, now_ms: TimeMs) -> (Snapshot, Vec<Sample>) {
             }),
             gtid_binlog_pos: Some(format!("0-1-{}", seq - behind)),
             gtid_slave_pos: Some(format!("0-1-{}", seq - behind)),
-            connections: 41,
+            connections: conns(41),
             max_connections: 151,
             qps: Some(qps * 0.6),
             lag_seconds: Some(lag.round()),
