@@ -546,6 +546,26 @@ fn a_wrong_password_is_a_clear_error_and_the_right_one_works() {
         db.servers[0].name,
         format!("127.0.0.1:{}", pair.primary.port)
     );
+    // A paused server costs the poll its deadline, not more, and is said to be slow or paused;
+    // the other server is read as usual, and the paused one again once it resumes.
+    let c = MysqlConnector::new(endpoint(&pair), None);
+    poll(&rt, &c).unwrap();
+    let pid = pair.replica.pid().to_string();
+    Process::new("kill").args(["-STOP", &pid]).status().unwrap();
+    let started = Instant::now();
+    let result = poll(&rt, &c);
+    let took = started.elapsed();
+    Process::new("kill").args(["-CONT", &pid]).status().unwrap();
+    let (db, _) = result.unwrap();
+    assert!(took < Duration::from_secs(7), "{took:?}");
+    assert!(server(&db, "primary").reachable);
+    let e = server(&db, "replica").error.clone().unwrap();
+    assert!(
+        e.contains("did not answer within") && e.contains("s (slow or paused)"),
+        "{e}"
+    );
+    let (db, _) = poll(&rt, &c).unwrap();
+    assert!(server(&db, "replica").reachable, "{db:#?}");
     // Nothing listens: unreachable, not an authentication problem.
     let port = support::mysql::free_port();
     let c = MysqlConnector::new(

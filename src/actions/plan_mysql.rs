@@ -288,3 +288,128 @@ pub fn facts(replica: &str, db: Option<&MysqlSnapshot>, out: &mut Vec<Fact>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::mysql::{MysqlFlavor, ReplicaStatus};
+    use crate::model::snapshot::{DatabaseSnapshot, DbRole, Workload, WorkloadRef};
+
+    struct One(MysqlSnapshot);
+
+    impl FleetView for One {
+        fn workload(&self, _: &WorkloadRef) -> Option<&Workload> {
+            None
+        }
+        fn database(&self, _: &str) -> Option<&DatabaseSnapshot> {
+            None
+        }
+        fn mysql(&self, _: &str) -> Option<&MysqlSnapshot> {
+            Some(&self.0)
+        }
+    }
+
+    fn mysql8(name: &str, executed: &str, replica: Option<ReplicaStatus>) -> MysqlServer {
+        MysqlServer {
+            name: name.into(),
+            address: format!("{name}:3306"),
+            user: "admin".into(),
+            reachable: true,
+            flavor: MysqlFlavor::MySql,
+            read_only: replica.is_some(),
+            super_read_only: Some(replica.is_some()),
+            role: if replica.is_some() {
+                DbRole::Replica
+            } else {
+                DbRole::Primary
+            },
+            gtid_executed: Some(executed.into()),
+            replica,
+            max_connections: 100,
+            ..MysqlServer::default()
+        }
+    }
+
+    fn policy() -> PlanPolicy {
+        PlanPolicy {
+            profile: "p".into(),
+            read_only: false,
+            max_failover_lag_bytes: 0,
+            kube_context: None,
+        }
+    }
+
+    fn action() -> Action {
+        Action::PromoteMysqlReplica {
+            endpoint: "e".into(),
+            cluster: "c".into(),
+            replica: "db2".into(),
+        }
+    }
+
+    #[test]
+    fn mysql8_promotion_shows_replica_statements_and_names_a_gtid_gap() {
+        let u = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
+        let db = MysqlSnapshot {
+            cluster: "c".into(),
+            servers: vec![
+                MysqlServer {
+                    reachable: false,
+                    error: Some("connection refused".into()),
+                    ..mysql8("db1", "", None)
+                },
+                mysql8(
+                    "db2",
+                    &format!("{u}:1-90"),
+                    Some(ReplicaStatus {
+                        io_running: "Connecting".into(),
+                        sql_running: true,
+                        retrieved_gtid_set: Some(format!("{u}:1-90")),
+                        ..ReplicaStatus::default()
+                    }),
+                ),
+            ],
+            last_source_position: Some(format!("{u}:1-100")),
+            max_failover_lag_seconds: 5,
+        };
+        let plan = super::super::plan::plan(action(), &One(db.clone()), &policy());
+        assert_eq!(
+            plan.command,
+            "mysql -h db2 -P 3306 -u admin -p -e \"STOP REPLICA; RESET REPLICA ALL; SET GLOBAL \
+             super_read_only=OFF; SET GLOBAL read_only=OFF;\""
+        );
+        let refused: Vec<&str> = plan
+            .guards
+            .iter()
+            .filter(|g| g.level == super::super::GuardLevel::Refuse)
+            .map(|g| g.reason.as_str())
+            .collect();
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert!(
+            refused[0].contains("10 transactions") && refused[0].contains(&format!("{u}:91-100")),
+            "{refused:?}"
+        );
+        // A caught-up candidate with the source gone passes, and its positions are facts.
+        let mut caught_up = db;
+        caught_up.last_source_position = Some(format!("{u}:1-90"));
+        let plan = super::super::plan::plan(action(), &One(caught_up), &policy());
+        assert!(!plan.refused(), "{:#?}", plan.guards);
+        let facts: Vec<String> = plan
+            .observed
+            .iter()
+            .map(|f| format!("{}={}", f.what, f.value))
+            .collect();
+        assert!(
+            facts.contains(&"servers accepting writes=none".to_string()),
+            "{facts:?}"
+        );
+        assert!(
+            facts.contains(&"replica threads of db2=IO thread Connecting, SQL thread Yes".into()),
+            "{facts:?}"
+        );
+        assert!(
+            facts.contains(&format!("applied position of db2={u}:1-90")),
+            "{facts:?}"
+        );
+    }
+}

@@ -27,6 +27,16 @@ pub struct MyServer {
 }
 
 impl MyServer {
+    /// The running `mariadbd`'s process id.
+    pub fn pid(&self) -> u32 {
+        self.child
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(Child::id)
+            .unwrap_or_else(|| panic!("{} is not running", self.name))
+    }
+
     /// The profile URL: passwordless root over TCP, named for the window.
     pub fn url(&self) -> String {
         format!("mysql://root@127.0.0.1:{}?name={}", self.port, self.name)

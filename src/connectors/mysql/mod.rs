@@ -29,6 +29,8 @@ use std::time::{Duration, Instant};
 
 /// How long one server may take to connect or to answer one poll.
 pub const SERVER_TIMEOUT: Duration = Duration::from_secs(4);
+/// How long one poll waits for all its servers.
+pub const POLL_DEADLINE: Duration = Duration::from_secs(5);
 
 /// Reads a keyring entry (blocking; the connector calls it on the blocking pool).
 pub type SecretLookup = Arc<dyn Fn(&SecretRef) -> Result<String, SecretError> + Send + Sync>;
@@ -300,7 +302,7 @@ impl Inner {
                 Err(_) => {
                     *guard = None;
                     return Err(QueryError::Timeout(format!(
-                        "{} did not answer `{statement}` within {} s",
+                        "{} did not answer within {} s (slow or paused)",
                         server.address,
                         SERVER_TIMEOUT.as_secs()
                     )));
@@ -368,18 +370,32 @@ impl Inner {
             })
             .collect();
         let mut polls = Vec::with_capacity(tasks.len());
-        for (task, server) in tasks.into_iter().zip(&self.servers) {
-            polls.push(match task.await {
-                Ok(p) => p,
-                Err(e) => topology::ServerPoll {
-                    name: server.name.clone(),
-                    address: server.address.clone(),
-                    user: server.user.clone(),
-                    profile_role: server.profile_role,
-                    result: Err(format!("read failed: {e}")),
-                    login_refused: false,
-                    qps: None,
-                },
+        // One deadline for the whole poll: a paused server costs the poll at most this long,
+        // and its half-read connection is dropped so the next poll starts clean.
+        let deadline = tokio::time::Instant::now() + POLL_DEADLINE;
+        for (mut task, server) in tasks.into_iter().zip(&self.servers) {
+            let failed = |why: String| topology::ServerPoll {
+                name: server.name.clone(),
+                address: server.address.clone(),
+                user: server.user.clone(),
+                profile_role: server.profile_role,
+                result: Err(why),
+                login_refused: false,
+                qps: None,
+            };
+            polls.push(match tokio::time::timeout_at(deadline, &mut task).await {
+                Ok(Ok(p)) => p,
+                Ok(Err(e)) => failed(format!("read failed: {e}")),
+                Err(_) => {
+                    task.abort();
+                    let _ = task.await;
+                    *server.conn.lock().await = None;
+                    failed(format!(
+                        "{} did not answer within {} s (slow or paused)",
+                        server.address,
+                        POLL_DEADLINE.as_secs()
+                    ))
+                }
             });
         }
         let all_auth = polls.iter().all(|p| p.login_refused);
