@@ -162,10 +162,15 @@ fn server_row_ui(ui: &mut egui::Ui, s: &MysqlServer, lag_limit: u64, limit_pct: 
         ui.label(lag);
     }
     let applied = s.applied_position().unwrap_or("—");
-    let positions = match (s.received_position(), s.relay_backlog) {
-        (Some(recv), Some(n)) if n > 0 => format!("{applied} / {recv} ({n} waiting)"),
-        (Some(recv), _) => format!("{applied} / {recv}"),
-        (None, _) => applied.to_string(),
+    let positions = match (s.received_position(), s.relay_backlog, &s.replica) {
+        (Some(recv), Some(n), _) if n > 0 => format!("{applied} / {recv} ({n} waiting)"),
+        (Some(recv), _, _) => format!("{applied} / {recv}"),
+        // Without GTIDs: the source's binlog executed up to / read up to.
+        (None, _, Some(r)) => format!(
+            "{}:{} / {}:{}",
+            r.exec_log_file, r.exec_log_pos, r.read_log_file, r.read_log_pos
+        ),
+        (None, _, None) => applied.to_string(),
     };
     ui.monospace(positions);
     let pct = s.connections_percent();
