@@ -166,6 +166,7 @@ pub fn assess_snapshot(snapshot: &Snapshot, limits: &Thresholds) -> EndpointHeal
         }
         Snapshot::Databases(db) => database(db, limits, &mut members, &mut reasons),
         Snapshot::Pgbouncer(p) => pgbouncer(p, limits, &mut members, &mut reasons),
+        Snapshot::Mysql(db) => mysql(db, limits, &mut members, &mut reasons),
         Snapshot::Cache(nodes) => {
             for n in nodes {
                 let (state, reason) = cache_node(n, limits);
@@ -283,6 +284,69 @@ pub fn assess_snapshot(snapshot: &Snapshot, limits: &Thresholds) -> EndpointHeal
         state,
         reasons,
         members,
+    }
+}
+
+/// MySQL/MariaDB: no writable source, a second writable server, replica threads stopped or
+/// failing, lag over the endpoint's failover limit, connections over the threshold.
+fn mysql(
+    db: &crate::model::mysql::MysqlSnapshot,
+    limits: &Thresholds,
+    members: &mut Vec<MemberHealth>,
+    reasons: &mut Vec<String>,
+) {
+    if db.writable().next().is_none() {
+        reasons.push("no writable source answers".into());
+    }
+    for s in &db.servers {
+        let mut why = Vec::new();
+        let state = if s.reachable {
+            if s.second_writable {
+                why.push("second writable server".to_string());
+            }
+            if let Some(r) = &s.replica {
+                if !r.io_running() {
+                    why.push(format!("IO thread {}", r.io_running));
+                }
+                if !r.sql_running {
+                    why.push("SQL thread stopped".into());
+                }
+                why.extend(r.last_io_error.iter().cloned());
+                why.extend(r.last_sql_error.iter().cloned());
+                match s.lag_seconds {
+                    Some(l) if l > db.max_failover_lag_seconds as f64 => why.push(format!(
+                        "lag {l:.0} s over {} s",
+                        db.max_failover_lag_seconds
+                    )),
+                    None => why.push(format!("lag {}", s.lag_text())),
+                    Some(_) => {}
+                }
+            }
+            let pct = s.connections_percent();
+            if s.max_connections > 0 && pct >= limits.connections_percent {
+                why.push(format!(
+                    "{} of {} connections ({pct:.0} %, threshold {:.0} %)",
+                    s.connections, s.max_connections, limits.connections_percent
+                ));
+            }
+            if why.is_empty() {
+                HealthState::Ok
+            } else {
+                HealthState::Degraded
+            }
+        } else {
+            why.push(s.error.clone().unwrap_or_else(|| "does not answer".into()));
+            HealthState::Down
+        };
+        let reason = (!why.is_empty()).then(|| why.join(", "));
+        if let Some(r) = &reason {
+            reasons.push(format!("{}: {r}", s.name));
+        }
+        members.push(MemberHealth {
+            name: s.name.clone(),
+            state,
+            reason,
+        });
     }
 }
 

@@ -110,7 +110,7 @@ enum Cmd {
         #[command(flatten)]
         action: ActionFlags,
     },
-    /// Promote a PostgreSQL replica: prints the plan and its guards, asks for the replica's
+    /// Promote a PostgreSQL or MySQL/MariaDB replica: prints the plan and its guards, asks for the replica's
     /// name, runs it through the action pipeline and records it in the audit log.
     Promote {
         /// The server to promote, as the Databases panel names it (or ENDPOINT/NAME).

@@ -571,7 +571,7 @@ fn readme_reference_examples_load_without_an_error() {
         .collect();
     assert_eq!(
         blocks.len(),
-        9,
+        10,
         "one example per endpoint kind, plus thresholds"
     );
     for block in blocks {
@@ -655,7 +655,7 @@ fn every_kind_of_change_reads_back_as_saved() {
         fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     let section = &readme[readme.find("### `profiles.toml` reference").unwrap()..];
     let mut text = String::from("# all kinds\n[[profile]]\nname = \"all\"\n");
-    for block in section.split("```toml\n").skip(1).take(9) {
+    for block in section.split("```toml\n").skip(1).take(10) {
         let block = &block[..block.find("```").unwrap()];
         for line in block.lines().skip(2) {
             if !line.starts_with("refresh_interval_secs") && !line.starts_with("read_only") {

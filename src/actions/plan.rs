@@ -11,6 +11,11 @@ use serde::{Deserialize, Serialize};
 pub trait FleetView {
     fn workload(&self, id: &WorkloadRef) -> Option<&Workload>;
     fn database(&self, endpoint: &str) -> Option<&DatabaseSnapshot>;
+    /// A MySQL/MariaDB cluster's latest snapshot; views without one say None.
+    fn mysql(&self, endpoint: &str) -> Option<&crate::model::mysql::MysqlSnapshot> {
+        let _ = endpoint;
+        None
+    }
 }
 
 /// Profile settings that affect planning.
@@ -138,6 +143,11 @@ pub fn plan(action: Action, fleet: &dyn FleetView, policy: &PlanPolicy) -> Plan 
             cluster,
             replica,
         } => plan_promote(&action, endpoint, cluster, replica, fleet, policy),
+        Action::PromoteMysqlReplica {
+            endpoint,
+            cluster,
+            replica,
+        } => super::plan_mysql::plan_promote(&action, endpoint, cluster, replica, fleet, policy),
         Action::ScaleComposeServices {
             endpoint,
             project,

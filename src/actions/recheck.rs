@@ -57,6 +57,9 @@ pub fn facts(action: &Action, fleet: &dyn FleetView) -> Vec<Fact> {
         Action::PromoteReplica {
             endpoint, replica, ..
         } => database_facts(replica, fleet.database(endpoint), &mut out),
+        Action::PromoteMysqlReplica {
+            endpoint, replica, ..
+        } => super::plan_mysql::facts(replica, fleet.mysql(endpoint), &mut out),
     }
     out
 }
@@ -161,6 +164,12 @@ impl FleetView for FreshView<'_> {
             _ => None,
         }
     }
+    fn mysql(&self, endpoint: &str) -> Option<&crate::model::mysql::MysqlSnapshot> {
+        match self.snapshot {
+            Snapshot::Mysql(db) if endpoint == self.endpoint => Some(db),
+            _ => None,
+        }
+    }
 }
 
 /// What the re-check concluded.
@@ -254,6 +263,11 @@ pub fn recheck_note(action: &Action) -> &'static str {
             "Right before promotion, every server is asked again: if another server accepts \
              writes, the candidate's timeline or state changed, or its lag is now over the \
              limit, nothing is promoted."
+        }
+        Action::PromoteMysqlReplica { .. } => {
+            "Right before promotion, every server is asked again: if another server accepts \
+             writes, the candidate's replica threads or applied/received positions changed, or \
+             a guard now refuses, nothing is promoted."
         }
     }
 }

@@ -93,6 +93,30 @@ pub fn check(action: &Action, snapshot: &Snapshot) -> Verification {
                 None => Verification::Pending(format!("{replica} not reported")),
             }
         }
+        (Action::PromoteMysqlReplica { replica, .. }, Snapshot::Mysql(db)) => {
+            match db.servers.iter().find(|s| &s.name == replica) {
+                Some(s) if s.writable() && s.replica.is_none() => Verification::Done(format!(
+                    "{replica} is a writable source (read_only OFF, no replica configuration) at {}",
+                    s.applied_position().unwrap_or("no GTID position")
+                )),
+                Some(s) if !s.reachable => Verification::Pending(format!(
+                    "{replica} does not answer{}",
+                    s.error
+                        .as_deref()
+                        .map_or(String::new(), |e| format!(": {e}"))
+                )),
+                Some(s) => Verification::Pending(format!(
+                    "{replica}: read_only {}, replica configuration {}",
+                    if s.read_only { "ON" } else { "OFF" },
+                    if s.replica.is_some() {
+                        "present"
+                    } else {
+                        "cleared"
+                    }
+                )),
+                None => Verification::Pending(format!("{replica} not reported")),
+            }
+        }
         (
             Action::ScaleComposeServices {
                 endpoint,

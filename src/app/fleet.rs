@@ -100,6 +100,15 @@ impl FleetState {
         })
     }
 
+    pub fn mysql_clusters(
+        &self,
+    ) -> impl Iterator<Item = (&EndpointState, &crate::model::mysql::MysqlSnapshot)> {
+        self.endpoints.iter().filter_map(|e| match &e.snapshot {
+            Some(Snapshot::Mysql(db)) => Some((e, db)),
+            _ => None,
+        })
+    }
+
     pub fn cache_nodes(&self) -> impl Iterator<Item = (&EndpointState, &CacheNode)> {
         self.endpoints.iter().flat_map(|e| {
             let list = match &e.snapshot {
@@ -154,6 +163,12 @@ impl FleetView for FleetState {
 
     fn database(&self, endpoint: &str) -> Option<&DatabaseSnapshot> {
         self.databases()
+            .find(|(e, _)| e.info.id == endpoint)
+            .map(|(_, db)| db)
+    }
+
+    fn mysql(&self, endpoint: &str) -> Option<&crate::model::mysql::MysqlSnapshot> {
+        self.mysql_clusters()
             .find(|(e, _)| e.info.id == endpoint)
             .map(|(_, db)| db)
     }

@@ -36,6 +36,29 @@ impl FleetView for View {
             _ => None,
         }
     }
+    fn mysql(&self, endpoint: &str) -> Option<&crate::model::mysql::MysqlSnapshot> {
+        match self.snapshots.get(endpoint) {
+            Some(Snapshot::Mysql(db)) => Some(db),
+            _ => None,
+        }
+    }
+}
+
+/// The servers a snapshot names (PostgreSQL or MySQL/MariaDB), with whether it is MySQL.
+fn servers_of(snapshot: &Snapshot) -> Option<(&str, Vec<&str>, bool)> {
+    match snapshot {
+        Snapshot::Databases(db) => Some((
+            db.cluster.as_str(),
+            db.servers.iter().map(|s| s.name.as_str()).collect(),
+            false,
+        )),
+        Snapshot::Mysql(db) => Some((
+            db.cluster.as_str(),
+            db.servers.iter().map(|s| s.name.as_str()).collect(),
+            true,
+        )),
+        _ => None,
+    }
 }
 
 /// Returns whether the promotion succeeded (and was verified).
@@ -119,27 +142,18 @@ pub fn promote(
     for e in &errors {
         writeln!(out, "error: {e}")?;
     }
-    let found = view.snapshots.iter().find_map(|(endpoint, s)| match s {
-        Snapshot::Databases(db)
-            if wanted_endpoint.as_ref().is_none_or(|w| w == endpoint)
-                && db.servers.iter().any(|x| x.name == replica) =>
-        {
-            Some((endpoint.clone(), db.cluster.clone()))
-        }
-        _ => None,
+    let found = view.snapshots.iter().find_map(|(endpoint, s)| {
+        let (cluster, names, mysql) = servers_of(s)?;
+        (wanted_endpoint.as_ref().is_none_or(|w| w == endpoint) && names.contains(&&*replica))
+            .then(|| (endpoint.clone(), cluster.to_string(), mysql))
     });
-    let Some((endpoint, cluster)) = found else {
+    let Some((endpoint, cluster, mysql)) = found else {
         let known: Vec<String> = view
             .snapshots
             .iter()
-            .filter_map(|(e, s)| match s {
-                Snapshot::Databases(db) => Some(
-                    db.servers
-                        .iter()
-                        .map(|x| format!("{e}/{}", x.name))
-                        .collect::<Vec<_>>(),
-                ),
-                _ => None,
+            .filter_map(|(e, s)| {
+                let (_, names, _) = servers_of(s)?;
+                Some(names.iter().map(|n| format!("{e}/{n}")).collect::<Vec<_>>())
             })
             .flatten()
             .collect();
@@ -165,10 +179,18 @@ pub fn promote(
             .unwrap_or(crate::profiles::model::MIB),
         kube_context: None,
     };
-    let action = Action::PromoteReplica {
-        endpoint,
-        cluster,
-        replica: replica.clone(),
+    let action = if mysql {
+        Action::PromoteMysqlReplica {
+            endpoint,
+            cluster,
+            replica: replica.clone(),
+        }
+    } else {
+        Action::PromoteReplica {
+            endpoint,
+            cluster,
+            replica: replica.clone(),
+        }
     };
     let plan = plan(action, &view, &policy);
     writeln!(out, "{}", plan.title)?;
@@ -213,7 +235,11 @@ pub fn promote(
         ActionId(1),
         plan,
         forced,
-        "Executing pg_promote…",
+        if mysql {
+            "Promoting (stop the replica threads, clear the replica configuration, read_only OFF)…"
+        } else {
+            "Executing pg_promote…"
+        },
         &mut out,
     )?;
     Ok(record.outcome == AuditOutcome::Succeeded)

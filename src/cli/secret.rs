@@ -389,6 +389,10 @@ fn convention(profile: &Profile, secret: &EndpointSecret) -> Option<Result<Strin
             }
         }
         EndpointKind::Redis => convention_password().map(|_| Ok(REDISCLI_AUTH.to_owned())),
+        EndpointKind::Mysql => std::env::var("MYSQL_PWD")
+            .ok()
+            .filter(|p| !p.is_empty())
+            .map(|_| Ok("MYSQL_PWD".to_owned())),
         _ => None,
     }
 }

@@ -6,6 +6,7 @@ pub mod docker;
 pub mod http;
 pub mod http_probe;
 pub mod kubernetes;
+pub mod mysql;
 pub mod pgbouncer;
 pub mod postgres;
 pub mod prometheus;
@@ -90,6 +91,7 @@ pub fn summary(snapshot: &Snapshot) -> String {
             }
             line
         }
+        Snapshot::Mysql(db) => mysql::summary(db),
         Snapshot::Cache(nodes) => nodes
             .iter()
             .map(|n| match &n.error {

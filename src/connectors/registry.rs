@@ -78,6 +78,13 @@ pub fn build_endpoint(
                 secret_lookup(profile, kind, name),
             )))
         }
+        EndpointKind::Mysql => {
+            let endpoint = profile.mysql.iter().find(|e| e.name == name)?.clone();
+            Some(Arc::new(super::mysql::MysqlConnector::new(
+                endpoint,
+                secret_lookup(profile, kind, name),
+            )))
+        }
         EndpointKind::Health => {
             // Alone (a "test connection" of one check): the same connector with just that check.
             let check = profile.health.iter().find(|h| h.name == name)?;
@@ -144,5 +151,6 @@ pub fn pending_issue(kind: EndpointKind) -> &'static str {
         EndpointKind::Redis | EndpointKind::RabbitMq => "#6",
         EndpointKind::Health | EndpointKind::Prometheus => "#7",
         EndpointKind::Pgbouncer => "#14",
+        EndpointKind::Mysql => "#14",
     }
 }

@@ -56,6 +56,9 @@ impl LiveInventory {
                 Snapshot::Databases(db) => {
                     out.database_servers += u32::try_from(db.servers.len()).unwrap_or(u32::MAX);
                 }
+                Snapshot::Mysql(db) => {
+                    out.database_servers += u32::try_from(db.servers.len()).unwrap_or(u32::MAX);
+                }
                 Snapshot::Cache(nodes) => {
                     out.cache_nodes += u32::try_from(nodes.len()).unwrap_or(u32::MAX);
                 }

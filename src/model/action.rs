@@ -49,6 +49,13 @@ pub enum Action {
         cluster: String,
         replica: String,
     },
+    /// Promote a MySQL/MariaDB replica: stop its replica threads, clear its replica
+    /// configuration, turn off read-only.
+    PromoteMysqlReplica {
+        endpoint: String,
+        cluster: String,
+        replica: String,
+    },
 }
 
 impl Action {
@@ -59,6 +66,7 @@ impl Action {
             | Self::SetAutoscaler { workload, .. }
             | Self::DeleteAutoscaler { workload } => &workload.endpoint,
             Self::PromoteReplica { endpoint, .. }
+            | Self::PromoteMysqlReplica { endpoint, .. }
             | Self::ScaleComposeServices { endpoint, .. }
             | Self::ScaleWorkloads { endpoint, .. } => endpoint,
         }
@@ -72,7 +80,7 @@ impl Action {
             | Self::ScaleWorkloads { .. } => "scale",
             Self::SetAutoscaler { .. } => "autoscale",
             Self::DeleteAutoscaler { .. } => "delete-autoscaler",
-            Self::PromoteReplica { .. } => "promote",
+            Self::PromoteReplica { .. } | Self::PromoteMysqlReplica { .. } => "promote",
         }
     }
 
@@ -82,7 +90,9 @@ impl Action {
             Self::ScaleWorkload { workload, .. }
             | Self::SetAutoscaler { workload, .. }
             | Self::DeleteAutoscaler { workload } => workload.name.clone(),
-            Self::PromoteReplica { replica, .. } => replica.clone(),
+            Self::PromoteReplica { replica, .. } | Self::PromoteMysqlReplica { replica, .. } => {
+                replica.clone()
+            }
             Self::ScaleComposeServices { project, .. } => project.clone(),
             Self::ScaleWorkloads { targets, .. } => bulk_confirm_name(targets),
         }
@@ -95,6 +105,11 @@ impl Action {
             | Self::SetAutoscaler { workload, .. }
             | Self::DeleteAutoscaler { workload } => workload.target(),
             Self::PromoteReplica {
+                endpoint,
+                cluster,
+                replica,
+            }
+            | Self::PromoteMysqlReplica {
                 endpoint,
                 cluster,
                 replica,

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod endpoint;
 pub mod error;
 pub mod exec;
+pub mod mysql;
 pub mod pgbouncer;
 pub mod snapshot;
 pub mod units;

@@ -45,6 +45,8 @@ pub enum Snapshot {
     Health(Vec<HealthCheck>),
     Prometheus(PromSnapshot),
     Pgbouncer(super::pgbouncer::PgbouncerSnapshot),
+    /// MySQL / MariaDB replication (`super::mysql`).
+    Mysql(super::mysql::MysqlSnapshot),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

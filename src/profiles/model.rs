@@ -37,6 +37,8 @@ pub struct Profile {
     pub kubernetes: Vec<KubernetesEndpoint>,
     pub compose: Vec<ComposeEndpoint>,
     pub postgres: Vec<PostgresEndpoint>,
+    /// MySQL / MariaDB replication clusters (`[[mysql]]`).
+    pub mysql: Vec<MysqlEndpoint>,
     pub redis: Vec<RedisEndpoint>,
     pub rabbitmq: Option<RabbitMqEndpoint>,
     pub health: Vec<HealthEndpoint>,
@@ -55,6 +57,7 @@ impl Default for Profile {
             kubernetes: Vec::new(),
             compose: Vec::new(),
             postgres: Vec::new(),
+            mysql: Vec::new(),
             redis: Vec::new(),
             rabbitmq: None,
             health: Vec::new(),
@@ -102,6 +105,11 @@ impl Profile {
                 .map(|e| (EndpointKind::Postgres, e.name.clone())),
         );
         out.extend(
+            self.mysql
+                .iter()
+                .map(|e| (EndpointKind::Mysql, e.name.clone())),
+        );
+        out.extend(
             self.redis
                 .iter()
                 .map(|e| (EndpointKind::Redis, e.name.clone())),
@@ -133,6 +141,7 @@ impl Profile {
     pub fn secret_refs(&self) -> Vec<SecretRef> {
         let mut out = Vec::new();
         out.extend(self.postgres.iter().filter_map(|e| e.password.clone()));
+        out.extend(self.mysql.iter().filter_map(|e| e.password.clone()));
         out.extend(self.redis.iter().filter_map(|e| e.password.clone()));
         out.extend(self.rabbitmq.iter().filter_map(|e| e.password.clone()));
         out.extend(self.prometheus.iter().filter_map(|e| e.token.clone()));
@@ -153,11 +162,12 @@ pub enum EndpointKind {
     Health,
     Prometheus,
     Pgbouncer,
+    Mysql,
 }
 
 impl EndpointKind {
     /// All kinds, in display order.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::Kubernetes,
         Self::Compose,
         Self::Postgres,
@@ -166,6 +176,7 @@ impl EndpointKind {
         Self::Health,
         Self::Prometheus,
         Self::Pgbouncer,
+        Self::Mysql,
     ];
 
     /// A human label, e.g. "PostgreSQL".
@@ -179,6 +190,7 @@ impl EndpointKind {
             Self::Health => "Health check",
             Self::Prometheus => "Prometheus",
             Self::Pgbouncer => "PgBouncer",
+            Self::Mysql => "MySQL/MariaDB",
         }
     }
 }
@@ -229,6 +241,7 @@ impl SecretRef {
             EndpointKind::Health => "health",
             EndpointKind::Prometheus => "prometheus",
             EndpointKind::Pgbouncer => "pgbouncer",
+            EndpointKind::Mysql => "mysql",
         };
         Self::new(format!("{profile}/{kind}/{endpoint}"))
     }
@@ -304,6 +317,31 @@ pub struct PgbouncerEndpoint {
     /// `default_pool_size`, `max_db_connections`) is degraded; default: the profile's
     /// `connections_percent` threshold (80).
     pub pool_warn_percent: Option<f64>,
+}
+
+/// A MySQL or MariaDB source with its replicas.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MysqlEndpoint {
+    pub name: String,
+    /// `mysql://user@host:3306` without a password; `?name=db1` names the server in the window.
+    pub primary_url: String,
+    pub replica_urls: Vec<String>,
+    pub password: Option<SecretRef>,
+    /// A replica further behind than this (seconds) is not offered for promotion (default 5).
+    pub max_failover_lag_seconds: u64,
+}
+
+impl Default for MysqlEndpoint {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            primary_url: String::new(),
+            replica_urls: Vec::new(),
+            password: None,
+            max_failover_lag_seconds: 5,
+        }
+    }
 }
 
 /// A Redis server (or the seed node of a Redis Cluster).

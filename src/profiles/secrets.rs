@@ -423,6 +423,7 @@ pub fn kind_word(kind: EndpointKind) -> &'static str {
         EndpointKind::Health => "health",
         EndpointKind::Prometheus => "prometheus",
         EndpointKind::Pgbouncer => "pgbouncer",
+        EndpointKind::Mysql => "mysql",
     }
 }
 
@@ -459,6 +460,7 @@ impl EndpointSecret {
                 | EndpointKind::RabbitMq
                 | EndpointKind::Prometheus
                 | EndpointKind::Pgbouncer
+                | EndpointKind::Mysql
         )
     }
 
@@ -497,6 +499,15 @@ impl EndpointSecret {
             EndpointKind::Postgres => (
                 profile
                     .postgres
+                    .iter()
+                    .find(|e| e.name == name)?
+                    .password
+                    .clone(),
+                false,
+            ),
+            EndpointKind::Mysql => (
+                profile
+                    .mysql
                     .iter()
                     .find(|e| e.name == name)?
                     .password
@@ -593,6 +604,7 @@ impl EndpointSecret {
                 "PGPASSWORD, then the password file (passfile, PGPASSFILE, ~/.pgpass)"
             }
             EndpointKind::Redis => "REDISCLI_AUTH",
+            EndpointKind::Mysql => "MYSQL_PWD",
             _ => "",
         }
     }

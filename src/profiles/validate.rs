@@ -287,6 +287,25 @@ pub fn validate_profile(p: &Profile) -> Vec<Problem> {
         }
         c.secret(&f.key("password"), e.password.as_ref());
     }
+    for (i, e) in p.mysql.iter().enumerate() {
+        let f = c.name("mysql", i, &e.name, true);
+        unique(&mut c, "mysql", i, &e.name);
+        c.url(&f.key("primary_url"), &e.primary_url, &["mysql"]);
+        for (j, r) in e.replica_urls.iter().enumerate() {
+            c.url(
+                &f.item("replica_urls", j, &(j + 1).to_string()),
+                r,
+                &["mysql"],
+            );
+        }
+        c.secret(&f.key("password"), e.password.as_ref());
+        if e.max_failover_lag_seconds == 0 {
+            c.push(
+                &f.key("max_failover_lag_seconds"),
+                "must be at least 1 second (a replica is never exactly 0 s behind for sure)",
+            );
+        }
+    }
     for (i, e) in p.redis.iter().enumerate() {
         let f = c.name("redis", i, &e.name, true);
         unique(&mut c, "redis", i, &e.name);

@@ -19,11 +19,11 @@ pub fn databases_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
         .databases()
         .map(|(e, db)| (e.info.id.clone(), db.clone()))
         .collect();
-    if clusters.is_empty() {
+    if clusters.is_empty() && app.fleet.mysql_clusters().next().is_none() {
         if !super::pgbouncer_view::pgbouncer_endpoints_ui(app, ui) {
             widgets::nothing_here_ui(
                 ui,
-                "No PostgreSQL endpoint is polled. Add a PostgreSQL cluster (primary DSN and replica DSNs) to the profile, or open the demo fleet.",
+                "No PostgreSQL, MySQL/MariaDB or PgBouncer endpoint is polled. Add a PostgreSQL cluster (primary DSN and replica DSNs), a MySQL/MariaDB cluster (primary URL and replica URLs) or a PgBouncer admin console to the profile, or open the demo fleet.",
             );
         }
         return;
@@ -162,6 +162,8 @@ pub fn databases_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
             }
         });
     }
+    // MySQL/MariaDB clusters draw themselves (ui/mysql_view.rs).
+    super::mysql_view::mysql_clusters_ui(app, ui);
     super::pgbouncer_view::pgbouncer_endpoints_ui(app, ui);
 }
 

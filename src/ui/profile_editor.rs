@@ -10,14 +10,14 @@ use crate::profiles::{
     PrometheusEndpoint, RabbitMqEndpoint, RedisEndpoint, SecretRef, validate_profile,
 };
 
-fn text_row(ui: &mut egui::Ui, label: &str, value: &mut String) {
+pub(super) fn text_row(ui: &mut egui::Ui, label: &str, value: &mut String) {
     ui.label(label);
     ui.add(egui::TextEdit::singleline(value).desired_width(360.0));
     ui.end_row();
 }
 
 /// Comma-separated list editing for contexts, projects and replica DSNs.
-fn list_row(ui: &mut egui::Ui, label: &str, values: &mut Vec<String>) {
+pub(super) fn list_row(ui: &mut egui::Ui, label: &str, values: &mut Vec<String>) {
     let mut joined = values.join(", ");
     ui.label(label);
     if ui
@@ -253,6 +253,11 @@ fn editor_form_ui(
             super::profile_pgbouncer::pgbouncer_endpoints_ui(ui, &name, &mut profile.pgbouncer)
         {
             secret_to_set = Some(s);
+        }
+    });
+    ui.collapsing("MySQL / MariaDB", |ui| {
+        if let Some(r) = super::profile_mysql::mysql_endpoints_ui(ui, &name, &mut profile.mysql) {
+            secret_to_set = Some(r);
         }
     });
     ui.collapsing("Redis", |ui| {

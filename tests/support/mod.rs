@@ -3,6 +3,7 @@
 
 pub mod docker;
 pub mod fake_kube;
+pub mod mysql;
 pub mod pgbouncer;
 pub mod postgres;
 pub mod rabbitmq;

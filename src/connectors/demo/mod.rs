@@ -1,6 +1,7 @@
 //! The built-in demo fleet: a connector like any other, backed by an in-process simulation, so
 //! the app shows a living fleet with nothing installed. Everything it reports is labelled DEMO.
 
+pub mod mysql;
 pub mod pgbouncer;
 mod rng;
 pub mod sim;
@@ -96,6 +97,11 @@ impl DemoWorld {
                 "orders-db pool (PgBouncer, DEMO)",
                 Area::Databases,
             ),
+            (
+                mysql::MYSQL_ENDPOINT,
+                "accounts-db (MariaDB, DEMO)",
+                Area::Databases,
+            ),
         ]
         .into_iter()
         .map(|(id, label, area)| {
@@ -162,7 +168,7 @@ impl Connector for DemoConnector {
     }
 }
 
-const ENDPOINTS: [&str; 7] = [
+const ENDPOINTS: [&str; 8] = [
     K8S_ENDPOINT,
     COMPOSE_ENDPOINT,
     PG_ENDPOINT,
@@ -170,6 +176,7 @@ const ENDPOINTS: [&str; 7] = [
     QUEUES_ENDPOINT,
     HEALTH_ENDPOINT,
     pgbouncer::ENDPOINT,
+    mysql::MYSQL_ENDPOINT,
 ];
 
 /// What one demo endpoint reports for the fleet's current state.
@@ -188,6 +195,14 @@ fn output(fleet: &DemoFleet, endpoint: &str) -> PollOutput {
                 notices: Vec::new(),
             }
         }
+        mysql::MYSQL_ENDPOINT => {
+            let (snapshot, samples) = mysql::output(&fleet.mysql, fleet.now_ms);
+            PollOutput {
+                snapshot,
+                samples,
+                notices: Vec::new(),
+            }
+        }
         _ => health(fleet),
     }
 }
@@ -195,6 +210,7 @@ fn output(fleet: &DemoFleet, endpoint: &str) -> PollOutput {
 fn apply(fleet: &mut DemoFleet, action: &Action) -> Result<String, ConnectorError> {
     let missing = |w: &WorkloadRef| ConnectorError::Failed(format!("{w} does not exist"));
     match action {
+        Action::PromoteMysqlReplica { .. } => mysql::apply(&mut fleet.mysql, action),
         Action::ScaleWorkload { workload, replicas } => {
             let w = fleet
                 .workload_mut(&workload.scope, &workload.name)

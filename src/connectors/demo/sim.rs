@@ -100,6 +100,8 @@ pub struct DemoFleet {
     pub probes: Vec<SimProbe>,
     /// The PgBouncer in front of orders-db.
     pub pgbouncer: super::pgbouncer::SimPgbouncer,
+    /// The MariaDB pair (clock-driven, no random numbers).
+    pub mysql: super::mysql::SimMysql,
     /// Seconds between autoscaler evaluations (Kubernetes uses 15 s).
     hpa_period_s: i64,
 }
@@ -235,6 +237,7 @@ impl DemoFleet {
             ],
             pgbouncer: super::pgbouncer::SimPgbouncer::new(seed),
             hpa_period_s: 15,
+            mysql: super::mysql::SimMysql::default(),
         };
         // Settle derived values so the very first snapshot already looks alive.
         fleet.step_second();

@@ -315,13 +315,13 @@ impl KubernetesConnector {
                     done
                 })
             }
-            Action::PromoteReplica { .. } | Action::ScaleComposeServices { .. } => {
-                Err(ConnectorError::Unsupported(format!(
-                    "a Kubernetes endpoint cannot {} {}",
-                    action.kind(),
-                    action.target_path()
-                )))
-            }
+            Action::PromoteReplica { .. }
+            | Action::PromoteMysqlReplica { .. }
+            | Action::ScaleComposeServices { .. } => Err(ConnectorError::Unsupported(format!(
+                "a Kubernetes endpoint cannot {} {}",
+                action.kind(),
+                action.target_path()
+            ))),
         }
     }
 

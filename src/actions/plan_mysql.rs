@@ -1,0 +1,415 @@
+//! Planning the promotion of a MySQL/MariaDB replica: the exact statements as the equivalent
+//! command, guards in words (another writable server, threads, relay backlog, lag, a GTID gap
+//! against the last known source position), and the facts the re-check compares.
+
+use super::plan::{FleetView, Guard, Plan, PlanPolicy, unknown_target};
+use super::recheck::Fact;
+use crate::connectors::mysql::gtid::missing;
+use crate::model::action::Action;
+use crate::model::mysql::{MysqlServer, MysqlSnapshot};
+
+/// The statements as one line a user could type, connected to `server`.
+pub fn promote_command(server: &MysqlServer) -> String {
+    let (host, port) = server
+        .address
+        .rsplit_once(':')
+        .unwrap_or((server.address.as_str(), "3306"));
+    let sql: Vec<&str> = server.flavor.promote_statements().to_vec();
+    format!(
+        "{} -h {host} -P {port} -u {} -p -e \"{};\"",
+        server.flavor.client(),
+        if server.user.is_empty() {
+            "root"
+        } else {
+            &server.user
+        },
+        sql.join("; ")
+    )
+}
+
+fn fence_advice(s: &MysqlServer) -> String {
+    let (host, port) = s
+        .address
+        .rsplit_once(':')
+        .unwrap_or((s.address.as_str(), "3306"));
+    format!(
+        "Fence {name} first: `{client} -h {host} -P {port} -e \"{fence}\"` (users with SUPER \
+         still write; stopping it is surer: `mysqladmin -h {host} -P {port} shutdown`, or stop \
+         its service on its host), or block it at the load balancer or proxy.",
+        name = s.name,
+        client = s.flavor.client(),
+        fence = s.flavor.fence_statement(),
+    )
+}
+
+pub fn plan_promote(
+    action: &Action,
+    endpoint: &str,
+    cluster: &str,
+    replica: &str,
+    fleet: &dyn FleetView,
+    policy: &PlanPolicy,
+) -> Plan {
+    let Some(db) = fleet.mysql(endpoint) else {
+        return unknown_target(
+            action,
+            policy,
+            format!("MySQL cluster {cluster} has not been seen yet."),
+        );
+    };
+    let mut guards = Vec::new();
+    let candidate = db.servers.iter().find(|s| s.name == replica);
+    match candidate {
+        None => guards.push(Guard::refuse(format!(
+            "{replica} is not part of {cluster} (servers: {}).",
+            db.servers
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+        Some(c) if !c.reachable => guards.push(Guard::refuse(format!(
+            "{replica} does not answer{}: a server that cannot be reached cannot be promoted.",
+            c.error
+                .as_deref()
+                .map_or(String::new(), |e| format!(" ({e})"))
+        ))),
+        Some(c) => candidate_guards(db, c, &mut guards),
+    }
+    for other in db
+        .servers
+        .iter()
+        .filter(|s| s.name != replica && s.writable())
+    {
+        guards.push(Guard::refuse(format!(
+            "{} still answers and accepts writes (read_only OFF): promoting {replica} now would \
+             leave two writable servers, and the writes they split can not be merged. {} \
+             Force this only once it is fenced.",
+            other.name,
+            fence_advice(other)
+        )));
+    }
+    let command = match candidate {
+        Some(c) => promote_command(c),
+        None => String::new(),
+    };
+    Plan {
+        action: action.clone(),
+        title: format!("Promote {replica} in {cluster}"),
+        before: before(db, replica),
+        after: format!(
+            "{replica}: source, read_only OFF, no replica configuration (replica threads \
+             stopped and their settings cleared)"
+        ),
+        command,
+        guards,
+        dangerous: true,
+        alternative: None,
+        profile: policy.profile.clone(),
+        command_line: None,
+        observed: Vec::new(),
+        policy: policy.clone(),
+    }
+}
+
+fn candidate_guards(db: &MysqlSnapshot, c: &MysqlServer, guards: &mut Vec<Guard>) {
+    let name = &c.name;
+    let Some(r) = &c.replica else {
+        guards.push(Guard::refuse(format!(
+            "{name} has no replica configuration: it is already a source{}.",
+            if c.writable() {
+                " and accepts writes"
+            } else {
+                " (read-only); turn read_only off by hand if that is what you want"
+            }
+        )));
+        return;
+    };
+    if !r.sql_running {
+        guards.push(Guard::refuse(format!(
+            "The SQL thread of {name} is stopped{}: what it received is not applied. Start it \
+             (START {} SQL_THREAD), let it catch up, then plan again.",
+            r.last_sql_error
+                .as_deref()
+                .map_or(String::new(), |e| format!(" ({e})")),
+            if c.flavor == crate::model::mysql::MysqlFlavor::MariaDb {
+                "SLAVE"
+            } else {
+                "REPLICA"
+            }
+        )));
+    }
+    // Received but not applied: by GTID when both positions are known, else by file/offset.
+    let backlog = match (c.received_position(), c.applied_position()) {
+        (Some(recv), Some(applied)) => missing(c.flavor, recv, applied).map(|g| (g, recv, applied)),
+        _ => None,
+    };
+    match backlog {
+        Some((g, recv, applied)) if g.transactions > 0 => guards.push(Guard::refuse(format!(
+            "{name}'s relay log is not fully applied: received {recv}, applied {applied} \
+             ({} transaction{} waiting: {}). Promoting now would drop them.",
+            g.transactions,
+            if g.transactions == 1 { "" } else { "s" },
+            g.named
+        ))),
+        None if r.relay_behind_by_position() => guards.push(Guard::refuse(format!(
+            "{name}'s relay log is not fully applied: read up to {}:{}, executed up to {}:{}.",
+            r.read_log_file, r.read_log_pos, r.exec_log_file, r.exec_log_pos
+        ))),
+        _ => {}
+    }
+    let limit = db.max_failover_lag_seconds;
+    match c.lag_seconds {
+        Some(lag) if lag > limit as f64 => guards.push(Guard::refuse(format!(
+            "{name} is {lag:.0} s behind its source, more than the maximum failover lag of \
+             {limit} s."
+        ))),
+        Some(lag) => guards.push(Guard::pass(format!(
+            "{name} is {lag:.0} s behind its source (limit {limit} s)."
+        ))),
+        None if r.sql_running => guards.push(Guard::warn(format!(
+            "Seconds behind the source is unknown on {name} (NULL: the IO thread is {}); the \
+             positions below are what counts.",
+            r.io_running
+        ))),
+        None => {}
+    }
+    // The GTID gap against the source, or its last known position when it is gone.
+    match (&db.last_source_position, c.applied_position()) {
+        (Some(src), Some(applied)) => match missing(c.flavor, src, applied) {
+            Some(g) if g.transactions > 0 => guards.push(Guard::refuse(format!(
+                "GTID gap: the last known source position {src} holds {} transaction{} that \
+                 {name} has not applied ({}): promoting it would lose them.",
+                g.transactions,
+                if g.transactions == 1 { "" } else { "s" },
+                g.named
+            ))),
+            Some(_) => guards.push(Guard::pass(format!(
+                "{name} has applied everything the last known source position {src} holds \
+                 (applied {applied})."
+            ))),
+            None => guards.push(Guard::warn(format!(
+                "The positions {src} and {applied} could not be compared."
+            ))),
+        },
+        _ => guards.push(Guard::warn(format!(
+            "No source GTID position was ever seen, so what {name} may miss is unknown."
+        ))),
+    }
+    if let Some(e) = &r.last_io_error {
+        guards.push(Guard::warn(format!(
+            "{name}'s IO thread reports: {e} (expected when its source is down)."
+        )));
+    }
+}
+
+/// The topology kept in the plan and the audit record as "before".
+fn before(db: &MysqlSnapshot, replica: &str) -> String {
+    let mut lines = vec![format!(
+        "last known source position {}",
+        db.last_source_position.as_deref().unwrap_or("unknown")
+    )];
+    for s in &db.servers {
+        let mark = if s.name == replica { "-> " } else { "   " };
+        let state = if !s.reachable {
+            format!(
+                "unreachable{}",
+                s.error
+                    .as_deref()
+                    .map_or(String::new(), |e| format!(": {e}"))
+            )
+        } else if let Some(r) = &s.replica {
+            format!(
+                "replica of {}, IO {}, SQL {}, lag {}, applied {}",
+                r.source,
+                r.io_running,
+                if r.sql_running { "Yes" } else { "No" },
+                s.lag_text(),
+                s.applied_position().unwrap_or("?")
+            )
+        } else {
+            format!(
+                "SOURCE, read_only {}, at {}",
+                if s.read_only { "ON" } else { "OFF" },
+                s.applied_position().unwrap_or("?")
+            )
+        };
+        if s.reachable {
+            lines.push(format!("{mark}{} ({}): {state}", s.name, s.flavor.label()));
+        } else {
+            lines.push(format!("{mark}{}: {state}", s.name));
+        }
+    }
+    lines.join("\n")
+}
+
+/// What the promotion's verdict rests on: compared right before the write.
+pub fn facts(replica: &str, db: Option<&MysqlSnapshot>, out: &mut Vec<Fact>) {
+    let Some(db) = db else {
+        out.push(Fact {
+            what: "MySQL cluster".into(),
+            value: "not seen".into(),
+        });
+        return;
+    };
+    let mut writable: Vec<&str> = db.writable().map(|s| s.name.as_str()).collect();
+    writable.sort_unstable();
+    let mut fact = |what: String, value: String| out.push(Fact { what, value });
+    fact(
+        "servers accepting writes".into(),
+        if writable.is_empty() {
+            "none".into()
+        } else {
+            writable.join(", ")
+        },
+    );
+    let Some(c) = db.servers.iter().find(|s| s.name == replica) else {
+        fact(replica.into(), "not part of the cluster".into());
+        return;
+    };
+    let state = match (&c.replica, c.reachable) {
+        (_, false) => "unreachable".to_string(),
+        (None, true) => "no replica configuration".to_string(),
+        (Some(r), true) => format!(
+            "IO thread {}, SQL thread {}",
+            r.io_running,
+            if r.sql_running { "Yes" } else { "No" }
+        ),
+    };
+    fact(format!("replica threads of {replica}"), state);
+    // Positions only matter (and only hold still) when no other server takes writes.
+    if c.reachable && writable.iter().all(|w| *w == replica) {
+        fact(
+            format!("applied position of {replica}"),
+            c.applied_position().unwrap_or("none").to_string(),
+        );
+        if let Some(recv) = c.received_position() {
+            fact(format!("received position of {replica}"), recv.to_string());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::mysql::{MysqlFlavor, ReplicaStatus};
+    use crate::model::snapshot::{DatabaseSnapshot, DbRole, Workload, WorkloadRef};
+
+    struct One(MysqlSnapshot);
+
+    impl FleetView for One {
+        fn workload(&self, _: &WorkloadRef) -> Option<&Workload> {
+            None
+        }
+        fn database(&self, _: &str) -> Option<&DatabaseSnapshot> {
+            None
+        }
+        fn mysql(&self, _: &str) -> Option<&MysqlSnapshot> {
+            Some(&self.0)
+        }
+    }
+
+    fn mysql8(name: &str, executed: &str, replica: Option<ReplicaStatus>) -> MysqlServer {
+        MysqlServer {
+            name: name.into(),
+            address: format!("{name}:3306"),
+            user: "admin".into(),
+            reachable: true,
+            flavor: MysqlFlavor::MySql,
+            read_only: replica.is_some(),
+            super_read_only: Some(replica.is_some()),
+            role: if replica.is_some() {
+                DbRole::Replica
+            } else {
+                DbRole::Primary
+            },
+            gtid_executed: Some(executed.into()),
+            replica,
+            max_connections: 100,
+            ..MysqlServer::default()
+        }
+    }
+
+    fn policy() -> PlanPolicy {
+        PlanPolicy {
+            profile: "p".into(),
+            read_only: false,
+            max_failover_lag_bytes: 0,
+            kube_context: None,
+        }
+    }
+
+    fn action() -> Action {
+        Action::PromoteMysqlReplica {
+            endpoint: "e".into(),
+            cluster: "c".into(),
+            replica: "db2".into(),
+        }
+    }
+
+    #[test]
+    fn mysql8_promotion_shows_replica_statements_and_names_a_gtid_gap() {
+        let u = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
+        let db = MysqlSnapshot {
+            cluster: "c".into(),
+            servers: vec![
+                MysqlServer {
+                    reachable: false,
+                    error: Some("connection refused".into()),
+                    ..mysql8("db1", "", None)
+                },
+                mysql8(
+                    "db2",
+                    &format!("{u}:1-90"),
+                    Some(ReplicaStatus {
+                        io_running: "Connecting".into(),
+                        sql_running: true,
+                        retrieved_gtid_set: Some(format!("{u}:1-90")),
+                        ..ReplicaStatus::default()
+                    }),
+                ),
+            ],
+            last_source_position: Some(format!("{u}:1-100")),
+            max_failover_lag_seconds: 5,
+        };
+        let plan = super::super::plan::plan(action(), &One(db.clone()), &policy());
+        assert_eq!(
+            plan.command,
+            "mysql -h db2 -P 3306 -u admin -p -e \"STOP REPLICA; RESET REPLICA ALL; SET GLOBAL \
+             super_read_only=OFF; SET GLOBAL read_only=OFF;\""
+        );
+        let refused: Vec<&str> = plan
+            .guards
+            .iter()
+            .filter(|g| g.level == super::super::GuardLevel::Refuse)
+            .map(|g| g.reason.as_str())
+            .collect();
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert!(
+            refused[0].contains("10 transactions") && refused[0].contains(&format!("{u}:91-100")),
+            "{refused:?}"
+        );
+        // A caught-up candidate with the source gone passes, and its positions are facts.
+        let mut caught_up = db;
+        caught_up.last_source_position = Some(format!("{u}:1-90"));
+        let plan = super::super::plan::plan(action(), &One(caught_up), &policy());
+        assert!(!plan.refused(), "{:#?}", plan.guards);
+        let facts: Vec<String> = plan
+            .observed
+            .iter()
+            .map(|f| format!("{}={}", f.what, f.value))
+            .collect();
+        assert!(
+            facts.contains(&"servers accepting writes=none".to_string()),
+            "{facts:?}"
+        );
+        assert!(
+            facts.contains(&"replica threads of db2=IO thread Connecting, SQL thread Yes".into()),
+            "{facts:?}"
+        );
+        assert!(
+            facts.contains(&format!("applied position of db2={u}:1-90")),
+            "{facts:?}"
+        );
+    }
+}

@@ -1,0 +1,248 @@
+//! MySQL / MariaDB replication as one poll saw it: every server of a profile cluster with its
+//! detected role, read-only flags, replica threads, positions (GTID sets or binlog file/offset)
+//! and load. Roles are detected, never trusted: a reachable server without a replica
+//! configuration and with `read_only` off is a source.
+
+use super::snapshot::DbRole;
+
+/// Which server family answered: they name the same things differently.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum MysqlFlavor {
+    #[default]
+    MySql,
+    MariaDb,
+}
+
+impl MysqlFlavor {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::MySql => "MySQL",
+            Self::MariaDb => "MariaDB",
+        }
+    }
+
+    /// What promoting a replica runs, in order: stop the replica threads, forget the source,
+    /// accept writes. The plan shows these very statements and the connector runs them.
+    pub fn promote_statements(self) -> &'static [&'static str] {
+        match self {
+            Self::MariaDb => &["STOP SLAVE", "RESET SLAVE ALL", "SET GLOBAL read_only=OFF"],
+            Self::MySql => &[
+                "STOP REPLICA",
+                "RESET REPLICA ALL",
+                "SET GLOBAL super_read_only=OFF",
+                "SET GLOBAL read_only=OFF",
+            ],
+        }
+    }
+
+    /// How to stop a server taking writes without stopping it.
+    pub fn fence_statement(self) -> &'static str {
+        match self {
+            Self::MariaDb => "SET GLOBAL read_only=ON",
+            Self::MySql => "SET GLOBAL super_read_only=ON",
+        }
+    }
+
+    /// The command-line client of the family.
+    pub fn client(self) -> &'static str {
+        match self {
+            Self::MariaDb => "mariadb",
+            Self::MySql => "mysql",
+        }
+    }
+}
+
+/// What `SHOW REPLICA STATUS` (MySQL ≥ 8.0.22) or `SHOW SLAVE STATUS` (MariaDB, older MySQL)
+/// says on a replica, read by column name.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct ReplicaStatus {
+    /// `host:port` of the source it replicates from.
+    pub source: String,
+    /// `Yes`, `No` or `Connecting`.
+    pub io_running: String,
+    pub sql_running: bool,
+    /// `Slave_IO_State` / `Replica_IO_State`, e.g. "Waiting for master to send event".
+    pub io_state: String,
+    /// `Seconds_Behind_Master` / `Seconds_Behind_Source`; `None` is NULL (unknown), never 0.
+    pub seconds_behind: Option<u64>,
+    /// Binary log of the source read up to (IO thread) and executed up to (SQL thread).
+    pub read_log_file: String,
+    pub read_log_pos: u64,
+    pub exec_log_file: String,
+    pub exec_log_pos: u64,
+    /// MySQL: `Retrieved_Gtid_Set` and `Executed_Gtid_Set`.
+    pub retrieved_gtid_set: Option<String>,
+    pub executed_gtid_set: Option<String>,
+    /// MariaDB: `Gtid_IO_Pos` (received) and `Using_Gtid` (`No`, `Slave_Pos`, `Current_Pos`).
+    pub gtid_io_pos: Option<String>,
+    pub using_gtid: Option<String>,
+    /// `Last_IO_Error` / `Last_SQL_Error` with their numbers, when set.
+    pub last_io_error: Option<String>,
+    pub last_sql_error: Option<String>,
+}
+
+impl ReplicaStatus {
+    pub fn io_running(&self) -> bool {
+        self.io_running.eq_ignore_ascii_case("yes")
+    }
+
+    /// The IO thread has received events the SQL thread has not applied yet (by file/offset).
+    pub fn relay_behind_by_position(&self) -> bool {
+        (self.read_log_file.as_str(), self.read_log_pos)
+            > (self.exec_log_file.as_str(), self.exec_log_pos)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct MysqlServer {
+    pub name: String,
+    /// `host:port` as the profile gives it.
+    pub address: String,
+    /// The user Scaleboard logs in as (for the equivalent command).
+    pub user: String,
+    /// Detected: a source (no replica configuration, `read_only` off) or a replica.
+    pub role: DbRole,
+    pub profile_role: DbRole,
+    pub reachable: bool,
+    /// Why it could not be read, in words.
+    pub error: Option<String>,
+    pub flavor: MysqlFlavor,
+    /// `@@version`, e.g. "10.11.14-MariaDB-0+deb12u2-log".
+    pub version: Option<String>,
+    pub server_id: u32,
+    pub read_only: bool,
+    /// MySQL only; `None` on MariaDB.
+    pub super_read_only: Option<bool>,
+    /// `None`: no replica configuration on this server.
+    pub replica: Option<ReplicaStatus>,
+    /// MariaDB `@@gtid_binlog_pos` (what this server wrote to its binlog) and
+    /// `@@gtid_slave_pos` (what its replica threads applied).
+    pub gtid_binlog_pos: Option<String>,
+    pub gtid_slave_pos: Option<String>,
+    /// MySQL `@@gtid_executed`.
+    pub gtid_executed: Option<String>,
+    pub connections: u32,
+    pub max_connections: u32,
+    /// Queries per second since the previous poll (`Questions` on MySQL, `Queries` on MariaDB).
+    pub qps: Option<f64>,
+    /// Seconds behind its source; `None` when unknown (SQL or IO thread stopped, NULL).
+    pub lag_seconds: Option<f64>,
+    /// Transactions received but not applied yet (IO position ahead of the SQL position).
+    pub relay_backlog: Option<u64>,
+    /// Transactions the (last known) source wrote that this replica has not applied.
+    pub behind_source: Option<u64>,
+    /// Accepts writes while another server does too.
+    pub second_writable: bool,
+}
+
+impl MysqlServer {
+    /// Answers and would take a write from an application user.
+    pub fn writable(&self) -> bool {
+        self.reachable && !self.read_only && self.super_read_only != Some(true)
+    }
+
+    pub fn connections_percent(&self) -> f64 {
+        100.0 * f64::from(self.connections) / f64::from(self.max_connections.max(1))
+    }
+
+    /// What this server has applied, as the flavour names it.
+    pub fn applied_position(&self) -> Option<&str> {
+        match self.flavor {
+            MysqlFlavor::MariaDb if self.replica.is_some() => self.gtid_slave_pos.as_deref(),
+            MysqlFlavor::MariaDb => self.gtid_binlog_pos.as_deref(),
+            MysqlFlavor::MySql => self.gtid_executed.as_deref(),
+        }
+    }
+
+    /// What the IO thread received, as the flavour names it.
+    pub fn received_position(&self) -> Option<&str> {
+        let r = self.replica.as_ref()?;
+        match self.flavor {
+            MysqlFlavor::MariaDb => r.gtid_io_pos.as_deref(),
+            MysqlFlavor::MySql => r.retrieved_gtid_set.as_deref(),
+        }
+    }
+
+    /// Lag in words: seconds, or "unknown" with why.
+    pub fn lag_text(&self) -> String {
+        let Some(r) = &self.replica else {
+            return "—".into();
+        };
+        match self.lag_seconds {
+            Some(s) => format!("{s:.0} s"),
+            None if !r.sql_running => "unknown (SQL thread stopped)".into(),
+            None if !r.io_running() => "unknown (IO thread not running)".into(),
+            None => "unknown".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct MysqlSnapshot {
+    pub cluster: String,
+    pub servers: Vec<MysqlServer>,
+    /// The newest source position this connector has seen (kept while the source is down).
+    pub last_source_position: Option<String>,
+    /// The endpoint's failover lag limit in seconds.
+    pub max_failover_lag_seconds: u64,
+}
+
+impl MysqlSnapshot {
+    pub fn writable(&self) -> impl Iterator<Item = &MysqlServer> {
+        self.servers.iter().filter(|s| s.writable())
+    }
+
+    /// `source db1 (MariaDB, writable) -> db2 lag 0 s [IO Yes, SQL Yes], db3 unreachable`.
+    pub fn topology_line(&self) -> String {
+        let mut sources: Vec<String> = self
+            .servers
+            .iter()
+            .filter(|s| s.reachable && s.replica.is_none())
+            .map(|s| {
+                let mut t = format!(
+                    "source {} ({}, {})",
+                    s.name,
+                    s.flavor.label(),
+                    if s.writable() {
+                        "writable"
+                    } else {
+                        "read-only"
+                    }
+                );
+                if s.second_writable {
+                    t.push_str(" SECOND WRITABLE SERVER");
+                }
+                t
+            })
+            .collect();
+        if !self.servers.iter().any(MysqlServer::writable) {
+            sources.push("no writable source answers".into());
+        }
+        let replicas: Vec<String> = self
+            .servers
+            .iter()
+            .filter(|s| !s.reachable || s.replica.is_some())
+            .map(|s| {
+                let Some(r) = s.replica.as_ref().filter(|_| s.reachable) else {
+                    return format!("{} unreachable", s.name);
+                };
+                let mut t = format!(
+                    "{} lag {} [IO {}, SQL {}]",
+                    s.name,
+                    s.lag_text(),
+                    r.io_running,
+                    if r.sql_running { "Yes" } else { "No" }
+                );
+                if s.second_writable {
+                    t.push_str(" SECOND WRITABLE SERVER");
+                }
+                t
+            })
+            .collect();
+        if replicas.is_empty() {
+            sources.join(", ")
+        } else {
+            format!("{} -> {}", sources.join(", "), replicas.join(", "))
+        }
+    }
+}
