@@ -12,8 +12,10 @@ pub mod dry_run;
 pub mod plan;
 mod plan_bulk;
 mod plan_docker;
+pub mod plan_patroni;
 pub mod recheck;
 pub mod verify;
+mod verify_patroni;
 
 pub use crate::model::action::{Action, ActionId};
 pub use dry_run::DryRunOutcome;

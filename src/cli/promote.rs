@@ -36,6 +36,15 @@ impl FleetView for View {
             _ => None,
         }
     }
+    fn patroni_clusters(&self) -> Vec<(&str, &crate::model::patroni::PatroniSnapshot)> {
+        self.snapshots
+            .iter()
+            .filter_map(|(e, s)| match s {
+                Snapshot::Patroni(p) => Some((e.as_str(), p)),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 /// Returns whether the promotion succeeded (and was verified).

@@ -6,6 +6,7 @@ pub mod docker;
 pub mod http;
 pub mod http_probe;
 pub mod kubernetes;
+pub mod patroni;
 pub mod postgres;
 pub mod prometheus;
 pub mod queue_advice;
@@ -121,5 +122,11 @@ pub fn summary(snapshot: &Snapshot) -> String {
             }
             line
         }
+        Snapshot::Patroni(p) => format!(
+            "Patroni {}: {} members, {}",
+            p.cluster,
+            p.members.len(),
+            p.topology_line()
+        ),
     }
 }

@@ -111,6 +111,18 @@ pub fn build_endpoint(
             let endpoint = profile.kubernetes.iter().find(|e| e.name == name)?;
             Some(Arc::new(KubernetesConnector::new(endpoint.clone())))
         }
+        EndpointKind::Patroni => {
+            let e = profile.patroni.iter().find(|e| e.name == name)?;
+            let pg = e
+                .discover_from
+                .as_deref()
+                .and_then(|d| profile.postgres.iter().find(|p| p.name == d));
+            Some(Arc::new(super::patroni::PatroniConnector::new(
+                e.clone(),
+                super::patroni::endpoint_urls(e, pg),
+                secret_lookup(profile, kind, name),
+            )))
+        }
     }
 }
 
@@ -136,5 +148,6 @@ pub fn pending_issue(kind: EndpointKind) -> &'static str {
         EndpointKind::Postgres => "#3",
         EndpointKind::Redis | EndpointKind::RabbitMq => "#6",
         EndpointKind::Health | EndpointKind::Prometheus => "#7",
+        EndpointKind::Patroni => "#14",
     }
 }

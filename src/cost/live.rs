@@ -59,7 +59,10 @@ impl LiveInventory {
                 Snapshot::Cache(nodes) => {
                     out.cache_nodes += u32::try_from(nodes.len()).unwrap_or(u32::MAX);
                 }
-                Snapshot::Queues(_) | Snapshot::Health(_) | Snapshot::Prometheus(_) => {}
+                Snapshot::Queues(_)
+                | Snapshot::Health(_)
+                | Snapshot::Prometheus(_)
+                | Snapshot::Patroni(_) => {}
             }
         }
         out

@@ -8,5 +8,6 @@ pub mod clock;
 pub mod endpoint;
 pub mod error;
 pub mod exec;
+pub mod patroni;
 pub mod snapshot;
 pub mod units;

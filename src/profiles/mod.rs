@@ -23,7 +23,7 @@ pub mod validate;
 pub use credentials_file::{CredentialsError, CredentialsFile};
 pub use model::{
     ComposeEndpoint, EndpointKind, HealthEndpoint, KubernetesEndpoint, PostgresEndpoint, Profile,
-    PromPreset, PromQuery, PrometheusEndpoint, RabbitMqEndpoint, RedisEndpoint, SecretRef,
+    PatroniEndpoint, PromPreset, PromQuery, PrometheusEndpoint, RabbitMqEndpoint, RedisEndpoint, SecretRef,
     Thresholds,
 };
 pub use paths::{AppDirs, DirEnv, PathsError};

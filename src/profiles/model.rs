@@ -41,6 +41,7 @@ pub struct Profile {
     pub rabbitmq: Option<RabbitMqEndpoint>,
     pub health: Vec<HealthEndpoint>,
     pub prometheus: Option<PrometheusEndpoint>,
+    pub patroni: Vec<PatroniEndpoint>,
     pub thresholds: Thresholds,
 }
 
@@ -58,6 +59,7 @@ impl Default for Profile {
             rabbitmq: None,
             health: Vec::new(),
             prometheus: None,
+            patroni: Vec::new(),
             thresholds: Thresholds::default(),
         }
     }
@@ -119,6 +121,11 @@ impl Profile {
                 .iter()
                 .map(|e| (EndpointKind::Prometheus, e.name.clone())),
         );
+        out.extend(
+            self.patroni
+                .iter()
+                .map(|e| (EndpointKind::Patroni, e.name.clone())),
+        );
         out
     }
 
@@ -129,6 +136,7 @@ impl Profile {
         out.extend(self.redis.iter().filter_map(|e| e.password.clone()));
         out.extend(self.rabbitmq.iter().filter_map(|e| e.password.clone()));
         out.extend(self.prometheus.iter().filter_map(|e| e.token.clone()));
+        out.extend(self.patroni.iter().filter_map(|e| e.password.clone()));
         out
     }
 }
@@ -144,11 +152,12 @@ pub enum EndpointKind {
     RabbitMq,
     Health,
     Prometheus,
+    Patroni,
 }
 
 impl EndpointKind {
     /// All kinds, in display order.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Kubernetes,
         Self::Compose,
         Self::Postgres,
@@ -156,6 +165,7 @@ impl EndpointKind {
         Self::RabbitMq,
         Self::Health,
         Self::Prometheus,
+        Self::Patroni,
     ];
 
     /// A human label, e.g. "PostgreSQL".
@@ -168,6 +178,7 @@ impl EndpointKind {
             Self::RabbitMq => "RabbitMQ",
             Self::Health => "Health check",
             Self::Prometheus => "Prometheus",
+            Self::Patroni => "Patroni",
         }
     }
 }
@@ -217,6 +228,7 @@ impl SecretRef {
             EndpointKind::RabbitMq => "rabbitmq",
             EndpointKind::Health => "health",
             EndpointKind::Prometheus => "prometheus",
+            EndpointKind::Patroni => "patroni",
         };
         Self::new(format!("{profile}/{kind}/{endpoint}"))
     }
@@ -275,6 +287,47 @@ impl Default for PostgresEndpoint {
             replica_dsns: Vec::new(),
             password: None,
             max_failover_lag_bytes: MIB,
+        }
+    }
+}
+
+/// The default port of Patroni's REST API.
+pub const PATRONI_DEFAULT_PORT: u16 = 8008;
+
+/// A Patroni cluster, read and switched over through its members' REST APIs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PatroniEndpoint {
+    pub name: String,
+    /// REST API base URLs of any members, e.g. "http://db1:8008"; the first that answers is read
+    /// and the others are asked when it does not.
+    pub urls: Vec<String>,
+    /// Instead of (or besides) `urls`: the name of a `[[postgres]]` endpoint of this profile;
+    /// its servers' hosts are asked at `port`.
+    pub discover_from: Option<String>,
+    /// REST API port used with `discover_from` (default 8008).
+    pub port: u16,
+    /// Basic-auth user of the REST API (`restapi.authentication.username`).
+    pub username: Option<String>,
+    /// Basic-auth password, from the keyring (or environment / credentials file).
+    pub password: Option<SecretRef>,
+    /// A PEM file with the CA that signed the REST API's certificate (https URLs).
+    pub ca_file: Option<PathBuf>,
+    /// The Patroni configuration file shown in `patronictl -c …` equivalent commands.
+    pub patronictl_config: Option<String>,
+}
+
+impl Default for PatroniEndpoint {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            urls: Vec::new(),
+            discover_from: None,
+            port: PATRONI_DEFAULT_PORT,
+            username: None,
+            password: None,
+            ca_file: None,
+            patronictl_config: None,
         }
     }
 }

@@ -422,6 +422,7 @@ pub fn kind_word(kind: EndpointKind) -> &'static str {
         EndpointKind::RabbitMq => "rabbitmq",
         EndpointKind::Health => "health",
         EndpointKind::Prometheus => "prometheus",
+        EndpointKind::Patroni => "patroni",
     }
 }
 
@@ -457,6 +458,7 @@ impl EndpointSecret {
                 | EndpointKind::Redis
                 | EndpointKind::RabbitMq
                 | EndpointKind::Prometheus
+                | EndpointKind::Patroni
         )
     }
 
@@ -523,6 +525,13 @@ impl EndpointSecret {
                     .clone(),
                 false,
             ),
+            EndpointKind::Patroni => {
+                let e = profile.patroni.iter().find(|e| e.name == name)?;
+                (
+                    e.password.clone(),
+                    e.username.as_ref().is_some_and(|u| !u.trim().is_empty()),
+                )
+            }
             _ => return None,
         };
         let qualified_env_var = env_var_name(&[&profile.name, kind_word(kind), name]);

@@ -19,7 +19,8 @@ pub fn databases_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
         .databases()
         .map(|(e, db)| (e.info.id.clone(), db.clone()))
         .collect();
-    if clusters.is_empty() {
+    let has_patroni = app.fleet.patroni_snapshots().next().is_some();
+    if clusters.is_empty() && !has_patroni {
         widgets::nothing_here_ui(
             ui,
             "No PostgreSQL endpoint is polled. Add a PostgreSQL cluster (primary DSN and replica DSNs) to the profile, or open the demo fleet.",
@@ -160,6 +161,7 @@ pub fn databases_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
             }
         });
     }
+    super::patroni_view::patroni_clusters_ui(app, ui);
 }
 
 fn server_row_ui(ui: &mut egui::Ui, app: &mut ScaleboardApp, limits: &Thresholds, s: &DbServer) {

@@ -14,6 +14,7 @@ mod databases_panel;
 pub mod fonts;
 mod health_panel;
 mod notifications;
+mod patroni_view;
 pub mod overview_panel;
 mod profile_editor;
 mod profile_prometheus;

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod docker;
+pub mod patroni;
 pub mod fake_kube;
 pub mod postgres;
 pub mod rabbitmq;

@@ -1,6 +1,7 @@
 //! The built-in demo fleet: a connector like any other, backed by an in-process simulation, so
 //! the app shows a living fleet with nothing installed. Everything it reports is labelled DEMO.
 
+mod patroni;
 mod rng;
 pub mod sim;
 
@@ -23,6 +24,7 @@ pub const REDIS_ENDPOINT: &str = "demo-redis";
 pub const QUEUES_ENDPOINT: &str = "demo-queues";
 pub const HEALTH_ENDPOINT: &str = "demo-health";
 pub const PG_CLUSTER: &str = "orders-db";
+pub const PATRONI_ENDPOINT: &str = "demo-patroni";
 
 /// History the demo hands over with its first poll, so a newcomer's plots are not empty.
 const BACKFILL_MS: i64 = 15 * 60 * 1000;
@@ -87,6 +89,11 @@ impl DemoWorld {
                 Area::Workloads,
             ),
             (PG_ENDPOINT, "orders-db (PostgreSQL, DEMO)", Area::Databases),
+            (
+                PATRONI_ENDPOINT,
+                "billing-ha (Patroni, DEMO)",
+                Area::Databases,
+            ),
             (REDIS_ENDPOINT, "cache-main (Redis, DEMO)", Area::Cache),
             (QUEUES_ENDPOINT, "job queues (DEMO)", Area::Queues),
             (HEALTH_ENDPOINT, "health endpoints (DEMO)", Area::Health),
@@ -156,10 +163,11 @@ impl Connector for DemoConnector {
     }
 }
 
-const ENDPOINTS: [&str; 6] = [
+const ENDPOINTS: [&str; 7] = [
     K8S_ENDPOINT,
     COMPOSE_ENDPOINT,
     PG_ENDPOINT,
+    PATRONI_ENDPOINT,
     REDIS_ENDPOINT,
     QUEUES_ENDPOINT,
     HEALTH_ENDPOINT,
@@ -171,6 +179,11 @@ fn output(fleet: &DemoFleet, endpoint: &str) -> PollOutput {
         K8S_ENDPOINT => workloads(fleet, K8S_ENDPOINT, false),
         COMPOSE_ENDPOINT => workloads(fleet, COMPOSE_ENDPOINT, true),
         PG_ENDPOINT => databases(fleet),
+        PATRONI_ENDPOINT => PollOutput {
+            samples: fleet.patroni.samples(PATRONI_ENDPOINT),
+            snapshot: Snapshot::Patroni(fleet.patroni.snapshot.clone()),
+            notices: Vec::new(),
+        },
         REDIS_ENDPOINT => cache(fleet),
         QUEUES_ENDPOINT => queues(fleet),
         _ => health(fleet),
@@ -178,6 +191,14 @@ fn output(fleet: &DemoFleet, endpoint: &str) -> PollOutput {
 }
 
 fn apply(fleet: &mut DemoFleet, action: &Action) -> Result<String, ConnectorError> {
+    if matches!(
+        action,
+        Action::PatroniSwitchover { .. }
+            | Action::PatroniFailover { .. }
+            | Action::PatroniCancelSwitchover { .. }
+    ) {
+        return fleet.patroni.apply(action);
+    }
     let missing = |w: &WorkloadRef| ConnectorError::Failed(format!("{w} does not exist"));
     match action {
         Action::ScaleWorkload { workload, replicas } => {
@@ -297,6 +318,9 @@ fn apply(fleet: &mut DemoFleet, action: &Action) -> Result<String, ConnectorErro
                 "DEMO: SELECT pg_promote(wait => true) on {replica}: t"
             ))
         }
+        Action::PatroniSwitchover { .. }
+        | Action::PatroniFailover { .. }
+        | Action::PatroniCancelSwitchover { .. } => fleet.patroni.apply(action),
     }
 }
 

@@ -98,6 +98,7 @@ pub struct DemoFleet {
     pub queues: Vec<SimQueue>,
     pub cache: SimCache,
     pub probes: Vec<SimProbe>,
+    pub patroni: super::patroni::DemoPatroni,
     /// Seconds between autoscaler evaluations (Kubernetes uses 15 s).
     hpa_period_s: i64,
 }
@@ -231,6 +232,7 @@ impl DemoFleet {
                     "sheets-service",
                 ),
             ],
+            patroni: super::patroni::DemoPatroni::new(),
             hpa_period_s: 15,
         };
         // Settle derived values so the very first snapshot already looks alive.
@@ -304,6 +306,8 @@ impl DemoFleet {
             }
         }
         self.step_databases(load);
+        let noise = self.rng.noise();
+        self.patroni.step(load, noise);
         self.step_queues(load);
         self.step_cache(load);
         self.step_probes();

@@ -31,7 +31,11 @@ impl KubernetesConnector {
             | Action::SetAutoscaler { workload, .. }
             | Action::DeleteAutoscaler { workload } => vec![workload],
             Action::ScaleWorkloads { targets, .. } => targets.iter().map(|(w, _)| w).collect(),
-            Action::PromoteReplica { .. } | Action::ScaleComposeServices { .. } => {
+            Action::PromoteReplica { .. }
+            | Action::ScaleComposeServices { .. }
+            | Action::PatroniSwitchover { .. }
+            | Action::PatroniFailover { .. }
+            | Action::PatroniCancelSwitchover { .. } => {
                 return Ok(None);
             }
         };

@@ -315,7 +315,11 @@ impl KubernetesConnector {
                     done
                 })
             }
-            Action::PromoteReplica { .. } | Action::ScaleComposeServices { .. } => {
+            Action::PromoteReplica { .. }
+            | Action::ScaleComposeServices { .. }
+            | Action::PatroniSwitchover { .. }
+            | Action::PatroniFailover { .. }
+            | Action::PatroniCancelSwitchover { .. } => {
                 Err(ConnectorError::Unsupported(format!(
                     "a Kubernetes endpoint cannot {} {}",
                     action.kind(),
