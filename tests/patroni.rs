@@ -439,8 +439,10 @@ fn failover_after_the_leader_stops_in_maintenance_mode() {
         })
     });
     let mut rig = Rig::start(profile(&cluster));
-    rig.until("no leader seen", |r, _| {
-        r.patroni().is_some_and(|p| p.leader().is_none())
+    rig.until("no leader and m1 stopped seen", |r, _| {
+        r.patroni().is_some_and(|p| {
+            p.leader().is_none() && p.member("m1").is_some_and(|m| !m.is_running())
+        })
     });
     let s = rig.patroni().cloned().unwrap();
     assert!(s.paused);
