@@ -59,7 +59,7 @@ fn connector(e: PatroniEndpoint, password: &'static str) -> PatroniConnector {
 
 fn read(rt: &tokio::runtime::Runtime, c: &PatroniConnector) -> PatroniSnapshot {
     match rt.block_on(c.poll()).unwrap().snapshot {
-        Snapshot::Patroni(p) => p,
+        Snapshot::Patroni(p) => *p,
         other => panic!("not a Patroni snapshot: {other:?}"),
     }
 }
@@ -203,7 +203,11 @@ fn write_credentials(config_dir: &std::path::Path, profile: &str) {
         .mode(0o600)
         .open(config_dir.join("credentials.toml"))
         .unwrap();
-    writeln!(f, "[scaleboard]\n\"{profile}/patroni/ha\" = \"{REST_PASSWORD}\"").unwrap();
+    writeln!(
+        f,
+        "[scaleboard]\n\"{profile}/patroni/ha\" = \"{REST_PASSWORD}\""
+    )
+    .unwrap();
 }
 
 fn profile(cluster: &PatroniCluster) -> Profile {
@@ -231,10 +235,7 @@ fn topology_guards_auth_pg_promote_refusal_and_switchovers() {
     assert_eq!(s.cluster, SCOPE);
     assert_eq!(s.members.len(), 3, "{s:#?}");
     assert_eq!(s.leader().map(|l| l.name.as_str()), Some("m1"));
-    assert_eq!(
-        s.members.iter().filter(|m| m.role.is_leader()).count(),
-        1
-    );
+    assert_eq!(s.members.iter().filter(|m| m.role.is_leader()).count(), 1);
     assert_eq!(s.timeline(), Some(1));
     for name in ["m2", "m3"] {
         let m = s.member(name).unwrap();
@@ -248,10 +249,14 @@ fn topology_guards_auth_pg_promote_refusal_and_switchovers() {
     assert_eq!(s.maximum_lag_on_failover, Some(1_048_576));
     assert!(!s.paused && !s.synchronous_mode);
     let health = scaleboard::health::assess_snapshot(
-        &Snapshot::Patroni(s.clone()),
+        &Snapshot::Patroni(Box::new(s.clone())),
         &scaleboard::profiles::Thresholds::default(),
     );
-    assert_eq!(health.state, scaleboard::health::HealthState::Ok, "{health:?}");
+    assert_eq!(
+        health.state,
+        scaleboard::health::HealthState::Ok,
+        "{health:?}"
+    );
 
     // A URL that does not answer: the cluster is read through the next one, and said so.
     let mut two = endpoint(&cluster);
@@ -272,8 +277,16 @@ fn topology_guards_auth_pg_promote_refusal_and_switchovers() {
     let why = refusals(&to_m3).join(" ");
     assert!(why.contains("m3 is tagged nofailover"), "{why}");
     assert!(why.contains("412 no good candidates"), "{why}");
-    assert!(to_m3.command.contains("switchover sbtest --leader m1 --candidate m3"));
-    assert!(to_m3.command.contains("curl -s -u admin -XPOST"), "{}", to_m3.command);
+    assert!(
+        to_m3
+            .command
+            .contains("switchover sbtest --leader m1 --candidate m3")
+    );
+    assert!(
+        to_m3.command.contains("curl -s -u admin -XPOST"),
+        "{}",
+        to_m3.command
+    );
     // Bypassing our guard: Patroni's own 412, translated.
     let action = switchover("m1", Some("m3"));
     let err = rt
@@ -282,7 +295,10 @@ fn topology_guards_auth_pg_promote_refusal_and_switchovers() {
     let ConnectorError::Refused(text) = &err else {
         panic!("{err:?}")
     };
-    assert!(text.contains("412") && text.contains("no good candidates"), "{text}");
+    assert!(
+        text.contains("412") && text.contains("no good candidates"),
+        "{text}"
+    );
     assert!(text.contains("nofailover"), "{text}");
     // A leader name that no longer matches is Patroni's 412 too, read as "changed since".
     let err = rt
@@ -375,7 +391,10 @@ fn topology_guards_auth_pg_promote_refusal_and_switchovers() {
         record.detail
     );
     let audit = rig.audit();
-    assert!(audit.contains("\"Intent\"") || audit.contains("\"intent\""), "{audit}");
+    assert!(
+        audit.contains("\"Intent\"") || audit.contains("\"intent\""),
+        "{audit}"
+    );
     assert_eq!(audit.matches("\"switchover\"").count(), 2, "{audit}");
     assert_eq!(cluster.leader().as_deref(), Some("m2"));
     drop(rig);
@@ -420,7 +439,10 @@ fn topology_guards_auth_pg_promote_refusal_and_switchovers() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("Patroni sbtest: 3 members, leader m1 running (tl 3)"), "{text}");
+    assert!(
+        text.contains("Patroni sbtest: 3 members, leader m1 running (tl 3)"),
+        "{text}"
+    );
     let out = scaleboard(&config).arg("audit").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("switchover ha/sbtest/m2->m1"), "{text}");
@@ -447,7 +469,7 @@ fn failover_after_the_leader_stops_in_maintenance_mode() {
     let s = rig.patroni().cloned().unwrap();
     assert!(s.paused);
     let health = scaleboard::health::assess_snapshot(
-        &Snapshot::Patroni(s.clone()),
+        &Snapshot::Patroni(Box::new(s.clone())),
         &scaleboard::profiles::Thresholds::default(),
     );
     assert!(
@@ -467,7 +489,11 @@ fn failover_after_the_leader_stops_in_maintenance_mode() {
     };
     // No leader: a switchover is refused and names the failover.
     let so = plan(switchover("m1", Some("m2")), &view, &policy());
-    assert!(refusals(&so).join(" ").contains("Use a failover"), "{:#?}", so.guards);
+    assert!(
+        refusals(&so).join(" ").contains("Use a failover"),
+        "{:#?}",
+        so.guards
+    );
     let failover = |candidate: &str| Action::PatroniFailover {
         endpoint: "ha".into(),
         cluster: SCOPE.into(),
@@ -478,7 +504,9 @@ fn failover_after_the_leader_stops_in_maintenance_mode() {
     let to_m2 = plan(failover("m2"), &view, &policy());
     assert!(!to_m2.refused(), "{:#?}", to_m2.guards);
     assert!(
-        to_m2.command.contains("failover sbtest --candidate m2 --force"),
+        to_m2
+            .command
+            .contains("failover sbtest --candidate m2 --force"),
         "{}",
         to_m2.command
     );
@@ -490,8 +518,7 @@ fn failover_after_the_leader_stops_in_maintenance_mode() {
         record.detail
     );
     assert!(
-        record.detail.contains("m2 leads on timeline 2")
-            && record.detail.contains("m1 is stopped"),
+        record.detail.contains("m2 leads on timeline 2") && record.detail.contains("m1 is stopped"),
         "{}",
         record.detail
     );

@@ -556,7 +556,7 @@ fn readme_reference_examples_load_without_an_error() {
         .collect();
     assert_eq!(
         blocks.len(),
-        8,
+        9,
         "one example per endpoint kind, plus thresholds"
     );
     for block in blocks {
@@ -640,7 +640,7 @@ fn every_kind_of_change_reads_back_as_saved() {
         fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     let section = &readme[readme.find("### `profiles.toml` reference").unwrap()..];
     let mut text = String::from("# all kinds\n[[profile]]\nname = \"all\"\n");
-    for block in section.split("```toml\n").skip(1).take(8) {
+    for block in section.split("```toml\n").skip(1).take(9) {
         let block = &block[..block.find("```").unwrap()];
         for line in block.lines().skip(2) {
             if !line.starts_with("refresh_interval_secs") && !line.starts_with("read_only") {
@@ -656,7 +656,7 @@ fn every_kind_of_change_reads_back_as_saved() {
     assert!(base.rabbitmq.is_some() && base.prometheus.is_some() && base.kubernetes.len() == 1);
 
     type Change = fn(&mut Profile);
-    let changes: [(&str, Change); 12] = [
+    let changes: [(&str, Change); 13] = [
         ("contexts", |p| p.kubernetes[0].contexts.clear()),
         ("kubeconfig", |p| p.kubernetes[0].kubeconfig = None),
         ("docker_host", |p| p.compose[0].docker_host = None),
@@ -685,6 +685,10 @@ fn every_kind_of_change_reads_back_as_saved() {
             p.health[0].tls_verify = false;
         }),
         ("threshold", |p| p.thresholds.memory_percent = 75.5),
+        ("patroni url", |p| {
+            p.patroni[0].urls.push("https://pg2:8008".into());
+            p.patroni[0].port = 8010;
+        }),
         ("endpoint gone", |p| {
             p.rabbitmq = None;
             p.kubernetes.clear();

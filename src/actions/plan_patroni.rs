@@ -10,15 +10,15 @@ use crate::model::patroni::{PatroniMember, PatroniRole, PatroniSnapshot};
 use crate::model::snapshot::DbServer;
 
 pub(super) fn plan_patroni(action: &Action, fleet: &dyn FleetView, policy: &PlanPolicy) -> Plan {
-    let (endpoint, cluster) = match action {
-        Action::PatroniSwitchover {
-            endpoint, cluster, ..
-        }
-        | Action::PatroniFailover {
-            endpoint, cluster, ..
-        }
-        | Action::PatroniCancelSwitchover { endpoint, cluster } => (endpoint, cluster),
-        _ => return unknown_target(action, policy, "not a Patroni action".into()),
+    let (Action::PatroniSwitchover {
+        endpoint, cluster, ..
+    }
+    | Action::PatroniFailover {
+        endpoint, cluster, ..
+    }
+    | Action::PatroniCancelSwitchover { endpoint, cluster }) = action
+    else {
+        return unknown_target(action, policy, "not a Patroni action".into());
     };
     let Some(s) = fleet.patroni(endpoint) else {
         return unknown_target(
@@ -35,13 +35,21 @@ pub(super) fn plan_patroni(action: &Action, fleet: &dyn FleetView, policy: &Plan
             scheduled_at,
             ..
         } => {
-            switchover_guards(s, leader, candidate.as_deref(), scheduled_at.as_deref(), &mut guards);
+            switchover_guards(
+                s,
+                leader,
+                candidate.as_deref(),
+                scheduled_at.as_deref(),
+                &mut guards,
+            );
             let to = candidate.as_deref().unwrap_or("the member Patroni picks");
             (
                 format!("Switchover {cluster}: {leader} -> {to}"),
                 match scheduled_at {
                     Some(at) => format!("at {at}: {to} leads, {leader} follows it"),
-                    None => format!("{to} leads on a new timeline, {leader} and the others follow it"),
+                    None => {
+                        format!("{to} leads on a new timeline, {leader} and the others follow it")
+                    }
                 },
                 switchover_command(s, leader, candidate.as_deref(), scheduled_at.as_deref()),
                 true,
@@ -125,7 +133,11 @@ fn switchover_command(
     candidate: Option<&str>,
     at: Option<&str>,
 ) -> String {
-    let mut ctl = format!("{} switchover {} --leader {leader}", patronictl(s), s.cluster);
+    let mut ctl = format!(
+        "{} switchover {} --leader {leader}",
+        patronictl(s),
+        s.cluster
+    );
     let mut body = format!("\"leader\":\"{leader}\"");
     if let Some(c) = candidate {
         ctl.push_str(&format!(" --candidate {c}"));
@@ -422,7 +434,10 @@ pub(super) fn promote_refusal(
         server.name, s.cluster, m.name
     ));
     let alternative = s.leader().map(|l| Alternative {
-        label: format!("Switch over {} to {} through Patroni instead", s.cluster, m.name),
+        label: format!(
+            "Switch over {} to {} through Patroni instead",
+            s.cluster, m.name
+        ),
         action: Action::PatroniSwitchover {
             endpoint: endpoint.to_string(),
             cluster: s.cluster.clone(),
@@ -445,7 +460,15 @@ pub(super) fn facts(action: &Action, s: Option<&PatroniSnapshot>, out: &mut Vec<
     };
     let mut push = |what: String, value: String| out.push(Fact { what, value });
     let leader = s.leader().map_or("none".to_string(), |l| {
-        format!("{} ({})", l.name, if l.is_running() { "running" } else { l.state.as_str() })
+        format!(
+            "{} ({})",
+            l.name,
+            if l.is_running() {
+                "running"
+            } else {
+                l.state.as_str()
+            }
+        )
     });
     match action {
         Action::PatroniCancelSwitchover { .. } => push(

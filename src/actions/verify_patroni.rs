@@ -10,7 +10,9 @@ pub(super) fn check(action: &Action, s: &PatroniSnapshot) -> Verification {
     match action {
         Action::PatroniCancelSwitchover { .. } => match &s.scheduled_switchover {
             None => Verification::Done("no switchover is scheduled".into()),
-            Some(sw) => Verification::Pending(format!("a switchover is still scheduled at {}", sw.at)),
+            Some(sw) => {
+                Verification::Pending(format!("a switchover is still scheduled at {}", sw.at))
+            }
         },
         Action::PatroniSwitchover {
             scheduled_at: Some(at),
@@ -22,7 +24,9 @@ pub(super) fn check(action: &Action, s: &PatroniSnapshot) -> Verification {
         Action::PatroniSwitchover {
             leader, candidate, ..
         } => settled(s, Some(leader.as_str()), candidate.as_deref(), false),
-        Action::PatroniFailover { candidate, .. } => settled(s, None, Some(candidate.as_str()), true),
+        Action::PatroniFailover { candidate, .. } => {
+            settled(s, None, Some(candidate.as_str()), true)
+        }
         _ => Verification::Pending("waiting for a matching snapshot".into()),
     }
 }
@@ -48,7 +52,10 @@ fn settled(
     }
     let tl = l.timeline.map_or("?".into(), |t| t.to_string());
     if !l.is_running() {
-        return Verification::Applied(format!("{} holds the leader lock but is {}", l.name, l.state));
+        return Verification::Applied(format!(
+            "{} holds the leader lock but is {}",
+            l.name, l.state
+        ));
     }
     let mut following = Vec::new();
     let mut behind = Vec::new();

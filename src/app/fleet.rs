@@ -141,7 +141,7 @@ impl FleetState {
         &self,
     ) -> impl Iterator<Item = (&EndpointState, &crate::model::patroni::PatroniSnapshot)> {
         self.endpoints.iter().filter_map(|e| match &e.snapshot {
-            Some(Snapshot::Patroni(p)) => Some((e, p)),
+            Some(Snapshot::Patroni(p)) => Some((e, p.as_ref())),
             _ => None,
         })
     }

@@ -40,7 +40,7 @@ impl FleetView for View {
         self.snapshots
             .iter()
             .filter_map(|(e, s)| match s {
-                Snapshot::Patroni(p) => Some((e.as_str(), p)),
+                Snapshot::Patroni(p) => Some((e.as_str(), p.as_ref())),
                 _ => None,
             })
             .collect()

@@ -45,7 +45,7 @@ pub enum Snapshot {
     Health(Vec<HealthCheck>),
     Prometheus(PromSnapshot),
     /// A Patroni cluster as its REST API reports it.
-    Patroni(super::patroni::PatroniSnapshot),
+    Patroni(Box<super::patroni::PatroniSnapshot>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

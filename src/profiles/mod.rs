@@ -22,9 +22,9 @@ pub mod validate;
 
 pub use credentials_file::{CredentialsError, CredentialsFile};
 pub use model::{
-    ComposeEndpoint, EndpointKind, HealthEndpoint, KubernetesEndpoint, PostgresEndpoint, Profile,
-    PatroniEndpoint, PromPreset, PromQuery, PrometheusEndpoint, RabbitMqEndpoint, RedisEndpoint, SecretRef,
-    Thresholds,
+    ComposeEndpoint, EndpointKind, HealthEndpoint, KubernetesEndpoint, PatroniEndpoint,
+    PostgresEndpoint, Profile, PromPreset, PromQuery, PrometheusEndpoint, RabbitMqEndpoint,
+    RedisEndpoint, SecretRef, Thresholds,
 };
 pub use paths::{AppDirs, DirEnv, PathsError};
 pub use secrets::{

@@ -408,7 +408,11 @@ pub fn validate_profile(p: &Profile) -> Vec<Problem> {
         let f = c.name("patroni", i, &e.name, true);
         unique(&mut c, "patroni", i, &e.name);
         for (j, u) in e.urls.iter().enumerate() {
-            c.url(&f.item("urls", j, &(j + 1).to_string()), u, &["http", "https"]);
+            c.url(
+                &f.item("urls", j, &(j + 1).to_string()),
+                u,
+                &["http", "https"],
+            );
         }
         match e.discover_from.as_deref().map(str::trim) {
             None if e.urls.is_empty() => c.push(
@@ -426,7 +430,10 @@ pub fn validate_profile(p: &Profile) -> Vec<Problem> {
                     "no postgres endpoint of this profile is named \"{pg}\"{}",
                     super::schema::suggest(
                         pg,
-                        &p.postgres.iter().map(|x| x.name.as_str()).collect::<Vec<_>>()
+                        &p.postgres
+                            .iter()
+                            .map(|x| x.name.as_str())
+                            .collect::<Vec<_>>()
                     )
                     .map_or(String::new(), |s| format!(" (did you mean \"{s}\"?)"))
                 ),
@@ -434,10 +441,16 @@ pub fn validate_profile(p: &Profile) -> Vec<Problem> {
             _ => {}
         }
         if e.port == 0 {
-            c.push(&f.key("port"), "the REST API port must be between 1 and 65535");
+            c.push(
+                &f.key("port"),
+                "the REST API port must be between 1 and 65535",
+            );
         }
         if e.username.as_ref().is_some_and(|u| u.trim().is_empty()) {
-            c.push(&f.key("username"), "the user name must not be empty when given");
+            c.push(
+                &f.key("username"),
+                "the user name must not be empty when given",
+            );
         }
         c.secret(&f.key("password"), e.password.as_ref());
         if e.ca_file.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {

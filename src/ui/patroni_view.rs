@@ -53,7 +53,10 @@ fn cluster_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, endpoint: &str, p: &Pa
         Some(l) if !l.is_running() => {
             ui.colored_label(
                 theme::BAD,
-                format!("Leader {} is {}: fail over to a healthy member.", l.name, l.state),
+                format!(
+                    "Leader {} is {}: fail over to a healthy member.",
+                    l.name, l.state
+                ),
             );
         }
         Some(_) => {}
@@ -65,7 +68,9 @@ fn cluster_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, endpoint: &str, p: &Pa
         .striped(true)
         .num_columns(8)
         .show(ui, |ui| {
-            for h in ["Member", "Role", "State", "Timeline", "Lag", "Tags", "Host", ""] {
+            for h in [
+                "Member", "Role", "State", "Timeline", "Lag", "Tags", "Host", "",
+            ] {
                 ui.strong(h);
             }
             ui.end_row();
@@ -76,7 +81,10 @@ fn cluster_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, endpoint: &str, p: &Pa
                         Some(l) => {
                             if ui
                                 .button("Switchover…")
-                                .on_hover_text(format!("Hand the leader lock from {l} to {}", m.name))
+                                .on_hover_text(format!(
+                                    "Hand the leader lock from {l} to {}",
+                                    m.name
+                                ))
                                 .clicked()
                             {
                                 proposed = Some(Action::PatroniSwitchover {
@@ -115,7 +123,9 @@ fn cluster_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, endpoint: &str, p: &Pa
                 let mut at: String = ui.data_mut(|d| d.get_temp(id).unwrap_or_default());
                 if ui
                     .button("Switchover… (Patroni's choice)")
-                    .on_hover_text("Patroni picks the healthiest member; with a time below, it is scheduled")
+                    .on_hover_text(
+                        "Patroni picks the healthiest member; with a time below, it is scheduled",
+                    )
                     .clicked()
                 {
                     proposed = Some(Action::PatroniSwitchover {
@@ -148,8 +158,12 @@ fn cluster_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, endpoint: &str, p: &Pa
             format!(
                 "Switchover scheduled at {}{}{}",
                 sw.at,
-                sw.from.as_deref().map_or(String::new(), |f| format!(" from {f}")),
-                sw.to.as_deref().map_or(String::new(), |t| format!(" to {t}"))
+                sw.from
+                    .as_deref()
+                    .map_or(String::new(), |f| format!(" from {f}")),
+                sw.to
+                    .as_deref()
+                    .map_or(String::new(), |t| format!(" to {t}"))
             ),
         );
     }
@@ -162,7 +176,9 @@ fn cluster_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, endpoint: &str, p: &Pa
                         "timeline {} ended at {}{}{} ({})",
                         h.timeline,
                         format_lsn(h.lsn),
-                        h.timestamp.as_deref().map_or(String::new(), |t| format!(" on {t}")),
+                        h.timestamp
+                            .as_deref()
+                            .map_or(String::new(), |t| format!(" on {t}")),
                         h.new_leader
                             .as_deref()
                             .map_or(String::new(), |l| format!(", new leader {l}")),
@@ -180,7 +196,7 @@ fn cluster_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, endpoint: &str, p: &Pa
         .filter(|m| !m.role.is_leader())
         .map(|m| {
             (
-                SeriesKey::new(&format!("{endpoint}/{}", m.name), "lag_bytes"),
+                SeriesKey::new(format!("{endpoint}/{}", m.name), "lag_bytes"),
                 m.name.clone(),
             )
         })

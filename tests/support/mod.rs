@@ -2,8 +2,8 @@
 #![allow(dead_code)]
 
 pub mod docker;
-pub mod patroni;
 pub mod fake_kube;
+pub mod patroni;
 pub mod postgres;
 pub mod rabbitmq;
 pub mod redis;

@@ -96,7 +96,9 @@ fn alive(pid: i32) -> bool {
 pub fn get(url: &str) -> Option<(u16, String)> {
     use std::io::{Read, Write};
     let rest = url.strip_prefix("http://")?;
-    let (host, path) = rest.split_once('/').map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
+    let (host, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
     let addr: std::net::SocketAddr = host.parse().ok()?;
     let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
@@ -184,7 +186,8 @@ impl PatroniCluster {
             if i == 0 {
                 // The first member bootstraps the cluster; the others clone from it.
                 cluster.wait("m1 to lead", Duration::from_secs(40), |c| {
-                    get(&format!("{}/leader", c.members[0].api_url())).is_some_and(|(s, _)| s == 200)
+                    get(&format!("{}/leader", c.members[0].api_url()))
+                        .is_some_and(|(s, _)| s == 200)
                 });
             }
         }
@@ -193,7 +196,9 @@ impl PatroniCluster {
                 let m = v["members"].as_array().cloned().unwrap_or_default();
                 m.len() == 3
                     && m.iter().all(|x| x["state"] == "running")
-                    && m.iter().filter(|x| x["role"] != "leader").all(|x| x["lag"].is_number())
+                    && m.iter()
+                        .filter(|x| x["role"] != "leader")
+                        .all(|x| x["lag"].is_number())
             })
         });
         eprintln!(
@@ -378,7 +383,10 @@ impl Drop for PatroniCluster {
         for m in &self.members {
             // A paused or killed Patroni leaves its PostgreSQL running: stop it by its pid file.
             if let Ok(text) = std::fs::read_to_string(m.data_dir().join("postmaster.pid"))
-                && let Some(pid) = text.lines().next().and_then(|l| l.trim().parse::<i32>().ok())
+                && let Some(pid) = text
+                    .lines()
+                    .next()
+                    .and_then(|l| l.trim().parse::<i32>().ok())
             {
                 signal(pid, "-QUIT");
             }

@@ -181,7 +181,7 @@ fn output(fleet: &DemoFleet, endpoint: &str) -> PollOutput {
         PG_ENDPOINT => databases(fleet),
         PATRONI_ENDPOINT => PollOutput {
             samples: fleet.patroni.samples(PATRONI_ENDPOINT),
-            snapshot: Snapshot::Patroni(fleet.patroni.snapshot.clone()),
+            snapshot: Snapshot::Patroni(Box::new(fleet.patroni.snapshot.clone())),
             notices: Vec::new(),
         },
         REDIS_ENDPOINT => cache(fleet),

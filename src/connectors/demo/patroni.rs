@@ -98,19 +98,24 @@ impl DemoPatroni {
             .members
             .iter()
             .filter_map(|m| {
-                m.lag_bytes.map(|l| {
-                    Sample::new(format!("{endpoint}/{}", m.name), "lag_bytes", l as f64)
-                })
+                m.lag_bytes
+                    .map(|l| Sample::new(format!("{endpoint}/{}", m.name), "lag_bytes", l as f64))
             })
             .collect()
     }
 
     pub fn apply(&mut self, action: &Action) -> Result<String, ConnectorError> {
         match action {
-            Action::PatroniCancelSwitchover { .. } => match self.snapshot.scheduled_switchover.take() {
-                Some(_) => Ok("DEMO: Patroni answered 200 \"scheduled switchover deleted\"".into()),
-                None => Err(ConnectorError::NotFound("DEMO: no switchover is scheduled".into())),
-            },
+            Action::PatroniCancelSwitchover { .. } => {
+                match self.snapshot.scheduled_switchover.take() {
+                    Some(_) => {
+                        Ok("DEMO: Patroni answered 200 \"scheduled switchover deleted\"".into())
+                    }
+                    None => Err(ConnectorError::NotFound(
+                        "DEMO: no switchover is scheduled".into(),
+                    )),
+                }
+            }
             Action::PatroniSwitchover {
                 leader,
                 candidate,

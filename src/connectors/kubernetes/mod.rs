@@ -319,13 +319,11 @@ impl KubernetesConnector {
             | Action::ScaleComposeServices { .. }
             | Action::PatroniSwitchover { .. }
             | Action::PatroniFailover { .. }
-            | Action::PatroniCancelSwitchover { .. } => {
-                Err(ConnectorError::Unsupported(format!(
-                    "a Kubernetes endpoint cannot {} {}",
-                    action.kind(),
-                    action.target_path()
-                )))
-            }
+            | Action::PatroniCancelSwitchover { .. } => Err(ConnectorError::Unsupported(format!(
+                "a Kubernetes endpoint cannot {} {}",
+                action.kind(),
+                action.target_path()
+            ))),
         }
     }
 

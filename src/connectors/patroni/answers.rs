@@ -132,7 +132,12 @@ mod tests {
 
     #[test]
     fn success_and_schedule_are_outputs() {
-        let ok = translate(Write::Switchover, 200, "Successfully switched over to \"m2\"").unwrap();
+        let ok = translate(
+            Write::Switchover,
+            200,
+            "Successfully switched over to \"m2\"",
+        )
+        .unwrap();
         assert!(ok.contains("Successfully switched over"), "{ok}");
         let s = translate(Write::Switchover, 202, "Switchover scheduled").unwrap();
         assert!(s.contains("scheduled"), "{s}");

@@ -4,7 +4,7 @@
 
 use crate::connectors::ConnectorError;
 use crate::connectors::http::{TlsOptions, client, plain_error};
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -33,12 +33,12 @@ impl Api {
     pub fn new(
         endpoint: &str,
         urls: Vec<String>,
-        ca_file: Option<PathBuf>,
+        ca_file: Option<&Path>,
         username: Option<String>,
     ) -> Self {
         let tls = TlsOptions {
             skip_verify: false,
-            ca_file: ca_file.as_deref(),
+            ca_file,
         };
         Self {
             endpoint: endpoint.to_string(),
@@ -64,7 +64,10 @@ impl Api {
     pub fn learn(&self, api_urls: impl Iterator<Item = String>) {
         let mut urls = self.urls.lock().unwrap_or_else(PoisonError::into_inner);
         for u in api_urls {
-            let base = u.trim_end_matches('/').trim_end_matches("/patroni").to_string();
+            let base = u
+                .trim_end_matches('/')
+                .trim_end_matches("/patroni")
+                .to_string();
             if !base.is_empty() && !urls.contains(&base) {
                 urls.push(base);
             }

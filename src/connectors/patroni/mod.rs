@@ -49,7 +49,7 @@ impl PatroniConnector {
             api: Api::new(
                 &endpoint.name,
                 urls,
-                endpoint.ca_file.clone(),
+                endpoint.ca_file.as_deref(),
                 endpoint.username.clone(),
             ),
             endpoint,
@@ -215,11 +215,16 @@ impl Connector for PatroniConnector {
             let notices = snapshot
                 .unanswered
                 .iter()
-                .map(|m| format!("Patroni {}: a member's REST API did not answer ({m})", self.info.id))
+                .map(|m| {
+                    format!(
+                        "Patroni {}: a member's REST API did not answer ({m})",
+                        self.info.id
+                    )
+                })
                 .collect();
             Ok(PollOutput {
                 samples: samples(&self.info.id, &snapshot),
-                snapshot: Snapshot::Patroni(snapshot),
+                snapshot: Snapshot::Patroni(Box::new(snapshot)),
                 notices,
             })
         })
@@ -231,7 +236,7 @@ impl Connector for PatroniConnector {
     ) -> BoxFuture<'a, Result<Option<Snapshot>, ConnectorError>> {
         Box::pin(async move {
             request(action)?;
-            Ok(Some(Snapshot::Patroni(self.read().await?)))
+            Ok(Some(Snapshot::Patroni(Box::new(self.read().await?))))
         })
     }
 
@@ -242,7 +247,10 @@ impl Connector for PatroniConnector {
 
 /// The REST API URLs for an endpoint: its own `urls`, then `http(s)://HOST:port` for every
 /// server host of the `discover_from` PostgreSQL endpoint (https when a CA file is given).
-pub fn endpoint_urls(e: &PatroniEndpoint, postgres: Option<&crate::profiles::PostgresEndpoint>) -> Vec<String> {
+pub fn endpoint_urls(
+    e: &PatroniEndpoint,
+    postgres: Option<&crate::profiles::PostgresEndpoint>,
+) -> Vec<String> {
     let mut urls: Vec<String> = e.urls.iter().map(|u| u.trim().to_string()).collect();
     if let Some(pg) = postgres {
         let defaults = super::postgres::dsn::Defaults::from_env();

@@ -154,7 +154,10 @@ mod tests {
         assert_eq!(m3.role, PatroniRole::SyncStandby);
         assert_eq!(m3.lag_bytes, None);
         assert!(!m3.is_running());
-        assert_eq!(s.scheduled_switchover.as_ref().unwrap().to.as_deref(), Some("m3"));
+        assert_eq!(
+            s.scheduled_switchover.as_ref().unwrap().to.as_deref(),
+            Some("m3")
+        );
         assert!(cluster(&serde_json::json!({"x": 1})).is_err());
     }
 
