@@ -713,3 +713,52 @@ fn every_kind_of_change_reads_back_as_saved() {
         "{after}"
     );
 }
+
+#[test]
+fn patroni_endpoints_need_a_url_or_a_postgres_endpoint_to_discover_from() {
+    let text = r#"[[profile]]
+name = "ha"
+[[profile.postgres]]
+name = "billing"
+primary_dsn = "postgres://monitor@pg1/postgres"
+[[profile.patroni]]
+name = "none"
+[[profile.patroni]]
+name = "typo"
+discover_from = "biling"
+[[profile.patroni]]
+name = "bad"
+urls = ["ftp://pg1:8008", "http://u:secret@pg1:8008"]
+port = 0
+[[profile.patroni]]
+name = "fine"
+discover_from = "billing"
+"#;
+    let (dir, _) = with_file(text);
+    let store = ProfileStore::load(dir.path());
+    let issues = format!("{:?}", store.issues());
+    assert!(
+        issues.contains("patroni[none].urls: name the REST API"),
+        "{issues}"
+    );
+    assert!(
+        issues.contains("no postgres endpoint of this profile is named \\\"biling\\\" (did you mean \\\"billing\\\"?)"),
+        "{issues}"
+    );
+    assert!(
+        issues.contains("patroni[bad].urls[1]: the address must start with http:// or https://"),
+        "{issues}"
+    );
+    assert!(
+        issues.contains("patroni[bad].urls[2]: put the password in the keyring"),
+        "{issues}"
+    );
+    assert!(issues.contains("patroni[bad].port"), "{issues}");
+    assert!(!issues.contains("patroni[fine]"), "{issues}");
+    // A misspelt key is found like anywhere else.
+    let (dir, _) = with_file(
+        "[[profile]]\nname = \"x\"\n[[profile.patroni]]\nname = \"p\"\nurl = [\"http://a:8008\"]\n",
+    );
+    let issues = format!("{:?}", ProfileStore::load(dir.path()).issues());
+    assert!(issues.contains("did you mean \\\"urls\\\""), "{issues}");
+}

@@ -525,3 +525,7 @@ pub(super) fn facts(action: &Action, s: Option<&PatroniSnapshot>, out: &mut Vec<
         _ => {}
     }
 }
+
+#[cfg(test)]
+#[path = "plan_patroni_tests.rs"]
+mod tests;
