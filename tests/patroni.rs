@@ -525,3 +525,50 @@ fn failover_after_the_leader_stops_in_maintenance_mode() {
     assert_eq!(cluster.leader().as_deref(), Some("m2"));
     assert_eq!(rig.audit().matches("\"failover\"").count(), 2);
 }
+
+/// A REST API on HTTPS with a certificate the profile's `ca_file` trusts; without it, the
+/// certificate is refused in words.
+#[test]
+fn rest_api_over_tls_is_read_with_the_profiles_ca_file() {
+    let cluster = PatroniCluster::start_tls();
+    let m1 = &cluster.members[0];
+    let url = format!("https://127.0.0.1:{}", m1.api_port);
+    let rt = runtime();
+    let trusted = connector(
+        PatroniEndpoint {
+            name: "tls".into(),
+            urls: vec![url.clone()],
+            ca_file: Some(m1.dir.join("cert.pem")),
+            ..PatroniEndpoint::default()
+        },
+        "",
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let s = loop {
+        match rt.block_on(trusted.poll()) {
+            Ok(out) => match out.snapshot {
+                Snapshot::Patroni(p) if p.leader().is_some() => break *p,
+                _ => {}
+            },
+            Err(e) => assert!(Instant::now() < deadline, "{e}\n{}", cluster.logs()),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no leader over TLS\n{}",
+            cluster.logs()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(s.leader().map(|l| l.name.as_str()), Some("m1"));
+    assert_eq!(s.answered_by, url);
+    let untrusted = connector(
+        PatroniEndpoint {
+            name: "tls".into(),
+            urls: vec![url],
+            ..PatroniEndpoint::default()
+        },
+        "",
+    );
+    let err = rt.block_on(untrusted.poll()).err().unwrap().to_string();
+    assert!(err.contains("certificate"), "{err}");
+}

@@ -111,7 +111,18 @@ pub fn get(url: &str) -> Option<(u16, String)> {
 }
 
 impl PatroniCluster {
+    /// Three members on plain HTTP.
     pub fn start() -> Self {
+        Self::start_with(3, false)
+    }
+
+    /// One member whose REST API speaks HTTPS with a self-signed certificate for 127.0.0.1
+    /// (`cert.pem` in its dir, the file a profile's `ca_file` names). Ready once it leads.
+    pub fn start_tls() -> Self {
+        Self::start_with(1, true)
+    }
+
+    fn start_with(count: usize, tls: bool) -> Self {
         need("/usr/bin/patroni", "patroni");
         need("/usr/bin/etcd", "etcd-server");
         need(&format!("{PG_BIN}/postgres"), "postgresql-15");
@@ -161,7 +172,7 @@ impl PatroniCluster {
                 .arg(cluster.dir.path())
                 .status();
         }
-        for (i, name) in ["m1", "m2", "m3"].iter().enumerate() {
+        for (i, name) in ["m1", "m2", "m3"].iter().take(count).enumerate() {
             let member = Member {
                 name: (*name).to_string(),
                 api_port: free_port(),
@@ -170,9 +181,12 @@ impl PatroniCluster {
                 child: None,
             };
             std::fs::create_dir_all(&member.dir).unwrap();
+            if tls {
+                self_signed(&member.dir);
+            }
             std::fs::write(
                 member.dir.join("patroni.yml"),
-                config(&member, etcd_port, i == 2),
+                config(&member, etcd_port, i == 2, tls),
             )
             .unwrap();
             if is_root() {
@@ -183,13 +197,20 @@ impl PatroniCluster {
             }
             cluster.members.push(member);
             cluster.spawn(i);
-            if i == 0 {
+            if i == 0 && !tls {
                 // The first member bootstraps the cluster; the others clone from it.
                 cluster.wait("m1 to lead", Duration::from_secs(40), |c| {
                     get(&format!("{}/leader", c.members[0].api_url()))
                         .is_some_and(|(s, _)| s == 200)
                 });
             }
+        }
+        if tls {
+            // HTTPS is not spoken here: the test reads it through the connector.
+            cluster.wait("m1's REST API port", Duration::from_secs(40), |c| {
+                std::net::TcpStream::connect(("127.0.0.1", c.members[0].api_port)).is_ok()
+            });
+            return cluster;
         }
         cluster.wait("3 running members", Duration::from_secs(60), |c| {
             c.cluster_json().is_some_and(|v| {
@@ -302,8 +323,39 @@ impl PatroniCluster {
     }
 }
 
-fn config(m: &Member, etcd_port: u16, nofailover: bool) -> String {
+/// A self-signed certificate for 127.0.0.1 that is not a CA (rustls refuses a CA certificate as
+/// a server's own), usable as its own trust anchor.
+fn self_signed(dir: &Path) {
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .output()
+        .unwrap_or_else(|e| panic!("openssl (Debian package openssl) cannot run: {e}"));
+    assert!(out.status.success(), "openssl req: {out:?}");
+}
+
+fn config(m: &Member, etcd_port: u16, nofailover: bool, tls: bool) -> String {
     let dir = m.dir.display();
+    let tls = if tls {
+        format!("  certfile: {dir}/cert.pem\n  keyfile: {dir}/key.pem\n")
+    } else {
+        String::new()
+    };
     format!(
         r#"scope: {SCOPE}
 name: {name}
@@ -312,7 +364,7 @@ log:
 restapi:
   listen: 127.0.0.1:{api}
   connect_address: 127.0.0.1:{api}
-  authentication:
+{tls}  authentication:
     username: {REST_USER}
     password: {REST_PASSWORD}
 etcd3:
