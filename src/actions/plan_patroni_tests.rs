@@ -233,6 +233,13 @@ fn verification_waits_for_the_new_leader_and_followers_on_its_timeline() {
     );
     s.members[0].role = PatroniRole::Replica;
     s.members[1].role = PatroniRole::Leader;
+    s.switched_from_timeline = Some(2);
+    // Patroni names the new leader before its promotion has moved the timeline.
+    let seen = check(&action, &Snapshot::Patroni(Box::new(s.clone())));
+    assert!(
+        matches!(&seen, Verification::Applied(t) if t.contains("still on timeline 2")),
+        "{seen:?}"
+    );
     s.members[1].timeline = Some(3);
     s.members[0].state = "starting".into();
     let seen = check(&action, &Snapshot::Patroni(Box::new(s.clone())));

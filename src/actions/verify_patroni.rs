@@ -51,6 +51,14 @@ fn settled(
         return Verification::Pending(format!("{} leads, not {w}", l.name));
     }
     let tl = l.timeline.map_or("?".into(), |t| t.to_string());
+    if let Some(before) = s.switched_from_timeline
+        && l.timeline.is_none_or(|t| t <= before)
+    {
+        return Verification::Applied(format!(
+            "{} holds the leader lock but is still on timeline {tl}: its promotion is not done",
+            l.name
+        ));
+    }
     if !l.is_running() {
         return Verification::Applied(format!(
             "{} holds the leader lock but is {}",

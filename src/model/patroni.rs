@@ -127,6 +127,10 @@ pub struct PatroniSnapshot {
     pub patronictl_config: Option<String>,
     /// The REST API basic-auth user, for the `curl -u` equivalent command.
     pub api_user: Option<String>,
+    /// The cluster's timeline when this connector last asked for a switchover or failover:
+    /// Patroni shows the candidate as leader before its promotion is done, so verification
+    /// waits for a leader above it.
+    pub switched_from_timeline: Option<u32>,
 }
 
 impl PatroniSnapshot {

@@ -191,6 +191,7 @@ impl DemoPatroni {
             self.snapshot.history.remove(0);
         }
         self.snapshot.scheduled_switchover = None;
+        self.snapshot.switched_from_timeline = Some(old_tl);
         self.settle_s = 4;
         Ok(format!(
             "DEMO: Patroni answered 200 \"Successfully {verb} to \\\"{to}\\\"\""

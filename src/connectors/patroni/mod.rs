@@ -29,6 +29,8 @@ pub struct PatroniConnector {
     endpoint: PatroniEndpoint,
     api: Api,
     secret_lookup: Option<SecretLookup>,
+    /// See [`PatroniSnapshot::switched_from_timeline`].
+    switched_from: std::sync::Mutex<Option<u32>>,
 }
 
 impl PatroniConnector {
@@ -54,6 +56,7 @@ impl PatroniConnector {
             ),
             endpoint,
             secret_lookup,
+            switched_from: std::sync::Mutex::new(None),
         }
     }
 
@@ -72,6 +75,10 @@ impl PatroniConnector {
         snapshot.unanswered = misses;
         snapshot.patronictl_config = self.endpoint.patronictl_config.clone();
         snapshot.api_user = self.api.username.clone();
+        snapshot.switched_from_timeline = *self
+            .switched_from
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         // Patroni 3.0 leaves `scope` out of /cluster; each member's /patroni names it.
         let (history, config, status) = tokio::join!(
             self.api.get("/history"),
@@ -125,8 +132,28 @@ impl PatroniConnector {
         }
     }
 
-    async fn write(&self, action: &Action) -> Result<String, ConnectorError> {
+    async fn write(&self, run: Execution<'_>) -> Result<String, ConnectorError> {
+        let action = run.action;
         let (method, path, body, kind) = request(action)?;
+        let moves_leader = matches!(
+            action,
+            Action::PatroniFailover { .. }
+                | Action::PatroniSwitchover {
+                    scheduled_at: None,
+                    ..
+                }
+        );
+        if moves_leader {
+            // The timeline the re-check read right before this write (else a read now).
+            let timeline = match run.fresh {
+                Some(Snapshot::Patroni(p)) => p.timeline(),
+                _ => self.read().await.ok().and_then(|p| p.timeline()),
+            };
+            *self
+                .switched_from
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = timeline;
+        }
         let password = self.password().await?;
         let answer = self
             .api
@@ -241,7 +268,7 @@ impl Connector for PatroniConnector {
     }
 
     fn execute<'a>(&'a self, run: Execution<'a>) -> BoxFuture<'a, Result<String, ConnectorError>> {
-        Box::pin(async move { self.write(run.action).await })
+        Box::pin(async move { self.write(run).await })
     }
 }
 
