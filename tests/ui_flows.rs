@@ -599,3 +599,28 @@ fn patroni_switchover_from_the_databases_panel() {
             .any(|(_, p)| p.leader().is_some_and(|l| l.name == "pg-b"))
     });
 }
+
+#[test]
+fn the_profile_editor_adds_a_patroni_cluster() {
+    let mut t = start(None, None);
+    t.harness.key_press_modifiers(Modifiers::COMMAND, Key::Num9);
+    t.run_until("profiles panel", |a| a.view.panel == PanelId::Profiles);
+    t.harness.get_by_label("New profile").click();
+    t.run_until("editor open", |a| a.profiles.editor.is_some());
+    t.harness.get_by_label("Patroni").click();
+    t.harness.run_steps(2);
+    t.harness.get_by_label("Add Patroni cluster").click();
+    t.run_until("patroni endpoint added", |a| {
+        a.profiles
+            .editor
+            .as_ref()
+            .is_some_and(|(_, p)| p.patroni.len() == 1)
+    });
+    let e = t.app().profiles.editor.as_ref().unwrap().1.patroni[0].clone();
+    assert_eq!(e.name, "patroni-1");
+    assert_eq!(e.port, 8008);
+    // No URL and nothing to discover from: the live problem list says what is missing.
+    t.harness.run_steps(2);
+    t.harness
+        .get_by_label_contains("patroni[patroni-1].urls: name the REST API");
+}

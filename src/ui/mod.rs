@@ -17,6 +17,7 @@ mod notifications;
 pub mod overview_panel;
 mod patroni_view;
 mod profile_editor;
+mod profile_patroni;
 mod profile_prometheus;
 mod profile_queues;
 mod profiles_panel;
