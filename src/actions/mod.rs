@@ -14,6 +14,7 @@ mod plan_bulk;
 mod plan_docker;
 pub mod plan_patroni;
 pub mod recheck;
+mod recheck_patroni;
 pub mod verify;
 mod verify_patroni;
 

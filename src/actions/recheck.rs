@@ -60,7 +60,7 @@ pub fn facts(action: &Action, fleet: &dyn FleetView) -> Vec<Fact> {
         Action::PatroniSwitchover { endpoint, .. }
         | Action::PatroniFailover { endpoint, .. }
         | Action::PatroniCancelSwitchover { endpoint, .. } => {
-            super::plan_patroni::facts(action, fleet.patroni(endpoint), &mut out);
+            super::recheck_patroni::facts(action, fleet.patroni(endpoint), &mut out);
         }
     }
     out
