@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 # the tests that need it, it is never skipped. The Docker tests need dockerd and the docker CLI
 # (docker.io; they start a private daemon, never using the machine's own engine);
 # busybox-static gives their offline test image.
-PACKAGES=(ca-certificates pkg-config busybox-static docker-compose postgresql-15 postgresql-client-15 nginx-light prometheus openssl poppler-utils redis-server redis-tools rabbitmq-server amqp-tools pgbouncer mariadb-server mariadb-client)
+PACKAGES=(ca-certificates pkg-config busybox-static docker-compose postgresql-15 postgresql-client-15 nginx-light prometheus openssl poppler-utils redis-server redis-tools rabbitmq-server amqp-tools pgbouncer mariadb-server mariadb-client patroni etcd-server etcd-client)
 # Packaging checks (scripts/check-packaging.sh): the desktop entry and metainfo validators, man,
 # the three shells the completions are for, dpkg-dev + binutils for cargo-deb, lintian, and rpm +
 # rpm2cpio (rpm2archive) to read the .rpm back.

@@ -255,6 +255,7 @@ pub fn assess_snapshot(snapshot: &Snapshot, limits: &Thresholds) -> EndpointHeal
                 );
             }
         }
+        Snapshot::Patroni(p) => patroni(p, &mut members, &mut reasons),
         Snapshot::Prometheus(p) => {
             for q in &p.queries {
                 let (state, reason) = match &q.error {
@@ -344,6 +345,61 @@ fn mysql(
         }
         members.push(MemberHealth {
             name: s.name.clone(),
+            state,
+            reason,
+        });
+    }
+}
+
+/// A Patroni cluster: no (running) leader, members not running, lag over Patroni's own
+/// `maximum_lag_on_failover`, pending restarts, maintenance mode.
+fn patroni(
+    p: &crate::model::patroni::PatroniSnapshot,
+    members: &mut Vec<MemberHealth>,
+    reasons: &mut Vec<String>,
+) {
+    match p.leader() {
+        None => reasons.push(format!(
+            "no leader: no member of {} holds the leader lock",
+            p.cluster
+        )),
+        Some(l) if !l.is_running() => {
+            reasons.push(format!("leader {} is {}", l.name, l.state));
+        }
+        Some(_) => {}
+    }
+    if p.paused {
+        reasons.push("paused (maintenance mode): Patroni will not fail over by itself".into());
+    }
+    for m in &p.members {
+        let mut why = Vec::new();
+        let mut state = HealthState::Ok;
+        if !m.is_running() {
+            state = HealthState::Down;
+            why.push(format!("{} ({})", m.state, m.role.label()));
+        } else {
+            if let Some(lag) = m.lag_bytes
+                && lag > p.lag_limit()
+            {
+                why.push(format!(
+                    "lag {} over maximum_lag_on_failover {}",
+                    format_bytes(lag),
+                    format_bytes(p.lag_limit())
+                ));
+            }
+            if m.pending_restart {
+                why.push("pending restart".into());
+            }
+            if !why.is_empty() {
+                state = HealthState::Degraded;
+            }
+        }
+        let reason = (!why.is_empty()).then(|| why.join(", "));
+        if let Some(r) = &reason {
+            reasons.push(format!("{}: {r}", m.name));
+        }
+        members.push(MemberHealth {
+            name: m.name.clone(),
             state,
             reason,
         });

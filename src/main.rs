@@ -125,6 +125,49 @@ enum Cmd {
         #[arg(long, default_value_t = 15)]
         timeout: u64,
     },
+    /// Patroni switchover: the healthy leader hands over to --candidate (or to the member
+    /// Patroni picks), now or at --scheduled; --cancel cancels a scheduled one. Prints the plan
+    /// and its guards, asks for the candidate's (or cluster's) name, runs it through the action
+    /// pipeline and records it in the audit log.
+    Switchover {
+        /// The Patroni endpoint's name, or its cluster (scope) name.
+        cluster: String,
+        /// The member to hand the leader lock to.
+        #[arg(long)]
+        candidate: Option<String>,
+        /// When, ISO 8601 with a time zone (e.g. 2026-12-01T03:00:00+00:00).
+        #[arg(long, conflicts_with = "cancel")]
+        scheduled: Option<String>,
+        /// Cancel the scheduled switchover instead.
+        #[arg(long, conflicts_with = "candidate")]
+        cancel: bool,
+        /// Go on although a guard refuses (the audit record says so).
+        #[arg(long)]
+        force: bool,
+        /// Do not ask for the name.
+        #[arg(long)]
+        yes: bool,
+        /// Seconds to wait for the cluster's first answer.
+        #[arg(long, default_value_t = 15)]
+        timeout: u64,
+    },
+    /// Patroni failover: a cluster without a healthy leader gets --candidate as its leader.
+    Failover {
+        /// The Patroni endpoint's name, or its cluster (scope) name.
+        cluster: String,
+        /// The member to make leader.
+        #[arg(long)]
+        candidate: String,
+        /// Go on although a guard refuses (the audit record says so).
+        #[arg(long)]
+        force: bool,
+        /// Do not ask for the candidate's name.
+        #[arg(long)]
+        yes: bool,
+        /// Seconds to wait for the cluster's first answer.
+        #[arg(long, default_value_t = 15)]
+        timeout: u64,
+    },
     /// Print the audit log: first the actions whose outcome is unknown (an intent recorded
     /// before a write, with no outcome after it: check those targets), then one line per action,
     /// oldest first. Damaged lines are reported on stderr. Exits 0 either way.
@@ -346,6 +389,49 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
             )?;
             Ok(exit_code(ok))
         }
+        Some(Cmd::Switchover {
+            cluster,
+            candidate,
+            scheduled,
+            cancel,
+            force,
+            yes,
+            timeout,
+        }) => {
+            let request = if cancel {
+                scaleboard::cli::switchover::Request::CancelScheduled
+            } else {
+                scaleboard::cli::switchover::Request::Switchover {
+                    candidate,
+                    scheduled_at: scheduled,
+                }
+            };
+            patroni_command(
+                &dirs,
+                &store,
+                (args.profile.as_deref(), args.demo),
+                cluster,
+                request,
+                (force, yes, timeout),
+            )
+        }
+        Some(Cmd::Failover {
+            cluster,
+            candidate,
+            force,
+            yes,
+            timeout,
+        }) => {
+            let request = scaleboard::cli::switchover::Request::Failover { candidate };
+            patroni_command(
+                &dirs,
+                &store,
+                (args.profile.as_deref(), args.demo),
+                cluster,
+                request,
+                (force, yes, timeout),
+            )
+        }
         Some(Cmd::Audit { csv }) => {
             scaleboard::cli::audit(&dirs, csv, std::io::stdout().lock())?;
             Ok(ExitCode::SUCCESS)
@@ -423,6 +509,33 @@ fn run_window(
 }
 
 /// 0 when the action was verified (or every endpoint is up), 1 otherwise.
+/// `switchover` and `failover`: the profile, then the shared Patroni flow.
+fn patroni_command(
+    dirs: &AppDirs,
+    store: &ProfileStore,
+    (profile, demo): (Option<&str>, bool),
+    cluster: String,
+    request: scaleboard::cli::switchover::Request,
+    (force, yes, timeout): (bool, bool, u64),
+) -> anyhow::Result<ExitCode> {
+    let profile = scaleboard::cli::choose_profile(store, profile, demo)?;
+    let args = scaleboard::cli::switchover::SwitchoverArgs {
+        cluster,
+        request,
+        force,
+        yes,
+        timeout: Duration::from_secs(timeout),
+    };
+    let ok = scaleboard::cli::switchover::switchover(
+        dirs,
+        profile,
+        &args,
+        std::io::stdin().lock(),
+        std::io::stdout().lock(),
+    )?;
+    Ok(exit_code(ok))
+}
+
 fn exit_code(ok: bool) -> ExitCode {
     if ok {
         ExitCode::SUCCESS

@@ -33,7 +33,7 @@ fn status_polls_the_demo_fleet_once() {
     );
     let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let list = reports.as_array().unwrap();
-    assert_eq!(list.len(), 8);
+    assert_eq!(list.len(), 9);
     // Every demo endpoint answers; the demo's job queues carry a simulated backlog that may be
     // over the profile's threshold, and its PgBouncer pool may be busy (clients waiting, or near
     // its limit), which is "degraded" with the reason, never silently ok.

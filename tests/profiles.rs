@@ -571,7 +571,7 @@ fn readme_reference_examples_load_without_an_error() {
         .collect();
     assert_eq!(
         blocks.len(),
-        10,
+        11,
         "one example per endpoint kind, plus thresholds"
     );
     for block in blocks {
@@ -655,7 +655,7 @@ fn every_kind_of_change_reads_back_as_saved() {
         fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     let section = &readme[readme.find("### `profiles.toml` reference").unwrap()..];
     let mut text = String::from("# all kinds\n[[profile]]\nname = \"all\"\n");
-    for block in section.split("```toml\n").skip(1).take(10) {
+    for block in section.split("```toml\n").skip(1).take(11) {
         let block = &block[..block.find("```").unwrap()];
         for line in block.lines().skip(2) {
             if !line.starts_with("refresh_interval_secs") && !line.starts_with("read_only") {
@@ -672,7 +672,7 @@ fn every_kind_of_change_reads_back_as_saved() {
     assert_eq!(base.pgbouncer.len(), 1);
 
     type Change = fn(&mut Profile);
-    let changes: [(&str, Change); 12] = [
+    let changes: [(&str, Change); 13] = [
         ("contexts", |p| p.kubernetes[0].contexts.clear()),
         ("kubeconfig", |p| p.kubernetes[0].kubeconfig = None),
         ("docker_host", |p| p.compose[0].docker_host = None),
@@ -701,6 +701,10 @@ fn every_kind_of_change_reads_back_as_saved() {
             p.health[0].tls_verify = false;
         }),
         ("threshold", |p| p.thresholds.memory_percent = 75.5),
+        ("patroni url", |p| {
+            p.patroni[0].urls.push("https://pg2:8008".into());
+            p.patroni[0].port = 8010;
+        }),
         ("endpoint gone", |p| {
             p.rabbitmq = None;
             p.kubernetes.clear();
@@ -724,4 +728,53 @@ fn every_kind_of_change_reads_back_as_saved() {
         !after.contains("[profile.rabbitmq]") && !after.contains("kubernetes"),
         "{after}"
     );
+}
+
+#[test]
+fn patroni_endpoints_need_a_url_or_a_postgres_endpoint_to_discover_from() {
+    let text = r#"[[profile]]
+name = "ha"
+[[profile.postgres]]
+name = "billing"
+primary_dsn = "postgres://monitor@pg1/postgres"
+[[profile.patroni]]
+name = "none"
+[[profile.patroni]]
+name = "typo"
+discover_from = "biling"
+[[profile.patroni]]
+name = "bad"
+urls = ["ftp://pg1:8008", "http://u:secret@pg1:8008"]
+port = 0
+[[profile.patroni]]
+name = "fine"
+discover_from = "billing"
+"#;
+    let (dir, _) = with_file(text);
+    let store = ProfileStore::load(dir.path());
+    let issues = format!("{:?}", store.issues());
+    assert!(
+        issues.contains("patroni[none].urls: name the REST API"),
+        "{issues}"
+    );
+    assert!(
+        issues.contains("no postgres endpoint of this profile is named \\\"biling\\\" (did you mean \\\"billing\\\"?)"),
+        "{issues}"
+    );
+    assert!(
+        issues.contains("patroni[bad].urls[1]: the address must start with http:// or https://"),
+        "{issues}"
+    );
+    assert!(
+        issues.contains("patroni[bad].urls[2]: put the password in the keyring"),
+        "{issues}"
+    );
+    assert!(issues.contains("patroni[bad].port"), "{issues}");
+    assert!(!issues.contains("patroni[fine]"), "{issues}");
+    // A misspelt key is found like anywhere else.
+    let (dir, _) = with_file(
+        "[[profile]]\nname = \"x\"\n[[profile.patroni]]\nname = \"p\"\nurl = [\"http://a:8008\"]\n",
+    );
+    let issues = format!("{:?}", ProfileStore::load(dir.path()).issues());
+    assert!(issues.contains("did you mean \\\"urls\\\""), "{issues}");
 }

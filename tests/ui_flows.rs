@@ -548,3 +548,79 @@ fn closing(
         .get(&egui::ViewportId::ROOT)
         .is_some_and(|v| v.commands.contains(command))
 }
+
+/// The demo's Patroni cluster in the Databases panel: Switchover… on a member opens the same
+/// confirm dialog as Promote (typed name), and the pipeline hands the leader lock over.
+#[test]
+fn patroni_switchover_from_the_databases_panel() {
+    let mut t = start(None, None);
+    t.harness.key_press_modifiers(Modifiers::COMMAND, Key::Num3);
+    t.run_until("databases panel", |a| a.view.panel == PanelId::Databases);
+    t.run_until("patroni cluster", |a| {
+        a.fleet.patroni_snapshots().count() == 1
+    });
+    t.harness
+        .get_by_label_contains("Patroni cluster billing-ha");
+    // pg-a leads; the first Switchover… button is pg-b's row.
+    t.harness
+        .query_all_by_label("Switchover…")
+        .next()
+        .unwrap()
+        .click();
+    t.run_until("confirm dialog", |a| a.actions.dialog.is_some());
+    let plan = t.app().actions.dialog.as_ref().unwrap().plan.clone();
+    assert!(!plan.refused(), "{plan:#?}");
+    assert!(!t.app().actions.dialog.as_ref().unwrap().can_confirm());
+    // The modal takes a few frames to settle before it takes clicks.
+    t.harness.run_steps(3);
+    type_confirmation(&mut t, "pg-b");
+    t.run_until("name typed", |a| {
+        a.actions.dialog.as_ref().is_some_and(|d| d.can_confirm())
+    });
+    t.harness.get_by_label("Confirm").click();
+    t.run_until("grace period", |a| {
+        a.actions.dialog.is_none() && a.actions.in_flight().count() == 1
+    });
+    t.advance(20);
+    t.run_until("action finished", |a| {
+        a.actions.running.iter().any(|r| r.record.is_some())
+    });
+    let record = t.app().actions.running[0].record.clone().unwrap();
+    assert_eq!(record.outcome, AuditOutcome::Succeeded, "{record:?}");
+    assert!(
+        record.detail.contains("pg-b leads on timeline 4"),
+        "{}",
+        record.detail
+    );
+    assert_eq!(record.action, "switchover");
+    t.run_until("pg-b leads in the view", |a| {
+        a.fleet
+            .patroni_snapshots()
+            .any(|(_, p)| p.leader().is_some_and(|l| l.name == "pg-b"))
+    });
+}
+
+#[test]
+fn the_profile_editor_adds_a_patroni_cluster() {
+    let mut t = start(None, None);
+    t.harness.key_press_modifiers(Modifiers::COMMAND, Key::Num9);
+    t.run_until("profiles panel", |a| a.view.panel == PanelId::Profiles);
+    t.harness.get_by_label("New profile").click();
+    t.run_until("editor open", |a| a.profiles.editor.is_some());
+    t.harness.get_by_label("Patroni").click();
+    t.harness.run_steps(2);
+    t.harness.get_by_label("Add Patroni cluster").click();
+    t.run_until("patroni endpoint added", |a| {
+        a.profiles
+            .editor
+            .as_ref()
+            .is_some_and(|(_, p)| p.patroni.len() == 1)
+    });
+    let e = t.app().profiles.editor.as_ref().unwrap().1.patroni[0].clone();
+    assert_eq!(e.name, "patroni-1");
+    assert_eq!(e.port, 8008);
+    // No URL and nothing to discover from: the live problem list says what is missing.
+    t.harness.run_steps(2);
+    t.harness
+        .get_by_label_contains("patroni[patroni-1].urls: name the REST API");
+}

@@ -13,8 +13,11 @@ pub mod plan;
 mod plan_bulk;
 mod plan_docker;
 pub mod plan_mysql;
+pub mod plan_patroni;
 pub mod recheck;
+mod recheck_patroni;
 pub mod verify;
+mod verify_patroni;
 
 pub use crate::model::action::{Action, ActionId};
 pub use dry_run::DryRunOutcome;

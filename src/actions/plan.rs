@@ -16,6 +16,16 @@ pub trait FleetView {
         let _ = endpoint;
         None
     }
+    /// The latest snapshot of a Patroni endpoint.
+    fn patroni(&self, endpoint: &str) -> Option<&crate::model::patroni::PatroniSnapshot> {
+        let _ = endpoint;
+        None
+    }
+    /// Every Patroni cluster in view, as (endpoint, snapshot): a PostgreSQL server that is a
+    /// member of one must not be promoted with `pg_promote`.
+    fn patroni_clusters(&self) -> Vec<(&str, &crate::model::patroni::PatroniSnapshot)> {
+        Vec::new()
+    }
 }
 
 /// Profile settings that affect planning.
@@ -155,6 +165,11 @@ pub fn plan(action: Action, fleet: &dyn FleetView, policy: &PlanPolicy) -> Plan 
         } => super::plan_docker::plan_compose_services(
             &action, endpoint, project, services, fleet, policy,
         ),
+        Action::PatroniSwitchover { .. }
+        | Action::PatroniFailover { .. }
+        | Action::PatroniCancelSwitchover { .. } => {
+            super::plan_patroni::plan_patroni(&action, fleet, policy)
+        }
     };
     plan.action = action;
     plan.observed = super::recheck::facts(&plan.action, fleet);
@@ -571,6 +586,13 @@ fn plan_promote(
             old.name, old.name
         )));
     }
+    let mut alternative = None;
+    if let Some((guard, switchover)) =
+        candidate.and_then(|c| super::plan_patroni::promote_refusal(fleet, c))
+    {
+        guards.insert(0, guard);
+        alternative = switchover;
+    }
     let data_dir = candidate
         .and_then(|c| c.data_directory.as_deref())
         .unwrap_or("<its data directory>");
@@ -586,7 +608,7 @@ fn plan_promote(
         ),
         guards,
         dangerous: true,
-        alternative: None,
+        alternative,
         profile: policy.profile.clone(),
         command_line: None,
         observed: Vec::new(),

@@ -60,6 +60,11 @@ pub fn facts(action: &Action, fleet: &dyn FleetView) -> Vec<Fact> {
         Action::PromoteMysqlReplica {
             endpoint, replica, ..
         } => super::plan_mysql::facts(replica, fleet.mysql(endpoint), &mut out),
+        Action::PatroniSwitchover { endpoint, .. }
+        | Action::PatroniFailover { endpoint, .. }
+        | Action::PatroniCancelSwitchover { endpoint, .. } => {
+            super::recheck_patroni::facts(action, fleet.patroni(endpoint), &mut out);
+        }
     }
     out
 }
@@ -170,6 +175,12 @@ impl FleetView for FreshView<'_> {
             _ => None,
         }
     }
+    fn patroni(&self, endpoint: &str) -> Option<&crate::model::patroni::PatroniSnapshot> {
+        match self.snapshot {
+            Snapshot::Patroni(p) if endpoint == self.endpoint => Some(p),
+            _ => None,
+        }
+    }
 }
 
 /// What the re-check concluded.
@@ -268,6 +279,14 @@ pub fn recheck_note(action: &Action) -> &'static str {
             "Right before promotion, every server is asked again: if another server accepts \
              writes, the candidate's replica threads or applied/received positions changed, or \
              a guard now refuses, nothing is promoted."
+        }
+        Action::PatroniSwitchover { .. } | Action::PatroniFailover { .. } => {
+            "Right before the request, /cluster is read again: if the leader, the candidate's \
+             state, timeline, tags or lag verdict, or the pause changed, nothing is sent."
+        }
+        Action::PatroniCancelSwitchover { .. } => {
+            "Right before the request, /cluster is read again: if the scheduled switchover \
+             changed or ran, nothing is sent."
         }
     }
 }

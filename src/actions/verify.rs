@@ -194,6 +194,12 @@ pub fn check(action: &Action, snapshot: &Snapshot) -> Verification {
                 Verification::Pending(seen.join(", "))
             }
         }
+        (
+            Action::PatroniSwitchover { .. }
+            | Action::PatroniFailover { .. }
+            | Action::PatroniCancelSwitchover { .. },
+            Snapshot::Patroni(s),
+        ) => super::verify_patroni::check(action, s),
         _ => Verification::Pending("waiting for a matching snapshot".into()),
     }
 }

@@ -146,6 +146,15 @@ impl FleetState {
         })
     }
 
+    pub fn patroni_snapshots(
+        &self,
+    ) -> impl Iterator<Item = (&EndpointState, &crate::model::patroni::PatroniSnapshot)> {
+        self.endpoints.iter().filter_map(|e| match &e.snapshot {
+            Some(Snapshot::Patroni(p)) => Some((e, p.as_ref())),
+            _ => None,
+        })
+    }
+
     pub fn is_demo(&self) -> bool {
         self.endpoints.iter().any(|e| e.info.demo)
     }
@@ -171,5 +180,17 @@ impl FleetView for FleetState {
         self.mysql_clusters()
             .find(|(e, _)| e.info.id == endpoint)
             .map(|(_, db)| db)
+    }
+
+    fn patroni(&self, endpoint: &str) -> Option<&crate::model::patroni::PatroniSnapshot> {
+        self.patroni_snapshots()
+            .find(|(e, _)| e.info.id == endpoint)
+            .map(|(_, p)| p)
+    }
+
+    fn patroni_clusters(&self) -> Vec<(&str, &crate::model::patroni::PatroniSnapshot)> {
+        self.patroni_snapshots()
+            .map(|(e, p)| (e.info.id.as_str(), p))
+            .collect()
     }
 }

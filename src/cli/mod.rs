@@ -6,6 +6,7 @@ pub mod kube;
 pub mod promote;
 pub mod scale;
 pub mod secret;
+pub mod switchover;
 
 use crate::actions::audit::{AuditFilter, AuditLog, Damage};
 use crate::engine::{Command, ConnStatus, ConnectRequest, EngineConfig, EngineHandle, Event};

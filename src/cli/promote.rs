@@ -42,6 +42,15 @@ impl FleetView for View {
             _ => None,
         }
     }
+    fn patroni_clusters(&self) -> Vec<(&str, &crate::model::patroni::PatroniSnapshot)> {
+        self.snapshots
+            .iter()
+            .filter_map(|(e, s)| match s {
+                Snapshot::Patroni(p) => Some((e.as_str(), p.as_ref())),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 /// The servers a snapshot names (PostgreSQL or MySQL/MariaDB), with whether it is MySQL.

@@ -7,6 +7,7 @@ pub mod http;
 pub mod http_probe;
 pub mod kubernetes;
 pub mod mysql;
+pub mod patroni;
 pub mod pgbouncer;
 pub mod postgres;
 pub mod prometheus;
@@ -126,5 +127,11 @@ pub fn summary(snapshot: &Snapshot) -> String {
             line
         }
         Snapshot::Pgbouncer(p) => pgbouncer::summary(p),
+        Snapshot::Patroni(p) => format!(
+            "Patroni {}: {} members, {}",
+            p.cluster,
+            p.members.len(),
+            p.topology_line()
+        ),
     }
 }

@@ -125,6 +125,18 @@ pub fn build_endpoint(
                 secret_lookup(profile, kind, name),
             )))
         }
+        EndpointKind::Patroni => {
+            let e = profile.patroni.iter().find(|e| e.name == name)?;
+            let pg = e
+                .discover_from
+                .as_deref()
+                .and_then(|d| profile.postgres.iter().find(|p| p.name == d));
+            Some(Arc::new(super::patroni::PatroniConnector::new(
+                e.clone(),
+                super::patroni::endpoint_urls(e, pg),
+                secret_lookup(profile, kind, name),
+            )))
+        }
     }
 }
 
@@ -152,5 +164,6 @@ pub fn pending_issue(kind: EndpointKind) -> &'static str {
         EndpointKind::Health | EndpointKind::Prometheus => "#7",
         EndpointKind::Pgbouncer => "#14",
         EndpointKind::Mysql => "#14",
+        EndpointKind::Patroni => "#14",
     }
 }

@@ -66,6 +66,7 @@ impl LiveInventory {
                 | Snapshot::Health(_)
                 | Snapshot::Prometheus(_)
                 | Snapshot::Pgbouncer(_) => {}
+                Snapshot::Patroni(_) => {}
             }
         }
         out

@@ -56,6 +56,23 @@ pub enum Action {
         cluster: String,
         replica: String,
     },
+    /// Patroni switchover: the healthy leader hands the leader lock to `candidate` (or to the
+    /// member Patroni picks), now or at `scheduled_at` (ISO 8601).
+    PatroniSwitchover {
+        endpoint: String,
+        cluster: String,
+        leader: String,
+        candidate: Option<String>,
+        scheduled_at: Option<String>,
+    },
+    /// Patroni failover: no healthy leader; `candidate` takes the leader lock.
+    PatroniFailover {
+        endpoint: String,
+        cluster: String,
+        candidate: String,
+    },
+    /// Cancel a scheduled Patroni switchover (`DELETE /switchover`).
+    PatroniCancelSwitchover { endpoint: String, cluster: String },
 }
 
 impl Action {
@@ -67,6 +84,9 @@ impl Action {
             | Self::DeleteAutoscaler { workload } => &workload.endpoint,
             Self::PromoteReplica { endpoint, .. }
             | Self::PromoteMysqlReplica { endpoint, .. }
+            | Self::PatroniSwitchover { endpoint, .. }
+            | Self::PatroniFailover { endpoint, .. }
+            | Self::PatroniCancelSwitchover { endpoint, .. }
             | Self::ScaleComposeServices { endpoint, .. }
             | Self::ScaleWorkloads { endpoint, .. } => endpoint,
         }
@@ -81,6 +101,9 @@ impl Action {
             Self::SetAutoscaler { .. } => "autoscale",
             Self::DeleteAutoscaler { .. } => "delete-autoscaler",
             Self::PromoteReplica { .. } | Self::PromoteMysqlReplica { .. } => "promote",
+            Self::PatroniSwitchover { .. } => "switchover",
+            Self::PatroniFailover { .. } => "failover",
+            Self::PatroniCancelSwitchover { .. } => "cancel-switchover",
         }
     }
 
@@ -93,6 +116,13 @@ impl Action {
             Self::PromoteReplica { replica, .. } | Self::PromoteMysqlReplica { replica, .. } => {
                 replica.clone()
             }
+            // The member that becomes leader is what a wrong choice costs; else the cluster.
+            Self::PatroniSwitchover {
+                candidate: Some(c), ..
+            }
+            | Self::PatroniFailover { candidate: c, .. } => c.clone(),
+            Self::PatroniSwitchover { cluster, .. }
+            | Self::PatroniCancelSwitchover { cluster, .. } => cluster.clone(),
             Self::ScaleComposeServices { project, .. } => project.clone(),
             Self::ScaleWorkloads { targets, .. } => bulk_confirm_name(targets),
         }
@@ -114,6 +144,24 @@ impl Action {
                 cluster,
                 replica,
             } => format!("{endpoint}/{cluster}/{replica}"),
+            Self::PatroniSwitchover {
+                endpoint,
+                cluster,
+                leader,
+                candidate,
+                ..
+            } => format!(
+                "{endpoint}/{cluster}/{leader}->{}",
+                candidate.as_deref().unwrap_or("(Patroni's choice)")
+            ),
+            Self::PatroniFailover {
+                endpoint,
+                cluster,
+                candidate,
+            } => format!("{endpoint}/{cluster}/{candidate}"),
+            Self::PatroniCancelSwitchover { endpoint, cluster } => {
+                format!("{endpoint}/{cluster}")
+            }
             Self::ScaleComposeServices {
                 endpoint,
                 project,

@@ -9,6 +9,7 @@ pub mod endpoint;
 pub mod error;
 pub mod exec;
 pub mod mysql;
+pub mod patroni;
 pub mod pgbouncer;
 pub mod snapshot;
 pub mod units;

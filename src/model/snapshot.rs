@@ -47,6 +47,8 @@ pub enum Snapshot {
     Pgbouncer(super::pgbouncer::PgbouncerSnapshot),
     /// MySQL / MariaDB replication (`super::mysql`).
     Mysql(super::mysql::MysqlSnapshot),
+    /// A Patroni cluster as its REST API reports it.
+    Patroni(Box<super::patroni::PatroniSnapshot>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -332,6 +334,8 @@ pub struct DbServer {
     pub recovery_timeline: Option<u32>,
     /// `data_directory`, when the monitoring user may read it (for `pg_ctl -D`).
     pub data_directory: Option<String>,
+    /// `host:port` the server is reached at (from its DSN), matched against Patroni members.
+    pub address: Option<String>,
 }
 
 impl DbServer {

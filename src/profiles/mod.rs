@@ -23,8 +23,8 @@ pub mod validate;
 pub use credentials_file::{CredentialsError, CredentialsFile};
 pub use model::{
     ComposeEndpoint, EndpointKind, HealthEndpoint, KubernetesEndpoint, MysqlEndpoint,
-    PgbouncerEndpoint, PostgresEndpoint, Profile, PromPreset, PromQuery, PrometheusEndpoint,
-    RabbitMqEndpoint, RedisEndpoint, SecretRef, Thresholds,
+    PatroniEndpoint, PgbouncerEndpoint, PostgresEndpoint, Profile, PromPreset, PromQuery,
+    PrometheusEndpoint, RabbitMqEndpoint, RedisEndpoint, SecretRef, Thresholds,
 };
 pub use paths::{AppDirs, DirEnv, PathsError};
 pub use secrets::{

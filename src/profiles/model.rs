@@ -44,6 +44,7 @@ pub struct Profile {
     pub health: Vec<HealthEndpoint>,
     pub prometheus: Option<PrometheusEndpoint>,
     pub pgbouncer: Vec<PgbouncerEndpoint>,
+    pub patroni: Vec<PatroniEndpoint>,
     pub thresholds: Thresholds,
 }
 
@@ -63,6 +64,7 @@ impl Default for Profile {
             health: Vec::new(),
             prometheus: None,
             pgbouncer: Vec::new(),
+            patroni: Vec::new(),
             thresholds: Thresholds::default(),
         }
     }
@@ -134,6 +136,11 @@ impl Profile {
                 .iter()
                 .map(|e| (EndpointKind::Pgbouncer, e.name.clone())),
         );
+        out.extend(
+            self.patroni
+                .iter()
+                .map(|e| (EndpointKind::Patroni, e.name.clone())),
+        );
         out
     }
 
@@ -146,6 +153,7 @@ impl Profile {
         out.extend(self.rabbitmq.iter().filter_map(|e| e.password.clone()));
         out.extend(self.prometheus.iter().filter_map(|e| e.token.clone()));
         out.extend(self.pgbouncer.iter().filter_map(|e| e.password.clone()));
+        out.extend(self.patroni.iter().filter_map(|e| e.password.clone()));
         out
     }
 }
@@ -163,11 +171,12 @@ pub enum EndpointKind {
     Prometheus,
     Pgbouncer,
     Mysql,
+    Patroni,
 }
 
 impl EndpointKind {
     /// All kinds, in display order.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Kubernetes,
         Self::Compose,
         Self::Postgres,
@@ -177,6 +186,7 @@ impl EndpointKind {
         Self::Prometheus,
         Self::Pgbouncer,
         Self::Mysql,
+        Self::Patroni,
     ];
 
     /// A human label, e.g. "PostgreSQL".
@@ -191,6 +201,7 @@ impl EndpointKind {
             Self::Prometheus => "Prometheus",
             Self::Pgbouncer => "PgBouncer",
             Self::Mysql => "MySQL/MariaDB",
+            Self::Patroni => "Patroni",
         }
     }
 }
@@ -242,6 +253,7 @@ impl SecretRef {
             EndpointKind::Prometheus => "prometheus",
             EndpointKind::Pgbouncer => "pgbouncer",
             EndpointKind::Mysql => "mysql",
+            EndpointKind::Patroni => "patroni",
         };
         Self::new(format!("{profile}/{kind}/{endpoint}"))
     }
@@ -340,6 +352,47 @@ impl Default for MysqlEndpoint {
             replica_urls: Vec::new(),
             password: None,
             max_failover_lag_seconds: 5,
+        }
+    }
+}
+
+/// The default port of Patroni's REST API.
+pub const PATRONI_DEFAULT_PORT: u16 = 8008;
+
+/// A Patroni cluster, read and switched over through its members' REST APIs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PatroniEndpoint {
+    pub name: String,
+    /// REST API base URLs of any members, e.g. "http://db1:8008"; the first that answers is read
+    /// and the others are asked when it does not.
+    pub urls: Vec<String>,
+    /// Instead of (or besides) `urls`: the name of a `[[postgres]]` endpoint of this profile;
+    /// its servers' hosts are asked at `port`.
+    pub discover_from: Option<String>,
+    /// REST API port used with `discover_from` (default 8008).
+    pub port: u16,
+    /// Basic-auth user of the REST API (`restapi.authentication.username`).
+    pub username: Option<String>,
+    /// Basic-auth password, from the keyring (or environment / credentials file).
+    pub password: Option<SecretRef>,
+    /// A PEM file with the CA that signed the REST API's certificate (https URLs).
+    pub ca_file: Option<PathBuf>,
+    /// The Patroni configuration file shown in `patronictl -c …` equivalent commands.
+    pub patronictl_config: Option<String>,
+}
+
+impl Default for PatroniEndpoint {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            urls: Vec::new(),
+            discover_from: None,
+            port: PATRONI_DEFAULT_PORT,
+            username: None,
+            password: None,
+            ca_file: None,
+            patronictl_config: None,
         }
     }
 }

@@ -424,6 +424,7 @@ pub fn kind_word(kind: EndpointKind) -> &'static str {
         EndpointKind::Prometheus => "prometheus",
         EndpointKind::Pgbouncer => "pgbouncer",
         EndpointKind::Mysql => "mysql",
+        EndpointKind::Patroni => "patroni",
     }
 }
 
@@ -461,6 +462,7 @@ impl EndpointSecret {
                 | EndpointKind::Prometheus
                 | EndpointKind::Pgbouncer
                 | EndpointKind::Mysql
+                | EndpointKind::Patroni
         )
     }
 
@@ -545,6 +547,13 @@ impl EndpointSecret {
                     .clone(),
                 false,
             ),
+            EndpointKind::Patroni => {
+                let e = profile.patroni.iter().find(|e| e.name == name)?;
+                (
+                    e.password.clone(),
+                    e.username.as_ref().is_some_and(|u| !u.trim().is_empty()),
+                )
+            }
             _ => return None,
         };
         let qualified_env_var = env_var_name(&[&profile.name, kind_word(kind), name]);

@@ -444,6 +444,60 @@ pub fn validate_profile(p: &Profile) -> Vec<Problem> {
         }
     }
 
+    for (i, e) in p.patroni.iter().enumerate() {
+        let f = c.name("patroni", i, &e.name, true);
+        unique(&mut c, "patroni", i, &e.name);
+        for (j, u) in e.urls.iter().enumerate() {
+            c.url(
+                &f.item("urls", j, &(j + 1).to_string()),
+                u,
+                &["http", "https"],
+            );
+        }
+        match e.discover_from.as_deref().map(str::trim) {
+            None if e.urls.is_empty() => c.push(
+                &f.key("urls"),
+                "name the REST API of at least one member (urls = [\"http://db1:8008\"]) or a \
+                 postgres endpoint to find them on (discover_from = \"main\")",
+            ),
+            Some("") => c.push(
+                &f.key("discover_from"),
+                "the postgres endpoint name must not be empty",
+            ),
+            Some(pg) if !p.postgres.iter().any(|x| x.name == pg) => c.push(
+                &f.key("discover_from"),
+                format!(
+                    "no postgres endpoint of this profile is named \"{pg}\"{}",
+                    super::schema::suggest(
+                        pg,
+                        &p.postgres
+                            .iter()
+                            .map(|x| x.name.as_str())
+                            .collect::<Vec<_>>()
+                    )
+                    .map_or(String::new(), |s| format!(" (did you mean \"{s}\"?)"))
+                ),
+            ),
+            _ => {}
+        }
+        if e.port == 0 {
+            c.push(
+                &f.key("port"),
+                "the REST API port must be between 1 and 65535",
+            );
+        }
+        if e.username.as_ref().is_some_and(|u| u.trim().is_empty()) {
+            c.push(
+                &f.key("username"),
+                "the user name must not be empty when given",
+            );
+        }
+        c.secret(&f.key("password"), e.password.as_ref());
+        if e.ca_file.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+            c.push(&f.key("ca_file"), "the CA file path must not be empty");
+        }
+    }
+
     let t = root.key("thresholds");
     c.percent(&t.key("cpu_percent"), p.thresholds.cpu_percent);
     c.percent(&t.key("memory_percent"), p.thresholds.memory_percent);

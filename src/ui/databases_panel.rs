@@ -19,11 +19,12 @@ pub fn databases_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
         .databases()
         .map(|(e, db)| (e.info.id.clone(), db.clone()))
         .collect();
-    if clusters.is_empty() && app.fleet.mysql_clusters().next().is_none() {
+    let has_patroni = app.fleet.patroni_snapshots().next().is_some();
+    if clusters.is_empty() && !has_patroni && app.fleet.mysql_clusters().next().is_none() {
         if !super::pgbouncer_view::pgbouncer_endpoints_ui(app, ui) {
             widgets::nothing_here_ui(
                 ui,
-                "No PostgreSQL, MySQL/MariaDB or PgBouncer endpoint is polled. Add a PostgreSQL cluster (primary DSN and replica DSNs), a MySQL/MariaDB cluster (primary URL and replica URLs) or a PgBouncer admin console to the profile, or open the demo fleet.",
+                "No PostgreSQL, Patroni, MySQL/MariaDB or PgBouncer endpoint is polled. Add a PostgreSQL cluster (primary DSN and replica DSNs), a Patroni cluster (REST API URLs), a MySQL/MariaDB cluster (primary URL and replica URLs) or a PgBouncer admin console to the profile, or open the demo fleet.",
             );
         }
         return;
@@ -162,6 +163,7 @@ pub fn databases_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
             }
         });
     }
+    super::patroni_view::patroni_clusters_ui(app, ui);
     // MySQL/MariaDB clusters draw themselves (ui/mysql_view.rs).
     super::mysql_view::mysql_clusters_ui(app, ui);
     super::pgbouncer_view::pgbouncer_endpoints_ui(app, ui);

@@ -260,6 +260,11 @@ fn editor_form_ui(
             secret_to_set = Some(r);
         }
     });
+    ui.collapsing("Patroni", |ui| {
+        if let Some(s) = super::profile_patroni::patroni_endpoints_ui(ui, profile) {
+            secret_to_set = Some(s);
+        }
+    });
     ui.collapsing("Redis", |ui| {
         let mut remove = None;
         for (i, r) in profile.redis.iter_mut().enumerate() {

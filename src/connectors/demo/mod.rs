@@ -2,6 +2,7 @@
 //! the app shows a living fleet with nothing installed. Everything it reports is labelled DEMO.
 
 pub mod mysql;
+mod patroni;
 pub mod pgbouncer;
 mod rng;
 pub mod sim;
@@ -25,6 +26,7 @@ pub const REDIS_ENDPOINT: &str = "demo-redis";
 pub const QUEUES_ENDPOINT: &str = "demo-queues";
 pub const HEALTH_ENDPOINT: &str = "demo-health";
 pub const PG_CLUSTER: &str = "orders-db";
+pub const PATRONI_ENDPOINT: &str = "demo-patroni";
 
 /// History the demo hands over with its first poll, so a newcomer's plots are not empty.
 const BACKFILL_MS: i64 = 15 * 60 * 1000;
@@ -89,6 +91,11 @@ impl DemoWorld {
                 Area::Workloads,
             ),
             (PG_ENDPOINT, "orders-db (PostgreSQL, DEMO)", Area::Databases),
+            (
+                PATRONI_ENDPOINT,
+                "billing-ha (Patroni, DEMO)",
+                Area::Databases,
+            ),
             (REDIS_ENDPOINT, "cache-main (Redis, DEMO)", Area::Cache),
             (QUEUES_ENDPOINT, "job queues (DEMO)", Area::Queues),
             (HEALTH_ENDPOINT, "health endpoints (DEMO)", Area::Health),
@@ -168,10 +175,11 @@ impl Connector for DemoConnector {
     }
 }
 
-const ENDPOINTS: [&str; 8] = [
+const ENDPOINTS: [&str; 9] = [
     K8S_ENDPOINT,
     COMPOSE_ENDPOINT,
     PG_ENDPOINT,
+    PATRONI_ENDPOINT,
     REDIS_ENDPOINT,
     QUEUES_ENDPOINT,
     HEALTH_ENDPOINT,
@@ -185,6 +193,11 @@ fn output(fleet: &DemoFleet, endpoint: &str) -> PollOutput {
         K8S_ENDPOINT => workloads(fleet, K8S_ENDPOINT, false),
         COMPOSE_ENDPOINT => workloads(fleet, COMPOSE_ENDPOINT, true),
         PG_ENDPOINT => databases(fleet),
+        PATRONI_ENDPOINT => PollOutput {
+            samples: fleet.patroni.samples(PATRONI_ENDPOINT),
+            snapshot: Snapshot::Patroni(Box::new(fleet.patroni.snapshot.clone())),
+            notices: Vec::new(),
+        },
         REDIS_ENDPOINT => cache(fleet),
         QUEUES_ENDPOINT => queues(fleet),
         pgbouncer::ENDPOINT => {
@@ -208,6 +221,14 @@ fn output(fleet: &DemoFleet, endpoint: &str) -> PollOutput {
 }
 
 fn apply(fleet: &mut DemoFleet, action: &Action) -> Result<String, ConnectorError> {
+    if matches!(
+        action,
+        Action::PatroniSwitchover { .. }
+            | Action::PatroniFailover { .. }
+            | Action::PatroniCancelSwitchover { .. }
+    ) {
+        return fleet.patroni.apply(action);
+    }
     let missing = |w: &WorkloadRef| ConnectorError::Failed(format!("{w} does not exist"));
     match action {
         Action::PromoteMysqlReplica { .. } => mysql::apply(&mut fleet.mysql, action),
@@ -328,6 +349,9 @@ fn apply(fleet: &mut DemoFleet, action: &Action) -> Result<String, ConnectorErro
                 "DEMO: SELECT pg_promote(wait => true) on {replica}: t"
             ))
         }
+        Action::PatroniSwitchover { .. }
+        | Action::PatroniFailover { .. }
+        | Action::PatroniCancelSwitchover { .. } => fleet.patroni.apply(action),
     }
 }
 

@@ -102,6 +102,7 @@ pub struct DemoFleet {
     pub pgbouncer: super::pgbouncer::SimPgbouncer,
     /// The MariaDB pair (clock-driven, no random numbers).
     pub mysql: super::mysql::SimMysql,
+    pub patroni: super::patroni::DemoPatroni,
     /// Seconds between autoscaler evaluations (Kubernetes uses 15 s).
     hpa_period_s: i64,
 }
@@ -236,6 +237,7 @@ impl DemoFleet {
                 ),
             ],
             pgbouncer: super::pgbouncer::SimPgbouncer::new(seed),
+            patroni: super::patroni::DemoPatroni::new(),
             hpa_period_s: 15,
             mysql: super::mysql::SimMysql::default(),
         };
@@ -310,6 +312,8 @@ impl DemoFleet {
             }
         }
         self.step_databases(load);
+        let noise = self.rng.noise();
+        self.patroni.step(load, noise);
         self.step_queues(load);
         self.step_cache(load);
         self.step_probes();

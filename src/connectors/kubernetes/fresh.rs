@@ -33,7 +33,10 @@ impl KubernetesConnector {
             Action::ScaleWorkloads { targets, .. } => targets.iter().map(|(w, _)| w).collect(),
             Action::PromoteReplica { .. }
             | Action::PromoteMysqlReplica { .. }
-            | Action::ScaleComposeServices { .. } => {
+            | Action::ScaleComposeServices { .. }
+            | Action::PatroniSwitchover { .. }
+            | Action::PatroniFailover { .. }
+            | Action::PatroniCancelSwitchover { .. } => {
                 return Ok(None);
             }
         };

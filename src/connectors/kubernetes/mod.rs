@@ -317,7 +317,10 @@ impl KubernetesConnector {
             }
             Action::PromoteReplica { .. }
             | Action::PromoteMysqlReplica { .. }
-            | Action::ScaleComposeServices { .. } => Err(ConnectorError::Unsupported(format!(
+            | Action::ScaleComposeServices { .. }
+            | Action::PatroniSwitchover { .. }
+            | Action::PatroniFailover { .. }
+            | Action::PatroniCancelSwitchover { .. } => Err(ConnectorError::Unsupported(format!(
                 "a Kubernetes endpoint cannot {} {}",
                 action.kind(),
                 action.target_path()

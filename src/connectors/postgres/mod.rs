@@ -382,13 +382,19 @@ impl Inner {
         }
         let now_ms = chrono::Utc::now().timestamp_millis();
         let mut memory = self.memory.lock().unwrap_or_else(PoisonError::into_inner);
-        let (snapshot, samples) = topology::assemble(
+        let (mut snapshot, samples) = topology::assemble(
             &self.endpoint.name,
             &polls,
             &mut memory,
             self.endpoint.max_failover_lag_bytes,
             now_ms,
         );
+        // host:port from the DSN: what a Patroni cluster's member list is matched against.
+        for (s, server) in snapshot.servers.iter_mut().zip(&self.servers) {
+            if s.name == server.name {
+                s.address = server.dsn.as_ref().ok().map(Dsn::address);
+            }
+        }
         Ok(PollOutput {
             snapshot: Snapshot::Databases(snapshot),
             samples,

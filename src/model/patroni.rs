@@ -1,0 +1,199 @@
+//! What one read of a Patroni cluster's REST API saw: `/cluster` (members, roles, lag, tags,
+//! scheduled switchover, pause), `/history` (timeline switches) and `/config` (the failover
+//! limits Patroni itself applies).
+
+use super::units::format_bytes;
+
+/// A member's role as `/cluster` reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum PatroniRole {
+    Leader,
+    #[default]
+    Replica,
+    SyncStandby,
+    /// The leader of a standby cluster (replicates from another cluster).
+    StandbyLeader,
+    /// Anything this version does not know, in Patroni's words.
+    Other(String),
+}
+
+impl PatroniRole {
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "leader" | "master" | "primary" => Self::Leader,
+            "replica" => Self::Replica,
+            "sync_standby" => Self::SyncStandby,
+            "standby_leader" => Self::StandbyLeader,
+            other => Self::Other(other.to_string()),
+        }
+    }
+
+    pub fn label(&self) -> &str {
+        match self {
+            Self::Leader => "leader",
+            Self::Replica => "replica",
+            Self::SyncStandby => "sync_standby",
+            Self::StandbyLeader => "standby_leader",
+            Self::Other(s) => s,
+        }
+    }
+
+    /// Holds the leader lock (of a primary or of a standby cluster).
+    pub fn is_leader(&self) -> bool {
+        matches!(self, Self::Leader | Self::StandbyLeader)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct PatroniMember {
+    pub name: String,
+    pub role: PatroniRole,
+    /// `running`, `streaming`, `stopped`, `starting`, `crashed`, `start failed`, …
+    pub state: String,
+    /// The member's REST API (`…/patroni`).
+    pub api_url: Option<String>,
+    pub host: String,
+    pub port: u16,
+    pub timeline: Option<u32>,
+    /// Replicas: bytes behind the leader; `None` when Patroni says "unknown" or for the leader.
+    pub lag_bytes: Option<u64>,
+    pub nofailover: bool,
+    pub noloadbalance: bool,
+    /// Other tags, as `key=value`.
+    pub other_tags: Vec<String>,
+    pub pending_restart: bool,
+}
+
+impl PatroniMember {
+    /// `running` (and `streaming`, which newer Patroni reports for replicas) count as up.
+    pub fn is_running(&self) -> bool {
+        matches!(self.state.as_str(), "running" | "streaming")
+    }
+
+    /// `host:port` of its PostgreSQL.
+    pub fn address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    /// Tags in words, e.g. "nofailover, noloadbalance, clonefrom=true".
+    pub fn tags_text(&self) -> String {
+        let mut tags = Vec::new();
+        if self.nofailover {
+            tags.push("nofailover".to_string());
+        }
+        if self.noloadbalance {
+            tags.push("noloadbalance".to_string());
+        }
+        tags.extend(self.other_tags.iter().cloned());
+        tags.join(", ")
+    }
+}
+
+/// One line of `/history`: the cluster left `timeline` at `lsn`.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct PatroniHistoryEntry {
+    pub timeline: u32,
+    pub lsn: u64,
+    pub reason: String,
+    pub timestamp: Option<String>,
+    pub new_leader: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct ScheduledSwitchover {
+    pub at: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct PatroniSnapshot {
+    /// Patroni's `scope`.
+    pub cluster: String,
+    pub members: Vec<PatroniMember>,
+    /// Newest last, at most [`PatroniSnapshot::HISTORY_KEPT`] entries.
+    pub history: Vec<PatroniHistoryEntry>,
+    pub scheduled_switchover: Option<ScheduledSwitchover>,
+    /// Maintenance mode: Patroni does not fail over by itself.
+    pub paused: bool,
+    /// From `/config`; Patroni's default is 1 MiB.
+    pub maximum_lag_on_failover: Option<u64>,
+    pub synchronous_mode: bool,
+    /// The REST API base URL that answered this read.
+    pub answered_by: String,
+    /// URLs that did not answer, with why (the cluster is still read through another).
+    pub unanswered: Vec<String>,
+    /// The `patronictl -c` file shown in equivalent commands, when the profile names one.
+    pub patronictl_config: Option<String>,
+    /// The REST API basic-auth user, for the `curl -u` equivalent command.
+    pub api_user: Option<String>,
+    /// The cluster's timeline when this connector last asked for a switchover or failover:
+    /// Patroni shows the candidate as leader before its promotion is done, so verification
+    /// waits for a leader above it.
+    pub switched_from_timeline: Option<u32>,
+}
+
+impl PatroniSnapshot {
+    pub const HISTORY_KEPT: usize = 50;
+
+    pub fn leader(&self) -> Option<&PatroniMember> {
+        self.members.iter().find(|m| m.role.is_leader())
+    }
+
+    pub fn member(&self, name: &str) -> Option<&PatroniMember> {
+        self.members.iter().find(|m| m.name == name)
+    }
+
+    /// The limit Patroni applies, or its default of 1 MiB.
+    pub fn lag_limit(&self) -> u64 {
+        self.maximum_lag_on_failover.unwrap_or(1024 * 1024)
+    }
+
+    /// The highest timeline any member reports.
+    pub fn timeline(&self) -> Option<u32> {
+        self.members.iter().filter_map(|m| m.timeline).max()
+    }
+
+    /// The cluster on one line: `leader m1 (tl 2) -> m2 running lag 0 B, m3 stopped`.
+    pub fn topology_line(&self) -> String {
+        let leader = match self.leader() {
+            Some(l) => format!(
+                "leader {} {} (tl {})",
+                l.name,
+                l.state,
+                l.timeline.map_or("?".into(), |t| t.to_string())
+            ),
+            None => "no leader".to_string(),
+        };
+        let others: Vec<String> = self
+            .members
+            .iter()
+            .filter(|m| !m.role.is_leader())
+            .map(|m| {
+                let mut t = format!("{} {} {}", m.name, m.role.label(), m.state);
+                if let Some(lag) = m.lag_bytes {
+                    t.push_str(&format!(" lag {}", format_bytes(lag)));
+                }
+                if m.nofailover {
+                    t.push_str(" [nofailover]");
+                }
+                if m.pending_restart {
+                    t.push_str(" [pending restart]");
+                }
+                t
+            })
+            .collect();
+        let mut line = if others.is_empty() {
+            leader
+        } else {
+            format!("{leader} -> {}", others.join(", "))
+        };
+        if self.paused {
+            line.push_str(" (paused)");
+        }
+        if let Some(s) = &self.scheduled_switchover {
+            line.push_str(&format!(" (switchover scheduled at {})", s.at));
+        }
+        line
+    }
+}

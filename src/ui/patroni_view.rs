@@ -1,0 +1,260 @@
+//! Patroni clusters in the Databases panel: members (role, state, timeline, lag, tags, pending
+//! restart), the timeline history, a scheduled switchover, lag plots, and the Switchover… /
+//! Failover… / Cancel scheduled buttons, which open the same confirm dialog as Promote.
+
+use super::charts::{PlotLine, time_plot_ui};
+use super::theme;
+use crate::actions::Action;
+use crate::actions::plan::{format_bytes, format_lsn};
+use crate::app::ScaleboardApp;
+use crate::metrics::SeriesKey;
+use crate::model::patroni::{PatroniMember, PatroniSnapshot};
+
+/// History lines shown (newest first); the snapshot keeps more.
+const HISTORY_SHOWN: usize = 8;
+
+pub fn patroni_clusters_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
+    let clusters: Vec<(String, PatroniSnapshot)> = app
+        .fleet
+        .patroni_snapshots()
+        .map(|(e, p)| (e.info.id.clone(), p.clone()))
+        .collect();
+    for (endpoint, p) in &clusters {
+        ui.separator();
+        cluster_ui(app, ui, endpoint, p);
+    }
+}
+
+fn cluster_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, endpoint: &str, p: &PatroniSnapshot) {
+    ui.heading(format!("Patroni cluster {}", p.cluster));
+    ui.label(format!(
+        "maximum_lag_on_failover {}{}{} · read from {}",
+        format_bytes(p.lag_limit()),
+        if p.synchronous_mode {
+            " · synchronous_mode on"
+        } else {
+            ""
+        },
+        if p.paused {
+            " · PAUSED (maintenance mode)"
+        } else {
+            ""
+        },
+        p.answered_by
+    ));
+    let leader = p.leader();
+    match leader {
+        None => {
+            ui.colored_label(
+                theme::BAD,
+                "No leader: no member holds the leader lock. Fail over to a healthy member.",
+            );
+        }
+        Some(l) if !l.is_running() => {
+            ui.colored_label(
+                theme::BAD,
+                format!(
+                    "Leader {} is {}: fail over to a healthy member.",
+                    l.name, l.state
+                ),
+            );
+        }
+        Some(_) => {}
+    }
+    let read_only = app.profiles.active.read_only;
+    let healthy_leader = leader.filter(|l| l.is_running()).map(|l| l.name.clone());
+    let mut proposed = None;
+    egui::Grid::new(("patroni_grid", endpoint))
+        .striped(true)
+        .num_columns(8)
+        .show(ui, |ui| {
+            for h in [
+                "Member", "Role", "State", "Timeline", "Lag", "Tags", "Host", "",
+            ] {
+                ui.strong(h);
+            }
+            ui.end_row();
+            for m in &p.members {
+                member_row_ui(ui, p, m);
+                if !read_only && !m.role.is_leader() {
+                    match &healthy_leader {
+                        Some(l) => {
+                            if ui
+                                .button("Switchover…")
+                                .on_hover_text(format!(
+                                    "Hand the leader lock from {l} to {}",
+                                    m.name
+                                ))
+                                .clicked()
+                            {
+                                proposed = Some(Action::PatroniSwitchover {
+                                    endpoint: endpoint.to_string(),
+                                    cluster: p.cluster.clone(),
+                                    leader: l.clone(),
+                                    candidate: Some(m.name.clone()),
+                                    scheduled_at: None,
+                                });
+                            }
+                        }
+                        None => {
+                            if ui
+                                .button("Failover…")
+                                .on_hover_text(format!("Make {} the leader", m.name))
+                                .clicked()
+                            {
+                                proposed = Some(Action::PatroniFailover {
+                                    endpoint: endpoint.to_string(),
+                                    cluster: p.cluster.clone(),
+                                    candidate: m.name.clone(),
+                                });
+                            }
+                        }
+                    }
+                } else {
+                    ui.label("");
+                }
+                ui.end_row();
+            }
+        });
+    if !read_only {
+        ui.horizontal(|ui| {
+            if let Some(l) = &healthy_leader {
+                let id = ui.scope_id().with(("patroni_at", endpoint));
+                let mut at: String = ui.data_mut(|d| d.get_temp(id).unwrap_or_default());
+                if ui
+                    .button("Switchover… (Patroni's choice)")
+                    .on_hover_text(
+                        "Patroni picks the healthiest member; with a time below, it is scheduled",
+                    )
+                    .clicked()
+                {
+                    proposed = Some(Action::PatroniSwitchover {
+                        endpoint: endpoint.to_string(),
+                        cluster: p.cluster.clone(),
+                        leader: l.clone(),
+                        candidate: None,
+                        scheduled_at: (!at.trim().is_empty()).then(|| at.trim().to_string()),
+                    });
+                }
+                ui.label("at (optional, ISO 8601):");
+                ui.add(
+                    egui::TextEdit::singleline(&mut at)
+                        .hint_text("2026-12-01T03:00:00+00:00")
+                        .desired_width(200.0),
+                );
+                ui.data_mut(|d| d.insert_temp(id, at));
+            }
+            if p.scheduled_switchover.is_some() && ui.button("Cancel scheduled").clicked() {
+                proposed = Some(Action::PatroniCancelSwitchover {
+                    endpoint: endpoint.to_string(),
+                    cluster: p.cluster.clone(),
+                });
+            }
+        });
+    }
+    if let Some(sw) = &p.scheduled_switchover {
+        ui.colored_label(
+            theme::WARN,
+            format!(
+                "Switchover scheduled at {}{}{}",
+                sw.at,
+                sw.from
+                    .as_deref()
+                    .map_or(String::new(), |f| format!(" from {f}")),
+                sw.to
+                    .as_deref()
+                    .map_or(String::new(), |t| format!(" to {t}"))
+            ),
+        );
+    }
+    if !p.history.is_empty() {
+        egui::CollapsingHeader::new(format!("Timeline history ({})", p.history.len()))
+            .id_salt(("patroni_history", endpoint))
+            .show(ui, |ui| {
+                for h in p.history.iter().rev().take(HISTORY_SHOWN) {
+                    ui.label(format!(
+                        "timeline {} ended at {}{}{} ({})",
+                        h.timeline,
+                        format_lsn(h.lsn),
+                        h.timestamp
+                            .as_deref()
+                            .map_or(String::new(), |t| format!(" on {t}")),
+                        h.new_leader
+                            .as_deref()
+                            .map_or(String::new(), |l| format!(", new leader {l}")),
+                        h.reason
+                    ));
+                }
+            });
+    }
+    if let Some(action) = proposed {
+        app.propose(action);
+    }
+    let lines: Vec<(SeriesKey, String)> = p
+        .members
+        .iter()
+        .filter(|m| !m.role.is_leader())
+        .map(|m| {
+            (
+                SeriesKey::new(format!("{endpoint}/{}", m.name), "lag_bytes"),
+                m.name.clone(),
+            )
+        })
+        .collect();
+    let plot: Vec<PlotLine<'_>> = lines
+        .iter()
+        .map(|(k, l)| PlotLine {
+            key: k.clone(),
+            label: l,
+        })
+        .collect();
+    let now = app.clock.now_ms();
+    let range = app.view.range;
+    time_plot_ui(
+        ui,
+        &format!("patroni_lag{endpoint}"),
+        "Patroni replica lag",
+        "bytes",
+        &plot,
+        &app.store,
+        &mut app.charts,
+        range,
+        now,
+        150.0,
+    );
+}
+
+fn member_row_ui(ui: &mut egui::Ui, p: &PatroniSnapshot, m: &PatroniMember) {
+    ui.label(&m.name);
+    if m.role.is_leader() {
+        ui.label(egui::RichText::new(m.role.label()).strong());
+    } else {
+        ui.label(m.role.label());
+    }
+    if m.is_running() {
+        ui.label(&m.state);
+    } else {
+        ui.colored_label(theme::BAD, &m.state);
+    }
+    ui.label(m.timeline.map_or("—".into(), |t| t.to_string()));
+    let lag = m.lag_bytes.map_or("—".into(), format_bytes);
+    if m.lag_bytes.is_some_and(|l| l > p.lag_limit()) {
+        ui.colored_label(theme::WARN, lag)
+            .on_hover_text("over maximum_lag_on_failover: Patroni will not promote it");
+    } else {
+        ui.label(lag);
+    }
+    let mut tags = m.tags_text();
+    if m.pending_restart {
+        if !tags.is_empty() {
+            tags.push_str(", ");
+        }
+        tags.push_str("pending restart");
+    }
+    if m.nofailover || m.pending_restart {
+        ui.colored_label(theme::WARN, tags);
+    } else {
+        ui.label(tags);
+    }
+    ui.label(m.address());
+}
