@@ -22,6 +22,9 @@ fn demo_mariadb_pair_is_shown_and_its_replica_promoted_through_the_confirm_dialo
             && a.fleet.mysql_clusters().next().is_some()
     });
     t.harness.key_press_modifiers(Modifiers::COMMAND, Key::Num3);
+    // The MySQL/MariaDB view comes after the PostgreSQL and Patroni clusters: a tall screen
+    // shows it without scrolling.
+    t.harness.set_size(egui::Vec2::new(1400.0, 2600.0));
     t.harness.run_steps(3);
     let db = t
         .app()
