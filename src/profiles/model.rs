@@ -42,6 +42,11 @@ pub struct Profile {
     pub health: Vec<HealthEndpoint>,
     pub prometheus: Option<PrometheusEndpoint>,
     pub thresholds: Thresholds,
+    /// Changes to the advisor's built-in rules and added rules (`[[profile.rules]]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<crate::advisor::RuleConfig>,
+    /// `[profile.advisor]`: desktop notifications on or off.
+    pub advisor: crate::advisor::AdvisorSettings,
 }
 
 impl Default for Profile {
@@ -59,6 +64,8 @@ impl Default for Profile {
             health: Vec::new(),
             prometheus: None,
             thresholds: Thresholds::default(),
+            rules: Vec::new(),
+            advisor: crate::advisor::AdvisorSettings::default(),
         }
     }
 }

@@ -1,0 +1,124 @@
+//! The advisor in the window: a rule fires on a real Compose service (a private Docker engine),
+//! its proposal is applied from the Alerts panel through the confirmation dialog, the service is
+//! scaled, and the audit record cites the rule. Also the demo fleet's first minute.
+
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure with its message
+
+mod support;
+
+use egui::accesskit::Role;
+use egui::{Key, Modifiers};
+use egui_kittest::kittest::Queryable;
+use scaleboard::actions::Action;
+use scaleboard::actions::audit::AuditLog;
+use scaleboard::advisor::AlertState;
+use scaleboard::app::PanelId;
+use support::docker::Project;
+use support::{TestApp, start};
+
+fn confirm(t: &mut TestApp) {
+    let (dangerous, name) = {
+        let d = t.app().actions.dialog.as_ref().unwrap();
+        (d.plan.dangerous, d.plan.action.target_name())
+    };
+    if dangerous {
+        let label = format!("Type \"{name}\" to confirm:");
+        t.harness.get_by_role_and_label(Role::TextInput, &label).click();
+        t.harness.run_steps(2);
+        t.harness
+            .get_by_role_and_label(Role::TextInput, &label)
+            .type_text(&name);
+    }
+    t.run_until("confirmable", |a| {
+        a.actions.dialog.as_ref().is_some_and(|d| d.can_confirm())
+    });
+    t.harness.get_by_label("Confirm").click();
+}
+
+#[test]
+fn a_compose_proposal_applied_from_the_alerts_panel_scales_the_service_and_is_audited() {
+    let yaml = "version: \"3.8\"\nservices:\n  worker:\n    image: IMAGE\n    stop_signal: SIGKILL\n";
+    let project = Project::up(yaml);
+    project.compose(&["up", "-d", "--scale", "worker=3"]);
+    assert_eq!(project.running("worker"), 3);
+    let host = project.daemon().host.clone();
+    // The guides' scale-down rule, shortened to "on the latest sample" and allowed down to 1.
+    let toml = format!(
+        "last_used = \"dock\"\n\n[[profile]]\nname = \"dock\"\nrefresh_interval_secs = 1\n\n\
+         [[profile.compose]]\nname = \"docker\"\ndocker_host = \"{host}\"\nprojects = [\"{}\"]\n\n\
+         [[profile.rules]]\nid = \"cpu-low\"\nduration_secs = 0\naggregation = \"last\"\nmin_replicas = 1\n",
+        project.name
+    );
+    let mut t = start(Some(&toml), None);
+    t.harness.key_press_modifiers(Modifiers::COMMAND, Key::Num0);
+    t.run_until("alerts panel", |a| a.view.panel == PanelId::Alerts);
+    let target = format!("docker/{}/service/worker", project.name);
+    let key = ("cpu-low".to_string(), target.clone());
+    t.advance_until("cpu-low fires on the worker with a proposal", |a| {
+        a.advisor
+            .advisor
+            .book
+            .get("cpu-low", &target)
+            .is_some_and(|x| x.state == AlertState::Firing)
+            && a.advisor
+                .proposals
+                .get(&key)
+                .is_some_and(|p| p.action.is_some())
+    });
+    let proposal = t.app().advisor.proposals.get(&key).unwrap().clone();
+    assert!(
+        matches!(&proposal.action, Some(Action::ScaleWorkload { replicas: 1, workload }) if workload.name == "worker"),
+        "{proposal:?}"
+    );
+    assert!(proposal.line.starts_with("worker 3 → 1 (--scale worker=1)"), "{}", proposal.line);
+    assert!(proposal.line.contains("saves"), "{}", proposal.line);
+    t.harness.get_by_label("Apply…").click();
+    t.run_until("confirm dialog", |a| a.actions.dialog.is_some());
+    let advice = t.app().actions.dialog.as_ref().unwrap().advice.clone().unwrap();
+    assert!(advice.contains("advisor rule \"cpu-low\""), "{advice}");
+    confirm(&mut t);
+    t.advance_until("action finished", |a| {
+        a.actions.running.iter().any(|r| r.record.is_some())
+    });
+    let record = t
+        .app()
+        .actions
+        .running
+        .iter()
+        .find_map(|r| r.record.clone())
+        .unwrap();
+    assert_eq!(
+        record.outcome,
+        scaleboard::actions::audit::AuditOutcome::Succeeded,
+        "{record:?}"
+    );
+    assert_eq!(project.running("worker"), 1, "the real engine runs one container");
+    // Both records on disk (intent and outcome) cite the rule, the value and the cost change.
+    let log = AuditLog::new(&support::data_dir(&t.dir)).read_all().unwrap();
+    assert_eq!(log.records.len(), 2, "{:?}", log.records);
+    for r in &log.records {
+        let advice = r.advice.as_deref().unwrap();
+        assert!(advice.contains("cpu-low") && advice.contains("cpu_percent of "), "{advice}");
+        assert!(advice.contains("cost change"), "{advice}");
+    }
+}
+
+#[test]
+fn the_demo_fleet_fires_a_rule_in_its_first_minute_and_the_overview_says_so() {
+    let mut t = start(None, None);
+    t.run_until("queues listed", |a| a.fleet.queues().count() >= 2);
+    t.advance_until("a rule fires", |a| a.advisor.advisor.book.firing().next().is_some());
+    let alert = t.app().advisor.advisor.book.firing().next().unwrap().clone();
+    assert_eq!(alert.rule_id, "queue-length", "{alert:?}");
+    let proposal = t.app().advisor.proposals.get(&alert.key()).unwrap().clone();
+    assert!(proposal.action.is_some(), "{proposal:?}");
+    assert!(proposal.line.contains("/month"), "{}", proposal.line);
+    // The Queues tile says it and leads to the Alerts panel.
+    t.harness
+        .query_all_by_label_contains(" firing")
+        .next()
+        .unwrap()
+        .click();
+    t.run_until("alerts panel", |a| a.view.panel == PanelId::Alerts);
+    t.harness.get_by_label(proposal.line.as_str());
+}
