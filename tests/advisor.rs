@@ -240,3 +240,32 @@ fn advise_on_the_demo_fleet_fires_within_the_first_minute_and_exits_by_severity(
         "{json:#}"
     );
 }
+
+#[test]
+fn the_readme_advisor_example_loads_without_an_error() {
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let start = readme
+        .find("## The scaling advisor")
+        .expect("advisor section");
+    let section = &readme[start..];
+    let block = section.split("```toml\n").nth(1).unwrap();
+    let block = &block[..block.find("```").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("profiles.toml"), block).unwrap();
+    let store = scaleboard::profiles::ProfileStore::load(dir.path());
+    assert!(store.damaged().is_none(), "{block}");
+    assert!(store.issues().is_empty(), "{:?}", store.issues());
+    let p = &store.profiles()[0];
+    assert_eq!(p.rules.len(), 3);
+    assert!(!p.advisor.notifications);
+    let rules = scaleboard::advisor::rules::merge_rules(scaleboard::advisor::default_rules(), &p.rules);
+    assert!(rules.iter().any(|r| r.id == "replica-lag" && r.threshold == 30.0));
+    // A typo in a key is refused with a "did you mean".
+    let typo = block.replace("duration_secs = 600", "duraton_secs = 600");
+    std::fs::write(dir.path().join("profiles.toml"), typo).unwrap();
+    let store = scaleboard::profiles::ProfileStore::load(dir.path());
+    let issues = format!("{:?}", store.issues());
+    assert!(issues.contains("duration_secs"), "{issues}");
+}

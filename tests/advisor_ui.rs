@@ -16,6 +16,17 @@ use scaleboard::app::PanelId;
 use support::docker::Project;
 use support::{TestApp, start};
 
+/// One second on the manual clock, with real time for the Docker engine to answer: a poll of
+/// real containers takes about a second, and a manual clock racing ahead of it would space the
+/// samples minutes apart, which the advisor rightly reads as gaps.
+fn slow_second(t: &mut TestApp) {
+    t.clock.advance(std::time::Duration::from_secs(1));
+    for _ in 0..5 {
+        t.harness.step();
+        std::thread::sleep(std::time::Duration::from_millis(60));
+    }
+}
+
 fn confirm(t: &mut TestApp) {
     let (dangerous, name) = {
         let d = t.app().actions.dialog.as_ref().unwrap();
@@ -54,7 +65,8 @@ fn a_compose_proposal_applied_from_the_alerts_panel_scales_the_service_and_is_au
     t.run_until("alerts panel", |a| a.view.panel == PanelId::Alerts);
     let target = format!("docker/{}/service/worker", project.name);
     let key = ("cpu-low".to_string(), target.clone());
-    t.advance_until("cpu-low fires on the worker with a proposal", |a| {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let fired = |a: &scaleboard::app::ScaleboardApp| {
         a.advisor
             .advisor
             .book
@@ -64,7 +76,18 @@ fn a_compose_proposal_applied_from_the_alerts_panel_scales_the_service_and_is_au
                 .proposals
                 .get(&key)
                 .is_some_and(|p| p.action.is_some())
-    });
+    };
+    while !fired(t.app()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "cpu-low did not fire: alerts {:?}, proposals {:?}, cpu {:?}, workloads {:?}",
+            t.app().advisor.advisor.book.sorted(),
+            t.app().advisor.proposals,
+            t.app().store.latest(&scaleboard::metrics::SeriesKey::new(&target, "cpu_percent")),
+            t.app().fleet.workloads().map(|w| (w.id.target(), w.desired, w.cpu_percent)).collect::<Vec<_>>()
+        );
+        slow_second(&mut t);
+    }
     let proposal = t.app().advisor.proposals.get(&key).unwrap().clone();
     assert!(
         matches!(&proposal.action, Some(Action::ScaleWorkload { replicas: 1, workload }) if workload.name == "worker"),
@@ -77,9 +100,11 @@ fn a_compose_proposal_applied_from_the_alerts_panel_scales_the_service_and_is_au
     let advice = t.app().actions.dialog.as_ref().unwrap().advice.clone().unwrap();
     assert!(advice.contains("advisor rule \"cpu-low\""), "{advice}");
     confirm(&mut t);
-    t.advance_until("action finished", |a| {
-        a.actions.running.iter().any(|r| r.record.is_some())
-    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    while !t.app().actions.running.iter().any(|r| r.record.is_some()) {
+        assert!(std::time::Instant::now() < deadline, "the action did not finish");
+        slow_second(&mut t);
+    }
     let record = t
         .app()
         .actions

@@ -255,7 +255,7 @@ fn queue_proposal(rule: &Rule, q: &Queue, facts: &Facts<'_>, p: &mut Proposal) {
             });
             p.cost = facts.cost.as_ref().map(|c| c.change(&w.id.full(), to));
             p.line = format!(
-                "{}: {} workers {from} → {to} to drain {} jobs in {}",
+                "{}: scale {} {from} → {to} to drain {} jobs in {}",
                 q.name,
                 w.id.name,
                 q.depth,
