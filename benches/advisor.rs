@@ -28,12 +28,24 @@ fn rules() -> Vec<Rule> {
                 target: "*".into(),
             },
             query: None,
-            comparison: if i % 4 == 3 { Comparison::Below } else { Comparison::Above },
+            comparison: if i % 4 == 3 {
+                Comparison::Below
+            } else {
+                Comparison::Above
+            },
             threshold: 50.0 + (i / METRICS) as f64 * 10.0,
             duration_secs: [0, 60, 300, 1800][i / METRICS],
-            aggregation: [Aggregation::Last, Aggregation::Avg, Aggregation::All, Aggregation::Avg]
-                [i / METRICS],
-            severity: if i % 2 == 0 { Severity::Warning } else { Severity::Critical },
+            aggregation: [
+                Aggregation::Last,
+                Aggregation::Avg,
+                Aggregation::All,
+                Aggregation::Avg,
+            ][i / METRICS],
+            severity: if i % 2 == 0 {
+                Severity::Warning
+            } else {
+                Severity::Critical
+            },
             propose: ProposalKind::ScaleUp,
             advice: String::new(),
             min_replicas: 2,
@@ -51,7 +63,11 @@ fn series() -> Vec<(String, String, f64)> {
     for t in 0..TARGETS {
         for m in 0..METRICS {
             let base = if t % 3 == 0 { 85.0 } else { 40.0 };
-            out.push((format!("k8s/prod/deployment/w{t}"), format!("metric_{m}"), base));
+            out.push((
+                format!("k8s/prod/deployment/w{t}"),
+                format!("metric_{m}"),
+                base,
+            ));
         }
     }
     out

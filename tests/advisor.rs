@@ -7,7 +7,9 @@ mod support;
 
 use scaleboard::advisor::{AlertState, RuleConfig};
 use scaleboard::cli::advise::Session;
-use scaleboard::profiles::model::{HealthEndpoint, MIB, PostgresEndpoint, QueuePreset, RedisEndpoint, RedisQueue};
+use scaleboard::profiles::model::{
+    HealthEndpoint, MIB, PostgresEndpoint, QueuePreset, RedisEndpoint, RedisQueue,
+};
 use scaleboard::profiles::{AppDirs, Profile};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -34,7 +36,11 @@ fn profile(name: &str) -> Profile {
 fn sample_until(s: &mut Session, timeout: Duration, what: &str, done: impl Fn(&Session) -> bool) {
     let deadline = Instant::now() + timeout;
     while !done(s) {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}; alerts: {:?}", s.advisor.book.sorted());
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for: {what}; alerts: {:?}",
+            s.advisor.book.sorted()
+        );
         s.sample_for(Duration::from_millis(500));
     }
 }
@@ -57,10 +63,18 @@ fn a_redis_list_above_1000_jobs_fires_queue_length() {
     });
     let dir = tempfile::tempdir().unwrap();
     let mut s = Session::start(&dirs(&dir), p).unwrap();
-    sample_until(&mut s, Duration::from_secs(20), "queue-length firing", |s| {
-        s.advisor.book.firing().any(|a| a.rule_id == "queue-length")
-    });
-    let alert = s.advisor.book.firing().find(|a| a.rule_id == "queue-length").unwrap();
+    sample_until(
+        &mut s,
+        Duration::from_secs(20),
+        "queue-length firing",
+        |s| s.advisor.book.firing().any(|a| a.rule_id == "queue-length"),
+    );
+    let alert = s
+        .advisor
+        .book
+        .firing()
+        .find(|a| a.rule_id == "queue-length")
+        .unwrap();
     assert!(alert.target.ends_with("/celery"), "{}", alert.target);
     assert_eq!(alert.value, 1200.0);
     let report = s.report(Duration::from_secs(5));
@@ -68,29 +82,48 @@ fn a_redis_list_above_1000_jobs_fires_queue_length() {
     assert!(report.firing.iter().any(|a| a.rule == "queue-length"));
     // Drained below the threshold (by more than the hysteresis), the alert resolves.
     server.cli(&["LTRIM", "celery", "0", "99"]).unwrap();
-    sample_until(&mut s, Duration::from_secs(20), "queue-length resolved", |s| {
-        s.advisor.book.firing().all(|a| a.rule_id != "queue-length")
-    });
-    assert!(s.advisor.book.history().any(|t| t.rule_id == "queue-length" && t.state == AlertState::Resolved));
+    sample_until(
+        &mut s,
+        Duration::from_secs(20),
+        "queue-length resolved",
+        |s| s.advisor.book.firing().all(|a| a.rule_id != "queue-length"),
+    );
+    assert!(
+        s.advisor
+            .book
+            .history()
+            .any(|t| t.rule_id == "queue-length" && t.state == AlertState::Resolved)
+    );
 }
 
 #[test]
 fn postgres_with_25_of_30_connections_held_fires_connections_above_80_percent() {
     let cluster = PgCluster::start(0);
-    cluster.psql(cluster.primary.port, "ALTER SYSTEM SET max_connections = 30");
+    cluster.psql(
+        cluster.primary.port,
+        "ALTER SYSTEM SET max_connections = 30",
+    );
     cluster.stop(&cluster.primary, "fast");
     cluster.start_again(&cluster.primary);
-    assert_eq!(cluster.psql(cluster.primary.port, "SHOW max_connections"), "30");
+    assert_eq!(
+        cluster.psql(cluster.primary.port, "SHOW max_connections"),
+        "30"
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .unwrap();
-    let dsn = cluster.primary.dsn().replace("application_name=primary", "application_name=holder");
+    let dsn = cluster
+        .primary
+        .dsn()
+        .replace("application_name=primary", "application_name=holder");
     let held: Vec<tokio_postgres::Client> = rt.block_on(async {
         let mut held = Vec::new();
         for _ in 0..25 {
-            let (client, conn) = tokio_postgres::connect(&dsn, tokio_postgres::NoTls).await.unwrap();
+            let (client, conn) = tokio_postgres::connect(&dsn, tokio_postgres::NoTls)
+                .await
+                .unwrap();
             tokio::spawn(conn);
             held.push(client);
         }
@@ -106,15 +139,41 @@ fn postgres_with_25_of_30_connections_held_fires_connections_above_80_percent() 
     });
     let dir = tempfile::tempdir().unwrap();
     let mut s = Session::start(&dirs(&dir), p).unwrap();
-    sample_until(&mut s, Duration::from_secs(30), "db-connections firing", |s| {
-        s.advisor.book.firing().any(|a| a.rule_id == "db-connections")
-    });
-    let alert = s.advisor.book.firing().find(|a| a.rule_id == "db-connections").unwrap();
-    assert!(alert.value > 80.0 && alert.value <= 100.0, "{}", alert.value);
+    sample_until(
+        &mut s,
+        Duration::from_secs(30),
+        "db-connections firing",
+        |s| {
+            s.advisor
+                .book
+                .firing()
+                .any(|a| a.rule_id == "db-connections")
+        },
+    );
+    let alert = s
+        .advisor
+        .book
+        .firing()
+        .find(|a| a.rule_id == "db-connections")
+        .unwrap();
+    assert!(
+        alert.value > 80.0 && alert.value <= 100.0,
+        "{}",
+        alert.value
+    );
     let report = s.report(Duration::from_secs(5));
     assert_eq!(report.exit_code, 2, "critical exits 2: {report:?}");
-    let row = report.firing.iter().find(|a| a.rule == "db-connections").unwrap();
-    assert!(row.proposal.contains("Add a read replica or a connection pooler"), "{}", row.proposal);
+    let row = report
+        .firing
+        .iter()
+        .find(|a| a.rule == "db-connections")
+        .unwrap();
+    assert!(
+        row.proposal
+            .contains("Add a read replica or a connection pooler"),
+        "{}",
+        row.proposal
+    );
     assert!(row.action.is_none(), "advice only, nothing to apply");
     drop(held);
 }
@@ -143,7 +202,11 @@ impl SlowServer {
                 std::thread::spawn(move || answer(conn, ms));
             }
         });
-        Self { port, delay_ms: delay, stop }
+        Self {
+            port,
+            delay_ms: delay,
+            stop,
+        }
     }
 }
 
@@ -158,7 +221,10 @@ fn answer(mut conn: TcpStream, ms: u64) {
         }
     }
     std::thread::sleep(Duration::from_millis(ms));
-    let _ = write!(conn, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n");
+    let _ = write!(
+        conn,
+        "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n"
+    );
 }
 
 impl Drop for SlowServer {
@@ -188,21 +254,54 @@ fn a_health_endpoint_answering_in_2_5_s_fires_response_time_above_2_s_then_resol
     let dir = tempfile::tempdir().unwrap();
     let mut s = Session::start(&dirs(&dir), p).unwrap();
     let started = Instant::now();
-    sample_until(&mut s, Duration::from_secs(40), "response-time pending", |s| {
-        s.advisor.book.active().any(|a| a.rule_id == "response-time")
-    });
-    sample_until(&mut s, Duration::from_secs(40), "response-time firing", |s| {
-        s.advisor.book.firing().any(|a| a.rule_id == "response-time")
-    });
+    sample_until(
+        &mut s,
+        Duration::from_secs(40),
+        "response-time pending",
+        |s| {
+            s.advisor
+                .book
+                .active()
+                .any(|a| a.rule_id == "response-time")
+        },
+    );
+    sample_until(
+        &mut s,
+        Duration::from_secs(40),
+        "response-time firing",
+        |s| {
+            s.advisor
+                .book
+                .firing()
+                .any(|a| a.rule_id == "response-time")
+        },
+    );
     // Not before its duration was covered by samples.
-    assert!(started.elapsed() >= Duration::from_secs(6), "fired after {:?}", started.elapsed());
-    let alert = s.advisor.book.firing().find(|a| a.rule_id == "response-time").unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(6),
+        "fired after {:?}",
+        started.elapsed()
+    );
+    let alert = s
+        .advisor
+        .book
+        .firing()
+        .find(|a| a.rule_id == "response-time")
+        .unwrap();
     assert!(alert.value > 2000.0, "{}", alert.value);
     assert!(alert.started < alert.since, "pending came before firing");
     server.delay_ms.store(0, Ordering::SeqCst);
-    sample_until(&mut s, Duration::from_secs(40), "response-time resolved", |s| {
-        s.advisor.book.active().all(|a| a.rule_id != "response-time")
-    });
+    sample_until(
+        &mut s,
+        Duration::from_secs(40),
+        "response-time resolved",
+        |s| {
+            s.advisor
+                .book
+                .active()
+                .all(|a| a.rule_id != "response-time")
+        },
+    );
     let states: Vec<AlertState> = s
         .advisor
         .book
@@ -210,7 +309,14 @@ fn a_health_endpoint_answering_in_2_5_s_fires_response_time_above_2_s_then_resol
         .filter(|t| t.rule_id == "response-time")
         .map(|t| t.state)
         .collect();
-    assert_eq!(states, [AlertState::Pending, AlertState::Firing, AlertState::Resolved]);
+    assert_eq!(
+        states,
+        [
+            AlertState::Pending,
+            AlertState::Firing,
+            AlertState::Resolved
+        ]
+    );
 }
 
 #[test]
@@ -236,7 +342,11 @@ fn advise_on_the_demo_fleet_fires_within_the_first_minute_and_exits_by_severity(
     assert_eq!(json["exit_code"].as_i64(), Some(i64::from(worst)));
     // Rules whose duration the handed-over history cannot cover say so instead of guessing.
     assert!(
-        json["not_judged"].as_array().unwrap().iter().any(|u| u["rule"] == "response-time"),
+        json["not_judged"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["rule"] == "response-time"),
         "{json:#}"
     );
 }
@@ -260,8 +370,13 @@ fn the_readme_advisor_example_loads_without_an_error() {
     let p = &store.profiles()[0];
     assert_eq!(p.rules.len(), 3);
     assert!(!p.advisor.notifications);
-    let rules = scaleboard::advisor::rules::merge_rules(scaleboard::advisor::default_rules(), &p.rules);
-    assert!(rules.iter().any(|r| r.id == "replica-lag" && r.threshold == 30.0));
+    let rules =
+        scaleboard::advisor::rules::merge_rules(scaleboard::advisor::default_rules(), &p.rules);
+    assert!(
+        rules
+            .iter()
+            .any(|r| r.id == "replica-lag" && r.threshold == 30.0)
+    );
     // A typo in a key is refused with a "did you mean".
     let typo = block.replace("duration_secs = 600", "duraton_secs = 600");
     std::fs::write(dir.path().join("profiles.toml"), typo).unwrap();

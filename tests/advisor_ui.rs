@@ -34,7 +34,9 @@ fn confirm(t: &mut TestApp) {
     };
     if dangerous {
         let label = format!("Type \"{name}\" to confirm:");
-        t.harness.get_by_role_and_label(Role::TextInput, &label).click();
+        t.harness
+            .get_by_role_and_label(Role::TextInput, &label)
+            .click();
         t.harness.run_steps(2);
         t.harness
             .get_by_role_and_label(Role::TextInput, &label)
@@ -48,7 +50,8 @@ fn confirm(t: &mut TestApp) {
 
 #[test]
 fn a_compose_proposal_applied_from_the_alerts_panel_scales_the_service_and_is_audited() {
-    let yaml = "version: \"3.8\"\nservices:\n  worker:\n    image: IMAGE\n    stop_signal: SIGKILL\n";
+    let yaml =
+        "version: \"3.8\"\nservices:\n  worker:\n    image: IMAGE\n    stop_signal: SIGKILL\n";
     let project = Project::up(yaml);
     project.compose(&["up", "-d", "--scale", "worker=3"]);
     assert_eq!(project.running("worker"), 3);
@@ -83,8 +86,14 @@ fn a_compose_proposal_applied_from_the_alerts_panel_scales_the_service_and_is_au
             "cpu-low did not fire: alerts {:?}, proposals {:?}, cpu {:?}, workloads {:?}",
             t.app().advisor.advisor.book.sorted(),
             t.app().advisor.proposals,
-            t.app().store.latest(&scaleboard::metrics::SeriesKey::new(&target, "cpu_percent")),
-            t.app().fleet.workloads().map(|w| (w.id.target(), w.desired, w.cpu_percent)).collect::<Vec<_>>()
+            t.app()
+                .store
+                .latest(&scaleboard::metrics::SeriesKey::new(&target, "cpu_percent")),
+            t.app()
+                .fleet
+                .workloads()
+                .map(|w| (w.id.target(), w.desired, w.cpu_percent))
+                .collect::<Vec<_>>()
         );
         slow_second(&mut t);
     }
@@ -93,16 +102,31 @@ fn a_compose_proposal_applied_from_the_alerts_panel_scales_the_service_and_is_au
         matches!(&proposal.action, Some(Action::ScaleWorkload { replicas: 1, workload }) if workload.name == "worker"),
         "{proposal:?}"
     );
-    assert!(proposal.line.starts_with("worker 3 → 1 (--scale worker=1)"), "{}", proposal.line);
+    assert!(
+        proposal.line.starts_with("worker 3 → 1 (--scale worker=1)"),
+        "{}",
+        proposal.line
+    );
     assert!(proposal.line.contains("saves"), "{}", proposal.line);
     t.harness.get_by_label("Apply…").click();
     t.run_until("confirm dialog", |a| a.actions.dialog.is_some());
-    let advice = t.app().actions.dialog.as_ref().unwrap().advice.clone().unwrap();
+    let advice = t
+        .app()
+        .actions
+        .dialog
+        .as_ref()
+        .unwrap()
+        .advice
+        .clone()
+        .unwrap();
     assert!(advice.contains("advisor rule \"cpu-low\""), "{advice}");
     confirm(&mut t);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
     while !t.app().actions.running.iter().any(|r| r.record.is_some()) {
-        assert!(std::time::Instant::now() < deadline, "the action did not finish");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the action did not finish"
+        );
         slow_second(&mut t);
     }
     let record = t
@@ -117,13 +141,22 @@ fn a_compose_proposal_applied_from_the_alerts_panel_scales_the_service_and_is_au
         scaleboard::actions::audit::AuditOutcome::Succeeded,
         "{record:?}"
     );
-    assert_eq!(project.running("worker"), 1, "the real engine runs one container");
+    assert_eq!(
+        project.running("worker"),
+        1,
+        "the real engine runs one container"
+    );
     // Both records on disk (intent and outcome) cite the rule, the value and the cost change.
-    let log = AuditLog::new(&support::data_dir(&t.dir)).read_all().unwrap();
+    let log = AuditLog::new(&support::data_dir(&t.dir))
+        .read_all()
+        .unwrap();
     assert_eq!(log.records.len(), 2, "{:?}", log.records);
     for r in &log.records {
         let advice = r.advice.as_deref().unwrap();
-        assert!(advice.contains("cpu-low") && advice.contains("cpu_percent of "), "{advice}");
+        assert!(
+            advice.contains("cpu-low") && advice.contains("cpu_percent of "),
+            "{advice}"
+        );
         assert!(advice.contains("cost change"), "{advice}");
     }
 }
@@ -132,8 +165,18 @@ fn a_compose_proposal_applied_from_the_alerts_panel_scales_the_service_and_is_au
 fn the_demo_fleet_fires_a_rule_in_its_first_minute_and_the_overview_says_so() {
     let mut t = start(None, None);
     t.run_until("queues listed", |a| a.fleet.queues().count() >= 2);
-    t.advance_until("a rule fires", |a| a.advisor.advisor.book.firing().next().is_some());
-    let alert = t.app().advisor.advisor.book.firing().next().unwrap().clone();
+    t.advance_until("a rule fires", |a| {
+        a.advisor.advisor.book.firing().next().is_some()
+    });
+    let alert = t
+        .app()
+        .advisor
+        .advisor
+        .book
+        .firing()
+        .next()
+        .unwrap()
+        .clone();
     assert_eq!(alert.rule_id, "queue-length", "{alert:?}");
     let proposal = t.app().advisor.proposals.get(&alert.key()).unwrap().clone();
     assert!(proposal.action.is_some(), "{proposal:?}");

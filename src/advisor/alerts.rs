@@ -98,7 +98,9 @@ impl AlertBook {
     }
 
     pub fn firing(&self) -> impl Iterator<Item = &Alert> {
-        self.active.values().filter(|a| a.state == AlertState::Firing)
+        self.active
+            .values()
+            .filter(|a| a.state == AlertState::Firing)
     }
 
     pub fn history(&self) -> impl DoubleEndedIterator<Item = &Transition> {
@@ -166,7 +168,8 @@ impl AlertBook {
 
     /// Drops every alert of rules no longer present (after a profile change).
     pub(super) fn retain_rules(&mut self, ids: &[&str]) {
-        self.active.retain(|(rule, _), _| ids.contains(&rule.as_str()));
+        self.active
+            .retain(|(rule, _), _| ids.contains(&rule.as_str()));
         self.version += 1;
     }
 
@@ -179,7 +182,15 @@ impl AlertBook {
     /// The history as CSV (oldest first), cells neutralised against spreadsheet formulas.
     pub fn history_csv(&self) -> String {
         let mut w = csv::Writer::from_writer(Vec::new());
-        let _ = w.write_record(["time", "rule", "severity", "target", "state", "value", "threshold"]);
+        let _ = w.write_record([
+            "time",
+            "rule",
+            "severity",
+            "target",
+            "state",
+            "value",
+            "threshold",
+        ]);
         for t in &self.history {
             let when = chrono::DateTime::from_timestamp_millis(t.at)
                 .map(|d| d.to_rfc3339())

@@ -157,7 +157,12 @@ impl Window {
     }
 
     /// The rule's value and whether it breaches, over the newest samples.
-    pub fn judge(&self, aggregation: Aggregation, comparison: Comparison, threshold: f64) -> Verdict {
+    pub fn judge(
+        &self,
+        aggregation: Aggregation,
+        comparison: Comparison,
+        threshold: f64,
+    ) -> Verdict {
         let (Some((t, last)), Some(since)) = (self.last, self.run_since) else {
             return Verdict::NotEnoughData(
                 self.reset_reason

@@ -154,10 +154,9 @@ impl Advisor {
             if !watched.window.push(t, value) {
                 continue;
             }
-            let verdict =
-                watched
-                    .window
-                    .judge(rule.aggregation, rule.comparison, rule.threshold);
+            let verdict = watched
+                .window
+                .judge(rule.aggregation, rule.comparison, rule.threshold);
             changed |= transition(&mut self.book, rule, target, &verdict, t);
         }
         changed
@@ -175,7 +174,9 @@ impl Advisor {
             for w in list.iter_mut() {
                 w.window.gap(t);
                 let rule = &self.rules[w.rule];
-                let verdict = w.window.judge(rule.aggregation, rule.comparison, rule.threshold);
+                let verdict = w
+                    .window
+                    .judge(rule.aggregation, rule.comparison, rule.threshold);
                 changed |= transition(&mut self.book, rule, target, &verdict, t);
             }
         }
@@ -193,7 +194,10 @@ impl Advisor {
             for list in self.windows.values() {
                 for w in list.iter().filter(|w| w.rule == ri) {
                     seen += 1;
-                    match w.window.judge(rule.aggregation, rule.comparison, rule.threshold) {
+                    match w
+                        .window
+                        .judge(rule.aggregation, rule.comparison, rule.threshold)
+                    {
                         Verdict::NotEnoughData(reason) => why = Some(reason),
                         Verdict::Partial { .. } => {
                             why = Some(format!(
@@ -207,7 +211,10 @@ impl Advisor {
                 }
             }
             if seen == 0 {
-                out.push((rule, format!("no series of {} was seen", rule.selector.metric)));
+                out.push((
+                    rule,
+                    format!("no series of {} was seen", rule.selector.metric),
+                ));
             } else if judged == 0 {
                 out.push((rule, why.unwrap_or_else(|| "not enough data".into())));
             }
@@ -223,11 +230,27 @@ pub fn endpoint_of(target: &str) -> &str {
 
 /// Moves one alert along pending → firing → resolved from a fresh verdict; true if it changed
 /// state (value updates alone do not count).
-fn transition(book: &mut AlertBook, rule: &Rule, target: &str, verdict: &Verdict, t: TimeMs) -> bool {
+fn transition(
+    book: &mut AlertBook,
+    rule: &Rule,
+    target: &str,
+    verdict: &Verdict,
+    t: TimeMs,
+) -> bool {
     let key = (rule.id.clone(), target.to_string());
     let state = book.active_mut(&key).map(|a| a.state);
     match (state, verdict) {
-        (None, Verdict::Partial { value, breached: true } | Verdict::Full { value, breached: true }) => {
+        (
+            None,
+            Verdict::Partial {
+                value,
+                breached: true,
+            }
+            | Verdict::Full {
+                value,
+                breached: true,
+            },
+        ) => {
             let full = matches!(verdict, Verdict::Full { .. });
             let mut alert = Alert {
                 rule_id: rule.id.clone(),
@@ -253,7 +276,13 @@ fn transition(book: &mut AlertBook, rule: &Rule, target: &str, verdict: &Verdict
             true
         }
         (None, _) => false,
-        (Some(AlertState::Pending), Verdict::Full { value, breached: true }) => {
+        (
+            Some(AlertState::Pending),
+            Verdict::Full {
+                value,
+                breached: true,
+            },
+        ) => {
             let alert = book.active_mut(&key).expect("present");
             alert.state = AlertState::Firing;
             alert.since = t;
@@ -263,7 +292,13 @@ fn transition(book: &mut AlertBook, rule: &Rule, target: &str, verdict: &Verdict
             book.record(&a, AlertState::Firing, t);
             true
         }
-        (Some(AlertState::Pending), Verdict::Partial { value, breached: true }) => {
+        (
+            Some(AlertState::Pending),
+            Verdict::Partial {
+                value,
+                breached: true,
+            },
+        ) => {
             if let Some(a) = book.active_mut(&key) {
                 a.value = *value;
             }
@@ -283,7 +318,10 @@ fn transition(book: &mut AlertBook, rule: &Rule, target: &str, verdict: &Verdict
             }
             changed
         }
-        (Some(AlertState::Firing), Verdict::Partial { value, .. } | Verdict::Full { value, .. }) => {
+        (
+            Some(AlertState::Firing),
+            Verdict::Partial { value, .. } | Verdict::Full { value, .. },
+        ) => {
             if rule
                 .comparison
                 .cleared(*value, rule.threshold, rule.hysteresis_margin())

@@ -57,7 +57,10 @@ impl CostChange {
                 money::format_minor(-self.delta_minor(), &self.currency)
             );
         }
-        if let (Some(a), Some(b)) = (self.percent(self.before_minor), self.percent(self.after_minor)) {
+        if let (Some(a), Some(b)) = (
+            self.percent(self.before_minor),
+            self.percent(self.after_minor),
+        ) {
             s.push_str(&format!(
                 ", {} % → {} % of MRR",
                 totals::format_percent_seed(a),
@@ -159,15 +162,26 @@ pub fn propose(rule: &Rule, alert: &Alert, facts: &Facts<'_>) -> Proposal {
             p.line = format!("{}: {}", short_target(&alert.target), rule.advice);
         }
         ProposalKind::ScaleUp | ProposalKind::ScaleDown => {
-            let Some(w) = facts.workloads.iter().find(|w| w.id.target() == alert.target) else {
-                p.line = format!("{}: {} (workload not in view)", short_target(&alert.target), rule.advice);
+            let Some(w) = facts
+                .workloads
+                .iter()
+                .find(|w| w.id.target() == alert.target)
+            else {
+                p.line = format!(
+                    "{}: {} (workload not in view)",
+                    short_target(&alert.target),
+                    rule.advice
+                );
                 return p;
             };
             scale_proposal(rule, alert, w, facts, &mut p);
         }
         ProposalKind::DrainQueue => {
             let found = facts.queues.iter().find(|(endpoint, q)| {
-                alert.target.strip_prefix(endpoint).and_then(|r| r.strip_prefix('/'))
+                alert
+                    .target
+                    .strip_prefix(endpoint)
+                    .and_then(|r| r.strip_prefix('/'))
                     == Some(q.name.as_str())
             });
             let Some((_, q)) = found else {
@@ -219,9 +233,15 @@ fn scale_proposal(rule: &Rule, alert: &Alert, w: &Workload, facts: &Facts<'_>, p
         let to = if up { to.max(current) } else { to.min(current) };
         if to == current {
             p.line = if up {
-                format!("{name}: already at {current}, the rule's max is {}", rule.max_replicas)
+                format!(
+                    "{name}: already at {current}, the rule's max is {}",
+                    rule.max_replicas
+                )
             } else {
-                format!("{name}: already at {current}, the rule's min is {}", rule.min_replicas)
+                format!(
+                    "{name}: already at {current}, the rule's min is {}",
+                    rule.min_replicas
+                )
             };
             return;
         }
@@ -246,7 +266,11 @@ fn queue_proposal(rule: &Rule, q: &Queue, facts: &Facts<'_>, p: &mut Proposal) {
         .as_ref()
         .and_then(|id| facts.workloads.iter().find(|w| &w.id == id));
     let workers = linked.map_or(q.consumers.unwrap_or(0), |w| w.ready);
-    let advice = worker_advice(&AdviceInput::from_queue(q, workers, facts.drain_target_secs));
+    let advice = worker_advice(&AdviceInput::from_queue(
+        q,
+        workers,
+        facts.drain_target_secs,
+    ));
     match (advice, linked) {
         (Advice::Scale { from, to, .. }, Some(w)) => {
             p.action = Some(Action::ScaleWorkload {

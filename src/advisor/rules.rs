@@ -154,9 +154,9 @@ impl Rule {
 pub fn duration_words(secs: u64) -> String {
     if secs == 0 {
         "0 s".into()
-    } else if secs % 3600 == 0 {
+    } else if secs.is_multiple_of(3600) {
         format!("{} h", secs / 3600)
-    } else if secs % 60 == 0 {
+    } else if secs.is_multiple_of(60) {
         format!("{} min", secs / 60)
     } else {
         format!("{secs} s")
@@ -246,7 +246,10 @@ pub fn query_name(rule_id: &str) -> String {
 
 /// The profile as connected: every enabled rule with a `query` becomes a query of its
 /// Prometheus endpoint, with enough history loaded to cover the rule's duration at once.
-pub fn with_rule_queries(profile: &crate::profiles::Profile, rules: &[Rule]) -> crate::profiles::Profile {
+pub fn with_rule_queries(
+    profile: &crate::profiles::Profile,
+    rules: &[Rule],
+) -> crate::profiles::Profile {
     let mut p = profile.clone();
     if let Some(prom) = p.prometheus.as_mut() {
         for r in rules.iter().filter(|r| r.enabled) {
@@ -346,14 +349,21 @@ pub fn rule_config_problems(configs: &[RuleConfig], builtin: &[Rule]) -> Vec<(us
         {
             out.push((
                 i,
-                format!("rule \"{}\": min_replicas {lo} is above max_replicas {hi}", c.id),
+                format!(
+                    "rule \"{}\": min_replicas {lo} is above max_replicas {hi}",
+                    c.id
+                ),
             ));
         }
-        if c.target_percent.is_some_and(|t| !(t > 0.0 && t.is_finite())) {
-            out.push((i, format!("rule \"{}\": target_percent must be above 0", c.id)));
+        if c.target_percent
+            .is_some_and(|t| !(t > 0.0 && t.is_finite()))
+        {
+            out.push((
+                i,
+                format!("rule \"{}\": target_percent must be above 0", c.id),
+            ));
         }
-        if c
-            .hysteresis_percent
+        if c.hysteresis_percent
             .is_some_and(|h| !(0.0..=50.0).contains(&h))
         {
             out.push((

@@ -119,13 +119,37 @@ fn aggregations_differ() {
     }
     // mean 88 > 80; not every sample above; last above.
     let avg = w.judge(Aggregation::Avg, Comparison::Above, 80.0);
-    assert_eq!(avg, Verdict::Full { value: 88.0, breached: true });
+    assert_eq!(
+        avg,
+        Verdict::Full {
+            value: 88.0,
+            breached: true
+        }
+    );
     let all = w.judge(Aggregation::All, Comparison::Above, 80.0);
-    assert_eq!(all, Verdict::Full { value: 70.0, breached: false });
+    assert_eq!(
+        all,
+        Verdict::Full {
+            value: 70.0,
+            breached: false
+        }
+    );
     let last = w.judge(Aggregation::Last, Comparison::Above, 80.0);
-    assert_eq!(last, Verdict::Full { value: 100.0, breached: true });
+    assert_eq!(
+        last,
+        Verdict::Full {
+            value: 100.0,
+            breached: true
+        }
+    );
     let below = w.judge(Aggregation::All, Comparison::Below, 101.0);
-    assert_eq!(below, Verdict::Full { value: 100.0, breached: true });
+    assert_eq!(
+        below,
+        Verdict::Full {
+            value: 100.0,
+            breached: true
+        }
+    );
 }
 
 #[test]
@@ -329,7 +353,11 @@ fn scale_down_never_below_min_and_shows_savings() {
         p.action,
         Some(crate::actions::Action::ScaleWorkload { replicas: 2, .. })
     ));
-    assert!(p.line.contains("-$32.00/month (saves $32.00/month)"), "{}", p.line);
+    assert!(
+        p.line.contains("-$32.00/month (saves $32.00/month)"),
+        "{}",
+        p.line
+    );
     assert!(p.line.contains("6.4 % → 4.2 % of MRR"), "{}", p.line);
 }
 
@@ -357,7 +385,12 @@ fn hpa_managed_workloads_get_a_raised_max() {
     // ceil(4 × 90 / 60) = 6 > max 4.
     assert!(matches!(
         p.action,
-        Some(crate::actions::Action::SetAutoscaler { max_replicas: 6, min_replicas: 2, target_cpu_percent: 60, .. })
+        Some(crate::actions::Action::SetAutoscaler {
+            max_replicas: 6,
+            min_replicas: 2,
+            target_cpu_percent: 60,
+            ..
+        })
     ));
     assert_eq!(p.line, "api: raise the HPA max 4 → 6");
 }
@@ -390,7 +423,11 @@ fn profile_rules_change_disable_and_add() {
     ];
     let problems = rules::rule_config_problems(&configs, &default_rules());
     assert_eq!(problems.len(), 1);
-    assert!(problems[0].1.contains("did you mean the built-in rule \"cpu-high\""));
+    assert!(
+        problems[0]
+            .1
+            .contains("did you mean the built-in rule \"cpu-high\"")
+    );
     let merged = rules::merge_rules(default_rules(), &configs);
     let cpu = merged.iter().find(|r| r.id == "cpu-high").unwrap();
     assert_eq!((cpu.threshold, cpu.duration_secs), (75.0, 60));
@@ -412,7 +449,11 @@ fn defaults_are_the_guides_triggers() {
     assert_eq!(find("error-rate").duration_secs, 900);
     assert_eq!(find("queue-length").threshold, 1000.0);
     assert_eq!(find("cpu-low").threshold, 30.0);
-    assert!(rules.iter().all(|r| r.min_replicas == 2 && r.max_replicas == 10));
+    assert!(
+        rules
+            .iter()
+            .all(|r| r.min_replicas == 2 && r.max_replicas == 10)
+    );
 }
 
 #[test]

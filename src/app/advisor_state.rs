@@ -80,7 +80,12 @@ impl ScaleboardApp {
             .map(|r| RuleMark {
                 selector: r.selector.clone(),
                 threshold: r.threshold,
-                label: format!("{} {} {}", r.id, r.comparison.symbol(), crate::advisor::rules::trim_number(r.threshold)),
+                label: format!(
+                    "{} {} {}",
+                    r.id,
+                    r.comparison.symbol(),
+                    crate::advisor::rules::trim_number(r.threshold)
+                ),
                 color: severity_color(r.severity),
             })
             .collect();
@@ -159,11 +164,10 @@ impl ScaleboardApp {
             let Some(alert) = self.advisor.advisor.book.get(&key.0, &key.1) else {
                 continue;
             };
-            let body = self
-                .advisor
-                .proposals
-                .get(&key)
-                .map_or_else(|| alert.observed(), |p| format!("{}\n{}", alert.observed(), p.line));
+            let body = self.advisor.proposals.get(&key).map_or_else(
+                || alert.observed(),
+                |p| format!("{}\n{}", alert.observed(), p.line),
+            );
             let summary = format!("Scaleboard {}: {}", alert.severity.label(), alert.title);
             self.send(crate::engine::Command::DesktopNotify { summary, body });
         }

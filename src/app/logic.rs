@@ -40,7 +40,9 @@ impl ScaleboardApp {
                 // The rules see every sample once, here on intake; nothing is judged per frame.
                 for s in &samples {
                     let t = s.at.unwrap_or(at);
-                    self.advisor.advisor.observe(&s.target, s.metric, t, s.value);
+                    self.advisor
+                        .advisor
+                        .observe(&s.target, s.metric, t, s.value);
                 }
                 self.advisor.intake_samples += samples.len() as u64;
                 for s in samples {

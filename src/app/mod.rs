@@ -11,11 +11,11 @@ mod notifications;
 pub mod overview;
 mod view;
 
-pub use advisor_state::AdvisorState;
 pub use actions::{
     ActionsState, AutoscaleForm, CloseChoice, ConfirmDialog, ProjectScaleForm, RunningAction,
     ScaleForm,
 };
+pub use advisor_state::AdvisorState;
 pub use audit_state::{AuditState, PAGE_ROWS as AUDIT_PAGE_ROWS};
 pub use cost_state::{CostState, live_inventory};
 pub use fleet::{EndpointState, FleetState};
@@ -274,13 +274,15 @@ impl ScaleboardApp {
         self.selected_workload = None;
         self.actions.bulk_selected.clear();
         self.selected_server = None;
-        self.profiles.active = profile.clone();
+        self.profiles.active = profile;
         // The new profile's rules; windows and alerts of the old endpoints go.
         self.advisor.advisor.set_endpoints(std::iter::empty());
         self.advisor_sync_rules();
         let seed = self.demo_seed;
-        let profile =
-            crate::advisor::rules::with_rule_queries(&profile, self.advisor.advisor.rules());
+        let profile = crate::advisor::rules::with_rule_queries(
+            &self.profiles.active,
+            self.advisor.advisor.rules(),
+        );
         self.send(Command::Connect(Box::new(ConnectRequest {
             profile,
             demo_seed: seed,

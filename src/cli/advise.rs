@@ -172,8 +172,7 @@ fn report(
         })
         .flatten()
         .collect();
-    let inventory =
-        crate::cost::LiveInventory::from_snapshots(&profile.name, snapshots.values());
+    let inventory = crate::cost::LiveInventory::from_snapshots(&profile.name, snapshots.values());
     let model = crate::cost::seed_template();
     let facts = Facts {
         workloads: &workloads,
@@ -201,7 +200,10 @@ fn report(
             value: alert.value,
             condition: alert.condition.clone(),
             proposal: p.line.clone(),
-            action: p.action.as_ref().map(|a| format!("{} {}", a.kind(), a.target_path())),
+            action: p
+                .action
+                .as_ref()
+                .map(|a| format!("{} {}", a.kind(), a.target_path())),
             cost_change_minor: p.cost.as_ref().map(|c| c.delta_minor()),
         };
         match alert.state {
@@ -246,7 +248,11 @@ pub fn print_advice(report: &AdviseReport, json: bool, mut out: impl Write) -> a
             writeln!(
                 out,
                 "{label:<8} {:<8} {:<15} {}: {} ({})",
-                a.severity, a.rule, a.target, crate::advisor::rules::trim_number(a.value), a.condition
+                a.severity,
+                a.rule,
+                a.target,
+                crate::advisor::rules::trim_number(a.value),
+                a.condition
             )?;
             writeln!(out, "         Recommendation: {}", a.proposal)?;
         }

@@ -16,7 +16,9 @@ pub(crate) async fn send(summary: String, body: String) {
         Err(_) => "no answer within 5 s".to_string(),
     };
     if !FAILED_ONCE.swap(true, Ordering::Relaxed) {
-        log::warn!("desktop notifications are unavailable ({problem}); alerts stay in the Alerts panel");
+        log::warn!(
+            "desktop notifications are unavailable ({problem}); alerts stay in the Alerts panel"
+        );
     }
 }
 

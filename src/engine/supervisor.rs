@@ -83,8 +83,7 @@ pub(crate) async fn run(
                     Ok(found) => found,
                     Err(why) => {
                         let now = config.clock.now_ms();
-                        finish_refused(&sink, &audit, now, id, &plan, forced, &why, advice)
-                            .await;
+                        finish_refused(&sink, &audit, now, id, &plan, forced, &why, advice).await;
                         continue;
                     }
                 };

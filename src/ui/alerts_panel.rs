@@ -129,16 +129,18 @@ fn history_ui(app: &ScaleboardApp, ui: &mut egui::Ui, now: i64) {
             {
                 ui.ctx().copy_text(book.history_csv());
             }
-            egui::Grid::new("alert_history").striped(true).show(ui, |ui| {
-                for t in book.history().rev().take(200) {
-                    ui.label(format!("{} ago", ago(now, t.at)));
-                    ui.label(&t.rule_id);
-                    ui.label(&t.target);
-                    ui.label(t.state.label());
-                    ui.label(crate::advisor::rules::trim_number(t.value));
-                    ui.end_row();
-                }
-            });
+            egui::Grid::new("alert_history")
+                .striped(true)
+                .show(ui, |ui| {
+                    for t in book.history().rev().take(200) {
+                        ui.label(format!("{} ago", ago(now, t.at)));
+                        ui.label(&t.rule_id);
+                        ui.label(&t.target);
+                        ui.label(t.state.label());
+                        ui.label(crate::advisor::rules::trim_number(t.value));
+                        ui.end_row();
+                    }
+                });
         });
 }
 

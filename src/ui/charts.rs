@@ -156,8 +156,8 @@ pub fn time_plot_ui(
         .filter(|(key, _, _)| lines.iter().any(|l| &l.key == key))
         .map(|(_, since, color)| ((*since as f64 / 1000.0).max(start_s), *color))
         .collect();
-    let y_top = non_negative_top(drawn.iter().flat_map(|(_, _, segs)| segs.iter().flatten()))
-        .map(|top| {
+    let y_top =
+        non_negative_top(drawn.iter().flat_map(|(_, _, segs)| segs.iter().flatten())).map(|top| {
             // Keep a threshold in view when the data sits just under it.
             thresholds
                 .iter()

@@ -1,8 +1,8 @@
 //! The profile form's advisor section: every rule with an on/off toggle and its threshold and
 //! duration; a change is stored as a `[[profile.rules]]` entry holding only what differs.
 
-use crate::advisor::rules::{RuleConfig, merge_rules};
 use crate::advisor::default_rules;
+use crate::advisor::rules::{RuleConfig, merge_rules};
 use crate::profiles::Profile;
 
 pub fn rules_editor_ui(ui: &mut egui::Ui, profile: &mut Profile) {
