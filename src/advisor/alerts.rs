@@ -82,7 +82,9 @@ pub struct Transition {
 /// The active alerts and what happened to them.
 #[derive(Clone, Debug, Default)]
 pub struct AlertBook {
-    active: BTreeMap<(String, String), Alert>,
+    /// Rule id -> target -> alert: looked up with borrowed strings, so the common case (a
+    /// series that breaches nothing) allocates nothing.
+    active: BTreeMap<String, BTreeMap<String, Alert>>,
     history: VecDeque<Transition>,
     /// Bumped on every change, so views cache what they derive from the book.
     version: u64,
@@ -90,17 +92,15 @@ pub struct AlertBook {
 
 impl AlertBook {
     pub fn active(&self) -> impl Iterator<Item = &Alert> {
-        self.active.values()
+        self.active.values().flat_map(BTreeMap::values)
     }
 
     pub fn get(&self, rule_id: &str, target: &str) -> Option<&Alert> {
-        self.active.get(&(rule_id.to_string(), target.to_string()))
+        self.active.get(rule_id)?.get(target)
     }
 
     pub fn firing(&self) -> impl Iterator<Item = &Alert> {
-        self.active
-            .values()
-            .filter(|a| a.state == AlertState::Firing)
+        self.active().filter(|a| a.state == AlertState::Firing)
     }
 
     pub fn history(&self) -> impl DoubleEndedIterator<Item = &Transition> {
@@ -113,7 +113,7 @@ impl AlertBook {
 
     /// Firing and pending alerts, most severe first, then oldest first.
     pub fn sorted(&self) -> Vec<&Alert> {
-        let mut list: Vec<&Alert> = self.active.values().collect();
+        let mut list: Vec<&Alert> = self.active().collect();
         list.sort_by(|a, b| {
             (b.state == AlertState::Firing)
                 .cmp(&(a.state == AlertState::Firing))
@@ -132,18 +132,26 @@ impl AlertBook {
             .max()
     }
 
-    pub(super) fn active_mut(&mut self, key: &(String, String)) -> Option<&mut Alert> {
-        self.active.get_mut(key)
+    pub(super) fn active_mut(&mut self, rule_id: &str, target: &str) -> Option<&mut Alert> {
+        self.active.get_mut(rule_id)?.get_mut(target)
     }
 
     pub(super) fn insert(&mut self, alert: Alert) {
         self.record(&alert, alert.state, alert.since);
-        self.active.insert(alert.key(), alert);
+        self.active
+            .entry(alert.rule_id.clone())
+            .or_default()
+            .insert(alert.target.clone(), alert);
     }
 
-    pub(super) fn remove(&mut self, key: &(String, String)) -> Option<Alert> {
+    pub(super) fn remove(&mut self, rule_id: &str, target: &str) -> Option<Alert> {
         self.version += 1;
-        self.active.remove(key)
+        let targets = self.active.get_mut(rule_id)?;
+        let gone = targets.remove(target);
+        if targets.is_empty() {
+            self.active.remove(rule_id);
+        }
+        gone
     }
 
     pub(super) fn record(&mut self, alert: &Alert, state: AlertState, at: TimeMs) {
@@ -168,14 +176,16 @@ impl AlertBook {
 
     /// Drops every alert of rules no longer present (after a profile change).
     pub(super) fn retain_rules(&mut self, ids: &[&str]) {
-        self.active
-            .retain(|(rule, _), _| ids.contains(&rule.as_str()));
+        self.active.retain(|rule, _| ids.contains(&rule.as_str()));
         self.version += 1;
     }
 
     /// Drops the alerts whose target `keep` refuses (endpoints that went away).
     pub(super) fn retain_targets(&mut self, keep: impl Fn(&str) -> bool) {
-        self.active.retain(|(_, target), _| keep(target));
+        for targets in self.active.values_mut() {
+            targets.retain(|target, _| keep(target));
+        }
+        self.active.retain(|_, targets| !targets.is_empty());
         self.version += 1;
     }
 
@@ -209,5 +219,37 @@ impl AlertBook {
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
             .unwrap_or_default()
+    }
+}
+
+/// What the window reads every frame, rebuilt only when the book changes: the alerts in panel
+/// order and the worst firing severity per endpoint (for tiles).
+#[derive(Debug, Default)]
+pub struct AlertIndex {
+    version: Option<u64>,
+    /// (rule, target) in [`AlertBook::sorted`] order.
+    pub sorted: Vec<(String, String)>,
+    /// Endpoint id -> (worst firing severity, firing alerts).
+    pub firing_by_endpoint: BTreeMap<String, (Severity, usize)>,
+}
+
+impl AlertIndex {
+    /// Rebuilds from `book` if it changed since the last call; returns whether it did.
+    pub fn refresh(&mut self, book: &AlertBook) -> bool {
+        if self.version == Some(book.version()) {
+            return false;
+        }
+        self.version = Some(book.version());
+        self.sorted = book.sorted().into_iter().map(Alert::key).collect();
+        self.firing_by_endpoint.clear();
+        for a in book.firing() {
+            let e = self
+                .firing_by_endpoint
+                .entry(super::endpoint_of(&a.target).to_string())
+                .or_insert((a.severity, 0));
+            e.0 = e.0.max(a.severity);
+            e.1 += 1;
+        }
+        true
     }
 }

@@ -51,6 +51,10 @@ pub struct Window {
     duration_ms: i64,
     bucket_ms: i64,
     buckets: VecDeque<Bucket>,
+    /// Sum and count over `buckets`, so an average costs O(1) per sample (recomputed from the
+    /// buckets whenever one leaves, so rounding never accumulates).
+    sum: f64,
+    count: u64,
     last: Option<(TimeMs, f64)>,
     /// Interval between the last two samples, for gap detection.
     last_interval_ms: Option<i64>,
@@ -68,6 +72,8 @@ impl Window {
             duration_ms,
             bucket_ms: (duration_ms / BUCKETS).max(1),
             buckets: VecDeque::new(),
+            sum: 0.0,
+            count: 0,
             last: None,
             last_interval_ms: None,
             run_since: None,
@@ -87,9 +93,14 @@ impl Window {
                 return false;
             }
             let dt = t - lt;
+            // The first interval of a run has no typical one to compare with: a sparse series
+            // (a Prometheus range of a long rule, one point every few minutes) is still one run
+            // as long as its points are closer than an eighth of the duration.
             let limit = self
                 .last_interval_ms
-                .map_or(MIN_GAP_MS, |i| (i * GAP_INTERVALS).max(MIN_GAP_MS));
+                .map_or((self.duration_ms / 8).max(MIN_GAP_MS), |i| {
+                    (i * GAP_INTERVALS).max(MIN_GAP_MS)
+                });
             if dt > limit {
                 self.reset(format!("no sample for {} s", dt / 1000));
             } else {
@@ -101,6 +112,8 @@ impl Window {
         }
         self.run_samples = self.run_samples.saturating_add(1);
         self.last = Some((t, v));
+        self.sum += v;
+        self.count += 1;
         match self.buckets.back_mut() {
             Some(b) if t - b.start < self.bucket_ms => {
                 b.min = b.min.min(v);
@@ -118,8 +131,14 @@ impl Window {
         }
         // Keep the buckets that hold samples within the duration (the oldest may straddle it).
         let oldest = t - self.duration_ms;
+        let mut dropped = false;
         while self.buckets.len() > 1 && self.buckets[1].start <= oldest {
             self.buckets.pop_front();
+            dropped = true;
+        }
+        if dropped {
+            self.sum = self.buckets.iter().map(|b| b.sum).sum();
+            self.count = self.buckets.iter().map(|b| u64::from(b.count)).sum();
         }
         true
     }
@@ -136,6 +155,8 @@ impl Window {
 
     fn reset(&mut self, why: String) {
         self.buckets.clear();
+        self.sum = 0.0;
+        self.count = 0;
         self.run_since = None;
         self.run_samples = 0;
         self.last_interval_ms = None;
@@ -178,13 +199,7 @@ impl Window {
         }
         let value = match aggregation {
             Aggregation::Last => last,
-            Aggregation::Avg => {
-                let (sum, n) = self
-                    .buckets
-                    .iter()
-                    .fold((0.0, 0u64), |(s, n), b| (s + b.sum, n + u64::from(b.count)));
-                sum / n.max(1) as f64
-            }
+            Aggregation::Avg => self.sum / self.count.max(1) as f64,
             // "Every sample breaches" is decided by the one closest to the good side.
             Aggregation::All => match comparison {
                 Comparison::Above => self.buckets.iter().map(|b| b.min).fold(f64::MAX, f64::min),

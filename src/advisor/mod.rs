@@ -15,7 +15,7 @@ pub mod rules;
 #[cfg(test)]
 mod tests;
 
-pub use alerts::{Alert, AlertBook, AlertState, Transition};
+pub use alerts::{Alert, AlertBook, AlertIndex, AlertState, Transition};
 pub use defaults::default_rules;
 pub use eval::{Verdict, Window};
 pub use rules::{
@@ -237,8 +237,7 @@ fn transition(
     verdict: &Verdict,
     t: TimeMs,
 ) -> bool {
-    let key = (rule.id.clone(), target.to_string());
-    let state = book.active_mut(&key).map(|a| a.state);
+    let state = book.get(&rule.id, target).map(|a| a.state);
     match (state, verdict) {
         (
             None,
@@ -283,7 +282,7 @@ fn transition(
                 breached: true,
             },
         ) => {
-            let alert = book.active_mut(&key).expect("present");
+            let alert = book.active_mut(&rule.id, target).expect("present");
             alert.state = AlertState::Firing;
             alert.since = t;
             alert.value = *value;
@@ -299,18 +298,18 @@ fn transition(
                 breached: true,
             },
         ) => {
-            if let Some(a) = book.active_mut(&key) {
+            if let Some(a) = book.active_mut(&rule.id, target) {
                 a.value = *value;
             }
             false
         }
         // Not breached any more, or a gap: pending starts over.
         (Some(AlertState::Pending), _) => {
-            book.remove(&key);
+            book.remove(&rule.id, target);
             true
         }
         (Some(AlertState::Firing), Verdict::NotEnoughData(why)) => {
-            let alert = book.active_mut(&key).expect("present");
+            let alert = book.active_mut(&rule.id, target).expect("present");
             let changed = alert.note.is_none();
             alert.note = Some(format!("not enough data: {why}"));
             if changed {
@@ -326,7 +325,7 @@ fn transition(
                 .comparison
                 .cleared(*value, rule.threshold, rule.hysteresis_margin())
             {
-                if let Some(mut a) = book.remove(&key) {
+                if let Some(mut a) = book.remove(&rule.id, target) {
                     a.value = *value;
                     a.state = AlertState::Resolved;
                     a.since = t;
@@ -334,7 +333,7 @@ fn transition(
                 }
                 true
             } else {
-                let alert = book.active_mut(&key).expect("present");
+                let alert = book.active_mut(&rule.id, target).expect("present");
                 alert.value = *value;
                 let had_note = alert.note.take().is_some();
                 if had_note {

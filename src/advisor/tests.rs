@@ -467,3 +467,16 @@ fn history_exports_as_csv() {
     assert!(csv.contains(",'=e/x,"), "{csv}");
     assert!(csv.contains("firing"));
 }
+
+#[test]
+fn a_sparse_steady_series_is_one_run_for_a_long_rule() {
+    // A day-long rule served by a Prometheus range: one point every 288 s.
+    let mut w = Window::new(24 * 3600 * S);
+    for i in 0..=300 {
+        w.push(i * 288 * S, 10.0);
+    }
+    assert!(matches!(
+        w.judge(Aggregation::Avg, Comparison::Above, 5.0),
+        Verdict::Full { breached: true, .. }
+    ));
+}

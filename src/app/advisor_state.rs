@@ -14,6 +14,8 @@ const PROPOSAL_REFRESH_MS: i64 = 5_000;
 #[derive(Default)]
 pub struct AdvisorState {
     pub advisor: Advisor,
+    /// Panel order and per-endpoint firing counts, rebuilt only when the book changes.
+    pub index: crate::advisor::AlertIndex,
     /// By (rule, target), for every active alert.
     pub proposals: BTreeMap<(String, String), Proposal>,
     built_from: u64,
@@ -55,6 +57,7 @@ impl ScaleboardApp {
     /// firings.
     pub fn advisor_after_events(&mut self, focused: bool) {
         let now = self.clock.now_ms();
+        self.advisor.index.refresh(&self.advisor.advisor.book);
         let version = self.advisor.advisor.book.version();
         let stale = now - self.advisor.built_at >= PROPOSAL_REFRESH_MS
             && self.advisor.advisor.book.active().next().is_some();
@@ -204,16 +207,10 @@ impl ScaleboardApp {
     ) -> Option<(crate::advisor::Severity, usize)> {
         let mut worst = None;
         let mut count = 0;
-        for alert in self.advisor.advisor.book.firing() {
-            let endpoint = crate::advisor::endpoint_of(&alert.target);
-            let in_area = self
-                .fleet
-                .endpoints
-                .iter()
-                .any(|e| e.info.id == endpoint && e.info.area == area);
-            if in_area {
-                count += 1;
-                worst = worst.max(Some(alert.severity));
+        for e in self.fleet.in_area(area) {
+            if let Some((severity, n)) = self.advisor.index.firing_by_endpoint.get(&e.info.id) {
+                count += n;
+                worst = worst.max(Some(*severity));
             }
         }
         worst.map(|w| (w, count))

@@ -7,6 +7,9 @@ use super::widgets::{self, panel_header_ui};
 use crate::advisor::{AlertState, Severity};
 use crate::app::ScaleboardApp;
 
+/// Rows drawn at most: more alerts than this is a fleet-wide incident, read from the top.
+const MAX_ROWS: usize = 200;
+
 pub fn severity_color(severity: Severity) -> egui::Color32 {
     match severity {
         Severity::Warning => theme::WARN,
@@ -24,7 +27,18 @@ pub fn alerts_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     let read_only = app.profiles.active.read_only;
     let mut apply = None;
     egui::ScrollArea::vertical().show(ui, |ui| {
-        let alerts = app.advisor.advisor.book.sorted();
+        // Panel order comes from the index (rebuilt when the book changes, not per frame);
+        // a fleet in trouble everywhere shows its worst alerts first, at most MAX_ROWS.
+        let book = &app.advisor.advisor.book;
+        let alerts: Vec<&crate::advisor::Alert> = app
+            .advisor
+            .index
+            .sorted
+            .iter()
+            .take(MAX_ROWS)
+            .filter_map(|(rule, target)| book.get(rule, target))
+            .collect();
+        let more = app.advisor.index.sorted.len().saturating_sub(MAX_ROWS);
         if alerts.is_empty() {
             widgets::nothing_here_ui(
                 ui,
@@ -89,6 +103,9 @@ pub fn alerts_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                     ui.end_row();
                 }
             });
+        if more > 0 {
+            ui.weak(format!("… and {more} more (the history below has every transition)"));
+        }
         ui.separator();
         rules_ui(app, ui);
         history_ui(app, ui, now);
