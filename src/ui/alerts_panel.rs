@@ -9,6 +9,8 @@ use crate::app::ScaleboardApp;
 
 /// Rows drawn at most: more alerts than this is a fleet-wide incident, read from the top.
 const MAX_ROWS: usize = 200;
+/// Width of the proposal column, in points: two lines for a long queue proposal.
+const PROPOSAL_WIDTH: f32 = 440.0;
 
 pub fn severity_color(severity: Severity) -> egui::Color32 {
     match severity {
@@ -47,10 +49,10 @@ pub fn alerts_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
         }
         egui::Grid::new("alerts_grid")
             .striped(true)
-            .num_columns(6)
+            .num_columns(7)
             .show(ui, |ui| {
                 if !alerts.is_empty() {
-                    for h in ["Severity", "State", "Rule", "Target", "Observed", "Proposal"] {
+                    for h in ["Severity", "State", "Rule", "Target", "Observed", "", "Proposal"] {
                         ui.strong(h);
                     }
                     ui.end_row();
@@ -72,33 +74,35 @@ pub fn alerts_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                     }
                     ui.label(observed).on_hover_text(&alert.condition);
                     let key = alert.key();
-                    ui.horizontal(|ui| {
-                        match app.advisor.proposals.get(&key) {
-                            Some(p) => {
-                                if p.action.is_some() {
-                                    let button = ui
-                                        .add_enabled(
-                                            !read_only && alert.state == AlertState::Firing,
-                                            egui::Button::new("Apply…"),
-                                        )
-                                        .on_hover_text(
-                                            "Plan it: the confirmation dialog shows the command and the guards",
-                                        )
-                                        .on_disabled_hover_text(if read_only {
-                                            "the profile is read-only"
-                                        } else {
-                                            "only firing alerts are applied"
-                                        });
-                                    if button.clicked() {
-                                        apply = Some(key.clone());
-                                    }
-                                }
-                                ui.label(&p.line);
-                            }
-                            None => {
-                                ui.label(&alert.advice);
+                    let proposal = app.advisor.proposals.get(&key);
+                    match proposal.filter(|p| p.action.is_some()) {
+                        Some(_) => {
+                            let button = ui
+                                .add_enabled(
+                                    !read_only && alert.state == AlertState::Firing,
+                                    egui::Button::new("Apply…"),
+                                )
+                                .on_hover_text(
+                                    "Plan it: the confirmation dialog shows the command and the guards",
+                                )
+                                .on_disabled_hover_text(if read_only {
+                                    "the profile is read-only"
+                                } else {
+                                    "only firing alerts are applied"
+                                });
+                            if button.clicked() {
+                                apply = Some(key.clone());
                             }
                         }
+                        None => {
+                            ui.label("");
+                        }
+                    }
+                    // The proposal wraps instead of pushing its cost off the window.
+                    let line = proposal.map_or(alert.advice.as_str(), |p| p.line.as_str());
+                    ui.vertical(|ui| {
+                        ui.set_max_width(PROPOSAL_WIDTH);
+                        ui.add(egui::Label::new(line).wrap());
                     });
                     ui.end_row();
                 }
