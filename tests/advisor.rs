@@ -384,3 +384,23 @@ fn the_readme_advisor_example_loads_without_an_error() {
     let issues = format!("{:?}", store.issues());
     assert!(issues.contains("duration_secs"), "{issues}");
 }
+
+#[test]
+fn profile_rules_and_advisor_settings_survive_a_save_and_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = scaleboard::profiles::ProfileStore::load(dir.path());
+    let mut p = Profile::named("prod");
+    p.advisor.notifications = false;
+    p.rules.push(RuleConfig {
+        id: "cpu-high".into(),
+        threshold: Some(75.0),
+        aggregation: Some(scaleboard::advisor::Aggregation::All),
+        ..RuleConfig::default()
+    });
+    store.upsert(p.clone()).unwrap();
+    let text = std::fs::read_to_string(dir.path().join("profiles.toml")).unwrap();
+    assert!(text.contains("[[profile.rules]]"), "{text}");
+    assert!(text.contains("aggregation = \"all\""), "{text}");
+    let again = scaleboard::profiles::ProfileStore::load(dir.path());
+    assert_eq!(again.get("prod"), Some(&p));
+}

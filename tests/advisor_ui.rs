@@ -190,3 +190,33 @@ fn the_demo_fleet_fires_a_rule_in_its_first_minute_and_the_overview_says_so() {
     t.run_until("alerts panel", |a| a.view.panel == PanelId::Alerts);
     t.harness.get_by_label(proposal.line.as_str());
 }
+
+#[test]
+fn the_profile_editor_turns_a_rule_off_and_keeps_only_the_change() {
+    let mut t = start(None, None);
+    t.harness.key_press_modifiers(Modifiers::COMMAND, Key::Num9);
+    t.run_until("profiles panel", |a| a.view.panel == PanelId::Profiles);
+    t.harness.get_by_label("New profile").click();
+    t.run_until("editor open", |a| a.profiles.editor.is_some());
+    t.harness.get_by_label("Advisor rules").click();
+    t.harness.run_steps(2);
+    t.harness.get_by_label("cpu-low").click();
+    t.run_until("cpu-low off in the edited profile", |a| {
+        a.profiles
+            .editor
+            .as_ref()
+            .is_some_and(|(_, p)| p.rules.len() == 1)
+    });
+    let rules = t.app().profiles.editor.as_ref().unwrap().1.rules.clone();
+    assert_eq!(rules[0].id, "cpu-low");
+    assert_eq!(rules[0].enabled, Some(false));
+    assert_eq!(rules[0].threshold, None, "only what changed is stored");
+    // Reset takes it back to the built-in rule.
+    t.harness.get_by_label("Reset").click();
+    t.run_until("back to built-in", |a| {
+        a.profiles
+            .editor
+            .as_ref()
+            .is_some_and(|(_, p)| p.rules.is_empty())
+    });
+}

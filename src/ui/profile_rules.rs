@@ -19,8 +19,8 @@ pub fn rules_editor_ui(ui: &mut egui::Ui, profile: &mut Profile) {
             .num_columns(5)
             .striped(true)
             .show(ui, |ui| {
-                ui.strong("On");
-                ui.strong("Rule");
+                ui.strong("Rule (on/off)");
+                ui.strong("Metric");
                 ui.strong("Threshold");
                 ui.strong("Duration (s)");
                 ui.end_row();
@@ -29,11 +29,15 @@ pub fn rules_editor_ui(ui: &mut egui::Ui, profile: &mut Profile) {
                     let mut threshold = rule.threshold;
                     let mut duration = rule.duration_secs;
                     let toggled = ui
-                        .checkbox(&mut enabled, "")
-                        .on_hover_text(format!("rule {} on or off", rule.id))
+                        .checkbox(&mut enabled, rule.id.as_str())
+                        .on_hover_text("on or off for this profile")
                         .changed();
-                    ui.label(format!("{} ({} {})", rule.id, rule.selector.metric, rule.comparison.symbol()))
-                        .on_hover_text(&rule.title);
+                    ui.label(format!(
+                        "{} {}",
+                        rule.selector.metric,
+                        rule.comparison.symbol()
+                    ))
+                    .on_hover_text(&rule.title);
                     let t = ui
                         .add(egui::DragValue::new(&mut threshold).speed(1.0))
                         .changed();
