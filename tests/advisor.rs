@@ -404,3 +404,46 @@ fn profile_rules_and_advisor_settings_survive_a_save_and_reload() {
     let again = scaleboard::profiles::ProfileStore::load(dir.path());
     assert_eq!(again.get("prod"), Some(&p));
 }
+
+#[test]
+fn a_rule_with_a_prometheus_query_is_judged_on_the_servers_series() {
+    use scaleboard::profiles::model::PrometheusEndpoint;
+    let prom = support::web::Prometheus::start();
+    prom.wait_for_scrape();
+    let mut p = profile("prom-advice");
+    p.prometheus = Some(PrometheusEndpoint {
+        name: "prom".into(),
+        url: prom.url(),
+        ..PrometheusEndpoint::default()
+    });
+    // "Every scrape target up for 3 s" as a rule of the profile's own, served by PromQL.
+    p.rules.push(RuleConfig {
+        id: "targets-up".into(),
+        metric: Some("up".into()),
+        query: Some("up".into()),
+        comparison: Some(scaleboard::advisor::Comparison::Above),
+        threshold: Some(0.5),
+        duration_secs: Some(3),
+        aggregation: Some(scaleboard::advisor::Aggregation::All),
+        severity: Some(scaleboard::advisor::Severity::Critical),
+        ..RuleConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Session::start(&dirs(&dir), p).unwrap();
+    sample_until(&mut s, Duration::from_secs(30), "targets-up firing", |s| {
+        s.advisor.book.firing().any(|a| a.rule_id == "targets-up")
+    });
+    let alert = s
+        .advisor
+        .book
+        .firing()
+        .find(|a| a.rule_id == "targets-up")
+        .unwrap();
+    assert!(
+        alert.target.starts_with("prometheus/advisor-targets-up/"),
+        "{}",
+        alert.target
+    );
+    assert_eq!(alert.value, 1.0);
+    assert_eq!(s.report(Duration::from_secs(5)).exit_code, 2);
+}
