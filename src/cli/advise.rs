@@ -76,6 +76,8 @@ pub struct Session {
     profile: Profile,
     pub advisor: Advisor,
     snapshots: BTreeMap<String, Snapshot>,
+    /// Prices proposals: the first saved cost model, else the seeds' built-in one.
+    cost_model: crate::cost::CostModel,
 }
 
 impl Session {
@@ -93,11 +95,17 @@ impl Session {
             profile: connected,
             demo_seed: 42,
         })))?;
+        let cost_model = crate::cost::CostModelStore::load(&dirs.config_dir)
+            .all()
+            .into_iter()
+            .next()
+            .unwrap_or_else(crate::cost::seed_template);
         Ok(Self {
             engine,
             profile,
             advisor,
             snapshots: BTreeMap::new(),
+            cost_model,
         })
     }
 
@@ -146,7 +154,13 @@ impl Session {
     }
 
     pub fn report(&self, window: Duration) -> AdviseReport {
-        report(&self.profile, window, &self.advisor, &self.snapshots)
+        report(
+            &self.profile,
+            window,
+            &self.advisor,
+            &self.snapshots,
+            &self.cost_model,
+        )
     }
 }
 
@@ -155,6 +169,7 @@ fn report(
     window: Duration,
     advisor: &Advisor,
     snapshots: &BTreeMap<String, Snapshot>,
+    model: &crate::cost::CostModel,
 ) -> AdviseReport {
     let workloads: Vec<&Workload> = snapshots
         .values()
@@ -173,13 +188,12 @@ fn report(
         .flatten()
         .collect();
     let inventory = crate::cost::LiveInventory::from_snapshots(&profile.name, snapshots.values());
-    let model = crate::cost::seed_template();
     let facts = Facts {
         workloads: &workloads,
         queues: &queues,
         drain_target_secs: profile.thresholds.queue_drain_target_minutes * 60.0,
         cost: Some(CostContext {
-            model: &model,
+            model,
             inventory: &inventory,
             phase: None,
         }),
