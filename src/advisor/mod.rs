@@ -168,7 +168,8 @@ impl Advisor {
         let prefix = format!("{endpoint}/");
         let mut changed = false;
         for (target, list) in &mut self.windows {
-            if !target.starts_with(&prefix) {
+            // An endpoint's own totals are targeted by its bare id.
+            if !target.starts_with(&prefix) && target != endpoint {
                 continue;
             }
             for w in list.iter_mut() {

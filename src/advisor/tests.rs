@@ -480,3 +480,22 @@ fn a_sparse_steady_series_is_one_run_for_a_long_rule() {
         Verdict::Full { breached: true, .. }
     ));
 }
+
+#[test]
+fn a_gap_of_an_endpoint_reaches_its_bare_id_totals() {
+    let mut a = Advisor::new(vec![rule("depth", 1000.0, 60, Aggregation::All)]);
+    a.set_endpoints([("e".to_string(), Area::Queues)]);
+    for i in 0..10 {
+        a.observe("e", "depth", i * 2 * S, 5000.0);
+    }
+    assert_eq!(
+        a.book.get("r", "e").map(|x| x.state),
+        Some(AlertState::Pending)
+    );
+    a.gap("e", 21 * S);
+    assert_eq!(
+        a.book.get("r", "e"),
+        None,
+        "pending starts over after the gap"
+    );
+}
