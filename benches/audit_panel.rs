@@ -126,6 +126,7 @@ fn write_log(data_dir: &Path) -> u64 {
             detail: "about to run".into(),
             forced: i.is_multiple_of(97),
             overridden_guards: Vec::new(),
+            advice: None,
         };
         let closed_left = (RECORDS - UNRESOLVED).saturating_sub(written);
         if closed_left == 0 {
@@ -210,6 +211,7 @@ fn one_shot(data_dir: &Path) {
         detail: String::new(),
         forced: false,
         overridden_guards: Vec::new(),
+        advice: None,
     })
     .unwrap();
     timed("refresh after one append (incremental)", || {

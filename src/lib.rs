@@ -9,6 +9,7 @@
 //! [`profiles`] (secrets in the OS keyring, never on disk).
 
 pub mod actions;
+pub mod advisor;
 pub mod app;
 pub mod cli;
 pub mod connectors;

@@ -68,6 +68,16 @@ enum Cmd {
         #[arg(long, default_value_t = 15)]
         timeout: u64,
     },
+    /// Judge the scaling advisor's rules once (sampling every endpoint for --window; the demo
+    /// and Prometheus rules use their history) and print what fires with its recommendation.
+    /// Exit code 0 = nothing firing, 1 = warnings, 2 = critical.
+    Advise {
+        #[arg(long)]
+        json: bool,
+        /// How long to sample, e.g. 30s, 5m, 1h.
+        #[arg(long, default_value = "5m")]
+        window: String,
+    },
     /// Scale a workload through the action pipeline (plan, confirm, verify, audit):
     /// CONTEXT/NAMESPACE/KIND/NAME N, CONTEXT/NAMESPACE N --all, compose/PROJECT/SERVICE N,
     /// compose/PROJECT --set SERVICE=N…, or swarm/SERVICE N.
@@ -309,6 +319,14 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::from(1)
             })
+        }
+        Some(Cmd::Advise { json, window }) => {
+            let window = scaleboard::cli::advise::parse_window(&window)?;
+            let profile =
+                scaleboard::cli::choose_profile(&store, args.profile.as_deref(), args.demo)?;
+            let report = scaleboard::cli::advise::advise(&dirs, profile, window)?;
+            scaleboard::cli::advise::print_advice(&report, json, std::io::stdout().lock())?;
+            Ok(ExitCode::from(report.exit_code))
         }
         Some(Cmd::Scale {
             target,

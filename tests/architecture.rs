@@ -85,6 +85,7 @@ fn the_model_depends_on_nothing_else_in_the_crate() {
             "metrics",
             "profiles",
             "ui",
+            "advisor",
         ],
     );
     assert!(offenders.is_empty(), "{}", offenders.join("\n"));
@@ -96,5 +97,11 @@ fn connectors_depend_on_the_model_not_on_the_engine_or_the_pipeline() {
         "connectors",
         &["actions", "app", "cli", "cost", "engine", "ui"],
     );
+    assert!(offenders.is_empty(), "{}", offenders.join("\n"));
+}
+
+#[test]
+fn the_advisor_is_pure_logic_without_the_ui_the_engine_or_the_cli() {
+    let offenders = crate_uses("advisor", &["app", "cli", "engine", "ui"]);
     assert!(offenders.is_empty(), "{}", offenders.join("\n"));
 }

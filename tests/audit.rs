@@ -37,6 +37,7 @@ fn record(id: &str, target: &str, outcome: AuditOutcome, second: u32) -> AuditRe
         detail: String::new(),
         forced: false,
         overridden_guards: Vec::new(),
+        advice: None,
     }
 }
 

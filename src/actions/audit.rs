@@ -115,6 +115,10 @@ pub struct AuditRecord {
     pub forced: bool,
     #[serde(default)]
     pub overridden_guards: Vec<String>,
+    /// Why it was done, when the scaling advisor proposed it: the rule, the observed values
+    /// and the cost change. Absent in older records and in hand-made actions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advice: Option<String>,
 }
 
 static ID_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -347,6 +351,7 @@ mod tests {
             detail: String::new(),
             forced: false,
             overridden_guards: Vec::new(),
+            advice: None,
         }
     }
 

@@ -22,6 +22,9 @@ pub struct ConfirmDialog {
     /// Frames this dialog has been drawn: Enter confirms only a dialog that was already on
     /// screen, so the Enter that opened it (on a focused "Preview…" button) cannot confirm it.
     pub frames_shown: u32,
+    /// Set when the plan applies a proposal of the scaling advisor: the rule, the observed
+    /// values and the cost change, written into the audit records.
+    pub advice: Option<String>,
 }
 
 /// How long the dialog waits for the server's dry-run verdict before it says "no verdict" and
@@ -39,6 +42,7 @@ impl ConfirmDialog {
             dry_run_note: None,
             dry_run_asked_ms: now_ms,
             frames_shown: 0,
+            advice: None,
         }
     }
 

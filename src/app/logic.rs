@@ -22,7 +22,10 @@ impl ScaleboardApp {
     fn apply(&mut self, event: Event) {
         let now = self.clock.now_ms();
         match event {
-            Event::Endpoints(infos) => self.fleet.reset(infos),
+            Event::Endpoints(infos) => {
+                self.fleet.reset(infos);
+                self.advisor_set_endpoints();
+            }
             Event::Snapshot {
                 endpoint,
                 at,
@@ -34,6 +37,14 @@ impl ScaleboardApp {
                     .selected_workload
                     .as_ref()
                     .map(crate::model::snapshot::WorkloadRef::target);
+                // The rules see every sample once, here on intake; nothing is judged per frame.
+                for s in &samples {
+                    let t = s.at.unwrap_or(at);
+                    self.advisor
+                        .advisor
+                        .observe(&s.target, s.metric, t, s.value);
+                }
+                self.advisor.intake_samples += samples.len() as u64;
                 for s in samples {
                     let is_pinned = pinned.as_deref() == Some(s.target.as_str());
                     let key = SeriesKey::new(s.target, s.metric);
@@ -62,6 +73,7 @@ impl ScaleboardApp {
                 at,
             } => {
                 if matches!(status, ConnStatus::Stale | ConnStatus::Down) {
+                    self.advisor.advisor.gap(&endpoint, at);
                     // A missed poll is a gap in every series of the endpoint (its own totals, targeted by
                     // its bare id, too), never a zero.
                     let prefix = format!("{endpoint}/");

@@ -2,6 +2,7 @@
 
 pub mod about;
 mod actions;
+mod advisor_state;
 mod audit_state;
 mod cost_state;
 mod fleet;
@@ -14,6 +15,7 @@ pub use actions::{
     ActionsState, AutoscaleForm, CloseChoice, ConfirmDialog, ProjectScaleForm, RunningAction,
     ScaleForm,
 };
+pub use advisor_state::AdvisorState;
 pub use audit_state::{AuditState, PAGE_ROWS as AUDIT_PAGE_ROWS};
 pub use cost_state::{CostState, live_inventory};
 pub use fleet::{EndpointState, FleetState};
@@ -73,6 +75,8 @@ pub struct ScaleboardApp {
     pub profiles: ProfilesState,
     pub cost: CostState,
     pub charts: ChartCache,
+    /// The scaling advisor: rules, alerts and proposals.
+    pub advisor: AdvisorState,
     /// The Overview's totals and ranked workloads, recomputed when the fleet changes.
     pub overview: overview::OverviewCache,
     pub selected_workload: Option<crate::model::snapshot::WorkloadRef>,
@@ -189,6 +193,7 @@ impl ScaleboardApp {
             },
             cost: CostState::new(&export_dir),
             charts: ChartCache::default(),
+            advisor: AdvisorState::default(),
             overview: overview::OverviewCache::default(),
             selected_workload: None,
             selected_server: None,
@@ -269,8 +274,15 @@ impl ScaleboardApp {
         self.selected_workload = None;
         self.actions.bulk_selected.clear();
         self.selected_server = None;
-        self.profiles.active = profile.clone();
+        self.profiles.active = profile;
+        // The new profile's rules; windows and alerts of the old endpoints go.
+        self.advisor.advisor.set_endpoints(std::iter::empty());
+        self.advisor_sync_rules();
         let seed = self.demo_seed;
+        let profile = crate::advisor::rules::with_rule_queries(
+            &self.profiles.active,
+            self.advisor.advisor.rules(),
+        );
         self.send(Command::Connect(Box::new(ConnectRequest {
             profile,
             demo_seed: seed,
@@ -326,10 +338,16 @@ impl ScaleboardApp {
         let id = self.actions.next_id();
         self.actions
             .started(id, dialog.plan.title.clone(), dialog.plan.action.clone());
-        self.send(Command::Execute {
-            id,
-            plan: Box::new(dialog.plan),
-            forced: dialog.forced,
+        let plan = Box::new(dialog.plan);
+        let forced = dialog.forced;
+        self.send(match dialog.advice {
+            Some(advice) => Command::ExecuteAdvised {
+                id,
+                plan,
+                forced,
+                advice,
+            },
+            None => Command::Execute { id, plan, forced },
         });
     }
 
@@ -340,7 +358,14 @@ impl ScaleboardApp {
     /// eframe's `logic`: take in what the engine sent. Also called by UI tests.
     pub fn logic_tick(&mut self, ctx: &egui::Context) {
         let _ = self.repaint_ctx.set(ctx.clone());
+        let started = std::time::Instant::now();
+        let before = self.advisor.intake_samples;
         self.drain_events();
+        if self.advisor.intake_samples != before {
+            self.advisor.intake_nanos += started.elapsed().as_nanos() as u64;
+        }
+        let focused = ctx.input(|i| i.viewport().focused).unwrap_or(true);
+        self.advisor_after_events(focused);
         self.record_overview_series();
         let now = self.clock.now_ms();
         if let Some(dialog) = self.actions.dialog.as_mut() {

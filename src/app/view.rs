@@ -11,11 +11,12 @@ pub enum PanelId {
     Cost,
     Audit,
     Profiles,
+    Alerts,
 }
 
 impl PanelId {
-    /// In navigation order; Ctrl+1…9 follow it.
-    pub const ALL: [PanelId; 9] = [
+    /// In navigation order; Ctrl+1…9 then Ctrl+0 follow it.
+    pub const ALL: [PanelId; 10] = [
         Self::Overview,
         Self::Workloads,
         Self::Databases,
@@ -25,6 +26,7 @@ impl PanelId {
         Self::Cost,
         Self::Audit,
         Self::Profiles,
+        Self::Alerts,
     ];
 
     pub fn label(self) -> &'static str {
@@ -38,6 +40,7 @@ impl PanelId {
             Self::Cost => "Cost",
             Self::Audit => "Audit",
             Self::Profiles => "Profiles",
+            Self::Alerts => "Alerts",
         }
     }
 }

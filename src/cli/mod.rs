@@ -1,5 +1,6 @@
 //! The command line: the same engine and pipeline as the window, without the window.
 
+pub mod advise;
 pub mod cost;
 pub mod follow;
 pub mod kube;

@@ -31,6 +31,8 @@ pub(crate) struct ActionRun {
     pub poll_timeout: Duration,
     pub audit: Arc<AuditLog>,
     pub poll_now: Arc<Notify>,
+    /// The advisor's citation when the operator applied one of its proposals.
+    pub advice: Option<String>,
 }
 
 fn cancelled(cancel: &watch::Receiver<bool>) -> bool {
@@ -87,7 +89,7 @@ impl ActionRun {
         };
         // 3. Intent, synced to disk before anything is written to the system: if the process
         // dies from here on, the next start reports the outcome as unknown.
-        let intent = record(
+        let mut intent = record(
             &record_id,
             &self.plan,
             self.forced,
@@ -95,6 +97,7 @@ impl ActionRun {
             "about to run".into(),
             self.clock.now_ms(),
         );
+        intent.advice.clone_from(&self.advice);
         if let Err(problem) = append(&self.audit, intent).await {
             let detail = format!(
                 "the intent record could not be written to {} ({problem}); nothing was changed",
@@ -254,7 +257,7 @@ impl ActionRun {
     }
 
     async fn finish(&self, record_id: &str, outcome: AuditOutcome, detail: String) {
-        let record = record(
+        let mut record = record(
             record_id,
             &self.plan,
             self.forced,
@@ -262,6 +265,7 @@ impl ActionRun {
             detail,
             self.clock.now_ms(),
         );
+        record.advice.clone_from(&self.advice);
         write_and_report(&self.sink, &self.audit, self.id, record).await;
     }
 
@@ -276,14 +280,16 @@ impl ActionRun {
 }
 
 fn failed_record(record_id: &str, run: &ActionRun, detail: String) -> AuditRecord {
-    record(
+    let mut r = record(
         record_id,
         &run.plan,
         run.forced,
         AuditOutcome::Failed,
         detail,
         run.clock.now_ms(),
-    )
+    );
+    r.advice.clone_from(&run.advice);
+    r
 }
 
 fn record(
@@ -316,6 +322,7 @@ fn record(
         } else {
             Vec::new()
         },
+        advice: None,
     }
 }
 
@@ -355,6 +362,7 @@ async fn write_and_report(
 }
 
 /// An action the engine will not run: still recorded, so refusals are visible in the audit.
+#[allow(clippy::too_many_arguments)] // one record, every field it needs
 pub(crate) async fn finish_refused(
     sink: &EventSink,
     audit: &Arc<AuditLog>,
@@ -363,8 +371,9 @@ pub(crate) async fn finish_refused(
     plan: &Plan,
     forced: bool,
     why: &str,
+    advice: Option<String>,
 ) {
-    let record = record(
+    let mut record = record(
         &format!("{now}-{}", id.0),
         plan,
         forced,
@@ -372,5 +381,6 @@ pub(crate) async fn finish_refused(
         format!("refused: {why}"),
         now,
     );
+    record.advice = advice;
     write_and_report(sink, audit, id, record).await;
 }

@@ -50,6 +50,16 @@ pub(crate) async fn run(
     let mut running: HashMap<ActionId, watch::Sender<bool>> = HashMap::new();
     while let Some(command) = commands.recv().await {
         running.retain(|_, cancel| !cancel.is_closed());
+        // An advised action runs exactly like any other; only its audit records cite the advice.
+        let (command, advice) = match command {
+            Command::ExecuteAdvised {
+                id,
+                plan,
+                forced,
+                advice,
+            } => (Command::Execute { id, plan, forced }, Some(advice)),
+            other => (other, None),
+        };
         match command {
             Command::Connect(request) => {
                 let ConnectRequest { profile, demo_seed } = *request;
@@ -73,7 +83,7 @@ pub(crate) async fn run(
                     Ok(found) => found,
                     Err(why) => {
                         let now = config.clock.now_ms();
-                        finish_refused(&sink, &audit, now, id, &plan, forced, &why).await;
+                        finish_refused(&sink, &audit, now, id, &plan, forced, &why, advice).await;
                         continue;
                     }
                 };
@@ -91,6 +101,7 @@ pub(crate) async fn run(
                     poll_timeout: config.poll_timeout,
                     audit: Arc::clone(&audit),
                     poll_now: Arc::clone(&c.poll_now),
+                    advice,
                 };
                 tokio::spawn(run.run(cancel_rx));
             }
@@ -125,6 +136,9 @@ pub(crate) async fn run(
                 });
             }
             Command::Files(job) => files.run(job, &sink),
+            Command::DesktopNotify { summary, body } => {
+                tokio::spawn(super::desktop_notify::send(summary, body));
+            }
             Command::TestEndpoint {
                 profile,
                 kind,
@@ -138,6 +152,8 @@ pub(crate) async fn run(
                     sink.emit(Event::TestResult { kind, name, result }).await;
                 });
             }
+            // Turned into `Execute` with its advice above.
+            Command::ExecuteAdvised { .. } => {}
             Command::Shutdown => break,
         }
     }

@@ -56,8 +56,21 @@ pub enum Command {
         plan: Box<Plan>,
         forced: bool,
     },
+    /// Like [`Command::Execute`], for a proposal of the scaling advisor: the audit records cite
+    /// the rule, the observed values and the cost change.
+    ExecuteAdvised {
+        id: ActionId,
+        plan: Box<Plan>,
+        forced: bool,
+        advice: String,
+    },
     Cancel {
         id: ActionId,
+    },
+    /// Show a desktop notification (freedesktop, over D-Bus), sent off the UI thread.
+    DesktopNotify {
+        summary: String,
+        body: String,
     },
     /// Validate an action on the system without applying it (Kubernetes `dryRun=All`); the
     /// answer comes back as [`Event::DryRun`] with the same key.

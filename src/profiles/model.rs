@@ -46,6 +46,11 @@ pub struct Profile {
     pub pgbouncer: Vec<PgbouncerEndpoint>,
     pub patroni: Vec<PatroniEndpoint>,
     pub thresholds: Thresholds,
+    /// Changes to the advisor's built-in rules and added rules (`[[profile.rules]]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<crate::advisor::RuleConfig>,
+    /// `[profile.advisor]`: desktop notifications on or off.
+    pub advisor: crate::advisor::AdvisorSettings,
 }
 
 impl Default for Profile {
@@ -66,6 +71,8 @@ impl Default for Profile {
             pgbouncer: Vec::new(),
             patroni: Vec::new(),
             thresholds: Thresholds::default(),
+            rules: Vec::new(),
+            advisor: crate::advisor::AdvisorSettings::default(),
         }
     }
 }

@@ -526,6 +526,11 @@ pub fn validate_profile(p: &Profile) -> Vec<Problem> {
             "the target drain time must be more than 0 minutes",
         );
     }
+    let builtin = crate::advisor::default_rules();
+    for (i, message) in crate::advisor::rules::rule_config_problems(&p.rules, &builtin) {
+        let label = p.rules.get(i).map_or("", |r| r.id.as_str());
+        c.push(&root.item("rules", i, label), message);
+    }
     c.problems
 }
 

@@ -250,10 +250,13 @@ fn cells(r: &AuditRecord, started: Option<DateTime<Utc>>) -> [egui::WidgetText; 
             .into(),
         o => format!("{}{forced}", o.label()).into(),
     };
-    let detail = match r.outcome {
+    let mut detail = match r.outcome {
         AuditOutcome::Intent => format!("no outcome recorded; command {}", r.command),
         _ => r.detail.clone(),
     };
+    if let Some(advice) = &r.advice {
+        detail.push_str(&format!(" [{advice}]"));
+    }
     [
         when.to_string().into(),
         r.os_user.as_str().into(),

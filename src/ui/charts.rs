@@ -25,6 +25,37 @@ struct CachedLine {
 #[derive(Default)]
 pub struct ChartCache {
     lines: HashMap<(SeriesKey, CacheKey), CachedLine>,
+    /// The advisor's thresholds and firing windows, drawn on the plots of their metrics.
+    pub marks: AdvisorMarks,
+}
+
+/// What plots draw for the advisor: each enabled rule's threshold on the plots of series it
+/// watches, and a shaded band from when an alert fired until now. Set by the app when alerts
+/// change, read per plot (a few comparisons per line).
+#[derive(Default)]
+pub struct AdvisorMarks {
+    pub rules: Vec<RuleMark>,
+    /// Endpoint id -> area, to scope rules to the series of their area.
+    pub areas: HashMap<String, crate::model::endpoint::Area>,
+    /// (series key, firing since ms, colour).
+    pub firing: Vec<(SeriesKey, i64, egui::Color32)>,
+}
+
+pub struct RuleMark {
+    pub selector: crate::advisor::Selector,
+    pub threshold: f64,
+    pub label: String,
+    pub color: egui::Color32,
+}
+
+impl AdvisorMarks {
+    fn applies(&self, mark: &RuleMark, key: &SeriesKey) -> bool {
+        mark.selector.metric == key.metric
+            && mark.selector.matches_target(&key.target)
+            && mark.selector.area.is_none_or(|a| {
+                self.areas.get(crate::advisor::endpoint_of(&key.target)) == Some(&a)
+            })
+    }
 }
 
 const MAX_CACHED_LINES: usize = 512;
@@ -113,7 +144,27 @@ pub fn time_plot_ui(
         .enumerate()
         .map(|(i, l)| (i, l.label, cache.get(&l.key, range, columns)))
         .collect();
-    let y_top = non_negative_top(drawn.iter().flat_map(|(_, _, segs)| segs.iter().flatten()));
+    let marks = &cache.marks;
+    let thresholds: Vec<&RuleMark> = marks
+        .rules
+        .iter()
+        .filter(|m| lines.iter().any(|l| marks.applies(m, &l.key)))
+        .collect();
+    let firing: Vec<(f64, egui::Color32)> = marks
+        .firing
+        .iter()
+        .filter(|(key, _, _)| lines.iter().any(|l| &l.key == key))
+        .map(|(_, since, color)| ((*since as f64 / 1000.0).max(start_s), *color))
+        .collect();
+    let y_top =
+        non_negative_top(drawn.iter().flat_map(|(_, _, segs)| segs.iter().flatten())).map(|top| {
+            // Keep a threshold in view when the data sits just under it.
+            thresholds
+                .iter()
+                .map(|m| m.threshold * 1.05)
+                .filter(|t| *t <= top * 2.0)
+                .fold(top, f64::max)
+        });
     ui.label(egui::RichText::new(format!("{title} ({unit})")).strong());
     Plot::new(id)
         .height(height)
@@ -136,6 +187,21 @@ pub fn time_plot_ui(
             plot_ui.set_plot_bounds_x(start_s..=end_s);
             if let Some(top) = y_top {
                 plot_ui.set_plot_bounds_y(0.0..=top);
+            }
+            for (since_s, color) in &firing {
+                plot_ui.span(
+                    egui_plot::Span::new("firing", *since_s..=end_s)
+                        .fill(color.gamma_multiply(0.15))
+                        .border_width(0.0),
+                );
+            }
+            for m in &thresholds {
+                plot_ui.hline(
+                    egui_plot::HLine::new(&m.label, m.threshold)
+                        .color(m.color)
+                        .style(egui_plot::LineStyle::dashed_loose())
+                        .width(1.0),
+                );
             }
             for (i, label, segments) in drawn {
                 let color = super::theme::series_color(i);

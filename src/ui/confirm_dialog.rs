@@ -39,6 +39,12 @@ pub fn confirm_dialog_ui(app: &mut ScaleboardApp, ctx: &egui::Context) {
                     ui.end_row();
                 });
             });
+        if let Some(advice) = &dialog.advice {
+            ui.add(
+                egui::Label::new(RichText::new(format!("Proposed by the {advice}")).italics())
+                    .wrap(),
+            );
+        }
         ui.label("Equivalent command:");
         ui.horizontal(|ui| {
             ui.add(egui::Label::new(RichText::new(&plan.command).monospace()).wrap());

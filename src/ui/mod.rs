@@ -2,6 +2,7 @@
 //! `_ui`. Panels read `ScaleboardApp` state and ask it to act; they never do I/O.
 
 mod about;
+pub mod alerts_panel;
 mod audit_panel;
 mod cache_panel;
 pub mod charts;
@@ -24,6 +25,7 @@ mod profile_patroni;
 mod profile_pgbouncer;
 mod profile_prometheus;
 mod profile_queues;
+mod profile_rules;
 mod profiles_panel;
 pub mod queues_panel;
 mod shortcuts;
@@ -57,6 +59,7 @@ pub fn root_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                 PanelId::Cost => cost_panel::cost_panel_ui(app, ui),
                 PanelId::Audit => audit_panel::audit_panel_ui(app, ui),
                 PanelId::Profiles => profiles_panel::profiles_panel_ui(app, ui),
+                PanelId::Alerts => alerts_panel::alerts_panel_ui(app, ui),
             });
     });
     confirm_dialog::confirm_dialog_ui(app, ui.ctx());
@@ -121,7 +124,7 @@ fn nav_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
             for (i, panel) in PanelId::ALL.into_iter().enumerate() {
                 let response = ui
                     .selectable_label(app.view.panel == panel, panel.label())
-                    .on_hover_text(format!("Ctrl+{}", i + 1));
+                    .on_hover_text(format!("Ctrl+{}", (i + 1) % 10));
                 if response.clicked() {
                     app.open_panel(panel);
                 }

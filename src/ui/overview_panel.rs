@@ -428,7 +428,16 @@ fn tiles_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
             if app.fleet.in_area(area).next().is_none() {
                 continue;
             }
-            egui::Frame::group(ui.style()).show(ui, |ui| {
+            // A tile turns amber (warning) or red (critical) while an advisor rule fires on it.
+            let alerts = app.firing_in_area(area);
+            let mut frame = egui::Frame::group(ui.style());
+            if let Some((severity, _)) = alerts {
+                frame = frame.stroke(egui::Stroke::new(
+                    2.0,
+                    super::alerts_panel::severity_color(severity),
+                ));
+            }
+            frame.show(ui, |ui| {
                 ui.set_min_width(190.0);
                 ui.vertical(|ui| {
                     let health = app
@@ -454,6 +463,19 @@ fn tiles_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                         ui.weak("no endpoint");
                     } else {
                         ui.label(summary);
+                    }
+                    if let Some((severity, n)) = alerts
+                        && ui
+                            .link(
+                                egui::RichText::new(format!(
+                                    "{n} alert{} firing",
+                                    if n == 1 { "" } else { "s" }
+                                ))
+                                .color(super::alerts_panel::severity_color(severity)),
+                            )
+                            .clicked()
+                    {
+                        app.open_panel(PanelId::Alerts);
                     }
                     if let Some(p) = problem {
                         ui.colored_label(theme::WARN, p);

@@ -387,6 +387,7 @@ fn editor_form_ui(
             ui.end_row();
         });
     });
+    super::profile_rules::rules_editor_ui(ui, profile);
     let mut test = None;
     ui.collapsing("Test connections", |ui| {
         let endpoints = profile.endpoint_names();

@@ -3,7 +3,7 @@
 use crate::app::{PanelId, ScaleboardApp};
 use egui::{Key, Modifiers};
 
-const DIGITS: [Key; 9] = [
+const DIGITS: [Key; 10] = [
     Key::Num1,
     Key::Num2,
     Key::Num3,
@@ -13,6 +13,7 @@ const DIGITS: [Key; 9] = [
     Key::Num7,
     Key::Num8,
     Key::Num9,
+    Key::Num0,
 ];
 
 pub const SHORTCUTS: &[(&str, &str)] = &[
@@ -20,6 +21,7 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
         "Ctrl+1 … Ctrl+9",
         "Overview, Workloads, Databases, Cache, Queues, Health, Cost, Audit, Profiles",
     ),
+    ("Ctrl+0", "Alerts (the scaling advisor)"),
     ("?", "Show or hide this list"),
     ("Ctrl+R", "Poll every endpoint now"),
     ("Ctrl+T", "Switch light / dark theme"),

@@ -139,6 +139,8 @@ pub struct RecordView<'a> {
     pub forced: bool,
     #[serde(default)]
     pub overridden_guards: Vec<String>,
+    #[serde(default, borrow)]
+    pub advice: Option<Cow<'a, str>>,
 }
 
 impl RecordView<'_> {
@@ -164,6 +166,7 @@ impl RecordView<'_> {
             detail: self.detail.to_string(),
             forced: self.forced,
             overridden_guards: self.overridden_guards.clone(),
+            advice: self.advice.as_deref().map(str::to_string),
         }
     }
 }

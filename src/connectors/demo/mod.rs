@@ -420,6 +420,11 @@ fn databases(fleet: &DemoFleet) -> PollOutput {
                     "connections",
                     f64::from(d.connections),
                 ));
+                samples.push(Sample::new(
+                    &target,
+                    "connections_percent",
+                    100.0 * f64::from(d.connections) / f64::from(d.max_connections.max(1)),
+                ));
                 if let Some(lag) = lag_bytes {
                     samples.push(Sample::new(&target, "lag_bytes", lag as f64));
                     samples.push(Sample::new(&target, "lag_seconds", d.lag_seconds));

@@ -188,7 +188,10 @@ impl DemoFleet {
                     depth: 400.0,
                     in_per_sec: 0.0,
                     out_per_sec: 0.0,
-                    per_worker_per_sec: 4.0,
+                    // Three workers (4.5/s) fall behind even the quietest inflow (6.5/s), so the
+                    // backlog is past the advisor's 1,000-job rule by the time the window opens
+                    // and a newcomer sees the loop: alert, proposal with its cost, Apply.
+                    per_worker_per_sec: 1.5,
                     peak_in_per_sec: 22.0,
                 },
                 SimQueue {

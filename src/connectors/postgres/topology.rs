@@ -112,6 +112,10 @@ pub fn assemble(
                     "connections",
                     f64::from(r.connections),
                 ));
+                if r.max_connections > 0 {
+                    let percent = 100.0 * f64::from(r.connections) / f64::from(r.max_connections);
+                    samples.push(Sample::new(&target, "connections_percent", percent));
+                }
                 if let (Some(b), Some(sec)) = (s.lag_bytes, s.lag_seconds) {
                     samples.push(Sample::new(&target, "lag_bytes", b as f64));
                     samples.push(Sample::new(&target, "lag_seconds", sec));

@@ -1,0 +1,348 @@
+//! The scaling advisor: the guides' triggers as live rules over the metric series, alerts with
+//! states and history, and proposals with their monthly cost.
+//!
+//! No egui and no I/O here. [`Advisor::observe`] is fed every sample as it arrives (the window
+//! does it on event intake, `scaleboard advise` from its own polls), costs a hash lookup and an
+//! O(1) window update per matching rule, and returns whether any alert changed; nothing is
+//! evaluated per frame. Proposals ([`recommend`]) are worked out only when an alert changes.
+
+pub mod alerts;
+pub mod defaults;
+pub mod eval;
+pub mod recommend;
+pub mod rules;
+
+#[cfg(test)]
+mod tests;
+
+pub use alerts::{Alert, AlertBook, AlertIndex, AlertState, Transition};
+pub use defaults::default_rules;
+pub use eval::{Verdict, Window};
+pub use rules::{
+    AdvisorSettings, Aggregation, Comparison, ProposalKind, Rule, RuleConfig, Selector, Severity,
+};
+
+use crate::model::endpoint::Area;
+use crate::model::snapshot::TimeMs;
+use std::collections::HashMap;
+
+/// Windows kept at most (rule × series); a new series past this is not watched (counted).
+pub const MAX_WINDOWS: usize = 50_000;
+
+/// One rule's window on one series.
+#[derive(Debug)]
+struct Watched {
+    rule: usize,
+    window: Window,
+}
+
+/// The rules of the connected profile and their windows over every matching series.
+#[derive(Debug, Default)]
+pub struct Advisor {
+    rules: Vec<Rule>,
+    /// Metric name -> indexes of the enabled rules that watch it.
+    by_metric: HashMap<String, Vec<usize>>,
+    /// Endpoint id (a target's first segment) -> its area.
+    areas: HashMap<String, Area>,
+    /// Target -> the windows of the rules that watch one of its metrics.
+    windows: HashMap<String, Vec<Watched>>,
+    window_count: usize,
+    refused_windows: u64,
+    pub book: AlertBook,
+}
+
+impl Advisor {
+    pub fn new(rules: Vec<Rule>) -> Self {
+        let mut a = Self::default();
+        a.set_rules(rules);
+        a
+    }
+
+    /// Replaces the rules: windows and alerts of changed rules start over.
+    pub fn set_rules(&mut self, rules: Vec<Rule>) {
+        if rules == self.rules {
+            return;
+        }
+        self.by_metric.clear();
+        for (i, r) in rules.iter().enumerate() {
+            if r.enabled {
+                self.by_metric
+                    .entry(r.selector.metric.clone())
+                    .or_default()
+                    .push(i);
+            }
+        }
+        self.rules = rules;
+        self.windows.clear();
+        self.window_count = 0;
+        let ids: Vec<&str> = self
+            .rules
+            .iter()
+            .filter(|r| r.enabled)
+            .map(|r| r.id.as_str())
+            .collect();
+        self.book.retain_rules(&ids);
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    pub fn rule(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+
+    /// The connected endpoints (their areas scope the rules); forgets every window and alert of
+    /// endpoints that went away.
+    pub fn set_endpoints(&mut self, endpoints: impl IntoIterator<Item = (String, Area)>) {
+        self.areas = endpoints.into_iter().collect();
+        let areas = &self.areas;
+        self.windows
+            .retain(|target, _| areas.contains_key(endpoint_of(target)));
+        self.window_count = self.windows.values().map(Vec::len).sum();
+        self.book
+            .retain_targets(|target| areas.contains_key(endpoint_of(target)));
+    }
+
+    pub fn window_count(&self) -> usize {
+        self.window_count
+    }
+
+    pub fn refused_windows(&self) -> u64 {
+        self.refused_windows
+    }
+
+    /// One sample of one series; returns whether an alert changed state.
+    pub fn observe(&mut self, target: &str, metric: &str, t: TimeMs, value: f64) -> bool {
+        let Some(rule_ids) = self.by_metric.get(metric) else {
+            return false;
+        };
+        let area = self.areas.get(endpoint_of(target)).copied();
+        let mut changed = false;
+        for &ri in rule_ids {
+            let rule = &self.rules[ri];
+            if rule.selector.area.is_some_and(|a| Some(a) != area)
+                || !rule.selector.matches_target(target)
+            {
+                continue;
+            }
+            let list = match self.windows.get_mut(target) {
+                Some(list) => list,
+                None => {
+                    if self.window_count >= MAX_WINDOWS {
+                        self.refused_windows += 1;
+                        continue;
+                    }
+                    self.windows.entry(target.to_string()).or_default()
+                }
+            };
+            let watched = match list.iter().position(|w| w.rule == ri) {
+                Some(i) => &mut list[i],
+                None => {
+                    if self.window_count >= MAX_WINDOWS {
+                        self.refused_windows += 1;
+                        continue;
+                    }
+                    self.window_count += 1;
+                    list.push(Watched {
+                        rule: ri,
+                        window: Window::new(rule.duration_ms()),
+                    });
+                    list.last_mut().expect("just pushed")
+                }
+            };
+            if !watched.window.push(t, value) {
+                continue;
+            }
+            let verdict = watched
+                .window
+                .judge(rule.aggregation, rule.comparison, rule.threshold);
+            changed |= transition(&mut self.book, rule, target, &verdict, t);
+        }
+        changed
+    }
+
+    /// A missed poll of a whole endpoint: every window under it starts over (never judged
+    /// across the gap); firing alerts stay, marked as having no data.
+    pub fn gap(&mut self, endpoint: &str, t: TimeMs) -> bool {
+        let prefix = format!("{endpoint}/");
+        let mut changed = false;
+        for (target, list) in &mut self.windows {
+            // An endpoint's own totals are targeted by its bare id.
+            if !target.starts_with(&prefix) && target != endpoint {
+                continue;
+            }
+            for w in list.iter_mut() {
+                w.window.gap(t);
+                let rule = &self.rules[w.rule];
+                let verdict = w
+                    .window
+                    .judge(rule.aggregation, rule.comparison, rule.threshold);
+                changed |= transition(&mut self.book, rule, target, &verdict, t);
+            }
+        }
+        changed
+    }
+
+    /// What each enabled rule can say about the series it watches: for `scaleboard advise`,
+    /// the rules that matched no series or only series without enough data.
+    pub fn unjudged(&self) -> Vec<(&Rule, String)> {
+        let mut out = Vec::new();
+        for (ri, rule) in self.rules.iter().enumerate().filter(|(_, r)| r.enabled) {
+            let mut seen = 0;
+            let mut judged = 0;
+            let mut why = None;
+            for list in self.windows.values() {
+                for w in list.iter().filter(|w| w.rule == ri) {
+                    seen += 1;
+                    match w
+                        .window
+                        .judge(rule.aggregation, rule.comparison, rule.threshold)
+                    {
+                        Verdict::NotEnoughData(reason) => why = Some(reason),
+                        Verdict::Partial { .. } => {
+                            why = Some(format!(
+                                "the samples cover {} s of its {}",
+                                w.window.covered_ms() / 1000,
+                                rules::duration_words(rule.duration_secs)
+                            ));
+                        }
+                        Verdict::Full { .. } => judged += 1,
+                    }
+                }
+            }
+            if seen == 0 {
+                out.push((
+                    rule,
+                    format!("no series of {} was seen", rule.selector.metric),
+                ));
+            } else if judged == 0 {
+                out.push((rule, why.unwrap_or_else(|| "not enough data".into())));
+            }
+        }
+        out
+    }
+}
+
+/// The endpoint id of a series target (its first segment).
+pub fn endpoint_of(target: &str) -> &str {
+    target.split_once('/').map_or(target, |(e, _)| e)
+}
+
+/// Moves one alert along pending → firing → resolved from a fresh verdict; true if it changed
+/// state (value updates alone do not count).
+fn transition(
+    book: &mut AlertBook,
+    rule: &Rule,
+    target: &str,
+    verdict: &Verdict,
+    t: TimeMs,
+) -> bool {
+    let state = book.get(&rule.id, target).map(|a| a.state);
+    match (state, verdict) {
+        (
+            None,
+            Verdict::Partial {
+                value,
+                breached: true,
+            }
+            | Verdict::Full {
+                value,
+                breached: true,
+            },
+        ) => {
+            let full = matches!(verdict, Verdict::Full { .. });
+            let mut alert = Alert {
+                rule_id: rule.id.clone(),
+                title: rule.title.clone(),
+                severity: rule.severity,
+                target: target.to_string(),
+                metric: rule.selector.metric.clone(),
+                state: AlertState::Pending,
+                started: t,
+                since: t,
+                value: *value,
+                threshold: rule.threshold,
+                comparison: rule.comparison,
+                condition: rule.condition(),
+                note: None,
+                advice: rule.advice.clone(),
+            };
+            if full {
+                // Breached over the whole duration already (e.g. history handed over at start).
+                alert.state = AlertState::Firing;
+            }
+            book.insert(alert);
+            true
+        }
+        (None, _) => false,
+        (
+            Some(AlertState::Pending),
+            Verdict::Full {
+                value,
+                breached: true,
+            },
+        ) => {
+            let alert = book.active_mut(&rule.id, target).expect("present");
+            alert.state = AlertState::Firing;
+            alert.since = t;
+            alert.value = *value;
+            alert.note = None;
+            let a = alert.clone();
+            book.record(&a, AlertState::Firing, t);
+            true
+        }
+        (
+            Some(AlertState::Pending),
+            Verdict::Partial {
+                value,
+                breached: true,
+            },
+        ) => {
+            if let Some(a) = book.active_mut(&rule.id, target) {
+                a.value = *value;
+            }
+            false
+        }
+        // Not breached any more, or a gap: pending starts over.
+        (Some(AlertState::Pending), _) => {
+            book.remove(&rule.id, target);
+            true
+        }
+        (Some(AlertState::Firing), Verdict::NotEnoughData(why)) => {
+            let alert = book.active_mut(&rule.id, target).expect("present");
+            let changed = alert.note.is_none();
+            alert.note = Some(format!("not enough data: {why}"));
+            if changed {
+                book.touch();
+            }
+            changed
+        }
+        (
+            Some(AlertState::Firing),
+            Verdict::Partial { value, .. } | Verdict::Full { value, .. },
+        ) => {
+            if rule
+                .comparison
+                .cleared(*value, rule.threshold, rule.hysteresis_margin())
+            {
+                if let Some(mut a) = book.remove(&rule.id, target) {
+                    a.value = *value;
+                    a.state = AlertState::Resolved;
+                    a.since = t;
+                    book.record(&a, AlertState::Resolved, t);
+                }
+                true
+            } else {
+                let alert = book.active_mut(&rule.id, target).expect("present");
+                alert.value = *value;
+                let had_note = alert.note.take().is_some();
+                if had_note {
+                    book.touch();
+                }
+                had_note
+            }
+        }
+        (Some(AlertState::Resolved), _) => false,
+    }
+}

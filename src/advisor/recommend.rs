@@ -1,0 +1,330 @@
+//! What a firing alert proposes, in one line with its monthly cost, and the action that applies
+//! it (through the normal pipeline: nothing here applies anything).
+
+use super::alerts::Alert;
+use super::rules::{ProposalKind, Rule, trim_number};
+use crate::actions::Action;
+use crate::connectors::queue_advice::{Advice, AdviceInput, worker_advice};
+use crate::cost::live::LiveInventory;
+use crate::cost::{CostModel, money, totals};
+use crate::model::snapshot::{Queue, Workload, WorkloadKind};
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
+
+/// The HPA's formula: `ceil(current × observed / target)`, clamped to `min..=max`.
+pub fn hpa_replicas(current: u32, observed: f64, target: f64, min: u32, max: u32) -> u32 {
+    let max = max.max(min);
+    if !(observed.is_finite() && target > 0.0) {
+        return current.clamp(min, max);
+    }
+    let raw = (f64::from(current.max(1)) * observed / target).ceil();
+    let wanted = if raw >= f64::from(u32::MAX) {
+        u32::MAX
+    } else {
+        raw.max(0.0) as u32
+    };
+    wanted.clamp(min, max)
+}
+
+/// A proposal's change in the monthly run rate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CostChange {
+    pub currency: String,
+    pub before_minor: i64,
+    pub after_minor: i64,
+    /// The phase's MRR it is compared with (minor units), when the model states one.
+    pub mrr_minor: Option<i64>,
+    pub phase: Option<String>,
+}
+
+impl CostChange {
+    pub fn delta_minor(&self) -> i64 {
+        self.after_minor.saturating_sub(self.before_minor)
+    }
+
+    fn percent(&self, minor: i64) -> Option<Decimal> {
+        self.mrr_minor
+            .and_then(|m| totals::percent_of_mrr_exact(minor, m))
+    }
+
+    /// "+$96.00/month, 6.4 % → 7.7 % of MRR" (savings read "-$48.00/month (saves …)").
+    pub fn words(&self) -> String {
+        let delta = money::format_delta_minor(self.delta_minor(), &self.currency);
+        let mut s = format!("{delta}/month");
+        if self.delta_minor() < 0 {
+            s = format!(
+                "{delta}/month (saves {}/month)",
+                money::format_minor(-self.delta_minor(), &self.currency)
+            );
+        }
+        if let (Some(a), Some(b)) = (
+            self.percent(self.before_minor),
+            self.percent(self.after_minor),
+        ) {
+            s.push_str(&format!(
+                ", {} % → {} % of MRR",
+                totals::format_percent_seed(a),
+                totals::format_percent_seed(b)
+            ));
+        }
+        s
+    }
+}
+
+/// What the cost model needs to price a change: the model, the fleet as counted now, and the
+/// phase (scenario) whose MRR the run rate is compared with.
+pub struct CostContext<'a> {
+    pub model: &'a CostModel,
+    pub inventory: &'a LiveInventory,
+    /// Scenario name; the first scenario with an MRR when `None`.
+    pub phase: Option<&'a str>,
+}
+
+impl CostContext<'_> {
+    /// The monthly run rate before and after setting `workload` (its inventory name) to
+    /// `replicas`.
+    pub fn change(&self, workload: &str, replicas: u32) -> CostChange {
+        let pricing = &self.model.live_pricing;
+        let components = self.model.components();
+        let before = pricing.scenario(self.inventory, "live");
+        let mut changes = BTreeMap::new();
+        changes.insert(workload.to_string(), replicas);
+        let after = pricing.scenario(&self.inventory.with_replicas(&changes), "after");
+        let phase = self
+            .model
+            .scenarios
+            .iter()
+            .filter(|s| s.mrr_per_month.is_some())
+            .find(|s| self.phase.is_none_or(|p| p == s.name));
+        let mrr_minor = phase
+            .and_then(|s| s.mrr_per_month)
+            .and_then(|m| money::to_minor(m, &self.model.currency));
+        CostChange {
+            currency: self.model.currency.clone(),
+            before_minor: self.model.scenario_totals(&before, &components).total_minor,
+            after_minor: self.model.scenario_totals(&after, &components).total_minor,
+            mrr_minor,
+            phase: phase.map(|s| s.name.clone()),
+        }
+    }
+}
+
+/// A firing alert's recommendation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Proposal {
+    pub rule_id: String,
+    pub target: String,
+    /// One line: "writer-service 3 → 5: +$96.00/month, 6.4 % → 7.7 % of MRR".
+    pub line: String,
+    /// What "Apply" plans; `None` for advice.
+    pub action: Option<Action>,
+    pub cost: Option<CostChange>,
+}
+
+impl Proposal {
+    /// The words the audit record keeps when the proposal is applied.
+    pub fn citation(&self, alert: &Alert) -> String {
+        let mut s = format!(
+            "advisor rule \"{}\" ({}) {}: {}",
+            alert.rule_id,
+            alert.severity.label(),
+            alert.state.label(),
+            alert.observed()
+        );
+        if let Some(c) = &self.cost {
+            s.push_str(&format!("; cost change {}", c.words()));
+        }
+        s
+    }
+}
+
+/// What the fleet knows that proposals need.
+pub struct Facts<'a> {
+    pub workloads: &'a [&'a Workload],
+    /// (endpoint id, queue): a queue's series target is `endpoint/name`.
+    pub queues: &'a [(&'a str, &'a Queue)],
+    /// The profile's queue drain target, seconds.
+    pub drain_target_secs: f64,
+    pub cost: Option<CostContext<'a>>,
+}
+
+/// The proposal for a firing (or pending) alert.
+pub fn propose(rule: &Rule, alert: &Alert, facts: &Facts<'_>) -> Proposal {
+    let mut p = Proposal {
+        rule_id: rule.id.clone(),
+        target: alert.target.clone(),
+        line: String::new(),
+        action: None,
+        cost: None,
+    };
+    match rule.propose {
+        ProposalKind::Advice => {
+            p.line = format!("{}: {}", short_target(&alert.target), rule.advice);
+        }
+        ProposalKind::ScaleUp | ProposalKind::ScaleDown => {
+            let Some(w) = facts
+                .workloads
+                .iter()
+                .find(|w| w.id.target() == alert.target)
+            else {
+                p.line = format!(
+                    "{}: {} (workload not in view)",
+                    short_target(&alert.target),
+                    rule.advice
+                );
+                return p;
+            };
+            scale_proposal(rule, alert, w, facts, &mut p);
+        }
+        ProposalKind::DrainQueue => {
+            let found = facts.queues.iter().find(|(endpoint, q)| {
+                alert
+                    .target
+                    .strip_prefix(endpoint)
+                    .and_then(|r| r.strip_prefix('/'))
+                    == Some(q.name.as_str())
+            });
+            let Some((_, q)) = found else {
+                p.line = format!("{}: {}", short_target(&alert.target), rule.advice);
+                return p;
+            };
+            queue_proposal(rule, q, facts, &mut p);
+        }
+    }
+    p
+}
+
+fn scale_proposal(rule: &Rule, alert: &Alert, w: &Workload, facts: &Facts<'_>, p: &mut Proposal) {
+    let current = w.desired;
+    let name = &w.id.name;
+    let up = rule.propose == ProposalKind::ScaleUp;
+    if let Some(hpa) = w.autoscaler.as_ref().filter(|_| up) {
+        // An HPA owns the count: a scale would be undone, so its ceiling is what to raise.
+        let needed = hpa_replicas(
+            current,
+            alert.value,
+            f64::from(hpa.target_cpu_percent.max(1)),
+            hpa.min_replicas,
+            crate::actions::plan::MAX_REPLICAS,
+        );
+        if needed <= hpa.max_replicas {
+            p.line = format!(
+                "{name}: the HPA can reach {needed} within its max {} and scales by itself",
+                hpa.max_replicas
+            );
+            return;
+        }
+        p.action = Some(Action::SetAutoscaler {
+            workload: w.id.clone(),
+            min_replicas: hpa.min_replicas,
+            max_replicas: needed,
+            target_cpu_percent: hpa.target_cpu_percent,
+        });
+        p.cost = facts.cost.as_ref().map(|c| c.change(&w.id.full(), needed));
+        p.line = format!("{name}: raise the HPA max {} → {needed}", hpa.max_replicas);
+    } else {
+        let to = hpa_replicas(
+            current,
+            alert.value,
+            rule.target_percent,
+            rule.min_replicas,
+            rule.max_replicas,
+        );
+        let to = if up { to.max(current) } else { to.min(current) };
+        if to == current {
+            p.line = if up {
+                format!(
+                    "{name}: already at {current}, the rule's max is {}",
+                    rule.max_replicas
+                )
+            } else {
+                format!(
+                    "{name}: already at {current}, the rule's min is {}",
+                    rule.min_replicas
+                )
+            };
+            return;
+        }
+        p.action = Some(Action::ScaleWorkload {
+            workload: w.id.clone(),
+            replicas: to,
+        });
+        p.cost = facts.cost.as_ref().map(|c| c.change(&w.id.full(), to));
+        p.line = format!("{name} {current} → {to}");
+        if w.id.kind == WorkloadKind::ComposeService {
+            p.line.push_str(&format!(" (--scale {name}={to})"));
+        }
+    }
+    if let Some(c) = &p.cost {
+        p.line.push_str(&format!(": {}", c.words()));
+    }
+}
+
+fn queue_proposal(rule: &Rule, q: &Queue, facts: &Facts<'_>, p: &mut Proposal) {
+    let linked = q
+        .linked_workload
+        .as_ref()
+        .and_then(|id| facts.workloads.iter().find(|w| &w.id == id));
+    let workers = linked.map_or(q.consumers.unwrap_or(0), |w| w.ready);
+    let advice = worker_advice(&AdviceInput::from_queue(
+        q,
+        workers,
+        facts.drain_target_secs,
+    ));
+    match (advice, linked) {
+        (Advice::Scale { from, to, .. }, Some(w)) => {
+            p.action = Some(Action::ScaleWorkload {
+                workload: w.id.clone(),
+                replicas: to,
+            });
+            p.cost = facts.cost.as_ref().map(|c| c.change(&w.id.full(), to));
+            p.line = format!(
+                "{}: scale {} {from} → {to} to drain {} jobs in {}",
+                q.name,
+                w.id.name,
+                q.depth,
+                crate::connectors::queue_advice::duration_words(facts.drain_target_secs)
+            );
+            if let Some(c) = &p.cost {
+                p.line.push_str(&format!(": {}", c.words()));
+            }
+        }
+        (Advice::Scale { from, to, .. }, None) => {
+            p.line = format!(
+                "{}: {from} → {to} workers would drain {} jobs in {} (link a workload to apply)",
+                q.name,
+                q.depth,
+                crate::connectors::queue_advice::duration_words(facts.drain_target_secs)
+            );
+        }
+        (Advice::Enough { workers, .. }, _) => {
+            p.line = format!(
+                "{}: depth {} but {workers} workers drain it within the target",
+                q.name, q.depth
+            );
+        }
+        (Advice::Unknown(why), _) => {
+            p.line = format!("{}: {} ({why})", q.name, rule.advice);
+        }
+    }
+}
+
+/// The last two segments of a target, enough to name it in a line.
+pub fn short_target(target: &str) -> String {
+    let parts: Vec<&str> = target.rsplitn(3, '/').collect();
+    match parts.as_slice() {
+        [last, prev, _] => format!("{prev}/{last}"),
+        _ => target.to_string(),
+    }
+}
+
+/// "cpu_percent 91.2 > 80" for compact lists.
+pub fn value_words(alert: &Alert) -> String {
+    format!(
+        "{} {} {} {}",
+        alert.metric,
+        trim_number(alert.value),
+        alert.comparison.symbol(),
+        trim_number(alert.threshold)
+    )
+}

@@ -1,0 +1,501 @@
+use super::recommend::{CostContext, Facts, hpa_replicas, propose};
+use super::*;
+use crate::cost::live::{LiveInventory, LivePrice, LiveWorkload};
+use crate::cost::{CostModel, Scenario};
+use crate::model::endpoint::Area;
+use crate::model::snapshot::{Autoscaler, Workload, WorkloadKind, WorkloadRef};
+use rust_decimal::Decimal;
+
+const S: i64 = 1000;
+
+fn rule(metric: &str, threshold: f64, duration_secs: u64, agg: Aggregation) -> Rule {
+    Rule {
+        id: "r".into(),
+        title: "test".into(),
+        enabled: true,
+        selector: Selector {
+            metric: metric.into(),
+            area: None,
+            target: "*".into(),
+        },
+        query: None,
+        comparison: Comparison::Above,
+        threshold,
+        duration_secs,
+        aggregation: agg,
+        severity: Severity::Warning,
+        propose: ProposalKind::ScaleUp,
+        advice: "add instances".into(),
+        min_replicas: 2,
+        max_replicas: 10,
+        target_percent: 70.0,
+        hysteresis_percent: 5.0,
+        source: "test".into(),
+    }
+}
+
+fn advisor(r: Rule) -> Advisor {
+    let mut a = Advisor::new(vec![r]);
+    a.set_endpoints([("e".to_string(), Area::Workloads)]);
+    a
+}
+
+fn state(a: &Advisor) -> Option<AlertState> {
+    a.book.get("r", "e/x").map(|x| x.state)
+}
+
+#[test]
+fn never_fires_on_the_first_sample() {
+    let mut a = advisor(rule("depth", 1000.0, 0, Aggregation::Last));
+    a.observe("e/x", "depth", 0, 5000.0);
+    assert_eq!(state(&a), None);
+    a.observe("e/x", "depth", 2 * S, 5000.0);
+    assert_eq!(state(&a), Some(AlertState::Firing));
+}
+
+#[test]
+fn duration_must_be_covered_before_firing() {
+    let mut a = advisor(rule("cpu_percent", 80.0, 60, Aggregation::All));
+    for i in 0..30 {
+        a.observe("e/x", "cpu_percent", i * 2 * S, 95.0);
+    }
+    assert_eq!(state(&a), Some(AlertState::Pending));
+    let pending_since = a.book.get("r", "e/x").unwrap().since;
+    assert_eq!(pending_since, 2 * S);
+    a.observe("e/x", "cpu_percent", 60 * S, 95.0);
+    assert_eq!(state(&a), Some(AlertState::Firing));
+    assert_eq!(a.book.get("r", "e/x").unwrap().started, 2 * S);
+}
+
+#[test]
+fn a_gap_restarts_the_window_and_never_fires() {
+    let mut a = advisor(rule("cpu_percent", 80.0, 60, Aggregation::All));
+    for i in 0..20 {
+        a.observe("e/x", "cpu_percent", i * 2 * S, 95.0);
+    }
+    assert_eq!(state(&a), Some(AlertState::Pending));
+    // A missed poll: pending starts over, with "not enough data".
+    a.gap("e", 41 * S);
+    assert_eq!(state(&a), None);
+    a.observe("e/x", "cpu_percent", 42 * S, 95.0);
+    assert_eq!(state(&a), None, "first sample after a gap is not judged");
+    // 60 s after the gap (but 100 s after the first sample) it is still only pending.
+    for i in 22..=50 {
+        a.observe("e/x", "cpu_percent", i * 2 * S, 95.0);
+    }
+    assert_eq!(state(&a), Some(AlertState::Pending));
+    a.observe("e/x", "cpu_percent", 102 * S, 95.0);
+    assert_eq!(state(&a), Some(AlertState::Firing));
+}
+
+#[test]
+fn a_silent_pause_is_a_gap_too() {
+    let mut w = Window::new(60 * S);
+    w.push(0, 1.0);
+    w.push(2 * S, 1.0);
+    w.push(3 * 60 * S, 1.0);
+    assert!(matches!(
+        w.judge(Aggregation::Avg, Comparison::Above, 0.5),
+        Verdict::NotEnoughData(why) if why.contains("no sample for")
+    ));
+}
+
+#[test]
+fn firing_alerts_stay_through_a_gap_marked_without_data() {
+    let mut a = advisor(rule("depth", 1000.0, 0, Aggregation::Last));
+    a.observe("e/x", "depth", 0, 5000.0);
+    a.observe("e/x", "depth", 2 * S, 5000.0);
+    a.gap("e", 4 * S);
+    let alert = a.book.get("r", "e/x").unwrap();
+    assert_eq!(alert.state, AlertState::Firing);
+    assert!(alert.note.as_deref().unwrap().contains("not enough data"));
+}
+
+#[test]
+fn aggregations_differ() {
+    let mut w = Window::new(60 * S);
+    for (i, v) in [70.0, 70.0, 100.0, 100.0, 100.0].into_iter().enumerate() {
+        w.push(i as i64 * 15 * S, v);
+    }
+    // mean 88 > 80; not every sample above; last above.
+    let avg = w.judge(Aggregation::Avg, Comparison::Above, 80.0);
+    assert_eq!(
+        avg,
+        Verdict::Full {
+            value: 88.0,
+            breached: true
+        }
+    );
+    let all = w.judge(Aggregation::All, Comparison::Above, 80.0);
+    assert_eq!(
+        all,
+        Verdict::Full {
+            value: 70.0,
+            breached: false
+        }
+    );
+    let last = w.judge(Aggregation::Last, Comparison::Above, 80.0);
+    assert_eq!(
+        last,
+        Verdict::Full {
+            value: 100.0,
+            breached: true
+        }
+    );
+    let below = w.judge(Aggregation::All, Comparison::Below, 101.0);
+    assert_eq!(
+        below,
+        Verdict::Full {
+            value: 100.0,
+            breached: true
+        }
+    );
+}
+
+#[test]
+fn old_samples_leave_the_window() {
+    let mut w = Window::new(60 * S);
+    for i in 0..100 {
+        w.push(i * S, if i < 50 { 0.0 } else { 100.0 });
+    }
+    // The last 60 s hold 50 samples of 100 and ~10 of 0 (one bucket of slack at the edge).
+    let Verdict::Full { value, .. } = w.judge(Aggregation::Avg, Comparison::Above, 1.0) else {
+        panic!()
+    };
+    assert!((80.0..=100.0).contains(&value), "{value}");
+    assert!(w.len() <= eval::BUCKETS as usize + 1);
+}
+
+#[test]
+fn windows_stay_bounded_at_any_poll_rate() {
+    let mut w = Window::new(3600 * S);
+    for i in 0..100_000 {
+        w.push(i * 100, 1.0);
+    }
+    assert!(w.len() <= eval::BUCKETS as usize + 1, "{}", w.len());
+}
+
+#[test]
+fn hysteresis_keeps_a_hovering_value_from_flapping() {
+    let mut a = advisor(rule("cpu_percent", 80.0, 0, Aggregation::Last));
+    a.observe("e/x", "cpu_percent", 0, 85.0);
+    a.observe("e/x", "cpu_percent", 2 * S, 85.0);
+    assert_eq!(state(&a), Some(AlertState::Firing));
+    let transitions = a.book.history().count();
+    for i in 0..50 {
+        let v = if i % 2 == 0 { 79.0 } else { 81.0 };
+        a.observe("e/x", "cpu_percent", (4 + 2 * i) * S, v);
+        assert_eq!(state(&a), Some(AlertState::Firing), "flapped at {v}");
+    }
+    assert_eq!(a.book.history().count(), transitions);
+    // 5 % of 80 = 4: at 76 it resolves.
+    a.observe("e/x", "cpu_percent", 104 * S, 76.0);
+    assert_eq!(state(&a), None);
+    let last = a.book.history().last().unwrap();
+    assert_eq!(last.state, AlertState::Resolved);
+    assert_eq!(last.at, 104 * S);
+}
+
+#[test]
+fn area_and_target_scope_a_rule() {
+    let mut r = rule("memory_percent", 85.0, 0, Aggregation::Last);
+    r.selector.area = Some(Area::Workloads);
+    r.selector.target = "e/prod/*".into();
+    let mut a = Advisor::new(vec![r]);
+    a.set_endpoints([
+        ("e".to_string(), Area::Workloads),
+        ("redis".to_string(), Area::Cache),
+    ]);
+    for t in [0, 2 * S] {
+        a.observe("redis/n1", "memory_percent", t, 99.0);
+        a.observe("e/dev/deployment/x", "memory_percent", t, 99.0);
+        a.observe("e/prod/deployment/x", "memory_percent", t, 99.0);
+    }
+    let targets: Vec<&str> = a.book.active().map(|x| x.target.as_str()).collect();
+    assert_eq!(targets, ["e/prod/deployment/x"]);
+}
+
+#[test]
+fn hpa_formula_with_clamps() {
+    // ceil(3 × 90 / 70) = ceil(3.857) = 4
+    assert_eq!(hpa_replicas(3, 90.0, 70.0, 2, 10), 4);
+    // ceil(4 × 95 / 70) = ceil(5.43) = 6
+    assert_eq!(hpa_replicas(4, 95.0, 70.0, 2, 10), 6);
+    // clamped to max
+    assert_eq!(hpa_replicas(8, 100.0, 70.0, 2, 10), 10);
+    // scale-down never below min: ceil(4 × 10 / 70) = 1 -> 2
+    assert_eq!(hpa_replicas(4, 10.0, 70.0, 2, 10), 2);
+    // ceil(6 × 20 / 70) = ceil(1.71) = 2
+    assert_eq!(hpa_replicas(6, 20.0, 70.0, 1, 10), 2);
+    // a broken measurement keeps the current count
+    assert_eq!(hpa_replicas(5, f64::NAN, 70.0, 2, 10), 5);
+}
+
+fn workload(name: &str, kind: WorkloadKind, desired: u32) -> Workload {
+    Workload {
+        id: WorkloadRef::new("e", "prod", kind, name),
+        revision: None,
+        resource_version: None,
+        stale_since: None,
+        desired,
+        ready: desired,
+        available: desired,
+        updated: desired,
+        cpu_percent: None,
+        memory_percent: None,
+        autoscaler: None,
+        fixed_host_port: None,
+        pending_reason: None,
+        docker: None,
+        scale_denied: None,
+        autoscale_denied: None,
+    }
+}
+
+/// $32 per replica-month, MRR $1,500 in the phase "Phase 2".
+fn cost_model() -> (CostModel, LiveInventory) {
+    let mut m = CostModel::new("t");
+    m.live_pricing.replica = LivePrice::per_month(Decimal::from(32));
+    m.scenarios.push(Scenario {
+        name: "Phase 2".into(),
+        mrr_per_month: Some(Decimal::from(1500)),
+        notes: String::new(),
+        lines: Vec::new(),
+    });
+    let inv = LiveInventory {
+        source: "test".into(),
+        workloads: vec![LiveWorkload {
+            name: "e: prod/service/writer-service".into(),
+            kind: "Compose service".into(),
+            replicas: 3,
+        }],
+        database_servers: 0,
+        cache_nodes: 0,
+    };
+    (m, inv)
+}
+
+fn firing(target: &str, value: f64, r: &Rule) -> Alert {
+    Alert {
+        rule_id: r.id.clone(),
+        title: r.title.clone(),
+        severity: r.severity,
+        target: target.into(),
+        metric: r.selector.metric.clone(),
+        state: AlertState::Firing,
+        started: 0,
+        since: 0,
+        value,
+        threshold: r.threshold,
+        comparison: r.comparison,
+        condition: r.condition(),
+        note: None,
+        advice: r.advice.clone(),
+    }
+}
+
+#[test]
+fn scale_up_proposal_with_hand_computed_cost() {
+    let (model, inv) = cost_model();
+    let w = workload("writer-service", WorkloadKind::ComposeService, 3);
+    let r = rule("cpu_percent", 80.0, 0, Aggregation::Avg);
+    // ceil(3 × 105 / 70) = ceil(4.5) = 5
+    let alert = firing(&w.id.target(), 105.0, &r);
+    let facts = Facts {
+        workloads: &[&w],
+        queues: &[],
+        drain_target_secs: 600.0,
+        cost: Some(CostContext {
+            model: &model,
+            inventory: &inv,
+            phase: None,
+        }),
+    };
+    let p = propose(&r, &alert, &facts);
+    assert_eq!(
+        p.action,
+        Some(crate::actions::Action::ScaleWorkload {
+            workload: w.id.clone(),
+            replicas: 5
+        })
+    );
+    let c = p.cost.as_ref().unwrap();
+    // 3 × $32 = $96 → 5 × $32 = $160: +$64; 96/1500 = 6.4 %, 160/1500 = 10.66… → 10.6 %.
+    assert_eq!((c.before_minor, c.after_minor), (9600, 16000));
+    assert_eq!(
+        p.line,
+        "writer-service 3 → 5 (--scale writer-service=5): +$64.00/month, 6.4 % → 10.6 % of MRR"
+    );
+    assert!(p.citation(&alert).contains("advisor rule \"r\""));
+}
+
+#[test]
+fn scale_down_never_below_min_and_shows_savings() {
+    let (model, inv) = cost_model();
+    let w = workload("writer-service", WorkloadKind::ComposeService, 3);
+    let mut r = rule("cpu_percent", 30.0, 0, Aggregation::Avg);
+    r.comparison = Comparison::Below;
+    r.propose = ProposalKind::ScaleDown;
+    let alert = firing(&w.id.target(), 5.0, &r);
+    let facts = Facts {
+        workloads: &[&w],
+        queues: &[],
+        drain_target_secs: 600.0,
+        cost: Some(CostContext {
+            model: &model,
+            inventory: &inv,
+            phase: Some("Phase 2"),
+        }),
+    };
+    let p = propose(&r, &alert, &facts);
+    // ceil(3 × 5 / 70) = 1, but min is 2.
+    assert!(matches!(
+        p.action,
+        Some(crate::actions::Action::ScaleWorkload { replicas: 2, .. })
+    ));
+    assert!(
+        p.line.contains("-$32.00/month (saves $32.00/month)"),
+        "{}",
+        p.line
+    );
+    assert!(p.line.contains("6.4 % → 4.2 % of MRR"), "{}", p.line);
+}
+
+#[test]
+fn hpa_managed_workloads_get_a_raised_max() {
+    let mut w = workload("api", WorkloadKind::Deployment, 4);
+    w.autoscaler = Some(Autoscaler {
+        name: "api".into(),
+        min_replicas: 2,
+        max_replicas: 4,
+        target_cpu_percent: 60,
+        current_cpu_percent: Some(90.0),
+        last_scale_at: None,
+        metrics: Vec::new(),
+    });
+    let r = rule("cpu_percent", 80.0, 0, Aggregation::Avg);
+    let alert = firing(&w.id.target(), 90.0, &r);
+    let facts = Facts {
+        workloads: &[&w],
+        queues: &[],
+        drain_target_secs: 600.0,
+        cost: None,
+    };
+    let p = propose(&r, &alert, &facts);
+    // ceil(4 × 90 / 60) = 6 > max 4.
+    assert!(matches!(
+        p.action,
+        Some(crate::actions::Action::SetAutoscaler {
+            max_replicas: 6,
+            min_replicas: 2,
+            target_cpu_percent: 60,
+            ..
+        })
+    ));
+    assert_eq!(p.line, "api: raise the HPA max 4 → 6");
+}
+
+#[test]
+fn profile_rules_change_disable_and_add() {
+    let configs = vec![
+        RuleConfig {
+            id: "cpu-high".into(),
+            threshold: Some(75.0),
+            duration_secs: Some(60),
+            ..RuleConfig::default()
+        },
+        RuleConfig {
+            id: "cpu-low".into(),
+            enabled: Some(false),
+            ..RuleConfig::default()
+        },
+        RuleConfig {
+            id: "lag".into(),
+            metric: Some("lag_seconds".into()),
+            threshold: Some(30.0),
+            area: Some("databases".into()),
+            ..RuleConfig::default()
+        },
+        RuleConfig {
+            id: "cpu-hihg".into(),
+            ..RuleConfig::default()
+        },
+    ];
+    let problems = rules::rule_config_problems(&configs, &default_rules());
+    assert_eq!(problems.len(), 1);
+    assert!(
+        problems[0]
+            .1
+            .contains("did you mean the built-in rule \"cpu-high\"")
+    );
+    let merged = rules::merge_rules(default_rules(), &configs);
+    let cpu = merged.iter().find(|r| r.id == "cpu-high").unwrap();
+    assert_eq!((cpu.threshold, cpu.duration_secs), (75.0, 60));
+    assert!(!merged.iter().find(|r| r.id == "cpu-low").unwrap().enabled);
+    let lag = merged.iter().find(|r| r.id == "lag").unwrap();
+    assert_eq!(lag.selector.area, Some(Area::Databases));
+    assert_eq!(merged.len(), default_rules().len() + 1);
+}
+
+#[test]
+fn defaults_are_the_guides_triggers() {
+    let rules = default_rules();
+    let find = |id: &str| rules.iter().find(|r| r.id == id).unwrap();
+    assert_eq!(find("response-time").threshold, 3000.0);
+    assert_eq!(find("response-time").duration_secs, 3600);
+    assert_eq!(find("cpu-high").duration_secs, 1800);
+    assert_eq!(find("memory-high").threshold, 85.0);
+    assert_eq!(find("db-connections").threshold, 80.0);
+    assert_eq!(find("error-rate").duration_secs, 900);
+    assert_eq!(find("queue-length").threshold, 1000.0);
+    assert_eq!(find("cpu-low").threshold, 30.0);
+    assert!(
+        rules
+            .iter()
+            .all(|r| r.min_replicas == 2 && r.max_replicas == 10)
+    );
+}
+
+#[test]
+fn history_exports_as_csv() {
+    let mut a = Advisor::new(vec![rule("depth", 1000.0, 0, Aggregation::Last)]);
+    a.set_endpoints([("=e".to_string(), Area::Queues)]);
+    a.observe("=e/x", "depth", 0, 5000.0);
+    a.observe("=e/x", "depth", 2 * S, 5000.0);
+    let csv = a.book.history_csv();
+    assert!(csv.starts_with("time,rule,severity,target,state,value,threshold"));
+    assert!(csv.contains(",'=e/x,"), "{csv}");
+    assert!(csv.contains("firing"));
+}
+
+#[test]
+fn a_sparse_steady_series_is_one_run_for_a_long_rule() {
+    // A day-long rule served by a Prometheus range: one point every 288 s.
+    let mut w = Window::new(24 * 3600 * S);
+    for i in 0..=300 {
+        w.push(i * 288 * S, 10.0);
+    }
+    assert!(matches!(
+        w.judge(Aggregation::Avg, Comparison::Above, 5.0),
+        Verdict::Full { breached: true, .. }
+    ));
+}
+
+#[test]
+fn a_gap_of_an_endpoint_reaches_its_bare_id_totals() {
+    let mut a = Advisor::new(vec![rule("depth", 1000.0, 60, Aggregation::All)]);
+    a.set_endpoints([("e".to_string(), Area::Queues)]);
+    for i in 0..10 {
+        a.observe("e", "depth", i * 2 * S, 5000.0);
+    }
+    assert_eq!(
+        a.book.get("r", "e").map(|x| x.state),
+        Some(AlertState::Pending)
+    );
+    a.gap("e", 21 * S);
+    assert_eq!(
+        a.book.get("r", "e"),
+        None,
+        "pending starts over after the gap"
+    );
+}

@@ -1,0 +1,228 @@
+//! The window's side of the scaling advisor: the rules of the active profile fed with every
+//! sample as events arrive (never per frame), the proposals of active alerts (recomputed only
+//! when an alert changes or the fleet moved), and one desktop notification per firing.
+
+use super::ScaleboardApp;
+use crate::advisor::recommend::{CostContext, Facts, Proposal, propose};
+use crate::advisor::{Advisor, AlertState, default_rules, rules::merge_rules};
+use crate::model::snapshot::Queue;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Proposals of active alerts are refreshed at least this often (replica counts move).
+const PROPOSAL_REFRESH_MS: i64 = 5_000;
+
+#[derive(Default)]
+pub struct AdvisorState {
+    pub advisor: Advisor,
+    /// Panel order and per-endpoint firing counts, rebuilt only when the book changes.
+    pub index: crate::advisor::AlertIndex,
+    /// By (rule, target), for every active alert.
+    pub proposals: BTreeMap<(String, String), Proposal>,
+    built_from: u64,
+    built_at: i64,
+    /// Firing alerts already notified (cleared when they resolve): once per firing.
+    notified: BTreeSet<(String, String)>,
+    /// Measured cost of feeding samples to the rules (for BENCHMARKS and the About window).
+    pub intake_samples: u64,
+    pub intake_nanos: u64,
+}
+
+impl AdvisorState {
+    /// Mean cost of one sample's evaluation, in nanoseconds.
+    pub fn mean_intake_ns(&self) -> f64 {
+        self.intake_nanos as f64 / self.intake_samples.max(1) as f64
+    }
+}
+
+impl ScaleboardApp {
+    /// The active profile's rules (built-in ones with its changes).
+    pub fn advisor_sync_rules(&mut self) {
+        let rules = merge_rules(default_rules(), &self.profiles.active.rules);
+        self.advisor.advisor.set_rules(rules);
+        self.advisor.built_from = u64::MAX;
+    }
+
+    pub fn advisor_set_endpoints(&mut self) {
+        let eps: Vec<(String, crate::model::endpoint::Area)> = self
+            .fleet
+            .endpoints
+            .iter()
+            .map(|e| (e.info.id.clone(), e.info.area))
+            .collect();
+        self.advisor_sync_rules();
+        self.advisor.advisor.set_endpoints(eps);
+    }
+
+    /// After the events of a frame: proposals for alerts that changed, notifications for new
+    /// firings.
+    pub fn advisor_after_events(&mut self, focused: bool) {
+        let now = self.clock.now_ms();
+        self.advisor.index.refresh(&self.advisor.advisor.book);
+        let version = self.advisor.advisor.book.version();
+        let stale = now - self.advisor.built_at >= PROPOSAL_REFRESH_MS
+            && self.advisor.advisor.book.active().next().is_some();
+        if version == self.advisor.built_from && !stale {
+            return;
+        }
+        self.advisor.built_from = version;
+        self.advisor.built_at = now;
+        self.advisor.proposals = self.build_proposals();
+        self.refresh_chart_marks();
+        self.advisor_notify(focused);
+    }
+
+    fn refresh_chart_marks(&mut self) {
+        use crate::ui::alerts_panel::severity_color;
+        use crate::ui::charts::RuleMark;
+        let advisor = &self.advisor.advisor;
+        let marks = &mut self.charts.marks;
+        marks.rules = advisor
+            .rules()
+            .iter()
+            .filter(|r| r.enabled)
+            .map(|r| RuleMark {
+                selector: r.selector.clone(),
+                threshold: r.threshold,
+                label: format!(
+                    "{} {} {}",
+                    r.id,
+                    r.comparison.symbol(),
+                    crate::advisor::rules::trim_number(r.threshold)
+                ),
+                color: severity_color(r.severity),
+            })
+            .collect();
+        marks.areas = self
+            .fleet
+            .endpoints
+            .iter()
+            .map(|e| (e.info.id.clone(), e.info.area))
+            .collect();
+        marks.firing = advisor
+            .book
+            .firing()
+            .map(|a| {
+                (
+                    crate::metrics::SeriesKey::new(&a.target, &a.metric),
+                    a.since,
+                    severity_color(a.severity),
+                )
+            })
+            .collect();
+    }
+
+    fn build_proposals(&self) -> BTreeMap<(String, String), Proposal> {
+        let workloads: Vec<&crate::model::snapshot::Workload> = self.fleet.workloads().collect();
+        let queues: Vec<(&str, &Queue)> = self
+            .fleet
+            .queues()
+            .map(|(e, q)| (e.info.id.as_str(), q))
+            .collect();
+        let inventory = self.cost_live_inventory();
+        let model = &self.cost.draft;
+        let phase = model
+            .scenarios
+            .get(self.cost.selected_scenario)
+            .filter(|s| s.mrr_per_month.is_some())
+            .map(|s| s.name.as_str());
+        let facts = Facts {
+            workloads: &workloads,
+            queues: &queues,
+            drain_target_secs: self.profiles.active.thresholds.queue_drain_target_minutes * 60.0,
+            cost: Some(CostContext {
+                model,
+                inventory: &inventory,
+                phase,
+            }),
+        };
+        let advisor = &self.advisor.advisor;
+        advisor
+            .book
+            .active()
+            .filter_map(|alert| {
+                let rule = advisor.rule(&alert.rule_id)?;
+                Some((alert.key(), propose(rule, alert, &facts)))
+            })
+            .collect()
+    }
+
+    fn advisor_notify(&mut self, focused: bool) {
+        let firing: BTreeSet<(String, String)> = self
+            .advisor
+            .advisor
+            .book
+            .firing()
+            .map(crate::advisor::Alert::key)
+            .collect();
+        self.advisor.notified.retain(|k| firing.contains(k));
+        let fresh: Vec<(String, String)> = firing
+            .into_iter()
+            .filter(|k| !self.advisor.notified.contains(k))
+            .collect();
+        for key in fresh {
+            self.advisor.notified.insert(key.clone());
+            if focused || !self.profiles.active.advisor.notifications {
+                continue;
+            }
+            let Some(alert) = self.advisor.advisor.book.get(&key.0, &key.1) else {
+                continue;
+            };
+            let body = self.advisor.proposals.get(&key).map_or_else(
+                || alert.observed(),
+                |p| format!("{}\n{}", alert.observed(), p.line),
+            );
+            let summary = format!("Scaleboard {}: {}", alert.severity.label(), alert.title);
+            self.send(crate::engine::Command::DesktopNotify { summary, body });
+        }
+    }
+
+    /// "Apply" on a proposal: the normal pipeline's plan and confirmation dialog, with the
+    /// advice kept for the audit record.
+    pub fn apply_proposal(&mut self, rule_id: &str, target: &str) {
+        let key = (rule_id.to_string(), target.to_string());
+        let (Some(proposal), Some(alert)) = (
+            self.advisor.proposals.get(&key).cloned(),
+            self.advisor.advisor.book.get(rule_id, target).cloned(),
+        ) else {
+            return;
+        };
+        let Some(action) = proposal.action.clone() else {
+            return;
+        };
+        self.propose(action);
+        if let Some(dialog) = self.actions.dialog.as_mut() {
+            dialog.advice = Some(proposal.citation(&alert));
+        }
+    }
+
+    /// Firing alerts under an endpoint or target prefix: the worst severity, for tiles.
+    pub fn alert_level_under(&self, prefix: &str) -> Option<crate::advisor::Severity> {
+        self.advisor.advisor.book.worst_firing_under(prefix)
+    }
+
+    /// The worst severity and the number of firing alerts on the endpoints of `area`.
+    pub fn firing_in_area(
+        &self,
+        area: crate::model::endpoint::Area,
+    ) -> Option<(crate::advisor::Severity, usize)> {
+        let mut worst = None;
+        let mut count = 0;
+        for e in self.fleet.in_area(area) {
+            if let Some((severity, n)) = self.advisor.index.firing_by_endpoint.get(&e.info.id) {
+                count += n;
+                worst = worst.max(Some(*severity));
+            }
+        }
+        worst.map(|w| (w, count))
+    }
+
+    pub fn active_alert_count(&self) -> (usize, usize) {
+        let book = &self.advisor.advisor.book;
+        let firing = book.firing().count();
+        let pending = book
+            .active()
+            .filter(|a| a.state == AlertState::Pending)
+            .count();
+        (firing, pending)
+    }
+}

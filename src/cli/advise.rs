@@ -1,0 +1,278 @@
+//! `scaleboard advise`: the advisor's rules judged once, for cron and scripts. Series come from
+//! sampling every endpoint for a window (the demo and Prometheus hand over their history with
+//! the first poll, so rules with a `query` are judged over their whole duration at once). Exit
+//! code 0 = nothing firing, 1 = warnings, 2 = critical — a drop-in for the guides' alert scripts.
+
+use crate::advisor::recommend::{CostContext, Facts, propose};
+use crate::advisor::rules::{merge_rules, with_rule_queries};
+use crate::advisor::{Advisor, AlertState, Severity, default_rules};
+use crate::engine::{Command, ConnectRequest, EngineConfig, EngineHandle, Event};
+use crate::model::clock::SystemClock;
+use crate::model::snapshot::{Queue, Snapshot, Workload};
+use crate::profiles::{AppDirs, Profile};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, serde::Serialize)]
+pub struct AlertReport {
+    pub rule: String,
+    pub title: String,
+    pub severity: String,
+    pub state: String,
+    pub target: String,
+    pub value: f64,
+    pub condition: String,
+    pub proposal: String,
+    /// The equivalent action, when the proposal has one (apply it in the window or with
+    /// `scaleboard scale`).
+    pub action: Option<String>,
+    pub cost_change_minor: Option<i64>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct Unjudged {
+    pub rule: String,
+    pub reason: String,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct AdviseReport {
+    pub profile: String,
+    pub window_secs: u64,
+    pub firing: Vec<AlertReport>,
+    pub pending: Vec<AlertReport>,
+    pub not_judged: Vec<Unjudged>,
+    pub exit_code: u8,
+}
+
+/// "5m", "30s", "1h", "90" (seconds).
+pub fn parse_window(s: &str) -> anyhow::Result<Duration> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--window \"{s}\": expected e.g. 30s, 5m or 1h"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => anyhow::bail!("--window \"{s}\": the unit must be s, m or h"),
+    };
+    Ok(Duration::from_secs(secs.max(1)))
+}
+
+/// Samples every endpoint of `profile` for `window` and judges the rules.
+pub fn advise(dirs: &AppDirs, profile: Profile, window: Duration) -> anyhow::Result<AdviseReport> {
+    let mut session = Session::start(dirs, profile)?;
+    session.sample_for(window);
+    Ok(session.report(window))
+}
+
+/// A connected profile whose samples feed the advisor (also what tests drive step by step).
+pub struct Session {
+    engine: EngineHandle,
+    profile: Profile,
+    pub advisor: Advisor,
+    snapshots: BTreeMap<String, Snapshot>,
+    /// Prices proposals: the first saved cost model, else the seeds' built-in one.
+    cost_model: crate::cost::CostModel,
+}
+
+impl Session {
+    pub fn start(dirs: &AppDirs, profile: Profile) -> anyhow::Result<Self> {
+        let rules = merge_rules(default_rules(), &profile.rules);
+        let advisor = Advisor::new(rules.clone());
+        let connected = with_rule_queries(&profile, &rules);
+        let config = EngineConfig::new(
+            Arc::new(SystemClock),
+            dirs.config_dir.clone(),
+            dirs.data_dir.clone(),
+        );
+        let engine = EngineHandle::start(config, Arc::new(|| {}))?;
+        engine.send(Command::Connect(Box::new(ConnectRequest {
+            profile: connected,
+            demo_seed: 42,
+        })))?;
+        let cost_model = crate::cost::CostModelStore::load(&dirs.config_dir)
+            .all()
+            .into_iter()
+            .next()
+            .unwrap_or_else(crate::cost::seed_template);
+        Ok(Self {
+            engine,
+            profile,
+            advisor,
+            snapshots: BTreeMap::new(),
+            cost_model,
+        })
+    }
+
+    /// Takes in what the endpoints report for `window`.
+    pub fn sample_for(&mut self, window: Duration) {
+        let deadline = Instant::now() + window;
+        while Instant::now() < deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if let Some(event) = self.engine.recv_timeout(left) {
+                self.take(event);
+            }
+        }
+    }
+
+    fn take(&mut self, event: Event) {
+        match event {
+            Event::Endpoints(infos) => {
+                self.advisor
+                    .set_endpoints(infos.into_iter().map(|i| (i.id, i.area)));
+            }
+            Event::Snapshot {
+                endpoint,
+                at,
+                snapshot,
+                samples,
+            } => {
+                for s in &samples {
+                    self.advisor
+                        .observe(&s.target, s.metric, s.at.unwrap_or(at), s.value);
+                }
+                self.snapshots.insert(endpoint, snapshot);
+            }
+            Event::Status {
+                endpoint,
+                status: crate::engine::ConnStatus::Stale | crate::engine::ConnStatus::Down,
+                at,
+                error,
+            } => {
+                self.advisor.gap(&endpoint, at);
+                if let Some(e) = error {
+                    eprintln!("{endpoint}: {e}");
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub fn report(&self, window: Duration) -> AdviseReport {
+        report(
+            &self.profile,
+            window,
+            &self.advisor,
+            &self.snapshots,
+            &self.cost_model,
+        )
+    }
+}
+
+fn report(
+    profile: &Profile,
+    window: Duration,
+    advisor: &Advisor,
+    snapshots: &BTreeMap<String, Snapshot>,
+    model: &crate::cost::CostModel,
+) -> AdviseReport {
+    let workloads: Vec<&Workload> = snapshots
+        .values()
+        .filter_map(|s| match s {
+            Snapshot::Workloads(list) => Some(list.iter()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let queues: Vec<(&str, &Queue)> = snapshots
+        .iter()
+        .filter_map(|(e, s)| match s {
+            Snapshot::Queues(list) => Some(list.iter().map(move |q| (e.as_str(), q))),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let inventory = crate::cost::LiveInventory::from_snapshots(&profile.name, snapshots.values());
+    let facts = Facts {
+        workloads: &workloads,
+        queues: &queues,
+        drain_target_secs: profile.thresholds.queue_drain_target_minutes * 60.0,
+        cost: Some(CostContext {
+            model,
+            inventory: &inventory,
+            phase: None,
+        }),
+    };
+    let mut firing = Vec::new();
+    let mut pending = Vec::new();
+    for alert in advisor.book.sorted() {
+        let Some(rule) = advisor.rule(&alert.rule_id) else {
+            continue;
+        };
+        let p = propose(rule, alert, &facts);
+        let row = AlertReport {
+            rule: alert.rule_id.clone(),
+            title: alert.title.clone(),
+            severity: alert.severity.label().into(),
+            state: alert.state.label().into(),
+            target: alert.target.clone(),
+            value: alert.value,
+            condition: alert.condition.clone(),
+            proposal: p.line.clone(),
+            action: p
+                .action
+                .as_ref()
+                .map(|a| format!("{} {}", a.kind(), a.target_path())),
+            cost_change_minor: p.cost.as_ref().map(|c| c.delta_minor()),
+        };
+        match alert.state {
+            AlertState::Firing => firing.push(row),
+            _ => pending.push(row),
+        }
+    }
+    let not_judged = advisor
+        .unjudged()
+        .into_iter()
+        .map(|(r, reason)| Unjudged {
+            rule: r.id.clone(),
+            reason,
+        })
+        .collect();
+    let worst = advisor.book.firing().map(|a| a.severity).max();
+    AdviseReport {
+        profile: profile.name.clone(),
+        window_secs: window.as_secs(),
+        firing,
+        pending,
+        not_judged,
+        exit_code: match worst {
+            None => 0,
+            Some(Severity::Warning) => 1,
+            Some(Severity::Critical) => 2,
+        },
+    }
+}
+
+pub fn print_advice(report: &AdviseReport, json: bool, mut out: impl Write) -> anyhow::Result<()> {
+    if json {
+        serde_json::to_writer_pretty(&mut out, report)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    if report.firing.is_empty() {
+        writeln!(out, "No rule is firing ({} s sampled).", report.window_secs)?;
+    }
+    for (label, list) in [("FIRING", &report.firing), ("PENDING", &report.pending)] {
+        for a in list {
+            writeln!(
+                out,
+                "{label:<8} {:<8} {:<15} {}: {} ({})",
+                a.severity,
+                a.rule,
+                a.target,
+                crate::advisor::rules::trim_number(a.value),
+                a.condition
+            )?;
+            writeln!(out, "         Recommendation: {}", a.proposal)?;
+        }
+    }
+    for u in &report.not_judged {
+        writeln!(out, "NOT JUDGED {}: {}", u.rule, u.reason)?;
+    }
+    Ok(())
+}
