@@ -368,7 +368,7 @@ fn the_readme_advisor_example_loads_without_an_error() {
     assert!(store.damaged().is_none(), "{block}");
     assert!(store.issues().is_empty(), "{:?}", store.issues());
     let p = &store.profiles()[0];
-    assert_eq!(p.rules.len(), 3);
+    assert_eq!(p.rules.len(), 4);
     assert!(!p.advisor.notifications);
     let rules =
         scaleboard::advisor::rules::merge_rules(scaleboard::advisor::default_rules(), &p.rules);
@@ -376,6 +376,11 @@ fn the_readme_advisor_example_loads_without_an_error() {
         rules
             .iter()
             .any(|r| r.id == "replica-lag" && r.threshold == 30.0)
+    );
+    assert!(
+        rules
+            .iter()
+            .any(|r| r.id == "pool-queue" && r.selector.metric == "clients_waiting")
     );
     // A typo in a key is refused with a "did you mean".
     let typo = block.replace("duration_secs = 600", "duraton_secs = 600");

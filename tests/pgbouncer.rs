@@ -533,3 +533,59 @@ fn the_demo_fleet_has_a_pgbouncer_pool_whose_clients_sometimes_wait() {
     t.harness
         .get_by_label_contains("orders-db pool (PgBouncer, DEMO)");
 }
+
+/// "Database connections above 80 % of the pool" read on a real PgBouncer pool: the advisor's
+/// built-in pool-saturation rule fires in `scaleboard advise` (critical: exit 2) with its advice.
+#[test]
+fn advise_fires_pool_saturation_on_a_full_pool() {
+    let pg = PgCluster::start(0);
+    let bouncer = Pgbouncer::start(pg.primary.port, 2);
+    let rt = runtime();
+    let c = connector(&bouncer, ADMIN_PASSWORD);
+    let clients = hold_clients(&rt, &bouncer, 5, 12);
+    poll_until(&rt, &c, "a full pool", |p| {
+        p.pools
+            .iter()
+            .any(|x| x.name() == POOL && x.usage_percent() == Some(100.0))
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    let mut profile = Profile::named("fleet");
+    profile.refresh_interval_secs = 1;
+    profile.pgbouncer.push(endpoint(&bouncer));
+    let mut store = scaleboard::profiles::ProfileStore::load(&config);
+    store.upsert(profile).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_scaleboard"))
+        .env("SCALEBOARD_CONFIG_DIR", &config)
+        .env("SCALEBOARD_DATA_DIR", dir.path().join("data"))
+        .env("SCALEBOARD_KEYRING", "off")
+        .env("SCALEBOARD_SECRET_FLEET_PGB", ADMIN_PASSWORD)
+        .env_remove("PGPASSWORD")
+        .args(["advise", "--profile", "fleet", "--json", "--window", "4s"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("{e}: {stdout} / {}", String::from_utf8_lossy(&out.stderr)));
+    let firing = report["firing"].as_array().unwrap();
+    let alert = firing
+        .iter()
+        .find(|a| a["rule"] == "pool-saturation")
+        .unwrap_or_else(|| panic!("pool-saturation not firing: {report:#}"));
+    assert!(
+        alert["target"].as_str().unwrap().ends_with(POOL),
+        "{alert:#}"
+    );
+    assert!(
+        alert["proposal"]
+            .as_str()
+            .unwrap()
+            .contains("Raise the pool size"),
+        "{alert:#}"
+    );
+    assert_eq!(out.status.code(), Some(2), "critical exits 2: {report:#}");
+    for h in clients {
+        rt.block_on(h).unwrap();
+    }
+}

@@ -2,7 +2,8 @@
 //!
 //! - "Performance Triggers" of the growth roadmap: response time above 3 s on average for 1 hour,
 //!   CPU above 80 % for 30 minutes, memory above 85 % for 30 minutes, database connections above
-//!   80 % of the pool, error rate above 2 % for 15 minutes;
+//!   80 % of the pool (of `max_connections` on a server, and of a PgBouncer pool's limit), error
+//!   rate above 2 % for 15 minutes;
 //! - "Auto-Scaling Triggers/Configuration" of the scaling guide: queue length above 1,000, scale
 //!   up at 70 % and down at 30 %, between 2 and 10 instances;
 //! - the recommendations of `scaling-metrics.sh`, `scaling-alerts.sh` and
@@ -123,6 +124,23 @@ pub fn default_rules() -> Vec<Rule> {
             Critical,
             Advice,
             "Add a read replica or a connection pooler",
+            ROADMAP,
+        ),
+        // The same trigger read where a pool sits in front of the database: PgBouncer's busy
+        // server connections as a share of the pool's limit.
+        rule(
+            "pool-saturation",
+            "Connection pool near its limit",
+            "pool_used_percent",
+            Area::Databases,
+            Above,
+            80.0,
+            0,
+            Last,
+            Critical,
+            Advice,
+            "Raise the pool size (pool_size / default_pool_size) if the database has connections \
+             to spare, else add a read replica",
             ROADMAP,
         ),
         rule(

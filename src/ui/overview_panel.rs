@@ -358,21 +358,64 @@ fn group(n: u64) -> String {
     out
 }
 
+/// The Databases tile: how many clusters of each kind, the largest PostgreSQL lag and PgBouncer
+/// clients waiting; the warning names a cluster with no writer or two (each cluster is judged on
+/// its own: two clusters with one primary each are fine).
+fn databases_tile(app: &ScaleboardApp) -> (String, Option<String>) {
+    let fleet = &app.fleet;
+    let mut problems = Vec::new();
+    let mut clusters = 0;
+    for (_, db) in fleet.databases() {
+        clusters += 1;
+        match db.primaries().count() {
+            0 => problems.push(format!("{}: no primary", db.cluster)),
+            1 => {}
+            _ => problems.push(format!("{}: TWO PRIMARIES", db.cluster)),
+        }
+    }
+    for (_, p) in fleet.patroni_snapshots() {
+        clusters += 1;
+        if p.leader().is_none() {
+            problems.push(format!("{}: no leader", p.cluster));
+        }
+    }
+    for (_, db) in fleet.mysql_clusters() {
+        clusters += 1;
+        match db.servers.iter().filter(|s| s.writable()).count() {
+            0 => problems.push(format!("{}: no writable source", db.cluster)),
+            1 => {}
+            _ => problems.push(format!("{}: TWO WRITABLE SERVERS", db.cluster)),
+        }
+    }
+    let max_lag = fleet
+        .databases()
+        .flat_map(|(_, db)| db.servers.iter().filter_map(|s| s.lag_bytes))
+        .max();
+    let waiting: u32 = fleet
+        .endpoints
+        .iter()
+        .filter_map(|e| match &e.snapshot {
+            Some(crate::model::snapshot::Snapshot::Pgbouncer(p)) => Some(p.clients_waiting()),
+            _ => None,
+        })
+        .sum();
+    let mut line = format!(
+        "{clusters} cluster{}, max lag {}",
+        if clusters == 1 { "" } else { "s" },
+        max_lag.map_or("—".into(), crate::actions::plan::format_bytes)
+    );
+    if waiting > 0 {
+        line.push_str(&format!(", {waiting} clients waiting in pools"));
+    }
+    (line, (!problems.is_empty()).then(|| problems.join("; ")))
+}
+
 fn tiles_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     // Fleet totals come from the overview's cache (recomputed when the fleet changes), not from
     // a walk over every workload each frame.
     let totals = &app.overview.totals.all;
     let (count, replicas, not_ready) = (totals.workloads, totals.desired, totals.not_ready);
-    let max_lag = app
-        .fleet
-        .databases()
-        .flat_map(|(_, db)| db.servers.iter().filter_map(|s| s.lag_bytes))
-        .max();
-    let primaries: usize = app
-        .fleet
-        .databases()
-        .map(|(_, db)| db.primaries().count())
-        .sum();
+    let (databases_line, databases_warning) = databases_tile(app);
     let hit = app
         .fleet
         .cache_nodes()
@@ -394,11 +437,8 @@ fn tiles_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
         (
             PanelId::Databases,
             Area::Databases,
-            format!(
-                "{primaries} primary, max lag {}",
-                max_lag.map_or("—".into(), crate::actions::plan::format_bytes)
-            ),
-            (primaries > 1).then(|| "TWO PRIMARIES".to_string()),
+            databases_line,
+            databases_warning,
         ),
         (
             PanelId::Cache,

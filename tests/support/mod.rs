@@ -78,9 +78,10 @@ impl TestApp {
     }
 
     /// Step frames until `cond` holds; the engine runs on its own threads, so this waits for
-    /// its events (bounded, so a broken flow fails instead of hanging).
+    /// its events (bounded, so a broken flow fails instead of hanging; the bound is generous
+    /// because the whole suite shares two cores with real servers and Docker daemons).
     pub fn run_until(&mut self, what: &str, cond: impl Fn(&ScaleboardApp) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(45);
         loop {
             self.harness.step();
             if cond(self.harness.state()) {
