@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 # poppler-utils: pdftotext and pdffonts read back the PDF cost reports in tests/cost.rs.
 # the tests that need it, it is never skipped. The Docker tests need dockerd and the docker CLI
 # (docker.io; they start a private daemon, never using the machine's own engine);
-# busybox-static gives their offline test image.
-PACKAGES=(ca-certificates pkg-config busybox-static docker-compose postgresql-15 postgresql-client-15 nginx-light prometheus openssl poppler-utils redis-server redis-tools rabbitmq-server amqp-tools pgbouncer mariadb-server mariadb-client patroni etcd-server etcd-client)
+# busybox-static gives their offline test image. dbus-daemon: a private session bus for the
+# desktop-notification test (tests/desktop_notify.rs).
+PACKAGES=(ca-certificates pkg-config busybox-static docker-compose postgresql-15 postgresql-client-15 nginx-light prometheus openssl poppler-utils redis-server redis-tools rabbitmq-server amqp-tools pgbouncer mariadb-server mariadb-client patroni etcd-server etcd-client dbus-daemon)
 # Packaging checks (scripts/check-packaging.sh): the desktop entry and metainfo validators, man,
 # the three shells the completions are for, dpkg-dev + binutils for cargo-deb, lintian, and rpm +
 # rpm2cpio (rpm2archive) to read the .rpm back.

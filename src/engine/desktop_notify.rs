@@ -8,7 +8,9 @@ use std::time::Duration;
 
 static FAILED_ONCE: AtomicBool = AtomicBool::new(false);
 
-pub(crate) async fn send(summary: String, body: String) {
+/// One notification on the session bus (`DBUS_SESSION_BUS_ADDRESS`); a failure is logged once
+/// per run, never returned: the window goes on without it.
+pub async fn send(summary: String, body: String) {
     let result = tokio::time::timeout(Duration::from_secs(5), notify(&summary, &body)).await;
     let problem = match result {
         Ok(Ok(())) => return,

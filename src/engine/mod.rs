@@ -1,7 +1,7 @@
 //! The engine: tokio on named worker threads, a supervisor that owns one poll loop per endpoint
 //! and one task per action, and the bounded channels to and from the UI.
 
-mod desktop_notify;
+pub mod desktop_notify;
 pub mod files;
 mod pipeline;
 mod poll;
