@@ -6,8 +6,30 @@ use super::charts::{PlotLine, time_plot_ui};
 use super::theme;
 use crate::app::ScaleboardApp;
 use crate::metrics::SeriesKey;
-use crate::model::pgbouncer::PgbouncerSnapshot;
+use crate::model::pgbouncer::{PgbouncerPool, PgbouncerSnapshot};
 use crate::model::snapshot::Snapshot;
+
+/// Table rows drawn per PgBouncer: the busiest pools (waiting clients, then use); a bouncer with
+/// hundreds of pools is read from the top, and the rest are counted.
+const MAX_ROWS: usize = 50;
+/// Pools with a line on the plots: the busiest few, so a plot stays readable.
+const MAX_PLOTTED: usize = 6;
+
+/// Pools busiest first: clients waiting, then use of the pool's limit, then name.
+fn busiest_first(p: &PgbouncerSnapshot) -> Vec<&PgbouncerPool> {
+    let mut pools: Vec<&PgbouncerPool> = p.pools.iter().collect();
+    pools.sort_by(|a, b| {
+        b.cl_waiting
+            .cmp(&a.cl_waiting)
+            .then(
+                b.usage_percent()
+                    .unwrap_or(0.0)
+                    .total_cmp(&a.usage_percent().unwrap_or(0.0)),
+            )
+            .then_with(|| a.name().cmp(&b.name()))
+    });
+    pools
+}
 
 /// Every PgBouncer endpoint's pools; nothing when the profile has none. Returns whether it drew.
 pub fn pgbouncer_endpoints_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) -> bool {
@@ -79,7 +101,7 @@ fn pgbouncer_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, endpoint: &str, p: &
             }
             ui.end_row();
             let text = ui.visuals().text_color();
-            for pool in &p.pools {
+            for pool in busiest_first(p).into_iter().take(MAX_ROWS) {
                 ui.label(pool.name());
                 ui.label(&pool.pool_mode);
                 ui.label(pool.cl_active.to_string());
@@ -129,6 +151,12 @@ fn pgbouncer_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, endpoint: &str, p: &
                 ui.end_row();
             }
         });
+    if p.pools.len() > MAX_ROWS {
+        ui.label(format!(
+            "… and {} quieter pools (the busiest {MAX_ROWS} are shown)",
+            p.pools.len() - MAX_ROWS
+        ));
+    }
     for db in p.databases.iter().filter(|d| d.paused || d.disabled) {
         ui.colored_label(
             theme::WARN,
@@ -143,15 +171,16 @@ fn pgbouncer_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, endpoint: &str, p: &
 }
 
 fn plots_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, endpoint: &str, p: &PgbouncerSnapshot) {
-    let pools: Vec<(String, String)> = p
-        .pools
-        .iter()
+    let pools: Vec<(String, String)> = busiest_first(p)
+        .into_iter()
+        .take(MAX_PLOTTED)
         .map(|pool| (format!("{endpoint}/{}", pool.name()), pool.name()))
         .collect();
     let databases: Vec<(String, String)> = p
         .databases
         .iter()
         .filter(|d| d.stats.is_some())
+        .take(MAX_PLOTTED)
         .map(|d| (format!("{endpoint}/{}", d.name), d.name.clone()))
         .collect();
     let lines = |v: &[(String, String)], metrics: &[(&'static str, &str)]| {
