@@ -163,6 +163,11 @@ impl Window {
         self.reset_reason = Some(why);
     }
 
+    /// Start of the unbroken run the window is judged on.
+    pub fn run_since(&self) -> Option<TimeMs> {
+        self.run_since
+    }
+
     /// Newest sample.
     pub fn last(&self) -> Option<(TimeMs, f64)> {
         self.last

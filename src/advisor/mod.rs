@@ -58,11 +58,18 @@ impl Advisor {
         a
     }
 
-    /// Replaces the rules: windows and alerts of changed rules start over.
+    /// Replaces the rules: windows and alerts of changed rules start over; unchanged rules keep
+    /// their windows and alerts (a firing alert must not resolve because another rule changed).
     pub fn set_rules(&mut self, rules: Vec<Rule>) {
         if rules == self.rules {
             return;
         }
+        // Old rule index -> new index, for the rules that did not change.
+        let kept: Vec<Option<usize>> = self
+            .rules
+            .iter()
+            .map(|old| rules.iter().position(|r| r == old).filter(|_| old.enabled))
+            .collect();
         self.by_metric.clear();
         for (i, r) in rules.iter().enumerate() {
             if r.enabled {
@@ -73,13 +80,21 @@ impl Advisor {
             }
         }
         self.rules = rules;
-        self.windows.clear();
-        self.window_count = 0;
-        let ids: Vec<&str> = self
-            .rules
+        for list in self.windows.values_mut() {
+            list.retain_mut(|w| match kept.get(w.rule).copied().flatten() {
+                Some(new) => {
+                    w.rule = new;
+                    true
+                }
+                None => false,
+            });
+        }
+        self.windows.retain(|_, list| !list.is_empty());
+        self.window_count = self.windows.values().map(Vec::len).sum();
+        let ids: Vec<&str> = kept
             .iter()
-            .filter(|r| r.enabled)
-            .map(|r| r.id.as_str())
+            .flatten()
+            .map(|&i| self.rules[i].id.as_str())
             .collect();
         self.book.retain_rules(&ids);
     }
@@ -157,7 +172,14 @@ impl Advisor {
             let verdict = watched
                 .window
                 .judge(rule.aggregation, rule.comparison, rule.threshold);
-            changed |= transition(&mut self.book, rule, target, &verdict, t);
+            changed |= transition(
+                &mut self.book,
+                rule,
+                target,
+                &verdict,
+                watched.window.run_since(),
+                t,
+            );
         }
         changed
     }
@@ -178,7 +200,14 @@ impl Advisor {
                 let verdict = w
                     .window
                     .judge(rule.aggregation, rule.comparison, rule.threshold);
-                changed |= transition(&mut self.book, rule, target, &verdict, t);
+                changed |= transition(
+                    &mut self.book,
+                    rule,
+                    target,
+                    &verdict,
+                    w.window.run_since(),
+                    t,
+                );
             }
         }
         changed
@@ -229,6 +258,13 @@ pub fn endpoint_of(target: &str) -> &str {
     target.split_once('/').map_or(target, |(e, _)| e)
 }
 
+/// A sample time as a wall-clock time of day (UTC), for notes.
+pub fn clock(t: TimeMs) -> String {
+    chrono::DateTime::from_timestamp_millis(t)
+        .map(|d| d.format("%H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| format!("{t} ms"))
+}
+
 /// Moves one alert along pending → firing → resolved from a fresh verdict; true if it changed
 /// state (value updates alone do not count).
 fn transition(
@@ -236,6 +272,7 @@ fn transition(
     rule: &Rule,
     target: &str,
     verdict: &Verdict,
+    run_since: Option<TimeMs>,
     t: TimeMs,
 ) -> bool {
     let state = book.get(&rule.id, target).map(|a| a.state);
@@ -318,10 +355,21 @@ fn transition(
             }
             changed
         }
-        (
-            Some(AlertState::Firing),
-            Verdict::Partial { value, .. } | Verdict::Full { value, .. },
-        ) => {
+        // Judged on less than the duration (after a gap, a restart or a rule edit): too little
+        // to clear an alert that was judged over the whole duration, so it keeps firing.
+        (Some(AlertState::Firing), Verdict::Partial { value, .. }) => {
+            let since = run_since.unwrap_or(t);
+            let alert = book.active_mut(&rule.id, target).expect("present");
+            alert.value = *value;
+            let note = format!("partial data since {}", clock(since));
+            let changed = alert.note.as_deref() != Some(note.as_str());
+            alert.note = Some(note);
+            if changed {
+                book.touch();
+            }
+            false
+        }
+        (Some(AlertState::Firing), Verdict::Full { value, .. }) => {
             if rule
                 .comparison
                 .cleared(*value, rule.threshold, rule.hysteresis_margin())

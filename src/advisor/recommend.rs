@@ -198,6 +198,28 @@ fn scale_proposal(rule: &Rule, alert: &Alert, w: &Workload, facts: &Facts<'_>, p
     let current = w.desired;
     let name = &w.id.name;
     let up = rule.propose == ProposalKind::ScaleUp;
+    let cpu_rule = rule.selector.metric == "cpu_percent";
+    if let Some(hpa) = w.autoscaler.as_ref().filter(|_| !cpu_rule) {
+        // The HPA formula is about its CPU target: memory % (or anything else) fed into it
+        // would be a made-up count, and a plain scale would be undone by the HPA.
+        let memory_too = hpa
+            .metrics
+            .iter()
+            .any(|m| m.to_ascii_lowercase().contains("memory"));
+        p.line = if memory_too {
+            format!(
+                "{name}: its HPA also scales on memory; raise its max ({}) if {} stays high",
+                hpa.max_replicas, rule.selector.metric
+            )
+        } else {
+            format!(
+                "{name}: the HPA scales on CPU only: add a memory metric to it or raise replicas \
+                 (its min {})",
+                hpa.min_replicas
+            )
+        };
+        return;
+    }
     if let Some(hpa) = w.autoscaler.as_ref().filter(|_| up) {
         // An HPA owns the count: a scale would be undone, so its ceiling is what to raise.
         let needed = hpa_replicas(

@@ -499,3 +499,127 @@ fn a_gap_of_an_endpoint_reaches_its_bare_id_totals() {
         "pending starts over after the gap"
     );
 }
+
+/// "Response time avg over 1 h > 3 s" firing, then `gap_ms` of silence and two fast samples.
+fn hourly_latency_firing() -> (Advisor, Rule, i64) {
+    let r = rule("latency_ms", 3000.0, 3600, Aggregation::Avg);
+    let mut a = advisor(r.clone());
+    let mut t = 0;
+    while t <= 3600 * S + 10 * S {
+        a.observe("e/x", "latency_ms", t, 6000.0);
+        t += 5 * S;
+    }
+    assert_eq!(state(&a), Some(AlertState::Firing));
+    (a, r, t)
+}
+
+#[test]
+fn a_firing_alert_outlives_an_outage_until_judged_over_the_full_duration() {
+    let (mut a, _, t) = hourly_latency_firing();
+    // A 20 s outage (a silent pause), then two fast samples: the hourly average is unknown.
+    let t = t + 20 * S;
+    a.observe("e/x", "latency_ms", t, 100.0);
+    a.observe("e/x", "latency_ms", t + 5 * S, 100.0);
+    let alert = a.book.get("r", "e/x").unwrap();
+    assert_eq!(alert.state, AlertState::Firing, "two samples cleared it");
+    assert_eq!(alert.value, 100.0);
+    assert!(
+        alert
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("partial data since"),
+        "{:?}",
+        alert.note
+    );
+    // An hour of fast samples after the outage: judged over the full duration, it resolves.
+    let mut t2 = t + 10 * S;
+    while t2 <= t + 3600 * S + 10 * S {
+        a.observe("e/x", "latency_ms", t2, 100.0);
+        t2 += 5 * S;
+    }
+    assert_eq!(state(&a), None);
+    assert_eq!(a.book.history().last().unwrap().state, AlertState::Resolved);
+}
+
+#[test]
+fn editing_another_rule_keeps_a_firing_alert_and_its_window() {
+    let (mut a, r, t) = hourly_latency_firing();
+    let mut other = rule("depth", 10.0, 0, Aggregation::Last);
+    other.id = "other".into();
+    a.set_rules(vec![r.clone(), other.clone()]);
+    other.threshold = 20.0;
+    a.set_rules(vec![r, other]);
+    a.observe("e/x", "latency_ms", t, 100.0);
+    a.observe("e/x", "latency_ms", t + 5 * S, 100.0);
+    let alert = a.book.get("r", "e/x").unwrap();
+    assert_eq!(alert.state, AlertState::Firing);
+    assert!(alert.value > 3000.0, "hourly average kept: {}", alert.value);
+}
+
+#[test]
+fn memory_high_on_an_hpa_workload_is_advice_not_a_cpu_formula() {
+    let mut w = workload("api", WorkloadKind::Deployment, 4);
+    w.autoscaler = Some(Autoscaler {
+        name: "api".into(),
+        min_replicas: 2,
+        max_replicas: 4,
+        target_cpu_percent: 60,
+        current_cpu_percent: Some(30.0),
+        last_scale_at: None,
+        metrics: Vec::new(),
+    });
+    let r = rule("memory_percent", 85.0, 0, Aggregation::Avg);
+    let alert = firing(&w.id.target(), 95.0, &r);
+    let facts = Facts {
+        workloads: &[&w],
+        queues: &[],
+        drain_target_secs: 600.0,
+        cost: None,
+    };
+    let p = propose(&r, &alert, &facts);
+    assert_eq!(p.action, None, "memory % fed into the CPU-target formula");
+    assert!(p.line.contains("the HPA scales on CPU only"), "{}", p.line);
+}
+
+#[test]
+fn last_with_a_duration_is_refused_but_the_builtins_stay_valid() {
+    let configs = vec![
+        RuleConfig {
+            id: "deep".into(),
+            metric: Some("depth".into()),
+            threshold: Some(10.0),
+            duration_secs: Some(300),
+            ..RuleConfig::default()
+        },
+        RuleConfig {
+            id: "queue-length".into(),
+            duration_secs: Some(60),
+            ..RuleConfig::default()
+        },
+        RuleConfig {
+            id: "queue-length-avg".into(),
+            metric: Some("depth".into()),
+            threshold: Some(10.0),
+            duration_secs: Some(60),
+            aggregation: Some(Aggregation::Avg),
+            ..RuleConfig::default()
+        },
+    ];
+    let problems = rules::rule_config_problems(&configs, &default_rules());
+    let flagged: Vec<usize> = problems.iter().map(|(i, _)| *i).collect();
+    assert_eq!(flagged, vec![0, 1], "{problems:?}");
+    assert!(problems[0].1.contains("`last` judges one sample"));
+    // Every built-in rule, named in a profile unchanged, is valid.
+    let builtins: Vec<RuleConfig> = default_rules()
+        .iter()
+        .map(|r| RuleConfig {
+            id: r.id.clone(),
+            ..RuleConfig::default()
+        })
+        .collect();
+    assert_eq!(
+        rules::rule_config_problems(&builtins, &default_rules()),
+        vec![]
+    );
+}
