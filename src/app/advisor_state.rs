@@ -42,6 +42,11 @@ impl ScaleboardApp {
         self.advisor.built_from = u64::MAX;
     }
 
+    /// Proposals are rebuilt after the next events (e.g. the saved cost models changed).
+    pub fn advisor_invalidate_proposals(&mut self) {
+        self.advisor.built_from = u64::MAX;
+    }
+
     pub fn advisor_set_endpoints(&mut self) {
         let eps: Vec<(String, crate::model::endpoint::Area)> = self
             .fleet
@@ -119,10 +124,16 @@ impl ScaleboardApp {
             .map(|(e, q)| (e.info.id.as_str(), q))
             .collect();
         let inventory = self.cost_live_inventory();
-        let model = &self.cost.draft;
-        let phase = model
-            .scenarios
-            .get(self.cost.selected_scenario)
+        // The same rule as `scaleboard advise`: a saved model, never the panel's unsaved draft.
+        let last_used = self
+            .cost
+            .is_saved(&self.cost.draft_source)
+            .then_some(self.cost.draft_source.as_str());
+        let model = &crate::cost::store::advisor_model(&self.cost.saved, last_used);
+        // The Cost panel's chosen phase, when it is a phase of this model.
+        let phase = (model.name == self.cost.draft_source)
+            .then(|| model.scenarios.get(self.cost.selected_scenario))
+            .flatten()
             .filter(|s| s.mrr_per_month.is_some())
             .map(|s| s.name.as_str());
         let facts = Facts {
