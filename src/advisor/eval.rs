@@ -14,7 +14,7 @@ pub const BUCKETS: i64 = 32;
 /// A pause between samples longer than this many typical intervals is a gap.
 const GAP_INTERVALS: i64 = 3;
 /// ... and never shorter than this (polls jitter; a slow endpoint answers late).
-const MIN_GAP_MS: i64 = 15_000;
+pub const MIN_GAP_MS: i64 = 15_000;
 
 #[derive(Clone, Copy, Debug)]
 struct Bucket {
@@ -151,6 +151,20 @@ impl Window {
         self.reset("the series had a gap (a missed poll)".into());
         // The next sample must not count the gap as an interval.
         self.last = None;
+    }
+
+    /// The series went quiet (no sample for longer than a gap, while its endpoint still
+    /// answers): the window starts over like after a missed poll, saying since when.
+    pub fn silent(&mut self, why: String) {
+        self.reset(why);
+        self.last = None;
+    }
+
+    /// How long without a sample is a gap for this series: [`GAP_INTERVALS`] of its usual
+    /// interval, never below [`MIN_GAP_MS`].
+    pub fn gap_after_ms(&self) -> i64 {
+        self.last_interval_ms
+            .map_or(MIN_GAP_MS, |i| (i * GAP_INTERVALS).max(MIN_GAP_MS))
     }
 
     fn reset(&mut self, why: String) {

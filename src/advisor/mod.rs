@@ -26,14 +26,27 @@ use crate::model::endpoint::Area;
 use crate::model::snapshot::TimeMs;
 use std::collections::HashMap;
 
-/// Windows kept at most (rule × series); a new series past this is not watched (counted).
+/// Windows kept at most (rule × series); past this the longest-idle windows are evicted, and a
+/// new series is refused (counted) only when none is idle.
 pub const MAX_WINDOWS: usize = 50_000;
+/// A series silent for its rule's duration plus this is gone (a deleted queue or pool, a
+/// stale context): its window and alerts are dropped.
+pub const EXPIRE_MARGIN_MS: i64 = 5 * 60 * 1000;
+/// Silent series are looked for at most this often (on intake, never per frame).
+const SWEEP_EVERY_MS: i64 = 2_000;
+/// At capacity, idle windows are evicted at most this often, this many at a time.
+const EVICT_EVERY_MS: i64 = 1_000;
+const EVICT_BATCH: usize = MAX_WINDOWS / 32;
 
 /// One rule's window on one series.
 #[derive(Debug)]
 struct Watched {
     rule: usize,
     window: Window,
+    /// Time of its newest sample (kept across gaps, for silence and eviction).
+    last_seen: TimeMs,
+    /// Marked silent already (until its next sample).
+    silent: bool,
 }
 
 /// The rules of the connected profile and their windows over every matching series.
@@ -48,6 +61,11 @@ pub struct Advisor {
     windows: HashMap<String, Vec<Watched>>,
     window_count: usize,
     refused_windows: u64,
+    evicted_windows: u64,
+    /// Newest sample time seen: the advisor's clock for silence, expiry and eviction.
+    now: TimeMs,
+    last_sweep: TimeMs,
+    last_evict: Option<TimeMs>,
     pub book: AlertBook,
 }
 
@@ -127,8 +145,37 @@ impl Advisor {
         self.refused_windows
     }
 
+    /// Windows dropped to make room for new series (the longest idle first).
+    pub fn evicted_windows(&self) -> u64 {
+        self.evicted_windows
+    }
+
     /// One sample of one series; returns whether an alert changed state.
     pub fn observe(&mut self, target: &str, metric: &str, t: TimeMs, value: f64) -> bool {
+        let mut changed = false;
+        if t > self.now {
+            self.now = t;
+            if t - self.last_sweep >= SWEEP_EVERY_MS {
+                self.last_sweep = t;
+                changed |= self.sweep(t);
+            }
+        }
+        if !self.by_metric.contains_key(metric) {
+            return changed;
+        }
+        if self.window_count >= MAX_WINDOWS
+            && !self.windows.contains_key(target)
+            && self
+                .last_evict
+                .is_none_or(|e| self.now - e >= EVICT_EVERY_MS)
+        {
+            self.last_evict = Some(self.now);
+            changed |= self.evict_idle(self.now);
+        }
+        changed | self.observe_rules(target, metric, t, value)
+    }
+
+    fn observe_rules(&mut self, target: &str, metric: &str, t: TimeMs, value: f64) -> bool {
         let Some(rule_ids) = self.by_metric.get(metric) else {
             return false;
         };
@@ -162,6 +209,8 @@ impl Advisor {
                     list.push(Watched {
                         rule: ri,
                         window: Window::new(rule.duration_ms()),
+                        last_seen: t,
+                        silent: false,
                     });
                     list.last_mut().expect("just pushed")
                 }
@@ -169,6 +218,8 @@ impl Advisor {
             if !watched.window.push(t, value) {
                 continue;
             }
+            watched.last_seen = watched.last_seen.max(t);
+            watched.silent = false;
             let verdict = watched
                 .window
                 .judge(rule.aggregation, rule.comparison, rule.threshold);
@@ -209,6 +260,74 @@ impl Advisor {
                     t,
                 );
             }
+        }
+        changed
+    }
+
+    /// Series that stopped while their endpoint still answers (a stale Kubernetes context, a
+    /// deleted queue or pool): past a gap they are judged like after a missed poll (a firing
+    /// alert stays, with "no data since …", never as if its old value were current); past the
+    /// rule's duration plus [`EXPIRE_MARGIN_MS`] the window and its alert are dropped.
+    fn sweep(&mut self, now: TimeMs) -> bool {
+        let mut changed = false;
+        let rules = &self.rules;
+        let book = &mut self.book;
+        let mut dropped = 0;
+        for (target, list) in &mut self.windows {
+            list.retain_mut(|w| {
+                let rule = &rules[w.rule];
+                let idle = now - w.last_seen;
+                if idle > rule.duration_ms() + EXPIRE_MARGIN_MS {
+                    changed |= book.expire(&rule.id, target, now);
+                    dropped += 1;
+                    return false;
+                }
+                if !w.silent && idle > w.window.gap_after_ms() {
+                    w.silent = true;
+                    w.window
+                        .silent(format!("no data since {}", clock(w.last_seen)));
+                    let verdict = w
+                        .window
+                        .judge(rule.aggregation, rule.comparison, rule.threshold);
+                    changed |= transition(book, rule, target, &verdict, None, now);
+                }
+                true
+            });
+        }
+        if dropped > 0 {
+            self.windows.retain(|_, list| !list.is_empty());
+            self.window_count -= dropped;
+        }
+        changed
+    }
+
+    /// At capacity: drops the windows idle the longest (at least a gap's worth; never a series
+    /// that is still sampled), with their alerts, so new series are watched.
+    fn evict_idle(&mut self, now: TimeMs) -> bool {
+        let mut idle: Vec<(TimeMs, String, usize)> = self
+            .windows
+            .iter()
+            .flat_map(|(target, list)| {
+                list.iter()
+                    .filter(|w| now - w.last_seen > eval::MIN_GAP_MS)
+                    .map(move |w| (w.last_seen, target.clone(), w.rule))
+            })
+            .collect();
+        if idle.is_empty() {
+            return false;
+        }
+        idle.sort_unstable_by_key(|(seen, _, _)| *seen);
+        let mut changed = false;
+        for (_, target, ri) in idle.into_iter().take(EVICT_BATCH) {
+            if let Some(list) = self.windows.get_mut(&target) {
+                list.retain(|w| w.rule != ri);
+                if list.is_empty() {
+                    self.windows.remove(&target);
+                }
+            }
+            self.window_count -= 1;
+            self.evicted_windows += 1;
+            changed |= self.book.expire(&self.rules[ri].id, &target, now);
         }
         changed
     }

@@ -623,3 +623,60 @@ fn last_with_a_duration_is_refused_but_the_builtins_stay_valid() {
         vec![]
     );
 }
+
+#[test]
+fn a_series_that_stops_goes_without_data_then_expires() {
+    let r = rule("cpu_percent", 80.0, 60, Aggregation::Avg);
+    let mut a = advisor(r);
+    // e/x fires; e/y (same endpoint, still answering) keeps the clock moving.
+    let mut t = 0;
+    while t <= 70 * S {
+        a.observe("e/x", "cpu_percent", t, 95.0);
+        a.observe("e/y", "cpu_percent", t, 10.0);
+        t += 2 * S;
+    }
+    assert_eq!(state(&a), Some(AlertState::Firing));
+    assert_eq!(a.window_count(), 2);
+    let stopped_at = t - 2 * S;
+    // e/x stops; 20 s later (past max(3 × 2 s, 15 s)) it is a gap, not a current value.
+    while t <= stopped_at + 20 * S {
+        a.observe("e/y", "cpu_percent", t, 10.0);
+        t += 2 * S;
+    }
+    let alert = a.book.get("r", "e/x").unwrap();
+    assert_eq!(alert.state, AlertState::Firing);
+    let note = alert.note.as_deref().unwrap_or_default();
+    assert!(note.contains("no data since"), "{note:?}");
+    // Past the rule's duration + the margin the series is gone: window and alert dropped.
+    while t <= stopped_at + 60 * S + EXPIRE_MARGIN_MS + 4 * S {
+        a.observe("e/y", "cpu_percent", t, 10.0);
+        t += 2 * S;
+    }
+    assert_eq!(state(&a), None);
+    assert_eq!(a.window_count(), 1);
+    let last = a.book.history().rev().find(|h| h.target == "e/x").unwrap();
+    assert_eq!(last.state, AlertState::Resolved);
+}
+
+#[test]
+fn at_capacity_the_longest_idle_windows_make_room_and_only_then_is_a_series_refused() {
+    let mut a = advisor(rule("depth", 1000.0, 0, Aggregation::Last));
+    for i in 0..MAX_WINDOWS {
+        a.observe(&format!("e/q{i}"), "depth", 0, 1.0);
+    }
+    assert_eq!(a.window_count(), MAX_WINDOWS);
+    // Full and nothing idle: a new series is refused, and counted.
+    a.observe("e/busy", "depth", S, 1.0);
+    assert_eq!(a.refused_windows(), 1);
+    assert_eq!(a.evicted_windows(), 0);
+    // Queues were deleted (churn): 20 s later the idle windows make room for new series.
+    a.observe("e/new", "depth", 20 * S, 5000.0);
+    a.observe("e/new", "depth", 22 * S, 5000.0);
+    assert!(a.evicted_windows() > 0);
+    assert_eq!(a.refused_windows(), 1);
+    assert!(a.window_count() <= MAX_WINDOWS);
+    assert_eq!(
+        a.book.get("r", "e/new").map(|x| x.state),
+        Some(AlertState::Firing)
+    );
+}
