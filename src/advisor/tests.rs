@@ -1,4 +1,4 @@
-use super::recommend::{CostContext, Facts, hpa_replicas, propose};
+use super::recommend::{CostContext, Facts, hpa_replicas, index_workloads, propose};
 use super::*;
 use crate::cost::live::{LiveInventory, LivePrice, LiveWorkload};
 use crate::cost::{CostModel, Scenario};
@@ -302,14 +302,10 @@ fn scale_up_proposal_with_hand_computed_cost() {
     // ceil(3 × 105 / 70) = ceil(4.5) = 5
     let alert = firing(&w.id.target(), 105.0, &r);
     let facts = Facts {
-        workloads: &[&w],
+        workloads: index_workloads([&w]),
         queues: &[],
         drain_target_secs: 600.0,
-        cost: Some(CostContext {
-            model: &model,
-            inventory: &inv,
-            phase: None,
-        }),
+        cost: Some(CostContext::new(&model, &inv, None)),
     };
     let p = propose(&r, &alert, &facts);
     assert_eq!(
@@ -338,14 +334,10 @@ fn scale_down_never_below_min_and_shows_savings() {
     r.propose = ProposalKind::ScaleDown;
     let alert = firing(&w.id.target(), 5.0, &r);
     let facts = Facts {
-        workloads: &[&w],
+        workloads: index_workloads([&w]),
         queues: &[],
         drain_target_secs: 600.0,
-        cost: Some(CostContext {
-            model: &model,
-            inventory: &inv,
-            phase: Some("Phase 2"),
-        }),
+        cost: Some(CostContext::new(&model, &inv, Some("Phase 2"))),
     };
     let p = propose(&r, &alert, &facts);
     // ceil(3 × 5 / 70) = 1, but min is 2.
@@ -376,7 +368,7 @@ fn hpa_managed_workloads_get_a_raised_max() {
     let r = rule("cpu_percent", 80.0, 0, Aggregation::Avg);
     let alert = firing(&w.id.target(), 90.0, &r);
     let facts = Facts {
-        workloads: &[&w],
+        workloads: index_workloads([&w]),
         queues: &[],
         drain_target_secs: 600.0,
         cost: None,
@@ -572,7 +564,7 @@ fn memory_high_on_an_hpa_workload_is_advice_not_a_cpu_formula() {
     let r = rule("memory_percent", 85.0, 0, Aggregation::Avg);
     let alert = firing(&w.id.target(), 95.0, &r);
     let facts = Facts {
-        workloads: &[&w],
+        workloads: index_workloads([&w]),
         queues: &[],
         drain_target_secs: 600.0,
         cost: None,

@@ -3,7 +3,7 @@
 //! when an alert changes or the fleet moved), and one desktop notification per firing.
 
 use super::ScaleboardApp;
-use crate::advisor::recommend::{CostContext, Facts, Proposal, propose};
+use crate::advisor::recommend::{CostContext, Facts, Proposal, index_workloads, propose};
 use crate::advisor::{Advisor, AlertState, default_rules, rules::merge_rules};
 use crate::model::snapshot::Queue;
 use std::collections::{BTreeMap, BTreeSet};
@@ -62,7 +62,11 @@ impl ScaleboardApp {
     /// firings.
     pub fn advisor_after_events(&mut self, focused: bool) {
         let now = self.clock.now_ms();
-        self.advisor.index.refresh(&self.advisor.advisor.book);
+        // Chart marks follow the alert index's version: rebuilt when the book changes, never
+        // on the proposals' timer.
+        if self.advisor.index.refresh(&self.advisor.advisor.book) {
+            self.refresh_chart_marks();
+        }
         let version = self.advisor.advisor.book.version();
         let stale = now - self.advisor.built_at >= PROPOSAL_REFRESH_MS
             && self.advisor.advisor.book.active().next().is_some();
@@ -72,7 +76,6 @@ impl ScaleboardApp {
         self.advisor.built_from = version;
         self.advisor.built_at = now;
         self.advisor.proposals = self.build_proposals();
-        self.refresh_chart_marks();
         self.advisor_notify(focused);
     }
 
@@ -80,8 +83,7 @@ impl ScaleboardApp {
         use crate::ui::alerts_panel::severity_color;
         use crate::ui::charts::RuleMark;
         let advisor = &self.advisor.advisor;
-        let marks = &mut self.charts.marks;
-        marks.rules = advisor
+        let rules = advisor
             .rules()
             .iter()
             .filter(|r| r.enabled)
@@ -97,27 +99,23 @@ impl ScaleboardApp {
                 color: severity_color(r.severity),
             })
             .collect();
-        marks.areas = self
+        let areas = self
             .fleet
             .endpoints
             .iter()
             .map(|e| (e.info.id.clone(), e.info.area))
             .collect();
-        marks.firing = advisor
-            .book
-            .firing()
-            .map(|a| {
-                (
-                    crate::metrics::SeriesKey::new(&a.target, &a.metric),
-                    a.since,
-                    severity_color(a.severity),
-                )
-            })
-            .collect();
+        let firing = advisor.book.firing().map(|a| {
+            (
+                crate::metrics::SeriesKey::new(&a.target, &a.metric),
+                a.since,
+                severity_color(a.severity),
+            )
+        });
+        self.charts.marks.set(rules, areas, firing);
     }
 
     fn build_proposals(&self) -> BTreeMap<(String, String), Proposal> {
-        let workloads: Vec<&crate::model::snapshot::Workload> = self.fleet.workloads().collect();
         let queues: Vec<(&str, &Queue)> = self
             .fleet
             .queues()
@@ -137,14 +135,10 @@ impl ScaleboardApp {
             .filter(|s| s.mrr_per_month.is_some())
             .map(|s| s.name.as_str());
         let facts = Facts {
-            workloads: &workloads,
+            workloads: index_workloads(self.fleet.workloads()),
             queues: &queues,
             drain_target_secs: self.profiles.active.thresholds.queue_drain_target_minutes * 60.0,
-            cost: Some(CostContext {
-                model,
-                inventory: &inventory,
-                phase,
-            }),
+            cost: Some(CostContext::new(model, &inventory, phase)),
         };
         let advisor = &self.advisor.advisor;
         advisor

@@ -5,7 +5,7 @@
 //! and 3 = unknown: nothing fires but a rule could not be judged because an endpoint it watches
 //! was down or never answered ("nothing firing" would be a lie then).
 
-use crate::advisor::recommend::{CostContext, Facts, propose};
+use crate::advisor::recommend::{CostContext, Facts, index_workloads, propose};
 use crate::advisor::rules::{merge_rules, with_rule_queries};
 use crate::advisor::{Advisor, AlertState, Severity, default_rules};
 use crate::engine::{Command, ConnectRequest, EngineConfig, EngineHandle, Event};
@@ -239,14 +239,10 @@ fn report(
         .collect();
     let inventory = crate::cost::LiveInventory::from_snapshots(&profile.name, snapshots.values());
     let facts = Facts {
-        workloads: &workloads,
+        workloads: index_workloads(workloads),
         queues: &queues,
         drain_target_secs: profile.thresholds.queue_drain_target_minutes * 60.0,
-        cost: Some(CostContext {
-            model,
-            inventory: &inventory,
-            phase: None,
-        }),
+        cost: Some(CostContext::new(model, &inventory, None)),
     };
     let mut firing = Vec::new();
     let mut pending = Vec::new();
