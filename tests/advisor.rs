@@ -474,7 +474,6 @@ fn advise_exits_unknown_when_the_endpoint_is_down() {
             name: "celery".into(),
             ..RedisQueue::default()
         }],
-        ..RedisEndpoint::default()
     });
     let mut store = scaleboard::profiles::ProfileStore::load(&config);
     store.upsert(p).unwrap();
