@@ -93,14 +93,7 @@ impl Window {
                 return false;
             }
             let dt = t - lt;
-            // The first interval of a run has no typical one to compare with: a sparse series
-            // (a Prometheus range of a long rule, one point every few minutes) is still one run
-            // as long as its points are closer than an eighth of the duration.
-            let limit = self
-                .last_interval_ms
-                .map_or((self.duration_ms / 8).max(MIN_GAP_MS), |i| {
-                    (i * GAP_INTERVALS).max(MIN_GAP_MS)
-                });
+            let limit = self.gap_after_ms();
             if dt > limit {
                 self.reset(format!("no sample for {} s", dt / 1000));
             } else {
@@ -161,10 +154,15 @@ impl Window {
     }
 
     /// How long without a sample is a gap for this series: [`GAP_INTERVALS`] of its usual
-    /// interval, never below [`MIN_GAP_MS`].
+    /// interval, never below [`MIN_GAP_MS`]. The first interval of a run has no usual one to
+    /// compare with: a sparse series (a Prometheus range of a long rule, one point every few
+    /// minutes) is still one run as long as its points are closer than an eighth of the
+    /// duration.
     pub fn gap_after_ms(&self) -> i64 {
         self.last_interval_ms
-            .map_or(MIN_GAP_MS, |i| (i * GAP_INTERVALS).max(MIN_GAP_MS))
+            .map_or((self.duration_ms / 8).max(MIN_GAP_MS), |i| {
+                (i * GAP_INTERVALS).max(MIN_GAP_MS)
+            })
     }
 
     fn reset(&mut self, why: String) {

@@ -672,3 +672,22 @@ fn at_capacity_the_longest_idle_windows_make_room_and_only_then_is_a_series_refu
         Some(AlertState::Firing)
     );
 }
+
+#[test]
+fn a_sparse_series_is_not_taken_for_a_silent_one() {
+    let mut r = rule("cpu_percent", 80.0, 3600, Aggregation::Avg);
+    r.id = "r".into();
+    let mut a = advisor(r);
+    // e/x reports once a minute (a Prometheus step); e/y every 2 s moves the clock.
+    let mut t = 0;
+    while t <= 180 * S {
+        if t % (60 * S) == 0 {
+            a.observe("e/x", "cpu_percent", t, 95.0);
+        }
+        a.observe("e/y", "cpu_percent", t, 10.0);
+        t += 2 * S;
+    }
+    let alert = a.book.get("r", "e/x").expect("judged, pending");
+    assert_eq!(alert.state, AlertState::Pending);
+    assert_eq!(alert.note, None);
+}
