@@ -38,7 +38,9 @@ PostgreSQL passwords when the keyring has none.
 Log filter (default \fBwarn\fR).
 .SH EXIT STATUS
 0 on success; 1 when an endpoint is down (\fBstatus\fR) or an action was not verified;
-2 on an error. \fBadvise\fR: 0 when no rule fires, 1 for warnings, 2 for critical alerts.
+2 on an error. \fBadvise\fR: 0 when no rule fires, 1 for warnings, 2 for critical alerts,
+3 when nothing fires but a rule could not be judged because its endpoint was down or never
+answered (unknown).
 "#;
 
 /// Without `out_dir`, prints `scaleboard(1)` to `out`. With it, writes `scaleboard.1` and one

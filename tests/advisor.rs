@@ -452,3 +452,63 @@ fn a_rule_with_a_prometheus_query_is_judged_on_the_servers_series() {
     assert_eq!(alert.value, 1.0);
     assert_eq!(s.report(Duration::from_secs(5)).exit_code, 2);
 }
+
+/// A profile whose only endpoint is a dead port: nothing can fire, and "nothing firing" (exit 0)
+/// would be a lie — `advise` lists the endpoint as not judged and exits 3 (unknown).
+#[test]
+fn advise_exits_unknown_when_the_endpoint_is_down() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    let mut p = profile("dead");
+    p.redis.push(RedisEndpoint {
+        name: "jobs".into(),
+        url: format!("redis://127.0.0.1:{port}"),
+        password: None,
+        queues: vec![RedisQueue {
+            preset: QueuePreset::Celery,
+            name: "celery".into(),
+            ..RedisQueue::default()
+        }],
+    });
+    let mut store = scaleboard::profiles::ProfileStore::load(&config);
+    store.upsert(p).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scaleboard"))
+        .args(["advise", "--profile", "dead", "--json", "--window", "4s"])
+        .env("SCALEBOARD_CONFIG_DIR", &config)
+        .env("SCALEBOARD_DATA_DIR", dir.path().join("data"))
+        .env("SCALEBOARD_KEYRING", "off")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let json: serde_json::Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("{e}: {stdout} / {}", String::from_utf8_lossy(&out.stderr)));
+    assert!(json["firing"].as_array().unwrap().is_empty(), "{json:#}");
+    assert_eq!(out.status.code(), Some(3), "{json:#}");
+    assert_eq!(json["exit_code"].as_i64(), Some(3));
+    let silent = json["endpoints_not_judged"].as_array().unwrap();
+    assert!(!silent.is_empty(), "{json:#}");
+    assert!(
+        json["not_judged"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["rule"] == "queue-length"),
+        "{json:#}"
+    );
+    // The same in words.
+    let text = std::process::Command::new(env!("CARGO_BIN_EXE_scaleboard"))
+        .args(["advise", "--profile", "dead", "--window", "3s"])
+        .env("SCALEBOARD_CONFIG_DIR", &config)
+        .env("SCALEBOARD_DATA_DIR", dir.path().join("data"))
+        .env("SCALEBOARD_KEYRING", "off")
+        .output()
+        .unwrap();
+    let words = String::from_utf8_lossy(&text.stdout);
+    assert_eq!(text.status.code(), Some(3), "{words}");
+    assert!(words.contains("NOT JUDGED endpoint"), "{words}");
+}

@@ -186,6 +186,24 @@ fn the_demo_fleet_fires_a_rule_in_its_first_minute_and_the_overview_says_so() {
     let proposal = t.app().advisor.proposals.get(&alert.key()).unwrap().clone();
     assert!(proposal.action.is_some(), "{proposal:?}");
     assert!(proposal.line.contains("/month"), "{}", proposal.line);
+    // An unsaved edit in the Cost panel (a replica at $9,999/month) never prices proposals: the
+    // window uses the same saved-or-template model as `scaleboard advise`.
+    let before = proposal.cost.clone().unwrap();
+    {
+        let app = t.harness.state_mut();
+        app.cost.draft.live_pricing.replica =
+            scaleboard::cost::LivePrice::per_month(rust_decimal::Decimal::from(9999));
+        app.cost.dirty = true;
+        app.advisor_invalidate_proposals();
+    }
+    t.harness.run_steps(3);
+    let repriced = t.app().advisor.proposals.get(&alert.key()).unwrap().clone();
+    assert_eq!(
+        repriced.cost.as_ref().map(|c| c.before_minor),
+        Some(before.before_minor),
+        "{}",
+        repriced.line
+    );
     // The Queues tile says it and leads to the Alerts panel.
     t.harness
         .query_all_by_label_contains(" firing")

@@ -170,6 +170,21 @@ impl AlertBook {
         });
     }
 
+    /// Drops the alert of a series that went away, recording it as resolved (no value since).
+    pub(super) fn expire(&mut self, rule_id: &str, target: &str, at: TimeMs) -> bool {
+        match self.remove(rule_id, target) {
+            Some(mut a) => {
+                if a.state == AlertState::Firing {
+                    a.state = AlertState::Resolved;
+                    a.since = at;
+                    self.record(&a, AlertState::Resolved, at);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
     pub(super) fn touch(&mut self) {
         self.version += 1;
     }

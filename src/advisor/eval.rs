@@ -14,7 +14,7 @@ pub const BUCKETS: i64 = 32;
 /// A pause between samples longer than this many typical intervals is a gap.
 const GAP_INTERVALS: i64 = 3;
 /// ... and never shorter than this (polls jitter; a slow endpoint answers late).
-const MIN_GAP_MS: i64 = 15_000;
+pub const MIN_GAP_MS: i64 = 15_000;
 
 #[derive(Clone, Copy, Debug)]
 struct Bucket {
@@ -93,14 +93,7 @@ impl Window {
                 return false;
             }
             let dt = t - lt;
-            // The first interval of a run has no typical one to compare with: a sparse series
-            // (a Prometheus range of a long rule, one point every few minutes) is still one run
-            // as long as its points are closer than an eighth of the duration.
-            let limit = self
-                .last_interval_ms
-                .map_or((self.duration_ms / 8).max(MIN_GAP_MS), |i| {
-                    (i * GAP_INTERVALS).max(MIN_GAP_MS)
-                });
+            let limit = self.gap_after_ms();
             if dt > limit {
                 self.reset(format!("no sample for {} s", dt / 1000));
             } else {
@@ -153,6 +146,25 @@ impl Window {
         self.last = None;
     }
 
+    /// The series went quiet (no sample for longer than a gap, while its endpoint still
+    /// answers): the window starts over like after a missed poll, saying since when.
+    pub fn silent(&mut self, why: String) {
+        self.reset(why);
+        self.last = None;
+    }
+
+    /// How long without a sample is a gap for this series: [`GAP_INTERVALS`] of its usual
+    /// interval, never below [`MIN_GAP_MS`]. The first interval of a run has no usual one to
+    /// compare with: a sparse series (a Prometheus range of a long rule, one point every few
+    /// minutes) is still one run as long as its points are closer than an eighth of the
+    /// duration.
+    pub fn gap_after_ms(&self) -> i64 {
+        self.last_interval_ms
+            .map_or((self.duration_ms / 8).max(MIN_GAP_MS), |i| {
+                (i * GAP_INTERVALS).max(MIN_GAP_MS)
+            })
+    }
+
     fn reset(&mut self, why: String) {
         self.buckets.clear();
         self.sum = 0.0;
@@ -161,6 +173,11 @@ impl Window {
         self.run_samples = 0;
         self.last_interval_ms = None;
         self.reset_reason = Some(why);
+    }
+
+    /// Start of the unbroken run the window is judged on.
+    pub fn run_since(&self) -> Option<TimeMs> {
+        self.run_since
     }
 
     /// Newest sample.

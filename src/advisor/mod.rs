@@ -26,14 +26,27 @@ use crate::model::endpoint::Area;
 use crate::model::snapshot::TimeMs;
 use std::collections::HashMap;
 
-/// Windows kept at most (rule × series); a new series past this is not watched (counted).
+/// Windows kept at most (rule × series); past this the longest-idle windows are evicted, and a
+/// new series is refused (counted) only when none is idle.
 pub const MAX_WINDOWS: usize = 50_000;
+/// A series silent for its rule's duration plus this is gone (a deleted queue or pool, a
+/// stale context): its window and alerts are dropped.
+pub const EXPIRE_MARGIN_MS: i64 = 5 * 60 * 1000;
+/// Silent series are looked for at most this often (on intake, never per frame).
+const SWEEP_EVERY_MS: i64 = 2_000;
+/// At capacity, idle windows are evicted at most this often, this many at a time.
+const EVICT_EVERY_MS: i64 = 1_000;
+const EVICT_BATCH: usize = MAX_WINDOWS / 32;
 
 /// One rule's window on one series.
 #[derive(Debug)]
 struct Watched {
     rule: usize,
     window: Window,
+    /// Time of its newest sample (kept across gaps, for silence and eviction).
+    last_seen: TimeMs,
+    /// Marked silent already (until its next sample).
+    silent: bool,
 }
 
 /// The rules of the connected profile and their windows over every matching series.
@@ -48,6 +61,11 @@ pub struct Advisor {
     windows: HashMap<String, Vec<Watched>>,
     window_count: usize,
     refused_windows: u64,
+    evicted_windows: u64,
+    /// Newest sample time seen: the advisor's clock for silence, expiry and eviction.
+    now: TimeMs,
+    last_sweep: TimeMs,
+    last_evict: Option<TimeMs>,
     pub book: AlertBook,
 }
 
@@ -58,11 +76,18 @@ impl Advisor {
         a
     }
 
-    /// Replaces the rules: windows and alerts of changed rules start over.
+    /// Replaces the rules: windows and alerts of changed rules start over; unchanged rules keep
+    /// their windows and alerts (a firing alert must not resolve because another rule changed).
     pub fn set_rules(&mut self, rules: Vec<Rule>) {
         if rules == self.rules {
             return;
         }
+        // Old rule index -> new index, for the rules that did not change.
+        let kept: Vec<Option<usize>> = self
+            .rules
+            .iter()
+            .map(|old| rules.iter().position(|r| r == old).filter(|_| old.enabled))
+            .collect();
         self.by_metric.clear();
         for (i, r) in rules.iter().enumerate() {
             if r.enabled {
@@ -73,13 +98,21 @@ impl Advisor {
             }
         }
         self.rules = rules;
-        self.windows.clear();
-        self.window_count = 0;
-        let ids: Vec<&str> = self
-            .rules
+        for list in self.windows.values_mut() {
+            list.retain_mut(|w| match kept.get(w.rule).copied().flatten() {
+                Some(new) => {
+                    w.rule = new;
+                    true
+                }
+                None => false,
+            });
+        }
+        self.windows.retain(|_, list| !list.is_empty());
+        self.window_count = self.windows.values().map(Vec::len).sum();
+        let ids: Vec<&str> = kept
             .iter()
-            .filter(|r| r.enabled)
-            .map(|r| r.id.as_str())
+            .flatten()
+            .map(|&i| self.rules[i].id.as_str())
             .collect();
         self.book.retain_rules(&ids);
     }
@@ -112,8 +145,37 @@ impl Advisor {
         self.refused_windows
     }
 
+    /// Windows dropped to make room for new series (the longest idle first).
+    pub fn evicted_windows(&self) -> u64 {
+        self.evicted_windows
+    }
+
     /// One sample of one series; returns whether an alert changed state.
     pub fn observe(&mut self, target: &str, metric: &str, t: TimeMs, value: f64) -> bool {
+        let mut changed = false;
+        if t > self.now {
+            self.now = t;
+            if t - self.last_sweep >= SWEEP_EVERY_MS {
+                self.last_sweep = t;
+                changed |= self.sweep(t);
+            }
+        }
+        if !self.by_metric.contains_key(metric) {
+            return changed;
+        }
+        if self.window_count >= MAX_WINDOWS
+            && !self.windows.contains_key(target)
+            && self
+                .last_evict
+                .is_none_or(|e| self.now - e >= EVICT_EVERY_MS)
+        {
+            self.last_evict = Some(self.now);
+            changed |= self.evict_idle(self.now);
+        }
+        changed | self.observe_rules(target, metric, t, value)
+    }
+
+    fn observe_rules(&mut self, target: &str, metric: &str, t: TimeMs, value: f64) -> bool {
         let Some(rule_ids) = self.by_metric.get(metric) else {
             return false;
         };
@@ -147,6 +209,8 @@ impl Advisor {
                     list.push(Watched {
                         rule: ri,
                         window: Window::new(rule.duration_ms()),
+                        last_seen: t,
+                        silent: false,
                     });
                     list.last_mut().expect("just pushed")
                 }
@@ -154,10 +218,19 @@ impl Advisor {
             if !watched.window.push(t, value) {
                 continue;
             }
+            watched.last_seen = watched.last_seen.max(t);
+            watched.silent = false;
             let verdict = watched
                 .window
                 .judge(rule.aggregation, rule.comparison, rule.threshold);
-            changed |= transition(&mut self.book, rule, target, &verdict, t);
+            changed |= transition(
+                &mut self.book,
+                rule,
+                target,
+                &verdict,
+                watched.window.run_since(),
+                t,
+            );
         }
         changed
     }
@@ -178,8 +251,83 @@ impl Advisor {
                 let verdict = w
                     .window
                     .judge(rule.aggregation, rule.comparison, rule.threshold);
-                changed |= transition(&mut self.book, rule, target, &verdict, t);
+                changed |= transition(
+                    &mut self.book,
+                    rule,
+                    target,
+                    &verdict,
+                    w.window.run_since(),
+                    t,
+                );
             }
+        }
+        changed
+    }
+
+    /// Series that stopped while their endpoint still answers (a stale Kubernetes context, a
+    /// deleted queue or pool): past a gap they are judged like after a missed poll (a firing
+    /// alert stays, with "no data since …", never as if its old value were current); past the
+    /// rule's duration plus [`EXPIRE_MARGIN_MS`] the window and its alert are dropped.
+    fn sweep(&mut self, now: TimeMs) -> bool {
+        let mut changed = false;
+        let rules = &self.rules;
+        let book = &mut self.book;
+        let mut dropped = 0;
+        for (target, list) in &mut self.windows {
+            list.retain_mut(|w| {
+                let rule = &rules[w.rule];
+                let idle = now - w.last_seen;
+                if idle > rule.duration_ms() + EXPIRE_MARGIN_MS {
+                    changed |= book.expire(&rule.id, target, now);
+                    dropped += 1;
+                    return false;
+                }
+                if !w.silent && idle > w.window.gap_after_ms() {
+                    w.silent = true;
+                    w.window
+                        .silent(format!("no data since {}", clock(w.last_seen)));
+                    let verdict = w
+                        .window
+                        .judge(rule.aggregation, rule.comparison, rule.threshold);
+                    changed |= transition(book, rule, target, &verdict, None, now);
+                }
+                true
+            });
+        }
+        if dropped > 0 {
+            self.windows.retain(|_, list| !list.is_empty());
+            self.window_count -= dropped;
+        }
+        changed
+    }
+
+    /// At capacity: drops the windows idle the longest (at least a gap's worth; never a series
+    /// that is still sampled), with their alerts, so new series are watched.
+    fn evict_idle(&mut self, now: TimeMs) -> bool {
+        let mut idle: Vec<(TimeMs, String, usize)> = self
+            .windows
+            .iter()
+            .flat_map(|(target, list)| {
+                list.iter()
+                    .filter(|w| now - w.last_seen > eval::MIN_GAP_MS)
+                    .map(move |w| (w.last_seen, target.clone(), w.rule))
+            })
+            .collect();
+        if idle.is_empty() {
+            return false;
+        }
+        idle.sort_unstable_by_key(|(seen, _, _)| *seen);
+        let mut changed = false;
+        for (_, target, ri) in idle.into_iter().take(EVICT_BATCH) {
+            if let Some(list) = self.windows.get_mut(&target) {
+                list.retain(|w| w.rule != ri);
+                if list.is_empty() {
+                    self.windows.remove(&target);
+                }
+            }
+            self.window_count -= 1;
+            self.evicted_windows += 1;
+            changed |= self.book.expire(&self.rules[ri].id, &target, now);
         }
         changed
     }
@@ -229,6 +377,13 @@ pub fn endpoint_of(target: &str) -> &str {
     target.split_once('/').map_or(target, |(e, _)| e)
 }
 
+/// A sample time as a wall-clock time of day (UTC), for notes.
+pub fn clock(t: TimeMs) -> String {
+    chrono::DateTime::from_timestamp_millis(t)
+        .map(|d| d.format("%H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| format!("{t} ms"))
+}
+
 /// Moves one alert along pending → firing → resolved from a fresh verdict; true if it changed
 /// state (value updates alone do not count).
 fn transition(
@@ -236,6 +391,7 @@ fn transition(
     rule: &Rule,
     target: &str,
     verdict: &Verdict,
+    run_since: Option<TimeMs>,
     t: TimeMs,
 ) -> bool {
     let state = book.get(&rule.id, target).map(|a| a.state);
@@ -318,10 +474,21 @@ fn transition(
             }
             changed
         }
-        (
-            Some(AlertState::Firing),
-            Verdict::Partial { value, .. } | Verdict::Full { value, .. },
-        ) => {
+        // Judged on less than the duration (after a gap, a restart or a rule edit): too little
+        // to clear an alert that was judged over the whole duration, so it keeps firing.
+        (Some(AlertState::Firing), Verdict::Partial { value, .. }) => {
+            let since = run_since.unwrap_or(t);
+            let alert = book.active_mut(&rule.id, target).expect("present");
+            alert.value = *value;
+            let note = format!("partial data since {}", clock(since));
+            let changed = alert.note.as_deref() != Some(note.as_str());
+            alert.note = Some(note);
+            if changed {
+                book.touch();
+            }
+            false
+        }
+        (Some(AlertState::Firing), Verdict::Full { value, .. }) => {
             if rule
                 .comparison
                 .cleared(*value, rule.threshold, rule.hysteresis_margin())

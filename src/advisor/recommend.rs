@@ -9,7 +9,8 @@ use crate::cost::live::LiveInventory;
 use crate::cost::{CostModel, money, totals};
 use crate::model::snapshot::{Queue, Workload, WorkloadKind};
 use rust_decimal::Decimal;
-use std::collections::BTreeMap;
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, HashMap};
 
 /// The HPA's formula: `ceil(current × observed / target)`, clamped to `min..=max`.
 pub fn hpa_replicas(current: u32, observed: f64, target: f64, min: u32, max: u32) -> u32 {
@@ -78,15 +79,29 @@ pub struct CostContext<'a> {
     pub inventory: &'a LiveInventory,
     /// Scenario name; the first scenario with an MRR when `None`.
     pub phase: Option<&'a str>,
+    /// The fleet's run rate as it is, worked out once for every proposal priced with it.
+    before_minor: OnceCell<i64>,
 }
 
-impl CostContext<'_> {
+impl<'a> CostContext<'a> {
+    pub fn new(model: &'a CostModel, inventory: &'a LiveInventory, phase: Option<&'a str>) -> Self {
+        Self {
+            model,
+            inventory,
+            phase,
+            before_minor: OnceCell::new(),
+        }
+    }
+
     /// The monthly run rate before and after setting `workload` (its inventory name) to
     /// `replicas`.
     pub fn change(&self, workload: &str, replicas: u32) -> CostChange {
         let pricing = &self.model.live_pricing;
         let components = self.model.components();
-        let before = pricing.scenario(self.inventory, "live");
+        let before_minor = *self.before_minor.get_or_init(|| {
+            let before = pricing.scenario(self.inventory, "live");
+            self.model.scenario_totals(&before, &components).total_minor
+        });
         let mut changes = BTreeMap::new();
         changes.insert(workload.to_string(), replicas);
         let after = pricing.scenario(&self.inventory.with_replicas(&changes), "after");
@@ -101,7 +116,7 @@ impl CostContext<'_> {
             .and_then(|m| money::to_minor(m, &self.model.currency));
         CostChange {
             currency: self.model.currency.clone(),
-            before_minor: self.model.scenario_totals(&before, &components).total_minor,
+            before_minor,
             after_minor: self.model.scenario_totals(&after, &components).total_minor,
             mrr_minor,
             phase: phase.map(|s| s.name.clone()),
@@ -140,12 +155,20 @@ impl Proposal {
 
 /// What the fleet knows that proposals need.
 pub struct Facts<'a> {
-    pub workloads: &'a [&'a Workload],
+    /// By series target ([`crate::model::snapshot::WorkloadRef::target`]): one lookup per alert.
+    pub workloads: HashMap<String, &'a Workload>,
     /// (endpoint id, queue): a queue's series target is `endpoint/name`.
     pub queues: &'a [(&'a str, &'a Queue)],
     /// The profile's queue drain target, seconds.
     pub drain_target_secs: f64,
     pub cost: Option<CostContext<'a>>,
+}
+
+/// Workloads keyed by their series target, for [`Facts::workloads`].
+pub fn index_workloads<'a>(
+    workloads: impl IntoIterator<Item = &'a Workload>,
+) -> HashMap<String, &'a Workload> {
+    workloads.into_iter().map(|w| (w.id.target(), w)).collect()
 }
 
 /// The proposal for a firing (or pending) alert.
@@ -162,11 +185,7 @@ pub fn propose(rule: &Rule, alert: &Alert, facts: &Facts<'_>) -> Proposal {
             p.line = format!("{}: {}", short_target(&alert.target), rule.advice);
         }
         ProposalKind::ScaleUp | ProposalKind::ScaleDown => {
-            let Some(w) = facts
-                .workloads
-                .iter()
-                .find(|w| w.id.target() == alert.target)
-            else {
+            let Some(w) = facts.workloads.get(&alert.target).copied() else {
                 p.line = format!(
                     "{}: {} (workload not in view)",
                     short_target(&alert.target),
@@ -198,6 +217,28 @@ fn scale_proposal(rule: &Rule, alert: &Alert, w: &Workload, facts: &Facts<'_>, p
     let current = w.desired;
     let name = &w.id.name;
     let up = rule.propose == ProposalKind::ScaleUp;
+    let cpu_rule = rule.selector.metric == "cpu_percent";
+    if let Some(hpa) = w.autoscaler.as_ref().filter(|_| !cpu_rule) {
+        // The HPA formula is about its CPU target: memory % (or anything else) fed into it
+        // would be a made-up count, and a plain scale would be undone by the HPA.
+        let memory_too = hpa
+            .metrics
+            .iter()
+            .any(|m| m.to_ascii_lowercase().contains("memory"));
+        p.line = if memory_too {
+            format!(
+                "{name}: its HPA also scales on memory; raise its max ({}) if {} stays high",
+                hpa.max_replicas, rule.selector.metric
+            )
+        } else {
+            format!(
+                "{name}: the HPA scales on CPU only: add a memory metric to it or raise replicas \
+                 (its min {})",
+                hpa.min_replicas
+            )
+        };
+        return;
+    }
     if let Some(hpa) = w.autoscaler.as_ref().filter(|_| up) {
         // An HPA owns the count: a scale would be undone, so its ceiling is what to raise.
         let needed = hpa_replicas(
@@ -264,7 +305,7 @@ fn queue_proposal(rule: &Rule, q: &Queue, facts: &Facts<'_>, p: &mut Proposal) {
     let linked = q
         .linked_workload
         .as_ref()
-        .and_then(|id| facts.workloads.iter().find(|w| &w.id == id));
+        .and_then(|id| facts.workloads.get(&id.target()).copied());
     let workers = linked.map_or(q.consumers.unwrap_or(0), |w| w.ready);
     let advice = worker_advice(&AdviceInput::from_queue(
         q,

@@ -341,6 +341,27 @@ pub fn rule_config_problems(configs: &[RuleConfig], builtin: &[Rule]) -> Vec<(us
                 ),
             ));
         }
+        // What the merged rule will be: the profile's value, else the built-in's, else a new
+        // rule's default (`last`, 0 s).
+        let base = builtin.iter().find(|r| r.id == c.id);
+        let aggregation = c
+            .aggregation
+            .or(base.map(|r| r.aggregation))
+            .unwrap_or(Aggregation::Last);
+        let duration = c
+            .duration_secs
+            .or(base.map(|r| r.duration_secs))
+            .unwrap_or(0);
+        if aggregation == Aggregation::Last && duration > 0 {
+            out.push((
+                i,
+                format!(
+                    "rule \"{}\": `last` judges one sample: use `all` or `avg` with a duration, \
+                     or duration_secs = 0",
+                    c.id
+                ),
+            ));
+        }
         if c.threshold.is_some_and(|t| !t.is_finite()) {
             out.push((i, format!("rule \"{}\": threshold must be a number", c.id)));
         }

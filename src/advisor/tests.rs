@@ -1,4 +1,4 @@
-use super::recommend::{CostContext, Facts, hpa_replicas, propose};
+use super::recommend::{CostContext, Facts, hpa_replicas, index_workloads, propose};
 use super::*;
 use crate::cost::live::{LiveInventory, LivePrice, LiveWorkload};
 use crate::cost::{CostModel, Scenario};
@@ -302,14 +302,10 @@ fn scale_up_proposal_with_hand_computed_cost() {
     // ceil(3 × 105 / 70) = ceil(4.5) = 5
     let alert = firing(&w.id.target(), 105.0, &r);
     let facts = Facts {
-        workloads: &[&w],
+        workloads: index_workloads([&w]),
         queues: &[],
         drain_target_secs: 600.0,
-        cost: Some(CostContext {
-            model: &model,
-            inventory: &inv,
-            phase: None,
-        }),
+        cost: Some(CostContext::new(&model, &inv, None)),
     };
     let p = propose(&r, &alert, &facts);
     assert_eq!(
@@ -338,14 +334,10 @@ fn scale_down_never_below_min_and_shows_savings() {
     r.propose = ProposalKind::ScaleDown;
     let alert = firing(&w.id.target(), 5.0, &r);
     let facts = Facts {
-        workloads: &[&w],
+        workloads: index_workloads([&w]),
         queues: &[],
         drain_target_secs: 600.0,
-        cost: Some(CostContext {
-            model: &model,
-            inventory: &inv,
-            phase: Some("Phase 2"),
-        }),
+        cost: Some(CostContext::new(&model, &inv, Some("Phase 2"))),
     };
     let p = propose(&r, &alert, &facts);
     // ceil(3 × 5 / 70) = 1, but min is 2.
@@ -376,7 +368,7 @@ fn hpa_managed_workloads_get_a_raised_max() {
     let r = rule("cpu_percent", 80.0, 0, Aggregation::Avg);
     let alert = firing(&w.id.target(), 90.0, &r);
     let facts = Facts {
-        workloads: &[&w],
+        workloads: index_workloads([&w]),
         queues: &[],
         drain_target_secs: 600.0,
         cost: None,
@@ -498,4 +490,204 @@ fn a_gap_of_an_endpoint_reaches_its_bare_id_totals() {
         None,
         "pending starts over after the gap"
     );
+}
+
+/// "Response time avg over 1 h > 3 s" firing, then `gap_ms` of silence and two fast samples.
+fn hourly_latency_firing() -> (Advisor, Rule, i64) {
+    let r = rule("latency_ms", 3000.0, 3600, Aggregation::Avg);
+    let mut a = advisor(r.clone());
+    let mut t = 0;
+    while t <= 3600 * S + 10 * S {
+        a.observe("e/x", "latency_ms", t, 6000.0);
+        t += 5 * S;
+    }
+    assert_eq!(state(&a), Some(AlertState::Firing));
+    (a, r, t)
+}
+
+#[test]
+fn a_firing_alert_outlives_an_outage_until_judged_over_the_full_duration() {
+    let (mut a, _, t) = hourly_latency_firing();
+    // A 20 s outage (a silent pause), then two fast samples: the hourly average is unknown.
+    let t = t + 20 * S;
+    a.observe("e/x", "latency_ms", t, 100.0);
+    a.observe("e/x", "latency_ms", t + 5 * S, 100.0);
+    let alert = a.book.get("r", "e/x").unwrap();
+    assert_eq!(alert.state, AlertState::Firing, "two samples cleared it");
+    assert_eq!(alert.value, 100.0);
+    assert!(
+        alert
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("partial data since"),
+        "{:?}",
+        alert.note
+    );
+    // An hour of fast samples after the outage: judged over the full duration, it resolves.
+    let mut t2 = t + 10 * S;
+    while t2 <= t + 3600 * S + 10 * S {
+        a.observe("e/x", "latency_ms", t2, 100.0);
+        t2 += 5 * S;
+    }
+    assert_eq!(state(&a), None);
+    assert_eq!(a.book.history().last().unwrap().state, AlertState::Resolved);
+}
+
+#[test]
+fn editing_another_rule_keeps_a_firing_alert_and_its_window() {
+    let (mut a, r, t) = hourly_latency_firing();
+    let mut other = rule("depth", 10.0, 0, Aggregation::Last);
+    other.id = "other".into();
+    a.set_rules(vec![r.clone(), other.clone()]);
+    other.threshold = 20.0;
+    a.set_rules(vec![r, other]);
+    a.observe("e/x", "latency_ms", t, 100.0);
+    a.observe("e/x", "latency_ms", t + 5 * S, 100.0);
+    let alert = a.book.get("r", "e/x").unwrap();
+    assert_eq!(alert.state, AlertState::Firing);
+    assert!(alert.value > 3000.0, "hourly average kept: {}", alert.value);
+}
+
+#[test]
+fn memory_high_on_an_hpa_workload_is_advice_not_a_cpu_formula() {
+    let mut w = workload("api", WorkloadKind::Deployment, 4);
+    w.autoscaler = Some(Autoscaler {
+        name: "api".into(),
+        min_replicas: 2,
+        max_replicas: 4,
+        target_cpu_percent: 60,
+        current_cpu_percent: Some(30.0),
+        last_scale_at: None,
+        metrics: Vec::new(),
+    });
+    let r = rule("memory_percent", 85.0, 0, Aggregation::Avg);
+    let alert = firing(&w.id.target(), 95.0, &r);
+    let facts = Facts {
+        workloads: index_workloads([&w]),
+        queues: &[],
+        drain_target_secs: 600.0,
+        cost: None,
+    };
+    let p = propose(&r, &alert, &facts);
+    assert_eq!(p.action, None, "memory % fed into the CPU-target formula");
+    assert!(p.line.contains("the HPA scales on CPU only"), "{}", p.line);
+}
+
+#[test]
+fn last_with_a_duration_is_refused_but_the_builtins_stay_valid() {
+    let configs = vec![
+        RuleConfig {
+            id: "deep".into(),
+            metric: Some("depth".into()),
+            threshold: Some(10.0),
+            duration_secs: Some(300),
+            ..RuleConfig::default()
+        },
+        RuleConfig {
+            id: "queue-length".into(),
+            duration_secs: Some(60),
+            ..RuleConfig::default()
+        },
+        RuleConfig {
+            id: "queue-length-avg".into(),
+            metric: Some("depth".into()),
+            threshold: Some(10.0),
+            duration_secs: Some(60),
+            aggregation: Some(Aggregation::Avg),
+            ..RuleConfig::default()
+        },
+    ];
+    let problems = rules::rule_config_problems(&configs, &default_rules());
+    let flagged: Vec<usize> = problems.iter().map(|(i, _)| *i).collect();
+    assert_eq!(flagged, vec![0, 1], "{problems:?}");
+    assert!(problems[0].1.contains("`last` judges one sample"));
+    // Every built-in rule, named in a profile unchanged, is valid.
+    let builtins: Vec<RuleConfig> = default_rules()
+        .iter()
+        .map(|r| RuleConfig {
+            id: r.id.clone(),
+            ..RuleConfig::default()
+        })
+        .collect();
+    assert_eq!(
+        rules::rule_config_problems(&builtins, &default_rules()),
+        vec![]
+    );
+}
+
+#[test]
+fn a_series_that_stops_goes_without_data_then_expires() {
+    let r = rule("cpu_percent", 80.0, 60, Aggregation::Avg);
+    let mut a = advisor(r);
+    // e/x fires; e/y (same endpoint, still answering) keeps the clock moving.
+    let mut t = 0;
+    while t <= 70 * S {
+        a.observe("e/x", "cpu_percent", t, 95.0);
+        a.observe("e/y", "cpu_percent", t, 10.0);
+        t += 2 * S;
+    }
+    assert_eq!(state(&a), Some(AlertState::Firing));
+    assert_eq!(a.window_count(), 2);
+    let stopped_at = t - 2 * S;
+    // e/x stops; 20 s later (past max(3 × 2 s, 15 s)) it is a gap, not a current value.
+    while t <= stopped_at + 20 * S {
+        a.observe("e/y", "cpu_percent", t, 10.0);
+        t += 2 * S;
+    }
+    let alert = a.book.get("r", "e/x").unwrap();
+    assert_eq!(alert.state, AlertState::Firing);
+    let note = alert.note.as_deref().unwrap_or_default();
+    assert!(note.contains("no data since"), "{note:?}");
+    // Past the rule's duration + the margin the series is gone: window and alert dropped.
+    while t <= stopped_at + 60 * S + EXPIRE_MARGIN_MS + 4 * S {
+        a.observe("e/y", "cpu_percent", t, 10.0);
+        t += 2 * S;
+    }
+    assert_eq!(state(&a), None);
+    assert_eq!(a.window_count(), 1);
+    let last = a.book.history().rev().find(|h| h.target == "e/x").unwrap();
+    assert_eq!(last.state, AlertState::Resolved);
+}
+
+#[test]
+fn at_capacity_the_longest_idle_windows_make_room_and_only_then_is_a_series_refused() {
+    let mut a = advisor(rule("depth", 1000.0, 0, Aggregation::Last));
+    for i in 0..MAX_WINDOWS {
+        a.observe(&format!("e/q{i}"), "depth", 0, 1.0);
+    }
+    assert_eq!(a.window_count(), MAX_WINDOWS);
+    // Full and nothing idle: a new series is refused, and counted.
+    a.observe("e/busy", "depth", S, 1.0);
+    assert_eq!(a.refused_windows(), 1);
+    assert_eq!(a.evicted_windows(), 0);
+    // Queues were deleted (churn): 20 s later the idle windows make room for new series.
+    a.observe("e/new", "depth", 20 * S, 5000.0);
+    a.observe("e/new", "depth", 22 * S, 5000.0);
+    assert!(a.evicted_windows() > 0);
+    assert_eq!(a.refused_windows(), 1);
+    assert!(a.window_count() <= MAX_WINDOWS);
+    assert_eq!(
+        a.book.get("r", "e/new").map(|x| x.state),
+        Some(AlertState::Firing)
+    );
+}
+
+#[test]
+fn a_sparse_series_is_not_taken_for_a_silent_one() {
+    let mut r = rule("cpu_percent", 80.0, 3600, Aggregation::Avg);
+    r.id = "r".into();
+    let mut a = advisor(r);
+    // e/x reports once a minute (a Prometheus step); e/y every 2 s moves the clock.
+    let mut t = 0;
+    while t <= 180 * S {
+        if t % (60 * S) == 0 {
+            a.observe("e/x", "cpu_percent", t, 95.0);
+        }
+        a.observe("e/y", "cpu_percent", t, 10.0);
+        t += 2 * S;
+    }
+    let alert = a.book.get("r", "e/x").expect("judged, pending");
+    assert_eq!(alert.state, AlertState::Pending);
+    assert_eq!(alert.note, None);
 }

@@ -3,7 +3,7 @@
 //! when an alert changes or the fleet moved), and one desktop notification per firing.
 
 use super::ScaleboardApp;
-use crate::advisor::recommend::{CostContext, Facts, Proposal, propose};
+use crate::advisor::recommend::{CostContext, Facts, Proposal, index_workloads, propose};
 use crate::advisor::{Advisor, AlertState, default_rules, rules::merge_rules};
 use crate::model::snapshot::Queue;
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,6 +42,11 @@ impl ScaleboardApp {
         self.advisor.built_from = u64::MAX;
     }
 
+    /// Proposals are rebuilt after the next events (e.g. the saved cost models changed).
+    pub fn advisor_invalidate_proposals(&mut self) {
+        self.advisor.built_from = u64::MAX;
+    }
+
     pub fn advisor_set_endpoints(&mut self) {
         let eps: Vec<(String, crate::model::endpoint::Area)> = self
             .fleet
@@ -57,7 +62,11 @@ impl ScaleboardApp {
     /// firings.
     pub fn advisor_after_events(&mut self, focused: bool) {
         let now = self.clock.now_ms();
-        self.advisor.index.refresh(&self.advisor.advisor.book);
+        // Chart marks follow the alert index's version: rebuilt when the book changes, never
+        // on the proposals' timer.
+        if self.advisor.index.refresh(&self.advisor.advisor.book) {
+            self.refresh_chart_marks();
+        }
         let version = self.advisor.advisor.book.version();
         let stale = now - self.advisor.built_at >= PROPOSAL_REFRESH_MS
             && self.advisor.advisor.book.active().next().is_some();
@@ -67,7 +76,6 @@ impl ScaleboardApp {
         self.advisor.built_from = version;
         self.advisor.built_at = now;
         self.advisor.proposals = self.build_proposals();
-        self.refresh_chart_marks();
         self.advisor_notify(focused);
     }
 
@@ -75,8 +83,7 @@ impl ScaleboardApp {
         use crate::ui::alerts_panel::severity_color;
         use crate::ui::charts::RuleMark;
         let advisor = &self.advisor.advisor;
-        let marks = &mut self.charts.marks;
-        marks.rules = advisor
+        let rules = advisor
             .rules()
             .iter()
             .filter(|r| r.enabled)
@@ -92,48 +99,46 @@ impl ScaleboardApp {
                 color: severity_color(r.severity),
             })
             .collect();
-        marks.areas = self
+        let areas = self
             .fleet
             .endpoints
             .iter()
             .map(|e| (e.info.id.clone(), e.info.area))
             .collect();
-        marks.firing = advisor
-            .book
-            .firing()
-            .map(|a| {
-                (
-                    crate::metrics::SeriesKey::new(&a.target, &a.metric),
-                    a.since,
-                    severity_color(a.severity),
-                )
-            })
-            .collect();
+        let firing = advisor.book.firing().map(|a| {
+            (
+                crate::metrics::SeriesKey::new(&a.target, &a.metric),
+                a.since,
+                severity_color(a.severity),
+            )
+        });
+        self.charts.marks.set(rules, areas, firing);
     }
 
     fn build_proposals(&self) -> BTreeMap<(String, String), Proposal> {
-        let workloads: Vec<&crate::model::snapshot::Workload> = self.fleet.workloads().collect();
         let queues: Vec<(&str, &Queue)> = self
             .fleet
             .queues()
             .map(|(e, q)| (e.info.id.as_str(), q))
             .collect();
         let inventory = self.cost_live_inventory();
-        let model = &self.cost.draft;
-        let phase = model
-            .scenarios
-            .get(self.cost.selected_scenario)
+        // The same rule as `scaleboard advise`: a saved model, never the panel's unsaved draft.
+        let last_used = self
+            .cost
+            .is_saved(&self.cost.draft_source)
+            .then_some(self.cost.draft_source.as_str());
+        let model = &crate::cost::store::advisor_model(&self.cost.saved, last_used);
+        // The Cost panel's chosen phase, when it is a phase of this model.
+        let phase = (model.name == self.cost.draft_source)
+            .then(|| model.scenarios.get(self.cost.selected_scenario))
+            .flatten()
             .filter(|s| s.mrr_per_month.is_some())
             .map(|s| s.name.as_str());
         let facts = Facts {
-            workloads: &workloads,
+            workloads: index_workloads(self.fleet.workloads()),
             queues: &queues,
             drain_target_secs: self.profiles.active.thresholds.queue_drain_target_minutes * 60.0,
-            cost: Some(CostContext {
-                model,
-                inventory: &inventory,
-                phase,
-            }),
+            cost: Some(CostContext::new(model, &inventory, phase)),
         };
         let advisor = &self.advisor.advisor;
         advisor

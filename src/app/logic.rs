@@ -195,6 +195,7 @@ impl ScaleboardApp {
                 damaged,
                 result,
             } => {
+                self.advisor_invalidate_proposals();
                 let cost = &mut self.cost;
                 cost.saved = saved;
                 cost.loaded = true;

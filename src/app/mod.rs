@@ -246,6 +246,9 @@ impl ScaleboardApp {
                 format!("No saved profile is named \"{name}\"; the demo fleet is open instead."),
             );
         }
+        // Saved cost models price the advisor's proposals from the start (read on the engine's
+        // file pool, never on the UI thread).
+        app.cost_ensure_loaded();
         let profile = app.profiles.active.clone();
         app.connect(profile);
         // Intents with no outcome are reported at start-up (read on the engine's file pool).

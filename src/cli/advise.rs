@@ -1,13 +1,16 @@
 //! `scaleboard advise`: the advisor's rules judged once, for cron and scripts. Series come from
 //! sampling every endpoint for a window (the demo and Prometheus hand over their history with
 //! the first poll, so rules with a `query` are judged over their whole duration at once). Exit
-//! code 0 = nothing firing, 1 = warnings, 2 = critical — a drop-in for the guides' alert scripts.
+//! code 0 = nothing firing, 1 = warnings, 2 = critical — a drop-in for the guides' alert scripts —
+//! and 3 = unknown: nothing fires but a rule could not be judged because an endpoint it watches
+//! was down or never answered ("nothing firing" would be a lie then).
 
-use crate::advisor::recommend::{CostContext, Facts, propose};
+use crate::advisor::recommend::{CostContext, Facts, index_workloads, propose};
 use crate::advisor::rules::{merge_rules, with_rule_queries};
 use crate::advisor::{Advisor, AlertState, Severity, default_rules};
 use crate::engine::{Command, ConnectRequest, EngineConfig, EngineHandle, Event};
 use crate::model::clock::SystemClock;
+use crate::model::endpoint::Area;
 use crate::model::snapshot::{Queue, Snapshot, Workload};
 use crate::profiles::{AppDirs, Profile};
 use std::collections::BTreeMap;
@@ -37,6 +40,13 @@ pub struct Unjudged {
     pub reason: String,
 }
 
+/// An endpoint whose series could not be judged: down, or no answer within the window.
+#[derive(Debug, serde::Serialize)]
+pub struct EndpointNotJudged {
+    pub endpoint: String,
+    pub reason: String,
+}
+
 #[derive(Debug, serde::Serialize)]
 pub struct AdviseReport {
     pub profile: String,
@@ -44,7 +54,20 @@ pub struct AdviseReport {
     pub firing: Vec<AlertReport>,
     pub pending: Vec<AlertReport>,
     pub not_judged: Vec<Unjudged>,
+    pub endpoints_not_judged: Vec<EndpointNotJudged>,
     pub exit_code: u8,
+}
+
+/// Exit code when nothing fires but a rule could not be judged on a down endpoint.
+pub const EXIT_UNKNOWN: u8 = 3;
+
+/// What the session heard from one endpoint.
+#[derive(Debug, Clone)]
+struct Heard {
+    area: Area,
+    answered: bool,
+    /// Set while its last poll failed (cleared by the next snapshot).
+    down: Option<String>,
 }
 
 /// "5m", "30s", "1h", "90" (seconds).
@@ -76,7 +99,9 @@ pub struct Session {
     profile: Profile,
     pub advisor: Advisor,
     snapshots: BTreeMap<String, Snapshot>,
-    /// Prices proposals: the first saved cost model, else the seeds' built-in one.
+    heard: BTreeMap<String, Heard>,
+    /// Prices proposals: [`crate::cost::store::advisor_model`] (the first saved model, else the
+    /// seeds' template).
     cost_model: crate::cost::CostModel,
 }
 
@@ -95,16 +120,14 @@ impl Session {
             profile: connected,
             demo_seed: 42,
         })))?;
-        let cost_model = crate::cost::CostModelStore::load(&dirs.config_dir)
-            .all()
-            .into_iter()
-            .next()
-            .unwrap_or_else(crate::cost::seed_template);
+        let store = crate::cost::CostModelStore::load(&dirs.config_dir);
+        let cost_model = crate::cost::store::advisor_model(store.saved(), None);
         Ok(Self {
             engine,
             profile,
             advisor,
             snapshots: BTreeMap::new(),
+            heard: BTreeMap::new(),
             cost_model,
         })
     }
@@ -123,6 +146,18 @@ impl Session {
     fn take(&mut self, event: Event) {
         match event {
             Event::Endpoints(infos) => {
+                let heard = std::mem::take(&mut self.heard);
+                self.heard = infos
+                    .iter()
+                    .map(|i| {
+                        let h = heard.get(&i.id).cloned().unwrap_or(Heard {
+                            area: i.area,
+                            answered: false,
+                            down: None,
+                        });
+                        (i.id.clone(), h)
+                    })
+                    .collect();
                 self.advisor
                     .set_endpoints(infos.into_iter().map(|i| (i.id, i.area)));
             }
@@ -136,15 +171,28 @@ impl Session {
                     self.advisor
                         .observe(&s.target, s.metric, s.at.unwrap_or(at), s.value);
                 }
+                if let Some(h) = self.heard.get_mut(&endpoint) {
+                    h.answered = true;
+                    h.down = None;
+                }
                 self.snapshots.insert(endpoint, snapshot);
             }
             Event::Status {
                 endpoint,
-                status: crate::engine::ConnStatus::Stale | crate::engine::ConnStatus::Down,
+                status:
+                    status @ (crate::engine::ConnStatus::Stale | crate::engine::ConnStatus::Down),
                 at,
                 error,
             } => {
                 self.advisor.gap(&endpoint, at);
+                if let Some(h) = self.heard.get_mut(&endpoint) {
+                    h.down = Some(
+                        error
+                            .as_ref()
+                            .map(ToString::to_string)
+                            .unwrap_or_else(|| status.label().to_string()),
+                    );
+                }
                 if let Some(e) = error {
                     eprintln!("{endpoint}: {e}");
                 }
@@ -159,6 +207,7 @@ impl Session {
             window,
             &self.advisor,
             &self.snapshots,
+            &self.heard,
             &self.cost_model,
         )
     }
@@ -169,6 +218,7 @@ fn report(
     window: Duration,
     advisor: &Advisor,
     snapshots: &BTreeMap<String, Snapshot>,
+    heard: &BTreeMap<String, Heard>,
     model: &crate::cost::CostModel,
 ) -> AdviseReport {
     let workloads: Vec<&Workload> = snapshots
@@ -189,14 +239,10 @@ fn report(
         .collect();
     let inventory = crate::cost::LiveInventory::from_snapshots(&profile.name, snapshots.values());
     let facts = Facts {
-        workloads: &workloads,
+        workloads: index_workloads(workloads),
         queues: &queues,
         drain_target_secs: profile.thresholds.queue_drain_target_minutes * 60.0,
-        cost: Some(CostContext {
-            model,
-            inventory: &inventory,
-            phase: None,
-        }),
+        cost: Some(CostContext::new(model, &inventory, None)),
     };
     let mut firing = Vec::new();
     let mut pending = Vec::new();
@@ -225,8 +271,32 @@ fn report(
             _ => pending.push(row),
         }
     }
-    let not_judged = advisor
-        .unjudged()
+    let unjudged = advisor.unjudged();
+    let silent: Vec<(&String, &Heard)> = heard
+        .iter()
+        .filter(|(_, h)| !h.answered || h.down.is_some())
+        .collect();
+    let endpoints_not_judged = silent
+        .iter()
+        .map(|(id, h)| EndpointNotJudged {
+            endpoint: (*id).clone(),
+            reason: match (&h.down, h.answered) {
+                (Some(why), true) => format!("down at the end of the window: {why}"),
+                (Some(why), false) => format!("down: {why}"),
+                (None, _) => "never answered within the window".into(),
+            },
+        })
+        .collect();
+    // A rule not judged that could watch a silent endpoint: its verdict is unknown.
+    let blind = unjudged.iter().any(|(rule, _)| {
+        silent.iter().any(|(id, h)| {
+            rule.selector.area.is_none_or(|a| a == h.area) && {
+                let first = crate::advisor::endpoint_of(&rule.selector.target);
+                first.contains('*') || first == id.as_str()
+            }
+        })
+    });
+    let not_judged = unjudged
         .into_iter()
         .map(|(r, reason)| Unjudged {
             rule: r.id.clone(),
@@ -240,7 +310,9 @@ fn report(
         firing,
         pending,
         not_judged,
+        endpoints_not_judged,
         exit_code: match worst {
+            None if blind => EXIT_UNKNOWN,
             None => 0,
             Some(Severity::Warning) => 1,
             Some(Severity::Critical) => 2,
@@ -254,7 +326,13 @@ pub fn print_advice(report: &AdviseReport, json: bool, mut out: impl Write) -> a
         writeln!(out)?;
         return Ok(());
     }
-    if report.firing.is_empty() {
+    if report.exit_code == EXIT_UNKNOWN {
+        writeln!(
+            out,
+            "UNKNOWN: no rule fires, but some could not be judged ({} s sampled).",
+            report.window_secs
+        )?;
+    } else if report.firing.is_empty() {
         writeln!(out, "No rule is firing ({} s sampled).", report.window_secs)?;
     }
     for (label, list) in [("FIRING", &report.firing), ("PENDING", &report.pending)] {
@@ -273,6 +351,9 @@ pub fn print_advice(report: &AdviseReport, json: bool, mut out: impl Write) -> a
     }
     for u in &report.not_judged {
         writeln!(out, "NOT JUDGED {}: {}", u.rule, u.reason)?;
+    }
+    for e in &report.endpoints_not_judged {
+        writeln!(out, "NOT JUDGED endpoint {}: {}", e.endpoint, e.reason)?;
     }
     Ok(())
 }

@@ -206,6 +206,17 @@ impl CostModelStore {
 }
 
 /// Saved models, then the built-in ones no saved model replaces.
+/// The model the advisor prices proposals with, in the window and in `scaleboard advise` alike:
+/// the saved model the Cost panel last used, else the first saved one, else the seeds'
+/// template — never an unsaved draft (a half-typed price would cost every proposal).
+pub fn advisor_model(saved: &[CostModel], last_used: Option<&str>) -> CostModel {
+    last_used
+        .and_then(|name| saved.iter().find(|m| m.name == name))
+        .or_else(|| saved.first())
+        .cloned()
+        .unwrap_or_else(super::seed_template)
+}
+
 pub fn all_models(saved: &[CostModel]) -> Vec<CostModel> {
     let mut out = saved.to_vec();
     out.extend(

@@ -30,15 +30,18 @@ pub struct ChartCache {
 }
 
 /// What plots draw for the advisor: each enabled rule's threshold on the plots of series it
-/// watches, and a shaded band from when an alert fired until now. Set by the app when alerts
-/// change, read per plot (a few comparisons per line).
+/// watches, and a shaded band from when an alert fired until now. Set by the app when the alert
+/// book's version changes ([`AdvisorMarks::set`]); a plot costs one lookup per line: firing
+/// bands are indexed by series, and which rules apply to a series is worked out once per set.
 #[derive(Default)]
 pub struct AdvisorMarks {
-    pub rules: Vec<RuleMark>,
+    rules: Vec<RuleMark>,
     /// Endpoint id -> area, to scope rules to the series of their area.
-    pub areas: HashMap<String, crate::model::endpoint::Area>,
-    /// (series key, firing since ms, colour).
-    pub firing: Vec<(SeriesKey, i64, egui::Color32)>,
+    areas: HashMap<String, crate::model::endpoint::Area>,
+    /// Series -> (firing since ms, colour) of its firing alerts.
+    firing: HashMap<SeriesKey, Vec<(i64, egui::Color32)>>,
+    /// Series -> indexes into `rules` that apply to it (filled as plots ask; bounded).
+    applies_to: HashMap<SeriesKey, Vec<usize>>,
 }
 
 pub struct RuleMark {
@@ -48,7 +51,49 @@ pub struct RuleMark {
     pub color: egui::Color32,
 }
 
+/// Series whose applicable rules are remembered at most (cleared past it).
+const MAX_REMEMBERED_SERIES: usize = 4096;
+
 impl AdvisorMarks {
+    pub fn set(
+        &mut self,
+        rules: Vec<RuleMark>,
+        areas: HashMap<String, crate::model::endpoint::Area>,
+        firing: impl IntoIterator<Item = (SeriesKey, i64, egui::Color32)>,
+    ) {
+        self.rules = rules;
+        self.areas = areas;
+        self.firing.clear();
+        for (key, since, color) in firing {
+            self.firing.entry(key).or_default().push((since, color));
+        }
+        self.applies_to.clear();
+    }
+
+    pub fn rules(&self) -> &[RuleMark] {
+        &self.rules
+    }
+
+    /// Indexes of the rules drawn on a plot of `lines` (each once).
+    fn thresholds_for(&mut self, lines: &[PlotLine<'_>]) -> Vec<usize> {
+        if self.applies_to.len() > MAX_REMEMBERED_SERIES {
+            self.applies_to.clear();
+        }
+        let mut out = Vec::new();
+        for l in lines {
+            if !self.applies_to.contains_key(&l.key) {
+                let ids = (0..self.rules.len())
+                    .filter(|&i| self.applies(&self.rules[i], &l.key))
+                    .collect();
+                self.applies_to.insert(l.key.clone(), ids);
+            }
+            out.extend_from_slice(&self.applies_to[&l.key]);
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     fn applies(&self, mark: &RuleMark, key: &SeriesKey) -> bool {
         mark.selector.metric == key.metric
             && mark.selector.matches_target(&key.target)
@@ -138,6 +183,7 @@ pub fn time_plot_ui(
     for l in lines {
         cache.line(store, &l.key, range, columns, now_ms);
     }
+    let threshold_ids = cache.marks.thresholds_for(lines);
     let cache = &*cache;
     let drawn: Vec<(usize, &str, &[Vec<PlotPoint>])> = lines
         .iter()
@@ -145,16 +191,12 @@ pub fn time_plot_ui(
         .map(|(i, l)| (i, l.label, cache.get(&l.key, range, columns)))
         .collect();
     let marks = &cache.marks;
-    let thresholds: Vec<&RuleMark> = marks
-        .rules
+    let thresholds: Vec<&RuleMark> = threshold_ids.iter().map(|&i| &marks.rules[i]).collect();
+    let firing: Vec<(f64, egui::Color32)> = lines
         .iter()
-        .filter(|m| lines.iter().any(|l| marks.applies(m, &l.key)))
-        .collect();
-    let firing: Vec<(f64, egui::Color32)> = marks
-        .firing
-        .iter()
-        .filter(|(key, _, _)| lines.iter().any(|l| &l.key == key))
-        .map(|(_, since, color)| ((*since as f64 / 1000.0).max(start_s), *color))
+        .filter_map(|l| marks.firing.get(&l.key))
+        .flatten()
+        .map(|(since, color)| ((*since as f64 / 1000.0).max(start_s), *color))
         .collect();
     let y_top =
         non_negative_top(drawn.iter().flat_map(|(_, _, segs)| segs.iter().flatten())).map(|top| {
@@ -280,4 +322,63 @@ pub fn metric_grid_ui(
             );
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::advisor::Selector;
+    use crate::model::endpoint::Area;
+
+    fn mark(metric: &str, area: Option<Area>, target: &str) -> RuleMark {
+        RuleMark {
+            selector: Selector {
+                metric: metric.into(),
+                area,
+                target: target.into(),
+            },
+            threshold: 1.0,
+            label: metric.into(),
+            color: egui::Color32::RED,
+        }
+    }
+
+    #[test]
+    fn marks_are_indexed_once_per_set_and_looked_up_per_line() {
+        let mut marks = AdvisorMarks::default();
+        let cpu = SeriesKey::new("k/prod/deployment/api", "cpu_percent");
+        let depth = SeriesKey::new("q/jobs", "depth");
+        marks.set(
+            vec![
+                mark("cpu_percent", Some(Area::Workloads), "*"),
+                mark("depth", None, "q/*"),
+                mark("cpu_percent", Some(Area::Databases), "*"),
+            ],
+            [
+                ("k".to_string(), Area::Workloads),
+                ("q".to_string(), Area::Queues),
+            ]
+            .into_iter()
+            .collect(),
+            [(cpu.clone(), 5_000, egui::Color32::RED)],
+        );
+        let lines = [
+            PlotLine {
+                key: cpu.clone(),
+                label: "cpu",
+            },
+            PlotLine {
+                key: depth.clone(),
+                label: "depth",
+            },
+        ];
+        assert_eq!(marks.thresholds_for(&lines), vec![0, 1]);
+        assert_eq!(marks.applies_to.len(), 2, "remembered per series");
+        assert_eq!(marks.firing.get(&cpu).map(Vec::len), Some(1));
+        assert!(!marks.firing.contains_key(&depth));
+        // A new set (the book changed) forgets what applied.
+        marks.set(Vec::new(), HashMap::new(), []);
+        assert!(marks.applies_to.is_empty());
+        assert!(marks.thresholds_for(&lines).is_empty());
+    }
 }

@@ -42,6 +42,18 @@ pub fn status_bar_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                         app.store.config().max_series
                     ));
             }
+            let advisor = &app.advisor.advisor;
+            if advisor.refused_windows() > 0 {
+                ui.colored_label(
+                    theme::WARN,
+                    format!("advisor: {} series not watched", advisor.refused_windows()),
+                )
+                .on_hover_text(format!(
+                    "The rules watch at most {} series; every one was still being sampled, so                      newer series were not watched ({} idle windows were dropped to make room                      before that).",
+                    crate::advisor::MAX_WINDOWS,
+                    advisor.evicted_windows()
+                ));
+            }
         });
     });
 }
