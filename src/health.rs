@@ -323,8 +323,9 @@ fn mysql(
                     Some(_) => {}
                 }
             }
-            let pct = s.connections_percent();
-            if s.max_connections > 0 && pct >= limits.connections_percent {
+            if let Some(pct) = s.connections_percent()
+                && pct >= limits.connections_percent
+            {
                 why.push(format!(
                     "{} of {} connections ({pct:.0} %, threshold {:.0} %)",
                     s.connections, s.max_connections, limits.connections_percent

@@ -160,7 +160,9 @@ fn topology_roles_threads_positions_and_the_guard_while_the_primary_answers() {
     assert_eq!(
         plan.command,
         format!(
-            "mariadb -h 127.0.0.1 -P {} -u root -p -e \"STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only=OFF;\"",
+            "mariadb -h 127.0.0.1 -P {} -u root -p -e \"STOP SLAVE IO_THREAD; SELECT \
+             MASTER_GTID_WAIT('<Gtid_IO_Pos>', 10); STOP SLAVE; RESET SLAVE ALL; SET GLOBAL \
+             read_only=OFF;\"",
             pair.replica.port
         )
     );
@@ -380,10 +382,14 @@ impl Rig {
             .collect()
     }
 
+    /// The primary unreachable and the replica's IO thread no longer connected to it.
     fn primary_seen_down(&mut self) -> MysqlSnapshot {
         self.until("primary seen down", |r, _| {
             r.db().is_some_and(|db| {
-                !server(db, "primary").reachable && server(db, "replica").reachable
+                let replica = server(db, "replica");
+                !server(db, "primary").reachable
+                    && replica.reachable
+                    && replica.replica.as_ref().is_some_and(|s| !s.io_running())
             })
         });
         self.db().unwrap().clone()
@@ -434,7 +440,14 @@ fn promotion_after_the_primary_stops_is_verified_and_the_promoted_server_takes_w
     assert!(
         record
             .detail
-            .contains("ran `STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only=OFF` on replica"),
+            .contains("ran `STOP SLAVE IO_THREAD; SELECT MASTER_GTID_WAIT('0-1-"),
+        "{}",
+        record.detail
+    );
+    assert!(
+        record
+            .detail
+            .contains("', 10); STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only=OFF` on replica"),
         "{}",
         record.detail
     );
@@ -650,4 +663,209 @@ fn cli_status_and_promote_with_the_typed_name_write_intent_and_outcome() {
     assert!(lines[0].contains("accounts/accounts/replica"), "{log}");
     assert!(lines[0].contains("STOP SLAVE; RESET SLAVE ALL"), "{log}");
     assert!(lines[1].contains("\"outcome\":\"succeeded\""), "{log}");
+}
+
+/// A network split: Scaleboard cannot reach the primary (the profile's URL points at a dead
+/// port), but the replica still streams from its real, running source. Its IO thread says the
+/// source is alive, so the promotion is refused, and the unreachable server is named.
+#[test]
+fn promotion_is_refused_while_the_candidate_still_streams_from_a_live_source() {
+    let pair = MariaPair::start();
+    let rt = runtime();
+    let dead = support::mysql::free_port();
+    let c = MysqlConnector::new(
+        MysqlEndpoint {
+            primary_url: format!("mysql://root@127.0.0.1:{dead}?name=primary"),
+            ..endpoint(&pair)
+        },
+        None,
+    );
+    let (db, _) = poll(&rt, &c).unwrap();
+    assert!(!server(&db, "primary").reachable, "{db:#?}");
+    let status = server(&db, "replica").replica.clone().unwrap();
+    assert!(status.io_running(), "{status:#?}");
+    assert_eq!(
+        db.writable().count(),
+        0,
+        "no writable server Scaleboard can see"
+    );
+    let plan = plan(promote("replica"), &One(db), &policy());
+    assert!(plan.refused(), "{:#?}", plan.guards);
+    let refused = reasons(&plan, GuardLevel::Refuse);
+    assert!(
+        refused.iter().any(|r| r.starts_with(&format!(
+            "replica is still connected to its source 127.0.0.1:{}: that source is alive — \
+             fence or stop it first (",
+            pair.primary.port
+        ))),
+        "{refused:#?}"
+    );
+    let warned = reasons(&plan, GuardLevel::Warn);
+    assert!(
+        warned
+            .iter()
+            .any(|w| w.starts_with("primary does not answer")
+                && w.contains(&dead.to_string())
+                && w.contains("make sure it is down or fenced")),
+        "{warned:#?}"
+    );
+    let facts: Vec<String> = plan
+        .observed
+        .iter()
+        .map(|f| format!("{}={}", f.what, f.value))
+        .collect();
+    assert!(
+        facts.contains(&"replica threads of replica=IO thread Yes, SQL thread Yes".to_string()),
+        "the IO thread's state is re-checked: {facts:?}"
+    );
+}
+
+fn execute(rt: &tokio::runtime::Runtime, c: &MysqlConnector) -> Result<String, ConnectorError> {
+    let action = promote("replica");
+    rt.block_on(c.execute(scaleboard::model::exec::Execution::bare(&action)))
+}
+
+/// Events the IO thread received but the SQL thread has not applied (it waits on a table lock)
+/// are never deleted with the relay log: the IO thread is stopped, the SQL thread given a
+/// bounded wait, and if it did not apply them all nothing is reset. Once the lock is released
+/// within the wait, the promotion goes through with every row applied.
+#[test]
+fn promotion_waits_for_received_transactions_and_resets_nothing_while_they_are_unapplied() {
+    let pair = MariaPair::start();
+    let rt = runtime();
+    let c = MysqlConnector::new(endpoint(&pair), None);
+    poll(&rt, &c).unwrap();
+    // A stopped SQL thread (a forced promotion): no wait, refused at once, relay log kept.
+    pair.sql(&pair.replica, "STOP SLAVE SQL_THREAD");
+    for v in 10..12 {
+        pair.sql(
+            &pair.primary,
+            &format!("INSERT INTO app.t (v) VALUES ({v})"),
+        );
+    }
+    pair.wait_received();
+    let err = execute(&rt, &c).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("received transactions were not all applied")
+            && text.contains("2 transactions waiting")
+            && text.contains("(the SQL thread is stopped)")
+            && text.contains("nothing was reset"),
+        "{err:?}"
+    );
+    assert_eq!(pair.sql(&pair.replica, "SELECT @@read_only"), "1");
+    // (MariaDB in GTID mode refetches from gtid_slave_pos once both threads were stopped.)
+    pair.sql(&pair.replica, "START SLAVE");
+    pair.wait_caught_up();
+
+    let lock = pair.lock_table(&pair.replica, 120);
+    for v in 20..23 {
+        pair.sql(
+            &pair.primary,
+            &format!("INSERT INTO app.t (v) VALUES ({v})"),
+        );
+    }
+    pair.wait_received();
+    let applied = pair.sql(&pair.replica, "SELECT @@gtid_slave_pos");
+    let want = pair.sql(&pair.primary, "SELECT @@gtid_binlog_pos");
+    assert_ne!(applied, want, "the lock holds the SQL thread back");
+    let started = Instant::now();
+    let err = execute(&rt, &c).unwrap_err();
+    let took = started.elapsed();
+    assert!(matches!(err, ConnectorError::Conflict(_)), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("received transactions were not all applied")
+            && text.contains(&format!("received {want}, applied {applied}"))
+            && text.contains("3 transactions waiting")
+            && text.contains(
+                "nothing was reset; the IO thread was stopped — `START SLAVE IO_THREAD` to resume"
+            ),
+        "{text}"
+    );
+    assert!(
+        took >= Duration::from_secs(9) && took < Duration::from_secs(20),
+        "a bounded wait: {took:?}"
+    );
+    // Nothing was reset: still a read-only replica with its configuration, IO thread stopped.
+    assert_eq!(pair.slave_status("Slave_IO_Running"), "No");
+    assert_eq!(pair.slave_status("Slave_SQL_Running"), "Yes");
+    assert_eq!(pair.sql(&pair.replica, "SELECT @@read_only"), "1");
+    lock.release();
+    // The relay log was kept: released, the SQL thread applies every received row.
+    pair.wait_caught_up();
+
+    // Received and applied within the wait: promoted, nothing lost.
+    pair.sql(&pair.replica, "START SLAVE IO_THREAD");
+    let lock = pair.lock_table(&pair.replica, 3);
+    for v in 30..32 {
+        pair.sql(
+            &pair.primary,
+            &format!("INSERT INTO app.t (v) VALUES ({v})"),
+        );
+    }
+    pair.wait_received();
+    assert_ne!(
+        pair.sql(&pair.replica, "SELECT @@gtid_slave_pos"),
+        pair.sql(&pair.primary, "SELECT @@gtid_binlog_pos")
+    );
+    let detail = execute(&rt, &c).unwrap();
+    drop(lock);
+    assert!(
+        detail.starts_with("ran `STOP SLAVE IO_THREAD; SELECT MASTER_GTID_WAIT('")
+            && detail.contains("STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only=OFF` on replica"),
+        "{detail}"
+    );
+    assert_eq!(pair.sql(&pair.replica, "SHOW SLAVE STATUS"), "");
+    assert_eq!(
+        pair.sql(&pair.replica, "SELECT COUNT(*) FROM app.t"),
+        pair.sql(&pair.primary, "SELECT COUNT(*) FROM app.t"),
+        "every received row applied before the reset"
+    );
+}
+
+/// A password changed after a refused login (`scaleboard secret set` while the window runs) is
+/// looked up again at the next poll: neither the wrong one nor "none found" is kept.
+#[test]
+fn a_refused_login_looks_the_password_up_again() {
+    let pair = MariaPair::start();
+    let rt = runtime();
+    let current = Arc::new(std::sync::Mutex::new(None::<String>));
+    let lookups = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let lookup: SecretLookup = {
+        let current = Arc::clone(&current);
+        let lookups = Arc::clone(&lookups);
+        Arc::new(move |_: &SecretRef| {
+            lookups.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            current
+                .lock()
+                .unwrap()
+                .clone()
+                .ok_or(scaleboard::profiles::SecretError::NotFound)
+        })
+    };
+    let c = MysqlConnector::new(
+        MysqlEndpoint {
+            primary_url: format!("mysql://{PW_USER}@127.0.0.1:{}", pair.primary.port),
+            replica_urls: vec![format!("mysql://{PW_USER}@127.0.0.1:{}", pair.replica.port)],
+            ..endpoint(&pair)
+        },
+        Some(lookup),
+    );
+    let err = poll(&rt, &c).unwrap_err();
+    assert!(matches!(err, ConnectorError::Auth(_)), "{err:?}");
+    assert!(err.to_string().contains("no password was found"), "{err}");
+    *current.lock().unwrap() = Some("wrong-password".into());
+    let err = poll(&rt, &c).unwrap_err();
+    assert!(
+        err.to_string().contains("check the stored password"),
+        "{err}"
+    );
+    *current.lock().unwrap() = Some(PW_PASSWORD.into());
+    let (db, _) = poll(&rt, &c).unwrap();
+    assert!(db.servers.iter().all(|s| s.reachable), "{db:#?}");
+    // Kept while it works: no lookup per poll.
+    let n = lookups.load(std::sync::atomic::Ordering::SeqCst);
+    poll(&rt, &c).unwrap();
+    assert_eq!(lookups.load(std::sync::atomic::Ordering::SeqCst), n);
 }

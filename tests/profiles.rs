@@ -778,3 +778,49 @@ discover_from = "billing"
     let issues = format!("{:?}", ProfileStore::load(dir.path()).issues());
     assert!(issues.contains("did you mean \\\"urls\\\""), "{issues}");
 }
+
+#[test]
+fn duplicate_mysql_server_names_and_addresses_are_refused_with_position() {
+    let text = r#"[[profile]]
+name = "names"
+[[profile.mysql]]
+name = "accounts"
+primary_url = "mysql://root@db1:3306?name=db2"
+replica_urls = ["mysql://root@db2:3306?name=db3",
+  "mysql://root@db3?name=db2"]
+
+[[profile]]
+name = "addresses"
+[[profile.mysql]]
+name = "orders"
+primary_url = "mysql://root@DB1?name=a"
+replica_urls = ["mysql://admin@db1:3306/app?name=b"]
+
+[[profile]]
+name = "fine"
+[[profile.mysql]]
+name = "accounts"
+primary_url = "mysql://root@db1?name=db1"
+replica_urls = ["mysql://root@db1:3307?name=db2", "mysql://root@db2"]
+"#;
+    let (dir, _) = with_file(text);
+    let store = ProfileStore::load(dir.path());
+    assert_eq!(names(&store), ["fine"], "{:?}", store.issues());
+    let issue = only_issue(rejected(&store, "names"));
+    assert_eq!((issue.line, issue.column), (7, 3), "{issue}");
+    assert!(
+        issue.message.contains(
+            "mysql[accounts].replica_urls[2]: the server name \"db2\" is already used by \
+             mysql[accounts].primary_url"
+        ),
+        "{issue}"
+    );
+    let issue = only_issue(rejected(&store, "addresses"));
+    assert_eq!((issue.line, issue.column), (14, 17), "{issue}");
+    assert!(
+        issue.message.contains(
+            "mysql[orders].replica_urls[1]: db1:3306 is already listed in mysql[orders].primary_url"
+        ),
+        "{issue}"
+    );
+}

@@ -8,13 +8,26 @@ use crate::connectors::mysql::gtid::missing;
 use crate::model::action::Action;
 use crate::model::mysql::{MysqlServer, MysqlSnapshot};
 
-/// The statements as one line a user could type, connected to `server`.
+/// The statements as one line a user could type, connected to `server`: stop receiving, wait
+/// (bounded) for what was received to be applied, then stop, reset and accept writes. The
+/// `<…>` in the wait are the replica-status columns read after the IO thread stopped.
 pub fn promote_command(server: &MysqlServer) -> String {
     let (host, port) = server
         .address
         .rsplit_once(':')
         .unwrap_or((server.address.as_str(), "3306"));
-    let sql: Vec<&str> = server.flavor.promote_statements().to_vec();
+    let version = server.version.as_deref().unwrap_or_default();
+    let flavor = server.flavor;
+    let mut sql: Vec<String> = vec![flavor.stop_io_statement(version).to_string()];
+    if let Some(r) = &server.replica {
+        sql.push(flavor.wait_statement(version, &r.received_target(flavor, false)));
+    }
+    sql.extend(
+        flavor
+            .promote_statements(version)
+            .iter()
+            .map(|s| (*s).to_string()),
+    );
     format!(
         "{} -h {host} -P {port} -u {} -p -e \"{};\"",
         server.flavor.client(),
@@ -76,6 +89,21 @@ pub fn plan_promote(
         ))),
         Some(c) => candidate_guards(db, c, &mut guards),
     }
+    // What Scaleboard cannot reach may still be up for the applications (a network split).
+    for other in db
+        .servers
+        .iter()
+        .filter(|s| s.name != replica && !s.reachable)
+    {
+        guards.push(Guard::warn(format!(
+            "{} does not answer{}: make sure it is down or fenced before {replica} takes              writes (a server Scaleboard cannot reach may still reach its clients).",
+            other.name,
+            other
+                .error
+                .as_deref()
+                .map_or(String::new(), |e| format!(" ({e})"))
+        )));
+    }
     for other in db
         .servers
         .iter()
@@ -98,8 +126,11 @@ pub fn plan_promote(
         title: format!("Promote {replica} in {cluster}"),
         before: before(db, replica),
         after: format!(
-            "{replica}: source, read_only OFF, no replica configuration (replica threads \
-             stopped and their settings cleared)"
+            "{replica}: source, read_only OFF, no replica configuration (its IO thread is \
+             stopped first and what it received is applied, waiting at most {} s — else \
+             nothing is reset; then the replica threads are stopped and their settings \
+             cleared)",
+            crate::model::mysql::CATCH_UP_WAIT_SECONDS
         ),
         command,
         guards,
@@ -125,18 +156,33 @@ fn candidate_guards(db: &MysqlSnapshot, c: &MysqlServer, guards: &mut Vec<Guard>
         )));
         return;
     };
+    let keyword = c
+        .flavor
+        .replica_keyword(c.version.as_deref().unwrap_or_default());
+    // An IO thread that is connected proves its source is up, even when Scaleboard cannot
+    // reach it (a network split): promoting now makes two sources. Skipped when that source
+    // is a profile server seen writable: the guard below already refuses for it.
+    let source_seen_writable = db
+        .servers
+        .iter()
+        .any(|s| s.name != *name && s.writable() && s.address == r.source);
+    if r.io_running() && !source_seen_writable {
+        guards.push(Guard::refuse(format!(
+            "{name} is still connected to its source {source}: that source is alive — fence or \
+             stop it first (`SET GLOBAL read_only=ON` or stop the server on {source}; a \
+             network split can hide it from Scaleboard while {name} still reaches it), or \
+             stop {name}'s IO thread (STOP {keyword} IO_THREAD) if you are sure, then plan \
+             again.",
+            source = r.source,
+        )));
+    }
     if !r.sql_running {
         guards.push(Guard::refuse(format!(
             "The SQL thread of {name} is stopped{}: what it received is not applied. Start it \
-             (START {} SQL_THREAD), let it catch up, then plan again.",
+             (START {keyword} SQL_THREAD), let it catch up, then plan again.",
             r.last_sql_error
                 .as_deref()
                 .map_or(String::new(), |e| format!(" ({e})")),
-            if c.flavor == crate::model::mysql::MysqlFlavor::MariaDb {
-                "SLAVE"
-            } else {
-                "REPLICA"
-            }
         )));
     }
     // Received but not applied: by GTID when both positions are known, else by file/offset.
@@ -316,6 +362,7 @@ mod tests {
             user: "admin".into(),
             reachable: true,
             flavor: MysqlFlavor::MySql,
+            version: Some("8.0.36".into()),
             read_only: replica.is_some(),
             super_read_only: Some(replica.is_some()),
             role: if replica.is_some() {
@@ -347,6 +394,14 @@ mod tests {
         }
     }
 
+    fn reasons_at(plan: &Plan, level: super::super::GuardLevel) -> Vec<String> {
+        plan.guards
+            .iter()
+            .filter(|g| g.level == level)
+            .map(|g| g.reason.clone())
+            .collect()
+    }
+
     #[test]
     fn mysql8_promotion_shows_replica_statements_and_names_a_gtid_gap() {
         let u = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
@@ -375,8 +430,9 @@ mod tests {
         let plan = super::super::plan::plan(action(), &One(db.clone()), &policy());
         assert_eq!(
             plan.command,
-            "mysql -h db2 -P 3306 -u admin -p -e \"STOP REPLICA; RESET REPLICA ALL; SET GLOBAL \
-             super_read_only=OFF; SET GLOBAL read_only=OFF;\""
+            "mysql -h db2 -P 3306 -u admin -p -e \"STOP REPLICA IO_THREAD; SELECT \
+             WAIT_FOR_EXECUTED_GTID_SET('<Retrieved_Gtid_Set>', 10); STOP REPLICA; RESET \
+             REPLICA ALL; SET GLOBAL super_read_only=OFF; SET GLOBAL read_only=OFF;\""
         );
         let refused: Vec<&str> = plan
             .guards
@@ -387,6 +443,46 @@ mod tests {
         assert_eq!(refused.len(), 1, "{refused:?}");
         assert!(
             refused[0].contains("10 transactions") && refused[0].contains(&format!("{u}:91-100")),
+            "{refused:?}"
+        );
+        assert!(
+            reasons_at(&plan, super::super::GuardLevel::Warn)
+                .iter()
+                .any(|w| w.starts_with(
+                    "db1 does not answer (connection refused): make sure it \
+                                        is down or fenced"
+                )),
+            "{:#?}",
+            plan.guards
+        );
+        // MySQL before 8.0.22 knows only the SLAVE statements.
+        let mut old = db.clone();
+        old.servers[1].version = Some("8.0.21".into());
+        let plan = super::super::plan::plan(action(), &One(old), &policy());
+        assert!(
+            plan.command.contains(
+                "STOP SLAVE IO_THREAD; SELECT WAIT_FOR_EXECUTED_GTID_SET('<Retrieved_Gtid_Set>', \
+                 10); STOP SLAVE; RESET SLAVE ALL;"
+            ),
+            "{}",
+            plan.command
+        );
+        // Connected to its source (IO thread Yes) while no profile server is writable: that
+        // source is alive somewhere Scaleboard cannot see.
+        let mut split = db.clone();
+        split.last_source_position = Some(format!("{u}:1-90"));
+        if let Some(r) = split.servers[1].replica.as_mut() {
+            r.io_running = "Yes".into();
+            r.source = "10.0.0.9:3306".into();
+        }
+        let plan = super::super::plan::plan(action(), &One(split), &policy());
+        let refused = reasons_at(&plan, super::super::GuardLevel::Refuse);
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert!(
+            refused[0].starts_with(
+                "db2 is still connected to its source 10.0.0.9:3306: that source is alive — \
+                 fence or stop it first"
+            ),
             "{refused:?}"
         );
         // A caught-up candidate with the source gone passes, and its positions are facts.

@@ -5,6 +5,29 @@
 
 use super::snapshot::DbRole;
 
+/// How long a promotion waits for the SQL thread to apply what the IO thread received.
+pub const CATCH_UP_WAIT_SECONDS: u64 = 10;
+
+/// What the SQL thread must reach before the relay log may be deleted: the received GTID
+/// position/set, or (without GTIDs) the source binlog file and offset read up to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CatchUpTarget {
+    Gtid(String),
+    File(String, String),
+}
+
+/// (major, minor, patch) from "8.0.36-0ubuntu…" or "10.11.14-MariaDB-…".
+pub fn version_numbers(version: &str) -> (u32, u32, u32) {
+    let mut it = version
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    (
+        it.next().unwrap_or(0),
+        it.next().unwrap_or(0),
+        it.next().unwrap_or(0),
+    )
+}
+
 /// Which server family answered: they name the same things differently.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum MysqlFlavor {
@@ -21,14 +44,63 @@ impl MysqlFlavor {
         }
     }
 
-    /// What promoting a replica runs, in order: stop the replica threads, forget the source,
-    /// accept writes. The plan shows these very statements and the connector runs them.
-    pub fn promote_statements(self) -> &'static [&'static str] {
+    /// MySQL 8.0.22 renamed `SLAVE` to `REPLICA` in the replication statements; MariaDB and
+    /// older MySQL only know `SLAVE`.
+    pub fn replica_keyword(self, version: &str) -> &'static str {
         match self {
-            Self::MariaDb => &["STOP SLAVE", "RESET SLAVE ALL", "SET GLOBAL read_only=OFF"],
-            Self::MySql => &[
+            Self::MySql if version_numbers(version) >= (8, 0, 22) => "REPLICA",
+            _ => "SLAVE",
+        }
+    }
+
+    /// The first step of a promotion: stop receiving, so the relay log stops growing while
+    /// the SQL thread applies what it holds.
+    pub fn stop_io_statement(self, version: &str) -> &'static str {
+        match self.replica_keyword(version) {
+            "REPLICA" => "STOP REPLICA IO_THREAD",
+            _ => "STOP SLAVE IO_THREAD",
+        }
+    }
+
+    /// Waits (at most [`CATCH_UP_WAIT_SECONDS`]) until the SQL thread has applied `target`,
+    /// what the stopped IO thread received.
+    pub fn wait_statement(self, version: &str, target: &CatchUpTarget) -> String {
+        let quote = |t: &str| t.replace('\\', "\\\\").replace('\'', "''");
+        let s = CATCH_UP_WAIT_SECONDS;
+        match (self, target) {
+            (Self::MariaDb, CatchUpTarget::Gtid(pos)) => {
+                format!("SELECT MASTER_GTID_WAIT('{}', {s})", quote(pos))
+            }
+            (Self::MySql, CatchUpTarget::Gtid(set)) => {
+                format!("SELECT WAIT_FOR_EXECUTED_GTID_SET('{}', {s})", quote(set))
+            }
+            (_, CatchUpTarget::File(file, pos)) => {
+                let f = if self == Self::MySql && version_numbers(version) >= (8, 0, 26) {
+                    "SOURCE_POS_WAIT"
+                } else {
+                    "MASTER_POS_WAIT"
+                };
+                format!("SELECT {f}('{}', {pos}, {s})", quote(file))
+            }
+        }
+    }
+
+    /// What promoting a replica runs once what it received is applied, in order: stop the
+    /// replica threads, forget the source, accept writes. The plan shows these very
+    /// statements (after [`Self::stop_io_statement`] and [`Self::wait_statement`]) and the
+    /// connector runs them.
+    pub fn promote_statements(self, version: &str) -> &'static [&'static str] {
+        match (self, self.replica_keyword(version)) {
+            (Self::MariaDb, _) => &["STOP SLAVE", "RESET SLAVE ALL", "SET GLOBAL read_only=OFF"],
+            (Self::MySql, "REPLICA") => &[
                 "STOP REPLICA",
                 "RESET REPLICA ALL",
+                "SET GLOBAL super_read_only=OFF",
+                "SET GLOBAL read_only=OFF",
+            ],
+            (Self::MySql, _) => &[
+                "STOP SLAVE",
+                "RESET SLAVE ALL",
                 "SET GLOBAL super_read_only=OFF",
                 "SET GLOBAL read_only=OFF",
             ],
@@ -86,6 +158,37 @@ impl ReplicaStatus {
         self.io_running.eq_ignore_ascii_case("yes")
     }
 
+    /// What the IO thread received, as the target a promotion waits for: the received GTID
+    /// position when GTIDs are used, else the source binlog file and offset read up to. With
+    /// `literal` false the values are the columns' names (the plan cannot know them yet: they
+    /// are read after the IO thread stops).
+    pub fn received_target(&self, flavor: MysqlFlavor, literal: bool) -> CatchUpTarget {
+        let uses_gtid = match flavor {
+            MysqlFlavor::MariaDb => self.using_gtid.as_deref().is_some_and(|u| u != "No"),
+            MysqlFlavor::MySql => self.retrieved_gtid_set.is_some(),
+        };
+        let received = match flavor {
+            MysqlFlavor::MariaDb => self.gtid_io_pos.as_deref(),
+            MysqlFlavor::MySql => self.retrieved_gtid_set.as_deref(),
+        };
+        match (uses_gtid, received, literal) {
+            (true, Some(r), true) => CatchUpTarget::Gtid(r.to_string()),
+            (true, _, false) => CatchUpTarget::Gtid(
+                match flavor {
+                    MysqlFlavor::MariaDb => "<Gtid_IO_Pos>",
+                    MysqlFlavor::MySql => "<Retrieved_Gtid_Set>",
+                }
+                .into(),
+            ),
+            (_, _, true) => {
+                CatchUpTarget::File(self.read_log_file.clone(), self.read_log_pos.to_string())
+            }
+            (_, _, false) => {
+                CatchUpTarget::File("<Master_Log_File>".into(), "<Read_Master_Log_Pos>".into())
+            }
+        }
+    }
+
     /// The IO thread has received events the SQL thread has not applied yet (by file/offset).
     pub fn relay_behind_by_position(&self) -> bool {
         (self.read_log_file.as_str(), self.read_log_pos)
@@ -141,8 +244,10 @@ impl MysqlServer {
         self.reachable && !self.read_only && self.super_read_only != Some(true)
     }
 
-    pub fn connections_percent(&self) -> f64 {
-        100.0 * f64::from(self.connections) / f64::from(self.max_connections.max(1))
+    /// `None` while `max_connections` is unknown (0): never 100 × connections.
+    pub fn connections_percent(&self) -> Option<f64> {
+        (self.max_connections > 0)
+            .then(|| 100.0 * f64::from(self.connections) / f64::from(self.max_connections))
     }
 
     /// What this server has applied, as the flavour names it.
@@ -244,5 +349,67 @@ impl MysqlSnapshot {
         } else {
             format!("{} -> {}", sources.join(", "), replicas.join(", "))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_follow_the_version_slave_before_mysql_8_0_22() {
+        let maria = MysqlFlavor::MariaDb;
+        let my = MysqlFlavor::MySql;
+        assert_eq!(
+            maria.promote_statements("10.11.14-MariaDB-log"),
+            ["STOP SLAVE", "RESET SLAVE ALL", "SET GLOBAL read_only=OFF"]
+        );
+        for old in ["8.0.0", "8.0.21-log", "5.7.44"] {
+            assert_eq!(
+                my.promote_statements(old)[..2],
+                ["STOP SLAVE", "RESET SLAVE ALL"]
+            );
+            assert_eq!(my.stop_io_statement(old), "STOP SLAVE IO_THREAD", "{old}");
+        }
+        for new in ["8.0.22", "8.0.36-0ubuntu0.22.04.1", "8.4.2"] {
+            assert_eq!(
+                my.promote_statements(new)[..2],
+                ["STOP REPLICA", "RESET REPLICA ALL"]
+            );
+            assert_eq!(my.stop_io_statement(new), "STOP REPLICA IO_THREAD", "{new}");
+        }
+        assert_eq!(
+            maria.stop_io_statement("10.11.14-MariaDB"),
+            "STOP SLAVE IO_THREAD"
+        );
+        let gtid = CatchUpTarget::Gtid("0-1-12".into());
+        assert_eq!(
+            maria.wait_statement("10.11.14-MariaDB", &gtid),
+            "SELECT MASTER_GTID_WAIT('0-1-12', 10)"
+        );
+        assert_eq!(
+            my.wait_statement("8.0.36", &CatchUpTarget::Gtid("u:1-5".into())),
+            "SELECT WAIT_FOR_EXECUTED_GTID_SET('u:1-5', 10)"
+        );
+        let file = CatchUpTarget::File("binlog.000003".into(), "500".into());
+        assert_eq!(
+            my.wait_statement("8.0.25", &file),
+            "SELECT MASTER_POS_WAIT('binlog.000003', 500, 10)"
+        );
+        assert_eq!(
+            my.wait_statement("8.0.26", &file),
+            "SELECT SOURCE_POS_WAIT('binlog.000003', 500, 10)"
+        );
+    }
+
+    #[test]
+    fn connections_percent_is_unknown_without_max_connections() {
+        let mut s = MysqlServer {
+            connections: 7,
+            ..MysqlServer::default()
+        };
+        assert_eq!(s.connections_percent(), None);
+        s.max_connections = 70;
+        assert_eq!(s.connections_percent(), Some(10.0));
     }
 }

@@ -204,6 +204,71 @@ impl Collector<'_> {
     }
 }
 
+/// `host:port` (port 3306 when not given, host in lower case) and the `name` parameter of a
+/// `mysql://` URL, as the connector names its servers.
+fn mysql_server_id(url: &str) -> (String, Option<String>) {
+    let rest = url.trim();
+    let rest = rest.split_once("://").map_or(rest, |(_, r)| r);
+    let (authority, query) = match rest.find(['/', '?']) {
+        Some(i) => (&rest[..i], rest[i..].split_once('?').map_or("", |(_, q)| q)),
+        None => (rest, ""),
+    };
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = match host_port.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((h, p)) => (format!("[{h}]"), p.strip_prefix(':').unwrap_or("")),
+            None => (host_port.to_string(), ""),
+        },
+        None => match host_port.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), p),
+            None => (host_port.to_string(), ""),
+        },
+    };
+    let port = if port.is_empty() { "3306" } else { port };
+    let name = query
+        .split('&')
+        .find_map(|p| p.strip_prefix("name="))
+        .map(str::to_string);
+    (format!("{}:{port}", host.to_ascii_lowercase()), name)
+}
+
+/// Two URLs of one MySQL endpoint must not be the same server or share a name: a promotion
+/// picks its server by name, and one server read twice hides a missing one.
+fn mysql_servers_unique(c: &mut Collector<'_>, servers: &[(Loc, &str)]) {
+    let mut addresses: HashMap<String, &Loc> = HashMap::new();
+    let mut names: HashMap<String, &Loc> = HashMap::new();
+    for (loc, url) in servers {
+        if url.trim().is_empty() {
+            continue;
+        }
+        let (address, name) = mysql_server_id(url);
+        if let Some(first) = addresses.get(&address) {
+            c.push(
+                loc,
+                format!(
+                    "{address} is already listed in {}: each server of a MySQL endpoint once",
+                    first.field
+                ),
+            );
+            continue;
+        }
+        addresses.insert(address.clone(), loc);
+        let name = name.unwrap_or(address);
+        if let Some(first) = names.get(&name) {
+            c.push(
+                loc,
+                format!(
+                    "the server name \"{name}\" is already used by {}: server names must \
+                     differ (a promotion picks its server by name)",
+                    first.field
+                ),
+            );
+        } else {
+            names.insert(name, loc);
+        }
+    }
+}
+
 /// Problems with one profile on its own (not comparing it with others).
 pub fn validate_profile(p: &Profile) -> Vec<Problem> {
     let mut c = Collector {
@@ -291,13 +356,13 @@ pub fn validate_profile(p: &Profile) -> Vec<Problem> {
         let f = c.name("mysql", i, &e.name, true);
         unique(&mut c, "mysql", i, &e.name);
         c.url(&f.key("primary_url"), &e.primary_url, &["mysql"]);
+        let mut servers = vec![(f.key("primary_url"), e.primary_url.as_str())];
         for (j, r) in e.replica_urls.iter().enumerate() {
-            c.url(
-                &f.item("replica_urls", j, &(j + 1).to_string()),
-                r,
-                &["mysql"],
-            );
+            let loc = f.item("replica_urls", j, &(j + 1).to_string());
+            c.url(&loc, r, &["mysql"]);
+            servers.push((loc, r.as_str()));
         }
+        mysql_servers_unique(&mut c, &servers);
         c.secret(&f.key("password"), e.password.as_ref());
         if e.max_failover_lag_seconds == 0 {
             c.push(

@@ -2,27 +2,48 @@
 //! threads, lag (unknown said as such), positions, errors, connections and queries/s; the
 //! topology line; lag, backlog and qps plots; Promote through the confirm dialog.
 
-use super::charts::{PlotLine, time_plot_ui};
+use super::charts::{ChartCache, PlotLine, time_plot_ui};
 use super::theme;
 use crate::actions::Action;
 use crate::app::ScaleboardApp;
-use crate::metrics::SeriesKey;
+use crate::app::TimeRange;
+use crate::metrics::{MetricStore, SeriesKey};
 use crate::model::mysql::{MysqlServer, MysqlSnapshot};
 use crate::model::snapshot::DbRole;
 
+/// What drawing a cluster needs from the app besides the fleet, borrowed beside it so the
+/// snapshots are drawn in place (never cloned per frame).
+struct Ctx<'a> {
+    read_only_profile: bool,
+    limit_pct: f64,
+    store: &'a MetricStore,
+    charts: &'a mut ChartCache,
+    range: TimeRange,
+    now: i64,
+    /// The Promote button clicked this frame, proposed once drawing is done.
+    promote: Option<Action>,
+}
+
 /// Every MySQL/MariaDB cluster the fleet polls.
 pub fn mysql_clusters_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
-    let clusters: Vec<(String, MysqlSnapshot)> = app
-        .fleet
-        .mysql_clusters()
-        .map(|(e, db)| (e.info.id.clone(), db.clone()))
-        .collect();
-    for (endpoint, db) in &clusters {
-        cluster_ui(app, ui, endpoint, db);
+    let mut ctx = Ctx {
+        read_only_profile: app.profiles.active.read_only,
+        limit_pct: app.profiles.active.thresholds.connections_percent,
+        store: &app.store,
+        charts: &mut app.charts,
+        range: app.view.range,
+        now: app.clock.now_ms(),
+        promote: None,
+    };
+    for (e, db) in app.fleet.mysql_clusters() {
+        cluster_ui(&mut ctx, ui, &e.info.id, db);
+    }
+    if let Some(action) = ctx.promote.take() {
+        app.propose(action);
     }
 }
 
-fn cluster_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, endpoint: &str, db: &MysqlSnapshot) {
+fn cluster_ui(ctx: &mut Ctx<'_>, ui: &mut egui::Ui, endpoint: &str, db: &MysqlSnapshot) {
     let flavor = db
         .servers
         .iter()
@@ -50,8 +71,7 @@ fn cluster_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, endpoint: &str, db: &M
         );
     }
     ui.label(egui::RichText::new(db.topology_line()).monospace());
-    let read_only_profile = app.profiles.active.read_only;
-    let limit_pct = app.profiles.active.thresholds.connections_percent;
+    let (read_only_profile, limit_pct) = (ctx.read_only_profile, ctx.limit_pct);
     let mut promote = None;
     egui::Grid::new(("mysql_grid", endpoint))
         .striped(true)
@@ -94,10 +114,10 @@ fn cluster_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, endpoint: &str, db: &M
             }
         }
     }
-    if let Some(action) = promote {
-        app.propose(action);
+    if promote.is_some() {
+        ctx.promote = promote;
     }
-    plots_ui(app, ui, endpoint, db);
+    plots_ui(ctx, ui, endpoint, db);
 }
 
 fn server_row_ui(ui: &mut egui::Ui, s: &MysqlServer, lag_limit: u64, limit_pct: f64) {
@@ -174,8 +194,11 @@ fn server_row_ui(ui: &mut egui::Ui, s: &MysqlServer, lag_limit: u64, limit_pct: 
     };
     ui.monospace(positions);
     let pct = s.connections_percent();
-    let text = format!("{} / {} ({pct:.0} %)", s.connections, s.max_connections);
-    if pct >= limit_pct {
+    let text = match pct {
+        Some(pct) => format!("{} / {} ({pct:.0} %)", s.connections, s.max_connections),
+        None => format!("{} / max unknown", s.connections),
+    };
+    if pct.is_some_and(|p| p >= limit_pct) {
         ui.colored_label(theme::WARN, text);
     } else {
         ui.label(text);
@@ -183,9 +206,8 @@ fn server_row_ui(ui: &mut egui::Ui, s: &MysqlServer, lag_limit: u64, limit_pct: 
     ui.label(s.qps.map_or("—".into(), |q| format!("{q:.0}")));
 }
 
-fn plots_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, endpoint: &str, db: &MysqlSnapshot) {
-    let now = app.clock.now_ms();
-    let range = app.view.range;
+fn plots_ui(ctx: &mut Ctx<'_>, ui: &mut egui::Ui, endpoint: &str, db: &MysqlSnapshot) {
+    let (now, range) = (ctx.now, ctx.range);
     let names = |replicas: bool| -> Vec<(String, String)> {
         db.servers
             .iter()
@@ -236,8 +258,8 @@ fn plots_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, endpoint: &str, db: &Mys
                 title,
                 unit,
                 &lines,
-                &app.store,
-                &mut app.charts,
+                ctx.store,
+                ctx.charts,
                 range,
                 now,
                 150.0,

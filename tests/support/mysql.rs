@@ -297,6 +297,80 @@ impl MariaPair {
     }
 }
 
+/// A client session holding `LOCK TABLES app.t WRITE` on one server: the replica's SQL thread
+/// waits on it, so what the IO thread receives stays unapplied. Released when the session's
+/// `SLEEP` ends or this guard drops (the client is killed).
+pub struct TableLock(Child);
+
+impl TableLock {
+    pub fn release(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for TableLock {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl MariaPair {
+    /// Hold a write lock on `app.t` on `s` for `secs` seconds; returns once it is held.
+    pub fn lock_table(&self, s: &MyServer, secs: u32) -> TableLock {
+        let sleeping = "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+                        WHERE INFO LIKE 'SELECT SLEEP%'";
+        let before: u32 = self.sql(s, sleeping).parse().unwrap_or(0);
+        let child = Command::new(binary("/usr/bin/mariadb"))
+            .arg("--no-defaults")
+            .arg(format!("--socket={}", s.socket.display()))
+            .args(["-u", "root", "-N", "-B", "-e"])
+            .arg(format!("LOCK TABLES app.t WRITE; SELECT SLEEP({secs})"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start the mariadb client: {e}"));
+        let lock = TableLock(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.sql(s, sleeping).parse::<u32>().unwrap_or(0) <= before {
+            assert!(Instant::now() < deadline, "the table lock was never taken");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        lock
+    }
+
+    /// One column of the replica's `SHOW SLAVE STATUS`.
+    pub fn slave_status(&self, column: &str) -> String {
+        // Without -N: the vertical output keeps its column names.
+        let out = Command::new(binary("/usr/bin/mariadb"))
+            .arg("--no-defaults")
+            .arg(format!("--socket={}", self.replica.socket.display()))
+            .args(["-u", "root", "-B", "-e", "SHOW SLAVE STATUS\\G"])
+            .output()
+            .unwrap_or_else(|e| panic!("mariadb: {e}"));
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("{column}: ")))
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Until the replica's IO thread has received what the primary wrote (applied or not).
+    pub fn wait_received(&self) {
+        let want = self.sql(&self.primary, "SELECT @@gtid_binlog_pos");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.slave_status("Gtid_IO_Pos") != want {
+            assert!(
+                Instant::now() < deadline,
+                "the IO thread never received {want}: {}",
+                self.sql(&self.replica, "SHOW SLAVE STATUS\\G")
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
 impl Drop for MariaPair {
     fn drop(&mut self) {
         for s in [&self.primary, &self.replica] {

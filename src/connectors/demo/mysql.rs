@@ -107,11 +107,9 @@ pub fn output(sim: &SimMysql, now_ms: TimeMs) -> (Snapshot, Vec<Sample>) {
             "connections",
             f64::from(s.connections),
         ));
-        samples.push(Sample::new(
-            &target,
-            "connections_percent",
-            s.connections_percent(),
-        ));
+        if let Some(pct) = s.connections_percent() {
+            samples.push(Sample::new(&target, "connections_percent", pct));
+        }
         if let Some(l) = s.lag_seconds {
             samples.push(Sample::new(&target, "lag_seconds", l));
         }

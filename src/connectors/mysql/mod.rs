@@ -79,7 +79,9 @@ struct Inner {
     endpoint: MysqlEndpoint,
     servers: Vec<Arc<Server>>,
     secret_lookup: Option<SecretLookup>,
-    keyring_password: tokio::sync::OnceCell<Option<String>>,
+    /// The looked-up password (or that none was found), kept until a server refuses the login:
+    /// then looked up again, so `scaleboard secret set` reaches a running window.
+    keyring_password: super::secret_cell::SecretCell<Option<String>>,
     /// Where a password was looked for when none was found, added to "access denied" errors.
     missing_hint: Mutex<Option<String>>,
     memory: Mutex<topology::Memory>,
@@ -132,7 +134,7 @@ impl MysqlConnector {
                 endpoint,
                 servers,
                 secret_lookup,
-                keyring_password: tokio::sync::OnceCell::new(),
+                keyring_password: super::secret_cell::SecretCell::new(),
                 missing_hint: Mutex::new(None),
                 memory: Mutex::new(topology::Memory::default()),
             }),
@@ -210,7 +212,7 @@ impl Inner {
             })
             .await?;
         if let Some(p) = stored {
-            return Ok(Some(p.clone()));
+            return Ok(Some(p));
         }
         Ok(std::env::var("MYSQL_PWD").ok().filter(|p| !p.is_empty()))
     }
@@ -218,6 +220,9 @@ impl Inner {
     fn describe(&self, server: &Server, e: &mysql_async::Error, had_password: bool) -> QueryError {
         match e {
             mysql_async::Error::Server(s) if matches!(s.code, 1044 | 1045 | 1698) => {
+                if matches!(s.code, 1045 | 1698) {
+                    self.keyring_password.forget();
+                }
                 let hint = self
                     .missing_hint
                     .lock()
@@ -273,6 +278,16 @@ impl Inner {
     /// Run statements on one server, connecting first when needed; each returns its rows. A
     /// broken connection is dropped so the next call opens a fresh one.
     async fn run(&self, server: &Server, sql: &[&str]) -> Result<Vec<Vec<Row>>, QueryError> {
+        self.run_for(server, sql, SERVER_TIMEOUT).await
+    }
+
+    /// [`Self::run`] with its own per-statement limit (a statement that waits on purpose).
+    async fn run_for(
+        &self,
+        server: &Server,
+        sql: &[&str],
+        limit: Duration,
+    ) -> Result<Vec<Vec<Row>>, QueryError> {
         let mut guard = server.conn.lock().await;
         if guard.is_none() {
             *guard = Some(self.connect(server).await?);
@@ -285,11 +300,8 @@ impl Inner {
         };
         let mut out = Vec::with_capacity(sql.len());
         for statement in sql {
-            let result = tokio::time::timeout(
-                SERVER_TIMEOUT,
-                conn.query::<mysql_async::Row, _>(*statement),
-            )
-            .await;
+            let result =
+                tokio::time::timeout(limit, conn.query::<mysql_async::Row, _>(*statement)).await;
             match result {
                 Ok(Ok(rows)) => out.push(rows.iter().map(row_values).collect()),
                 Ok(Err(e)) => {
@@ -304,7 +316,7 @@ impl Inner {
                     return Err(QueryError::Timeout(format!(
                         "{} did not answer within {} s (slow or paused)",
                         server.address,
-                        SERVER_TIMEOUT.as_secs()
+                        limit.as_secs()
                     )));
                 }
             }

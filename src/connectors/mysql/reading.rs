@@ -56,17 +56,7 @@ pub fn flavor(version: &str, comment: &str) -> MysqlFlavor {
     }
 }
 
-/// (major, minor, patch) from "8.0.36-0ubuntu…" or "10.11.14-MariaDB-…".
-pub fn version_numbers(version: &str) -> (u32, u32, u32) {
-    let mut it = version
-        .split(|c: char| !c.is_ascii_digit())
-        .map(|p| p.parse::<u32>().unwrap_or(0));
-    (
-        it.next().unwrap_or(0),
-        it.next().unwrap_or(0),
-        it.next().unwrap_or(0),
-    )
-}
+pub use crate::model::mysql::version_numbers;
 
 /// The replica-status statement this server understands.
 pub fn replica_status_sql(flavor: MysqlFlavor, version: &str) -> &'static str {

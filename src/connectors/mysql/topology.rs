@@ -71,11 +71,10 @@ pub fn assemble(
             "connections",
             f64::from(s.connections),
         ));
-        samples.push(Sample::new(
-            &target,
-            "connections_percent",
-            s.connections_percent(),
-        ));
+        // Without max_connections (0: not read) there is no share to plot.
+        if let Some(pct) = s.connections_percent() {
+            samples.push(Sample::new(&target, "connections_percent", pct));
+        }
         if let Some(lag) = s.lag_seconds {
             samples.push(Sample::new(&target, "lag_seconds", lag));
         }
@@ -195,6 +194,11 @@ mod tests {
                 .any(|s| s.metric == "qps" && s.target == "c/p")
         );
         assert!(!samples.iter().any(|s| s.metric == "lag_seconds"));
+        assert!(
+            samples
+                .iter()
+                .any(|s| s.metric == "connections_percent" && s.target == "c/p" && s.value == 90.0)
+        );
         let polls = [
             poll("p", DbRole::Primary, Err("connection refused".into())),
             poll(
@@ -219,5 +223,22 @@ mod tests {
         assert!(!db.servers[0].second_writable);
         assert!(db.servers[1].second_writable);
         assert!(db.topology_line().contains("SECOND WRITABLE SERVER"));
+    }
+
+    #[test]
+    fn no_connection_share_while_max_connections_is_unknown() {
+        let mut unknown = maria(false, "0-1-2", None);
+        unknown.max_connections = 0;
+        let polls = [poll("p", DbRole::Primary, Ok(unknown))];
+        let (_, samples) = assemble("c", &polls, &mut Memory::default(), 5);
+        assert!(
+            samples
+                .iter()
+                .any(|s| s.metric == "connections" && s.value == 90.0)
+        );
+        assert!(
+            !samples.iter().any(|s| s.metric == "connections_percent"),
+            "{samples:?}"
+        );
     }
 }
