@@ -318,6 +318,7 @@ mod tests {
                 read_only: false,
                 max_failover_lag_bytes: 1 << 20,
                 kube_context: None,
+                patroni_links: Vec::new(),
             },
         }
     }
