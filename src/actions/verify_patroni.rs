@@ -26,9 +26,9 @@ pub(super) fn check(action: &Action, s: &PatroniSnapshot) -> Verification {
                     && sw.to.as_deref() == candidate.as_deref() =>
             {
                 Verification::Done(format!(
-                    "switchover {} scheduled at {}",
-                    sw.describe(),
-                    sw.at
+                    "switchover scheduled at {}: {}",
+                    sw.at,
+                    sw.describe()
                 ))
             }
             Some(sw) => Verification::Pending(format!(
