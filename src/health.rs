@@ -372,6 +372,7 @@ fn patroni(
     if p.paused {
         reasons.push("paused (maintenance mode): Patroni will not fail over by itself".into());
     }
+    let leader_timeline = p.leader().and_then(|l| l.timeline);
     for m in &p.members {
         let mut why = Vec::new();
         let mut state = HealthState::Ok;
@@ -385,8 +386,19 @@ fn patroni(
                 why.push(format!(
                     "lag {} over maximum_lag_on_failover {}",
                     format_bytes(lag),
-                    format_bytes(p.lag_limit())
+                    p.lag_limit_text()
                 ));
+            }
+            if !m.role.is_leader() {
+                // A replica whose lag Patroni cannot tell is not streaming from anyone.
+                if m.lag_bytes.is_none() {
+                    why.push("lag unknown — not streaming".into());
+                }
+                if let (Some(tl), Some(leader_tl)) = (m.timeline, leader_timeline)
+                    && tl < leader_tl
+                {
+                    why.push(format!("timeline {tl}, leader on {leader_tl}"));
+                }
             }
             if m.pending_restart {
                 why.push("pending restart".into());
@@ -736,5 +748,39 @@ mod tests {
             h.line(),
             "stale: connection refused (showing the last view)"
         );
+    }
+
+    #[test]
+    fn a_patroni_replica_not_streaming_or_on_an_old_timeline_is_degraded() {
+        use crate::model::patroni::{PatroniMember, PatroniRole, PatroniSnapshot};
+        let m = |name: &str, role, tl, lag| PatroniMember {
+            name: String::from(name),
+            role,
+            state: "running".into(),
+            timeline: Some(tl),
+            lag_bytes: lag,
+            ..PatroniMember::default()
+        };
+        let p = PatroniSnapshot {
+            cluster: "c".into(),
+            members: vec![
+                m("a", PatroniRole::Leader, 3, None),
+                m("b", PatroniRole::Replica, 3, None),
+                m("c", PatroniRole::Replica, 2, Some(0)),
+                m("d", PatroniRole::Replica, 3, Some(0)),
+            ],
+            ..PatroniSnapshot::default()
+        };
+        let h = assess_snapshot(&Snapshot::Patroni(Box::new(p)), &Thresholds::default());
+        assert_eq!(h.state, HealthState::Degraded, "{h:?}");
+        let of = |n: &str| h.members.iter().find(|x| x.name == n).unwrap();
+        assert_eq!(of("a").state, HealthState::Ok);
+        assert_eq!(of("d").state, HealthState::Ok);
+        assert_eq!(of("b").state, HealthState::Degraded);
+        assert_eq!(
+            of("b").reason.as_deref(),
+            Some("lag unknown — not streaming")
+        );
+        assert_eq!(of("c").reason.as_deref(), Some("timeline 2, leader on 3"));
     }
 }

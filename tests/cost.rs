@@ -437,6 +437,7 @@ fn live_cost_follows_a_demo_fleet_scale() {
         read_only: false,
         max_failover_lag_bytes: 1 << 20,
         kube_context: None,
+        patroni_links: Vec::new(),
     };
     let plan = plan(
         Action::ScaleWorkload {

@@ -121,6 +121,7 @@ impl Rig {
             read_only,
             max_failover_lag_bytes: 1 << 20,
             kube_context: None,
+            patroni_links: Vec::new(),
         };
         let plan = plan(action, &self.view, &policy);
         let endpoint = plan.action.endpoint().to_string();
@@ -233,6 +234,7 @@ fn promotion_is_refused_while_the_primary_answers_and_recorded_when_forced() {
         read_only: false,
         max_failover_lag_bytes: 1 << 30,
         kube_context: None,
+        patroni_links: Vec::new(),
     };
     let preview = plan(action.clone(), &rig.view, &policy);
     assert!(preview.refused());
@@ -265,6 +267,7 @@ fn grace_period_counts_down_before_execution() {
         read_only: false,
         max_failover_lag_bytes: 1 << 20,
         kube_context: None,
+        patroni_links: Vec::new(),
     };
     let plan = plan(
         Action::ScaleWorkload {

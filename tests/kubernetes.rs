@@ -293,6 +293,7 @@ impl Rig {
             read_only: false,
             max_failover_lag_bytes: 1 << 20,
             kube_context: None,
+            patroni_links: Vec::new(),
         };
         plan(action, &self.view, &policy)
     }
@@ -753,6 +754,7 @@ async fn access_review_denial_disables_the_action_with_its_reason() {
         read_only: false,
         max_failover_lag_bytes: 0,
         kube_context: None,
+        patroni_links: Vec::new(),
     };
     let p = plan(
         Action::ScaleWorkload {

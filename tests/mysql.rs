@@ -79,6 +79,7 @@ fn policy() -> PlanPolicy {
         read_only: false,
         max_failover_lag_bytes: 1 << 20,
         kube_context: None,
+        patroni_links: Vec::new(),
     }
 }
 

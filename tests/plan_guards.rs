@@ -57,6 +57,7 @@ fn policy(read_only: bool) -> PlanPolicy {
         read_only,
         max_failover_lag_bytes: 1 << 20,
         kube_context: None,
+        patroni_links: Vec::new(),
     }
 }
 

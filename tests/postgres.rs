@@ -88,6 +88,7 @@ fn policy() -> PlanPolicy {
         read_only: false,
         max_failover_lag_bytes: MIB,
         kube_context: None,
+        patroni_links: Vec::new(),
     }
 }
 

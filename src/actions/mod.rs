@@ -21,4 +21,4 @@ mod verify_patroni;
 
 pub use crate::model::action::{Action, ActionId};
 pub use dry_run::DryRunOutcome;
-pub use plan::{FleetView, Guard, GuardLevel, Plan, PlanPolicy, plan};
+pub use plan::{FleetView, Guard, GuardLevel, PatroniLink, Plan, PlanPolicy, plan};

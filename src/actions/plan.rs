@@ -36,6 +36,32 @@ pub struct PlanPolicy {
     pub max_failover_lag_bytes: u64,
     /// Kubernetes context for the kubectl line, per endpoint name (the demo uses its own name).
     pub kube_context: Option<String>,
+    /// PostgreSQL endpoints whose servers a Patroni endpoint manages (its `discover_from`):
+    /// `pg_promote` on them is refused even when no address matches a member.
+    pub patroni_links: Vec<PatroniLink>,
+}
+
+/// A Patroni endpoint and the PostgreSQL endpoint it names in `discover_from`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PatroniLink {
+    pub patroni: String,
+    pub postgres: String,
+}
+
+impl PatroniLink {
+    /// The links a profile declares.
+    pub fn of_profile(profile: &crate::profiles::Profile) -> Vec<Self> {
+        profile
+            .patroni
+            .iter()
+            .filter_map(|p| {
+                Some(Self {
+                    patroni: p.name.clone(),
+                    postgres: p.discover_from.clone()?,
+                })
+            })
+            .collect()
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -588,7 +614,7 @@ fn plan_promote(
     }
     let mut alternative = None;
     if let Some((guard, switchover)) =
-        candidate.and_then(|c| super::plan_patroni::promote_refusal(fleet, c))
+        candidate.and_then(|c| super::plan_patroni::promote_refusal(fleet, policy, endpoint, c))
     {
         guards.insert(0, guard);
         alternative = switchover;

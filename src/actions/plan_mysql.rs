@@ -383,6 +383,7 @@ mod tests {
             read_only: false,
             max_failover_lag_bytes: 0,
             kube_context: None,
+            patroni_links: Vec::new(),
         }
     }
 

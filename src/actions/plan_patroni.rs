@@ -5,7 +5,7 @@
 
 use super::plan::{Alternative, FleetView, Guard, Plan, PlanPolicy, format_bytes, unknown_target};
 use crate::model::action::Action;
-use crate::model::patroni::{PatroniMember, PatroniRole, PatroniSnapshot};
+use crate::model::patroni::{PatroniMember, PatroniSnapshot};
 use crate::model::snapshot::DbServer;
 
 pub(super) fn plan_patroni(action: &Action, fleet: &dyn FleetView, policy: &PlanPolicy) -> Plan {
@@ -43,7 +43,7 @@ pub(super) fn plan_patroni(action: &Action, fleet: &dyn FleetView, policy: &Plan
             );
             let to = candidate.as_deref().unwrap_or("the member Patroni picks");
             (
-                format!("Switchover {cluster}: {leader} -> {to}"),
+                format!("Switchover {cluster} (endpoint {endpoint}): {leader} -> {to}"),
                 match scheduled_at {
                     Some(at) => format!("at {at}: {to} leads, {leader} follows it"),
                     None => {
@@ -57,7 +57,7 @@ pub(super) fn plan_patroni(action: &Action, fleet: &dyn FleetView, policy: &Plan
         Action::PatroniFailover { candidate, .. } => {
             failover_guards(s, candidate, &mut guards);
             (
-                format!("Failover {cluster} to {candidate}"),
+                format!("Failover {cluster} (endpoint {endpoint}) to {candidate}"),
                 format!("{candidate} leads on a new timeline"),
                 format!(
                     "{} failover {} --candidate {candidate} --force\n# or: {} -XPOST {}/failover -d '{{\"candidate\":\"{candidate}\"}}'",
@@ -83,7 +83,7 @@ pub(super) fn plan_patroni(action: &Action, fleet: &dyn FleetView, policy: &Plan
                 ))),
             }
             (
-                format!("Cancel the scheduled switchover of {cluster}"),
+                format!("Cancel the scheduled switchover of {cluster} (endpoint {endpoint})"),
                 "no switchover scheduled".to_string(),
                 format!(
                     "{} flush {} switchover\n# or: {} -XDELETE {}/switchover",
@@ -96,10 +96,17 @@ pub(super) fn plan_patroni(action: &Action, fleet: &dyn FleetView, policy: &Plan
             )
         }
     };
+    if s.config_unread && !matches!(action, Action::PatroniCancelSwitchover { .. }) {
+        guards.push(Guard::warn(
+            "Patroni's /config could not be read, so maximum_lag_on_failover and \
+             synchronous_mode are unknown: these checks assume Patroni's defaults (1 MiB, off), \
+             and Patroni may still refuse with its own settings.",
+        ));
+    }
     Plan {
         action: action.clone(),
         title,
-        before: before_text(s),
+        before: before_text(s, endpoint),
         after,
         command,
         guards,
@@ -158,18 +165,16 @@ fn switchover_command(
 }
 
 /// The members table kept in the plan and the audit record as "before".
-fn before_text(s: &PatroniSnapshot) -> String {
-    let mut lines = vec![format!(
-        "cluster {}{}; maximum_lag_on_failover {}{}",
-        s.cluster,
-        if s.paused { " (paused)" } else { "" },
-        format_bytes(s.lag_limit()),
-        if s.synchronous_mode {
-            "; synchronous_mode on"
-        } else {
-            ""
-        }
-    )];
+fn before_text(s: &PatroniSnapshot, endpoint: &str) -> String {
+    let mut lines = vec![
+        format!(
+            "Patroni endpoint {endpoint}, cluster {}{}, read from {}",
+            s.cluster,
+            if s.paused { " (paused)" } else { "" },
+            s.answered_by
+        ),
+        s.config_text(),
+    ];
     for m in &s.members {
         let mut line = format!(
             "{} {} {} (timeline {}, lag {})",
@@ -186,7 +191,11 @@ fn before_text(s: &PatroniSnapshot) -> String {
         lines.push(line);
     }
     if let Some(sw) = &s.scheduled_switchover {
-        lines.push(format!("switchover scheduled at {}", sw.at));
+        lines.push(format!(
+            "switchover {} scheduled at {}",
+            sw.describe(),
+            sw.at
+        ));
     }
     lines.join("\n")
 }
@@ -223,7 +232,7 @@ pub(super) fn limitation(
                 "{name} is {} behind, more than maximum_lag_on_failover ({}): Patroni refuses to \
                  promote a member that far behind. Wait for it to catch up.",
                 format_bytes(lag),
-                format_bytes(s.lag_limit())
+                s.lag_limit_text()
             ));
         }
         _ => {}
@@ -236,7 +245,13 @@ pub(super) fn limitation(
              the last leader change yet."
         ));
     }
-    if switchover && s.synchronous_mode && m.role != PatroniRole::SyncStandby {
+    if switchover && s.quorum_mode && !m.role.is_synchronous() {
+        return Some(format!(
+            "synchronous_mode is quorum and {name} is not a quorum standby: Patroni only \
+             switches over to a member of the synchronous quorum."
+        ));
+    }
+    if switchover && s.synchronous_mode && !s.quorum_mode && !m.role.is_synchronous() {
         return Some(format!(
             "synchronous_mode is on and {name} is not a sync standby: Patroni only switches over \
              to the synchronous standby (it would answer \"412 candidate name does not match \
@@ -273,12 +288,12 @@ fn candidate_guards(
         None => guards.push(Guard::pass(format!(
             "{candidate} is running, {} behind (limit {}), on timeline {}{}.",
             m.lag_bytes.map_or("an unknown amount".into(), format_bytes),
-            format_bytes(s.lag_limit()),
+            s.lag_limit_text(),
             m.timeline.map_or("?".into(), |t| t.to_string()),
-            if m.role == PatroniRole::SyncStandby {
-                ", sync standby"
+            if m.role.is_synchronous() {
+                format!(", {}", m.role.label())
             } else {
-                ""
+                String::new()
             }
         ))),
     }
@@ -403,53 +418,106 @@ fn failover_guards(s: &PatroniSnapshot, candidate: &str, guards: &mut Vec<Guard>
     candidate_guards(s, candidate, false, guards);
 }
 
+/// An address compared with a member's: case-insensitive, `localhost` and `[::1]` as
+/// 127.0.0.1 (Patroni reports what its `connect_address` says, profiles what the user typed).
+fn norm_address(a: &str) -> String {
+    let a = a.trim().to_ascii_lowercase();
+    let (host, port) = a.rsplit_once(':').unwrap_or((a.as_str(), ""));
+    let host = host.trim_end_matches('.');
+    let host = match host {
+        "localhost" | "[::1]" | "::1" | "localhost.localdomain" => "127.0.0.1",
+        h => h,
+    };
+    format!("{host}:{port}")
+}
+
 /// The Patroni member a PostgreSQL server is, matched by its `host:port` (or its name), with
 /// the endpoint and cluster it belongs to.
 pub fn managed_by_patroni<'a>(
     fleet: &'a dyn FleetView,
     server: &DbServer,
 ) -> Option<(&'a str, &'a PatroniSnapshot, &'a PatroniMember)> {
-    let norm = |a: &str| a.replace("localhost:", "127.0.0.1:");
     let wanted: Vec<String> = server
         .address
         .iter()
         .chain(std::iter::once(&server.name))
-        .map(|a| norm(a))
+        .map(|a| norm_address(a))
         .collect();
     fleet.patroni_clusters().into_iter().find_map(|(e, s)| {
         s.members
             .iter()
-            .find(|m| wanted.contains(&norm(&m.address())))
+            .find(|m| wanted.contains(&norm_address(&m.address())))
             .map(|m| (e, s, m))
     })
 }
 
 /// The refusal for `pg_promote` on a Patroni member, with the switchover offered instead.
+/// A server of a PostgreSQL endpoint that a Patroni endpoint names in `discover_from` is
+/// Patroni's even when no member's address matches (a DNS name against an IP), and while
+/// that Patroni endpoint has not been read yet its state is unknown: refused too.
 pub(super) fn promote_refusal(
     fleet: &dyn FleetView,
+    policy: &PlanPolicy,
+    endpoint: &str,
     server: &DbServer,
 ) -> Option<(Guard, Option<Alternative>)> {
-    let (endpoint, s, m) = managed_by_patroni(fleet, server)?;
+    if let Some((patroni, s, m)) = managed_by_patroni(fleet, server) {
+        let guard = Guard::refuse(format!(
+            "{} is managed by Patroni cluster {} (member {}): pg_promote would fight Patroni's \
+             leader lock and can leave two primaries. Use a switchover (or, without a healthy \
+             leader, a failover) through Patroni instead.",
+            server.name, s.cluster, m.name
+        ));
+        return Some((guard, switchover_to(patroni, s, &m.name)));
+    }
+    let link = policy
+        .patroni_links
+        .iter()
+        .find(|l| l.postgres == endpoint)?;
+    let Some(s) = fleet.patroni(&link.patroni) else {
+        return Some((
+            Guard::refuse(format!(
+                "{} belongs to PostgreSQL endpoint {endpoint}, whose servers Patroni endpoint {} \
+                 manages (discover_from), and the Patroni state is unknown: it has not been \
+                 read yet. pg_promote would fight Patroni's leader lock; wait for the Patroni \
+                 endpoint to answer and use a switchover or failover through it.",
+                server.name, link.patroni
+            )),
+            None,
+        ));
+    };
     let guard = Guard::refuse(format!(
-        "{} is managed by Patroni cluster {} (member {}): pg_promote would fight Patroni's \
-         leader lock and can leave two primaries. Use a switchover (or, without a healthy \
-         leader, a failover) through Patroni instead.",
-        server.name, s.cluster, m.name
+        "{} belongs to PostgreSQL endpoint {endpoint}, whose servers Patroni endpoint {} \
+         (cluster {}) manages (discover_from): pg_promote would fight Patroni's leader lock and \
+         can leave two primaries. Use a switchover (or, without a healthy leader, a failover) \
+         through Patroni instead.",
+        server.name, link.patroni, s.cluster
     ));
-    let alternative = s.leader().map(|l| Alternative {
+    let member = s
+        .members
+        .iter()
+        .find(|m| m.name.eq_ignore_ascii_case(&server.name))
+        .map(|m| m.name.as_str());
+    Some((
+        guard,
+        member.and_then(|m| switchover_to(&link.patroni, s, m)),
+    ))
+}
+
+fn switchover_to(endpoint: &str, s: &PatroniSnapshot, member: &str) -> Option<Alternative> {
+    s.leader().map(|l| Alternative {
         label: format!(
-            "Switch over {} to {} through Patroni instead",
-            s.cluster, m.name
+            "Switch over {} to {member} through Patroni instead",
+            s.cluster
         ),
         action: Action::PatroniSwitchover {
             endpoint: endpoint.to_string(),
             cluster: s.cluster.clone(),
             leader: l.name.clone(),
-            candidate: Some(m.name.clone()),
+            candidate: Some(member.to_string()),
             scheduled_at: None,
         },
-    });
-    Some((guard, alternative))
+    })
 }
 
 #[cfg(test)]

@@ -58,6 +58,7 @@ fn policy() -> PlanPolicy {
         read_only: false,
         max_failover_lag_bytes: 1 << 20,
         kube_context: None,
+        patroni_links: Vec::new(),
     }
 }
 
@@ -257,4 +258,197 @@ fn verification_waits_for_the_new_leader_and_followers_on_its_timeline() {
         seen,
         Verification::Done("b leads on timeline 3; a, c follow it".into())
     );
+}
+
+/// A view with the PostgreSQL endpoint only: its Patroni endpoint has not answered yet.
+struct NoPatroni(DatabaseSnapshot);
+
+impl FleetView for NoPatroni {
+    fn workload(&self, _: &WorkloadRef) -> Option<&Workload> {
+        None
+    }
+    fn database(&self, _: &str) -> Option<&DatabaseSnapshot> {
+        Some(&self.0)
+    }
+}
+
+fn two_servers(replica_address: &str) -> DatabaseSnapshot {
+    DatabaseSnapshot {
+        cluster: "pg".into(),
+        servers: vec![
+            DbServer {
+                name: "db1".into(),
+                reachable: true,
+                address: Some("db1.example:5432".into()),
+                ..DbServer::default()
+            },
+            DbServer {
+                name: "db2".into(),
+                reachable: true,
+                in_recovery: true,
+                address: Some(replica_address.into()),
+                ..DbServer::default()
+            },
+        ],
+        ..DatabaseSnapshot::default()
+    }
+}
+
+fn promote_db2() -> Action {
+    Action::PromoteReplica {
+        endpoint: "pg".into(),
+        cluster: "pg".into(),
+        replica: "db2".into(),
+    }
+}
+
+#[test]
+fn discover_from_makes_every_server_patronis_and_unknown_state_refuses() {
+    let linked = PlanPolicy {
+        patroni_links: vec![crate::actions::plan::PatroniLink {
+            patroni: "ha".into(),
+            postgres: "pg".into(),
+        }],
+        ..policy()
+    };
+    // No member has this address: only the profile's discover_from ties them.
+    let db = two_servers("db2.example:5432");
+    let unlinked = refused(&plan(
+        promote_db2(),
+        &View(cluster(), Some(db.clone())),
+        &policy(),
+    ));
+    assert!(!unlinked.contains("Patroni"), "{unlinked}");
+    let r = refused(&plan(
+        promote_db2(),
+        &View(cluster(), Some(db.clone())),
+        &linked,
+    ));
+    assert!(
+        r.contains("whose servers Patroni endpoint ha (cluster c) manages"),
+        "{r}"
+    );
+    let r = refused(&plan(promote_db2(), &NoPatroni(db), &linked));
+    assert!(r.contains("the Patroni state is unknown"), "{r}");
+}
+
+#[test]
+fn member_addresses_match_case_insensitively_and_localhost_as_loopback() {
+    let mut s = cluster();
+    s.members[1].host = "127.0.0.1".into();
+    s.members[1].port = 5433;
+    let db = two_servers("LOCALHOST:5433");
+    let r = refused(&plan(promote_db2(), &View(s, Some(db)), &policy()));
+    assert!(
+        r.contains("db2 is managed by Patroni cluster c (member b)"),
+        "{r}"
+    );
+}
+
+#[test]
+fn plans_name_the_endpoint_and_the_url_that_answered() {
+    let p = plan(so("a", Some("b")), &View(cluster(), None), &policy());
+    assert_eq!(p.title, "Switchover c (endpoint ha): a -> b");
+    assert!(
+        p.before
+            .starts_with("Patroni endpoint ha, cluster c, read from http://a:8008"),
+        "{}",
+        p.before
+    );
+}
+
+fn scheduled(at: &str, to: Option<&str>) -> Action {
+    Action::PatroniSwitchover {
+        endpoint: "ha".into(),
+        cluster: "c".into(),
+        leader: "a".into(),
+        candidate: to.map(Into::into),
+        scheduled_at: Some(at.into()),
+    }
+}
+
+#[test]
+fn a_scheduled_switchover_verifies_only_when_time_and_members_match() {
+    let mut s = cluster();
+    s.scheduled_switchover = Some(ScheduledSwitchover {
+        at: "2026-12-01T03:00:00+00:00".into(),
+        from: Some("a".into()),
+        to: Some("b".into()),
+    });
+    let seen = |a: Action| check(&a, &Snapshot::Patroni(Box::new(s.clone())));
+    assert!(matches!(
+        seen(scheduled("2026-12-01T03:00:00Z", Some("b"))),
+        Verification::Done(_)
+    ));
+    // Someone else's schedule is not this one.
+    for other in [
+        scheduled("2026-12-01T04:00:00+00:00", Some("b")),
+        scheduled("2026-12-01T03:00:00+00:00", Some("c")),
+        scheduled("2026-12-01T03:00:00+00:00", None),
+    ] {
+        let v = seen(other.clone());
+        assert!(
+            matches!(&v, Verification::Pending(t) if t.contains("not the one asked")),
+            "{other:?}: {v:?}"
+        );
+    }
+}
+
+#[test]
+fn a_schedule_that_appears_or_changes_stops_every_patroni_write() {
+    let planned = plan(so("a", Some("b")), &View(cluster(), None), &policy());
+    let mut s = cluster();
+    s.scheduled_switchover = Some(ScheduledSwitchover {
+        at: "2026-12-01T03:00:00+00:00".into(),
+        from: Some("a".into()),
+        to: Some("c".into()),
+    });
+    let (verdict, _) =
+        crate::actions::recheck::recheck(&planned, &Snapshot::Patroni(Box::new(s)), false);
+    let crate::actions::recheck::Recheck::Changed(why) = verdict else {
+        panic!("{verdict:?}")
+    };
+    assert!(
+        why.iter()
+            .any(|w| w.contains("scheduled switchover") && w.contains("a -> c")),
+        "{why:?}"
+    );
+}
+
+#[test]
+fn an_unread_config_is_shown_as_unknown_and_warned_about() {
+    let mut s = cluster();
+    s.maximum_lag_on_failover = None;
+    s.config_unread = true;
+    let p = plan(so("a", Some("b")), &View(s, None), &policy());
+    assert!(
+        !p.before.contains("maximum_lag_on_failover 1 MiB"),
+        "{}",
+        p.before
+    );
+    assert!(
+        p.before
+            .contains("maximum_lag_on_failover and synchronous_mode unknown"),
+        "{}",
+        p.before
+    );
+    assert!(
+        p.guards
+            .iter()
+            .any(|g| g.level == GuardLevel::Warn && g.reason.contains("/config could not be read")),
+        "{:#?}",
+        p.guards
+    );
+}
+
+#[test]
+fn quorum_mode_switches_over_to_a_quorum_standby_only() {
+    let mut s = cluster();
+    s.synchronous_mode = true;
+    s.quorum_mode = true;
+    s.members[2].role = PatroniRole::QuorumStandby;
+    let view = View(s, None);
+    assert!(!plan(so("a", Some("c")), &view, &policy()).refused());
+    let r = refused(&plan(so("a", Some("b")), &view, &policy()));
+    assert!(r.contains("not a quorum standby"), "{r}");
 }

@@ -282,7 +282,8 @@ pub fn recheck_note(action: &Action) -> &'static str {
         }
         Action::PatroniSwitchover { .. } | Action::PatroniFailover { .. } => {
             "Right before the request, /cluster is read again: if the leader, the candidate's \
-             state, timeline, tags or lag verdict, or the pause changed, nothing is sent."
+             state, timeline, tags or lag verdict, the pause, the scheduled switchover or \
+             /config changed, nothing is sent."
         }
         Action::PatroniCancelSwitchover { .. } => {
             "Right before the request, /cluster is read again: if the scheduled switchover \
@@ -318,6 +319,7 @@ mod tests {
                 read_only: false,
                 max_failover_lag_bytes: 1 << 20,
                 kube_context: None,
+                patroni_links: Vec::new(),
             },
         }
     }

@@ -28,15 +28,18 @@ pub(super) fn facts(action: &Action, s: Option<&PatroniSnapshot>, out: &mut Vec<
             }
         )
     });
+    // Every Patroni write depends on it: a new one replaces it, a cancel removes it.
+    push(
+        "scheduled switchover".into(),
+        s.scheduled_switchover.as_ref().map_or("none".into(), |sw| {
+            format!("{} at {}", sw.describe(), sw.at)
+        }),
+    );
     match action {
-        Action::PatroniCancelSwitchover { .. } => push(
-            "scheduled switchover".into(),
-            s.scheduled_switchover
-                .as_ref()
-                .map_or("none".into(), |sw| sw.at.clone()),
-        ),
+        Action::PatroniCancelSwitchover { .. } => {}
         Action::PatroniSwitchover { .. } | Action::PatroniFailover { .. } => {
             push("leader".into(), leader);
+            push("Patroni /config".into(), s.config_text());
             push("paused".into(), s.paused.to_string());
             let candidate = match action {
                 Action::PatroniFailover { candidate, .. } => Some(candidate.as_str()),

@@ -16,9 +16,27 @@ pub(super) fn check(action: &Action, s: &PatroniSnapshot) -> Verification {
         },
         Action::PatroniSwitchover {
             scheduled_at: Some(at),
+            leader,
+            candidate,
             ..
         } => match &s.scheduled_switchover {
-            Some(sw) => Verification::Done(format!("switchover scheduled at {}", sw.at)),
+            Some(sw)
+                if same_time(&sw.at, at)
+                    && sw.from.as_deref().is_none_or(|f| f == leader)
+                    && sw.to.as_deref() == candidate.as_deref() =>
+            {
+                Verification::Done(format!(
+                    "switchover scheduled at {}: {}",
+                    sw.at,
+                    sw.describe()
+                ))
+            }
+            Some(sw) => Verification::Pending(format!(
+                "the switchover scheduled is {} at {}, not the one asked ({leader} -> {} at {at})",
+                sw.describe(),
+                sw.at,
+                candidate.as_deref().unwrap_or("Patroni's pick")
+            )),
             None => Verification::Pending(format!("no switchover scheduled at {at} seen yet")),
         },
         Action::PatroniSwitchover {
@@ -28,6 +46,17 @@ pub(super) fn check(action: &Action, s: &PatroniSnapshot) -> Verification {
             settled(s, None, Some(candidate.as_str()), true)
         }
         _ => Verification::Pending("waiting for a matching snapshot".into()),
+    }
+}
+
+/// Patroni answers the time it parsed (`03:00` back as `03:00:00`), so instants are compared.
+fn same_time(seen: &str, asked: &str) -> bool {
+    match (
+        chrono::DateTime::parse_from_rfc3339(seen.trim()),
+        chrono::DateTime::parse_from_rfc3339(asked.trim()),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => seen.trim() == asked.trim(),
     }
 }
 

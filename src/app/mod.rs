@@ -310,6 +310,7 @@ impl ScaleboardApp {
                 .first()
                 .map_or(1 << 20, |pg| pg.max_failover_lag_bytes),
             kube_context: None,
+            patroni_links: crate::actions::PatroniLink::of_profile(p),
         }
     }
 

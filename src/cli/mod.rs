@@ -4,6 +4,7 @@ pub mod advise;
 pub mod cost;
 pub mod follow;
 pub mod kube;
+pub mod pick;
 pub mod promote;
 pub mod scale;
 pub mod secret;

@@ -92,6 +92,7 @@ pub fn promote(
         .iter()
         .map(|p| (p.name.clone(), p.max_failover_lag_bytes))
         .collect();
+    let patroni_links = crate::actions::PatroniLink::of_profile(&profile);
     engine.send(Command::Connect(Box::new(ConnectRequest {
         profile,
         demo_seed: 42,
@@ -151,11 +152,22 @@ pub fn promote(
     for e in &errors {
         writeln!(out, "error: {e}")?;
     }
-    let found = view.snapshots.iter().find_map(|(endpoint, s)| {
-        let (cluster, names, mysql) = servers_of(s)?;
-        (wanted_endpoint.as_ref().is_none_or(|w| w == endpoint) && names.contains(&&*replica))
-            .then(|| (endpoint.clone(), cluster.to_string(), mysql))
-    });
+    let matches = view
+        .snapshots
+        .iter()
+        .filter_map(|(endpoint, s)| {
+            let (cluster, names, mysql) = servers_of(s)?;
+            (wanted_endpoint.as_ref().is_none_or(|w| w == endpoint) && names.contains(&&*replica))
+                .then(|| (endpoint.clone(), (cluster.to_string(), mysql)))
+        })
+        .collect();
+    let found = super::pick::choose(
+        &replica,
+        matches,
+        &format!("name the endpoint (ENDPOINT/{replica})"),
+    )
+    .map_err(anyhow::Error::msg)?
+    .map(|(endpoint, (cluster, mysql))| (endpoint, cluster, mysql));
     let Some((endpoint, cluster, mysql)) = found else {
         let known: Vec<String> = view
             .snapshots
@@ -187,6 +199,7 @@ pub fn promote(
             .copied()
             .unwrap_or(crate::profiles::model::MIB),
         kube_context: None,
+        patroni_links,
     };
     let action = if mysql {
         Action::PromoteMysqlReplica {

@@ -269,6 +269,7 @@ pub(super) fn run_action(
         read_only: profile.read_only,
         max_failover_lag_bytes: 1 << 20,
         kube_context: None,
+        patroni_links: Vec::new(),
     };
     let mut engine = EngineHandle::start(config, Arc::new(|| {}))?;
     engine.send(Command::Connect(Box::new(ConnectRequest {

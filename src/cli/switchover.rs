@@ -77,6 +77,7 @@ pub fn switchover(
     let profile_name = profile.name.clone();
     let read_only = profile.read_only;
     let patroni: HashSet<String> = profile.patroni.iter().map(|p| p.name.clone()).collect();
+    let patroni_links = crate::actions::PatroniLink::of_profile(&profile);
     let demo = profile.demo;
     engine.send(Command::Connect(Box::new(ConnectRequest {
         profile,
@@ -133,12 +134,18 @@ pub fn switchover(
     for e in &errors {
         writeln!(out, "error: {e}")?;
     }
-    let found = view.snapshots.iter().find_map(|(endpoint, s)| match s {
-        Snapshot::Patroni(p) if *endpoint == args.cluster || p.cluster == args.cluster => {
-            Some((endpoint.clone(), p.clone()))
-        }
-        _ => None,
-    });
+    let matches = view
+        .snapshots
+        .iter()
+        .filter_map(|(endpoint, s)| match s {
+            Snapshot::Patroni(p) if *endpoint == args.cluster || p.cluster == args.cluster => {
+                Some((endpoint.clone(), p.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    let found = super::pick::choose(&args.cluster, matches, "name the endpoint")
+        .map_err(anyhow::Error::msg)?;
     let Some((endpoint, snapshot)) = found else {
         let known: Vec<String> = view
             .snapshots
@@ -166,6 +173,7 @@ pub fn switchover(
         read_only,
         max_failover_lag_bytes: snapshot.lag_limit(),
         kube_context: None,
+        patroni_links,
     };
     let cluster = snapshot.cluster.clone();
     let action = match &args.request {

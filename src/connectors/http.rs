@@ -31,10 +31,20 @@ pub struct TlsOptions<'a> {
 
 /// A client with a per-request time limit that records the peer certificate of HTTPS answers.
 pub fn client(timeout: Duration, tls: &TlsOptions<'_>) -> Result<reqwest::Client, String> {
+    client_with_connect(timeout, timeout, tls)
+}
+
+/// [`client`] with its own limit for the TCP (and TLS) connect: a caller that tries the next
+/// server when one cannot be reached wants to know that sooner than the answer's limit.
+pub fn client_with_connect(
+    timeout: Duration,
+    connect_timeout: Duration,
+    tls: &TlsOptions<'_>,
+) -> Result<reqwest::Client, String> {
     install_crypto_provider();
     let mut builder = reqwest::Client::builder()
         .timeout(timeout)
-        .connect_timeout(timeout)
+        .connect_timeout(connect_timeout)
         .tls_info(true)
         .user_agent(concat!("scaleboard/", env!("CARGO_PKG_VERSION")))
         .tls_danger_accept_invalid_certs(tls.skip_verify);

@@ -11,6 +11,8 @@ pub enum PatroniRole {
     #[default]
     Replica,
     SyncStandby,
+    /// A member of the synchronous quorum (`synchronous_mode: quorum`, Patroni 4).
+    QuorumStandby,
     /// The leader of a standby cluster (replicates from another cluster).
     StandbyLeader,
     /// Anything this version does not know, in Patroni's words.
@@ -23,6 +25,7 @@ impl PatroniRole {
             "leader" | "master" | "primary" => Self::Leader,
             "replica" => Self::Replica,
             "sync_standby" => Self::SyncStandby,
+            "quorum_standby" => Self::QuorumStandby,
             "standby_leader" => Self::StandbyLeader,
             other => Self::Other(other.to_string()),
         }
@@ -33,6 +36,7 @@ impl PatroniRole {
             Self::Leader => "leader",
             Self::Replica => "replica",
             Self::SyncStandby => "sync_standby",
+            Self::QuorumStandby => "quorum_standby",
             Self::StandbyLeader => "standby_leader",
             Self::Other(s) => s,
         }
@@ -41,6 +45,11 @@ impl PatroniRole {
     /// Holds the leader lock (of a primary or of a standby cluster).
     pub fn is_leader(&self) -> bool {
         matches!(self, Self::Leader | Self::StandbyLeader)
+    }
+
+    /// A standby Patroni may switch over to while synchronous_mode is on (or quorum).
+    pub fn is_synchronous(&self) -> bool {
+        matches!(self, Self::SyncStandby | Self::QuorumStandby)
     }
 }
 
@@ -106,6 +115,17 @@ pub struct ScheduledSwitchover {
     pub to: Option<String>,
 }
 
+impl ScheduledSwitchover {
+    /// `m1 -> m2` (`m1 -> Patroni's pick` without a candidate).
+    pub fn describe(&self) -> String {
+        format!(
+            "{} -> {}",
+            self.from.as_deref().unwrap_or("the leader"),
+            self.to.as_deref().unwrap_or("Patroni's pick")
+        )
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct PatroniSnapshot {
     /// Patroni's `scope`.
@@ -118,7 +138,13 @@ pub struct PatroniSnapshot {
     pub paused: bool,
     /// From `/config`; Patroni's default is 1 MiB.
     pub maximum_lag_on_failover: Option<u64>,
+    /// On for `true`, `on` and `quorum`.
     pub synchronous_mode: bool,
+    /// `synchronous_mode: quorum`: any quorum_standby may take over.
+    pub quorum_mode: bool,
+    /// `/config` did not answer: `maximum_lag_on_failover` and `synchronous_mode` are unknown,
+    /// and the checks run on Patroni's defaults (1 MiB, off) as assumptions, not facts.
+    pub config_unread: bool,
     /// The REST API base URL that answered this read.
     pub answered_by: String,
     /// URLs that did not answer, with why (the cluster is still read through another).
@@ -147,6 +173,38 @@ impl PatroniSnapshot {
     /// The limit Patroni applies, or its default of 1 MiB.
     pub fn lag_limit(&self) -> u64 {
         self.maximum_lag_on_failover.unwrap_or(1024 * 1024)
+    }
+
+    /// `maximum_lag_on_failover 1 MiB; synchronous_mode on`, or that they are unknown.
+    pub fn config_text(&self) -> String {
+        if self.config_unread {
+            return "maximum_lag_on_failover and synchronous_mode unknown (/config could not be \
+                    read; Patroni's defaults would be 1 MiB and off)"
+                .to_string();
+        }
+        format!(
+            "maximum_lag_on_failover {}; synchronous_mode {}",
+            format_bytes(self.lag_limit()),
+            if self.quorum_mode {
+                "quorum"
+            } else if self.synchronous_mode {
+                "on"
+            } else {
+                "off"
+            }
+        )
+    }
+
+    /// The limit in words: `1 MiB`, or `1 MiB (Patroni's default; /config not read)`.
+    pub fn lag_limit_text(&self) -> String {
+        if self.config_unread {
+            format!(
+                "{}, Patroni's default, assumed: /config not read",
+                format_bytes(self.lag_limit())
+            )
+        } else {
+            format_bytes(self.lag_limit())
+        }
     }
 
     /// The highest timeline any member reports.

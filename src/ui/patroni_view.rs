@@ -14,27 +14,63 @@ use crate::model::patroni::{PatroniMember, PatroniSnapshot};
 const HISTORY_SHOWN: usize = 8;
 
 pub fn patroni_clusters_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
-    let clusters: Vec<(String, PatroniSnapshot)> = app
-        .fleet
-        .patroni_snapshots()
-        .map(|(e, p)| (e.info.id.clone(), p.clone()))
-        .collect();
-    for (endpoint, p) in &clusters {
+    // Drawn from the fleet's own snapshots (borrowed, never cloned per frame); the chart cache
+    // is a different field, and the one action a click proposes waits until the loop is done.
+    let read_only = app.profiles.active.read_only;
+    let now = app.clock.now_ms();
+    let range = app.view.range;
+    let mut proposed = None;
+    for (e, p) in app.fleet.patroni_snapshots() {
+        let endpoint = e.info.id.as_str();
         ui.separator();
-        cluster_ui(app, ui, endpoint, p);
+        cluster_ui(ui, endpoint, p, read_only, &mut proposed);
+        let lines: Vec<(SeriesKey, &str)> = p
+            .members
+            .iter()
+            .filter(|m| !m.role.is_leader())
+            .map(|m| {
+                (
+                    SeriesKey::new(format!("{endpoint}/{}", m.name), "lag_bytes"),
+                    m.name.as_str(),
+                )
+            })
+            .collect();
+        let plot: Vec<PlotLine<'_>> = lines
+            .iter()
+            .map(|(k, l)| PlotLine {
+                key: k.clone(),
+                label: l,
+            })
+            .collect();
+        time_plot_ui(
+            ui,
+            &format!("patroni_lag{endpoint}"),
+            "Patroni replica lag",
+            "bytes",
+            &plot,
+            &app.store,
+            &mut app.charts,
+            range,
+            now,
+            150.0,
+        );
+    }
+    if let Some(action) = proposed {
+        app.propose(action);
     }
 }
 
-fn cluster_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, endpoint: &str, p: &PatroniSnapshot) {
-    ui.heading(format!("Patroni cluster {}", p.cluster));
+fn cluster_ui(
+    ui: &mut egui::Ui,
+    endpoint: &str,
+    p: &PatroniSnapshot,
+    read_only: bool,
+    proposed: &mut Option<Action>,
+) {
+    ui.heading(format!("Patroni cluster {} ({endpoint})", p.cluster));
     ui.label(format!(
-        "maximum_lag_on_failover {}{}{} · read from {}",
-        format_bytes(p.lag_limit()),
-        if p.synchronous_mode {
-            " · synchronous_mode on"
-        } else {
-            ""
-        },
+        "{}{} · read from {}",
+        p.config_text(),
         if p.paused {
             " · PAUSED (maintenance mode)"
         } else {
@@ -61,9 +97,7 @@ fn cluster_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, endpoint: &str, p: &Pa
         }
         Some(_) => {}
     }
-    let read_only = app.profiles.active.read_only;
     let healthy_leader = leader.filter(|l| l.is_running()).map(|l| l.name.clone());
-    let mut proposed = None;
     egui::Grid::new(("patroni_grid", endpoint))
         .striped(true)
         .num_columns(8)
@@ -87,7 +121,7 @@ fn cluster_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, endpoint: &str, p: &Pa
                                 ))
                                 .clicked()
                             {
-                                proposed = Some(Action::PatroniSwitchover {
+                                *proposed = Some(Action::PatroniSwitchover {
                                     endpoint: endpoint.to_string(),
                                     cluster: p.cluster.clone(),
                                     leader: l.clone(),
@@ -102,7 +136,7 @@ fn cluster_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, endpoint: &str, p: &Pa
                                 .on_hover_text(format!("Make {} the leader", m.name))
                                 .clicked()
                             {
-                                proposed = Some(Action::PatroniFailover {
+                                *proposed = Some(Action::PatroniFailover {
                                     endpoint: endpoint.to_string(),
                                     cluster: p.cluster.clone(),
                                     candidate: m.name.clone(),
@@ -128,7 +162,7 @@ fn cluster_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, endpoint: &str, p: &Pa
                     )
                     .clicked()
                 {
-                    proposed = Some(Action::PatroniSwitchover {
+                    *proposed = Some(Action::PatroniSwitchover {
                         endpoint: endpoint.to_string(),
                         cluster: p.cluster.clone(),
                         leader: l.clone(),
@@ -145,7 +179,7 @@ fn cluster_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, endpoint: &str, p: &Pa
                 ui.data_mut(|d| d.insert_temp(id, at));
             }
             if p.scheduled_switchover.is_some() && ui.button("Cancel scheduled").clicked() {
-                proposed = Some(Action::PatroniCancelSwitchover {
+                *proposed = Some(Action::PatroniCancelSwitchover {
                     endpoint: endpoint.to_string(),
                     cluster: p.cluster.clone(),
                 });
@@ -187,41 +221,6 @@ fn cluster_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, endpoint: &str, p: &Pa
                 }
             });
     }
-    if let Some(action) = proposed {
-        app.propose(action);
-    }
-    let lines: Vec<(SeriesKey, String)> = p
-        .members
-        .iter()
-        .filter(|m| !m.role.is_leader())
-        .map(|m| {
-            (
-                SeriesKey::new(format!("{endpoint}/{}", m.name), "lag_bytes"),
-                m.name.clone(),
-            )
-        })
-        .collect();
-    let plot: Vec<PlotLine<'_>> = lines
-        .iter()
-        .map(|(k, l)| PlotLine {
-            key: k.clone(),
-            label: l,
-        })
-        .collect();
-    let now = app.clock.now_ms();
-    let range = app.view.range;
-    time_plot_ui(
-        ui,
-        &format!("patroni_lag{endpoint}"),
-        "Patroni replica lag",
-        "bytes",
-        &plot,
-        &app.store,
-        &mut app.charts,
-        range,
-        now,
-        150.0,
-    );
 }
 
 fn member_row_ui(ui: &mut egui::Ui, p: &PatroniSnapshot, m: &PatroniMember) {

@@ -850,6 +850,7 @@ impl Rig {
             read_only: false,
             max_failover_lag_bytes: 1 << 20,
             kube_context: None,
+            patroni_links: Vec::new(),
         };
         plan(action, &self.view, &policy)
     }

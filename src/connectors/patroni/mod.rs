@@ -100,10 +100,17 @@ impl PatroniConnector {
         {
             snapshot.history = parse::history(&v);
         }
-        if let Ok((c, _)) = config
-            && let Ok(v) = serde_json::from_str(&c.body)
+        match config
+            .ok()
+            .and_then(|(c, _)| serde_json::from_str::<serde_json::Value>(&c.body).ok())
         {
-            (snapshot.maximum_lag_on_failover, snapshot.synchronous_mode) = parse::config(&v);
+            Some(v) if v.is_object() => {
+                let c = parse::config(&v);
+                snapshot.maximum_lag_on_failover = c.maximum_lag_on_failover;
+                snapshot.synchronous_mode = c.synchronous_mode;
+                snapshot.quorum_mode = c.quorum;
+            }
+            _ => snapshot.config_unread = true,
         }
         Ok(snapshot)
     }

@@ -96,13 +96,31 @@ pub fn history(body: &Value) -> Vec<PatroniHistoryEntry> {
     out
 }
 
-/// `/config`: (maximum_lag_on_failover, synchronous_mode).
-pub fn config(body: &Value) -> (Option<u64>, bool) {
-    (
-        number(body.get("maximum_lag_on_failover")),
-        body.get("synchronous_mode")
-            .is_some_and(|v| v.as_bool().unwrap_or(false) || v.as_str() == Some("on")),
-    )
+/// What `/config` says about failover: its limit and synchronous mode.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Config {
+    pub maximum_lag_on_failover: Option<u64>,
+    /// `true`/`on`/`quorum`.
+    pub synchronous_mode: bool,
+    /// `quorum` (Patroni 4): a quorum of standbys, any of which may take over.
+    pub quorum: bool,
+}
+
+pub fn config(body: &Value) -> Config {
+    let mode = body.get("synchronous_mode");
+    let quorum = mode
+        .and_then(Value::as_str)
+        .is_some_and(|m| m.eq_ignore_ascii_case("quorum"));
+    Config {
+        maximum_lag_on_failover: number(body.get("maximum_lag_on_failover")),
+        synchronous_mode: quorum
+            || mode.is_some_and(|v| {
+                v.as_bool().unwrap_or(false)
+                    || v.as_str()
+                        .is_some_and(|s| matches!(s.to_ascii_lowercase().as_str(), "on" | "true"))
+            }),
+        quorum,
+    }
 }
 
 fn text(v: Option<&Value>) -> Option<String> {
@@ -173,7 +191,31 @@ mod tests {
         assert_eq!(h[0].new_leader.as_deref(), Some("m2"));
         assert_eq!(h[1].timestamp, None);
         let c = serde_json::json!({"maximum_lag_on_failover": 2048, "synchronous_mode": true});
-        assert_eq!(config(&c), (Some(2048), true));
-        assert_eq!(config(&serde_json::json!({})), (None, false));
+        let c = config(&c);
+        assert_eq!(
+            (c.maximum_lag_on_failover, c.synchronous_mode),
+            (Some(2048), true)
+        );
+        let none = config(&serde_json::json!({}));
+        assert_eq!(
+            (none.maximum_lag_on_failover, none.synchronous_mode),
+            (None, false)
+        );
+    }
+
+    #[test]
+    fn reads_quorum_mode_and_quorum_standbys() {
+        let c = config(&serde_json::json!({"synchronous_mode": "quorum"}));
+        assert!(c.synchronous_mode && c.quorum, "{c:?}");
+        let off = config(&serde_json::json!({"synchronous_mode": "off"}));
+        assert!(!off.synchronous_mode && !off.quorum);
+        let body = serde_json::json!({"members": [
+            {"name": "m1", "role": "leader", "state": "running"},
+            {"name": "m2", "role": "quorum_standby", "state": "streaming", "lag": 0}]});
+        let s = cluster(&body).unwrap();
+        let m2 = s.member("m2").unwrap();
+        assert_eq!(m2.role, PatroniRole::QuorumStandby);
+        assert_eq!(m2.role.label(), "quorum_standby");
+        assert!(m2.role.is_synchronous() && !m2.role.is_leader());
     }
 }
