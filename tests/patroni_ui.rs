@@ -138,9 +138,10 @@ fn switchover_in_the_window_on_a_real_cluster_and_nofailover_refused() {
         |a| cluster_view(a).is_some_and(|p| p.members.len() == 3 && p.leader().is_some()),
     );
 
-    // The members table: m1 leads, m2 and m3 replicate, m3 carries its tag.
+    // The members table: m1 leads, m2 and m3 replicate, m3 carries its tag. The heading names
+    // the endpoint too: two endpoints may hold clusters of the same scope.
     t.harness
-        .get_by_label(format!("Patroni cluster {SCOPE}").as_str());
+        .get_by_label(format!("Patroni cluster {SCOPE} (ha)").as_str());
     // (The lag plot's legend names the replicas too, as checkboxes.)
     for name in ["m1", "m2", "m3"] {
         t.harness.get_by_role_and_label(Role::Label, name);
