@@ -624,3 +624,22 @@ fn the_profile_editor_adds_a_patroni_cluster() {
     t.harness
         .get_by_label_contains("patroni[patroni-1].urls: name the REST API");
 }
+
+/// The Overview's Databases tile counts every kind of cluster and judges each one on its own:
+/// the demo's PostgreSQL, Patroni and MariaDB clusters each have one writer, so no warning; the
+/// largest lag is given in bytes (WAL) and in seconds (MariaDB).
+#[test]
+fn the_databases_tile_counts_every_cluster_and_judges_each_alone() {
+    let mut t = start(None, None);
+    t.run_until("every demo endpoint answered", |a| {
+        a.fleet.endpoints.len() == 9 && a.fleet.endpoints.iter().all(|e| e.snapshot.is_some())
+    });
+    let node = t.harness.get_by_label_contains("3 clusters, max lag");
+    let node = node.accesskit_node();
+    let tile = node.value().or(node.label()).unwrap_or_default();
+    assert!(tile.ends_with(" s"), "MariaDB lag in seconds: {tile}");
+    assert!(
+        t.harness.query_by_label_contains("TWO PRIMARIES").is_none(),
+        "three clusters with one writer each"
+    );
+}

@@ -387,10 +387,20 @@ fn databases_tile(app: &ScaleboardApp) -> (String, Option<String>) {
             _ => problems.push(format!("{}: TWO WRITABLE SERVERS", db.cluster)),
         }
     }
+    // PostgreSQL and Patroni lag in bytes of WAL; MySQL/MariaDB only knows seconds.
     let max_lag = fleet
         .databases()
         .flat_map(|(_, db)| db.servers.iter().filter_map(|s| s.lag_bytes))
+        .chain(
+            fleet
+                .patroni_snapshots()
+                .flat_map(|(_, p)| p.members.iter().filter_map(|m| m.lag_bytes)),
+        )
         .max();
+    let max_lag_secs = fleet
+        .mysql_clusters()
+        .flat_map(|(_, db)| db.servers.iter().filter_map(|s| s.lag_seconds))
+        .fold(None, |m: Option<f64>, l| Some(m.map_or(l, |m| m.max(l))));
     let waiting: u32 = fleet
         .endpoints
         .iter()
@@ -404,6 +414,9 @@ fn databases_tile(app: &ScaleboardApp) -> (String, Option<String>) {
         if clusters == 1 { "" } else { "s" },
         max_lag.map_or("—".into(), crate::actions::plan::format_bytes)
     );
+    if let Some(secs) = max_lag_secs {
+        line.push_str(&format!(" / {secs:.0} s"));
+    }
     if waiting > 0 {
         line.push_str(&format!(", {waiting} clients waiting in pools"));
     }
