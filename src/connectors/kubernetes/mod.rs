@@ -123,6 +123,9 @@ struct ContextWatch {
 #[derive(Default)]
 struct Liveness {
     last_contact: Option<std::time::SystemTime>,
+    /// Why the API server stopped answering, as first seen: kept while it stays away, so the
+    /// notice keeps its words (a stopped server first times out, then refuses connections).
+    away_why: Option<String>,
     logged: HashMap<&'static str, String>,
 }
 

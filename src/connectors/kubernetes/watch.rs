@@ -237,10 +237,15 @@ impl ContextWatch {
                 PROBE_TIMEOUT.as_secs()
             )),
         };
+        let result = result.map_err(|why| match self.liveness.lock() {
+            Ok(mut live) => live.away_why.get_or_insert(why).clone(),
+            Err(_) => why,
+        });
         match &result {
             Ok(()) => {
                 if let Ok(mut live) = self.liveness.lock() {
                     live.last_contact = Some(std::time::SystemTime::now());
+                    live.away_why = None;
                 }
                 self.log_once("the API server", None);
                 // Watches waiting out a backoff after losing the server try again now.
