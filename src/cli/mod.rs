@@ -2,6 +2,7 @@
 
 pub mod advise;
 pub mod cost;
+mod db_view;
 pub mod follow;
 pub mod kube;
 pub mod pick;

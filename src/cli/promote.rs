@@ -2,15 +2,15 @@
 //! Promote button, with the confirmation typed on stdin.
 
 use crate::actions::audit::AuditOutcome;
-use crate::actions::{Action, ActionId, FleetView, GuardLevel, PlanPolicy, plan};
-use crate::engine::{Area, Command, ConnStatus, ConnectRequest, EngineConfig, EngineHandle, Event};
+use crate::actions::{Action, ActionId, GuardLevel, PlanPolicy, plan};
+use crate::engine::{Command, ConnectRequest, EngineConfig, EngineHandle};
 use crate::model::clock::SystemClock;
-use crate::model::snapshot::{DatabaseSnapshot, Snapshot, Workload, WorkloadRef};
+use crate::model::snapshot::Snapshot;
 use crate::profiles::{AppDirs, Profile};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub struct PromoteArgs {
     /// The server to promote, as the Databases panel names it (optionally `ENDPOINT/NAME`).
@@ -19,38 +19,6 @@ pub struct PromoteArgs {
     pub yes: bool,
     /// How long to wait for the first snapshots.
     pub timeout: Duration,
-}
-
-#[derive(Default)]
-struct View {
-    snapshots: HashMap<String, Snapshot>,
-}
-
-impl FleetView for View {
-    fn workload(&self, _: &WorkloadRef) -> Option<&Workload> {
-        None
-    }
-    fn database(&self, endpoint: &str) -> Option<&DatabaseSnapshot> {
-        match self.snapshots.get(endpoint) {
-            Some(Snapshot::Databases(db)) => Some(db),
-            _ => None,
-        }
-    }
-    fn mysql(&self, endpoint: &str) -> Option<&crate::model::mysql::MysqlSnapshot> {
-        match self.snapshots.get(endpoint) {
-            Some(Snapshot::Mysql(db)) => Some(db),
-            _ => None,
-        }
-    }
-    fn patroni_clusters(&self) -> Vec<(&str, &crate::model::patroni::PatroniSnapshot)> {
-        self.snapshots
-            .iter()
-            .filter_map(|(e, s)| match s {
-                Snapshot::Patroni(p) => Some((e.as_str(), p.as_ref())),
-                _ => None,
-            })
-            .collect()
-    }
 }
 
 /// The servers a snapshot names (PostgreSQL or MySQL/MariaDB), with whether it is MySQL.
@@ -103,55 +71,7 @@ pub fn promote(
     };
 
     // 1. Wait until every database endpoint reported once.
-    let mut view = View::default();
-    let mut databases: Option<HashSet<String>> = None;
-    let mut answered: HashSet<String> = HashSet::new();
-    let mut errors: Vec<String> = Vec::new();
-    let deadline = Instant::now() + args.timeout;
-    while Instant::now() < deadline {
-        if let Some(list) = &databases
-            && list.iter().all(|e| answered.contains(e))
-        {
-            break;
-        }
-        let Some(event) = engine.recv_timeout(deadline.saturating_duration_since(Instant::now()))
-        else {
-            break;
-        };
-        match event {
-            Event::Endpoints(infos) => {
-                databases = Some(
-                    infos
-                        .into_iter()
-                        .filter(|i| i.area == Area::Databases)
-                        .map(|i| i.id)
-                        .collect(),
-                );
-            }
-            Event::Snapshot {
-                endpoint, snapshot, ..
-            } => {
-                answered.insert(endpoint.clone());
-                view.snapshots.insert(endpoint, snapshot);
-            }
-            Event::Status {
-                endpoint,
-                status: ConnStatus::Down | ConnStatus::Stale,
-                error,
-                ..
-            } => {
-                if let Some(e) = error {
-                    errors.push(format!("{endpoint}: {e}"));
-                }
-                answered.insert(endpoint);
-            }
-            Event::Notice(text) => writeln!(out, "{text}")?,
-            _ => {}
-        }
-    }
-    for e in &errors {
-        writeln!(out, "error: {e}")?;
-    }
+    let view = super::db_view::collect(&mut engine, None, args.timeout, &mut out)?;
     let matches = view
         .snapshots
         .iter()

@@ -3,16 +3,15 @@
 //! buttons, the confirmation typed on stdin.
 
 use crate::actions::audit::AuditOutcome;
-use crate::actions::{Action, ActionId, FleetView, GuardLevel, PlanPolicy, plan};
-use crate::engine::{Area, Command, ConnStatus, ConnectRequest, EngineConfig, EngineHandle, Event};
+use crate::actions::{Action, ActionId, GuardLevel, PlanPolicy, plan};
+use crate::engine::{Command, ConnectRequest, EngineConfig, EngineHandle};
 use crate::model::clock::SystemClock;
-use crate::model::patroni::PatroniSnapshot;
-use crate::model::snapshot::{DatabaseSnapshot, Snapshot, Workload, WorkloadRef};
+use crate::model::snapshot::Snapshot;
 use crate::profiles::{AppDirs, Profile};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::{BufRead, Write};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Which Patroni action the command asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,29 +33,6 @@ pub struct SwitchoverArgs {
     pub force: bool,
     pub yes: bool,
     pub timeout: Duration,
-}
-
-#[derive(Default)]
-struct View {
-    snapshots: HashMap<String, Snapshot>,
-}
-
-impl FleetView for View {
-    fn workload(&self, _: &WorkloadRef) -> Option<&Workload> {
-        None
-    }
-    fn database(&self, endpoint: &str) -> Option<&DatabaseSnapshot> {
-        match self.snapshots.get(endpoint) {
-            Some(Snapshot::Databases(db)) => Some(db),
-            _ => None,
-        }
-    }
-    fn patroni(&self, endpoint: &str) -> Option<&PatroniSnapshot> {
-        match self.snapshots.get(endpoint) {
-            Some(Snapshot::Patroni(p)) => Some(p),
-            _ => None,
-        }
-    }
 }
 
 /// Returns whether the action succeeded (and was verified).
@@ -85,55 +61,12 @@ pub fn switchover(
     })))?;
 
     // 1. Wait until every Patroni endpoint reported once.
-    let mut view = View::default();
-    let mut wanted: Option<HashSet<String>> = (!demo).then_some(patroni);
-    let mut answered: HashSet<String> = HashSet::new();
-    let mut errors: Vec<String> = Vec::new();
-    let deadline = Instant::now() + args.timeout;
-    while Instant::now() < deadline {
-        if let Some(list) = &wanted
-            && list.iter().all(|e| answered.contains(e))
-        {
-            break;
-        }
-        let Some(event) = engine.recv_timeout(deadline.saturating_duration_since(Instant::now()))
-        else {
-            break;
-        };
-        match event {
-            Event::Endpoints(infos) if demo => {
-                wanted = Some(
-                    infos
-                        .into_iter()
-                        .filter(|i| i.area == Area::Databases)
-                        .map(|i| i.id)
-                        .collect(),
-                );
-            }
-            Event::Snapshot {
-                endpoint, snapshot, ..
-            } => {
-                answered.insert(endpoint.clone());
-                view.snapshots.insert(endpoint, snapshot);
-            }
-            Event::Status {
-                endpoint,
-                status: ConnStatus::Down | ConnStatus::Stale,
-                error,
-                ..
-            } => {
-                if let Some(e) = error {
-                    errors.push(format!("{endpoint}: {e}"));
-                }
-                answered.insert(endpoint);
-            }
-            Event::Notice(text) => writeln!(out, "{text}")?,
-            _ => {}
-        }
-    }
-    for e in &errors {
-        writeln!(out, "error: {e}")?;
-    }
+    let view = super::db_view::collect(
+        &mut engine,
+        (!demo).then_some(patroni),
+        args.timeout,
+        &mut out,
+    )?;
     let matches = view
         .snapshots
         .iter()
