@@ -49,9 +49,30 @@ pub struct EndpointHealth {
     pub state: HealthState,
     pub reasons: Vec<String>,
     pub members: Vec<MemberHealth>,
+    /// An outage although the endpoint answers: no primary/leader/writable source, two servers
+    /// accepting writes, a Kubernetes context that is not watched. Decides exit code 2.
+    pub critical: bool,
 }
 
+/// Exit codes of `status` and `advise`, the monitoring-plugins convention.
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_WARNING: u8 = 1;
+pub const EXIT_CRITICAL: u8 = 2;
+pub const EXIT_UNKNOWN: u8 = 3;
+
 impl EndpointHealth {
+    /// 0 ok, 1 warning (degraded: a threshold crossed, a member not ok), 2 critical (down,
+    /// stale, or an outage such as no primary), 3 unknown (never answered: nothing to judge).
+    pub fn exit_code(&self) -> u8 {
+        match self.state {
+            HealthState::Down | HealthState::Stale => EXIT_CRITICAL,
+            _ if self.critical => EXIT_CRITICAL,
+            HealthState::Connecting => EXIT_UNKNOWN,
+            HealthState::Degraded => EXIT_WARNING,
+            HealthState::Ok => EXIT_OK,
+        }
+    }
+
     /// One line for the status bar and tooltips: "degraded: no primary answers; replica_b down".
     pub fn line(&self) -> String {
         if self.reasons.is_empty() {
@@ -60,6 +81,20 @@ impl EndpointHealth {
             format!("{}: {}", self.state.label(), self.reasons.join("; "))
         }
     }
+}
+
+/// The exit code of several judgements: critical over warning over unknown over ok.
+pub fn worst_exit_code(codes: impl IntoIterator<Item = u8>) -> u8 {
+    let rank = |c: u8| match c {
+        EXIT_CRITICAL => 3,
+        EXIT_WARNING => 2,
+        EXIT_UNKNOWN => 1,
+        _ => 0,
+    };
+    codes
+        .into_iter()
+        .max_by_key(|&c| rank(c))
+        .unwrap_or(EXIT_OK)
 }
 
 /// How the poll loop last saw the endpoint.
@@ -84,6 +119,7 @@ pub fn assess_endpoint(
             state: HealthState::Ok,
             reasons: Vec::new(),
             members: Vec::new(),
+            critical: false,
         },
         |s| assess_snapshot(s, limits),
     );
@@ -161,6 +197,7 @@ pub fn assess_snapshot(snapshot: &Snapshot, limits: &Thresholds) -> EndpointHeal
                     state: HealthState::Stale,
                     reasons,
                     members,
+                    critical: false,
                 };
             }
         }
@@ -285,6 +322,23 @@ pub fn assess_snapshot(snapshot: &Snapshot, limits: &Thresholds) -> EndpointHeal
         state,
         reasons,
         members,
+        critical: is_critical(snapshot),
+    }
+}
+
+/// Findings that are an outage although the endpoint answers (exit code 2, not 1).
+fn is_critical(snapshot: &Snapshot) -> bool {
+    match snapshot {
+        Snapshot::Databases(db) => {
+            !db.servers.is_empty()
+                && (db.primaries().next().is_none() || db.primaries().count() > 1)
+        }
+        Snapshot::Mysql(db) => {
+            !db.servers.is_empty()
+                && (db.writable().next().is_none() || db.servers.iter().any(|s| s.second_writable))
+        }
+        Snapshot::Patroni(p) => p.leader().is_none(),
+        _ => false,
     }
 }
 

@@ -59,8 +59,10 @@ impl ActionFlags {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Poll every endpoint once; exit code 0 only when everything is ok, 1 when something is
-    /// degraded, stale or down (reasons per member with --json).
+    /// Poll every endpoint once and print each one's state with its reasons. Exit code: 0 every
+    /// endpoint ok, 1 warning (degraded: a threshold crossed, a member not ok), 2 critical (an
+    /// endpoint down, no primary, two writable servers, a Kubernetes context not watched), 3
+    /// unknown (an endpoint never answered, nothing to judge). The worst wins: 2 over 1 over 3.
     Status {
         #[arg(long)]
         json: bool,
@@ -311,14 +313,10 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
         Some(Cmd::Status { json, timeout }) => {
             let profile =
                 scaleboard::cli::choose_profile(&store, args.profile.as_deref(), args.demo)?;
-            let (reports, all_up) =
+            let (reports, code) =
                 scaleboard::cli::status(&dirs, profile, Duration::from_secs(timeout))?;
             scaleboard::cli::print_status(&reports, json, std::io::stdout().lock())?;
-            Ok(if all_up {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            Ok(ExitCode::from(code))
         }
         Some(Cmd::Advise { json, window }) => {
             let window = scaleboard::cli::advise::parse_window(&window)?;

@@ -58,6 +58,7 @@ impl FleetState {
                     state: HealthState::Connecting,
                     reasons: vec!["not polled yet".into()],
                     members: Vec::new(),
+                    critical: false,
                 },
             })
             .collect();

@@ -59,7 +59,7 @@ pub struct AdviseReport {
 }
 
 /// Exit code when nothing fires but a rule could not be judged on a down endpoint.
-pub const EXIT_UNKNOWN: u8 = 3;
+pub use crate::health::EXIT_UNKNOWN;
 
 /// What the session heard from one endpoint.
 #[derive(Debug, Clone)]

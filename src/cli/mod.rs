@@ -13,7 +13,7 @@ pub mod switchover;
 
 use crate::actions::audit::{AuditFilter, AuditLog, Damage};
 use crate::engine::{Command, ConnStatus, ConnectRequest, EngineConfig, EngineHandle, Event};
-use crate::health::{HealthState, Reachability, assess_endpoint};
+use crate::health::{Reachability, assess_endpoint};
 use crate::model::clock::SystemClock;
 use crate::profiles::{AppDirs, Profile, ProfileStore};
 use std::collections::{BTreeMap, HashSet};
@@ -33,6 +33,8 @@ pub struct EndpointReport {
     pub members: Vec<crate::health::MemberHealth>,
     pub error: Option<String>,
     pub summary: String,
+    /// This endpoint's own exit code: 0 ok, 1 warning, 2 critical, 3 unknown.
+    pub exit_code: u8,
 }
 
 /// Pick the profile a command runs on: the named one, else the last used, else the demo.
@@ -66,13 +68,13 @@ pub fn choose_profile(
     }
 }
 
-/// One poll of every endpoint of a profile. Returns the reports and whether everything is ok
-/// (every endpoint answered and nothing is degraded).
+/// One poll of every endpoint of a profile. Returns the reports and the command's exit code
+/// (monitoring-plugins convention, see [`crate::health::worst_exit_code`]).
 pub fn status(
     dirs: &AppDirs,
     profile: Profile,
     timeout: Duration,
-) -> anyhow::Result<(Vec<EndpointReport>, bool)> {
+) -> anyhow::Result<(Vec<EndpointReport>, u8)> {
     let limits = profile.thresholds.clone();
     let config = EngineConfig::new(
         Arc::new(SystemClock),
@@ -150,6 +152,7 @@ pub fn status(
         out.push(EndpointReport {
             endpoint: id,
             label,
+            exit_code: health.exit_code(),
             status: health.state.label().into(),
             reasons: health.reasons,
             members: health.members,
@@ -161,8 +164,8 @@ pub fn status(
                 .unwrap_or_default(),
         });
     }
-    let all_ok = out.iter().all(|r| r.status == HealthState::Ok.label());
-    Ok((out, all_ok))
+    let code = crate::health::worst_exit_code(out.iter().map(|r| r.exit_code));
+    Ok((out, code))
 }
 
 #[derive(Default)]
