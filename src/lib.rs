@@ -11,6 +11,7 @@
 pub mod actions;
 pub mod advisor;
 pub mod app;
+pub mod capacity;
 pub mod cli;
 pub mod connectors;
 pub mod cost;

@@ -4,6 +4,7 @@
 //! action pipeline and the UI can all speak it without depending on one another.
 
 pub mod action;
+pub mod capacity;
 pub mod clock;
 pub mod endpoint;
 pub mod error;

@@ -1,0 +1,156 @@
+//! Capacity as the scheduler sees it: nodes with their allocatable room and what is already
+//! requested on them, and what one new replica asks for. Units are in the names (milli-CPU,
+//! bytes) because a mix-up of cores and millicores is the classic capacity bug.
+
+use std::collections::BTreeMap;
+
+/// A taint's effect. `PreferNoSchedule` never keeps a pod off a node, the other two do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TaintEffect {
+    NoSchedule,
+    PreferNoSchedule,
+    NoExecute,
+}
+
+impl TaintEffect {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "NoSchedule" => Some(Self::NoSchedule),
+            "PreferNoSchedule" => Some(Self::PreferNoSchedule),
+            "NoExecute" => Some(Self::NoExecute),
+            _ => None,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::NoSchedule => "NoSchedule",
+            Self::PreferNoSchedule => "PreferNoSchedule",
+            Self::NoExecute => "NoExecute",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Taint {
+    pub key: String,
+    pub value: Option<String>,
+    pub effect: TaintEffect,
+}
+
+impl Taint {
+    /// `key=value:Effect`, as `kubectl describe node` prints it.
+    pub fn text(&self) -> String {
+        match &self.value {
+            Some(v) => format!("{}={v}:{}", self.key, self.effect.label()),
+            None => format!("{}:{}", self.key, self.effect.label()),
+        }
+    }
+}
+
+/// A pod's toleration. `key: None` with `exists` tolerates every taint (of `effect`, or of
+/// every effect when that is `None`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Toleration {
+    pub key: Option<String>,
+    /// `operator: Exists`; otherwise `Equal` (the API's default).
+    pub exists: bool,
+    pub value: Option<String>,
+    pub effect: Option<TaintEffect>,
+}
+
+/// One `matchExpressions` entry of a required node affinity term.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NodeSelectorRequirement {
+    In(String, Vec<String>),
+    NotIn(String, Vec<String>),
+    Exists(String),
+    DoesNotExist(String),
+    Gt(String, i64),
+    Lt(String, i64),
+}
+
+/// A node as placement needs it. Requested figures are the sum over the non-terminated pods
+/// bound to the node (what the scheduler's resource-fit filter subtracts), not usage.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeRoom {
+    pub name: String,
+    pub allocatable_cpu_milli: u64,
+    pub allocatable_memory_bytes: u64,
+    pub allocatable_pods: u64,
+    pub requested_cpu_milli: u64,
+    pub requested_memory_bytes: u64,
+    pub pods: u64,
+    pub labels: BTreeMap<String, String>,
+    pub taints: Vec<Taint>,
+    /// `spec.unschedulable` (cordoned).
+    pub unschedulable: bool,
+    /// The `Ready` condition is `True`.
+    pub ready: bool,
+}
+
+impl NodeRoom {
+    pub fn free_cpu_milli(&self) -> u64 {
+        self.allocatable_cpu_milli
+            .saturating_sub(self.requested_cpu_milli)
+    }
+
+    pub fn free_memory_bytes(&self) -> u64 {
+        self.allocatable_memory_bytes
+            .saturating_sub(self.requested_memory_bytes)
+    }
+
+    pub fn free_pods(&self) -> u64 {
+        self.allocatable_pods.saturating_sub(self.pods)
+    }
+}
+
+/// What one new replica asks of a node: its pod template's requests (LimitRange defaults
+/// already applied where the template has none) and its placement rules.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ReplicaNeeds {
+    /// `None`: the template requests no CPU (the replica fits on CPU anywhere).
+    pub cpu_milli: Option<u64>,
+    pub memory_bytes: Option<u64>,
+    pub node_selector: BTreeMap<String, String>,
+    pub tolerations: Vec<Toleration>,
+    /// `requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms`: a node must match
+    /// one term, a term matches when every requirement holds. Empty = no rule.
+    pub required_node_terms: Vec<Vec<NodeSelectorRequirement>>,
+    /// Rules the template has that the fit check does not simulate (pod affinity and
+    /// anti-affinity, topology spread constraints, host ports, matchFields): named in the verdict.
+    pub rules_not_applied: Vec<String>,
+}
+
+/// A namespace's ResourceQuota as far as new pods touch it: hard limits and what is used.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct QuotaRoom {
+    pub name: String,
+    pub hard_requests_cpu_milli: Option<u64>,
+    pub used_requests_cpu_milli: u64,
+    pub hard_requests_memory_bytes: Option<u64>,
+    pub used_requests_memory_bytes: u64,
+    pub hard_pods: Option<u64>,
+    pub used_pods: u64,
+}
+
+/// A LimitRange's container defaults: what a container without requests is given.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LimitRangeDefaults {
+    pub name: String,
+    pub default_request_cpu_milli: Option<u64>,
+    pub default_request_memory_bytes: Option<u64>,
+    /// `default` (limits): the request too when no `defaultRequest` is set, as the LimitRanger
+    /// admission plugin does.
+    pub default_limit_cpu_milli: Option<u64>,
+    pub default_limit_memory_bytes: Option<u64>,
+}
+
+/// CPU in Kubernetes' own notation: `500m`, `2`, `1.5`.
+pub fn format_cpu_milli(milli: u64) -> String {
+    if milli.is_multiple_of(1000) {
+        format!("{}", milli / 1000)
+    } else {
+        format!("{milli}m")
+    }
+}
