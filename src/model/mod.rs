@@ -13,3 +13,4 @@ pub mod patroni;
 pub mod pgbouncer;
 pub mod snapshot;
 pub mod units;
+pub mod workloads;

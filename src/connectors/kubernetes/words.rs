@@ -9,13 +9,41 @@ use kube::runtime::watcher;
 pub(super) fn kube_words(e: &kube::Error) -> String {
     match e {
         kube::Error::Api(status) => status_words(status),
-        kube::Error::HyperError(_) | kube::Error::Service(_) => {
-            format!("no answer from the API server: {}", deepest(e))
-        }
+        kube::Error::HyperError(_) | kube::Error::Service(_) => unanswered(e).words,
         kube::Error::SerdeError(inner) => {
             format!("the API server's answer could not be read: {inner}")
         }
         other => deepest(other),
+    }
+}
+
+/// A request that got no answer from the API server, in words.
+pub(super) struct Unanswered {
+    pub words: String,
+    /// The Kubernetes client's own request queue (a tower `Buffer` worker) failed: the request
+    /// never reached the server, so this says nothing about the server. Worth one more try.
+    pub client_fault: bool,
+}
+
+/// What tower's `Buffer` says when its worker task is gone; its type is private to tower's
+/// error chain, so it is recognised by its text.
+const BUFFER_CLOSED: &str = "buffer's worker closed unexpectedly";
+
+/// Why a request got no answer. A closed client queue is not blamed on the API server (the
+/// report's "check that the API server is up" at 30,000 pods while the server was fine).
+pub(super) fn unanswered(e: &kube::Error) -> Unanswered {
+    let cause = deepest(e);
+    if cause.contains(BUFFER_CLOSED) {
+        return Unanswered {
+            words: "the request was not sent: this program's Kubernetes client stopped taking \
+                    requests (its request queue closed), the API server was not asked"
+                .into(),
+            client_fault: true,
+        };
+    }
+    Unanswered {
+        words: format!("no answer from the API server: {cause}"),
+        client_fault: false,
     }
 }
 
