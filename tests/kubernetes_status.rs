@@ -406,3 +406,42 @@ async fn a_returning_server_is_live_at_the_first_poll_that_finds_it_answering() 
         list.sources
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_lists_are_read_again_the_reason_is_the_newest_not_the_old_error() {
+    let kube = FakeKube::start();
+    kube.put(&fake_kube::deployment("nexus", "writer-service", 3, 3));
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = write_kubeconfig(dir.path(), &[("east", &kube, "default")]);
+    let connector = KubernetesConnector::new(KubernetesEndpoint {
+        name: "k8s".into(),
+        kubeconfig: Some(kubeconfig),
+        contexts: vec!["east".into()],
+        namespaces: Vec::new(),
+    });
+    connector.poll().await.unwrap();
+    kube.stop();
+    for _ in 0..3 {
+        let Err(err) = connector.poll().await else {
+            panic!("a stopped server answered")
+        };
+        assert!(err.to_string().contains("refused"), "{err}");
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    }
+    // Back, but loaded: a relist takes longer than a poll waits for it.
+    kube.state().list_delay = std::time::Duration::from_secs(4);
+    kube.resume();
+    let Err(err) = connector.poll().await else {
+        panic!("the relist cannot be done yet")
+    };
+    let err = err.to_string();
+    assert!(
+        err.contains("the API server answers again; its lists are being read again"),
+        "{err}"
+    );
+    // The old error is named as what the lists failed with, not as the state of the server.
+    assert!(
+        !err.contains("east: list deployments in all namespaces: no answer"),
+        "{err}"
+    );
+}

@@ -144,6 +144,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_closed_client_queue_is_not_blamed_on_the_api_server() {
+        // tower's `Closed` as kube hands it over (its constructor is private to tower).
+        let e = kube::Error::Service(Box::new(std::io::Error::other(
+            "buffer's worker closed unexpectedly",
+        )));
+        let u = unanswered(&e);
+        assert!(u.client_fault);
+        assert!(u.words.contains("the API server was not asked"), "{}", u.words);
+        assert!(!u.words.contains("no answer from the API server"), "{}", u.words);
+        let refused = kube::Error::Service(Box::new(std::io::Error::other(
+            "Connection refused (os error 111)",
+        )));
+        assert!(!unanswered(&refused).client_fault);
+    }
+
+    #[test]
     fn a_forbidden_list_reads_as_words_without_a_debug_dump() {
         let status = Status {
             status: None,
