@@ -126,8 +126,7 @@ fn autoscale_with_min_and_max_or_max_alone_changes_only_those() {
         out.stdout
     );
     assert!(
-        out.stdout
-            .contains("memory 75 % of requests (unchanged)"),
+        out.stdout.contains("memory 75 % of requests (unchanged)"),
         "{}",
         out.stdout
     );
@@ -170,7 +169,9 @@ fn autoscale_with_min_and_max_or_max_alone_changes_only_those() {
     assert_ne!(out.code, 0, "{}", out.stdout);
     assert!(
         out.stdout.contains("min 20 / max 15 is not a valid range")
-            && out.stdout.contains("max 15 is the autoscaler's current value"),
+            && out
+                .stdout
+                .contains("max 15 is the autoscaler's current value"),
         "{}",
         out.stdout
     );
@@ -252,7 +253,13 @@ fn status_names_every_context_and_exits_2_when_one_is_not_watched() {
         );
     }
 
-    let json = run(dir.path(), &kubeconfig, &contexts, &["status", "--json"], None);
+    let json = run(
+        dir.path(),
+        &kubeconfig,
+        &contexts,
+        &["status", "--json"],
+        None,
+    );
     assert_eq!(json.code, 2, "{}", json.stderr);
     let reports: Value = serde_json::from_str(&json.stdout).unwrap();
     let report = reports
@@ -299,7 +306,10 @@ fn status_names_every_context_and_exits_2_when_one_is_not_watched() {
 fn assert_no_dumps(stderr: &str) {
     for line in stderr.lines() {
         for raw in ["Status {", "Custom {", "Some(", "hyper::"] {
-            assert!(!line.contains(raw), "raw {raw:?} in stderr line: {line}\n{stderr}");
+            assert!(
+                !line.contains(raw),
+                "raw {raw:?} in stderr line: {line}\n{stderr}"
+            );
         }
     }
 }
@@ -392,10 +402,7 @@ async fn a_returning_server_is_live_at_the_first_poll_that_finds_it_answering() 
     let Snapshot::Workloads(list) = &out.snapshot else {
         panic!("not workloads")
     };
-    let writer = list
-        .iter()
-        .find(|w| w.id.name == "writer-service")
-        .unwrap();
+    let writer = list.iter().find(|w| w.id.name == "writer-service").unwrap();
     assert_eq!(writer.stale_since, None, "{writer:?}");
     assert_eq!(writer.desired, 7);
     assert_eq!(list.sources.len(), 1);

@@ -283,7 +283,13 @@ fn a_context_that_is_not_watched_shows_in_the_status_bar_and_the_workloads_heade
     t.run_until("autoscale form", |a| a.actions.autoscale_form.is_some());
     let form = t.app().actions.autoscale_form.as_ref().unwrap();
     assert_eq!((form.min, form.max, form.cpu), (2, 10, 60));
-    t.harness.state_mut().actions.autoscale_form.as_mut().unwrap().max = 12;
+    t.harness
+        .state_mut()
+        .actions
+        .autoscale_form
+        .as_mut()
+        .unwrap()
+        .max = 12;
     // Someone else moves the CPU target meanwhile: the untouched field follows the HPA.
     east.modify(Res::Hpas, "nexus", "api-gateway", |h| {
         h["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] = 50.into();
@@ -299,14 +305,18 @@ fn a_context_that_is_not_watched_shows_in_the_status_bar_and_the_workloads_heade
     assert_eq!(
         plan.action,
         scaleboard::actions::Action::SetAutoscaler {
-            workload: workload(t.app(), "east/nexus", "api-gateway").unwrap().id.clone(),
+            workload: workload(t.app(), "east/nexus", "api-gateway")
+                .unwrap()
+                .id
+                .clone(),
             min_replicas: 2,
             max_replicas: 12,
             target_cpu_percent: 50,
         }
     );
     assert!(
-        plan.after.contains("CPU target 50 % (unchanged)") && plan.after.contains("min 2 (unchanged)"),
+        plan.after.contains("CPU target 50 % (unchanged)")
+            && plan.after.contains("min 2 (unchanged)"),
         "{}",
         plan.after
     );

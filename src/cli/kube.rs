@@ -207,7 +207,9 @@ pub fn autoscale(
         if req.delete {
             return Ok(Action::DeleteAutoscaler { workload });
         }
-        let current = fleet.workload(&workload).and_then(|w| w.autoscaler.as_ref());
+        let current = fleet
+            .workload(&workload)
+            .and_then(|w| w.autoscaler.as_ref());
         let (min, max, cpu) = merged(req, current, &workload)?;
         Ok(Action::SetAutoscaler {
             workload,

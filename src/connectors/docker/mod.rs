@@ -459,7 +459,12 @@ impl Connector for DockerConnector {
         &'a self,
         action: &'a Action,
     ) -> BoxFuture<'a, Result<Option<Snapshot>, ConnectorError>> {
-        Box::pin(async move { Ok(self.read_target(action).await?.map(|l| Snapshot::Workloads(l.into()))) })
+        Box::pin(async move {
+            Ok(self
+                .read_target(action)
+                .await?
+                .map(|l| Snapshot::Workloads(l.into())))
+        })
     }
 }
 

@@ -258,7 +258,11 @@ pub(super) struct Edit {
 }
 
 impl Edit {
-    pub fn new(seen: &Autoscaler, (min, max, cpu): (u32, u32, u32), metrics: Option<&Value>) -> Self {
+    pub fn new(
+        seen: &Autoscaler,
+        (min, max, cpu): (u32, u32, u32),
+        metrics: Option<&Value>,
+    ) -> Self {
         let mut edit = Self {
             spec: serde_json::Map::new(),
             changed: Vec::new(),
@@ -373,7 +377,10 @@ mod tests {
         let list = json!([{ "type": "Resource", "resource": { "name": "cpu",
             "target": { "type": "Utilization", "averageUtilization": 60 } } }]);
         let edit = Edit::new(&seen, (2, 15, 60), Some(&list));
-        assert_eq!(Value::Object(edit.spec.clone()), json!({ "maxReplicas": 15 }));
+        assert_eq!(
+            Value::Object(edit.spec.clone()),
+            json!({ "maxReplicas": 15 })
+        );
         assert_eq!(
             edit.words(),
             "max 10 -> 15; unchanged: min 2, CPU target 60 %; kept as they were: memory 80 % of requests"

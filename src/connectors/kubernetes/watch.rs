@@ -67,12 +67,8 @@ pub(super) async fn start(config: &KubernetesEndpoint) -> Result<Started, String
             let cfg = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
                 .await
                 .map_err(|e| format!("its kubeconfig entry cannot be used: {e}"))?;
-            Client::try_from(cfg).map_err(|e| {
-                format!(
-                    "cannot build a client for it: {}",
-                    words::kube_words(&e)
-                )
-            })
+            Client::try_from(cfg)
+                .map_err(|e| format!("cannot build a client for it: {}", words::kube_words(&e)))
         }
     }))
     .await;

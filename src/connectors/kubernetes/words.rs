@@ -151,8 +151,16 @@ mod tests {
         )));
         let u = unanswered(&e);
         assert!(u.client_fault);
-        assert!(u.words.contains("the API server was not asked"), "{}", u.words);
-        assert!(!u.words.contains("no answer from the API server"), "{}", u.words);
+        assert!(
+            u.words.contains("the API server was not asked"),
+            "{}",
+            u.words
+        );
+        assert!(
+            !u.words.contains("no answer from the API server"),
+            "{}",
+            u.words
+        );
         let refused = kube::Error::Service(Box::new(std::io::Error::other(
             "Connection refused (os error 111)",
         )));
