@@ -30,8 +30,9 @@ pub(super) struct Unanswered {
 const BUFFER_CLOSED: &str = "buffer's worker closed unexpectedly";
 
 /// Why a request got no answer. A closed client queue is not blamed on the API server (the
-/// report's "check that the API server is up" at 30,000 pods while the server was fine): the
-/// `Buffer` worker is a task of the engine's runtime, and when `status` ends, the runtime's
+/// report's "check that the API server is up" at 30,000 pods while the server was fine). The
+/// likely way it happens: the `Buffer` worker is a task of the engine's runtime, and when
+/// `status` ends, the runtime's
 /// shutdown drops it while a slow poll (large clusters) may still have a request queued; that
 /// request then fails with `Closed`. The probe asks once more after a pause (which a shutdown
 /// never lets finish, so nothing is said), and the words say what happened.
