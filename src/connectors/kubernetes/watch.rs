@@ -255,8 +255,9 @@ impl ContextWatch {
     async fn probe(&self) -> Result<(), String> {
         let mut result = self.ask_version().await;
         if result.as_ref().is_err_and(|e| e.client_fault) {
-            // The client's own request queue failed, not the server: asked once more.
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            // The client's own request queue failed, not the server: asked once more. (No
+            // timer here: during a runtime shutdown a new sleep would panic.)
+            tokio::task::yield_now().await;
             result = self.ask_version().await;
         }
         let result = result.map_err(|e| e.words);

@@ -34,8 +34,8 @@ const BUFFER_CLOSED: &str = "buffer's worker closed unexpectedly";
 /// likely way it happens: the `Buffer` worker is a task of the engine's runtime, and when
 /// `status` ends, the runtime's
 /// shutdown drops it while a slow poll (large clusters) may still have a request queued; that
-/// request then fails with `Closed`. The probe asks once more after a pause (which a shutdown
-/// never lets finish, so nothing is said), and the words say what happened.
+/// request then fails with `Closed`. The probe asks once more, and the words say what
+/// happened.
 pub(super) fn unanswered(e: &kube::Error) -> Unanswered {
     let cause = deepest(e);
     if cause.contains(BUFFER_CLOSED) {
