@@ -153,6 +153,7 @@ pub fn assess_snapshot(snapshot: &Snapshot, limits: &Thresholds) -> EndpointHeal
     let mut reasons = Vec::new();
     match snapshot {
         Snapshot::Workloads(list) => {
+            sources(&list.sources, &mut members, &mut reasons);
             // Only workloads that are not ok are listed as members: a cluster of 10,000 healthy
             // workloads costs nothing here.
             let (mut not_ready, mut stale) = (0, 0);
@@ -197,7 +198,7 @@ pub fn assess_snapshot(snapshot: &Snapshot, limits: &Thresholds) -> EndpointHeal
                     state: HealthState::Stale,
                     reasons,
                     members,
-                    critical: false,
+                    critical: is_critical(snapshot),
                 };
             }
         }
@@ -338,7 +339,45 @@ fn is_critical(snapshot: &Snapshot) -> bool {
                 && (db.writable().next().is_none() || db.servers.iter().any(|s| s.second_writable))
         }
         Snapshot::Patroni(p) => p.leader().is_none(),
+        Snapshot::Workloads(list) => list.sources.iter().any(|s| s.state.unwatched()),
         _ => false,
+    }
+}
+
+/// Kubernetes contexts: every one is a member ("context east"); when any is not ok, each is
+/// also a reason line, so `status` text names all of them, the ok ones included.
+fn sources(
+    list: &[crate::model::workloads::Source],
+    members: &mut Vec<MemberHealth>,
+    reasons: &mut Vec<String>,
+) {
+    use crate::model::workloads::SourceState;
+    let all_ok = list.iter().all(|s| s.state == SourceState::Ok);
+    for s in list {
+        let state = match s.state {
+            SourceState::Ok => HealthState::Ok,
+            SourceState::Degraded => HealthState::Degraded,
+            SourceState::Stale => HealthState::Stale,
+            SourceState::Down | SourceState::Missing => HealthState::Down,
+        };
+        // "missing" has no HealthState of its own: its reason starts with the word.
+        let reason = match (s.state, &s.reason) {
+            (SourceState::Ok, _) => None,
+            (SourceState::Missing, Some(r)) => Some(format!("missing: {r}")),
+            (_, r) => r.clone(),
+        };
+        if !all_ok {
+            reasons.push(match &reason {
+                Some(r) if s.state == SourceState::Missing => format!("{}: {r}", s.name),
+                Some(r) => format!("{}: {}: {r}", s.name, s.state.label()),
+                None => format!("{}: {}", s.name, s.state.label()),
+            });
+        }
+        members.push(MemberHealth {
+            name: s.name.clone(),
+            state,
+            reason,
+        });
     }
 }
 
@@ -723,7 +762,7 @@ mod tests {
         };
         let limits = Thresholds::default();
         let some = assess_snapshot(
-            &Snapshot::Workloads(vec![w("a", true), w("b", false)]),
+            &Snapshot::Workloads(vec![w("a", true), w("b", false)].into()),
             &limits,
         );
         assert_eq!(some.state, HealthState::Degraded);
@@ -732,7 +771,7 @@ mod tests {
             ["1 of 2 workloads show a stale view (their context is not answering)"]
         );
         assert_eq!(some.members.len(), 1, "ok workloads are not listed");
-        let all = assess_snapshot(&Snapshot::Workloads(vec![w("a", true)]), &limits);
+        let all = assess_snapshot(&Snapshot::Workloads(vec![w("a", true)].into()), &limits);
         assert_eq!(all.state, HealthState::Stale);
     }
 

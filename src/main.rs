@@ -102,19 +102,24 @@ enum Cmd {
         action: ActionFlags,
     },
     /// Create, edit or delete a Kubernetes workload's HorizontalPodAutoscaler through the action
-    /// pipeline, like `kubectl autoscale`: CONTEXT/NAMESPACE/KIND/NAME --min N --max N.
+    /// pipeline, like `kubectl autoscale`: CONTEXT/NAMESPACE/KIND/NAME --min N --max N. On an
+    /// existing autoscaler only the options given change (e.g. --max alone); the rest keep
+    /// their current values. A new one needs --max (--min defaults to 1, --cpu-percent to 80).
     Autoscale {
         /// CONTEXT/NAMESPACE/KIND/NAME (KIND deployment or statefulset)
         target: String,
-        #[arg(long, required_unless_present = "delete")]
+        /// Minimum replicas (new autoscaler: 1 when left out).
+        #[arg(long)]
         min: Option<u32>,
-        #[arg(long, required_unless_present = "delete")]
+        /// Maximum replicas (required for a new autoscaler).
+        #[arg(long)]
         max: Option<u32>,
-        /// Target average CPU utilisation, % of the pods' requests.
-        #[arg(long, default_value_t = 80)]
-        cpu_percent: u32,
+        /// Target average CPU utilisation, % of the pods' requests (new autoscaler: 80 when
+        /// left out).
+        #[arg(long)]
+        cpu_percent: Option<u32>,
         /// Delete the autoscaler instead (the replica count stays where it is).
-        #[arg(long, conflicts_with_all = ["min", "max"])]
+        #[arg(long, conflicts_with_all = ["min", "max", "cpu_percent"])]
         delete: bool,
         /// The endpoint, when several endpoints of the profile hold the target.
         #[arg(long)]
@@ -276,9 +281,15 @@ impl From<CostFormat> for scaleboard::cost::ReportFormat {
     }
 }
 
+/// The log filter when RUST_LOG is not set.
+const DEFAULT_LOG: &str = "off,scaleboard=warn,scaleboard::connectors::kubernetes=info";
+
 fn main() -> ExitCode {
     let started = std::time::Instant::now();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    // Library records (kube, hyper, rustls…) carry raw debug structures and repeat on every
+    // retry: by default only our own lines reach stderr (the Kubernetes connector says each
+    // context's state change in words). RUST_LOG replaces this filter whole.
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(DEFAULT_LOG)).init();
     let args = Args::parse();
     // One rustls crypto provider for the whole process, before any HTTPS client exists.
     scaleboard::connectors::http::install_crypto_provider();

@@ -245,3 +245,79 @@ fn the_profile_editor_picks_contexts_from_the_kubeconfig() {
     });
     t.harness.get_by_label_contains("missing.yaml");
 }
+
+#[test]
+fn a_context_that_is_not_watched_shows_in_the_status_bar_and_the_workloads_header() {
+    let east = FakeKube::start();
+    east.put(&fake_kube::deployment("nexus", "api-gateway", 4, 4));
+    east.put(&fake_kube::hpa("nexus", "api-gateway", 2, 10, 60));
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig.yaml");
+    std::fs::write(&kubeconfig, fake_kube::kubeconfig(&[("east", &east)])).unwrap();
+    let profiles = format!(
+        "[[profile]]\nname = \"k8s-ui\"\n[[profile.kubernetes]]\nname = \"k8s\"\n\
+         kubeconfig = \"{}\"\ncontexts = [\"east\", \"gone\"]\n",
+        kubeconfig.display()
+    );
+    let mut t = start(Some(&profiles), Some("k8s-ui"));
+    t.harness.key_press_modifiers(Modifiers::COMMAND, Key::Num2);
+    t.advance_until("east's workloads", |a| {
+        a.view.panel == PanelId::Workloads && workload(a, "east/nexus", "api-gateway").is_some()
+    });
+    t.harness.run_steps(2);
+    // The status bar names it beside the endpoint, not only a passing notification.
+    t.harness.get_by_label("context gone not watched");
+    // The Workloads header says which context and why.
+    t.harness
+        .get_by_label_contains("k8s: context gone not watched: missing: no context of this name");
+
+    // The autoscale dialog: pre-filled from the HPA; only the field the operator changes is
+    // proposed as changed, the others keep the HPA's values as they are at the preview.
+    t.harness.get_by_label("api-gateway").click();
+    t.run_until("api-gateway selected", |a| {
+        a.selected_workload
+            .as_ref()
+            .is_some_and(|w| w.name == "api-gateway")
+    });
+    t.harness.get_by_label("Autoscale…").click();
+    t.run_until("autoscale form", |a| a.actions.autoscale_form.is_some());
+    let form = t.app().actions.autoscale_form.as_ref().unwrap();
+    assert_eq!((form.min, form.max, form.cpu), (2, 10, 60));
+    t.harness
+        .state_mut()
+        .actions
+        .autoscale_form
+        .as_mut()
+        .unwrap()
+        .max = 12;
+    // Someone else moves the CPU target meanwhile: the untouched field follows the HPA.
+    east.modify(Res::Hpas, "nexus", "api-gateway", |h| {
+        h["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] = 50.into();
+    });
+    t.advance_until("the HPA's new CPU target", |a| {
+        workload(a, "east/nexus", "api-gateway")
+            .and_then(|w| w.autoscaler.as_ref())
+            .is_some_and(|h| h.target_cpu_percent == 50)
+    });
+    t.harness.get_by_label("Preview autoscaler").click();
+    t.run_until("autoscale plan", |a| a.actions.dialog.is_some());
+    let plan = &t.app().actions.dialog.as_ref().unwrap().plan;
+    assert_eq!(
+        plan.action,
+        scaleboard::actions::Action::SetAutoscaler {
+            workload: workload(t.app(), "east/nexus", "api-gateway")
+                .unwrap()
+                .id
+                .clone(),
+            min_replicas: 2,
+            max_replicas: 12,
+            target_cpu_percent: 50,
+        }
+    );
+    assert!(
+        plan.after.contains("CPU target 50 % (unchanged)")
+            && plan.after.contains("min 2 (unchanged)"),
+        "{}",
+        plan.after
+    );
+}

@@ -81,7 +81,7 @@ fn endpoint(snapshot: Vec<Workload>, status: ConnStatus, updated_at: i64) -> End
         status,
         last_error: None,
         updated_at: Some(updated_at),
-        snapshot: Some(Snapshot::Workloads(snapshot)),
+        snapshot: Some(Snapshot::Workloads(snapshot.into())),
         health: EndpointHealth {
             state,
             reasons: Vec::new(),

@@ -151,6 +151,11 @@ impl Plan {
 /// Upper bound for a replica count typed by hand: anything above is a typo, not a plan.
 pub const MAX_REPLICAS: u32 = 1000;
 
+/// A new autoscaler's min and CPU target when the operator leaves them out (`kubectl
+/// autoscale`'s); an existing one keeps its own values for whatever is left out.
+pub const NEW_AUTOSCALER_MIN: u32 = 1;
+pub const NEW_AUTOSCALER_CPU_PERCENT: u32 = 80;
+
 pub fn plan(action: Action, fleet: &dyn FleetView, policy: &PlanPolicy) -> Plan {
     let mut plan = match &action {
         Action::ScaleWorkload { workload, replicas } => {
@@ -358,8 +363,19 @@ fn plan_autoscale(
         )));
     }
     if min == 0 || min > max {
+        // With --min or --max alone, the other side is the autoscaler's current value.
+        let kept = match &w.autoscaler {
+            Some(h) if h.max_replicas == max && h.min_replicas != min => {
+                format!(" (max {max} is the autoscaler's current value: change it too)")
+            }
+            Some(h) if h.min_replicas == min && h.max_replicas != max => {
+                format!(" (min {min} is the autoscaler's current value: change it too)")
+            }
+            _ => String::new(),
+        };
         guards.push(Guard::refuse(format!(
-            "min {min} / max {max} is not a valid range: min must be at least 1 and not above max."
+            "min {min} / max {max} is not a valid range: min must be at least 1 and not above \
+             max{kept}."
         )));
     }
     if max > MAX_REPLICAS {
@@ -370,6 +386,14 @@ fn plan_autoscale(
     if !(1..=100).contains(&cpu) {
         guards.push(Guard::refuse(format!(
             "Target CPU {cpu} % must be between 1 and 100."
+        )));
+    }
+    if let Some(h) = &w.autoscaler
+        && (h.min_replicas, h.max_replicas, h.target_cpu_percent) == (min, max, cpu)
+    {
+        guards.push(Guard::warn(format!(
+            "Autoscaler {} already has min {min}, max {max}, CPU {cpu} %: nothing would change.",
+            h.name
         )));
     }
     if guards.is_empty() {
@@ -383,16 +407,26 @@ fn plan_autoscale(
         None => format!("no autoscaler, {} replicas", w.desired),
     };
     let after = match &w.autoscaler {
-        Some(h) => autoscaler_text(min, max, cpu, h),
+        Some(h) => autoscaler_after(min, max, cpu, h),
         None => format!("autoscaler min {min}, max {max}, CPU {cpu} %"),
     };
     let command = match &w.autoscaler {
-        // min/max alone: a merge patch leaves the metrics list as it is.
-        Some(h) if h.target_cpu_percent == cpu => format!(
-            "{} patch hpa {} --type=merge -p '{{\"spec\":{{\"minReplicas\":{min},\"maxReplicas\":{max}}}}}'",
-            kubectl(policy, id),
-            h.name
-        ),
+        // min/max alone: a merge patch of the fields that change leaves the rest as it is.
+        Some(h) if h.target_cpu_percent == cpu => {
+            let mut fields = Vec::new();
+            if h.min_replicas != min {
+                fields.push(format!("\"minReplicas\":{min}"));
+            }
+            if h.max_replicas != max {
+                fields.push(format!("\"maxReplicas\":{max}"));
+            }
+            format!(
+                "{} patch hpa {} --type=merge -p '{{\"spec\":{{{}}}}}'",
+                kubectl(policy, id),
+                h.name,
+                fields.join(",")
+            )
+        }
         // A merge patch would replace the whole metrics list: the CPU entry is edited in place.
         Some(h) => format!(
             "{} edit hpa {}  # minReplicas {min}, maxReplicas {max}, the cpu Utilization target {cpu}; every other metric and the behavior stay as they are",
@@ -428,6 +462,33 @@ fn autoscaler_text(min: u32, max: u32, cpu: u32, h: &crate::model::snapshot::Aut
     for m in &h.metrics {
         text.push_str("; ");
         text.push_str(m);
+    }
+    text
+}
+
+/// The autoscaler after an edit: each field that keeps its value says so, so the operator sees
+/// what the write leaves alone ("CPU target 60 % (unchanged)").
+fn autoscaler_after(
+    min: u32,
+    max: u32,
+    cpu: u32,
+    h: &crate::model::snapshot::Autoscaler,
+) -> String {
+    let field = |label: &str, now: u32, was: u32, unit: &str| {
+        if now == was {
+            format!("{label} {now}{unit} (unchanged)")
+        } else {
+            format!("{label} {now}{unit}")
+        }
+    };
+    let mut text = format!(
+        "autoscaler {}, {}, {}",
+        field("min", min, h.min_replicas, ""),
+        field("max", max, h.max_replicas, ""),
+        field("CPU target", cpu, h.target_cpu_percent, " %")
+    );
+    for m in &h.metrics {
+        text.push_str(&format!("; {m} (unchanged)"));
     }
     text
 }

@@ -102,6 +102,28 @@ pub struct AutoscaleForm {
     pub min: u32,
     pub max: u32,
     pub cpu: u32,
+    /// (min, max, cpu) as pre-filled from the existing autoscaler: a field still at its
+    /// pre-filled value was not set by the operator and keeps the autoscaler's value at the
+    /// time of the preview, whatever it became meanwhile.
+    pub prefilled: Option<(u32, u32, u32)>,
+}
+
+impl AutoscaleForm {
+    /// (min, max, cpu) to propose: the operator's changes over `current` (the autoscaler as the
+    /// latest snapshot shows it); without one, the form's values.
+    pub fn values(&self, current: Option<&crate::model::snapshot::Autoscaler>) -> (u32, u32, u32) {
+        let (Some((min0, max0, cpu0)), Some(h)) = (self.prefilled, current) else {
+            return (self.min, self.max, self.cpu);
+        };
+        let pick = |typed: u32, prefilled: u32, now: u32| {
+            if typed == prefilled { now } else { typed }
+        };
+        (
+            pick(self.min, min0, h.min_replicas),
+            pick(self.max, max0, h.max_replicas),
+            pick(self.cpu, cpu0, h.target_cpu_percent),
+        )
+    }
 }
 
 #[derive(Default)]

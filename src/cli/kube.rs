@@ -4,7 +4,7 @@
 //! window.
 
 use super::scale::{CliFleet, RunOptions, run_action};
-use crate::actions::Action;
+use crate::actions::{Action, FleetView};
 use crate::model::snapshot::{Workload, WorkloadKind, WorkloadRef};
 use crate::profiles::{AppDirs, Profile};
 use anyhow::bail;
@@ -166,12 +166,17 @@ pub(super) fn scale_action(
     }
 }
 
+use crate::actions::plan::{
+    NEW_AUTOSCALER_CPU_PERCENT as NEW_CPU_PERCENT, NEW_AUTOSCALER_MIN as NEW_MIN,
+};
+
 pub struct AutoscaleRequest {
     /// `CONTEXT/NAMESPACE/KIND/NAME`.
     pub target: String,
+    /// Options left out (`None`) keep the existing autoscaler's value.
     pub min: Option<u32>,
     pub max: Option<u32>,
-    pub cpu_percent: u32,
+    pub cpu_percent: Option<u32>,
     /// Delete the workload's autoscaler instead (`kubectl delete hpa`).
     pub delete: bool,
     pub endpoint: Option<String>,
@@ -192,25 +197,57 @@ pub fn autoscale(
             req.target
         );
     };
-    let range = if req.delete {
-        None
-    } else {
-        match (req.min, req.max) {
-            (Some(min), Some(max)) => Some((min, max)),
-            _ => bail!("give --min and --max (or --delete to remove the autoscaler)"),
-        }
-    };
+    if !req.delete && req.min.is_none() && req.max.is_none() && req.cpu_percent.is_none() {
+        bail!(
+            "give what to change: --min, --max and/or --cpu-percent (or --delete to remove the autoscaler)"
+        );
+    }
     run_action(dirs, profile, &req.run, input, out, |fleet| {
         let workload = one(fleet, &target, req.endpoint.as_deref())?;
-        Ok(match range {
-            None => Action::DeleteAutoscaler { workload },
-            Some((min_replicas, max_replicas)) => Action::SetAutoscaler {
-                workload,
-                min_replicas,
-                max_replicas,
-                target_cpu_percent: req.cpu_percent,
-            },
+        if req.delete {
+            return Ok(Action::DeleteAutoscaler { workload });
+        }
+        let current = fleet
+            .workload(&workload)
+            .and_then(|w| w.autoscaler.as_ref());
+        let (min, max, cpu) = merged(req, current, &workload)?;
+        Ok(Action::SetAutoscaler {
+            workload,
+            min_replicas: min,
+            max_replicas: max,
+            target_cpu_percent: cpu,
         })
+    })
+}
+
+/// The values the operator gave, the existing autoscaler's for the rest (a write then changes
+/// only what was given: the connector sends only fields that differ from the HPA it reads
+/// right before the write). A new autoscaler gets [`NEW_MIN`] and [`NEW_CPU_PERCENT`] and
+/// needs `--max`. The plan judges the merged range (min not above max).
+fn merged(
+    req: &AutoscaleRequest,
+    current: Option<&crate::model::snapshot::Autoscaler>,
+    workload: &WorkloadRef,
+) -> anyhow::Result<(u32, u32, u32)> {
+    Ok(match current {
+        Some(h) => (
+            req.min.unwrap_or(h.min_replicas),
+            req.max.unwrap_or(h.max_replicas),
+            req.cpu_percent.unwrap_or(h.target_cpu_percent),
+        ),
+        None => {
+            let Some(max) = req.max else {
+                bail!(
+                    "{workload} has no autoscaler yet: give --max to create one (--min defaults \
+                     to {NEW_MIN}, --cpu-percent to {NEW_CPU_PERCENT})"
+                );
+            };
+            (
+                req.min.unwrap_or(NEW_MIN),
+                max,
+                req.cpu_percent.unwrap_or(NEW_CPU_PERCENT),
+            )
+        }
     })
 }
 

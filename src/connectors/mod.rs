@@ -68,10 +68,20 @@ pub fn summary(snapshot: &Snapshot) -> String {
         Snapshot::Workloads(list) => {
             let replicas: u32 = list.iter().map(|w| w.desired).sum();
             let ready: u32 = list.iter().map(|w| w.ready).sum();
-            format!(
+            let mut line = format!(
                 "{} workloads, {ready}/{replicas} replicas ready",
                 list.len()
-            )
+            );
+            // Every context is named with its state, also when all are ok.
+            if !list.sources.is_empty() {
+                let states: Vec<String> = list
+                    .sources
+                    .iter()
+                    .map(|s| format!("{} {}", s.name, s.state.label()))
+                    .collect();
+                line.push_str(&format!("; {}", states.join(", ")));
+            }
+            line
         }
         Snapshot::Databases(db) => {
             let lag = db.servers.iter().filter_map(|s| s.lag_bytes).max();

@@ -278,7 +278,7 @@ mod tests {
         Event::Snapshot {
             endpoint: "e".into(),
             at: 0,
-            snapshot: crate::model::snapshot::Snapshot::Workloads(Vec::new()),
+            snapshot: crate::model::snapshot::Snapshot::Workloads(Default::default()),
             samples: Vec::new(),
         }
     }

@@ -14,3 +14,4 @@ pub mod patroni;
 pub mod pgbouncer;
 pub mod snapshot;
 pub mod units;
+pub mod workloads;

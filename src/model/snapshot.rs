@@ -38,7 +38,8 @@ impl Sample {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Snapshot {
-    Workloads(Vec<Workload>),
+    /// Rows, and for Kubernetes the state of each context they come from.
+    Workloads(super::workloads::WorkloadList),
     Databases(DatabaseSnapshot),
     Cache(Vec<CacheNode>),
     Queues(Vec<Queue>),

@@ -25,6 +25,10 @@ pub fn status_bar_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                 };
                 ui.colored_label(theme::health_color(state), text)
                     .on_hover_text(format!("{}\n{}", e.info.label, e.health.line()));
+                for (label, m) in unwatched_contexts(&e.health) {
+                    ui.colored_label(theme::health_color(m.state), label)
+                        .on_hover_text(m.reason.as_deref().unwrap_or_default());
+                }
             }
             ui.separator();
             ui.label(widgets::age_text(now, app.fleet.last_update()));
@@ -56,4 +60,24 @@ pub fn status_bar_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
             }
         });
     });
+}
+
+/// Kubernetes contexts of an endpoint that are not ok, each with a short label: "context west
+/// not watched" (stale, down or missing from the kubeconfig) or "context west degraded". A
+/// context half a profile rests on must not hide behind the endpoint's own colour.
+pub fn unwatched_contexts(
+    health: &crate::health::EndpointHealth,
+) -> impl Iterator<Item = (String, &crate::health::MemberHealth)> {
+    use crate::health::HealthState;
+    health
+        .members
+        .iter()
+        .filter(|m| m.name.starts_with("context ") && m.state != HealthState::Ok)
+        .map(|m| {
+            let what = match m.state {
+                HealthState::Degraded => "degraded",
+                _ => "not watched",
+            };
+            (format!("{} {what}", m.name), m)
+        })
 }

@@ -14,6 +14,15 @@ use crate::model::snapshot::{DockerDetails, Workload, WorkloadKind};
 pub fn workloads_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     panel_header_ui(ui, app, "Workloads");
     widgets::endpoint_status_ui(ui, app, Area::Workloads);
+    for e in app.fleet.in_area(Area::Workloads) {
+        for (label, m) in super::status_bar::unwatched_contexts(&e.health) {
+            let why = m.reason.as_deref().unwrap_or_default();
+            ui.colored_label(
+                theme::health_color(m.state),
+                format!("{}: {label}: {why}", e.info.id),
+            );
+        }
+    }
     if app.fleet.in_area(Area::Workloads).next().is_none() {
         widgets::nothing_here_ui(
             ui,
@@ -327,17 +336,21 @@ fn actions_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, w: &Workload) {
                 .on_disabled_hover_text(w.autoscale_denied.as_deref().unwrap_or_default())
                 .clicked()
         {
-            let (min, max, cpu) = w
+            let prefilled = w
                 .autoscaler
                 .as_ref()
-                .map_or((w.desired.max(1), w.desired.max(1) * 2, 70), |h| {
-                    (h.min_replicas, h.max_replicas, h.target_cpu_percent)
-                });
+                .map(|h| (h.min_replicas, h.max_replicas, h.target_cpu_percent));
+            let (min, max, cpu) = prefilled.unwrap_or((
+                w.desired.max(1),
+                w.desired.max(1) * 2,
+                crate::actions::plan::NEW_AUTOSCALER_CPU_PERCENT,
+            ));
             app.actions.autoscale_form = Some(AutoscaleForm {
                 workload: w.id.clone(),
                 min,
                 max,
                 cpu,
+                prefilled,
             });
             app.actions.scale_form = None;
             app.actions.project_form = None;
@@ -378,11 +391,12 @@ fn actions_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, w: &Workload) {
             ui.label("Target CPU %");
             ui.add(egui::DragValue::new(&mut form.cpu).range(1..=100));
             if ui.button("Preview autoscaler").clicked() {
+                let (min, max, cpu) = form.values(w.autoscaler.as_ref());
                 propose = Some(Action::SetAutoscaler {
                     workload: form.workload.clone(),
-                    min_replicas: form.min,
-                    max_replicas: form.max,
-                    target_cpu_percent: form.cpu,
+                    min_replicas: min,
+                    max_replicas: max,
+                    target_cpu_percent: cpu,
                 });
             }
             if w.autoscaler.is_some() && ui.button("Delete autoscaler…").clicked() {

@@ -390,7 +390,7 @@ fn workloads(fleet: &DemoFleet, endpoint: &str, compose: bool) -> PollOutput {
         })
         .collect();
     PollOutput {
-        snapshot: Snapshot::Workloads(list),
+        snapshot: Snapshot::Workloads(list.into()),
         samples,
         notices: Vec::new(),
     }

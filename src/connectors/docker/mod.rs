@@ -417,7 +417,7 @@ impl Connector for DockerConnector {
             let list = self.observe(true).await?;
             let samples = samples(&list);
             Ok(PollOutput {
-                snapshot: Snapshot::Workloads(list),
+                snapshot: Snapshot::Workloads(list.into()),
                 samples,
                 notices: Vec::new(),
             })
@@ -459,7 +459,12 @@ impl Connector for DockerConnector {
         &'a self,
         action: &'a Action,
     ) -> BoxFuture<'a, Result<Option<Snapshot>, ConnectorError>> {
-        Box::pin(async move { Ok(self.read_target(action).await?.map(Snapshot::Workloads)) })
+        Box::pin(async move {
+            Ok(self
+                .read_target(action)
+                .await?
+                .map(|l| Snapshot::Workloads(l.into())))
+        })
     }
 }
 

@@ -83,6 +83,9 @@ pub(super) struct ScopeError {
     /// The HTTP status the API server answered (None: it did not answer).
     pub code: Option<u16>,
     pub since: std::time::SystemTime,
+    /// The latest failure: an error older than the API server's latest answer is history,
+    /// not news (the scope is being listed again).
+    pub last: std::time::SystemTime,
 }
 
 impl ScopeError {
@@ -125,10 +128,26 @@ fn key_of<K: Resource>(obj: &K) -> Key {
 }
 
 /// What every watch of one context shares: its name (for the log) and a bell that cuts the
-/// backoff short once the API server answers again.
+/// backoff short once the API server answers again. The bell is a counter, not a `Notify`: a
+/// watch that was busy failing its last attempt when it rang still sees that it rang, instead
+/// of sleeping out a backoff of up to [`BACKOFF_MAX`] after the server is back.
 pub(super) struct WatchShared {
     pub context: String,
-    pub retry: tokio::sync::Notify,
+    pub retry: tokio::sync::watch::Sender<u64>,
+}
+
+impl WatchShared {
+    pub fn new(context: String) -> Self {
+        Self {
+            context,
+            retry: tokio::sync::watch::channel(0).0,
+        }
+    }
+
+    /// Every watch waiting out a backoff tries again now.
+    pub fn ring(&self) {
+        self.retry.send_modify(|n| *n = n.wrapping_add(1));
+    }
 }
 
 /// Where and how to watch one resource.
@@ -194,7 +213,8 @@ where
             let Some(refused) = watch.run(None, true).await else {
                 return;
             };
-            log::warn!(
+            // The context's state line says this once for every resource ("forbidden: …").
+            log::debug!(
                 "context {}: {refused}; watching {} in namespace {} instead",
                 watch.shared.context,
                 watch.resource,
@@ -242,7 +262,10 @@ where
     /// and the first list was forbidden: with the refusal in words.
     async fn run(&self, scope: Option<String>, may_fall_back: bool) -> Option<String> {
         let mut backoff = BACKOFF_MIN;
+        let mut bell = self.shared.retry.subscribe();
         loop {
+            // Rings from here on cut the next backoff short, also those during this attempt.
+            bell.borrow_and_update();
             let api: Api<K> = api_for(&self.client, scope.as_deref());
             let stream = watcher(api, watcher::Config::default());
             futures::pin_mut!(stream);
@@ -277,7 +300,7 @@ where
             self.failed(scope.as_deref(), text, code);
             tokio::select! {
                 () = tokio::time::sleep(backoff) => {}
-                () = self.shared.retry.notified() => {}
+                _ = bell.changed() => {}
             }
             backoff = (backoff * 2).min(BACKOFF_MAX);
         }
@@ -299,18 +322,24 @@ where
         let Some(status) = state.scopes.get_mut(&scope.map(str::to_string)) else {
             return;
         };
-        let same = status.error.as_ref().is_some_and(|e| e.words == words);
-        if !same {
-            log::warn!(
-                "context {}: {words}; {}",
-                self.shared.context,
-                words::advice(code)
-            );
-            let since = status
-                .error
-                .as_ref()
-                .map_or_else(std::time::SystemTime::now, |e| e.since);
-            status.error = Some(ScopeError { words, code, since });
+        let now = std::time::SystemTime::now();
+        match &mut status.error {
+            Some(e) if e.words == words => e.last = now,
+            _ => {
+                // Per scope and resource: the context's state line is what the log shows.
+                log::debug!(
+                    "context {}: {words}; {}",
+                    self.shared.context,
+                    words::advice(code)
+                );
+                let since = status.error.as_ref().map_or(now, |e| e.since);
+                status.error = Some(ScopeError {
+                    words,
+                    code,
+                    since,
+                    last: now,
+                });
+            }
         }
     }
 
@@ -377,7 +406,7 @@ where
                     let place = scope.map_or("in all namespaces".to_string(), |ns| {
                         format!("in namespace {ns}")
                     });
-                    log::info!(
+                    log::debug!(
                         "context {}: {resource} {place} listed and watched again",
                         self.shared.context
                     );

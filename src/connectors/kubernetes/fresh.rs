@@ -69,7 +69,7 @@ impl KubernetesConnector {
             // A target that is gone is left out: the re-check names it "gone now".
             out.extend(row?);
         }
-        Ok(Some(Snapshot::Workloads(out)))
+        Ok(Some(Snapshot::Workloads(out.into())))
     }
 
     /// One LIST of the namespace's HPAs, kept raw for an edit and projected for the rows.

@@ -246,6 +246,67 @@ pub(super) fn edited_metrics(current: Option<&Value>, cpu: i32) -> Vec<Value> {
     out
 }
 
+/// An edit of an existing HPA: the spec fields to send (only those whose value changes) and,
+/// in words, what changes and what stays.
+pub(super) struct Edit {
+    pub spec: serde_json::Map<String, Value>,
+    pub changed: Vec<String>,
+    pub unchanged: Vec<String>,
+    /// Metrics besides the CPU target, and the behavior, in words: never sent unless the list
+    /// must be, and then as read.
+    pub others: Vec<String>,
+}
+
+impl Edit {
+    pub fn new(
+        seen: &Autoscaler,
+        (min, max, cpu): (u32, u32, u32),
+        metrics: Option<&Value>,
+    ) -> Self {
+        let mut edit = Self {
+            spec: serde_json::Map::new(),
+            changed: Vec::new(),
+            unchanged: Vec::new(),
+            others: seen.metrics.clone(),
+        };
+        for (field, label, was, now) in [
+            ("minReplicas", "min", seen.min_replicas, min),
+            ("maxReplicas", "max", seen.max_replicas, max),
+        ] {
+            if was == now {
+                edit.unchanged.push(format!("{label} {now}"));
+            } else {
+                edit.spec.insert(field.into(), now.into());
+                edit.changed.push(format!("{label} {was} -> {now}"));
+            }
+        }
+        if seen.target_cpu_percent == cpu {
+            edit.unchanged.push(format!("CPU target {cpu} %"));
+        } else {
+            let list = edited_metrics(metrics, super::signed(cpu));
+            edit.spec.insert("metrics".into(), Value::Array(list));
+            edit.changed.push(format!(
+                "CPU target {} % -> {cpu} %",
+                seen.target_cpu_percent
+            ));
+        }
+        edit
+    }
+
+    /// "min 2 -> 3, max 10 -> 12; unchanged: CPU target 70 %; kept as they were: memory 80 %
+    /// of requests".
+    pub fn words(&self) -> String {
+        let mut text = self.changed.join(", ");
+        if !self.unchanged.is_empty() {
+            text.push_str(&format!("; unchanged: {}", self.unchanged.join(", ")));
+        }
+        if !self.others.is_empty() {
+            text.push_str(&format!("; kept as they were: {}", self.others.join("; ")));
+        }
+        text
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,6 +361,33 @@ mod tests {
                  (the larger); scaleDown stabilization 300 s, at most 1 pod per 60 s",
             ]
         );
+    }
+
+    #[test]
+    fn an_edit_sends_only_the_fields_whose_value_changes() {
+        let seen = Autoscaler {
+            name: "web".into(),
+            min_replicas: 2,
+            max_replicas: 10,
+            target_cpu_percent: 60,
+            current_cpu_percent: None,
+            last_scale_at: None,
+            metrics: vec!["memory 80 % of requests".into()],
+        };
+        let list = json!([{ "type": "Resource", "resource": { "name": "cpu",
+            "target": { "type": "Utilization", "averageUtilization": 60 } } }]);
+        let edit = Edit::new(&seen, (2, 15, 60), Some(&list));
+        assert_eq!(
+            Value::Object(edit.spec.clone()),
+            json!({ "maxReplicas": 15 })
+        );
+        assert_eq!(
+            edit.words(),
+            "max 10 -> 15; unchanged: min 2, CPU target 60 %; kept as they were: memory 80 % of requests"
+        );
+        let edit = Edit::new(&seen, (2, 10, 70), Some(&list));
+        assert_eq!(edit.spec.keys().collect::<Vec<_>>(), ["metrics"]);
+        assert!(Edit::new(&seen, (2, 10, 60), Some(&list)).spec.is_empty());
     }
 
     #[test]

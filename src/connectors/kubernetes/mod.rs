@@ -24,6 +24,7 @@ mod cache;
 mod fresh;
 mod hpa;
 mod pods;
+mod state;
 mod watch;
 mod words;
 mod writes;
@@ -35,6 +36,7 @@ use crate::model::action::Action;
 use crate::model::clock::BoxFuture;
 use crate::model::endpoint::{Area, EndpointInfo};
 use crate::model::snapshot::{Autoscaler, Sample, Snapshot, Workload, WorkloadKind, WorkloadRef};
+use crate::model::workloads::WorkloadList;
 use crate::profiles::KubernetesEndpoint;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::ReplicaSet;
@@ -127,6 +129,8 @@ struct Liveness {
     /// notice keeps its words (a stopped server first times out, then refuses connections).
     away_why: Option<String>,
     logged: HashMap<&'static str, String>,
+    /// The context's state as the log last said it.
+    said: state::Said,
 }
 
 #[derive(Default)]
@@ -183,18 +187,22 @@ impl KubernetesConnector {
         let views = futures::future::join_all(contexts.iter().map(ContextWatch::assess)).await;
         let mut notices = Vec::new();
         let mut down = Vec::new();
-        for (name, why) in &started.broken {
+        let mut sources = Vec::new();
+        for b in &started.broken {
+            let (name, why) = (&b.context, &b.why);
             notices.push(format!(
                 "context {name}: {why} (its workloads are not shown)"
             ));
             down.push(format!("{name}: {why}"));
+            sources.push(state::broken_source(b));
         }
         let mut shown: Vec<(&ContextWatch, bool, Option<i64>)> = Vec::new();
         let mut answering = 0;
         for (cw, view) in contexts.iter().zip(views) {
+            sources.push(cw.source(&view));
             match view {
                 watch::ContextView::Live(n) | watch::ContextView::Loading(n) => {
-                    notices.extend(n);
+                    notices.extend(n.notices);
                     answering += 1;
                     shown.push((cw, true, None));
                 }
@@ -257,8 +265,9 @@ impl KubernetesConnector {
                 samples.push(Sample::new(target, "memory_percent", memory));
             }
         }
+        state::sort_sources(&mut sources, &self.config.contexts);
         Ok(PollOutput {
-            snapshot: Snapshot::Workloads(workloads),
+            snapshot: Snapshot::Workloads(WorkloadList::with_sources(workloads, sources)),
             samples,
             notices,
         })

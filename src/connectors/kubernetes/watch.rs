@@ -7,8 +7,19 @@ use super::*;
 /// missing from the kubeconfig does not take the others down.
 pub(super) struct Started {
     pub watches: Vec<ContextWatch>,
-    pub broken: Vec<(String, String)>,
+    pub broken: Vec<Broken>,
 }
+
+/// A context that is not watched at all, and why.
+pub(super) struct Broken {
+    pub context: String,
+    pub why: String,
+    /// Not in the kubeconfig (rather than there but unusable).
+    pub missing: bool,
+}
+
+/// How the start of a context's words begin when the kubeconfig does not have it.
+const NOT_IN_KUBECONFIG: &str = "no context of this name in";
 
 pub(super) async fn start(config: &KubernetesEndpoint) -> Result<Started, String> {
     let (kubeconfig, source) = match &config.kubeconfig {
@@ -45,7 +56,7 @@ pub(super) async fn start(config: &KubernetesEndpoint) -> Result<Started, String
         async move {
             if !known.contains(&context.as_str()) {
                 return Err(format!(
-                    "no context of this name in {source} (it has: {}); check the profile's contexts",
+                    "{NOT_IN_KUBECONFIG} {source} (it has: {}); check the profile's contexts",
                     known.join(", ")
                 ));
             }
@@ -56,12 +67,8 @@ pub(super) async fn start(config: &KubernetesEndpoint) -> Result<Started, String
             let cfg = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
                 .await
                 .map_err(|e| format!("its kubeconfig entry cannot be used: {e}"))?;
-            Client::try_from(cfg).map_err(|e| {
-                format!(
-                    "cannot build a client for it: {}",
-                    words::kube_words(&e)
-                )
-            })
+            Client::try_from(cfg)
+                .map_err(|e| format!("cannot build a client for it: {}", words::kube_words(&e)))
         }
     }))
     .await;
@@ -76,8 +83,16 @@ pub(super) async fn start(config: &KubernetesEndpoint) -> Result<Started, String
                     .push(ContextWatch::start(context, &client, &config.namespaces));
             }
             Err(why) => {
-                log::warn!("context {context}: {why}");
-                out.broken.push((context, why));
+                let missing = why.starts_with(NOT_IN_KUBECONFIG);
+                log::warn!(
+                    "context {context}: {}: {why}",
+                    if missing { "missing" } else { "not watched" }
+                );
+                out.broken.push(Broken {
+                    context,
+                    why,
+                    missing,
+                });
             }
         }
     }
@@ -87,9 +102,9 @@ pub(super) async fn start(config: &KubernetesEndpoint) -> Result<Started, String
 /// How one context answers, as one poll sees it.
 pub(super) enum ContextView {
     /// Its lists are in and its API server answers; notices name what is not visible.
-    Live(Vec<String>),
+    Live(Notes),
     /// The initial lists are still arriving: the rows so far are shown, with a count.
-    Loading(Vec<String>),
+    Loading(Notes),
     /// It answered before and does not now: the watch caches hold the last view.
     Stale {
         since: std::time::SystemTime,
@@ -98,6 +113,22 @@ pub(super) enum ContextView {
     /// Nothing to show: never listed, and failing.
     Down(String),
 }
+
+/// What a context that answers says besides its rows.
+#[derive(Default)]
+pub(super) struct Notes {
+    pub notices: Vec<String>,
+    /// Lists or watches that fail or are refused, in words, and whether every one of them is a
+    /// refusal (RBAC, credentials): the context is degraded.
+    pub problems: Vec<String>,
+    pub all_refused: bool,
+    /// Resources this user may list only in the context's namespace, in short words.
+    pub fallback: Option<String>,
+}
+
+/// How long a poll that finds the API server answering again waits for the core lists to be
+/// read again, so the view is live at this poll, not one (backed-off) poll later.
+const RECOVERY_WAIT: Duration = Duration::from_secs(2);
 
 /// The resources a context watches, as the API names them.
 const RESOURCES: [&str; 5] = [
@@ -110,10 +141,7 @@ const RESOURCES: [&str; 5] = [
 
 impl ContextWatch {
     pub(super) fn start(context: String, client: &Client, namespaces: &[String]) -> Self {
-        let shared = Arc::new(cache::WatchShared {
-            context: context.clone(),
-            retry: tokio::sync::Notify::new(),
-        });
+        let shared = Arc::new(cache::WatchShared::new(context.clone()));
         let home = client.default_namespace().to_string();
         let fallback = vec![home.clone()];
         let plan = |resource| cache::WatchPlan {
@@ -225,45 +253,60 @@ impl ContextWatch {
     /// A cheap question the API server answers whatever the user's rights: `GET /version`
     /// with a short time-out. Any HTTP answer counts as answering.
     async fn probe(&self) -> Result<(), String> {
-        let answer = tokio::time::timeout(PROBE_TIMEOUT, self.client.apiserver_version()).await;
-        let result = match answer {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e @ (kube::Error::HyperError(_) | kube::Error::Service(_)))) => {
-                Err(words::kube_words(&e))
-            }
-            Ok(Err(_)) => Ok(()),
-            Err(_) => Err(format!(
-                "no answer from the API server within {} s",
-                PROBE_TIMEOUT.as_secs()
-            )),
-        };
+        let mut result = self.ask_version().await;
+        if result.as_ref().is_err_and(|e| e.client_fault) {
+            // The client's own request queue failed, not the server: asked once more. (No
+            // timer here: during a runtime shutdown a new sleep would panic.)
+            tokio::task::yield_now().await;
+            result = self.ask_version().await;
+        }
+        let result = result.map_err(|e| e.words);
         let result = result.map_err(|why| match self.liveness.lock() {
             Ok(mut live) => live.away_why.get_or_insert(why).clone(),
             Err(_) => why,
         });
-        match &result {
-            Ok(()) => {
-                if let Ok(mut live) = self.liveness.lock() {
-                    live.last_contact = Some(std::time::SystemTime::now());
-                    live.away_why = None;
-                }
-                self.log_once("the API server", None);
-                // Watches waiting out a backoff after losing the server try again now.
-                let waiting = self.states().iter().any(|(_, s)| {
-                    s.scopes
-                        .values()
-                        .any(|sc| sc.error.as_ref().is_some_and(|e| e.code.is_none()))
-                });
-                if waiting {
-                    self.shared.retry.notify_waiters();
-                }
+        if result.is_ok() {
+            if let Ok(mut live) = self.liveness.lock() {
+                live.last_contact = Some(std::time::SystemTime::now());
+                live.away_why = None;
             }
-            Err(why) => self.log_once(
-                "the API server",
-                Some(format!("{why}; {}", words::advice(None))),
-            ),
+            // Watches waiting out a backoff after losing the server try again now.
+            if self.lost_the_server(false) {
+                self.shared.ring();
+            }
         }
         result
+    }
+
+    /// `GET /version`: any HTTP answer counts as answering.
+    async fn ask_version(&self) -> Result<(), words::Unanswered> {
+        let answer = tokio::time::timeout(PROBE_TIMEOUT, self.client.apiserver_version()).await;
+        match answer {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e @ (kube::Error::HyperError(_) | kube::Error::Service(_)))) => {
+                Err(words::unanswered(&e))
+            }
+            Ok(Err(_)) => Ok(()),
+            Err(_) => Err(words::Unanswered {
+                words: format!(
+                    "no answer from the API server within {} s",
+                    PROBE_TIMEOUT.as_secs()
+                ),
+                client_fault: false,
+            }),
+        }
+    }
+
+    /// Some watch lost the API server (it failed without an HTTP answer); `core` only: of
+    /// Deployments or StatefulSets, what the view's freshness rests on.
+    fn lost_the_server(&self, core: bool) -> bool {
+        let states = self.states();
+        let states = if core { &states[..2] } else { &states[..] };
+        states.iter().any(|(_, s)| {
+            s.scopes
+                .values()
+                .any(|sc| sc.error.as_ref().is_some_and(|e| e.code.is_none()))
+        })
     }
 
     fn settled(&self) -> bool {
@@ -279,6 +322,12 @@ impl ContextWatch {
         if first && probe.is_ok() {
             let deadline = tokio::time::Instant::now() + FIRST_SYNC;
             while !self.settled() && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        } else if probe.is_ok() && self.lost_the_server(true) {
+            // Back after an outage: the probe rang the watches; their relist takes a moment.
+            let deadline = tokio::time::Instant::now() + RECOVERY_WAIT;
+            while self.lost_the_server(true) && tokio::time::Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
@@ -315,13 +364,25 @@ impl ContextWatch {
             .filter(|e| !e.refused() && e.since.elapsed().unwrap_or_default() >= WATCH_GRACE)
             .min_by_key(|e| e.since);
         if let Some(e) = failing {
+            // The probe just had an answer: a failure from before it is history. Saying it
+            // would put an older error back on screen while the server already answers.
+            let answered = self.liveness.lock().ok().and_then(|l| l.last_contact);
+            let why = if e.code.is_none() && answered.is_some_and(|t| t >= e.last) {
+                format!(
+                    "the API server answers again; its lists are being read again (they failed \
+                     with: {})",
+                    e.words
+                )
+            } else {
+                e.words.clone()
+            };
             return if loaded {
                 ContextView::Stale {
                     since: e.since,
-                    why: e.words.clone(),
+                    why,
                 }
             } else {
-                ContextView::Down(e.words.clone())
+                ContextView::Down(why)
             };
         }
         let all_refused = core
@@ -331,9 +392,14 @@ impl ContextWatch {
         if all_refused && let Some(e) = core[0].1.scopes.values().find_map(|s| s.error.clone()) {
             return ContextView::Down(format!("{}; {}", e.words, words::advice(e.code)));
         }
-        let mut notices = Vec::new();
-        if let Some(n) = self.fallback_notice(&states) {
+        let mut notes = Notes {
+            all_refused: true,
+            ..Notes::default()
+        };
+        let notices = &mut notes.notices;
+        if let Some((n, short)) = self.fallback_notice(&states) {
             notices.push(n);
+            notes.fallback = Some(short);
         }
         for (resource, state) in &states {
             let core_resource = matches!(*resource, "deployments" | "statefulsets");
@@ -356,30 +422,36 @@ impl ContextWatch {
                         e.words,
                         words::advice(e.code)
                     ));
+                    notes.problems.push(format!("cannot {}", e.words));
+                    notes.all_refused &= e.refused();
                 }
             }
         }
         if core_listed {
-            ContextView::Live(notices)
+            ContextView::Live(notes)
         } else {
             let lists: Vec<bool> = states
                 .iter()
                 .flat_map(|(_, s)| s.scopes.values().map(|sc| sc.listed))
                 .collect();
-            notices.push(format!(
+            notes.notices.push(format!(
                 "loading context {}: {} of {} lists complete; rows show as they arrive",
                 self.context,
                 lists.iter().filter(|l| **l).count(),
                 lists.len()
             ));
-            ContextView::Loading(notices)
+            ContextView::Loading(notes)
         }
     }
 
     /// One notice for every resource that may not be listed in all namespaces and is watched
     /// in the context's namespace instead: what is not visible, why, and what to do. Said
     /// once every resource has settled, so its text does not change from poll to poll.
-    fn fallback_notice(&self, states: &[(&'static str, cache::ResourceState)]) -> Option<String> {
+    /// With it, the same in a few words for the context's state and the log.
+    fn fallback_notice(
+        &self,
+        states: &[(&'static str, cache::ResourceState)],
+    ) -> Option<(String, String)> {
         if !states.iter().all(|(_, s)| s.settled()) {
             return None;
         }
@@ -394,7 +466,12 @@ impl ContextWatch {
         } else {
             format!(" (the same for {})", names[1..].join(", "))
         };
-        Some(format!(
+        let short = format!(
+            "may not list {} in all namespaces; showing namespace {} only",
+            names.join(", "),
+            self.home_namespace
+        );
+        let long = format!(
             "context {}: your credentials may not list {} in all namespaces ({example}{others}); \
              showing namespace {} only (the context's namespace): {} in other namespaces are \
              not visible. To see them, ask for list and watch on these resources cluster-wide, \
@@ -407,7 +484,8 @@ impl ContextWatch {
             } else {
                 names.join(" and ")
             },
-        ))
+        );
+        Some((long, short))
     }
 
     /// This context's rows. A live context refreshes metrics and asks about permissions in

@@ -9,13 +9,46 @@ use kube::runtime::watcher;
 pub(super) fn kube_words(e: &kube::Error) -> String {
     match e {
         kube::Error::Api(status) => status_words(status),
-        kube::Error::HyperError(_) | kube::Error::Service(_) => {
-            format!("no answer from the API server: {}", deepest(e))
-        }
+        kube::Error::HyperError(_) | kube::Error::Service(_) => unanswered(e).words,
         kube::Error::SerdeError(inner) => {
             format!("the API server's answer could not be read: {inner}")
         }
         other => deepest(other),
+    }
+}
+
+/// A request that got no answer from the API server, in words.
+pub(super) struct Unanswered {
+    pub words: String,
+    /// The Kubernetes client's own request queue (a tower `Buffer` worker) failed: the request
+    /// never reached the server, so this says nothing about the server. Worth one more try.
+    pub client_fault: bool,
+}
+
+/// What tower's `Buffer` says when its worker task is gone; its type is private to tower's
+/// error chain, so it is recognised by its text.
+const BUFFER_CLOSED: &str = "buffer's worker closed unexpectedly";
+
+/// Why a request got no answer. A closed client queue is not blamed on the API server (the
+/// report's "check that the API server is up" at 30,000 pods while the server was fine). The
+/// likely way it happens: the `Buffer` worker is a task of the engine's runtime, and when
+/// `status` ends, the runtime's
+/// shutdown drops it while a slow poll (large clusters) may still have a request queued; that
+/// request then fails with `Closed`. The probe asks once more, and the words say what
+/// happened.
+pub(super) fn unanswered(e: &kube::Error) -> Unanswered {
+    let cause = deepest(e);
+    if cause.contains(BUFFER_CLOSED) {
+        return Unanswered {
+            words: "the request was not sent: this program's Kubernetes client stopped taking \
+                    requests (its request queue closed), the API server was not asked"
+                .into(),
+            client_fault: true,
+        };
+    }
+    Unanswered {
+        words: format!("no answer from the API server: {cause}"),
+        client_fault: false,
     }
 }
 
@@ -114,6 +147,30 @@ pub(super) fn advice(code: Option<u16>) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_closed_client_queue_is_not_blamed_on_the_api_server() {
+        // tower's `Closed` as kube hands it over (its constructor is private to tower).
+        let e = kube::Error::Service(Box::new(std::io::Error::other(
+            "buffer's worker closed unexpectedly",
+        )));
+        let u = unanswered(&e);
+        assert!(u.client_fault);
+        assert!(
+            u.words.contains("the API server was not asked"),
+            "{}",
+            u.words
+        );
+        assert!(
+            !u.words.contains("no answer from the API server"),
+            "{}",
+            u.words
+        );
+        let refused = kube::Error::Service(Box::new(std::io::Error::other(
+            "Connection refused (os error 111)",
+        )));
+        assert!(!unanswered(&refused).client_fault);
+    }
 
     #[test]
     fn a_forbidden_list_reads_as_words_without_a_debug_dump() {

@@ -139,10 +139,11 @@ impl KubernetesConnector {
     }
 
     /// Edit the workload's HPA, or create one named after the workload as `kubectl autoscale`
-    /// does. The edit is a merge patch of min, max and the metrics list, conditioned on the
-    /// HPA's resourceVersion; the list is the HPA's own with only the CPU Utilization entry
-    /// replaced, so other metrics survive (a merge patch replaces a list whole), and `behavior`,
-    /// labels and annotations are not sent at all.
+    /// does. The edit is a merge patch, conditioned on the HPA's resourceVersion, of only the
+    /// fields whose value differs from the HPA as read right before the write: min, max, and
+    /// the metrics list when the CPU target changes (the HPA's own list with only the CPU
+    /// Utilization entry replaced, so other metrics survive: a merge patch replaces a list
+    /// whole). `behavior`, labels and annotations are never sent.
     pub(super) async fn autoscaler_request(
         &self,
         workload: &WorkloadRef,
@@ -155,23 +156,25 @@ impl KubernetesConnector {
         let name = workload.name.as_str();
         let api = Api::<HorizontalPodAutoscaler>::namespaced(cw.client.clone(), ns);
         if let Some(existing) = self.hpa_to_change(cw, ns, workload, fresh).await? {
-            let metrics = hpa::edited_metrics(existing.raw["spec"].get("metrics"), signed(cpu));
+            let typed: HorizontalPodAutoscaler = serde_json::from_value(existing.raw.clone())
+                .map_err(|e| ConnectorError::Failed(format!("hpa {ns}/{}: {e}", existing.name)))?;
+            let seen = hpa::autoscaler(&typed);
+            let edit = hpa::Edit::new(&seen, (min, max, cpu), existing.raw["spec"].get("metrics"));
+            if edit.spec.is_empty() {
+                return Ok(format!(
+                    "hpa {ns}/{} already has {}: nothing was sent",
+                    existing.name,
+                    edit.unchanged.join(", ")
+                ));
+            }
             let patch = Patch::Merge(serde_json::json!({
                 "metadata": { "resourceVersion": existing.version },
-                "spec": {
-                    "minReplicas": min,
-                    "maxReplicas": max,
-                    "metrics": metrics,
-                }
+                "spec": edit.spec,
             }));
             api.patch(&existing.name, &patch_params(dry_run), &patch)
                 .await
                 .map_err(|e| api_error(&format!("patch hpa {ns}/{}", existing.name), &e))?;
-            return Ok(format!(
-                "hpa {ns}/{} set to min {min}, max {max}, CPU {cpu} % ({} metric(s) kept as they were)",
-                existing.name,
-                metrics.len() - 1
-            ));
+            return Ok(format!("hpa {ns}/{}: {}", existing.name, edit.words()));
         }
         let hpa = HorizontalPodAutoscaler {
             metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {

@@ -1,0 +1,108 @@
+//! Each context's state (ok / degraded / stale / down / missing) for health and `status`, and
+//! the one log line per change of it. The library's own log records are filtered out by
+//! default (see `main.rs`): these lines are what the operator reads instead, in our words.
+
+use super::watch::{Broken, ContextView};
+use super::*;
+use crate::model::workloads::{Source, SourceState};
+
+/// What the log last said about a context: a line is written only when this changes, never
+/// when only the words of an ongoing failure change (a stopped server first times out, then
+/// refuses connections).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) enum Said {
+    #[default]
+    Nothing,
+    Connected,
+    Lost,
+    /// Answering, with something refused or failing: the words of it.
+    Limited(String),
+}
+
+/// The state of a context that is not watched at all.
+pub(super) fn broken_source(b: &Broken) -> Source {
+    Source {
+        name: format!("context {}", b.context),
+        state: if b.missing {
+            SourceState::Missing
+        } else {
+            SourceState::Down
+        },
+        reason: Some(b.why.clone()),
+    }
+}
+
+impl ContextWatch {
+    /// This context's state from how it answered this poll, logged when it changed.
+    pub(super) fn source(&self, view: &ContextView) -> Source {
+        let (state, reason, said) = match view {
+            ContextView::Live(notes) | ContextView::Loading(notes) => {
+                if notes.problems.is_empty() {
+                    let said = match &notes.fallback {
+                        Some(f) => Said::Limited(format!("forbidden: {f}")),
+                        None => Said::Connected,
+                    };
+                    (SourceState::Ok, None, said)
+                } else {
+                    let words = notes.problems.join("; ");
+                    let kind = if notes.all_refused {
+                        "forbidden"
+                    } else {
+                        "degraded"
+                    };
+                    (
+                        SourceState::Degraded,
+                        Some(words.clone()),
+                        Said::Limited(format!("{kind}: {words}")),
+                    )
+                }
+            }
+            ContextView::Stale { why, .. } => (SourceState::Stale, Some(why.clone()), Said::Lost),
+            ContextView::Down(why) => (SourceState::Down, Some(why.clone()), Said::Lost),
+        };
+        self.say(&said, reason.as_deref());
+        Source {
+            name: format!("context {}", self.context),
+            state,
+            reason,
+        }
+    }
+
+    /// One line per change of state: "connected again", "lost: why", "forbidden: what".
+    fn say(&self, now: &Said, reason: Option<&str>) {
+        let before = {
+            let Ok(mut live) = self.liveness.lock() else {
+                return;
+            };
+            if &live.said == now {
+                return;
+            }
+            std::mem::replace(&mut live.said, now.clone())
+        };
+        let context = &self.context;
+        match now {
+            Said::Nothing => {}
+            // The first answer is what is expected: said only after a loss.
+            Said::Connected if before == Said::Nothing => {
+                log::debug!("context {context}: connected");
+            }
+            Said::Connected => log::info!("context {context}: connected again"),
+            Said::Lost => log::warn!(
+                "context {context}: lost: {}",
+                reason.unwrap_or("no answer from the API server")
+            ),
+            Said::Limited(words) => log::warn!("context {context}: {words}"),
+        }
+    }
+}
+
+/// Profile order: the contexts as the operator listed them.
+pub(super) fn sort_sources(sources: &mut [Source], order: &[String]) {
+    let rank = |s: &Source| {
+        order
+            .iter()
+            .position(|c| s.name.strip_prefix("context ") == Some(c.as_str()))
+            .unwrap_or(usize::MAX)
+    };
+    sources.sort_by_key(rank);
+}
