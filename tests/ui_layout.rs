@@ -86,6 +86,7 @@ fn endpoint(snapshot: Vec<Workload>, status: ConnStatus, updated_at: i64) -> End
             state,
             reasons: Vec::new(),
             members: Vec::new(),
+            critical: false,
         },
     }
 }
