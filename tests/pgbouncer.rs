@@ -419,7 +419,8 @@ fn status_covers_pgbouncer_ok_waiting_and_wrong_password() {
     }
 
     let (code, out) = status(&config, &profile, "wrong", true);
-    assert_eq!(code, 1);
+    // Down is critical (monitoring-plugins convention): 2, not the warning's 1.
+    assert_eq!(code, 2, "{out}");
     let r = pgb_report(&out);
     assert_eq!(r["status"], "down", "{r:#}");
     assert!(
