@@ -441,7 +441,10 @@ fn patroni(
         reasons.insert(
             0,
             format!(
-                "SPLIT BRAIN: two servers accept writes: {leader} holds the leader lock, and the                  PostgreSQL of {} still accepts writes outside Patroni's control. Fence {} now                  (stop that PostgreSQL or block it at the load balancer); its Patroni is not                  running to do it",
+                "SPLIT BRAIN: two servers accept writes: {leader} holds the leader lock, and the \
+                 PostgreSQL of {} still accepts writes outside Patroni's control. Fence {} now \
+                 (stop that PostgreSQL or block it at the load balancer): its Patroni is not \
+                 running to do it",
                 writers.join(", "),
                 writers.join(", ")
             ),
