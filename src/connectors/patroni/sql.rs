@@ -198,3 +198,56 @@ fn words(e: &tokio_postgres::Error) -> String {
     }
     last
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn login(name: &str, primary: &str, replicas: &[&str]) -> Login {
+        Login {
+            endpoint: PostgresEndpoint {
+                name: name.into(),
+                primary_dsn: primary.into(),
+                replica_dsns: replicas.iter().map(|r| (*r).to_string()).collect(),
+                ..PostgresEndpoint::default()
+            },
+            lookup: None,
+        }
+    }
+
+    #[test]
+    fn the_login_is_the_servers_own_dsn_else_the_linked_endpoints() {
+        let logins = || {
+            vec![
+                login("other", "host=10.0.0.9 port=5432 user=ops dbname=x", &[]),
+                login(
+                    "pg",
+                    "host=db1 port=5432 user=app dbname=billing sslmode=disable",
+                    &["host=db2 port=5433 user=app dbname=billing application_name=r2"],
+                ),
+            ]
+        };
+        let linked = SqlAccess::new(logins(), Some("pg"));
+        // Its own DSN (another endpoint's), by address.
+        let (d, _) = linked.login_for("10.0.0.9", 5432).unwrap();
+        assert_eq!((d.user.as_str(), d.dbname.as_str()), ("ops", "x"));
+        // No DSN names it: the linked endpoint's settings, pointed at it.
+        let (d, _) = linked.login_for("db3", 5434).unwrap();
+        assert_eq!(
+            (d.address(), d.user.as_str(), d.dbname.as_str()),
+            ("db3:5434".to_string(), "app", "billing")
+        );
+        assert_eq!(
+            linked.linked_servers(),
+            [
+                ("db1:5432".to_string(), "db1:5432".to_string()),
+                ("r2".to_string(), "db2:5433".to_string())
+            ]
+        );
+        // Nothing links the Patroni endpoint to a login for it: said, not guessed.
+        let unlinked = SqlAccess::new(logins(), None);
+        let why = unlinked.login_for("db3", 5434).unwrap_err();
+        assert!(why.contains("discover_from"), "{why}");
+        assert!(unlinked.linked_servers().is_empty());
+    }
+}
