@@ -338,7 +338,7 @@ fn is_critical(snapshot: &Snapshot) -> bool {
             !db.servers.is_empty()
                 && (db.writable().next().is_none() || db.servers.iter().any(|s| s.second_writable))
         }
-        Snapshot::Patroni(p) => p.leader().is_none(),
+        Snapshot::Patroni(p) => p.leader().is_none() || p.split_brain(),
         Snapshot::Workloads(list) => list.sources.iter().any(|s| s.state.unwatched()),
         _ => false,
     }
@@ -462,6 +462,33 @@ fn patroni(
         }
         Some(_) => {}
     }
+    if p.split_brain() {
+        let leader = p.leader().map_or("no member", |l| l.name.as_str());
+        let writers: Vec<String> = p
+            .silent_writers()
+            .iter()
+            .map(|s| {
+                format!(
+                    "{}{}",
+                    s.name,
+                    s.address
+                        .as_deref()
+                        .map_or_else(String::new, |a| format!(" ({a})"))
+                )
+            })
+            .collect();
+        reasons.insert(
+            0,
+            format!(
+                "SPLIT BRAIN: two servers accept writes: {leader} holds the leader lock, and the \
+                 PostgreSQL of {} still accepts writes outside Patroni's control. Fence {} now \
+                 (stop that PostgreSQL or block it at the load balancer): its Patroni is not \
+                 running to do it",
+                writers.join(", "),
+                writers.join(", ")
+            ),
+        );
+    }
     if p.paused {
         reasons.push("paused (maintenance mode): Patroni will not fail over by itself".into());
     }
@@ -500,6 +527,18 @@ fn patroni(
                 state = HealthState::Degraded;
             }
         }
+        if let Some(silent) = p.silent.iter().find(|s| s.name == m.name) {
+            // Patroni still lists it (its TTL has not passed), but its own REST API is silent.
+            if state == HealthState::Ok {
+                state = HealthState::Degraded;
+            }
+            why.push(
+                silent
+                    .describe()
+                    .trim_start_matches(&format!("{}: ", m.name))
+                    .to_string(),
+            );
+        }
         let reason = (!why.is_empty()).then(|| why.join(", "));
         if let Some(r) = &reason {
             reasons.push(format!("{}: {r}", m.name));
@@ -508,6 +547,25 @@ fn patroni(
             name: m.name.clone(),
             state,
             reason,
+        });
+    }
+    // Members that dropped out of /cluster, profile URLs that do not answer, servers outside
+    // Patroni that take writes: said by name, never dropped silently.
+    for s in p.silent.iter().filter(|s| p.member(&s.name).is_none()) {
+        let text = s.describe();
+        reasons.push(text.clone());
+        members.push(MemberHealth {
+            name: s.name.clone(),
+            // A server that takes writes answers: it is not down, it is in the wrong place.
+            state: if s.writes == crate::model::patroni::WriteCheck::AcceptsWrites {
+                HealthState::Degraded
+            } else {
+                HealthState::Down
+            },
+            reason: Some(
+                text.trim_start_matches(&format!("{}: ", s.name))
+                    .to_string(),
+            ),
         });
     }
 }

@@ -619,3 +619,190 @@ fn rest_api_over_tls_is_read_with_the_profiles_ca_file() {
     let err = rt.block_on(untrusted.poll()).err().unwrap().to_string();
     assert!(err.contains("certificate"), "{err}");
 }
+
+/// The profile's Patroni endpoint asks every member's URL, so a member that stops answering
+/// is known by its URL even to a one-shot `status` that never saw it in /cluster.
+fn all_urls(cluster: &PatroniCluster) -> PatroniEndpoint {
+    PatroniEndpoint {
+        urls: cluster.members.iter().map(|m| m.api_url()).collect(),
+        ..endpoint(cluster)
+    }
+}
+
+/// `scaleboard status --profile pt --json` on a saved copy of `profile`: (exit code, the
+/// report of the endpoint named `name`, the whole output).
+fn status_json(profile: &Profile, name: &str) -> (i32, serde_json::Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    let mut store = scaleboard::profiles::ProfileStore::load(&config);
+    store.upsert(profile.clone()).unwrap();
+    let out = scaleboard(&config)
+        .args(["status", "--profile", "pt", "--json"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let all: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+    let report = all
+        .as_array()
+        .and_then(|a| a.iter().find(|r| r["endpoint"] == name).cloned())
+        .unwrap_or_else(|| panic!("no report for {name}: {text}"));
+    (out.status.code().unwrap_or(-1), report, text)
+}
+
+fn health_of(p: &PatroniSnapshot) -> scaleboard::health::EndpointHealth {
+    scaleboard::health::assess_endpoint(
+        scaleboard::health::Reachability::Answering,
+        None,
+        Some(&Snapshot::Patroni(Box::new(p.clone()))),
+        &scaleboard::profiles::Thresholds::default(),
+    )
+}
+
+/// A member's Patroni hangs (SIGSTOP): /cluster still lists it as running until its TTL
+/// passes, then drops it. Either way the member is named, the endpoint degraded, and `status`
+/// exits 1.
+#[test]
+fn a_hung_member_is_named_and_the_endpoint_is_degraded() {
+    let cluster = PatroniCluster::start();
+    let mut p = profile(&cluster);
+    p.patroni[0] = all_urls(&cluster);
+    let mut rig = Rig::start(p.clone());
+    rig.until("the cluster read", |r, _| {
+        r.patroni().is_some_and(|p| p.members.len() == 3)
+    });
+    let ok = health_of(rig.patroni().unwrap());
+    assert_eq!(ok.state, scaleboard::health::HealthState::Ok, "{ok:?}");
+
+    let _paused = cluster.pause_patroni("m2");
+    rig.until("m2 named as not answering", |r, _| {
+        r.patroni().is_some_and(|p| {
+            health_of(p)
+                .reasons
+                .iter()
+                .any(|x| x.starts_with("m2: Patroni REST API not answering since"))
+        })
+    });
+    let h = health_of(rig.patroni().unwrap());
+    assert_eq!(h.state, scaleboard::health::HealthState::Degraded, "{h:?}");
+    assert_eq!(h.exit_code(), 1, "{h:?}");
+    let m2 = h.members.iter().find(|m| m.name == "m2").unwrap();
+    assert_ne!(m2.state, scaleboard::health::HealthState::Ok, "{h:?}");
+
+    // After the TTL m2 drops out of /cluster: still named, from the connector's memory.
+    cluster.wait("m2 out of /cluster", Duration::from_secs(40), |c| {
+        c.cluster_json().is_some_and(|v| {
+            v["members"]
+                .as_array()
+                .is_some_and(|m| m.iter().all(|x| x["name"] != "m2"))
+        })
+    });
+    rig.until("m2 out of the view and still named", |r, _| {
+        r.patroni().is_some_and(|p| {
+            p.member("m2").is_none()
+                && health_of(p).reasons.iter().any(|x| {
+                    x.starts_with("m2: Patroni REST API not answering since")
+                        && x.contains("dropped out of /cluster")
+                })
+        })
+    });
+    let h = health_of(rig.patroni().unwrap());
+    assert_eq!(h.exit_code(), 1, "{h:?}");
+    drop(rig);
+
+    // A one-shot status knows m2 by its profile URL.
+    let (code, report, text) = status_json(&p, "ha");
+    assert_eq!(code, 1, "{text}");
+    assert_eq!(report["status"], "degraded", "{text}");
+    let url = cluster.member("m2").api_url();
+    assert!(
+        report["reasons"].as_array().unwrap().iter().any(|r| r
+            .as_str()
+            .is_some_and(|r| r.contains(&url) && r.contains("not answering"))),
+        "{text}"
+    );
+}
+
+/// The leader's Patroni is killed (SIGKILL); its PostgreSQL keeps running and taking writes.
+/// Once the TTL passes m2 is promoted: two servers accept writes. The Patroni endpoint itself
+/// says so and is critical, in the window and in a one-shot `status`.
+#[test]
+fn a_killed_leader_whose_postgres_still_takes_writes_is_a_critical_split_brain() {
+    let cluster = PatroniCluster::start();
+    let dsn = |name: &str, app: &str| {
+        format!(
+            "host=127.0.0.1 port={} user=postgres dbname=postgres sslmode=disable application_name={app}",
+            cluster.member(name).pg_port
+        )
+    };
+    let mut p = profile(&cluster);
+    p.postgres.push(PostgresEndpoint {
+        name: "pg".into(),
+        primary_dsn: dsn("m1", "db1"),
+        replica_dsns: vec![dsn("m2", "db2"), dsn("m3", "db3")],
+        ..PostgresEndpoint::default()
+    });
+    p.patroni[0] = PatroniEndpoint {
+        discover_from: Some("pg".into()),
+        // Discovery asks the PostgreSQL hosts (all 127.0.0.1 here) at this port: m1's.
+        port: cluster.member("m1").api_port,
+        ..all_urls(&cluster)
+    };
+    let mut rig = Rig::start(p.clone());
+    rig.until("the cluster read", |r, _| {
+        r.patroni().is_some_and(|p| p.members.len() == 3)
+    });
+
+    cluster.signal_patroni("m1", "-KILL");
+    cluster.wait("m2 to lead after the TTL", Duration::from_secs(60), |c| {
+        c.leader().as_deref() == Some("m2")
+    });
+    // m1's PostgreSQL, with no Patroni left, still takes writes.
+    let rt = runtime();
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(&dsn("m1", "test"), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        client
+            .simple_query(
+                "CREATE TABLE split_brain_write (x int); INSERT INTO split_brain_write VALUES (1)",
+            )
+            .await
+            .unwrap();
+    });
+
+    rig.until("the split brain seen", |r, _| {
+        r.patroni()
+            .is_some_and(|p| p.leader().is_some_and(|l| l.name == "m2") && p.split_brain())
+    });
+    let s = rig.patroni().cloned().unwrap();
+    let h = health_of(&s);
+    assert!(h.critical, "{h:?}");
+    assert_eq!(h.exit_code(), 2, "{h:?}");
+    assert!(
+        h.reasons[0].starts_with("SPLIT BRAIN") && h.reasons[0].contains("m1"),
+        "{h:?}"
+    );
+    assert!(
+        h.reasons.iter().any(
+            |r| r.starts_with("m1: Patroni REST API not answering since")
+                && r.contains("ACCEPTS WRITES")
+        ),
+        "{h:?}"
+    );
+    drop(rig);
+
+    // A one-shot status never saw m1 in /cluster: it finds m1's PostgreSQL through the linked
+    // endpoint. The Patroni endpoint's own verdict is critical (not only the PostgreSQL one's).
+    let (code, report, text) = status_json(&p, "ha");
+    assert_eq!(code, 2, "{text}");
+    assert_eq!(report["exit_code"], 2, "{text}");
+    assert!(
+        report["reasons"][0]
+            .as_str()
+            .is_some_and(|r| r.starts_with("SPLIT BRAIN")),
+        "{text}"
+    );
+}

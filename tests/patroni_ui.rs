@@ -1,8 +1,9 @@
 //! Patroni in the window against a real cluster (Patroni 3 + etcd + three PostgreSQL 15
 //! members, m3 tagged `nofailover`, REST API behind basic auth; `support::patroni`): the
-//! Databases panel shows the members, Switchover… on the nofailover member opens a refused plan
-//! that sends nothing, and Switchover… on the other replica goes through the confirm dialog and
-//! the pipeline until the real cluster has a new leader.
+//! Databases panel shows the members, the nofailover member has no Switchover…/Failover…
+//! button, a Patroni member's PostgreSQL row has no Promote…, and Switchover… on the other
+//! replica goes through the confirm dialog and the pipeline until the real cluster has a new
+//! leader.
 
 #![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure with its message
 
@@ -112,7 +113,7 @@ fn confirm(t: &mut TestApp) {
 }
 
 #[test]
-fn switchover_in_the_window_on_a_real_cluster_and_nofailover_refused() {
+fn switchover_in_the_window_on_a_real_cluster() {
     let cluster = PatroniCluster::start();
     assert_eq!(cluster.leader().as_deref(), Some("m1"));
     let urls: Vec<String> = cluster
@@ -152,29 +153,10 @@ fn switchover_in_the_window_on_a_real_cluster_and_nofailover_refused() {
     let p = cluster_view(t.app()).unwrap();
     assert_eq!(p.leader().unwrap().name, "m1");
     assert!(p.member("m3").unwrap().nofailover);
-    assert_eq!(t.harness.query_all_by_label("Switchover…").count(), 2);
-
-    // Switchover… on the nofailover member: refused in words, Confirm stays off, nothing sent.
-    click_switchover(&mut t, "m3");
-    {
-        let d = t.app().actions.dialog.as_ref().unwrap();
-        assert!(d.plan.refused(), "{:#?}", d.plan.guards);
-        assert!(!d.can_confirm());
-    }
-    t.harness.get_by_label_contains("m3 is tagged nofailover");
-    t.harness.get_by_label_contains("412 no good candidates");
-    assert!(t.harness.query_all_by_label("REFUSED").count() >= 1);
-    t.harness.get_by_label("Close").click();
-    t.run_until("dialog closed", |a| a.actions.dialog.is_none());
-    for _ in 0..3 {
-        slow_second(&mut t);
-    }
-    assert!(t.app().actions.running.is_empty());
-    assert_eq!(cluster.leader().as_deref(), Some("m1"), "nothing was sent");
-    let audit = AuditLog::new(&support::data_dir(&t.dir))
-        .read_all()
-        .unwrap();
-    assert!(audit.records.is_empty(), "{:?}", audit.records);
+    // Only m2 can take over: m3 is tagged nofailover (Patroni would answer 412), so its row
+    // offers no Switchover… and says why.
+    assert_eq!(t.harness.query_all_by_label("Switchover…").count(), 1);
+    t.harness.get_by_label("nofailover: cannot lead");
 
     // Switchover… on m2: typed name, grace, re-check, Patroni switches, verified by /cluster.
     click_switchover(&mut t, "m2");
@@ -245,4 +227,88 @@ fn switchover_in_the_window_on_a_real_cluster_and_nofailover_refused() {
         .map(|m| m.name.clone())
         .collect();
     assert_eq!(replicas, ["m1", "m3"]);
+}
+
+/// The cluster's PostgreSQL servers are in the profile too: their rows offer no Promote…
+/// (pg_promote is refused on a Patroni member). Without a leader, Failover… is offered only on
+/// the member that can take over: not on the nofailover one, not on the stopped old leader.
+#[test]
+fn buttons_are_offered_only_where_the_action_can_run() {
+    let cluster = PatroniCluster::start();
+    let urls: Vec<String> = cluster
+        .members
+        .iter()
+        .map(|m| format!("\"{}\"", m.api_url()))
+        .collect();
+    let dsn = |name: &str, app: &str| {
+        format!(
+            "host=127.0.0.1 port={} user=postgres dbname=postgres sslmode=disable application_name={app}",
+            cluster.member(name).pg_port
+        )
+    };
+    let toml = format!(
+        "last_used = \"pt\"\n[[profile]]\nname = \"pt\"\nrefresh_interval_secs = 1\n\
+         [[profile.postgres]]\nname = \"pg\"\nprimary_dsn = \"{}\"\nreplica_dsns = [\"{}\", \"{}\"]\n\
+         [[profile.patroni]]\nname = \"ha\"\nurls = [{}]\nusername = \"{REST_USER}\"\n",
+        dsn("m1", "db1"),
+        dsn("m2", "db2"),
+        dsn("m3", "db3"),
+        urls.join(", "),
+    );
+    let mut t = start(Some(&toml), Some("pt"));
+    write_credentials(&support::config_dir(&t.dir));
+    t.harness.key_press_modifiers(Modifiers::COMMAND, Key::Num3);
+    t.run_until("databases panel", |a| a.view.panel == PanelId::Databases);
+    slowly_until(
+        &mut t,
+        "the cluster and its PostgreSQL servers in view",
+        Duration::from_secs(30),
+        |a| {
+            cluster_view(a).is_some_and(|p| p.members.len() == 3 && p.leader().is_some())
+                && a.fleet.databases().any(|(_, db)| {
+                    db.servers.len() == 3
+                        && db
+                            .servers
+                            .iter()
+                            .filter(|s| s.reachable && s.in_recovery)
+                            .count()
+                            == 2
+                })
+        },
+    );
+    t.harness.run_steps(3);
+    assert!(
+        t.harness.query_all_by_label("db2").count() >= 1,
+        "db2's row is drawn"
+    );
+    assert_eq!(
+        t.harness.query_all_by_label("Promote…").count(),
+        0,
+        "db2 and db3 are Patroni members m2 and m3"
+    );
+    assert_eq!(t.harness.query_all_by_label("Switchover…").count(), 1);
+
+    // No leader: maintenance mode, and m1's PostgreSQL stopped behind Patroni's back.
+    cluster.pause();
+    cluster.stop_postgres("m1");
+    slowly_until(&mut t, "no leader in view", Duration::from_secs(40), |a| {
+        cluster_view(a).is_some_and(|p| {
+            p.leader().is_none() && p.member("m1").is_some_and(|m| !m.is_running())
+        })
+    });
+    t.harness.run_steps(3);
+    assert_eq!(
+        t.harness.query_all_by_label("Failover…").count(),
+        1,
+        "only m2 can take over"
+    );
+    t.harness.get_by_label("nofailover: cannot lead");
+    t.harness.get_by_label("not running");
+    t.harness.get_by_label("Failover…").click();
+    t.run_until("confirm dialog", |a| a.actions.dialog.is_some());
+    let action = t.app().actions.dialog.as_ref().unwrap().plan.action.clone();
+    assert!(
+        matches!(&action, Action::PatroniFailover { candidate, .. } if candidate == "m2"),
+        "{action:?}"
+    );
 }

@@ -304,13 +304,12 @@ fn a_stopped_pgbouncer_is_unreachable_in_words() {
     let c = connector(&bouncer, ADMIN_PASSWORD);
     poll(&rt, &c).unwrap();
     bouncer.stop();
-    // The open connection breaks, then the next connection is refused: both in words.
+    // The open connection breaks; the connector opens a new one at once, in the same poll,
+    // and that is refused: down, in words.
     let first = poll(&rt, &c).unwrap_err();
-    assert!(
-        matches!(first, ConnectorError::Unreachable { .. }),
-        "{first:?}"
-    );
+    assert!(first.is_refused_connection(), "{first:?}");
     let second = poll(&rt, &c).unwrap_err().to_string();
+    assert_eq!(first.to_string(), second);
     assert_eq!(
         second,
         format!(
@@ -420,7 +419,8 @@ fn status_covers_pgbouncer_ok_waiting_and_wrong_password() {
     }
 
     let (code, out) = status(&config, &profile, "wrong", true);
-    assert_eq!(code, 1);
+    // Down is critical (monitoring-plugins convention): 2, not the warning's 1.
+    assert_eq!(code, 2, "{out}");
     let r = pgb_report(&out);
     assert_eq!(r["status"], "down", "{r:#}");
     assert!(
@@ -588,4 +588,94 @@ fn advise_fires_pool_saturation_on_a_full_pool() {
     for h in clients {
         rt.block_on(h).unwrap();
     }
+}
+
+/// PgBouncer killed under a running engine: the first poll after the kill finds the kept
+/// connection broken, connects again and is refused — down at once (within two refresh
+/// intervals on the engine's clock), not "stale" for several polls as for a slow server.
+#[test]
+fn a_killed_pgbouncer_is_down_within_two_intervals() {
+    use scaleboard::engine::{Command as EngineCommand, ConnStatus, ConnectRequest};
+    use scaleboard::engine::{EngineConfig, EngineHandle, Event};
+    use scaleboard::model::clock::{Clock, ManualClock};
+    const INTERVAL_MS: i64 = 1_000;
+
+    let pg = PgCluster::start(0);
+    let bouncer = Pgbouncer::start(pg.primary.port, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let passfile = dir.path().join("pgpass");
+    std::fs::write(
+        &passfile,
+        format!(
+            "127.0.0.1:{}:pgbouncer:{ADMIN_USER}:{ADMIN_PASSWORD}\n",
+            bouncer.port
+        ),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&passfile, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let mut profile = Profile::named("fleet");
+    profile.refresh_interval_secs = 1;
+    profile.pgbouncer.push(PgbouncerEndpoint {
+        dsn: format!("{}&passfile={}", bouncer.admin_dsn(), passfile.display()),
+        ..endpoint(&bouncer)
+    });
+    let clock = ManualClock::new(1_793_628_000_000);
+    let config = EngineConfig::new(
+        clock.clone(),
+        dir.path().join("config"),
+        dir.path().join("data"),
+    );
+    let mut engine = EngineHandle::start(config, Arc::new(|| {})).unwrap();
+    engine
+        .send(EngineCommand::Connect(Box::new(ConnectRequest {
+            profile,
+            demo_seed: 1,
+        })))
+        .unwrap();
+    // Every status of the endpoint until `want`, with its clock time; the manual clock moves
+    // 100 ms whenever the engine is idle.
+    let mut until = |want: ConnStatus| -> Vec<(ConnStatus, i64, Option<String>)> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut seen = Vec::new();
+        loop {
+            assert!(Instant::now() < deadline, "no {want:?}; saw {seen:?}");
+            match engine.recv_timeout(Duration::from_millis(50)) {
+                Some(Event::Status {
+                    endpoint,
+                    status,
+                    at,
+                    error,
+                }) if endpoint == "pgb" => {
+                    seen.push((status, at, error));
+                    if status == want {
+                        return seen;
+                    }
+                }
+                Some(_) => {}
+                None => clock.advance(Duration::from_millis(100)),
+            }
+        }
+    };
+    until(ConnStatus::Ok);
+    bouncer.kill();
+    let killed = clock.now_ms();
+    let seen = until(ConnStatus::Down);
+    let (_, down_at, _) = seen.last().cloned().unwrap();
+    assert!(
+        down_at - killed <= 2 * INTERVAL_MS,
+        "down {} ms after the kill: {seen:?}",
+        down_at - killed
+    );
+    assert!(
+        seen.iter().all(|(s, _, _)| *s != ConnStatus::Stale),
+        "a refused connection is not a slow server: {seen:?}"
+    );
+    let error = seen
+        .iter()
+        .find_map(|(_, _, e)| e.clone())
+        .unwrap_or_default();
+    assert!(error.contains("connection refused"), "{error}");
 }

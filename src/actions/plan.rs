@@ -656,10 +656,14 @@ fn plan_promote(
             }
         }
     }
+    // A Patroni member: Patroni undoes a hand-stopped leader, so no fencing advice (the
+    // refusal below names the switchover or failover instead).
+    let patroni =
+        candidate.and_then(|c| super::plan_patroni::promote_refusal(fleet, policy, endpoint, c));
     for old in db
         .servers
         .iter()
-        .filter(|s| s.name != replica && s.reachable && !s.in_recovery)
+        .filter(|s| patroni.is_none() && s.name != replica && s.reachable && !s.in_recovery)
     {
         let stop = match &old.data_directory {
             Some(dir) => format!("pg_ctl stop -D {dir} -m fast"),
@@ -674,9 +678,7 @@ fn plan_promote(
         )));
     }
     let mut alternative = None;
-    if let Some((guard, switchover)) =
-        candidate.and_then(|c| super::plan_patroni::promote_refusal(fleet, policy, endpoint, c))
-    {
+    if let Some((guard, switchover)) = patroni {
         guards.insert(0, guard);
         alternative = switchover;
     }

@@ -418,19 +418,6 @@ fn failover_guards(s: &PatroniSnapshot, candidate: &str, guards: &mut Vec<Guard>
     candidate_guards(s, candidate, false, guards);
 }
 
-/// An address compared with a member's: case-insensitive, `localhost` and `[::1]` as
-/// 127.0.0.1 (Patroni reports what its `connect_address` says, profiles what the user typed).
-fn norm_address(a: &str) -> String {
-    let a = a.trim().to_ascii_lowercase();
-    let (host, port) = a.rsplit_once(':').unwrap_or((a.as_str(), ""));
-    let host = host.trim_end_matches('.');
-    let host = match host {
-        "localhost" | "[::1]" | "::1" | "localhost.localdomain" => "127.0.0.1",
-        h => h,
-    };
-    format!("{host}:{port}")
-}
-
 /// The Patroni member a PostgreSQL server is, matched by its `host:port` (or its name), with
 /// the endpoint and cluster it belongs to.
 pub fn managed_by_patroni<'a>(
@@ -441,12 +428,12 @@ pub fn managed_by_patroni<'a>(
         .address
         .iter()
         .chain(std::iter::once(&server.name))
-        .map(|a| norm_address(a))
+        .map(|a| crate::model::patroni::norm_address(a))
         .collect();
     fleet.patroni_clusters().into_iter().find_map(|(e, s)| {
         s.members
             .iter()
-            .find(|m| wanted.contains(&norm_address(&m.address())))
+            .find(|m| wanted.contains(&crate::model::patroni::norm_address(&m.address())))
             .map(|m| (e, s, m))
     })
 }
@@ -465,8 +452,12 @@ pub(super) fn promote_refusal(
         let guard = Guard::refuse(format!(
             "{} is managed by Patroni cluster {} (member {}): pg_promote would fight Patroni's \
              leader lock and can leave two primaries. Use a switchover (or, without a healthy \
-             leader, a failover) through Patroni instead.",
-            server.name, s.cluster, m.name
+             leader, a failover) through Patroni instead: {}. Do not stop the leader by hand: \
+             Patroni starts it again.",
+            server.name,
+            s.cluster,
+            m.name,
+            through_patroni(&s.cluster, &m.name)
         ));
         return Some((guard, switchover_to(patroni, s, &m.name)));
     }
@@ -486,22 +477,33 @@ pub(super) fn promote_refusal(
             None,
         ));
     };
-    let guard = Guard::refuse(format!(
-        "{} belongs to PostgreSQL endpoint {endpoint}, whose servers Patroni endpoint {} \
-         (cluster {}) manages (discover_from): pg_promote would fight Patroni's leader lock and \
-         can leave two primaries. Use a switchover (or, without a healthy leader, a failover) \
-         through Patroni instead.",
-        server.name, link.patroni, s.cluster
-    ));
     let member = s
         .members
         .iter()
         .find(|m| m.name.eq_ignore_ascii_case(&server.name))
         .map(|m| m.name.as_str());
+    let guard = Guard::refuse(format!(
+        "{} belongs to PostgreSQL endpoint {endpoint}, whose servers Patroni endpoint {} \
+         (cluster {}) manages (discover_from): pg_promote would fight Patroni's leader lock and \
+         can leave two primaries. Use a switchover (or, without a healthy leader, a failover) \
+         through Patroni instead: {}. Do not stop the leader by hand: Patroni starts it again.",
+        server.name,
+        link.patroni,
+        s.cluster,
+        through_patroni(&s.cluster, member.unwrap_or("MEMBER"))
+    ));
     Some((
         guard,
         member.and_then(|m| switchover_to(&link.patroni, s, m)),
     ))
+}
+
+/// The commands that move the leader through Patroni.
+fn through_patroni(cluster: &str, member: &str) -> String {
+    format!(
+        "`scaleboard switchover {cluster} --candidate {member}`, or `scaleboard failover \
+         {cluster} --candidate {member}` when no leader is healthy"
+    )
 }
 
 fn switchover_to(endpoint: &str, s: &PatroniSnapshot, member: &str) -> Option<Alternative> {

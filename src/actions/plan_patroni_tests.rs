@@ -204,6 +204,16 @@ fn pg_promote_on_a_member_is_refused_with_the_switchover_offered() {
         "{}",
         refused(&p)
     );
+    // The leader db1 accepts writes, but stopping it by hand is no advice here: Patroni
+    // would start it again. The way is Patroni's own switchover or failover.
+    let all: Vec<&str> = p.guards.iter().map(|g| g.reason.as_str()).collect();
+    assert!(all.iter().all(|g| !g.contains("pg_ctl stop")), "{all:#?}");
+    assert!(
+        refused(&p).contains("`scaleboard switchover c --candidate b`")
+            && refused(&p).contains("`scaleboard failover c --candidate b`"),
+        "{}",
+        refused(&p)
+    );
     assert_eq!(p.alternative.unwrap().action, so("a", Some("b")));
 }
 

@@ -131,11 +131,22 @@ pub fn build_endpoint(
                 .discover_from
                 .as_deref()
                 .and_then(|d| profile.postgres.iter().find(|p| p.name == d));
-            Some(Arc::new(super::patroni::PatroniConnector::new(
-                e.clone(),
-                super::patroni::endpoint_urls(e, pg),
-                secret_lookup(profile, kind, name),
-            )))
+            let logins = profile
+                .postgres
+                .iter()
+                .map(|p| super::patroni::sql::Login {
+                    endpoint: p.clone(),
+                    lookup: secret_lookup(profile, EndpointKind::Postgres, &p.name),
+                })
+                .collect();
+            Some(Arc::new(
+                super::patroni::PatroniConnector::new(
+                    e.clone(),
+                    super::patroni::endpoint_urls(e, pg),
+                    secret_lookup(profile, kind, name),
+                )
+                .with_sql_logins(logins),
+            ))
         }
     }
 }

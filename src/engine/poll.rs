@@ -36,11 +36,13 @@ pub fn next_delay(interval: Duration, failures: u32) -> Duration {
         .max(interval)
 }
 
-/// Status after a poll, from whether it succeeded and the endpoint's history.
-pub fn status_after(ok: bool, ever_ok: bool, failures: u32) -> ConnStatus {
+/// Status after a poll, from whether it succeeded and the endpoint's history. `refused`: the
+/// connection was refused — nothing listens there, so it is down now, not slow (a time-out
+/// or a broken connection may be a slow or restarting server: stale first).
+pub fn status_after(ok: bool, ever_ok: bool, failures: u32, refused: bool) -> ConnStatus {
     match (ok, ever_ok) {
         (true, _) => ConnStatus::Ok,
-        (false, true) if failures < DOWN_AFTER_FAILURES => ConnStatus::Stale,
+        (false, true) if failures < DOWN_AFTER_FAILURES && !refused => ConnStatus::Stale,
         _ => ConnStatus::Down,
     }
 }
@@ -67,9 +69,9 @@ impl Health {
 
     /// After a failure: the new status, and the error text only when it differs from the last
     /// one, so the operator sees each error once.
-    fn failed(&mut self, message: String) -> (ConnStatus, Option<String>) {
+    fn failed(&mut self, message: String, refused: bool) -> (ConnStatus, Option<String>) {
         self.failures += 1;
-        self.status = status_after(false, self.ever_ok, self.failures);
+        self.status = status_after(false, self.ever_ok, self.failures, refused);
         let error = (self.last_error.as_deref() != Some(message.as_str())).then(|| message.clone());
         self.last_error = Some(message);
         (self.status, error)
@@ -116,12 +118,15 @@ impl PollLoop {
                     }
                     None
                 }
-                Ok(Err(e)) => Some(e.to_string()),
-                Err(_) => Some(format!("no answer within {} s", self.timeout.as_secs_f32())),
+                Ok(Err(e)) => Some((e.to_string(), e.is_refused_connection())),
+                Err(_) => Some((
+                    format!("no answer within {} s", self.timeout.as_secs_f32()),
+                    false,
+                )),
             };
-            if let Some(message) = failure {
+            if let Some((message, refused)) = failure {
                 // Every failed poll is reported: the UI records a gap for it.
-                let (status, error) = health.failed(message);
+                let (status, error) = health.failed(message, refused);
                 self.status(&id, status, error, at).await;
             }
             // Polls start on a steady beat: the time a poll took comes off the wait (but a
@@ -263,12 +268,14 @@ mod tests {
 
     #[test]
     fn stale_then_down() {
-        assert_eq!(status_after(false, false, 1), ConnStatus::Down);
-        assert_eq!(status_after(false, true, 1), ConnStatus::Stale);
+        assert_eq!(status_after(false, false, 1, false), ConnStatus::Down);
+        assert_eq!(status_after(false, true, 1, false), ConnStatus::Stale);
         assert_eq!(
-            status_after(false, true, DOWN_AFTER_FAILURES),
+            status_after(false, true, DOWN_AFTER_FAILURES, false),
             ConnStatus::Down
         );
-        assert_eq!(status_after(true, true, 0), ConnStatus::Ok);
+        assert_eq!(status_after(true, true, 0, false), ConnStatus::Ok);
+        // Refused: nothing listens, so down at once; a time-out stays stale first.
+        assert_eq!(status_after(false, true, 1, true), ConnStatus::Down);
     }
 }

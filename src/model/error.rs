@@ -32,6 +32,10 @@ pub enum ConnectorError {
     /// Anything else, in words.
     #[error("{0}")]
     Failed(String),
+    /// Nothing listens at the address (the connection was refused): the server is not
+    /// running there — not slow, so the engine says down at once instead of stale.
+    #[error("cannot reach {endpoint}: {reason}")]
+    NotListening { endpoint: String, reason: String },
 }
 
 impl ConnectorError {
@@ -48,5 +52,29 @@ impl ConnectorError {
     /// coming back: the outcome is unknown, not failed.
     pub fn outcome_unknown(&self) -> bool {
         matches!(self, Self::Timeout(_))
+    }
+
+    /// True when the connection was refused: the server is certainly not running there.
+    pub fn is_refused_connection(&self) -> bool {
+        matches!(self, Self::NotListening { .. })
+    }
+
+    /// True when the system could not be reached at all (refused, DNS, reset, TLS).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, Self::Unreachable { .. } | Self::NotListening { .. })
+    }
+
+    /// Whether an I/O error anywhere in `e`'s chain is a refused connection.
+    pub fn refused_in_chain(e: &(dyn std::error::Error + 'static)) -> bool {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        while let Some(s) = source {
+            if s.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+            {
+                return true;
+            }
+            source = s.source();
+        }
+        false
     }
 }

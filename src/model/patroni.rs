@@ -149,6 +149,11 @@ pub struct PatroniSnapshot {
     pub answered_by: String,
     /// URLs that did not answer, with why (the cluster is still read through another).
     pub unanswered: Vec<String>,
+    /// Members whose Patroni stopped answering (hung, killed, dropped out of `/cluster` after
+    /// the TTL), profile URLs that do not answer, and PostgreSQL servers of the linked endpoint
+    /// that are not in `/cluster` but accept writes: what the connector remembers and
+    /// `/cluster` alone no longer says.
+    pub silent: Vec<SilentMember>,
     /// The `patronictl -c` file shown in equivalent commands, when the profile names one.
     pub patronictl_config: Option<String>,
     /// The REST API basic-auth user, for the `curl -u` equivalent command.
@@ -159,8 +164,136 @@ pub struct PatroniSnapshot {
     pub switched_from_timeline: Option<u32>,
 }
 
+/// Whether a silent member's PostgreSQL still takes writes (`pg_is_in_recovery()`).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum WriteCheck {
+    /// Not asked: Patroni still lists the member, so its role is Patroni's.
+    #[default]
+    NotNeeded,
+    AcceptsWrites,
+    ReadOnly,
+    /// Could not be checked, and why (no SQL login for it, it does not answer, …).
+    Unknown(String),
+}
+
+/// Something of the cluster that stopped answering: a member's REST API (the member may still
+/// be in `/cluster` until its TTL passes, or have dropped out), or a profile URL that matches
+/// no member.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct SilentMember {
+    /// The member's name; a profile URL or a PostgreSQL address when no member is known for it.
+    pub name: String,
+    /// The REST API base URL asked.
+    pub api_url: Option<String>,
+    /// `host:port` of its PostgreSQL, as `/cluster` last said (or the linked endpoint's DSN).
+    pub address: Option<String>,
+    /// Its role when `/cluster` last listed it.
+    pub last_role: Option<PatroniRole>,
+    /// `/cluster` still lists it (its TTL has not passed, or its Patroni hangs while the
+    /// leader key is kept).
+    pub listed: bool,
+    /// Unix ms of the first poll it did not answer.
+    pub since_ms: i64,
+    /// Why, in words: "connection refused", "no answer within 3 s", "not in /cluster".
+    pub reason: String,
+    pub writes: WriteCheck,
+    /// A PostgreSQL server of the linked endpoint, not a Patroni member at all.
+    pub not_a_member: bool,
+}
+
+impl SilentMember {
+    /// `m2: Patroni REST API not answering since 06:10:03 UTC (no answer within 3 s)`.
+    pub fn describe(&self) -> String {
+        let since = chrono::DateTime::from_timestamp_millis(self.since_ms)
+            .filter(|_| self.since_ms > 0)
+            .map_or_else(String::new, |t| {
+                format!(" since {}", t.format("%H:%M:%S UTC"))
+            });
+        let url = self
+            .api_url
+            .as_deref()
+            .filter(|u| *u != self.name)
+            .map_or_else(String::new, |u| format!("{u}: "));
+        let mut text = if self.not_a_member {
+            format!(
+                "{}: a PostgreSQL server of the linked endpoint that Patroni's /cluster does not list",
+                self.name
+            )
+        } else {
+            format!(
+                "{}: Patroni REST API not answering{since} ({url}{})",
+                self.name, self.reason
+            )
+        };
+        if !self.listed && !self.not_a_member && self.last_role.is_some() {
+            text.push_str(&format!(
+                "; dropped out of /cluster (last seen as {})",
+                self.last_role.as_ref().map_or("", PatroniRole::label)
+            ));
+        }
+        let at = self
+            .address
+            .as_deref()
+            .map_or_else(String::new, |a| format!(" ({a})"));
+        match &self.writes {
+            WriteCheck::NotNeeded => {}
+            WriteCheck::AcceptsWrites => {
+                text.push_str(&format!("; its PostgreSQL{at} ACCEPTS WRITES"));
+            }
+            WriteCheck::ReadOnly => {
+                text.push_str(&format!("; its PostgreSQL{at} is read-only (in recovery)"));
+            }
+            WriteCheck::Unknown(why) => text.push_str(&format!(
+                "; whether its PostgreSQL{at} still accepts writes could not be checked: {why}"
+            )),
+        }
+        text
+    }
+}
+
 impl PatroniSnapshot {
     pub const HISTORY_KEPT: usize = 50;
+
+    /// Silent servers (outside Patroni's control) whose PostgreSQL accepts writes, the leader
+    /// itself left out.
+    pub fn silent_writers(&self) -> Vec<&SilentMember> {
+        let leader = self.leader();
+        self.silent
+            .iter()
+            .filter(|s| s.writes == WriteCheck::AcceptsWrites)
+            .filter(|s| {
+                leader
+                    .is_none_or(|l| s.name != l.name && s.address.as_deref() != Some(&l.address()))
+            })
+            .collect()
+    }
+
+    /// Two servers accept writes: the running leader and a silent one (the old leader's
+    /// PostgreSQL after its Patroni died, once another member took the leader lock), or two
+    /// silent ones.
+    pub fn split_brain(&self) -> bool {
+        let leader = usize::from(self.leader().is_some_and(PatroniMember::is_running));
+        leader + self.silent_writers().len() >= 2
+    }
+
+    /// Every member name this view knows, sorted: the members plus the silent ones that
+    /// dropped out. A member keeps its place (and its plot colour) while another drops out.
+    pub fn known_member_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .members
+            .iter()
+            .map(|m| m.name.as_str())
+            .chain(
+                self.silent
+                    .iter()
+                    .filter(|s| s.last_role.is_some())
+                    .map(|s| s.name.as_str()),
+            )
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
 
     pub fn leader(&self) -> Option<&PatroniMember> {
         self.members.iter().find(|m| m.role.is_leader())
@@ -254,4 +387,17 @@ impl PatroniSnapshot {
         }
         line
     }
+}
+
+/// An address compared with a member's: case-insensitive, `localhost` and `[::1]` as
+/// 127.0.0.1 (Patroni reports what its `connect_address` says, profiles what the user typed).
+pub fn norm_address(a: &str) -> String {
+    let a = a.trim().to_ascii_lowercase();
+    let (host, port) = a.rsplit_once(':').unwrap_or((a.as_str(), ""));
+    let host = host.trim_end_matches('.');
+    let host = match host {
+        "localhost" | "[::1]" | "::1" | "localhost.localdomain" => "127.0.0.1",
+        h => h,
+    };
+    format!("{host}:{port}")
 }

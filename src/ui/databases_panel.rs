@@ -74,9 +74,11 @@ pub fn databases_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                 ui.end_row();
                 for s in &db.servers {
                     server_row_ui(ui, app, &limits, s);
+                    // A Patroni member is promoted through Patroni, never pg_promote.
                     if s.reachable
                         && s.in_recovery
                         && !app.profiles.active.read_only
+                        && !super::patroni_view::is_patroni_member(app, endpoint, s)
                         && ui.button("Promote…").clicked()
                     {
                         promote = Some(Action::PromoteReplica {

@@ -9,9 +9,44 @@ use crate::actions::plan::{format_bytes, format_lsn};
 use crate::app::ScaleboardApp;
 use crate::metrics::SeriesKey;
 use crate::model::patroni::{PatroniMember, PatroniSnapshot};
+use crate::model::snapshot::DbServer;
 
 /// History lines shown (newest first); the snapshot keeps more.
 const HISTORY_SHOWN: usize = 8;
+
+/// The lag plot's series: every member this view knows (the leader, whose lag is none, and
+/// members that dropped out included), sorted by name, so a member keeps its place and its
+/// colour when another member drops out or a switchover moves the leader.
+pub fn lag_lines<'a>(endpoint: &str, p: &'a PatroniSnapshot) -> Vec<(SeriesKey, &'a str)> {
+    p.known_member_names()
+        .into_iter()
+        .map(|name| {
+            (
+                SeriesKey::new(format!("{endpoint}/{name}"), "lag_bytes"),
+                name,
+            )
+        })
+        .collect()
+}
+
+/// Whether a PostgreSQL server is a Patroni member (by address, or because a Patroni endpoint
+/// discovers its members from this PostgreSQL endpoint): pg_promote is refused there, so no
+/// Promote… button is offered on its row.
+pub fn is_patroni_member(app: &ScaleboardApp, endpoint: &str, server: &DbServer) -> bool {
+    crate::actions::plan_patroni::managed_by_patroni(&app.fleet, server).is_some()
+        || app
+            .profiles
+            .active
+            .patroni
+            .iter()
+            .any(|e| e.discover_from.as_deref() == Some(endpoint))
+}
+
+/// A member Patroni could hand the leader lock to: running, not tagged nofailover, and its
+/// own REST API answering (Patroni asks it before promoting).
+fn can_lead(p: &PatroniSnapshot, m: &PatroniMember) -> bool {
+    m.is_running() && !m.nofailover && !p.silent.iter().any(|s| s.name == m.name)
+}
 
 pub fn patroni_clusters_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     // Drawn from the fleet's own snapshots (borrowed, never cloned per frame); the chart cache
@@ -24,17 +59,7 @@ pub fn patroni_clusters_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
         let endpoint = e.info.id.as_str();
         ui.separator();
         cluster_ui(ui, endpoint, p, read_only, &mut proposed);
-        let lines: Vec<(SeriesKey, &str)> = p
-            .members
-            .iter()
-            .filter(|m| !m.role.is_leader())
-            .map(|m| {
-                (
-                    SeriesKey::new(format!("{endpoint}/{}", m.name), "lag_bytes"),
-                    m.name.as_str(),
-                )
-            })
-            .collect();
+        let lines = lag_lines(endpoint, p);
         let plot: Vec<PlotLine<'_>> = lines
             .iter()
             .map(|(k, l)| PlotLine {
@@ -97,6 +122,22 @@ fn cluster_ui(
         }
         Some(_) => {}
     }
+    if p.split_brain() {
+        let writers: Vec<&str> = p.silent_writers().iter().map(|s| s.name.as_str()).collect();
+        ui.colored_label(
+            theme::BAD,
+            egui::RichText::new(format!(
+                "SPLIT BRAIN: {} accepts writes outside Patroni while {} leads. Fence it now \
+                 (stop that PostgreSQL or block it at the load balancer).",
+                writers.join(", "),
+                leader.map_or("another member", |l| l.name.as_str())
+            ))
+            .strong(),
+        );
+    }
+    for silent in &p.silent {
+        ui.colored_label(theme::BAD, silent.describe());
+    }
     let healthy_leader = leader.filter(|l| l.is_running()).map(|l| l.name.clone());
     egui::Grid::new(("patroni_grid", endpoint))
         .striped(true)
@@ -110,7 +151,10 @@ fn cluster_ui(
             ui.end_row();
             for m in &p.members {
                 member_row_ui(ui, p, m);
-                if !read_only && !m.role.is_leader() {
+                if !read_only && !m.role.is_leader() && !can_lead(p, m) {
+                    ui.label(why_not_candidate(p, m))
+                        .on_hover_text("Patroni would refuse a switchover or failover to it");
+                } else if !read_only && !m.role.is_leader() {
                     match &healthy_leader {
                         Some(l) => {
                             if ui
@@ -223,6 +267,17 @@ fn cluster_ui(
     }
 }
 
+/// Why a member's row has no Switchover…/Failover… button, in a word or two.
+fn why_not_candidate(p: &PatroniSnapshot, m: &PatroniMember) -> &'static str {
+    if m.nofailover {
+        "nofailover: cannot lead"
+    } else if p.silent.iter().any(|s| s.name == m.name) {
+        "Patroni not answering"
+    } else {
+        "not running"
+    }
+}
+
 fn member_row_ui(ui: &mut egui::Ui, p: &PatroniSnapshot, m: &PatroniMember) {
     ui.label(&m.name);
     if m.role.is_leader() {
@@ -256,4 +311,51 @@ fn member_row_ui(ui: &mut egui::Ui, p: &PatroniSnapshot, m: &PatroniMember) {
         ui.label(tags);
     }
     ui.label(m.address());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::patroni::{PatroniRole, SilentMember};
+
+    fn member(name: &str, role: PatroniRole) -> PatroniMember {
+        PatroniMember {
+            name: name.into(),
+            role,
+            state: "running".into(),
+            ..PatroniMember::default()
+        }
+    }
+
+    /// The plot colours series by their place in the list: a member keeps its place (so its
+    /// colour) when another member drops out of /cluster, or when the leader moves.
+    #[test]
+    fn a_member_keeps_its_plot_line_when_another_drops_out() {
+        let before = PatroniSnapshot {
+            members: vec![
+                member("m1", PatroniRole::Leader),
+                member("m2", PatroniRole::Replica),
+                member("m3", PatroniRole::Replica),
+            ],
+            ..PatroniSnapshot::default()
+        };
+        let after = PatroniSnapshot {
+            members: vec![
+                member("m1", PatroniRole::Replica),
+                member("m3", PatroniRole::Leader),
+            ],
+            silent: vec![SilentMember {
+                name: "m2".into(),
+                last_role: Some(PatroniRole::Replica),
+                ..SilentMember::default()
+            }],
+            ..PatroniSnapshot::default()
+        };
+        let place = |p: &PatroniSnapshot, name: &str| {
+            lag_lines("ha", p).iter().position(|(_, n)| *n == name)
+        };
+        for name in ["m1", "m2", "m3"] {
+            assert_eq!(place(&before, name), place(&after, name), "{name}");
+        }
+    }
 }

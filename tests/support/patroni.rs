@@ -267,6 +267,27 @@ impl PatroniCluster {
             .unwrap_or_else(|| panic!("no member {name}"))
     }
 
+    /// Sends `sig` (e.g. `-STOP`, `-KILL`) to member `name`'s Patroni process (not to its
+    /// PostgreSQL, which keeps running).
+    pub fn signal_patroni(&self, name: &str, sig: &str) {
+        let pid = self
+            .member(name)
+            .pid()
+            .unwrap_or_else(|| panic!("no Patroni pid for {name}"));
+        signal(pid, sig);
+    }
+
+    /// SIGSTOP to member `name`'s Patroni (a hung process); the guard sends SIGCONT when it
+    /// drops, also when the test fails, so the cluster can be stopped cleanly.
+    pub fn pause_patroni(&self, name: &str) -> Paused {
+        let pid = self
+            .member(name)
+            .pid()
+            .unwrap_or_else(|| panic!("no Patroni pid for {name}"));
+        signal(pid, "-STOP");
+        Paused(pid)
+    }
+
     /// Maintenance mode on: Patroni stops failing over (and restarting PostgreSQL) by itself.
     pub fn pause(&self) {
         let out = as_postgres(&format!(
@@ -416,11 +437,22 @@ tags:
     )
 }
 
+/// A Patroni process stopped with SIGSTOP; continued on drop.
+pub struct Paused(i32);
+
+impl Drop for Paused {
+    fn drop(&mut self) {
+        signal(self.0, "-CONT");
+    }
+}
+
 impl Drop for PatroniCluster {
     fn drop(&mut self) {
         // Patroni first (TERM stops its PostgreSQL unless paused), then anything left.
         let pids: Vec<i32> = self.members.iter().filter_map(Member::pid).collect();
         for pid in &pids {
+            // A member paused with SIGSTOP would not act on TERM.
+            signal(*pid, "-CONT");
             signal(*pid, "-TERM");
         }
         let deadline = Instant::now() + Duration::from_secs(10);

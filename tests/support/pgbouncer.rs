@@ -151,6 +151,19 @@ impl Pgbouncer {
             .then_some(pid)
     }
 
+    /// Kill it (SIGKILL, as a crash or the OOM killer would) and wait until it is gone.
+    pub fn kill(&self) {
+        let Some(pid) = self.pid() else {
+            return;
+        };
+        let _ = Command::new("kill").args(["-KILL", &pid]).output();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = std::fs::remove_file(&self.pid_file);
+    }
+
     /// Stop it (SIGTERM, then SIGKILL after 5 s) and wait until its port is closed.
     pub fn stop(&self) {
         let Some(pid) = self.pid() else {

@@ -84,26 +84,54 @@ impl Api {
     /// Adds members' API URLs (`http://h:8008/patroni`) as read fallbacks, after the known
     /// ones; plain http ones are left out when the profile's URLs are https.
     pub fn learn(&self, api_urls: impl Iterator<Item = String>) {
+        let mut urls = self.urls.lock().unwrap_or_else(PoisonError::into_inner);
+        for base in api_urls.filter_map(|u| self.read_base(&u)) {
+            if !urls.contains(&base) {
+                urls.push(base);
+            }
+        }
+    }
+
+    /// A member's advertised API URL as a base URL this client may read from: `None` when it
+    /// would downgrade the profile's https to plain http.
+    pub fn read_base(&self, api_url: &str) -> Option<String> {
         let https = self
             .configured
             .iter()
             .any(|u| u.to_ascii_lowercase().starts_with("https://"));
-        let mut urls = self.urls.lock().unwrap_or_else(PoisonError::into_inner);
-        for u in api_urls {
-            let base = u
-                .trim()
-                .trim_end_matches('/')
-                .trim_end_matches("/patroni")
-                .to_string();
-            let lower = base.to_ascii_lowercase();
-            let scheme_ok = if https {
-                lower.starts_with("https://")
-            } else {
-                lower.starts_with("http://") || lower.starts_with("https://")
-            };
-            if scheme_ok && !urls.contains(&base) {
-                urls.push(base);
+        let base = api_url
+            .trim()
+            .trim_end_matches('/')
+            .trim_end_matches("/patroni")
+            .to_string();
+        let lower = base.to_ascii_lowercase();
+        let ok = if https {
+            lower.starts_with("https://")
+        } else {
+            lower.starts_with("http://") || lower.starts_with("https://")
+        };
+        ok.then_some(base)
+    }
+
+    /// The profile's and discovery's URLs.
+    pub fn configured(&self) -> &[String] {
+        &self.configured
+    }
+
+    /// Whether the REST API at `base` answers at all (any HTTP status is Patroni's own
+    /// answer): `Err` in words when it refuses, hangs past [`READ_TIMEOUT`] or breaks.
+    pub async fn probe(&self, base: &str) -> Result<(), String> {
+        let client = self.read.as_ref().map_err(Clone::clone)?;
+        match client.get(format!("{base}/patroni")).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_timeout() => Err(format!(
+                "no answer within {} s (hung?)",
+                READ_TIMEOUT.as_secs()
+            )),
+            Err(e) if ConnectorError::refused_in_chain(&e) => {
+                Err("connection refused: Patroni is not running there".into())
             }
+            Err(e) => Err(plain_error(&e)),
         }
     }
 
@@ -129,6 +157,8 @@ impl Api {
         let client = self.read.as_ref().map_err(|e| self.failed(e))?;
         let mut misses = Vec::new();
         let mut last: Option<ConnectorError> = None;
+        // Every URL refused the connection: no Patroni runs at any of them.
+        let mut all_refused = true;
         for url in self.urls() {
             match client.get(format!("{url}{path}")).send().await {
                 Ok(r) if r.status().is_success() => {
@@ -138,10 +168,14 @@ impl Api {
                             self.answered(&url);
                             return Ok((Answer { url, status, body }, misses));
                         }
-                        Err(e) => misses.push(format!("{url}: {}", plain_error(&e))),
+                        Err(e) => {
+                            all_refused = false;
+                            misses.push(format!("{url}: {}", plain_error(&e)));
+                        }
                     }
                 }
                 Ok(r) if r.status().as_u16() == 401 => {
+                    all_refused = false;
                     let e = ConnectorError::Auth(format!(
                         "{url}{path} answered 401: the REST API wants a user name and password \
                          for reads too; set username and the password of endpoint {}",
@@ -151,11 +185,13 @@ impl Api {
                     last = Some(e);
                 }
                 Ok(r) => {
+                    all_refused = false;
                     misses.push(format!("{url}: HTTP {}", r.status().as_u16()));
                 }
                 Err(e) => {
                     let words = plain_error(&e);
                     misses.push(format!("{url}: {words}"));
+                    all_refused &= ConnectorError::refused_in_chain(&e);
                     last = Some(if e.is_timeout() {
                         ConnectorError::Timeout(format!("{url}{path}"))
                     } else {
@@ -173,6 +209,13 @@ impl Api {
                 "Patroni endpoint {} has no REST API URL to ask",
                 self.endpoint
             )),
+            _ if all_refused => ConnectorError::NotListening {
+                endpoint: self.endpoint.clone(),
+                reason: format!(
+                    "every member's REST API refused the connection: {}",
+                    misses.join("; ")
+                ),
+            },
             _ => ConnectorError::Unreachable {
                 endpoint: self.endpoint.clone(),
                 reason: format!("no member's REST API answered: {}", misses.join("; ")),

@@ -10,6 +10,8 @@
 pub mod answers;
 pub mod client;
 pub mod parse;
+pub mod sql;
+mod watch;
 
 use super::{Connector, ConnectorError, PollOutput};
 use crate::model::action::Action;
@@ -31,6 +33,10 @@ pub struct PatroniConnector {
     secret_lookup: Option<SecretLookup>,
     /// See [`PatroniSnapshot::switched_from_timeline`].
     switched_from: std::sync::Mutex<Option<u32>>,
+    /// Logins to ask a silent member's PostgreSQL whether it still takes writes.
+    sql: sql::SqlAccess,
+    /// Members seen and profile URLs that stopped answering (see [`watch`]).
+    memory: std::sync::Mutex<watch::Memory>,
 }
 
 impl PatroniConnector {
@@ -57,12 +63,28 @@ impl PatroniConnector {
             endpoint,
             secret_lookup,
             switched_from: std::sync::Mutex::new(None),
+            sql: sql::SqlAccess::default(),
+            memory: std::sync::Mutex::new(watch::Memory::default()),
         }
+    }
+
+    /// The profile's PostgreSQL endpoints, to log in to a silent member's PostgreSQL with
+    /// (the one whose DSN names its address, else the `discover_from` one).
+    #[must_use]
+    pub fn with_sql_logins(mut self, logins: Vec<sql::Login>) -> Self {
+        self.sql = sql::SqlAccess::new(logins, self.endpoint.discover_from.as_deref());
+        self
     }
 
     /// One read of the cluster: `/cluster` must answer; `/history` and `/config` are asked of
     /// the same member and left empty when they fail (the topology is what matters).
     pub async fn read(&self) -> Result<PatroniSnapshot, ConnectorError> {
+        self.read_cluster(false).await
+    }
+
+    /// `watch`: also ask every member's own REST API and fill `silent` (the poll's read; a
+    /// re-check before a write needs only the topology).
+    async fn read_cluster(&self, watch: bool) -> Result<PatroniSnapshot, ConnectorError> {
         let (answer, misses) = self.api.get("/cluster").await?;
         let body: serde_json::Value = serde_json::from_str(&answer.body).map_err(|e| {
             ConnectorError::Failed(format!("{}/cluster is not JSON: {e}", answer.url))
@@ -80,11 +102,20 @@ impl PatroniConnector {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         // Patroni 3.0 leaves `scope` out of /cluster; each member's /patroni names it.
-        let (history, config, status) = tokio::join!(
+        let watching = async {
+            if watch {
+                watch::watch(&self.api, &self.sql, &self.memory, &snapshot).await
+            } else {
+                Vec::new()
+            }
+        };
+        let (history, config, status, silent) = tokio::join!(
             self.api.get("/history"),
             self.api.get("/config"),
-            self.api.get("/patroni")
+            self.api.get("/patroni"),
+            watching
         );
+        snapshot.silent = silent;
         if let Ok((p, _)) = status
             && let Ok(v) = serde_json::from_str::<serde_json::Value>(&p.body)
             && snapshot.cluster.is_empty()
@@ -245,7 +276,7 @@ impl Connector for PatroniConnector {
 
     fn poll(&self) -> BoxFuture<'_, Result<PollOutput, ConnectorError>> {
         Box::pin(async move {
-            let snapshot = self.read().await?;
+            let snapshot = self.read_cluster(true).await?;
             let notices = snapshot
                 .unanswered
                 .iter()

@@ -55,7 +55,12 @@ pub fn describe(e: &tokio_postgres::Error, dsn: &Dsn, endpoint: &str) -> Connect
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
             let reason = match io.kind() {
                 std::io::ErrorKind::ConnectionRefused => {
-                    format!("connection refused at {at}: is PgBouncer running and listening there?")
+                    return ConnectorError::NotListening {
+                        endpoint: endpoint.to_owned(),
+                        reason: format!(
+                            "connection refused at {at}: is PgBouncer running and listening there?"
+                        ),
+                    };
                 }
                 std::io::ErrorKind::TimedOut => {
                     return ConnectorError::Timeout(format!(

@@ -177,7 +177,10 @@ impl PgbouncerConnector {
     }
 
     /// The six `SHOW` commands on the open connection (opened first when needed). Any failure
-    /// drops the connection so the next poll opens a fresh one.
+    /// drops the connection so the next poll opens a fresh one. A kept connection that turns
+    /// out broken (PgBouncer restarted, or was killed) is replaced at once, in this poll: a
+    /// restarted PgBouncer is read now, and a killed one refuses the new connection, which is
+    /// a clear "down", not a stale guess.
     async fn read(&self) -> Result<assemble::Reading, ConnectorError> {
         let dsn = self
             .dsn
@@ -187,6 +190,21 @@ impl PgbouncerConnector {
         if guard.as_ref().is_some_and(Client::is_closed) {
             *guard = None;
         }
+        let reused = guard.is_some();
+        let first = self.read_on(dsn, &mut guard).await;
+        match first {
+            Err(ConnectorError::Unreachable { .. }) if reused => {
+                self.read_on(dsn, &mut guard).await
+            }
+            other => other,
+        }
+    }
+
+    async fn read_on(
+        &self,
+        dsn: &Dsn,
+        guard: &mut Option<Client>,
+    ) -> Result<assemble::Reading, ConnectorError> {
         if guard.is_none() {
             *guard = Some(self.connect(dsn).await?);
         }
