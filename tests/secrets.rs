@@ -690,3 +690,113 @@ fn set_asks_without_echo_on_a_terminal() {
             .contains("\"typed-secret-7\"")
     );
 }
+
+/// The `SCALEBOARD_SECRET_*` variables given to Scaleboard never reach the processes it starts:
+/// a `docker` on PATH that writes down its environment is what the Compose endpoint runs.
+#[test]
+fn secret_variables_are_not_passed_to_docker() {
+    let sandbox = Sandbox::new(
+        "[[profile]]\nname = \"prod\"\n\n[[profile.compose]]\nname = \"local\"\n\
+         docker_host = \"unix:///nonexistent/docker.sock\"\n",
+    );
+    let bin = sandbox.dir.path().join("bin");
+    let seen = sandbox.dir.path().join("seen");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(&seen).unwrap();
+    for name in ["docker", "docker-compose"] {
+        let script = bin.join(name);
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nenv > {}/{name}.$$\necho 'Cannot connect to the Docker daemon' >&2\nexit 1\n",
+                seen.display()
+            ),
+        )
+        .unwrap();
+        chmod(&script, 0o755);
+    }
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = sandbox.run(
+        &["status", "--profile", "prod", "--timeout", "10"],
+        &[
+            ("PATH", path.as_str()),
+            ("SCALEBOARD_SECRET_PROD_DB", "child-must-not-see-this"),
+            ("SCALEBOARD_SECRET_OTHER", "nor-this"),
+            ("MARKER_FOR_THE_CHILD", "inherited"),
+        ],
+    );
+    let envs: Vec<String> = std::fs::read_dir(&seen)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert!(!envs.is_empty(), "docker was never run: {run:?}");
+    for env in &envs {
+        assert!(
+            env.contains("MARKER_FOR_THE_CHILD=inherited"),
+            "the rest of the environment is passed on: {env}"
+        );
+        assert!(!env.contains("SCALEBOARD_SECRET_"), "{env}");
+        assert!(!env.contains("child-must-not-see-this"), "{env}");
+    }
+}
+
+/// A credentials file others can read (mode 0644) fails only the endpoints that need a secret
+/// from it: PostgreSQL with its password file, a Redis without a password and Prometheus go on
+/// working; the Redis whose password is in the file is down, saying why and how to fix it.
+#[test]
+fn a_refused_credentials_file_fails_only_the_endpoints_that_need_it() {
+    use support::postgres::{PW_PASSWORD, PW_USER, PgCluster};
+    let cluster = PgCluster::start(0);
+    let port = cluster.primary.port;
+    let open = support::redis::RedisServer::start(&[]);
+    let locked = support::redis::RedisServer::start(&["--requirepass", "sessions-pw"]);
+    let prometheus = support::web::Prometheus::start();
+    let sandbox = Sandbox::new(&format!(
+        "[[profile]]\nname = \"prod\"\n\n\
+         [[profile.postgres]]\nname = \"orders\"\n\
+         primary_dsn = \"host=127.0.0.1 port={port} user={PW_USER} dbname=postgres sslmode=disable\"\n\n\
+         [[profile.redis]]\nname = \"cache\"\nurl = \"{}\"\n\n\
+         [[profile.redis]]\nname = \"sessions\"\nurl = \"{}\"\n\
+         password = {{ account = \"prod/sessions\" }}\n\n\
+         [profile.prometheus]\nname = \"prom\"\nurl = \"{}\"\n",
+        open.url(),
+        locked.url(),
+        prometheus.url()
+    ));
+    let passfile = sandbox.dir.path().join("pgpass");
+    std::fs::write(
+        &passfile,
+        format!("127.0.0.1:{port}:*:{PW_USER}:{PW_PASSWORD}\n"),
+    )
+    .unwrap();
+    chmod(&passfile, 0o600);
+    let pf = passfile.display().to_string();
+    let env = [("PGPASSFILE", pf.as_str())];
+    sandbox.set("prod/sessions", "sessions-pw", &env);
+    let file = sandbox.credentials();
+    assert_eq!(mode(&file), 0o600);
+    let run = sandbox.status("prod", &env);
+    assert_eq!(run.code, 0, "every endpoint answers: {run:?}");
+
+    chmod(&file, 0o644);
+    let run = sandbox.status("prod", &env);
+    assert_eq!(run.code, 2, "{run:?}");
+    for label in ["PostgreSQL orders", "Redis cache", "Prometheus prom"] {
+        let line = status_line(&run, label);
+        assert!(
+            line.starts_with("ok "),
+            "{label} must keep working: {run:?}"
+        );
+    }
+    let line = status_line(&run, "Redis sessions");
+    assert!(line.starts_with("down "), "{run:?}");
+    assert!(
+        line.contains("mode 0644") && line.contains(&format!("chmod 600 {}", file.display())),
+        "{run:?}"
+    );
+    assert_hidden("sessions-pw", &[&run], &sandbox);
+}

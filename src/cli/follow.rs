@@ -60,13 +60,13 @@ pub fn follow(
                 }
             }
             Event::ActionFinished { id: got, record } if got == id => {
-                writeln!(
-                    out,
-                    "{}{}: {}",
-                    record.outcome.label(),
-                    if record.forced { " (forced)" } else { "" },
-                    record.detail
-                )?;
+                let text = record.outcome_text();
+                writeln!(out, "{}", text.headline)?;
+                if let Some(transcript) = &text.transcript {
+                    for line in transcript.lines() {
+                        writeln!(out, "    {line}")?;
+                    }
+                }
                 if cancel_sent && record.outcome == AuditOutcome::Cancelled {
                     writeln!(out, "Exit code {EXIT_INTERRUPTED}: cancelled by Ctrl-C.")?;
                     out.flush()?;
