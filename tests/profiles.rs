@@ -768,7 +768,7 @@ discover_from = "billing"
         "{issues}"
     );
     assert!(
-        issues.contains("patroni[bad].urls[2]: put the password in the keyring"),
+        issues.contains("patroni[bad].urls[2]: the password must not be in the profile: remove it from the address and save it with `scaleboard secret set ha/bad`"),
         "{issues}"
     );
     assert!(issues.contains("patroni[bad].port"), "{issues}");

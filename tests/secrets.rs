@@ -211,7 +211,7 @@ fn rabbitmq_password_from_secret_set_and_from_the_environment_variable() {
 
     // Nothing given yet: down, and the error says where it looked and how to give one.
     let run = sandbox.status("prod", &[]);
-    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.code, 2, "critical: the endpoint is down: {run:?}");
     let line = status_line(&run, "RabbitMQ mq");
     assert!(line.starts_with("down"), "{run:?}");
     assert!(
@@ -266,7 +266,7 @@ fn rabbitmq_password_from_secret_set_and_from_the_environment_variable() {
         "{deleted:?}"
     );
     assert!(!credentials.exists(), "the emptied file is removed");
-    assert_eq!(sandbox.status("prod", &[]).code, 1);
+    assert_eq!(sandbox.status("prod", &[]).code, 2, "down: critical");
 
     let env = [("SCALEBOARD_SECRET_PROD_MQ", RABBIT_PASSWORD)];
     let run = sandbox.status("prod", &env);
@@ -289,7 +289,7 @@ fn rabbitmq_password_from_secret_set_and_from_the_environment_variable() {
     sandbox.set("prod/mq", "wrong-password", &[]);
     assert_eq!(sandbox.status("prod", &env).code, 0);
     let run = sandbox.status("prod", &[("SCALEBOARD_SECRET_PROD_MQ", "also-wrong")]);
-    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.code, 2, "critical: the endpoint is down: {run:?}");
     assert!(
         status_line(&run, "RabbitMQ mq").contains("wrong user or password"),
         "{run:?}"
@@ -434,7 +434,7 @@ fn postgres_password_from_pgpassfile_pgpassword_and_secret_set() {
 
     // No password anywhere: the server's question, and where one can be given.
     let run = sandbox.status("prod", &[]);
-    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.code, 2, "critical: the endpoint is down: {run:?}");
     let line = status_line(&run, "PostgreSQL orders");
     assert!(
         line.contains("for a password") && line.contains("scaleboard secret set prod/orders"),
@@ -463,7 +463,7 @@ fn postgres_password_from_pgpassfile_pgpassword_and_secret_set() {
     // Readable by others: ignored like libpq does, and said so with the fix.
     chmod(&passfile, 0o644);
     let run = sandbox.status("prod", &env);
-    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.code, 2, "critical: the endpoint is down: {run:?}");
     assert!(run.stderr.contains(&format!("chmod 600 {pf}")), "{run:?}");
     let list = sandbox.run(&["secret", "list"], &env);
     assert!(list.stdout.contains(&format!("chmod 600 {pf}")), "{list:?}");
@@ -498,7 +498,7 @@ fn redis_password_from_rediscli_auth_and_secret_set() {
     ));
 
     let run = sandbox.status("prod", &[]);
-    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.code, 2, "critical: the endpoint is down: {run:?}");
     assert!(
         status_line(&run, "Redis cache")
             .to_lowercase()
@@ -517,7 +517,7 @@ fn redis_password_from_rediscli_auth_and_secret_set() {
     assert_hidden("redis-right-pw", &[&run, &list], &sandbox);
 
     let run = sandbox.status("prod", &[("REDISCLI_AUTH", "wrong")]);
-    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.code, 2, "critical: the endpoint is down: {run:?}");
 
     // Saved with `secret set`: found before REDISCLI_AUTH.
     sandbox.set("prod/cache", "redis-right-pw", &[]);
@@ -592,7 +592,7 @@ fn prometheus_token_from_the_environment_variable_and_secret_set() {
          url = \"http://127.0.0.1:{port}\"\ntoken = {{ account = \"prod/prometheus/prom\" }}\n"
     ));
     let run = sandbox.status("prod", &[]);
-    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.code, 2, "critical: the endpoint is down: {run:?}");
     assert!(
         run.stdout.contains("no token for prod/prom")
             && run.stdout.contains("SCALEBOARD_SECRET_PROD_PROM"),
