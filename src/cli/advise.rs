@@ -112,9 +112,9 @@ pub fn advise(dirs: &AppDirs, profile: Profile, window: Duration) -> anyhow::Res
 /// "sampling 5 min: 1:20 left…"
 pub fn progress_line(window: Duration, left: Duration) -> String {
     let secs = window.as_secs();
-    let total = if secs % 3600 == 0 {
+    let total = if secs.is_multiple_of(3600) {
         format!("{} h", secs / 3600)
-    } else if secs % 60 == 0 {
+    } else if secs.is_multiple_of(60) {
         format!("{} min", secs / 60)
     } else {
         format!("{secs} s")
