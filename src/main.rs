@@ -90,6 +90,7 @@ enum Cmd {
     /// servers, a Kubernetes context not watched); 3 unknown (no outcome within --timeout:
     /// nothing to judge). The worst wins: 2 over 1 over 3 over 0.
     Status {
+        /// One JSON report per endpoint (state, reasons, members, exit_code) instead of text.
         #[arg(long)]
         json: bool,
         /// Seconds the whole command may take; an endpoint with no outcome by then is unknown.
@@ -104,6 +105,8 @@ enum Cmd {
     /// Exit code: 0 nothing firing, 1 warnings, 2 critical, 3 unknown (nothing fires but a rule
     /// could not be judged because an endpoint it watches was down or silent).
     Advise {
+        /// The report as JSON (firing, pending, not judged, window_secs, sampled_secs,
+        /// exit_code) instead of text.
         #[arg(long)]
         json: bool,
         /// How much data each rule is judged on: sample for up to this long when there is no

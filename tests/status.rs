@@ -254,14 +254,14 @@ fn status_is_unknown_when_an_endpoint_gives_no_outcome_within_the_timeout() {
     assert_eq!(code, 0, "answers while running: {reports:#?}");
 
     let _paused = Paused::stop(redis.pid());
-    // The Redis connector gives up on a silent server after 3 s; the command after 1 s.
-    let (code, reports) = status_within(&config, &profile, 1);
+    // The Redis connector gives up on a silent server after 3 s; the command after 2 s.
+    let (code, reports) = status_within(&config, &profile, 2);
     assert_eq!(code, 3, "{reports:#?}");
     let r = report(&reports, "cache");
     assert_eq!(r["status"], "unknown", "{r:#}");
     assert_eq!(r["exit_code"], 3, "{r:#}");
     assert!(
-        reasons(r)[0].starts_with("no outcome within the --timeout of 1 s"),
+        reasons(r)[0].starts_with("no outcome within the --timeout of 2 s"),
         "{r:#}"
     );
 }

@@ -170,7 +170,15 @@ pub fn status(
             break;
         }
     }
-    let list = endpoints.unwrap_or_default();
+    let Some(list) = endpoints else {
+        // The engine did not even list the endpoints in time: nothing was judged.
+        let _ = writeln!(
+            std::io::stderr(),
+            "scaleboard: no endpoint was polled within the --timeout of {} s",
+            timeout.as_secs_f32()
+        );
+        return Ok((Vec::new(), crate::health::EXIT_UNKNOWN));
+    };
     let mut out = Vec::new();
     for (id, label) in list {
         let mut e = seen.remove(&id).unwrap_or_default();
