@@ -18,7 +18,7 @@ mod index;
 mod scan;
 mod wording;
 
-pub use wording::{OutcomeText, clean_output, outcome_text};
+pub use wording::{OutcomeText, outcome_text};
 
 pub use index::{
     ActionItem, AuditIndex, AuditPage, AuditQuery, AuditRow, UNRESOLVED_LISTED, Unresolved,

@@ -20,6 +20,38 @@ pub fn format_bytes(bytes: u64) -> String {
     }
 }
 
+/// A child's output as it would read on a terminal: of a line redrawn with carriage returns
+/// only its last state, no colour codes, no blank lines.
+pub fn terminal_text(text: &str) -> String {
+    text.lines()
+        .map(|l| strip_ansi(l.rsplit('\r').find(|s| !s.trim().is_empty()).unwrap_or("")))
+        .map(|l| l.trim_end().to_owned())
+        .filter(|l| !l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC [ parameters… final byte (@ to ~).
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// "1 replica", "3 replicas" (and "0 replicas").
 pub fn replicas(n: impl Into<u64>) -> String {
     let n = n.into();

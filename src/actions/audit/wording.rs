@@ -3,6 +3,7 @@
 //! compose's progress lines) apart from the outcome, never spliced into it.
 
 use super::{AuditOutcome, AuditRecord};
+use crate::model::units::terminal_text;
 
 /// What follows a command's transcript in a detail (see `engine::pipeline`'s verify step).
 const AFTER_TRANSCRIPT: [&str; 3] = [
@@ -66,43 +67,11 @@ fn split_transcript(detail: &str) -> (Option<String>, &str) {
         .max();
     match cut {
         Some(at) => {
-            let transcript = clean_output(&detail[..at]);
+            let transcript = terminal_text(&detail[..at]);
             (Some(transcript), &detail[at + 2..])
         }
         None => (None, detail),
     }
-}
-
-/// A child's output as it would read on a terminal: of a line redrawn with carriage returns
-/// only its last state, no colour codes, no blank lines.
-pub fn clean_output(text: &str) -> String {
-    text.lines()
-        .map(|l| strip_ansi(l.rsplit('\r').find(|s| !s.trim().is_empty()).unwrap_or("")))
-        .map(|l| l.trim_end().to_owned())
-        .filter(|l| !l.trim().is_empty())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn strip_ansi(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            // CSI: ESC [ parameters… final byte (@ to ~).
-            if chars.peek() == Some(&'[') {
-                chars.next();
-                for c in chars.by_ref() {
-                    if ('@'..='~').contains(&c) {
-                        break;
-                    }
-                }
-            }
-            continue;
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn strip_prefix_ci<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {

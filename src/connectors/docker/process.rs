@@ -15,10 +15,13 @@ pub struct Ran {
 }
 
 impl Ran {
-    /// Both streams, trimmed, for error messages and the audit record.
+    /// Both streams, trimmed, for error messages and the audit record: as a terminal would
+    /// show them (docker compose's progress lines redrawn with carriage returns and colour
+    /// codes keep only their last state).
     pub fn output(&self) -> String {
-        let out = self.stdout.trim();
-        let err = self.stderr.trim();
+        let out = crate::model::units::terminal_text(&self.stdout);
+        let err = crate::model::units::terminal_text(&self.stderr);
+        let (out, err) = (out.trim(), err.trim());
         match (out.is_empty(), err.is_empty()) {
             (true, true) => String::new(),
             (false, true) => out.to_string(),
@@ -142,6 +145,17 @@ pub async fn detect_compose() -> Option<ComposeCli> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_keeps_what_a_terminal_would_show() {
+        let ran = Ran {
+            success: true,
+            code: Some(0),
+            stdout: String::new(),
+            stderr: "Creating shop_api_2 ... \r\u{1b}[1A\u{1b}[2KCreating shop_api_2 ... \u{1b}[32mdone\u{1b}[0m\n\n".into(),
+        };
+        assert_eq!(ran.output(), "Creating shop_api_2 ... done");
+    }
 
     /// A secret variable the command line itself would set is taken out too (the process's
     /// own `SCALEBOARD_SECRET_*` are removed the same way, see tests/secrets.rs).
