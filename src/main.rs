@@ -401,7 +401,7 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
                 profile,
                 &request,
                 std::io::stdin().lock(),
-                std::io::stdout().lock(),
+                acting_output(),
             )?;
             Ok(exit_code(ok))
         }
@@ -430,7 +430,7 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
                 profile,
                 &request,
                 std::io::stdin().lock(),
-                std::io::stdout().lock(),
+                acting_output(),
             )?;
             Ok(exit_code(ok))
         }
@@ -456,7 +456,7 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
                 profile,
                 &args,
                 std::io::stdin().lock(),
-                std::io::stdout().lock(),
+                acting_output(),
             )?;
             Ok(exit_code(ok))
         }
@@ -606,7 +606,7 @@ fn patroni_command(
         profile,
         &args,
         std::io::stdin().lock(),
-        std::io::stdout().lock(),
+        acting_output(),
     )?;
     Ok(exit_code(ok))
 }
@@ -617,4 +617,10 @@ fn exit_code(ok: bool) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+/// Where an acting command prints: a reader that goes away (`| head -1`) does not stop the
+/// action; it runs to its audited outcome and the exit code says how it ended.
+fn acting_output() -> scaleboard::cli::KeepGoing<std::io::StdoutLock<'static>> {
+    scaleboard::cli::KeepGoing::new(std::io::stdout().lock())
 }

@@ -175,8 +175,21 @@ fn a_closed_stdout_ends_every_command_quietly() {
          url = \"redis://127.0.0.1:1\"\npassword = { account = \"prod/cache\" }\n",
     )
     .unwrap();
-    let cases: [(&[&str], &[i32]); 6] = [
+    let cases: [(&[&str], &[i32]); 7] = [
         (&["secret", "list"], &[0, 1]),
+        // An action is followed to its outcome all the same (checked in the audit log below).
+        (
+            &[
+                "scale",
+                "--demo",
+                "compose/demo-staging/api",
+                "1",
+                "--yes",
+                "--grace",
+                "0",
+            ],
+            &[0],
+        ),
         (&["audit"], &[0]),
         (&["audit", "--csv"], &[0]),
         (&["status", "--demo"], &[0, 1, 2, 3]),
@@ -206,6 +219,8 @@ fn a_closed_stdout_ends_every_command_quietly() {
             "{args:?}: {stderr}"
         );
     }
+    let audit = std::fs::read_to_string(config.join("data/audit.jsonl")).unwrap();
+    assert!(audit.contains("\"outcome\":\"succeeded\""), "{audit}");
 }
 
 /// `--verify-timeout SECS` bounds the verification of every acting command: the demo's Compose

@@ -20,8 +20,10 @@ pub fn follow(
     plan: crate::actions::Plan,
     forced: bool,
     executing: &str,
-    mut out: impl Write,
+    out: impl Write,
 ) -> anyhow::Result<AuditRecord> {
+    // Once the action is sent it is followed to its audited outcome, even if stdout closes.
+    let mut out = super::KeepGoing::new(out);
     let interrupted = engine.catch_interrupts();
     engine.send(Command::Execute {
         id,

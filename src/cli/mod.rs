@@ -61,6 +61,50 @@ pub fn ignore_closed_output(result: anyhow::Result<()>) -> anyhow::Result<()> {
     }
 }
 
+/// A writer that goes on when its reader has gone away (`… | head -1`): an action being
+/// followed must reach its audited outcome whoever still reads its progress.
+pub struct KeepGoing<W> {
+    inner: W,
+    closed: bool,
+}
+
+impl<W: Write> KeepGoing<W> {
+    pub fn new(inner: W) -> Self {
+        Self {
+            inner,
+            closed: false,
+        }
+    }
+}
+
+impl<W: Write> Write for KeepGoing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.closed {
+            return Ok(buf.len());
+        }
+        match self.inner.write(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(buf.len())
+            }
+            r => r,
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        match self.inner.flush() {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            r => r,
+        }
+    }
+}
+
 /// Pick the profile a command runs on: the named one, else the last used, else the demo.
 pub fn choose_profile(
     store: &ProfileStore,
