@@ -36,11 +36,31 @@ PostgreSQL passwords when the keyring has none.
 .TP
 \fBRUST_LOG\fR
 Log filter (default \fBwarn\fR).
+.TP
+\fBSCALEBOARD_SECRET_\fR\fIPROFILE\fR\fB_\fR\fIENDPOINT\fR
+An endpoint's password or token; never passed on to the processes Scaleboard starts.
+.TP
+\fBSCALEBOARD_KEYRING\fR=\fBoff\fR
+Do not ask the OS keyring (\fBscaleboard secret set\fR then saves to \fIcredentials.toml\fR).
 .SH EXIT STATUS
-0 on success; 1 when an endpoint is down (\fBstatus\fR) or an action was not verified;
-2 on an error. \fBadvise\fR: 0 when no rule fires, 1 for warnings, 2 for critical alerts,
-3 when nothing fires but a rule could not be judged because its endpoint was down or never
-answered (unknown).
+\fBstatus\fR and \fBadvise\fR follow the monitoring\-plugins convention; the worst
+endpoint wins (2 over 1 over 3 over 0):
+.TP
+\fB0\fR
+OK: every endpoint answers and nothing crosses a threshold (\fBadvise\fR: no rule fires).
+.TP
+\fB1\fR
+WARNING: degraded, e.g. a queue backlog over its threshold or one member of several down.
+.TP
+\fB2\fR
+CRITICAL: an endpoint down, no primary or leader, two servers accepting writes, a Kubernetes
+context not watched; also any error before polling (no such profile).
+.TP
+\fB3\fR
+UNKNOWN: no outcome within \fB\-\-timeout\fR (\fBadvise\fR: a rule could not be judged).
+.PP
+Acting commands (\fBscale\fR, \fBautoscale\fR, \fBpromote\fR, \fBswitchover\fR,
+\fBfailover\fR): 0 when the action was verified, 1 otherwise, 130 when cancelled with Ctrl\-C.
 "#;
 
 /// Without `out_dir`, prints `scaleboard(1)` to `out`. With it, writes `scaleboard.1` and one

@@ -32,7 +32,7 @@ struct Args {
     command: Option<Cmd>,
 }
 
-/// How `scale` and `autoscale` run an action: confirmation, force, grace period.
+/// How `scale` and `autoscale` run an action: confirmation, force, grace period, verification.
 #[derive(clap::Args)]
 struct ActionFlags {
     /// Do not ask to type the target's name.
@@ -41,9 +41,30 @@ struct ActionFlags {
     /// Run even though a guard refuses; the audit record says so.
     #[arg(long)]
     force: bool,
+    #[command(flatten)]
+    pacing: Pacing,
+}
+
+/// The grace period and the verification time of every acting command.
+#[derive(clap::Args)]
+struct Pacing {
     /// Seconds between confirmation and execution (Ctrl-C cancels).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, value_name = "SECS", default_value_t = 5)]
     grace: u64,
+    /// Seconds to wait for the target to reach the new state after the write; then the
+    /// outcome is "timed out" (or "applied, not ready") and the exit code 1.
+    #[arg(long, value_name = "SECS", default_value_t = 180)]
+    verify_timeout: u64,
+}
+
+impl Pacing {
+    fn grace(&self) -> Duration {
+        Duration::from_secs(self.grace)
+    }
+
+    fn verify_timeout(&self) -> Duration {
+        Duration::from_secs(self.verify_timeout)
+    }
 }
 
 impl ActionFlags {
@@ -51,7 +72,8 @@ impl ActionFlags {
         scaleboard::cli::scale::RunOptions {
             yes: self.yes,
             force: self.force,
-            grace: Duration::from_secs(self.grace),
+            grace: self.pacing.grace(),
+            verify_timeout: self.pacing.verify_timeout(),
             connect_timeout: Duration::from_secs(20),
         }
     }
@@ -59,25 +81,37 @@ impl ActionFlags {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Poll every endpoint once and print each one's state with its reasons. Exit code: 0 every
-    /// endpoint ok, 1 warning (degraded: a threshold crossed, a member not ok), 2 critical (an
-    /// endpoint down, no primary, two writable servers, a Kubernetes context not watched), 3
-    /// unknown (an endpoint never answered, nothing to judge). The worst wins: 2 over 1 over 3.
+    /// Poll every endpoint once and print each one's state with its reasons. Each endpoint's
+    /// outcome is waited for up to its own time-out (a health probe's timeout_ms, at most 9 s),
+    /// and the whole command ends within --timeout.
+    ///
+    /// Exit code: 0 every endpoint ok; 1 warning (degraded: a threshold crossed such as a queue
+    /// backlog, a member not ok); 2 critical (an endpoint down, no primary, two writable
+    /// servers, a Kubernetes context not watched); 3 unknown (no outcome within --timeout:
+    /// nothing to judge). The worst wins: 2 over 1 over 3 over 0.
     Status {
+        /// One JSON report per endpoint (state, reasons, members, exit_code) instead of text.
         #[arg(long)]
         json: bool,
-        /// Seconds to wait for every endpoint to answer.
-        #[arg(long, default_value_t = 15)]
+        /// Seconds the whole command may take; an endpoint with no outcome by then is unknown.
+        #[arg(long, value_name = "SECS", default_value_t = 15)]
         timeout: u64,
     },
-    /// Judge the scaling advisor's rules once (sampling every endpoint for --window; the demo
-    /// and Prometheus rules use their history) and print what fires with its recommendation.
-    /// Exit code 0 = nothing firing, 1 = warnings, 2 = critical.
+    /// Judge the scaling advisor's rules once and print what fires with its recommendation.
+    /// Where the endpoints hand over their history (the demo fleet, Prometheus-backed rules) it
+    /// answers at once; otherwise it samples every endpoint for up to --window, telling on
+    /// stderr how long is left.
+    ///
+    /// Exit code: 0 nothing firing, 1 warnings, 2 critical, 3 unknown (nothing fires but a rule
+    /// could not be judged because an endpoint it watches was down or silent).
     Advise {
+        /// The report as JSON (firing, pending, not judged, window_secs, sampled_secs,
+        /// exit_code) instead of text.
         #[arg(long)]
         json: bool,
-        /// How long to sample, e.g. 30s, 5m, 1h.
-        #[arg(long, default_value = "5m")]
+        /// How much data each rule is judged on: sample for up to this long when there is no
+        /// history (e.g. 30s, 5m, 1h). A rule's own duration caps it.
+        #[arg(long, value_name = "DURATION", default_value = "5m")]
         window: String,
     },
     /// Scale a workload through the action pipeline (plan, confirm, verify, audit):
@@ -141,6 +175,8 @@ enum Cmd {
         /// Seconds to wait for the servers' first answer.
         #[arg(long, default_value_t = 15)]
         timeout: u64,
+        #[command(flatten)]
+        pacing: Pacing,
     },
     /// Patroni switchover: the healthy leader hands over to --candidate (or to the member
     /// Patroni picks), now or at --scheduled; --cancel cancels a scheduled one. Prints the plan
@@ -167,6 +203,8 @@ enum Cmd {
         /// Seconds to wait for the cluster's first answer.
         #[arg(long, default_value_t = 15)]
         timeout: u64,
+        #[command(flatten)]
+        pacing: Pacing,
     },
     /// Patroni failover: a cluster without a healthy leader gets --candidate as its leader.
     Failover {
@@ -184,6 +222,8 @@ enum Cmd {
         /// Seconds to wait for the cluster's first answer.
         #[arg(long, default_value_t = 15)]
         timeout: u64,
+        #[command(flatten)]
+        pacing: Pacing,
     },
     /// Print the audit log: first the actions whose outcome is unknown (an intent recorded
     /// before a write, with no outcome after it: check those targets), then one line per action,
@@ -295,6 +335,8 @@ fn main() -> ExitCode {
     scaleboard::connectors::http::install_crypto_provider();
     match run(args, started) {
         Ok(code) => code,
+        // The reader of stdout went away (`| head -1`): a quiet end, not an error.
+        Err(e) if scaleboard::cli::is_closed_output(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("scaleboard: {e:#}");
             ExitCode::from(2)
@@ -317,6 +359,8 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
         _ => {}
     }
     let dirs = AppDirs::from_env(args.config_dir.clone())?;
+    // A save killed between write and rename left its temp file: gone once its process is.
+    scaleboard::profiles::temp_files::remove_stale_temp_files(&dirs.config_dir);
     // Connectors find secrets saved by `scaleboard secret set` without a keyring here.
     scaleboard::profiles::secrets::use_credentials_dir(&dirs.config_dir);
     let store = ProfileStore::load(&dirs.config_dir);
@@ -326,7 +370,11 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
                 scaleboard::cli::choose_profile(&store, args.profile.as_deref(), args.demo)?;
             let (reports, code) =
                 scaleboard::cli::status(&dirs, profile, Duration::from_secs(timeout))?;
-            scaleboard::cli::print_status(&reports, json, std::io::stdout().lock())?;
+            scaleboard::cli::ignore_closed_output(scaleboard::cli::print_status(
+                &reports,
+                json,
+                std::io::stdout().lock(),
+            ))?;
             Ok(ExitCode::from(code))
         }
         Some(Cmd::Advise { json, window }) => {
@@ -334,7 +382,11 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
             let profile =
                 scaleboard::cli::choose_profile(&store, args.profile.as_deref(), args.demo)?;
             let report = scaleboard::cli::advise::advise(&dirs, profile, window)?;
-            scaleboard::cli::advise::print_advice(&report, json, std::io::stdout().lock())?;
+            scaleboard::cli::ignore_closed_output(scaleboard::cli::advise::print_advice(
+                &report,
+                json,
+                std::io::stdout().lock(),
+            ))?;
             Ok(ExitCode::from(report.exit_code))
         }
         Some(Cmd::Scale {
@@ -360,7 +412,7 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
                 profile,
                 &request,
                 std::io::stdin().lock(),
-                std::io::stdout().lock(),
+                acting_output(),
             )?;
             Ok(exit_code(ok))
         }
@@ -389,7 +441,7 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
                 profile,
                 &request,
                 std::io::stdin().lock(),
-                std::io::stdout().lock(),
+                acting_output(),
             )?;
             Ok(exit_code(ok))
         }
@@ -398,6 +450,7 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
             force,
             yes,
             timeout,
+            pacing,
         }) => {
             let profile =
                 scaleboard::cli::choose_profile(&store, args.profile.as_deref(), args.demo)?;
@@ -406,13 +459,15 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
                 force,
                 yes,
                 timeout: Duration::from_secs(timeout),
+                grace: pacing.grace(),
+                verify_timeout: pacing.verify_timeout(),
             };
             let ok = scaleboard::cli::promote::promote(
                 &dirs,
                 profile,
                 &args,
                 std::io::stdin().lock(),
-                std::io::stdout().lock(),
+                acting_output(),
             )?;
             Ok(exit_code(ok))
         }
@@ -424,6 +479,7 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
             force,
             yes,
             timeout,
+            pacing,
         }) => {
             let request = if cancel {
                 scaleboard::cli::switchover::Request::CancelScheduled
@@ -439,7 +495,7 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
                 (args.profile.as_deref(), args.demo),
                 cluster,
                 request,
-                (force, yes, timeout),
+                (force, yes, timeout, &pacing),
             )
         }
         Some(Cmd::Failover {
@@ -448,6 +504,7 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
             force,
             yes,
             timeout,
+            pacing,
         }) => {
             let request = scaleboard::cli::switchover::Request::Failover { candidate };
             patroni_command(
@@ -456,7 +513,7 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
                 (args.profile.as_deref(), args.demo),
                 cluster,
                 request,
-                (force, yes, timeout),
+                (force, yes, timeout, &pacing),
             )
         }
         Some(Cmd::Audit { csv }) => {
@@ -543,7 +600,7 @@ fn patroni_command(
     (profile, demo): (Option<&str>, bool),
     cluster: String,
     request: scaleboard::cli::switchover::Request,
-    (force, yes, timeout): (bool, bool, u64),
+    (force, yes, timeout, pacing): (bool, bool, u64, &Pacing),
 ) -> anyhow::Result<ExitCode> {
     let profile = scaleboard::cli::choose_profile(store, profile, demo)?;
     let args = scaleboard::cli::switchover::SwitchoverArgs {
@@ -552,13 +609,15 @@ fn patroni_command(
         force,
         yes,
         timeout: Duration::from_secs(timeout),
+        grace: pacing.grace(),
+        verify_timeout: pacing.verify_timeout(),
     };
     let ok = scaleboard::cli::switchover::switchover(
         dirs,
         profile,
         &args,
         std::io::stdin().lock(),
-        std::io::stdout().lock(),
+        acting_output(),
     )?;
     Ok(exit_code(ok))
 }
@@ -569,4 +628,10 @@ fn exit_code(ok: bool) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+/// Where an acting command prints: a reader that goes away (`| head -1`) does not stop the
+/// action; it runs to its audited outcome and the exit code says how it ended.
+fn acting_output() -> scaleboard::cli::KeepGoing<std::io::StdoutLock<'static>> {
+    scaleboard::cli::KeepGoing::new(std::io::stdout().lock())
 }

@@ -624,3 +624,34 @@ fn two_hundred_kills_at_random_moments_lose_and_duplicate_nothing() {
         unknown
     );
 }
+
+/// A systemd service or a minimal container sets neither USER nor LOGNAME: the audit log still
+/// names the operator, from the OS account of the process (as `id -un` reads it).
+#[test]
+fn the_operator_is_named_from_the_os_account_when_user_and_logname_are_unset() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = Command::new("id").arg("-un").output().unwrap();
+    let expected = String::from_utf8_lossy(&expected.stdout).trim().to_owned();
+    assert!(!expected.is_empty());
+    let out = Command::new(env!("CARGO_BIN_EXE_scaleboard"))
+        .env_clear()
+        .env("SCALEBOARD_CONFIG_DIR", dir.path().join("config"))
+        .env("SCALEBOARD_DATA_DIR", dir.path())
+        .env("SCALEBOARD_KEYRING", "off")
+        .args(["scale", "compose/demo-staging/api", "1"])
+        .args(["--demo", "--yes", "--grace", "0"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let log = AuditLog::new(dir.path());
+    let records = log.read_all().unwrap().records;
+    assert!(!records.is_empty());
+    for r in &records {
+        assert_eq!(r.os_user, expected, "{r:?}");
+    }
+}

@@ -242,10 +242,28 @@ fn several_services_at_once_from_the_cli_and_a_cancelled_scale_changes_nothing()
         stdout.contains("up -d --no-recreate --scale api=2 --scale writer=3 api writer"),
         "{stdout}"
     );
-    assert!(
-        stdout.contains("Succeeded") && stdout.contains("api 2/2 running, writer 3/3 running"),
+    // The outcome line says the outcome and what was verified; docker compose's own output
+    // (its progress lines) follows it, indented, never spliced into it.
+    let succeeded = stdout
+        .lines()
+        .find(|l| l.starts_with("Succeeded"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(
+        succeeded, "Succeeded: verified: api 2/2 running, writer 3/3 running",
         "{stdout}"
     );
+    let after: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Succeeded"))
+        .skip(1)
+        .collect();
+    assert!(
+        after.first().is_some_and(
+            |l| l.starts_with("    $ ") && l.contains("up -d --no-recreate --scale api=2")
+        ),
+        "{stdout}"
+    );
+    assert!(after.iter().all(|l| l.starts_with("    ")), "{stdout}");
     assert_eq!(project.running("api"), 2);
     assert_eq!(project.running("writer"), 3);
 

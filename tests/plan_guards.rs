@@ -427,3 +427,29 @@ fn bulk_scale_of_a_large_namespace_stays_readable_and_refuses_bad_targets() {
     );
     assert!(p.refused());
 }
+
+/// One replica is "1 replica", in the plan's before/after and its guards.
+#[test]
+fn one_replica_is_singular() {
+    let fleet = Fleet {
+        workloads: vec![workload("worker", WorkloadKind::Deployment, 1)],
+        db: None,
+    };
+    let p = plan(
+        Action::ScaleWorkload {
+            workload: id("worker"),
+            replicas: 1,
+        },
+        &fleet,
+        &policy(false),
+    );
+    assert_eq!(p.before, "1 replica (1 ready)");
+    assert_eq!(p.after, "1 replica");
+    let warns = reasons(&p, GuardLevel::Warn);
+    assert!(
+        warns
+            .iter()
+            .any(|r| r == "worker already wants 1 replica: nothing would change."),
+        "{warns:?}"
+    );
+}

@@ -159,7 +159,8 @@ fn embedded_password_is_refused_on_load() {
     assert_eq!((issue.line, issue.column), (5, 1));
     assert_eq!(
         issue.message,
-        "postgres[main].primary_dsn: put the password in the keyring, not in the profile"
+        "postgres[main].primary_dsn: the password must not be in the profile: remove it from \
+         the address and save it with `scaleboard secret set leaky/main`"
     );
     // The same for a Redis URL and a libpq string.
     let text = "[[profile]]\nname = \"r\"\n[[profile.redis]]\nname = \"c\"\n  url = \"redis://:pw@cache:6379\"\n\
@@ -536,7 +537,8 @@ fn window_shows_the_errors_and_does_not_connect() {
     t.harness
         .get_by_label_contains("profile \"leaky\" (line 2): not loaded, not connected");
     t.harness.get_by_label(
-        "line 7, column 1: redis[c].url: put the password in the keyring, not in the profile",
+        "line 7, column 1: redis[c].url: the password must not be in the profile: remove it \
+         from the address and save it with `scaleboard secret set leaky/c`",
     );
     // Fixed in an editor, then reloaded from the panel: no restart.
     let file = support::config_dir(&t.dir).join("profiles.toml");
@@ -766,7 +768,7 @@ discover_from = "billing"
         "{issues}"
     );
     assert!(
-        issues.contains("patroni[bad].urls[2]: put the password in the keyring"),
+        issues.contains("patroni[bad].urls[2]: the password must not be in the profile: remove it from the address and save it with `scaleboard secret set ha/bad`"),
         "{issues}"
     );
     assert!(issues.contains("patroni[bad].port"), "{issues}");
@@ -823,4 +825,46 @@ replica_urls = ["mysql://root@db1:3307?name=db2", "mysql://root@db2"]
         ),
         "{issue}"
     );
+}
+
+/// A save killed with SIGKILL between writing its temp file and renaming it leaves
+/// `.profiles.toml.tmp-PID-N` (and the credentials file its `.credentials.toml.PID.tmp`): the
+/// next start removes those of processes that no longer run, and keeps those of a running one.
+#[test]
+fn temp_files_of_dead_processes_are_removed_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    fs::create_dir_all(&config).unwrap();
+    // A pid that surely no longer runs: a child that has exited and been reaped.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let alive = std::process::id();
+    let stale = [
+        format!(".profiles.toml.tmp-{dead}-0"),
+        format!(".cost-models.toml.tmp-{dead}-3"),
+        format!(".credentials.toml.{dead}.tmp"),
+    ];
+    let kept = [
+        format!(".profiles.toml.tmp-{alive}-0"),
+        ".profiles.toml.tmp-x-0".to_owned(),
+        "notes.tmp".to_owned(),
+    ];
+    for name in stale.iter().chain(&kept) {
+        fs::write(config.join(name), "half a save").unwrap();
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scaleboard"))
+        .env("SCALEBOARD_CONFIG_DIR", &config)
+        .env("SCALEBOARD_KEYRING", "off")
+        .env_remove("SCALEBOARD_DATA_DIR")
+        .args(["cost", "list"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    for name in &stale {
+        assert!(!config.join(name).exists(), "{name} was left behind");
+    }
+    for name in &kept {
+        assert!(config.join(name).exists(), "{name} was removed");
+    }
 }

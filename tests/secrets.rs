@@ -211,7 +211,7 @@ fn rabbitmq_password_from_secret_set_and_from_the_environment_variable() {
 
     // Nothing given yet: down, and the error says where it looked and how to give one.
     let run = sandbox.status("prod", &[]);
-    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.code, 2, "critical: the endpoint is down: {run:?}");
     let line = status_line(&run, "RabbitMQ mq");
     assert!(line.starts_with("down"), "{run:?}");
     assert!(
@@ -266,7 +266,7 @@ fn rabbitmq_password_from_secret_set_and_from_the_environment_variable() {
         "{deleted:?}"
     );
     assert!(!credentials.exists(), "the emptied file is removed");
-    assert_eq!(sandbox.status("prod", &[]).code, 1);
+    assert_eq!(sandbox.status("prod", &[]).code, 2, "down: critical");
 
     let env = [("SCALEBOARD_SECRET_PROD_MQ", RABBIT_PASSWORD)];
     let run = sandbox.status("prod", &env);
@@ -289,7 +289,7 @@ fn rabbitmq_password_from_secret_set_and_from_the_environment_variable() {
     sandbox.set("prod/mq", "wrong-password", &[]);
     assert_eq!(sandbox.status("prod", &env).code, 0);
     let run = sandbox.status("prod", &[("SCALEBOARD_SECRET_PROD_MQ", "also-wrong")]);
-    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.code, 2, "critical: the endpoint is down: {run:?}");
     assert!(
         status_line(&run, "RabbitMQ mq").contains("wrong user or password"),
         "{run:?}"
@@ -434,7 +434,7 @@ fn postgres_password_from_pgpassfile_pgpassword_and_secret_set() {
 
     // No password anywhere: the server's question, and where one can be given.
     let run = sandbox.status("prod", &[]);
-    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.code, 2, "critical: the endpoint is down: {run:?}");
     let line = status_line(&run, "PostgreSQL orders");
     assert!(
         line.contains("for a password") && line.contains("scaleboard secret set prod/orders"),
@@ -463,7 +463,7 @@ fn postgres_password_from_pgpassfile_pgpassword_and_secret_set() {
     // Readable by others: ignored like libpq does, and said so with the fix.
     chmod(&passfile, 0o644);
     let run = sandbox.status("prod", &env);
-    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.code, 2, "critical: the endpoint is down: {run:?}");
     assert!(run.stderr.contains(&format!("chmod 600 {pf}")), "{run:?}");
     let list = sandbox.run(&["secret", "list"], &env);
     assert!(list.stdout.contains(&format!("chmod 600 {pf}")), "{list:?}");
@@ -498,7 +498,7 @@ fn redis_password_from_rediscli_auth_and_secret_set() {
     ));
 
     let run = sandbox.status("prod", &[]);
-    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.code, 2, "critical: the endpoint is down: {run:?}");
     assert!(
         status_line(&run, "Redis cache")
             .to_lowercase()
@@ -517,7 +517,7 @@ fn redis_password_from_rediscli_auth_and_secret_set() {
     assert_hidden("redis-right-pw", &[&run, &list], &sandbox);
 
     let run = sandbox.status("prod", &[("REDISCLI_AUTH", "wrong")]);
-    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.code, 2, "critical: the endpoint is down: {run:?}");
 
     // Saved with `secret set`: found before REDISCLI_AUTH.
     sandbox.set("prod/cache", "redis-right-pw", &[]);
@@ -592,7 +592,7 @@ fn prometheus_token_from_the_environment_variable_and_secret_set() {
          url = \"http://127.0.0.1:{port}\"\ntoken = {{ account = \"prod/prometheus/prom\" }}\n"
     ));
     let run = sandbox.status("prod", &[]);
-    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.code, 2, "critical: the endpoint is down: {run:?}");
     assert!(
         run.stdout.contains("no token for prod/prom")
             && run.stdout.contains("SCALEBOARD_SECRET_PROD_PROM"),
@@ -689,4 +689,114 @@ fn set_asks_without_echo_on_a_terminal() {
             .unwrap()
             .contains("\"typed-secret-7\"")
     );
+}
+
+/// The `SCALEBOARD_SECRET_*` variables given to Scaleboard never reach the processes it starts:
+/// a `docker` on PATH that writes down its environment is what the Compose endpoint runs.
+#[test]
+fn secret_variables_are_not_passed_to_docker() {
+    let sandbox = Sandbox::new(
+        "[[profile]]\nname = \"prod\"\n\n[[profile.compose]]\nname = \"local\"\n\
+         docker_host = \"unix:///nonexistent/docker.sock\"\n",
+    );
+    let bin = sandbox.dir.path().join("bin");
+    let seen = sandbox.dir.path().join("seen");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(&seen).unwrap();
+    for name in ["docker", "docker-compose"] {
+        let script = bin.join(name);
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nenv > {}/{name}.$$\necho 'Cannot connect to the Docker daemon' >&2\nexit 1\n",
+                seen.display()
+            ),
+        )
+        .unwrap();
+        chmod(&script, 0o755);
+    }
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = sandbox.run(
+        &["status", "--profile", "prod", "--timeout", "10"],
+        &[
+            ("PATH", path.as_str()),
+            ("SCALEBOARD_SECRET_PROD_DB", "child-must-not-see-this"),
+            ("SCALEBOARD_SECRET_OTHER", "nor-this"),
+            ("MARKER_FOR_THE_CHILD", "inherited"),
+        ],
+    );
+    let envs: Vec<String> = std::fs::read_dir(&seen)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert!(!envs.is_empty(), "docker was never run: {run:?}");
+    for env in &envs {
+        assert!(
+            env.contains("MARKER_FOR_THE_CHILD=inherited"),
+            "the rest of the environment is passed on: {env}"
+        );
+        assert!(!env.contains("SCALEBOARD_SECRET_"), "{env}");
+        assert!(!env.contains("child-must-not-see-this"), "{env}");
+    }
+}
+
+/// A credentials file others can read (mode 0644) fails only the endpoints that need a secret
+/// from it: PostgreSQL with its password file, a Redis without a password and Prometheus go on
+/// working; the Redis whose password is in the file is down, saying why and how to fix it.
+#[test]
+fn a_refused_credentials_file_fails_only_the_endpoints_that_need_it() {
+    use support::postgres::{PW_PASSWORD, PW_USER, PgCluster};
+    let cluster = PgCluster::start(0);
+    let port = cluster.primary.port;
+    let open = support::redis::RedisServer::start(&[]);
+    let locked = support::redis::RedisServer::start(&["--requirepass", "sessions-pw"]);
+    let prometheus = support::web::Prometheus::start();
+    let sandbox = Sandbox::new(&format!(
+        "[[profile]]\nname = \"prod\"\n\n\
+         [[profile.postgres]]\nname = \"orders\"\n\
+         primary_dsn = \"host=127.0.0.1 port={port} user={PW_USER} dbname=postgres sslmode=disable\"\n\n\
+         [[profile.redis]]\nname = \"cache\"\nurl = \"{}\"\n\n\
+         [[profile.redis]]\nname = \"sessions\"\nurl = \"{}\"\n\
+         password = {{ account = \"prod/sessions\" }}\n\n\
+         [profile.prometheus]\nname = \"prom\"\nurl = \"{}\"\n",
+        open.url(),
+        locked.url(),
+        prometheus.url()
+    ));
+    let passfile = sandbox.dir.path().join("pgpass");
+    std::fs::write(
+        &passfile,
+        format!("127.0.0.1:{port}:*:{PW_USER}:{PW_PASSWORD}\n"),
+    )
+    .unwrap();
+    chmod(&passfile, 0o600);
+    let pf = passfile.display().to_string();
+    let env = [("PGPASSFILE", pf.as_str())];
+    sandbox.set("prod/sessions", "sessions-pw", &env);
+    let file = sandbox.credentials();
+    assert_eq!(mode(&file), 0o600);
+    let run = sandbox.status("prod", &env);
+    assert_eq!(run.code, 0, "every endpoint answers: {run:?}");
+
+    chmod(&file, 0o644);
+    let run = sandbox.status("prod", &env);
+    assert_eq!(run.code, 2, "{run:?}");
+    for label in ["PostgreSQL orders", "Redis cache", "Prometheus prom"] {
+        let line = status_line(&run, label);
+        assert!(
+            line.starts_with("ok "),
+            "{label} must keep working: {run:?}"
+        );
+    }
+    let line = status_line(&run, "Redis sessions");
+    assert!(line.starts_with("down "), "{run:?}");
+    assert!(
+        line.contains("mode 0644") && line.contains(&format!("chmod 600 {}", file.display())),
+        "{run:?}"
+    );
+    assert_hidden("sessions-pw", &[&run], &sandbox);
 }

@@ -16,6 +16,9 @@
 
 mod index;
 mod scan;
+mod wording;
+
+pub use wording::{OutcomeText, outcome_text};
 
 pub use index::{
     ActionItem, AuditIndex, AuditPage, AuditQuery, AuditRow, UNRESOLVED_LISTED, Unresolved,
@@ -83,7 +86,8 @@ impl AuditOutcome {
             Self::Cancelled => "Cancelled",
             Self::TimedOut => "Timed out",
             Self::Refused => "Refused",
-            Self::NotRun => "Not run: changed since planned",
+            // The detail says why: changed since planned, or the re-check could not read it.
+            Self::NotRun => "Not run",
             Self::Unknown => "Outcome unknown",
         }
     }

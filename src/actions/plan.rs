@@ -4,6 +4,7 @@
 
 use crate::model::action::Action;
 use crate::model::snapshot::{DatabaseSnapshot, Workload, WorkloadKind, WorkloadRef};
+use crate::model::units;
 pub use crate::model::units::{format_bytes, format_lsn};
 use serde::{Deserialize, Serialize};
 
@@ -267,13 +268,15 @@ fn plan_scale(
     }
     if replicas > MAX_REPLICAS {
         guards.push(Guard::refuse(format!(
-            "{replicas} replicas is above the limit of {MAX_REPLICAS}; this looks like a typo."
+            "{} is above the limit of {MAX_REPLICAS}; this looks like a typo.",
+            units::replicas(replicas)
         )));
     }
     if replicas == current {
         guards.push(Guard::warn(format!(
-            "{} already wants {current} replicas: nothing would change.",
-            id.name
+            "{} already wants {}: nothing would change.",
+            id.name,
+            units::replicas(current)
         )));
     }
     guards.extend(super::plan_docker::capacity_guards(w, replicas));
@@ -308,7 +311,8 @@ fn plan_scale(
         )));
     } else if current > 0 && (replicas >= current.saturating_mul(3) || replicas + 10 <= current) {
         guards.push(Guard::warn(format!(
-            "Big jump: {current} -> {replicas} replicas. Check capacity and cost before going on."
+            "Big jump: {current} -> {}. Check capacity and cost before going on.",
+            units::replicas(replicas)
         )));
     }
     if guards.is_empty() {
@@ -322,8 +326,8 @@ fn plan_scale(
     Plan {
         action: action.clone(),
         title: format!("Scale {} {}", w.id.kind.label(), id),
-        before: format!("{current} replicas ({} ready)", w.ready),
-        after: format!("{replicas} replicas"),
+        before: format!("{} ({} ready)", units::replicas(current), w.ready),
+        after: units::replicas(replicas),
         command,
         guards,
         dangerous,
@@ -404,7 +408,7 @@ fn plan_autoscale(
     }
     let before = match &w.autoscaler {
         Some(h) => autoscaler_text(h.min_replicas, h.max_replicas, h.target_cpu_percent, h),
-        None => format!("no autoscaler, {} replicas", w.desired),
+        None => format!("no autoscaler, {}", units::replicas(w.desired)),
     };
     let after = match &w.autoscaler {
         Some(h) => autoscaler_after(min, max, cpu, h),
@@ -514,8 +518,9 @@ fn plan_delete_autoscaler(
             ),
             format!("{} delete hpa {}", kubectl(policy, id), h.name),
             vec![Guard::warn(format!(
-                "{} keeps its current {} replicas and no longer follows load.",
-                id.name, w.desired
+                "{} keeps its current {} and no longer follows load.",
+                id.name,
+                units::replicas(w.desired)
             ))],
         ),
         None => (
@@ -534,7 +539,7 @@ fn plan_delete_autoscaler(
         action: action.clone(),
         title: format!("Delete autoscaler of {id}"),
         before,
-        after: format!("no autoscaler, {} replicas", w.desired),
+        after: format!("no autoscaler, {}", units::replicas(w.desired)),
         command,
         guards,
         dangerous: true,

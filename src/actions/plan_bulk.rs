@@ -53,7 +53,8 @@ pub(super) fn plan_scale_workloads(
         }
         if *n > MAX_REPLICAS {
             guards.push(Guard::refuse(format!(
-                "{id}: {n} replicas is above the limit of {MAX_REPLICAS}; this looks like a typo."
+                "{id}: {} is above the limit of {MAX_REPLICAS}; this looks like a typo.",
+                crate::model::units::replicas(*n)
             )));
         }
     }

@@ -125,7 +125,8 @@ pub(super) fn plan_compose_services(
         }
         if *n > MAX_REPLICAS {
             guards.push(Guard::refuse(format!(
-                "{service}: {n} replicas is above the limit of {MAX_REPLICAS}; this looks like a typo."
+                "{service}: {} is above the limit of {MAX_REPLICAS}; this looks like a typo.",
+                crate::model::units::replicas(*n)
             )));
         }
     }

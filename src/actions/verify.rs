@@ -65,9 +65,10 @@ pub fn check(action: &Action, snapshot: &Snapshot) -> Verification {
         }
         (Action::DeleteAutoscaler { workload }, Snapshot::Workloads(list)) => {
             match list.iter().find(|w| &w.id == workload) {
-                Some(w) if w.autoscaler.is_none() => {
-                    Verification::Done(format!("no autoscaler; {} replicas", w.desired))
-                }
+                Some(w) if w.autoscaler.is_none() => Verification::Done(format!(
+                    "no autoscaler; {}",
+                    crate::model::units::replicas(w.desired)
+                )),
                 Some(_) => Verification::Pending("autoscaler still reported".into()),
                 None => Verification::Pending(format!("{workload} not reported yet")),
             }

@@ -137,6 +137,19 @@ impl Advisor {
             .retain_targets(|target| areas.contains_key(endpoint_of(target)));
     }
 
+    /// Whether every watched series has samples over `span_ms`, or over its rule's whole
+    /// duration when that is shorter: sampling longer would add nothing to judge. True at once
+    /// for series that came with their history (the demo, Prometheus range queries).
+    pub fn covers(&self, span_ms: i64) -> bool {
+        self.windows.values().flatten().all(|w| {
+            let duration = self.rules.get(w.rule).map_or(0, |r| r.duration_secs);
+            let need = i64::try_from(duration.saturating_mul(1000))
+                .unwrap_or(i64::MAX)
+                .min(span_ms);
+            w.window.covered_ms() >= need
+        })
+    }
+
     pub fn window_count(&self) -> usize {
         self.window_count
     }

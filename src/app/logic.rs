@@ -123,11 +123,10 @@ impl ScaleboardApp {
                     now,
                     level,
                     format!(
-                        "{} {}: {} — {}",
+                        "{} {}: {}",
                         record.action,
                         record.target,
-                        record.outcome.label(),
-                        record.detail
+                        record.outcome_text().headline
                     ),
                 );
                 // The panel's page and the unresolved intents follow the log.
@@ -276,7 +275,12 @@ impl ScaleboardApp {
                     self.notifications.push(
                         now,
                         Level::Warning,
-                        format!("No OS keyring service: {why}. Secrets are kept for this run only and never written to disk."),
+                        crate::profiles::secrets::without_keyring_words(
+                            why,
+                            crate::profiles::secrets::process_credentials_file()
+                                .as_ref()
+                                .map(|f| f.path()),
+                        ),
                     );
                 }
                 self.profiles.keyring = Some(status);

@@ -1,6 +1,6 @@
 //! `scaleboard advise`: the advisor's rules judged once, for cron and scripts. Series come from
-//! sampling every endpoint for a window (the demo and Prometheus hand over their history with
-//! the first poll, so rules with a `query` are judged over their whole duration at once). Exit
+//! sampling every endpoint for up to a window (the demo and Prometheus hand over their history
+//! with the first poll, so those rules are judged at once, without waiting for the window). Exit
 //! code 0 = nothing firing, 1 = warnings, 2 = critical — a drop-in for the guides' alert scripts —
 //! and 3 = unknown: nothing fires but a rule could not be judged because an endpoint it watches
 //! was down or never answered ("nothing firing" would be a lie then).
@@ -50,7 +50,10 @@ pub struct EndpointNotJudged {
 #[derive(Debug, serde::Serialize)]
 pub struct AdviseReport {
     pub profile: String,
+    /// The --window asked for.
     pub window_secs: u64,
+    /// How long it sampled: less than the window where the series came with their history.
+    pub sampled_secs: u64,
     pub firing: Vec<AlertReport>,
     pub pending: Vec<AlertReport>,
     pub not_judged: Vec<Unjudged>,
@@ -66,6 +69,8 @@ pub use crate::health::EXIT_UNKNOWN;
 struct Heard {
     area: Area,
     answered: bool,
+    /// Snapshots received.
+    polls: u32,
     /// Set while its last poll failed (cleared by the next snapshot).
     down: Option<String>,
 }
@@ -86,11 +91,40 @@ pub fn parse_window(s: &str) -> anyhow::Result<Duration> {
     Ok(Duration::from_secs(secs.max(1)))
 }
 
-/// Samples every endpoint of `profile` for `window` and judges the rules.
+/// How often sampling says on stderr how long it still takes.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+/// Judges the rules of `profile` once every series they watch has samples over `window` (or
+/// over the rule's duration when shorter): at once where the endpoints hand over their history
+/// (the demo, Prometheus), else after sampling for up to `window`, telling on stderr how long
+/// is left every [`PROGRESS_EVERY`].
 pub fn advise(dirs: &AppDirs, profile: Profile, window: Duration) -> anyhow::Result<AdviseReport> {
     let mut session = Session::start(dirs, profile)?;
-    session.sample_for(window);
-    Ok(session.report(window))
+    let sampled = session.sample_until_judged(window, |left| {
+        // A closed stderr must not end the command (eprintln! would panic).
+        let _ = writeln!(std::io::stderr(), "{}", progress_line(window, left));
+    });
+    let mut report = session.report(window);
+    report.sampled_secs = sampled.as_secs();
+    Ok(report)
+}
+
+/// "sampling 5 min: 1:20 left…"
+pub fn progress_line(window: Duration, left: Duration) -> String {
+    let secs = window.as_secs();
+    let total = if secs.is_multiple_of(3600) {
+        format!("{} h", secs / 3600)
+    } else if secs.is_multiple_of(60) {
+        format!("{} min", secs / 60)
+    } else {
+        format!("{secs} s")
+    };
+    let left = left.as_secs();
+    format!(
+        "sampling {total} (no history to judge the rules on yet): {}:{:02} left…",
+        left / 60,
+        left % 60
+    )
 }
 
 /// A connected profile whose samples feed the advisor (also what tests drive step by step).
@@ -132,6 +166,48 @@ impl Session {
         })
     }
 
+    /// Takes in what the endpoints report until every rule's series are covered over `window`
+    /// (see [`Advisor::covers`]) after every endpoint answered twice (a rate needs two polls), or
+    /// until `window` has passed. `progress` hears the time left every [`PROGRESS_EVERY`].
+    /// Returns how long it sampled.
+    pub fn sample_until_judged(
+        &mut self,
+        window: Duration,
+        mut progress: impl FnMut(Duration),
+    ) -> Duration {
+        let started = Instant::now();
+        let deadline = started + window;
+        let mut next_progress = started + PROGRESS_EVERY;
+        let span_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            if self.answered_twice() && self.advisor.covers(span_ms) {
+                break;
+            }
+            if now >= next_progress {
+                progress(deadline - now);
+                next_progress = now + PROGRESS_EVERY;
+            }
+            let wait = deadline.min(next_progress).saturating_duration_since(now);
+            if let Some(event) = self.engine.recv_timeout(wait) {
+                self.take(event);
+            }
+        }
+        started.elapsed()
+    }
+
+    /// Every endpoint reported at least two snapshots (none is down or silent).
+    fn answered_twice(&self) -> bool {
+        !self.heard.is_empty()
+            && self
+                .heard
+                .values()
+                .all(|h| h.polls >= 2 && h.down.is_none())
+    }
+
     /// Takes in what the endpoints report for `window`.
     pub fn sample_for(&mut self, window: Duration) {
         let deadline = Instant::now() + window;
@@ -153,6 +229,7 @@ impl Session {
                         let h = heard.get(&i.id).cloned().unwrap_or(Heard {
                             area: i.area,
                             answered: false,
+                            polls: 0,
                             down: None,
                         });
                         (i.id.clone(), h)
@@ -173,6 +250,7 @@ impl Session {
                 }
                 if let Some(h) = self.heard.get_mut(&endpoint) {
                     h.answered = true;
+                    h.polls = h.polls.saturating_add(1);
                     h.down = None;
                 }
                 self.snapshots.insert(endpoint, snapshot);
@@ -307,6 +385,7 @@ fn report(
     AdviseReport {
         profile: profile.name.clone(),
         window_secs: window.as_secs(),
+        sampled_secs: window.as_secs(),
         firing,
         pending,
         not_judged,
@@ -320,6 +399,18 @@ fn report(
     }
 }
 
+/// "300 s sampled", or "judged on the endpoints' history after 2 s" when it answered early.
+fn sampled_words(report: &AdviseReport) -> String {
+    if report.sampled_secs < report.window_secs {
+        format!(
+            "judged on the endpoints' history after {} s of the {} s window",
+            report.sampled_secs, report.window_secs
+        )
+    } else {
+        format!("{} s sampled", report.window_secs)
+    }
+}
+
 pub fn print_advice(report: &AdviseReport, json: bool, mut out: impl Write) -> anyhow::Result<()> {
     if json {
         serde_json::to_writer_pretty(&mut out, report)?;
@@ -329,11 +420,11 @@ pub fn print_advice(report: &AdviseReport, json: bool, mut out: impl Write) -> a
     if report.exit_code == EXIT_UNKNOWN {
         writeln!(
             out,
-            "UNKNOWN: no rule fires, but some could not be judged ({} s sampled).",
-            report.window_secs
+            "UNKNOWN: no rule fires, but some could not be judged ({}).",
+            sampled_words(report)
         )?;
     } else if report.firing.is_empty() {
-        writeln!(out, "No rule is firing ({} s sampled).", report.window_secs)?;
+        writeln!(out, "No rule is firing ({}).", sampled_words(report))?;
     }
     for (label, list) in [("FIRING", &report.firing), ("PENDING", &report.pending)] {
         for a in list {
@@ -356,4 +447,25 @@ pub fn print_advice(report: &AdviseReport, json: bool, mut out: impl Write) -> a
         writeln!(out, "NOT JUDGED endpoint {}: {}", e.endpoint, e.reason)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_says_the_window_and_the_time_left() {
+        assert_eq!(
+            progress_line(Duration::from_secs(300), Duration::from_secs(80)),
+            "sampling 5 min (no history to judge the rules on yet): 1:20 left…"
+        );
+        assert_eq!(
+            progress_line(Duration::from_secs(45), Duration::from_secs(5)),
+            "sampling 45 s (no history to judge the rules on yet): 0:05 left…"
+        );
+        assert_eq!(
+            progress_line(Duration::from_secs(7200), Duration::from_secs(3599)),
+            "sampling 2 h (no history to judge the rules on yet): 59:59 left…"
+        );
+    }
 }

@@ -20,8 +20,10 @@ pub fn follow(
     plan: crate::actions::Plan,
     forced: bool,
     executing: &str,
-    mut out: impl Write,
+    out: impl Write,
 ) -> anyhow::Result<AuditRecord> {
+    // Once the action is sent it is followed to its audited outcome, even if stdout closes.
+    let mut out = super::KeepGoing::new(out);
     let interrupted = engine.catch_interrupts();
     engine.send(Command::Execute {
         id,
@@ -60,13 +62,13 @@ pub fn follow(
                 }
             }
             Event::ActionFinished { id: got, record } if got == id => {
-                writeln!(
-                    out,
-                    "{}{}: {}",
-                    record.outcome.label(),
-                    if record.forced { " (forced)" } else { "" },
-                    record.detail
-                )?;
+                let text = record.outcome_text();
+                writeln!(out, "{}", text.headline)?;
+                if let Some(transcript) = &text.transcript {
+                    for line in transcript.lines() {
+                        writeln!(out, "    {line}")?;
+                    }
+                }
                 if cancel_sent && record.outcome == AuditOutcome::Cancelled {
                     writeln!(out, "Exit code {EXIT_INTERRUPTED}: cancelled by Ctrl-C.")?;
                     out.flush()?;

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 pub struct EndpointReport {
     pub endpoint: String,
     pub label: String,
-    /// ok, degraded, stale, down (or connecting when it never answered in time).
+    /// ok, degraded, stale, down, or unknown (no outcome within the command's --timeout).
     pub status: String,
     /// Why it is not ok, worst first.
     pub reasons: Vec<String>,
@@ -35,6 +35,74 @@ pub struct EndpointReport {
     pub summary: String,
     /// This endpoint's own exit code: 0 ok, 1 warning, 2 critical, 3 unknown.
     pub exit_code: u8,
+}
+
+/// Whether an error is the reader of our output having gone away (`… | head -1`): the command
+/// then ends quietly with its own exit code, never an error message or a panic.
+pub fn is_closed_output(e: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::BrokenPipe;
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+                == Some(BrokenPipe)
+            || c.downcast_ref::<csv::Error>().is_some_and(
+                |e| matches!(e.kind(), csv::ErrorKind::Io(io) if io.kind() == BrokenPipe),
+            )
+    })
+}
+
+/// Output that could not be written because its reader went away is no error of the command.
+pub fn ignore_closed_output(result: anyhow::Result<()>) -> anyhow::Result<()> {
+    match result {
+        Err(e) if is_closed_output(&e) => Ok(()),
+        r => r,
+    }
+}
+
+/// A writer that goes on when its reader has gone away (`… | head -1`): an action being
+/// followed must reach its audited outcome whoever still reads its progress.
+pub struct KeepGoing<W> {
+    inner: W,
+    closed: bool,
+}
+
+impl<W: Write> KeepGoing<W> {
+    pub fn new(inner: W) -> Self {
+        Self {
+            inner,
+            closed: false,
+        }
+    }
+}
+
+impl<W: Write> Write for KeepGoing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.closed {
+            return Ok(buf.len());
+        }
+        match self.inner.write(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(buf.len())
+            }
+            r => r,
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        match self.inner.flush() {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            r => r,
+        }
+    }
 }
 
 /// Pick the profile a command runs on: the named one, else the last used, else the demo.
@@ -70,6 +138,12 @@ pub fn choose_profile(
 
 /// One poll of every endpoint of a profile. Returns the reports and the command's exit code
 /// (monitoring-plugins convention, see [`crate::health::worst_exit_code`]).
+///
+/// Each endpoint's report is the outcome of its poll, not a view taken mid-poll: a health check
+/// whose probe is still running (slower than a poll waits) is waited for up to its own time-out
+/// (at most [`crate::connectors::http_probe::MAX_PROBE_TIMEOUT_MS`]), through the engine's next
+/// polls. The whole command never takes longer than `timeout`; an endpoint with no outcome by
+/// then is "unknown" (exit code 3), not down.
 pub fn status(
     dirs: &AppDirs,
     profile: Profile,
@@ -86,6 +160,11 @@ pub fn status(
         profile,
         demo_seed: 42,
     })))?;
+    // A probe still running is collected by the next poll: poll every second (this engine is
+    // the command's own), whatever the profile's refresh interval.
+    engine.send(Command::SetRefresh {
+        interval: Duration::from_secs(1),
+    })?;
     let deadline = Instant::now() + timeout;
     let mut endpoints: Option<Vec<(String, String)>> = None;
     // Per endpoint: how it answered, its error, its snapshot.
@@ -122,38 +201,73 @@ pub fn status(
                     e.error = error;
                 }
             }
-            Event::Notice(text) => eprintln!("{text}"),
+            Event::Notice(text) => {
+                let _ = writeln!(std::io::stderr(), "{text}");
+            }
             _ => {}
         }
         if let Some(list) = &endpoints
             && list
                 .iter()
-                .all(|(id, _)| seen.get(id).is_some_and(|s| s.reach.is_some()))
+                .all(|(id, _)| seen.get(id).is_some_and(Seen::settled))
         {
             break;
         }
     }
-    let list = endpoints.unwrap_or_default();
+    let Some(list) = endpoints else {
+        // The engine did not even list the endpoints in time: nothing was judged.
+        let _ = writeln!(
+            std::io::stderr(),
+            "scaleboard: no endpoint was polled within the --timeout of {} s",
+            timeout.as_secs_f32()
+        );
+        return Ok((Vec::new(), crate::health::EXIT_UNKNOWN));
+    };
     let mut out = Vec::new();
     for (id, label) in list {
         let mut e = seen.remove(&id).unwrap_or_default();
-        if e.reach.is_none() {
-            e.reach = Some(Reachability::Down);
-            e.error = Some(format!("no answer within {} s", timeout.as_secs()));
-        }
-        let reach = e.reach.unwrap_or(Reachability::Down);
-        // A single poll that failed means down: there is no earlier view to be stale against.
-        let reach = if reach == Reachability::Stale {
-            Reachability::Down
-        } else {
-            reach
+        let pending = e.snapshot.as_mut().map(take_in_flight).unwrap_or_default();
+        let reach = match e.reach {
+            // Neither an answer nor a failure in time: nothing to judge (exit code 3).
+            None => Reachability::Connecting,
+            // A single poll that failed means down: there is no earlier view to be stale against.
+            Some(Reachability::Stale) => Reachability::Down,
+            Some(reach) => reach,
         };
-        let health = assess_endpoint(reach, e.error.as_deref(), e.snapshot.as_ref(), &limits);
+        let mut health = assess_endpoint(reach, e.error.as_deref(), e.snapshot.as_ref(), &limits);
+        let no_outcome = format!(
+            "no outcome within the --timeout of {} s",
+            timeout.as_secs_f32()
+        );
+        if reach == Reachability::Connecting {
+            let why =
+                format!("{no_outcome}: its poll was still connecting or waiting for an answer");
+            health.reasons.retain(|r| r != "not polled yet");
+            health.reasons.insert(0, why.clone());
+            e.error = Some(why);
+        }
+        for name in &pending {
+            let why = format!("{no_outcome} (its probe was still running)");
+            health.reasons.push(format!("{name}: {why}"));
+            health.members.push(crate::health::MemberHealth {
+                name: name.clone(),
+                state: crate::health::HealthState::Connecting,
+                reason: Some(why),
+            });
+        }
+        let mut exit_code = health.exit_code();
+        if !pending.is_empty() {
+            exit_code = crate::health::worst_exit_code([exit_code, crate::health::EXIT_UNKNOWN]);
+        }
         out.push(EndpointReport {
             endpoint: id,
             label,
-            exit_code: health.exit_code(),
-            status: health.state.label().into(),
+            exit_code,
+            status: if exit_code == crate::health::EXIT_UNKNOWN {
+                "unknown".into()
+            } else {
+                health.state.label().into()
+            },
             reasons: health.reasons,
             members: health.members,
             error: e.error,
@@ -168,11 +282,39 @@ pub fn status(
     Ok((out, code))
 }
 
+/// Takes out the health checks whose probe was still running when the command's time ran out:
+/// their "slow: no answer for … yet" is no outcome. Returns their names.
+fn take_in_flight(snapshot: &mut crate::model::snapshot::Snapshot) -> Vec<String> {
+    let crate::model::snapshot::Snapshot::Health(checks) = snapshot else {
+        return Vec::new();
+    };
+    let names = checks
+        .iter()
+        .filter(|c| c.in_flight)
+        .map(|c| c.name.clone())
+        .collect();
+    checks.retain(|c| !c.in_flight);
+    names
+}
+
 #[derive(Default)]
 struct Seen {
     reach: Option<Reachability>,
     error: Option<String>,
     snapshot: Option<crate::model::snapshot::Snapshot>,
+}
+
+impl Seen {
+    /// The endpoint's poll has an outcome: it failed, or it answered with no probe still
+    /// running.
+    fn settled(&self) -> bool {
+        self.reach.is_some()
+            && !matches!(
+                &self.snapshot,
+                Some(crate::model::snapshot::Snapshot::Health(checks))
+                    if checks.iter().any(|c| c.in_flight)
+            )
+    }
 }
 
 pub fn print_status(
@@ -283,7 +425,17 @@ fn print_audit(log: &AuditLog, out: impl Write) -> std::io::Result<()> {
         if a.unresolved {
             writeln!(out, " command: {}", r.command)
         } else {
-            writeln!(out, " {}", r.detail)
+            // One line per action: the command's own output lines are joined.
+            // "[forced]" is shown above; the words after the outcome, said once.
+            let text = crate::actions::audit::outcome_text(r.outcome, false, &r.detail);
+            let words = text
+                .headline
+                .strip_prefix(r.outcome.label())
+                .map_or(text.headline.as_str(), |w| w.trim_start_matches([' ', ':']));
+            match &text.transcript {
+                Some(t) => writeln!(out, " {} ({})", words, t.replace('\n', " / ")),
+                None => writeln!(out, " {words}"),
+            }
         }
     })?;
     out.flush()

@@ -19,6 +19,10 @@ pub struct PromoteArgs {
     pub yes: bool,
     /// How long to wait for the first snapshots.
     pub timeout: Duration,
+    /// Between the confirmation and the write (Ctrl-C cancels).
+    pub grace: Duration,
+    /// How long the new state may take to show before the outcome is "timed out".
+    pub verify_timeout: Duration,
 }
 
 /// The servers a snapshot names (PostgreSQL or MySQL/MariaDB), with whether it is MySQL.
@@ -51,7 +55,8 @@ pub fn promote(
         dirs.config_dir.clone(),
         dirs.data_dir.clone(),
     );
-    config.grace = Duration::from_secs(3);
+    config.grace = args.grace;
+    config.verify_timeout = args.verify_timeout;
     let mut engine = EngineHandle::start(config, Arc::new(|| {}))?;
     let profile_name = profile.name.clone();
     let read_only = profile.read_only;

@@ -223,13 +223,16 @@ pub fn print_plan(plan: &Plan, mut out: impl Write) -> std::io::Result<()> {
     Ok(())
 }
 
-/// How an action from the command line runs: confirmation, force, grace, connect timeout.
+/// How an action from the command line runs: confirmation, force, grace, verification time,
+/// connect timeout.
 pub struct RunOptions {
     /// Skip the typed-name confirmation.
     pub yes: bool,
     /// Run even though a guard refuses (recorded as forced in the audit).
     pub force: bool,
     pub grace: Duration,
+    /// How long the new state may take to show before the outcome is "timed out".
+    pub verify_timeout: Duration,
     /// How long to wait for every endpoint's first poll.
     pub connect_timeout: Duration,
 }
@@ -264,6 +267,7 @@ pub(super) fn run_action(
         dirs.data_dir.clone(),
     );
     config.grace = req.grace;
+    config.verify_timeout = req.verify_timeout;
     let policy = PlanPolicy {
         profile: profile.name.clone(),
         read_only: profile.read_only,
@@ -399,6 +403,7 @@ mod tests {
                 yes: true,
                 force: false,
                 grace: Duration::ZERO,
+                verify_timeout: Duration::from_secs(1),
                 connect_timeout: Duration::from_secs(1),
             },
         }

@@ -326,7 +326,6 @@ pub fn whereabouts(
     match resolver.find(secret) {
         Ok(Some(found)) => return Whereabouts::Found(found.source.to_string()),
         Ok(None) => {}
-        // A credentials file others can read stops the endpoint (the connector refuses it too).
         Err(e) => {
             return Whereabouts::Missing {
                 required: true,
@@ -345,7 +344,10 @@ pub fn whereabouts(
     }
     Whereabouts::Missing {
         required: secret.required,
-        note: None,
+        // A refused credentials file fails only the endpoints that needed something from it.
+        note: resolver
+            .credentials_problem()
+            .map(|p| format!("the credentials file was not read: {p}")),
     }
 }
 

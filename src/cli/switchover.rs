@@ -33,6 +33,10 @@ pub struct SwitchoverArgs {
     pub force: bool,
     pub yes: bool,
     pub timeout: Duration,
+    /// Between the confirmation and the write (Ctrl-C cancels).
+    pub grace: Duration,
+    /// How long the new state may take to show before the outcome is "timed out".
+    pub verify_timeout: Duration,
 }
 
 /// Returns whether the action succeeded (and was verified).
@@ -48,7 +52,8 @@ pub fn switchover(
         dirs.config_dir.clone(),
         dirs.data_dir.clone(),
     );
-    config.grace = Duration::from_secs(3);
+    config.grace = args.grace;
+    config.verify_timeout = args.verify_timeout;
     let mut engine = EngineHandle::start(config, Arc::new(|| {}))?;
     let profile_name = profile.name.clone();
     let read_only = profile.read_only;

@@ -240,6 +240,7 @@ impl HealthConnector {
                     ..HealthCheck::default()
                 });
                 last.error = Some(note);
+                last.in_flight = true;
                 s.inflight = Some((started, task));
             }
         }
@@ -282,6 +283,7 @@ impl HealthConnector {
                 cert_expiry_days: r.cert_expiry_days,
                 error: r.error,
                 nginx,
+                in_flight: false,
             };
             push_samples(&h, &mut samples);
             s.last = Some(h);

@@ -577,6 +577,9 @@ pub struct HealthCheck {
     pub error: Option<String>,
     /// nginx `stub_status` counters, when the check names a status page.
     pub nginx: Option<NginxStatus>,
+    /// Its probe is still running (slower than the poll waits for): `up` and `error` are not
+    /// this probe's outcome yet. A one-shot `status` waits for the outcome instead.
+    pub in_flight: bool,
 }
 
 /// nginx `stub_status`: connection gauges and the request counter, with a rate from deltas.

@@ -9,6 +9,7 @@
 //! - [`secrets`]: passwords and tokens in the OS keyring, or in memory for this run, and where an
 //!   endpoint's secret is found (environment variable, keyring, credentials file).
 //! - [`credentials_file`]: `credentials.toml` (mode 0600) for machines without a keyring.
+//! - [`temp_files`]: temp files of atomic writes left by a killed process, removed at start.
 //!
 //! No egui here: the UI reads and edits these types, the engine uses them to connect.
 
@@ -18,6 +19,7 @@ pub mod paths;
 pub mod schema;
 pub mod secrets;
 pub mod store;
+pub mod temp_files;
 pub mod validate;
 
 pub use credentials_file::{CredentialsError, CredentialsFile};

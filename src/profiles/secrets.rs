@@ -658,6 +658,21 @@ impl fmt::Debug for Found {
     }
 }
 
+/// What is true of secrets on a machine without a keyring, for the window: what is typed there
+/// lasts for this run, but the endpoints do read saved secrets from their variables and from
+/// the credentials file (`credentials` when known).
+pub fn without_keyring_words(why: &str, credentials: Option<&Path>) -> String {
+    let file = credentials.map_or_else(
+        || "credentials.toml beside profiles.toml".to_owned(),
+        |p| p.display().to_string(),
+    );
+    format!(
+        "No OS keyring: {why}. Secrets typed in this window are kept for this run only. Saved \
+         secrets are still read: the {SECRET_ENV_PREFIX}… environment variables and {file} \
+         (save one with `scaleboard secret set PROFILE/ENDPOINT`)."
+    )
+}
+
 static CREDENTIALS_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
 
 /// Tells this process where `credentials.toml` is: the config dir, beside `profiles.toml`. Set
@@ -755,15 +770,29 @@ impl<'a> Resolver<'a> {
                 Err(e) => log::debug!("{}: not in the keyring: {e}", s.address()),
             }
         }
-        if let Some(file) = &self.credentials
-            && let Some(value) = file.get(&s.reference)?
-        {
-            return Ok(Some(Found {
-                value,
-                source: SecretSource::CredentialsFile(file.path().to_path_buf()),
-            }));
+        if let Some(file) = &self.credentials {
+            match file.get(&s.reference) {
+                Ok(Some(value)) => {
+                    return Ok(Some(Found {
+                        value,
+                        source: SecretSource::CredentialsFile(file.path().to_path_buf()),
+                    }));
+                }
+                Ok(None) => {}
+                // A refused file (others can read it, or damaged) fails only the endpoints that
+                // need a secret from it: the others go on to their ecosystem's convention or
+                // need none, and [`Self::missing_message`] names the refusal to those that do.
+                Err(e) => log::debug!("{}: credentials file not used: {e}", s.address()),
+            }
         }
         Ok(None)
+    }
+
+    /// Why the credentials file cannot be used (others can read it, damaged…), if it exists and
+    /// is refused.
+    pub fn credentials_problem(&self) -> Option<String> {
+        let file = self.credentials.as_ref()?;
+        file.verify().err().map(|e| e.to_string())
     }
 
     /// The value, or [`SecretError::Missing`] saying where it was looked for and how to give one.
@@ -788,15 +817,18 @@ impl<'a> Resolver<'a> {
             });
         }
         if let Some(file) = &self.credentials {
-            looked.push(format!(
-                "{} ({})",
-                file.path().display(),
-                if file.exists() {
-                    "no entry"
-                } else {
-                    "no such file"
-                }
-            ));
+            looked.push(match self.credentials_problem() {
+                Some(problem) => format!("the credentials file, which was not read: {problem}"),
+                None => format!(
+                    "{} ({})",
+                    file.path().display(),
+                    if file.exists() {
+                        "no entry"
+                    } else {
+                        "no such file"
+                    }
+                ),
+            });
         }
         if !s.conventions().is_empty() {
             looked.push(s.conventions().to_owned());
@@ -1118,6 +1150,23 @@ mod tests {
         );
         file.set(&redis.reference, "pw").unwrap();
         assert_eq!(resolver.lookup(&redis).unwrap(), "pw");
+    }
+
+    #[test]
+    fn without_a_keyring_the_window_says_where_saved_secrets_are_read() {
+        let words = without_keyring_words(
+            "no Secret Service",
+            Some(Path::new("/home/a/.config/scaleboard/credentials.toml")),
+        );
+        assert!(
+            words.starts_with("No OS keyring: no Secret Service. "),
+            "{words}"
+        );
+        assert!(words.contains("typed in this window are kept for this run only"));
+        assert!(words.contains("SCALEBOARD_SECRET_"), "{words}");
+        assert!(words.contains("/home/a/.config/scaleboard/credentials.toml"));
+        assert!(words.contains("scaleboard secret set PROFILE/ENDPOINT"));
+        assert!(!words.contains("never written to disk"));
     }
 
     #[test]

@@ -1576,7 +1576,12 @@ mod tests {
         });
         let err = store.upsert(p).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("put the password in the keyring"), "{msg}");
+        assert!(
+            msg.contains(
+                "remove it from the address and save it with `scaleboard secret set prod/main`"
+            ),
+            "{msg}"
+        );
         assert!(msg.contains("postgres[main].primary_dsn"), "{msg}");
         assert!(store.profiles().is_empty());
         assert!(!store.path().exists());

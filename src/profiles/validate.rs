@@ -8,8 +8,9 @@ use std::fmt;
 
 use super::model::{Profile, REFRESH_RANGE, SecretRef};
 
-/// What the user is told when a DSN or URL carries a password.
-pub const EMBEDDED_PASSWORD: &str = "put the password in the keyring, not in the profile";
+/// What the user is told when a DSN or URL carries a password (followed by where to put it:
+/// see `Checker::embedded_password`).
+pub const EMBEDDED_PASSWORD: &str = "the password must not be in the profile";
 
 /// One step of a [`Problem`]'s place in the file, relative to its `[[profile]]` table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,6 +118,24 @@ impl Collector<'_> {
         loc
     }
 
+    /// Where the password goes instead: the command that saves it (OS keyring, or
+    /// credentials.toml on a machine without one), for the endpoints that take one.
+    fn embedded_password(&self, loc: &Loc) -> String {
+        let (kind, rest) = loc.field.split_once('[').unwrap_or((&loc.field, ""));
+        let name = rest.split_once(']').map(|(n, _)| n);
+        match name {
+            Some(name) if !matches!(kind, "health" | "compose") => format!(
+                "{EMBEDDED_PASSWORD}: remove it from the address and save it with `scaleboard \
+                 secret set {}/{name}`",
+                self.profile
+            ),
+            _ => format!(
+                "{EMBEDDED_PASSWORD}: remove it from the address (this endpoint takes no \
+                 password from Scaleboard)"
+            ),
+        }
+    }
+
     /// A URL that must be present, use one of `schemes`, and carry no password.
     fn url(&mut self, loc: &Loc, value: &str, schemes: &[&str]) {
         let value = value.trim();
@@ -138,7 +157,8 @@ impl Collector<'_> {
             }
         }
         if embeds_password(value) {
-            self.push(loc, EMBEDDED_PASSWORD);
+            let message = self.embedded_password(loc);
+            self.push(loc, message);
         }
     }
 
@@ -155,7 +175,8 @@ impl Collector<'_> {
             );
         }
         if embeds_password(value) {
-            self.push(loc, EMBEDDED_PASSWORD);
+            let message = self.embedded_password(loc);
+            self.push(loc, message);
         }
     }
 

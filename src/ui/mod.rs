@@ -162,10 +162,9 @@ fn actions_strip_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                 text(
                     ui,
                     egui::RichText::new(format!(
-                        "{} — {}: {}",
+                        "{} — {}",
                         a.title,
-                        record.outcome.label(),
-                        record.detail
+                        record.outcome_text().headline
                     ))
                     .color(color)
                     .into(),

@@ -26,7 +26,12 @@ pub fn profiles_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
         Some(KeyringStatus::Unavailable(why)) => {
             ui.colored_label(
                 theme::WARN,
-                format!("No OS keyring: {why}. Secrets you enter are kept for this run only."),
+                crate::profiles::secrets::without_keyring_words(
+                    why,
+                    crate::profiles::secrets::process_credentials_file()
+                        .as_ref()
+                        .map(|f| f.path()),
+                ),
             );
         }
         Some(KeyringStatus::Available) => {

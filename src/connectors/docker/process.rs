@@ -15,10 +15,13 @@ pub struct Ran {
 }
 
 impl Ran {
-    /// Both streams, trimmed, for error messages and the audit record.
+    /// Both streams, trimmed, for error messages and the audit record: as a terminal would
+    /// show them (docker compose's progress lines redrawn with carriage returns and colour
+    /// codes keep only their last state).
     pub fn output(&self) -> String {
-        let out = self.stdout.trim();
-        let err = self.stderr.trim();
+        let out = crate::model::units::terminal_text(&self.stdout);
+        let err = crate::model::units::terminal_text(&self.stderr);
+        let (out, err) = (out.trim(), err.trim());
         match (out.is_empty(), err.is_empty()) {
             (true, true) => String::new(),
             (false, true) => out.to_string(),
@@ -38,20 +41,45 @@ pub enum RunError {
     Io { program: String, reason: String },
 }
 
-/// Run a command line to completion, or kill it after `timeout`.
-pub async fn run(line: &CommandLine, timeout: Duration) -> Result<Ran, RunError> {
+/// The child process of a command line: its arguments, its own variables, and this process's
+/// environment less the secrets given to Scaleboard (`SCALEBOARD_SECRET_*`): docker and
+/// docker-compose need none of them, and a child passes its environment on (to plugins,
+/// credential helpers, `docker inspect` of a container started with `--env-file`…).
+pub fn command(line: &CommandLine) -> tokio::process::Command {
     let program = line.argv.first().cloned().unwrap_or_default();
     let mut command = tokio::process::Command::new(&program);
     command
-        .args(&line.argv[1..])
+        .args(line.argv.iter().skip(1))
         .envs(line.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
+    for (name, _) in std::env::vars_os() {
+        if is_secret_var(&name) {
+            command.env_remove(&name);
+        }
+    }
+    for (name, _) in &line.env {
+        if is_secret_var(std::ffi::OsStr::new(name)) {
+            command.env_remove(name);
+        }
+    }
     if let Some(dir) = &line.cwd {
         command.current_dir(dir);
     }
+    command
+}
+
+fn is_secret_var(name: &std::ffi::OsStr) -> bool {
+    name.to_string_lossy()
+        .starts_with(crate::profiles::secrets::SECRET_ENV_PREFIX)
+}
+
+/// Run a command line to completion, or kill it after `timeout`.
+pub async fn run(line: &CommandLine, timeout: Duration) -> Result<Ran, RunError> {
+    let program = line.argv.first().cloned().unwrap_or_default();
+    let mut command = command(line);
     let child = command.spawn().map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound if line.cwd.as_ref().is_some_and(|d| !dir_exists(d)) => {
             RunError::Io {
@@ -112,4 +140,50 @@ pub async fn detect_compose() -> Option<ComposeCli> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_keeps_what_a_terminal_would_show() {
+        let ran = Ran {
+            success: true,
+            code: Some(0),
+            stdout: String::new(),
+            stderr: "Creating shop_api_2 ... \r\u{1b}[1A\u{1b}[2KCreating shop_api_2 ... \u{1b}[32mdone\u{1b}[0m\n\n".into(),
+        };
+        assert_eq!(ran.output(), "Creating shop_api_2 ... done");
+    }
+
+    /// A secret variable the command line itself would set is taken out too (the process's
+    /// own `SCALEBOARD_SECRET_*` are removed the same way, see tests/secrets.rs).
+    #[test]
+    fn secret_variables_are_removed_from_the_child_environment() {
+        let line = CommandLine {
+            argv: vec!["docker".into(), "ps".into()],
+            env: vec![
+                ("DOCKER_HOST".into(), "tcp://127.0.0.1:2375".into()),
+                ("SCALEBOARD_SECRET_PROD_DB".into(), "pw".into()),
+            ],
+            cwd: None,
+        };
+        let command = command(&line);
+        let envs: Vec<(String, Option<String>)> = command
+            .as_std()
+            .get_envs()
+            .map(|(k, v)| {
+                (
+                    k.to_string_lossy().into_owned(),
+                    v.map(|v| v.to_string_lossy().into_owned()),
+                )
+            })
+            .collect();
+        assert!(envs.contains(&("DOCKER_HOST".into(), Some("tcp://127.0.0.1:2375".into()))));
+        assert!(
+            envs.contains(&("SCALEBOARD_SECRET_PROD_DB".into(), None)),
+            "{envs:?}"
+        );
+    }
 }
