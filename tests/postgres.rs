@@ -124,7 +124,7 @@ fn topology_lag_paused_replay_and_seen_by_primary() {
     );
     let p = server(&db, "primary");
     assert!(p.reachable && !p.in_recovery && p.role == DbRole::Primary);
-    assert_eq!(p.timeline, 1);
+    assert_eq!(p.timeline, Some(1));
     assert!(p.version.as_deref().unwrap().starts_with("15"), "{p:?}");
     assert!(p.max_connections >= 10 && p.connections >= 1, "{p:?}");
     assert!(p.size_bytes > 1_000_000);
@@ -143,7 +143,7 @@ fn topology_lag_paused_replay_and_seen_by_primary() {
             "{r:?}"
         );
         assert!(!r.second_primary && !r.replay_paused);
-        assert_eq!(r.timeline, 1);
+        assert_eq!(r.timeline, Some(1));
         assert!(r.lag_bytes.unwrap() < 64 * 1024, "{r:?}");
         assert!(
             r.wal_receiver.as_deref().unwrap().starts_with("streaming"),
@@ -421,7 +421,7 @@ fn promotion_after_the_primary_stops_succeeds_and_is_verified_through_the_pipeli
     let db = rig.db().unwrap();
     let a = server(db, "replica_a");
     assert!(a.reachable && !a.in_recovery && a.role == DbRole::Primary);
-    assert_eq!(a.timeline, 2);
+    assert_eq!(a.timeline, Some(2));
     assert!(!a.second_primary, "the only primary is not a second one");
     assert!(server(db, "replica_b").in_recovery);
     let log = std::fs::read_to_string(rig.dir.path().join("data/audit.jsonl")).unwrap();

@@ -16,6 +16,9 @@ pub struct ServerPoll {
     pub result: Result<Reading, String>,
     /// Transactions per second since the previous poll, when there was one.
     pub tps: Option<f64>,
+    /// `result` is the server's previous answer: this poll's read is still running within its
+    /// time-out, for the reason given.
+    pub slow: Option<String>,
 }
 
 /// What the connector remembers between polls.
@@ -24,6 +27,8 @@ pub struct Memory {
     pub last_primary_lsn: Option<u64>,
     /// Per server: the timeline it was on when last seen in recovery.
     pub recovery_timelines: HashMap<String, u32>,
+    /// Per server: the role it had at its last answer, kept while it does not answer.
+    pub last_roles: HashMap<String, DbRole>,
 }
 
 pub fn assemble(
@@ -69,18 +74,29 @@ pub fn assemble(
             ..DbServer::default()
         };
         match &p.result {
-            Err(e) => s.error = Some(e.clone()),
+            Err(e) => {
+                s.error = Some(e.clone());
+                if let Some(role) = memory.last_roles.get(&p.name) {
+                    s.role = *role;
+                    s.role_seen = true;
+                }
+            }
             Ok(r) => {
                 s.reachable = true;
+                s.role_seen = true;
+                s.slow.clone_from(&p.slow);
                 s.in_recovery = r.in_recovery;
                 s.role = if r.in_recovery {
                     DbRole::Replica
                 } else {
                     DbRole::Primary
                 };
+                memory.last_roles.insert(p.name.clone(), s.role);
                 s.timeline = r.timeline;
-                if r.in_recovery {
-                    memory.recovery_timelines.insert(p.name.clone(), r.timeline);
+                if r.in_recovery
+                    && let Some(tl) = r.timeline
+                {
+                    memory.recovery_timelines.insert(p.name.clone(), tl);
                 }
                 s.recovery_timeline = memory.recovery_timelines.get(&p.name).copied();
                 s.connections = r.connections;
@@ -103,6 +119,11 @@ pub fn assemble(
                     s.lag_seconds = Some(lag_seconds(r, s.replication.as_ref(), now_ms));
                 } else {
                     s.lsn = r.current_lsn.unwrap_or(0);
+                }
+                // A previous answer shown while this poll's read runs is not plotted again.
+                if p.slow.is_some() {
+                    servers.push(s);
+                    continue;
                 }
                 if let Some(tps) = p.tps {
                     samples.push(Sample::new(&target, "tps", tps));
@@ -229,7 +250,7 @@ mod tests {
             current_lsn: (!in_recovery).then_some(lsn),
             replay_lsn: in_recovery.then_some(lsn),
             receive_lsn: in_recovery.then_some(lsn),
-            timeline: 1,
+            timeline: Some(1),
             max_connections: 100,
             ..Reading::default()
         }
@@ -242,6 +263,7 @@ mod tests {
             host: "127.0.0.1".into(),
             result,
             tps: None,
+            slow: None,
         }
     }
 
@@ -263,6 +285,29 @@ mod tests {
         assert_eq!(db.servers[1].lag_bytes, Some(500));
         assert_eq!(db.servers[0].error.as_deref(), Some("connection refused"));
         assert!(!db.servers[0].reachable);
+    }
+
+    #[test]
+    fn a_crashed_primary_keeps_its_role_and_a_never_seen_server_says_so() {
+        let mut memory = Memory::default();
+        // The profile lists "p" as a replica: it was promoted, then crashed.
+        let polls = [
+            poll("p", DbRole::Replica, Ok(reading(false, 5000))),
+            poll("r", DbRole::Primary, Ok(reading(true, 5000))),
+        ];
+        assemble("c", &polls, &mut memory, 1 << 20, 0);
+        let polls = [
+            poll("p", DbRole::Replica, Err("connection refused".into())),
+            poll("r", DbRole::Primary, Ok(reading(true, 5000))),
+            poll("n", DbRole::Replica, Err("connection refused".into())),
+        ];
+        let (db, _) = assemble("c", &polls, &mut memory, 1 << 20, 0);
+        assert_eq!(db.servers[0].role_text(), "primary, unreachable");
+        assert_eq!(db.servers[2].role_text(), "unreachable (profile: replica)");
+        assert_eq!(
+            db.topology_line(),
+            "no primary answers, primary p unreachable -> r lag 0 B, n unreachable"
+        );
     }
 
     #[test]
