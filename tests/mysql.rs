@@ -779,10 +779,12 @@ fn promotion_waits_for_received_transactions_and_resets_nothing_while_they_are_u
         text.contains("received transactions were not all applied")
             && text.contains(&format!("received {want}, applied {applied}"))
             && text.contains("3 transactions waiting")
+            // (The IO thread may still be "Connecting" when it is read back.)
             && text.contains(
                 "nothing was reset; undone: `START SLAVE IO_THREAD` ran, the replica threads \
-                 run again (IO thread Yes, SQL thread Yes)"
-            ),
+                 run again (IO thread "
+            )
+            && text.contains(", SQL thread Yes)"),
         "{text}"
     );
     assert!(
@@ -791,7 +793,7 @@ fn promotion_waits_for_received_transactions_and_resets_nothing_while_they_are_u
     );
     // Nothing was reset: still a read-only replica with its configuration, and the IO thread
     // the promotion stopped runs again.
-    assert_eq!(pair.slave_status("Slave_IO_Running"), "Yes");
+    assert_ne!(pair.slave_status("Slave_IO_Running"), "No");
     assert_eq!(pair.slave_status("Slave_SQL_Running"), "Yes");
     assert_eq!(pair.sql(&pair.replica, "SELECT @@read_only"), "1");
     lock.release();

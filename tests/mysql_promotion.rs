@@ -309,7 +309,15 @@ fn with_two_writable_servers_the_one_behind_by_gtid_is_the_second_and_a_crashed_
         old.starts_with("0-1-") && new.starts_with("0-2-"),
         "{old} {new}"
     );
-    let db = poll(&c);
+    // (The connection kept from before the restart breaks on first use: polled again.)
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let db = loop {
+        let db = poll(&c);
+        if db.servers.iter().all(|s| s.reachable) || Instant::now() > deadline {
+            break db;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
     assert_eq!(db.writable().count(), 2, "{db:#?}");
     let (p, r) = (server(&db, "primary"), server(&db, "replica"));
     assert!(p.second_writable, "the old primary is behind: {db:#?}");
@@ -336,7 +344,13 @@ fn with_two_writable_servers_the_one_behind_by_gtid_is_the_second_and_a_crashed_
 
     // The promoted server (a replica in the profile) crashes: it is still the source that was.
     pair.stop(&pair.replica);
-    let db = poll(&c);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let db = loop {
+        let db = poll(&c);
+        if !server(&db, "replica").reachable || Instant::now() > deadline {
+            break db;
+        }
+    };
     let r = server(&db, "replica");
     assert!(!r.reachable);
     assert_eq!(r.role_text(), "primary, unreachable");
