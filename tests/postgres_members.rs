@@ -256,3 +256,53 @@ fn promote_is_offered_only_on_replicas_that_patroni_does_not_manage() {
         "none on the PostgreSQL rows Patroni manages"
     );
 }
+
+/// A replica that answered before and is then paused is shown with its previous figures,
+/// marked slow, while its read is within its time-out (the poll does not wait for it), and is
+/// named unreachable once the time-out has passed.
+#[test]
+fn a_paused_replica_is_slow_within_its_time_out_and_unreachable_after_it() {
+    let cluster = PgCluster::start(1);
+    cluster.wait_caught_up(1);
+    let rt = runtime();
+    let c = PostgresConnector::new(endpoint(&cluster), None);
+    let before = poll(&rt, &c);
+    assert!(
+        before
+            .servers
+            .iter()
+            .all(|s| s.reachable && s.slow.is_none())
+    );
+    let paused = Paused::new(&cluster.replicas[0]);
+    let started = Instant::now();
+    let db = poll(&rt, &c);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the poll did not wait"
+    );
+    let r = server(&db, "replica_a");
+    assert!(
+        r.reachable,
+        "not named unreachable within its time-out: {r:#?}"
+    );
+    let slow = r.slow.clone().unwrap();
+    assert!(
+        slow.starts_with("no answer for ") && slow.contains("(time-out 4 s)"),
+        "{slow}"
+    );
+    assert_eq!(
+        r.lsn,
+        server(&before, "replica_a").lsn,
+        "its previous figures"
+    );
+    let db = poll_until(&rt, &c, "replica_a named unreachable", |db| {
+        !server(db, "replica_a").reachable
+    });
+    assert!(
+        started.elapsed() >= Duration::from_secs(4),
+        "only after its time-out"
+    );
+    let e = server(&db, "replica_a").error.clone().unwrap();
+    assert!(e.contains("did not answer"), "{e}");
+    drop(paused);
+}
