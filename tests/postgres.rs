@@ -632,13 +632,14 @@ fn promotion_while_the_primary_answers_needs_force_and_a_promoted_replica_is_fla
     assert!(text.contains("Succeeded (forced)"), "{text}");
     assert!(text.contains("on timeline 2"), "{text}");
 
-    // Both now accept writes: the "replica" is flagged as a second primary, loudly.
+    // Both now accept writes: the old primary, on the older timeline, is flagged as the
+    // second (stale) primary, loudly; the promoted "replica" on timeline 2 is the newest.
     let rt = runtime();
     let c = PostgresConnector::new(endpoint(&cluster), None);
     let db = poll_ok(&rt, &c);
     let a = server(&db, "replica_a");
-    assert!(a.second_primary && a.role == DbRole::Primary && a.profile_role == DbRole::Replica);
-    assert!(!server(&db, "primary").second_primary);
+    assert!(!a.second_primary && a.role == DbRole::Primary && a.profile_role == DbRole::Replica);
+    assert!(server(&db, "primary").second_primary);
     assert_eq!(db.primaries().count(), 2);
     let again = plan(promote("replica_a"), &One(db), &policy());
     assert!(
@@ -652,7 +653,8 @@ fn promotion_while_the_primary_answers_needs_force_and_a_promoted_replica_is_fla
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("primary replica_a (tl 2) SECOND PRIMARY"),
+        text.contains("primary primary (tl 1) SECOND PRIMARY, primary replica_a (tl 2)")
+            && !text.contains("replica_a (tl 2) SECOND"),
         "{text}"
     );
     let out = scaleboard(&config).arg("audit").output().unwrap();

@@ -534,7 +534,7 @@ fn plan_promote(
             } else if !c.in_recovery {
                 guards.push(Guard::refuse(format!(
                     "{replica} is not in recovery: it already accepts writes as a primary{}.",
-                    if c.second_primary {
+                    if db.primaries().count() > 1 {
                         " (while another primary does too: fence one of them now)"
                     } else {
                         ""

@@ -202,7 +202,7 @@ fn server_row_ui(ui: &mut egui::Ui, app: &mut ScaleboardApp, limits: &Thresholds
             theme::BAD,
             egui::RichText::new("SECOND PRIMARY").strong(),
         )
-        .on_hover_text("The profile lists it as a replica, but it accepts writes while another primary does too.");
+        .on_hover_text("It accepts writes while another primary on a newer timeline does too (both, when their timelines are equal): the stale one, to fence.");
     } else if s.role != s.profile_role {
         ui.colored_label(
             theme::WARN,

@@ -38,17 +38,25 @@ pub fn assemble(
     max_failover_lag_bytes: u64,
     now_ms: i64,
 ) -> (DatabaseSnapshot, Vec<Sample>) {
-    // The reference primary: the profile's primary if it accepts writes, else any server that
-    // does (after a failover), else the last position seen.
+    // The reference primary: the one that accepts writes; among several, the one on the
+    // newest timeline (a promotion always starts a new one; the older primary is the stale one
+    // to fence, whatever the profile's order); else the last position seen.
     let writers: Vec<&ServerPoll> = polls
         .iter()
         .filter(|p| matches!(&p.result, Ok(r) if !r.in_recovery))
         .collect();
-    let reference = writers
-        .iter()
-        .find(|p| p.profile_role == DbRole::Primary)
-        .or_else(|| writers.first())
-        .copied();
+    let newest = newest_writer(&writers);
+    let reference = match writers[..] {
+        [one] => Some(one),
+        _ => newest,
+    }
+    .or_else(|| {
+        writers
+            .iter()
+            .find(|p| p.profile_role == DbRole::Primary)
+            .or_else(|| writers.first())
+            .copied()
+    });
     let reference_lsn = reference
         .and_then(|p| p.result.as_ref().ok())
         .and_then(|r| r.current_lsn);
@@ -106,8 +114,9 @@ pub fn assemble(
                 s.version = Some(r.version.clone());
                 s.data_directory.clone_from(&r.data_directory);
                 s.slots.clone_from(&r.slots);
+                // Every writer but the newest; all of them when timelines cannot tell.
                 s.second_primary =
-                    !r.in_recovery && writers.len() > 1 && p.profile_role == DbRole::Replica;
+                    !r.in_recovery && writers.len() > 1 && newest.is_none_or(|n| n.name != p.name);
                 if r.in_recovery {
                     s.lsn = r.replay_lsn.unwrap_or(0);
                     s.receive_lsn = r.receive_lsn;
@@ -153,6 +162,21 @@ pub fn assemble(
         max_failover_lag_bytes: Some(max_failover_lag_bytes),
     };
     (snapshot, samples)
+}
+
+/// Among several servers accepting writes, the only one on the highest timeline; `None` when
+/// timelines cannot tell (equal, or unknown).
+fn newest_writer<'a>(writers: &[&'a ServerPoll]) -> Option<&'a ServerPoll> {
+    let timeline = |p: &ServerPoll| p.result.as_ref().ok().and_then(|r| r.timeline);
+    let top = writers.iter().filter_map(|p| timeline(p)).max()?;
+    match writers
+        .iter()
+        .filter(|p| timeline(p) == Some(top))
+        .collect::<Vec<_>>()[..]
+    {
+        [one] => Some(*one),
+        _ => None,
+    }
 }
 
 /// Seconds behind: the larger of the primary's `replay_lag` and, on the replica, the age of the
@@ -325,10 +349,14 @@ mod tests {
                 ..ReplicationStat::default()
             },
         ];
+        let mut stale = reading(false, 100);
+        stale.timeline = Some(1);
+        let mut newer = primary;
+        newer.timeline = Some(2);
         let polls = [
-            poll("p", DbRole::Primary, Ok(primary)),
+            poll("p", DbRole::Primary, Ok(newer)),
             poll("r1", DbRole::Replica, Ok(reading(true, 9000))),
-            poll("r2", DbRole::Replica, Ok(reading(false, 100))),
+            poll("r2", DbRole::Replica, Ok(stale.clone())),
         ];
         let (db, _) = assemble("c", &polls, &mut Memory::default(), 1 << 20, 0);
         assert!(db.servers[2].second_primary);
@@ -343,5 +371,22 @@ mod tests {
         );
         assert_eq!(db.seen_by_primary.len(), 1);
         assert_eq!(db.seen_by_primary[0].application_name, "stranger");
+        // By timeline, not by the profile's order: the profile's primary on the older one is
+        // the stale one.
+        let mut promoted = reading(false, 200);
+        promoted.timeline = Some(2);
+        let polls = [
+            poll("p", DbRole::Primary, Ok(stale.clone())),
+            poll("r2", DbRole::Replica, Ok(promoted)),
+        ];
+        let (db, _) = assemble("c", &polls, &mut Memory::default(), 1 << 20, 0);
+        assert!(db.servers[0].second_primary && !db.servers[1].second_primary);
+        // Equal timelines tell nothing: both are named.
+        let polls = [
+            poll("p", DbRole::Primary, Ok(stale.clone())),
+            poll("r2", DbRole::Replica, Ok(stale)),
+        ];
+        let (db, _) = assemble("c", &polls, &mut Memory::default(), 1 << 20, 0);
+        assert!(db.servers.iter().all(|s| s.second_primary));
     }
 }
