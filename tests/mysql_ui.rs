@@ -277,7 +277,7 @@ fn real_mariadb_replica_is_refused_while_the_source_answers_and_promoted_once_it
         server_state(a, "primary").is_some_and(|s| !s.0)
             && server_state(a, "replica").is_some_and(|s| s.0 && !s.1)
     });
-    t.harness.get_by_label("primary (unreachable)");
+    t.harness.get_by_label("primary, unreachable");
     t.harness
         .get_by_label_contains("No writable source answers.");
     promote_dialog(&mut t);

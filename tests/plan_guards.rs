@@ -279,7 +279,7 @@ fn server(name: &str, role: DbRole, lsn: u64, reachable: bool) -> DbServer {
         max_connections: 100,
         tps: 0.0,
         size_bytes: 0,
-        timeline: 1,
+        timeline: Some(1),
         ..DbServer::default()
     }
 }

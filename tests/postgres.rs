@@ -124,7 +124,7 @@ fn topology_lag_paused_replay_and_seen_by_primary() {
     );
     let p = server(&db, "primary");
     assert!(p.reachable && !p.in_recovery && p.role == DbRole::Primary);
-    assert_eq!(p.timeline, 1);
+    assert_eq!(p.timeline, Some(1));
     assert!(p.version.as_deref().unwrap().starts_with("15"), "{p:?}");
     assert!(p.max_connections >= 10 && p.connections >= 1, "{p:?}");
     assert!(p.size_bytes > 1_000_000);
@@ -143,7 +143,7 @@ fn topology_lag_paused_replay_and_seen_by_primary() {
             "{r:?}"
         );
         assert!(!r.second_primary && !r.replay_paused);
-        assert_eq!(r.timeline, 1);
+        assert_eq!(r.timeline, Some(1));
         assert!(r.lag_bytes.unwrap() < 64 * 1024, "{r:?}");
         assert!(
             r.wal_receiver.as_deref().unwrap().starts_with("streaming"),
@@ -421,7 +421,7 @@ fn promotion_after_the_primary_stops_succeeds_and_is_verified_through_the_pipeli
     let db = rig.db().unwrap();
     let a = server(db, "replica_a");
     assert!(a.reachable && !a.in_recovery && a.role == DbRole::Primary);
-    assert_eq!(a.timeline, 2);
+    assert_eq!(a.timeline, Some(2));
     assert!(!a.second_primary, "the only primary is not a second one");
     assert!(server(db, "replica_b").in_recovery);
     let log = std::fs::read_to_string(rig.dir.path().join("data/audit.jsonl")).unwrap();
@@ -632,13 +632,14 @@ fn promotion_while_the_primary_answers_needs_force_and_a_promoted_replica_is_fla
     assert!(text.contains("Succeeded (forced)"), "{text}");
     assert!(text.contains("on timeline 2"), "{text}");
 
-    // Both now accept writes: the "replica" is flagged as a second primary, loudly.
+    // Both now accept writes: the old primary, on the older timeline, is flagged as the
+    // second (stale) primary, loudly; the promoted "replica" on timeline 2 is the newest.
     let rt = runtime();
     let c = PostgresConnector::new(endpoint(&cluster), None);
     let db = poll_ok(&rt, &c);
     let a = server(&db, "replica_a");
-    assert!(a.second_primary && a.role == DbRole::Primary && a.profile_role == DbRole::Replica);
-    assert!(!server(&db, "primary").second_primary);
+    assert!(!a.second_primary && a.role == DbRole::Primary && a.profile_role == DbRole::Replica);
+    assert!(server(&db, "primary").second_primary);
     assert_eq!(db.primaries().count(), 2);
     let again = plan(promote("replica_a"), &One(db), &policy());
     assert!(
@@ -652,7 +653,8 @@ fn promotion_while_the_primary_answers_needs_force_and_a_promoted_replica_is_fla
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("primary replica_a (tl 2) SECOND PRIMARY"),
+        text.contains("primary primary (tl 1) SECOND PRIMARY, primary replica_a (tl 2)")
+            && !text.contains("replica_a (tl 2) SECOND"),
         "{text}"
     );
     let out = scaleboard(&config).arg("audit").output().unwrap();

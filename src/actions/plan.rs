@@ -3,7 +3,7 @@
 //! Pure: it reads the latest snapshots and never touches a system.
 
 use crate::model::action::Action;
-use crate::model::snapshot::{DatabaseSnapshot, Workload, WorkloadKind, WorkloadRef};
+use crate::model::snapshot::{DatabaseSnapshot, DbServer, Workload, WorkloadKind, WorkloadRef};
 use crate::model::units;
 pub use crate::model::units::{format_bytes, format_lsn};
 use serde::{Deserialize, Serialize};
@@ -600,7 +600,7 @@ fn plan_promote(
             } else if !c.in_recovery {
                 guards.push(Guard::refuse(format!(
                     "{replica} is not in recovery: it already accepts writes as a primary{}.",
-                    if c.second_primary {
+                    if db.primaries().count() > 1 {
                         " (while another primary does too: fence one of them now)"
                     } else {
                         ""
@@ -690,7 +690,7 @@ fn plan_promote(
     let data_dir = candidate
         .and_then(|c| c.data_directory.as_deref())
         .unwrap_or("<its data directory>");
-    let timeline = candidate.map_or(0, |c| c.timeline);
+    let timeline = candidate.map_or_else(|| "unknown".into(), DbServer::timeline_text);
     Plan {
         action: action.clone(),
         title: format!("Promote {replica} in {cluster}"),
@@ -742,13 +742,25 @@ fn promote_before(db: &DatabaseSnapshot, replica: &str, primary_lsn: Option<u64>
         if s.reachable {
             lines.push(format!(
                 "{mark}{} (timeline {}): {state}",
-                s.name, s.timeline
+                s.name,
+                s.timeline_text()
             ));
         } else {
             lines.push(format!("{mark}{}: {state}", s.name));
         }
     }
     lines.join("\n")
+}
+
+/// A server of PostgreSQL endpoint `endpoint` that Patroni manages: `pg_promote` on it is
+/// always refused (a switchover through Patroni is the way), so no Promote is offered for it.
+pub fn promote_belongs_to_patroni(
+    fleet: &dyn FleetView,
+    policy: &PlanPolicy,
+    endpoint: &str,
+    server: &DbServer,
+) -> bool {
+    super::plan_patroni::promote_refusal(fleet, policy, endpoint, server).is_some()
 }
 
 pub(crate) fn unknown_target(action: &Action, policy: &PlanPolicy, reason: String) -> Plan {

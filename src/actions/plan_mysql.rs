@@ -176,20 +176,42 @@ fn candidate_guards(db: &MysqlSnapshot, c: &MysqlServer, guards: &mut Vec<Guard>
             source = r.source,
         )));
     }
-    if !r.sql_running {
-        guards.push(Guard::refuse(format!(
-            "The SQL thread of {name} is stopped{}: what it received is not applied. Start it \
-             (START {keyword} SQL_THREAD), let it catch up, then plan again.",
-            r.last_sql_error
-                .as_deref()
-                .map_or(String::new(), |e| format!(" ({e})")),
-        )));
-    }
     // Received but not applied: by GTID when both positions are known, else by file/offset.
     let backlog = match (c.received_position(), c.applied_position()) {
         (Some(recv), Some(applied)) => missing(c.flavor, recv, applied).map(|g| (g, recv, applied)),
         _ => None,
     };
+    let waiting = match &backlog {
+        Some((g, _, _)) => g.transactions > 0,
+        None => r.relay_behind_by_position(),
+    };
+    // A stopped SQL thread matters only for what it has not applied: after a promotion that
+    // stopped half-way everything received may well be applied, and saying otherwise is false.
+    if !r.sql_running {
+        let error = r
+            .last_sql_error
+            .as_deref()
+            .map_or(String::new(), |e| format!(" ({e})"));
+        if waiting {
+            guards.push(Guard::refuse(format!(
+                "The SQL thread of {name} is stopped{error}: what it received is not applied. \
+                 Start it (START {keyword} SQL_THREAD), let it catch up, then plan again."
+            )));
+        } else {
+            guards.push(Guard::warn(format!(
+                "The SQL thread of {name} is stopped{error}, but everything it received is \
+                 applied{}.",
+                match (c.received_position(), c.applied_position()) {
+                    (Some(recv), Some(applied)) => format!(" (received {recv}, applied {applied})"),
+                    _ => format!(
+                        " (read up to {}:{}, executed up to {}:{})",
+                        r.read_log_file, r.read_log_pos, r.exec_log_file, r.exec_log_pos
+                    ),
+                }
+            )));
+        }
+    }
+    grant_guards(c, guards);
     match backlog {
         Some((g, recv, applied)) if g.transactions > 0 => guards.push(Guard::refuse(format!(
             "{name}'s relay log is not fully applied: received {recv}, applied {applied} \
@@ -247,6 +269,56 @@ fn candidate_guards(db: &MysqlSnapshot, c: &MysqlServer, guards: &mut Vec<Guard>
             "{name}'s IO thread reports: {e} (expected when its source is down)."
         )));
     }
+}
+
+/// Every privilege the whole promotion needs, checked before its first write: a missing one
+/// would stop it half-way (MariaDB 10.11 refuses `RESET SLAVE ALL` without RELOAD after
+/// `STOP SLAVE` has run).
+fn grant_guards(c: &MysqlServer, guards: &mut Vec<Guard>) {
+    let name = &c.name;
+    let user = if c.user.is_empty() { "root" } else { &c.user };
+    let version = c.version.as_deref().unwrap_or_default();
+    let Some(grants) = &c.grants else {
+        guards.push(Guard::warn(format!(
+            "The privileges of {user} on {name} could not be read (SHOW GRANTS did not \
+             answer): a missing one would stop the promotion half-way (it needs {}).",
+            needs_text(c)
+        )));
+        return;
+    };
+    let missing = crate::connectors::mysql::grants::missing(c.flavor, version, grants);
+    if missing.is_empty() {
+        guards.push(Guard::pass(format!(
+            "{user} has the privileges the promotion needs on {name} ({}).",
+            needs_text(c)
+        )));
+        return;
+    }
+    let words: Vec<String> = missing.iter().map(|n| n.missing_text(c.flavor)).collect();
+    if grants.via_roles {
+        guards.push(Guard::warn(format!(
+            "SHOW GRANTS for {user} on {name} does not list everything the promotion needs \
+             ({}); it also has roles, which may grant them. Check before you confirm.",
+            words.join("; ")
+        )));
+    } else {
+        guards.push(Guard::refuse(format!(
+            "{user} on {name}: {}. Nothing would be run: grant it first (GRANT … ON *.* TO \
+             the user), then plan again.",
+            words.join("; ")
+        )));
+    }
+}
+
+fn needs_text(c: &MysqlServer) -> String {
+    crate::connectors::mysql::grants::promotion_needs(
+        c.flavor,
+        c.version.as_deref().unwrap_or_default(),
+    )
+    .iter()
+    .map(|n| format!("{}: {}", n.statement, n.privileges(c.flavor)))
+    .collect::<Vec<_>>()
+    .join("; ")
 }
 
 /// The topology kept in the plan and the audit record as "before".

@@ -141,7 +141,7 @@ fn database_facts(replica: &str, db: Option<&DatabaseSnapshot>, out: &mut Vec<Fa
             if c.reachable {
                 out.push(Fact::new(
                     format!("timeline of {replica}"),
-                    c.timeline.to_string(),
+                    c.timeline_text(),
                 ));
             }
         }

@@ -76,18 +76,20 @@ pub fn check(action: &Action, snapshot: &Snapshot) -> Verification {
         (Action::PromoteReplica { replica, .. }, Snapshot::Databases(db)) => {
             match db.servers.iter().find(|s| &s.name == replica) {
                 Some(s) if s.reachable && !s.in_recovery => match s.recovery_timeline {
-                    Some(old) if s.timeline <= old => Verification::Pending(format!(
-                        "{replica} accepts writes but is still on timeline {}",
-                        s.timeline
-                    )),
+                    Some(old) if s.timeline.is_none_or(|t| t <= old) => {
+                        Verification::Pending(format!(
+                            "{replica} accepts writes but is still on timeline {}",
+                            s.timeline_text()
+                        ))
+                    }
                     Some(old) => Verification::Done(format!(
                         "{replica} is primary at {} on timeline {} (was {old} in recovery)",
                         super::plan::format_lsn(s.lsn),
-                        s.timeline
+                        s.timeline_text()
                     )),
                     None => Verification::Done(format!(
                         "{replica} is primary on timeline {}",
-                        s.timeline
+                        s.timeline_text()
                     )),
                 },
                 Some(_) => Verification::Pending(format!("{replica} is still in recovery")),

@@ -196,6 +196,15 @@ impl ReplicaStatus {
     }
 }
 
+/// The global privileges of the user Scaleboard logs in as, from `SHOW GRANTS` (names only,
+/// upper case with `_` for spaces: `SUPER`, `RELOAD`, `REPLICATION_SLAVE_ADMIN`).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Grants {
+    pub global: Vec<String>,
+    /// Some privileges are granted through roles, which `SHOW GRANTS` may not list.
+    pub via_roles: bool,
+}
+
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct MysqlServer {
     pub name: String,
@@ -203,9 +212,13 @@ pub struct MysqlServer {
     pub address: String,
     /// The user Scaleboard logs in as (for the equivalent command).
     pub user: String,
-    /// Detected: a source (no replica configuration, `read_only` off) or a replica.
+    /// Detected: a source (no replica configuration, `read_only` off) or a replica. An
+    /// unreachable server keeps the role it had when it last answered (a crashed source is
+    /// still the source until something else is seen), else the profile's.
     pub role: DbRole,
     pub profile_role: DbRole,
+    /// `role` was detected (now or at the server's last answer), not taken from the profile.
+    pub role_seen: bool,
     pub reachable: bool,
     /// Why it could not be read, in words.
     pub error: Option<String>,
@@ -234,8 +247,14 @@ pub struct MysqlServer {
     pub relay_backlog: Option<u64>,
     /// Transactions the (last known) source wrote that this replica has not applied.
     pub behind_source: Option<u64>,
-    /// Accepts writes while another server does too.
+    /// Accepts writes while another server does too, and is the one behind by replication
+    /// position (the stale one to fence); every writable server when positions cannot tell.
     pub second_writable: bool,
+    /// Transactions the newest writable server holds that this writable one lacks (set with
+    /// `second_writable` when positions decided it).
+    pub behind_newest: Option<u64>,
+    /// The login user's global privileges; `None` when `SHOW GRANTS` could not be read.
+    pub grants: Option<Grants>,
 }
 
 impl MysqlServer {
@@ -265,6 +284,21 @@ impl MysqlServer {
         match self.flavor {
             MysqlFlavor::MariaDb => r.gtid_io_pos.as_deref(),
             MysqlFlavor::MySql => r.retrieved_gtid_set.as_deref(),
+        }
+    }
+
+    /// Unreachable, and a source when it last answered.
+    pub fn last_seen_source(&self) -> bool {
+        !self.reachable && self.role_seen && self.role == DbRole::Primary
+    }
+
+    /// The role column in words: "replica", "primary, unreachable" (its last seen role), or
+    /// "unreachable (profile: replica)" when it never answered.
+    pub fn role_text(&self) -> String {
+        match (self.reachable, self.role_seen) {
+            (true, _) => self.role.label().to_string(),
+            (false, true) => format!("{}, unreachable", self.role.label()),
+            (false, false) => format!("unreachable (profile: {})", self.profile_role.label()),
         }
     }
 
@@ -320,13 +354,21 @@ impl MysqlSnapshot {
                 t
             })
             .collect();
+        // A source that stopped answering is still the source that was: said so, not listed
+        // among the replicas.
+        sources.extend(
+            self.servers
+                .iter()
+                .filter(|s| s.last_seen_source())
+                .map(|s| format!("source {} (primary, unreachable)", s.name)),
+        );
         if !self.servers.iter().any(MysqlServer::writable) {
             sources.push("no writable source answers".into());
         }
         let replicas: Vec<String> = self
             .servers
             .iter()
-            .filter(|s| !s.reachable || s.replica.is_some())
+            .filter(|s| (!s.reachable && !s.last_seen_source()) || s.replica.is_some())
             .map(|s| {
                 let Some(r) = s.replica.as_ref().filter(|_| s.reachable) else {
                     return format!("{} unreachable", s.name);

@@ -296,11 +296,18 @@ pub struct ReplicationSlot {
 pub struct DbServer {
     pub name: String,
     /// Detected: a reachable server that is not in recovery is a primary, whatever the profile
-    /// says. Unreachable servers keep the role the profile gives them.
+    /// says. An unreachable server keeps the role it had at its last answer (a crashed primary
+    /// is still "primary, unreachable"), else the profile's.
     pub role: DbRole,
     /// How the profile lists this server.
     pub profile_role: DbRole,
+    /// `role` was detected (now or at the server's last answer), not taken from the profile.
+    pub role_seen: bool,
     pub reachable: bool,
+    /// Set while the server's read of this poll is still running within its time-out: the
+    /// figures are from its previous answer, and this says since when it is silent. A server
+    /// is named unreachable only once its own time-out has passed.
+    pub slow: Option<String>,
     pub in_recovery: bool,
     /// Primary: current WAL LSN. Replica: replay LSN.
     pub lsn: u64,
@@ -310,7 +317,10 @@ pub struct DbServer {
     pub max_connections: u32,
     pub tps: f64,
     pub size_bytes: u64,
-    pub timeline: u32,
+    /// Primary: the timeline it writes on. Replica: the timeline its WAL receiver receives on
+    /// (`pg_stat_wal_receiver.received_tli`); `None` while no receiver runs (the last
+    /// restartpoint's timeline lags behind after a promotion, so it is not shown as current).
+    pub timeline: Option<u32>,
     /// Why the server could not be read, in plain words.
     pub error: Option<String>,
     /// `server_version`, e.g. "15.14 (Debian 15.14-0+deb12u1)".
@@ -340,6 +350,27 @@ pub struct DbServer {
 }
 
 impl DbServer {
+    /// The timeline in words: a number, or "unknown" (a replica without a WAL receiver).
+    pub fn timeline_text(&self) -> String {
+        self.timeline
+            .map_or_else(|| "unknown".into(), |t| t.to_string())
+    }
+
+    /// Unreachable, and a primary when it last answered.
+    pub fn last_seen_primary(&self) -> bool {
+        !self.reachable && self.role_seen && self.role == DbRole::Primary
+    }
+
+    /// The role column in words: "replica", "primary, unreachable" (its last seen role), or
+    /// "unreachable (profile: replica)" when it never answered.
+    pub fn role_text(&self) -> String {
+        match (self.reachable, self.role_seen) {
+            (true, _) => self.role.label().to_string(),
+            (false, true) => format!("{}, unreachable", self.role.label()),
+            (false, false) => format!("unreachable (profile: {})", self.profile_role.label()),
+        }
+    }
+
     /// Current connections as a percentage of `max_connections`.
     pub fn connections_percent(&self) -> f64 {
         100.0 * f64::from(self.connections) / f64::from(self.max_connections.max(1))
@@ -372,7 +403,7 @@ impl DatabaseSnapshot {
         let mut primaries: Vec<String> = self
             .primaries()
             .map(|s| {
-                let mut t = format!("primary {} (tl {})", s.name, s.timeline);
+                let mut t = format!("primary {} (tl {})", s.name, s.timeline_text());
                 if s.second_primary {
                     t.push_str(" SECOND PRIMARY");
                 }
@@ -382,10 +413,18 @@ impl DatabaseSnapshot {
         if primaries.is_empty() {
             primaries.push("no primary answers".into());
         }
+        // A primary that stopped answering is still the primary that was: said so, not
+        // listed among the replicas.
+        primaries.extend(
+            self.servers
+                .iter()
+                .filter(|s| s.last_seen_primary())
+                .map(|s| format!("primary {} unreachable", s.name)),
+        );
         let replicas: Vec<String> = self
             .servers
             .iter()
-            .filter(|s| !s.reachable || s.in_recovery)
+            .filter(|s| (!s.reachable && !s.last_seen_primary()) || s.in_recovery)
             .map(|s| {
                 if !s.reachable {
                     return format!("{} unreachable", s.name);

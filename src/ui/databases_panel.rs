@@ -52,6 +52,21 @@ pub fn databases_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
             );
         }
         let mut promote = None;
+        let policy = app.policy();
+        // Promote only where it can run: a reachable replica that Patroni does not manage
+        // (Patroni's members are switched over in its own view).
+        let promotable: Vec<bool> = db
+            .servers
+            .iter()
+            .map(|s| {
+                s.reachable
+                    && s.in_recovery
+                    && !app.profiles.active.read_only
+                    && !crate::actions::plan::promote_belongs_to_patroni(
+                        &app.fleet, &policy, endpoint, s,
+                    )
+            })
+            .collect();
         egui::Grid::new(("db_grid", endpoint))
             .striped(true)
             .num_columns(11)
@@ -72,12 +87,10 @@ pub fn databases_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                     ui.strong(h);
                 }
                 ui.end_row();
-                for s in &db.servers {
+                for (s, can_promote) in db.servers.iter().zip(&promotable) {
                     server_row_ui(ui, app, &limits, s);
                     // A Patroni member is promoted through Patroni, never pg_promote.
-                    if s.reachable
-                        && s.in_recovery
-                        && !app.profiles.active.read_only
+                    if *can_promote
                         && !super::patroni_view::is_patroni_member(app, endpoint, s)
                         && ui.button("Promote…").clicked()
                     {
@@ -181,10 +194,7 @@ fn server_row_ui(ui: &mut egui::Ui, app: &mut ScaleboardApp, limits: &Thresholds
     }
     let text = ui.visuals().text_color();
     if !s.reachable {
-        ui.colored_label(
-            theme::BAD,
-            format!("{} (unreachable)", s.profile_role.label()),
-        );
+        ui.colored_label(theme::BAD, s.role_text());
         ui.colored_label(theme::BAD, s.error.as_deref().unwrap_or("no answer"));
         for _ in 0..8 {
             ui.label("—");
@@ -196,7 +206,7 @@ fn server_row_ui(ui: &mut egui::Ui, app: &mut ScaleboardApp, limits: &Thresholds
             theme::BAD,
             egui::RichText::new("SECOND PRIMARY").strong(),
         )
-        .on_hover_text("The profile lists it as a replica, but it accepts writes while another primary does too.");
+        .on_hover_text("It accepts writes while another primary on a newer timeline does too (both, when their timelines are equal): the stale one, to fence.");
     } else if s.role != s.profile_role {
         ui.colored_label(
             theme::WARN,
@@ -205,7 +215,10 @@ fn server_row_ui(ui: &mut egui::Ui, app: &mut ScaleboardApp, limits: &Thresholds
     } else {
         ui.label(s.role.label());
     }
-    if !s.in_recovery {
+    if let Some(slow) = &s.slow {
+        ui.colored_label(theme::WARN, "slow: waiting for its answer")
+            .on_hover_text(slow.as_str());
+    } else if !s.in_recovery {
         ui.label("accepting writes");
     } else if s.replay_paused {
         ui.colored_label(theme::WARN, "replay PAUSED");
@@ -237,7 +250,9 @@ fn server_row_ui(ui: &mut egui::Ui, app: &mut ScaleboardApp, limits: &Thresholds
         text
     };
     ui.colored_label(size_color, format_bytes(s.size_bytes));
-    ui.label(s.timeline.to_string());
+    ui.label(s.timeline_text()).on_hover_text(
+        "A replica's timeline comes from its WAL receiver; unknown while no receiver runs.",
+    );
 }
 
 /// Replication slots; an inactive slot that retains WAL is a warning (it fills the disk).

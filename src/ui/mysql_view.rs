@@ -52,11 +52,27 @@ fn cluster_ui(ctx: &mut Ctx<'_>, ui: &mut egui::Ui, endpoint: &str, db: &MysqlSn
     ui.heading(format!("{flavor} cluster {}", db.cluster));
     let writable: Vec<&str> = db.writable().map(|s| s.name.as_str()).collect();
     if writable.len() > 1 {
+        // Which to fence is decided by replication positions (the connector's topology).
+        let stale: Vec<String> = db
+            .servers
+            .iter()
+            .filter(|s| s.second_writable)
+            .filter_map(|s| s.behind_newest.map(|n| format!("{} ({n} behind)", s.name)))
+            .collect();
+        let advice = if stale.is_empty() {
+            "Their positions do not tell which is newer: compare them and fence all but one \
+             now (SET GLOBAL read_only=ON, or stop it)."
+                .to_string()
+        } else {
+            format!(
+                "Behind by GTID, so the one to fence: {} (SET GLOBAL read_only=ON, or stop it).",
+                stale.join(", ")
+            )
+        };
         ui.colored_label(
             theme::BAD,
             egui::RichText::new(format!(
-                "TWO WRITABLE SERVERS: {} all accept writes. Fence all but one now \
-                 (SET GLOBAL read_only=ON, or stop it).",
+                "TWO WRITABLE SERVERS: {} all accept writes. {advice}",
                 writable.join(", ")
             ))
             .strong(),
@@ -127,10 +143,7 @@ fn server_row_ui(ui: &mut egui::Ui, s: &MysqlServer, lag_limit: u64, limit_pct: 
         s.version.as_deref().unwrap_or("version unknown")
     ));
     if !s.reachable {
-        ui.colored_label(
-            theme::BAD,
-            format!("{} (unreachable)", s.profile_role.label()),
-        );
+        ui.colored_label(theme::BAD, s.role_text());
         ui.colored_label(theme::BAD, s.error.as_deref().unwrap_or("no answer"));
         for _ in 0..5 {
             ui.label("—");
@@ -143,7 +156,11 @@ fn server_row_ui(ui: &mut egui::Ui, s: &MysqlServer, lag_limit: u64, limit_pct: 
         (None, DbRole::Replica) => "read-only, no source",
     };
     if s.second_writable {
-        ui.colored_label(theme::BAD, egui::RichText::new("SECOND WRITABLE").strong());
+        let text = match s.behind_newest {
+            Some(n) => format!("SECOND WRITABLE ({n} behind)"),
+            None => "SECOND WRITABLE".to_string(),
+        };
+        ui.colored_label(theme::BAD, egui::RichText::new(text).strong());
     } else if s.role != s.profile_role {
         ui.colored_label(
             theme::WARN,

@@ -39,7 +39,12 @@ impl MyServer {
 
     /// The profile URL: passwordless root over TCP, named for the window.
     pub fn url(&self) -> String {
-        format!("mysql://root@127.0.0.1:{}?name={}", self.port, self.name)
+        self.url_as("root")
+    }
+
+    /// The profile URL for a password-less `user`.
+    pub fn url_as(&self, user: &str) -> String {
+        format!("mysql://{user}@127.0.0.1:{}?name={}", self.port, self.name)
     }
 }
 
@@ -275,6 +280,20 @@ impl MariaPair {
             Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
         } else {
             Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+        }
+    }
+
+    /// A password-less user `name`@127.0.0.1 with `grants` ON *.* (e.g. "SUPER") on both
+    /// servers, kept out of the binlog so nothing replicates.
+    pub fn create_user(&self, name: &str, grants: &str) {
+        for s in [&self.primary, &self.replica] {
+            self.sql(
+                s,
+                &format!(
+                    "SET sql_log_bin=0; CREATE USER '{name}'@'127.0.0.1'; \
+                     GRANT {grants} ON *.* TO '{name}'@'127.0.0.1'"
+                ),
+            );
         }
     }
 

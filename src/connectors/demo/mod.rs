@@ -437,6 +437,7 @@ fn databases(fleet: &DemoFleet) -> PollOutput {
                 } else {
                     DbRole::Replica
                 },
+                role_seen: true,
                 reachable: d.reachable,
                 in_recovery: !d.primary,
                 lsn: d.lsn,
@@ -446,7 +447,7 @@ fn databases(fleet: &DemoFleet) -> PollOutput {
                 max_connections: d.max_connections,
                 tps: d.tps,
                 size_bytes: 18 << 30,
-                timeline: d.timeline,
+                timeline: Some(d.timeline),
                 profile_role: if d.primary {
                     DbRole::Primary
                 } else {

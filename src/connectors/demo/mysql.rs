@@ -18,6 +18,16 @@ pub struct SimMysql {
     pub promoted: bool,
 }
 
+/// The demo's monitoring user holds what a promotion needs (the plan checks it).
+fn operator_grants() -> crate::model::mysql::Grants {
+    crate::model::mysql::Grants {
+        global: ["RELOAD", "REPLICATION_SLAVE_ADMIN", "READ_ONLY_ADMIN"]
+            .map(String::from)
+            .to_vec(),
+        via_roles: false,
+    }
+}
+
 pub fn output(sim: &SimMysql, now_ms: TimeMs) -> (Snapshot, Vec<Sample>) {
     let t = now_ms as f64 / 1000.0;
     let qps = 320.0 + 90.0 * (t / 140.0).sin();
@@ -44,6 +54,8 @@ pub fn output(sim: &SimMysql, now_ms: TimeMs) -> (Snapshot, Vec<Sample>) {
         connections: conns(96),
         max_connections: 151,
         qps: Some(qps),
+        role_seen: true,
+        grants: Some(operator_grants()),
         ..MysqlServer::default()
     };
     let replica = if sim.promoted {
@@ -61,6 +73,8 @@ pub fn output(sim: &SimMysql, now_ms: TimeMs) -> (Snapshot, Vec<Sample>) {
             connections: conns(97),
             max_connections: 151,
             qps: Some(qps),
+            role_seen: true,
+            grants: Some(operator_grants()),
             ..MysqlServer::default()
         }
     } else {
@@ -87,6 +101,8 @@ pub fn output(sim: &SimMysql, now_ms: TimeMs) -> (Snapshot, Vec<Sample>) {
             }),
             gtid_binlog_pos: Some(format!("0-1-{}", seq - behind)),
             gtid_slave_pos: Some(format!("0-1-{}", seq - behind)),
+            role_seen: true,
+            grants: Some(operator_grants()),
             connections: conns(41),
             max_connections: 151,
             qps: Some(qps * 0.6),

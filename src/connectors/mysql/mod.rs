@@ -10,6 +10,7 @@
 //! credentials-file entry (see `profiles::Resolver`), then `MYSQL_PWD` (the variable the
 //! `mysql`/`mariadb` clients read).
 
+pub mod grants;
 pub mod gtid;
 mod promote;
 pub mod reading;
@@ -340,8 +341,23 @@ impl Inner {
         Ok(reading::reading(&variables, &status, &replica[0]))
     }
 
+    /// The login user's privileges; `None` when they could not be read (the plan says so).
+    async fn read_grants(&self, server: &Server) -> Option<crate::model::mysql::Grants> {
+        let rows = self.run(server, &["SHOW GRANTS"]).await.ok()?;
+        let lines: Vec<String> = rows
+            .first()?
+            .iter()
+            .filter_map(|row| row.first().and_then(|(_, v)| v.clone()))
+            .collect();
+        Some(grants::parse(&lines))
+    }
+
     async fn poll_server(&self, server: &Server, record_rates: bool) -> topology::ServerPoll {
         let result = self.read_server(server).await;
+        let grants = match &result {
+            Ok(_) => self.read_grants(server).await,
+            Err(_) => None,
+        };
         let mut qps = None;
         if record_rates
             && let Ok(r) = &result
@@ -368,6 +384,7 @@ impl Inner {
             login_refused: matches!(result, Err(QueryError::Auth(_))),
             result: result.map_err(|e| e.text().to_string()),
             qps,
+            grants,
         }
     }
 
@@ -394,6 +411,7 @@ impl Inner {
                 result: Err(why),
                 login_refused: false,
                 qps: None,
+                grants: None,
             };
             polls.push(match tokio::time::timeout_at(deadline, &mut task).await {
                 Ok(Ok(p)) => p,

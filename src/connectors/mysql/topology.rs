@@ -4,8 +4,9 @@
 
 use super::gtid;
 use super::reading::Reading;
-use crate::model::mysql::{MysqlServer, MysqlSnapshot};
+use crate::model::mysql::{Grants, MysqlFlavor, MysqlServer, MysqlSnapshot};
 use crate::model::snapshot::{DbRole, Sample};
+use std::collections::HashMap;
 
 /// One server as one poll saw it.
 pub struct ServerPoll {
@@ -17,6 +18,8 @@ pub struct ServerPoll {
     /// The server refused the login (as opposed to not answering).
     pub login_refused: bool,
     pub qps: Option<f64>,
+    /// The login user's privileges on this server, when `SHOW GRANTS` answered.
+    pub grants: Option<Grants>,
 }
 
 /// What the connector remembers between polls.
@@ -24,6 +27,65 @@ pub struct ServerPoll {
 pub struct Memory {
     /// The reference source's position at its last answer.
     pub last_source_position: Option<String>,
+    /// Per server: the role it had at its last answer, kept while it does not answer.
+    pub last_roles: HashMap<String, DbRole>,
+}
+
+/// What a writable server has written: MariaDB's binlog position (its own writes and, with
+/// `log_slave_updates`, what it replicated), MySQL's executed set.
+fn written_position(s: &MysqlServer) -> Option<&str> {
+    match s.flavor {
+        MysqlFlavor::MariaDb => s.gtid_binlog_pos.as_deref(),
+        MysqlFlavor::MySql => s.gtid_executed.as_deref(),
+    }
+    .or_else(|| s.applied_position())
+}
+
+/// With several writable servers, the one that stays is the newest by replication position:
+/// the one lacking the fewest transactions the others hold. Returns it (`None` when positions
+/// cannot tell: equal, or not comparable) and, per writable server, how far it is behind it.
+fn newest_writable(servers: &[MysqlServer], writable: &[usize]) -> (Option<usize>, Vec<u64>) {
+    let behind_of = |i: usize, j: usize| -> Option<u64> {
+        let (a, b) = (&servers[i], &servers[j]);
+        gtid::missing(a.flavor, written_position(b)?, written_position(a)?).map(|g| g.transactions)
+    };
+    // Per writable server: what it lacks from all the others together (None: unknown).
+    let lacks: Vec<Option<u64>> = writable
+        .iter()
+        .map(|&i| {
+            writable
+                .iter()
+                .filter(|&&j| j != i)
+                .map(|&j| behind_of(i, j))
+                .sum::<Option<u64>>()
+        })
+        .collect();
+    let Some(known) = lacks.iter().copied().collect::<Option<Vec<u64>>>() else {
+        return (None, Vec::new());
+    };
+    let least = known.iter().copied().min().unwrap_or(0);
+    let newest: Vec<usize> = writable
+        .iter()
+        .zip(&known)
+        .filter(|(_, n)| **n == least)
+        .map(|(i, _)| *i)
+        .collect();
+    match newest[..] {
+        [one] => {
+            let behind = writable
+                .iter()
+                .map(|&i| {
+                    if i == one {
+                        0
+                    } else {
+                        behind_of(i, one).unwrap_or(0)
+                    }
+                })
+                .collect();
+            (Some(one), behind)
+        }
+        _ => (None, Vec::new()),
+    }
 }
 
 pub fn assemble(
@@ -33,19 +95,39 @@ pub fn assemble(
     max_failover_lag_seconds: u64,
 ) -> (MysqlSnapshot, Vec<Sample>) {
     let mut servers: Vec<MysqlServer> = polls.iter().map(server).collect();
-    // The reference source: writable without a replica configuration, the profile's primary
-    // first. Every other writable server is a second one.
-    let reference = servers
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.writable() && s.replica.is_none())
-        .min_by_key(|(_, s)| s.profile_role != DbRole::Primary)
-        .map(|(i, _)| i);
-    let writable = servers.iter().filter(|s| s.writable()).count();
-    for (i, s) in servers.iter_mut().enumerate() {
-        s.second_writable = s.writable() && writable > 1 && Some(i) != reference;
+    for s in &mut servers {
+        if s.reachable {
+            memory.last_roles.insert(s.name.clone(), s.role);
+        } else if let Some(role) = memory.last_roles.get(&s.name) {
+            s.role = *role;
+            s.role_seen = true;
+        }
     }
-    if let Some(pos) = reference.and_then(|i| servers[i].applied_position()) {
+    // The reference source: the only writable server, or among several the newest by
+    // replication position (never the profile's order: the stale one is what to fence).
+    // Every other writable server is a second one; all of them when positions cannot tell.
+    let writable: Vec<usize> = (0..servers.len())
+        .filter(|&i| servers[i].writable())
+        .collect();
+    let reference = match writable[..] {
+        [] => None,
+        [one] => Some(one),
+        _ => {
+            let (newest, behind) = newest_writable(&servers, &writable);
+            for (k, &i) in writable.iter().enumerate() {
+                let s = &mut servers[i];
+                s.second_writable = Some(i) != newest;
+                if newest.is_some() && s.second_writable {
+                    s.behind_newest = behind.get(k).copied();
+                }
+            }
+            newest
+        }
+    };
+    if let Some(pos) = reference
+        .filter(|&i| servers[i].replica.is_none())
+        .and_then(|i| servers[i].applied_position())
+    {
         memory.last_source_position = Some(pos.to_string());
     }
     let source_position = memory.last_source_position.clone();
@@ -98,12 +180,14 @@ fn server(p: &ServerPoll) -> MysqlServer {
         user: p.user.clone(),
         role: p.profile_role,
         profile_role: p.profile_role,
+        grants: p.grants.clone(),
         ..MysqlServer::default()
     };
     match &p.result {
         Err(e) => s.error = Some(e.clone()),
         Ok(r) => {
             s.reachable = true;
+            s.role_seen = true;
             s.flavor = r.flavor;
             s.version = Some(r.version.clone());
             s.server_id = r.server_id;
@@ -167,6 +251,7 @@ mod tests {
             result,
             login_refused: false,
             qps: Some(5.0),
+            grants: None,
         }
     }
 
@@ -214,15 +299,64 @@ mod tests {
     }
 
     #[test]
-    fn a_writable_replica_is_a_second_writable_server() {
+    fn the_second_writable_server_is_the_one_behind_by_gtid_not_by_profile_order() {
         let polls = [
-            poll("p", DbRole::Primary, Ok(maria(false, "0-1-2", None))),
+            poll("p", DbRole::Primary, Ok(maria(false, "0-1-5", None))),
             poll("r", DbRole::Replica, Ok(maria(false, "0-1-2", None))),
         ];
         let (db, _) = assemble("c", &polls, &mut Memory::default(), 5);
         assert!(!db.servers[0].second_writable);
         assert!(db.servers[1].second_writable);
+        assert_eq!(db.servers[1].behind_newest, Some(3));
         assert!(db.topology_line().contains("SECOND WRITABLE SERVER"));
+        // The profile's replica was promoted and wrote on; the old primary came back behind.
+        let polls = [
+            poll("p", DbRole::Primary, Ok(maria(false, "0-1-5", None))),
+            poll("r", DbRole::Replica, Ok(maria(false, "0-2-9", None))),
+        ];
+        let (db, _) = assemble("c", &polls, &mut Memory::default(), 5);
+        assert!(db.servers[0].second_writable, "{db:#?}");
+        assert_eq!(db.servers[0].behind_newest, Some(4));
+        assert!(!db.servers[1].second_writable);
+        // Equal positions tell nothing: both are named.
+        let polls = [
+            poll("p", DbRole::Primary, Ok(maria(false, "0-1-2", None))),
+            poll("r", DbRole::Replica, Ok(maria(false, "0-1-2", None))),
+        ];
+        let (db, _) = assemble("c", &polls, &mut Memory::default(), 5);
+        assert!(db.servers.iter().all(|s| s.second_writable));
+    }
+
+    #[test]
+    fn an_unreachable_server_keeps_its_last_seen_role() {
+        let mut memory = Memory::default();
+        let polls = [
+            poll("p", DbRole::Replica, Ok(maria(false, "0-1-5", None))),
+            poll(
+                "r",
+                DbRole::Replica,
+                Ok(maria(true, "0-1-5", Some(("0-1-5", "0-1-5", true)))),
+            ),
+        ];
+        assemble("c", &polls, &mut memory, 5);
+        let polls = [
+            poll("p", DbRole::Replica, Err("connection refused".into())),
+            poll(
+                "r",
+                DbRole::Replica,
+                Ok(maria(true, "0-1-5", Some(("0-1-5", "0-1-5", true)))),
+            ),
+            poll("n", DbRole::Replica, Err("connection refused".into())),
+        ];
+        let (db, _) = assemble("c", &polls, &mut memory, 5);
+        assert_eq!(db.servers[0].role_text(), "primary, unreachable");
+        assert_eq!(db.servers[2].role_text(), "unreachable (profile: replica)");
+        let line = db.topology_line();
+        assert!(
+            line.starts_with("source p (primary, unreachable), no writable source answers -> r"),
+            "{line}"
+        );
+        assert!(line.ends_with(", n unreachable"), "{line}");
     }
 
     #[test]

@@ -12,16 +12,18 @@
 
 pub mod dsn;
 mod errors;
+mod promote;
 pub mod reading;
 pub(crate) mod tls;
 pub mod topology;
+
+pub use promote::PROMOTE_WAIT_SECONDS;
 
 use super::{Connector, ConnectorError, PollOutput};
 use crate::model::action::Action;
 use crate::model::clock::BoxFuture;
 use crate::model::endpoint::{Area, EndpointInfo};
 use crate::model::snapshot::{DbRole, Snapshot};
-use crate::model::units::format_lsn;
 use crate::profiles::{PostgresEndpoint, SecretError, SecretRef};
 use dsn::Dsn;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -30,8 +32,6 @@ use tokio_postgres::{Client, SimpleQueryMessage};
 
 /// How long one server may take to connect or to answer the poll query.
 pub const SERVER_TIMEOUT: Duration = Duration::from_secs(4);
-/// `pg_promote(wait_seconds => …)`.
-pub const PROMOTE_WAIT_SECONDS: u32 = 60;
 
 /// Reads a keyring entry (blocking; the connector calls it on the blocking pool).
 pub type SecretLookup = Arc<dyn Fn(&SecretRef) -> Result<String, SecretError> + Send + Sync>;
@@ -46,6 +46,9 @@ struct Server {
     /// A read of this server still running from an earlier poll (a slow or paused server):
     /// when it started, and the task. Polls don't wait for it beyond [`MEMBER_WAIT`].
     inflight: Mutex<Option<(Instant, tokio::task::JoinHandle<topology::ServerPoll>)>>,
+    /// The outcome of its last finished read: what is shown while a newer read is still
+    /// within its time-out. `None` until a read has finished.
+    last: Mutex<Option<Result<reading::Reading, String>>>,
 }
 
 impl Server {
@@ -64,6 +67,7 @@ impl Server {
                 .unwrap_or_default(),
             result,
             tps,
+            slow: None,
         }
     }
 }
@@ -72,6 +76,9 @@ impl Server {
 /// answering (its read goes on in the background, up to [`SERVER_TIMEOUT`]): one slow or paused
 /// member must not slow the refresh of the others.
 pub const MEMBER_WAIT: Duration = Duration::from_millis(750);
+/// Beyond a server's own time-out, how long a poll gives its read to report that time-out
+/// itself (its error says more than "no answer").
+const TIMEOUT_MARGIN: Duration = Duration::from_millis(250);
 
 pub struct PostgresConnector {
     inner: Arc<Inner>,
@@ -120,6 +127,7 @@ impl Inner {
                 client: tokio::sync::Mutex::new(None),
                 last_xacts: Mutex::new(None),
                 inflight: Mutex::new(None),
+                last: Mutex::new(None),
             }));
         };
         add(&endpoint.primary_dsn, DbRole::Primary, 0);
@@ -323,44 +331,99 @@ impl Inner {
         server.poll_result(result, tps)
     }
 
-    /// Every server read concurrently, each in a task of its own; a server that has not
-    /// answered within [`MEMBER_WAIT`] is reported as not answering (yet) while its read goes
-    /// on, and the next poll picks up its result.
-    async fn poll_all(self: &Arc<Self>, record_rates: bool) -> Result<PollOutput, ConnectorError> {
-        let deadline = tokio::time::Instant::now() + MEMBER_WAIT;
+    /// Every server read concurrently, each in a task of its own, all started before any is
+    /// waited for. A server is named unreachable only when its read failed or did not finish
+    /// within its own time-out ([`SERVER_TIMEOUT`]): a server that has never answered is
+    /// waited for that long; one that answered before is waited for [`MEMBER_WAIT`] and, while
+    /// its read goes on within its time-out, shown with its previous answer marked slow (one
+    /// slow member must not slow the refresh of the others). The next poll picks up a read
+    /// that is still running. `fresh` (the re-check before a write) waits for every server's
+    /// own outcome: a previous answer is never passed off as the current state there.
+    async fn poll_all(
+        self: &Arc<Self>,
+        record_rates: bool,
+        fresh: bool,
+    ) -> Result<PollOutput, ConnectorError> {
+        let poll_start = tokio::time::Instant::now();
+        let running: Vec<_> = self
+            .servers
+            .iter()
+            .map(|server| {
+                let running = server
+                    .inflight
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take();
+                running.unwrap_or_else(|| {
+                    let inner = Arc::clone(self);
+                    let s = Arc::clone(server);
+                    let task =
+                        tokio::spawn(async move { inner.poll_server(&s, record_rates).await });
+                    (Instant::now(), task)
+                })
+            })
+            .collect();
         let mut polls: Vec<topology::ServerPoll> = Vec::with_capacity(self.servers.len());
-        for server in &self.servers {
-            let running = server
-                .inflight
+        for (server, (started, mut task)) in self.servers.iter().zip(running) {
+            let last = server
+                .last
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .take();
-            let (started, mut task) = running.unwrap_or_else(|| {
-                let inner = Arc::clone(self);
-                let s = Arc::clone(server);
-                let task = tokio::spawn(async move { inner.poll_server(&s, record_rates).await });
-                (Instant::now(), task)
-            });
-            match tokio::time::timeout_at(deadline, &mut task).await {
-                Ok(Ok(poll)) => polls.push(poll),
-                Ok(Err(e)) => polls.push(self.not_answering(server, format!("read failed: {e}"))),
+                .clone();
+            let own_deadline =
+                tokio::time::Instant::from_std(started) + SERVER_TIMEOUT + TIMEOUT_MARGIN;
+            let deadline = match last {
+                Some(_) if !fresh => (poll_start + MEMBER_WAIT).min(own_deadline),
+                _ => own_deadline,
+            };
+            let (poll, finished) = match tokio::time::timeout_at(deadline, &mut task).await {
+                Ok(Ok(poll)) => (poll, true),
+                Ok(Err(e)) => (
+                    self.not_answering(server, format!("read failed: {e}")),
+                    true,
+                ),
                 Err(_) => {
-                    let waited = started.elapsed().as_secs_f32();
+                    let waited = started.elapsed();
                     *server
                         .inflight
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner) = Some((started, task));
-                    polls.push(self.not_answering(
-                        server,
-                        format!(
-                            "{} has not answered for {waited:.1} s (slow or paused; still \
-                             waiting, up to {} s)",
-                            server.name,
-                            SERVER_TIMEOUT.as_secs()
+                    let limit = SERVER_TIMEOUT.as_secs();
+                    let poll = match last {
+                        Some(Ok(previous)) if waited < SERVER_TIMEOUT => topology::ServerPoll {
+                            slow: Some(format!(
+                                "no answer for {:.1} s yet (time-out {limit} s): the figures \
+                                 are from its previous answer",
+                                waited.as_secs_f32()
+                            )),
+                            ..server.poll_result(Ok(previous), None)
+                        },
+                        Some(Err(previous)) if waited < SERVER_TIMEOUT => self.not_answering(
+                            server,
+                            format!(
+                                "{previous} (asked again {:.1} s ago, no answer yet)",
+                                waited.as_secs_f32()
+                            ),
                         ),
-                    ));
+                        _ => self.not_answering(
+                            server,
+                            format!(
+                                "{} has not answered for {:.1} s, more than its time-out of \
+                                 {limit} s (slow or paused; still waiting)",
+                                server.name,
+                                waited.as_secs_f32()
+                            ),
+                        ),
+                    };
+                    (poll, false)
                 }
+            };
+            // Only a finished read is an outcome to fall back on.
+            if finished {
+                *server.last.lock().unwrap_or_else(PoisonError::into_inner) =
+                    Some(poll.result.clone());
             }
+            polls.push(poll);
         }
         if polls.iter().all(|p| p.result.is_err()) {
             let reason = polls
@@ -405,80 +468,6 @@ impl Inner {
     fn not_answering(&self, server: &Server, why: String) -> topology::ServerPoll {
         server.poll_result(Err(why), None)
     }
-
-    async fn promote(&self, replica: &str) -> Result<String, ConnectorError> {
-        let server = self
-            .servers
-            .iter()
-            .find(|s| s.name == replica)
-            .ok_or_else(|| {
-                ConnectorError::Failed(format!(
-                    "{replica} is not a server of {} (known: {})",
-                    self.endpoint.name,
-                    self.server_names().join(", ")
-                ))
-            })?;
-        let fail = |e: String| ConnectorError::Failed(format!("{replica}: {e}"));
-        let before = self
-            .query(
-                server,
-                "SELECT pg_is_in_recovery()::text, pg_last_wal_replay_lsn()::text",
-            )
-            .await
-            .map_err(fail)?;
-        let row = first_row(&before).map_err(fail)?;
-        if row.first().map(String::as_str) != Some("true") {
-            return Err(ConnectorError::Conflict(format!(
-                "{replica} is not in recovery: it is already a primary, nothing was done"
-            )));
-        }
-        let replay_before = row.get(1).cloned().unwrap_or_default();
-        let sql = format!(
-            "SELECT pg_promote(wait => true, wait_seconds => {PROMOTE_WAIT_SECONDS})::text"
-        );
-        let promoted = self.query(server, &sql).await.map_err(fail)?;
-        if first_row(&promoted)
-            .map_err(fail)?
-            .first()
-            .map(String::as_str)
-            != Some("true")
-        {
-            return Err(ConnectorError::Failed(format!(
-                "pg_promote on {replica} did not finish within {PROMOTE_WAIT_SECONDS} s; it may still be promoting, check its log"
-            )));
-        }
-        let after = self
-            .query(
-                server,
-                "SELECT pg_current_wal_lsn()::text, \
-                 (('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int)::text",
-            )
-            .await
-            .map_err(fail)?;
-        let row = first_row(&after).map_err(fail)?;
-        let lsn_after = row
-            .first()
-            .and_then(|t| reading::parse_lsn(t))
-            .map_or_else(|| "?".into(), format_lsn);
-        Ok(format!(
-            "pg_promote returned true on {replica}: replay LSN before {replay_before}; now primary at {lsn_after} on timeline {}",
-            row.get(1).map_or("?", String::as_str)
-        ))
-    }
-}
-
-fn first_row(messages: &[SimpleQueryMessage]) -> Result<Vec<String>, String> {
-    messages
-        .iter()
-        .find_map(|m| match m {
-            SimpleQueryMessage::Row(r) => Some(
-                (0..r.len())
-                    .map(|i| r.get(i).unwrap_or("").to_string())
-                    .collect(),
-            ),
-            _ => None,
-        })
-        .ok_or_else(|| "the server returned no row".to_string())
 }
 
 impl Connector for PostgresConnector {
@@ -487,7 +476,7 @@ impl Connector for PostgresConnector {
     }
 
     fn poll(&self) -> BoxFuture<'_, Result<PollOutput, ConnectorError>> {
-        Box::pin(self.inner.poll_all(true))
+        Box::pin(self.inner.poll_all(true, false))
     }
 
     /// Every server of the cluster asked again (one round trip each): which accept writes, the
@@ -499,7 +488,7 @@ impl Connector for PostgresConnector {
         Box::pin(async move {
             match action {
                 Action::PromoteReplica { .. } => {
-                    Ok(Some(self.inner.poll_all(false).await?.snapshot))
+                    Ok(Some(self.inner.poll_all(false, true).await?.snapshot))
                 }
                 _ => Ok(None),
             }

@@ -12,8 +12,7 @@ SELECT pg_is_in_recovery()::text,
   pg_last_wal_replay_lsn()::text,
   CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused()::text END,
   (extract(epoch FROM pg_last_xact_replay_timestamp()) * 1000)::bigint::text,
-  CASE WHEN pg_is_in_recovery()
-    THEN (SELECT timeline_id FROM pg_control_checkpoint())::text
+  CASE WHEN pg_is_in_recovery() THEN NULL
     ELSE (('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int)::text END,
   (SELECT status || ' from ' || coalesce(sender_host, '?') || ':' || coalesce(sender_port::text, '?')
      FROM pg_stat_wal_receiver),
@@ -46,7 +45,8 @@ pub struct Reading {
     pub replay_lsn: Option<u64>,
     pub replay_paused: bool,
     pub last_replay_ms: Option<i64>,
-    pub timeline: u32,
+    /// See [`crate::model::snapshot::DbServer::timeline`].
+    pub timeline: Option<u32>,
     pub wal_receiver: Option<String>,
     pub connections: u32,
     pub max_connections: u32,
@@ -94,6 +94,18 @@ fn result_sets(messages: &[SimpleQueryMessage]) -> Vec<Vec<&tokio_postgres::Simp
     sets
 }
 
+/// A primary's timeline from its current WAL file name; a replica's from its WAL receiver
+/// (`received_tli`), and unknown while no receiver runs: the last restartpoint's timeline
+/// (`pg_control_checkpoint()`) stays behind after a promotion upstream, so it is never shown
+/// as the current one.
+fn timeline(in_recovery: bool, primary: Option<&str>, receiver: Option<&str>) -> Option<u32> {
+    if in_recovery {
+        num(receiver).filter(|t| *t > 0)
+    } else {
+        num(primary)
+    }
+}
+
 pub fn parse(messages: &[SimpleQueryMessage]) -> Result<Reading, String> {
     let sets = result_sets(messages);
     let row = sets
@@ -102,7 +114,6 @@ pub fn parse(messages: &[SimpleQueryMessage]) -> Result<Reading, String> {
         .ok_or("the server returned no status row")?;
     let g = |i: usize| row.get(i);
     let in_recovery = g(0) == Some("true");
-    let receiver_tli: Option<u32> = num(g(8));
     let mut reading = Reading {
         in_recovery,
         current_lsn: lsn(g(1)),
@@ -110,12 +121,7 @@ pub fn parse(messages: &[SimpleQueryMessage]) -> Result<Reading, String> {
         replay_lsn: lsn(g(3)),
         replay_paused: g(4) == Some("true"),
         last_replay_ms: num(g(5)),
-        // A streaming replica's receiver knows the newest timeline before a restartpoint does.
-        timeline: match (in_recovery, receiver_tli, num::<u32>(g(6))) {
-            (true, Some(r), Some(c)) => r.max(c),
-            (_, _, Some(c)) => c,
-            (_, r, None) => r.unwrap_or(0),
-        },
+        timeline: timeline(in_recovery, g(6), g(8)),
         wal_receiver: text(g(7)),
         connections: num(g(9)).unwrap_or(0),
         max_connections: num(g(10)).unwrap_or(0),
@@ -162,6 +168,14 @@ pub fn parse(messages: &[SimpleQueryMessage]) -> Result<Reading, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_replica_timeline_comes_from_its_wal_receiver_or_is_unknown() {
+        assert_eq!(timeline(false, Some("3"), None), Some(3));
+        assert_eq!(timeline(true, None, Some("4")), Some(4));
+        assert_eq!(timeline(true, None, None), None, "no receiver: unknown");
+        assert_eq!(timeline(true, Some("1"), None), None);
+    }
 
     #[test]
     fn lsn_notation() {

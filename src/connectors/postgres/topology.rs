@@ -16,6 +16,9 @@ pub struct ServerPoll {
     pub result: Result<Reading, String>,
     /// Transactions per second since the previous poll, when there was one.
     pub tps: Option<f64>,
+    /// `result` is the server's previous answer: this poll's read is still running within its
+    /// time-out, for the reason given.
+    pub slow: Option<String>,
 }
 
 /// What the connector remembers between polls.
@@ -24,6 +27,8 @@ pub struct Memory {
     pub last_primary_lsn: Option<u64>,
     /// Per server: the timeline it was on when last seen in recovery.
     pub recovery_timelines: HashMap<String, u32>,
+    /// Per server: the role it had at its last answer, kept while it does not answer.
+    pub last_roles: HashMap<String, DbRole>,
 }
 
 pub fn assemble(
@@ -33,17 +38,25 @@ pub fn assemble(
     max_failover_lag_bytes: u64,
     now_ms: i64,
 ) -> (DatabaseSnapshot, Vec<Sample>) {
-    // The reference primary: the profile's primary if it accepts writes, else any server that
-    // does (after a failover), else the last position seen.
+    // The reference primary: the one that accepts writes; among several, the one on the
+    // newest timeline (a promotion always starts a new one; the older primary is the stale one
+    // to fence, whatever the profile's order); else the last position seen.
     let writers: Vec<&ServerPoll> = polls
         .iter()
         .filter(|p| matches!(&p.result, Ok(r) if !r.in_recovery))
         .collect();
-    let reference = writers
-        .iter()
-        .find(|p| p.profile_role == DbRole::Primary)
-        .or_else(|| writers.first())
-        .copied();
+    let newest = newest_writer(&writers);
+    let reference = match writers[..] {
+        [one] => Some(one),
+        _ => newest,
+    }
+    .or_else(|| {
+        writers
+            .iter()
+            .find(|p| p.profile_role == DbRole::Primary)
+            .or_else(|| writers.first())
+            .copied()
+    });
     let reference_lsn = reference
         .and_then(|p| p.result.as_ref().ok())
         .and_then(|r| r.current_lsn);
@@ -69,18 +82,29 @@ pub fn assemble(
             ..DbServer::default()
         };
         match &p.result {
-            Err(e) => s.error = Some(e.clone()),
+            Err(e) => {
+                s.error = Some(e.clone());
+                if let Some(role) = memory.last_roles.get(&p.name) {
+                    s.role = *role;
+                    s.role_seen = true;
+                }
+            }
             Ok(r) => {
                 s.reachable = true;
+                s.role_seen = true;
+                s.slow.clone_from(&p.slow);
                 s.in_recovery = r.in_recovery;
                 s.role = if r.in_recovery {
                     DbRole::Replica
                 } else {
                     DbRole::Primary
                 };
+                memory.last_roles.insert(p.name.clone(), s.role);
                 s.timeline = r.timeline;
-                if r.in_recovery {
-                    memory.recovery_timelines.insert(p.name.clone(), r.timeline);
+                if r.in_recovery
+                    && let Some(tl) = r.timeline
+                {
+                    memory.recovery_timelines.insert(p.name.clone(), tl);
                 }
                 s.recovery_timeline = memory.recovery_timelines.get(&p.name).copied();
                 s.connections = r.connections;
@@ -90,8 +114,9 @@ pub fn assemble(
                 s.version = Some(r.version.clone());
                 s.data_directory.clone_from(&r.data_directory);
                 s.slots.clone_from(&r.slots);
+                // Every writer but the newest; all of them when timelines cannot tell.
                 s.second_primary =
-                    !r.in_recovery && writers.len() > 1 && p.profile_role == DbRole::Replica;
+                    !r.in_recovery && writers.len() > 1 && newest.is_none_or(|n| n.name != p.name);
                 if r.in_recovery {
                     s.lsn = r.replay_lsn.unwrap_or(0);
                     s.receive_lsn = r.receive_lsn;
@@ -103,6 +128,11 @@ pub fn assemble(
                     s.lag_seconds = Some(lag_seconds(r, s.replication.as_ref(), now_ms));
                 } else {
                     s.lsn = r.current_lsn.unwrap_or(0);
+                }
+                // A previous answer shown while this poll's read runs is not plotted again.
+                if p.slow.is_some() {
+                    servers.push(s);
+                    continue;
                 }
                 if let Some(tps) = p.tps {
                     samples.push(Sample::new(&target, "tps", tps));
@@ -132,6 +162,21 @@ pub fn assemble(
         max_failover_lag_bytes: Some(max_failover_lag_bytes),
     };
     (snapshot, samples)
+}
+
+/// Among several servers accepting writes, the only one on the highest timeline; `None` when
+/// timelines cannot tell (equal, or unknown).
+fn newest_writer<'a>(writers: &[&'a ServerPoll]) -> Option<&'a ServerPoll> {
+    let timeline = |p: &ServerPoll| p.result.as_ref().ok().and_then(|r| r.timeline);
+    let top = writers.iter().filter_map(|p| timeline(p)).max()?;
+    match writers
+        .iter()
+        .filter(|p| timeline(p) == Some(top))
+        .collect::<Vec<_>>()[..]
+    {
+        [one] => Some(*one),
+        _ => None,
+    }
 }
 
 /// Seconds behind: the larger of the primary's `replay_lag` and, on the replica, the age of the
@@ -229,7 +274,7 @@ mod tests {
             current_lsn: (!in_recovery).then_some(lsn),
             replay_lsn: in_recovery.then_some(lsn),
             receive_lsn: in_recovery.then_some(lsn),
-            timeline: 1,
+            timeline: Some(1),
             max_connections: 100,
             ..Reading::default()
         }
@@ -242,6 +287,7 @@ mod tests {
             host: "127.0.0.1".into(),
             result,
             tps: None,
+            slow: None,
         }
     }
 
@@ -266,6 +312,29 @@ mod tests {
     }
 
     #[test]
+    fn a_crashed_primary_keeps_its_role_and_a_never_seen_server_says_so() {
+        let mut memory = Memory::default();
+        // The profile lists "p" as a replica: it was promoted, then crashed.
+        let polls = [
+            poll("p", DbRole::Replica, Ok(reading(false, 5000))),
+            poll("r", DbRole::Primary, Ok(reading(true, 5000))),
+        ];
+        assemble("c", &polls, &mut memory, 1 << 20, 0);
+        let polls = [
+            poll("p", DbRole::Replica, Err("connection refused".into())),
+            poll("r", DbRole::Primary, Ok(reading(true, 5000))),
+            poll("n", DbRole::Replica, Err("connection refused".into())),
+        ];
+        let (db, _) = assemble("c", &polls, &mut memory, 1 << 20, 0);
+        assert_eq!(db.servers[0].role_text(), "primary, unreachable");
+        assert_eq!(db.servers[2].role_text(), "unreachable (profile: replica)");
+        assert_eq!(
+            db.topology_line(),
+            "no primary answers, primary p unreachable -> r lag 0 B, n unreachable"
+        );
+    }
+
+    #[test]
     fn a_replica_that_accepts_writes_is_a_second_primary_and_unknown_rows_are_listed() {
         let mut primary = reading(false, 9000);
         primary.replication = vec![
@@ -280,10 +349,14 @@ mod tests {
                 ..ReplicationStat::default()
             },
         ];
+        let mut stale = reading(false, 100);
+        stale.timeline = Some(1);
+        let mut newer = primary;
+        newer.timeline = Some(2);
         let polls = [
-            poll("p", DbRole::Primary, Ok(primary)),
+            poll("p", DbRole::Primary, Ok(newer)),
             poll("r1", DbRole::Replica, Ok(reading(true, 9000))),
-            poll("r2", DbRole::Replica, Ok(reading(false, 100))),
+            poll("r2", DbRole::Replica, Ok(stale.clone())),
         ];
         let (db, _) = assemble("c", &polls, &mut Memory::default(), 1 << 20, 0);
         assert!(db.servers[2].second_primary);
@@ -298,5 +371,22 @@ mod tests {
         );
         assert_eq!(db.seen_by_primary.len(), 1);
         assert_eq!(db.seen_by_primary[0].application_name, "stranger");
+        // By timeline, not by the profile's order: the profile's primary on the older one is
+        // the stale one.
+        let mut promoted = reading(false, 200);
+        promoted.timeline = Some(2);
+        let polls = [
+            poll("p", DbRole::Primary, Ok(stale.clone())),
+            poll("r2", DbRole::Replica, Ok(promoted)),
+        ];
+        let (db, _) = assemble("c", &polls, &mut Memory::default(), 1 << 20, 0);
+        assert!(db.servers[0].second_primary && !db.servers[1].second_primary);
+        // Equal timelines tell nothing: both are named.
+        let polls = [
+            poll("p", DbRole::Primary, Ok(stale.clone())),
+            poll("r2", DbRole::Replica, Ok(stale)),
+        ];
+        let (db, _) = assemble("c", &polls, &mut Memory::default(), 1 << 20, 0);
+        assert!(db.servers.iter().all(|s| s.second_primary));
     }
 }
