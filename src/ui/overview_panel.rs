@@ -55,6 +55,9 @@ pub fn overview_plots(app: &ScaleboardApp) -> Vec<OverviewPlot> {
                 .collect()
         };
     if has(Area::Workloads) {
+        // No workload has ever been seen: no totals to draw, one line instead.
+        let never = app.overview.totals.all.workloads == 0
+            && !app.store.contains(&SeriesKey::new(FLEET_TARGET, "desired"));
         plots.push(OverviewPlot {
             id: "ov_fleet",
             title: format!(
@@ -62,15 +65,25 @@ pub fn overview_plots(app: &ScaleboardApp) -> Vec<OverviewPlot> {
                 app.overview.totals.all.workloads
             ),
             unit: "count",
-            lines: vec![
-                (SeriesKey::new(FLEET_TARGET, "desired"), "desired".into()),
-                (SeriesKey::new(FLEET_TARGET, "ready"), "ready".into()),
-                (
-                    SeriesKey::new(FLEET_TARGET, "not_ready"),
-                    "not ready".into(),
-                ),
-            ],
-            note: None,
+            lines: if never {
+                Vec::new()
+            } else {
+                vec![
+                    (SeriesKey::new(FLEET_TARGET, "desired"), "desired".into()),
+                    (SeriesKey::new(FLEET_TARGET, "ready"), "ready".into()),
+                    (
+                        SeriesKey::new(FLEET_TARGET, "not_ready"),
+                        "not ready".into(),
+                    ),
+                ]
+            },
+            note: never.then(|| {
+                why_empty(
+                    app,
+                    Area::Workloads,
+                    "No replicas to plot: no workload in view",
+                )
+            }),
         });
         // Ranked by readiness: their ready count (the desired one is in the label); by change:
         // the replica count that changed.
@@ -79,9 +92,11 @@ pub fn overview_plots(app: &ScaleboardApp) -> Vec<OverviewPlot> {
             _ => ("Ready replicas", "ready"),
         };
         let cpu_note = cpu_note(app);
+        let no_workloads = app.overview.totals.all.workloads == 0;
         let lines = ranked(&app.overview.by_rank, metric);
         let note = match app.view.overview_rank {
             _ if !lines.is_empty() => None,
+            _ if no_workloads => Some(why_empty(app, Area::Workloads, "No workload to rank")),
             Rank::NotReady => Some("Every replica is ready: no workload to rank.".to_owned()),
             Rank::FurthestFromDesired => {
                 Some("Every workload is at its desired count: none to rank.".to_owned())
@@ -98,12 +113,18 @@ pub fn overview_plots(app: &ScaleboardApp) -> Vec<OverviewPlot> {
             lines,
             note,
         });
+        let lines = ranked(&app.overview.by_cpu, "cpu_percent");
+        let note = if lines.is_empty() && no_workloads {
+            Some(why_empty(app, Area::Workloads, "No CPU to plot"))
+        } else {
+            cpu_note
+        };
         plots.push(OverviewPlot {
             id: "ov_cpu",
             title: format!("CPU per replica: top {TOP}"),
             unit: "% of request",
-            lines: ranked(&app.overview.by_cpu, "cpu_percent"),
-            note: cpu_note,
+            lines,
+            note,
         });
     }
     if has(Area::Databases) {
@@ -140,7 +161,11 @@ pub fn overview_plots(app: &ScaleboardApp) -> Vec<OverviewPlot> {
         });
         let lines = worst(lag.into_iter().chain(patroni).collect());
         let note = lines.is_empty().then(|| {
-            "No PostgreSQL or Patroni replica in view: no lag in bytes to plot.".to_owned()
+            why_empty(
+                app,
+                Area::Databases,
+                "No replication lag to plot: no PostgreSQL or Patroni replica in view",
+            )
         });
         plots.push(OverviewPlot {
             id: "ov_lag",
@@ -166,7 +191,11 @@ pub fn overview_plots(app: &ScaleboardApp) -> Vec<OverviewPlot> {
             .collect();
         let lines = worst(hit);
         let note = lines.is_empty().then(|| {
-            "No cache server in view (Redis used only as a queue store is not a cache).".to_owned()
+            why_empty(
+                app,
+                Area::Cache,
+                "No hit ratio to plot: no cache server in view (a Redis used only for queues has none)",
+            )
         });
         plots.push(OverviewPlot {
             id: "ov_hit",
@@ -190,9 +219,13 @@ pub fn overview_plots(app: &ScaleboardApp) -> Vec<OverviewPlot> {
             })
             .collect();
         let lines = worst(depth);
-        let note = lines
-            .is_empty()
-            .then(|| "No queue in view yet: nothing to plot.".to_owned());
+        let note = lines.is_empty().then(|| {
+            why_empty(
+                app,
+                Area::Queues,
+                "No queue depth to plot: no queue in view",
+            )
+        });
         plots.push(OverviewPlot {
             id: "ov_depth",
             title: "Queue depth, deepest".into(),
@@ -213,9 +246,13 @@ pub fn overview_plots(app: &ScaleboardApp) -> Vec<OverviewPlot> {
             })
             .collect();
         let lines = worst(p95);
-        let note = lines
-            .is_empty()
-            .then(|| "No health check in view yet: nothing to plot.".to_owned());
+        let note = lines.is_empty().then(|| {
+            why_empty(
+                app,
+                Area::Health,
+                "No latency to plot: no health check in view",
+            )
+        });
         plots.push(OverviewPlot {
             id: "ov_p95",
             title: "p95 latency, slowest".into(),
@@ -225,6 +262,27 @@ pub fn overview_plots(app: &ScaleboardApp) -> Vec<OverviewPlot> {
         });
     }
     plots
+}
+
+/// Why a plot of `area` has nothing to draw: the area's endpoints that are not answering, by
+/// name, else `otherwise` ("No queue depth to plot: no queue in view").
+fn why_empty(app: &ScaleboardApp, area: Area, otherwise: &str) -> String {
+    use crate::health::HealthState;
+    let silent: Vec<&str> = app
+        .fleet
+        .in_area(area)
+        .filter(|e| e.snapshot.is_none() || e.health.state == HealthState::Down)
+        .map(|e| e.info.id.as_str())
+        .collect();
+    if silent.is_empty() {
+        return format!("{otherwise}.");
+    }
+    let what = otherwise.split(':').next().unwrap_or(otherwise);
+    format!(
+        "{what}: {} {} not answering.",
+        silent.join(", "),
+        if silent.len() == 1 { "is" } else { "are" }
+    )
 }
 
 /// Why the CPU plot lacks some or all of the fleet: the contexts where metrics-server is not

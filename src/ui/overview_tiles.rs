@@ -79,12 +79,13 @@ struct Tile {
     problem: Option<String>,
 }
 
-/// Narrowest tile, outer width in points: five fit side by side from about 1,100 px of panel.
-const TILE_MIN_WIDTH: f32 = 170.0;
+/// Narrowest tile, outer width in points: five fit side by side in a 1,024 px window.
+const TILE_MIN_WIDTH: f32 = 160.0;
 
 /// The tiles of the areas that have an endpoint, in rows of equal-width tiles that always fit
-/// the panel's width (as many per row as fit, at least one); every line of a tile is cut with
-/// "…" at the tile's edge, its full text on hover, so a long reason never pushes a tile off.
+/// the panel's width (as many per row as fit, at least one). The short summary wraps inside its
+/// tile; the status lines (problem, reason) are cut with "…" at the tile's edge, whole on hover,
+/// so a long reason never pushes a tile off.
 pub(super) fn tiles_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     let tiles: Vec<Tile> = tiles(app)
         .into_iter()
@@ -211,7 +212,7 @@ fn tile_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, tile: Tile, width: f32) {
             if health.is_none() {
                 tile_line(ui, egui::RichText::new("no endpoint").weak());
             } else {
-                tile_line(ui, summary);
+                ui.add(egui::Label::new(summary).wrap());
             }
             if let Some((severity, n)) = alerts {
                 let text = egui::RichText::new(format!(
