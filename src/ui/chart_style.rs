@@ -38,7 +38,7 @@ pub fn y_tick_label(value: f64, step: f64) -> String {
 /// 60. egui_plot's default steps are powers of ten only, so an axis running to 90,000 on a
 /// 140-point plot had lines every 10,000 (too close for labels) and none at 100,000: only "0"
 /// was labelled.
-pub fn nice_y_steps(input: egui_plot::GridInput) -> [f64; 3] {
+pub fn nice_y_steps(input: &egui_plot::GridInput) -> [f64; 3] {
     // `base_step_size` is the value of the plot's minimum grid spacing (8 points).
     let base = input.base_step_size.abs();
     let span = (input.bounds.1 - input.bounds.0).abs();
@@ -184,18 +184,18 @@ mod tests {
         };
         // 0..90,000 on 140 points: labelled every 20,000 (31 points apart), not only at 0.
         assert_eq!(
-            nice_y_steps(input(90_000.0, 140.0)),
+            nice_y_steps(&input(90_000.0, 140.0)),
             [10_000.0, 20_000.0, 50_000.0]
         );
         // 0..3.3e9 on 140 points.
-        assert_eq!(nice_y_steps(input(3.3e9, 140.0)), [2e8, 1e9, 2e9]);
+        assert_eq!(nice_y_steps(&input(3.3e9, 140.0)), [2e8, 1e9, 2e9]);
         for (top, height) in [
             (0.9, 140.0),
             (88_000.0, 150.0),
             (1.1e12, 340.0),
             (7.0, 140.0),
         ] {
-            let steps = nice_y_steps(input(top, height));
+            let steps = nice_y_steps(&input(top, height));
             // The labelled step is at least 30 points apart and at most 75: two labels fit.
             let apart = steps[1] / top * height;
             assert!((30.0..=75.0).contains(&apart), "{top}: {steps:?} {apart}");
@@ -205,7 +205,7 @@ mod tests {
             bounds: (0.0, 1e12),
             base_step_size: 0.0,
         };
-        assert!(nice_y_steps(flat).iter().all(|s| *s >= 1e12));
+        assert!(nice_y_steps(&flat).iter().all(|s| *s >= 1e12));
         assert_eq!(nice_at_least(0.3), 0.5);
         assert_eq!(nice_at_least(1.0), 1.0);
         assert_eq!(nice_at_least(1.01), 2.0);

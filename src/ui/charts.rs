@@ -230,7 +230,7 @@ pub fn time_plot_ui(
         .allow_zoom(false)
         .allow_drag(false)
         .y_axis_min_width(44.0)
-        .y_grid_spacer(egui_plot::uniform_grid_spacer(nice_y_steps))
+        .y_grid_spacer(egui_plot::uniform_grid_spacer(|input| nice_y_steps(&input)))
         .y_axis_formatter(|mark, _| y_tick_label(mark.value, mark.step_size))
         .x_axis_formatter(move |mark, _| clock_label(mark.value, end_s))
         .show(ui, |plot_ui| {
