@@ -425,3 +425,27 @@ impl ScaleboardApp {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_metrics_server_notice_names_its_context() {
+        let mut cache = OverviewCache::default();
+        // As the engine forwards the Kubernetes connector's notice: "LABEL: notice".
+        cache.note_notice(
+            "Kubernetes k8s: context arn:aws:eks:eu-west-1:1234:cluster/prod: metrics-server not \
+             installed (the server could not find the requested resource); CPU and memory stay \
+             empty",
+        );
+        cache.note_notice("Kubernetes k8s: context east: watching 3 namespaces");
+        assert_eq!(
+            cache
+                .no_metrics_server
+                .get("arn:aws:eks:eu-west-1:1234:cluster/prod"),
+            Some(&"the server could not find the requested resource".to_owned())
+        );
+        assert_eq!(cache.no_metrics_server.len(), 1);
+    }
+}
