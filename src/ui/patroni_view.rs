@@ -9,7 +9,6 @@ use crate::actions::plan::{format_bytes, format_lsn};
 use crate::app::ScaleboardApp;
 use crate::metrics::SeriesKey;
 use crate::model::patroni::{PatroniMember, PatroniSnapshot};
-use crate::model::snapshot::DbServer;
 
 /// History lines shown (newest first); the snapshot keeps more.
 const HISTORY_SHOWN: usize = 8;
