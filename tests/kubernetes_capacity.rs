@@ -172,6 +172,28 @@ fn a_scale_that_does_not_fit_says_how_many_stay_pending_and_that_no_autoscaler_h
         out.contains("4 would stay Pending (insufficient cpu: each needs 500m, the largest free room is 0); a cluster autoscaler may add nodes for them (Deployment kube-system/cluster-autoscaler)."),
         "{out}"
     );
+    // A managed autoscaler runs out of sight; its status ConfigMap says it is there.
+    let c = cluster(&["node-a", "node-b"]);
+    c.kube.put(&k8s_openapi::api::core::v1::ConfigMap {
+        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            name: Some("cluster-autoscaler-status".into()),
+            namespace: Some("kube-system".into()),
+            ..Default::default()
+        },
+        data: Some(
+            [(
+                "status".to_string(),
+                "Cluster-wide: Health: Healthy".to_string(),
+            )]
+            .into(),
+        ),
+        ..Default::default()
+    });
+    let out = plan_for(&c, 20);
+    assert!(
+        out.contains("a cluster autoscaler may add nodes for them (ConfigMap kube-system/cluster-autoscaler-status)."),
+        "{out}"
+    );
 }
 
 #[test]

@@ -10,12 +10,24 @@ use crate::model::capacity::{
     AutoscalerPresence, CapacityView, ContextCapacity, LimitRangeDefaults, NodeInfo, NodeRoom,
     NodeSelectorRequirement, QuotaRoom, ReplicaNeeds, Taint, TaintEffect, Toleration,
 };
-use k8s_openapi::api::core::v1::{LimitRange, Node, PodSpec, ResourceQuota};
+use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Node, PodSpec, ResourceQuota};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use std::collections::BTreeMap;
 
 /// The words when this user may not list nodes (RBAC): the plan says the fit was not checked.
 pub(super) const NODES_FORBIDDEN: &str = "may not list nodes: fit check unavailable";
+
+/// The ConfigMap the Cluster Autoscaler writes its status to (`--write-status-configmap`, on
+/// by default), also where managed ones (GKE) run on the control plane out of sight.
+const STATUS_CONFIGMAP: &str = "cluster-autoscaler-status";
+
+/// The last answer about the status ConfigMap and when to ask again.
+#[derive(Default)]
+pub(super) struct StatusCheck {
+    next: Option<tokio::time::Instant>,
+    /// Some(true): it exists; Some(false): 404; None: not asked yet or not allowed.
+    seen: Option<bool>,
+}
 
 /// Names a cluster autoscaler's Deployment has in practice (the upstream chart, cloud
 /// add-ons, Karpenter).
@@ -247,6 +259,29 @@ pub(super) fn limit_range(l: &LimitRange) -> Option<LimitRangeDefaults> {
 }
 
 impl ContextWatch {
+    /// Ask for kube-system's `cluster-autoscaler-status` ConfigMap when due (every
+    /// [`RBAC_RECHECK`]): one GET, with the probe's time-out; a refusal leaves it unknown.
+    pub(super) async fn refresh_autoscaler_status(&self) {
+        let now = tokio::time::Instant::now();
+        let due = self
+            .autoscaler_status
+            .lock()
+            .map(|s| s.next.is_none_or(|next| now >= next))
+            .unwrap_or(false);
+        if !due {
+            return;
+        }
+        let api = Api::<ConfigMap>::namespaced(self.client.clone(), "kube-system");
+        let seen = match tokio::time::timeout(PROBE_TIMEOUT, api.get_opt(STATUS_CONFIGMAP)).await {
+            Ok(Ok(found)) => Some(found.is_some()),
+            Ok(Err(_)) | Err(_) => None,
+        };
+        if let Ok(mut s) = self.autoscaler_status.lock() {
+            s.seen = seen;
+            s.next = Some(now + RBAC_RECHECK);
+        }
+    }
+
     /// This context's capacity from the caches, and what each of its workloads' replicas need.
     pub(super) fn capacity(
         &self,
@@ -360,9 +395,13 @@ impl ContextWatch {
         Ok(infos)
     }
 
-    /// A cluster autoscaler's Deployment in kube-system, looked for in the Deployment cache;
-    /// unknown when that cache does not cover kube-system.
+    /// A cluster autoscaler: its status ConfigMap, else its Deployment in kube-system (looked
+    /// for in the Deployment cache); unknown when that cache does not cover kube-system.
     fn autoscaler_presence(&self) -> AutoscalerPresence {
+        let status = self.autoscaler_status.lock().ok().and_then(|s| s.seen);
+        if status == Some(true) {
+            return AutoscalerPresence::Seen(format!("ConfigMap kube-system/{STATUS_CONFIGMAP}"));
+        }
         let state = self.deployments.state();
         let covers = state.fell_back.is_none()
             && (state.scopes.contains_key(&None)
