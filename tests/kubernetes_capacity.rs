@@ -50,6 +50,14 @@ fn web(kube: &FakeKube, replicas: i32, cpu: Option<&str>, memory: Option<&str>) 
 /// `scaleboard scale --profile cap prod/shop/deployment/web N`, not confirmed: the plan as
 /// printed, with its guards.
 fn plan_text(c: &Cluster, kubeconfig: &str, replicas: u32) -> String {
+    plan_args(
+        c,
+        kubeconfig,
+        &["prod/shop/deployment/web", &replicas.to_string()],
+    )
+}
+
+fn plan_args(c: &Cluster, kubeconfig: &str, target: &[&str]) -> String {
     use std::io::Write;
     let config = c.dir.path().join("config");
     std::fs::create_dir_all(&config).unwrap();
@@ -67,15 +75,9 @@ fn plan_text(c: &Cluster, kubeconfig: &str, replicas: u32) -> String {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_scaleboard"))
         .env("SCALEBOARD_CONFIG_DIR", &config)
         .env("SCALEBOARD_DATA_DIR", c.dir.path().join("data"))
-        .args([
-            "scale",
-            "--profile",
-            "cap",
-            "prod/shop/deployment/web",
-            &replicas.to_string(),
-            "--grace",
-            "0",
-        ])
+        .args(["scale", "--profile", "cap"])
+        .args(target)
+        .args(["--grace", "0"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -435,6 +437,50 @@ fn an_autoscaler_max_the_cluster_cannot_run_is_warned_about() {
     let out = autoscale_text(&c, 10);
     assert!(
         out.contains("[ok] At maxReplicas 10: Fit of prod/shop/deployment/web: fits: 8 of 8 new replicas (node-a 4, node-b 4)."),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_bulk_scale_places_its_workloads_one_after_the_other() {
+    let kube = FakeKube::start();
+    kube.put(&fake_kube::node("node-a", "4", "8Gi", "110"));
+    web(&kube, 1, Some("500m"), Some("512Mi"));
+    let p = fake_kube::pod(
+        "shop",
+        "web-abc-0",
+        "ReplicaSet",
+        "web-abc",
+        "500m",
+        "512Mi",
+    );
+    kube.put(&fake_kube::bound(p, "node-a"));
+    let mut api = fake_kube::deployment("shop", "api", 1, 1);
+    fake_kube::template_requests(
+        &mut api.spec.as_mut().unwrap().template,
+        Some("500m"),
+        Some("512Mi"),
+    );
+    kube.put(&api);
+    let c = Cluster {
+        kube,
+        dir: tempfile::tempdir().unwrap(),
+    };
+    // 3500m free: 7 replicas of 500m. Each scale up of 4 fits alone, not both together.
+    let config = fake_kube::kubeconfig(&[("prod", &c.kube)]);
+    let out = plan_args(&c, &config, &["prod/shop", "5", "--all"]);
+    assert!(
+        out.contains("[WARN] Fit of prod/shop/deployment/web: only 3 of 4 new replicas fit (node-a 3): 1 would stay Pending"),
+        "{out}"
+    );
+    assert!(!out.contains("Fit of prod/shop/deployment/api"), "{out}");
+
+    // Without node access, one line says the fit was not checked.
+    c.kube.state().only_namespaces = Some(["shop".to_string()].into());
+    let config = fake_kube::kubeconfig_with_namespaces(&[("prod", &c.kube, "shop")]);
+    let out = plan_args(&c, &config, &["prod/shop", "5", "--all"]);
+    assert!(
+        out.contains("[WARN] Fit of 2 scale ups in context prod not checked: may not list nodes: fit check unavailable."),
         "{out}"
     );
 }
