@@ -484,3 +484,46 @@ fn a_bulk_scale_places_its_workloads_one_after_the_other() {
         "{out}"
     );
 }
+
+#[test]
+fn replicas_already_pending_are_placed_with_the_new_ones() {
+    let kube = FakeKube::start();
+    // 2 cores: two replicas of 500m run there, room for two more.
+    kube.put(&fake_kube::node("node-a", "2", "8Gi", "110"));
+    web(&kube, 4, Some("500m"), Some("512Mi"));
+    for i in 0..4 {
+        let p = fake_kube::pod(
+            "shop",
+            &format!("web-abc-{i}"),
+            "ReplicaSet",
+            "web-abc",
+            "500m",
+            "512Mi",
+        );
+        // Two are bound; two wait for a node (the scheduler found no room yet).
+        if i < 2 {
+            kube.put(&fake_kube::bound(p, "node-a"));
+        } else {
+            kube.put(&fake_kube::unschedulable(
+                p,
+                "0/1 nodes are available: 1 Insufficient cpu.",
+            ));
+        }
+    }
+    let c = Cluster {
+        kube,
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let out = plan_for(&c, 5);
+    assert!(
+        out.contains(
+            "[WARN] Fit of prod/shop/deployment/web: only 2 of 3 new replicas fit (node-a 2): 1 \
+             would stay Pending (insufficient cpu: each needs 500m, the largest free room is 0)"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("(2 of them already exist, Pending without a node)"),
+        "{out}"
+    );
+}

@@ -81,6 +81,9 @@ fn one(
 ) -> Vec<Guard> {
     let new = u64::from(t.replicas - t.current);
     let id = t.id;
+    // Replicas already waiting for a node take the first room that frees up: they are
+    // placed with the new ones (the quota already counts them).
+    let waiting = view.waiting.get(id).copied().unwrap_or(0);
     let Some(needs) = view.needs.get(id) else {
         return vec![Guard::warn(format!(
             "Fit of {id} not checked: its pod template was not read."
@@ -109,9 +112,15 @@ fn one(
         guards.push(Guard::warn(text));
         return guards;
     };
-    let report = fit_replicas(nodes, &needs, new);
+    let report = fit_replicas(nodes, &needs, new + waiting);
     take_room(nodes, &report, &needs);
     let mut text = format!("Fit of {id}: {}", report.verdict);
+    if waiting > 0 {
+        text.push_str(&format!(
+            " ({} of them already exist, Pending without a node)",
+            waiting
+        ));
+    }
     if !report.fits() {
         text.push_str(match &ctx.autoscaler {
             AutoscalerPresence::NotSeen => {

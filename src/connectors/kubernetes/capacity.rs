@@ -283,10 +283,7 @@ impl ContextWatch {
     }
 
     /// This context's capacity from the caches, and what each of its workloads' replicas need.
-    pub(super) fn capacity(
-        &self,
-        endpoint: &str,
-    ) -> (ContextCapacity, Vec<(WorkloadRef, ReplicaNeeds)>) {
+    pub(super) fn capacity(&self, endpoint: &str) -> (ContextCapacity, Needs) {
         let nodes = self.node_rooms();
         let pod_scopes = self.pods.state().scopes;
         let partial_pods = (!pod_scopes.contains_key(&None)).then(|| {
@@ -317,7 +314,7 @@ impl ContextWatch {
                 }
             }
         }
-        let mut needs = Vec::new();
+        let mut needs = Needs::default();
         for (kind, store) in [
             (WorkloadKind::Deployment, &self.deployments),
             (WorkloadKind::StatefulSet, &self.statefulsets),
@@ -329,7 +326,7 @@ impl ContextWatch {
                     name: name.clone(),
                     kind,
                 };
-                needs.push((id, w.needs.clone()));
+                needs.needs.push((id, w.needs.clone()));
             }
         }
         let refused: Vec<&str> = [
@@ -350,6 +347,7 @@ impl ContextWatch {
                 refused.join(" or ")
             )
         });
+        needs.waiting = self.waiting(endpoint);
         let capacity = ContextCapacity {
             nodes,
             partial_pods,
@@ -359,6 +357,42 @@ impl ContextWatch {
             autoscaler: self.autoscaler_presence(),
         };
         (capacity, needs)
+    }
+
+    /// Per workload, its pods that no node has taken yet (and that have not finished).
+    fn waiting(&self, endpoint: &str) -> Vec<(WorkloadRef, u64)> {
+        let replicasets = self.replicasets.read();
+        let mut counts: HashMap<(String, WorkloadKind, String), u64> = HashMap::new();
+        for ((ns, _), p) in self.pods.read().iter() {
+            if p.node.is_some() || p.finished {
+                continue;
+            }
+            let owner = match p.owner.as_ref() {
+                Some((kind, name)) if kind == "ReplicaSet" => replicasets
+                    .get(&(ns.clone(), name.clone()))
+                    .and_then(Clone::clone)
+                    .map(|d| (WorkloadKind::Deployment, d)),
+                Some((kind, name)) if kind == "StatefulSet" => {
+                    Some((WorkloadKind::StatefulSet, name.clone()))
+                }
+                _ => None,
+            };
+            if let Some((kind, name)) = owner {
+                *counts.entry((ns.clone(), kind, name)).or_default() += 1;
+            }
+        }
+        counts
+            .into_iter()
+            .map(|((ns, kind, name), n)| {
+                let id = WorkloadRef {
+                    endpoint: endpoint.to_string(),
+                    scope: format!("{}/{ns}", self.context),
+                    name,
+                    kind,
+                };
+                (id, n)
+            })
+            .collect()
     }
 
     /// The nodes with the requests of the non-finished pods bound to them, or why not.
@@ -425,13 +459,21 @@ impl ContextWatch {
     }
 }
 
+/// Per workload of one context: what a replica needs, and how many wait for a node.
+#[derive(Default)]
+pub(super) struct Needs {
+    needs: Vec<(WorkloadRef, ReplicaNeeds)>,
+    waiting: Vec<(WorkloadRef, u64)>,
+}
+
 /// The capacity view of the contexts shown, from their caches.
 pub(super) fn view(endpoint: &str, contexts: &[&ContextWatch]) -> CapacityView {
     let mut out = CapacityView::default();
     for cw in contexts {
         let (capacity, needs) = cw.capacity(endpoint);
         out.contexts.insert(cw.context.clone(), capacity);
-        out.needs.extend(needs);
+        out.needs.extend(needs.needs);
+        out.waiting.extend(needs.waiting);
     }
     out
 }
