@@ -12,6 +12,7 @@ pub mod dry_run;
 pub mod plan;
 mod plan_bulk;
 mod plan_docker;
+mod plan_fit;
 pub mod plan_mysql;
 pub mod plan_patroni;
 pub mod recheck;

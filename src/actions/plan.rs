@@ -22,6 +22,12 @@ pub trait FleetView {
         let _ = endpoint;
         None
     }
+    /// A workload endpoint's capacity view (Kubernetes: nodes, quotas, needs), for the fit
+    /// check of a scale plan; views without one say None and the check is left out.
+    fn capacity(&self, endpoint: &str) -> Option<&crate::model::capacity::CapacityView> {
+        let _ = endpoint;
+        None
+    }
     /// Every Patroni cluster in view, as (endpoint, snapshot): a PostgreSQL server that is a
     /// member of one must not be promoted with `pg_promote`.
     fn patroni_clusters(&self) -> Vec<(&str, &crate::model::patroni::PatroniSnapshot)> {
@@ -315,12 +321,21 @@ fn plan_scale(
             units::replicas(replicas)
         )));
     }
-    if guards.is_empty() {
+    let fit = super::plan_fit::fit_guards(
+        fleet,
+        &super::plan_fit::Target {
+            id,
+            current,
+            replicas,
+        },
+    );
+    if guards.is_empty() && fit.iter().all(|g| g.level == GuardLevel::Pass) {
         guards.push(Guard::pass(format!(
             "{} can be scaled to {replicas}.",
             id.name
         )));
     }
+    guards.extend(fit);
     // Every manual scale asks for the typed name: a wrong target is the costly mistake.
     let dangerous = true;
     Plan {
@@ -408,6 +423,9 @@ fn plan_autoscale(
             "The autoscaler will keep {} between {min} and {max} replicas.",
             id.name
         )));
+    }
+    if max <= MAX_REPLICAS {
+        guards.extend(super::plan_fit::max_guards(fleet, id, w.desired, max));
     }
     let before = match &w.autoscaler {
         Some(h) => autoscaler_text(h.min_replicas, h.max_replicas, h.target_cpu_percent, h),

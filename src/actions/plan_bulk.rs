@@ -2,7 +2,7 @@
 //! given counts in one confirmed step, with every target's before/after in the plan and record.
 
 use super::plan::{
-    FleetView, Guard, MAX_REPLICAS, Plan, PlanPolicy, kubectl, resource, unknown_target,
+    FleetView, Guard, GuardLevel, MAX_REPLICAS, Plan, PlanPolicy, kubectl, resource, unknown_target,
 };
 use crate::model::action::Action;
 use crate::model::snapshot::{Workload, WorkloadKind, WorkloadRef};
@@ -108,11 +108,35 @@ pub(super) fn plan_scale_workloads(
             "Every listed workload already wants that many replicas: nothing would change.",
         ));
     }
-    if guards.is_empty() {
+    // The targets compete for the same nodes: placed one after the other on what is left.
+    let ups: Vec<super::plan_fit::Target<'_>> = found
+        .iter()
+        .map(|(w, n)| super::plan_fit::Target {
+            id: &w.id,
+            current: w.desired,
+            replicas: *n,
+        })
+        .collect();
+    let fit = super::plan_fit::fit_guards_many(fleet, &ups);
+    let fitting = fit.iter().filter(|g| g.level == GuardLevel::Pass).count();
+    if guards.is_empty() && fitting == fit.len() {
         guards.push(Guard::pass(format!(
             "{} workloads can be scaled in one step.",
             found.len()
         )));
+    }
+    // A whole namespace may be selected: one line for every scale up that fits, a line each
+    // for those that do not.
+    if fitting == fit.len() && fitting > 1 {
+        guards.push(Guard::pass(format!(
+            "Fit: all {fitting} scale ups fit on the nodes' free room, placed one after the other."
+        )));
+    } else {
+        let alone = fit.len() == 1;
+        guards.extend(
+            fit.into_iter()
+                .filter(|g| g.level != GuardLevel::Pass || alone),
+        );
     }
     let list = |f: &dyn Fn(&Workload, u32) -> String| {
         found

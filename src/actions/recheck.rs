@@ -173,6 +173,12 @@ impl FleetView for FreshView<'_> {
             _ => None,
         }
     }
+    fn capacity(&self, endpoint: &str) -> Option<&crate::model::capacity::CapacityView> {
+        match self.snapshot {
+            Snapshot::Workloads(list) if endpoint == self.endpoint => list.capacity.as_deref(),
+            _ => None,
+        }
+    }
     fn mysql(&self, endpoint: &str) -> Option<&crate::model::mysql::MysqlSnapshot> {
         match self.snapshot {
             Snapshot::Mysql(db) if endpoint == self.endpoint => Some(db),

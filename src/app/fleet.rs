@@ -189,6 +189,16 @@ impl FleetView for FleetState {
             .map(|(_, p)| p)
     }
 
+    fn capacity(&self, endpoint: &str) -> Option<&crate::model::capacity::CapacityView> {
+        self.endpoints
+            .iter()
+            .find(|e| e.info.id == endpoint)
+            .and_then(|e| match &e.snapshot {
+                Some(Snapshot::Workloads(list)) => list.capacity.as_deref(),
+                _ => None,
+            })
+    }
+
     fn patroni_clusters(&self) -> Vec<(&str, &crate::model::patroni::PatroniSnapshot)> {
         self.patroni_snapshots()
             .map(|(e, p)| (e.info.id.as_str(), p))

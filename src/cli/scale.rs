@@ -123,6 +123,12 @@ impl FleetView for CliFleet {
             _ => None,
         }
     }
+    fn capacity(&self, endpoint: &str) -> Option<&crate::model::capacity::CapacityView> {
+        match self.snapshots.get(endpoint) {
+            Some(Snapshot::Workloads(list)) => list.capacity.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 impl CliFleet {

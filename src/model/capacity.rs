@@ -2,7 +2,7 @@
 //! requested on them, and what one new replica asks for. Units are in the names (milli-CPU,
 //! bytes) because a mix-up of cores and millicores is the classic capacity bug.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// A taint's effect. `PreferNoSchedule` never keeps a pod off a node, the other two do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -153,4 +153,53 @@ pub fn format_cpu_milli(milli: u64) -> String {
     } else {
         format!("{milli}m")
     }
+}
+
+/// Whether a cluster autoscaler could add nodes for replicas that do not fit.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum AutoscalerPresence {
+    /// Seen running: what was seen ("Deployment kube-system/cluster-autoscaler").
+    Seen(String),
+    /// The place it would run in is visible and it is not there.
+    NotSeen,
+    /// It could not be looked for (kube-system is not visible to this user).
+    #[default]
+    Unknown,
+}
+
+/// A node for the capacity view: its room (requested sums filled in from the bound pods) and
+/// the pressure conditions that are `True` (for display; placement does not read them).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeInfo {
+    pub room: NodeRoom,
+    pub pressure: Vec<String>,
+}
+
+/// One Kubernetes context's capacity as the last poll saw it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ContextCapacity {
+    /// The nodes, sorted by name; `Err` says why they cannot be seen ("may not list nodes").
+    pub nodes: Result<Vec<NodeInfo>, String>,
+    /// Requests of pods in namespaces that are not watched are not in the nodes' sums: a
+    /// note when pods are watched only in some namespaces.
+    pub partial_pods: Option<String>,
+    /// ResourceQuotas per namespace.
+    pub quotas: BTreeMap<String, Vec<QuotaRoom>>,
+    /// Why quotas or LimitRanges could not be read (the check then runs without them).
+    pub admission_unknown: Option<String>,
+    /// The LimitRange container defaults per namespace (the first by name that has some).
+    pub limit_ranges: BTreeMap<String, LimitRangeDefaults>,
+    pub autoscaler: AutoscalerPresence,
+}
+
+/// The capacity side of a workload endpoint's snapshot: per context (by name) its nodes,
+/// quotas, LimitRanges and autoscaler, and per workload (by `"{scope}/{kind}/{name}"` of its
+/// [`crate::model::snapshot::WorkloadRef`]) what one replica needs.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CapacityView {
+    pub contexts: BTreeMap<String, ContextCapacity>,
+    pub needs: HashMap<crate::model::snapshot::WorkloadRef, ReplicaNeeds>,
+    /// Replicas of a workload that exist but are bound to no node yet (Pending): they need
+    /// room before any new one does.
+    pub waiting: HashMap<crate::model::snapshot::WorkloadRef, u64>,
 }

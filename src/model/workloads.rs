@@ -50,11 +50,18 @@ pub struct Source {
 pub struct WorkloadList {
     pub rows: Vec<Workload>,
     pub sources: Vec<Source>,
+    /// Kubernetes: nodes, quotas and per-workload needs for the scale plans' fit check.
+    /// Shared, not copied, when the snapshot is cloned.
+    pub capacity: Option<std::sync::Arc<super::capacity::CapacityView>>,
 }
 
 impl WorkloadList {
     pub fn with_sources(rows: Vec<Workload>, sources: Vec<Source>) -> Self {
-        Self { rows, sources }
+        Self {
+            rows,
+            sources,
+            capacity: None,
+        }
     }
 }
 
@@ -63,6 +70,7 @@ impl From<Vec<Workload>> for WorkloadList {
         Self {
             rows,
             sources: Vec::new(),
+            capacity: None,
         }
     }
 }

@@ -5,7 +5,7 @@
 //! need a web framework, and hyper gives full control of the streamed watch bodies.
 //!
 //! What it serves, as a real server would:
-//! - core `/api/v1/...` (pods) and named groups `/apis/apps/v1/...` (deployments, statefulsets),
+//! - core `/api/v1/...` (pods, resourcequotas, limitranges, configmaps, and cluster-scoped nodes) and named groups `/apis/apps/v1/...` (deployments, statefulsets),
 //!   `/apis/autoscaling/v2/...` (horizontalpodautoscalers), cluster-wide and per namespace;
 //! - LIST with `limit`/`continue` chunks and a list `resourceVersion`; WATCH
 //!   (`watch=true&resourceVersion=N`) as newline-delimited `WatchEvent` JSON, replaying history
@@ -72,12 +72,21 @@ pub enum Res {
     /// metrics.k8s.io/v1beta1 pods: served only when `State::metrics_served` (as when
     /// metrics-server is installed); read-only, like the real aggregated API.
     PodMetrics,
+    /// Cluster-scoped: stored under namespace "", listed and watched only cluster-wide.
+    Nodes,
+    ResourceQuotas,
+    LimitRanges,
+    ConfigMaps,
 }
 
 impl Res {
     fn from_route(group_version: &str, plural: &str) -> Option<Self> {
         match (group_version, plural) {
             ("v1", "pods") => Some(Self::Pods),
+            ("v1", "nodes") => Some(Self::Nodes),
+            ("v1", "resourcequotas") => Some(Self::ResourceQuotas),
+            ("v1", "limitranges") => Some(Self::LimitRanges),
+            ("v1", "configmaps") => Some(Self::ConfigMaps),
             ("apps/v1", "deployments") => Some(Self::Deployments),
             ("apps/v1", "statefulsets") => Some(Self::StatefulSets),
             ("apps/v1", "replicasets") => Some(Self::ReplicaSets),
@@ -88,7 +97,11 @@ impl Res {
     }
     fn api_version(self) -> &'static str {
         match self {
-            Self::Pods => "v1",
+            Self::Pods
+            | Self::Nodes
+            | Self::ResourceQuotas
+            | Self::LimitRanges
+            | Self::ConfigMaps => "v1",
             Self::Deployments | Self::StatefulSets | Self::ReplicaSets => "apps/v1",
             Self::Hpas => "autoscaling/v2",
             Self::PodMetrics => "metrics.k8s.io/v1beta1",
@@ -102,6 +115,10 @@ impl Res {
             Self::ReplicaSets => "ReplicaSet",
             Self::Hpas => "HorizontalPodAutoscaler",
             Self::PodMetrics => "PodMetrics",
+            Self::Nodes => "Node",
+            Self::ResourceQuotas => "ResourceQuota",
+            Self::LimitRanges => "LimitRange",
+            Self::ConfigMaps => "ConfigMap",
         }
     }
     fn plural(self) -> &'static str {
@@ -112,6 +129,10 @@ impl Res {
             Self::ReplicaSets => "replicasets",
             Self::Hpas => "horizontalpodautoscalers",
             Self::PodMetrics => "pods",
+            Self::Nodes => "nodes",
+            Self::ResourceQuotas => "resourcequotas",
+            Self::LimitRanges => "limitranges",
+            Self::ConfigMaps => "configmaps",
         }
     }
     fn scalable(self) -> bool {
@@ -314,10 +335,18 @@ impl FakeKube {
             "StatefulSet" => Res::StatefulSets,
             "ReplicaSet" => Res::ReplicaSets,
             "HorizontalPodAutoscaler" => Res::Hpas,
+            "Node" => Res::Nodes,
+            "ResourceQuota" => Res::ResourceQuotas,
+            "LimitRange" => Res::LimitRanges,
+            "ConfigMap" => Res::ConfigMaps,
             other => panic!("fake_kube does not serve {other}"),
         };
         let mut st = self.state();
-        let ns = value["metadata"]["namespace"].as_str().unwrap().to_string();
+        let ns = if res == Res::Nodes {
+            String::new()
+        } else {
+            value["metadata"]["namespace"].as_str().unwrap().to_string()
+        };
         let name = value["metadata"]["name"].as_str().unwrap().to_string();
         store(&mut st, &self.events, (res, ns, name), value);
     }
@@ -736,6 +765,117 @@ pub fn hpa(ns: &str, target: &str, min: i32, max: i32, cpu: i32) -> HorizontalPo
     }
 }
 
+/// A Ready node with this allocatable room (quantities as the kubelet reports them).
+pub fn node(name: &str, cpu: &str, memory: &str, pods: &str) -> k8s_openapi::api::core::v1::Node {
+    use k8s_openapi::api::core::v1::{Node, NodeCondition, NodeSpec, NodeStatus};
+    Node {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            labels: Some([("kubernetes.io/hostname".to_string(), name.to_string())].into()),
+            ..ObjectMeta::default()
+        },
+        spec: Some(NodeSpec::default()),
+        status: Some(NodeStatus {
+            allocatable: Some(
+                [
+                    ("cpu".to_string(), Quantity(cpu.into())),
+                    ("memory".to_string(), Quantity(memory.into())),
+                    ("pods".to_string(), Quantity(pods.into())),
+                ]
+                .into(),
+            ),
+            conditions: Some(vec![NodeCondition {
+                type_: "Ready".into(),
+                status: "True".into(),
+                ..NodeCondition::default()
+            }]),
+            ..NodeStatus::default()
+        }),
+    }
+}
+
+/// A pod bound to a node (as the scheduler leaves it).
+pub fn bound(mut p: Pod, node: &str) -> Pod {
+    if let Some(spec) = p.spec.as_mut() {
+        spec.node_name = Some(node.into());
+    }
+    p
+}
+
+/// A workload's pod template with one container requesting this much (None: no request).
+pub fn template_requests(t: &mut PodTemplateSpec, cpu: Option<&str>, memory: Option<&str>) {
+    let requests: BTreeMap<String, Quantity> = [("cpu", cpu), ("memory", memory)]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.to_string(), Quantity(v?.into()))))
+        .collect();
+    t.spec = Some(PodSpec {
+        containers: vec![Container {
+            name: "app".into(),
+            image: Some("registry.example/app:1.0".into()),
+            resources: Some(ResourceRequirements {
+                requests: (!requests.is_empty()).then_some(requests),
+                ..ResourceRequirements::default()
+            }),
+            ..Container::default()
+        }],
+        ..PodSpec::default()
+    });
+}
+
+/// A ResourceQuota with its hard limits and what the quota controller counts as used, as
+/// (resource, quantity) pairs ("pods", "requests.cpu", "requests.memory").
+pub fn quota(
+    ns: &str,
+    name: &str,
+    hard: &[(&str, &str)],
+    used: &[(&str, &str)],
+) -> k8s_openapi::api::core::v1::ResourceQuota {
+    use k8s_openapi::api::core::v1::{ResourceQuota, ResourceQuotaSpec, ResourceQuotaStatus};
+    let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, Quantity> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), Quantity((*v).into())))
+            .collect()
+    };
+    ResourceQuota {
+        metadata: meta(ns, name),
+        spec: Some(ResourceQuotaSpec {
+            hard: Some(map(hard)),
+            ..ResourceQuotaSpec::default()
+        }),
+        status: Some(ResourceQuotaStatus {
+            hard: Some(map(hard)),
+            used: Some(map(used)),
+        }),
+    }
+}
+
+/// A LimitRange giving containers without requests this `defaultRequest`.
+pub fn limit_range(
+    ns: &str,
+    name: &str,
+    cpu: &str,
+    memory: &str,
+) -> k8s_openapi::api::core::v1::LimitRange {
+    use k8s_openapi::api::core::v1::{LimitRange, LimitRangeItem, LimitRangeSpec};
+    LimitRange {
+        metadata: meta(ns, name),
+        spec: Some(LimitRangeSpec {
+            limits: vec![LimitRangeItem {
+                type_: "Container".into(),
+                default_request: Some(
+                    [
+                        ("cpu".to_string(), Quantity(cpu.into())),
+                        ("memory".to_string(), Quantity(memory.into())),
+                    ]
+                    .into(),
+                ),
+                ..LimitRangeItem::default()
+            }],
+        }),
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 
 /// Store an object at a new resourceVersion and emit its watch event.
@@ -1008,7 +1148,16 @@ fn discovery(path: &str) -> Option<Value> {
         }),
         "/api/v1" => json!({
             "kind": "APIResourceList", "groupVersion": "v1",
-            "resources": [resource("pods", "Pod", "po")],
+            "resources": [
+                resource("pods", "Pod", "po"),
+                resource("resourcequotas", "ResourceQuota", "quota"),
+                resource("limitranges", "LimitRange", "limits"),
+                resource("configmaps", "ConfigMap", "cm"),
+                json!({
+                    "name": "nodes", "singularName": "node", "namespaced": false, "kind": "Node",
+                    "verbs": ["get", "list", "watch"], "shortNames": ["no"],
+                }),
+            ],
         }),
         "/apis/apps/v1" => json!({
             "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "apps/v1",
@@ -1889,6 +2038,10 @@ fn validate(res: Res, obj: &Value) -> Result<(), String> {
         Res::ReplicaSets => decodes::<ReplicaSet>(obj)?,
         Res::Hpas => decodes::<HorizontalPodAutoscaler>(obj)?,
         Res::Pods => decodes::<Pod>(obj)?,
+        Res::Nodes => decodes::<k8s_openapi::api::core::v1::Node>(obj)?,
+        Res::ResourceQuotas => decodes::<k8s_openapi::api::core::v1::ResourceQuota>(obj)?,
+        Res::LimitRanges => decodes::<k8s_openapi::api::core::v1::LimitRange>(obj)?,
+        Res::ConfigMaps => decodes::<k8s_openapi::api::core::v1::ConfigMap>(obj)?,
         Res::PodMetrics => {}
     }
     let spec = &obj["spec"];
@@ -1922,7 +2075,13 @@ fn validate(res: Res, obj: &Value) -> Result<(), String> {
                 ));
             }
         }
-        Res::Pods | Res::ReplicaSets | Res::PodMetrics => {}
+        Res::Pods
+        | Res::ReplicaSets
+        | Res::PodMetrics
+        | Res::Nodes
+        | Res::ResourceQuotas
+        | Res::LimitRanges
+        | Res::ConfigMaps => {}
     }
     Ok(())
 }

@@ -25,6 +25,8 @@ pub(super) struct WorkloadObj {
     pub version: Option<String>,
     /// `metadata.generation`: changes with the spec only (not with status updates).
     pub generation: Option<i64>,
+    /// What one replica of its pod template asks of a node (the scale plan's fit check).
+    pub needs: crate::model::capacity::ReplicaNeeds,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -44,6 +46,12 @@ pub(super) struct PodObj {
     pub requests: (f64, f64),
     pub restarts: u32,
     pub stuck: Option<Stuck>,
+    /// `spec.nodeName`: the node whose room it takes.
+    pub node: Option<String>,
+    /// Phase Succeeded or Failed: it holds no room any more.
+    pub finished: bool,
+    /// Milli-CPU and bytes as the scheduler counts them (init containers, overhead).
+    pub scheduled: (u64, u64),
 }
 
 /// A ReplicaSet is read only for the Deployment that controls it.
@@ -206,6 +214,8 @@ where
         state: Arc::clone(&store.state),
         shared: Arc::clone(plan.shared),
         project,
+        make_api: api_for::<K>,
+        refused_wait: None,
     };
     let fallback = plan.fallback.to_vec();
     let task = tokio::spawn(async move {
@@ -237,6 +247,49 @@ where
     (store, task)
 }
 
+/// List then watch a cluster-scoped resource (nodes) as [`spawn_compact`] does, with one
+/// cluster-wide scope and no fallback: a refusal is recorded and listed again after a backoff.
+pub(super) fn spawn_cluster<K, T>(
+    client: &Client,
+    resource: &'static str,
+    shared: &Arc<WatchShared>,
+    project: fn(&K) -> T,
+) -> (CompactStore<T>, JoinHandle<()>)
+where
+    K: Resource<Scope = k8s_openapi::ClusterResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Debug
+        + Send
+        + Sync
+        + 'static,
+    K::DynamicType: Default,
+    T: Send + Sync + 'static,
+{
+    let state = ResourceState {
+        scopes: [(None, ScopeStatus::default())].into_iter().collect(),
+        fell_back: None,
+    };
+    let store = CompactStore {
+        map: Arc::new(RwLock::new(HashMap::new())),
+        state: Arc::new(Mutex::new(state)),
+    };
+    let watch = Watch {
+        client: client.clone(),
+        resource,
+        map: Arc::clone(&store.map),
+        state: Arc::clone(&store.state),
+        shared: Arc::clone(shared),
+        project,
+        make_api: |c: &Client, _: Option<&str>| Api::all(c.clone()),
+        refused_wait: Some(RBAC_RECHECK),
+    };
+    let task = tokio::spawn(async move {
+        watch.run(None, false).await;
+    });
+    (store, task)
+}
+
 struct Watch<T, K> {
     client: Client,
     resource: &'static str,
@@ -244,17 +297,16 @@ struct Watch<T, K> {
     state: Arc<Mutex<ResourceState>>,
     shared: Arc<WatchShared>,
     project: fn(&K) -> T,
+    /// Namespaced resources per scope; cluster-scoped ones (nodes) always `Api::all`.
+    make_api: fn(&Client, Option<&str>) -> Api<K>,
+    /// How long to wait after a 403 before listing again, when longer than the backoff: a
+    /// user who may not list nodes keeps that answer, and asking every few seconds is noise.
+    refused_wait: Option<Duration>,
 }
 
 impl<T, K> Watch<T, K>
 where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + Debug
-        + Send
-        + Sync
-        + 'static,
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
     K::DynamicType: Default,
     T: Send + Sync + 'static,
 {
@@ -266,7 +318,7 @@ where
         loop {
             // Rings from here on cut the next backoff short, also those during this attempt.
             bell.borrow_and_update();
-            let api: Api<K> = api_for(&self.client, scope.as_deref());
+            let api: Api<K> = (self.make_api)(&self.client, scope.as_deref());
             let stream = watcher(api, watcher::Config::default());
             futures::pin_mut!(stream);
             // A relist builds its objects aside and swaps them in whole at InitDone, so a
@@ -298,8 +350,12 @@ where
                 return Some(text);
             }
             self.failed(scope.as_deref(), text, code);
+            let wait = match self.refused_wait {
+                Some(w) if code == Some(403) => w,
+                _ => backoff,
+            };
             tokio::select! {
-                () = tokio::time::sleep(backoff) => {}
+                () = tokio::time::sleep(wait) => {}
                 _ = bell.changed() => {}
             }
             backoff = (backoff * 2).min(BACKOFF_MAX);
@@ -470,6 +526,7 @@ pub(super) fn deployment(d: &Deployment) -> WorkloadObj {
         ),
         version: d.resource_version(),
         generation: d.metadata.generation,
+        needs: capacity::template_needs(d.spec.as_ref().and_then(|s| s.template.spec.as_ref())),
     }
 }
 
@@ -500,6 +557,7 @@ pub(super) fn statefulset(s: &StatefulSet) -> WorkloadObj {
         ),
         version: s.resource_version(),
         generation: s.metadata.generation,
+        needs: capacity::template_needs(s.spec.as_ref().and_then(|s| s.template.spec.as_ref())),
     }
 }
 
@@ -543,6 +601,20 @@ pub(super) fn pod(p: &Pod) -> PodObj {
         requests: requests(p),
         restarts,
         stuck: stuck_reason(p),
+        node: p
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.clone())
+            .filter(|n| !n.is_empty()),
+        finished: p
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.as_deref())
+            .is_some_and(|ph| ph == "Succeeded" || ph == "Failed"),
+        scheduled: p.spec.as_ref().map_or((0, 0), |s| {
+            let (cpu, memory) = capacity::pod_requests(s);
+            (cpu.unwrap_or(0), memory.unwrap_or(0))
+        }),
     }
 }
 

@@ -69,7 +69,18 @@ impl KubernetesConnector {
             // A target that is gone is left out: the re-check names it "gone now".
             out.extend(row?);
         }
-        Ok(Some(Snapshot::Workloads(out.into())))
+        // The fit check is planned again on the watch caches' current nodes, pods and quotas
+        // (kept current by their watches; listing every node per write would not scale).
+        let mut contexts: Vec<&ContextWatch> = Vec::new();
+        for scope in &scopes {
+            let (cw, _) = self.context_of(scope).await?;
+            if !contexts.iter().any(|c| c.context == cw.context) {
+                contexts.push(cw);
+            }
+        }
+        let mut list: WorkloadList = out.into();
+        list.capacity = Some(Arc::new(capacity::view(&self.config.name, &contexts)));
+        Ok(Some(Snapshot::Workloads(list)))
     }
 
     /// One LIST of the namespace's HPAs, kept raw for an edit and projected for the rows.

@@ -21,6 +21,7 @@
 
 mod access;
 mod cache;
+mod capacity;
 mod fresh;
 mod hpa;
 mod pods;
@@ -107,6 +108,9 @@ struct ContextWatch {
     hpas: cache::CompactStore<cache::HpaObj>,
     pods: cache::CompactStore<cache::PodObj>,
     replicasets: cache::CompactStore<cache::RsObj>,
+    nodes: cache::CompactStore<crate::model::capacity::NodeInfo>,
+    quotas: cache::CompactStore<Option<crate::model::capacity::QuotaRoom>>,
+    limit_ranges: cache::CompactStore<Option<crate::model::capacity::LimitRangeDefaults>>,
     /// The context's namespace in the kubeconfig (`default` when it names none): where lists
     /// go when this user may not list in all namespaces.
     home_namespace: String,
@@ -118,6 +122,8 @@ struct ContextWatch {
     shared: Arc<cache::WatchShared>,
     /// Pod usage from metrics.k8s.io and when to ask next.
     metrics: tokio::sync::Mutex<MetricsState>,
+    /// Whether kube-system has the `cluster-autoscaler-status` ConfigMap, asked every 5 min.
+    autoscaler_status: Mutex<capacity::StatusCheck>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -238,6 +244,8 @@ impl KubernetesConnector {
         let name = self.config.name.as_str();
         let rows =
             futures::future::join_all(shown.iter().map(|(cw, live, _)| cw.rows(name, *live))).await;
+        let shown_contexts: Vec<&ContextWatch> = shown.iter().map(|(cw, _, _)| *cw).collect();
+        let capacity = Arc::new(capacity::view(name, &shown_contexts));
         let mut workloads = Vec::new();
         for (r, (_, _, stale_since)) in rows.into_iter().zip(&shown) {
             let (mut rows, n) = r?;
@@ -266,8 +274,10 @@ impl KubernetesConnector {
             }
         }
         state::sort_sources(&mut sources, &self.config.contexts);
+        let mut list = WorkloadList::with_sources(workloads, sources);
+        list.capacity = Some(capacity);
         Ok(PollOutput {
-            snapshot: Snapshot::Workloads(WorkloadList::with_sources(workloads, sources)),
+            snapshot: Snapshot::Workloads(list),
             samples,
             notices,
         })

@@ -174,6 +174,11 @@ impl ContextWatch {
         let (hpas, t3) = cache::spawn_compact(&plan("horizontalpodautoscalers"), cache::hpa);
         let (pods, t4) = cache::spawn_compact(&plan("pods"), cache::pod);
         let (replicasets, t5) = cache::spawn_compact(&plan("replicasets"), cache::replicaset);
+        // Capacity for the fit check: nodes cluster-wide (a refusal only disables the check),
+        // quotas and LimitRanges where the workloads are watched.
+        let (nodes, t6) = cache::spawn_cluster(client, "nodes", &shared, capacity::node);
+        let (quotas, t7) = cache::spawn_compact(&plan("resourcequotas"), capacity::quota);
+        let (limit_ranges, t8) = cache::spawn_compact(&plan("limitranges"), capacity::limit_range);
         Self {
             context,
             client: client.clone(),
@@ -183,13 +188,17 @@ impl ContextWatch {
             hpas,
             pods,
             replicasets,
+            nodes,
+            quotas,
+            limit_ranges,
             home_namespace: home,
             polled: std::sync::atomic::AtomicBool::new(false),
             loaded: std::sync::atomic::AtomicBool::new(false),
             liveness: Mutex::new(Liveness::default()),
             shared,
             metrics: tokio::sync::Mutex::new(MetricsState::default()),
-            tasks: vec![t1, t2, t3, t4, t5],
+            autoscaler_status: Mutex::new(capacity::StatusCheck::default()),
+            tasks: vec![t1, t2, t3, t4, t5, t6, t7, t8],
         }
     }
 
@@ -327,8 +336,12 @@ impl ContextWatch {
         })
     }
 
+    /// The capacity caches count too (a refusal settles them): the first plan has its nodes.
     fn settled(&self) -> bool {
         self.states().iter().all(|(_, s)| s.settled())
+            && self.nodes.state().settled()
+            && self.quotas.state().settled()
+            && self.limit_ranges.state().settled()
     }
 
     /// How this context answers now. The first poll waits (up to [`FIRST_SYNC`]) for its
@@ -517,6 +530,7 @@ impl ContextWatch {
         let mut notices = Vec::new();
         if live {
             self.refresh_metrics(&mut notices).await;
+            self.refresh_autoscaler_status().await;
         }
         let mut rows = Vec::new();
         {
