@@ -144,6 +144,23 @@ pub fn assess_endpoint(
                 .insert(0, error.unwrap_or_else(|| "does not answer".into()));
         }
     }
+    // The contexts of a last view kept after every context failed are not watched now,
+    // whatever that view said of them.
+    if matches!(health.state, HealthState::Stale | HealthState::Down)
+        && matches!(snapshot, Some(Snapshot::Workloads(_)))
+    {
+        for m in health
+            .members
+            .iter_mut()
+            .filter(|m| m.name.starts_with("context "))
+        {
+            if m.state == HealthState::Ok || m.state == HealthState::Degraded {
+                m.state = health.state;
+                m.reason = Some("not answering: this is its last view".into());
+            }
+        }
+        health.critical = true;
+    }
     health
 }
 

@@ -243,3 +243,75 @@ fn the_profile_editor_turns_a_rule_off_and_keeps_only_the_change() {
             .is_some_and(|(_, p)| p.rules.is_empty())
     });
 }
+
+#[test]
+fn alerts_with_nothing_to_apply_fold_into_one_row_on_the_demo_fleet() {
+    use scaleboard::app::Parked;
+    let mut t = start(None, None);
+    t.run_until("queues listed", |a| a.fleet.queues().count() >= 2);
+    // Idle demo workloads already at the rule's minimum (2) raise cpu-low; the queue rule fires
+    // with a scale to apply.
+    t.advance_until("idle workloads at their minimum and the queue rule", |a| {
+        a.advisor
+            .parked
+            .values()
+            .filter(|p| **p == Parked::AtMinimum)
+            .count()
+            >= 2
+            && a.advisor
+                .advisor
+                .book
+                .firing()
+                .any(|x| x.rule_id == "queue-length")
+    });
+    let (parked, total) = {
+        let a = t.app();
+        let parked: Vec<(String, String)> = a
+            .advisor
+            .parked
+            .iter()
+            .filter(|(_, p)| **p == Parked::AtMinimum)
+            .map(|(k, _)| k.clone())
+            .collect();
+        (parked, a.advisor.advisor.book.active().count())
+    };
+    for key in &parked {
+        let line = &t.app().advisor.proposals[key].line;
+        assert!(line.contains("the rule's min is"), "{line}");
+        assert!(t.app().advisor.proposals[key].action.is_none());
+    }
+    t.harness.key_press_modifiers(Modifiers::COMMAND, Key::Num0);
+    t.run_until("alerts panel", |a| a.view.panel == PanelId::Alerts);
+    // One summary row for all of them, folded: none of their proposals is listed.
+    let summary = format!("{} workloads idle but at their minimum", parked.len());
+    t.harness.get_by_label(&summary);
+    assert!(
+        t.harness
+            .query_by_label_contains("the rule's min is")
+            .is_none(),
+        "a folded alert is listed"
+    );
+    // The actionable one keeps its row and its Apply button.
+    let queue = t
+        .app()
+        .advisor
+        .advisor
+        .book
+        .firing()
+        .find(|x| x.rule_id == "queue-length")
+        .unwrap()
+        .key();
+    let line = t.app().advisor.proposals[&queue].line.clone();
+    t.harness.get_by_label(&line);
+    assert!(t.harness.query_all_by_label("Apply…").next().is_some());
+    assert!(parked.len() < total, "only folded alerts: {total}");
+    // Unfolded, each is listed with its proposal.
+    t.harness.get_by_label(&summary).click();
+    t.harness.run_steps(3);
+    assert_eq!(
+        t.harness
+            .query_all_by_label_contains("the rule's min is")
+            .count(),
+        parked.len()
+    );
+}

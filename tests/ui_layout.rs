@@ -7,6 +7,7 @@
 
 mod support;
 
+use egui::accesskit::Role;
 use egui::{Key, Modifiers};
 use egui_kittest::kittest::Queryable;
 use scaleboard::app::{EndpointState, PanelId, ScaleboardApp};
@@ -91,21 +92,48 @@ fn endpoint(snapshot: Vec<Workload>, status: ConnStatus, updated_at: i64) -> End
     }
 }
 
+/// An endpoint of `area` with no snapshot, in `state` with one reason.
+fn area_endpoint(id: &str, area: Area, state: HealthState, reason: &str) -> EndpointState {
+    EndpointState {
+        info: EndpointInfo {
+            id: id.into(),
+            label: id.into(),
+            area,
+            demo: false,
+        },
+        status: ConnStatus::Ok,
+        last_error: None,
+        updated_at: Some(START_MS),
+        snapshot: None,
+        health: EndpointHealth {
+            state,
+            reasons: vec![reason.to_owned()],
+            members: Vec::new(),
+            critical: false,
+        },
+    }
+}
+
 /// A profile with no endpoint, then the fleet set directly (after the engine's endpoint list,
 /// which would replace it, has arrived).
 fn start_with(fleet: impl Fn() -> EndpointState) -> TestApp {
+    start_with_all(|| vec![fleet()])
+}
+
+fn start_with_all(fleet: impl Fn() -> Vec<EndpointState>) -> TestApp {
     let mut t = start(Some(EMPTY_PROFILE), Some("big"));
+    let n = fleet().len();
     for _ in 0..20 {
-        t.harness.state_mut().fleet.endpoints = vec![fleet()];
+        t.harness.state_mut().fleet.endpoints = fleet();
         for _ in 0..10 {
             t.harness.step();
             std::thread::sleep(Duration::from_millis(5));
         }
-        if t.app().fleet.endpoints.len() == 1 {
+        if t.app().fleet.endpoints.len() == n {
             break;
         }
     }
-    assert_eq!(t.app().fleet.endpoints.len(), 1, "the fleet was replaced");
+    assert_eq!(t.app().fleet.endpoints.len(), n, "the fleet was replaced");
     t
 }
 
@@ -286,9 +314,7 @@ fn workloads_table_follows_the_keyboard_a_page_at_a_time() {
     );
 
     // Typing in the filter keeps the keys for the text field.
-    t.harness
-        .get_by_role(egui::accesskit::Role::TextInput)
-        .click();
+    t.harness.get_by_role(Role::TextInput).click();
     t.harness.run_steps(2);
     t.harness.key_press(Key::End);
     t.harness.step();
@@ -377,4 +403,205 @@ fn emoji_and_cjk_names_render_without_missing_glyphs() {
     });
     // egui's Noto Emoji predates 🦀 (U+1F980) and 🫨 (U+1FAE8): both are drawn as code points.
     assert_eq!(missing, "🦀🫨");
+}
+
+/// A 300-character reason, as a real connector writes them (an error chain with addresses).
+fn long_reason() -> String {
+    let mut r = String::from(
+        "cannot reach PostgreSQL \"orders\" (10.20.30.40:5432): connection refused after 3 attempts; ",
+    );
+    while r.len() < 300 {
+        r.push_str(
+            "the replica pg-replica-2 has not answered, check the network and the server log; ",
+        );
+    }
+    r.truncate(300);
+    r
+}
+
+#[test]
+fn every_overview_tile_fits_a_1024_px_window_even_with_a_300_character_reason() {
+    let reason = long_reason();
+    assert_eq!(reason.chars().count(), 300);
+    let fleet = {
+        let reason = reason.clone();
+        move || {
+            let mut k8s = endpoint(big_cluster(), ConnStatus::Ok, START_MS);
+            k8s.health.state = HealthState::Degraded;
+            k8s.health.reasons = vec![reason.clone()];
+            vec![
+                k8s,
+                area_endpoint("pg", Area::Databases, HealthState::Down, &reason),
+                area_endpoint("redis", Area::Cache, HealthState::Degraded, &reason),
+                area_endpoint("jobs", Area::Queues, HealthState::Stale, &reason),
+                area_endpoint(
+                    "checks",
+                    Area::Health,
+                    HealthState::Degraded,
+                    "2 of 7 checks down",
+                ),
+            ]
+        }
+    };
+    let mut t = start_with_all(fleet);
+    t.harness.set_size(egui::vec2(1024.0, 768.0));
+    t.harness.run_steps(4);
+    let window = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1024.0, 768.0));
+    for panel in ["Workloads", "Databases", "Cache", "Queues", "Health"] {
+        let tile = t
+            .harness
+            .get_by_role_and_label(Role::Group, &format!("{panel} tile"))
+            .rect();
+        assert!(
+            window.contains_rect(tile) && tile.width() >= 100.0,
+            "the {panel} tile is not (wholly) in the 1024 px window: {tile:?}"
+        );
+        // The link that opens the panel is inside it.
+        let link = t.harness.get_by_role_and_label(Role::Link, panel).rect();
+        assert!(
+            tile.contains_rect(link),
+            "{panel}: link {link:?} outside {tile:?}"
+        );
+    }
+    // The reason is cut at the tile's edge, not dropped: its words start inside a tile, and the
+    // whole text is there on hover.
+    let cut = t
+        .harness
+        .query_all_by_label_contains("cannot reach PostgreSQL")
+        .map(|n| n.rect())
+        .collect::<Vec<_>>();
+    assert!(!cut.is_empty(), "no reason shown");
+    for r in &cut {
+        assert!(window.contains_rect(*r), "a reason runs off: {r:?}");
+    }
+    let health = t
+        .harness
+        .get_by_role_and_label(Role::Group, "Health tile")
+        .rect();
+    let checks = t.harness.get_by_label("2 of 7 checks down").rect();
+    assert!(
+        health.contains_rect(checks),
+        "{checks:?} outside {health:?}"
+    );
+    let whole = |t: &TestApp| t.harness.query_all_by_label(&reason).count();
+    let before = whole(&t);
+    t.harness
+        .query_all_by_label_contains("cannot reach PostgreSQL")
+        .next()
+        .unwrap()
+        .hover();
+    // egui waits half a second before showing a tooltip: 60 frames of 1/60 s.
+    t.harness.run_steps(60);
+    assert!(
+        whole(&t) > before,
+        "the full reason is not shown on hover ({before} before)"
+    );
+}
+
+#[test]
+fn a_cluster_without_metrics_server_gets_a_line_instead_of_an_empty_cpu_plot() {
+    use support::fake_kube::{self, FakeKube};
+    // The fake API server serves no metrics.k8s.io, as a cluster without metrics-server.
+    let east = FakeKube::start();
+    east.put(&fake_kube::deployment("shop", "web", 2, 2));
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig.yaml");
+    std::fs::write(&kubeconfig, fake_kube::kubeconfig(&[("east", &east)])).unwrap();
+    let profiles = format!(
+        "[[profile]]\nname = \"k8s-cpu\"\n[[profile.kubernetes]]\nname = \"k8s\"\n\
+         kubeconfig = \"{}\"\ncontexts = [\"east\"]\n",
+        kubeconfig.display()
+    );
+    let mut t = start(Some(&profiles), Some("k8s-cpu"));
+    t.advance_until("the workload, and the connector's notice", |a| {
+        a.fleet.workloads().any(|w| w.id.name == "web")
+            && a.overview.no_metrics_server.contains_key("east")
+    });
+    t.harness.run_steps(3);
+    t.harness
+        .get_by_label("No CPU metrics: metrics-server is not installed in context east.");
+    assert!(
+        t.harness
+            .query_by_label_contains("CPU per replica")
+            .is_none(),
+        "an empty CPU plot is still drawn"
+    );
+    // Plots that have a source stay.
+    t.harness.get_by_label_contains("Replicas, whole fleet");
+}
+
+/// Every text painted in the last frame that is visible, with its rectangle (clipped shapes
+/// whose text lies outside their clip rectangle are not visible).
+fn painted_texts(t: &TestApp) -> Vec<(String, egui::Rect)> {
+    fn walk(shape: &egui::Shape, clip: egui::Rect, out: &mut Vec<(String, egui::Rect)>) {
+        match shape {
+            egui::Shape::Vec(list) => {
+                for s in list {
+                    walk(s, clip, out);
+                }
+            }
+            egui::Shape::Text(text) => {
+                let rect = text.galley.rect.translate(text.pos.to_vec2());
+                if clip.contains_rect(rect) {
+                    out.push((text.galley.text().to_owned(), rect));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for clipped in &t.harness.output().shapes {
+        walk(&clipped.shape, clipped.clip_rect, &mut out);
+    }
+    out
+}
+
+/// The y axis labels of the plot under the title containing `title`: texts painted (and not
+/// clipped away) left of the plot area, below the title.
+fn y_axis_labels(t: &TestApp, title: &str) -> Vec<String> {
+    let title = t.harness.get_by_label_contains(title).rect();
+    painted_texts(t)
+        .into_iter()
+        .filter(|(_, r)| {
+            r.top() > title.bottom()
+                && r.top() < title.bottom() + 140.0
+                && r.left() >= title.left() - 2.0
+                && r.right() < title.left() + 90.0
+        })
+        .map(|(s, _)| s)
+        // Numbers with an optional unit suffix: not the legend, not the time axis ("-2m").
+        .filter(|s| {
+            let digits = s.trim_end_matches(['k', 'M', 'G', 'T', 'P']);
+            !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
+        })
+        .collect()
+}
+
+#[test]
+fn plots_of_large_values_keep_their_y_axis_labels() {
+    // The fleet plot on a short window (plots at their 140-point minimum): 80,000 replicas
+    // (any large measure: bytes of lag, jobs) put the axis top at 88,000, where powers-of-ten
+    // grid steps left only "0" labelled; then three billion, whose ten-digit labels the axis
+    // had no room for.
+    for (desired, suffix) in [(80_000, "k"), (3_000_000_000, "G")] {
+        let mut t = start_with(move || {
+            endpoint(
+                vec![workload(0, desired, desired / 2, 10.0, "huge")],
+                ConnStatus::Ok,
+                START_MS,
+            )
+        });
+        t.harness.set_size(egui::vec2(1024.0, 600.0));
+        t.harness.run_steps(4);
+        let labels = y_axis_labels(&t, "Replicas, whole fleet");
+        assert!(
+            labels.iter().any(|l| l == "0")
+                && labels.iter().filter(|l| l.ends_with(suffix)).count() >= 1,
+            "{desired}: the y axis shows {labels:?}"
+        );
+        assert!(
+            labels.iter().all(|l| l.len() <= 5),
+            "{desired}: labels too wide for the axis: {labels:?}"
+        );
+    }
 }

@@ -397,14 +397,17 @@ fn plan_autoscale(
              max{kept}."
         )));
     }
-    if max > MAX_REPLICAS {
+    // Limits apply to what the operator sets: a value the autoscaler already has (an HPA at
+    // 150 % CPU, which Kubernetes allows) is kept, never a reason to refuse another change.
+    let existing = w.autoscaler.as_ref();
+    if max > MAX_REPLICAS && existing.is_none_or(|h| h.max_replicas != max) {
         guards.push(Guard::refuse(format!(
             "max {max} is above the limit of {MAX_REPLICAS}."
         )));
     }
-    if !(1..=100).contains(&cpu) {
+    if !(1..=1000).contains(&cpu) && existing.is_none_or(|h| h.target_cpu_percent != cpu) {
         guards.push(Guard::refuse(format!(
-            "Target CPU {cpu} % must be between 1 and 100."
+            "Target CPU {cpu} % must be between 1 and 1000 (a percentage of the pods' requests)."
         )));
     }
     if let Some(h) = &w.autoscaler

@@ -139,9 +139,13 @@ fn database_facts(replica: &str, db: Option<&DatabaseSnapshot>, out: &mut Vec<Fa
                 },
             ));
             if c.reachable {
+                // The last timeline known, not "unknown" while its WAL receiver restarts
+                // (it does, again and again, when the primary is gone: a failover's case).
                 out.push(Fact::new(
                     format!("timeline of {replica}"),
-                    c.timeline_text(),
+                    c.timeline
+                        .or(c.recovery_timeline)
+                        .map_or_else(|| "unknown".to_string(), |t| t.to_string()),
                 ));
             }
         }

@@ -4,6 +4,7 @@
 
 use super::ScaleboardApp;
 use crate::advisor::recommend::{CostContext, Facts, Proposal, index_workloads, propose};
+use crate::advisor::rules::{ProposalKind, Rule};
 use crate::advisor::{Advisor, AlertState, default_rules, rules::merge_rules};
 use crate::model::snapshot::Queue;
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,6 +19,9 @@ pub struct AdvisorState {
     pub index: crate::advisor::AlertIndex,
     /// By (rule, target), for every active alert.
     pub proposals: BTreeMap<(String, String), Proposal>,
+    /// Active alerts with nothing to apply and nothing else to do (a workload idle but already
+    /// at the rule's minimum): the Alerts panel folds them into one summary row per reason.
+    pub parked: BTreeMap<(String, String), Parked>,
     built_from: u64,
     built_at: i64,
     /// Firing alerts already notified (cleared when they resolve): once per firing.
@@ -25,6 +29,54 @@ pub struct AdvisorState {
     /// Measured cost of feeding samples to the rules (for BENCHMARKS and the About window).
     pub intake_samples: u64,
     pub intake_nanos: u64,
+}
+
+/// By (rule, target), the key of an alert.
+type ByAlert<T> = BTreeMap<(String, String), T>;
+
+/// Why an active alert's proposal has nothing to apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Parked {
+    /// A scale-down rule on a workload already at (or under) the rule's minimum.
+    AtMinimum,
+    /// A scale-up rule on a workload without autoscaler already at the rule's maximum.
+    AtMaximum,
+    /// A CPU scale-up rule on a workload whose HPA reaches the count within its own max.
+    AutoscalerScales,
+}
+
+impl Parked {
+    /// "6 workloads idle but at their minimum".
+    pub fn summary(self, n: usize) -> String {
+        let workloads = if n == 1 { "workload" } else { "workloads" };
+        match self {
+            Self::AtMinimum => format!("{n} {workloads} idle but at their minimum"),
+            Self::AtMaximum => format!("{n} {workloads} busy but at their maximum"),
+            Self::AutoscalerScales => {
+                format!("{n} {workloads} busy, scaled by their autoscaler within its max")
+            }
+        }
+    }
+
+    /// The alert's reason for having nothing to apply, if it is one of these.
+    fn of(rule: &Rule, proposal: &Proposal, facts: &Facts<'_>) -> Option<Self> {
+        if proposal.action.is_some() {
+            return None;
+        }
+        let w = facts.workloads.get(&proposal.target)?;
+        match rule.propose {
+            ProposalKind::ScaleDown if w.desired <= rule.min_replicas => Some(Self::AtMinimum),
+            ProposalKind::ScaleUp
+                if w.autoscaler.is_some() && rule.selector.metric == "cpu_percent" =>
+            {
+                Some(Self::AutoscalerScales)
+            }
+            ProposalKind::ScaleUp if w.autoscaler.is_none() && w.desired >= rule.max_replicas => {
+                Some(Self::AtMaximum)
+            }
+            _ => None,
+        }
+    }
 }
 
 impl AdvisorState {
@@ -75,7 +127,7 @@ impl ScaleboardApp {
         }
         self.advisor.built_from = version;
         self.advisor.built_at = now;
-        self.advisor.proposals = self.build_proposals();
+        (self.advisor.proposals, self.advisor.parked) = self.build_proposals();
         self.advisor_notify(focused);
     }
 
@@ -115,7 +167,7 @@ impl ScaleboardApp {
         self.charts.marks.set(rules, areas, firing);
     }
 
-    fn build_proposals(&self) -> BTreeMap<(String, String), Proposal> {
+    fn build_proposals(&self) -> (ByAlert<Proposal>, ByAlert<Parked>) {
         let queues: Vec<(&str, &Queue)> = self
             .fleet
             .queues()
@@ -141,14 +193,19 @@ impl ScaleboardApp {
             cost: Some(CostContext::new(model, &inventory, phase)),
         };
         let advisor = &self.advisor.advisor;
-        advisor
-            .book
-            .active()
-            .filter_map(|alert| {
-                let rule = advisor.rule(&alert.rule_id)?;
-                Some((alert.key(), propose(rule, alert, &facts)))
-            })
-            .collect()
+        let mut proposals = BTreeMap::new();
+        let mut parked = BTreeMap::new();
+        for alert in advisor.book.active() {
+            let Some(rule) = advisor.rule(&alert.rule_id) else {
+                continue;
+            };
+            let proposal = propose(rule, alert, &facts);
+            if let Some(why) = Parked::of(rule, &proposal, &facts) {
+                parked.insert(alert.key(), why);
+            }
+            proposals.insert(alert.key(), proposal);
+        }
+        (proposals, parked)
     }
 
     fn advisor_notify(&mut self, focused: bool) {

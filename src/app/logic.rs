@@ -144,7 +144,10 @@ impl ScaleboardApp {
                 self.profiles.kube_contexts.insert(kubeconfig, result);
             }
             Event::DryRun { key, outcome } => self.actions.dry_run_answer(key, &outcome),
-            Event::Notice(text) => self.notifications.push(now, Level::Info, text),
+            Event::Notice(text) => {
+                self.overview.note_notice(&text);
+                self.notifications.push(now, Level::Info, text);
+            }
             Event::AuditPage(result) => self.audit_answered(result),
             Event::Profiles {
                 profiles,

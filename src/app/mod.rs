@@ -15,7 +15,7 @@ pub use actions::{
     ActionsState, AutoscaleForm, CloseChoice, ConfirmDialog, ProjectScaleForm, RunningAction,
     ScaleForm,
 };
-pub use advisor_state::AdvisorState;
+pub use advisor_state::{AdvisorState, Parked};
 pub use audit_state::{AuditState, PAGE_ROWS as AUDIT_PAGE_ROWS};
 pub use cost_state::{CostState, live_inventory};
 pub use fleet::{EndpointState, FleetState};

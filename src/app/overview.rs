@@ -7,7 +7,7 @@ use super::{FleetState, ScaleboardApp, TimeRange};
 use crate::engine::Area;
 use crate::metrics::{MetricStore, SeriesKey};
 use crate::model::snapshot::{Snapshot, Workload, WorkloadRef};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// How many workloads a ranked plot shows (pins come on top of these).
 pub const TOP: usize = 5;
@@ -93,7 +93,64 @@ pub struct OverviewCache {
     pub by_rank: Vec<Ranked>,
     /// Top workloads by CPU per replica, then the pinned ones.
     pub by_cpu: Vec<Ranked>,
+    /// Kubernetes contexts whose API server said metrics-server is not installed, with its words
+    /// (from the connector's notice): why the CPU plot has nothing for them.
+    pub no_metrics_server: BTreeMap<String, String>,
+    /// Sources of workloads (a Kubernetes context, a Docker endpoint) none of whose workloads
+    /// reports CPU usage, and how many sources there are in all.
+    pub cpu_missing: Vec<CpuSource>,
+    pub cpu_sources: usize,
 }
+
+/// Where workloads come from, for saying where CPU usage is missing.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CpuSource {
+    pub endpoint: String,
+    /// The Kubernetes context (Docker endpoints have none).
+    pub context: Option<String>,
+}
+
+impl CpuSource {
+    /// "context east", "endpoint docker".
+    pub fn words(&self) -> String {
+        match &self.context {
+            Some(c) => format!("context {c}"),
+            None => format!("endpoint {}", self.endpoint),
+        }
+    }
+}
+
+/// Sources without CPU usage (sorted), and the number of sources: one pass, no allocation per
+/// workload (30,000 of them are walked only when the fleet changed).
+fn cpu_sources(fleet: &FleetState) -> (Vec<CpuSource>, usize) {
+    use crate::model::snapshot::WorkloadKind;
+    let mut seen: HashMap<(&str, Option<&str>), bool> = HashMap::new();
+    for w in fleet.workloads() {
+        let context = matches!(
+            w.id.kind,
+            WorkloadKind::Deployment | WorkloadKind::StatefulSet
+        )
+        .then(|| w.id.scope.split('/').next().unwrap_or(""));
+        *seen.entry((w.id.endpoint.as_str(), context)).or_default() |= w.cpu_percent.is_some();
+    }
+    let mut missing: Vec<CpuSource> = seen
+        .iter()
+        .filter(|(_, has)| !**has)
+        .map(|((endpoint, context), _)| CpuSource {
+            endpoint: (*endpoint).to_owned(),
+            context: context.map(str::to_owned),
+        })
+        .collect();
+    missing.sort();
+    (missing, seen.len())
+}
+
+/// Contexts remembered without metrics-server at most (a profile has a handful).
+const MAX_NO_METRICS: usize = 64;
+
+/// The words of the Kubernetes connector's notice, "context NAME: metrics-server not installed
+/// (WHY); …", as the engine forwards it ("LABEL: " in front).
+const NO_METRICS_SERVER: &str = ": metrics-server not installed";
 
 impl OverviewCache {
     /// Recompute if anything it depends on changed.
@@ -132,6 +189,29 @@ impl OverviewCache {
         self.totals = fleet_totals(fleet);
         self.by_rank = top_workloads(fleet, store, rank, pinned, range, now_ms);
         self.by_cpu = top_workloads(fleet, store, Rank::HighestCpu, pinned, range, now_ms);
+        (self.cpu_missing, self.cpu_sources) = cpu_sources(fleet);
+    }
+
+    /// Remember a context without metrics-server from an engine notice (other notices pass).
+    pub fn note_notice(&mut self, text: &str) {
+        let Some(at) = text.find(NO_METRICS_SERVER) else {
+            return;
+        };
+        let Some(start) = text[..at].rfind("context ") else {
+            return;
+        };
+        let context = text[start + "context ".len()..at].trim();
+        let rest = &text[at + NO_METRICS_SERVER.len()..];
+        let why = rest
+            .trim_start()
+            .strip_prefix('(')
+            .and_then(|r| r.split_once(')'))
+            .map_or("", |(why, _)| why);
+        if context.is_empty() || self.no_metrics_server.len() >= MAX_NO_METRICS {
+            return;
+        }
+        self.no_metrics_server
+            .insert(context.to_owned(), why.trim().to_owned());
     }
 
     /// Workloads whose series the Overview draws: kept in the store even when it is full.
@@ -343,5 +423,29 @@ impl ScaleboardApp {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_metrics_server_notice_names_its_context() {
+        let mut cache = OverviewCache::default();
+        // As the engine forwards the Kubernetes connector's notice: "LABEL: notice".
+        cache.note_notice(
+            "Kubernetes k8s: context arn:aws:eks:eu-west-1:1234:cluster/prod: metrics-server not \
+             installed (the server could not find the requested resource); CPU and memory stay \
+             empty",
+        );
+        cache.note_notice("Kubernetes k8s: context east: watching 3 namespaces");
+        assert_eq!(
+            cache
+                .no_metrics_server
+                .get("arn:aws:eks:eu-west-1:1234:cluster/prod"),
+            Some(&"the server could not find the requested resource".to_owned())
+        );
+        assert_eq!(cache.no_metrics_server.len(), 1);
     }
 }

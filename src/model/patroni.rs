@@ -199,9 +199,20 @@ pub struct SilentMember {
     pub writes: WriteCheck,
     /// A PostgreSQL server of the linked endpoint, not a Patroni member at all.
     pub not_a_member: bool,
+    /// For a server that accepts writes: the timeline it writes on, when read.
+    pub write_timeline: Option<u32>,
 }
 
 impl SilentMember {
+    /// A writer on an older timeline than the running leader's: an old leader for certain,
+    /// whatever address it was reached by (a promotion always starts a new timeline).
+    fn behind_the_leader(&self, leader: Option<&PatroniMember>) -> bool {
+        match (self.write_timeline, leader.and_then(|l| l.timeline)) {
+            (Some(own), Some(leader)) => own < leader,
+            _ => false,
+        }
+    }
+
     /// `m2: Patroni REST API not answering since 06:10:03 UTC (no answer within 3 s)`.
     pub fn describe(&self) -> String {
         let since = chrono::DateTime::from_timestamp_millis(self.since_ms)
@@ -237,6 +248,16 @@ impl SilentMember {
             .map_or_else(String::new, |a| format!(" ({a})"));
         match &self.writes {
             WriteCheck::NotNeeded => {}
+            WriteCheck::AcceptsWrites if self.not_a_member => {
+                let tl = self
+                    .write_timeline
+                    .map_or_else(String::new, |t| format!(" on timeline {t}"));
+                text.push_str(&format!(
+                    "; it{at} accepts writes{tl} — on the leader's timeline it is the leader \
+                     under another address (a DNS name, a VIP, a proxy), on an older one an old \
+                     leader: compare before you fence anything"
+                ));
+            }
             WriteCheck::AcceptsWrites => {
                 text.push_str(&format!("; its PostgreSQL{at} ACCEPTS WRITES"));
             }
@@ -254,13 +275,16 @@ impl SilentMember {
 impl PatroniSnapshot {
     pub const HISTORY_KEPT: usize = 50;
 
-    /// Silent servers (outside Patroni's control) whose PostgreSQL accepts writes, the leader
-    /// itself left out.
+    /// Silent members (that Patroni knew, outside its control now) whose PostgreSQL accepts
+    /// writes, the leader itself left out. A server of the linked endpoint that /cluster never
+    /// listed is not counted: its address may name the leader differently (a DNS name, a VIP,
+    /// a proxy's write port), and calling the leader a second writer would advise fencing it.
     pub fn silent_writers(&self) -> Vec<&SilentMember> {
         let leader = self.leader();
         self.silent
             .iter()
             .filter(|s| s.writes == WriteCheck::AcceptsWrites)
+            .filter(|s| !s.not_a_member || s.behind_the_leader(leader))
             .filter(|s| {
                 leader
                     .is_none_or(|l| s.name != l.name && s.address.as_deref() != Some(&l.address()))

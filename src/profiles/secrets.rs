@@ -386,6 +386,15 @@ pub const KEYRING_ENV: &str = "SCALEBOARD_KEYRING";
 /// Prefix of the per-endpoint environment variables.
 pub const SECRET_ENV_PREFIX: &str = "SCALEBOARD_SECRET_";
 
+/// The names of the secret variables set in this process: kept out of every child process
+/// (docker, compose, kubeconfig exec credential plugins).
+pub fn secret_env_names() -> Vec<String> {
+    std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .filter(|name| name.starts_with(SECRET_ENV_PREFIX))
+        .collect()
+}
+
 fn keyring_turned_off(value: &str) -> bool {
     matches!(
         value.trim().to_ascii_lowercase().as_str(),

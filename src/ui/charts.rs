@@ -7,6 +7,9 @@ use crate::metrics::{MetricStore, SeriesKey};
 use egui_plot::{Corner, Legend, Line, Plot, PlotPoint, PlotPoints};
 use std::collections::HashMap;
 
+use super::chart_style::color_names;
+pub use super::chart_style::{SeriesColors, nice_y_steps, series_color, y_tick_label};
+
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 struct CacheKey {
     range: i64,
@@ -25,6 +28,8 @@ struct CachedLine {
 #[derive(Default)]
 pub struct ChartCache {
     lines: HashMap<(SeriesKey, CacheKey), CachedLine>,
+    /// Colours of the series each plot has drawn, so they survive changes of the line list.
+    pub colors: SeriesColors,
     /// The advisor's thresholds and firing windows, drawn on the plots of their metrics.
     pub marks: AdvisorMarks,
 }
@@ -184,6 +189,7 @@ pub fn time_plot_ui(
         cache.line(store, &l.key, range, columns, now_ms);
     }
     let threshold_ids = cache.marks.thresholds_for(lines);
+    let colors = cache.colors.assign(id, &color_names(lines));
     let cache = &*cache;
     let drawn: Vec<(usize, &str, &[Vec<PlotPoint>])> = lines
         .iter()
@@ -223,7 +229,9 @@ pub fn time_plot_ui(
         .allow_scroll(false)
         .allow_zoom(false)
         .allow_drag(false)
-        .y_axis_min_width(40.0)
+        .y_axis_min_width(44.0)
+        .y_grid_spacer(egui_plot::uniform_grid_spacer(|input| nice_y_steps(&input)))
+        .y_axis_formatter(|mark, _| y_tick_label(mark.value, mark.step_size))
         .x_axis_formatter(move |mark, _| clock_label(mark.value, end_s))
         .show(ui, |plot_ui| {
             plot_ui.set_plot_bounds_x(start_s..=end_s);
@@ -246,7 +254,7 @@ pub fn time_plot_ui(
                 );
             }
             for (i, label, segments) in drawn {
-                let color = super::theme::series_color(i);
+                let color = colors[i];
                 for seg in segments {
                     plot_ui.line(
                         Line::new(label, PlotPoints::Borrowed(seg))

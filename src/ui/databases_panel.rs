@@ -89,11 +89,7 @@ pub fn databases_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                 ui.end_row();
                 for (s, can_promote) in db.servers.iter().zip(&promotable) {
                     server_row_ui(ui, app, &limits, s);
-                    // A Patroni member is promoted through Patroni, never pg_promote.
-                    if *can_promote
-                        && !super::patroni_view::is_patroni_member(app, endpoint, s)
-                        && ui.button("Promote…").clicked()
-                    {
+                    if *can_promote && ui.button("Promote…").clicked() {
                         promote = Some(Action::PromoteReplica {
                             endpoint: endpoint.clone(),
                             cluster: db.cluster.clone(),

@@ -4,9 +4,9 @@
 
 use super::charts::{PlotLine, time_plot_ui};
 use super::theme;
-use super::widgets::{self, panel_header_ui};
-use crate::app::overview::{FLEET_TARGET, Rank, TOP};
-use crate::app::{PanelId, ScaleboardApp};
+use super::widgets::panel_header_ui;
+use crate::app::ScaleboardApp;
+use crate::app::overview::{CpuSource, FLEET_TARGET, Rank, TOP};
 use crate::engine::Area;
 use crate::metrics::SeriesKey;
 use crate::model::snapshot::DbRole;
@@ -20,6 +20,9 @@ pub struct OverviewPlot {
     pub title: String,
     pub unit: &'static str,
     pub lines: Vec<(SeriesKey, String)>,
+    /// Why there is nothing (or only part of the fleet) to plot, in one line: drawn instead of
+    /// an empty plot when there are no lines, under the plot's title otherwise.
+    pub note: Option<String>,
 }
 
 /// The worst `MAX_LINES` of a list by `score` (highest first), ties by name.
@@ -52,6 +55,9 @@ pub fn overview_plots(app: &ScaleboardApp) -> Vec<OverviewPlot> {
                 .collect()
         };
     if has(Area::Workloads) {
+        // No workload has ever been seen: no totals to draw, one line instead.
+        let never = app.overview.totals.all.workloads == 0
+            && !app.store.contains(&SeriesKey::new(FLEET_TARGET, "desired"));
         plots.push(OverviewPlot {
             id: "ov_fleet",
             title: format!(
@@ -59,14 +65,25 @@ pub fn overview_plots(app: &ScaleboardApp) -> Vec<OverviewPlot> {
                 app.overview.totals.all.workloads
             ),
             unit: "count",
-            lines: vec![
-                (SeriesKey::new(FLEET_TARGET, "desired"), "desired".into()),
-                (SeriesKey::new(FLEET_TARGET, "ready"), "ready".into()),
-                (
-                    SeriesKey::new(FLEET_TARGET, "not_ready"),
-                    "not ready".into(),
-                ),
-            ],
+            lines: if never {
+                Vec::new()
+            } else {
+                vec![
+                    (SeriesKey::new(FLEET_TARGET, "desired"), "desired".into()),
+                    (SeriesKey::new(FLEET_TARGET, "ready"), "ready".into()),
+                    (
+                        SeriesKey::new(FLEET_TARGET, "not_ready"),
+                        "not ready".into(),
+                    ),
+                ]
+            },
+            note: never.then(|| {
+                why_empty(
+                    app,
+                    Area::Workloads,
+                    "No replicas to plot: no workload in view",
+                )
+            }),
         });
         // Ranked by readiness: their ready count (the desired one is in the label); by change:
         // the replica count that changed.
@@ -74,17 +91,40 @@ pub fn overview_plots(app: &ScaleboardApp) -> Vec<OverviewPlot> {
             Rank::BiggestChange => ("Replicas", "replicas"),
             _ => ("Ready replicas", "ready"),
         };
+        let cpu_note = cpu_note(app);
+        let no_workloads = app.overview.totals.all.workloads == 0;
+        let lines = ranked(&app.overview.by_rank, metric);
+        let note = match app.view.overview_rank {
+            _ if !lines.is_empty() => None,
+            _ if no_workloads => Some(why_empty(app, Area::Workloads, "No workload to rank")),
+            Rank::NotReady => Some("Every replica is ready: no workload to rank.".to_owned()),
+            Rank::FurthestFromDesired => {
+                Some("Every workload is at its desired count: none to rank.".to_owned())
+            }
+            Rank::BiggestChange => {
+                Some("No replica count changed in the selected range.".to_owned())
+            }
+            Rank::HighestCpu => cpu_note.clone(),
+        };
         plots.push(OverviewPlot {
             id: "ov_replicas",
             title: format!("{what}: top {TOP} by {}", app.view.overview_rank.label()),
             unit: "count",
-            lines: ranked(&app.overview.by_rank, metric),
+            lines,
+            note,
         });
+        let lines = ranked(&app.overview.by_cpu, "cpu_percent");
+        let note = if lines.is_empty() && no_workloads {
+            Some(why_empty(app, Area::Workloads, "No CPU to plot"))
+        } else {
+            cpu_note
+        };
         plots.push(OverviewPlot {
             id: "ov_cpu",
             title: format!("CPU per replica: top {TOP}"),
             unit: "% of request",
-            lines: ranked(&app.overview.by_cpu, "cpu_percent"),
+            lines,
+            note,
         });
     }
     if has(Area::Databases) {
@@ -104,12 +144,35 @@ pub fn overview_plots(app: &ScaleboardApp) -> Vec<OverviewPlot> {
                         )
                     })
             })
-            .collect();
+            .collect::<Vec<_>>();
+        // Patroni members report their lag in bytes of WAL too (MySQL/MariaDB only in seconds,
+        // on their own view).
+        let patroni = app.fleet.patroni_snapshots().flat_map(|(e, p)| {
+            p.members.iter().filter_map(move |m| {
+                m.lag_bytes.map(|lag| {
+                    (
+                        lag as f64,
+                        SeriesKey::new(format!("{}/{}", e.info.id, m.name), "lag_bytes"),
+                        m.name.clone(),
+                        (),
+                    )
+                })
+            })
+        });
+        let lines = worst(lag.into_iter().chain(patroni).collect());
+        let note = lines.is_empty().then(|| {
+            why_empty(
+                app,
+                Area::Databases,
+                "No replication lag to plot: no PostgreSQL or Patroni replica in view",
+            )
+        });
         plots.push(OverviewPlot {
             id: "ov_lag",
             title: "Replication lag, largest".into(),
             unit: "bytes",
-            lines: worst(lag),
+            lines,
+            note,
         });
     }
     if has(Area::Cache) {
@@ -126,11 +189,20 @@ pub fn overview_plots(app: &ScaleboardApp) -> Vec<OverviewPlot> {
                 )
             })
             .collect();
+        let lines = worst(hit);
+        let note = lines.is_empty().then(|| {
+            why_empty(
+                app,
+                Area::Cache,
+                "No hit ratio to plot: no cache server in view (a Redis used only for queues has none)",
+            )
+        });
         plots.push(OverviewPlot {
             id: "ov_hit",
             title: "Cache hit ratio, lowest".into(),
             unit: "ratio",
-            lines: worst(hit),
+            lines,
+            note,
         });
     }
     if has(Area::Queues) {
@@ -146,11 +218,20 @@ pub fn overview_plots(app: &ScaleboardApp) -> Vec<OverviewPlot> {
                 )
             })
             .collect();
+        let lines = worst(depth);
+        let note = lines.is_empty().then(|| {
+            why_empty(
+                app,
+                Area::Queues,
+                "No queue depth to plot: no queue in view",
+            )
+        });
         plots.push(OverviewPlot {
             id: "ov_depth",
             title: "Queue depth, deepest".into(),
             unit: "jobs",
-            lines: worst(depth),
+            lines,
+            note,
         });
     }
     if has(Area::Health) {
@@ -164,14 +245,87 @@ pub fn overview_plots(app: &ScaleboardApp) -> Vec<OverviewPlot> {
                 (latest + down, key, h.name.clone(), ())
             })
             .collect();
+        let lines = worst(p95);
+        let note = lines.is_empty().then(|| {
+            why_empty(
+                app,
+                Area::Health,
+                "No latency to plot: no health check in view",
+            )
+        });
         plots.push(OverviewPlot {
             id: "ov_p95",
             title: "p95 latency, slowest".into(),
             unit: "ms",
-            lines: worst(p95),
+            lines,
+            note,
         });
     }
     plots
+}
+
+/// Why a plot of `area` has nothing to draw: the area's endpoints that are not answering, by
+/// name, else `otherwise` ("No queue depth to plot: no queue in view").
+fn why_empty(app: &ScaleboardApp, area: Area, otherwise: &str) -> String {
+    use crate::health::HealthState;
+    let silent: Vec<&str> = app
+        .fleet
+        .in_area(area)
+        .filter(|e| e.snapshot.is_none() || e.health.state == HealthState::Down)
+        .map(|e| e.info.id.as_str())
+        .collect();
+    if silent.is_empty() {
+        return format!("{otherwise}.");
+    }
+    let what = otherwise.split(':').next().unwrap_or(otherwise);
+    format!(
+        "{what}: {} {} not answering.",
+        silent.join(", "),
+        if silent.len() == 1 { "is" } else { "are" }
+    )
+}
+
+/// Why the CPU plot lacks some or all of the fleet: the contexts where metrics-server is not
+/// installed (as their API server said), and other sources that report no CPU usage.
+fn cpu_note(app: &ScaleboardApp) -> Option<String> {
+    let missing = &app.overview.cpu_missing;
+    if missing.is_empty() {
+        return None;
+    }
+    let (no_server, other): (Vec<&CpuSource>, Vec<&CpuSource>) = missing.iter().partition(|s| {
+        s.context
+            .as_ref()
+            .is_some_and(|c| app.overview.no_metrics_server.contains_key(c))
+    });
+    let mut parts = Vec::new();
+    if !no_server.is_empty() {
+        let names: Vec<&str> = no_server
+            .iter()
+            .filter_map(|s| s.context.as_deref())
+            .collect();
+        parts.push(format!(
+            "metrics-server is not installed in context{} {}",
+            if names.len() == 1 { "" } else { "s" },
+            names.join(", ")
+        ));
+    }
+    if !other.is_empty() {
+        let names: Vec<String> = other.iter().map(|s| s.words()).collect();
+        parts.push(format!(
+            "{} report{} no CPU usage yet",
+            names.join(", "),
+            if names.len() == 1 { "s" } else { "" }
+        ));
+    }
+    let whole_fleet = missing.len() == app.overview.cpu_sources;
+    Some(if whole_fleet {
+        format!("No CPU metrics: {}.", parts.join("; "))
+    } else {
+        format!(
+            "No CPU metrics for part of the fleet: {}.",
+            parts.join("; ")
+        )
+    })
 }
 
 pub fn overview_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
@@ -186,7 +340,7 @@ pub fn overview_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
         range,
         now,
     );
-    tiles_ui(app, ui);
+    super::overview_tiles::tiles_ui(app, ui);
     // Areas without an endpoint collapse into one line instead of empty plots.
     let missing: Vec<&str> = [
         (Area::Workloads, "workloads"),
@@ -225,6 +379,16 @@ pub fn overview_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
             for (i, plot) in plots.iter().enumerate() {
                 ui.vertical(|ui| {
                     ui.set_width(width / columns as f32 - 16.0);
+                    if plot.lines.is_empty()
+                        && let Some(note) = &plot.note
+                    {
+                        // No source: one line saying why, not an empty axis.
+                        ui.add(egui::Label::new(note).wrap());
+                        return;
+                    }
+                    if let Some(note) = &plot.note {
+                        ui.add(egui::Label::new(egui::RichText::new(note).weak()).wrap());
+                    }
                     let plot_lines: Vec<PlotLine<'_>> = plot
                         .lines
                         .iter()
@@ -356,194 +520,4 @@ fn group(n: u64) -> String {
         out.push(c);
     }
     out
-}
-
-/// The Databases tile: how many clusters of each kind, the largest PostgreSQL lag and PgBouncer
-/// clients waiting; the warning names a cluster with no writer or two (each cluster is judged on
-/// its own: two clusters with one primary each are fine).
-fn databases_tile(app: &ScaleboardApp) -> (String, Option<String>) {
-    let fleet = &app.fleet;
-    let mut problems = Vec::new();
-    let mut clusters = 0;
-    for (_, db) in fleet.databases() {
-        clusters += 1;
-        match db.primaries().count() {
-            0 => problems.push(format!("{}: no primary", db.cluster)),
-            1 => {}
-            _ => problems.push(format!("{}: TWO PRIMARIES", db.cluster)),
-        }
-    }
-    for (_, p) in fleet.patroni_snapshots() {
-        clusters += 1;
-        if p.leader().is_none() {
-            problems.push(format!("{}: no leader", p.cluster));
-        }
-    }
-    for (_, db) in fleet.mysql_clusters() {
-        clusters += 1;
-        match db.servers.iter().filter(|s| s.writable()).count() {
-            0 => problems.push(format!("{}: no writable source", db.cluster)),
-            1 => {}
-            _ => problems.push(format!("{}: TWO WRITABLE SERVERS", db.cluster)),
-        }
-    }
-    // PostgreSQL and Patroni lag in bytes of WAL; MySQL/MariaDB only knows seconds.
-    let max_lag = fleet
-        .databases()
-        .flat_map(|(_, db)| db.servers.iter().filter_map(|s| s.lag_bytes))
-        .chain(
-            fleet
-                .patroni_snapshots()
-                .flat_map(|(_, p)| p.members.iter().filter_map(|m| m.lag_bytes)),
-        )
-        .max();
-    let max_lag_secs = fleet
-        .mysql_clusters()
-        .flat_map(|(_, db)| db.servers.iter().filter_map(|s| s.lag_seconds))
-        .fold(None, |m: Option<f64>, l| Some(m.map_or(l, |m| m.max(l))));
-    let waiting: u32 = fleet
-        .endpoints
-        .iter()
-        .filter_map(|e| match &e.snapshot {
-            Some(crate::model::snapshot::Snapshot::Pgbouncer(p)) => Some(p.clients_waiting()),
-            _ => None,
-        })
-        .sum();
-    let mut line = format!(
-        "{clusters} cluster{}, max lag {}",
-        if clusters == 1 { "" } else { "s" },
-        max_lag.map_or("—".into(), crate::actions::plan::format_bytes)
-    );
-    if let Some(secs) = max_lag_secs {
-        line.push_str(&format!(" / {secs:.0} s"));
-    }
-    if waiting > 0 {
-        line.push_str(&format!(", {waiting} clients waiting in pools"));
-    }
-    (line, (!problems.is_empty()).then(|| problems.join("; ")))
-}
-
-fn tiles_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
-    // Fleet totals come from the overview's cache (recomputed when the fleet changes), not from
-    // a walk over every workload each frame.
-    let totals = &app.overview.totals.all;
-    let (count, replicas, not_ready) = (totals.workloads, totals.desired, totals.not_ready);
-    let (databases_line, databases_warning) = databases_tile(app);
-    let hit = app
-        .fleet
-        .cache_nodes()
-        .filter(|(_, n)| !n.queue_store)
-        .filter_map(|(_, n)| n.hit_ratio)
-        .fold(None, |m: Option<f64>, h| Some(m.map_or(h, |m| m.min(h))));
-    let depth: u64 = app.fleet.queues().map(|(_, q)| q.depth).sum();
-    let (up, total) = app
-        .fleet
-        .health_checks()
-        .fold((0, 0), |(u, t), (_, h)| (u + usize::from(h.up), t + 1));
-    let tiles = [
-        (
-            PanelId::Workloads,
-            Area::Workloads,
-            format!("{count} workloads, {replicas} replicas"),
-            (not_ready > 0).then(|| format!("{not_ready} not ready")),
-        ),
-        (
-            PanelId::Databases,
-            Area::Databases,
-            databases_line,
-            databases_warning,
-        ),
-        (
-            PanelId::Cache,
-            Area::Cache,
-            format!(
-                "hit ratio {}",
-                hit.map_or("—".into(), |h| format!("{:.1} %", h * 100.0))
-            ),
-            None,
-        ),
-        (
-            PanelId::Queues,
-            Area::Queues,
-            format!("{depth} jobs waiting"),
-            (depth > app.profiles.active.thresholds.queue_depth)
-                .then(|| "backlog over threshold".to_string()),
-        ),
-        (
-            PanelId::Health,
-            Area::Health,
-            format!("{up}/{total} endpoints up"),
-            (up < total).then(|| format!("{} down", total - up)),
-        ),
-    ];
-    ui.horizontal_wrapped(|ui| {
-        for (panel, area, summary, problem) in tiles {
-            if app.fleet.in_area(area).next().is_none() {
-                continue;
-            }
-            // A tile turns amber (warning) or red (critical) while an advisor rule fires on it.
-            let alerts = app.firing_in_area(area);
-            let mut frame = egui::Frame::group(ui.style());
-            if let Some((severity, _)) = alerts {
-                frame = frame.stroke(egui::Stroke::new(
-                    2.0,
-                    super::alerts_panel::severity_color(severity),
-                ));
-            }
-            frame.show(ui, |ui| {
-                ui.set_min_width(190.0);
-                ui.vertical(|ui| {
-                    let health = app
-                        .fleet
-                        .area_health(area)
-                        .map(|(s, r)| (s, r.map(str::to_owned)));
-                    ui.horizontal(|ui| {
-                        match &health {
-                            Some((state, reason)) => widgets::dot_ui(
-                                ui,
-                                theme::health_color(*state),
-                                reason.as_deref().unwrap_or(state.label()),
-                            ),
-                            None => {
-                                widgets::dot_ui(ui, ui.visuals().weak_text_color(), "no endpoint");
-                            }
-                        }
-                        if ui.link(panel.label()).clicked() {
-                            app.open_panel(panel);
-                        }
-                    });
-                    if health.is_none() {
-                        ui.weak("no endpoint");
-                    } else {
-                        ui.label(summary);
-                    }
-                    if let Some((severity, n)) = alerts
-                        && ui
-                            .link(
-                                egui::RichText::new(format!(
-                                    "{n} alert{} firing",
-                                    if n == 1 { "" } else { "s" }
-                                ))
-                                .color(super::alerts_panel::severity_color(severity)),
-                            )
-                            .clicked()
-                    {
-                        app.open_panel(PanelId::Alerts);
-                    }
-                    if let Some(p) = problem {
-                        ui.colored_label(theme::WARN, p);
-                    } else if let Some((state, Some(reason))) = health
-                        && state != crate::health::HealthState::Ok
-                    {
-                        ui.add(
-                            egui::Label::new(
-                                egui::RichText::new(reason).color(theme::health_color(state)),
-                            )
-                            .truncate(),
-                        );
-                    }
-                });
-            });
-        }
-    });
 }

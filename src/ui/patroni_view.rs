@@ -9,7 +9,6 @@ use crate::actions::plan::{format_bytes, format_lsn};
 use crate::app::ScaleboardApp;
 use crate::metrics::SeriesKey;
 use crate::model::patroni::{PatroniMember, PatroniSnapshot};
-use crate::model::snapshot::DbServer;
 
 /// History lines shown (newest first); the snapshot keeps more.
 const HISTORY_SHOWN: usize = 8;
@@ -27,19 +26,6 @@ pub fn lag_lines<'a>(endpoint: &str, p: &'a PatroniSnapshot) -> Vec<(SeriesKey, 
             )
         })
         .collect()
-}
-
-/// Whether a PostgreSQL server is a Patroni member (by address, or because a Patroni endpoint
-/// discovers its members from this PostgreSQL endpoint): pg_promote is refused there, so no
-/// Promote… button is offered on its row.
-pub fn is_patroni_member(app: &ScaleboardApp, endpoint: &str, server: &DbServer) -> bool {
-    crate::actions::plan_patroni::managed_by_patroni(&app.fleet, server).is_some()
-        || app
-            .profiles
-            .active
-            .patroni
-            .iter()
-            .any(|e| e.discover_from.as_deref() == Some(endpoint))
 }
 
 /// A member Patroni could hand the leader lock to: running, not tagged nofailover, and its

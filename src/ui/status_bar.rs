@@ -25,7 +25,11 @@ pub fn status_bar_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                 };
                 ui.colored_label(theme::health_color(state), text)
                     .on_hover_text(format!("{}\n{}", e.info.label, e.health.line()));
-                for (label, m) in unwatched_contexts(&e.health) {
+                let contexts = (e.info.area == crate::model::endpoint::Area::Workloads)
+                    .then(|| unwatched_contexts(&e.health))
+                    .into_iter()
+                    .flatten();
+                for (label, m) in contexts {
                     ui.colored_label(theme::health_color(m.state), label)
                         .on_hover_text(m.reason.as_deref().unwrap_or_default());
                 }

@@ -37,6 +37,11 @@ const PALETTE: [Color32; 8] = [
     Color32::from_rgb(0x8b, 0x94, 0x9e),
 ];
 
+/// Colours a plot can tell apart; `charts::SeriesColors` picks among them by series name.
+pub const PALETTE_LEN: usize = PALETTE.len();
+
+/// The `i`th palette colour (wrapping): for fixed categories (cost parts); plots of members use
+/// `charts::series_color` / `charts::SeriesColors`, which follow the name, not the position.
 pub fn series_color(i: usize) -> Color32 {
     PALETTE[i % PALETTE.len()]
 }

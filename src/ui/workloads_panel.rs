@@ -385,11 +385,23 @@ fn actions_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, w: &Workload) {
     {
         ui.horizontal(|ui| {
             ui.label("Min");
-            ui.add(egui::DragValue::new(&mut form.min).range(1..=1000));
+            ui.add(
+                egui::DragValue::new(&mut form.min)
+                    .range(1..=1000)
+                    .clamp_existing_to_range(false),
+            );
             ui.label("Max");
-            ui.add(egui::DragValue::new(&mut form.max).range(1..=1000));
+            ui.add(
+                egui::DragValue::new(&mut form.max)
+                    .range(1..=1000)
+                    .clamp_existing_to_range(false),
+            );
             ui.label("Target CPU %");
-            ui.add(egui::DragValue::new(&mut form.cpu).range(1..=100));
+            ui.add(
+                egui::DragValue::new(&mut form.cpu)
+                    .range(1..=1000)
+                    .clamp_existing_to_range(false),
+            );
             if ui.button("Preview autoscaler").clicked() {
                 let (min, max, cpu) = form.values(w.autoscaler.as_ref());
                 propose = Some(Action::SetAutoscaler {

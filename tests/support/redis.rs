@@ -29,6 +29,8 @@ pub struct RedisServer {
     pub port: u16,
     pub dir: tempfile::TempDir,
     pid: Option<u32>,
+    /// TLS only (`--port 0 --tls-port`), with a self-signed certificate in `dir`.
+    tls: bool,
 }
 
 impl RedisServer {
@@ -37,12 +39,69 @@ impl RedisServer {
         Self::start_on(free_port(), extra)
     }
 
+    /// Starts a server that speaks only TLS, with a self-signed certificate (`cert.pem` in
+    /// its dir) for 127.0.0.1 that clients do not trust unless told to.
+    pub fn start_tls() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let status = Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
+            .args([
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+            ])
+            .arg("-keyout")
+            .arg(dir.path().join("key.pem"))
+            .arg("-out")
+            .arg(dir.path().join("cert.pem"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl (Debian package `openssl`) makes the test certificate");
+        assert!(status.success(), "openssl could not make a certificate");
+        let path = |f: &str| dir.path().join(f).display().to_string();
+        let (cert, key) = (path("cert.pem"), path("key.pem"));
+        let port = free_port().to_string();
+        let args = [
+            "--port",
+            "0",
+            "--tls-port",
+            &port,
+            "--tls-cert-file",
+            &cert,
+            "--tls-key-file",
+            &key,
+            "--tls-ca-cert-file",
+            &cert,
+            "--tls-auth-clients",
+            "no",
+        ];
+        Self::launch(dir, 0, true, &args)
+    }
+
     /// Starts a standalone server on a given port (to restart one where it was).
     pub fn start_on(port: u16, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
+        let port_arg = port.to_string();
+        let mut args = vec!["--port", &port_arg];
+        args.extend_from_slice(extra);
+        Self::launch(dir, port, false, &args)
+    }
+
+    fn launch(dir: tempfile::TempDir, port: u16, tls: bool, args: &[&str]) -> Self {
+        let port = if tls {
+            args.windows(2)
+                .find(|w| w[0] == "--tls-port")
+                .and_then(|w| w[1].parse().ok())
+                .expect("a TLS port")
+        } else {
+            port
+        };
         let pidfile = dir.path().join("redis.pid");
         let status = Command::new(binary("redis-server"))
-            .args(["--port", &port.to_string()])
             .args(["--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "yes"])
             .arg("--dir")
@@ -51,7 +110,7 @@ impl RedisServer {
             .arg(&pidfile)
             .arg("--logfile")
             .arg(dir.path().join("redis.log"))
-            .args(extra)
+            .args(args)
             .stdin(Stdio::null())
             .status()
             .expect("run redis-server");
@@ -60,6 +119,7 @@ impl RedisServer {
             port,
             dir,
             pid: None,
+            tls,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -106,6 +166,10 @@ impl RedisServer {
     pub fn cli_auth(&self, auth: Option<(&str, &str)>, args: &[&str]) -> Result<String, String> {
         let mut c = Command::new(binary("redis-cli"));
         c.args(["-h", "127.0.0.1", "-p", &self.port.to_string()]);
+        if self.tls {
+            c.args(["--tls", "--cacert"])
+                .arg(self.dir.path().join("cert.pem"));
+        }
         if let Some((user, pw)) = auth {
             c.args(["--user", user, "--pass", pw, "--no-auth-warning"]);
         }

@@ -36,7 +36,24 @@ impl ContextWatch {
     /// This context's state from how it answered this poll, logged when it changed.
     pub(super) fn source(&self, view: &ContextView) -> Source {
         let (state, reason, said) = match view {
-            ContextView::Live(notes) | ContextView::Loading(notes) => {
+            // Still reading its first lists: what it shows is partial, so it is not ok yet
+            // (a one-shot `status` must not exit 0 on half a cluster). Not logged: it passes.
+            ContextView::Loading(notes) => {
+                let loading = notes
+                    .notices
+                    .iter()
+                    .find(|n| n.starts_with("loading context"))
+                    .cloned()
+                    .unwrap_or_else(|| "loading its lists".into());
+                let mut words = vec![loading];
+                words.extend(notes.problems.iter().cloned());
+                return Source {
+                    name: format!("context {}", self.context),
+                    state: SourceState::Degraded,
+                    reason: Some(words.join("; ")),
+                };
+            }
+            ContextView::Live(notes) => {
                 if notes.problems.is_empty() {
                     let said = match &notes.fallback {
                         Some(f) => Said::Limited(format!("forbidden: {f}")),

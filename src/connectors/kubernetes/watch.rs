@@ -18,6 +18,23 @@ pub(super) struct Broken {
     pub missing: bool,
 }
 
+/// Exec credential plugins (`aws eks get-token`, `kubelogin`…) run as child processes that
+/// would inherit the whole environment, Scaleboard's own secret variables included.
+fn without_secret_env(mut kubeconfig: Kubeconfig) -> Kubeconfig {
+    let secrets = crate::profiles::secrets::secret_env_names();
+    if secrets.is_empty() {
+        return kubeconfig;
+    }
+    for named in &mut kubeconfig.auth_infos {
+        if let Some(exec) = named.auth_info.as_mut().and_then(|a| a.exec.as_mut()) {
+            exec.drop_env
+                .get_or_insert_with(Vec::new)
+                .extend(secrets.iter().cloned());
+        }
+    }
+    kubeconfig
+}
+
 /// How the start of a context's words begin when the kubeconfig does not have it.
 const NOT_IN_KUBECONFIG: &str = "no context of this name in";
 
@@ -33,6 +50,7 @@ pub(super) async fn start(config: &KubernetesEndpoint) -> Result<Started, String
             "the kubeconfig (KUBECONFIG or ~/.kube/config)".to_string(),
         ),
     };
+    let kubeconfig = without_secret_env(kubeconfig);
     let contexts = if config.contexts.is_empty() {
         vec![
             kubeconfig

@@ -121,7 +121,7 @@ impl Inner {
         };
         if let Err(e) = self.run(server, &[statement.as_str()]).await {
             return Some(format!(
-                "undo failed: `{statement}` was refused ({}); the replica threads stay stopped                  — run it by hand",
+                "undo failed: `{statement}` failed ({}); the replica threads stay stopped — run it by hand",
                 e.text()
             ));
         }

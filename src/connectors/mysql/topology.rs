@@ -42,8 +42,9 @@ fn written_position(s: &MysqlServer) -> Option<&str> {
 }
 
 /// With several writable servers, the one that stays is the newest by replication position:
-/// the one lacking the fewest transactions the others hold. Returns it (`None` when positions
-/// cannot tell: equal, or not comparable) and, per writable server, how far it is behind it.
+/// the one lacking none of the transactions the others hold. Returns it (`None` when positions
+/// cannot tell: equal, forked, or not comparable) and, per writable server, how far it is
+/// behind it.
 fn newest_writable(servers: &[MysqlServer], writable: &[usize]) -> (Option<usize>, Vec<u64>) {
     let behind_of = |i: usize, j: usize| -> Option<u64> {
         let (a, b) = (&servers[i], &servers[j]);
@@ -64,6 +65,11 @@ fn newest_writable(servers: &[MysqlServer], writable: &[usize]) -> (Option<usize
         return (None, Vec::new());
     };
     let least = known.iter().copied().min().unwrap_or(0);
+    // The newest holds everything the others wrote; when every server lacks something the
+    // histories have forked, and no position says which one to fence.
+    if least > 0 {
+        return (None, Vec::new());
+    }
     let newest: Vec<usize> = writable
         .iter()
         .zip(&known)

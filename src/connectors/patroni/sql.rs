@@ -126,23 +126,33 @@ impl SqlAccess {
     /// Asks `host:port` whether it is in recovery: read-only, accepting writes, or why that
     /// could not be told.
     pub async fn check(&self, host: &str, port: u16) -> WriteCheck {
+        self.check_with_timeline(host, port).await.0
+    }
+
+    /// As [`Self::check`], with the timeline a server that accepts writes writes on (the
+    /// timeline of its current WAL file): tells an old leader (an older timeline) from the
+    /// leader itself reached under another address (the same timeline).
+    pub async fn check_with_timeline(&self, host: &str, port: u16) -> (WriteCheck, Option<u32>) {
         let (d, endpoint) = match self.login_for(host, port) {
             Ok(l) => l,
-            Err(why) => return WriteCheck::Unknown(why),
+            Err(why) => return (WriteCheck::Unknown(why), None),
         };
         match tokio::time::timeout(TIMEOUT, self.ask(&d, endpoint)).await {
-            Ok(Ok(true)) => WriteCheck::ReadOnly,
-            Ok(Ok(false)) => WriteCheck::AcceptsWrites,
-            Ok(Err(why)) => WriteCheck::Unknown(why),
-            Err(_) => WriteCheck::Unknown(format!(
-                "{} did not answer within {} s",
-                d.address(),
-                TIMEOUT.as_secs()
-            )),
+            Ok(Ok((true, _))) => (WriteCheck::ReadOnly, None),
+            Ok(Ok((false, timeline))) => (WriteCheck::AcceptsWrites, timeline),
+            Ok(Err(why)) => (WriteCheck::Unknown(why), None),
+            Err(_) => (
+                WriteCheck::Unknown(format!(
+                    "{} did not answer within {} s",
+                    d.address(),
+                    TIMEOUT.as_secs()
+                )),
+                None,
+            ),
         }
     }
 
-    async fn ask(&self, d: &Dsn, endpoint: usize) -> Result<bool, String> {
+    async fn ask(&self, d: &Dsn, endpoint: usize) -> Result<(bool, Option<u32>), String> {
         let tls = crate::connectors::postgres::tls::connector(d)
             .map_err(|e| format!("{}: {e}", d.address()))?;
         let mut config = tokio_postgres::Config::new();
@@ -172,13 +182,20 @@ impl SqlAccess {
                 log::debug!("PostgreSQL check connection ended: {e}");
             }
         });
+        // The WAL file name starts with the timeline in 8 hex digits.
         let rows = client
-            .simple_query("SELECT pg_is_in_recovery()")
+            .simple_query(
+                "SELECT pg_is_in_recovery(), CASE WHEN pg_is_in_recovery() THEN NULL \
+                 ELSE substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) END",
+            )
             .await
             .map_err(|e| format!("{}: {}", d.address(), words(&e)))?;
         rows.iter()
             .find_map(|m| match m {
-                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(|v| v == "t"),
+                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(|v| {
+                    let timeline = r.get(1).and_then(|t| u32::from_str_radix(t, 16).ok());
+                    (v == "t", timeline)
+                }),
                 _ => None,
             })
             .ok_or_else(|| format!("{}: pg_is_in_recovery() gave no answer", d.address()))

@@ -17,6 +17,12 @@ use std::sync::{Mutex, PoisonError};
 /// from growing the memory).
 const KEPT: usize = 64;
 
+/// A member that left `/cluster` and whose PostgreSQL does not take writes is forgotten after
+/// this long: it was most likely removed on purpose (a scale-down, `patronictl remove`), and
+/// reporting it for ever would keep the endpoint degraded. One that still takes writes is never
+/// forgotten: that is a split brain.
+const FORGET_AFTER_MS: i64 = 10 * 60 * 1000;
+
 #[derive(Default)]
 pub struct Memory {
     members: BTreeMap<String, Seen>,
@@ -110,7 +116,7 @@ pub async fn watch(
     let checking_strangers = futures::future::join_all(strangers.iter().map(|(_, a)| {
         let (host, port) = a.rsplit_once(':').unwrap_or((a.as_str(), ""));
         let port = port.parse().unwrap_or(5432);
-        sql.check(host, port)
+        sql.check_with_timeline(host, port)
     }));
     let (probed, vanished_writes, stranger_writes) =
         tokio::join!(probing, checking_vanished, checking_strangers);
@@ -166,6 +172,7 @@ pub async fn watch(
                     reason: why,
                     writes,
                     not_a_member: false,
+                    write_timeline: None,
                 });
             }
             (None, Ok(())) => {
@@ -205,9 +212,26 @@ pub async fn watch(
             reason: "no longer in /cluster".into(),
             writes: writes.clone(),
             not_a_member: false,
+            write_timeline: None,
         });
     }
-    for ((name, address), writes) in strangers.into_iter().zip(stranger_writes) {
+    for (v, writes) in vanished.iter().zip(vanished_writes.iter()) {
+        let old = m
+            .members
+            .get(&v.name)
+            .and_then(|x| x.failing.as_ref())
+            .is_some_and(|(since, _)| now - since > FORGET_AFTER_MS);
+        if old && *writes != WriteCheck::AcceptsWrites {
+            m.members.remove(&v.name);
+            silent.retain(|x| x.name != v.name);
+            log::info!(
+                "Patroni member {} left /cluster more than 10 minutes ago and its PostgreSQL \
+                 takes no writes: no longer reported",
+                v.name
+            );
+        }
+    }
+    for ((name, address), (writes, timeline)) in strangers.into_iter().zip(stranger_writes) {
         // A read-only server outside Patroni is just another replica; an unanswering one is
         // the PostgreSQL endpoint's to report.
         if writes == WriteCheck::AcceptsWrites {
@@ -217,6 +241,7 @@ pub async fn watch(
                 reason: "not in /cluster".into(),
                 writes,
                 not_a_member: true,
+                write_timeline: timeline,
                 ..SilentMember::default()
             });
         }
@@ -271,6 +296,7 @@ mod tests {
             reason: "connection refused".into(),
             writes,
             not_a_member: false,
+            write_timeline: None,
         }
     }
 

@@ -9,6 +9,14 @@ use crate::profiles::SecretError;
 use redis::aio::MultiplexedConnection;
 use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo, Value};
 use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// A TLS handshake still unanswered after this is checked against plain-text Redis: such a
+/// server reads the ClientHello as an inline command and waits for a newline that the hello
+/// may never contain, so without the check the operator would see only a time-out.
+const TLS_SUSPECT_AFTER: Duration = Duration::from_millis(400);
+/// The plain-text check (connect, PING, first byte of the reply) gives up after this.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(600);
 
 impl RedisPoller {
     /// One extra round trip to one server (first-poll discovery only).
@@ -64,14 +72,19 @@ impl RedisPoller {
         if matches!(info.addr(), ConnectionAddr::TcpTls { .. }) {
             crate::connectors::rabbitmq::install_crypto_provider();
         }
-        let client = redis::Client::open(info).map_err(|e| e.to_string())?;
         let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(TIMEOUT))
             .set_response_timeout(Some(TIMEOUT));
-        let conn = client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await
-            .map_err(|e| e.to_string())?;
+        let tls = match info.addr() {
+            ConnectionAddr::TcpTls { host, port, .. } => Some((host.clone(), *port)),
+            _ => None,
+        };
+        let client = redis::Client::open(info).map_err(|e| e.to_string())?;
+        let connect = client.get_multiplexed_async_connection_with_config(&config);
+        let conn = match tls {
+            Some((host, port)) => tls_connect(connect, &host, port).await?,
+            _ => connect.await.map_err(|e| e.to_string())?,
+        };
         state.conns.insert(address.to_owned(), conn.clone());
         Ok(conn)
     }
@@ -137,6 +150,54 @@ impl RedisPoller {
             (None, _) => Ok(None),
         }
     }
+}
+
+/// The TLS connection, or the mismatch named when the server at `host:port` turns out to speak
+/// plain-text Redis (checked when the handshake fails or stays unanswered): within
+/// `TLS_SUSPECT_AFTER + PROBE_TIMEOUT`, not after the connection time-out.
+async fn tls_connect(
+    connect: impl Future<Output = redis::RedisResult<MultiplexedConnection>>,
+    host: &str,
+    port: u16,
+) -> Result<MultiplexedConnection, String> {
+    let mut connect = std::pin::pin!(connect);
+    let early = tokio::select! {
+        r = &mut connect => Some(r),
+        () = tokio::time::sleep(TLS_SUSPECT_AFTER) => None,
+    };
+    match early {
+        Some(Ok(conn)) => Ok(conn),
+        Some(Err(_)) if plain_text_redis(host, port).await => Err(tls_mismatch(host, port)),
+        Some(Err(e)) => Err(e.to_string()),
+        None if plain_text_redis(host, port).await => Err(tls_mismatch(host, port)),
+        None => connect.await.map_err(|e| e.to_string()),
+    }
+}
+
+/// What a `rediss://` URL pointed at a plain-text server gets told.
+pub(super) fn tls_mismatch(host: &str, port: u16) -> String {
+    format!(
+        "TLS handshake failed: the server at {host}:{port} does not speak TLS (plain-text \
+         Redis?) — use redis:// or enable TLS on the server"
+    )
+}
+
+/// True when `host:port` answers a plain `PING` with a RESP status or error line ("+PONG",
+/// "-NOAUTH …"): a TLS server answers bytes that are not a ClientHello with an alert or by
+/// closing, never with '+' or '-'. One short connection, only after a TLS attempt went wrong.
+async fn plain_text_redis(host: &str, port: u16) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let probe = async {
+        let mut stream = tokio::net::TcpStream::connect((host, port)).await.ok()?;
+        stream.write_all(b"PING\r\n").await.ok()?;
+        let mut first = [0u8; 1];
+        let n = stream.read(&mut first).await.ok()?;
+        Some(n == 1 && matches!(first[0], b'+' | b'-'))
+    };
+    matches!(
+        tokio::time::timeout(PROBE_TIMEOUT, probe).await,
+        Ok(Some(true))
+    )
 }
 
 /// Environment variable redis-cli reads its password from.
