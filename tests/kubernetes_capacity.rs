@@ -104,6 +104,34 @@ fn plan_for(c: &Cluster, replicas: u32) -> String {
     plan_text(c, &fake_kube::kubeconfig(&[("prod", &c.kube)]), replicas)
 }
 
+/// `scaleboard autoscale … --max N` with the same profile (written by an earlier plan).
+fn autoscale_text(c: &Cluster, max: u32) -> String {
+    let config = c.dir.path().join("config");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scaleboard"))
+        .env("SCALEBOARD_CONFIG_DIR", &config)
+        .env("SCALEBOARD_DATA_DIR", c.dir.path().join("data"))
+        .args([
+            "autoscale",
+            "--profile",
+            "cap",
+            "prod/shop/deployment/web",
+            "--min",
+            "2",
+            "--max",
+            &max.to_string(),
+            "--grace",
+            "0",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 #[test]
 fn a_scale_that_fits_names_its_placement() {
     let c = cluster(&["node-a", "node-b"]);
@@ -286,4 +314,105 @@ fn a_user_who_may_not_list_nodes_is_told_the_fit_was_not_checked() {
         "{out}"
     );
     assert!(!out.contains("fits: "), "{out}");
+}
+
+/// The re-check right before the write plans again on fresh state: a quota used up between
+/// plan and write refuses then, and nothing is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_recheck_before_the_write_runs_the_fit_check_again() {
+    use scaleboard::actions::recheck::{Recheck, recheck};
+    use scaleboard::actions::{Action, PlanPolicy, plan};
+    use scaleboard::connectors::Connector;
+    use scaleboard::connectors::kubernetes::KubernetesConnector;
+    use scaleboard::model::snapshot::{Snapshot, WorkloadKind, WorkloadRef};
+    let c = cluster(&["node-a", "node-b"]);
+    c.kube.put(&fake_kube::quota(
+        "shop",
+        "compute",
+        &[("pods", "10")],
+        &[("pods", "2")],
+    ));
+    let path = c.dir.path().join("kubeconfig.yaml");
+    std::fs::write(&path, fake_kube::kubeconfig(&[("prod", &c.kube)])).unwrap();
+    let connector = KubernetesConnector::new(scaleboard::profiles::KubernetesEndpoint {
+        name: "k8s".into(),
+        kubeconfig: Some(path),
+        contexts: vec!["prod".into()],
+        namespaces: Vec::new(),
+    });
+    let out = connector.poll().await.unwrap();
+    let action = Action::ScaleWorkload {
+        workload: WorkloadRef::new("k8s", "prod/shop", WorkloadKind::Deployment, "web"),
+        replicas: 6,
+    };
+    let policy = PlanPolicy {
+        profile: "cap".into(),
+        read_only: false,
+        max_failover_lag_bytes: 1 << 20,
+        kube_context: None,
+        patroni_links: Vec::new(),
+    };
+    let view = scaleboard::actions::recheck::FreshView {
+        endpoint: "k8s",
+        snapshot: &out.snapshot,
+    };
+    let planned = plan(action.clone(), &view, &policy);
+    assert!(!planned.refused(), "{:?}", planned.guards);
+    assert!(
+        planned
+            .guards
+            .iter()
+            .any(|g| g.reason.contains("fits: 4 of 4 new replicas")),
+        "{:?}",
+        planned.guards
+    );
+    // Another team's pods take the quota meanwhile.
+    c.kube.put(&fake_kube::quota(
+        "shop",
+        "compute",
+        &[("pods", "10")],
+        &[("pods", "9")],
+    ));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let Some(fresh @ Snapshot::Workloads(_)) = connector.read_fresh(&action).await.unwrap()
+        else {
+            panic!("no fresh read");
+        };
+        if let (Recheck::Changed(why), _) = recheck(&planned, &fresh, false) {
+            assert_eq!(
+                why,
+                [
+                    "a guard refuses now: ResourceQuota compute would be exceeded: pods would be \
+                  13 of 10 (used 9); the API server would reject the new pods (scale of \
+                  prod/shop/deployment/web to 6)."
+                ]
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the quota change never counted"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[test]
+fn an_autoscaler_max_the_cluster_cannot_run_is_warned_about() {
+    let c = cluster(&["node-a", "node-b"]);
+    plan_for(&c, 2);
+    let out = autoscale_text(&c, 20);
+    assert!(
+        out.contains(
+            "[WARN] At maxReplicas 20: Fit of prod/shop/deployment/web: only 14 of 18 new \
+             replicas fit (node-a 7, node-b 7): 4 would stay Pending"
+        ),
+        "{out}"
+    );
+    let out = autoscale_text(&c, 10);
+    assert!(
+        out.contains("[ok] At maxReplicas 10: Fit of prod/shop/deployment/web: fits: 8 of 8 new replicas (node-a 4, node-b 4)."),
+        "{out}"
+    );
 }

@@ -424,6 +424,9 @@ fn plan_autoscale(
             id.name
         )));
     }
+    if max <= MAX_REPLICAS {
+        guards.extend(super::plan_fit::max_guards(fleet, id, w.desired, max));
+    }
     let before = match &w.autoscaler {
         Some(h) => autoscaler_text(h.min_replicas, h.max_replicas, h.target_cpu_percent, h),
         None => format!("no autoscaler, {}", units::replicas(w.desired)),

@@ -83,9 +83,13 @@ fn one(
         .collect();
     let Some(nodes) = nodes else {
         let why = ctx.nodes.as_ref().err().map_or("", String::as_str);
-        guards.push(Guard::warn(format!(
+        let mut text = format!(
             "Fit of {id} not checked: {why}. Whether the new replicas find room is unknown."
-        )));
+        );
+        if let Some(note) = &ctx.admission_unknown {
+            text.push_str(&format!(" Note: {note}."));
+        }
+        guards.push(Guard::warn(text));
         return guards;
     };
     let report = fit_replicas(nodes, &needs, new);
@@ -111,7 +115,10 @@ fn one(
     if !filled.is_empty() {
         text.push_str(&format!(" Requests used: {}.", filled.join(", ")));
     }
-    if let Some(note) = &ctx.partial_pods {
+    for note in [&ctx.partial_pods, &ctx.admission_unknown]
+        .into_iter()
+        .flatten()
+    {
         text.push_str(&format!(" Note: {note}."));
     }
     text.push_str(&format!(
@@ -125,6 +132,31 @@ fn one(
         Guard::warn(text)
     });
     guards
+}
+
+/// An autoscaler's `maxReplicas`: could the cluster ever run that many? Only warnings: the
+/// autoscaler object itself is valid whatever the room; it is its scale ups that would fail.
+pub(super) fn max_guards(
+    fleet: &dyn FleetView,
+    id: &WorkloadRef,
+    current: u32,
+    max: u32,
+) -> Vec<Guard> {
+    let target = Target {
+        id,
+        current,
+        replicas: max,
+    };
+    fit_guards(fleet, &target)
+        .into_iter()
+        .map(|g| {
+            let text = format!("At maxReplicas {max}: {}", g.reason);
+            match g.level {
+                super::plan::GuardLevel::Pass => Guard::pass(text),
+                _ => Guard::warn(text),
+            }
+        })
+        .collect()
 }
 
 /// The room the placed replicas take, for the next target of a bulk scale.

@@ -185,6 +185,8 @@ pub struct ContextCapacity {
     pub partial_pods: Option<String>,
     /// ResourceQuotas per namespace.
     pub quotas: BTreeMap<String, Vec<QuotaRoom>>,
+    /// Why quotas or LimitRanges could not be read (the check then runs without them).
+    pub admission_unknown: Option<String>,
     /// The LimitRange container defaults per namespace (the first by name that has some).
     pub limit_ranges: BTreeMap<String, LimitRangeDefaults>,
     pub autoscaler: AutoscalerPresence,

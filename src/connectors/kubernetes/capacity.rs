@@ -297,9 +297,28 @@ impl ContextWatch {
                 needs.push((id, w.needs.clone()));
             }
         }
+        let refused: Vec<&str> = [
+            ("resourcequotas", self.quotas.state()),
+            ("limitranges", self.limit_ranges.state()),
+        ]
+        .iter()
+        .filter(|(_, s)| {
+            s.scopes
+                .values()
+                .any(|sc| !sc.listed && sc.error.as_ref().is_some_and(|e| e.code == Some(403)))
+        })
+        .map(|(r, _)| *r)
+        .collect();
+        let admission_unknown = (!refused.is_empty()).then(|| {
+            format!(
+                "may not list {}: quotas and defaults were not checked",
+                refused.join(" or ")
+            )
+        });
         let capacity = ContextCapacity {
             nodes,
             partial_pods,
+            admission_unknown,
             quotas,
             limit_ranges,
             autoscaler: self.autoscaler_presence(),
@@ -376,4 +395,93 @@ pub(super) fn view(endpoint: &str, contexts: &[&ContextWatch]) -> CapacityView {
         out.needs.extend(needs);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::{
+        Affinity, Container, NodeAffinity, NodeSelector, NodeSelectorTerm, PodAntiAffinity,
+        ResourceRequirements,
+    };
+
+    fn container(cpu: &str, memory: &str) -> Container {
+        Container {
+            name: "c".into(),
+            resources: Some(ResourceRequirements {
+                requests: Some(
+                    [
+                        ("cpu".to_string(), Quantity(cpu.into())),
+                        ("memory".to_string(), Quantity(memory.into())),
+                    ]
+                    .into(),
+                ),
+                ..ResourceRequirements::default()
+            }),
+            ..Container::default()
+        }
+    }
+
+    #[test]
+    fn init_containers_count_by_the_largest_not_the_sum() {
+        let spec = PodSpec {
+            containers: vec![container("200m", "100Mi"), container("300m", "100Mi")],
+            // One init container asks more cpu than both app containers together, the other
+            // less memory: the pod needs the larger of the two per resource.
+            init_containers: Some(vec![container("800m", "50Mi"), container("100m", "10Mi")]),
+            overhead: Some([("cpu".to_string(), Quantity("10m".into()))].into()),
+            ..PodSpec::default()
+        };
+        assert_eq!(pod_requests(&spec), (Some(810), Some(200 * 1024 * 1024)));
+        let none = PodSpec {
+            containers: vec![Container::default()],
+            ..PodSpec::default()
+        };
+        assert_eq!(pod_requests(&none), (None, None));
+    }
+
+    #[test]
+    fn a_template_names_its_placement_rules_and_what_is_not_simulated() {
+        let spec = PodSpec {
+            containers: vec![container("1", "1Gi")],
+            node_selector: Some([("pool".to_string(), "web".to_string())].into()),
+            affinity: Some(Affinity {
+                node_affinity: Some(NodeAffinity {
+                    required_during_scheduling_ignored_during_execution: Some(NodeSelector {
+                        node_selector_terms: vec![NodeSelectorTerm {
+                            match_expressions: Some(vec![
+                                k8s_openapi::api::core::v1::NodeSelectorRequirement {
+                                    key: "zone".into(),
+                                    operator: "In".into(),
+                                    values: Some(vec!["a".into()]),
+                                },
+                            ]),
+                            match_fields: None,
+                        }],
+                    }),
+                    ..NodeAffinity::default()
+                }),
+                pod_anti_affinity: Some(PodAntiAffinity::default()),
+                ..Affinity::default()
+            }),
+            ..PodSpec::default()
+        };
+        let needs = template_needs(Some(&spec));
+        assert_eq!(needs.cpu_milli, Some(1000));
+        assert_eq!(
+            needs.node_selector.get("pool").map(String::as_str),
+            Some("web")
+        );
+        assert_eq!(
+            needs.required_node_terms,
+            vec![vec![NodeSelectorRequirement::In(
+                "zone".into(),
+                vec!["a".into()]
+            )]]
+        );
+        assert_eq!(
+            needs.rules_not_applied,
+            vec!["pod anti-affinity".to_string()]
+        );
+    }
 }
