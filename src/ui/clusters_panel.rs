@@ -520,4 +520,77 @@ mod tests {
         );
         assert_eq!(t.requested_cpu_milli, 3400);
     }
+
+    /// A fleet with one Kubernetes endpoint whose view has one context of `n` nodes.
+    fn fleet_with(view: Arc<CapacityView>) -> FleetState {
+        let mut fleet = FleetState::default();
+        fleet.reset(vec![crate::engine::EndpointInfo {
+            id: "k8s".into(),
+            label: "prod (Kubernetes)".into(),
+            area: crate::engine::Area::Workloads,
+            demo: false,
+        }]);
+        let mut list = crate::model::workloads::WorkloadList::default();
+        list.capacity = Some(view);
+        fleet.endpoints[0].snapshot = Some(Snapshot::Workloads(list));
+        fleet
+    }
+
+    fn view_of(n: usize) -> Arc<CapacityView> {
+        let nodes = (0..n)
+            .map(|i| {
+                node(
+                    &format!("node-{i:05}"),
+                    i % 97 != 0,
+                    i % 101 == 0,
+                    false,
+                    100,
+                )
+            })
+            .collect();
+        let context = ContextCapacity {
+            nodes: Ok(nodes),
+            partial_pods: None,
+            quotas: Default::default(),
+            admission_unknown: None,
+            limit_ranges: Default::default(),
+            autoscaler: AutoscalerPresence::Unknown,
+        };
+        Arc::new(CapacityView {
+            contexts: [("prod".to_string(), context)].into(),
+            needs: Default::default(),
+        })
+    }
+
+    #[test]
+    fn five_thousand_nodes_are_summed_once_per_view_not_per_frame() {
+        let view = view_of(5_000);
+        let mut fleet = fleet_with(Arc::clone(&view));
+        let mut cache = ClustersCache::default();
+        cache.refresh(&fleet);
+        assert_eq!(cache.clusters.len(), 1);
+        let c = &cache.clusters[0];
+        assert_eq!(c.totals.nodes, 5_000);
+        assert_eq!(c.totals.not_ready, 52);
+        assert_eq!(c.order.len(), 5_000);
+        assert!(!nodes_of(c)[c.order[0]].room.ready, "problems first");
+        // Same view: the summaries are kept, not rebuilt (the order vector is the same one).
+        let order = c.order.as_ptr();
+        for _ in 0..3 {
+            cache.refresh(&fleet);
+        }
+        assert_eq!(cache.clusters[0].order.as_ptr(), order);
+        // A new view (the next poll) is summed again.
+        let mut next = (*view).clone();
+        if let Ok(nodes) = &mut next.contexts.get_mut("prod").unwrap().nodes {
+            nodes.truncate(10);
+        }
+        fleet = fleet_with(Arc::new(next));
+        cache.refresh(&fleet);
+        assert_eq!(cache.clusters[0].totals.nodes, 10);
+    }
+
+    fn nodes_of(c: &ClusterSummary) -> &[NodeInfo] {
+        c.capacity().nodes.as_deref().unwrap()
+    }
 }
