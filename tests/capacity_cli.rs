@@ -106,3 +106,20 @@ fn capacity_exits_3_when_no_capacity_can_be_read() {
         String::from_utf8_lossy(&out.stdout).contains("No Kubernetes context gave capacity data.")
     );
 }
+
+#[test]
+fn capacity_ends_quietly_when_its_reader_goes_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = scaleboard(&dir)
+        .args(["capacity", "--demo"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
