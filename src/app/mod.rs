@@ -80,7 +80,7 @@ pub struct ScaleboardApp {
     /// The Overview's totals and ranked workloads, recomputed when the fleet changes.
     pub overview: overview::OverviewCache,
     /// The Clusters panel's sums and node order, recomputed when a capacity view changes.
-    pub clusters: crate::ui::clusters_panel::ClustersCache,
+    pub clusters: crate::ui::clusters_summary::ClustersCache,
     pub selected_workload: Option<crate::model::snapshot::WorkloadRef>,
     pub selected_server: Option<String>,
     pub selected_queue: Option<String>,

@@ -9,6 +9,7 @@ pub mod chart_style;
 pub mod charts;
 mod close_dialog;
 pub mod clusters_panel;
+pub mod clusters_summary;
 mod confirm_dialog;
 mod cost_charts;
 mod cost_panel;
