@@ -148,3 +148,102 @@ fn a_scale_plan_past_the_room_says_how_many_fit() {
         assert!(line.contains(words), "{words:?} missing: {line}");
     }
 }
+
+/// A workloads endpoint with two contexts: `big` with `n` nodes (every 50th cordoned), and
+/// `tenant` whose nodes may not be listed.
+fn big_fleet(n: usize) -> Vec<scaleboard::app::EndpointState> {
+    use scaleboard::engine::{Area, ConnStatus, EndpointInfo};
+    use scaleboard::health::{EndpointHealth, HealthState};
+    use scaleboard::model::capacity::{
+        AutoscalerPresence, CapacityView, ContextCapacity, NodeInfo, NodeRoom,
+    };
+    use scaleboard::model::snapshot::Snapshot;
+    let nodes = (0..n)
+        .map(|i| NodeInfo {
+            room: NodeRoom {
+                name: format!("big-node-{i:05}"),
+                allocatable_cpu_milli: 4000,
+                allocatable_memory_bytes: 16 << 30,
+                allocatable_pods: 110,
+                requested_cpu_milli: 1000,
+                requested_memory_bytes: 4 << 30,
+                pods: 10,
+                labels: Default::default(),
+                taints: Vec::new(),
+                unschedulable: i % 50 == 0,
+                ready: true,
+            },
+            pressure: Vec::new(),
+        })
+        .collect();
+    let context = |nodes| ContextCapacity {
+        nodes,
+        partial_pods: None,
+        quotas: Default::default(),
+        admission_unknown: None,
+        limit_ranges: Default::default(),
+        autoscaler: AutoscalerPresence::Unknown,
+    };
+    let view = CapacityView {
+        contexts: [
+            ("big".to_string(), context(Ok(nodes))),
+            (
+                "tenant".to_string(),
+                context(Err("may not list nodes".to_string())),
+            ),
+        ]
+        .into(),
+        needs: Default::default(),
+    };
+    let list = scaleboard::model::workloads::WorkloadList {
+        capacity: Some(std::sync::Arc::new(view)),
+        ..Default::default()
+    };
+    vec![scaleboard::app::EndpointState {
+        info: EndpointInfo {
+            id: "k8s".into(),
+            label: "prod (Kubernetes)".into(),
+            area: Area::Workloads,
+            demo: false,
+        },
+        status: ConnStatus::Ok,
+        last_error: None,
+        updated_at: Some(support::START_MS),
+        snapshot: Some(Snapshot::Workloads(list)),
+        health: EndpointHealth {
+            state: HealthState::Ok,
+            reasons: Vec::new(),
+            members: Vec::new(),
+            critical: false,
+        },
+    }]
+}
+
+#[test]
+fn five_thousand_nodes_lay_out_only_the_rows_in_view_and_hidden_nodes_say_why() {
+    let mut t = start(
+        Some("last_used = \"big\"\n\n[[profile]]\nname = \"big\"\n"),
+        Some("big"),
+    );
+    // The engine's (empty) endpoint list arrives first and would replace the fleet.
+    for _ in 0..20 {
+        t.harness.state_mut().fleet.endpoints = big_fleet(5_000);
+        t.harness.run_steps(5);
+        if !t.app().fleet.endpoints.is_empty() {
+            break;
+        }
+    }
+    t.harness.key_press_modifiers(Modifiers::COMMAND, Key::K);
+    t.run_until("clusters panel", |a| a.view.panel == PanelId::Clusters);
+    t.harness.run_steps(2);
+    t.harness
+        .get_by_label_contains("prod (Kubernetes) · context big");
+    t.harness.get_by_label("5000 nodes");
+    t.harness.get_by_label("100 cordoned");
+    // Cordoned nodes first; only a screenful of the 5,000 rows is laid out.
+    t.harness.get_by_label("big-node-00000");
+    let rows = t.harness.query_all_by_label_contains("big-node-").count();
+    assert!((1..=40).contains(&rows), "{rows} rows laid out");
+    t.harness
+        .get_by_label("nodes not visible: may not list nodes");
+}
