@@ -87,11 +87,13 @@ fn workloads(snapshot: &Snapshot) -> &[Workload] {
     }
 }
 
-/// A LIST of a watched resource (metrics.k8s.io has no watch: it is read every 15 s).
+/// A LIST of a watched resource (metrics.k8s.io has no watch: it is read every 15 s; the
+/// cluster autoscaler's status ConfigMap is one GET every 5 minutes).
 fn is_list(request: &str) -> bool {
     request.starts_with("GET ")
         && !request.contains("watch=true")
         && !request.contains("metrics.k8s.io")
+        && !request.contains("/configmaps/cluster-autoscaler-status")
         && !request.starts_with("GET /version")
 }
 

@@ -50,6 +50,14 @@ fn web(kube: &FakeKube, replicas: i32, cpu: Option<&str>, memory: Option<&str>) 
 /// `scaleboard scale --profile cap prod/shop/deployment/web N`, not confirmed: the plan as
 /// printed, with its guards.
 fn plan_text(c: &Cluster, kubeconfig: &str, replicas: u32) -> String {
+    plan_args(
+        c,
+        kubeconfig,
+        &["prod/shop/deployment/web", &replicas.to_string()],
+    )
+}
+
+fn plan_args(c: &Cluster, kubeconfig: &str, target: &[&str]) -> String {
     use std::io::Write;
     let config = c.dir.path().join("config");
     std::fs::create_dir_all(&config).unwrap();
@@ -67,15 +75,9 @@ fn plan_text(c: &Cluster, kubeconfig: &str, replicas: u32) -> String {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_scaleboard"))
         .env("SCALEBOARD_CONFIG_DIR", &config)
         .env("SCALEBOARD_DATA_DIR", c.dir.path().join("data"))
-        .args([
-            "scale",
-            "--profile",
-            "cap",
-            "prod/shop/deployment/web",
-            &replicas.to_string(),
-            "--grace",
-            "0",
-        ])
+        .args(["scale", "--profile", "cap"])
+        .args(target)
+        .args(["--grace", "0"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -170,6 +172,28 @@ fn a_scale_that_does_not_fit_says_how_many_stay_pending_and_that_no_autoscaler_h
     let out = plan_for(&c, 20);
     assert!(
         out.contains("4 would stay Pending (insufficient cpu: each needs 500m, the largest free room is 0); a cluster autoscaler may add nodes for them (Deployment kube-system/cluster-autoscaler)."),
+        "{out}"
+    );
+    // A managed autoscaler runs out of sight; its status ConfigMap says it is there.
+    let c = cluster(&["node-a", "node-b"]);
+    c.kube.put(&k8s_openapi::api::core::v1::ConfigMap {
+        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            name: Some("cluster-autoscaler-status".into()),
+            namespace: Some("kube-system".into()),
+            ..Default::default()
+        },
+        data: Some(
+            [(
+                "status".to_string(),
+                "Cluster-wide: Health: Healthy".to_string(),
+            )]
+            .into(),
+        ),
+        ..Default::default()
+    });
+    let out = plan_for(&c, 20);
+    assert!(
+        out.contains("a cluster autoscaler may add nodes for them (ConfigMap kube-system/cluster-autoscaler-status)."),
         "{out}"
     );
 }
@@ -413,6 +437,93 @@ fn an_autoscaler_max_the_cluster_cannot_run_is_warned_about() {
     let out = autoscale_text(&c, 10);
     assert!(
         out.contains("[ok] At maxReplicas 10: Fit of prod/shop/deployment/web: fits: 8 of 8 new replicas (node-a 4, node-b 4)."),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_bulk_scale_places_its_workloads_one_after_the_other() {
+    let kube = FakeKube::start();
+    kube.put(&fake_kube::node("node-a", "4", "8Gi", "110"));
+    web(&kube, 1, Some("500m"), Some("512Mi"));
+    let p = fake_kube::pod(
+        "shop",
+        "web-abc-0",
+        "ReplicaSet",
+        "web-abc",
+        "500m",
+        "512Mi",
+    );
+    kube.put(&fake_kube::bound(p, "node-a"));
+    let mut api = fake_kube::deployment("shop", "api", 1, 1);
+    fake_kube::template_requests(
+        &mut api.spec.as_mut().unwrap().template,
+        Some("500m"),
+        Some("512Mi"),
+    );
+    kube.put(&api);
+    let c = Cluster {
+        kube,
+        dir: tempfile::tempdir().unwrap(),
+    };
+    // 3500m free: 7 replicas of 500m. Each scale up of 4 fits alone, not both together.
+    let config = fake_kube::kubeconfig(&[("prod", &c.kube)]);
+    let out = plan_args(&c, &config, &["prod/shop", "5", "--all"]);
+    assert!(
+        out.contains("[WARN] Fit of prod/shop/deployment/web: only 3 of 4 new replicas fit (node-a 3): 1 would stay Pending"),
+        "{out}"
+    );
+    assert!(!out.contains("Fit of prod/shop/deployment/api"), "{out}");
+
+    // Without node access, one line says the fit was not checked.
+    c.kube.state().only_namespaces = Some(["shop".to_string()].into());
+    let config = fake_kube::kubeconfig_with_namespaces(&[("prod", &c.kube, "shop")]);
+    let out = plan_args(&c, &config, &["prod/shop", "5", "--all"]);
+    assert!(
+        out.contains("[WARN] Fit of 2 scale ups in context prod not checked: may not list nodes: fit check unavailable."),
+        "{out}"
+    );
+}
+
+#[test]
+fn replicas_already_pending_are_placed_with_the_new_ones() {
+    let kube = FakeKube::start();
+    // 2 cores: two replicas of 500m run there, room for two more.
+    kube.put(&fake_kube::node("node-a", "2", "8Gi", "110"));
+    web(&kube, 4, Some("500m"), Some("512Mi"));
+    for i in 0..4 {
+        let p = fake_kube::pod(
+            "shop",
+            &format!("web-abc-{i}"),
+            "ReplicaSet",
+            "web-abc",
+            "500m",
+            "512Mi",
+        );
+        // Two are bound; two wait for a node (the scheduler found no room yet).
+        if i < 2 {
+            kube.put(&fake_kube::bound(p, "node-a"));
+        } else {
+            kube.put(&fake_kube::unschedulable(
+                p,
+                "0/1 nodes are available: 1 Insufficient cpu.",
+            ));
+        }
+    }
+    let c = Cluster {
+        kube,
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let out = plan_for(&c, 5);
+    assert!(
+        out.contains(
+            "[WARN] Fit of prod/shop/deployment/web: only 2 of 3 new replicas fit (node-a 2): 1 \
+             would stay Pending (insufficient cpu: each needs 500m, the largest free room is 0)"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("(2 of them already exist, Pending without a node)"),
         "{out}"
     );
 }

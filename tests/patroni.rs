@@ -669,11 +669,12 @@ fn a_hung_member_is_named_and_the_endpoint_is_degraded() {
     let mut p = profile(&cluster);
     p.patroni[0] = all_urls(&cluster);
     let mut rig = Rig::start(p.clone());
-    rig.until("the cluster read", |r, _| {
-        r.patroni().is_some_and(|p| p.members.len() == 3)
+    // Healthy first: a new replica may still be catching up (lag over the limit) for a while.
+    rig.until("the cluster read and healthy", |r, _| {
+        r.patroni().is_some_and(|p| {
+            p.members.len() == 3 && health_of(p).state == scaleboard::health::HealthState::Ok
+        })
     });
-    let ok = health_of(rig.patroni().unwrap());
-    assert_eq!(ok.state, scaleboard::health::HealthState::Ok, "{ok:?}");
 
     let _paused = cluster.pause_patroni("m2");
     rig.until("m2 named as not answering", |r, _| {

@@ -132,9 +132,10 @@ pub(super) fn plan_scale_workloads(
             "Fit: all {fitting} scale ups fit on the nodes' free room, placed one after the other."
         )));
     } else {
+        let alone = fit.len() == 1;
         guards.extend(
             fit.into_iter()
-                .filter(|g| g.level != GuardLevel::Pass || fitting == 1),
+                .filter(|g| g.level != GuardLevel::Pass || alone),
         );
     }
     let list = |f: &dyn Fn(&Workload, u32) -> String| {

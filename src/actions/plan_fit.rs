@@ -28,6 +28,9 @@ pub(super) fn fit_guards(fleet: &dyn FleetView, target: &Target<'_>) -> Vec<Guar
 pub(super) fn fit_guards_many(fleet: &dyn FleetView, targets: &[Target<'_>]) -> Vec<Guard> {
     let mut guards = Vec::new();
     let mut rooms: std::collections::HashMap<&str, Vec<NodeRoom>> = Default::default();
+    // A bulk scale of a whole namespace without node access says so once per context.
+    let mut unchecked: std::collections::BTreeMap<&str, (&str, usize)> = Default::default();
+    let ups = targets.iter().filter(|t| t.replicas > t.current).count();
     for t in targets.iter().filter(|t| t.replicas > t.current) {
         if !t.id.kind.is_kubernetes() {
             continue;
@@ -54,9 +57,19 @@ pub(super) fn fit_guards_many(fleet: &dyn FleetView, targets: &[Target<'_>]) -> 
                     .entry(context)
                     .or_insert_with(|| nodes.iter().map(|n| n.room.clone()).collect()),
             ),
+            Err(why) if ups > 1 => {
+                unchecked.entry(context).or_insert((why, 0)).1 += 1;
+                None
+            }
             Err(_) => None,
         };
-        guards.extend(one(view, ctx, ns, t, nodes));
+        guards.extend(one(view, ctx, ns, t, nodes, ups == 1));
+    }
+    for (context, (why, count)) in unchecked {
+        guards.push(Guard::warn(format!(
+            "Fit of {count} scale ups in context {context} not checked: {why}. Whether the new \
+             replicas find room is unknown."
+        )));
     }
     guards
 }
@@ -67,9 +80,13 @@ fn one(
     ns: &str,
     t: &Target<'_>,
     nodes: Option<&mut Vec<NodeRoom>>,
+    say_unchecked: bool,
 ) -> Vec<Guard> {
     let new = u64::from(t.replicas - t.current);
     let id = t.id;
+    // Replicas already waiting for a node take the first room that frees up: they are
+    // placed with the new ones (the quota already counts them).
+    let waiting = view.waiting.get(id).copied().unwrap_or(0);
     let Some(needs) = view.needs.get(id) else {
         return vec![Guard::warn(format!(
             "Fit of {id} not checked: its pod template was not read."
@@ -85,6 +102,9 @@ fn one(
         .map(|why| Guard::refuse(format!("{why} (scale of {id} to {}).", t.replicas)))
         .collect();
     let Some(nodes) = nodes else {
+        if !say_unchecked {
+            return guards;
+        }
         let why = ctx.nodes.as_ref().err().map_or("", String::as_str);
         let mut text = format!(
             "Fit of {id} not checked: {why}. Whether the new replicas find room is unknown."
@@ -95,9 +115,15 @@ fn one(
         guards.push(Guard::warn(text));
         return guards;
     };
-    let report = fit_replicas(nodes, &needs, new);
+    let report = fit_replicas(nodes, &needs, new + waiting);
     take_room(nodes, &report, &needs);
     let mut text = format!("Fit of {id}: {}", report.verdict);
+    if waiting > 0 {
+        text.push_str(&format!(
+            " ({} of them already exist, Pending without a node)",
+            waiting
+        ));
+    }
     if !report.fits() {
         text.push_str(match &ctx.autoscaler {
             AutoscalerPresence::NotSeen => {

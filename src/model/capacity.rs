@@ -199,4 +199,7 @@ pub struct ContextCapacity {
 pub struct CapacityView {
     pub contexts: BTreeMap<String, ContextCapacity>,
     pub needs: HashMap<crate::model::snapshot::WorkloadRef, ReplicaNeeds>,
+    /// Replicas of a workload that exist but are bound to no node yet (Pending): they need
+    /// room before any new one does.
+    pub waiting: HashMap<crate::model::snapshot::WorkloadRef, u64>,
 }

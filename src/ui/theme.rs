@@ -26,14 +26,16 @@ pub const BAD: Color32 = Color32::from_rgb(0xf8, 0x51, 0x49);
 pub const GOOD: Color32 = Color32::from_rgb(0x3f, 0xb9, 0x50);
 pub const DEMO: Color32 = Color32::from_rgb(0xa3, 0x71, 0xf7);
 
+/// No red and no amber: series colours follow a name's hash, and a healthy "ready" line drawn
+/// in the colour of an alert reads as one.
 const PALETTE: [Color32; 8] = [
     Color32::from_rgb(0x58, 0xa6, 0xff),
     Color32::from_rgb(0x3f, 0xb9, 0x50),
-    Color32::from_rgb(0xd2, 0x99, 0x22),
+    Color32::from_rgb(0xbc, 0x8c, 0x5e),
     Color32::from_rgb(0xf7, 0x78, 0xba),
     Color32::from_rgb(0xa3, 0x71, 0xf7),
     Color32::from_rgb(0x39, 0xc5, 0xcf),
-    Color32::from_rgb(0xf8, 0x51, 0x49),
+    Color32::from_rgb(0x9e, 0xa8, 0x3a),
     Color32::from_rgb(0x8b, 0x94, 0x9e),
 ];
 

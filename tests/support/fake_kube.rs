@@ -5,7 +5,7 @@
 //! need a web framework, and hyper gives full control of the streamed watch bodies.
 //!
 //! What it serves, as a real server would:
-//! - core `/api/v1/...` (pods, resourcequotas, limitranges, and cluster-scoped nodes) and named groups `/apis/apps/v1/...` (deployments, statefulsets),
+//! - core `/api/v1/...` (pods, resourcequotas, limitranges, configmaps, and cluster-scoped nodes) and named groups `/apis/apps/v1/...` (deployments, statefulsets),
 //!   `/apis/autoscaling/v2/...` (horizontalpodautoscalers), cluster-wide and per namespace;
 //! - LIST with `limit`/`continue` chunks and a list `resourceVersion`; WATCH
 //!   (`watch=true&resourceVersion=N`) as newline-delimited `WatchEvent` JSON, replaying history
@@ -76,6 +76,7 @@ pub enum Res {
     Nodes,
     ResourceQuotas,
     LimitRanges,
+    ConfigMaps,
 }
 
 impl Res {
@@ -85,6 +86,7 @@ impl Res {
             ("v1", "nodes") => Some(Self::Nodes),
             ("v1", "resourcequotas") => Some(Self::ResourceQuotas),
             ("v1", "limitranges") => Some(Self::LimitRanges),
+            ("v1", "configmaps") => Some(Self::ConfigMaps),
             ("apps/v1", "deployments") => Some(Self::Deployments),
             ("apps/v1", "statefulsets") => Some(Self::StatefulSets),
             ("apps/v1", "replicasets") => Some(Self::ReplicaSets),
@@ -95,7 +97,11 @@ impl Res {
     }
     fn api_version(self) -> &'static str {
         match self {
-            Self::Pods | Self::Nodes | Self::ResourceQuotas | Self::LimitRanges => "v1",
+            Self::Pods
+            | Self::Nodes
+            | Self::ResourceQuotas
+            | Self::LimitRanges
+            | Self::ConfigMaps => "v1",
             Self::Deployments | Self::StatefulSets | Self::ReplicaSets => "apps/v1",
             Self::Hpas => "autoscaling/v2",
             Self::PodMetrics => "metrics.k8s.io/v1beta1",
@@ -112,6 +118,7 @@ impl Res {
             Self::Nodes => "Node",
             Self::ResourceQuotas => "ResourceQuota",
             Self::LimitRanges => "LimitRange",
+            Self::ConfigMaps => "ConfigMap",
         }
     }
     fn plural(self) -> &'static str {
@@ -125,6 +132,7 @@ impl Res {
             Self::Nodes => "nodes",
             Self::ResourceQuotas => "resourcequotas",
             Self::LimitRanges => "limitranges",
+            Self::ConfigMaps => "configmaps",
         }
     }
     fn scalable(self) -> bool {
@@ -330,6 +338,7 @@ impl FakeKube {
             "Node" => Res::Nodes,
             "ResourceQuota" => Res::ResourceQuotas,
             "LimitRange" => Res::LimitRanges,
+            "ConfigMap" => Res::ConfigMaps,
             other => panic!("fake_kube does not serve {other}"),
         };
         let mut st = self.state();
@@ -1143,6 +1152,7 @@ fn discovery(path: &str) -> Option<Value> {
                 resource("pods", "Pod", "po"),
                 resource("resourcequotas", "ResourceQuota", "quota"),
                 resource("limitranges", "LimitRange", "limits"),
+                resource("configmaps", "ConfigMap", "cm"),
                 json!({
                     "name": "nodes", "singularName": "node", "namespaced": false, "kind": "Node",
                     "verbs": ["get", "list", "watch"], "shortNames": ["no"],
@@ -2031,6 +2041,7 @@ fn validate(res: Res, obj: &Value) -> Result<(), String> {
         Res::Nodes => decodes::<k8s_openapi::api::core::v1::Node>(obj)?,
         Res::ResourceQuotas => decodes::<k8s_openapi::api::core::v1::ResourceQuota>(obj)?,
         Res::LimitRanges => decodes::<k8s_openapi::api::core::v1::LimitRange>(obj)?,
+        Res::ConfigMaps => decodes::<k8s_openapi::api::core::v1::ConfigMap>(obj)?,
         Res::PodMetrics => {}
     }
     let spec = &obj["spec"];
@@ -2069,7 +2080,8 @@ fn validate(res: Res, obj: &Value) -> Result<(), String> {
         | Res::PodMetrics
         | Res::Nodes
         | Res::ResourceQuotas
-        | Res::LimitRanges => {}
+        | Res::LimitRanges
+        | Res::ConfigMaps => {}
     }
     Ok(())
 }

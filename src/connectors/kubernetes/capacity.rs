@@ -10,12 +10,24 @@ use crate::model::capacity::{
     AutoscalerPresence, CapacityView, ContextCapacity, LimitRangeDefaults, NodeInfo, NodeRoom,
     NodeSelectorRequirement, QuotaRoom, ReplicaNeeds, Taint, TaintEffect, Toleration,
 };
-use k8s_openapi::api::core::v1::{LimitRange, Node, PodSpec, ResourceQuota};
+use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Node, PodSpec, ResourceQuota};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use std::collections::BTreeMap;
 
 /// The words when this user may not list nodes (RBAC): the plan says the fit was not checked.
 pub(super) const NODES_FORBIDDEN: &str = "may not list nodes: fit check unavailable";
+
+/// The ConfigMap the Cluster Autoscaler writes its status to (`--write-status-configmap`, on
+/// by default), also where managed ones (GKE) run on the control plane out of sight.
+const STATUS_CONFIGMAP: &str = "cluster-autoscaler-status";
+
+/// The last answer about the status ConfigMap and when to ask again.
+#[derive(Default)]
+pub(super) struct StatusCheck {
+    next: Option<tokio::time::Instant>,
+    /// Some(true): it exists; Some(false): 404; None: not asked yet or not allowed.
+    seen: Option<bool>,
+}
 
 /// Names a cluster autoscaler's Deployment has in practice (the upstream chart, cloud
 /// add-ons, Karpenter).
@@ -247,11 +259,31 @@ pub(super) fn limit_range(l: &LimitRange) -> Option<LimitRangeDefaults> {
 }
 
 impl ContextWatch {
+    /// Ask for kube-system's `cluster-autoscaler-status` ConfigMap when due (every
+    /// [`RBAC_RECHECK`]): one GET, with the probe's time-out; a refusal leaves it unknown.
+    pub(super) async fn refresh_autoscaler_status(&self) {
+        let now = tokio::time::Instant::now();
+        let due = self
+            .autoscaler_status
+            .lock()
+            .map(|s| s.next.is_none_or(|next| now >= next))
+            .unwrap_or(false);
+        if !due {
+            return;
+        }
+        let api = Api::<ConfigMap>::namespaced(self.client.clone(), "kube-system");
+        let seen = match tokio::time::timeout(PROBE_TIMEOUT, api.get_opt(STATUS_CONFIGMAP)).await {
+            Ok(Ok(found)) => Some(found.is_some()),
+            Ok(Err(_)) | Err(_) => None,
+        };
+        if let Ok(mut s) = self.autoscaler_status.lock() {
+            s.seen = seen;
+            s.next = Some(now + RBAC_RECHECK);
+        }
+    }
+
     /// This context's capacity from the caches, and what each of its workloads' replicas need.
-    pub(super) fn capacity(
-        &self,
-        endpoint: &str,
-    ) -> (ContextCapacity, Vec<(WorkloadRef, ReplicaNeeds)>) {
+    pub(super) fn capacity(&self, endpoint: &str) -> (ContextCapacity, Needs) {
         let nodes = self.node_rooms();
         let pod_scopes = self.pods.state().scopes;
         let partial_pods = (!pod_scopes.contains_key(&None)).then(|| {
@@ -282,7 +314,7 @@ impl ContextWatch {
                 }
             }
         }
-        let mut needs = Vec::new();
+        let mut needs = Needs::default();
         for (kind, store) in [
             (WorkloadKind::Deployment, &self.deployments),
             (WorkloadKind::StatefulSet, &self.statefulsets),
@@ -294,7 +326,7 @@ impl ContextWatch {
                     name: name.clone(),
                     kind,
                 };
-                needs.push((id, w.needs.clone()));
+                needs.needs.push((id, w.needs.clone()));
             }
         }
         let refused: Vec<&str> = [
@@ -315,6 +347,7 @@ impl ContextWatch {
                 refused.join(" or ")
             )
         });
+        needs.waiting = self.waiting(endpoint);
         let capacity = ContextCapacity {
             nodes,
             partial_pods,
@@ -324,6 +357,42 @@ impl ContextWatch {
             autoscaler: self.autoscaler_presence(),
         };
         (capacity, needs)
+    }
+
+    /// Per workload, its pods that no node has taken yet (and that have not finished).
+    fn waiting(&self, endpoint: &str) -> Vec<(WorkloadRef, u64)> {
+        let replicasets = self.replicasets.read();
+        let mut counts: HashMap<(String, WorkloadKind, String), u64> = HashMap::new();
+        for ((ns, _), p) in self.pods.read().iter() {
+            if p.node.is_some() || p.finished {
+                continue;
+            }
+            let owner = match p.owner.as_ref() {
+                Some((kind, name)) if kind == "ReplicaSet" => replicasets
+                    .get(&(ns.clone(), name.clone()))
+                    .and_then(Clone::clone)
+                    .map(|d| (WorkloadKind::Deployment, d)),
+                Some((kind, name)) if kind == "StatefulSet" => {
+                    Some((WorkloadKind::StatefulSet, name.clone()))
+                }
+                _ => None,
+            };
+            if let Some((kind, name)) = owner {
+                *counts.entry((ns.clone(), kind, name)).or_default() += 1;
+            }
+        }
+        counts
+            .into_iter()
+            .map(|((ns, kind, name), n)| {
+                let id = WorkloadRef {
+                    endpoint: endpoint.to_string(),
+                    scope: format!("{}/{ns}", self.context),
+                    name,
+                    kind,
+                };
+                (id, n)
+            })
+            .collect()
     }
 
     /// The nodes with the requests of the non-finished pods bound to them, or why not.
@@ -360,9 +429,13 @@ impl ContextWatch {
         Ok(infos)
     }
 
-    /// A cluster autoscaler's Deployment in kube-system, looked for in the Deployment cache;
-    /// unknown when that cache does not cover kube-system.
+    /// A cluster autoscaler: its status ConfigMap, else its Deployment in kube-system (looked
+    /// for in the Deployment cache); unknown when that cache does not cover kube-system.
     fn autoscaler_presence(&self) -> AutoscalerPresence {
+        let status = self.autoscaler_status.lock().ok().and_then(|s| s.seen);
+        if status == Some(true) {
+            return AutoscalerPresence::Seen(format!("ConfigMap kube-system/{STATUS_CONFIGMAP}"));
+        }
         let state = self.deployments.state();
         let covers = state.fell_back.is_none()
             && (state.scopes.contains_key(&None)
@@ -386,13 +459,21 @@ impl ContextWatch {
     }
 }
 
+/// Per workload of one context: what a replica needs, and how many wait for a node.
+#[derive(Default)]
+pub(super) struct Needs {
+    needs: Vec<(WorkloadRef, ReplicaNeeds)>,
+    waiting: Vec<(WorkloadRef, u64)>,
+}
+
 /// The capacity view of the contexts shown, from their caches.
 pub(super) fn view(endpoint: &str, contexts: &[&ContextWatch]) -> CapacityView {
     let mut out = CapacityView::default();
     for cw in contexts {
         let (capacity, needs) = cw.capacity(endpoint);
         out.contexts.insert(cw.context.clone(), capacity);
-        out.needs.extend(needs);
+        out.needs.extend(needs.needs);
+        out.waiting.extend(needs.waiting);
     }
     out
 }

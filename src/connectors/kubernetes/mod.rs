@@ -122,6 +122,8 @@ struct ContextWatch {
     shared: Arc<cache::WatchShared>,
     /// Pod usage from metrics.k8s.io and when to ask next.
     metrics: tokio::sync::Mutex<MetricsState>,
+    /// Whether kube-system has the `cluster-autoscaler-status` ConfigMap, asked every 5 min.
+    autoscaler_status: Mutex<capacity::StatusCheck>,
     tasks: Vec<JoinHandle<()>>,
 }
 

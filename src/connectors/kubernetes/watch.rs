@@ -197,6 +197,7 @@ impl ContextWatch {
             liveness: Mutex::new(Liveness::default()),
             shared,
             metrics: tokio::sync::Mutex::new(MetricsState::default()),
+            autoscaler_status: Mutex::new(capacity::StatusCheck::default()),
             tasks: vec![t1, t2, t3, t4, t5, t6, t7, t8],
         }
     }
@@ -529,6 +530,7 @@ impl ContextWatch {
         let mut notices = Vec::new();
         if live {
             self.refresh_metrics(&mut notices).await;
+            self.refresh_autoscaler_status().await;
         }
         let mut rows = Vec::new();
         {
