@@ -352,7 +352,10 @@ fn workload_fit(w: &Workload, ns: &str, ctx: &ContextCapacity, view: &CapacityVi
     };
     let (needs, _) = apply_limit_range(declared.clone(), ctx.limit_ranges.get(ns));
     let rooms: Vec<_> = nodes.iter().map(|n| n.room.clone()).collect();
+    // Replicas already Pending without a node take the first room that frees up.
+    let waiting = view.waiting.get(&w.id).copied().unwrap_or(0);
     let on_nodes = fit_replicas(&rooms, &needs, UNBOUNDED).fitting;
+    let on_nodes = on_nodes.saturating_sub(waiting);
     let by_quota = ctx
         .quotas
         .get(ns)
@@ -370,6 +373,10 @@ fn workload_fit(w: &Workload, ns: &str, ctx: &ContextCapacity, view: &CapacityVi
     };
     let (more, limit) = match by_quota {
         Some((q, quota)) if q < on_nodes => (q, format!("ResourceQuota {quota}")),
+        _ if waiting > 0 => (
+            on_nodes,
+            format!("room on the nodes, {waiting} Pending already waiting for it"),
+        ),
         _ => (on_nodes, "room on the nodes".to_string()),
     };
     WorkloadFit {

@@ -264,6 +264,7 @@ mod tests {
         Arc::new(CapacityView {
             contexts: [("prod".to_string(), context)].into(),
             needs: Default::default(),
+            waiting: Default::default(),
         })
     }
 

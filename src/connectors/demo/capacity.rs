@@ -196,14 +196,13 @@ pub fn view(fleet: &DemoFleet, endpoint: &str) -> (CapacityView, HashMap<&'stati
         for &i in &spots[..settled] {
             take(&mut nodes[i - 1].room, c, m);
         }
-        extra.push((w.name, admitted, w.desired as usize - settled));
-        needs.insert(
-            WorkloadRef::new(endpoint, w.scope, w.kind(), w.name),
-            declared,
-        );
+        let id = WorkloadRef::new(endpoint, w.scope, w.kind(), w.name);
+        extra.push((id.clone(), w.name, admitted, w.desired as usize - settled));
+        needs.insert(id, declared);
     }
     let mut pending = HashMap::new();
-    for (name, admitted, count) in extra.into_iter().filter(|e| e.2 > 0) {
+    let mut waiting = HashMap::new();
+    for (id, name, admitted, count) in extra.into_iter().filter(|e| e.3 > 0) {
         let rooms: Vec<NodeRoom> = nodes.iter().map(|n| n.room.clone()).collect();
         let report = fit_replicas(&rooms, &admitted, count as u64);
         for (node, placed) in &report.placement {
@@ -219,6 +218,7 @@ pub fn view(fleet: &DemoFleet, endpoint: &str) -> (CapacityView, HashMap<&'stati
         }
         if report.pending() > 0 {
             pending.insert(name, report.pending() as u32);
+            waiting.insert(id, report.pending());
         }
     }
     nodes.sort_by(|a, b| a.room.name.cmp(&b.room.name));
@@ -233,6 +233,7 @@ pub fn view(fleet: &DemoFleet, endpoint: &str) -> (CapacityView, HashMap<&'stati
     let view = CapacityView {
         contexts: BTreeMap::from([(endpoint.to_string(), context)]),
         needs,
+        waiting,
     };
     (view, pending)
 }
@@ -274,8 +275,12 @@ mod tests {
             .workload_mut(NAMESPACE, "search-index")
             .unwrap()
             .desired = 8;
-        let (_, pending) = view(&fleet, "demo-prod");
-        assert!(pending.get("search-index").is_some_and(|p| *p > 0));
+        let (v, pending) = view(&fleet, "demo-prod");
+        let unplaced = pending.get("search-index").copied().unwrap_or(0);
+        assert!(unplaced > 0);
+        // The plans' fit check places them before any new replica.
+        let id = v.waiting.keys().find(|w| w.name == "search-index").unwrap();
+        assert_eq!(v.waiting[id], u64::from(unplaced));
     }
 
     /// The demo's workloads endpoint as a plan reads it.
