@@ -97,6 +97,21 @@ enum Cmd {
         #[arg(long, value_name = "SECS", default_value_t = 15)]
         timeout: u64,
     },
+    /// Poll the workload endpoints once and print each Kubernetes context's capacity:
+    /// allocatable, requested and headroom of CPU, memory and pods, nodes with problems
+    /// (not ready, pressure, cordoned), quotas, whether a cluster autoscaler runs, and per
+    /// workload how many more replicas would fit now (nodes' free room and the namespace's
+    /// quota, by the scale plans' fit check).
+    ///
+    /// Exit code: 0 when some context's nodes were read, 3 when no capacity could be read.
+    Capacity {
+        /// The report as JSON (contexts with their figures and per-workload fits) instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Seconds the poll may take.
+        #[arg(long, value_name = "SECS", default_value_t = 15)]
+        timeout: u64,
+    },
     /// Judge the scaling advisor's rules once and print what fires with its recommendation.
     /// Where the endpoints hand over their history (the demo fleet, Prometheus-backed rules) it
     /// answers at once; otherwise it samples every endpoint for up to --window, telling on
@@ -376,6 +391,18 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
                 std::io::stdout().lock(),
             ))?;
             Ok(ExitCode::from(code))
+        }
+        Some(Cmd::Capacity { json, timeout }) => {
+            let profile =
+                scaleboard::cli::choose_profile(&store, args.profile.as_deref(), args.demo)?;
+            let report =
+                scaleboard::cli::capacity::capacity(&dirs, profile, Duration::from_secs(timeout))?;
+            scaleboard::cli::ignore_closed_output(scaleboard::cli::capacity::print_capacity(
+                &report,
+                json,
+                std::io::stdout().lock(),
+            ))?;
+            Ok(ExitCode::from(report.exit_code))
         }
         Some(Cmd::Advise { json, window }) => {
             let window = scaleboard::cli::advise::parse_window(&window)?;

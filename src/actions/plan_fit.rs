@@ -38,9 +38,12 @@ pub(super) fn fit_guards_many(fleet: &dyn FleetView, targets: &[Target<'_>]) -> 
         let Some(view) = fleet.capacity(&t.id.endpoint) else {
             continue;
         };
-        let Some((context, ns)) = t.id.scope.rsplit_once('/') else {
-            continue;
-        };
+        // Kubernetes scopes are "{context}/{namespace}"; the demo's are a bare namespace of the
+        // context named like its endpoint (as `plan::kubectl` reads them).
+        let (context, ns) =
+            t.id.scope
+                .rsplit_once('/')
+                .unwrap_or((t.id.endpoint.as_str(), t.id.scope.as_str()));
         let Some(ctx) = view.contexts.get(context) else {
             guards.push(Guard::warn(format!(
                 "Fit of {} not checked: context {context} has no capacity data.",

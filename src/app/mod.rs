@@ -79,6 +79,8 @@ pub struct ScaleboardApp {
     pub advisor: AdvisorState,
     /// The Overview's totals and ranked workloads, recomputed when the fleet changes.
     pub overview: overview::OverviewCache,
+    /// The Clusters panel's sums and node order, recomputed when a capacity view changes.
+    pub clusters: crate::ui::clusters_summary::ClustersCache,
     pub selected_workload: Option<crate::model::snapshot::WorkloadRef>,
     pub selected_server: Option<String>,
     pub selected_queue: Option<String>,
@@ -195,6 +197,7 @@ impl ScaleboardApp {
             charts: ChartCache::default(),
             advisor: AdvisorState::default(),
             overview: overview::OverviewCache::default(),
+            clusters: Default::default(),
             selected_workload: None,
             selected_server: None,
             selected_queue: None,

@@ -12,6 +12,7 @@ pub enum PanelId {
     Audit,
     Profiles,
     Alerts,
+    Clusters,
 }
 
 impl PanelId {
@@ -29,6 +30,30 @@ impl PanelId {
         Self::Alerts,
     ];
 
+    /// In the navigation: Clusters next to Workloads (its shortcut is Ctrl+K, the digits are
+    /// all taken).
+    pub const NAV: [PanelId; 11] = [
+        Self::Overview,
+        Self::Workloads,
+        Self::Clusters,
+        Self::Databases,
+        Self::Cache,
+        Self::Queues,
+        Self::Health,
+        Self::Cost,
+        Self::Audit,
+        Self::Profiles,
+        Self::Alerts,
+    ];
+
+    /// The keys that open the panel, for the navigation's hover text.
+    pub fn shortcut(self) -> String {
+        match Self::ALL.iter().position(|p| *p == self) {
+            Some(i) => format!("Ctrl+{}", (i + 1) % 10),
+            None => "Ctrl+K".into(),
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Self::Overview => "Overview",
@@ -41,6 +66,7 @@ impl PanelId {
             Self::Audit => "Audit",
             Self::Profiles => "Profiles",
             Self::Alerts => "Alerts",
+            Self::Clusters => "Clusters",
         }
     }
 }

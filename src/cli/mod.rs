@@ -1,6 +1,7 @@
 //! The command line: the same engine and pipeline as the window, without the window.
 
 pub mod advise;
+pub mod capacity;
 pub mod cost;
 mod db_view;
 pub mod follow;

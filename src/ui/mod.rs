@@ -8,6 +8,8 @@ mod cache_panel;
 pub mod chart_style;
 pub mod charts;
 mod close_dialog;
+pub mod clusters_panel;
+pub mod clusters_summary;
 mod confirm_dialog;
 mod cost_charts;
 mod cost_panel;
@@ -62,6 +64,7 @@ pub fn root_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                 PanelId::Audit => audit_panel::audit_panel_ui(app, ui),
                 PanelId::Profiles => profiles_panel::profiles_panel_ui(app, ui),
                 PanelId::Alerts => alerts_panel::alerts_panel_ui(app, ui),
+                PanelId::Clusters => clusters_panel::clusters_panel_ui(app, ui),
             });
     });
     confirm_dialog::confirm_dialog_ui(app, ui.ctx());
@@ -123,10 +126,10 @@ fn nav_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
         .exact_size(140.0)
         .show(ui, |ui| {
             ui.add_space(6.0);
-            for (i, panel) in PanelId::ALL.into_iter().enumerate() {
+            for panel in PanelId::NAV {
                 let response = ui
                     .selectable_label(app.view.panel == panel, panel.label())
-                    .on_hover_text(format!("Ctrl+{}", (i + 1) % 10));
+                    .on_hover_text(panel.shortcut());
                 if response.clicked() {
                     app.open_panel(panel);
                 }

@@ -87,6 +87,7 @@ const TILE_MIN_WIDTH: f32 = 160.0;
 /// tile; the status lines (problem, reason) are cut with "…" at the tile's edge, whole on hover,
 /// so a long reason never pushes a tile off.
 pub(super) fn tiles_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
+    app.clusters.refresh(&app.fleet);
     let tiles: Vec<Tile> = tiles(app)
         .into_iter()
         .filter(|t| app.fleet.in_area(t.area).next().is_some())
@@ -126,7 +127,7 @@ fn tiles(app: &ScaleboardApp) -> Vec<Tile> {
         .fleet
         .health_checks()
         .fold((0, 0), |(u, t), (_, h)| (u + usize::from(h.up), t + 1));
-    vec![
+    let mut tiles = vec![
         Tile {
             panel: PanelId::Workloads,
             area: Area::Workloads,
@@ -161,7 +162,51 @@ fn tiles(app: &ScaleboardApp) -> Vec<Tile> {
             summary: format!("{up}/{total} endpoints up"),
             problem: (up < total).then(|| format!("{} down", total - up)),
         },
-    ]
+    ];
+    if let Some(clusters) = clusters_tile(app) {
+        tiles.insert(1, clusters);
+    }
+    tiles
+}
+
+/// The Clusters tile, when a Kubernetes context has capacity data: per context the share of
+/// its allocatable CPU and memory that is requested, and its nodes with problems.
+fn clusters_tile(app: &ScaleboardApp) -> Option<Tile> {
+    let clusters = &app.clusters.clusters;
+    if clusters.is_empty() {
+        return None;
+    }
+    let percent = |p: Option<f64>| p.map_or("—".into(), |p| format!("{p:.0} %"));
+    let summary = clusters
+        .iter()
+        .map(|c| match &c.capacity().nodes {
+            Ok(_) => format!(
+                "{}: CPU {}, memory {} requested",
+                c.context,
+                percent(c.totals.cpu_percent()),
+                percent(c.totals.memory_percent())
+            ),
+            Err(_) => format!("{}: nodes not visible", c.context),
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let problems: Vec<String> = clusters
+        .iter()
+        .filter_map(|c| {
+            let p = c.totals.problems()?;
+            Some(if clusters.len() == 1 {
+                p
+            } else {
+                format!("{}: {p}", c.context)
+            })
+        })
+        .collect();
+    Some(Tile {
+        panel: PanelId::Clusters,
+        area: Area::Workloads,
+        summary,
+        problem: (!problems.is_empty()).then(|| problems.join("; ")),
+    })
 }
 
 /// A line cut with "…" at the tile's edge; egui shows the whole text on hover when it is cut.

@@ -1,4 +1,4 @@
-//! Keyboard access: Ctrl+1…9 switch panels, `?` lists every shortcut, Escape closes dialogs.
+//! Keyboard access: Ctrl+1…9, Ctrl+0 and Ctrl+K switch panels, `?` lists every shortcut, Escape closes dialogs.
 
 use crate::app::{PanelId, ScaleboardApp};
 use egui::{Key, Modifiers};
@@ -22,6 +22,7 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
         "Overview, Workloads, Databases, Cache, Queues, Health, Cost, Audit, Profiles",
     ),
     ("Ctrl+0", "Alerts (the scaling advisor)"),
+    ("Ctrl+K", "Clusters (nodes, capacity, quotas)"),
     ("?", "Show or hide this list"),
     ("Ctrl+R", "Poll every endpoint now"),
     ("Ctrl+T", "Switch light / dark theme"),
@@ -36,7 +37,7 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
 pub fn handle_keys(app: &mut ScaleboardApp, ctx: &egui::Context) {
     // Read focus before taking the input lock: the context's lock is not re-entrant.
     let typing = ctx.memory(|m| m.focused().is_some());
-    let (panel, help, refresh, theme, notes, escape) = ctx.input_mut(|i| {
+    let (panel, clusters, help, refresh, theme, notes, escape) = ctx.input_mut(|i| {
         let panel = DIGITS
             .iter()
             .position(|k| i.consume_key(Modifiers::COMMAND, *k));
@@ -46,6 +47,7 @@ pub fn handle_keys(app: &mut ScaleboardApp, ctx: &egui::Context) {
                 .any(|e| matches!(e, egui::Event::Text(t) if t == "?"));
         (
             panel,
+            i.consume_key(Modifiers::COMMAND, Key::K),
             help,
             i.consume_key(Modifiers::COMMAND, Key::R),
             i.consume_key(Modifiers::COMMAND, Key::T),
@@ -55,6 +57,9 @@ pub fn handle_keys(app: &mut ScaleboardApp, ctx: &egui::Context) {
     });
     if let Some(i) = panel {
         app.open_panel(PanelId::ALL[i]);
+    }
+    if clusters {
+        app.open_panel(PanelId::Clusters);
     }
     if help {
         app.view.show_shortcuts = !app.view.show_shortcuts;

@@ -1,6 +1,7 @@
 //! The built-in demo fleet: a connector like any other, backed by an in-process simulation, so
 //! the app shows a living fleet with nothing installed. Everything it reports is labelled DEMO.
 
+pub mod capacity;
 pub mod mysql;
 mod patroni;
 pub mod pgbouncer;
@@ -357,15 +358,24 @@ fn apply(fleet: &mut DemoFleet, action: &Action) -> Result<String, ConnectorErro
 
 fn workloads(fleet: &DemoFleet, endpoint: &str, compose: bool) -> PollOutput {
     let mut samples = Vec::new();
+    // The Kubernetes side has nodes: replicas that find no room on them stay Pending.
+    let (capacity, pending) = if compose {
+        (None, HashMap::new())
+    } else {
+        let (view, pending) = capacity::view(fleet, endpoint);
+        (Some(Arc::new(view)), pending)
+    };
     let list: Vec<Workload> = fleet
         .workloads
         .iter()
         .filter(|w| w.compose == compose)
         .map(|w| {
             let id = WorkloadRef::new(endpoint, w.scope, w.kind(), w.name);
+            let unplaced = pending.get(w.name).copied().unwrap_or(0);
+            let ready = w.ready.min(w.desired - unplaced.min(w.desired));
             let target = id.target();
             samples.push(Sample::new(&target, "replicas", f64::from(w.desired)));
-            samples.push(Sample::new(&target, "ready", f64::from(w.ready)));
+            samples.push(Sample::new(&target, "ready", f64::from(ready)));
             samples.push(Sample::new(&target, "cpu_percent", w.cpu_percent));
             samples.push(Sample::new(&target, "memory_percent", w.memory_percent));
             Workload {
@@ -374,23 +384,31 @@ fn workloads(fleet: &DemoFleet, endpoint: &str, compose: bool) -> PollOutput {
                 resource_version: None,
                 stale_since: None,
                 desired: w.desired,
-                ready: w.ready,
-                available: w.ready,
+                ready,
+                available: ready,
                 updated: w.desired,
                 cpu_percent: Some(w.cpu_percent),
                 memory_percent: Some(w.memory_percent),
                 autoscaler: w.autoscaler.clone(),
                 fixed_host_port: w.fixed_host_port,
-                pending_reason: (w.ready < w.desired)
-                    .then(|| "DEMO: pods starting (ContainerCreating)".to_string()),
+                pending_reason: if unplaced > 0 {
+                    Some(format!(
+                        "DEMO: {unplaced} pods Pending (FailedScheduling: no node has room for them)"
+                    ))
+                } else {
+                    (w.ready < w.desired)
+                        .then(|| "DEMO: pods starting (ContainerCreating)".to_string())
+                },
                 docker: None,
                 scale_denied: None,
                 autoscale_denied: None,
             }
         })
         .collect();
+    let mut list: crate::model::workloads::WorkloadList = list.into();
+    list.capacity = capacity;
     PollOutput {
-        snapshot: Snapshot::Workloads(list.into()),
+        snapshot: Snapshot::Workloads(list),
         samples,
         notices: Vec::new(),
     }

@@ -1,0 +1,366 @@
+//! The demo cluster's capacity: eight nodes of realistic sizes (six general m5.xlarge-like
+//! nodes, one under memory pressure, one cordoned; a tainted GPU pool of two), the pods of the
+//! other namespaces, a ResourceQuota and a LimitRange on the demo namespace and no cluster
+//! autoscaler, so every fit message of a scale plan can be seen without a cluster. The
+//! workloads' pods follow their replicas: new ones are placed by the same fit check the plans
+//! use, and those that find no room stay Pending.
+
+use super::sim::{DemoFleet, NAMESPACE, SimWorkload};
+use crate::capacity::{apply_limit_range, fit_replicas};
+use crate::model::capacity::{
+    AutoscalerPresence, CapacityView, ContextCapacity, LimitRangeDefaults, NodeInfo, NodeRoom,
+    QuotaRoom, ReplicaNeeds, Taint, TaintEffect,
+};
+use crate::model::snapshot::WorkloadRef;
+use std::collections::{BTreeMap, HashMap};
+
+const GIB: u64 = 1 << 30;
+const MIB: u64 = 1 << 20;
+/// An m5.xlarge-like node (4 vCPU, 16 GiB) after the kubelet's and the system's reservations.
+const GENERAL_CPU: u64 = 3_920;
+const GENERAL_MEMORY: u64 = 16 * GIB - 1_126 * MIB;
+/// The DaemonSets on every node (kube-proxy, CNI, log shipper, node exporter).
+const DAEMONS: (u64, u64, u64) = (450, 600 * MIB, 4);
+pub const QUOTA: &str = "nexus-quota";
+pub const LIMIT_RANGE: &str = "nexus-defaults";
+
+/// What one replica of each demo Kubernetes workload requests; `None` where its template sets
+/// none (the LimitRange fills it in), and on which general nodes (1-based) its first replicas
+/// run.
+fn template(name: &str) -> (Option<u64>, Option<u64>, &'static [usize]) {
+    match name {
+        "api-gateway" => (Some(500), Some(512 * MIB), &[1, 3, 5]),
+        "writer-service" => (Some(1_000), Some(GIB), &[2, 4, 6]),
+        "sheets-service" => (Some(500), Some(768 * MIB), &[4, 1]),
+        "auth-service" => (Some(250), Some(256 * MIB), &[6, 5]),
+        "search-index" => (Some(1_500), Some(4 * GIB), &[3, 4]),
+        // No requests in its template: the LimitRange's defaults apply.
+        _ => (None, None, &[5, 6, 2]),
+    }
+}
+
+/// Pods of other namespaces: (general node, cpu milli, memory). The GPU pool's are separate.
+const OTHERS: [(usize, u64, u64); 6] = [
+    (1, 500, 512 * MIB), // ingress-nginx
+    (5, 500, 512 * MIB), // ingress-nginx
+    (1, 100, 70 * MIB),  // coredns
+    (3, 100, 70 * MIB),  // coredns
+    (2, 1_000, 4 * GIB), // monitoring/prometheus
+    (3, 250, 512 * MIB), // monitoring/grafana
+];
+
+fn general(i: usize) -> NodeInfo {
+    let zone = ["eu-west-1a", "eu-west-1b", "eu-west-1c"][(i - 1) % 3];
+    let name = format!("demo-prod-node-{i}");
+    let labels = BTreeMap::from([
+        ("kubernetes.io/hostname".to_string(), name.clone()),
+        (
+            "node.kubernetes.io/instance-type".into(),
+            "m5.xlarge".into(),
+        ),
+        ("topology.kubernetes.io/zone".into(), zone.into()),
+        ("pool".into(), "general".into()),
+    ]);
+    let mut node = NodeInfo {
+        room: NodeRoom {
+            name,
+            allocatable_cpu_milli: GENERAL_CPU,
+            allocatable_memory_bytes: GENERAL_MEMORY,
+            allocatable_pods: 110,
+            requested_cpu_milli: DAEMONS.0,
+            requested_memory_bytes: DAEMONS.1,
+            pods: DAEMONS.2,
+            labels,
+            taints: Vec::new(),
+            unschedulable: false,
+            ready: true,
+        },
+        pressure: Vec::new(),
+    };
+    match i {
+        // The node lifecycle controller taints a node under memory pressure, so the scheduler
+        // keeps new pods off it.
+        4 => {
+            node.pressure.push("MemoryPressure".into());
+            node.room.taints.push(Taint {
+                key: "node.kubernetes.io/memory-pressure".into(),
+                value: None,
+                effect: TaintEffect::NoSchedule,
+            });
+        }
+        6 => {
+            node.room.unschedulable = true;
+            node.room.taints.push(Taint {
+                key: "node.kubernetes.io/unschedulable".into(),
+                value: None,
+                effect: TaintEffect::NoSchedule,
+            });
+        }
+        _ => {}
+    }
+    node
+}
+
+fn gpu(i: usize, busy: bool) -> NodeInfo {
+    let name = format!("demo-prod-gpu-{i}");
+    let labels = BTreeMap::from([
+        ("kubernetes.io/hostname".to_string(), name.clone()),
+        (
+            "node.kubernetes.io/instance-type".into(),
+            "g4dn.2xlarge".into(),
+        ),
+        ("topology.kubernetes.io/zone".into(), "eu-west-1a".into()),
+        ("pool".into(), "gpu".into()),
+    ]);
+    // A training job on the first one; the second waits for the next.
+    let (job_cpu, job_memory, job_pods) = if busy {
+        (6_000, 24 * GIB, 1)
+    } else {
+        (0, 0, 0)
+    };
+    NodeInfo {
+        room: NodeRoom {
+            name,
+            allocatable_cpu_milli: 7_910,
+            allocatable_memory_bytes: 30 * GIB,
+            allocatable_pods: 29,
+            requested_cpu_milli: DAEMONS.0 + job_cpu,
+            requested_memory_bytes: DAEMONS.1 + job_memory,
+            pods: DAEMONS.2 + job_pods,
+            labels,
+            taints: vec![Taint {
+                key: "dedicated".into(),
+                value: Some("gpu".into()),
+                effect: TaintEffect::NoSchedule,
+            }],
+            unschedulable: false,
+            ready: true,
+        },
+        pressure: Vec::new(),
+    }
+}
+
+fn limit_range() -> LimitRangeDefaults {
+    LimitRangeDefaults {
+        name: LIMIT_RANGE.into(),
+        default_request_cpu_milli: Some(500),
+        default_request_memory_bytes: Some(512 * MIB),
+        default_limit_cpu_milli: Some(1_000),
+        default_limit_memory_bytes: Some(GIB),
+    }
+}
+
+/// The demo cluster's capacity view for the fleet's current replicas, and per workload name
+/// how many of its replicas find no room (Pending).
+pub fn view(fleet: &DemoFleet, endpoint: &str) -> (CapacityView, HashMap<&'static str, u32>) {
+    let mut nodes: Vec<NodeInfo> = (1..=6).map(general).collect();
+    nodes.push(gpu(1, true));
+    nodes.push(gpu(2, false));
+    let take = |room: &mut NodeRoom, cpu: u64, memory: u64| {
+        room.requested_cpu_milli += cpu;
+        room.requested_memory_bytes += memory;
+        room.pods += 1;
+    };
+    for (i, cpu, memory) in OTHERS {
+        take(&mut nodes[i - 1].room, cpu, memory);
+    }
+    let range = limit_range();
+    let kube: Vec<&SimWorkload> = fleet.workloads.iter().filter(|w| !w.compose).collect();
+    let mut needs = HashMap::new();
+    let mut quota = QuotaRoom {
+        name: QUOTA.into(),
+        hard_requests_cpu_milli: Some(16_000),
+        hard_requests_memory_bytes: Some(32 * GIB),
+        hard_pods: Some(30),
+        ..QuotaRoom::default()
+    };
+    // First the replicas that were running before any scale, where they run; then the new
+    // ones, placed by the fit check on the room that is left.
+    let mut extra = Vec::new();
+    for w in &kube {
+        let (cpu, memory, spots) = template(w.name);
+        let declared = ReplicaNeeds {
+            cpu_milli: cpu,
+            memory_bytes: memory,
+            ..ReplicaNeeds::default()
+        };
+        let (admitted, _) = apply_limit_range(declared.clone(), Some(&range));
+        let (c, m) = (
+            admitted.cpu_milli.unwrap_or(0),
+            admitted.memory_bytes.unwrap_or(0),
+        );
+        quota.used_requests_cpu_milli += c * u64::from(w.desired);
+        quota.used_requests_memory_bytes += m * u64::from(w.desired);
+        quota.used_pods += u64::from(w.desired);
+        let settled = (w.desired as usize).min(spots.len());
+        for &i in &spots[..settled] {
+            take(&mut nodes[i - 1].room, c, m);
+        }
+        let id = WorkloadRef::new(endpoint, w.scope, w.kind(), w.name);
+        extra.push((id.clone(), w.name, admitted, w.desired as usize - settled));
+        needs.insert(id, declared);
+    }
+    let mut pending = HashMap::new();
+    let mut waiting = HashMap::new();
+    for (id, name, admitted, count) in extra.into_iter().filter(|e| e.3 > 0) {
+        let rooms: Vec<NodeRoom> = nodes.iter().map(|n| n.room.clone()).collect();
+        let report = fit_replicas(&rooms, &admitted, count as u64);
+        for (node, placed) in &report.placement {
+            if let Some(n) = nodes.iter_mut().find(|n| &n.room.name == node) {
+                for _ in 0..*placed {
+                    take(
+                        &mut n.room,
+                        admitted.cpu_milli.unwrap_or(0),
+                        admitted.memory_bytes.unwrap_or(0),
+                    );
+                }
+            }
+        }
+        if report.pending() > 0 {
+            pending.insert(name, report.pending() as u32);
+            waiting.insert(id, report.pending());
+        }
+    }
+    nodes.sort_by(|a, b| a.room.name.cmp(&b.room.name));
+    let context = ContextCapacity {
+        nodes: Ok(nodes),
+        partial_pods: None,
+        quotas: BTreeMap::from([(NAMESPACE.to_string(), vec![quota])]),
+        admission_unknown: None,
+        limit_ranges: BTreeMap::from([(NAMESPACE.to_string(), range)]),
+        autoscaler: AutoscalerPresence::NotSeen,
+    };
+    let view = CapacityView {
+        contexts: BTreeMap::from([(endpoint.to_string(), context)]),
+        needs,
+        waiting,
+    };
+    (view, pending)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn demo() -> DemoFleet {
+        DemoFleet::new(42, 14 * 3_600_000)
+    }
+
+    fn nodes(view: &CapacityView) -> &[NodeInfo] {
+        view.contexts["demo-prod"].nodes.as_ref().unwrap()
+    }
+
+    #[test]
+    fn requested_sums_follow_the_replicas() {
+        let mut fleet = demo();
+        let (before, _) = view(&fleet, "demo-prod");
+        let sum =
+            |v: &CapacityView| -> u64 { nodes(v).iter().map(|n| n.room.requested_cpu_milli).sum() };
+        fleet
+            .workload_mut(NAMESPACE, "auth-service")
+            .unwrap()
+            .desired = 3;
+        let (after, pending) = view(&fleet, "demo-prod");
+        assert_eq!(sum(&after), sum(&before) + 250);
+        assert!(pending.is_empty());
+        let quota = &after.contexts["demo-prod"].quotas[NAMESPACE][0];
+        let quota_before = &before.contexts["demo-prod"].quotas[NAMESPACE][0];
+        assert_eq!(quota.used_pods, quota_before.used_pods + 1);
+    }
+
+    #[test]
+    fn replicas_past_the_room_stay_pending() {
+        let mut fleet = demo();
+        fleet
+            .workload_mut(NAMESPACE, "search-index")
+            .unwrap()
+            .desired = 8;
+        let (v, pending) = view(&fleet, "demo-prod");
+        let unplaced = pending.get("search-index").copied().unwrap_or(0);
+        assert!(unplaced > 0);
+        // The plans' fit check places them before any new replica.
+        let id = v.waiting.keys().find(|w| w.name == "search-index").unwrap();
+        assert_eq!(v.waiting[id], u64::from(unplaced));
+    }
+
+    /// The demo's workloads endpoint as a plan reads it.
+    struct Fleet(crate::model::workloads::WorkloadList);
+
+    impl crate::actions::FleetView for Fleet {
+        fn workload(&self, id: &WorkloadRef) -> Option<&crate::model::snapshot::Workload> {
+            self.0.iter().find(|w| &w.id == id)
+        }
+        fn database(&self, _: &str) -> Option<&crate::model::snapshot::DatabaseSnapshot> {
+            None
+        }
+        fn capacity(&self, _: &str) -> Option<&CapacityView> {
+            self.0.capacity.as_deref()
+        }
+    }
+
+    /// The fit guards of scaling one demo workload to `replicas`.
+    fn fit_lines(name: &str, replicas: u32) -> Vec<String> {
+        use crate::model::snapshot::Snapshot;
+        let fleet = demo();
+        let Snapshot::Workloads(list) =
+            super::super::output(&fleet, super::super::K8S_ENDPOINT).snapshot
+        else {
+            panic!("not workloads");
+        };
+        let workload = list.iter().find(|w| w.id.name == name).unwrap().id.clone();
+        let policy = crate::actions::plan::PlanPolicy {
+            profile: "demo".into(),
+            read_only: false,
+            max_failover_lag_bytes: 0,
+            kube_context: None,
+            patroni_links: Vec::new(),
+        };
+        let action = crate::model::action::Action::ScaleWorkload { workload, replicas };
+        crate::actions::plan::plan(action, &Fleet(list), &policy)
+            .guards
+            .into_iter()
+            .map(|g| g.reason)
+            .filter(|r| r.contains("Fit of") || r.contains("ResourceQuota"))
+            .collect()
+    }
+
+    #[test]
+    fn demo_scale_plans_show_every_fit_message() {
+        let fits = fit_lines("auth-service", 3);
+        assert!(fits[0].contains("fits: 1 of 1 new replica"), "{fits:?}");
+        let partly = fit_lines("queue-worker", 13);
+        let line = &partly[0];
+        for words in [
+            "only 9 of 10 new replicas fit",
+            "1 would stay Pending (insufficient cpu",
+            "1 node cordoned",
+            "2 nodes untolerated taint dedicated=gpu:NoSchedule",
+            "1 node untolerated taint node.kubernetes.io/memory-pressure:NoSchedule",
+            "no cluster autoscaler is running",
+            "cpu request 500m from LimitRange nexus-defaults",
+        ] {
+            assert!(line.contains(words), "{words}: {line}");
+        }
+        let refused = fit_lines("writer-service", 10);
+        assert!(
+            refused[0].starts_with("ResourceQuota nexus-quota would be exceeded"),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn the_cluster_shows_each_problem() {
+        let (v, _) = view(&demo(), "demo-prod");
+        let n = nodes(&v);
+        assert_eq!(n.len(), 8);
+        assert!(n.iter().any(|n| n.room.unschedulable));
+        assert!(n.iter().any(|n| n.pressure == ["MemoryPressure"]));
+        assert_eq!(
+            n.iter()
+                .filter(|n| n.room.taints.iter().any(|t| t.key == "dedicated"))
+                .count(),
+            2
+        );
+        assert!(n.windows(2).all(|w| w[0].room.name < w[1].room.name));
+    }
+}

@@ -1,0 +1,250 @@
+//! Capacity in the window, on the demo fleet (fixed seed, manual clock): the Clusters panel
+//! lists the nodes with the cordoned one and the one under pressure marked on their own rows
+//! and on top; the Overview has a Clusters tile; a scale plan past the cluster's room says how
+//! many of the new replicas fit.
+
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure with its message
+
+mod support;
+
+use egui::accesskit::Role;
+use egui::{Key, Modifiers};
+use egui_kittest::kittest::{NodeT as _, Queryable};
+use scaleboard::app::{PanelId, ScaleboardApp};
+use support::{TestApp, start};
+
+fn has_capacity(app: &ScaleboardApp) -> bool {
+    use scaleboard::model::snapshot::Snapshot;
+    app.fleet
+        .endpoints
+        .iter()
+        .any(|e| matches!(&e.snapshot, Some(Snapshot::Workloads(list)) if list.capacity.is_some()))
+}
+
+fn started() -> TestApp {
+    let mut t = start(None, None);
+    t.run_until("demo cluster with capacity", has_capacity);
+    t
+}
+
+/// The vertical middle of the first widget with this exact label.
+fn row_of(t: &TestApp, label: &str) -> f32 {
+    t.harness.get_by_label(label).rect().center().y
+}
+
+#[test]
+fn clusters_panel_marks_the_cordoned_and_the_pressured_node_first() {
+    let mut t = started();
+    t.harness.key_press_modifiers(Modifiers::COMMAND, Key::K);
+    t.run_until("clusters panel", |a| a.view.panel == PanelId::Clusters);
+    t.harness.run_steps(2);
+    t.harness
+        .get_by_label_contains("demo-prod (Kubernetes, DEMO) · context demo-prod");
+    // Every node of the demo cluster is listed.
+    for i in 1..=6 {
+        t.harness.get_by_label(&format!("demo-prod-node-{i}"));
+    }
+    t.harness.get_by_label("demo-prod-gpu-1");
+    t.harness.get_by_label("demo-prod-gpu-2");
+    // The marks sit on their node's row, and only there.
+    let pressure = row_of(&t, "demo-prod-node-4");
+    assert!((row_of(&t, "MemoryPressure") - pressure).abs() < 2.0);
+    let cordoned = row_of(&t, "demo-prod-node-6");
+    assert!((row_of(&t, "cordoned") - cordoned).abs() < 2.0);
+    assert_eq!(t.harness.query_all_by_label("cordoned").count(), 1);
+    assert_eq!(t.harness.query_all_by_label("MemoryPressure").count(), 1);
+    // Problems first: both above every healthy node.
+    for i in [1, 2, 3, 5] {
+        let healthy = row_of(&t, &format!("demo-prod-node-{i}"));
+        assert!(
+            pressure < healthy && cordoned < healthy,
+            "node-{i} above a problem node"
+        );
+    }
+    // Taints, the quota and the autoscaler are named.
+    assert_eq!(
+        t.harness
+            .query_all_by_label("dedicated=gpu:NoSchedule")
+            .count(),
+        2
+    );
+    t.harness.get_by_label("nexus-quota");
+    t.harness
+        .get_by_label_contains("Cluster autoscaler: not running");
+    t.harness
+        .get_by_label_contains("1 cordoned, 1 under pressure");
+}
+
+#[test]
+fn overview_has_a_clusters_tile() {
+    let mut t = started();
+    t.harness.run_steps(2);
+    let tile = t
+        .harness
+        .get_by_role_and_label(Role::Group, "Clusters tile")
+        .rect();
+    let summary = t.harness.get_by_label_contains("demo-prod: CPU ").rect();
+    assert!(tile.contains_rect(summary), "{summary:?} outside {tile:?}");
+    assert!(
+        t.harness
+            .get_by_label_contains("demo-prod: CPU ")
+            .accesskit_node()
+            .value()
+            .unwrap()
+            .contains("requested")
+    );
+    t.harness
+        .get_by_label_contains("1 cordoned, 1 under pressure");
+    // Its link opens the panel.
+    t.harness
+        .get_by_role_and_label(Role::Link, "Clusters")
+        .click();
+    t.run_until("clusters panel", |a| a.view.panel == PanelId::Clusters);
+}
+
+#[test]
+fn a_scale_plan_past_the_room_says_how_many_fit() {
+    let mut t = started();
+    t.harness.key_press_modifiers(Modifiers::COMMAND, Key::Num2);
+    t.run_until("workloads panel", |a| a.view.panel == PanelId::Workloads);
+    t.harness.get_by_label("search-index").click();
+    t.run_until("search-index selected", |a| {
+        a.selected_workload
+            .as_ref()
+            .is_some_and(|w| w.name == "search-index")
+    });
+    t.harness.get_by_label("Scale…").click();
+    t.run_until("scale form", |a| a.actions.scale_form.is_some());
+    t.harness
+        .get_by_role(Role::SpinButton)
+        .set_value_accesskit(6.0);
+    t.run_until("replicas typed", |a| {
+        a.actions
+            .scale_form
+            .as_ref()
+            .is_some_and(|f| f.replicas == 6)
+    });
+    t.harness.get_by_label("Preview scale").click();
+    t.run_until("confirm dialog", |a| a.actions.dialog.is_some());
+    let line = t
+        .harness
+        .get_by_label_contains("new replicas fit")
+        .accesskit_node()
+        .value()
+        .unwrap();
+    // Each replica asks 1.5 cores: the free room of the schedulable nodes takes some of the four,
+    // the cordoned, pressured and GPU nodes none.
+    assert!(
+        line.starts_with("Fit of nexus/statefulset/search-index: only "),
+        "{line}"
+    );
+    for words in [
+        " of 4 new replicas fit",
+        "would stay Pending (insufficient cpu: each needs 1500m",
+        "1 node cordoned",
+        "2 nodes untolerated taint dedicated=gpu:NoSchedule",
+        "no cluster autoscaler is running",
+    ] {
+        assert!(line.contains(words), "{words:?} missing: {line}");
+    }
+}
+
+/// A workloads endpoint with two contexts: `big` with `n` nodes (every 50th cordoned), and
+/// `tenant` whose nodes may not be listed.
+fn big_fleet(n: usize) -> Vec<scaleboard::app::EndpointState> {
+    use scaleboard::engine::{Area, ConnStatus, EndpointInfo};
+    use scaleboard::health::{EndpointHealth, HealthState};
+    use scaleboard::model::capacity::{
+        AutoscalerPresence, CapacityView, ContextCapacity, NodeInfo, NodeRoom,
+    };
+    use scaleboard::model::snapshot::Snapshot;
+    let nodes = (0..n)
+        .map(|i| NodeInfo {
+            room: NodeRoom {
+                name: format!("big-node-{i:05}"),
+                allocatable_cpu_milli: 4000,
+                allocatable_memory_bytes: 16 << 30,
+                allocatable_pods: 110,
+                requested_cpu_milli: 1000,
+                requested_memory_bytes: 4 << 30,
+                pods: 10,
+                labels: Default::default(),
+                taints: Vec::new(),
+                unschedulable: i % 50 == 0,
+                ready: true,
+            },
+            pressure: Vec::new(),
+        })
+        .collect();
+    let context = |nodes| ContextCapacity {
+        nodes,
+        partial_pods: None,
+        quotas: Default::default(),
+        admission_unknown: None,
+        limit_ranges: Default::default(),
+        autoscaler: AutoscalerPresence::Unknown,
+    };
+    let view = CapacityView {
+        contexts: [
+            ("big".to_string(), context(Ok(nodes))),
+            (
+                "tenant".to_string(),
+                context(Err("may not list nodes".to_string())),
+            ),
+        ]
+        .into(),
+        needs: Default::default(),
+        waiting: Default::default(),
+    };
+    let list = scaleboard::model::workloads::WorkloadList {
+        capacity: Some(std::sync::Arc::new(view)),
+        ..Default::default()
+    };
+    vec![scaleboard::app::EndpointState {
+        info: EndpointInfo {
+            id: "k8s".into(),
+            label: "prod (Kubernetes)".into(),
+            area: Area::Workloads,
+            demo: false,
+        },
+        status: ConnStatus::Ok,
+        last_error: None,
+        updated_at: Some(support::START_MS),
+        snapshot: Some(Snapshot::Workloads(list)),
+        health: EndpointHealth {
+            state: HealthState::Ok,
+            reasons: Vec::new(),
+            members: Vec::new(),
+            critical: false,
+        },
+    }]
+}
+
+#[test]
+fn five_thousand_nodes_lay_out_only_the_rows_in_view_and_hidden_nodes_say_why() {
+    let mut t = start(
+        Some("last_used = \"big\"\n\n[[profile]]\nname = \"big\"\n"),
+        Some("big"),
+    );
+    // The engine's (empty) endpoint list arrives first and would replace the fleet.
+    for _ in 0..20 {
+        t.harness.state_mut().fleet.endpoints = big_fleet(5_000);
+        t.harness.run_steps(5);
+        if !t.app().fleet.endpoints.is_empty() {
+            break;
+        }
+    }
+    t.harness.key_press_modifiers(Modifiers::COMMAND, Key::K);
+    t.run_until("clusters panel", |a| a.view.panel == PanelId::Clusters);
+    t.harness.run_steps(2);
+    t.harness
+        .get_by_label_contains("prod (Kubernetes) · context big");
+    t.harness.get_by_label("5000 nodes");
+    t.harness.get_by_label("100 cordoned");
+    // Cordoned nodes first; only a screenful of the 5,000 rows is laid out.
+    t.harness.get_by_label("big-node-00000");
+    let rows = t.harness.query_all_by_label_contains("big-node-").count();
+    assert!((1..=40).contains(&rows), "{rows} rows laid out");
+    t.harness
+        .get_by_label("nodes not visible: may not list nodes");
+}
