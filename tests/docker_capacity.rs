@@ -221,3 +221,76 @@ fn swarm_reservation_over_the_nodes_room_stays_pending() {
     assert!(text.contains(&want), "wanted {want}\nin:\n{text}");
     assert_eq!(swarm.desired(&name), 1, "nothing may have been scaled");
 }
+
+/// The re-check right before the write plans again on the engine as it is then: a container
+/// of another project that starts meanwhile and reserves the room left turns "fits" into
+/// "would over-commit". (Not fitting is a warning, as on Kubernetes: the write is not stopped
+/// by it, the fresh plan says it.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_recheck_reads_the_engines_room_again() {
+    use scaleboard::actions::recheck::{FreshView, Recheck, recheck};
+    use scaleboard::actions::{Action, GuardLevel, PlanPolicy, plan};
+    use scaleboard::connectors::Connector;
+    use scaleboard::connectors::docker::DockerConnector;
+    use scaleboard::model::snapshot::{WorkloadKind, WorkloadRef};
+    let image = Image::shared();
+    let total = mem_total(&image.daemon);
+    let each_mib = total * 2 / 5 / MIB;
+    let yaml = format!(
+        "version: \"3.8\"\nservices:\n  api:\n    image: IMAGE\n{STOP}    deploy:\n      \
+         resources:\n        reservations:\n          memory: {each_mib}M\n"
+    );
+    let project = Project::up(&yaml);
+    let connector = DockerConnector::new(&scaleboard::profiles::ComposeEndpoint {
+        name: "docker".into(),
+        docker_host: Some(project.daemon().host.clone()),
+        projects: vec![project.name.clone()],
+        docker_context: None,
+    });
+    let out = connector.poll().await.unwrap();
+    let action = Action::ScaleWorkload {
+        workload: WorkloadRef::new("docker", &project.name, WorkloadKind::ComposeService, "api"),
+        replicas: 2,
+    };
+    let policy = PlanPolicy {
+        profile: "cap".into(),
+        read_only: false,
+        max_failover_lag_bytes: 1 << 20,
+        kube_context: None,
+        patroni_links: Vec::new(),
+    };
+    let view = FreshView {
+        endpoint: "docker",
+        snapshot: &out.snapshot,
+    };
+    let planned = plan(action.clone(), &view, &policy);
+    let fit = |p: &scaleboard::actions::Plan| {
+        p.guards
+            .iter()
+            .find(|g| g.reason.starts_with("Fit of "))
+            .cloned()
+            .unwrap_or_else(|| panic!("no fit line: {:?}", p.guards))
+    };
+    assert_eq!(
+        fit(&planned).level,
+        GuardLevel::Pass,
+        "{:?}",
+        planned.guards
+    );
+    // Another project, not watched by this endpoint, takes the room meanwhile.
+    let other = Project::up(&yaml);
+    assert_eq!(other.running("api"), 1);
+    let fresh = connector.read_fresh(&action).await.unwrap().unwrap();
+    let (verdict, again) = recheck(&planned, &fresh, false);
+    assert_eq!(verdict, Recheck::Unchanged);
+    let now = fit(&again);
+    assert_eq!(now.level, GuardLevel::Warn);
+    assert!(
+        now.reason.contains("none of 1 new replica fits in ")
+            && now
+                .reason
+                .contains("2 running containers: 2 by their memory reservation"),
+        "{}",
+        now.reason
+    );
+}

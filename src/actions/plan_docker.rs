@@ -4,12 +4,12 @@
 use super::plan::{FleetView, Guard, MAX_REPLICAS, Plan, PlanPolicy, unknown_target};
 use super::plan_fit::Target;
 use crate::capacity::fit_replicas;
-use crate::model::capacity::{CapacityView, EngineCapacity, NodeRoom, format_cpu_milli};
-use crate::model::units::format_bytes;
 use crate::connectors::docker::command;
 use crate::model::action::Action;
+use crate::model::capacity::{CapacityView, EngineCapacity, NodeRoom, format_cpu_milli};
 use crate::model::exec::CommandLine;
 use crate::model::snapshot::{DockerDetails, Workload, WorkloadKind, WorkloadRef};
+use crate::model::units::format_bytes;
 
 /// The line the connector will run, as text and as the process itself (or, for the demo fleet,
 /// only the text of the line it stands for).
@@ -327,7 +327,10 @@ fn compose_fit(
         )
     } else {
         let lead = if fitting == 0 {
-            format!("none of {new} {what} fit")
+            format!(
+                "none of {new} {what} fit{}",
+                if new == 1 { "s" } else { "" }
+            )
         } else {
             format!("only {fitting} of {new} {what} fit")
         };
@@ -377,7 +380,10 @@ fn swarm_fit(view: &CapacityView, id: &WorkloadRef, new: u64, nodes: &mut [NodeR
     let verdict = report
         .verdict
         .replace(" cordoned", " drained or paused")
-        .replace("not matching the node selector/affinity", "not matching the constraints");
+        .replace(
+            "not matching the node selector/affinity",
+            "not matching the constraints",
+        );
     let mut text = format!("Fit of {id}: {verdict}");
     if !report.fits() {
         let eligible = nodes.len() as u64 - report.excluded.values().sum::<u64>();

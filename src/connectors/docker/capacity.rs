@@ -25,15 +25,14 @@ pub struct EngineSize {
 }
 
 pub fn engine_size(json: &str) -> Result<EngineSize, String> {
-    let v: Value =
-        serde_json::from_str(json.trim()).map_err(|e| format!("docker info printed no JSON: {e}"))?;
+    let v: Value = serde_json::from_str(json.trim())
+        .map_err(|e| format!("docker info printed no JSON: {e}"))?;
     let cpus = v.get("NCPU").and_then(Value::as_u64);
     let memory = v.get("MemTotal").and_then(Value::as_u64);
     match (cpus, memory) {
-        (Some(cpus), Some(memory_bytes)) if cpus > 0 && memory_bytes > 0 => Ok(EngineSize {
-            cpus,
-            memory_bytes,
-        }),
+        (Some(cpus), Some(memory_bytes)) if cpus > 0 && memory_bytes > 0 => {
+            Ok(EngineSize { cpus, memory_bytes })
+        }
         _ => Err("docker info shows no NCPU or MemTotal".into()),
     }
 }
@@ -143,7 +142,11 @@ pub fn node_tasks(lines: &str) -> Vec<(String, String)> {
 }
 
 /// Add each running task's reservation to its node.
-pub fn add_tasks(nodes: &mut [NodeRoom], tasks: &[(String, String)], specs: &HashMap<String, SwarmSpec>) {
+pub fn add_tasks(
+    nodes: &mut [NodeRoom],
+    tasks: &[(String, String)],
+    specs: &HashMap<String, SwarmSpec>,
+) {
     for (service, node) in tasks {
         let Some(n) = nodes.iter_mut().find(|n| &n.name == node) else {
             continue;
@@ -189,7 +192,11 @@ pub fn swarm_needs(spec: &SwarmSpec) -> ReplicaNeeds {
     ReplicaNeeds {
         cpu_milli: spec.reserve_cpu_milli,
         memory_bytes: spec.reserve_memory_bytes,
-        required_node_terms: if term.is_empty() { Vec::new() } else { vec![term] },
+        required_node_terms: if term.is_empty() {
+            Vec::new()
+        } else {
+            vec![term]
+        },
         rules_not_applied: not_applied,
         ..Default::default()
     }
@@ -240,11 +247,7 @@ pub fn host_room(name: &str, size: EngineSize, all: &[Container]) -> (NodeRoom, 
 
 /// Per Compose service (of `endpoint`), what one replica sets: its newest container's
 /// resources (the latest `up` created it).
-pub fn compose_needs(
-    endpoint: &str,
-    containers: &[Container],
-    view: &mut CapacityView,
-) {
+pub fn compose_needs(endpoint: &str, containers: &[Container], view: &mut CapacityView) {
     let mut newest: BTreeMap<(&str, &str), &Container> = BTreeMap::new();
     for c in containers {
         if let Some(key) = c.compose_service() {
@@ -281,7 +284,12 @@ pub fn swarm_service_needs(
     view: &mut CapacityView,
 ) {
     for (name, spec) in specs {
-        let id = WorkloadRef::new(endpoint, super::SWARM_SCOPE, WorkloadKind::SwarmService, name);
+        let id = WorkloadRef::new(
+            endpoint,
+            super::SWARM_SCOPE,
+            WorkloadKind::SwarmService,
+            name,
+        );
         view.needs.insert(id.clone(), swarm_needs(spec));
         view.docker_limits.insert(id, spec.limits.clone());
     }
@@ -347,7 +355,27 @@ mod tests {
         let needs = swarm_needs(&specs["api"]);
         assert_eq!(needs.cpu_milli, Some(500));
         assert_eq!(needs.required_node_terms[0].len(), 2);
-        assert_eq!(needs.rules_not_applied, vec!["constraint engine.labels.x==y"]);
+        assert_eq!(
+            needs.rules_not_applied,
+            vec!["constraint engine.labels.x==y"]
+        );
+        let mut two = swarm_nodes(
+            r#"[{"ID":"a","Spec":{"Labels":{"zone":"eu"},"Role":"worker","Availability":"active"},
+                "Description":{"Hostname":"a","Resources":{"NanoCPUs":2000000000,"MemoryBytes":1073741824}},
+                "Status":{"State":"ready"}},
+               {"ID":"b","Spec":{"Labels":{"zone":"us"},"Role":"worker","Availability":"active"},
+                "Description":{"Hostname":"b","Resources":{"NanoCPUs":2000000000,"MemoryBytes":1073741824}},
+                "Status":{"State":"ready"}}]"#,
+        )
+        .unwrap();
+        // A running task of api on a holds 256 MiB there; the zone constraint keeps b out.
+        add_tasks(&mut two, &[("api".into(), "a".into())], &specs);
+        assert_eq!(two[0].requested_memory_bytes, 268_435_456);
+        let mut eu = specs["api"].clone();
+        eu.constraints = vec!["node.labels.zone==eu".into()];
+        let report = crate::capacity::fit_replicas(&two, &swarm_needs(&eu), 5);
+        assert_eq!(report.fitting, 3, "{}", report.verdict);
+        assert_eq!(report.excluded.values().sum::<u64>(), 1);
         assert_eq!(
             node_tasks("api.1 h1\nweb.x7 h2\n"),
             vec![("api".into(), "h1".into()), ("web".into(), "h2".into())]

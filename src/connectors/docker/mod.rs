@@ -179,8 +179,13 @@ impl DockerConnector {
     async fn swarm_services(
         &self,
         only: Option<&str>,
-    ) -> Result<(Vec<parse::SwarmService>, HashMap<String, capacity::SwarmSpec>), ConnectorError>
-    {
+    ) -> Result<
+        (
+            Vec<parse::SwarmService>,
+            HashMap<String, capacity::SwarmSpec>,
+        ),
+        ConnectorError,
+    > {
         let filter = only.map(|name| format!("name={name}"));
         let mut ls = vec!["service", "ls", "--format", "{{json .}}"];
         if let Some(filter) = &filter {
@@ -553,9 +558,7 @@ impl Connector for DockerConnector {
         &'a self,
         action: &'a Action,
     ) -> BoxFuture<'a, Result<Option<Snapshot>, ConnectorError>> {
-        Box::pin(async move {
-            self.read_target(action).await
-        })
+        Box::pin(async move { self.read_target(action).await })
     }
 }
 
