@@ -279,7 +279,17 @@ fn compose_fit(
     new: u64,
     mut room: NodeRoom,
 ) -> (Guard, NodeRoom) {
-    let Some(each) = view.needs.get(id).and_then(|n| n.memory_bytes) else {
+    let Some(needs) = view.needs.get(id) else {
+        // Scaled to 0: no container is left whose HostConfig says what one reserves.
+        return (
+            Guard::warn(format!(
+                "Fit of {id} not checked: no container of it is left to read its reservations \
+                 from."
+            )),
+            room,
+        );
+    };
+    let Some(each) = needs.memory_bytes else {
         let limits = view.docker_limits.get(id).cloned().unwrap_or_default();
         let set: Vec<String> = [
             limits

@@ -295,13 +295,16 @@ pub fn swarm_service_needs(
     }
 }
 
+/// A Swarm's nodes (or why they could not be read) and its services' specs.
+pub type SwarmRoom = (Result<Vec<NodeRoom>, String>, HashMap<String, SwarmSpec>);
+
 /// The capacity side of a poll or a fresh read.
 pub fn view(
     endpoint: &str,
     engine: &str,
     size: Result<EngineSize, String>,
     all: &[Container],
-    swarm: Option<(Result<Vec<NodeRoom>, String>, HashMap<String, SwarmSpec>)>,
+    swarm: Option<SwarmRoom>,
 ) -> CapacityView {
     let mut view = CapacityView::default();
     compose_needs(endpoint, all, &mut view);
