@@ -220,6 +220,55 @@ fn swarm_reservation_over_the_nodes_room_stays_pending() {
     assert!(text.contains("[WARN] Fit of "), "{text}");
     assert!(text.contains(&want), "wanted {want}\nin:\n{text}");
     assert_eq!(swarm.desired(&name), 1, "nothing may have been scaled");
+
+    // A constraint no node meets keeps every new task off the one node.
+    let zoned = unique("sbzone");
+    swarm.create_service(
+        &zoned,
+        &image.tag,
+        &[
+            "--replicas",
+            "0",
+            "--reserve-memory",
+            "8388608",
+            "--constraint",
+            "node.labels.zone==eu",
+        ],
+    );
+    let text = plan_text(&host, &["none-wanted"], &format!("swarm/{zoned}"), 1);
+    assert!(
+        text.contains(
+            "none of 1 new replica fits: 1 would stay Pending (1 node not matching the \
+             constraints); Swarm would show them as \"no suitable node\"."
+        ),
+        "{text}"
+    );
+    // A drained node takes no new task.
+    let node = image
+        .daemon
+        .sh(&["docker", "info", "--format", "{{.Swarm.NodeID}}"], None);
+    image.daemon.sh(
+        &[
+            "docker",
+            "node",
+            "update",
+            "--availability",
+            "drain",
+            node.trim(),
+        ],
+        None,
+    );
+    let small = unique("sbsmall");
+    swarm.create_service(
+        &small,
+        &image.tag,
+        &["--replicas", "0", "--reserve-memory", "8388608"],
+    );
+    let text = plan_text(&host, &["none-wanted"], &format!("swarm/{small}"), 1);
+    assert!(
+        text.contains("1 would stay Pending (1 node drained or paused)"),
+        "{text}"
+    );
 }
 
 /// The re-check right before the write plans again on the engine as it is then: a container

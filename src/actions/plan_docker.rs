@@ -397,11 +397,16 @@ fn swarm_fit(view: &CapacityView, id: &WorkloadRef, new: u64, nodes: &mut [NodeR
     let mut text = format!("Fit of {id}: {verdict}");
     if !report.fits() {
         let eligible = nodes.len() as u64 - report.excluded.values().sum::<u64>();
-        text.push_str(&format!(
-            "; Swarm would show them as \"no suitable node (insufficient resources on {eligible} \
-             node{})\"",
-            if eligible == 1 { "" } else { "s" }
-        ));
+        // Swarm names the resource shortage only when some node passed the other filters.
+        text.push_str(&if eligible == 0 {
+            "; Swarm would show them as \"no suitable node\"".to_string()
+        } else {
+            format!(
+                "; Swarm would show them as \"no suitable node (insufficient resources on \
+                 {eligible} node{})\"",
+                if eligible == 1 { "" } else { "s" }
+            )
+        });
     }
     text.push('.');
     if !needs.rules_not_applied.is_empty() {
