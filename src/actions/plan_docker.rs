@@ -2,10 +2,14 @@
 //! words why a Compose or Swarm service cannot run more containers.
 
 use super::plan::{FleetView, Guard, MAX_REPLICAS, Plan, PlanPolicy, unknown_target};
+use super::plan_fit::Target;
+use crate::capacity::fit_replicas;
 use crate::connectors::docker::command;
 use crate::model::action::Action;
+use crate::model::capacity::{CapacityView, EngineCapacity, NodeRoom, format_cpu_milli};
 use crate::model::exec::CommandLine;
 use crate::model::snapshot::{DockerDetails, Workload, WorkloadKind, WorkloadRef};
+use crate::model::units::format_bytes;
 
 /// The line the connector will run, as text and as the process itself (or, for the demo fleet,
 /// only the text of the line it stands for).
@@ -157,12 +161,22 @@ pub(super) fn plan_compose_services(
             "Every listed service already runs that many containers: nothing would change.",
         ));
     }
-    if guards.is_empty() {
+    let targets: Vec<Target<'_>> = found
+        .iter()
+        .map(|(w, n)| Target {
+            id: &w.id,
+            current: w.desired,
+            replicas: *n,
+        })
+        .collect();
+    let fit = fit_guards(fleet, &targets);
+    if guards.is_empty() && fit.iter().all(|g| g.level == super::plan::GuardLevel::Pass) {
         guards.push(Guard::pass(format!(
             "{} services of {project} can be scaled in one step.",
             services.len()
         )));
     }
+    guards.extend(fit);
     let (command, command_line) = match first.docker.as_deref() {
         Some(DockerDetails {
             target,
@@ -209,5 +223,201 @@ pub(super) fn plan_compose_services(
         command_line,
         observed: Vec::new(),
         policy: policy.clone(),
+    }
+}
+
+/// The fit of Compose and Swarm scale ups. Several targets compete for the same engine: each
+/// is placed on the room the ones before it left.
+pub(super) fn fit_guards(fleet: &dyn FleetView, targets: &[Target<'_>]) -> Vec<Guard> {
+    let mut guards = Vec::new();
+    let mut host: Option<NodeRoom> = None;
+    let mut nodes: Option<Vec<NodeRoom>> = None;
+    for t in targets.iter().filter(|t| t.replicas > t.current) {
+        let Some(view) = fleet.capacity(&t.id.endpoint) else {
+            continue;
+        };
+        let Some(engine) = &view.engine else {
+            continue;
+        };
+        let new = u64::from(t.replicas - t.current);
+        match t.id.kind {
+            WorkloadKind::ComposeService => {
+                let Some(room) = host.as_ref().or(engine.host.as_ref()).cloned() else {
+                    let why = &engine.counted;
+                    guards.push(Guard::warn(format!(
+                        "Fit of {} not checked: the engine's size is unknown ({why}).",
+                        t.id
+                    )));
+                    continue;
+                };
+                let (guard, left) = compose_fit(view, engine, t.id, new, room);
+                host = Some(left);
+                guards.push(guard);
+            }
+            WorkloadKind::SwarmService => match &engine.swarm_nodes {
+                Ok(all) => {
+                    let rooms = nodes.get_or_insert_with(|| all.clone());
+                    guards.push(swarm_fit(view, t.id, new, rooms));
+                }
+                Err(why) => guards.push(Guard::warn(format!(
+                    "Fit of {} not checked: the Swarm nodes could not be read ({why}).",
+                    t.id
+                ))),
+            },
+            _ => {}
+        }
+    }
+    guards
+}
+
+/// One Compose scale up against the engine's free memory. Docker does not enforce a
+/// reservation for a plain container: what does not fit still starts, over-committing the host.
+fn compose_fit(
+    view: &CapacityView,
+    engine: &EngineCapacity,
+    id: &WorkloadRef,
+    new: u64,
+    mut room: NodeRoom,
+) -> (Guard, NodeRoom) {
+    let Some(needs) = view.needs.get(id) else {
+        // Scaled to 0: no container is left whose HostConfig says what one reserves.
+        return (
+            Guard::warn(format!(
+                "Fit of {id} not checked: no container of it is left to read its reservations \
+                 from."
+            )),
+            room,
+        );
+    };
+    let Some(each) = needs.memory_bytes else {
+        let limits = view.docker_limits.get(id).cloned().unwrap_or_default();
+        let set: Vec<String> = [
+            limits
+                .memory_limit_bytes
+                .map(|m| format!("memory {}", format_bytes(m))),
+            limits
+                .cpu_limit_milli
+                .map(|c| format!("cpu {}", format_cpu_milli(c))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let what = if set.is_empty() {
+            "nothing set".to_string()
+        } else {
+            format!("only limits set: {}", set.join(", "))
+        };
+        return (
+            Guard::warn(format!(
+                "Fit of {id} cannot be judged: no reservations ({what}). Set \
+                 deploy.resources.reservations.memory to have it checked against the engine's \
+                 {} of memory.",
+                format_bytes(room.allocatable_memory_bytes)
+            )),
+            room,
+        );
+    };
+    let free = room.free_memory_bytes();
+    let fitting = (free / each.max(1)).min(new);
+    let numbers = format!(
+        "each reserves {}, {} free of {}",
+        format_bytes(each),
+        format_bytes(free),
+        format_bytes(room.allocatable_memory_bytes)
+    );
+    let what = if new == 1 {
+        "new replica"
+    } else {
+        "new replicas"
+    };
+    let text = if fitting == new {
+        format!(
+            "Fit of {id}: fits: {new} of {new} {what} in {}'s free memory ({numbers}).",
+            engine.name
+        )
+    } else {
+        let lead = if fitting == 0 {
+            format!(
+                "none of {new} {what} fit{}",
+                if new == 1 { "s" } else { "" }
+            )
+        } else {
+            format!("only {fitting} of {new} {what} fit")
+        };
+        format!(
+            "Fit of {id}: {lead} in {}'s free memory: {} would over-commit it ({numbers}). \
+             Docker does not enforce reservations for plain containers: they would start and \
+             compete for memory.",
+            engine.name,
+            new - fitting
+        )
+    };
+    let text = format!(
+        "{text} Counted: {}. Cpu not checked: Compose passes no cpu reservation to the engine.",
+        engine.counted
+    );
+    room.requested_memory_bytes += each * new;
+    room.pods += new;
+    let guard = if fitting == new {
+        Guard::pass(text)
+    } else {
+        Guard::warn(text)
+    };
+    (guard, room)
+}
+
+/// One Swarm scale up, node by node as its scheduler places tasks: reservations are enforced,
+/// drained and paused nodes take none, constraints on node labels, role and hostname apply.
+fn swarm_fit(view: &CapacityView, id: &WorkloadRef, new: u64, nodes: &mut [NodeRoom]) -> Guard {
+    let Some(needs) = view.needs.get(id) else {
+        return Guard::warn(format!(
+            "Fit of {id} not checked: its service spec was not read."
+        ));
+    };
+    if needs.cpu_milli.is_none() && needs.memory_bytes.is_none() {
+        return Guard::warn(format!(
+            "Fit of {id} cannot be judged: no reservations (set --reserve-cpu / \
+             --reserve-memory to have Swarm place tasks by room)."
+        ));
+    }
+    let report = fit_replicas(nodes, needs, new);
+    for (name, count) in &report.placement {
+        if let Some(n) = nodes.iter_mut().find(|n| &n.name == name) {
+            n.requested_cpu_milli += needs.cpu_milli.unwrap_or(0) * count;
+            n.requested_memory_bytes += needs.memory_bytes.unwrap_or(0) * count;
+        }
+    }
+    let verdict = report
+        .verdict
+        .replace(" cordoned", " drained or paused")
+        .replace(
+            "not matching the node selector/affinity",
+            "not matching the constraints",
+        );
+    let mut text = format!("Fit of {id}: {verdict}");
+    if !report.fits() {
+        let eligible = nodes.len() as u64 - report.excluded.values().sum::<u64>();
+        // Swarm names the resource shortage only when some node passed the other filters.
+        text.push_str(&if eligible == 0 {
+            "; Swarm would show them as \"no suitable node\"".to_string()
+        } else {
+            format!(
+                "; Swarm would show them as \"no suitable node (insufficient resources on \
+                 {eligible} node{})\"",
+                if eligible == 1 { "" } else { "s" }
+            )
+        });
+    }
+    text.push('.');
+    if !needs.rules_not_applied.is_empty() {
+        text.push_str(&format!(
+            " Not simulated: {}.",
+            needs.rules_not_applied.join(", ")
+        ));
+    }
+    if report.fits() {
+        Guard::pass(text)
+    } else {
+        Guard::warn(text)
     }
 }

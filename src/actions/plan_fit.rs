@@ -12,6 +12,7 @@ use crate::model::capacity::{
 use crate::model::snapshot::WorkloadRef;
 
 /// One target of a scale up as the fit check reads it.
+#[derive(Clone, Copy)]
 pub(super) struct Target<'a> {
     pub id: &'a WorkloadRef,
     pub current: u32,
@@ -31,6 +32,12 @@ pub(super) fn fit_guards_many(fleet: &dyn FleetView, targets: &[Target<'_>]) -> 
     // A bulk scale of a whole namespace without node access says so once per context.
     let mut unchecked: std::collections::BTreeMap<&str, (&str, usize)> = Default::default();
     let ups = targets.iter().filter(|t| t.replicas > t.current).count();
+    let docker: Vec<Target<'_>> = targets
+        .iter()
+        .filter(|t| !t.id.kind.is_kubernetes())
+        .copied()
+        .collect();
+    guards.extend(super::plan_docker::fit_guards(fleet, &docker));
     for t in targets.iter().filter(|t| t.replicas > t.current) {
         if !t.id.kind.is_kubernetes() {
             continue;

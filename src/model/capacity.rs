@@ -202,4 +202,32 @@ pub struct CapacityView {
     /// Replicas of a workload that exist but are bound to no node yet (Pending): they need
     /// room before any new one does.
     pub waiting: HashMap<crate::model::snapshot::WorkloadRef, u64>,
+    /// Docker: the engine's room (one per Docker endpoint), and per service its limits.
+    pub engine: Option<EngineCapacity>,
+    pub docker_limits: HashMap<crate::model::snapshot::WorkloadRef, DockerLimits>,
+}
+
+/// A Docker engine's room: its CPUs and memory (`docker info`, or each Swarm node's
+/// resources) and what the running containers already hold of it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EngineCapacity {
+    /// "Docker engine unix:///run/docker.sock", "the local Docker engine": as plans name it.
+    pub name: String,
+    /// Compose: one room, the engine's host, with a pod limit that never binds. Swarm: one
+    /// room per node, labels as constraints name them (`node.labels.K`, `node.role`,
+    /// `node.hostname`); drained or paused nodes are `unschedulable`.
+    pub host: Option<NodeRoom>,
+    pub swarm_nodes: Result<Vec<NodeRoom>, String>,
+    /// How the host's requested memory was counted: "3 running containers: 2 by their memory
+    /// reservation, 1 by its limit (no reservation), 0 with neither (not counted)".
+    pub counted: String,
+}
+
+/// What one replica of a Compose or Swarm service sets, from its existing containers (Compose)
+/// or its spec (Swarm). Reservations feed [`ReplicaNeeds`]; limits are said when they are all
+/// there is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DockerLimits {
+    pub memory_limit_bytes: Option<u64>,
+    pub cpu_limit_milli: Option<u64>,
 }

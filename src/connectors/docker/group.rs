@@ -359,6 +359,7 @@ mod tests {
             restart_count: 0,
             created_ms: 0,
             fixed_host_ports: Vec::new(),
+            resources: Default::default(),
         }
     }
 

@@ -25,7 +25,9 @@
 //! A write runs the plan's [`CommandLine`] itself, byte for byte: the line the operator approved
 //! and the audit recorded. A plan without one is refused; no line is rebuilt at execute time.
 
+mod capacity;
 pub mod command;
+mod engine_room;
 mod group;
 pub mod parse;
 mod process;
@@ -64,7 +66,12 @@ pub struct DockerConnector {
     compose_cli: tokio::sync::OnceCell<Option<ComposeCli>>,
     /// Services seen before, so a service scaled to 0 stays listed while its project lives.
     seen: Mutex<BTreeMap<WorkloadRef, Workload>>,
+    /// The engine's size and when it was read: it changes with the host, not between polls.
+    size: Mutex<Option<(Instant, capacity::EngineSize)>>,
 }
+
+/// How long the engine's size (`docker info`) is kept before it is read again.
+const SIZE_TTL: Duration = Duration::from_secs(300);
 
 impl DockerConnector {
     pub fn new(endpoint: &ComposeEndpoint) -> Self {
@@ -88,6 +95,7 @@ impl DockerConnector {
             projects: endpoint.projects.clone(),
             compose_cli: tokio::sync::OnceCell::new(),
             seen: Mutex::new(BTreeMap::new()),
+            size: Mutex::new(None),
         }
     }
 
@@ -172,7 +180,13 @@ impl DockerConnector {
     async fn swarm_services(
         &self,
         only: Option<&str>,
-    ) -> Result<Vec<parse::SwarmService>, ConnectorError> {
+    ) -> Result<
+        (
+            Vec<parse::SwarmService>,
+            HashMap<String, capacity::SwarmSpec>,
+        ),
+        ConnectorError,
+    > {
         let filter = only.map(|name| format!("name={name}"));
         let mut ls = vec!["service", "ls", "--format", "{{json .}}"];
         if let Some(filter) = &filter {
@@ -188,7 +202,7 @@ impl DockerConnector {
             services.retain(|s| s.name == name);
         }
         if services.is_empty() {
-            return Ok(services);
+            return Ok((services, HashMap::new()));
         }
         let mut inspect = vec!["service", "inspect"];
         inspect.extend(services.iter().map(|s| s.name.as_str()));
@@ -204,7 +218,7 @@ impl DockerConnector {
         for s in &mut services {
             s.version = versions.get(&s.name).copied();
         }
-        Ok(services)
+        Ok((services, capacity::swarm_specs(&ran.stdout)))
     }
 
     async fn stats(&self, ids: &[&str], timeout: Duration) -> HashMap<String, parse::Stats> {
@@ -229,10 +243,16 @@ impl DockerConnector {
     }
 
     /// Everything this endpoint shows: Compose services, then Swarm services.
-    async fn observe(&self, with_stats: bool) -> Result<Vec<Workload>, ConnectorError> {
+    async fn observe(
+        &self,
+        with_stats: bool,
+    ) -> Result<(Vec<Workload>, crate::model::capacity::CapacityView), ConnectorError> {
         let started = Instant::now();
         let (containers, swarm) = tokio::join!(self.containers(None), self.swarm_services(None));
-        let containers: Vec<Container> = containers?
+        let all = containers?;
+        let (swarm, specs) = swarm?;
+        let capacity = self.capacity(&all, specs).await;
+        let containers: Vec<Container> = all
             .into_iter()
             .filter(|c| match c.compose_service() {
                 Some((project, _)) => {
@@ -241,7 +261,6 @@ impl DockerConnector {
                 None => c.label(parse::SWARM_SERVICE).is_some(),
             })
             .collect();
-        let swarm = swarm?;
         let stats = if with_stats {
             let ids: Vec<&str> = containers
                 .iter()
@@ -262,7 +281,7 @@ impl DockerConnector {
         let mut list = group::compose(&ctx, &containers).await;
         self.keep_scaled_to_zero(&mut list);
         list.extend(group::swarm(&ctx, &containers, &swarm));
-        Ok(list)
+        Ok((list, capacity))
     }
 
     fn keep_scaled_to_zero(&self, list: &mut Vec<Workload>) {
@@ -335,7 +354,7 @@ impl DockerConnector {
             self.swarm_services(Some(service)),
             self.containers(Some(&filter))
         );
-        let (services, containers) = (services?, containers?);
+        let ((services, _), containers) = (services?, containers?);
         let stats = HashMap::new();
         let ctx = group::Context {
             endpoint: &self.info.id,
@@ -347,7 +366,7 @@ impl DockerConnector {
     }
 
     /// The action's targets read fresh, or `None` for actions this engine does not carry out.
-    async fn read_target(&self, action: &Action) -> Result<Option<Vec<Workload>>, ConnectorError> {
+    async fn read_target(&self, action: &Action) -> Result<Option<Snapshot>, ConnectorError> {
         let list = match action {
             Action::ScaleWorkload { workload, .. } => match workload.kind {
                 WorkloadKind::SwarmService => self.fresh_swarm(&workload.name).await?,
@@ -357,7 +376,12 @@ impl DockerConnector {
             Action::ScaleComposeServices { project, .. } => self.fresh_compose(project).await?,
             _ => return Ok(None),
         };
-        Ok(Some(list))
+        // The fit is re-checked on the engine as it is now: every container, every service.
+        let (all, swarm) = tokio::join!(self.containers(None), self.swarm_services(None));
+        let capacity = self.capacity(&all?, swarm?.1).await;
+        let mut list = crate::model::workloads::WorkloadList::from(list);
+        list.capacity = Some(std::sync::Arc::new(capacity));
+        Ok(Some(Snapshot::Workloads(list)))
     }
 
     /// Run the approved line itself. A time-out is "no answer in time" (the engine may have
@@ -414,10 +438,12 @@ impl Connector for DockerConnector {
 
     fn poll(&self) -> BoxFuture<'_, Result<PollOutput, ConnectorError>> {
         Box::pin(async move {
-            let list = self.observe(true).await?;
+            let (list, capacity) = self.observe(true).await?;
             let samples = samples(&list);
+            let mut list = crate::model::workloads::WorkloadList::from(list);
+            list.capacity = Some(std::sync::Arc::new(capacity));
             Ok(PollOutput {
-                snapshot: Snapshot::Workloads(list.into()),
+                snapshot: Snapshot::Workloads(list),
                 samples,
                 notices: Vec::new(),
             })
@@ -459,12 +485,7 @@ impl Connector for DockerConnector {
         &'a self,
         action: &'a Action,
     ) -> BoxFuture<'a, Result<Option<Snapshot>, ConnectorError>> {
-        Box::pin(async move {
-            Ok(self
-                .read_target(action)
-                .await?
-                .map(|l| Snapshot::Workloads(l.into())))
-        })
+        Box::pin(async move { self.read_target(action).await })
     }
 }
 

@@ -31,6 +31,36 @@ pub struct Container {
     pub created_ms: i64,
     /// Host ports published as one fixed number (not a range, not ephemeral).
     pub fixed_host_ports: Vec<u16>,
+    /// What `HostConfig` reserves and limits (Compose's `deploy.resources` land here).
+    pub resources: Resources,
+}
+
+/// A container's `HostConfig` resources; 0 in the JSON (unset) is `None`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Resources {
+    /// `MemoryReservation`: the soft limit Compose's `reservations.memory` maps to.
+    pub memory_reservation: Option<u64>,
+    /// `Memory`: the hard limit (`limits.memory`, `mem_limit`).
+    pub memory_limit: Option<u64>,
+    /// `NanoCpus` (`--cpus`, `limits.cpus`) or `CpuQuota / CpuPeriod`, in milli-CPU.
+    pub cpu_limit_milli: Option<u64>,
+}
+
+fn resources(v: &Value) -> Resources {
+    let n = |k: &str| {
+        v.pointer(&format!("/HostConfig/{k}"))
+            .and_then(Value::as_u64)
+            .filter(|n| *n > 0)
+    };
+    let cpu = n("NanoCpus").map(|nano| nano / 1_000_000).or_else(|| {
+        let (quota, period) = (n("CpuQuota")?, n("CpuPeriod").unwrap_or(100_000));
+        Some(quota * 1000 / period)
+    });
+    Resources {
+        memory_reservation: n("MemoryReservation"),
+        memory_limit: n("Memory"),
+        cpu_limit_milli: cpu,
+    }
 }
 
 impl Container {
@@ -126,6 +156,7 @@ fn container(v: &Value) -> Container {
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
             .map_or(0, |t| t.timestamp_millis()),
         fixed_host_ports,
+        resources: resources(v),
     }
 }
 
