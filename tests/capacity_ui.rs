@@ -195,6 +195,7 @@ fn big_fleet(n: usize) -> Vec<scaleboard::app::EndpointState> {
         .into(),
         needs: Default::default(),
         waiting: Default::default(),
+        ..CapacityView::default()
     };
     let list = scaleboard::model::workloads::WorkloadList {
         capacity: Some(std::sync::Arc::new(view)),

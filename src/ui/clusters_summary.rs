@@ -265,6 +265,7 @@ mod tests {
             contexts: [("prod".to_string(), context)].into(),
             needs: Default::default(),
             waiting: Default::default(),
+            ..CapacityView::default()
         })
     }
 

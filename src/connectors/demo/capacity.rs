@@ -234,6 +234,7 @@ pub fn view(fleet: &DemoFleet, endpoint: &str) -> (CapacityView, HashMap<&'stati
         contexts: BTreeMap::from([(endpoint.to_string(), context)]),
         needs,
         waiting,
+        ..CapacityView::default()
     };
     (view, pending)
 }
