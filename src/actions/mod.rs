@@ -13,6 +13,8 @@ pub mod plan;
 mod plan_bulk;
 mod plan_docker;
 mod plan_fit;
+#[cfg(test)]
+mod plan_fit_demo_tests;
 pub mod plan_mysql;
 pub mod plan_patroni;
 pub mod recheck;

@@ -201,14 +201,17 @@ pub struct SilentMember {
     pub not_a_member: bool,
     /// For a server that accepts writes: the timeline it writes on, when read.
     pub write_timeline: Option<u32>,
+    /// A linked server outside /cluster proven not to be the leader (its postmaster started at
+    /// another instant than the leader's): a second writer whatever its address.
+    pub other_than_leader: bool,
 }
 
 impl SilentMember {
     /// A writer on an older timeline than the running leader's: an old leader for certain,
     /// whatever address it was reached by (a promotion always starts a new timeline).
-    fn behind_the_leader(&self, leader: Option<&PatroniMember>) -> bool {
-        match (self.write_timeline, leader.and_then(|l| l.timeline)) {
-            (Some(own), Some(leader)) => own < leader,
+    fn behind_the_leader(&self, cluster_timeline: Option<u32>) -> bool {
+        match (self.write_timeline, cluster_timeline) {
+            (Some(own), Some(current)) => own < current,
             _ => false,
         }
     }
@@ -284,7 +287,11 @@ impl PatroniSnapshot {
         self.silent
             .iter()
             .filter(|s| s.writes == WriteCheck::AcceptsWrites)
-            .filter(|s| !s.not_a_member || s.behind_the_leader(leader))
+            .filter(|s| {
+                !s.not_a_member
+                    || s.other_than_leader
+                    || s.behind_the_leader(self.current_timeline())
+            })
             .filter(|s| {
                 leader
                     .is_none_or(|l| s.name != l.name && s.address.as_deref() != Some(&l.address()))
@@ -317,6 +324,14 @@ impl PatroniSnapshot {
         names.sort_unstable();
         names.dedup();
         names
+    }
+
+    /// The timeline the cluster writes on: the leader's, or one past the last switch of
+    /// `/history` (each entry is a timeline the cluster left), whichever is higher.
+    pub fn current_timeline(&self) -> Option<u32> {
+        let leader = self.leader().and_then(|l| l.timeline);
+        let history = self.history.iter().map(|h| h.timeline + 1).max();
+        leader.max(history)
     }
 
     pub fn leader(&self) -> Option<&PatroniMember> {

@@ -189,7 +189,7 @@ const ENDPOINTS: [&str; 9] = [
 ];
 
 /// What one demo endpoint reports for the fleet's current state.
-fn output(fleet: &DemoFleet, endpoint: &str) -> PollOutput {
+pub(crate) fn output(fleet: &DemoFleet, endpoint: &str) -> PollOutput {
     match endpoint {
         K8S_ENDPOINT => workloads(fleet, K8S_ENDPOINT, false),
         COMPOSE_ENDPOINT => workloads(fleet, COMPOSE_ENDPOINT, true),

@@ -18,6 +18,26 @@ use std::time::Duration;
 /// How long connecting and the one query may take.
 pub const TIMEOUT: Duration = Duration::from_secs(3);
 
+/// What one SQL check found of a server.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Identity {
+    pub writes: WriteCheck,
+    /// For a writer: the timeline of its current WAL file.
+    pub timeline: Option<u32>,
+    /// `pg_postmaster_start_time()`: the same for every address that reaches one server.
+    pub started: Option<String>,
+}
+
+impl Identity {
+    fn unknown(why: String) -> Self {
+        Self {
+            writes: WriteCheck::Unknown(why),
+            timeline: None,
+            started: None,
+        }
+    }
+}
+
 /// One PostgreSQL endpoint of the profile: its servers' settings and its stored password.
 pub struct Login {
     pub endpoint: PostgresEndpoint,
@@ -126,33 +146,29 @@ impl SqlAccess {
     /// Asks `host:port` whether it is in recovery: read-only, accepting writes, or why that
     /// could not be told.
     pub async fn check(&self, host: &str, port: u16) -> WriteCheck {
-        self.check_with_timeline(host, port).await.0
+        self.identify(host, port).await.writes
     }
 
-    /// As [`Self::check`], with the timeline a server that accepts writes writes on (the
-    /// timeline of its current WAL file): tells an old leader (an older timeline) from the
-    /// leader itself reached under another address (the same timeline).
-    pub async fn check_with_timeline(&self, host: &str, port: u16) -> (WriteCheck, Option<u32>) {
+    /// As [`Self::check`], with what tells one server from another: the timeline a writer
+    /// writes on (an old leader is on an older one) and when its postmaster started (two
+    /// addresses that reach the same server give the same instant).
+    pub async fn identify(&self, host: &str, port: u16) -> Identity {
         let (d, endpoint) = match self.login_for(host, port) {
             Ok(l) => l,
-            Err(why) => return (WriteCheck::Unknown(why), None),
+            Err(why) => return Identity::unknown(why),
         };
         match tokio::time::timeout(TIMEOUT, self.ask(&d, endpoint)).await {
-            Ok(Ok((true, _))) => (WriteCheck::ReadOnly, None),
-            Ok(Ok((false, timeline))) => (WriteCheck::AcceptsWrites, timeline),
-            Ok(Err(why)) => (WriteCheck::Unknown(why), None),
-            Err(_) => (
-                WriteCheck::Unknown(format!(
-                    "{} did not answer within {} s",
-                    d.address(),
-                    TIMEOUT.as_secs()
-                )),
-                None,
-            ),
+            Ok(Ok(id)) => id,
+            Ok(Err(why)) => Identity::unknown(why),
+            Err(_) => Identity::unknown(format!(
+                "{} did not answer within {} s",
+                d.address(),
+                TIMEOUT.as_secs()
+            )),
         }
     }
 
-    async fn ask(&self, d: &Dsn, endpoint: usize) -> Result<(bool, Option<u32>), String> {
+    async fn ask(&self, d: &Dsn, endpoint: usize) -> Result<Identity, String> {
         let tls = crate::connectors::postgres::tls::connector(d)
             .map_err(|e| format!("{}: {e}", d.address()))?;
         let mut config = tokio_postgres::Config::new();
@@ -186,15 +202,21 @@ impl SqlAccess {
         let rows = client
             .simple_query(
                 "SELECT pg_is_in_recovery(), CASE WHEN pg_is_in_recovery() THEN NULL \
-                 ELSE substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) END",
+                 ELSE substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) END, \
+                 pg_postmaster_start_time()::text",
             )
             .await
             .map_err(|e| format!("{}: {}", d.address(), words(&e)))?;
         rows.iter()
             .find_map(|m| match m {
-                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(|v| {
-                    let timeline = r.get(1).and_then(|t| u32::from_str_radix(t, 16).ok());
-                    (v == "t", timeline)
+                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(|v| Identity {
+                    writes: if v == "t" {
+                        WriteCheck::ReadOnly
+                    } else {
+                        WriteCheck::AcceptsWrites
+                    },
+                    timeline: r.get(1).and_then(|t| u32::from_str_radix(t, 16).ok()),
+                    started: r.get(2).map(str::to_owned),
                 }),
                 _ => None,
             })

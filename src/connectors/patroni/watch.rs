@@ -116,10 +116,22 @@ pub async fn watch(
     let checking_strangers = futures::future::join_all(strangers.iter().map(|(_, a)| {
         let (host, port) = a.rsplit_once(':').unwrap_or((a.as_str(), ""));
         let port = port.parse().unwrap_or(5432);
-        sql.check_with_timeline(host, port)
+        sql.identify(host, port)
     }));
     let (probed, vanished_writes, stranger_writes) =
         tokio::join!(probing, checking_vanished, checking_strangers);
+    // A stranger that takes writes may be the leader reached by another address (a DNS name,
+    // a VIP): the leader's own postmaster start time tells.
+    let leader_started = match s.leader() {
+        Some(l)
+            if stranger_writes
+                .iter()
+                .any(|w| w.writes == WriteCheck::AcceptsWrites) =>
+        {
+            sql.identify(&l.host, l.port).await.started
+        }
+        _ => None,
+    };
 
     let mut m = memory.lock().unwrap_or_else(PoisonError::into_inner);
     let mut silent = Vec::new();
@@ -173,6 +185,7 @@ pub async fn watch(
                     writes,
                     not_a_member: false,
                     write_timeline: None,
+                    other_than_leader: false,
                 });
             }
             (None, Ok(())) => {
@@ -213,6 +226,7 @@ pub async fn watch(
             writes: writes.clone(),
             not_a_member: false,
             write_timeline: None,
+            other_than_leader: false,
         });
     }
     for (v, writes) in vanished.iter().zip(vanished_writes.iter()) {
@@ -231,17 +245,20 @@ pub async fn watch(
             );
         }
     }
-    for ((name, address), (writes, timeline)) in strangers.into_iter().zip(stranger_writes) {
+    for ((name, address), id) in strangers.into_iter().zip(stranger_writes) {
         // A read-only server outside Patroni is just another replica; an unanswering one is
-        // the PostgreSQL endpoint's to report.
-        if writes == WriteCheck::AcceptsWrites {
+        // the PostgreSQL endpoint's to report; the leader under another address is the leader.
+        let same_as_leader = id.started.is_some() && id.started == leader_started;
+        let writes = id.writes;
+        if writes == WriteCheck::AcceptsWrites && !same_as_leader {
             silent.push(SilentMember {
                 name,
                 address: Some(address),
                 reason: "not in /cluster".into(),
                 writes,
                 not_a_member: true,
-                write_timeline: timeline,
+                write_timeline: id.timeline,
+                other_than_leader: leader_started.is_some() && id.started.is_some(),
                 ..SilentMember::default()
             });
         }
@@ -297,6 +314,7 @@ mod tests {
             writes,
             not_a_member: false,
             write_timeline: None,
+            other_than_leader: false,
         }
     }
 
@@ -319,6 +337,36 @@ mod tests {
         );
         let m1 = h.members.iter().find(|m| m.name == "m1").unwrap();
         assert_eq!(m1.state, HealthState::Down);
+    }
+
+    #[test]
+    fn a_linked_server_outside_cluster_is_a_second_writer_only_when_proven_other() {
+        let stranger = |other_than_leader, write_timeline| SilentMember {
+            name: "db-vip".into(),
+            not_a_member: true,
+            other_than_leader,
+            write_timeline,
+            ..gone(WriteCheck::AcceptsWrites)
+        };
+        let on_timeline_3 = |silent| {
+            let mut p = cluster(silent);
+            p.members[0].timeline = Some(3);
+            p
+        };
+        // Maybe the leader by another address (a VIP, a DNS name): not a split brain.
+        assert!(!on_timeline_3(vec![stranger(false, None)]).split_brain());
+        assert!(!on_timeline_3(vec![stranger(false, Some(3))]).split_brain());
+        // Another postmaster than the leader's, or an older timeline: a second writer.
+        assert!(on_timeline_3(vec![stranger(true, Some(3))]).split_brain());
+        assert!(on_timeline_3(vec![stranger(false, Some(2))]).split_brain());
+        // /history says the cluster left timeline 3 although the leader still reports 3.
+        let mut p = on_timeline_3(vec![stranger(false, Some(3))]);
+        p.history.push(PatroniHistoryEntry {
+            timeline: 3,
+            ..Default::default()
+        });
+        assert_eq!(p.current_timeline(), Some(4));
+        assert!(p.split_brain());
     }
 
     #[test]
