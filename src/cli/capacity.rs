@@ -4,11 +4,10 @@
 //! would fit now (the plans' fit check with no upper bound, capped by the namespace's quota).
 
 use crate::capacity::{apply_limit_range, fit_replicas};
-use crate::engine::{Command, ConnStatus, ConnectRequest, EngineConfig, EngineHandle, Event};
+use crate::engine::{ConnStatus, Event};
 use crate::model::capacity::{
     AutoscalerPresence, CapacityView, ContextCapacity, QuotaRoom, ReplicaNeeds, format_cpu_milli,
 };
-use crate::model::clock::SystemClock;
 use crate::model::endpoint::Area;
 use crate::model::snapshot::{Snapshot, Workload};
 use crate::model::units::format_bytes;
@@ -16,7 +15,6 @@ use crate::profiles::{AppDirs, Profile};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// More replicas than any cluster runs of one workload: "how many fit" is asked up to this.
@@ -106,19 +104,7 @@ pub fn capacity(
 }
 
 fn poll(dirs: &AppDirs, profile: Profile, timeout: Duration) -> anyhow::Result<Polled> {
-    let config = EngineConfig::new(
-        Arc::new(SystemClock),
-        dirs.config_dir.clone(),
-        dirs.data_dir.clone(),
-    );
-    let mut engine = EngineHandle::start(config, Arc::new(|| {}))?;
-    engine.send(Command::Connect(Box::new(ConnectRequest {
-        profile,
-        demo_seed: 42,
-    })))?;
-    engine.send(Command::SetRefresh {
-        interval: Duration::from_secs(1),
-    })?;
+    let mut engine = super::one_shot_engine(dirs, profile)?;
     let deadline = Instant::now() + timeout;
     let mut polled: Polled = BTreeMap::new();
     // Endpoints still waited for: a Kubernetes one until its snapshot carries the capacity

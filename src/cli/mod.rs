@@ -137,6 +137,26 @@ pub fn choose_profile(
     }
 }
 
+/// An engine of the command's own, connected to `profile` and polling every second whatever
+/// the profile's refresh interval: a probe still running (or a watch answering after the first
+/// poll) is collected by the next poll, not one refresh interval later.
+pub(crate) fn one_shot_engine(dirs: &AppDirs, profile: Profile) -> anyhow::Result<EngineHandle> {
+    let config = EngineConfig::new(
+        Arc::new(SystemClock),
+        dirs.config_dir.clone(),
+        dirs.data_dir.clone(),
+    );
+    let engine = EngineHandle::start(config, Arc::new(|| {}))?;
+    engine.send(Command::Connect(Box::new(ConnectRequest {
+        profile,
+        demo_seed: 42,
+    })))?;
+    engine.send(Command::SetRefresh {
+        interval: Duration::from_secs(1),
+    })?;
+    Ok(engine)
+}
+
 /// One poll of every endpoint of a profile. Returns the reports and the command's exit code
 /// (monitoring-plugins convention, see [`crate::health::worst_exit_code`]).
 ///
@@ -151,21 +171,7 @@ pub fn status(
     timeout: Duration,
 ) -> anyhow::Result<(Vec<EndpointReport>, u8)> {
     let limits = profile.thresholds.clone();
-    let config = EngineConfig::new(
-        Arc::new(SystemClock),
-        dirs.config_dir.clone(),
-        dirs.data_dir.clone(),
-    );
-    let mut engine = EngineHandle::start(config, Arc::new(|| {}))?;
-    engine.send(Command::Connect(Box::new(ConnectRequest {
-        profile,
-        demo_seed: 42,
-    })))?;
-    // A probe still running is collected by the next poll: poll every second (this engine is
-    // the command's own), whatever the profile's refresh interval.
-    engine.send(Command::SetRefresh {
-        interval: Duration::from_secs(1),
-    })?;
+    let mut engine = one_shot_engine(dirs, profile)?;
     let deadline = Instant::now() + timeout;
     let mut endpoints: Option<Vec<(String, String)>> = None;
     // Per endpoint: how it answered, its error, its snapshot.

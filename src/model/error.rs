@@ -59,11 +59,6 @@ impl ConnectorError {
         matches!(self, Self::NotListening { .. })
     }
 
-    /// True when the system could not be reached at all (refused, DNS, reset, TLS).
-    pub fn is_unreachable(&self) -> bool {
-        matches!(self, Self::Unreachable { .. } | Self::NotListening { .. })
-    }
-
     /// Whether an I/O error anywhere in `e`'s chain is a refused connection.
     pub fn refused_in_chain(e: &(dyn std::error::Error + 'static)) -> bool {
         let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
