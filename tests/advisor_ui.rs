@@ -221,8 +221,7 @@ fn the_profile_editor_turns_a_rule_off_and_keeps_only_the_change() {
     t.run_until("profiles panel", |a| a.view.panel == PanelId::Profiles);
     t.harness.get_by_label("New profile").click();
     t.run_until("editor open", |a| a.profiles.editor.is_some());
-    t.harness.get_by_label("Advisor rules").click();
-    t.harness.run_steps(2);
+    t.open_section("Advisor rules", "cpu-low");
     t.harness.get_by_label("cpu-low").click();
     t.run_until("cpu-low off in the edited profile", |a| {
         a.profiles

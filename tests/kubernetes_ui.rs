@@ -187,8 +187,7 @@ fn the_profile_editor_picks_contexts_from_the_kubeconfig() {
     t.run_until("profiles panel", |a| a.view.panel == PanelId::Profiles);
     t.harness.get_by_label("New profile").click();
     t.run_until("editor open", |a| a.profiles.editor.is_some());
-    t.harness.get_by_label("Kubernetes").click();
-    t.harness.run_steps(2);
+    t.open_section("Kubernetes", "Add Kubernetes endpoint");
     t.harness.get_by_label("Add Kubernetes endpoint").click();
     t.run_until("endpoint added", |a| {
         a.profiles

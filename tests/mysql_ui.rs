@@ -123,8 +123,7 @@ fn the_profile_editor_adds_a_mysql_cluster() {
     t.run_until("profiles panel", |a| a.view.panel == PanelId::Profiles);
     t.harness.get_by_label("New profile").click();
     t.run_until("editor open", |a| a.profiles.editor.is_some());
-    t.harness.get_by_label("MySQL / MariaDB").click();
-    t.harness.run_steps(2);
+    t.open_section("MySQL / MariaDB", "Add MySQL/MariaDB cluster");
     t.harness.get_by_label("Add MySQL/MariaDB cluster").click();
     t.run_until("cluster added", |a| {
         a.profiles

@@ -62,8 +62,7 @@ fn the_profile_editor_adds_a_redis_queue_linked_to_its_workers() {
     t.run_until("profiles panel", |a| a.view.panel == PanelId::Profiles);
     t.harness.get_by_label("New profile").click();
     t.run_until("editor open", |a| a.profiles.editor.is_some());
-    t.harness.get_by_label("Redis").click();
-    t.harness.run_steps(2);
+    t.open_section("Redis", "Add Redis");
     t.harness.get_by_label("Add Redis").click();
     t.harness.run_steps(2);
     t.harness.get_by_label("Add queue").click();

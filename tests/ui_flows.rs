@@ -607,8 +607,7 @@ fn the_profile_editor_adds_a_patroni_cluster() {
     t.run_until("profiles panel", |a| a.view.panel == PanelId::Profiles);
     t.harness.get_by_label("New profile").click();
     t.run_until("editor open", |a| a.profiles.editor.is_some());
-    t.harness.get_by_label("Patroni").click();
-    t.harness.run_steps(2);
+    t.open_section("Patroni", "Add Patroni cluster");
     t.harness.get_by_label("Add Patroni cluster").click();
     t.run_until("patroni endpoint added", |a| {
         a.profiles

@@ -105,6 +105,25 @@ impl TestApp {
         self.harness.step();
     }
 
+    /// Open a collapsing section of a form and step until `inside` (a label in it) is shown.
+    /// The header is clicked through AccessKit, not at its on-screen position: the form's
+    /// layout can still move for a frame or two (a problem list above it growing), and a
+    /// pointer click would then land on a neighbour. Bounded; clicks again when the section
+    /// did not open, so a lost click fails loudly instead of hanging.
+    pub fn open_section(&mut self, header: &str, inside: &str) {
+        use egui_kittest::kittest::Queryable;
+        for _ in 0..3 {
+            self.harness.get_by_label(header).click_accesskit();
+            for _ in 0..30 {
+                self.harness.step();
+                if self.harness.query_by_label(inside).is_some() {
+                    return;
+                }
+            }
+        }
+        panic!("section {header:?} never showed {inside:?}");
+    }
+
     /// Move the manual clock forward one second at a time, letting the engine react to each.
     pub fn advance(&mut self, secs: u64) {
         for _ in 0..secs {
