@@ -2,11 +2,17 @@
 //! (types in [`crate::model::capacity`]); plans, the advisor and verification all call them.
 
 pub mod fit;
+pub mod nodes_needed;
 pub mod quota;
 pub mod rooms;
+pub mod scale_fit;
+#[cfg(test)]
+mod nodes_needed_tests;
 #[cfg(test)]
 mod tests;
 
 pub use fit::{FitReport, fit_replicas};
+pub use nodes_needed::{NodeSize, NodesNeeded, nodes_needed, usual_node};
 pub use quota::{apply_limit_range, quota_refusal};
 pub use rooms::{BoundPod, sum_bound_pods};
+pub use scale_fit::{ScaleFit, scale_fit};
