@@ -110,6 +110,16 @@ pub struct WorkloadPrice {
     pub price: LivePrice,
 }
 
+/// A price for one node of a cluster (a Kubernetes context, a Docker engine), overriding the
+/// default node price.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterNodePrice {
+    /// The Kubernetes context or the Docker engine, as the capacity view names it.
+    pub cluster: String,
+    pub price: LivePrice,
+}
+
 /// How the running fleet is priced.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -120,6 +130,20 @@ pub struct LivePricing {
     pub workload_overrides: Vec<WorkloadPrice>,
     pub database_server: LivePrice,
     pub cache_node: LivePrice,
+    /// Default price of one more cluster node: what the advisor and the what-if add when a
+    /// scale needs nodes. Models saved before it existed read the default.
+    #[serde(default = "default_node_price")]
+    pub node: LivePrice,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub node_overrides: Vec<ClusterNodePrice>,
+}
+
+/// About an on-demand 4 vCPU / 16 GiB general-purpose VM (m5.xlarge, $0.192 an hour).
+fn default_node_price() -> LivePrice {
+    LivePrice {
+        price_per_unit: Decimal::new(192, 3),
+        unit: Unit::PerInstanceHour,
+    }
 }
 
 impl Default for LivePricing {
@@ -134,11 +158,33 @@ impl Default for LivePricing {
             workload_overrides: Vec::new(),
             database_server: LivePrice::per_month(Decimal::from(20)),
             cache_node: LivePrice::per_month(Decimal::from(15)),
+            node: default_node_price(),
+            node_overrides: Vec::new(),
         }
     }
 }
 
 impl LivePricing {
+    /// The price of one node of `cluster`: its override, else the default node price.
+    pub fn node_price(&self, cluster: &str) -> LivePrice {
+        self.node_overrides
+            .iter()
+            .find(|o| o.cluster == cluster)
+            .map_or(self.node, |o| o.price)
+    }
+
+    /// `count` more nodes of `cluster` as a cost line (priced like any other line).
+    pub fn nodes_line(&self, cluster: &str, count: u64) -> CostLine {
+        let price = self.node_price(cluster);
+        CostLine {
+            component: Component::Servers,
+            description: format!("{count} more nodes of {cluster}"),
+            quantity: Decimal::from(count),
+            price_per_unit: price.price_per_unit,
+            unit: price.unit,
+        }
+    }
+
     fn replica_price(&self, workload: &str) -> LivePrice {
         self.workload_overrides
             .iter()

@@ -226,6 +226,12 @@ impl CostModel {
             .unwrap_or(i64::MAX)
     }
 
+    /// What `count` more nodes of `cluster` cost per month, minor units (rounded once, like a
+    /// line).
+    pub fn nodes_monthly_minor(&self, cluster: &str, count: u64) -> i64 {
+        self.line_monthly_minor(&self.live_pricing.nodes_line(cluster, count))
+    }
+
     /// The scenario's total per month, minor units.
     pub fn scenario_total_minor(&self, scenario: &Scenario) -> i64 {
         scenario.lines.iter().fold(0_i64, |acc, l| {
@@ -299,6 +305,21 @@ impl CostModel {
                         i + 1
                     ));
                 }
+            }
+        }
+        let pricing = &self.live_pricing;
+        let node_prices = std::iter::once(("default", &pricing.node)).chain(
+            pricing
+                .node_overrides
+                .iter()
+                .map(|o| (o.cluster.as_str(), &o.price)),
+        );
+        for (cluster, price) in node_prices {
+            if price.price_per_unit < Decimal::ZERO {
+                p(format!(
+                    "the node price of {cluster} cannot be negative ({})",
+                    price.price_per_unit
+                ));
             }
         }
         let mut names: Vec<&str> = self.scenarios.iter().map(|s| s.name.as_str()).collect();

@@ -268,3 +268,39 @@ fn model_round_trips_through_toml() {
     assert_eq!(back, model);
     assert!(text.contains("unit = \"per_month\""), "{text}");
 }
+
+#[test]
+fn node_price_defaults_overrides_and_persists() {
+    let mut model = seed_template();
+    // Default: 0.192 an instance-hour × 730 h = 140.16 a node; two nodes rounded once.
+    assert_eq!(model.nodes_monthly_minor("prod", 1), 14_016);
+    assert_eq!(model.nodes_monthly_minor("prod", 2), 28_032);
+    model
+        .live_pricing
+        .node_overrides
+        .push(super::live::ClusterNodePrice {
+            cluster: "prod".into(),
+            price: LivePrice::per_month(d("99.99")),
+        });
+    assert_eq!(model.nodes_monthly_minor("prod", 3), 29_997);
+    assert_eq!(model.nodes_monthly_minor("staging", 1), 14_016);
+    let text = toml::to_string(&model).unwrap();
+    assert!(text.contains("cluster = \"prod\""), "{text}");
+    let back: CostModel = toml::from_str(&text).unwrap();
+    assert_eq!(back, model);
+    // A model saved before nodes were priced reads the default node price.
+    let mut old: toml::Table = toml::from_str(&text).unwrap();
+    let pricing = old.get_mut("live_pricing").unwrap().as_table_mut().unwrap();
+    assert!(pricing.remove("node").is_some() && pricing.remove("node_overrides").is_some());
+    let back: CostModel = toml::from_str(&toml::to_string(&old).unwrap()).unwrap();
+    assert_eq!(back.live_pricing.node, seed_template().live_pricing.node);
+    assert!(back.live_pricing.node_overrides.is_empty());
+}
+
+#[test]
+fn a_negative_node_price_is_a_problem() {
+    let mut model = seed_template();
+    model.live_pricing.node.price_per_unit = d("-1");
+    let text: Vec<String> = model.problems().iter().map(ToString::to_string).collect();
+    assert!(text.iter().any(|t| t.contains("node price")), "{text:?}");
+}
