@@ -9,6 +9,7 @@
 pub mod alerts;
 pub mod defaults;
 pub mod eval;
+pub mod fit_advice;
 pub mod recommend;
 pub mod rules;
 

@@ -2,6 +2,7 @@
 //! it (through the normal pipeline: nothing here applies anything).
 
 use super::alerts::Alert;
+use super::fit_advice::{CapacityIndex, FitAdvice, fit_advice};
 use super::rules::{ProposalKind, Rule, trim_number};
 use crate::actions::Action;
 use crate::connectors::queue_advice::{Advice, AdviceInput, worker_advice};
@@ -134,6 +135,8 @@ pub struct Proposal {
     /// What "Apply" plans; `None` for advice.
     pub action: Option<Action>,
     pub cost: Option<CostChange>,
+    /// For a scale up: whether it fits, and the nodes it would take when it does not.
+    pub fit: Option<FitAdvice>,
 }
 
 impl Proposal {
@@ -149,6 +152,9 @@ impl Proposal {
         if let Some(c) = &self.cost {
             s.push_str(&format!("; cost change {}", c.words()));
         }
+        if let Some(f) = &self.fit {
+            s.push_str(&format!("; {}", f.words()));
+        }
         s
     }
 }
@@ -162,6 +168,21 @@ pub struct Facts<'a> {
     /// The profile's queue drain target, seconds.
     pub drain_target_secs: f64,
     pub cost: Option<CostContext<'a>>,
+    /// Capacity views by workload endpoint id: what a scale up is checked against.
+    pub capacity: CapacityIndex<'a>,
+}
+
+impl Facts<'_> {
+    /// The fit of scaling `w` to `replicas` (priced with the cost model's node price).
+    fn fit(&self, w: &Workload, replicas: u32) -> Option<FitAdvice> {
+        fit_advice(
+            self.capacity.get(w.id.endpoint.as_str()).copied(),
+            &w.id,
+            w.desired,
+            replicas,
+            self.cost.as_ref().map(|c| c.model),
+        )
+    }
 }
 
 /// Workloads keyed by their series target, for [`Facts::workloads`].
@@ -179,6 +200,7 @@ pub fn propose(rule: &Rule, alert: &Alert, facts: &Facts<'_>) -> Proposal {
         line: String::new(),
         action: None,
         cost: None,
+        fit: None,
     };
     match rule.propose {
         ProposalKind::Advice => {
@@ -262,6 +284,7 @@ fn scale_proposal(rule: &Rule, alert: &Alert, w: &Workload, facts: &Facts<'_>, p
             target_cpu_percent: hpa.target_cpu_percent,
         });
         p.cost = facts.cost.as_ref().map(|c| c.change(&w.id.full(), needed));
+        p.fit = facts.fit(w, needed);
         p.line = format!("{name}: raise the HPA max {} → {needed}", hpa.max_replicas);
     } else {
         let to = hpa_replicas(
@@ -291,6 +314,7 @@ fn scale_proposal(rule: &Rule, alert: &Alert, w: &Workload, facts: &Facts<'_>, p
             replicas: to,
         });
         p.cost = facts.cost.as_ref().map(|c| c.change(&w.id.full(), to));
+        p.fit = facts.fit(w, to);
         p.line = format!("{name} {current} → {to}");
         if w.id.kind == WorkloadKind::ComposeService {
             p.line.push_str(&format!(" (--scale {name}={to})"));
@@ -298,6 +322,14 @@ fn scale_proposal(rule: &Rule, alert: &Alert, w: &Workload, facts: &Facts<'_>, p
     }
     if let Some(c) = &p.cost {
         p.line.push_str(&format!(": {}", c.words()));
+    }
+    push_fit(p);
+}
+
+/// "…; only 4 of 10 new replicas fit — needs 2 more nodes of …: +$280.32/month".
+fn push_fit(p: &mut Proposal) {
+    if let Some(f) = &p.fit {
+        p.line.push_str(&format!("; {}", f.words()));
     }
 }
 
@@ -319,6 +351,7 @@ fn queue_proposal(rule: &Rule, q: &Queue, facts: &Facts<'_>, p: &mut Proposal) {
                 replicas: to,
             });
             p.cost = facts.cost.as_ref().map(|c| c.change(&w.id.full(), to));
+            p.fit = facts.fit(w, to);
             p.line = format!(
                 "{}: scale {} {from} → {to} to drain {} jobs in {}",
                 q.name,
@@ -329,6 +362,7 @@ fn queue_proposal(rule: &Rule, q: &Queue, facts: &Facts<'_>, p: &mut Proposal) {
             if let Some(c) = &p.cost {
                 p.line.push_str(&format!(": {}", c.words()));
             }
+            push_fit(p);
         }
         (Advice::Scale { from, to, .. }, None) => {
             p.line = format!(

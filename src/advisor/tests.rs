@@ -306,6 +306,7 @@ fn scale_up_proposal_with_hand_computed_cost() {
         queues: &[],
         drain_target_secs: 600.0,
         cost: Some(CostContext::new(&model, &inv, None)),
+        capacity: Default::default(),
     };
     let p = propose(&r, &alert, &facts);
     assert_eq!(
@@ -320,7 +321,8 @@ fn scale_up_proposal_with_hand_computed_cost() {
     assert_eq!((c.before_minor, c.after_minor), (9600, 16000));
     assert_eq!(
         p.line,
-        "writer-service 3 → 5 (--scale writer-service=5): +$64.00/month, 6.4 % → 10.6 % of MRR"
+        "writer-service 3 → 5 (--scale writer-service=5): +$64.00/month, 6.4 % → 10.6 % of MRR; \
+         fit not checked: no capacity data for its endpoint"
     );
     assert!(p.citation(&alert).contains("advisor rule \"r\""));
 }
@@ -338,6 +340,7 @@ fn scale_down_never_below_min_and_shows_savings() {
         queues: &[],
         drain_target_secs: 600.0,
         cost: Some(CostContext::new(&model, &inv, Some("Phase 2"))),
+        capacity: Default::default(),
     };
     let p = propose(&r, &alert, &facts);
     // ceil(3 × 5 / 70) = 1, but min is 2.
@@ -372,6 +375,7 @@ fn hpa_managed_workloads_get_a_raised_max() {
         queues: &[],
         drain_target_secs: 600.0,
         cost: None,
+        capacity: Default::default(),
     };
     let p = propose(&r, &alert, &facts);
     // ceil(4 × 90 / 60) = 6 > max 4.
@@ -384,7 +388,10 @@ fn hpa_managed_workloads_get_a_raised_max() {
             ..
         })
     ));
-    assert_eq!(p.line, "api: raise the HPA max 4 → 6");
+    assert_eq!(
+        p.line,
+        "api: raise the HPA max 4 → 6; fit not checked: no capacity data for its endpoint"
+    );
 }
 
 #[test]
@@ -568,6 +575,7 @@ fn memory_high_on_an_hpa_workload_is_advice_not_a_cpu_formula() {
         queues: &[],
         drain_target_secs: 600.0,
         cost: None,
+        capacity: Default::default(),
     };
     let p = propose(&r, &alert, &facts);
     assert_eq!(p.action, None, "memory % fed into the CPU-target formula");
@@ -690,4 +698,173 @@ fn a_sparse_series_is_not_taken_for_a_silent_one() {
     let alert = a.book.get("r", "e/x").expect("judged, pending");
     assert_eq!(alert.state, AlertState::Pending);
     assert_eq!(alert.note, None);
+}
+
+/// Three 4 CPU / 16 GiB nodes with 3 CPU requested each, in context "e"; `api` requests 1 CPU.
+fn busy_capacity(id: &WorkloadRef) -> crate::model::capacity::CapacityView {
+    use crate::model::capacity::{CapacityView, ContextCapacity, NodeInfo, NodeRoom};
+    let nodes = ["node-a", "node-b", "node-c"]
+        .iter()
+        .map(|n| NodeInfo {
+            room: NodeRoom {
+                name: (*n).into(),
+                allocatable_cpu_milli: 4_000,
+                allocatable_memory_bytes: 16 << 30,
+                allocatable_pods: 110,
+                requested_cpu_milli: 3_000,
+                requested_memory_bytes: 0,
+                pods: 10,
+                labels: Default::default(),
+                taints: Vec::new(),
+                unschedulable: false,
+                ready: true,
+            },
+            pressure: Vec::new(),
+        })
+        .collect();
+    let mut view = CapacityView::default();
+    view.contexts.insert(
+        "e".into(),
+        ContextCapacity {
+            nodes: Ok(nodes),
+            partial_pods: None,
+            quotas: Default::default(),
+            admission_unknown: None,
+            limit_ranges: Default::default(),
+            autoscaler: Default::default(),
+        },
+    );
+    view.needs.insert(
+        id.clone(),
+        crate::model::capacity::ReplicaNeeds {
+            cpu_milli: Some(1_000),
+            memory_bytes: Some(1 << 30),
+            ..Default::default()
+        },
+    );
+    view
+}
+
+#[test]
+fn a_scale_up_that_does_not_fit_names_the_nodes_needed_and_their_monthly_cost() {
+    let (mut model, inv) = cost_model();
+    model.live_pricing.node = LivePrice::per_month(Decimal::from(140));
+    let w = workload("api", WorkloadKind::Deployment, 3);
+    let r = rule("cpu_percent", 80.0, 0, Aggregation::Avg);
+    // ceil(3 × 210 / 70) = 9, capped by the rule's max 10: 6 new replicas; 3 fit (one per
+    // node), 3 are left and an empty 4 CPU node takes 4: one node of $140.
+    let alert = firing(&w.id.target(), 210.0, &r);
+    let view = busy_capacity(&w.id);
+    let facts = Facts {
+        workloads: index_workloads([&w]),
+        queues: &[],
+        drain_target_secs: 600.0,
+        cost: Some(CostContext::new(&model, &inv, None)),
+        capacity: [("e", &view)].into_iter().collect(),
+    };
+    let p = propose(&r, &alert, &facts);
+    assert!(matches!(
+        p.action,
+        Some(crate::actions::Action::ScaleWorkload { replicas: 9, .. })
+    ));
+    let fit = p.fit.as_ref().unwrap();
+    assert_eq!(fit.fits, Some(false));
+    assert_eq!(fit.nodes_needed, Some(1));
+    assert_eq!(fit.nodes_cost_minor, Some(14_000));
+    assert!(
+        p.line.ends_with(
+            "; only 3 of 6 new replicas fit — needs 1 more node of 4 CPU / 16.0 GiB: \
+             +$140.00/month"
+        ),
+        "{}",
+        p.line
+    );
+    assert!(p.citation(&alert).contains("needs 1 more node"));
+
+    // Priced per cluster where the model says so; a scale that fits says so.
+    let mut priced = model.clone();
+    priced
+        .live_pricing
+        .node_overrides
+        .push(crate::cost::ClusterNodePrice {
+            cluster: "e".into(),
+            price: LivePrice::per_month(Decimal::from(200)),
+        });
+    let alert = firing(&w.id.target(), 300.0, &r); // → 10: 7 new, 4 left: still one node
+    let facts = Facts {
+        cost: Some(CostContext::new(&priced, &inv, None)),
+        ..facts
+    };
+    let p = propose(&r, &alert, &facts);
+    assert!(p.line.ends_with("+$200.00/month"), "{}", p.line);
+    let small = workload("api", WorkloadKind::Deployment, 1);
+    let alert = firing(&small.id.target(), 140.0, &r); // 1 → 2: fits
+    let facts = Facts {
+        workloads: index_workloads([&small]),
+        ..facts
+    };
+    let p = propose(&r, &alert, &facts);
+    assert!(
+        p.line.ends_with("; fits (1 of 1 new replica)"),
+        "{}",
+        p.line
+    );
+}
+
+#[test]
+fn on_the_demo_cluster_a_proposal_that_does_not_fit_names_nodes_and_cost() {
+    use crate::connectors::demo::{capacity, sim};
+    let fleet = sim::DemoFleet::new(42, 14 * 3_600_000);
+    let (view, _) = capacity::view(&fleet, "demo-prod");
+    let desired = fleet
+        .workloads
+        .iter()
+        .find(|w| w.name == "search-index")
+        .unwrap()
+        .desired;
+    let mut w = workload("search-index", WorkloadKind::Deployment, desired);
+    w.id = view
+        .needs
+        .keys()
+        .find(|id| id.name == "search-index")
+        .unwrap()
+        .clone();
+    let model = crate::cost::seed_template();
+    let inv = LiveInventory::default();
+    let r = rule("cpu_percent", 80.0, 0, Aggregation::Avg);
+    // ceil(2 × 175 / 70) = 5: three new replicas of 1500m. Nodes 1 and 5 have room for one
+    // each (node 4 is under memory pressure, node 6 cordoned, the GPU pool tainted); an empty
+    // m5.xlarge-like node (3920m allocatable) takes two, so the third needs one node: at the
+    // default $0.192 an hour × 730 h, $140.16 a month.
+    assert_eq!(desired, 2);
+    let alert = firing(&w.id.target(), 175.0, &r);
+    let facts = Facts {
+        workloads: index_workloads([&w]),
+        queues: &[],
+        drain_target_secs: 600.0,
+        cost: Some(CostContext::new(&model, &inv, None)),
+        capacity: [("demo-prod", &view)].into_iter().collect(),
+    };
+    let p = propose(&r, &alert, &facts);
+    let fit = p.fit.as_ref().unwrap();
+    assert_eq!((fit.fits, fit.nodes_needed), (Some(false), Some(1)));
+    assert_eq!(fit.nodes_cost_minor, Some(14_016));
+    assert!(
+        p.line.ends_with(
+            "; only 2 of 3 new replicas fit — needs 1 more node of 3.9 CPU / 14.9 GiB \
+             (m5.xlarge): +$140.16/month"
+        ),
+        "{}",
+        p.line
+    );
+    // One more replica takes the namespace's quota over: no node count helps then.
+    let alert = firing(&w.id.target(), 210.0, &r);
+    let p = propose(&r, &alert, &facts);
+    assert!(
+        p.line.contains("ResourceQuota nexus-quota")
+            && p.line.ends_with("more nodes would not help"),
+        "{}",
+        p.line
+    );
+    assert_eq!(p.fit.unwrap().nodes_needed, None);
 }

@@ -3,6 +3,7 @@
 //! when an alert changes or the fleet moved), and one desktop notification per firing.
 
 use super::ScaleboardApp;
+use crate::advisor::fit_advice::index_capacity;
 use crate::advisor::recommend::{CostContext, Facts, Proposal, index_workloads, propose};
 use crate::advisor::rules::{ProposalKind, Rule};
 use crate::advisor::{Advisor, AlertState, default_rules, rules::merge_rules};
@@ -191,6 +192,12 @@ impl ScaleboardApp {
             queues: &queues,
             drain_target_secs: self.profiles.active.thresholds.queue_drain_target_minutes * 60.0,
             cost: Some(CostContext::new(model, &inventory, phase)),
+            capacity: index_capacity(
+                self.fleet
+                    .endpoints
+                    .iter()
+                    .filter_map(|e| Some((e.info.id.as_str(), e.snapshot.as_ref()?))),
+            ),
         };
         let advisor = &self.advisor.advisor;
         let mut proposals = BTreeMap::new();

@@ -3,11 +3,11 @@
 
 pub mod fit;
 pub mod nodes_needed;
+#[cfg(test)]
+mod nodes_needed_tests;
 pub mod quota;
 pub mod rooms;
 pub mod scale_fit;
-#[cfg(test)]
-mod nodes_needed_tests;
 #[cfg(test)]
 mod tests;
 

@@ -14,10 +14,7 @@ use crate::model::units::format_bytes;
 use std::collections::BTreeMap;
 
 /// Taints under these prefixes are set by controllers for a node's conditions, not by people.
-const CONDITION_TAINTS: [&str; 2] = [
-    "node.kubernetes.io/",
-    "node.cloudprovider.kubernetes.io/",
-];
+const CONDITION_TAINTS: [&str; 2] = ["node.kubernetes.io/", "node.cloudprovider.kubernetes.io/"];
 const INSTANCE_TYPE_LABELS: [&str; 2] = [
     "node.kubernetes.io/instance-type",
     "beta.kubernetes.io/instance-type",
@@ -127,7 +124,10 @@ fn admits(node: &NodeRoom, needs: &ReplicaNeeds) -> bool {
 /// The usual size of the Ready, schedulable nodes and a fresh node of it (see the module doc);
 /// `None` when there is no such node.
 pub fn usual_node(nodes: &[NodeRoom], needs: &ReplicaNeeds) -> Option<(NodeSize, NodeRoom)> {
-    let mut usable: Vec<&NodeRoom> = nodes.iter().filter(|n| n.ready && !n.unschedulable).collect();
+    let mut usable: Vec<&NodeRoom> = nodes
+        .iter()
+        .filter(|n| n.ready && !n.unschedulable)
+        .collect();
     if usable.is_empty() {
         return None;
     }
@@ -137,7 +137,11 @@ pub fn usual_node(nodes: &[NodeRoom], needs: &ReplicaNeeds) -> Option<(NodeSize,
         .copied()
         .filter(|n| admits(&fresh(n), needs))
         .collect();
-    let pool = if admitted.is_empty() { usable } else { admitted };
+    let pool = if admitted.is_empty() {
+        usable
+    } else {
+        admitted
+    };
     let mut sizes: BTreeMap<(u64, u64), Vec<&NodeRoom>> = BTreeMap::new();
     for n in pool {
         sizes

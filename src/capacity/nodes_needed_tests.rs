@@ -1,7 +1,7 @@
 use super::*;
 use crate::model::capacity::{
-    CapacityView, ContextCapacity, NodeInfo, NodeRoom, QuotaRoom, ReplicaNeeds, Taint,
-    TaintEffect, Toleration,
+    CapacityView, ContextCapacity, NodeInfo, NodeRoom, QuotaRoom, ReplicaNeeds, Taint, TaintEffect,
+    Toleration,
 };
 use crate::model::snapshot::{WorkloadKind, WorkloadRef};
 use std::collections::BTreeMap;
@@ -53,7 +53,10 @@ fn nothing_left_over_needs_no_node() {
     let n = needs(1_000, GIB);
     let report = fit_replicas(&nodes, &n, 3);
     assert!(report.fits());
-    assert_eq!(nodes_needed(&nodes, &n, report.pending()), NodesNeeded::None);
+    assert_eq!(
+        nodes_needed(&nodes, &n, report.pending()),
+        NodesNeeded::None
+    );
     assert_eq!(NodesNeeded::None.count(), Some(0));
 }
 
@@ -132,8 +135,10 @@ fn the_usual_size_is_the_most_common_among_the_nodes_the_replica_may_use() {
     for name in ["gpu-1", "gpu-2"] {
         let mut g = node(name, 8_000, 32 * GIB);
         g.labels.insert("pool".into(), "gpu".into());
-        g.labels
-            .insert("node.kubernetes.io/instance-type".into(), "g4dn.2xlarge".into());
+        g.labels.insert(
+            "node.kubernetes.io/instance-type".into(),
+            "g4dn.2xlarge".into(),
+        );
         g.taints.push(Taint {
             key: "dedicated".into(),
             value: Some("gpu".into()),
@@ -221,5 +226,9 @@ fn scale_fit_says_a_quota_refusal_which_no_node_helps() {
     let (view, id) = kube_view(Some(quota));
     let fit = scale_fit(&view, &id, 3, 5).unwrap().unwrap();
     assert!(!fit.fits());
-    assert!(fit.short().contains("ResourceQuota web-quota"), "{}", fit.short());
+    assert!(
+        fit.short().contains("ResourceQuota web-quota"),
+        "{}",
+        fit.short()
+    );
 }

@@ -73,19 +73,16 @@ pub fn scale_fit(
 fn kube_fit(view: &CapacityView, id: &WorkloadRef, new: u64) -> Result<ScaleFit, String> {
     // Scopes are "{context}/{namespace}"; the demo's are a bare namespace of the context named
     // like its endpoint (as the plans read them).
-    let (context, ns) =
-        id.scope
-            .rsplit_once('/')
-            .unwrap_or((id.endpoint.as_str(), id.scope.as_str()));
+    let (context, ns) = id
+        .scope
+        .rsplit_once('/')
+        .unwrap_or((id.endpoint.as_str(), id.scope.as_str()));
     let ctx = view
         .contexts
         .get(context)
         .ok_or_else(|| format!("context {context} has no capacity data"))?;
     let nodes = ctx.nodes.as_ref().map_err(Clone::clone)?;
-    let declared = view
-        .needs
-        .get(id)
-        .ok_or("its pod template was not read")?;
+    let declared = view.needs.get(id).ok_or("its pod template was not read")?;
     let (needs, _) = apply_limit_range(declared.clone(), ctx.limit_ranges.get(ns));
     let quota = ctx
         .quotas

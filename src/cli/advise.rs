@@ -5,6 +5,7 @@
 //! and 3 = unknown: nothing fires but a rule could not be judged because an endpoint it watches
 //! was down or never answered ("nothing firing" would be a lie then).
 
+use crate::advisor::fit_advice::{FitAdvice, index_capacity};
 use crate::advisor::recommend::{CostContext, Facts, index_workloads, propose};
 use crate::advisor::rules::{merge_rules, with_rule_queries};
 use crate::advisor::{Advisor, AlertState, Severity, default_rules};
@@ -32,6 +33,9 @@ pub struct AlertReport {
     /// `scaleboard scale`).
     pub action: Option<String>,
     pub cost_change_minor: Option<i64>,
+    /// For a scale up: whether it fits, and the nodes (count, size, monthly cost) it would
+    /// take when it does not.
+    pub fit: Option<FitAdvice>,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -321,6 +325,7 @@ fn report(
         queues: &queues,
         drain_target_secs: profile.thresholds.queue_drain_target_minutes * 60.0,
         cost: Some(CostContext::new(model, &inventory, None)),
+        capacity: index_capacity(snapshots.iter().map(|(e, s)| (e.as_str(), s))),
     };
     let mut firing = Vec::new();
     let mut pending = Vec::new();
@@ -343,6 +348,7 @@ fn report(
                 .as_ref()
                 .map(|a| format!("{} {}", a.kind(), a.target_path())),
             cost_change_minor: p.cost.as_ref().map(|c| c.delta_minor()),
+            fit: p.fit.clone(),
         };
         match alert.state {
             AlertState::Firing => firing.push(row),
@@ -438,6 +444,14 @@ pub fn print_advice(report: &AdviseReport, json: bool, mut out: impl Write) -> a
                 a.condition
             )?;
             writeln!(out, "         Recommendation: {}", a.proposal)?;
+            if let Some(verdict) = a
+                .fit
+                .as_ref()
+                .filter(|f| f.fits == Some(false))
+                .and_then(|f| f.verdict.as_ref())
+            {
+                writeln!(out, "         Fit check: {verdict}")?;
+            }
         }
     }
     for u in &report.not_judged {

@@ -15,7 +15,9 @@ pub mod totals;
 #[cfg(test)]
 mod tests;
 
-pub use live::{ClusterNodePrice, LiveInventory, LivePrice, LivePricing, LiveWorkload, WorkloadPrice};
+pub use live::{
+    ClusterNodePrice, LiveInventory, LivePrice, LivePricing, LiveWorkload, WorkloadPrice,
+};
 pub use model::{Component, CostLine, CostModel, ModelProblem, Scenario, Unit};
 pub use report::{CostReport, ReportFormat, ReportInput};
 pub use store::{CostModelStore, CostStoreError};
