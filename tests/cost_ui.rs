@@ -81,3 +81,68 @@ fn cost_panel_shows_the_seed_saves_proposes_and_exports() {
         "live + what-if included"
     );
 }
+
+/// A what-if replica count the demo cluster has no room for: the Cost panel says how many nodes
+/// of the cluster's usual size it would take and what they cost, at the model's node price for
+/// that cluster.
+#[test]
+fn a_what_if_that_does_not_fit_shows_the_nodes_it_needs_and_their_cost() {
+    let mut t = start(None, None);
+    t.harness.key_press_modifiers(Modifiers::COMMAND, Key::Num7);
+    t.run_until("cost panel", |a| a.view.panel == PanelId::Cost);
+    t.run_until("live workloads with capacity", |a| {
+        !a.cost_clusters().is_empty() && a.cost_live_inventory().workloads.len() > 3
+    });
+    let (name, now) = t
+        .app()
+        .cost_live_inventory()
+        .workloads
+        .iter()
+        .find(|w| w.name.starts_with("demo-prod: ") && w.name.ends_with("/search-index"))
+        .map(|w| (w.name.clone(), w.replicas))
+        .unwrap();
+    // Three more replicas of 1.5 CPU: the demo's free nodes hold two of them at most.
+    t.harness
+        .state_mut()
+        .cost
+        .what_if
+        .insert(name.clone(), now + 3);
+    t.harness.run_steps(2);
+    let fits = t.harness.state_mut().cost_what_if_fits();
+    let (_, fit) = fits.iter().find(|(n, _)| n == &name).unwrap();
+    assert_eq!(fit.fits, Some(false), "{fit:?}");
+    let nodes = fit.nodes_needed.unwrap();
+    assert!(nodes >= 1, "{fit:?}");
+    // The default node price: $0.192 an hour × 730 h = $140.16 a node.
+    assert_eq!(fit.nodes_cost_minor, Some(14_016 * nodes as i64));
+    let words = fit.words();
+    assert!(
+        words.contains("of 3.9 CPU / 14.9 GiB (m5.xlarge): +$"),
+        "{words}"
+    );
+    t.harness
+        .get_by_label(&format!("{name} at {}: {words}", now + 3));
+
+    // The cluster priced on its own: the line follows the model's price for it.
+    t.harness
+        .get_by_label("Price demo-prod separately")
+        .click_accesskit();
+    t.harness.run_steps(2);
+    {
+        let app = t.harness.state_mut();
+        let o = &mut app.cost.draft.live_pricing.node_overrides;
+        assert_eq!(o.len(), 1);
+        assert_eq!(o[0].cluster, "demo-prod");
+        o[0].price = scaleboard::cost::LivePrice::per_month(rust_decimal::Decimal::from(100));
+        assert!(app.cost.dirty);
+    }
+    t.harness.run_steps(2);
+    let per_node = format!("+${}.00/month", 100 * nodes);
+    assert!(
+        t.harness
+            .query_all_by_label_contains(&per_node)
+            .next()
+            .is_some(),
+        "no line with {per_node}"
+    );
+}

@@ -45,8 +45,8 @@ pub struct FitAdvice {
     /// What the nodes cost per month, minor units of `currency`.
     pub nodes_cost_minor: Option<i64>,
     pub currency: Option<String>,
-    /// "needs 2 more nodes of 3.9 CPU / 14.9 GiB (m5.xlarge): +$280.32/month", or why no
-    /// count is given; empty when it fits.
+    /// "needs 2 more nodes of 3.9 CPU / 14.9 GiB (m5.xlarge)", or why no count is given;
+    /// empty when it fits.
     pub nodes: String,
 }
 
@@ -69,10 +69,26 @@ impl FitAdvice {
     /// more nodes of 4 CPU / 16.0 GiB: +$280.32/month".
     pub fn words(&self) -> String {
         if self.nodes.is_empty() {
-            self.fit.clone()
-        } else {
-            format!("{} — {}", self.fit, self.nodes)
+            return self.fit.clone();
         }
+        let mut s = format!("{} — {}", self.fit, self.nodes);
+        if let (Some(minor), Some(currency)) = (self.nodes_cost_minor, &self.currency) {
+            s.push_str(&format!(
+                ": {}/month",
+                money::format_delta_minor(minor, currency)
+            ));
+        }
+        s
+    }
+
+    /// Prices the nodes needed with `model`'s node price for the cluster (the check itself
+    /// does not depend on prices, so a cached fit is priced again after a price edit).
+    pub fn price(&mut self, model: &CostModel) {
+        self.currency = Some(model.currency.clone());
+        self.nodes_cost_minor = match (self.nodes_needed, &self.cluster) {
+            (Some(n), Some(cluster)) if n > 0 => Some(model.nodes_monthly_minor(cluster, n)),
+            _ => None,
+        };
     }
 }
 
@@ -104,7 +120,7 @@ pub fn fit_advice(
         node_size: None,
         cluster: Some(fit.cluster.clone()),
         nodes_cost_minor: None,
-        currency: model.map(|m| m.currency.clone()),
+        currency: None,
         nodes: String::new(),
     };
     if fit.quota.is_some() {
@@ -118,20 +134,15 @@ pub fn fit_advice(
             advice.nodes_needed = Some(*nodes);
             advice.node_size = Some(size.words());
             advice.nodes = fit.nodes.words();
-            if let Some(m) = model {
-                let minor = m.nodes_monthly_minor(&fit.cluster, *nodes);
-                advice.nodes_cost_minor = Some(minor);
-                advice.nodes.push_str(&format!(
-                    ": {}/month",
-                    money::format_delta_minor(minor, &m.currency)
-                ));
-            }
         }
         NodesNeeded::NeverOnSize { size, .. } => {
             advice.node_size = Some(size.words());
             advice.nodes = fit.nodes.words();
         }
         NodesNeeded::Unknown(_) => advice.nodes = fit.nodes.words(),
+    }
+    if let Some(m) = model {
+        advice.price(m);
     }
     Some(advice)
 }

@@ -3,6 +3,7 @@
 
 use super::{FleetState, Level, ScaleboardApp};
 use crate::actions::Action;
+use crate::advisor::fit_advice::{FitAdvice, fit_advice};
 use crate::cost::store::all_models;
 use crate::cost::{
     CostModel, LiveInventory, ReportFormat, ReportInput, SEED_TEMPLATE_NAME, seed_template,
@@ -38,6 +39,19 @@ pub struct CostState {
     pub picking_path: bool,
     pub last_export: Option<Result<String, String>>,
     pub selected_scenario: usize,
+    /// The fit of each what-if scale up, by live workload name, with what it was worked out
+    /// from (see [`WhatIfFit`]); recomputed only when the count or the capacity view changes.
+    pub what_if_fits: BTreeMap<String, WhatIfFit>,
+}
+
+/// The fit of one what-if replica count, unpriced (the panel prices it with the draft's node
+/// price on every frame, which costs nothing).
+#[derive(Clone, Debug)]
+pub struct WhatIfFit {
+    pub replicas: u32,
+    /// The capacity view it was checked against: held, so a new view is never taken for it.
+    view: Option<std::sync::Arc<crate::model::capacity::CapacityView>>,
+    pub advice: Option<FitAdvice>,
 }
 
 impl CostState {
@@ -59,6 +73,7 @@ impl CostState {
             picking_path: false,
             last_export: None,
             selected_scenario: 0,
+            what_if_fits: BTreeMap::new(),
         }
     }
 
@@ -183,6 +198,81 @@ impl ScaleboardApp {
             format,
             suggested,
         }));
+    }
+
+    /// The fit of every what-if scale up, priced with the draft's node prices: (workload
+    /// name, fit). The fit check runs again only when a count or a capacity view changed,
+    /// never on every frame.
+    pub fn cost_what_if_fits(&mut self) -> Vec<(String, FitAdvice)> {
+        let what_if = &self.cost.what_if;
+        self.cost
+            .what_if_fits
+            .retain(|name, _| what_if.contains_key(name));
+        let mut out = Vec::new();
+        for (name, &replicas) in &self.cost.what_if {
+            let Some(w) = self.fleet.workloads().find(|w| &w.id.full() == name) else {
+                continue;
+            };
+            let view = self.fleet.endpoints.iter().find_map(|e| match &e.snapshot {
+                Some(crate::model::snapshot::Snapshot::Workloads(list))
+                    if e.info.id == w.id.endpoint =>
+                {
+                    list.capacity.clone()
+                }
+                _ => None,
+            });
+            let cached = self.cost.what_if_fits.get(name).filter(|f| {
+                f.replicas == replicas
+                    && match (&f.view, &view) {
+                        (Some(a), Some(b)) => std::sync::Arc::ptr_eq(a, b),
+                        (None, None) => true,
+                        _ => false,
+                    }
+            });
+            let advice = match cached {
+                Some(f) => f.advice.clone(),
+                None => {
+                    let advice = fit_advice(view.as_deref(), &w.id, w.desired, replicas, None);
+                    self.cost.what_if_fits.insert(
+                        name.clone(),
+                        WhatIfFit {
+                            replicas,
+                            view: view.clone(),
+                            advice: advice.clone(),
+                        },
+                    );
+                    advice
+                }
+            };
+            if let Some(mut advice) = advice {
+                advice.price(&self.cost.draft);
+                out.push((name.clone(), advice));
+            }
+        }
+        out
+    }
+
+    /// The clusters of the fleet's capacity views (Kubernetes contexts, Docker engines), as
+    /// per-cluster node prices name them.
+    pub fn cost_clusters(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .fleet
+            .endpoints
+            .iter()
+            .filter_map(|e| match &e.snapshot {
+                Some(crate::model::snapshot::Snapshot::Workloads(list)) => list.capacity.as_deref(),
+                _ => None,
+            })
+            .flat_map(|v| {
+                v.contexts
+                    .keys()
+                    .cloned()
+                    .chain(v.engine.iter().map(|e| e.name.clone()))
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
     }
 
     /// "Apply": propose the what-if replica count through the action pipeline (plan, confirm,

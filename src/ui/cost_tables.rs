@@ -217,7 +217,9 @@ pub fn live_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
             &mut pricing.database_server,
         );
         changed |= live_price_ui(ui, id.with("c"), "Cache node", &mut pricing.cache_node);
+        changed |= live_price_ui(ui, id.with("n"), "Cluster node", &mut pricing.node);
     });
+    changed |= node_prices_ui(app, ui);
     if changed {
         app.cost.dirty = true;
     }
@@ -300,10 +302,74 @@ pub fn live_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
             );
             ui.end_row();
         });
+    what_if_fits_ui(app, ui);
     if !app.cost.what_if.is_empty() && ui.button("Reset what-if").clicked() {
         app.cost.what_if.clear();
     }
     if let Some(name) = apply {
         app.cost_apply_what_if(&name);
+    }
+}
+
+/// Per-cluster node prices: the clusters the fleet shows, each at the default price until it
+/// is given its own. Returns true on any edit.
+fn node_prices_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) -> bool {
+    let clusters = app.cost_clusters();
+    let pricing = &mut app.cost.draft.live_pricing;
+    let mut changed = false;
+    let mut remove: Option<usize> = None;
+    let id = egui::Id::unique("cost_node_prices");
+    for (i, o) in pricing.node_overrides.iter_mut().enumerate() {
+        ui.horizontal(|ui| {
+            changed |= live_price_ui(
+                ui,
+                id.with(i),
+                &format!("Node of {}", o.cluster),
+                &mut o.price,
+            );
+            if ui.small_button("Use the default").clicked() {
+                remove = Some(i);
+            }
+        });
+    }
+    if let Some(i) = remove {
+        pricing.node_overrides.remove(i);
+        changed = true;
+    }
+    let unpriced: Vec<&String> = clusters
+        .iter()
+        .filter(|c| !pricing.node_overrides.iter().any(|o| &o.cluster == *c))
+        .collect();
+    if !unpriced.is_empty() {
+        ui.horizontal_wrapped(|ui| {
+            ui.weak("At the default node price:");
+            for c in unpriced {
+                if ui
+                    .small_button(format!("Price {c} separately"))
+                    .on_hover_text("What one more node of this cluster costs")
+                    .clicked()
+                {
+                    pricing.node_overrides.push(crate::cost::ClusterNodePrice {
+                        cluster: c.clone(),
+                        price: pricing.node,
+                    });
+                    changed = true;
+                }
+            }
+        });
+    }
+    changed
+}
+
+/// For each what-if scale up: whether it fits, and the nodes it would take and their cost.
+fn what_if_fits_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
+    for (name, fit) in app.cost_what_if_fits() {
+        let replicas = app.cost.what_if.get(&name).copied().unwrap_or(0);
+        let text = format!("{name} at {replicas}: {}", fit.words());
+        match fit.fits {
+            Some(true) => ui.colored_label(theme::GOOD, text),
+            Some(false) => ui.colored_label(theme::WARN, text),
+            None => ui.weak(text),
+        };
     }
 }
