@@ -340,6 +340,22 @@ fn advise_on_the_demo_fleet_fires_within_the_first_minute_and_exits_by_severity(
         .unwrap();
     assert_eq!(out.status.code(), Some(worst), "{json:#}");
     assert_eq!(json["exit_code"].as_i64(), Some(i64::from(worst)));
+    // The queue's scale up of the demo cluster's queue-worker says whether it fits, with the
+    // fit check's verdict; its words are in the recommendation.
+    let scale_up = firing
+        .iter()
+        .find(|a| a["rule"] == "queue-length")
+        .unwrap_or_else(|| panic!("{json:#}"));
+    let fit = &scale_up["fit"];
+    assert!(fit["fits"].is_boolean(), "{json:#}");
+    assert!(fit["verdict"].as_str().unwrap().contains("new replicas"), "{json:#}");
+    assert!(
+        scale_up["proposal"]
+            .as_str()
+            .unwrap()
+            .contains(fit["fit"].as_str().unwrap()),
+        "{json:#}"
+    );
     // Rules whose duration the handed-over history cannot cover say so instead of guessing.
     assert!(
         json["not_judged"]

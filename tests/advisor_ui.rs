@@ -186,6 +186,10 @@ fn the_demo_fleet_fires_a_rule_in_its_first_minute_and_the_overview_says_so() {
     let proposal = t.app().advisor.proposals.get(&alert.key()).unwrap().clone();
     assert!(proposal.action.is_some(), "{proposal:?}");
     assert!(proposal.line.contains("/month"), "{}", proposal.line);
+    // The scale up of the demo cluster's workers says whether it fits.
+    let fit = proposal.fit.as_ref().unwrap();
+    assert!(fit.fits.is_some(), "{fit:?}");
+    assert!(proposal.line.contains(&fit.words()), "{}", proposal.line);
     // An unsaved edit in the Cost panel (a replica at $9,999/month) never prices proposals: the
     // window uses the same saved-or-template model as `scaleboard advise`.
     let before = proposal.cost.clone().unwrap();
