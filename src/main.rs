@@ -314,6 +314,11 @@ enum CostCmd {
         /// Add the live run rate: poll the profile (--profile, or the demo with --demo) once.
         #[arg(long)]
         live: bool,
+        /// With --live: a replica count to price as a what-if (repeatable), e.g.
+        /// `--what-if search-index=5`; also says whether it fits and, if not, the nodes it
+        /// would take and their monthly cost.
+        #[arg(long = "what-if", value_name = "WORKLOAD=N", requires = "live")]
+        what_if: Vec<String>,
     },
 }
 
@@ -555,23 +560,43 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
                     format,
                     out,
                     live,
+                    what_if,
                 } => {
-                    let live = if live {
+                    let asked = what_if
+                        .iter()
+                        .map(|s| scaleboard::cli::cost::parse_what_if(s))
+                        .collect::<anyhow::Result<Vec<_>>>()?;
+                    let (live, changes) = if live {
                         let profile = scaleboard::cli::choose_profile(
                             &store,
                             args.profile.as_deref(),
                             args.demo,
                         )?;
-                        Some(scaleboard::cli::cost::live_inventory(
+                        let fleet = scaleboard::cli::cost::live_what_if(
                             &dirs,
                             profile,
                             Duration::from_secs(20),
-                        )?)
+                            &asked,
+                            &model,
+                        )?;
+                        scaleboard::cli::ignore_closed_output(
+                            scaleboard::cli::cost::print_what_if(
+                                &fleet.lines,
+                                std::io::stdout().lock(),
+                            ),
+                        )?;
+                        (Some(fleet.inventory), fleet.what_if)
                     } else {
-                        None
+                        (None, Default::default())
                     };
-                    let summary =
-                        scaleboard::cli::cost::report(&dirs, &model, format.into(), &out, live)?;
+                    let summary = scaleboard::cli::cost::report(
+                        &dirs,
+                        &model,
+                        format.into(),
+                        &out,
+                        live,
+                        changes,
+                    )?;
                     eprintln!("{summary}");
                 }
             }

@@ -348,7 +348,10 @@ fn advise_on_the_demo_fleet_fires_within_the_first_minute_and_exits_by_severity(
         .unwrap_or_else(|| panic!("{json:#}"));
     let fit = &scale_up["fit"];
     assert!(fit["fits"].is_boolean(), "{json:#}");
-    assert!(fit["verdict"].as_str().unwrap().contains("new replicas"), "{json:#}");
+    assert!(
+        fit["verdict"].as_str().unwrap().contains("new replicas"),
+        "{json:#}"
+    );
     assert!(
         scale_up["proposal"]
             .as_str()

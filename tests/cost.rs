@@ -630,3 +630,60 @@ fn the_cli_adds_the_live_run_rate_of_a_profile() {
         });
     assert!(live.total_minor > 0, "{live:?}");
 }
+
+/// `cost report --live --what-if`: the what-if is priced in the report and the command says
+/// whether it fits the demo cluster and, if not, the nodes it needs at $140.16 each.
+#[test]
+fn the_cli_what_if_says_whether_it_fits_and_what_the_nodes_cost() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("what-if.json");
+    let out = Process::new(env!("CARGO_BIN_EXE_scaleboard"))
+        .env("SCALEBOARD_CONFIG_DIR", dir.path().join("config"))
+        .env_remove("SCALEBOARD_DATA_DIR")
+        .args([
+            "cost",
+            "report",
+            "--demo",
+            "--live",
+            "--what-if",
+            "search-index=5",
+            "--format",
+            "json",
+            "--out",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("what-if demo-prod: nexus/statefulset/search-index 2 → 5: "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    // Three more of 1.5 CPU each, within the namespace's quota: the demo's free nodes hold two
+    // at most (the fewest api-gateway replicas its HPA allows leave the most room), and an
+    // empty m5.xlarge-like node takes two.
+    let (fit, nodes) = line
+        .split_once(" — needs ")
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(fit.contains("new replicas fit"), "{line}");
+    let count: u32 = nodes.split(' ').next().unwrap().parse().unwrap();
+    assert!(
+        nodes.contains("of 3.9 CPU / 14.9 GiB (m5.xlarge): +$"),
+        "{line}"
+    );
+    let cost = format!("+${:.2}/month", 140.16 * f64::from(count));
+    assert!(line.ends_with(&cost), "{line} (expected {cost})");
+    let r: CostReport = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert!(
+        r.scenarios
+            .iter()
+            .any(|s| s.data_source == DataSource::WhatIf),
+        "{:?}",
+        r.scenarios.iter().map(|s| &s.name).collect::<Vec<_>>()
+    );
+}
