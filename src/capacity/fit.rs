@@ -106,6 +106,12 @@ fn filter_out(node: &NodeRoom, needs: &ReplicaNeeds) -> Option<String> {
     None
 }
 
+/// Whether the scheduler's filters (ready, cordon, taints, selector and affinity) let a
+/// replica with `needs` onto `node`, room aside.
+pub fn admits(node: &NodeRoom, needs: &ReplicaNeeds) -> bool {
+    filter_out(node, needs).is_none()
+}
+
 /// Free room left on a node as placement goes on.
 #[derive(Clone, Copy)]
 struct Room {

@@ -8,7 +8,7 @@
 //! such node's labels and taints, less the taints the node controller sets for conditions
 //! (pressure, not ready, cordoned), which a fresh node does not have.
 
-use super::fit::fit_replicas;
+use super::fit::{admits, fit_replicas};
 use crate::model::capacity::{NodeRoom, ReplicaNeeds, format_cpu_milli};
 use crate::model::units::format_bytes;
 use std::collections::BTreeMap;
@@ -113,12 +113,6 @@ fn fresh(n: &NodeRoom) -> NodeRoom {
     node.taints
         .retain(|t| !CONDITION_TAINTS.iter().any(|p| t.key.starts_with(p)));
     node
-}
-
-fn admits(node: &NodeRoom, needs: &ReplicaNeeds) -> bool {
-    fit_replicas(std::slice::from_ref(node), needs, 1)
-        .excluded
-        .is_empty()
 }
 
 /// The usual size of the Ready, schedulable nodes and a fresh node of it (see the module doc);

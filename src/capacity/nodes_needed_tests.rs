@@ -232,3 +232,26 @@ fn scale_fit_says_a_quota_refusal_which_no_node_helps() {
         fit.short()
     );
 }
+
+#[test]
+fn five_thousand_nodes_are_sized_quickly() {
+    let nodes: Vec<NodeRoom> = (0..5_000)
+        .map(|i| {
+            let mut n = node(&format!("node-{i:05}"), 4_000, 16 * GIB);
+            n.labels
+                .insert("kubernetes.io/hostname".into(), n.name.clone());
+            n.requested_cpu_milli = 3_900;
+            n
+        })
+        .collect();
+    let n = needs(1_000, GIB);
+    let started = std::time::Instant::now();
+    let report = fit_replicas(&nodes, &n, 1_000);
+    let needed = nodes_needed(&nodes, &n, report.pending());
+    let took = started.elapsed();
+    assert_eq!(needed.count(), Some(250));
+    eprintln!("fit + nodes needed, 5,000 nodes: {took:?}");
+    // Debug build on a shared machine: generous, but an accidental per-node fit check would
+    // blow it.
+    assert!(took < std::time::Duration::from_secs(2), "{took:?}");
+}
