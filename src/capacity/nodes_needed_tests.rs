@@ -255,3 +255,35 @@ fn five_thousand_nodes_are_sized_quickly() {
     // blow it.
     assert!(took < std::time::Duration::from_secs(2), "{took:?}");
 }
+
+#[test]
+fn compose_says_its_one_host_and_swarm_counts_nodes() {
+    use crate::model::capacity::EngineCapacity;
+    let mut host = node("docker-host", 8_000, 8 * GIB);
+    host.requested_memory_bytes = 7 * GIB;
+    let compose = WorkloadRef::new("d", "shop", WorkloadKind::ComposeService, "backend");
+    let swarm = WorkloadRef::new("d", "swarm", WorkloadKind::SwarmService, "api");
+    let mut view = CapacityView {
+        engine: Some(EngineCapacity {
+            name: "the local Docker engine".into(),
+            host: Some(host),
+            swarm_nodes: Ok(busy_cluster()),
+            counted: "2 running containers".into(),
+        }),
+        ..CapacityView::default()
+    };
+    view.needs.insert(compose.clone(), needs(500, GIB / 2));
+    view.needs.insert(swarm.clone(), needs(1_000, GIB));
+    // 1 GiB free: two of five fit; Compose cannot use more nodes.
+    let fit = scale_fit(&view, &compose, 1, 6).unwrap().unwrap();
+    assert_eq!((fit.wanted, fit.fitting), (5, 2));
+    assert!(
+        matches!(&fit.nodes, NodesNeeded::Unknown(why) if why.contains("one host") && why.contains("1.5 GiB")),
+        "{:?}",
+        fit.nodes
+    );
+    // Swarm places by node like the scheduler: 3 fit, 4 left, 4 per empty node.
+    let fit = scale_fit(&view, &swarm, 2, 9).unwrap().unwrap();
+    assert_eq!((fit.fitting, fit.nodes.count()), (3, Some(1)));
+    assert_eq!(fit.cluster, "the local Docker engine");
+}
