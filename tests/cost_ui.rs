@@ -145,4 +145,10 @@ fn a_what_if_that_does_not_fit_shows_the_nodes_it_needs_and_their_cost() {
             .is_some(),
         "no line with {per_node}"
     );
+    // Saved with the model, like every other price.
+    t.run_until("models loaded", |a| a.cost.loaded);
+    t.harness.get_by_label("Save").click();
+    t.run_until("saved", |a| a.cost.is_saved("seed-phases") && !a.cost.dirty);
+    let text = std::fs::read_to_string(config_dir(&t.dir).join("cost-models.toml")).unwrap();
+    assert!(text.contains("cluster = \"demo-prod\""), "{text}");
 }

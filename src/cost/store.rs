@@ -21,7 +21,10 @@ use std::path::{Path, PathBuf};
 pub const COST_MODELS_FILE: &str = "cost-models.toml";
 
 const HEADER: &str = "# Scaleboard cost models. Prices are decimals in major units (\"0.0416\" \
-dollars);\n# units: per_month, per_instance_hour, per_gb_month, per_replica_month.\n\n";
+dollars);\n# units: per_month, per_instance_hour, per_gb_month, per_replica_month.\n# \
+live_pricing.node is what one more cluster node costs (for scale ups that do not fit); \
+node_overrides\n# price a cluster's nodes on their own (cluster = Kubernetes context or Docker \
+engine).\n\n";
 
 /// Why a change to the saved models was not made.
 #[derive(Debug, thiserror::Error)]
