@@ -11,6 +11,7 @@ use crate::actions::{ActionId, Plan};
 use crate::connectors::Connector;
 use crate::connectors::registry;
 use crate::profiles::Profile;
+use crate::team::TeamStore;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +23,7 @@ struct Connected {
     connectors: HashMap<String, Arc<dyn Connector>>,
     polls: Vec<JoinHandle<()>>,
     poll_now: Arc<Notify>,
+    team: Option<Arc<TeamStore>>,
 }
 
 impl Drop for Connected {
@@ -83,7 +85,9 @@ pub(crate) async fn run(
                     Ok(found) => found,
                     Err(why) => {
                         let now = config.clock.now_ms();
-                        finish_refused(&sink, &audit, now, id, &plan, forced, &why, advice).await;
+                        let team = connected.as_ref().and_then(|c| c.team.as_ref());
+                        finish_refused(&sink, &audit, team, now, id, &plan, forced, &why, advice)
+                            .await;
                         continue;
                     }
                 };
@@ -102,6 +106,7 @@ pub(crate) async fn run(
                     audit: Arc::clone(&audit),
                     poll_now: Arc::clone(&c.poll_now),
                     advice,
+                    team: c.team.clone(),
                 };
                 tokio::spawn(run.run(cancel_rx));
             }
@@ -199,6 +204,26 @@ async fn connect(
         )))
         .await;
     }
+    let team = TeamStore::for_profile(&profile, &config.data_dir);
+    if let Some(team) = team.clone() {
+        // Records left "not shared yet" by an earlier run go out as soon as the store answers.
+        let sink = sink.clone();
+        tokio::spawn(async move {
+            match team.flush_pending().await {
+                Ok(0) => {}
+                Ok(n) => {
+                    sink.emit(Event::Notice(format!(
+                        "Team store: {n} audit records that were not shared yet are shared now."
+                    )))
+                    .await;
+                }
+                Err(why) => {
+                    let why = team.unreachable(&why);
+                    sink.emit(Event::Notice(format!("Team mode: {why}."))).await;
+                }
+            }
+        });
+    }
     let connectors = built.connectors;
     sink.emit(Event::Endpoints(
         connectors.iter().map(|c| c.info().clone()).collect(),
@@ -229,6 +254,7 @@ async fn connect(
             .collect(),
         polls,
         poll_now,
+        team,
     }
 }
 

@@ -107,6 +107,14 @@ impl PostgresConnector {
     pub fn server_names(&self) -> Vec<String> {
         self.inner.server_names()
     }
+
+    /// A new session of its own to the primary, with the password found the same way as for
+    /// polls (the team store's lock sessions and writes use this). Dropping the client ends it.
+    pub async fn open_session(&self) -> Result<Client, String> {
+        let server = self.inner.servers.first().ok_or("no server configured")?;
+        let dsn = server.dsn.as_ref().map_err(Clone::clone)?;
+        self.inner.connect(dsn).await
+    }
 }
 
 impl Inner {
