@@ -91,7 +91,10 @@ fn two_consoles_on_one_target_one_writes_the_other_is_refused_naming_the_holder(
         assert!(Instant::now() < deadline, "lock rows: {locks}");
         std::thread::sleep(Duration::from_millis(50));
     }
-    // Now free: B plans again on what it sees and runs.
+    // Now free: B's view hears of the release; B plans again on what it sees and runs.
+    b.until("the lock gone from B's view", |v, _| {
+        v.in_progress.is_empty()
+    });
     let again = b.run(scale_api(before + 1));
     assert_eq!(again.outcome, AuditOutcome::Succeeded, "{again:?}");
     // The operator role appended all of it and can change nothing.

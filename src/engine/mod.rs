@@ -7,6 +7,7 @@ mod pipeline;
 mod pipeline_team;
 mod poll;
 mod supervisor;
+mod team_feed;
 pub mod types;
 
 pub use types::{ActionStage, Area, Command, ConnStatus, EndpointInfo, Event};

@@ -4,7 +4,7 @@
 
 use crate::actions::Plan;
 use crate::actions::audit::{AuditOutcome, AuditRecord};
-use crate::team::{LockError, LockHold, TeamStore, lock_identity};
+use crate::team::{LockError, LockHold, TeamStore};
 use std::sync::Arc;
 
 /// What the lock step decided.
@@ -31,7 +31,7 @@ pub(crate) async fn lock_step(team: Option<&Arc<TeamStore>>, plan: &Plan, record
     let Some(team) = team else {
         return Gate::Go(None);
     };
-    let identity = lock_identity(&plan.action);
+    let identity = plan.action.lock_identity();
     match team.take_lock(&identity, record_id, &summary(plan)).await {
         Ok(hold) => Gate::Go(Some(Box::new(hold))),
         Err(held @ LockError::Held(_)) => Gate::Stop(

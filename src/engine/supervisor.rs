@@ -230,6 +230,9 @@ async fn connect(
     ))
     .await;
     let poll_now = Arc::new(Notify::new());
+    let feed = team
+        .clone()
+        .map(|store| tokio::spawn(super::team_feed::run(store, sink.clone())));
     let polls = connectors
         .iter()
         .map(|connector| {
@@ -245,6 +248,7 @@ async fn connect(
                 .run(),
             )
         })
+        .chain(feed)
         .collect();
     Connected {
         profile,

@@ -126,6 +126,12 @@ pub enum Event {
     },
     /// An engine-side message that belongs in the notifications list.
     Notice(String),
+    /// Targets another operator's console is changing right now (team mode), as
+    /// (`Action::lock_identity`, "in progress: OPERATOR@HOST since … — what"); replaces the last.
+    InProgressElsewhere(Vec<(String, String)>),
+    /// A colleague's action was recorded in the shared history (team mode): notify, and
+    /// refresh the audit view.
+    ColleagueAction(String),
     /// The answer to [`crate::engine::files::FileJob::QueryAudit`].
     AuditPage(Result<Box<crate::actions::audit::AuditPage>, String>),
     /// The profile store after a write (or a refused write, with the reason).

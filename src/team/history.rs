@@ -52,6 +52,15 @@ pub struct LockState {
     pub state: String,
 }
 
+/// The timestamp `param` microseconds after the epoch, computed exactly (whole seconds plus
+/// microseconds: a float of all the microseconds could be off by one).
+pub(super) fn micros_sql(param: &str) -> String {
+    format!(
+        "('epoch'::timestamptz + ({param}::bigint / 1000000) * interval '1 second' \
+         + ({param}::bigint % 1000000) * interval '1 microsecond')"
+    )
+}
+
 impl TeamStore {
     /// One page of the history, newest first, and the key of the next page.
     pub async fn history(&self, q: &TeamQuery) -> Result<(Vec<TeamRow>, Option<PageKey>), String> {
@@ -64,8 +73,9 @@ impl TeamStore {
                     OR action ILIKE $2 OR target ILIKE $2) \
                AND ($3::text IS NULL OR outcome = $3) \
                AND ($4::bigint IS NULL \
-                    OR (at, action_id, phase) < ('epoch'::timestamptz + $4::bigint * interval '1 microsecond', $5, $6)) \
-             ORDER BY at DESC, action_id DESC, phase DESC LIMIT $7"
+                    OR (at, action_id, phase) < ({}, $5, $6)) \
+             ORDER BY at DESC, action_id DESC, phase DESC LIMIT $7",
+            micros_sql("$4")
         );
         let text = q.text.trim().to_owned();
         let like = format!(

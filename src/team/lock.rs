@@ -117,7 +117,7 @@ impl TeamStore {
         row: &LockRow,
         reason: &str,
     ) -> Result<u64, tokio_postgres::Error> {
-        client
+        let inserted = client
             .execute(
                 &format!(
                     "INSERT INTO {}.locks (action_id, event, lock_key, target, summary, operator, \
@@ -137,7 +137,12 @@ impl TeamStore {
                     &reason,
                 ],
             )
-            .await
+            .await?;
+        let channel = super::feed::channel(self.schema());
+        client
+            .execute("SELECT pg_notify($1, $2)", &[&channel, &row.action_id])
+            .await?;
+        Ok(inserted)
     }
 
     /// Takes the change lock of `identity` for the action `action_id`, or says who holds it.
@@ -174,6 +179,7 @@ impl TeamStore {
         if !got {
             return Err(LockError::Held(self.holder_of(&client, key).await));
         }
+        self.note_own(action_id);
         let row = LockRow {
             action_id: action_id.to_owned(),
             target: identity.to_owned(),

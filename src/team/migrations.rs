@@ -32,6 +32,8 @@ CREATE TABLE {schema}.audit (
 );
 -- Keyset pagination, newest first: WHERE (at, action_id, phase) < (…) ORDER BY … DESC.
 CREATE INDEX audit_at_idx ON {schema}.audit (at DESC, action_id DESC, phase DESC);
+-- The live feed reads what was shared since it last looked.
+CREATE INDEX audit_shared_idx ON {schema}.audit (shared_at);
 CREATE TABLE {schema}.locks (
     action_id   text        NOT NULL,
     event       text        NOT NULL CHECK (event IN ('taken', 'released', 'taken_over')),

@@ -31,6 +31,8 @@ pub struct TeamStore {
     /// One sender of the pending file at a time.
     flushing: tokio::sync::Mutex<()>,
     migrated: Mutex<bool>,
+    /// Ids of the actions this console shared lately, so its feed does not announce them.
+    own: Mutex<std::collections::VecDeque<String>>,
 }
 
 /// The machine's name for the records (operator@host).
@@ -68,6 +70,7 @@ impl TeamStore {
             pending_path: data_dir.join(PENDING_FILE),
             flushing: tokio::sync::Mutex::new(()),
             migrated: Mutex::new(false),
+            own: Mutex::new(std::collections::VecDeque::new()),
         }))
     }
 
@@ -139,6 +142,39 @@ impl TeamStore {
         Ok(done)
     }
 
+    /// A session whose notifications go to `notices` (the feed).
+    pub(super) async fn open_listening(
+        &self,
+        notices: tokio::sync::mpsc::Sender<String>,
+    ) -> Result<Client, String> {
+        tokio::time::timeout(
+            STORE_TIMEOUT,
+            self.connector.open_listening_session(notices),
+        )
+        .await
+        .map_err(|_| format!("no answer within {} s", STORE_TIMEOUT.as_secs()))?
+    }
+
+    /// Whether this console shared records of that action lately.
+    pub fn is_own_action(&self, action_id: &str) -> bool {
+        self.is_own(action_id)
+    }
+
+    pub(super) fn is_own(&self, action_id: &str) -> bool {
+        let own = self.own.lock().unwrap_or_else(PoisonError::into_inner);
+        own.iter().any(|id| id == action_id)
+    }
+
+    pub(super) fn note_own(&self, action_id: &str) {
+        let mut own = self.own.lock().unwrap_or_else(PoisonError::into_inner);
+        if !own.iter().any(|id| id == action_id) {
+            if own.len() >= 256 {
+                own.pop_front();
+            }
+            own.push_back(action_id.to_owned());
+        }
+    }
+
     /// Runs `f` on the shared session, opening it when needed; a failure drops the session.
     pub(super) async fn with_client<T>(
         &self,
@@ -197,6 +233,8 @@ impl TeamStore {
             .unwrap_or_default();
         let json = serde_json::to_string(r).map_err(|e| e.to_string())?;
         let host = self.host.clone();
+        let channel = super::feed::channel(self.schema());
+        self.note_own(&r.id);
         self.with_client(async |c| {
             c.execute(
                 &sql,
@@ -205,7 +243,9 @@ impl TeamStore {
                     &r.before, &r.after, &r.command, &outcome, &r.detail, &r.forced, &json,
                 ],
             )
-            .await
+            .await?;
+            c.execute("SELECT pg_notify($1, $2)", &[&channel, &r.id])
+                .await
         })
         .await
         .map(|_| ())

@@ -26,6 +26,8 @@ pub const OPERATOR: &str = "operator";
 pub struct View {
     pub snapshots: HashMap<String, Snapshot>,
     pub statuses: HashMap<String, ConnStatus>,
+    /// What the team feed said other consoles are changing (as the window keeps it).
+    pub in_progress: HashMap<String, String>,
 }
 
 impl FleetView for View {
@@ -40,6 +42,9 @@ impl FleetView for View {
             Some(Snapshot::Databases(db)) => Some(db),
             _ => None,
         }
+    }
+    fn in_progress(&self, action: &Action) -> Option<String> {
+        self.in_progress.get(&action.lock_identity()).cloned()
     }
 }
 
@@ -188,6 +193,9 @@ impl Console {
                 } => {
                     self.view.statuses.insert(endpoint.clone(), *status);
                 }
+                Event::InProgressElsewhere(targets) => {
+                    self.view.in_progress = targets.iter().cloned().collect();
+                }
                 _ => {}
             }
             if cond(&self.view, &event) {
@@ -197,6 +205,10 @@ impl Console {
     }
 
     /// Plans `action` on what this console sees and sends it; returns its id.
+    pub fn plan(&self, action: Action) -> scaleboard::actions::Plan {
+        plan(action, &self.view, &policy())
+    }
+
     pub fn start(&mut self, action: Action) -> ActionId {
         let policy = PlanPolicy {
             profile: "ops".into(),
@@ -249,6 +261,16 @@ impl Console {
             .read_all()
             .unwrap()
             .records
+    }
+}
+
+pub fn policy() -> PlanPolicy {
+    PlanPolicy {
+        profile: "ops".into(),
+        read_only: false,
+        max_failover_lag_bytes: 1 << 20,
+        kube_context: None,
+        patroni_links: Vec::new(),
     }
 }
 
