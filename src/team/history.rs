@@ -69,8 +69,8 @@ impl TeamStore {
             "SELECT (extract(epoch FROM at) * 1000000)::bigint, operator, host, profile, action, \
                     target, before, after, outcome, detail, action_id, phase \
              FROM {s}.audit \
-             WHERE ($1 = '' OR operator ILIKE $2 OR host ILIKE $2 OR profile ILIKE $2 \
-                    OR action ILIKE $2 OR target ILIKE $2) \
+             WHERE ($1 = '' OR (operator || ' ' || host || ' ' || profile || ' ' || action \
+                               || ' ' || target) ILIKE $2) \
                AND ($3::text IS NULL OR outcome = $3) \
                AND ($4::bigint IS NULL \
                     OR (at, action_id, phase) < ({}, $5, $6)) \

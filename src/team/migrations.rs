@@ -32,6 +32,11 @@ CREATE TABLE {schema}.audit (
 );
 -- Keyset pagination, newest first: WHERE (at, action_id, phase) < (…) ORDER BY … DESC.
 CREATE INDEX audit_at_idx ON {schema}.audit (at DESC, action_id DESC, phase DESC);
+-- The history's text filter (ILIKE '%…%' on who, where and what) without reading every row:
+-- pg_trgm is a trusted extension (PostgreSQL 13+), shipped with the server packages.
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE INDEX audit_text_idx ON {schema}.audit
+    USING gin ((operator || ' ' || host || ' ' || profile || ' ' || action || ' ' || target) gin_trgm_ops);
 -- The live feed reads what was shared since it last looked.
 CREATE INDEX audit_shared_idx ON {schema}.audit (shared_at);
 CREATE TABLE {schema}.locks (
