@@ -595,7 +595,10 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
                 limit: team.limit,
                 before: team.before,
             };
-            scaleboard::cli::team::history(&dirs, &profile, &history, std::io::stdout().lock())?;
+            let out = std::io::stdout().lock();
+            scaleboard::cli::ignore_closed_output(scaleboard::cli::team::history(
+                &dirs, &profile, &history, out,
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Cmd::Audit { csv, .. }) => {
@@ -607,7 +610,8 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
             let out = std::io::stdout().lock();
             let ok = match command {
                 TeamCmd::Init { print_sql, role } => {
-                    scaleboard::cli::team::init(&dirs, &profile, print_sql, &role, out)?;
+                    let init = scaleboard::cli::team::init(&dirs, &profile, print_sql, &role, out);
+                    scaleboard::cli::ignore_closed_output(init)?;
                     true
                 }
                 TeamCmd::Status => scaleboard::cli::team::status(&dirs, &profile, out)?,

@@ -218,3 +218,29 @@ fn store_down_without_require_runs_queues_and_delivers_once() {
         .unwrap();
     assert!(none.0.is_empty());
 }
+
+#[test]
+fn the_store_password_comes_from_pgpass_like_any_endpoint() {
+    use support::postgres::{PW_PASSWORD, PW_USER};
+    let pg = PgCluster::start(0);
+    init_as_dba(&pg, &scaleboard::team::migrations::script("scaleboard"));
+    pg.psql(
+        pg.primary.port,
+        &scaleboard::team::migrations::grants("scaleboard", PW_USER),
+    );
+    let base = format!(
+        "host=127.0.0.1 port={} user={PW_USER} dbname=postgres sslmode=disable",
+        pg.primary.port
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    // No password anywhere: the error says so.
+    let without = TeamStore::for_profile(&team_profile(&base, true), dir.path()).unwrap();
+    let err = rt.block_on(without.count()).unwrap_err();
+    assert!(err.contains("password"), "{err}");
+    // The password file (mode 0600) named in the DSN, as libpq reads it.
+    let pass = pg.passfile(PW_PASSWORD);
+    let dsn = format!("{base} passfile={}", pass.display());
+    let with = TeamStore::for_profile(&team_profile(&dsn, true), dir.path()).unwrap();
+    assert_eq!(rt.block_on(with.count()).unwrap(), 0);
+}

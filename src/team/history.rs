@@ -48,7 +48,7 @@ pub struct LockState {
     pub operator: String,
     pub host: String,
     pub since: DateTime<Utc>,
-    /// "held", "outcome unknown (console gone)" or the outcome recorded.
+    /// "held", or "outcome unknown (console gone)": freed with no outcome recorded.
     pub state: String,
 }
 
@@ -143,21 +143,26 @@ impl TeamStore {
         let rows = self.with_client(async |c| c.query(&sql, &[]).await).await?;
         Ok(rows
             .iter()
-            .map(|r| {
+            .filter_map(|r| {
                 let held: bool = r.get(5);
                 let outcome: Option<String> = r.get(6);
-                LockState {
+                // Freed without its release row (the console ended right after recording the
+                // outcome): nothing to say about it.
+                if !held && outcome.is_some() {
+                    return None;
+                }
+                Some(LockState {
                     target: r.get(0),
                     summary: r.get(1),
                     operator: r.get(2),
                     host: r.get(3),
                     since: DateTime::from_timestamp_millis(r.get(4)).unwrap_or_default(),
-                    state: match (held, outcome) {
-                        (true, _) => "held".into(),
-                        (false, Some(o)) => o,
-                        (false, None) => "outcome unknown (console gone)".into(),
+                    state: if held {
+                        "held".into()
+                    } else {
+                        "outcome unknown (console gone)".into()
                     },
-                }
+                })
             })
             .collect())
     }
