@@ -209,3 +209,59 @@ fn a_killed_console_frees_its_lock_and_its_action_shows_as_outcome_unknown() {
     );
     assert_eq!(text.matches("intent").count(), 2, "{text}");
 }
+
+#[test]
+fn taking_over_a_held_lock_needs_a_reason_and_is_audited() {
+    let pg = PgCluster::start(0);
+    let profile = team_profile(&dsn(&pg, "postgres"), true);
+    let mut a = console(profile.clone());
+    let mut b = console(profile);
+    let before = a.replicas(&api());
+    let first = a.start(scale_api(before + 2));
+    a.until_running(first);
+
+    let blank = b.take_over(scale_api(before + 1), "  ");
+    assert_eq!(blank.outcome, AuditOutcome::Refused, "{blank:?}");
+    assert!(
+        blank.detail.contains("take the lock over with a reason"),
+        "{}",
+        blank.detail
+    );
+
+    let reason = "A's console froze during incident 42";
+    let taken = b.take_over(scale_api(before + 1), reason);
+    assert_eq!(taken.outcome, AuditOutcome::Succeeded, "{taken:?}");
+    assert!(taken.forced);
+    let note = taken.overridden_guards.join("; ");
+    assert!(
+        note.contains("change lock taken over (in progress: "),
+        "{note}"
+    );
+    assert!(note.contains(reason), "{note}");
+    // The store says who took it over from whom, and why; the intent carries it too.
+    let row = pg.psql(
+        pg.primary.port,
+        "SELECT reason FROM scaleboard.locks WHERE event = 'taken_over'",
+    );
+    assert!(
+        row.starts_with(reason) && row.contains("in progress: "),
+        "{row}"
+    );
+    let intent = pg.psql(
+        pg.primary.port,
+        &format!(
+            "SELECT record->>'overridden_guards' FROM scaleboard.audit \
+             WHERE action_id = '{}' AND phase = 'intent'",
+            taken.id
+        ),
+    );
+    assert!(intent.contains(reason), "{intent}");
+    let done = a.finished(first);
+    assert!(
+        matches!(
+            done.outcome,
+            AuditOutcome::Succeeded | AuditOutcome::TimedOut
+        ),
+        "{done:?}"
+    );
+}

@@ -37,6 +37,8 @@ pub(crate) struct ActionRun {
     pub advice: Option<String>,
     /// The profile's team store (`[profile.team]`): change lock and second audit sink.
     pub team: Option<Arc<TeamStore>>,
+    /// The operator's typed reason to take over a change lock another console holds.
+    pub takeover: Option<String>,
 }
 
 fn cancelled(cancel: &watch::Receiver<bool>) -> bool {
@@ -59,7 +61,7 @@ enum Fresh {
 }
 
 impl ActionRun {
-    pub async fn run(self, mut cancel: watch::Receiver<bool>) {
+    pub async fn run(mut self, mut cancel: watch::Receiver<bool>) {
         let record_id = crate::actions::audit::new_id();
         // 1. Grace period, counted down in steps so the UI can show the remaining time.
         let mut remaining = self.grace;
@@ -92,9 +94,15 @@ impl ActionRun {
             Err(why) => return self.finish(&record_id, AuditOutcome::NotRun, why).await,
         };
         // Team mode: the target's change lock, held until the outcome is recorded.
-        let _lock = match pipeline_team::lock_step(self.team.as_ref(), &self.plan, &record_id).await
-        {
-            pipeline_team::Gate::Go(hold) => hold,
+        let takeover = self.takeover.as_deref();
+        let lock = pipeline_team::lock_step(self.team.as_ref(), &self.plan, &record_id, takeover);
+        let _lock = match lock.await {
+            pipeline_team::Gate::Go(hold, None) => hold,
+            // Recorded as an overridden guard of this forced action.
+            pipeline_team::Gate::Go(hold, Some(note)) => {
+                self.plan.guards.push(crate::actions::Guard::refuse(note));
+                hold
+            }
             pipeline_team::Gate::Stop(outcome, detail) => {
                 return self.finish(&record_id, outcome, detail).await;
             }

@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 /// What the lock step decided.
 pub(crate) enum Gate {
-    /// Go on; the hold (if any) must live until the outcome is recorded.
-    Go(Option<Box<LockHold>>),
+    /// Go on; the hold (if any) must live until the outcome is recorded. The note, when the
+    /// lock was taken over, goes into the audit records as an overridden guard.
+    Go(Option<Box<LockHold>>, Option<String>),
     /// Write nothing: record this outcome and detail.
     Stop(AuditOutcome, String),
 }
@@ -26,18 +27,47 @@ pub(crate) fn summary(plan: &Plan) -> String {
     )
 }
 
-/// Takes the target's change lock right before the intent.
-pub(crate) async fn lock_step(team: Option<&Arc<TeamStore>>, plan: &Plan, record_id: &str) -> Gate {
+/// Takes the target's change lock right before the intent, or takes it over from the console
+/// holding it when the operator typed a reason (`takeover`).
+pub(crate) async fn lock_step(
+    team: Option<&Arc<TeamStore>>,
+    plan: &Plan,
+    record_id: &str,
+    takeover: Option<&str>,
+) -> Gate {
     let Some(team) = team else {
-        return Gate::Go(None);
+        return Gate::Go(None, None);
     };
     let identity = plan.action.lock_identity();
+    let takeover = takeover.map(str::trim).filter(|r| !r.is_empty());
     match team.take_lock(&identity, record_id, &summary(plan)).await {
-        Ok(hold) => Gate::Go(Some(Box::new(hold))),
-        Err(held @ LockError::Held(_)) => Gate::Stop(
-            AuditOutcome::Refused,
-            format!("refused: {held}; nothing was changed. Plan again once it has finished."),
-        ),
+        Ok(hold) => Gate::Go(Some(Box::new(hold)), None),
+        Err(LockError::Held(holder)) => match takeover {
+            Some(reason) => {
+                let from = LockError::Held(holder).to_string();
+                let taken = team
+                    .take_over(&identity, record_id, &summary(plan), reason, &from)
+                    .await;
+                match taken {
+                    Ok(hold) => Gate::Go(
+                        Some(Box::new(hold)),
+                        Some(format!("change lock taken over ({from}): {reason}")),
+                    ),
+                    Err(e) => Gate::Stop(
+                        AuditOutcome::NotRun,
+                        format!("not run: the change lock could not be taken over: {e}"),
+                    ),
+                }
+            }
+            None => Gate::Stop(
+                AuditOutcome::Refused,
+                format!(
+                    "refused: {}; nothing was changed. Plan again once it has finished, or \
+                     take the lock over with a reason.",
+                    LockError::Held(holder)
+                ),
+            ),
+        },
         Err(LockError::Unreachable(why)) if team.require() => Gate::Stop(
             AuditOutcome::NotRun,
             format!("not run: no action without a shared record: {why}; nothing was changed"),
@@ -45,7 +75,7 @@ pub(crate) async fn lock_step(team: Option<&Arc<TeamStore>>, plan: &Plan, record
         // require = false: the action runs unlocked; its records wait in the pending file.
         Err(LockError::Unreachable(why)) => {
             log::warn!("running without a change lock: {why}");
-            Gate::Go(None)
+            Gate::Go(None, None)
         }
     }
 }

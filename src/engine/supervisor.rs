@@ -53,14 +53,18 @@ pub(crate) async fn run(
     while let Some(command) = commands.recv().await {
         running.retain(|_, cancel| !cancel.is_closed());
         // An advised action runs exactly like any other; only its audit records cite the advice.
-        let (command, advice) = match command {
+        let (command, advice, takeover) = match command {
             Command::ExecuteAdvised {
                 id,
                 plan,
                 forced,
                 advice,
-            } => (Command::Execute { id, plan, forced }, Some(advice)),
-            other => (other, None),
+            } => (Command::Execute { id, plan, forced }, Some(advice), None),
+            Command::ExecuteTakingOver { id, plan, reason } => {
+                let forced = true;
+                (Command::Execute { id, plan, forced }, None, Some(reason))
+            }
+            other => (other, None, None),
         };
         match command {
             Command::Connect(request) => {
@@ -107,6 +111,7 @@ pub(crate) async fn run(
                     poll_now: Arc::clone(&c.poll_now),
                     advice,
                     team: c.team.clone(),
+                    takeover,
                 };
                 tokio::spawn(run.run(cancel_rx));
             }
@@ -157,8 +162,8 @@ pub(crate) async fn run(
                     sink.emit(Event::TestResult { kind, name, result }).await;
                 });
             }
-            // Turned into `Execute` with its advice above.
-            Command::ExecuteAdvised { .. } => {}
+            // Turned into `Execute` with its advice or takeover reason above.
+            Command::ExecuteAdvised { .. } | Command::ExecuteTakingOver { .. } => {}
             Command::Shutdown => break,
         }
     }

@@ -64,6 +64,14 @@ pub enum Command {
         forced: bool,
         advice: String,
     },
+    /// Like [`Command::Execute`] (forced), for a target another console holds the change lock
+    /// of (team mode): the lock is taken over, with the operator's typed reason recorded in the
+    /// team store and in the audit records. An empty reason is refused.
+    ExecuteTakingOver {
+        id: ActionId,
+        plan: Box<Plan>,
+        reason: String,
+    },
     Cancel {
         id: ActionId,
     },

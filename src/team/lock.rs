@@ -196,6 +196,50 @@ impl TeamStore {
         })
     }
 
+    /// Takes over the change lock of `identity` that another console holds: a "taken_over"
+    /// row naming the previous holder (`from`) and the operator's `reason`, on a session held
+    /// for the action like a lock's. The other console's advisory lock stays with its session;
+    /// this action runs beside it, on the operator's word.
+    pub async fn take_over(
+        self: &Arc<Self>,
+        identity: &str,
+        action_id: &str,
+        summary: &str,
+        reason: &str,
+        from: &str,
+    ) -> Result<LockHold, LockError> {
+        let client = self
+            .open_session()
+            .await
+            .map_err(|e| LockError::Unreachable(self.unreachable(&e)))?;
+        let key: i64 = client
+            .query_one(KEY_SQL, &[&identity])
+            .await
+            .map_err(|e| LockError::Unreachable(e.to_string()))?
+            .get(0);
+        self.note_own(action_id);
+        let row = LockRow {
+            action_id: action_id.to_owned(),
+            target: identity.to_owned(),
+            summary: summary.to_owned(),
+        };
+        self.insert_lock_row(
+            &client,
+            "taken_over",
+            key,
+            &row,
+            &format!("{reason} ({from})"),
+        )
+        .await
+        .map_err(|e| LockError::Unreachable(e.to_string()))?;
+        Ok(LockHold {
+            client: Some(client),
+            store: Arc::clone(self),
+            key,
+            row,
+        })
+    }
+
     async fn holder_of(&self, client: &Client, key: i64) -> Option<Holder> {
         let row = client
             .query_opt(&holder_sql(self.schema()), &[&key])

@@ -230,6 +230,21 @@ impl Console {
         id
     }
 
+    /// Plans `action` and sends it taking over the change lock with `reason`; its record.
+    pub fn take_over(&mut self, action: Action, reason: &str) -> AuditRecord {
+        let plan = plan(action, &self.view, &policy());
+        let id = ActionId(self.next_id);
+        self.next_id += 1;
+        self.engine
+            .send(Command::ExecuteTakingOver {
+                id,
+                plan: Box::new(plan),
+                reason: reason.into(),
+            })
+            .unwrap();
+        self.finished(id)
+    }
+
     /// Waits for the action to reach a stage that holds the change lock (executing or verifying).
     pub fn until_running(&mut self, id: ActionId) {
         self.until("the action executing", |_, e| {
