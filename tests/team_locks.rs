@@ -167,6 +167,11 @@ fn a_killed_console_frees_its_lock_and_its_action_shows_as_outcome_unknown() {
         "{text}"
     );
 
+    // Another operator's window is open on the same fleet.
+    let mut watcher = console(team_profile(&dsn(&pg, "postgres"), true));
+    watcher.until("the child's lock in the window", |v, _| {
+        !v.in_progress.is_empty()
+    });
     child.kill().unwrap(); // SIGKILL: no outcome record, no release row
     child.wait().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -177,6 +182,11 @@ fn a_killed_console_frees_its_lock_and_its_action_shows_as_outcome_unknown() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    // The open window says so within a moment.
+    watcher.until("the dead console's action as unknown", |_, e| {
+        matches!(e, scaleboard::engine::Event::ColleagueAction(t)
+            if t.contains("demo-staging/service/api") && t.contains("outcome unknown"))
+    });
     let status = cli(&["team", "status"]).output().unwrap();
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(status.status.success(), "{text}");

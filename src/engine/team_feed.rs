@@ -22,6 +22,8 @@ pub(crate) async fn run(store: Arc<TeamStore>, sink: EventSink) {
     // task may first reach the store after a colleague's first write).
     let mut cursor = Some(chrono::Utc::now().timestamp_micros());
     let mut last_busy: Option<Vec<(String, String)>> = None;
+    // Actions already announced as "outcome unknown" (bounded: the store lists at most 200).
+    let mut unknown_told: Vec<String> = Vec::new();
     loop {
         if listening
             .as_ref()
@@ -41,8 +43,30 @@ pub(crate) async fn run(store: Arc<TeamStore>, sink: EventSink) {
                 .collect();
             busy.sort();
             if last_busy.as_ref() != Some(&busy) {
+                let first = last_busy.is_none();
                 sink.emit(Event::InProgressElsewhere(busy.clone())).await;
                 last_busy = Some(busy);
+                // A lock that went away: its console may have died mid-action.
+                let open = store.open_locks().await.unwrap_or_default();
+                let gone: Vec<_> = open.into_iter().filter(|l| l.state != "held").collect();
+                for l in gone {
+                    if unknown_told.contains(&l.action_id) || store.is_own_action(&l.action_id) {
+                        continue;
+                    }
+                    unknown_told.push(l.action_id.clone());
+                    if first {
+                        continue; // left before this console connected: `team status` lists it
+                    }
+                    sink.emit(Event::ColleagueAction(format!(
+                        "{}@{}: {}: outcome unknown — their console went away while it ran; \
+                         check the target",
+                        l.operator, l.host, l.summary
+                    )))
+                    .await;
+                }
+                if unknown_told.len() > 400 {
+                    unknown_told.drain(..200);
+                }
             }
         }
         let shared = store.shared_since(&mut cursor).await;

@@ -43,6 +43,7 @@ pub struct TeamQuery {
 /// the store has one.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct LockState {
+    pub action_id: String,
     pub target: String,
     pub summary: String,
     pub operator: String,
@@ -134,7 +135,7 @@ impl TeamStore {
                             AND p.classid = ((l.lock_key >> 32) & 4294967295)::oid \
                             AND p.objid = (l.lock_key & 4294967295)::oid), \
                     (SELECT a.outcome FROM {s}.audit a \
-                     WHERE a.action_id = l.action_id AND a.phase = 'outcome') \
+                     WHERE a.action_id = l.action_id AND a.phase = 'outcome'), l.action_id \
              FROM {s}.locks l \
              WHERE l.event = 'taken' AND NOT EXISTS (SELECT 1 FROM {s}.locks r \
                    WHERE r.action_id = l.action_id AND r.event = 'released') \
@@ -152,6 +153,7 @@ impl TeamStore {
                     return None;
                 }
                 Some(LockState {
+                    action_id: r.get(7),
                     target: r.get(0),
                     summary: r.get(1),
                     operator: r.get(2),
