@@ -21,4 +21,5 @@ pub mod health;
 pub mod metrics;
 pub mod model;
 pub mod profiles;
+pub mod team;
 pub mod ui;

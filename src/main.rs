@@ -247,6 +247,15 @@ enum Cmd {
         /// As spreadsheet-safe CSV.
         #[arg(long)]
         csv: bool,
+        /// The team's shared history from the profile's team store instead (newest first,
+        /// with operator, host and profile), one page at a time.
+        #[command(flatten)]
+        team: TeamAudit,
+    },
+    /// Team mode: the shared audit history and change locks in the profile's team store.
+    Team {
+        #[command(subcommand)]
+        command: TeamCmd,
     },
     /// Cost models and cost reports.
     Cost {
@@ -272,6 +281,41 @@ enum Cmd {
         #[command(subcommand)]
         command: SecretCmd,
     },
+}
+
+#[derive(clap::Args)]
+struct TeamAudit {
+    /// Read the team store's history (`[profile.team]`) instead of the local log.
+    #[arg(long)]
+    team: bool,
+    /// Only records whose operator, host, profile, action or target contains this.
+    #[arg(long, requires = "team", default_value = "")]
+    filter: String,
+    /// Only this outcome (intent, succeeded, failed, refused, not_run, unknown…).
+    #[arg(long, requires = "team")]
+    outcome: Option<String>,
+    /// Rows per page (at most 1000).
+    #[arg(long, requires = "team", default_value_t = 50)]
+    limit: i64,
+    /// The cursor printed under the previous page.
+    #[arg(long, requires = "team")]
+    before: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum TeamCmd {
+    /// Create or migrate the team store's schema, or print its SQL and GRANTs for a DBA.
+    Init {
+        /// Print the SQL and the GRANTs instead of running them.
+        #[arg(long)]
+        print_sql: bool,
+        /// The operators' role named in the printed GRANTs.
+        #[arg(long, default_value = scaleboard::cli::team::DEFAULT_ROLE)]
+        role: String,
+    },
+    /// Who holds which change lock, locks left by consoles that died, and local records not
+    /// shared yet (sent now when the store answers). Exit code 1 when the store is unreachable.
+    Status,
 }
 
 #[derive(Subcommand)]
@@ -548,9 +592,36 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
                 (force, yes, timeout, &pacing),
             )
         }
-        Some(Cmd::Audit { csv }) => {
+        Some(Cmd::Audit { team, .. }) if team.team => {
+            let profile = scaleboard::cli::choose_profile(&store, args.profile.as_deref(), false)?;
+            let history = scaleboard::cli::team::HistoryArgs {
+                filter: team.filter,
+                outcome: team.outcome,
+                limit: team.limit,
+                before: team.before,
+            };
+            let out = std::io::stdout().lock();
+            scaleboard::cli::ignore_closed_output(scaleboard::cli::team::history(
+                &dirs, &profile, &history, out,
+            ))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Audit { csv, .. }) => {
             scaleboard::cli::audit(&dirs, csv, std::io::stdout().lock())?;
             Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Team { command }) => {
+            let profile = scaleboard::cli::choose_profile(&store, args.profile.as_deref(), false)?;
+            let out = std::io::stdout().lock();
+            let ok = match command {
+                TeamCmd::Init { print_sql, role } => {
+                    let init = scaleboard::cli::team::init(&dirs, &profile, print_sql, &role, out);
+                    scaleboard::cli::ignore_closed_output(init)?;
+                    true
+                }
+                TeamCmd::Status => scaleboard::cli::team::status(&dirs, &profile, out)?,
+            };
+            Ok(exit_code(ok))
         }
         Some(Cmd::Cost { command }) => {
             match command {

@@ -162,6 +162,11 @@ impl AuditLog {
         }
     }
 
+    /// A log in a file of another name (the team store's records not shared yet).
+    pub fn at(path: PathBuf) -> Self {
+        Self { path }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -33,6 +33,12 @@ pub trait FleetView {
     fn patroni_clusters(&self) -> Vec<(&str, &crate::model::patroni::PatroniSnapshot)> {
         Vec::new()
     }
+    /// Another console is changing this action's target right now (team mode): what it does,
+    /// e.g. "in progress: alice@ops1 since 10:02:13 UTC — scale …". Views without one say None.
+    fn in_progress(&self, action: &Action) -> Option<String> {
+        let _ = action;
+        None
+    }
 }
 
 /// Profile settings that affect planning.
@@ -211,6 +217,14 @@ pub fn plan(action: Action, fleet: &dyn FleetView, policy: &PlanPolicy) -> Plan 
     };
     plan.action = action;
     plan.observed = super::recheck::facts(&plan.action, fleet);
+    if let Some(elsewhere) = fleet.in_progress(&plan.action) {
+        plan.guards.insert(
+            0,
+            Guard::refuse(format!(
+                "{elsewhere}. Wait for its outcome, then plan again."
+            )),
+        );
+    }
     if policy.read_only {
         plan.guards.insert(
             0,

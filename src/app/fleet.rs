@@ -42,6 +42,8 @@ impl EndpointState {
 #[derive(Default)]
 pub struct FleetState {
     pub endpoints: Vec<EndpointState>,
+    /// Targets other consoles are changing now, by lock identity (team mode; else empty).
+    pub in_progress: std::collections::HashMap<String, String>,
 }
 
 impl FleetState {
@@ -169,6 +171,10 @@ impl FleetState {
 impl FleetView for FleetState {
     fn workload(&self, id: &WorkloadRef) -> Option<&Workload> {
         self.workloads().find(|w| &w.id == id)
+    }
+
+    fn in_progress(&self, action: &crate::actions::Action) -> Option<String> {
+        self.in_progress.get(&action.lock_identity()).cloned()
     }
 
     fn database(&self, endpoint: &str) -> Option<&DatabaseSnapshot> {

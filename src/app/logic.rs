@@ -149,6 +149,13 @@ impl ScaleboardApp {
                 self.notifications.push(now, Level::Info, text);
             }
             Event::AuditPage(result) => self.audit_answered(result),
+            Event::InProgressElsewhere(targets) => {
+                self.fleet.in_progress = targets.into_iter().collect();
+            }
+            Event::ColleagueAction(text) => {
+                self.notifications.push(now, Level::Info, text);
+                self.request_audit();
+            }
             Event::Profiles {
                 profiles,
                 damaged,

@@ -11,6 +11,7 @@ pub mod promote;
 pub mod scale;
 pub mod secret;
 pub mod switchover;
+pub mod team;
 
 use crate::actions::audit::{AuditFilter, AuditLog, Damage};
 use crate::engine::{Command, ConnStatus, ConnectRequest, EngineConfig, EngineHandle, Event};

@@ -4,8 +4,10 @@
 pub mod desktop_notify;
 pub mod files;
 mod pipeline;
+mod pipeline_team;
 mod poll;
 mod supervisor;
+mod team_feed;
 pub mod types;
 
 pub use types::{ActionStage, Area, Command, ConnStatus, EndpointInfo, Event};

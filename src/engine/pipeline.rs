@@ -3,6 +3,7 @@
 //! record. Planning and confirmation happened before the command reached the engine.
 
 use super::EventSink;
+use super::pipeline_team;
 use super::types::{ActionStage, Event};
 use crate::actions::audit::{AuditLog, AuditOutcome, AuditRecord, os_user};
 use crate::actions::recheck::{Recheck, recheck};
@@ -12,6 +13,7 @@ use crate::connectors::{Connector, ConnectorError};
 use crate::model::clock::Clock;
 use crate::model::exec::Execution;
 use crate::model::snapshot::Snapshot;
+use crate::team::TeamStore;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
@@ -33,6 +35,10 @@ pub(crate) struct ActionRun {
     pub poll_now: Arc<Notify>,
     /// The advisor's citation when the operator applied one of its proposals.
     pub advice: Option<String>,
+    /// The profile's team store (`[profile.team]`): change lock and second audit sink.
+    pub team: Option<Arc<TeamStore>>,
+    /// The operator's typed reason to take over a change lock another console holds.
+    pub takeover: Option<String>,
 }
 
 fn cancelled(cancel: &watch::Receiver<bool>) -> bool {
@@ -55,7 +61,7 @@ enum Fresh {
 }
 
 impl ActionRun {
-    pub async fn run(self, mut cancel: watch::Receiver<bool>) {
+    pub async fn run(mut self, mut cancel: watch::Receiver<bool>) {
         let record_id = crate::actions::audit::new_id();
         // 1. Grace period, counted down in steps so the UI can show the remaining time.
         let mut remaining = self.grace;
@@ -87,6 +93,20 @@ impl ActionRun {
             Ok(fresh) => fresh,
             Err(why) => return self.finish(&record_id, AuditOutcome::NotRun, why).await,
         };
+        // Team mode: the target's change lock, held until the outcome is recorded.
+        let takeover = self.takeover.as_deref();
+        let lock = pipeline_team::lock_step(self.team.as_ref(), &self.plan, &record_id, takeover);
+        let _lock = match lock.await {
+            pipeline_team::Gate::Go(hold, None) => hold,
+            // Recorded as an overridden guard of this forced action.
+            pipeline_team::Gate::Go(hold, Some(note)) => {
+                self.plan.guards.push(crate::actions::Guard::refuse(note));
+                hold
+            }
+            pipeline_team::Gate::Stop(outcome, detail) => {
+                return self.finish(&record_id, outcome, detail).await;
+            }
+        };
         // 3. Intent, synced to disk before anything is written to the system: if the process
         // dies from here on, the next start reports the outcome as unknown.
         let mut intent = record(
@@ -98,12 +118,16 @@ impl ActionRun {
             self.clock.now_ms(),
         );
         intent.advice.clone_from(&self.advice);
+        let shared = intent.clone();
         if let Err(problem) = append(&self.audit, intent).await {
             let detail = format!(
                 "the intent record could not be written to {} ({problem}); nothing was changed",
                 self.audit.path().display()
             );
             return self.report(failed_record(&record_id, &self, detail)).await;
+        }
+        if let Err(why) = pipeline_team::share_intent(self.team.as_ref(), &shared).await {
+            return self.finish(&record_id, AuditOutcome::NotRun, why).await;
         }
         // 4. Execute with the preconditions the re-check read. Cancelling now drops the
         // connector's future, which kills its child process (connectors spawn them with
@@ -266,7 +290,7 @@ impl ActionRun {
             self.clock.now_ms(),
         );
         record.advice.clone_from(&self.advice);
-        write_and_report(&self.sink, &self.audit, self.id, record).await;
+        write_and_report(&self.sink, &self.audit, self.team.as_ref(), self.id, record).await;
     }
 
     async fn report(&self, record: AuditRecord) {
@@ -341,6 +365,7 @@ async fn append(audit: &Arc<AuditLog>, record: AuditRecord) -> Result<(), String
 async fn write_and_report(
     sink: &EventSink,
     audit: &Arc<AuditLog>,
+    team: Option<&Arc<TeamStore>>,
     id: ActionId,
     mut record: AuditRecord,
 ) {
@@ -354,6 +379,7 @@ async fn write_and_report(
         )))
         .await;
     }
+    pipeline_team::share_record(team, &mut record).await;
     sink.emit(Event::ActionFinished {
         id,
         record: Box::new(record),
@@ -366,6 +392,7 @@ async fn write_and_report(
 pub(crate) async fn finish_refused(
     sink: &EventSink,
     audit: &Arc<AuditLog>,
+    team: Option<&Arc<TeamStore>>,
     now: i64,
     id: ActionId,
     plan: &Plan,
@@ -382,5 +409,5 @@ pub(crate) async fn finish_refused(
         now,
     );
     record.advice = advice;
-    write_and_report(sink, audit, id, record).await;
+    write_and_report(sink, audit, team, id, record).await;
 }

@@ -11,6 +11,7 @@ use crate::actions::{ActionId, Plan};
 use crate::connectors::Connector;
 use crate::connectors::registry;
 use crate::profiles::Profile;
+use crate::team::TeamStore;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +23,7 @@ struct Connected {
     connectors: HashMap<String, Arc<dyn Connector>>,
     polls: Vec<JoinHandle<()>>,
     poll_now: Arc<Notify>,
+    team: Option<Arc<TeamStore>>,
 }
 
 impl Drop for Connected {
@@ -51,14 +53,18 @@ pub(crate) async fn run(
     while let Some(command) = commands.recv().await {
         running.retain(|_, cancel| !cancel.is_closed());
         // An advised action runs exactly like any other; only its audit records cite the advice.
-        let (command, advice) = match command {
+        let (command, advice, takeover) = match command {
             Command::ExecuteAdvised {
                 id,
                 plan,
                 forced,
                 advice,
-            } => (Command::Execute { id, plan, forced }, Some(advice)),
-            other => (other, None),
+            } => (Command::Execute { id, plan, forced }, Some(advice), None),
+            Command::ExecuteTakingOver { id, plan, reason } => {
+                let forced = true;
+                (Command::Execute { id, plan, forced }, None, Some(reason))
+            }
+            other => (other, None, None),
         };
         match command {
             Command::Connect(request) => {
@@ -83,7 +89,9 @@ pub(crate) async fn run(
                     Ok(found) => found,
                     Err(why) => {
                         let now = config.clock.now_ms();
-                        finish_refused(&sink, &audit, now, id, &plan, forced, &why, advice).await;
+                        let team = connected.as_ref().and_then(|c| c.team.as_ref());
+                        finish_refused(&sink, &audit, team, now, id, &plan, forced, &why, advice)
+                            .await;
                         continue;
                     }
                 };
@@ -102,6 +110,8 @@ pub(crate) async fn run(
                     audit: Arc::clone(&audit),
                     poll_now: Arc::clone(&c.poll_now),
                     advice,
+                    team: c.team.clone(),
+                    takeover,
                 };
                 tokio::spawn(run.run(cancel_rx));
             }
@@ -152,8 +162,8 @@ pub(crate) async fn run(
                     sink.emit(Event::TestResult { kind, name, result }).await;
                 });
             }
-            // Turned into `Execute` with its advice above.
-            Command::ExecuteAdvised { .. } => {}
+            // Turned into `Execute` with its advice or takeover reason above.
+            Command::ExecuteAdvised { .. } | Command::ExecuteTakingOver { .. } => {}
             Command::Shutdown => break,
         }
     }
@@ -199,12 +209,35 @@ async fn connect(
         )))
         .await;
     }
+    let team = TeamStore::for_profile(&profile, &config.data_dir);
+    if let Some(team) = team.clone() {
+        // Records left "not shared yet" by an earlier run go out as soon as the store answers.
+        let sink = sink.clone();
+        tokio::spawn(async move {
+            match team.flush_pending().await {
+                Ok(0) => {}
+                Ok(n) => {
+                    sink.emit(Event::Notice(format!(
+                        "Team store: {n} audit records that were not shared yet are shared now."
+                    )))
+                    .await;
+                }
+                Err(why) => {
+                    let why = team.unreachable(&why);
+                    sink.emit(Event::Notice(format!("Team mode: {why}."))).await;
+                }
+            }
+        });
+    }
     let connectors = built.connectors;
     sink.emit(Event::Endpoints(
         connectors.iter().map(|c| c.info().clone()).collect(),
     ))
     .await;
     let poll_now = Arc::new(Notify::new());
+    let feed = team
+        .clone()
+        .map(|store| tokio::spawn(super::team_feed::run(store, sink.clone())));
     let polls = connectors
         .iter()
         .map(|connector| {
@@ -220,6 +253,7 @@ async fn connect(
                 .run(),
             )
         })
+        .chain(feed)
         .collect();
     Connected {
         profile,
@@ -229,6 +263,7 @@ async fn connect(
             .collect(),
         polls,
         poll_now,
+        team,
     }
 }
 

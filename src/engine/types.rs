@@ -64,6 +64,14 @@ pub enum Command {
         forced: bool,
         advice: String,
     },
+    /// Like [`Command::Execute`] (forced), for a target another console holds the change lock
+    /// of (team mode): the lock is taken over, with the operator's typed reason recorded in the
+    /// team store and in the audit records. An empty reason is refused.
+    ExecuteTakingOver {
+        id: ActionId,
+        plan: Box<Plan>,
+        reason: String,
+    },
     Cancel {
         id: ActionId,
     },
@@ -126,6 +134,12 @@ pub enum Event {
     },
     /// An engine-side message that belongs in the notifications list.
     Notice(String),
+    /// Targets another operator's console is changing right now (team mode), as
+    /// (`Action::lock_identity`, "in progress: OPERATOR@HOST since … — what"); replaces the last.
+    InProgressElsewhere(Vec<(String, String)>),
+    /// A colleague's action was recorded in the shared history (team mode): notify, and
+    /// refresh the audit view.
+    ColleagueAction(String),
     /// The answer to [`crate::engine::files::FileJob::QueryAudit`].
     AuditPage(Result<Box<crate::actions::audit::AuditPage>, String>),
     /// The profile store after a write (or a refused write, with the reason).

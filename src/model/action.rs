@@ -92,6 +92,19 @@ impl Action {
         }
     }
 
+    /// What a team-mode change lock is taken on, so two consoles acting on the same target meet
+    /// on the same lock: one workload (its path names the endpoint), or for everything else
+    /// (promotions, switchovers, bulk scales of a project) the whole endpoint — coarser, but
+    /// two such actions never overlap.
+    pub fn lock_identity(&self) -> String {
+        match self {
+            Self::ScaleWorkload { .. }
+            | Self::SetAutoscaler { .. }
+            | Self::DeleteAutoscaler { .. } => self.target_path(),
+            _ => format!("{}/*", self.endpoint()),
+        }
+    }
+
     /// Short verb for lists and the audit record.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -26,7 +26,8 @@ pub use credentials_file::{CredentialsError, CredentialsFile};
 pub use model::{
     ComposeEndpoint, EndpointKind, HealthEndpoint, KubernetesEndpoint, MysqlEndpoint,
     PatroniEndpoint, PgbouncerEndpoint, PostgresEndpoint, Profile, PromPreset, PromQuery,
-    PrometheusEndpoint, RabbitMqEndpoint, RedisEndpoint, SecretRef, Thresholds,
+    PrometheusEndpoint, RabbitMqEndpoint, RedisEndpoint, SecretRef, TEAM_DEFAULT_SCHEMA,
+    TeamStoreSettings, Thresholds,
 };
 pub use paths::{AppDirs, DirEnv, PathsError};
 pub use secrets::{

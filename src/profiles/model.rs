@@ -51,6 +51,9 @@ pub struct Profile {
     pub rules: Vec<crate::advisor::RuleConfig>,
     /// `[profile.advisor]`: desktop notifications on or off.
     pub advisor: crate::advisor::AdvisorSettings,
+    /// `[profile.team]`: the shared audit history and change locks on PostgreSQL (team mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team: Option<TeamStoreSettings>,
 }
 
 impl Default for Profile {
@@ -73,6 +76,7 @@ impl Default for Profile {
             thresholds: Thresholds::default(),
             rules: Vec::new(),
             advisor: crate::advisor::AdvisorSettings::default(),
+            team: None,
         }
     }
 }
@@ -319,6 +323,36 @@ impl Default for PostgresEndpoint {
             replica_dsns: Vec::new(),
             password: None,
             max_failover_lag_bytes: MIB,
+        }
+    }
+}
+
+/// The schema the team store uses when the profile names none.
+pub const TEAM_DEFAULT_SCHEMA: &str = "scaleboard";
+
+/// `[profile.team]`: a PostgreSQL database every operator's console shares, holding the team's
+/// audit history and the change locks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TeamStoreSettings {
+    /// URL or libpq key/value string, without a password (keyring, `PGPASSWORD` or pgpass).
+    pub dsn: String,
+    /// Schema holding the tables (default "scaleboard"); created by `scaleboard team init`.
+    pub schema: String,
+    /// true: no action runs without its record in the team store. false: when the store cannot
+    /// be reached the action runs and its records are sent later ("not shared yet").
+    pub require: bool,
+    /// Keyring entry of the password; default `<profile>/postgres/team`.
+    pub password: Option<SecretRef>,
+}
+
+impl Default for TeamStoreSettings {
+    fn default() -> Self {
+        Self {
+            dsn: String::new(),
+            schema: TEAM_DEFAULT_SCHEMA.to_owned(),
+            require: true,
+            password: None,
         }
     }
 }

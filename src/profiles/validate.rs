@@ -121,6 +121,13 @@ impl Collector<'_> {
     /// Where the password goes instead: the command that saves it (OS keyring, or
     /// credentials.toml on a machine without one), for the endpoints that take one.
     fn embedded_password(&self, loc: &Loc) -> String {
+        if loc.field.starts_with("team.") {
+            return format!(
+                "{EMBEDDED_PASSWORD}: remove it from the address and keep it in ~/.pgpass, \
+                 PGPASSWORD or the keyring entry {}/postgres/team",
+                self.profile
+            );
+        }
         let (kind, rest) = loc.field.split_once('[').unwrap_or((&loc.field, ""));
         let name = rest.split_once(']').map(|(n, _)| n);
         match name {
@@ -584,6 +591,19 @@ pub fn validate_profile(p: &Profile) -> Vec<Problem> {
         }
     }
 
+    if let Some(team) = &p.team {
+        let f = root.key("team");
+        c.dsn(&f.key("dsn"), &team.dsn);
+        if !valid_schema_name(&team.schema) {
+            c.push(
+                &f.key("schema"),
+                "the schema must be a plain name: a lower-case letter or \"_\" first, then letters, digits \
+                 or \"_\", at most 63 characters",
+            );
+        }
+        c.secret(&f.key("password"), team.password.as_ref());
+    }
+
     let t = root.key("thresholds");
     c.percent(&t.key("cpu_percent"), p.thresholds.cpu_percent);
     c.percent(&t.key("memory_percent"), p.thresholds.memory_percent);
@@ -618,6 +638,16 @@ pub fn validate_profile(p: &Profile) -> Vec<Problem> {
         c.push(&root.item("rules", i, label), message);
     }
     c.problems
+}
+
+/// A schema name the team store can use unquoted in SQL (no quoting games, no injection).
+pub fn valid_schema_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && name.len() <= 63
 }
 
 /// Problems with a whole set of profiles: each one on its own, plus names that are not unique
@@ -944,6 +974,33 @@ queue_drain_target_minutes = 10.0
         );
         assert!(problems[0].message.contains(EMBEDDED_PASSWORD));
         assert!(problems[1].message.contains("\"orders\""), "{problems:?}");
+    }
+
+    #[test]
+    fn checks_the_team_store() {
+        let mut p = Profile::named("prod");
+        let text = "name = \"prod\"\n[team]\ndsn = \"postgres://ops@db/team\"\n";
+        p.team = Some(toml::from_str::<Profile>(text).unwrap().team.unwrap());
+        let team = p.team.as_ref().unwrap();
+        assert_eq!((team.schema.as_str(), team.require), ("scaleboard", true));
+        assert!(
+            validate_profile(&p).is_empty(),
+            "{:?}",
+            validate_profile(&p)
+        );
+
+        let team = p.team.as_mut().unwrap();
+        team.dsn = "postgres://ops:hunter2@db/team".into();
+        team.schema = "Team; DROP".into();
+        let problems = validate_profile(&p);
+        let fields: Vec<&str> = problems.iter().map(|q| q.field.as_str()).collect();
+        assert_eq!(fields, ["team.dsn", "team.schema"], "{problems:?}");
+        assert!(
+            problems[0].message.contains("prod/postgres/team"),
+            "{problems:?}"
+        );
+        assert!(problems[0].path == [PathPart::Key("team".into()), PathPart::Key("dsn".into())]);
+        assert!(valid_schema_name("ops_audit2") && !valid_schema_name("2x"));
     }
 
     #[test]

@@ -107,6 +107,25 @@ impl PostgresConnector {
     pub fn server_names(&self) -> Vec<String> {
         self.inner.server_names()
     }
+
+    /// A new session of its own to the primary, with the password found the same way as for
+    /// polls (the team store's lock sessions and writes use this). Dropping the client ends it.
+    pub async fn open_session(&self) -> Result<Client, String> {
+        let server = self.inner.servers.first().ok_or("no server configured")?;
+        let dsn = server.dsn.as_ref().map_err(Clone::clone)?;
+        self.inner.connect(dsn, None).await
+    }
+
+    /// Like [`Self::open_session`], and every `NOTIFY` the session receives (after its `LISTEN`)
+    /// is sent to `notices` as the notification's payload (dropped when the receiver is full).
+    pub async fn open_listening_session(
+        &self,
+        notices: tokio::sync::mpsc::Sender<String>,
+    ) -> Result<Client, String> {
+        let server = self.inner.servers.first().ok_or("no server configured")?;
+        let dsn = server.dsn.as_ref().map_err(Clone::clone)?;
+        self.inner.connect(dsn, Some(notices)).await
+    }
 }
 
 impl Inner {
@@ -207,7 +226,11 @@ impl Inner {
         )
     }
 
-    async fn connect(&self, dsn: &Dsn) -> Result<Client, String> {
+    async fn connect(
+        &self,
+        dsn: &Dsn,
+        notices: Option<tokio::sync::mpsc::Sender<String>>,
+    ) -> Result<Client, String> {
         let tls = tls::connector(dsn).map_err(|e| format!("{}: {e}", dsn.address()))?;
         let mut config = tokio_postgres::Config::new();
         config
@@ -259,9 +282,29 @@ impl Inner {
                     _ => text,
                 }
             })?;
+        let Some(notices) = notices else {
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    log::debug!("PostgreSQL connection ended: {e}");
+                }
+            });
+            return Ok(client);
+        };
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                log::debug!("PostgreSQL connection ended: {e}");
+            let mut connection = connection;
+            let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+            use futures::StreamExt;
+            while let Some(message) = messages.next().await {
+                match message {
+                    Ok(tokio_postgres::AsyncMessage::Notification(n)) => {
+                        let _ = notices.try_send(n.payload().to_owned());
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        log::debug!("PostgreSQL connection ended: {e}");
+                        break;
+                    }
+                }
             }
         });
         Ok(client)
@@ -276,7 +319,7 @@ impl Inner {
             *guard = None;
         }
         if guard.is_none() {
-            *guard = Some(self.connect(dsn).await?);
+            *guard = Some(self.connect(dsn, None).await?);
         }
         let Some(client) = guard.as_ref() else {
             return Err(format!("{}: no connection", dsn.address()));

@@ -1,0 +1,277 @@
+//! Team mode change locks against a real PostgreSQL: two consoles acting on the same target,
+//! and a console killed while it holds a lock.
+
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure with its message
+
+mod support;
+mod team_rig;
+
+use scaleboard::actions::audit::{AuditOutcome, os_user};
+use std::time::{Duration, Instant};
+use support::postgres::PgCluster;
+use team_rig::{
+    OPERATOR, api, console, dsn, init_as_dba, outcomes, psql_as, scale_api, team_profile,
+};
+
+fn store_rows(pg: &PgCluster) -> String {
+    pg.psql(
+        pg.primary.port,
+        "SELECT string_agg(phase || ':' || outcome, ',' ORDER BY at, phase DESC) FROM scaleboard.audit",
+    )
+}
+
+#[test]
+fn two_consoles_on_one_target_one_writes_the_other_is_refused_naming_the_holder() {
+    let pg = PgCluster::start(0);
+    init_as_dba(&pg, &scaleboard::team::migrations::script("scaleboard"));
+    pg.psql(
+        pg.primary.port,
+        &scaleboard::team::migrations::grants("scaleboard", OPERATOR),
+    );
+    let profile = team_profile(&dsn(&pg, OPERATOR), true);
+    let mut a = console(profile.clone());
+    let mut b = console(profile);
+    let before = a.replicas(&api());
+    assert_eq!(
+        before,
+        b.replicas(&api()),
+        "both consoles see the same fleet"
+    );
+
+    // Both plan 3 → 5 on what they see now; A's write is in progress (verifying: replicas
+    // become ready one every 2 s) when B's reaches the lock.
+    let first = a.start(scale_api(before + 2));
+    a.until_running(first);
+    let refused = b.run(scale_api(before + 2));
+    assert_eq!(refused.outcome, AuditOutcome::Refused, "{refused:?}");
+    let holder = format!(
+        "in progress: {}@{} since ",
+        os_user(),
+        scaleboard::team::host_name()
+    );
+    assert!(refused.detail.contains(&holder), "{}", refused.detail);
+    let what = format!(
+        "scale demo-prod/nexus/deployment/api-gateway {before} replicas ({before} ready) → {} replicas",
+        before + 2
+    );
+    assert!(refused.detail.contains(&what), "{}", refused.detail);
+    // B wrote nothing: its fleet is as it was.
+    b.clock.advance(Duration::from_secs(3));
+    b.until("B's next poll", |_, e| {
+        matches!(e, scaleboard::engine::Event::Snapshot { endpoint, .. } if endpoint == "demo-prod")
+    });
+    assert_eq!(b.replicas(&api()), before);
+
+    let done = a.finished(first);
+    assert_eq!(done.outcome, AuditOutcome::Succeeded, "{done:?}");
+    assert_eq!(
+        outcomes(&b.local_log()),
+        [AuditOutcome::Refused],
+        "B's refusal is in its own log"
+    );
+    // One intent/outcome pair and one refused record in the store.
+    let rows = store_rows(&pg);
+    let mut sorted: Vec<&str> = rows.split(',').collect();
+    sorted.sort_unstable();
+    assert_eq!(
+        sorted,
+        ["intent:intent", "outcome:refused", "outcome:succeeded"],
+        "{rows}"
+    );
+    // The lock's rows: taken and released by A, nothing by B.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let locks = pg.psql(
+            pg.primary.port,
+            "SELECT string_agg(event, ',' ORDER BY at) FROM scaleboard.locks",
+        );
+        if locks == "taken,released" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "lock rows: {locks}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Now free: B's view hears of the release; B plans again on what it sees and runs.
+    b.until("the lock gone from B's view", |v, _| {
+        v.in_progress.is_empty()
+    });
+    let again = b.run(scale_api(before + 1));
+    assert_eq!(again.outcome, AuditOutcome::Succeeded, "{again:?}");
+    // The operator role appended all of it and can change nothing.
+    let update = psql_as(&pg, OPERATOR, "UPDATE scaleboard.audit SET detail = 'x'");
+    assert!(update.unwrap_err().contains("permission denied"));
+    let delete = psql_as(&pg, OPERATOR, "DELETE FROM scaleboard.locks");
+    assert!(delete.unwrap_err().contains("permission denied"));
+    assert_eq!(
+        psql_as(&pg, OPERATOR, "SELECT count(*) FROM scaleboard.audit").unwrap(),
+        "5"
+    );
+}
+
+#[test]
+fn a_killed_console_frees_its_lock_and_its_action_shows_as_outcome_unknown() {
+    let pg = PgCluster::start(0);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("profiles.toml"),
+        format!(
+            "[[profile]]\nname = \"ops\"\ndemo = true\n\n[profile.team]\ndsn = \"{}\"\n",
+            dsn(&pg, "postgres")
+        ),
+    )
+    .unwrap();
+    let cli = |args: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_scaleboard"));
+        c.env("SCALEBOARD_CONFIG_DIR", &config)
+            .env("SCALEBOARD_KEYRING", "off")
+            .env_remove("SCALEBOARD_DATA_DIR")
+            .args(["--profile", "ops"])
+            .args(args);
+        c
+    };
+    let out = cli(&["team", "init"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("applied migration(s) 1"));
+
+    // A scale that takes a while to verify (one replica ready every 2 s).
+    let mut child = cli(&[
+        "scale",
+        "compose/demo-staging/api",
+        "9",
+        "--yes",
+        "--grace",
+        "0",
+    ])
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
+    let held = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'";
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while pg.psql(pg.primary.port, held) != "1"
+        || pg.psql(pg.primary.port, "SELECT count(*) FROM scaleboard.audit") != "1"
+    {
+        assert!(Instant::now() < deadline, "the child never took its lock");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = cli(&["team", "status"]).output().unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        text.contains("demo-staging") && text.contains("[held]"),
+        "{text}"
+    );
+
+    // Another operator's window is open on the same fleet.
+    let mut watcher = console(team_profile(&dsn(&pg, "postgres"), true));
+    watcher.until("the child's lock in the window", |v, _| {
+        !v.in_progress.is_empty()
+    });
+    child.kill().unwrap(); // SIGKILL: no outcome record, no release row
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pg.psql(pg.primary.port, held) != "0" {
+        assert!(
+            Instant::now() < deadline,
+            "the dead console's lock was not freed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The open window says so within a moment.
+    watcher.until("the dead console's action as unknown", |_, e| {
+        matches!(e, scaleboard::engine::Event::ColleagueAction(t)
+            if t.contains("demo-staging/service/api") && t.contains("outcome unknown"))
+    });
+    let status = cli(&["team", "status"]).output().unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(status.status.success(), "{text}");
+    assert!(
+        text.contains("scale demo-staging/demo-staging/service/api")
+            && text.contains("[outcome unknown (console gone)]"),
+        "{text}"
+    );
+    // Another console can act on the target again.
+    let out = cli(&[
+        "scale",
+        "compose/demo-staging/api",
+        "2",
+        "--yes",
+        "--grace",
+        "0",
+    ])
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let history = cli(&["audit", "--team"]).output().unwrap();
+    let text = String::from_utf8_lossy(&history.stdout);
+    assert!(
+        text.lines().next().unwrap_or("").contains("succeeded"),
+        "{text}"
+    );
+    assert_eq!(text.matches("intent").count(), 2, "{text}");
+}
+
+#[test]
+fn taking_over_a_held_lock_needs_a_reason_and_is_audited() {
+    let pg = PgCluster::start(0);
+    let profile = team_profile(&dsn(&pg, "postgres"), true);
+    let mut a = console(profile.clone());
+    let mut b = console(profile);
+    let before = a.replicas(&api());
+    let first = a.start(scale_api(before + 2));
+    a.until_running(first);
+
+    let blank = b.take_over(scale_api(before + 1), "  ");
+    assert_eq!(blank.outcome, AuditOutcome::Refused, "{blank:?}");
+    assert!(
+        blank.detail.contains("take the lock over with a reason"),
+        "{}",
+        blank.detail
+    );
+
+    let reason = "A's console froze during incident 42";
+    let taken = b.take_over(scale_api(before + 1), reason);
+    assert_eq!(taken.outcome, AuditOutcome::Succeeded, "{taken:?}");
+    assert!(taken.forced);
+    let note = taken.overridden_guards.join("; ");
+    assert!(
+        note.contains("change lock taken over (in progress: "),
+        "{note}"
+    );
+    assert!(note.contains(reason), "{note}");
+    // The store says who took it over from whom, and why; the intent carries it too.
+    let row = pg.psql(
+        pg.primary.port,
+        "SELECT reason FROM scaleboard.locks WHERE event = 'taken_over'",
+    );
+    assert!(
+        row.starts_with(reason) && row.contains("in progress: "),
+        "{row}"
+    );
+    let intent = pg.psql(
+        pg.primary.port,
+        &format!(
+            "SELECT record->>'overridden_guards' FROM scaleboard.audit \
+             WHERE action_id = '{}' AND phase = 'intent'",
+            taken.id
+        ),
+    );
+    assert!(intent.contains(reason), "{intent}");
+    let done = a.finished(first);
+    assert!(
+        matches!(
+            done.outcome,
+            AuditOutcome::Succeeded | AuditOutcome::TimedOut
+        ),
+        "{done:?}"
+    );
+}
