@@ -80,6 +80,21 @@ impl ActionFlags {
 }
 
 #[derive(Subcommand)]
+enum LbCmd {
+    /// For each `[[profile.nginx.links]]`: the servers the upstream lists vs the running
+    /// replicas' addresses ("LB: 2 of 3 replicas behind nexus_api; 1 listed server has no
+    /// replica"). For a DNS name, replicas started after nginx's last reload are not behind it.
+    ///
+    /// Exit code: 0 in sync; 1 drift; 2 an upstream missing from the configuration or no
+    /// replica behind it; 3 nothing could be read. The worst wins.
+    Check {
+        /// One JSON report per link (drift, missing, orphans, exit_code) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum Cmd {
     /// Poll every endpoint once and print each one's state with its reasons. Each endpoint's
     /// outcome is waited for up to its own time-out (a health probe's timeout_ms, at most 9 s),
@@ -96,6 +111,12 @@ enum Cmd {
         /// Seconds the whole command may take; an endpoint with no outcome by then is unknown.
         #[arg(long, value_name = "SECS", default_value_t = 15)]
         timeout: u64,
+    },
+    /// Load balancers: `lb check` compares every linked nginx upstream with the replicas
+    /// running behind it.
+    Lb {
+        #[command(subcommand)]
+        command: LbCmd,
     },
     /// Poll the workload endpoints once and print each Kubernetes context's capacity:
     /// allocatable, requested and headroom of CPU, memory and pods, nodes with problems
@@ -383,9 +404,31 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
         Some(Cmd::Status { json, timeout }) => {
             let profile =
                 scaleboard::cli::choose_profile(&store, args.profile.as_deref(), args.demo)?;
+            // Linked nginx upstreams that drift from their replicas: a warning on stderr (the
+            // JSON on stdout keeps its shape) and in the exit code.
+            let lb_profile = profile.clone();
             let (reports, code) =
                 scaleboard::cli::status(&dirs, profile, Duration::from_secs(timeout))?;
             scaleboard::cli::ignore_closed_output(scaleboard::cli::print_status(
+                &reports,
+                json,
+                std::io::stdout().lock(),
+            ))?;
+            let (lb_lines, lb_code) = scaleboard::cli::lb::status_lines(&lb_profile);
+            for line in lb_lines {
+                eprintln!("{line}");
+            }
+            Ok(ExitCode::from(scaleboard::health::worst_exit_code([
+                code, lb_code,
+            ])))
+        }
+        Some(Cmd::Lb {
+            command: LbCmd::Check { json },
+        }) => {
+            let profile =
+                scaleboard::cli::choose_profile(&store, args.profile.as_deref(), args.demo)?;
+            let (reports, code) = scaleboard::cli::lb::lb_check(&profile)?;
+            scaleboard::cli::ignore_closed_output(scaleboard::cli::lb::print_lb(
                 &reports,
                 json,
                 std::io::stdout().lock(),

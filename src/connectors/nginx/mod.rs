@@ -8,12 +8,14 @@
 //! - [`replicas`]: a workload's running replicas and their addresses, from `docker inspect`.
 //! - [`drift`]: configured servers vs running replicas.
 //! - [`guarded`]: the write → test → reload (or restore) sequence.
+//! - [`status`]: every linked upstream of a profile checked, with exit codes.
 
 pub mod drift;
 pub mod edit;
 pub mod guarded;
 pub mod parse;
 pub mod replicas;
+pub mod status;
 
 use std::path::{Path, PathBuf};
 
