@@ -208,12 +208,12 @@ mod tests {
         let old_up = file_facts(FILE).unwrap().upstreams[1].clone();
         let new_up = file_facts(new).unwrap().upstreams[1].clone();
         assert_eq!(
-            FILE[..old_up.span.start].as_bytes(),
-            new[..new_up.span.start].as_bytes()
+            &FILE.as_bytes()[..old_up.span.start],
+            &new.as_bytes()[..new_up.span.start]
         );
         assert_eq!(
-            FILE[old_up.span.end..].as_bytes(),
-            new[new_up.span.end..].as_bytes()
+            &FILE.as_bytes()[old_up.span.end..],
+            &new.as_bytes()[new_up.span.end..]
         );
     }
 
