@@ -48,6 +48,7 @@ pub(crate) async fn run(
     files.run(super::files::FileJob::ProbeKeyring, &sink);
     let mut connected: Option<Connected> = None;
     let mut running: HashMap<ActionId, watch::Sender<bool>> = HashMap::new();
+    let mut skip_lb: std::collections::HashSet<ActionId> = std::collections::HashSet::new();
     while let Some(command) = commands.recv().await {
         running.retain(|_, cancel| !cancel.is_closed());
         // An advised action runs exactly like any other; only its audit records cite the advice.
@@ -87,6 +88,21 @@ pub(crate) async fn run(
                         continue;
                     }
                 };
+                let lb = if skip_lb.remove(&id) {
+                    None
+                } else {
+                    super::pipeline_lb::for_action(&c.profile, &plan.action, &audit, &config.clock)
+                };
+                let lb = match lb {
+                    None => None,
+                    Some(Ok(steps)) => Some(Arc::new(steps)),
+                    Some(Err(why)) => {
+                        let now = config.clock.now_ms();
+                        let why = format!("the load balancer's side cannot be prepared: {why}");
+                        finish_refused(&sink, &audit, now, id, &plan, forced, &why, advice).await;
+                        continue;
+                    }
+                };
                 let (cancel_tx, cancel_rx) = watch::channel(false);
                 running.insert(id, cancel_tx);
                 let run = ActionRun {
@@ -102,8 +118,12 @@ pub(crate) async fn run(
                     audit: Arc::clone(&audit),
                     poll_now: Arc::clone(&c.poll_now),
                     advice,
+                    lb,
                 };
                 tokio::spawn(run.run(cancel_rx));
+            }
+            Command::SkipLoadBalancer { id } => {
+                skip_lb.insert(id);
             }
             Command::Cancel { id } => {
                 if let Some(cancel) = running.get(&id) {

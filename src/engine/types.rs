@@ -67,6 +67,11 @@ pub enum Command {
     Cancel {
         id: ActionId,
     },
+    /// Run the action `id` (sent next) without its load-balancer steps: `scale --no-lb`, or the
+    /// dialog's box unticked.
+    SkipLoadBalancer {
+        id: ActionId,
+    },
     /// Show a desktop notification (freedesktop, over D-Bus), sent off the UI thread.
     DesktopNotify {
         summary: String,

@@ -29,6 +29,7 @@ impl LbNginx {
         let conf = d.join("nginx.conf");
         let up = d.join("upstreams.conf");
         std::fs::write(&up, upstreams).unwrap();
+        std::fs::create_dir(d.join("extra")).unwrap();
         std::fs::write(
             &conf,
             format!(
@@ -36,9 +37,9 @@ impl LbNginx {
                  events {{ worker_connections 512; }}\nhttp {{\n    access_log off;\n    \
                  client_body_temp_path {d}/body;\n    proxy_temp_path {d}/proxy;\n    \
                  fastcgi_temp_path {d}/fastcgi;\n    uwsgi_temp_path {d}/uwsgi;\n    \
-                 scgi_temp_path {d}/scgi;\n    include upstreams.conf;\n    server {{\n        \
+                 scgi_temp_path {d}/scgi;\n    include upstreams.conf;\n    include extra/*.conf;\n    server {{\n        \
                  listen 127.0.0.1:{port};\n        location = /nginx_status {{ stub_status; }}\n        \
-                 location / {{ proxy_pass http://nexus_api; proxy_connect_timeout 2s; }}\n    }}\n}}\n",
+                 location / {{ proxy_pass http://nexus_api; proxy_connect_timeout 2s; proxy_next_upstream off; }}\n    }}\n}}\n",
                 d = d.display()
             ),
         )
@@ -116,6 +117,11 @@ impl LbNginx {
             assert!(Instant::now() < deadline, "nginx did not reload");
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// nginx's current worker pids (a reload replaces them).
+    pub fn workers(&self) -> Vec<u32> {
+        children(std::fs::read_to_string(&self.pid_file).unwrap().trim())
     }
 
     /// GET / through nginx: the body (the replica's hostname) or the status when not 200.

@@ -140,6 +140,7 @@ mod tests {
             started_ms,
             networks: vec![("n".into(), ip.into())],
             published: Vec::new(),
+            number: None,
         }
     }
 

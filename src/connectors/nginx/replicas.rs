@@ -23,6 +23,9 @@ pub struct Replica {
     pub networks: Vec<(String, String)>,
     /// (container port, host port) for published TCP ports.
     pub published: Vec<(u16, u16)>,
+    /// Compose's container number (`com.docker.compose.container-number`): a scale down stops
+    /// the highest numbers first.
+    pub number: Option<u32>,
 }
 
 impl Replica {
@@ -121,9 +124,13 @@ pub fn parse_inspect(json: &str) -> Result<Vec<Replica>, String> {
             started_ms,
             networks,
             published,
+            number: v
+                .pointer("/Config/Labels/com.docker.compose.container-number")
+                .and_then(Value::as_str)
+                .and_then(|n| n.parse().ok()),
         });
     }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out.sort_by(|a, b| a.number.cmp(&b.number).then_with(|| a.name.cmp(&b.name)));
     Ok(out)
 }
 
@@ -172,7 +179,7 @@ mod tests {
     use crate::profiles::model::QueueWorkload;
 
     const INSPECT: &str = r#"[
-      {"Id":"aaa","Name":"/p-api-1","State":{"Running":true,"StartedAt":"2026-12-07T09:00:00.123456789Z"},
+      {"Id":"aaa","Name":"/p-api-1","Config":{"Labels":{"com.docker.compose.container-number":"1"}},"State":{"Running":true,"StartedAt":"2026-12-07T09:00:00.123456789Z"},
        "NetworkSettings":{"Networks":{"p_default":{"IPAddress":"172.20.0.2"}},
          "Ports":{"8080/tcp":[{"HostIp":"0.0.0.0","HostPort":"49153"},{"HostIp":"::","HostPort":"49153"}]}}},
       {"Id":"bbb","Name":"/p-api-2","State":{"Running":false,"StartedAt":"2026-12-07T09:00:00Z"},
@@ -186,6 +193,7 @@ mod tests {
         assert_eq!(r[0].name, "p-api-1");
         assert_eq!(r[0].started_ms % 1000, 123);
         assert_eq!(r[0].published, [(8080, 49153)]);
+        assert_eq!(r[0].number, Some(1));
         let mut link = UpstreamLink {
             upstream: "api".into(),
             workload: QueueWorkload::default(),
