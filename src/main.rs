@@ -75,6 +75,7 @@ impl ActionFlags {
             grace: self.pacing.grace(),
             verify_timeout: self.pacing.verify_timeout(),
             connect_timeout: Duration::from_secs(20),
+            no_lb: false,
         }
     }
 }
@@ -168,6 +169,10 @@ enum Cmd {
         /// The endpoint, when several endpoints of the profile hold the target.
         #[arg(long)]
         endpoint: Option<String>,
+        /// Scale without the load-balancer steps: a linked nginx upstream is left as it is
+        /// (`scaleboard lb check` then shows the drift).
+        #[arg(long)]
+        no_lb: bool,
         #[command(flatten)]
         action: ActionFlags,
     },
@@ -465,17 +470,20 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
             set,
             all,
             endpoint,
+            no_lb,
             action,
         }) => {
             let profile =
                 scaleboard::cli::choose_profile(&store, args.profile.as_deref(), args.demo)?;
+            let mut run = action.run_options();
+            run.no_lb = no_lb;
             let request = scaleboard::cli::scale::ScaleRequest {
                 target,
                 replicas,
                 set,
                 all,
                 endpoint,
-                run: action.run_options(),
+                run,
             };
             let ok = scaleboard::cli::scale::scale(
                 &dirs,

@@ -363,3 +363,69 @@ fn opted_out_the_scale_runs_alone_and_the_drift_shows() {
     );
     assert_eq!(r.exit_code, 1);
 }
+
+/// `scaleboard scale` on a terminal: the plan shows the upstream diff and the steps with the
+/// exact nginx command lines; `--no-lb` says the upstream is left as it is.
+#[test]
+fn the_command_line_shows_the_upstream_diff() {
+    let s = setup(3);
+    let dir = tempfile::tempdir().unwrap();
+    let mut saved = s.profile.clone();
+    saved.name = "lbtest".into();
+    scaleboard::profiles::ProfileStore::load(dir.path())
+        .upsert(saved)
+        .unwrap();
+    let leaving = addresses(&s.profile, &link(&s.project)).pop().unwrap();
+    let scale = |n: &str, extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_scaleboard"))
+            .args(["--config-dir", &dir.path().display().to_string()])
+            .args(["--profile", "lbtest", "scale", "--yes", "--grace", "0"])
+            .arg(format!("compose/{}/api", s.project.name))
+            .arg(n)
+            .args(extra)
+            .env("SCALEBOARD_KEYRING", "off")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    let text = scale("2", &[]);
+    let upstreams = s.lb.upstreams.display().to_string();
+    assert!(
+        text.contains(&format!(
+            "Load balancer: nginx front, upstream nexus_api in {upstreams} (digest "
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("down: mark the leaving servers down → `"),
+        "{text}"
+    );
+    assert!(
+        text.contains(" -t -p "),
+        "the test command as it runs: {text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "- \tserver {leaving} max_fails=3 fail_timeout=5s; # a replica"
+        )) && text.contains(&format!(
+            "+ \tserver {leaving} max_fails=3 fail_timeout=5s down; # a replica"
+        )),
+        "the diff marks the replica that leaves: {text}"
+    );
+    assert!(!servers(&s).contains(&leaving), "{:?}", servers(&s));
+    assert_eq!(servers(&s).len(), 2);
+
+    let text = scale("3", &["--no-lb"]);
+    assert!(
+        text.contains("Load balancer: left as it is (--no-lb)"),
+        "{text}"
+    );
+    assert_eq!(servers(&s).len(), 2, "the upstream was not touched");
+    assert_eq!(s.project.running("api"), 3);
+}

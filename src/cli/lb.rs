@@ -76,3 +76,40 @@ pub fn status_lines(profile: &Profile) -> (Vec<String>, u8) {
         ),
     }
 }
+
+/// The load-balancer part of a scale plan, read now (configuration, master pid, replicas), or
+/// nothing when the target is not behind a linked upstream.
+pub fn preview(profile: &Profile, action: &crate::actions::Action) -> Option<Vec<String>> {
+    use crate::connectors::nginx::{guarded, preview, replicas, status};
+    let crate::actions::Action::ScaleWorkload {
+        workload,
+        replicas: to,
+    } = action
+    else {
+        return None;
+    };
+    let (e, link) = profile.nginx.iter().find_map(|e| {
+        e.links
+            .iter()
+            .find(|l| l.workload.workload_ref() == *workload)
+            .map(|l| (e, l))
+    })?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    let lines = rt.block_on(async {
+        let config = match status::read_config(e).await {
+            Ok(c) => c,
+            Err(err) => return vec![format!("Load balancer: nginx {}: {err}", e.name)],
+        };
+        let pid = status::pid_file(e, &config).and_then(|p| guarded::master_pid(&p));
+        let target = status::docker_target(profile, &link.workload.endpoint);
+        let now = match target {
+            Some(t) => replicas::running(&t, link).await.unwrap_or_default(),
+            None => Vec::new(),
+        };
+        preview::render(e, link, &config, &now, *to, pid)
+    });
+    Some(lines)
+}

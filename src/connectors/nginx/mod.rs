@@ -14,6 +14,7 @@ pub mod drift;
 pub mod edit;
 pub mod guarded;
 pub mod parse;
+pub mod preview;
 pub mod replicas;
 pub mod status;
 
