@@ -42,10 +42,13 @@ impl EndpointState {
 #[derive(Default)]
 pub struct FleetState {
     pub endpoints: Vec<EndpointState>,
+    /// Linked nginx upstreams next to their workloads' replicas (`[[profile.nginx]]`).
+    pub load_balancers: Vec<crate::connectors::nginx::status::LinkReport>,
 }
 
 impl FleetState {
     pub fn reset(&mut self, infos: Vec<EndpointInfo>) {
+        self.load_balancers.clear();
         self.endpoints = infos
             .into_iter()
             .map(|info| EndpointState {

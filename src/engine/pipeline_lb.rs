@@ -30,6 +30,25 @@ use crate::profiles::{NginxEndpoint, Profile, UpstreamAddressing, UpstreamLink};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The drift of every linked upstream, read every refresh interval (and at once after an
+/// action, through `poll_now`) and sent to the window. Aborted with the connection.
+pub(crate) async fn watch(
+    profile: Profile,
+    sink: super::EventSink,
+    interval: tokio::sync::watch::Receiver<Duration>,
+    poll_now: Arc<tokio::sync::Notify>,
+) {
+    loop {
+        let reports = nginx::status::check(&profile).await;
+        sink.emit(super::types::Event::LoadBalancers(reports)).await;
+        let wait = *interval.borrow();
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = poll_now.notified() => {}
+        }
+    }
+}
+
 /// Extra time the execute step may take beyond a plain scale: readiness wait, drain, reloads.
 pub(crate) fn extra_time(lb: &LbSteps) -> Duration {
     READY_TIMEOUT + nginx::drain_timeout(&lb.endpoint) + Duration::from_secs(60)

@@ -225,7 +225,7 @@ async fn connect(
     ))
     .await;
     let poll_now = Arc::new(Notify::new());
-    let polls = connectors
+    let mut polls: Vec<JoinHandle<()>> = connectors
         .iter()
         .map(|connector| {
             tokio::spawn(
@@ -241,6 +241,14 @@ async fn connect(
             )
         })
         .collect();
+    if !profile.nginx.is_empty() {
+        polls.push(tokio::spawn(super::pipeline_lb::watch(
+            profile.clone(),
+            sink.clone(),
+            interval.clone(),
+            Arc::clone(&poll_now),
+        )));
+    }
     Connected {
         profile,
         connectors: connectors

@@ -131,6 +131,8 @@ pub enum Event {
     },
     /// An engine-side message that belongs in the notifications list.
     Notice(String),
+    /// Every linked nginx upstream next to its workload's replicas, read each refresh.
+    LoadBalancers(Vec<crate::connectors::nginx::status::LinkReport>),
     /// The answer to [`crate::engine::files::FileJob::QueryAudit`].
     AuditPage(Result<Box<crate::actions::audit::AuditPage>, String>),
     /// The profile store after a write (or a refused write, with the reason).

@@ -20,6 +20,8 @@ pub struct LinkReport {
     pub nginx: String,
     pub upstream: String,
     pub workload: String,
+    /// The linked workload's identity (its row in the Workloads panel).
+    pub workload_ref: crate::model::snapshot::WorkloadRef,
     /// The file that holds the upstream block.
     pub file: Option<String>,
     pub drift: Option<Drift>,
@@ -127,6 +129,7 @@ async fn check_link(
             "{}/{}/{}",
             link.workload.endpoint, link.workload.scope, link.workload.name
         ),
+        workload_ref: link.workload.workload_ref(),
         file: None,
         drift: None,
         error: None,
