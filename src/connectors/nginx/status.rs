@@ -30,6 +30,34 @@ pub struct LinkReport {
     /// What fixes a DNS-name drift: the endpoint's reload command.
     pub reload_command: String,
     pub exit_code: u8,
+    /// What a scale preview needs, as read with this report (the window renders the diff from
+    /// it without I/O).
+    #[serde(skip)]
+    pub preview: Option<PreviewInput>,
+}
+
+/// The inputs of [`super::preview::render`] for one link.
+#[derive(Debug, Clone)]
+pub struct PreviewInput {
+    pub endpoint: NginxEndpoint,
+    pub link: crate::profiles::UpstreamLink,
+    pub config: Config,
+    pub replicas: Vec<super::replicas::Replica>,
+    pub master_pid: Option<u32>,
+}
+
+impl PreviewInput {
+    /// The preview lines of a scale to `to` replicas.
+    pub fn render(&self, to: u32) -> Vec<String> {
+        super::preview::render(
+            &self.endpoint,
+            &self.link,
+            &self.config,
+            &self.replicas,
+            to,
+            self.master_pid,
+        )
+    }
 }
 
 /// The worst of several exit codes: critical over warning over unknown over ok.
@@ -102,14 +130,18 @@ pub async fn check(profile: &Profile) -> Vec<LinkReport> {
     let mut out = Vec::new();
     for e in &profile.nginx {
         let config = read_config(e).await;
-        let reloaded = config
+        let master = config
             .as_ref()
             .ok()
             .and_then(|c| pid_file(e, c))
-            .and_then(|p| super::guarded::master_pid(&p))
-            .and_then(super::guarded::reloaded_ms);
+            .and_then(|p| super::guarded::master_pid(&p));
+        let reloaded = master.and_then(super::guarded::reloaded_ms);
         for link in &e.links {
-            out.push(check_link(profile, e, link, config.as_ref(), reloaded).await);
+            let mut r = check_link(profile, e, link, config.as_ref(), reloaded).await;
+            if let Some(p) = r.preview.as_mut() {
+                p.master_pid = master;
+            }
+            out.push(r);
         }
     }
     out
@@ -141,6 +173,7 @@ async fn check_link(
         }
         .display(),
         exit_code: EXIT_UNKNOWN,
+        preview: None,
     };
     let config = match config {
         Ok(c) => c,
@@ -178,6 +211,16 @@ async fn check_link(
         }
     };
     let d = compare(link, up, &replicas, reloaded_ms);
+    // Only the file that holds the upstream: that is all a preview edits.
+    r.preview = Some(PreviewInput {
+        endpoint: e.clone(),
+        link: link.clone(),
+        config: Config {
+            files: vec![file.clone()],
+        },
+        replicas,
+        master_pid: None,
+    });
     r.summary = d.summary();
     if d.reload_fixes && !d.missing.is_empty() {
         r.summary.push_str(&format!(" (`{}`)", r.reload_command));
