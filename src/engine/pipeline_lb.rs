@@ -368,11 +368,7 @@ impl LbSteps {
                 self.write(&self.before, after),
             )
             .await?;
-            done.push(format!(
-                "upstream {} lists {} server(s)",
-                self.link.upstream,
-                addresses.len()
-            ));
+            done.push(self.verify(&addresses)?);
             return Ok(done.join("; "));
         }
         // Down: the highest container numbers leave (what compose stops).
@@ -463,12 +459,50 @@ impl LbSteps {
                 .await?;
             }
         }
-        done.push(format!(
-            "upstream {} lists {} server(s)",
-            self.link.upstream,
-            kept_addresses.len()
-        ));
+        if dns {
+            done.push(format!("upstream {} reloaded", self.link.upstream));
+        } else {
+            done.push(self.verify(&kept_addresses)?);
+        }
         Ok(done.join("; "))
+    }
+
+    /// The file as nginx now has it lists exactly `addresses` as active servers.
+    fn verify(&self, addresses: &[String]) -> Result<String, ConnectorError> {
+        let text = std::fs::read_to_string(&self.file).map_err(|e| {
+            ConnectorError::Failed(format!("cannot read {}: {e}", self.file.display()))
+        })?;
+        let facts = nginx::parse::file_facts(&text)
+            .map_err(|e| ConnectorError::Failed(format!("{}: {e}", self.file.display())))?;
+        let mut listed: Vec<&str> = facts
+            .upstreams
+            .iter()
+            .find(|u| u.name == self.link.upstream)
+            .map(|u| {
+                u.servers
+                    .iter()
+                    .filter(|s| !s.down && !s.backup)
+                    .map(|s| s.address.as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut want: Vec<&str> = addresses.iter().map(String::as_str).collect();
+        listed.sort_unstable();
+        want.sort_unstable();
+        if listed == want {
+            Ok(format!(
+                "upstream {} lists {} server(s), one per running replica",
+                self.link.upstream,
+                want.len()
+            ))
+        } else {
+            Err(ConnectorError::Failed(format!(
+                "upstream {} lists {} after the reload, not the running replicas {}",
+                self.link.upstream,
+                listed.join(", "),
+                want.join(", ")
+            )))
+        }
     }
 
     /// Until the workload runs the target count and every replica accepts a connection.

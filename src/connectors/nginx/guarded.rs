@@ -65,18 +65,24 @@ pub fn workers(master: u32) -> Vec<u32> {
 }
 
 /// When nginx last loaded its configuration: the start of its youngest worker generation
-/// (a reload starts new workers; the master keeps its own start time). Unix ms.
+/// (a reload starts new workers; the master keeps its own start time). Unix ms, from the
+/// workers' start in clock ticks since boot and the boot time as now minus `/proc/uptime`
+/// (centiseconds; `btime` in /proc/stat has whole seconds only).
 pub fn reloaded_ms(master: u32) -> Option<i64> {
     let ticks_per_sec = 100; // USER_HZ on Linux
-    let boot_secs: i64 = std::fs::read_to_string("/proc/stat")
+    let uptime: f64 = std::fs::read_to_string("/proc/uptime")
         .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("btime ")?.trim().parse().ok())?;
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    #[allow(clippy::cast_possible_truncation)] // an uptime in ms fits an i64
+    let boot_ms = chrono::Utc::now().timestamp_millis() - (uptime * 1000.0) as i64;
     workers(master)
         .into_iter()
         .filter_map(|pid| stat_fields(pid)?.get(19)?.parse::<i64>().ok())
         .max()
-        .map(|ticks| boot_secs * 1000 + ticks * 1000 / ticks_per_sec)
+        .map(|ticks| boot_ms + ticks * 1000 / ticks_per_sec)
 }
 
 /// Run one command line of the endpoint; Ok(output) when it exits 0.
