@@ -111,6 +111,26 @@ fn a_scale_outside_scaleboard_shows_as_drift() {
     let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(json[0]["drift"]["behind"], 2);
     assert_eq!(json[0]["drift"]["replicas"], 3);
+
+    // `status` warns about it too (stderr, so its JSON keeps its shape) and exits with 1.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scaleboard"))
+        .args([
+            "--config-dir",
+            &dir.path().display().to_string(),
+            "--profile",
+            "lbtest",
+        ])
+        .args(["status", "--json", "--timeout", "30"])
+        .env("SCALEBOARD_KEYRING", "off")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning: front/nexus_api: LB: 2 of 3 replicas behind nexus_api"),
+        "{stderr}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let _: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
 }
 
 #[test]

@@ -220,6 +220,12 @@ fn scale_down_drains_first_and_no_request_fails() {
     std::thread::sleep(Duration::from_millis(500));
     stop.store(true, Ordering::SeqCst);
     client.join().unwrap();
+    eprintln!(
+        "scale 3 to 2: {} requests, {} failed; {}",
+        ok.load(Ordering::SeqCst) + failed.load(Ordering::SeqCst),
+        failed.load(Ordering::SeqCst),
+        record.detail
+    );
     assert_eq!(record.outcome, AuditOutcome::Succeeded, "{}", record.detail);
     assert_eq!(
         failed.load(Ordering::SeqCst),
