@@ -75,8 +75,24 @@ impl ActionFlags {
             grace: self.pacing.grace(),
             verify_timeout: self.pacing.verify_timeout(),
             connect_timeout: Duration::from_secs(20),
+            no_lb: false,
         }
     }
+}
+
+#[derive(Subcommand)]
+enum LbCmd {
+    /// For each `[[profile.nginx.links]]`: the servers the upstream lists vs the running
+    /// replicas' addresses ("LB: 2 of 3 replicas behind nexus_api; 1 listed server has no
+    /// replica"). For a DNS name, replicas started after nginx's last reload are not behind it.
+    ///
+    /// Exit code: 0 in sync; 1 drift; 2 an upstream missing from the configuration or no
+    /// replica behind it; 3 nothing could be read. The worst wins.
+    Check {
+        /// One JSON report per link (drift, missing, orphans, exit_code) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -96,6 +112,12 @@ enum Cmd {
         /// Seconds the whole command may take; an endpoint with no outcome by then is unknown.
         #[arg(long, value_name = "SECS", default_value_t = 15)]
         timeout: u64,
+    },
+    /// Load balancers: `lb check` compares every linked nginx upstream with the replicas
+    /// running behind it.
+    Lb {
+        #[command(subcommand)]
+        command: LbCmd,
     },
     /// Poll the workload endpoints once and print each Kubernetes context's capacity:
     /// allocatable, requested and headroom of CPU, memory and pods, nodes with problems
@@ -147,6 +169,10 @@ enum Cmd {
         /// The endpoint, when several endpoints of the profile hold the target.
         #[arg(long)]
         endpoint: Option<String>,
+        /// Scale without the load-balancer steps: a linked nginx upstream is left as it is
+        /// (`scaleboard lb check` then shows the drift).
+        #[arg(long)]
+        no_lb: bool,
         #[command(flatten)]
         action: ActionFlags,
     },
@@ -432,9 +458,31 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
         Some(Cmd::Status { json, timeout }) => {
             let profile =
                 scaleboard::cli::choose_profile(&store, args.profile.as_deref(), args.demo)?;
+            // Linked nginx upstreams that drift from their replicas: a warning on stderr (the
+            // JSON on stdout keeps its shape) and in the exit code.
+            let lb_profile = profile.clone();
             let (reports, code) =
                 scaleboard::cli::status(&dirs, profile, Duration::from_secs(timeout))?;
             scaleboard::cli::ignore_closed_output(scaleboard::cli::print_status(
+                &reports,
+                json,
+                std::io::stdout().lock(),
+            ))?;
+            let (lb_lines, lb_code) = scaleboard::cli::lb::status_lines(&lb_profile);
+            for line in lb_lines {
+                eprintln!("{line}");
+            }
+            Ok(ExitCode::from(scaleboard::health::worst_exit_code([
+                code, lb_code,
+            ])))
+        }
+        Some(Cmd::Lb {
+            command: LbCmd::Check { json },
+        }) => {
+            let profile =
+                scaleboard::cli::choose_profile(&store, args.profile.as_deref(), args.demo)?;
+            let (reports, code) = scaleboard::cli::lb::lb_check(&profile)?;
+            scaleboard::cli::ignore_closed_output(scaleboard::cli::lb::print_lb(
                 &reports,
                 json,
                 std::io::stdout().lock(),
@@ -471,17 +519,20 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
             set,
             all,
             endpoint,
+            no_lb,
             action,
         }) => {
             let profile =
                 scaleboard::cli::choose_profile(&store, args.profile.as_deref(), args.demo)?;
+            let mut run = action.run_options();
+            run.no_lb = no_lb;
             let request = scaleboard::cli::scale::ScaleRequest {
                 target,
                 replicas,
                 set,
                 all,
                 endpoint,
-                run: action.run_options(),
+                run,
             };
             let ok = scaleboard::cli::scale::scale(
                 &dirs,

@@ -25,6 +25,19 @@ pub struct ConfirmDialog {
     /// Set when the plan applies a proposal of the scaling advisor: the rule, the observed
     /// values and the cost change, written into the audit records.
     pub advice: Option<String>,
+    /// The target sits behind a linked nginx upstream: what will change there, and whether
+    /// the operator keeps the load-balancer steps (the default) or scales alone.
+    pub load_balancer: Option<LbChoice>,
+}
+
+/// The load-balancer part of a scale in the confirmation dialog.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LbChoice {
+    /// e.g. "nginx front, upstream nexus_api".
+    pub label: String,
+    /// Steps and the upstream diff, as `scaleboard scale` prints them.
+    pub preview: Vec<String>,
+    pub follow: bool,
 }
 
 /// How long the dialog waits for the server's dry-run verdict before it says "no verdict" and
@@ -43,6 +56,7 @@ impl ConfirmDialog {
             dry_run_asked_ms: now_ms,
             frames_shown: 0,
             advice: None,
+            load_balancer: None,
         }
     }
 

@@ -44,10 +44,13 @@ pub struct FleetState {
     pub endpoints: Vec<EndpointState>,
     /// Targets other consoles are changing now, by lock identity (team mode; else empty).
     pub in_progress: std::collections::HashMap<String, String>,
+    /// Linked nginx upstreams next to their workloads' replicas (`[[profile.nginx]]`).
+    pub load_balancers: Vec<crate::connectors::nginx::status::LinkReport>,
 }
 
 impl FleetState {
     pub fn reset(&mut self, infos: Vec<EndpointInfo>) {
+        self.load_balancers.clear();
         self.endpoints = infos
             .into_iter()
             .map(|info| EndpointState {

@@ -144,6 +144,7 @@ impl ScaleboardApp {
                 self.profiles.kube_contexts.insert(kubeconfig, result);
             }
             Event::DryRun { key, outcome } => self.actions.dry_run_answer(key, &outcome),
+            Event::LoadBalancers(reports) => self.fleet.load_balancers = reports,
             Event::Notice(text) => {
                 self.overview.note_notice(&text);
                 self.notifications.push(now, Level::Info, text);

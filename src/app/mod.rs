@@ -12,8 +12,8 @@ pub mod overview;
 mod view;
 
 pub use actions::{
-    ActionsState, AutoscaleForm, CloseChoice, ConfirmDialog, ProjectScaleForm, RunningAction,
-    ScaleForm,
+    ActionsState, AutoscaleForm, CloseChoice, ConfirmDialog, LbChoice, ProjectScaleForm,
+    RunningAction, ScaleForm,
 };
 pub use advisor_state::{AdvisorState, Parked};
 pub use audit_state::{AuditState, PAGE_ROWS as AUDIT_PAGE_ROWS};
@@ -330,7 +330,31 @@ impl ScaleboardApp {
             key
         });
         let now = self.clock.now_ms();
-        self.actions.dialog = Some(ConfirmDialog::new(plan, dry_run_pending, now));
+        let load_balancer = self.lb_choice(&plan.action);
+        let mut dialog = ConfirmDialog::new(plan, dry_run_pending, now);
+        dialog.load_balancer = load_balancer;
+        self.actions.dialog = Some(dialog);
+    }
+
+    /// The load-balancer steps of a scale whose workload sits behind a linked nginx upstream,
+    /// rendered from the engine's last read (no I/O here).
+    fn lb_choice(&self, action: &Action) -> Option<LbChoice> {
+        let Action::ScaleWorkload { workload, replicas } = action else {
+            return None;
+        };
+        let r = self
+            .fleet
+            .load_balancers
+            .iter()
+            .find(|r| &r.workload_ref == workload)?;
+        Some(LbChoice {
+            label: format!("nginx {}, upstream {}", r.nginx, r.upstream),
+            preview: r.preview.as_ref().map_or_else(
+                || vec![format!("Load balancer: {}", r.summary)],
+                |p| p.render(*replicas),
+            ),
+            follow: true,
+        })
     }
 
     /// Step 2 done: hand the confirmed plan to the engine (grace, execute, verify, audit).
@@ -345,6 +369,9 @@ impl ScaleboardApp {
         let id = self.actions.next_id();
         self.actions
             .started(id, dialog.plan.title.clone(), dialog.plan.action.clone());
+        if dialog.load_balancer.as_ref().is_some_and(|lb| !lb.follow) {
+            self.send(Command::SkipLoadBalancer { id });
+        }
         let plan = Box::new(dialog.plan);
         let forced = dialog.forced;
         self.send(match dialog.advice {

@@ -6,6 +6,7 @@ pub mod cost;
 mod db_view;
 pub mod follow;
 pub mod kube;
+pub mod lb;
 pub mod pick;
 pub mod promote;
 pub mod scale;

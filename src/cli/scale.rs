@@ -241,6 +241,8 @@ pub struct RunOptions {
     pub verify_timeout: Duration,
     /// How long to wait for every endpoint's first poll.
     pub connect_timeout: Duration,
+    /// Scale without the load-balancer steps of a linked nginx upstream (`--no-lb`).
+    pub no_lb: bool,
 }
 
 /// Plan, confirm, run through the engine, report. Returns whether the action succeeded.
@@ -281,6 +283,7 @@ pub(super) fn run_action(
         kube_context: None,
         patroni_links: Vec::new(),
     };
+    let lb_profile = (!profile.nginx.is_empty()).then(|| profile.clone());
     let mut engine = EngineHandle::start(config, Arc::new(|| {}))?;
     engine.send(Command::Connect(Box::new(ConnectRequest {
         profile,
@@ -293,6 +296,17 @@ pub(super) fn run_action(
         dry_run(&mut engine, &mut plan, req.connect_timeout)?;
     }
     print_plan(&plan, &mut out)?;
+    if let Some(p) = &lb_profile
+        && let Some(lines) = super::lb::preview(p, &plan.action)
+    {
+        if req.no_lb {
+            writeln!(out, "  Load balancer: left as it is (--no-lb)")?;
+        } else {
+            for line in lines {
+                writeln!(out, "  {line}")?;
+            }
+        }
+    }
     if plan.refused() && !req.force {
         writeln!(
             out,
@@ -310,6 +324,9 @@ pub(super) fn run_action(
             writeln!(out, "Not confirmed: nothing was changed.")?;
             return Ok(false);
         }
+    }
+    if req.no_lb {
+        engine.send(Command::SkipLoadBalancer { id: ActionId(1) })?;
     }
     let record = super::follow::follow(
         &mut engine,
@@ -406,6 +423,7 @@ mod tests {
             all: false,
             endpoint: None,
             run: RunOptions {
+                no_lb: false,
                 yes: true,
                 force: false,
                 grace: Duration::ZERO,

@@ -7,6 +7,7 @@ pub mod http;
 pub mod http_probe;
 pub mod kubernetes;
 pub mod mysql;
+pub mod nginx;
 pub mod patroni;
 pub mod pgbouncer;
 pub mod postgres;

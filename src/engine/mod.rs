@@ -4,6 +4,7 @@
 pub mod desktop_notify;
 pub mod files;
 mod pipeline;
+mod pipeline_lb;
 mod pipeline_team;
 mod poll;
 mod supervisor;

@@ -39,6 +39,9 @@ pub(crate) struct ActionRun {
     pub team: Option<Arc<TeamStore>>,
     /// The operator's typed reason to take over a change lock another console holds.
     pub takeover: Option<String>,
+    /// Load-balancer steps around the write, when the target sits behind a linked nginx
+    /// upstream (see `pipeline_lb`).
+    pub lb: Option<Arc<super::pipeline_lb::LbSteps>>,
 }
 
 fn cancelled(cancel: &watch::Receiver<bool>) -> bool {
@@ -141,7 +144,16 @@ impl ActionRun {
                 Fresh::NotOffered => None,
             },
         };
-        let execute = tokio::time::timeout(EXECUTE_TIMEOUT, self.connector.execute(run));
+        let execute = async {
+            match &self.lb {
+                Some(lb) => {
+                    let limit = EXECUTE_TIMEOUT + super::pipeline_lb::extra_time(lb);
+                    let steps = lb.execute(&record_id, self.connector.as_ref(), run);
+                    tokio::time::timeout(limit, steps).await
+                }
+                None => tokio::time::timeout(EXECUTE_TIMEOUT, self.connector.execute(run)).await,
+            }
+        };
         let result = tokio::select! {
             result = execute => Some(result),
             () = wait_cancelled(&mut cancel) => None,

@@ -50,6 +50,7 @@ pub(crate) async fn run(
     files.run(super::files::FileJob::ProbeKeyring, &sink);
     let mut connected: Option<Connected> = None;
     let mut running: HashMap<ActionId, watch::Sender<bool>> = HashMap::new();
+    let mut skip_lb: std::collections::HashSet<ActionId> = std::collections::HashSet::new();
     while let Some(command) = commands.recv().await {
         running.retain(|_, cancel| !cancel.is_closed());
         // An advised action runs exactly like any other; only its audit records cite the advice.
@@ -95,6 +96,21 @@ pub(crate) async fn run(
                         continue;
                     }
                 };
+                let lb = if skip_lb.remove(&id) {
+                    None
+                } else {
+                    super::pipeline_lb::for_action(&c.profile, &plan.action, &audit, &config.clock)
+                };
+                let lb = match lb {
+                    None => None,
+                    Some(Ok(steps)) => Some(Arc::new(steps)),
+                    Some(Err(why)) => {
+                        let now = config.clock.now_ms();
+                        let why = format!("the load balancer's side cannot be prepared: {why}");
+                        finish_refused(&sink, &audit, now, id, &plan, forced, &why, advice).await;
+                        continue;
+                    }
+                };
                 let (cancel_tx, cancel_rx) = watch::channel(false);
                 running.insert(id, cancel_tx);
                 let run = ActionRun {
@@ -112,8 +128,12 @@ pub(crate) async fn run(
                     advice,
                     team: c.team.clone(),
                     takeover,
+                    lb,
                 };
                 tokio::spawn(run.run(cancel_rx));
+            }
+            Command::SkipLoadBalancer { id } => {
+                skip_lb.insert(id);
             }
             Command::Cancel { id } => {
                 if let Some(cancel) = running.get(&id) {
@@ -238,7 +258,7 @@ async fn connect(
     let feed = team
         .clone()
         .map(|store| tokio::spawn(super::team_feed::run(store, sink.clone())));
-    let polls = connectors
+    let mut polls: Vec<JoinHandle<()>> = connectors
         .iter()
         .map(|connector| {
             tokio::spawn(
@@ -255,6 +275,14 @@ async fn connect(
         })
         .chain(feed)
         .collect();
+    if !profile.nginx.is_empty() {
+        polls.push(tokio::spawn(super::pipeline_lb::watch(
+            profile.clone(),
+            sink.clone(),
+            interval.clone(),
+            Arc::clone(&poll_now),
+        )));
+    }
     Connected {
         profile,
         connectors: connectors

@@ -75,6 +75,11 @@ pub enum Command {
     Cancel {
         id: ActionId,
     },
+    /// Run the action `id` (sent next) without its load-balancer steps: `scale --no-lb`, or the
+    /// dialog's box unticked.
+    SkipLoadBalancer {
+        id: ActionId,
+    },
     /// Show a desktop notification (freedesktop, over D-Bus), sent off the UI thread.
     DesktopNotify {
         summary: String,
@@ -140,6 +145,8 @@ pub enum Event {
     /// A colleague's action was recorded in the shared history (team mode): notify, and
     /// refresh the audit view.
     ColleagueAction(String),
+    /// Every linked nginx upstream next to its workload's replicas, read each refresh.
+    LoadBalancers(Vec<crate::connectors::nginx::status::LinkReport>),
     /// The answer to [`crate::engine::files::FileJob::QueryAudit`].
     AuditPage(Result<Box<crate::actions::audit::AuditPage>, String>),
     /// The profile store after a write (or a refused write, with the reason).

@@ -25,9 +25,9 @@ pub mod validate;
 pub use credentials_file::{CredentialsError, CredentialsFile};
 pub use model::{
     ComposeEndpoint, EndpointKind, HealthEndpoint, KubernetesEndpoint, MysqlEndpoint,
-    PatroniEndpoint, PgbouncerEndpoint, PostgresEndpoint, Profile, PromPreset, PromQuery,
-    PrometheusEndpoint, RabbitMqEndpoint, RedisEndpoint, SecretRef, TEAM_DEFAULT_SCHEMA,
-    TeamStoreSettings, Thresholds,
+    NginxEndpoint, PatroniEndpoint, PgbouncerEndpoint, PostgresEndpoint, Profile, PromPreset,
+    PromQuery, PrometheusEndpoint, RabbitMqEndpoint, RedisEndpoint, SecretRef, TEAM_DEFAULT_SCHEMA,
+    TeamStoreSettings, Thresholds, UpstreamAddressing, UpstreamLink,
 };
 pub use paths::{AppDirs, DirEnv, PathsError};
 pub use secrets::{

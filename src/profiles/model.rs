@@ -45,6 +45,9 @@ pub struct Profile {
     pub prometheus: Option<PrometheusEndpoint>,
     pub pgbouncer: Vec<PgbouncerEndpoint>,
     pub patroni: Vec<PatroniEndpoint>,
+    /// nginx load balancers whose upstreams follow linked workloads (`[[profile.nginx]]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nginx: Vec<NginxEndpoint>,
     pub thresholds: Thresholds,
     /// Changes to the advisor's built-in rules and added rules (`[[profile.rules]]`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -73,6 +76,7 @@ impl Default for Profile {
             prometheus: None,
             pgbouncer: Vec::new(),
             patroni: Vec::new(),
+            nginx: Vec::new(),
             thresholds: Thresholds::default(),
             rules: Vec::new(),
             advisor: crate::advisor::AdvisorSettings::default(),
@@ -580,6 +584,66 @@ impl Default for HealthEndpoint {
             nginx_stub_status: None,
         }
     }
+}
+
+/// An nginx load balancer: where its configuration is, how it is tested and reloaded, and
+/// which of its upstreams front which workload.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NginxEndpoint {
+    pub name: String,
+    /// The main configuration file on this machine (its `include`s are followed).
+    pub config: Option<PathBuf>,
+    /// Instead of `config`: a container running nginx, read with `docker exec C nginx -T`.
+    pub container: Option<String>,
+    /// The Docker engine of `container` (`DOCKER_HOST` form); default: the environment's.
+    pub docker_host: Option<String>,
+    /// nginx's pid file, to read the master pid (re-checked before a write) and the time of
+    /// its last reload; default: the `pid` directive of the configuration.
+    pub pid_file: Option<PathBuf>,
+    /// Command line that checks the configuration (default `nginx -t`, or `docker exec C
+    /// nginx -t` with `container`).
+    pub test_command: Option<String>,
+    /// Command line that reloads it (default `nginx -s reload`, or through `docker exec`);
+    /// shown in every plan that changes an upstream.
+    pub reload_command: Option<String>,
+    /// `stub_status` page, read to wait until a leaving server's connections have drained.
+    pub stub_status_url: Option<String>,
+    /// Longest wait for connections to drain on the way down, in seconds (default 30).
+    pub drain_timeout_secs: u32,
+    /// Which upstream fronts which workload.
+    pub links: Vec<UpstreamLink>,
+}
+
+/// How an upstream names a workload's replicas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamAddressing {
+    /// One `server IP:port` per replica, the container's address on `network`.
+    #[default]
+    ContainerIp,
+    /// One `server HOST:PORT` per replica, `PORT` being the host port the replica publishes.
+    Published,
+    /// One `server NAME:port` (Docker's DNS): nginx resolves it at start and reload only.
+    Dns,
+}
+
+/// `upstream` ↔ workload, and the port the replicas serve on.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UpstreamLink {
+    /// The upstream block's name.
+    pub upstream: String,
+    /// The Compose service or Swarm service behind it.
+    pub workload: QueueWorkload,
+    /// The port the replicas listen on (container port; with `published`, the container port
+    /// whose host port is used).
+    pub port: u16,
+    pub addressing: UpstreamAddressing,
+    /// `container_ip`: the Docker network nginx reaches them on (default: the first one).
+    pub network: Option<String>,
+    /// `published`: the host name or address nginx uses (default 127.0.0.1); `dns`: the name.
+    pub host: Option<String>,
 }
 
 /// A Prometheus server for latency and error-rate queries.

@@ -603,6 +603,11 @@ pub fn validate_profile(p: &Profile) -> Vec<Problem> {
         }
         c.secret(&f.key("password"), team.password.as_ref());
     }
+    for (i, e) in p.nginx.iter().enumerate() {
+        let f = c.name("nginx", i, &e.name, true);
+        unique(&mut c, "nginx", i, &e.name);
+        nginx_endpoint(&mut c, &f, e, p);
+    }
 
     let t = root.key("thresholds");
     c.percent(&t.key("cpu_percent"), p.thresholds.cpu_percent);
@@ -648,6 +653,99 @@ pub fn valid_schema_name(name: &str) -> bool {
         .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         && name.len() <= 63
+}
+
+/// An nginx endpoint: one place to read the configuration from, a usable status URL, and
+/// links that name an upstream, a workload of this profile's Docker endpoints and a port.
+fn nginx_endpoint(c: &mut Collector<'_>, f: &Loc, e: &super::model::NginxEndpoint, p: &Profile) {
+    use super::model::UpstreamAddressing;
+    match (&e.config, &e.container) {
+        (None, None) => c.push(
+            &f.key("config"),
+            "name the configuration file (config = \"/etc/nginx/nginx.conf\") or the container \
+             nginx runs in (container = \"lb\")",
+        ),
+        (Some(_), Some(_)) => c.push(
+            &f.key("container"),
+            "give either config (a file on this machine) or container, not both",
+        ),
+        (Some(path), None) if path.as_os_str().is_empty() => {
+            c.push(&f.key("config"), "the configuration path must not be empty");
+        }
+        (None, Some(name)) if name.trim().is_empty() => {
+            c.push(&f.key("container"), "the container name must not be empty");
+        }
+        _ => {}
+    }
+    if let Some(host) = &e.docker_host {
+        c.url(&f.key("docker_host"), host, &[]);
+    }
+    for (key, cmd) in [
+        ("test_command", &e.test_command),
+        ("reload_command", &e.reload_command),
+    ] {
+        if cmd.as_ref().is_some_and(|s| s.trim().is_empty()) {
+            c.push(&f.key(key), "the command must not be empty when given");
+        }
+    }
+    if let Some(url) = &e.stub_status_url {
+        c.url(&f.key("stub_status_url"), url, &["http", "https"]);
+    }
+    if e.drain_timeout_secs > 3600 {
+        c.push(
+            &f.key("drain_timeout_secs"),
+            "the drain wait must be at most 3600 seconds (0 means the default, 30)",
+        );
+    }
+    let mut upstreams = std::collections::HashSet::new();
+    for (j, l) in e.links.iter().enumerate() {
+        let label = if l.upstream.trim().is_empty() {
+            (j + 1).to_string()
+        } else {
+            l.upstream.clone()
+        };
+        let lf = f.item("links", j, &label);
+        if l.upstream.trim().is_empty() {
+            c.push(&lf.key("upstream"), "the upstream name must not be empty");
+        } else if !upstreams.insert(l.upstream.trim().to_owned()) {
+            c.push(
+                &lf.key("upstream"),
+                format!("the upstream \"{}\" is linked twice", l.upstream),
+            );
+        }
+        let w = &l.workload;
+        if [&w.endpoint, &w.scope, &w.name]
+            .iter()
+            .any(|s| s.trim().is_empty())
+        {
+            c.push(
+                &lf.key("workload"),
+                "the workload needs an endpoint, a scope (Compose project, or \"swarm\") and a name",
+            );
+        } else if !p.compose.iter().any(|d| d.name == w.endpoint) {
+            let names: Vec<&str> = p.compose.iter().map(|d| d.name.as_str()).collect();
+            c.push(
+                &lf.key("workload").key("endpoint"),
+                format!(
+                    "no Docker endpoint of this profile is named \"{}\"{}",
+                    w.endpoint,
+                    super::schema::suggest(&w.endpoint, &names)
+                        .map_or(String::new(), |s| format!(" (did you mean \"{s}\"?)"))
+                ),
+            );
+        }
+        if l.port == 0 {
+            c.push(&lf.key("port"), "the port must be between 1 and 65535");
+        }
+        if l.addressing == UpstreamAddressing::Dns
+            && l.host.as_ref().is_none_or(|h| h.trim().is_empty())
+        {
+            c.push(
+                &lf.key("host"),
+                "a dns upstream needs the name nginx resolves (host = \"api\")",
+            );
+        }
+    }
 }
 
 /// Problems with a whole set of profiles: each one on its own, plus names that are not unique

@@ -89,6 +89,22 @@ pub fn confirm_dialog_ui(app: &mut ScaleboardApp, ctx: &egui::Context) {
             }
             other_buttons.push(r.id);
         }
+        if let Some(lb) = dialog.load_balancer.as_mut() {
+            ui.separator();
+            let r = ui.checkbox(
+                &mut lb.follow,
+                format!("Load balancer: update {} in the same action", lb.label),
+            );
+            other_buttons.push(r.id);
+            if lb.follow {
+                for line in &lb.preview {
+                    ui.monospace(line);
+                }
+            } else {
+                ui.weak("The upstream is left as it is: the Health panel will show the drift.");
+            }
+            ui.separator();
+        }
         if plan.refused() {
             let r = ui.checkbox(&mut dialog.forced, "Force: I understand the refusal and take responsibility (recorded in the audit log)");
             other_buttons.push(r.id);

@@ -27,7 +27,8 @@ pub fn health_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
         .prometheus()
         .flat_map(|(_, p)| p.queries.iter().cloned())
         .collect();
-    if checks.is_empty() && queries.is_empty() {
+    let lbs = app.fleet.load_balancers.clone();
+    if checks.is_empty() && queries.is_empty() && lbs.is_empty() {
         widgets::nothing_here_ui(
             ui,
             "No health endpoint or Prometheus query has answered yet. Add health URLs and a Prometheus server to a profile (Profiles panel, Edit); the demo fleet shows what they look like.",
@@ -35,6 +36,7 @@ pub fn health_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
         return;
     }
     egui::ScrollArea::vertical().show(ui, |ui| {
+        super::health_lb::load_balancers_ui(ui, &lbs);
         if !checks.is_empty() {
             groups_ui(ui, &checks);
             checks_grid_ui(app, ui, &checks);

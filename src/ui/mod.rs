@@ -16,6 +16,7 @@ mod cost_panel;
 mod cost_tables;
 mod databases_panel;
 pub mod fonts;
+mod health_lb;
 mod health_panel;
 mod mysql_view;
 mod notifications;

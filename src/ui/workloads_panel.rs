@@ -85,6 +85,7 @@ pub fn workloads_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
         );
     }
     let current = moved.as_ref().or(app.selected_workload.as_ref());
+    let lbs = app.fleet.load_balancers.as_slice();
     let clicked = workloads_table::table_ui(
         ui,
         &rows,
@@ -94,6 +95,7 @@ pub fn workloads_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
             height,
             stale: &stale,
             now,
+            load_balancers: lbs,
         },
         &mut app.actions.bulk_selected,
         &mut app.workload_sort,

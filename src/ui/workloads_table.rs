@@ -73,6 +73,8 @@ pub struct TableView<'a> {
     pub stale: &'a HashMap<String, String>,
     /// The clock, for the age of rows that are stale on their own (a context not answering).
     pub now: i64,
+    /// Linked nginx upstreams, shown on their workload's row.
+    pub load_balancers: &'a [crate::connectors::nginx::status::LinkReport],
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -322,6 +324,9 @@ pub fn table_ui(
                         .clicked()
                     {
                         clicked = Some(w.id.clone());
+                    }
+                    for lb in view.load_balancers.iter().filter(|l| l.workload_ref == w.id) {
+                        super::health_lb::row_badge_ui(ui, lb);
                     }
                 });
                 row.col(|ui| {

@@ -4,6 +4,7 @@
 pub mod docker;
 pub mod fake_kube;
 pub mod mysql;
+pub mod nginx;
 pub mod patroni;
 pub mod pgbouncer;
 pub mod postgres;

@@ -30,7 +30,7 @@ pub mod command;
 mod engine_room;
 mod group;
 pub mod parse;
-mod process;
+pub mod process;
 
 use super::{Connector, ConnectorError, PollOutput};
 use crate::model::action::Action;
