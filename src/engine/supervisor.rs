@@ -107,7 +107,9 @@ pub(crate) async fn run(
                     Some(Err(why)) => {
                         let now = config.clock.now_ms();
                         let why = format!("the load balancer's side cannot be prepared: {why}");
-                        finish_refused(&sink, &audit, now, id, &plan, forced, &why, advice).await;
+                        let team = c.team.as_ref();
+                        finish_refused(&sink, &audit, team, now, id, &plan, forced, &why, advice)
+                            .await;
                         continue;
                     }
                 };
