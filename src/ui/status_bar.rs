@@ -33,6 +33,9 @@ pub fn status_bar_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                     ui.colored_label(theme::health_color(m.state), label)
                         .on_hover_text(m.reason.as_deref().unwrap_or_default());
                 }
+                if let Some(crate::model::snapshot::Snapshot::Workloads(list)) = &e.snapshot {
+                    loading_ui(ui, list);
+                }
             }
             ui.separator();
             ui.label(widgets::age_text(now, app.fleet.last_update()));
@@ -64,6 +67,24 @@ pub fn status_bar_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
             }
         });
     });
+}
+
+/// "pod details loading (1 of 3 contexts in)" while the workloads show and some context's
+/// pods are still being read; the hover says, per context, what is in and what is not.
+fn loading_ui(ui: &mut egui::Ui, list: &crate::model::workloads::WorkloadList) {
+    let Some(words) = list.pod_details_words() else {
+        return;
+    };
+    let per_context: Vec<String> = list
+        .sources
+        .iter()
+        .filter_map(|s| s.progress.words().map(|w| format!("{}: {w}", s.name)))
+        .collect();
+    ui.weak(words).on_hover_text(format!(
+        "Workloads and their replica counts are shown; restarts, why pods are stuck and \
+         CPU/memory follow as each context's pods arrive.\n{}",
+        per_context.join("\n")
+    ));
 }
 
 /// Kubernetes contexts of an endpoint that are not ok, each with a short label: "context west

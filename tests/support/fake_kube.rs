@@ -24,7 +24,8 @@
 //! - `GET /version` (unauthenticated, as `system:public-info-viewer` allows);
 //! - namespace-scoped RBAC ([`State::only_namespaces`]: 403 on cluster-wide lists and watches
 //!   and in other namespaces, with the real server's wording), a delay before each LIST page
-//!   ([`State::list_delay`]), and a server that stops (the port refuses connections, open
+//!   ([`State::list_delay`]; per resource before a LIST's first page:
+//!   [`State::list_delay_by_resource`]), and a server that stops (the port refuses connections, open
 //!   watches are cut) and comes back on the same port ([`FakeKube::stop`], [`FakeKube::resume`]).
 //!
 //! A "controller" moves `status.*Replicas` to `spec.replicas` after a change (unless
@@ -54,7 +55,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -179,6 +180,9 @@ pub struct State {
     pub list_delay: std::time::Duration,
     /// Each SelfSubjectAccessReview is answered this much later.
     pub review_delay: std::time::Duration,
+    /// By resource plural ("pods"): each LIST of it answers its first page this much later (a
+    /// server slow on one large resource); later pages of that LIST come at once.
+    pub list_delay_by_resource: HashMap<&'static str, std::time::Duration>,
     /// Requests without the bearer token are served too (kubectl sends no token over http).
     pub anonymous: bool,
 }
@@ -252,6 +256,7 @@ impl FakeKube {
             only_namespaces: None,
             list_delay: std::time::Duration::ZERO,
             review_delay: std::time::Duration::ZERO,
+            list_delay_by_resource: HashMap::new(),
             anonymous: false,
         }));
         let (events, _) = broadcast::channel(4096);
@@ -1342,7 +1347,12 @@ impl Server {
                 if watching {
                     self.watch(res, ns, &query)
                 } else {
-                    let delay = self.state.lock().unwrap().list_delay;
+                    let delay = {
+                        let st = self.state.lock().unwrap();
+                        let first_page = query.get("continue").is_none_or(|c| c.is_empty());
+                        let by_resource = st.list_delay_by_resource.get(res.plural());
+                        st.list_delay + by_resource.copied().filter(|_| first_page).unwrap_or_default()
+                    };
                     if !delay.is_zero() {
                         tokio::time::sleep(delay).await;
                     }

@@ -148,6 +148,14 @@ pub(super) struct Notes {
 /// read again, so the view is live at this poll, not one (backed-off) poll later.
 const RECOVERY_WAIT: Duration = Duration::from_secs(2);
 
+/// Once the workloads are in, how long the first poll waits for pods and capacity before it
+/// answers without them ("pod details loading").
+const DETAILS_GRACE: Duration = Duration::from_millis(300);
+
+/// A short workload's reason while its context's pods are still being read.
+pub(super) const PODS_LOADING_REASON: &str =
+    "pod details loading (why it is short shows when its pods are in)";
+
 /// The resources a context watches, as the API names them.
 const RESOURCES: [&str; 5] = [
     "deployments",
@@ -202,7 +210,7 @@ impl ContextWatch {
         }
     }
 
-    fn states(&self) -> [(&'static str, cache::ResourceState); 5] {
+    pub(super) fn states(&self) -> [(&'static str, cache::ResourceState); 5] {
         [
             self.deployments.state(),
             self.statefulsets.state(),
@@ -344,14 +352,26 @@ impl ContextWatch {
             && self.limit_ranges.state().settled()
     }
 
-    /// How this context answers now. The first poll waits (up to [`FIRST_SYNC`]) for its
-    /// initial lists; later polls never wait, so a slow or dead context costs the others
-    /// nothing. Contexts are assessed concurrently by the caller.
+    /// The lists the first view is built from: the workloads with their status (desired,
+    /// ready, updated, available) and their autoscalers. Pods, ReplicaSets and capacity follow.
+    fn workloads_settled(&self) -> bool {
+        self.states()[..3].iter().all(|(_, s)| s.settled())
+    }
+
+    /// How this context answers now. The first poll waits (up to [`FIRST_SYNC`]) for the
+    /// workload lists, then at most [`DETAILS_GRACE`] for the rest (a small cluster's pods
+    /// come with its workloads: one view, not two); a large cluster's pods follow in later
+    /// polls, which never wait, so a slow or dead context costs the others nothing.
+    /// Contexts are assessed concurrently by the caller.
     pub(super) async fn assess(&self) -> ContextView {
         let first = !self.polled.swap(true, std::sync::atomic::Ordering::Relaxed);
         let probe = self.probe().await;
         if first && probe.is_ok() {
             let deadline = tokio::time::Instant::now() + FIRST_SYNC;
+            while !self.workloads_settled() && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let deadline = deadline.min(tokio::time::Instant::now() + DETAILS_GRACE);
             while !self.settled() && tokio::time::Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
@@ -566,6 +586,7 @@ impl ContextWatch {
     }
 
     pub(super) fn collect(&self, endpoint: &str, usage: &Usage, out: &mut Vec<Workload>) {
+        let first_row = out.len();
         // Read guards are held for this synchronous pass only; the watch tasks wait briefly.
         let pods = self.pods.read();
         let replicasets = self.replicasets.read();
@@ -614,6 +635,14 @@ impl ContextWatch {
         ] {
             for ((ns, name), w) in stores.read().iter() {
                 out.push(build(kind, ns, name, w));
+            }
+        }
+        // Before the pods are in, a short workload's reason is not "none": it is not known yet.
+        if !(self.pods.state().listed() && self.replicasets.state().listed()) {
+            for w in out[first_row..].iter_mut().filter(|w| {
+                w.pending_reason.is_none() && (w.ready < w.desired || w.updated < w.desired)
+            }) {
+                w.pending_reason = Some(PODS_LOADING_REASON.to_string());
             }
         }
     }
