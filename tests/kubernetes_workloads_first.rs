@@ -165,7 +165,14 @@ async fn a_poll_does_not_wait_for_late_pods_and_says_what_is_loading() {
     kube.put(&fake_kube::deployment("nexus", "web", 3, 2));
     let rs = fake_kube::replicaset("nexus", "web", "6b7c9", 3);
     kube.put(&rs);
-    let pod = fake_kube::pod("nexus", "web-6b7c9-a", "ReplicaSet", "web-6b7c9", "1", "1Gi");
+    let pod = fake_kube::pod(
+        "nexus",
+        "web-6b7c9-a",
+        "ReplicaSet",
+        "web-6b7c9",
+        "1",
+        "1Gi",
+    );
     kube.put(&fake_kube::waiting(pod, "ErrImagePull"));
     kube.state()
         .list_delay_by_resource
@@ -178,7 +185,10 @@ async fn a_poll_does_not_wait_for_late_pods_and_says_what_is_loading() {
     let Snapshot::Workloads(list) = &out.snapshot else {
         panic!("not workloads")
     };
-    assert_eq!(row(list, "web").pending_reason.as_deref(), Some(LOADING_REASON));
+    assert_eq!(
+        row(list, "web").pending_reason.as_deref(),
+        Some(LOADING_REASON)
+    );
     let summary = scaleboard::connectors::summary(&out.snapshot);
     assert_eq!(
         summary,
@@ -212,7 +222,14 @@ fn status_waits_for_the_pod_details() {
     let kube = FakeKube::start();
     kube.put(&fake_kube::deployment("nexus", "web", 3, 2));
     kube.put(&fake_kube::replicaset("nexus", "web", "6b7c9", 3));
-    let pod = fake_kube::pod("nexus", "web-6b7c9-a", "ReplicaSet", "web-6b7c9", "1", "1Gi");
+    let pod = fake_kube::pod(
+        "nexus",
+        "web-6b7c9-a",
+        "ReplicaSet",
+        "web-6b7c9",
+        "1",
+        "1Gi",
+    );
     kube.put(&fake_kube::waiting(pod, "ImagePullBackOff"));
     kube.state()
         .list_delay_by_resource
@@ -235,7 +252,14 @@ fn status_waits_for_the_pod_details() {
         .env("SCALEBOARD_DATA_DIR", dir.path().join("data"))
         .env("SCALEBOARD_KEYRING", "off")
         .env_remove("RUST_LOG")
-        .args(["--profile", "k8s-test", "status", "--json", "--timeout", "20"])
+        .args([
+            "--profile",
+            "k8s-test",
+            "status",
+            "--json",
+            "--timeout",
+            "20",
+        ])
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();

@@ -183,8 +183,19 @@ pub struct State {
     /// By resource plural ("pods"): each LIST of it answers its first page this much later (a
     /// server slow on one large resource); later pages of that LIST come at once.
     pub list_delay_by_resource: HashMap<&'static str, std::time::Duration>,
+    /// Pods made on demand by LIST after the stored ones (the envelope bench: 150,000 pods of
+    /// 7.9 KB held as JSON values would take several GB). They have no watch history.
+    pub generated_pods: Option<GeneratedPods>,
     /// Requests without the bearer token are served too (kubectl sends no token over http).
     pub anonymous: bool,
+}
+
+/// `count` pods, the i-th made by `make(i)` each time a LIST page holds it: the server pays
+/// the serialisation of every object it sends, as a real one does.
+#[derive(Clone)]
+pub struct GeneratedPods {
+    pub count: usize,
+    pub make: Arc<dyn Fn(usize) -> Value + Send + Sync>,
 }
 
 /// One write request as the server saw it.
@@ -257,6 +268,7 @@ impl FakeKube {
             list_delay: std::time::Duration::ZERO,
             review_delay: std::time::Duration::ZERO,
             list_delay_by_resource: HashMap::new(),
+            generated_pods: None,
             anonymous: false,
         }));
         let (events, _) = broadcast::channel(4096);
@@ -1351,7 +1363,11 @@ impl Server {
                         let st = self.state.lock().unwrap();
                         let first_page = query.get("continue").is_none_or(|c| c.is_empty());
                         let by_resource = st.list_delay_by_resource.get(res.plural());
-                        st.list_delay + by_resource.copied().filter(|_| first_page).unwrap_or_default()
+                        st.list_delay
+                            + by_resource
+                                .copied()
+                                .filter(|_| first_page)
+                                .unwrap_or_default()
                     };
                     if !delay.is_zero() {
                         tokio::time::sleep(delay).await;
@@ -1534,6 +1550,45 @@ impl Server {
             .map(|(_, v)| v)
             .filter(|v| selected(&requirements, v))
             .collect();
+        let generated = st.generated_pods.clone().filter(|_| res == Res::Pods);
+        if let Some(g) = generated {
+            // Made on demand after the stored pods; a namespace or selector makes them all
+            // to filter (correct, slow: the bench lists in all namespaces).
+            let (page, total): (Vec<Value>, usize) = if ns.is_none() && requirements.is_empty() {
+                let total = all.len() + g.count;
+                let page = (offset..total.min(offset.saturating_add(limit)))
+                    .map(|i| match all.get(i) {
+                        Some(v) => (*v).clone(),
+                        None => (g.make)(i - all.len()),
+                    })
+                    .collect();
+                (page, total)
+            } else {
+                let every: Vec<Value> = all
+                    .iter()
+                    .map(|v| (*v).clone())
+                    .chain((0..g.count).map(|i| (g.make)(i)))
+                    .filter(|v| ns.is_none_or(|ns| v["metadata"]["namespace"] == ns))
+                    .filter(|v| selected(&requirements, v))
+                    .collect();
+                let total = every.len();
+                (every.into_iter().skip(offset).take(limit).collect(), total)
+            };
+            let mut metadata = json!({ "resourceVersion": st.rv.to_string() });
+            if offset + page.len() < total {
+                metadata["continue"] = json!(format!("offset-{}", offset + page.len()));
+                metadata["remainingItemCount"] = json!(total - offset - page.len());
+            }
+            return json_response(
+                StatusCode::OK,
+                &json!({
+                    "kind": "PodList",
+                    "apiVersion": "v1",
+                    "metadata": metadata,
+                    "items": page,
+                }),
+            );
+        }
         let page: Vec<&Value> = all.iter().skip(offset).take(limit).copied().collect();
         let mut metadata = json!({ "resourceVersion": st.rv.to_string() });
         if offset + page.len() < all.len() {
