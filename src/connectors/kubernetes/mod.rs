@@ -24,12 +24,14 @@ mod cache;
 mod capacity;
 mod fresh;
 mod hpa;
+mod lite_pod;
 mod pods;
 mod state;
 mod watch;
 mod words;
 mod writes;
 
+pub use lite_pod::LitePod;
 pub use pods::parse_quantity;
 
 use super::{Connector, ConnectorError, PollOutput};

@@ -180,7 +180,7 @@ impl ContextWatch {
         let (deployments, t1) = cache::spawn_compact(&plan("deployments"), cache::deployment);
         let (statefulsets, t2) = cache::spawn_compact(&plan("statefulsets"), cache::statefulset);
         let (hpas, t3) = cache::spawn_compact(&plan("horizontalpodautoscalers"), cache::hpa);
-        let (pods, t4) = cache::spawn_compact(&plan("pods"), cache::pod);
+        let (pods, t4) = cache::spawn_compact(&plan("pods"), cache::lite_pod);
         let (replicasets, t5) = cache::spawn_compact(&plan("replicasets"), cache::replicaset);
         // Capacity for the fit check: nodes cluster-wide (a refusal only disables the check),
         // quotas and LimitRanges where the workloads are watched.
@@ -452,14 +452,20 @@ impl ContextWatch {
             notices.push(n);
             notes.fallback = Some(short);
         }
+        let answered = self.liveness.lock().ok().and_then(|l| l.last_contact);
         for (resource, state) in &states {
             let core_resource = matches!(*resource, "deployments" | "statefulsets");
             for sc in state.scopes.values() {
                 // Core watches that fail are the context's staleness (above); refusals and
-                // lasting failures of the others are named.
+                // lasting failures of the others are named. A failure to reach the server
+                // from before the probe's answer is history: that list is being read again
+                // (pods take longer than workloads at scale), its last view still shown.
                 let shown = sc.error.as_ref().filter(|e| {
+                    let history = e.code.is_none() && answered.is_some_and(|t| t >= e.last);
                     e.refused()
-                        || (!core_resource && e.since.elapsed().unwrap_or_default() >= WATCH_GRACE)
+                        || (!core_resource
+                            && !history
+                            && e.since.elapsed().unwrap_or_default() >= WATCH_GRACE)
                 });
                 if let Some(e) = shown {
                     let missing = match *resource {
