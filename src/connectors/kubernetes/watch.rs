@@ -148,8 +148,8 @@ pub(super) struct Notes {
 /// read again, so the view is live at this poll, not one (backed-off) poll later.
 const RECOVERY_WAIT: Duration = Duration::from_secs(2);
 
-/// Once the workloads are in, how long the first poll waits for pods and capacity before it
-/// answers without them ("pod details loading").
+/// Once the workloads are in, how long the first poll waits for pods and capacity (alongside
+/// its first access reviews) before it answers without them ("pod details loading").
 const DETAILS_GRACE: Duration = Duration::from_millis(300);
 
 /// A short workload's reason while its context's pods are still being read.
@@ -202,6 +202,7 @@ impl ContextWatch {
             home_namespace: home,
             polled: std::sync::atomic::AtomicBool::new(false),
             loaded: std::sync::atomic::AtomicBool::new(false),
+            details_grace: Mutex::new(None),
             liveness: Mutex::new(Liveness::default()),
             shared,
             metrics: tokio::sync::Mutex::new(MetricsState::default()),
@@ -359,9 +360,10 @@ impl ContextWatch {
     }
 
     /// How this context answers now. The first poll waits (up to [`FIRST_SYNC`]) for the
-    /// workload lists, then at most [`DETAILS_GRACE`] for the rest (a small cluster's pods
-    /// come with its workloads: one view, not two); a large cluster's pods follow in later
-    /// polls, which never wait, so a slow or dead context costs the others nothing.
+    /// workload lists; its rows then wait at most [`DETAILS_GRACE`] for the rest (a small
+    /// cluster's pods come with its workloads: one view, not two); a large cluster's pods
+    /// follow in later polls, which never wait, so a slow or dead context costs the others
+    /// nothing.
     /// Contexts are assessed concurrently by the caller.
     pub(super) async fn assess(&self) -> ContextView {
         let first = !self.polled.swap(true, std::sync::atomic::Ordering::Relaxed);
@@ -371,9 +373,9 @@ impl ContextWatch {
             while !self.workloads_settled() && tokio::time::Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            let deadline = deadline.min(tokio::time::Instant::now() + DETAILS_GRACE);
-            while !self.settled() && tokio::time::Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(20)).await;
+            let until = deadline.min(tokio::time::Instant::now() + DETAILS_GRACE);
+            if let Ok(mut grace) = self.details_grace.lock() {
+                *grace = Some(until);
             }
         } else if probe.is_ok() && self.lost_the_server(true) {
             // Back after an outage: the probe rang the watches; their relist takes a moment.
@@ -552,25 +554,32 @@ impl ContextWatch {
         &self,
         endpoint: &str,
         live: bool,
-    ) -> Result<(Vec<Workload>, Vec<String>), ConnectorError> {
+    ) -> Result<
+        (
+            Vec<Workload>,
+            Vec<String>,
+            crate::model::workloads::Progress,
+        ),
+        ConnectorError,
+    > {
         let mut notices = Vec::new();
-        if live {
-            self.refresh_metrics(&mut notices).await;
-            self.refresh_autoscaler_status().await;
-        }
-        let mut rows = Vec::new();
-        {
-            let metrics = self.metrics.lock().await;
-            self.collect(endpoint, &metrics.usage, &mut rows);
-        }
-        let mut namespaces: Vec<String> = rows
-            .iter()
-            .map(|w| split_scope(&w.id.scope).map(|(_, ns)| ns.to_string()))
-            .collect::<Result<_, _>>()?;
-        namespaces.sort_unstable();
-        namespaces.dedup();
+        let namespaces = self.workload_namespaces();
+        let grace = self.details_grace.lock().ok().and_then(|mut g| g.take());
+        // The first poll's short wait for the pods runs alongside its first access reviews.
+        let details = async {
+            if let Some(until) = grace {
+                while !self.settled() && tokio::time::Instant::now() < until {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        };
         let allowed = if live {
-            self.permissions_for(&namespaces).await
+            let reads = async {
+                self.refresh_metrics(&mut notices).await;
+                self.refresh_autoscaler_status().await;
+                self.permissions_for(&namespaces).await
+            };
+            futures::join!(reads, details).0
         } else {
             let mut known = HashMap::new();
             for ns in namespaces {
@@ -580,6 +589,13 @@ impl ContextWatch {
             }
             known
         };
+        // Progress first: a part it calls loaded is in the caches the rows are read from.
+        let progress = self.progress();
+        let mut rows = Vec::new();
+        {
+            let metrics = self.metrics.lock().await;
+            self.collect(endpoint, &metrics.usage, &mut rows);
+        }
         for w in &mut rows {
             if let Some(p) = split_scope(&w.id.scope)
                 .ok()
@@ -588,7 +604,24 @@ impl ContextWatch {
                 p.apply(w);
             }
         }
-        Ok((rows, notices))
+        Ok((rows, notices, progress))
+    }
+
+    /// The namespaces this context's workloads are in, sorted.
+    fn workload_namespaces(&self) -> Vec<String> {
+        let mut namespaces: Vec<String> = [&self.deployments, &self.statefulsets]
+            .iter()
+            .flat_map(|store| {
+                store
+                    .read()
+                    .keys()
+                    .map(|(ns, _)| ns.clone())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        namespaces.sort_unstable();
+        namespaces.dedup();
+        namespaces
     }
 
     pub(super) fn collect(&self, endpoint: &str, usage: &Usage, out: &mut Vec<Workload>) {
