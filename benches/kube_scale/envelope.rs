@@ -65,8 +65,18 @@ fn measure(
     let connector = KubernetesConnector::new(endpoint.clone());
     let t = Instant::now();
     let mut first_view = None;
+    let mut failed = Vec::new();
     let details_in = loop {
-        let out = rt.block_on(connector.poll()).unwrap();
+        let out = match rt.block_on(connector.poll()) {
+            Ok(out) => out,
+            // Said with the figures: a poll that failed is not a view.
+            Err(e) => {
+                failed.push(format!("at {:.1} s: {e}", t.elapsed().as_secs_f64()));
+                assert!(t.elapsed() < Duration::from_secs(600), "{failed:?}");
+                std::thread::sleep(POLL_EVERY);
+                continue;
+            }
+        };
         let Snapshot::Workloads(list) = &out.snapshot else {
             panic!("not workloads")
         };
@@ -84,6 +94,9 @@ fn measure(
         );
         std::thread::sleep(POLL_EVERY);
     };
+    if !failed.is_empty() {
+        eprintln!("polls that failed on the way: {failed:?}");
+    }
     let live_mib = live_bytes().saturating_sub(live_before) as f64 / 1_048_576.0;
     let rss_mib = rss_bytes().saturating_sub(rss_before) as f64 / 1_048_576.0;
     drop(connector);

@@ -1554,14 +1554,24 @@ impl Server {
         if let Some(g) = generated {
             // Made on demand after the stored pods; a namespace or selector makes them all
             // to filter (correct, slow: the bench lists in all namespaces).
+            let rv = st.rv;
             let (page, total): (Vec<Value>, usize) = if ns.is_none() && requirements.is_empty() {
-                let total = all.len() + g.count;
-                let page = (offset..total.min(offset.saturating_add(limit)))
-                    .map(|i| match all.get(i) {
-                        Some(v) => (*v).clone(),
-                        None => (g.make)(i - all.len()),
-                    })
+                let stored = all.len();
+                let total = stored + g.count;
+                let end = total.min(offset.saturating_add(limit));
+                let mut page: Vec<Value> = all
+                    .iter()
+                    .skip(offset)
+                    .take(limit)
+                    .map(|v| (*v).clone())
                     .collect();
+                drop(all);
+                drop(st);
+                // Made off the lock and off the server's one worker thread, so /version and
+                // other requests are answered meanwhile, as by a real (multi-threaded) server.
+                tokio::task::block_in_place(|| {
+                    page.extend((offset.max(stored)..end).map(|i| (g.make)(i - stored)));
+                });
                 (page, total)
             } else {
                 let every: Vec<Value> = all
@@ -1574,7 +1584,7 @@ impl Server {
                 let total = every.len();
                 (every.into_iter().skip(offset).take(limit).collect(), total)
             };
-            let mut metadata = json!({ "resourceVersion": st.rv.to_string() });
+            let mut metadata = json!({ "resourceVersion": rv.to_string() });
             if offset + page.len() < total {
                 metadata["continue"] = json!(format!("offset-{}", offset + page.len()));
                 metadata["remainingItemCount"] = json!(total - offset - page.len());
