@@ -10,14 +10,23 @@
 //!    are synced (a poll reads the watch caches: folds 30,000 pods under their workloads), and
 //!    one UI frame of the Workloads table holding 10,000 rows (sorted, filtered).
 //!
+//! 3. The envelope (issue #25, `kube_scale/envelope.rs`): 150,000 pods of 7.9 KB in 10,000
+//!    workloads on 5,000 nodes, and 30,000 pods in one and five contexts: first view (the
+//!    workloads), all pod details in against one bare LIST, memory growth.
+//!
+//! `SCALEBOARD_BENCH=envelope` runs only 3; `SCALEBOARD_BENCH=classic` only 1 and 2; unset, all.
 //! See BENCHMARKS.md for figures.
 
 #![allow(clippy::unwrap_used)]
 // The counting allocator below is the one piece of unsafe code: GlobalAlloc is an unsafe trait.
 #![allow(unsafe_code)]
 
+#[path = "kube_scale/envelope.rs"]
+mod envelope;
 #[path = "../tests/support/fake_kube.rs"]
 mod fake_kube;
+#[path = "kube_scale/pod_json.rs"]
+mod pod_json;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use egui_kittest::Harness;
@@ -54,7 +63,7 @@ unsafe impl std::alloc::GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
-fn live_bytes() -> usize {
+pub(crate) fn live_bytes() -> usize {
     LIVE.load(std::sync::atomic::Ordering::Relaxed)
 }
 
@@ -127,11 +136,12 @@ fn first_view(
     let t = Instant::now();
     let took = loop {
         let out = rt.block_on(connector.poll()).unwrap();
-        let shown = match &out.snapshot {
-            Snapshot::Workloads(list) => list.len(),
-            _ => 0,
+        // Pod details count: since issue #25 the first poll answers once the workloads are in.
+        let (shown, details_loading) = match &out.snapshot {
+            Snapshot::Workloads(list) => (list.len(), list.pod_details_progress().is_some()),
+            _ => (0, false),
         };
-        let loading = out.notices.iter().any(|n| n.starts_with("loading"));
+        let loading = details_loading || out.notices.iter().any(|n| n.starts_with("loading"));
         if shown == expected && !loading {
             break t.elapsed();
         }
@@ -147,7 +157,21 @@ fn first_view(
     (took, live, rss)
 }
 
+/// Whether the `SCALEBOARD_BENCH` selection includes this part.
+fn selected(part: &str) -> bool {
+    std::env::var("SCALEBOARD_BENCH").map_or(true, |v| v.is_empty() || v == part)
+}
+
+fn envelope_mode(_c: &mut Criterion) {
+    if selected("envelope") || selected("envelope-smoke") {
+        envelope::run();
+    }
+}
+
 fn first_full_view(_c: &mut Criterion) {
+    if !selected("classic") {
+        return;
+    }
     let started = Instant::now();
     let clusters: Vec<fake_kube::FakeKube> = (0..3).map(|_| issue_cluster()).collect();
     eprintln!(
@@ -251,7 +275,7 @@ fn kubectl_get_pods(kube: &fake_kube::FakeKube, dir: &std::path::Path) {
 }
 
 /// Resident memory of this process (the fake server included), from /proc.
-fn rss_bytes() -> u64 {
+pub(crate) fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -264,6 +288,9 @@ fn rss_bytes() -> u64 {
 }
 
 fn kube_scale(c: &mut Criterion) {
+    if !selected("classic") {
+        return;
+    }
     let started = Instant::now();
     let kube = big_cluster();
     eprintln!(
@@ -457,6 +484,6 @@ fn kube_scale(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(5));
-    targets = first_full_view, kube_scale
+    targets = first_full_view, kube_scale, envelope_mode
 }
 criterion_main!(benches);

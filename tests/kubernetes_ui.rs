@@ -320,3 +320,43 @@ fn a_context_that_is_not_watched_shows_in_the_status_bar_and_the_workloads_heade
         plan.after
     );
 }
+
+/// Issue #25: the workloads show before their pods, and the status bar says so until the pods
+/// are in ("pod details loading (0 of 1 context in)"); then the words go.
+#[test]
+fn the_status_bar_says_pod_details_are_loading_until_they_arrive() {
+    let east = FakeKube::start();
+    east.put(&fake_kube::deployment("nexus", "api-gateway", 4, 4));
+    east.state()
+        .list_delay_by_resource
+        .insert("pods", std::time::Duration::from_secs(3));
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig.yaml");
+    std::fs::write(&kubeconfig, fake_kube::kubeconfig(&[("east", &east)])).unwrap();
+    let profiles = format!(
+        "[[profile]]\nname = \"k8s-ui\"\n[[profile.kubernetes]]\nname = \"k8s\"\n\
+         kubeconfig = \"{}\"\ncontexts = [\"east\"]\n",
+        kubeconfig.display()
+    );
+    let mut t = start(Some(&profiles), Some("k8s-ui"));
+    let loading = |a: &ScaleboardApp| {
+        a.fleet.endpoints.iter().any(|e| {
+            matches!(&e.snapshot, Some(scaleboard::model::snapshot::Snapshot::Workloads(l))
+                if l.pod_details_progress().is_some())
+        })
+    };
+    t.advance_until("east's workloads", |a| {
+        workload(a, "east/nexus", "api-gateway").is_some()
+    });
+    assert!(loading(t.app()), "the pods came with the first view");
+    t.harness.run_steps(2);
+    t.harness
+        .get_by_label("pod details loading (0 of 1 context in)");
+    t.advance_until("the pods", |a| !loading(a));
+    t.harness.run_steps(2);
+    assert!(
+        t.harness
+            .query_by_label_contains("pod details loading")
+            .is_none()
+    );
+}

@@ -315,13 +315,18 @@ struct Seen {
 
 impl Seen {
     /// The endpoint's poll has an outcome: it failed, or it answered with no probe still
-    /// running.
+    /// running and no Kubernetes context still reading its pods (their stuck reasons are
+    /// what a not-ready line says; without them by the time-out, the summary says so).
     fn settled(&self) -> bool {
+        use crate::model::snapshot::Snapshot;
         self.reach.is_some()
             && !matches!(
                 &self.snapshot,
-                Some(crate::model::snapshot::Snapshot::Health(checks))
-                    if checks.iter().any(|c| c.in_flight)
+                Some(Snapshot::Health(checks)) if checks.iter().any(|c| c.in_flight)
+            )
+            && !matches!(
+                &self.snapshot,
+                Some(Snapshot::Workloads(list)) if list.pod_details_progress().is_some()
             )
     }
 }

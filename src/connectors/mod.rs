@@ -82,6 +82,9 @@ pub fn summary(snapshot: &Snapshot) -> String {
                     .collect();
                 line.push_str(&format!("; {}", states.join(", ")));
             }
+            if let Some(words) = list.pod_details_words() {
+                line.push_str(&format!("; {words}"));
+            }
             line
         }
         Snapshot::Databases(db) => {

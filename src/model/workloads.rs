@@ -42,6 +42,40 @@ pub struct Source {
     pub name: String,
     pub state: SourceState,
     pub reason: Option<String>,
+    /// What of this source has been read and what is still being read: the rows show as soon
+    /// as the workloads are in; pod details (restarts, stuck reasons, usage) follow.
+    pub progress: Progress,
+}
+
+/// The part of a source's data that carries restarts, stuck reasons and usage.
+pub const POD_DETAILS: &str = "pod details";
+
+/// What one source has read ("workloads", "autoscalers", [`POD_DETAILS`], "nodes", "quotas and
+/// limit ranges") and what it is still reading; a part that failed is in neither (the
+/// source's reason names it). Both empty when the source reports no progress.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub loaded: Vec<&'static str>,
+    pub loading: Vec<&'static str>,
+}
+
+impl Progress {
+    pub fn is_loading(&self, part: &str) -> bool {
+        self.loading.contains(&part)
+    }
+
+    /// "workloads, autoscalers in; pod details, nodes loading"; None when nothing is loading.
+    pub fn words(&self) -> Option<String> {
+        if self.loading.is_empty() {
+            return None;
+        }
+        let loaded = if self.loaded.is_empty() {
+            "nothing in yet".to_string()
+        } else {
+            format!("{} in", self.loaded.join(", "))
+        };
+        Some(format!("{loaded}; {} loading", self.loading.join(", ")))
+    }
 }
 
 /// The rows of a workload endpoint and, for Kubernetes, one entry per context. Derefs to the
@@ -56,6 +90,29 @@ pub struct WorkloadList {
 }
 
 impl WorkloadList {
+    /// While any source is still reading its pod details: (sources whose pod details are in,
+    /// sources that report progress). None once every one has them.
+    pub fn pod_details_progress(&self) -> Option<(usize, usize)> {
+        let reporting: Vec<&Source> = self
+            .sources
+            .iter()
+            .filter(|s| !s.progress.loaded.is_empty() || !s.progress.loading.is_empty())
+            .collect();
+        let loading = reporting
+            .iter()
+            .filter(|s| s.progress.is_loading(POD_DETAILS))
+            .count();
+        (loading > 0).then(|| (reporting.len() - loading, reporting.len()))
+    }
+
+    /// "pod details loading (1 of 3 contexts in)" while any source reads its pods.
+    pub fn pod_details_words(&self) -> Option<String> {
+        self.pod_details_progress().map(|(done, of)| {
+            let unit = if of == 1 { "context" } else { "contexts" };
+            format!("{POD_DETAILS} loading ({done} of {of} {unit} in)")
+        })
+    }
+
     pub fn with_sources(rows: Vec<Workload>, sources: Vec<Source>) -> Self {
         Self {
             rows,
@@ -101,5 +158,47 @@ impl<'a> IntoIterator for &'a WorkloadList {
     type IntoIter = std::slice::Iter<'a, Workload>;
     fn into_iter(self) -> Self::IntoIter {
         self.rows.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(name: &str, loaded: Vec<&'static str>, loading: Vec<&'static str>) -> Source {
+        Source {
+            name: name.into(),
+            state: SourceState::Ok,
+            reason: None,
+            progress: Progress { loaded, loading },
+        }
+    }
+
+    #[test]
+    fn pod_details_progress_counts_the_contexts_that_have_them() {
+        let mut list = WorkloadList::with_sources(
+            Vec::new(),
+            vec![
+                source("context a", vec!["workloads", POD_DETAILS], vec![]),
+                source("context b", vec!["workloads"], vec![POD_DETAILS, "nodes"]),
+                // A missing context reports nothing: it is not counted.
+                source("context c", vec![], vec![]),
+            ],
+        );
+        assert_eq!(list.pod_details_progress(), Some((1, 2)));
+        assert_eq!(
+            list.pod_details_words().as_deref(),
+            Some("pod details loading (1 of 2 contexts in)")
+        );
+        assert_eq!(
+            list.sources[1].progress.words().as_deref(),
+            Some("workloads in; pod details, nodes loading")
+        );
+        list.sources[1].progress = Progress {
+            loaded: vec!["workloads", POD_DETAILS],
+            loading: vec!["nodes"],
+        };
+        assert_eq!(list.pod_details_progress(), None);
+        assert_eq!(list.pod_details_words(), None);
     }
 }

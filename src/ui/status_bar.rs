@@ -33,6 +33,9 @@ pub fn status_bar_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                     ui.colored_label(theme::health_color(m.state), label)
                         .on_hover_text(m.reason.as_deref().unwrap_or_default());
                 }
+                if let Some(crate::model::snapshot::Snapshot::Workloads(list)) = &e.snapshot {
+                    loading_ui(ui, list);
+                }
             }
             ui.separator();
             ui.label(widgets::age_text(now, app.fleet.last_update()));
@@ -44,11 +47,8 @@ pub fn status_bar_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
                 app.store.memory_bytes() as f64 / 1e6
             ));
             if app.store.refused_series() > 0 {
-                ui.colored_label(theme::WARN, "series limit reached")
-                    .on_hover_text(format!(
-                        "The fleet reports more series than the {} kept for plots; the rest are not recorded. The selected workload's series always are.",
-                        app.store.config().max_series
-                    ));
+                let (short, long) = series_words(app.store.config());
+                ui.colored_label(theme::WARN, short).on_hover_text(long);
             }
             let advisor = &app.advisor.advisor;
             if advisor.refused_windows() > 0 {
@@ -64,6 +64,24 @@ pub fn status_bar_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
             }
         });
     });
+}
+
+/// "pod details loading (1 of 3 contexts in)" while the workloads show and some context's
+/// pods are still being read; the hover says, per context, what is in and what is not.
+fn loading_ui(ui: &mut egui::Ui, list: &crate::model::workloads::WorkloadList) {
+    let Some(words) = list.pod_details_words() else {
+        return;
+    };
+    let per_context: Vec<String> = list
+        .sources
+        .iter()
+        .filter_map(|s| s.progress.words().map(|w| format!("{}: {w}", s.name)))
+        .collect();
+    ui.weak(words).on_hover_text(format!(
+        "Workloads and their replica counts are shown; restarts, why pods are stuck and \
+         CPU/memory follow as each context's pods arrive.\n{}",
+        per_context.join("\n")
+    ));
 }
 
 /// Kubernetes contexts of an endpoint that are not ok, each with a short label: "context west
@@ -84,4 +102,64 @@ pub fn unwatched_contexts(
             };
             (format!("{} {what}", m.name), m)
         })
+}
+
+/// What the metric store keeps once it is full, in words: a short label for the bar and the
+/// whole of it for the hover (never a bare "limit reached").
+fn series_words(config: &crate::metrics::StoreConfig) -> (String, String) {
+    let max = config.max_series;
+    let short = format!("plots: the first {max} series are kept; newer ones are not recorded");
+    let mut kept = vec![format!(
+        "every sample for the last {}",
+        span_words(config.raw_window_ms)
+    )];
+    for tier in &config.tiers {
+        kept.push(format!(
+            "one point per {} for {}",
+            span_words(tier.bucket_ms),
+            span_words(tier.keep_ms)
+        ));
+    }
+    let long = format!(
+        "The fleet reports more series than the {max} kept for plots. Each kept series holds {}. \
+         A new series takes the place of one idle for {}; until then it is not recorded, so \
+         some workloads' plots stay empty. The selected workload's series are always recorded.",
+        kept.join(", then "),
+        span_words(config.evict_idle_ms)
+    );
+    (short, long)
+}
+
+/// "10 s", "10 min", "24 h".
+fn span_words(ms: i64) -> String {
+    let s = ms / 1_000;
+    if s >= 3_600 && s % 3_600 == 0 {
+        format!("{} h", s / 3_600)
+    } else if s >= 60 && s % 60 == 0 {
+        format!("{} min", s / 60)
+    } else {
+        format!("{s} s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_store_says_what_it_keeps_at_which_resolution() {
+        let (short, long) = series_words(&crate::metrics::StoreConfig::default());
+        assert_eq!(
+            short,
+            "plots: the first 5000 series are kept; newer ones are not recorded"
+        );
+        assert!(
+            long.contains(
+                "Each kept series holds every sample for the last 10 min, then one point per \
+                 10 s for 1 h, then one point per 1 min for 24 h."
+            ),
+            "{long}"
+        );
+        assert!(long.contains("idle for 5 min"), "{long}");
+    }
 }

@@ -24,7 +24,8 @@
 //! - `GET /version` (unauthenticated, as `system:public-info-viewer` allows);
 //! - namespace-scoped RBAC ([`State::only_namespaces`]: 403 on cluster-wide lists and watches
 //!   and in other namespaces, with the real server's wording), a delay before each LIST page
-//!   ([`State::list_delay`]), and a server that stops (the port refuses connections, open
+//!   ([`State::list_delay`]; per resource before a LIST's first page:
+//!   [`State::list_delay_by_resource`]), and a server that stops (the port refuses connections, open
 //!   watches are cut) and comes back on the same port ([`FakeKube::stop`], [`FakeKube::resume`]).
 //!
 //! A "controller" moves `status.*Replicas` to `spec.replicas` after a change (unless
@@ -54,7 +55,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -179,8 +180,22 @@ pub struct State {
     pub list_delay: std::time::Duration,
     /// Each SelfSubjectAccessReview is answered this much later.
     pub review_delay: std::time::Duration,
+    /// By resource plural ("pods"): each LIST of it answers its first page this much later (a
+    /// server slow on one large resource); later pages of that LIST come at once.
+    pub list_delay_by_resource: HashMap<&'static str, std::time::Duration>,
+    /// Pods made on demand by LIST after the stored ones (the envelope bench: 150,000 pods of
+    /// 7.9 KB held as JSON values would take several GB). They have no watch history.
+    pub generated_pods: Option<GeneratedPods>,
     /// Requests without the bearer token are served too (kubectl sends no token over http).
     pub anonymous: bool,
+}
+
+/// `count` pods, the i-th made by `make(i)` each time a LIST page holds it: the server pays
+/// the serialisation of every object it sends, as a real one does.
+#[derive(Clone)]
+pub struct GeneratedPods {
+    pub count: usize,
+    pub make: Arc<dyn Fn(usize) -> Value + Send + Sync>,
 }
 
 /// One write request as the server saw it.
@@ -252,6 +267,8 @@ impl FakeKube {
             only_namespaces: None,
             list_delay: std::time::Duration::ZERO,
             review_delay: std::time::Duration::ZERO,
+            list_delay_by_resource: HashMap::new(),
+            generated_pods: None,
             anonymous: false,
         }));
         let (events, _) = broadcast::channel(4096);
@@ -1342,7 +1359,16 @@ impl Server {
                 if watching {
                     self.watch(res, ns, &query)
                 } else {
-                    let delay = self.state.lock().unwrap().list_delay;
+                    let delay = {
+                        let st = self.state.lock().unwrap();
+                        let first_page = query.get("continue").is_none_or(|c| c.is_empty());
+                        let by_resource = st.list_delay_by_resource.get(res.plural());
+                        st.list_delay
+                            + by_resource
+                                .copied()
+                                .filter(|_| first_page)
+                                .unwrap_or_default()
+                    };
                     if !delay.is_zero() {
                         tokio::time::sleep(delay).await;
                     }
@@ -1524,6 +1550,55 @@ impl Server {
             .map(|(_, v)| v)
             .filter(|v| selected(&requirements, v))
             .collect();
+        let generated = st.generated_pods.clone().filter(|_| res == Res::Pods);
+        if let Some(g) = generated {
+            // Made on demand after the stored pods; a namespace or selector makes them all
+            // to filter (correct, slow: the bench lists in all namespaces).
+            let rv = st.rv;
+            let (page, total): (Vec<Value>, usize) = if ns.is_none() && requirements.is_empty() {
+                let stored = all.len();
+                let total = stored + g.count;
+                let end = total.min(offset.saturating_add(limit));
+                let mut page: Vec<Value> = all
+                    .iter()
+                    .skip(offset)
+                    .take(limit)
+                    .map(|v| (*v).clone())
+                    .collect();
+                drop(all);
+                drop(st);
+                // Made off the lock and off the server's one worker thread, so /version and
+                // other requests are answered meanwhile, as by a real (multi-threaded) server.
+                tokio::task::block_in_place(|| {
+                    page.extend((offset.max(stored)..end).map(|i| (g.make)(i - stored)));
+                });
+                (page, total)
+            } else {
+                let every: Vec<Value> = all
+                    .iter()
+                    .map(|v| (*v).clone())
+                    .chain((0..g.count).map(|i| (g.make)(i)))
+                    .filter(|v| ns.is_none_or(|ns| v["metadata"]["namespace"] == ns))
+                    .filter(|v| selected(&requirements, v))
+                    .collect();
+                let total = every.len();
+                (every.into_iter().skip(offset).take(limit).collect(), total)
+            };
+            let mut metadata = json!({ "resourceVersion": rv.to_string() });
+            if offset + page.len() < total {
+                metadata["continue"] = json!(format!("offset-{}", offset + page.len()));
+                metadata["remainingItemCount"] = json!(total - offset - page.len());
+            }
+            return json_response(
+                StatusCode::OK,
+                &json!({
+                    "kind": "PodList",
+                    "apiVersion": "v1",
+                    "metadata": metadata,
+                    "items": page,
+                }),
+            );
+        }
         let page: Vec<&Value> = all.iter().skip(offset).take(limit).copied().collect();
         let mut metadata = json!({ "resourceVersion": st.rv.to_string() });
         if offset + page.len() < all.len() {

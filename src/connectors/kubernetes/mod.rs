@@ -24,12 +24,14 @@ mod cache;
 mod capacity;
 mod fresh;
 mod hpa;
+mod lite_pod;
 mod pods;
 mod state;
 mod watch;
 mod words;
 mod writes;
 
+pub use lite_pod::LitePod;
 pub use pods::parse_quantity;
 
 use super::{Connector, ConnectorError, PollOutput};
@@ -118,6 +120,9 @@ struct ContextWatch {
     polled: std::sync::atomic::AtomicBool,
     /// Set once the initial lists of Deployments and StatefulSets have arrived.
     loaded: std::sync::atomic::AtomicBool,
+    /// Set by the first poll once the workloads are in: until when its rows may wait for the
+    /// pods (alongside the first access reviews, not after them).
+    details_grace: Mutex<Option<tokio::time::Instant>>,
     liveness: Mutex<Liveness>,
     shared: Arc<cache::WatchShared>,
     /// Pod usage from metrics.k8s.io and when to ask next.
@@ -247,8 +252,13 @@ impl KubernetesConnector {
         let shown_contexts: Vec<&ContextWatch> = shown.iter().map(|(cw, _, _)| *cw).collect();
         let capacity = Arc::new(capacity::view(name, &shown_contexts));
         let mut workloads = Vec::new();
-        for (r, (_, _, stale_since)) in rows.into_iter().zip(&shown) {
-            let (mut rows, n) = r?;
+        for (r, (cw, _, stale_since)) in rows.into_iter().zip(&shown) {
+            let (mut rows, n, progress) = r?;
+            // What was in when the rows were read, so the two agree.
+            let name = format!("context {}", cw.context);
+            if let Some(s) = sources.iter_mut().find(|s| s.name == name) {
+                s.progress = progress;
+            }
             for w in &mut rows {
                 w.stale_since = *stale_since;
             }

@@ -4,7 +4,7 @@
 
 use super::watch::{Broken, ContextView};
 use super::*;
-use crate::model::workloads::{Source, SourceState};
+use crate::model::workloads::{POD_DETAILS, Progress, Source, SourceState};
 
 /// What the log last said about a context: a line is written only when this changes, never
 /// when only the words of an ongoing failure change (a stopped server first times out, then
@@ -29,6 +29,7 @@ pub(super) fn broken_source(b: &Broken) -> Source {
             SourceState::Down
         },
         reason: Some(b.why.clone()),
+        progress: Progress::default(),
     }
 }
 
@@ -51,6 +52,7 @@ impl ContextWatch {
                     name: format!("context {}", self.context),
                     state: SourceState::Degraded,
                     reason: Some(words.join("; ")),
+                    progress: self.progress(),
                 };
             }
             ContextView::Live(notes) => {
@@ -82,7 +84,40 @@ impl ContextWatch {
             name: format!("context {}", self.context),
             state,
             reason,
+            progress: self.progress(),
         }
+    }
+
+    /// What of this context is in and what is still being read, by part as the operator
+    /// knows them. A part whose list failed is in neither: the context's reason names it.
+    pub(super) fn progress(&self) -> Progress {
+        let states = self.states();
+        let of = |names: &[&str]| -> Vec<cache::ResourceState> {
+            states
+                .iter()
+                .filter(|(r, _)| names.contains(r))
+                .map(|(_, s)| s.clone())
+                .collect()
+        };
+        let parts: [(&'static str, Vec<cache::ResourceState>); 5] = [
+            ("workloads", of(&["deployments", "statefulsets"])),
+            ("autoscalers", of(&["horizontalpodautoscalers"])),
+            (POD_DETAILS, of(&["pods", "replicasets"])),
+            ("nodes", vec![self.nodes.state()]),
+            (
+                "quotas and limit ranges",
+                vec![self.quotas.state(), self.limit_ranges.state()],
+            ),
+        ];
+        let mut progress = Progress::default();
+        for (part, states) in parts {
+            if states.iter().all(cache::ResourceState::listed) {
+                progress.loaded.push(part);
+            } else if !states.iter().all(cache::ResourceState::settled) {
+                progress.loading.push(part);
+            }
+        }
+        progress
     }
 
     /// One line per change of state: "connected again", "lost: why", "forbidden: what".

@@ -148,6 +148,14 @@ pub(super) struct Notes {
 /// read again, so the view is live at this poll, not one (backed-off) poll later.
 const RECOVERY_WAIT: Duration = Duration::from_secs(2);
 
+/// Once the workloads are in, how long the first poll waits for pods and capacity (alongside
+/// its first access reviews) before it answers without them ("pod details loading").
+const DETAILS_GRACE: Duration = Duration::from_millis(300);
+
+/// A short workload's reason while its context's pods are still being read.
+pub(super) const PODS_LOADING_REASON: &str =
+    "pod details loading (why it is short shows when its pods are in)";
+
 /// The resources a context watches, as the API names them.
 const RESOURCES: [&str; 5] = [
     "deployments",
@@ -172,7 +180,7 @@ impl ContextWatch {
         let (deployments, t1) = cache::spawn_compact(&plan("deployments"), cache::deployment);
         let (statefulsets, t2) = cache::spawn_compact(&plan("statefulsets"), cache::statefulset);
         let (hpas, t3) = cache::spawn_compact(&plan("horizontalpodautoscalers"), cache::hpa);
-        let (pods, t4) = cache::spawn_compact(&plan("pods"), cache::pod);
+        let (pods, t4) = cache::spawn_compact(&plan("pods"), cache::lite_pod);
         let (replicasets, t5) = cache::spawn_compact(&plan("replicasets"), cache::replicaset);
         // Capacity for the fit check: nodes cluster-wide (a refusal only disables the check),
         // quotas and LimitRanges where the workloads are watched.
@@ -194,6 +202,7 @@ impl ContextWatch {
             home_namespace: home,
             polled: std::sync::atomic::AtomicBool::new(false),
             loaded: std::sync::atomic::AtomicBool::new(false),
+            details_grace: Mutex::new(None),
             liveness: Mutex::new(Liveness::default()),
             shared,
             metrics: tokio::sync::Mutex::new(MetricsState::default()),
@@ -202,7 +211,7 @@ impl ContextWatch {
         }
     }
 
-    fn states(&self) -> [(&'static str, cache::ResourceState); 5] {
+    pub(super) fn states(&self) -> [(&'static str, cache::ResourceState); 5] {
         [
             self.deployments.state(),
             self.statefulsets.state(),
@@ -344,16 +353,29 @@ impl ContextWatch {
             && self.limit_ranges.state().settled()
     }
 
-    /// How this context answers now. The first poll waits (up to [`FIRST_SYNC`]) for its
-    /// initial lists; later polls never wait, so a slow or dead context costs the others
-    /// nothing. Contexts are assessed concurrently by the caller.
+    /// The lists the first view is built from: the workloads with their status (desired,
+    /// ready, updated, available) and their autoscalers. Pods, ReplicaSets and capacity follow.
+    fn workloads_settled(&self) -> bool {
+        self.states()[..3].iter().all(|(_, s)| s.settled())
+    }
+
+    /// How this context answers now. The first poll waits (up to [`FIRST_SYNC`]) for the
+    /// workload lists; its rows then wait at most [`DETAILS_GRACE`] for the rest (a small
+    /// cluster's pods come with its workloads: one view, not two); a large cluster's pods
+    /// follow in later polls, which never wait, so a slow or dead context costs the others
+    /// nothing.
+    /// Contexts are assessed concurrently by the caller.
     pub(super) async fn assess(&self) -> ContextView {
         let first = !self.polled.swap(true, std::sync::atomic::Ordering::Relaxed);
         let probe = self.probe().await;
         if first && probe.is_ok() {
             let deadline = tokio::time::Instant::now() + FIRST_SYNC;
-            while !self.settled() && tokio::time::Instant::now() < deadline {
+            while !self.workloads_settled() && tokio::time::Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let until = deadline.min(tokio::time::Instant::now() + DETAILS_GRACE);
+            if let Ok(mut grace) = self.details_grace.lock() {
+                *grace = Some(until);
             }
         } else if probe.is_ok() && self.lost_the_server(true) {
             // Back after an outage: the probe rang the watches; their relist takes a moment.
@@ -432,14 +454,20 @@ impl ContextWatch {
             notices.push(n);
             notes.fallback = Some(short);
         }
+        let answered = self.liveness.lock().ok().and_then(|l| l.last_contact);
         for (resource, state) in &states {
             let core_resource = matches!(*resource, "deployments" | "statefulsets");
             for sc in state.scopes.values() {
                 // Core watches that fail are the context's staleness (above); refusals and
-                // lasting failures of the others are named.
+                // lasting failures of the others are named. A failure to reach the server
+                // from before the probe's answer is history: that list is being read again
+                // (pods take longer than workloads at scale), its last view still shown.
                 let shown = sc.error.as_ref().filter(|e| {
+                    let history = e.code.is_none() && answered.is_some_and(|t| t >= e.last);
                     e.refused()
-                        || (!core_resource && e.since.elapsed().unwrap_or_default() >= WATCH_GRACE)
+                        || (!core_resource
+                            && !history
+                            && e.since.elapsed().unwrap_or_default() >= WATCH_GRACE)
                 });
                 if let Some(e) = shown {
                     let missing = match *resource {
@@ -526,25 +554,32 @@ impl ContextWatch {
         &self,
         endpoint: &str,
         live: bool,
-    ) -> Result<(Vec<Workload>, Vec<String>), ConnectorError> {
+    ) -> Result<
+        (
+            Vec<Workload>,
+            Vec<String>,
+            crate::model::workloads::Progress,
+        ),
+        ConnectorError,
+    > {
         let mut notices = Vec::new();
-        if live {
-            self.refresh_metrics(&mut notices).await;
-            self.refresh_autoscaler_status().await;
-        }
-        let mut rows = Vec::new();
-        {
-            let metrics = self.metrics.lock().await;
-            self.collect(endpoint, &metrics.usage, &mut rows);
-        }
-        let mut namespaces: Vec<String> = rows
-            .iter()
-            .map(|w| split_scope(&w.id.scope).map(|(_, ns)| ns.to_string()))
-            .collect::<Result<_, _>>()?;
-        namespaces.sort_unstable();
-        namespaces.dedup();
+        let namespaces = self.workload_namespaces();
+        let grace = self.details_grace.lock().ok().and_then(|mut g| g.take());
+        // The first poll's short wait for the pods runs alongside its first access reviews.
+        let details = async {
+            if let Some(until) = grace {
+                while !self.settled() && tokio::time::Instant::now() < until {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        };
         let allowed = if live {
-            self.permissions_for(&namespaces).await
+            let reads = async {
+                self.refresh_metrics(&mut notices).await;
+                self.refresh_autoscaler_status().await;
+                self.permissions_for(&namespaces).await
+            };
+            futures::join!(reads, details).0
         } else {
             let mut known = HashMap::new();
             for ns in namespaces {
@@ -554,6 +589,13 @@ impl ContextWatch {
             }
             known
         };
+        // Progress first: a part it calls loaded is in the caches the rows are read from.
+        let progress = self.progress();
+        let mut rows = Vec::new();
+        {
+            let metrics = self.metrics.lock().await;
+            self.collect(endpoint, &metrics.usage, &mut rows);
+        }
         for w in &mut rows {
             if let Some(p) = split_scope(&w.id.scope)
                 .ok()
@@ -562,10 +604,28 @@ impl ContextWatch {
                 p.apply(w);
             }
         }
-        Ok((rows, notices))
+        Ok((rows, notices, progress))
+    }
+
+    /// The namespaces this context's workloads are in, sorted.
+    fn workload_namespaces(&self) -> Vec<String> {
+        let mut namespaces: Vec<String> = [&self.deployments, &self.statefulsets]
+            .iter()
+            .flat_map(|store| {
+                store
+                    .read()
+                    .keys()
+                    .map(|(ns, _)| ns.clone())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        namespaces.sort_unstable();
+        namespaces.dedup();
+        namespaces
     }
 
     pub(super) fn collect(&self, endpoint: &str, usage: &Usage, out: &mut Vec<Workload>) {
+        let first_row = out.len();
         // Read guards are held for this synchronous pass only; the watch tasks wait briefly.
         let pods = self.pods.read();
         let replicasets = self.replicasets.read();
@@ -614,6 +674,14 @@ impl ContextWatch {
         ] {
             for ((ns, name), w) in stores.read().iter() {
                 out.push(build(kind, ns, name, w));
+            }
+        }
+        // Before the pods are in, a short workload's reason is not "none": it is not known yet.
+        if !(self.pods.state().listed() && self.replicasets.state().listed()) {
+            for w in out[first_row..].iter_mut().filter(|w| {
+                w.pending_reason.is_none() && (w.ready < w.desired || w.updated < w.desired)
+            }) {
+                w.pending_reason = Some(PODS_LOADING_REASON.to_string());
             }
         }
     }
