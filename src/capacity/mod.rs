@@ -1,12 +1,14 @@
 //! Capacity: will a scale fit? Pure functions over snapshots of nodes, quotas and LimitRanges
 //! (types in [`crate::model::capacity`]); plans, the advisor and verification all call them.
 
+pub mod docker;
 pub mod fit;
 pub mod quota;
 pub mod rooms;
 #[cfg(test)]
 mod tests;
 
+pub use docker::{ServiceFit, docker_service_fit};
 pub use fit::{FitReport, fit_replicas};
 pub use quota::{apply_limit_range, quota_refusal};
 pub use rooms::{BoundPod, sum_bound_pods};

@@ -77,9 +77,11 @@ pub struct ContextReport {
 #[derive(Debug, Serialize)]
 pub struct CapacityReport {
     pub contexts: Vec<ContextReport>,
+    /// Docker engines (Compose and Swarm endpoints).
+    pub engines: Vec<super::capacity_docker::EngineReport>,
     /// Workload endpoints that gave no capacity (not Kubernetes, not answering), with why.
     pub without_capacity: Vec<String>,
-    /// 0 when some context's nodes were read, 3 when none could be.
+    /// 0 when some context's nodes or some engine's size were read, 3 when none could be.
     pub exit_code: u8,
 }
 
@@ -170,13 +172,14 @@ fn poll(dirs: &AppDirs, profile: Profile, timeout: Duration) -> anyhow::Result<P
 
 fn report(polled: &Polled) -> CapacityReport {
     let mut contexts = Vec::new();
+    let mut engines = Vec::new();
     let mut without = Vec::new();
     for (id, (label, list, error)) in polled {
         let Some(view) = list.as_ref().and_then(|l| l.capacity.as_deref()) else {
             let why = match (list, error) {
                 (_, Some(e)) => e.clone(),
                 (Some(_), None) => {
-                    "no capacity data (not Kubernetes, or its nodes not read yet)".to_string()
+                    "no capacity data (its nodes or engine not read yet)".to_string()
                 }
                 (None, None) => "no answer within the --timeout".to_string(),
             };
@@ -187,10 +190,17 @@ fn report(polled: &Polled) -> CapacityReport {
         for (context, ctx) in &view.contexts {
             contexts.push(context_report(id, label, context, ctx, view, rows));
         }
+        if let Some(engine) = &view.engine {
+            engines.push(super::capacity_docker::engine_report(
+                id, label, engine, view, rows,
+            ));
+        }
     }
-    let read = contexts.iter().any(|c| c.nodes_error.is_none());
+    let read = contexts.iter().any(|c| c.nodes_error.is_none())
+        || engines.iter().any(|e| e.size_error.is_none());
     CapacityReport {
         contexts,
+        engines,
         without_capacity: without,
         exit_code: if read { 0 } else { crate::health::EXIT_UNKNOWN },
     }
@@ -396,8 +406,11 @@ pub fn print_capacity(
         writeln!(out)?;
         return Ok(());
     }
-    if report.contexts.is_empty() {
-        writeln!(out, "No Kubernetes context gave capacity data.")?;
+    if report.contexts.is_empty() && report.engines.is_empty() {
+        writeln!(
+            out,
+            "No Kubernetes context or Docker engine gave capacity data."
+        )?;
     }
     for c in &report.contexts {
         writeln!(out, "{} · context {}", c.label, c.context)?;
@@ -480,6 +493,9 @@ pub fn print_capacity(
                 )?,
             }
         }
+    }
+    for e in &report.engines {
+        super::capacity_docker::print_engine(e, &mut out)?;
     }
     for w in &report.without_capacity {
         writeln!(out, "no capacity: {w}")?;

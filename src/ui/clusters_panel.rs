@@ -20,11 +20,11 @@ const MAX_TABLE_ROWS: usize = 15;
 pub fn clusters_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     panel_header_ui(ui, app, "Clusters");
     app.clusters.refresh(&app.fleet);
-    if app.clusters.clusters.is_empty() {
+    if app.clusters.clusters.is_empty() && app.clusters.engines.is_empty() {
         widgets::nothing_here_ui(
             ui,
-            "No Kubernetes context with capacity data yet: nodes, quotas and the cluster \
-             autoscaler show here once a Kubernetes endpoint has answered.",
+            "No Kubernetes context or Docker engine with capacity data yet: nodes, quotas, \
+             engines and the cluster autoscaler show here once a workload endpoint has answered.",
         );
         return;
     }
@@ -36,6 +36,7 @@ pub fn clusters_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
         .default_open(true)
         .show(ui, |ui| cluster_ui(ui, c));
     }
+    super::clusters_engines::engines_ui(ui, &app.clusters.engines);
 }
 
 fn cluster_ui(ui: &mut egui::Ui, c: &ClusterSummary) {
@@ -102,7 +103,7 @@ fn cluster_ui(ui: &mut egui::Ui, c: &ClusterSummary) {
     quotas_ui(ui, c, ctx);
 }
 
-fn bar_ui(ui: &mut egui::Ui, what: &str, part: u64, whole: u64, text: &str) {
+pub(super) fn bar_ui(ui: &mut egui::Ui, what: &str, part: u64, whole: u64, text: &str) {
     let fraction = if whole == 0 {
         0.0
     } else {

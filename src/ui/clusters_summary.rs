@@ -4,8 +4,10 @@
 //! Clusters tile reads the same cache.
 
 use crate::app::FleetState;
-use crate::model::capacity::{CapacityView, ContextCapacity, NodeInfo};
+use crate::capacity::{ServiceFit, docker_service_fit};
+use crate::model::capacity::{CapacityView, ContextCapacity, EngineCapacity, NodeInfo};
 use crate::model::snapshot::Snapshot;
+use crate::model::workloads::WorkloadList;
 use std::sync::Arc;
 
 /// Requested and allocatable sums of one context and its node counts by problem.
@@ -89,28 +91,47 @@ impl ClusterSummary {
     }
 }
 
+/// One Docker engine (a Compose or Swarm endpoint) and how many more replicas of each of its
+/// services fit.
+#[derive(Clone, Debug)]
+pub struct EngineSummary {
+    pub endpoint_label: String,
+    pub view: Arc<CapacityView>,
+    /// (service as `project/kind/name`, its replicas, how many more fit).
+    pub services: Vec<(String, u32, ServiceFit)>,
+}
+
+impl EngineSummary {
+    pub fn engine(&self) -> Option<&EngineCapacity> {
+        self.view.engine.as_ref()
+    }
+}
+
 /// The summaries of every context in view, recomputed only when a capacity view changes.
 #[derive(Default)]
 pub struct ClustersCache {
     /// Per workload endpoint with capacity: its id and the address of its view.
     key: Vec<(String, usize)>,
     pub clusters: Vec<ClusterSummary>,
+    pub engines: Vec<EngineSummary>,
 }
 
 impl ClustersCache {
     /// Cheap when nothing changed: one pointer compare per workload endpoint.
     pub fn refresh(&mut self, fleet: &FleetState) {
-        let views: Vec<(&str, &str, &Arc<CapacityView>)> = fleet
+        let lists: Vec<(&str, &str, &WorkloadList, &Arc<CapacityView>)> = fleet
             .endpoints
             .iter()
             .filter_map(|e| match &e.snapshot {
                 Some(Snapshot::Workloads(list)) => list
                     .capacity
                     .as_ref()
-                    .map(|v| (e.info.id.as_str(), e.info.label.as_str(), v)),
+                    .map(|v| (e.info.id.as_str(), e.info.label.as_str(), list, v)),
                 _ => None,
             })
             .collect();
+        let views: Vec<(&str, &str, &Arc<CapacityView>)> =
+            lists.iter().map(|(id, l, _, v)| (*id, *l, *v)).collect();
         // The cache holds every view it was computed from, so an address cannot be reused by a
         // newer view while it is the key.
         let unchanged = views.len() == self.key.len()
@@ -138,6 +159,19 @@ impl ClustersCache {
                         order: problems_first(nodes),
                     }
                 })
+            })
+            .collect();
+        self.engines = lists
+            .iter()
+            .filter(|(_, _, _, view)| view.engine.is_some())
+            .map(|(_, label, list, view)| EngineSummary {
+                endpoint_label: label.to_string(),
+                view: Arc::clone(view),
+                services: list
+                    .iter()
+                    .filter(|w| !w.id.kind.is_kubernetes())
+                    .map(|w| (w.id.to_string(), w.desired, docker_service_fit(view, &w.id)))
+                    .collect(),
             })
             .collect();
     }
@@ -233,7 +267,7 @@ mod tests {
             area: crate::engine::Area::Workloads,
             demo: false,
         }]);
-        let list = crate::model::workloads::WorkloadList {
+        let list = WorkloadList {
             capacity: Some(view),
             ..Default::default()
         };

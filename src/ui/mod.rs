@@ -8,6 +8,7 @@ mod cache_panel;
 pub mod chart_style;
 pub mod charts;
 mod close_dialog;
+pub mod clusters_engines;
 pub mod clusters_panel;
 pub mod clusters_summary;
 mod confirm_dialog;
