@@ -174,6 +174,7 @@ fn big_fleet(n: usize) -> Vec<scaleboard::app::EndpointState> {
                 ready: true,
             },
             pressure: Vec::new(),
+            used: None,
         })
         .collect();
     let context = |nodes| ContextCapacity {
@@ -183,6 +184,7 @@ fn big_fleet(n: usize) -> Vec<scaleboard::app::EndpointState> {
         admission_unknown: None,
         limit_ranges: Default::default(),
         autoscaler: AutoscalerPresence::Unknown,
+        usage_note: None,
     };
     let view = CapacityView {
         contexts: [
@@ -339,4 +341,42 @@ fn clusters_panel_lists_swarm_nodes_with_their_availability() {
     assert!((row_of(&t, "active") - a).abs() < 2.0);
     assert_eq!(t.harness.query_all_by_label("500m / 2").count(), 2);
     assert_eq!(t.harness.query_all_by_label("1.0 GiB / 4.0 GiB").count(), 2);
+}
+
+#[test]
+fn clusters_panel_shows_usage_beside_requests_and_plots_them_over_time() {
+    use scaleboard::capacity::series::{CPU_ALLOCATABLE, CPU_REQUESTED, CPU_USED, MEMORY_USED};
+    use scaleboard::metrics::SeriesKey;
+    let mut t = started();
+    t.harness.key_press_modifiers(Modifiers::COMMAND, Key::K);
+    t.run_until("clusters panel", |a| a.view.panel == PanelId::Clusters);
+    t.harness.run_steps(2);
+    // The demo's nodes report usage (as metrics-server would): bars and per-node columns.
+    t.harness.get_by_label_contains("cores used");
+    // "CPU used": the bar's label and the nodes table's column.
+    assert_eq!(t.harness.query_all_by_label("CPU used").count(), 2);
+    t.harness.get_by_label("Memory used");
+    // The node under memory pressure uses nearly all its memory.
+    let row = row_of(&t, "demo-prod-node-4");
+    let pressured = t
+        .harness
+        .query_all_by_label_contains("(96 %)")
+        .map(|n| n.rect().center().y)
+        .any(|y| (y - row).abs() < 2.0);
+    assert!(pressured, "no 96 % memory used on node-4's row");
+    // Requested, allocatable and used go into the metric store as series of the context.
+    let target = scaleboard::capacity::series::capacity_target("demo-prod", "demo-prod");
+    for metric in [CPU_REQUESTED, CPU_ALLOCATABLE, CPU_USED, MEMORY_USED] {
+        let key = SeriesKey::new(&target, metric);
+        assert!(t.app().store.contains(&key), "{target} {metric} not stored");
+    }
+    let (_, requested) = t
+        .app()
+        .store
+        .latest(&SeriesKey::new(&target, CPU_REQUESTED))
+        .unwrap();
+    assert!((requested - 22.1).abs() < 0.1, "{requested}");
+    // And the panel plots them.
+    t.harness.get_by_label("CPU (cores)");
+    t.harness.get_by_label("Memory (GiB)");
 }

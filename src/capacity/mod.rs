@@ -5,6 +5,7 @@ pub mod docker;
 pub mod fit;
 pub mod quota;
 pub mod rooms;
+pub mod series;
 #[cfg(test)]
 mod tests;
 

@@ -27,6 +27,14 @@ pub struct Resources {
     pub pods: u64,
 }
 
+/// Usage from metrics-server, summed over the nodes that report it.
+#[derive(Debug, Default, Serialize, PartialEq)]
+pub struct Used {
+    pub cpu_milli: u64,
+    pub memory_bytes: u64,
+    pub nodes_reporting: usize,
+}
+
 #[derive(Debug, Serialize)]
 pub struct NodeProblem {
     pub node: String,
@@ -67,6 +75,9 @@ pub struct ContextReport {
     pub allocatable: Resources,
     pub requested: Resources,
     pub headroom: Resources,
+    /// `None` when no node reports usage; `usage_note` then says why.
+    pub used: Option<Used>,
+    pub usage_note: Option<String>,
     pub problem_nodes: Vec<NodeProblem>,
     pub autoscaler: String,
     pub quotas: Vec<QuotaReport>,
@@ -217,9 +228,15 @@ fn context_report(
     let nodes = ctx.nodes.as_deref().unwrap_or_default();
     let mut allocatable = Resources::default();
     let mut requested = Resources::default();
+    let mut used = Used::default();
     let mut problem_nodes = Vec::new();
     for n in nodes {
         let r = &n.room;
+        if let Some(u) = n.used {
+            used.cpu_milli += u.cpu_milli;
+            used.memory_bytes += u.memory_bytes;
+            used.nodes_reporting += 1;
+        }
         allocatable.cpu_milli += r.allocatable_cpu_milli;
         allocatable.memory_bytes += r.allocatable_memory_bytes;
         allocatable.pods += r.allocatable_pods;
@@ -291,6 +308,8 @@ fn context_report(
         allocatable,
         requested,
         headroom,
+        used: (used.nodes_reporting > 0).then_some(used),
+        usage_note: ctx.usage_note.clone(),
         problem_nodes,
         autoscaler,
         quotas,
@@ -443,10 +462,27 @@ pub fn print_capacity(
                 percent(r.pods, a.pods),
                 h.pods
             )?;
-            writeln!(
-                out,
-                "  used        not read (the capacity view carries requests, not usage)"
-            )?;
+            match (&c.used, &c.usage_note) {
+                (Some(u), _) => {
+                    let of = if u.nodes_reporting < c.nodes {
+                        format!(" ({} of {} nodes report usage)", u.nodes_reporting, c.nodes)
+                    } else {
+                        String::new()
+                    };
+                    writeln!(
+                        out,
+                        "  used        cpu {} of {} cores ({}), memory {} of {} ({}){of}",
+                        cores(u.cpu_milli),
+                        cores(a.cpu_milli),
+                        percent(u.cpu_milli, a.cpu_milli),
+                        format_bytes(u.memory_bytes),
+                        format_bytes(a.memory_bytes),
+                        percent(u.memory_bytes, a.memory_bytes)
+                    )?;
+                }
+                (None, Some(note)) => writeln!(out, "  used        not shown: {note}")?,
+                (None, None) => writeln!(out, "  used        no node reports usage yet")?,
+            }
         }
         for p in &c.problem_nodes {
             writeln!(out, "  problem     {}: {}", p.node, p.problems.join(", "))?;

@@ -20,6 +20,10 @@ pub struct Totals {
     pub requested_memory_bytes: u64,
     pub allocatable_pods: u64,
     pub pods: u64,
+    /// Usage summed over the nodes that report it (metrics-server), and how many do.
+    pub used_cpu_milli: u64,
+    pub used_memory_bytes: u64,
+    pub nodes_with_usage: usize,
     pub not_ready: usize,
     pub cordoned: usize,
     pub under_pressure: usize,
@@ -39,6 +43,11 @@ impl Totals {
             t.requested_memory_bytes += r.requested_memory_bytes;
             t.allocatable_pods += r.allocatable_pods;
             t.pods += r.pods;
+            if let Some(u) = n.used {
+                t.used_cpu_milli += u.cpu_milli;
+                t.used_memory_bytes += u.memory_bytes;
+                t.nodes_with_usage += 1;
+            }
             t.not_ready += usize::from(!r.ready);
             t.cordoned += usize::from(r.unschedulable);
             t.under_pressure += usize::from(!n.pressure.is_empty());
@@ -76,6 +85,8 @@ pub(super) fn share(part: u64, whole: u64) -> Option<f64> {
 /// One context of one workload endpoint, summed and ordered.
 #[derive(Clone, Debug)]
 pub struct ClusterSummary {
+    /// The endpoint's id: its capacity series are keyed by it.
+    pub endpoint_id: String,
     pub endpoint_label: String,
     pub context: String,
     pub view: Arc<CapacityView>,
@@ -148,10 +159,11 @@ impl ClustersCache {
             .collect();
         self.clusters = views
             .iter()
-            .flat_map(|(_, label, view)| {
+            .flat_map(|(id, label, view)| {
                 view.contexts.iter().map(|(context, c)| {
                     let nodes = c.nodes.as_deref().unwrap_or_default();
                     ClusterSummary {
+                        endpoint_id: id.to_string(),
                         endpoint_label: label.to_string(),
                         context: context.clone(),
                         view: Arc::clone(view),
@@ -233,6 +245,7 @@ mod tests {
             } else {
                 Vec::new()
             },
+            used: None,
         }
     }
 
@@ -294,6 +307,7 @@ mod tests {
             admission_unknown: None,
             limit_ranges: Default::default(),
             autoscaler: AutoscalerPresence::Unknown,
+            usage_note: None,
         };
         Arc::new(CapacityView {
             contexts: [("prod".to_string(), context)].into(),

@@ -10,6 +10,7 @@ pub mod charts;
 mod close_dialog;
 pub mod clusters_engines;
 pub mod clusters_panel;
+pub mod clusters_plots;
 pub mod clusters_summary;
 mod confirm_dialog;
 mod cost_charts;

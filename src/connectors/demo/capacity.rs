@@ -9,7 +9,7 @@ use super::sim::{DemoFleet, NAMESPACE, SimWorkload};
 use crate::capacity::{apply_limit_range, fit_replicas};
 use crate::model::capacity::{
     AutoscalerPresence, CapacityView, ContextCapacity, DockerLimits, EngineCapacity,
-    LimitRangeDefaults, NodeInfo, NodeRoom, QuotaRoom, ReplicaNeeds, Taint, TaintEffect,
+    LimitRangeDefaults, NodeInfo, NodeRoom, NodeUsage, QuotaRoom, ReplicaNeeds, Taint, TaintEffect,
 };
 use crate::model::snapshot::WorkloadRef;
 use std::collections::{BTreeMap, HashMap};
@@ -76,6 +76,7 @@ fn general(i: usize) -> NodeInfo {
             ready: true,
         },
         pressure: Vec::new(),
+        used: None,
     };
     match i {
         // The node lifecycle controller taints a node under memory pressure, so the scheduler
@@ -137,6 +138,7 @@ fn gpu(i: usize, busy: bool) -> NodeInfo {
             ready: true,
         },
         pressure: Vec::new(),
+        used: None,
     }
 }
 
@@ -221,6 +223,7 @@ pub fn view(fleet: &DemoFleet, endpoint: &str) -> (CapacityView, HashMap<&'stati
             waiting.insert(id, report.pending());
         }
     }
+    usage(fleet, &mut nodes);
     nodes.sort_by(|a, b| a.room.name.cmp(&b.room.name));
     let context = ContextCapacity {
         nodes: Ok(nodes),
@@ -229,6 +232,7 @@ pub fn view(fleet: &DemoFleet, endpoint: &str) -> (CapacityView, HashMap<&'stati
         admission_unknown: None,
         limit_ranges: BTreeMap::from([(NAMESPACE.to_string(), range)]),
         autoscaler: AutoscalerPresence::NotSeen,
+        usage_note: None,
     };
     let view = CapacityView {
         contexts: BTreeMap::from([(endpoint.to_string(), context)]),
@@ -237,6 +241,33 @@ pub fn view(fleet: &DemoFleet, endpoint: &str) -> (CapacityView, HashMap<&'stati
         ..CapacityView::default()
     };
     (view, pending)
+}
+
+/// What the demo nodes use, as metrics-server would say: the requests scaled by the fleet's
+/// current load (usage against requests, which follows the daily curve) and a per-node spread;
+/// the node under memory pressure uses nearly all of its memory.
+fn usage(fleet: &DemoFleet, nodes: &mut [NodeInfo]) {
+    let kube: Vec<f64> = fleet
+        .workloads
+        .iter()
+        .filter(|w| !w.compose)
+        .map(|w| w.cpu_percent)
+        .collect();
+    let load = (kube.iter().sum::<f64>() / kube.len().max(1) as f64 / 100.0).clamp(0.2, 1.3);
+    for (i, n) in nodes.iter_mut().enumerate() {
+        let r = &n.room;
+        let spread = 0.8 + 0.1 * (i % 4) as f64;
+        let memory = if n.pressure.iter().any(|p| p == "MemoryPressure") {
+            r.allocatable_memory_bytes as f64 * 0.96
+        } else {
+            r.requested_memory_bytes as f64 * (0.7 + 0.05 * (i % 5) as f64)
+        };
+        n.used = Some(NodeUsage {
+            cpu_milli: ((r.requested_cpu_milli as f64 * load * spread) as u64)
+                .min(r.allocatable_cpu_milli),
+            memory_bytes: (memory as u64).min(r.allocatable_memory_bytes),
+        });
+    }
 }
 
 /// What one replica of each demo Compose service sets: (memory reservation, memory limit,

@@ -364,6 +364,11 @@ fn workloads(fleet: &DemoFleet, endpoint: &str, compose: bool) -> PollOutput {
         (Some(Arc::new(view)), HashMap::new())
     } else {
         let (view, pending) = capacity::view(fleet, endpoint);
+        samples.extend(crate::capacity::series::capacity_samples(
+            endpoint,
+            &view,
+            &|_| true,
+        ));
         (Some(Arc::new(view)), pending)
     };
     let list: Vec<Workload> = fleet
