@@ -239,6 +239,13 @@ fn clusters_frame(c: &mut Criterion) {
     harness.state_mut().view.range = TimeRange::OneHour;
     set(&mut harness, &views[0]);
     harness.step();
+    {
+        use egui_kittest::kittest::Queryable as _;
+        // The big context is the one drawn, with its plots.
+        harness.get_by_label_contains("big (Kubernetes) · context big");
+        harness.get_by_label("5000 nodes");
+        assert!(harness.query_all_by_label("CPU (cores)").count() >= 1);
+    }
     // Every frame's own time, to see the worst one (criterion reports the mean).
     let mut times = Vec::with_capacity(300);
     for i in 0..300 {
