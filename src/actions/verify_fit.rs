@@ -8,13 +8,13 @@ use crate::capacity::{apply_limit_range, fit_replicas};
 use crate::model::snapshot::Workload;
 use crate::model::workloads::WorkloadList;
 
-/// Whether a workload's pending reason lacks the scheduler's own message: none at all, or the
-/// forms the Kubernetes connector gives a Pending pod without one ("pod web-x Pending:
-/// Unschedulable", "pod web-x Pending: not scheduled yet"; with a message it reads "pod web-x
-/// Pending: Unschedulable: 0/3 nodes are available: …").
+/// Whether a workload's pending reason is a Pending pod without the scheduler's own message:
+/// the forms the Kubernetes connector gives one ("pod web-x Pending: Unschedulable", "pod web-x
+/// Pending: not scheduled yet"; with a message it reads "pod web-x Pending: Unschedulable: 0/3
+/// nodes are available: …"). No reason at all is not one: no pod is known to be Pending.
 pub(super) fn scheduler_silent(reason: Option<&str>) -> bool {
     let Some(reason) = reason else {
-        return true;
+        return false;
     };
     let Some((_, after)) = reason.split_once(" Pending: ") else {
         return false;
@@ -72,7 +72,7 @@ mod tests {
 
     #[test]
     fn a_scheduler_message_is_told_from_its_absence() {
-        assert!(scheduler_silent(None));
+        assert!(!scheduler_silent(None));
         assert!(scheduler_silent(Some("pod web-1 Pending: Unschedulable")));
         assert!(scheduler_silent(Some(
             "pod web-1 Pending: not scheduled yet"
