@@ -135,9 +135,11 @@ impl ContextWatch {
             }
         };
         if note != s.usage_note {
+            // Debug only: a missing metrics API is already the pod metrics' notice (one line
+            // per context), and the note shows where usage would (the panel, the CLI).
             match &note {
-                Some(n) => log::warn!("context {}: {n}", self.context),
-                None => log::info!("context {}: node usage from metrics-server", self.context),
+                Some(n) => log::debug!("context {}: {n}", self.context),
+                None => log::debug!("context {}: node usage from metrics-server", self.context),
             }
             s.usage_note = note;
         }
