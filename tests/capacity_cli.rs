@@ -40,7 +40,16 @@ fn capacity_prints_the_demo_cluster_and_what_fits() {
         "nexus/deployment/writer-service",
         "nexus/deployment/queue-worker",
         "more fit (each 500m cpu, 512.0 MiB memory",
-        "no capacity: demo-staging (Compose, DEMO)",
+        "demo-staging (Compose, DEMO) · the demo Docker engine (DEMO)",
+        "cpu         8.0 cores; running containers' limits add up to 4.5",
+        "memory      5.1 GiB of 15.6 GiB held by 8 running containers, headroom 10.5 GiB",
+        "counted     8 running containers: 4 by their memory reservation, 3 by their memory \
+         limit (no reservation), 1 with neither (not counted)",
+        "demo-staging/service/api                   2 replicas, 41 more fit (each reserves \
+         memory 256.0 MiB; limits memory 512.0 MiB, cpu 1; limited by the engine's free memory, \
+         10.5 GiB of 15.6 GiB)",
+        "demo-staging/service/worker                2 replicas, cannot be judged: no memory \
+         reservation",
     ] {
         assert!(text.contains(words), "{words:?} missing from:\n{text}");
     }
@@ -67,6 +76,29 @@ fn capacity_json_has_the_contexts_and_per_workload_fits() {
         c["headroom"]["cpu_milli"].as_u64().unwrap(),
         alloc - requested
     );
+    let engines = report["engines"].as_array().unwrap();
+    assert_eq!(engines.len(), 1, "{engines:#?}");
+    let e = &engines[0];
+    assert_eq!(e["engine"], "the demo Docker engine (DEMO)");
+    assert_eq!(e["cpu_milli"], 8_000);
+    assert_eq!(e["running_containers"], 8);
+    assert_eq!(
+        e["headroom_memory_bytes"].as_u64().unwrap(),
+        e["memory_bytes"].as_u64().unwrap() - e["held_memory_bytes"].as_u64().unwrap()
+    );
+    assert_eq!(e["swarm_error"], "this engine is not a Swarm manager");
+    let services = e["services"].as_array().unwrap();
+    let fit = |name: &str| {
+        services
+            .iter()
+            .find(|s| s["service"] == format!("demo-staging/service/{name}"))
+            .unwrap_or_else(|| panic!("{name} missing: {services:#?}"))["more_fit"]
+            .clone()
+    };
+    // 10.5 GiB free over 256 MiB each; the worker reserves nothing, so it is not judged.
+    assert_eq!(fit("api"), 41);
+    assert_eq!(fit("web"), 83);
+    assert!(fit("worker").is_null());
     let workloads = c["workloads"].as_array().unwrap();
     assert_eq!(workloads.len(), 6, "{workloads:#?}");
     for w in workloads {
@@ -103,7 +135,8 @@ fn capacity_exits_3_when_no_capacity_can_be_read() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("No Kubernetes context gave capacity data.")
+        String::from_utf8_lossy(&out.stdout)
+            .contains("No Kubernetes context or Docker engine gave capacity data.")
     );
 }
 

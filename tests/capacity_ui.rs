@@ -174,6 +174,7 @@ fn big_fleet(n: usize) -> Vec<scaleboard::app::EndpointState> {
                 ready: true,
             },
             pressure: Vec::new(),
+            used: None,
         })
         .collect();
     let context = |nodes| ContextCapacity {
@@ -183,6 +184,7 @@ fn big_fleet(n: usize) -> Vec<scaleboard::app::EndpointState> {
         admission_unknown: None,
         limit_ranges: Default::default(),
         autoscaler: AutoscalerPresence::Unknown,
+        usage_note: None,
     };
     let view = CapacityView {
         contexts: [
@@ -248,4 +250,133 @@ fn five_thousand_nodes_lay_out_only_the_rows_in_view_and_hidden_nodes_say_why() 
     assert!((1..=40).contains(&rows), "{rows} rows laid out");
     t.harness
         .get_by_label("nodes not visible: may not list nodes");
+}
+
+#[test]
+fn clusters_panel_shows_the_demo_docker_engine_and_what_fits_per_service() {
+    let mut t = started();
+    t.harness.key_press_modifiers(Modifiers::COMMAND, Key::K);
+    t.run_until("clusters panel", |a| a.view.panel == PanelId::Clusters);
+    t.harness.run_steps(2);
+    t.harness
+        .get_by_label_contains("demo-staging (Compose, DEMO) · the demo Docker engine (DEMO)");
+    // Limits of the running containers against the CPUs, what they hold against the memory.
+    t.harness.get_by_label_contains("limits 4500m of 8 cores");
+    t.harness
+        .get_by_label_contains("5.1 GiB of 15.6 GiB held, 10.5 GiB free");
+    t.harness.get_by_label_contains(
+        "Counted: 8 running containers: 4 by their memory reservation, 3 by their memory limit",
+    );
+    t.harness
+        .get_by_label("Swarm: this engine is not a Swarm manager.");
+    // Per service: the api reserves 256 MiB (41 more fit in 10.5 GiB), the worker nothing.
+    let row = row_of(&t, "demo-staging/service/api");
+    assert!((row_of(&t, "41 more fit") - row).abs() < 2.0);
+    let worker = row_of(&t, "demo-staging/service/worker");
+    assert!((row_of(&t, "not judged") - worker).abs() < 2.0);
+    t.harness
+        .get_by_label("reserves memory 256.0 MiB; limits memory 512.0 MiB, cpu 1");
+}
+
+/// A Swarm endpoint with two nodes, the second drained, and no Kubernetes context.
+fn swarm_fleet() -> Vec<scaleboard::app::EndpointState> {
+    use scaleboard::model::capacity::{CapacityView, EngineCapacity, NodeRoom};
+    let node = |name: &str, role: &str, drained: bool| NodeRoom {
+        name: name.into(),
+        allocatable_cpu_milli: 2000,
+        allocatable_memory_bytes: 4 << 30,
+        allocatable_pods: u64::MAX,
+        requested_cpu_milli: 500,
+        requested_memory_bytes: 1 << 30,
+        pods: 2,
+        labels: [("node.role".to_string(), role.to_string())].into(),
+        taints: Vec::new(),
+        unschedulable: drained,
+        ready: true,
+    };
+    let view = CapacityView {
+        engine: Some(EngineCapacity {
+            name: "Docker engine unix:///run/swarm.sock".into(),
+            host: None,
+            swarm_nodes: Ok(vec![
+                node("swarm-a", "manager", false),
+                node("swarm-b", "worker", true),
+            ]),
+            counted: "docker info did not answer".into(),
+        }),
+        ..CapacityView::default()
+    };
+    let mut fleet = big_fleet(1);
+    fleet[0].info.label = "swarm (Docker)".into();
+    if let Some(scaleboard::model::snapshot::Snapshot::Workloads(list)) = &mut fleet[0].snapshot {
+        list.capacity = Some(std::sync::Arc::new(view));
+    }
+    fleet
+}
+
+#[test]
+fn clusters_panel_lists_swarm_nodes_with_their_availability() {
+    let mut t = start(
+        Some("last_used = \"big\"\n\n[[profile]]\nname = \"big\"\n"),
+        Some("big"),
+    );
+    for _ in 0..20 {
+        t.harness.state_mut().fleet.endpoints = swarm_fleet();
+        t.harness.run_steps(5);
+        if !t.app().fleet.endpoints.is_empty() {
+            break;
+        }
+    }
+    t.harness.key_press_modifiers(Modifiers::COMMAND, Key::K);
+    t.run_until("clusters panel", |a| a.view.panel == PanelId::Clusters);
+    t.harness.run_steps(2);
+    t.harness
+        .get_by_label_contains("swarm (Docker) · Docker engine unix:///run/swarm.sock");
+    t.harness
+        .get_by_label("size unknown: docker info did not answer");
+    let b = row_of(&t, "swarm-b");
+    assert!((row_of(&t, "drained or paused") - b).abs() < 2.0);
+    assert!((row_of(&t, "worker") - b).abs() < 2.0);
+    let a = row_of(&t, "swarm-a");
+    assert!((row_of(&t, "active") - a).abs() < 2.0);
+    assert_eq!(t.harness.query_all_by_label("500m / 2").count(), 2);
+    assert_eq!(t.harness.query_all_by_label("1.0 GiB / 4.0 GiB").count(), 2);
+}
+
+#[test]
+fn clusters_panel_shows_usage_beside_requests_and_plots_them_over_time() {
+    use scaleboard::capacity::series::{CPU_ALLOCATABLE, CPU_REQUESTED, CPU_USED, MEMORY_USED};
+    use scaleboard::metrics::SeriesKey;
+    let mut t = started();
+    t.harness.key_press_modifiers(Modifiers::COMMAND, Key::K);
+    t.run_until("clusters panel", |a| a.view.panel == PanelId::Clusters);
+    t.harness.run_steps(2);
+    // The demo's nodes report usage (as metrics-server would): bars and per-node columns.
+    t.harness.get_by_label_contains("cores used");
+    // "CPU used": the bar's label and the nodes table's column.
+    assert_eq!(t.harness.query_all_by_label("CPU used").count(), 2);
+    t.harness.get_by_label("Memory used");
+    // The node under memory pressure uses nearly all its memory.
+    let row = row_of(&t, "demo-prod-node-4");
+    let pressured = t
+        .harness
+        .query_all_by_label_contains("(96 %)")
+        .map(|n| n.rect().center().y)
+        .any(|y| (y - row).abs() < 2.0);
+    assert!(pressured, "no 96 % memory used on node-4's row");
+    // Requested, allocatable and used go into the metric store as series of the context.
+    let target = scaleboard::capacity::series::capacity_target("demo-prod", "demo-prod");
+    for metric in [CPU_REQUESTED, CPU_ALLOCATABLE, CPU_USED, MEMORY_USED] {
+        let key = SeriesKey::new(&target, metric);
+        assert!(t.app().store.contains(&key), "{target} {metric} not stored");
+    }
+    let (_, requested) = t
+        .app()
+        .store
+        .latest(&SeriesKey::new(&target, CPU_REQUESTED))
+        .unwrap();
+    assert!((requested - 22.1).abs() < 0.1, "{requested}");
+    // And the panel plots them.
+    t.harness.get_by_label("CPU (cores)");
+    t.harness.get_by_label("Memory (GiB)");
 }

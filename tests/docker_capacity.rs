@@ -60,6 +60,89 @@ fn plan_text(host: &str, projects: &[&str], target: &str, replicas: u32) -> Stri
     )
 }
 
+/// `scaleboard capacity --profile docker-test [--json]` on the same kind of profile.
+fn capacity_text(host: &str, projects: &[&str], json: bool) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    let projects: Vec<String> = projects.iter().map(|p| format!("\"{p}\"")).collect();
+    std::fs::write(
+        config.join("profiles.toml"),
+        format!(
+            "[[profile]]\nname = \"docker-test\"\n[[profile.compose]]\nname = \"docker\"\n\
+             docker_host = \"{host}\"\nprojects = [{}]\n",
+            projects.join(", ")
+        ),
+    )
+    .unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_scaleboard"));
+    cmd.env("SCALEBOARD_CONFIG_DIR", &config)
+        .env("SCALEBOARD_DATA_DIR", dir.path().join("data"))
+        .args(["capacity", "--profile", "docker-test", "--timeout", "30"]);
+    if json {
+        cmd.arg("--json");
+    }
+    let out = cmd.stdin(std::process::Stdio::null()).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `scaleboard capacity` shows the engine with its real size, what its one running container
+/// reserves, and how many more replicas of the service fit.
+#[test]
+fn capacity_shows_the_engine_its_containers_and_what_fits_per_service() {
+    let image = Image::shared();
+    let total = mem_total(&image.daemon);
+    let cpus = number(&image.daemon, &["docker", "info", "--format", "{{.NCPU}}"]);
+    let each_mib = total * 2 / 5 / MIB;
+    let each = each_mib * MIB;
+    let yaml = format!(
+        "version: \"3.8\"\nservices:\n  api:\n    image: IMAGE\n{STOP}    deploy:\n      \
+         resources:\n        reservations:\n          memory: {each_mib}M\n"
+    );
+    let project = Project::up(&yaml);
+    assert_eq!(project.running("api"), 1);
+    let host = project.daemon().host.clone();
+    let report: serde_json::Value =
+        serde_json::from_str(&capacity_text(&host, &[&project.name], true)).unwrap();
+    let e = &report["engines"][0];
+    assert_eq!(e["engine"], format!("Docker engine {host}"), "{report:#}");
+    assert_eq!(e["memory_bytes"], total);
+    assert_eq!(e["cpu_milli"], cpus * 1000);
+    assert_eq!(e["running_containers"], 1);
+    assert_eq!(e["held_memory_bytes"], each);
+    assert_eq!(e["headroom_memory_bytes"], total - each);
+    let api = &e["services"][0];
+    assert_eq!(api["service"], format!("{}/service/api", project.name));
+    // 60 % of the memory is free, each replica reserves 40 %: one more fits.
+    assert_eq!(api["more_fit"], 1, "{api:#}");
+    let text = capacity_text(&host, &[&project.name], false);
+    for words in [
+        format!(
+            "memory      {} of {} held by 1 running containers, headroom {}",
+            format_bytes(each),
+            format_bytes(total),
+            format_bytes(total - each)
+        ),
+        "counted     1 running containers: 1 by their memory reservation".to_string(),
+        format!(
+            "1 replicas, 1 more fit (each reserves memory {}; limited by the engine's free \
+             memory, {} of {})",
+            format_bytes(each),
+            format_bytes(total - each),
+            format_bytes(total)
+        ),
+    ] {
+        assert!(text.contains(&words), "{words:?} missing from:\n{text}");
+    }
+}
+
 /// Each replica reserves 40 % of the engine's memory: with one running, 5 replicas (4 new)
 /// leave room for one more; the plan says so with the engine's own numbers.
 #[test]
@@ -267,6 +350,33 @@ fn swarm_reservation_over_the_nodes_room_stays_pending() {
     let text = plan_text(&host, &["none-wanted"], &format!("swarm/{small}"), 1);
     assert!(
         text.contains("1 would stay Pending (1 node drained or paused)"),
+        "{text}"
+    );
+    // `scaleboard capacity` lists the node with its resources, its task's reservation and
+    // its availability, and per service how many more tasks fit: none while it is drained.
+    let hostname = image.daemon.sh(
+        &[
+            "docker",
+            "node",
+            "inspect",
+            "self",
+            "--format",
+            "{{.Description.Hostname}}",
+        ],
+        None,
+    );
+    let text = capacity_text(&host, &["none-wanted"], false);
+    let want = format!(
+        "swarm node  {} (manager, ready, drained or paused): cpu ",
+        hostname.trim()
+    );
+    assert!(text.contains(&want), "{want:?} missing from:\n{text}");
+    assert!(
+        text.contains(&format!(" of {} reserved", format_bytes(node_memory))),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("(swarm)/service/{small}")) && text.contains("0 more fit"),
         "{text}"
     );
 }

@@ -20,6 +20,7 @@ pub mod plan_patroni;
 pub mod recheck;
 mod recheck_patroni;
 pub mod verify;
+mod verify_fit;
 mod verify_patroni;
 
 pub use crate::model::action::{Action, ActionId};

@@ -21,7 +21,7 @@ pub fn check(action: &Action, snapshot: &Snapshot) -> Verification {
                 return Verification::Pending(format!("{workload} not reported yet"));
             };
             let mut observed = format!("{} desired, {} ready", w.desired, w.ready);
-            if let Some(reason) = &w.pending_reason {
+            if let Some(reason) = super::verify_fit::pending_reason(list, w) {
                 observed = format!("{observed}; {reason}");
             }
             if w.desired == *replicas && w.ready == *replicas {
@@ -175,9 +175,7 @@ pub fn check(action: &Action, snapshot: &Snapshot) -> Verification {
                         done &= ok;
                         applied &= w.desired == *n;
                         if !ok {
-                            let why = w
-                                .pending_reason
-                                .as_deref()
+                            let why = super::verify_fit::pending_reason(list, w)
                                 .map_or(String::new(), |r| format!(" ({r})"));
                             seen.push(format!("{} {}/{n} ready{why}", id.name, w.ready));
                         }

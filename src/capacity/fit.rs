@@ -22,6 +22,10 @@ pub struct FitReport {
     pub excluded: BTreeMap<String, u64>,
     /// One line in words: "fits: 5 of 5 new replicas (node-a 3, node-b 2)".
     pub verdict: String,
+    /// Why the rest would stay Pending ("insufficient cpu: each needs 500m, the largest free
+    /// room is 300m"), when some do; verification says it for pods the scheduler left
+    /// Pending without a message of its own.
+    pub shortfall: Option<String>,
     pub rules_applied: Vec<&'static str>,
     pub rules_not_applied: Vec<String>,
 }
@@ -223,7 +227,8 @@ pub fn fit_replicas(nodes: &[NodeRoom], needs: &ReplicaNeeds, wanted: u64) -> Fi
         .collect();
     placement.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let rooms: Vec<Room> = eligible.iter().map(|(_, r)| *r).collect();
-    let verdict = verdict(wanted, fitting, &placement, &rooms, &excluded, needs);
+    let shortfall = (fitting < wanted).then(|| shortfall(&rooms, &excluded, needs));
+    let verdict = verdict(wanted, fitting, &placement, shortfall.as_deref(), needs);
     let mut rules_not_applied = needs.rules_not_applied.clone();
     rules_not_applied.push("preferred affinity and taints (preferences, they never block)".into());
     FitReport {
@@ -232,6 +237,7 @@ pub fn fit_replicas(nodes: &[NodeRoom], needs: &ReplicaNeeds, wanted: u64) -> Fi
         placement,
         excluded,
         verdict,
+        shortfall,
         rules_applied: vec![
             "resource fit on requests (cpu, memory, pod count)",
             "node ready and not cordoned",
@@ -318,8 +324,7 @@ fn verdict(
     wanted: u64,
     fitting: u64,
     placement: &[(String, u64)],
-    rooms: &[Room],
-    excluded: &BTreeMap<String, u64>,
+    shortfall: Option<&str>,
     needs: &ReplicaNeeds,
 ) -> String {
     let unknown = needs.cpu_milli.is_none() && needs.memory_bytes.is_none();
@@ -340,7 +345,7 @@ fn verdict(
         );
     }
     let pending = wanted - fitting;
-    let why = shortfall(rooms, excluded, needs);
+    let why = shortfall.unwrap_or_default();
     if fitting == 0 {
         format!(
             "none of {wanted} {new} fit{}: {} would stay Pending ({why}){caveat}",

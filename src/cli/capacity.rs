@@ -27,6 +27,14 @@ pub struct Resources {
     pub pods: u64,
 }
 
+/// Usage from metrics-server, summed over the nodes that report it.
+#[derive(Debug, Default, Serialize, PartialEq)]
+pub struct Used {
+    pub cpu_milli: u64,
+    pub memory_bytes: u64,
+    pub nodes_reporting: usize,
+}
+
 #[derive(Debug, Serialize)]
 pub struct NodeProblem {
     pub node: String,
@@ -67,6 +75,9 @@ pub struct ContextReport {
     pub allocatable: Resources,
     pub requested: Resources,
     pub headroom: Resources,
+    /// `None` when no node reports usage; `usage_note` then says why.
+    pub used: Option<Used>,
+    pub usage_note: Option<String>,
     pub problem_nodes: Vec<NodeProblem>,
     pub autoscaler: String,
     pub quotas: Vec<QuotaReport>,
@@ -77,9 +88,11 @@ pub struct ContextReport {
 #[derive(Debug, Serialize)]
 pub struct CapacityReport {
     pub contexts: Vec<ContextReport>,
+    /// Docker engines (Compose and Swarm endpoints).
+    pub engines: Vec<super::capacity_docker::EngineReport>,
     /// Workload endpoints that gave no capacity (not Kubernetes, not answering), with why.
     pub without_capacity: Vec<String>,
-    /// 0 when some context's nodes were read, 3 when none could be.
+    /// 0 when some context's nodes or some engine's size were read, 3 when none could be.
     pub exit_code: u8,
 }
 
@@ -170,13 +183,14 @@ fn poll(dirs: &AppDirs, profile: Profile, timeout: Duration) -> anyhow::Result<P
 
 fn report(polled: &Polled) -> CapacityReport {
     let mut contexts = Vec::new();
+    let mut engines = Vec::new();
     let mut without = Vec::new();
     for (id, (label, list, error)) in polled {
         let Some(view) = list.as_ref().and_then(|l| l.capacity.as_deref()) else {
             let why = match (list, error) {
                 (_, Some(e)) => e.clone(),
                 (Some(_), None) => {
-                    "no capacity data (not Kubernetes, or its nodes not read yet)".to_string()
+                    "no capacity data (its nodes or engine not read yet)".to_string()
                 }
                 (None, None) => "no answer within the --timeout".to_string(),
             };
@@ -187,10 +201,17 @@ fn report(polled: &Polled) -> CapacityReport {
         for (context, ctx) in &view.contexts {
             contexts.push(context_report(id, label, context, ctx, view, rows));
         }
+        if let Some(engine) = &view.engine {
+            engines.push(super::capacity_docker::engine_report(
+                id, label, engine, view, rows,
+            ));
+        }
     }
-    let read = contexts.iter().any(|c| c.nodes_error.is_none());
+    let read = contexts.iter().any(|c| c.nodes_error.is_none())
+        || engines.iter().any(|e| e.size_error.is_none());
     CapacityReport {
         contexts,
+        engines,
         without_capacity: without,
         exit_code: if read { 0 } else { crate::health::EXIT_UNKNOWN },
     }
@@ -207,9 +228,15 @@ fn context_report(
     let nodes = ctx.nodes.as_deref().unwrap_or_default();
     let mut allocatable = Resources::default();
     let mut requested = Resources::default();
+    let mut used = Used::default();
     let mut problem_nodes = Vec::new();
     for n in nodes {
         let r = &n.room;
+        if let Some(u) = n.used {
+            used.cpu_milli += u.cpu_milli;
+            used.memory_bytes += u.memory_bytes;
+            used.nodes_reporting += 1;
+        }
         allocatable.cpu_milli += r.allocatable_cpu_milli;
         allocatable.memory_bytes += r.allocatable_memory_bytes;
         allocatable.pods += r.allocatable_pods;
@@ -281,6 +308,8 @@ fn context_report(
         allocatable,
         requested,
         headroom,
+        used: (used.nodes_reporting > 0).then_some(used),
+        usage_note: ctx.usage_note.clone(),
         problem_nodes,
         autoscaler,
         quotas,
@@ -396,8 +425,11 @@ pub fn print_capacity(
         writeln!(out)?;
         return Ok(());
     }
-    if report.contexts.is_empty() {
-        writeln!(out, "No Kubernetes context gave capacity data.")?;
+    if report.contexts.is_empty() && report.engines.is_empty() {
+        writeln!(
+            out,
+            "No Kubernetes context or Docker engine gave capacity data."
+        )?;
     }
     for c in &report.contexts {
         writeln!(out, "{} · context {}", c.label, c.context)?;
@@ -430,10 +462,27 @@ pub fn print_capacity(
                 percent(r.pods, a.pods),
                 h.pods
             )?;
-            writeln!(
-                out,
-                "  used        not read (the capacity view carries requests, not usage)"
-            )?;
+            match (&c.used, &c.usage_note) {
+                (Some(u), _) => {
+                    let of = if u.nodes_reporting < c.nodes {
+                        format!(" ({} of {} nodes report usage)", u.nodes_reporting, c.nodes)
+                    } else {
+                        String::new()
+                    };
+                    writeln!(
+                        out,
+                        "  used        cpu {} of {} cores ({}), memory {} of {} ({}){of}",
+                        cores(u.cpu_milli),
+                        cores(a.cpu_milli),
+                        percent(u.cpu_milli, a.cpu_milli),
+                        format_bytes(u.memory_bytes),
+                        format_bytes(a.memory_bytes),
+                        percent(u.memory_bytes, a.memory_bytes)
+                    )?;
+                }
+                (None, Some(note)) => writeln!(out, "  used        not shown: {note}")?,
+                (None, None) => writeln!(out, "  used        no node reports usage yet")?,
+            }
         }
         for p in &c.problem_nodes {
             writeln!(out, "  problem     {}: {}", p.node, p.problems.join(", "))?;
@@ -480,6 +529,9 @@ pub fn print_capacity(
                 )?,
             }
         }
+    }
+    for e in &report.engines {
+        super::capacity_docker::print_engine(e, &mut out)?;
     }
     for w in &report.without_capacity {
         writeln!(out, "no capacity: {w}")?;

@@ -2,6 +2,7 @@
 
 pub mod advise;
 pub mod capacity;
+pub mod capacity_docker;
 pub mod cost;
 mod db_view;
 pub mod follow;

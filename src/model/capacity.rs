@@ -173,6 +173,16 @@ pub enum AutoscalerPresence {
 pub struct NodeInfo {
     pub room: NodeRoom,
     pub pressure: Vec<String>,
+    /// What the node uses now, from metrics-server (`metrics.k8s.io` NodeMetrics); `None`
+    /// where it does not run or has no sample for the node yet.
+    pub used: Option<NodeUsage>,
+}
+
+/// A node's current usage as metrics-server reports it (not requests: what runs there uses).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeUsage {
+    pub cpu_milli: u64,
+    pub memory_bytes: u64,
 }
 
 /// One Kubernetes context's capacity as the last poll saw it.
@@ -190,6 +200,8 @@ pub struct ContextCapacity {
     /// The LimitRange container defaults per namespace (the first by name that has some).
     pub limit_ranges: BTreeMap<String, LimitRangeDefaults>,
     pub autoscaler: AutoscalerPresence,
+    /// Why the nodes carry no usage ("metrics-server not installed"); `None` when they do.
+    pub usage_note: Option<String>,
 }
 
 /// The capacity side of a workload endpoint's snapshot: per context (by name) its nodes,

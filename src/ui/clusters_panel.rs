@@ -20,22 +20,31 @@ const MAX_TABLE_ROWS: usize = 15;
 pub fn clusters_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     panel_header_ui(ui, app, "Clusters");
     app.clusters.refresh(&app.fleet);
-    if app.clusters.clusters.is_empty() {
+    if app.clusters.clusters.is_empty() && app.clusters.engines.is_empty() {
         widgets::nothing_here_ui(
             ui,
-            "No Kubernetes context with capacity data yet: nodes, quotas and the cluster \
-             autoscaler show here once a Kubernetes endpoint has answered.",
+            "No Kubernetes context or Docker engine with capacity data yet: nodes, quotas, \
+             engines and the cluster autoscaler show here once a workload endpoint has answered.",
         );
         return;
     }
-    for c in &app.clusters.clusters {
+    // Taken out for the frame so the plots may borrow the app's store and chart cache.
+    let clusters = std::mem::take(&mut app.clusters);
+    for c in &clusters.clusters {
         egui::CollapsingHeader::new(
             RichText::new(format!("{} · context {}", c.endpoint_label, c.context)).strong(),
         )
         .id_salt(("cluster", &c.endpoint_label, &c.context))
         .default_open(true)
-        .show(ui, |ui| cluster_ui(ui, c));
+        .show(ui, |ui| {
+            cluster_ui(ui, c);
+            if c.capacity().nodes.is_ok() {
+                super::clusters_plots::capacity_plots_ui(app, ui, &c.endpoint_id, &c.context);
+            }
+        });
     }
+    super::clusters_engines::engines_ui(ui, &clusters.engines);
+    app.clusters = clusters;
 }
 
 fn cluster_ui(ui: &mut egui::Ui, c: &ClusterSummary) {
@@ -76,6 +85,7 @@ fn cluster_ui(ui: &mut egui::Ui, c: &ClusterSummary) {
                     )
                 ),
             );
+            usage_ui(ui, t, ctx.usage_note.as_deref());
             bar_ui(
                 ui,
                 "Pods",
@@ -102,7 +112,7 @@ fn cluster_ui(ui: &mut egui::Ui, c: &ClusterSummary) {
     quotas_ui(ui, c, ctx);
 }
 
-fn bar_ui(ui: &mut egui::Ui, what: &str, part: u64, whole: u64, text: &str) {
+pub(super) fn bar_ui(ui: &mut egui::Ui, what: &str, part: u64, whole: u64, text: &str) {
     let fraction = if whole == 0 {
         0.0
     } else {
@@ -124,6 +134,48 @@ fn bar_ui(ui: &mut egui::Ui, what: &str, part: u64, whole: u64, text: &str) {
                 .text(format!("{text} ({:.0} %)", fraction * 100.0)),
         );
     });
+}
+
+/// Used against allocatable, beside the requested bars: usage above requests is what
+/// requests do not show (and below, what they reserve for nothing).
+fn usage_ui(ui: &mut egui::Ui, t: &super::clusters_summary::Totals, note: Option<&str>) {
+    if t.nodes_with_usage == 0 {
+        ui.weak(format!(
+            "Used: {}.",
+            note.unwrap_or("no usage reported yet (metrics-server)")
+        ));
+        return;
+    }
+    let of = if t.nodes_with_usage < t.nodes {
+        format!(
+            " ({} of {} nodes report usage)",
+            t.nodes_with_usage, t.nodes
+        )
+    } else {
+        String::new()
+    };
+    bar_ui(
+        ui,
+        "CPU used",
+        t.used_cpu_milli,
+        t.allocatable_cpu_milli,
+        &format!(
+            "{} of {} cores used{of}",
+            cores(t.used_cpu_milli),
+            cores(t.allocatable_cpu_milli)
+        ),
+    );
+    bar_ui(
+        ui,
+        "Mem. used",
+        t.used_memory_bytes,
+        t.allocatable_memory_bytes,
+        &format!(
+            "{} of {} used{of}",
+            format_bytes(t.used_memory_bytes),
+            format_bytes(t.allocatable_memory_bytes)
+        ),
+    );
 }
 
 fn autoscaler_ui(ui: &mut egui::Ui, a: &AutoscalerPresence) {
@@ -216,6 +268,7 @@ fn nodes_table_ui(ui: &mut egui::Ui, c: &ClusterSummary, nodes: &[NodeInfo]) {
             .columns(Column::auto().at_least(60.0), 3)
             .column(Column::initial(220.0).at_least(120.0).clip(true))
             .columns(Column::auto().at_least(150.0), 2)
+            .columns(Column::auto().at_least(80.0), 2)
             .column(Column::auto().at_least(60.0))
             .header(ROW_HEIGHT, |mut h| {
                 for title in [
@@ -226,6 +279,8 @@ fn nodes_table_ui(ui: &mut egui::Ui, c: &ClusterSummary, nodes: &[NodeInfo]) {
                     "Taints",
                     "CPU requested",
                     "Memory requested",
+                    "CPU used",
+                    "Memory used",
                     "Pods",
                 ] {
                     h.col(|ui| {
@@ -285,6 +340,30 @@ fn nodes_table_ui(ui: &mut egui::Ui, c: &ClusterSummary, nodes: &[NodeInfo]) {
                             format_bytes(r.allocatable_memory_bytes),
                             percent_suffix(r.requested_memory_bytes, r.allocatable_memory_bytes)
                         ));
+                    });
+                    row.col(|ui| match n.used {
+                        Some(u) => {
+                            ui.label(format!(
+                                "{}{}",
+                                format_cpu_milli(u.cpu_milli),
+                                percent_suffix(u.cpu_milli, r.allocatable_cpu_milli)
+                            ));
+                        }
+                        None => {
+                            ui.weak("—");
+                        }
+                    });
+                    row.col(|ui| match n.used {
+                        Some(u) => {
+                            ui.label(format!(
+                                "{}{}",
+                                format_bytes(u.memory_bytes),
+                                percent_suffix(u.memory_bytes, r.allocatable_memory_bytes)
+                            ));
+                        }
+                        None => {
+                            ui.weak("—");
+                        }
                     });
                     row.col(|ui| {
                         ui.label(format!("{} / {}", r.pods, r.allocatable_pods));

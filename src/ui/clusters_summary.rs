@@ -4,8 +4,10 @@
 //! Clusters tile reads the same cache.
 
 use crate::app::FleetState;
-use crate::model::capacity::{CapacityView, ContextCapacity, NodeInfo};
+use crate::capacity::{ServiceFit, docker_service_fit};
+use crate::model::capacity::{CapacityView, ContextCapacity, EngineCapacity, NodeInfo};
 use crate::model::snapshot::Snapshot;
+use crate::model::workloads::WorkloadList;
 use std::sync::Arc;
 
 /// Requested and allocatable sums of one context and its node counts by problem.
@@ -18,6 +20,10 @@ pub struct Totals {
     pub requested_memory_bytes: u64,
     pub allocatable_pods: u64,
     pub pods: u64,
+    /// Usage summed over the nodes that report it (metrics-server), and how many do.
+    pub used_cpu_milli: u64,
+    pub used_memory_bytes: u64,
+    pub nodes_with_usage: usize,
     pub not_ready: usize,
     pub cordoned: usize,
     pub under_pressure: usize,
@@ -37,6 +43,11 @@ impl Totals {
             t.requested_memory_bytes += r.requested_memory_bytes;
             t.allocatable_pods += r.allocatable_pods;
             t.pods += r.pods;
+            if let Some(u) = n.used {
+                t.used_cpu_milli += u.cpu_milli;
+                t.used_memory_bytes += u.memory_bytes;
+                t.nodes_with_usage += 1;
+            }
             t.not_ready += usize::from(!r.ready);
             t.cordoned += usize::from(r.unschedulable);
             t.under_pressure += usize::from(!n.pressure.is_empty());
@@ -74,6 +85,8 @@ pub(super) fn share(part: u64, whole: u64) -> Option<f64> {
 /// One context of one workload endpoint, summed and ordered.
 #[derive(Clone, Debug)]
 pub struct ClusterSummary {
+    /// The endpoint's id: its capacity series are keyed by it.
+    pub endpoint_id: String,
     pub endpoint_label: String,
     pub context: String,
     pub view: Arc<CapacityView>,
@@ -89,28 +102,47 @@ impl ClusterSummary {
     }
 }
 
+/// One Docker engine (a Compose or Swarm endpoint) and how many more replicas of each of its
+/// services fit.
+#[derive(Clone, Debug)]
+pub struct EngineSummary {
+    pub endpoint_label: String,
+    pub view: Arc<CapacityView>,
+    /// (service as `project/kind/name`, its replicas, how many more fit).
+    pub services: Vec<(String, u32, ServiceFit)>,
+}
+
+impl EngineSummary {
+    pub fn engine(&self) -> Option<&EngineCapacity> {
+        self.view.engine.as_ref()
+    }
+}
+
 /// The summaries of every context in view, recomputed only when a capacity view changes.
 #[derive(Default)]
 pub struct ClustersCache {
     /// Per workload endpoint with capacity: its id and the address of its view.
     key: Vec<(String, usize)>,
     pub clusters: Vec<ClusterSummary>,
+    pub engines: Vec<EngineSummary>,
 }
 
 impl ClustersCache {
     /// Cheap when nothing changed: one pointer compare per workload endpoint.
     pub fn refresh(&mut self, fleet: &FleetState) {
-        let views: Vec<(&str, &str, &Arc<CapacityView>)> = fleet
+        let lists: Vec<(&str, &str, &WorkloadList, &Arc<CapacityView>)> = fleet
             .endpoints
             .iter()
             .filter_map(|e| match &e.snapshot {
                 Some(Snapshot::Workloads(list)) => list
                     .capacity
                     .as_ref()
-                    .map(|v| (e.info.id.as_str(), e.info.label.as_str(), v)),
+                    .map(|v| (e.info.id.as_str(), e.info.label.as_str(), list, v)),
                 _ => None,
             })
             .collect();
+        let views: Vec<(&str, &str, &Arc<CapacityView>)> =
+            lists.iter().map(|(id, l, _, v)| (*id, *l, *v)).collect();
         // The cache holds every view it was computed from, so an address cannot be reused by a
         // newer view while it is the key.
         let unchanged = views.len() == self.key.len()
@@ -127,10 +159,11 @@ impl ClustersCache {
             .collect();
         self.clusters = views
             .iter()
-            .flat_map(|(_, label, view)| {
+            .flat_map(|(id, label, view)| {
                 view.contexts.iter().map(|(context, c)| {
                     let nodes = c.nodes.as_deref().unwrap_or_default();
                     ClusterSummary {
+                        endpoint_id: id.to_string(),
                         endpoint_label: label.to_string(),
                         context: context.clone(),
                         view: Arc::clone(view),
@@ -138,6 +171,19 @@ impl ClustersCache {
                         order: problems_first(nodes),
                     }
                 })
+            })
+            .collect();
+        self.engines = lists
+            .iter()
+            .filter(|(_, _, _, view)| view.engine.is_some())
+            .map(|(_, label, list, view)| EngineSummary {
+                endpoint_label: label.to_string(),
+                view: Arc::clone(view),
+                services: list
+                    .iter()
+                    .filter(|w| !w.id.kind.is_kubernetes())
+                    .map(|w| (w.id.to_string(), w.desired, docker_service_fit(view, &w.id)))
+                    .collect(),
             })
             .collect();
     }
@@ -199,6 +245,7 @@ mod tests {
             } else {
                 Vec::new()
             },
+            used: None,
         }
     }
 
@@ -233,7 +280,7 @@ mod tests {
             area: crate::engine::Area::Workloads,
             demo: false,
         }]);
-        let list = crate::model::workloads::WorkloadList {
+        let list = WorkloadList {
             capacity: Some(view),
             ..Default::default()
         };
@@ -260,6 +307,7 @@ mod tests {
             admission_unknown: None,
             limit_ranges: Default::default(),
             autoscaler: AutoscalerPresence::Unknown,
+            usage_note: None,
         };
         Arc::new(CapacityView {
             contexts: [("prod".to_string(), context)].into(),

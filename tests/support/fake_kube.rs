@@ -73,6 +73,9 @@ pub enum Res {
     /// metrics.k8s.io/v1beta1 pods: served only when `State::metrics_served` (as when
     /// metrics-server is installed); read-only, like the real aggregated API.
     PodMetrics,
+    /// metrics.k8s.io/v1beta1 nodes (`NodeMetrics`, cluster-scoped, stored under namespace
+    /// ""): served like `PodMetrics`.
+    NodeMetrics,
     /// Cluster-scoped: stored under namespace "", listed and watched only cluster-wide.
     Nodes,
     ResourceQuotas,
@@ -92,6 +95,7 @@ impl Res {
             ("apps/v1", "statefulsets") => Some(Self::StatefulSets),
             ("apps/v1", "replicasets") => Some(Self::ReplicaSets),
             ("metrics.k8s.io/v1beta1", "pods") => Some(Self::PodMetrics),
+            ("metrics.k8s.io/v1beta1", "nodes") => Some(Self::NodeMetrics),
             ("autoscaling/v2", "horizontalpodautoscalers") => Some(Self::Hpas),
             _ => None,
         }
@@ -105,7 +109,7 @@ impl Res {
             | Self::ConfigMaps => "v1",
             Self::Deployments | Self::StatefulSets | Self::ReplicaSets => "apps/v1",
             Self::Hpas => "autoscaling/v2",
-            Self::PodMetrics => "metrics.k8s.io/v1beta1",
+            Self::PodMetrics | Self::NodeMetrics => "metrics.k8s.io/v1beta1",
         }
     }
     fn kind(self) -> &'static str {
@@ -116,6 +120,7 @@ impl Res {
             Self::ReplicaSets => "ReplicaSet",
             Self::Hpas => "HorizontalPodAutoscaler",
             Self::PodMetrics => "PodMetrics",
+            Self::NodeMetrics => "NodeMetrics",
             Self::Nodes => "Node",
             Self::ResourceQuotas => "ResourceQuota",
             Self::LimitRanges => "LimitRange",
@@ -130,6 +135,7 @@ impl Res {
             Self::ReplicaSets => "replicasets",
             Self::Hpas => "horizontalpodautoscalers",
             Self::PodMetrics => "pods",
+            Self::NodeMetrics => "nodes",
             Self::Nodes => "nodes",
             Self::ResourceQuotas => "resourcequotas",
             Self::LimitRanges => "limitranges",
@@ -168,6 +174,8 @@ pub struct State {
     pub admission_denial: Option<String>,
     /// Whether metrics.k8s.io is served (metrics-server installed); 404 for it otherwise.
     pub metrics_served: bool,
+    /// metrics.k8s.io is registered but its backend is down: 503 for it.
+    pub metrics_unavailable: bool,
     /// Before each of the next N writes (PUT, PATCH, DELETE), another client changes the object first,
     /// so a write that carries the resourceVersion it read gets 409 Conflict, as on a real server.
     pub conflicts: u32,
@@ -263,6 +271,7 @@ impl FakeKube {
             conflicts: 0,
             writes: Vec::new(),
             metrics_served: false,
+            metrics_unavailable: false,
             admission_denial: None,
             only_namespaces: None,
             list_delay: std::time::Duration::ZERO,
@@ -390,6 +399,23 @@ impl FakeKube {
         });
         st.objects
             .insert((Res::PodMetrics, ns.to_string(), pod.to_string()), value);
+    }
+
+    /// Serve metrics.k8s.io with this node's usage (e.g. "1500m", "6Gi"), as metrics-server's
+    /// `NodeMetrics`; the API group appears on the first call.
+    pub fn put_node_metrics(&self, node: &str, cpu: &str, memory: &str) {
+        let mut st = self.state();
+        st.metrics_served = true;
+        let value = json!({
+            "kind": "NodeMetrics",
+            "apiVersion": "metrics.k8s.io/v1beta1",
+            "metadata": { "name": node, "labels": { "kubernetes.io/hostname": node } },
+            "timestamp": "2026-11-22T07:00:00Z",
+            "window": "20.05s",
+            "usage": { "cpu": cpu, "memory": memory },
+        });
+        st.objects
+            .insert((Res::NodeMetrics, String::new(), node.to_string()), value);
     }
 
     /// Change an object in place (e.g. `status.readyReplicas`), emitting MODIFIED.
@@ -1319,19 +1345,38 @@ impl Server {
         let metrics_target = matches!(
             &target,
             Target::Collection {
-                res: Res::PodMetrics,
+                res: Res::PodMetrics | Res::NodeMetrics,
                 ..
             } | Target::Item {
-                res: Res::PodMetrics,
+                res: Res::PodMetrics | Res::NodeMetrics,
+                ..
+            }
+        );
+        // Node metrics are cluster-scoped: there is no namespaced path for them.
+        let namespaced_node_metrics = matches!(
+            &target,
+            Target::Collection {
+                res: Res::NodeMetrics,
+                ns: Some(_)
+            } | Target::Item {
+                res: Res::NodeMetrics,
                 ..
             }
         );
         if metrics_target {
-            if !self.state.lock().unwrap().metrics_served {
+            if !self.state.lock().unwrap().metrics_served || namespaced_node_metrics {
                 return status_body(
                     404,
                     "NotFound",
                     "the server could not find the requested resource",
+                );
+            }
+            if self.state.lock().unwrap().metrics_unavailable {
+                // The APIService is registered but metrics-server does not answer.
+                return status_body(
+                    503,
+                    "ServiceUnavailable",
+                    "the server is currently unable to handle the request",
                 );
             }
             if method != Method::GET || query.get("watch").is_some_and(|w| w == "true" || w == "1")
@@ -2117,7 +2162,7 @@ fn validate(res: Res, obj: &Value) -> Result<(), String> {
         Res::ResourceQuotas => decodes::<k8s_openapi::api::core::v1::ResourceQuota>(obj)?,
         Res::LimitRanges => decodes::<k8s_openapi::api::core::v1::LimitRange>(obj)?,
         Res::ConfigMaps => decodes::<k8s_openapi::api::core::v1::ConfigMap>(obj)?,
-        Res::PodMetrics => {}
+        Res::PodMetrics | Res::NodeMetrics => {}
     }
     let spec = &obj["spec"];
     match res {
@@ -2153,6 +2198,7 @@ fn validate(res: Res, obj: &Value) -> Result<(), String> {
         Res::Pods
         | Res::ReplicaSets
         | Res::PodMetrics
+        | Res::NodeMetrics
         | Res::Nodes
         | Res::ResourceQuotas
         | Res::LimitRanges

@@ -8,8 +8,8 @@
 use super::sim::{DemoFleet, NAMESPACE, SimWorkload};
 use crate::capacity::{apply_limit_range, fit_replicas};
 use crate::model::capacity::{
-    AutoscalerPresence, CapacityView, ContextCapacity, LimitRangeDefaults, NodeInfo, NodeRoom,
-    QuotaRoom, ReplicaNeeds, Taint, TaintEffect,
+    AutoscalerPresence, CapacityView, ContextCapacity, DockerLimits, EngineCapacity,
+    LimitRangeDefaults, NodeInfo, NodeRoom, NodeUsage, QuotaRoom, ReplicaNeeds, Taint, TaintEffect,
 };
 use crate::model::snapshot::WorkloadRef;
 use std::collections::{BTreeMap, HashMap};
@@ -76,6 +76,7 @@ fn general(i: usize) -> NodeInfo {
             ready: true,
         },
         pressure: Vec::new(),
+        used: None,
     };
     match i {
         // The node lifecycle controller taints a node under memory pressure, so the scheduler
@@ -137,6 +138,7 @@ fn gpu(i: usize, busy: bool) -> NodeInfo {
             ready: true,
         },
         pressure: Vec::new(),
+        used: None,
     }
 }
 
@@ -221,6 +223,7 @@ pub fn view(fleet: &DemoFleet, endpoint: &str) -> (CapacityView, HashMap<&'stati
             waiting.insert(id, report.pending());
         }
     }
+    usage(fleet, &mut nodes);
     nodes.sort_by(|a, b| a.room.name.cmp(&b.room.name));
     let context = ContextCapacity {
         nodes: Ok(nodes),
@@ -229,6 +232,7 @@ pub fn view(fleet: &DemoFleet, endpoint: &str) -> (CapacityView, HashMap<&'stati
         admission_unknown: None,
         limit_ranges: BTreeMap::from([(NAMESPACE.to_string(), range)]),
         autoscaler: AutoscalerPresence::NotSeen,
+        usage_note: None,
     };
     let view = CapacityView {
         contexts: BTreeMap::from([(endpoint.to_string(), context)]),
@@ -237,6 +241,123 @@ pub fn view(fleet: &DemoFleet, endpoint: &str) -> (CapacityView, HashMap<&'stati
         ..CapacityView::default()
     };
     (view, pending)
+}
+
+/// What the demo nodes use, as metrics-server would say: the requests scaled by the fleet's
+/// current load (usage against requests, which follows the daily curve) and a per-node spread;
+/// the node under memory pressure uses nearly all of its memory.
+fn usage(fleet: &DemoFleet, nodes: &mut [NodeInfo]) {
+    let kube: Vec<f64> = fleet
+        .workloads
+        .iter()
+        .filter(|w| !w.compose)
+        .map(|w| w.cpu_percent)
+        .collect();
+    let load = (kube.iter().sum::<f64>() / kube.len().max(1) as f64 / 100.0).clamp(0.2, 1.3);
+    for (i, n) in nodes.iter_mut().enumerate() {
+        let r = &n.room;
+        let spread = 0.8 + 0.1 * (i % 4) as f64;
+        let memory = if n.pressure.iter().any(|p| p == "MemoryPressure") {
+            r.allocatable_memory_bytes as f64 * 0.96
+        } else {
+            r.requested_memory_bytes as f64 * (0.7 + 0.05 * (i % 5) as f64)
+        };
+        n.used = Some(NodeUsage {
+            cpu_milli: ((r.requested_cpu_milli as f64 * load * spread) as u64)
+                .min(r.allocatable_cpu_milli),
+            memory_bytes: (memory as u64).min(r.allocatable_memory_bytes),
+        });
+    }
+}
+
+/// What one replica of each demo Compose service sets: (memory reservation, memory limit,
+/// cpu limit milli), as `deploy.resources` in the scaling guides' Compose file would.
+fn compose_resources(name: &str) -> (Option<u64>, Option<u64>, Option<u64>) {
+    match name {
+        "web" => (Some(128 * MIB), Some(256 * MIB), Some(500)),
+        // The guides' backend: 0.5 CPU, 256 MB reserved.
+        "api" => (Some(256 * MIB), Some(512 * MIB), Some(1_000)),
+        // A limit only: it holds its limit of the host.
+        _ => (None, Some(GIB), Some(1_000)),
+    }
+}
+
+/// Containers of other projects on the demo engine: (memory reservation, memory limit).
+const ENGINE_OTHERS: [(Option<u64>, Option<u64>); 3] = [
+    (None, Some(2 * GIB)),   // a PostgreSQL for the staging stack
+    (Some(512 * MIB), None), // Redis
+    (None, None),            // a log shipper with neither
+];
+
+/// The demo Compose endpoint's engine: an 8-CPU, 16 GiB host whose running containers hold
+/// memory by reservation or limit, and per service what one replica reserves and limits.
+pub fn engine_view(fleet: &DemoFleet, endpoint: &str) -> CapacityView {
+    let mut view = CapacityView::default();
+    let (mut by_reservation, mut by_limit, mut neither) = (0, 0, 0);
+    let mut held = 0;
+    let mut cpu_limits = 0;
+    let mut running = 0;
+    let mut count = |reservation: Option<u64>, limit: Option<u64>, n: u64| {
+        match (reservation, limit) {
+            (Some(r), _) => {
+                by_reservation += n;
+                held += r * n;
+            }
+            (None, Some(l)) => {
+                by_limit += n;
+                held += l * n;
+            }
+            (None, None) => neither += n,
+        }
+        running += n;
+    };
+    for w in fleet.workloads.iter().filter(|w| w.compose) {
+        let (reservation, limit, cpu) = compose_resources(w.name);
+        count(reservation, limit, u64::from(w.desired));
+        cpu_limits += cpu.unwrap_or(0) * u64::from(w.desired);
+        let id = WorkloadRef::new(endpoint, w.scope, w.kind(), w.name);
+        view.needs.insert(
+            id.clone(),
+            ReplicaNeeds {
+                memory_bytes: reservation,
+                ..ReplicaNeeds::default()
+            },
+        );
+        view.docker_limits.insert(
+            id,
+            DockerLimits {
+                memory_limit_bytes: limit,
+                cpu_limit_milli: cpu,
+            },
+        );
+    }
+    for (reservation, limit) in ENGINE_OTHERS {
+        count(reservation, limit, 1);
+    }
+    let host = NodeRoom {
+        name: "demo-staging-host".into(),
+        allocatable_cpu_milli: 8_000,
+        allocatable_memory_bytes: 16 * GIB - 400 * MIB,
+        allocatable_pods: u64::MAX,
+        requested_cpu_milli: cpu_limits,
+        requested_memory_bytes: held,
+        pods: running,
+        labels: BTreeMap::new(),
+        taints: Vec::new(),
+        unschedulable: false,
+        ready: true,
+    };
+    view.engine = Some(EngineCapacity {
+        name: "the demo Docker engine (DEMO)".into(),
+        host: Some(host),
+        swarm_nodes: Err("this engine is not a Swarm manager".into()),
+        counted: format!(
+            "{running} running containers: {by_reservation} by their memory reservation, \
+             {by_limit} by their memory limit (no reservation), {neither} with neither (not \
+             counted)"
+        ),
+    });
+    view
 }
 
 #[cfg(test)]
@@ -282,6 +403,29 @@ mod tests {
         // The plans' fit check places them before any new replica.
         let id = v.waiting.keys().find(|w| w.name == "search-index").unwrap();
         assert_eq!(v.waiting[id], u64::from(unplaced));
+    }
+
+    #[test]
+    fn the_compose_engine_holds_what_its_containers_reserve_or_limit() {
+        let mut fleet = demo();
+        let v = engine_view(&fleet, "demo-staging");
+        let host = v.engine.as_ref().unwrap().host.clone().unwrap();
+        // web 1 × 128 MiB + api 2 × 256 MiB + worker 2 × 1 GiB + PostgreSQL 2 GiB + Redis 512 MiB.
+        assert_eq!(
+            host.requested_memory_bytes,
+            128 * MIB + 512 * MIB + 4 * GIB + 512 * MIB
+        );
+        assert_eq!(host.pods, 8);
+        fleet
+            .workload_mut(super::super::sim::COMPOSE_PROJECT, "api")
+            .unwrap()
+            .desired = 4;
+        let more = engine_view(&fleet, "demo-staging");
+        let host4 = more.engine.unwrap().host.unwrap();
+        assert_eq!(
+            host4.requested_memory_bytes,
+            host.requested_memory_bytes + 512 * MIB
+        );
     }
 
     #[test]

@@ -360,9 +360,15 @@ fn workloads(fleet: &DemoFleet, endpoint: &str, compose: bool) -> PollOutput {
     let mut samples = Vec::new();
     // The Kubernetes side has nodes: replicas that find no room on them stay Pending.
     let (capacity, pending) = if compose {
-        (None, HashMap::new())
+        let view = capacity::engine_view(fleet, endpoint);
+        (Some(Arc::new(view)), HashMap::new())
     } else {
         let (view, pending) = capacity::view(fleet, endpoint);
+        samples.extend(crate::capacity::series::capacity_samples(
+            endpoint,
+            &view,
+            &|_| true,
+        ));
         (Some(Arc::new(view)), pending)
     };
     let list: Vec<Workload> = fleet

@@ -8,7 +8,7 @@ use super::*;
 use crate::capacity::{BoundPod, sum_bound_pods};
 use crate::model::capacity::{
     AutoscalerPresence, CapacityView, ContextCapacity, LimitRangeDefaults, NodeInfo, NodeRoom,
-    NodeSelectorRequirement, QuotaRoom, ReplicaNeeds, Taint, TaintEffect, Toleration,
+    NodeSelectorRequirement, NodeUsage, QuotaRoom, ReplicaNeeds, Taint, TaintEffect, Toleration,
 };
 use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Node, PodSpec, ResourceQuota};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -21,12 +21,18 @@ pub(super) const NODES_FORBIDDEN: &str = "may not list nodes: fit check unavaila
 /// by default), also where managed ones (GKE) run on the control plane out of sight.
 const STATUS_CONFIGMAP: &str = "cluster-autoscaler-status";
 
-/// The last answer about the status ConfigMap and when to ask again.
+/// What the capacity view asks the API server on the poll besides the watches: the
+/// autoscaler's status ConfigMap and node usage from metrics-server, with when to ask again.
 #[derive(Default)]
 pub(super) struct StatusCheck {
     next: Option<tokio::time::Instant>,
     /// Some(true): it exists; Some(false): 404; None: not asked yet or not allowed.
     seen: Option<bool>,
+    /// Node usage by node name, as metrics-server last reported it.
+    pub(super) usage: HashMap<String, NodeUsage>,
+    /// Why there is no usage (said in the view, logged once per change).
+    pub(super) usage_note: Option<String>,
+    pub(super) usage_next: Option<tokio::time::Instant>,
 }
 
 /// Names a cluster autoscaler's Deployment has in practice (the upstream chart, cloud
@@ -193,6 +199,7 @@ pub(super) fn node(n: &Node) -> NodeInfo {
             .filter(|c| c.type_.ends_with("Pressure") && c.status == "True")
             .map(|c| c.type_.clone())
             .collect(),
+        used: None,
     }
 }
 
@@ -261,7 +268,9 @@ pub(super) fn limit_range(l: &LimitRange) -> Option<LimitRangeDefaults> {
 impl ContextWatch {
     /// Ask for kube-system's `cluster-autoscaler-status` ConfigMap when due (every
     /// [`RBAC_RECHECK`]): one GET, with the probe's time-out; a refusal leaves it unknown.
+    /// Node usage is read first, on every poll while metrics-server answers.
     pub(super) async fn refresh_autoscaler_status(&self) {
+        self.refresh_node_usage().await;
         let now = tokio::time::Instant::now();
         let due = self
             .autoscaler_status
@@ -348,6 +357,11 @@ impl ContextWatch {
             )
         });
         needs.waiting = self.waiting(endpoint);
+        let usage_note = self
+            .autoscaler_status
+            .lock()
+            .ok()
+            .and_then(|s| s.usage_note.clone());
         let capacity = ContextCapacity {
             nodes,
             partial_pods,
@@ -355,6 +369,7 @@ impl ContextWatch {
             quotas,
             limit_ranges,
             autoscaler: self.autoscaler_presence(),
+            usage_note,
         };
         (capacity, needs)
     }
@@ -423,7 +438,13 @@ impl ContextWatch {
                 }),
             );
         }
+        let usage = self
+            .autoscaler_status
+            .lock()
+            .map(|s| s.usage.clone())
+            .unwrap_or_default();
         for (info, room) in infos.iter_mut().zip(rooms) {
+            info.used = usage.get(&room.name).copied();
             info.room = room;
         }
         Ok(infos)

@@ -25,6 +25,7 @@ mod capacity;
 mod fresh;
 mod hpa;
 mod lite_pod;
+mod node_metrics;
 mod pods;
 mod state;
 mod watch;
@@ -283,6 +284,11 @@ impl KubernetesConnector {
                 samples.push(Sample::new(target, "memory_percent", memory));
             }
         }
+        // Capacity series of the contexts that answer now.
+        let live = |c: &str| shown.iter().any(|(cw, live, _)| *live && cw.context == c);
+        samples.extend(crate::capacity::series::capacity_samples(
+            name, &capacity, &live,
+        ));
         state::sort_sources(&mut sources, &self.config.contexts);
         let mut list = WorkloadList::with_sources(workloads, sources);
         list.capacity = Some(capacity);
