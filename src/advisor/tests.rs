@@ -720,6 +720,7 @@ fn busy_capacity(id: &WorkloadRef) -> crate::model::capacity::CapacityView {
                 ready: true,
             },
             pressure: Vec::new(),
+            used: None,
         })
         .collect();
     let mut view = CapacityView::default();
@@ -732,6 +733,7 @@ fn busy_capacity(id: &WorkloadRef) -> crate::model::capacity::CapacityView {
             admission_unknown: None,
             limit_ranges: Default::default(),
             autoscaler: Default::default(),
+            usage_note: None,
         },
     );
     view.needs.insert(

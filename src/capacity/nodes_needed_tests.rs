@@ -178,6 +178,7 @@ fn kube_view(quota: Option<QuotaRoom>) -> (CapacityView, WorkloadRef) {
             .map(|room| NodeInfo {
                 room,
                 pressure: Vec::new(),
+                used: None,
             })
             .collect()),
         partial_pods: None,
@@ -187,6 +188,7 @@ fn kube_view(quota: Option<QuotaRoom>) -> (CapacityView, WorkloadRef) {
         admission_unknown: None,
         limit_ranges: BTreeMap::new(),
         autoscaler: Default::default(),
+        usage_note: None,
     };
     let mut view = CapacityView::default();
     view.contexts.insert("prod".into(), ctx);
