@@ -24,12 +24,42 @@ pub(crate) async fn run(store: Arc<TeamStore>, sink: EventSink) {
     let mut last_busy: Option<Vec<(String, String)>> = None;
     // Actions already announced as "outcome unknown" (bounded: the store lists at most 200).
     let mut unknown_told: Vec<String> = Vec::new();
+    // Until the first successful read of the open locks, the ones already gone are old news.
+    let mut announced_from_start = true;
     loop {
         if listening
             .as_ref()
             .is_none_or(tokio_postgres::Client::is_closed)
         {
             listening = store.listen(tx.clone()).await.ok();
+        }
+        // Locks that went away without an outcome: their console died mid-action. Read
+        // before the held set, so a lock freed after the window was told it is held is never
+        // taken for one that was gone before this console connected; and on every read, so a
+        // read that fails is made good by the next.
+        match store.open_locks().await {
+            Ok(open) => {
+                for l in open.into_iter().filter(|l| l.state != "held") {
+                    if unknown_told.contains(&l.action_id) || store.is_own_action(&l.action_id) {
+                        continue;
+                    }
+                    unknown_told.push(l.action_id.clone());
+                    if announced_from_start {
+                        continue; // left before this console connected: `team status` lists it
+                    }
+                    sink.emit(Event::ColleagueAction(format!(
+                        "{}@{}: {}: outcome unknown — their console went away while it ran; \
+                         check the target",
+                        l.operator, l.host, l.summary
+                    )))
+                    .await;
+                }
+                announced_from_start = false;
+                if unknown_told.len() > 400 {
+                    unknown_told.drain(..200);
+                }
+            }
+            Err(why) => log::debug!("team feed: open locks not read: {why}"),
         }
         let held = store.held_locks().await;
         if let Err(why) = &held {
@@ -43,31 +73,9 @@ pub(crate) async fn run(store: Arc<TeamStore>, sink: EventSink) {
                 .collect();
             busy.sort();
             if last_busy.as_ref() != Some(&busy) {
-                let first = last_busy.is_none();
                 sink.emit(Event::InProgressElsewhere(busy.clone())).await;
-                last_busy = Some(busy);
-                // A lock that went away: its console may have died mid-action.
-                let open = store.open_locks().await.unwrap_or_default();
-                let gone: Vec<_> = open.into_iter().filter(|l| l.state != "held").collect();
-                for l in gone {
-                    if unknown_told.contains(&l.action_id) || store.is_own_action(&l.action_id) {
-                        continue;
-                    }
-                    unknown_told.push(l.action_id.clone());
-                    if first {
-                        continue; // left before this console connected: `team status` lists it
-                    }
-                    sink.emit(Event::ColleagueAction(format!(
-                        "{}@{}: {}: outcome unknown — their console went away while it ran; \
-                         check the target",
-                        l.operator, l.host, l.summary
-                    )))
-                    .await;
-                }
-                if unknown_told.len() > 400 {
-                    unknown_told.drain(..200);
-                }
             }
+            last_busy = Some(busy);
         }
         let shared = store.shared_since(&mut cursor).await;
         if let Err(why) = &shared {
