@@ -76,6 +76,7 @@ impl ActionFlags {
             verify_timeout: self.pacing.verify_timeout(),
             connect_timeout: Duration::from_secs(20),
             no_lb: false,
+            take_over: None,
         }
     }
 }
@@ -173,6 +174,10 @@ enum Cmd {
         /// (`scaleboard lb check` then shows the drift).
         #[arg(long)]
         no_lb: bool,
+        /// Team mode: take over the change lock another console holds on the target, with a
+        /// reason (recorded in the team store and the audit; the run counts as forced).
+        #[arg(long, value_name = "REASON")]
+        take_over: Option<String>,
         #[command(flatten)]
         action: ActionFlags,
     },
@@ -520,12 +525,14 @@ fn run(args: Args, started: std::time::Instant) -> anyhow::Result<ExitCode> {
             all,
             endpoint,
             no_lb,
+            take_over,
             action,
         }) => {
             let profile =
                 scaleboard::cli::choose_profile(&store, args.profile.as_deref(), args.demo)?;
             let mut run = action.run_options();
             run.no_lb = no_lb;
+            run.take_over = take_over;
             let request = scaleboard::cli::scale::ScaleRequest {
                 target,
                 replicas,

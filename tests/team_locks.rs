@@ -275,3 +275,76 @@ fn taking_over_a_held_lock_needs_a_reason_and_is_audited() {
         "{done:?}"
     );
 }
+
+/// `scale --take-over REASON` on the command line: refused without it while a colleague's
+/// console holds the target's lock, run with it, and the store says who took it over and why.
+#[test]
+fn the_command_line_takes_a_held_lock_over_with_a_reason() {
+    let pg = PgCluster::start(0);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("profiles.toml"),
+        format!(
+            "[[profile]]\nname = \"ops\"\ndemo = true\n\n[profile.team]\ndsn = \"{}\"\n",
+            dsn(&pg, "postgres")
+        ),
+    )
+    .unwrap();
+    let cli = |args: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_scaleboard"));
+        c.env("SCALEBOARD_CONFIG_DIR", &config)
+            .env("SCALEBOARD_KEYRING", "off")
+            .env_remove("SCALEBOARD_DATA_DIR")
+            .args(["--profile", "ops"])
+            .args(args);
+        c
+    };
+    assert!(cli(&["team", "init"]).output().unwrap().status.success());
+    // A colleague's slow scale holds the lock (one demo replica ready every 2 s).
+    let mut holder = cli(&[
+        "scale",
+        "compose/demo-staging/api",
+        "9",
+        "--yes",
+        "--grace",
+        "0",
+    ])
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
+    let held = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'";
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while pg.psql(pg.primary.port, held) != "1" {
+        assert!(Instant::now() < deadline, "the holder never took its lock");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let scale = [
+        "scale",
+        "compose/demo-staging/api",
+        "2",
+        "--yes",
+        "--grace",
+        "0",
+    ];
+    let refused = cli(&scale).output().unwrap();
+    let text = String::from_utf8_lossy(&refused.stdout);
+    assert!(!refused.status.success(), "{text}");
+    assert!(text.contains("in progress: "), "{text}");
+
+    let reason = "holder's laptop went to sleep mid-scale";
+    let mut args = scale.to_vec();
+    args.extend(["--take-over", reason]);
+    let taken = cli(&args).output().unwrap();
+    let text = String::from_utf8_lossy(&taken.stdout);
+    assert!(taken.status.success(), "{text}");
+    let row = pg.psql(
+        pg.primary.port,
+        "SELECT reason FROM scaleboard.locks WHERE event = 'taken_over'",
+    );
+    assert!(row.starts_with(reason), "{row}");
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+}

@@ -22,14 +22,34 @@ pub fn follow(
     executing: &str,
     out: impl Write,
 ) -> anyhow::Result<AuditRecord> {
+    follow_command(
+        engine,
+        Command::Execute {
+            id,
+            plan: Box::new(plan),
+            forced,
+        },
+        executing,
+        out,
+    )
+}
+
+/// [`follow`] for a run command already built: `Execute`, or `ExecuteTakingOver` when the
+/// operator takes a colleague's change lock over with a typed reason (team mode).
+pub fn follow_command(
+    engine: &mut EngineHandle,
+    command: Command,
+    executing: &str,
+    out: impl Write,
+) -> anyhow::Result<AuditRecord> {
+    let id = match &command {
+        Command::Execute { id, .. } | Command::ExecuteTakingOver { id, .. } => *id,
+        _ => anyhow::bail!("internal: only an action can be followed"),
+    };
     // Once the action is sent it is followed to its audited outcome, even if stdout closes.
     let mut out = super::KeepGoing::new(out);
     let interrupted = engine.catch_interrupts();
-    engine.send(Command::Execute {
-        id,
-        plan: Box::new(plan),
-        forced,
-    })?;
+    engine.send(command)?;
     let mut last_stage = String::new();
     let mut cancel_sent = false;
     loop {

@@ -243,6 +243,9 @@ pub struct RunOptions {
     pub connect_timeout: Duration,
     /// Scale without the load-balancer steps of a linked nginx upstream (`--no-lb`).
     pub no_lb: bool,
+    /// Take over the change lock another console holds on the target (team mode), with this
+    /// typed reason; recorded in the team store and the audit, and the run counts as forced.
+    pub take_over: Option<String>,
 }
 
 /// Plan, confirm, run through the engine, report. Returns whether the action succeeded.
@@ -328,14 +331,19 @@ pub(super) fn run_action(
     if req.no_lb {
         engine.send(Command::SkipLoadBalancer { id: ActionId(1) })?;
     }
-    let record = super::follow::follow(
-        &mut engine,
-        ActionId(1),
-        plan,
-        req.force,
-        "Executing…",
-        &mut out,
-    )?;
+    let command = match &req.take_over {
+        Some(reason) => Command::ExecuteTakingOver {
+            id: ActionId(1),
+            plan: Box::new(plan),
+            reason: reason.clone(),
+        },
+        None => Command::Execute {
+            id: ActionId(1),
+            plan: Box::new(plan),
+            forced: req.force,
+        },
+    };
+    let record = super::follow::follow_command(&mut engine, command, "Executing…", &mut out)?;
     Ok(record.outcome == AuditOutcome::Succeeded)
 }
 
@@ -424,6 +432,7 @@ mod tests {
             endpoint: None,
             run: RunOptions {
                 no_lb: false,
+                take_over: None,
                 yes: true,
                 force: false,
                 grace: Duration::ZERO,
