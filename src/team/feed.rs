@@ -93,20 +93,7 @@ impl TeamStore {
         }
         Ok(rows
             .iter()
-            .map(|r| TeamRow {
-                when: DateTime::from_timestamp_micros(r.get(0)).unwrap_or_default(),
-                operator: r.get(1),
-                host: r.get(2),
-                profile: r.get(3),
-                action: r.get(4),
-                target: r.get(5),
-                before: r.get(6),
-                after: r.get(7),
-                outcome: r.get(8),
-                detail: r.get(9),
-                action_id: r.get(10),
-                phase: r.get(11),
-            })
+            .map(TeamRow::from_row)
             .filter(|row| !self.is_own(&row.action_id))
             .collect())
     }

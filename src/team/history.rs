@@ -22,6 +22,27 @@ pub struct TeamRow {
     pub phase: String,
 }
 
+impl TeamRow {
+    /// A row of the history queries, whose first twelve columns are, in order: time (micros),
+    /// operator, host, profile, action, target, before, after, outcome, detail, action id, phase.
+    pub(super) fn from_row(r: &tokio_postgres::Row) -> Self {
+        Self {
+            when: DateTime::from_timestamp_micros(r.get(0)).unwrap_or_default(),
+            operator: r.get(1),
+            host: r.get(2),
+            profile: r.get(3),
+            action: r.get(4),
+            target: r.get(5),
+            before: r.get(6),
+            after: r.get(7),
+            outcome: r.get(8),
+            detail: r.get(9),
+            action_id: r.get(10),
+            phase: r.get(11),
+        }
+    }
+}
+
 /// Where the next page starts: the last row of the previous one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageKey {
@@ -96,23 +117,7 @@ impl TeamStore {
                     .await
             })
             .await?;
-        let out: Vec<TeamRow> = rows
-            .iter()
-            .map(|r| TeamRow {
-                when: DateTime::from_timestamp_micros(r.get(0)).unwrap_or_default(),
-                operator: r.get(1),
-                host: r.get(2),
-                profile: r.get(3),
-                action: r.get(4),
-                target: r.get(5),
-                before: r.get(6),
-                after: r.get(7),
-                outcome: r.get(8),
-                detail: r.get(9),
-                action_id: r.get(10),
-                phase: r.get(11),
-            })
-            .collect();
+        let out: Vec<TeamRow> = rows.iter().map(TeamRow::from_row).collect();
         let next = (out.len() as i64 == limit)
             .then(|| rows.last())
             .flatten()
