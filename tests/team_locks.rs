@@ -10,7 +10,8 @@ use scaleboard::actions::audit::{AuditOutcome, os_user};
 use std::time::{Duration, Instant};
 use support::postgres::PgCluster;
 use team_rig::{
-    OPERATOR, api, console, dsn, init_as_dba, outcomes, psql_as, scale_api, team_profile,
+    CliConsole, OPERATOR, api, console, dsn, init_as_dba, outcomes, psql_as, scale_api,
+    team_profile,
 };
 
 fn store_rows(pg: &PgCluster) -> String {
@@ -111,26 +112,8 @@ fn two_consoles_on_one_target_one_writes_the_other_is_refused_naming_the_holder(
 #[test]
 fn a_killed_console_frees_its_lock_and_its_action_shows_as_outcome_unknown() {
     let pg = PgCluster::start(0);
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("config");
-    std::fs::create_dir_all(&config).unwrap();
-    std::fs::write(
-        config.join("profiles.toml"),
-        format!(
-            "[[profile]]\nname = \"ops\"\ndemo = true\n\n[profile.team]\ndsn = \"{}\"\n",
-            dsn(&pg, "postgres")
-        ),
-    )
-    .unwrap();
-    let cli = |args: &[&str]| {
-        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_scaleboard"));
-        c.env("SCALEBOARD_CONFIG_DIR", &config)
-            .env("SCALEBOARD_KEYRING", "off")
-            .env_remove("SCALEBOARD_DATA_DIR")
-            .args(["--profile", "ops"])
-            .args(args);
-        c
-    };
+    let console_cli = CliConsole::new(&pg);
+    let cli = |args: &[&str]| console_cli.cmd(args);
     let out = cli(&["team", "init"]).output().unwrap();
     assert!(
         out.status.success(),
@@ -281,26 +264,8 @@ fn taking_over_a_held_lock_needs_a_reason_and_is_audited() {
 #[test]
 fn the_command_line_takes_a_held_lock_over_with_a_reason() {
     let pg = PgCluster::start(0);
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("config");
-    std::fs::create_dir_all(&config).unwrap();
-    std::fs::write(
-        config.join("profiles.toml"),
-        format!(
-            "[[profile]]\nname = \"ops\"\ndemo = true\n\n[profile.team]\ndsn = \"{}\"\n",
-            dsn(&pg, "postgres")
-        ),
-    )
-    .unwrap();
-    let cli = |args: &[&str]| {
-        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_scaleboard"));
-        c.env("SCALEBOARD_CONFIG_DIR", &config)
-            .env("SCALEBOARD_KEYRING", "off")
-            .env_remove("SCALEBOARD_DATA_DIR")
-            .args(["--profile", "ops"])
-            .args(args);
-        c
-    };
+    let console_cli = CliConsole::new(&pg);
+    let cli = |args: &[&str]| console_cli.cmd(args);
     assert!(cli(&["team", "init"]).output().unwrap().status.success());
     // A colleague's slow scale holds the lock (one demo replica ready every 2 s).
     let mut holder = cli(&[

@@ -308,3 +308,37 @@ pub fn scale_api(replicas: u32) -> Action {
 pub fn outcomes(records: &[AuditRecord]) -> Vec<AuditOutcome> {
     records.iter().map(|r| r.outcome).collect()
 }
+
+/// The `scaleboard` binary on a demo profile "ops" with a team store at `pg` (as the superuser),
+/// in its own config dir: a console in another process, for locks held by a process that can be
+/// killed. Keep the returned dir alive as long as the commands run.
+pub struct CliConsole {
+    pub dir: tempfile::TempDir,
+}
+
+impl CliConsole {
+    pub fn new(pg: &PgCluster) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config");
+        std::fs::create_dir_all(&config).unwrap();
+        std::fs::write(
+            config.join("profiles.toml"),
+            format!(
+                "[[profile]]\nname = \"ops\"\ndemo = true\n\n[profile.team]\ndsn = \"{}\"\n",
+                dsn(pg, "postgres")
+            ),
+        )
+        .unwrap();
+        Self { dir }
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> std::process::Command {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_scaleboard"));
+        c.env("SCALEBOARD_CONFIG_DIR", self.dir.path().join("config"))
+            .env("SCALEBOARD_KEYRING", "off")
+            .env_remove("SCALEBOARD_DATA_DIR")
+            .args(["--profile", "ops"])
+            .args(args);
+        c
+    }
+}
