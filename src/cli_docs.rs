@@ -35,7 +35,10 @@ Kubeconfig files of a Kubernetes endpoint that names none (then \fI~/.kube/confi
 PostgreSQL passwords when the keyring has none.
 .TP
 \fBRUST_LOG\fR
-Log filter (default \fBwarn\fR).
+Log filter, replacing the default whole. By default only Scaleboard's own warnings reach
+stderr, and one line in words per Kubernetes context state change (connected, lost,
+forbidden); library records appear only when \fBRUST_LOG\fR asks for them
+(e.g. \fBRUST_LOG=debug\fR).
 .TP
 \fBSCALEBOARD_SECRET_\fR\fIPROFILE\fR\fB_\fR\fIENDPOINT\fR
 An endpoint's password or token; never passed on to the processes Scaleboard starts.

@@ -18,6 +18,7 @@ pub mod cost;
 pub mod csv_safe;
 pub mod engine;
 pub mod health;
+pub mod logging;
 pub mod metrics;
 pub mod model;
 pub mod profiles;

@@ -416,15 +416,9 @@ impl From<CostFormat> for scaleboard::cost::ReportFormat {
     }
 }
 
-/// The log filter when RUST_LOG is not set.
-const DEFAULT_LOG: &str = "off,scaleboard=warn,scaleboard::connectors::kubernetes=info";
-
 fn main() -> ExitCode {
     let started = std::time::Instant::now();
-    // Library records (kube, hyper, rustls…) carry raw debug structures and repeat on every
-    // retry: by default only our own lines reach stderr (the Kubernetes connector says each
-    // context's state change in words). RUST_LOG replaces this filter whole.
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(DEFAULT_LOG)).init();
+    scaleboard::logging::builder().init();
     let args = Args::parse();
     // One rustls crypto provider for the whole process, before any HTTPS client exists.
     scaleboard::connectors::http::install_crypto_provider();

@@ -531,3 +531,66 @@ fn advise_exits_unknown_when_the_endpoint_is_down() {
     assert_eq!(text.status.code(), Some(3), "{words}");
     assert!(words.contains("NOT JUDGED endpoint"), "{words}");
 }
+
+/// `advise` on a Prometheus-backed rule answers from the server's history at once: it does not
+/// sample for its --window (10 minutes here) when Prometheus already holds the rule's duration.
+#[test]
+fn advise_answers_at_once_from_prometheus_history() {
+    use scaleboard::profiles::model::PrometheusEndpoint;
+    let prom = support::web::Prometheus::start();
+    prom.wait_for_scrape();
+    // More than the rule's 3 s of scrapes (one a second) in Prometheus before `advise` starts.
+    std::thread::sleep(Duration::from_secs(6));
+    let mut p = profile("prom-at-once");
+    p.prometheus = Some(PrometheusEndpoint {
+        name: "prom".into(),
+        url: prom.url(),
+        ..PrometheusEndpoint::default()
+    });
+    p.rules.push(RuleConfig {
+        id: "targets-up".into(),
+        metric: Some("up".into()),
+        query: Some("up".into()),
+        comparison: Some(scaleboard::advisor::Comparison::Above),
+        threshold: Some(0.5),
+        duration_secs: Some(3),
+        aggregation: Some(scaleboard::advisor::Aggregation::All),
+        severity: Some(scaleboard::advisor::Severity::Critical),
+        ..RuleConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    let mut store = scaleboard::profiles::ProfileStore::load(&config);
+    store.upsert(p).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scaleboard"))
+        .args([
+            "advise",
+            "--profile",
+            "prom-at-once",
+            "--json",
+            "--window",
+            "10m",
+        ])
+        .env("SCALEBOARD_CONFIG_DIR", &config)
+        .env("SCALEBOARD_DATA_DIR", dir.path().join("data"))
+        .env("SCALEBOARD_KEYRING", "off")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout} / {stderr}"));
+    assert_eq!(out.status.code(), Some(2), "{json:#}\n{stderr}");
+    assert!(
+        json["firing"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["rule"] == "targets-up"),
+        "{json:#}"
+    );
+    // Judged on the history it was handed, not on samples it waited for.
+    assert!(json["sampled_secs"].as_u64().unwrap() < 3, "{json:#}");
+    assert!(!stderr.contains("sampling"), "{stderr}");
+}

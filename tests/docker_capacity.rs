@@ -125,14 +125,14 @@ fn capacity_shows_the_engine_its_containers_and_what_fits_per_service() {
     let text = capacity_text(&host, &[&project.name], false);
     for words in [
         format!(
-            "memory      {} of {} held by 1 running containers, headroom {}",
+            "memory      {} of {} held by 1 running container, headroom {}",
             format_bytes(each),
             format_bytes(total),
             format_bytes(total - each)
         ),
-        "counted     1 running containers: 1 by their memory reservation".to_string(),
+        "counted     1 running container: 1 by their memory reservation".to_string(),
         format!(
-            "1 replicas, 1 more fit (each reserves memory {}; limited by the engine's free \
+            "1 replica, 1 more fit (each reserves memory {}; limited by the engine's free \
              memory, {} of {})",
             format_bytes(each),
             format_bytes(total - each),
@@ -200,7 +200,7 @@ fn compose_reservations_past_the_engines_memory_say_how_many_fit() {
     assert!(text.contains(&want), "wanted {want}\nin:\n{text}");
     assert!(text.contains("[WARN] Fit of "), "{text}");
     assert!(
-        text.contains("1 running containers: 1 by their memory reservation"),
+        text.contains("1 running container: 1 by their memory reservation"),
         "{text}"
     );
     assert!(

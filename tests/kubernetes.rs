@@ -1280,10 +1280,13 @@ async fn kubeconfig_from_several_files_with_an_exec_credential_plugin() {
     let east_file = c.dir.path().join("east.yaml");
     std::fs::write(&east_file, fake_kube::kubeconfig(&[("east", &c.east)])).unwrap();
     let plugin = c.dir.path().join("get-token.sh");
+    // The plugin also writes down the environment it was given (secrets must not be in it).
+    let plugin_env = c.dir.path().join("plugin-env.txt");
     std::fs::write(
         &plugin,
         format!(
-            "#!/bin/sh\necho '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{}\"}}}}'\n",
+            "#!/bin/sh\nenv > '{}'\necho '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{}\"}}}}'\n",
+            plugin_env.display(),
             c.west.token
         ),
     )
@@ -1315,11 +1318,20 @@ async fn kubeconfig_from_several_files_with_an_exec_credential_plugin() {
             "KUBECONFIG",
             format!("{}:{}", east_file.display(), west_file.display()),
         )
+        // A secret for another endpoint, and a variable the plugin may need.
+        .env("SCALEBOARD_SECRET_K8S_ENV_DB", "hunter2")
+        .env("SCALEBOARD_PLUGIN_TEST_KEEP", "kept")
         .args(["status", "--profile", "k8s-env", "--json"])
         .output()
         .await
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
+    let seen = std::fs::read_to_string(&plugin_env).unwrap();
+    assert!(seen.contains("SCALEBOARD_PLUGIN_TEST_KEEP=kept"), "{seen}");
+    assert!(
+        !seen.contains("SCALEBOARD_SECRET_") && !seen.contains("hunter2"),
+        "a secret variable reached the exec plugin:\n{seen}"
+    );
     assert!(
         out.status.success(),
         "{stdout}{}",

@@ -286,6 +286,19 @@ fn status_names_every_context_and_exits_2_when_one_is_not_watched() {
         gone["reason"].as_str().unwrap().starts_with("missing: "),
         "{gone}"
     );
+    // The same contexts with their own five-valued state, as the window shows them.
+    let context = |name: &str| {
+        report["contexts"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no contexts: {report:#}"))
+            .iter()
+            .find(|c| c["context"] == name)
+            .unwrap_or_else(|| panic!("no context {name}: {report:#}"))
+            .clone()
+    };
+    assert_eq!(context("east")["state"], "ok", "{report:#}");
+    assert_eq!(context("gone")["state"], "missing", "{report:#}");
+    assert_eq!(context("dead")["state"], "down", "{report:#}");
     let dead_member = member("context dead");
     assert_eq!(dead_member["state"], "down");
     assert!(

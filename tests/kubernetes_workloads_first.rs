@@ -192,7 +192,7 @@ async fn a_poll_does_not_wait_for_late_pods_and_says_what_is_loading() {
     let summary = scaleboard::connectors::summary(&out.snapshot);
     assert_eq!(
         summary,
-        "1 workloads, 2/3 replicas ready; context east ok; pod details loading (0 of 1 context in)"
+        "1 workload, 2/3 replicas ready; context east ok; pod details loading (0 of 1 context in)"
     );
     assert_eq!(
         list.sources[0].progress.words().as_deref(),

@@ -266,6 +266,36 @@ fn status_is_unknown_when_an_endpoint_gives_no_outcome_within_the_timeout() {
     );
 }
 
+#[test]
+fn status_ends_within_its_timeout_whatever_the_probes_time_outs() {
+    // A server that accepts connections (the kernel's backlog) and never answers, probed with a
+    // 30 s time-out: `status --timeout 2` must not wait for the probe's own time-out.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    let mut profile = Profile::named("fleet");
+    let mut probe = check(
+        "silent",
+        format!("http://{}/health", silent.local_addr().unwrap()),
+    );
+    probe.timeout_ms = 30_000;
+    profile.health.push(probe);
+    let started = std::time::Instant::now();
+    let (code, reports) = status_within(&config, &profile, 2);
+    let took = started.elapsed();
+    assert_eq!(code, 3, "{reports:#?}");
+    let r = report(&reports, "health");
+    assert_eq!(r["status"], "unknown", "{r:#}");
+    assert!(
+        reasons(r)[0].starts_with("silent: no outcome within the --timeout of 2 s"),
+        "{r:#}"
+    );
+    // Bounded by --timeout plus start-up, far below the probe's 30 s (slack for a loaded machine).
+    assert!(took < std::time::Duration::from_secs(12), "took {took:?}");
+    drop(silent);
+}
+
 /// SIGSTOP on a process until dropped (SIGCONT), so a failed test leaves no stopped server.
 struct Paused(u32);
 

@@ -519,13 +519,20 @@ pub fn print_capacity(
             match w.more_fit {
                 Some(n) => writeln!(
                     out,
-                    "    {:<40} {:>3} replicas, {n} more fit (each {}; limited by {})",
-                    w.workload, w.replicas, w.each, w.limit
+                    "    {:<40} {:>3} {}, {n} more fit (each {}; limited by {})",
+                    w.workload,
+                    w.replicas,
+                    crate::model::units::noun(u64::from(w.replicas), "replica", "replicas"),
+                    w.each,
+                    w.limit
                 )?,
                 None => writeln!(
                     out,
-                    "    {:<40} {:>3} replicas, {}",
-                    w.workload, w.replicas, w.limit
+                    "    {:<40} {:>3} {}, {}",
+                    w.workload,
+                    w.replicas,
+                    crate::model::units::noun(u64::from(w.replicas), "replica", "replicas"),
+                    w.limit
                 )?,
             }
         }

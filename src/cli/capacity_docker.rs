@@ -141,10 +141,11 @@ pub fn print_engine(e: &EngineReport, out: &mut impl Write) -> std::io::Result<(
             )?;
             writeln!(
                 out,
-                "  memory      {} of {} held by {} running containers, headroom {}",
+                "  memory      {} of {} held by {} running {}, headroom {}",
                 format_bytes(e.held_memory_bytes),
                 format_bytes(e.memory_bytes),
                 e.running_containers,
+                crate::model::units::noun(e.running_containers, "container", "containers"),
                 format_bytes(e.headroom_memory_bytes)
             )?;
             writeln!(out, "  counted     {}", e.counted)?;
@@ -172,13 +173,21 @@ pub fn print_engine(e: &EngineReport, out: &mut impl Write) -> std::io::Result<(
         match s.more_fit {
             Some(n) => writeln!(
                 out,
-                "    {:<40} {:>3} replicas, {n} more fit (each {}; limited by {})",
-                s.service, s.replicas, s.each, s.limit
+                "    {:<40} {:>3} {}, {n} more fit (each {}; limited by {})",
+                s.service,
+                s.replicas,
+                crate::model::units::noun(u64::from(s.replicas), "replica", "replicas"),
+                s.each,
+                s.limit
             )?,
             None => writeln!(
                 out,
-                "    {:<40} {:>3} replicas, {} (each {})",
-                s.service, s.replicas, s.limit, s.each
+                "    {:<40} {:>3} {}, {} (each {})",
+                s.service,
+                s.replicas,
+                crate::model::units::noun(u64::from(s.replicas), "replica", "replicas"),
+                s.limit,
+                s.each
             )?,
         }
     }

@@ -39,6 +39,41 @@ pub struct EndpointReport {
     pub summary: String,
     /// This endpoint's own exit code: 0 ok, 1 warning, 2 critical, 3 unknown.
     pub exit_code: u8,
+    /// A Kubernetes endpoint's contexts, each with its own state (ok, degraded, stale, down,
+    /// missing) and what of it is loaded; absent for other kinds.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub contexts: Vec<ContextReport>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct ContextReport {
+    pub context: String,
+    pub state: &'static str,
+    pub reason: Option<String>,
+    /// What has been read ("workloads", "pod details", …) and what is still being read.
+    pub loaded: Vec<&'static str>,
+    pub loading: Vec<&'static str>,
+}
+
+/// The contexts of a workloads snapshot, for the JSON report.
+fn context_reports(snapshot: Option<&crate::model::snapshot::Snapshot>) -> Vec<ContextReport> {
+    let Some(crate::model::snapshot::Snapshot::Workloads(list)) = snapshot else {
+        return Vec::new();
+    };
+    list.sources
+        .iter()
+        .map(|s| ContextReport {
+            context: s
+                .name
+                .strip_prefix("context ")
+                .unwrap_or(&s.name)
+                .to_owned(),
+            state: s.state.label(),
+            reason: s.reason.clone(),
+            loaded: s.progress.loaded.clone(),
+            loading: s.progress.loading.clone(),
+        })
+        .collect()
 }
 
 /// Whether an error is the reader of our output having gone away (`… | head -1`): the command
@@ -281,6 +316,7 @@ pub fn status(
             reasons: health.reasons,
             members: health.members,
             error: e.error,
+            contexts: context_reports(e.snapshot.as_ref()),
             summary: e
                 .snapshot
                 .as_ref()

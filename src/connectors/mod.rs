@@ -70,8 +70,10 @@ pub fn summary(snapshot: &Snapshot) -> String {
             let replicas: u32 = list.iter().map(|w| w.desired).sum();
             let ready: u32 = list.iter().map(|w| w.ready).sum();
             let mut line = format!(
-                "{} workloads, {ready}/{replicas} replicas ready",
-                list.len()
+                "{} {}, {ready}/{replicas} {} ready",
+                list.len(),
+                crate::model::units::noun(list.len() as u64, "workload", "workloads"),
+                crate::model::units::noun(u64::from(replicas), "replica", "replicas")
             );
             // Every context is named with its state, also when all are ok.
             if !list.sources.is_empty() {

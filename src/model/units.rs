@@ -55,11 +55,12 @@ fn strip_ansi(line: &str) -> String {
 /// "1 replica", "3 replicas" (and "0 replicas").
 pub fn replicas(n: impl Into<u64>) -> String {
     let n = n.into();
-    if n == 1 {
-        "1 replica".to_owned()
-    } else {
-        format!("{n} replicas")
-    }
+    format!("{n} {}", noun(n, "replica", "replicas"))
+}
+
+/// The singular or the plural, as `n` needs ("1 running container", "0 running containers").
+pub fn noun(n: u64, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 { one } else { many }
 }
 
 /// Who is at the keyboard: `USER`, `LOGNAME` (`USERNAME` on Windows), else the OS account of

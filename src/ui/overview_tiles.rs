@@ -5,6 +5,7 @@ use super::theme;
 use super::widgets;
 use crate::app::{PanelId, ScaleboardApp};
 use crate::engine::Area;
+use crate::model::units;
 
 /// The Databases tile: how many clusters of each kind, the largest PostgreSQL lag and PgBouncer
 /// clients waiting; the warning names a cluster with no writer or two (each cluster is judged on
@@ -131,7 +132,11 @@ fn tiles(app: &ScaleboardApp) -> Vec<Tile> {
         Tile {
             panel: PanelId::Workloads,
             area: Area::Workloads,
-            summary: format!("{count} workloads, {replicas} replicas"),
+            summary: format!(
+                "{count} {}, {}",
+                units::noun(count as u64, "workload", "workloads"),
+                units::replicas(replicas)
+            ),
             problem: (not_ready > 0).then(|| format!("{not_ready} not ready")),
         },
         Tile {

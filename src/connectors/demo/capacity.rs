@@ -352,9 +352,10 @@ pub fn engine_view(fleet: &DemoFleet, endpoint: &str) -> CapacityView {
         host: Some(host),
         swarm_nodes: Err("this engine is not a Swarm manager".into()),
         counted: format!(
-            "{running} running containers: {by_reservation} by their memory reservation, \
+            "{running} running {}: {by_reservation} by their memory reservation, \
              {by_limit} by their memory limit (no reservation), {neither} with neither (not \
-             counted)"
+             counted)",
+            crate::model::units::noun(running, "container", "containers")
         ),
     });
     view

@@ -238,9 +238,10 @@ pub fn host_room(name: &str, size: EngineSize, all: &[Container]) -> (NodeRoom, 
         ready: true,
     };
     let counted = format!(
-        "{} running containers: {by_reservation} by their memory reservation, {by_limit} by \
+        "{} running {}: {by_reservation} by their memory reservation, {by_limit} by \
          their memory limit (no reservation), {neither} with neither (not counted)",
-        running.len()
+        running.len(),
+        crate::model::units::noun(running.len() as u64, "container", "containers")
     );
     (room, counted)
 }

@@ -45,8 +45,9 @@ impl ContextWatch {
             Ok(scale) => {
                 let now = scale.spec.and_then(|s| s.replicas).unwrap_or_default();
                 Ok(format!(
-                    "{} {ns}/{name} scale subresource now wants {now} replicas",
-                    kind_name(kind)
+                    "{} {ns}/{name} scale subresource now wants {}",
+                    kind_name(kind),
+                    crate::model::units::replicas(now.max(0) as u64)
                 ))
             }
             Err(e) => Err(api_error(&what, &e)),

@@ -86,7 +86,8 @@ pub fn describe(e: &tokio_postgres::Error, dsn: &Dsn) -> String {
         format!("{at} closed the connection during the poll (the server stopped or restarted)")
     } else if text.contains("password missing") {
         format!(
-            "{at} asks user \"{}\" for a password but none is set: store it in the keyring for this endpoint, or in PGPASSFILE / ~/.pgpass",
+            "{at} asks user \"{}\" for a password but none is set: give it with `scaleboard secret set` (the endpoint's keyring entry or \
+             credentials file), its SCALEBOARD_SECRET_… variable, PGPASSFILE or ~/.pgpass",
             dsn.user
         )
     } else if text.contains("does not support TLS") {
