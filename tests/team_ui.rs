@@ -203,10 +203,12 @@ fn open_scale_dialog(t: &mut TestApp, replicas: u32) {
     t.run_until("confirm dialog", |a| a.actions.dialog.is_some());
 }
 
+/// Types into a field of the modal, focused through AccessKit: the modal re-centres when it
+/// grows, so a pointer click could land beside the field.
 fn type_into(t: &mut TestApp, label: &str, text: &str) {
     t.harness
         .get_by_role_and_label(Role::TextInput, label)
-        .click();
+        .focus();
     t.harness.run_steps(2);
     t.harness
         .get_by_role_and_label(Role::TextInput, label)
@@ -257,9 +259,15 @@ fn a_window_sees_the_holder_cannot_confirm_and_takes_the_lock_over_with_a_reason
     assert!(!t.app().actions.dialog.as_ref().unwrap().can_take_over());
     let reason = "their console froze during incident 42";
     type_into(&mut t, "Reason for taking over (required):", reason);
-    t.run_until("reason typed", |a| {
-        a.actions.dialog.as_ref().is_some_and(|d| d.can_take_over())
-    });
+    let typed = |a: &ScaleboardApp| {
+        a.actions
+            .dialog
+            .as_ref()
+            .is_some_and(|d| d.takeover_reason() == Some(reason))
+    };
+    t.run_until("reason typed", typed);
+    let d = t.app().actions.dialog.as_ref().unwrap();
+    assert!(d.can_take_over(), "{:?} {}", d.plan.guards, d.name_ok());
     t.harness.get_by_label("Take over and run").click();
     t.run_until("the action started", |a| {
         a.actions.dialog.is_none() && a.actions.running.len() == 1
