@@ -1,7 +1,7 @@
 //! UI-side state of the action pipeline: the open confirmation dialog and the actions in flight.
 
 use crate::actions::audit::AuditRecord;
-use crate::actions::{ActionId, DryRunOutcome, Plan};
+use crate::actions::{ActionId, DryRunOutcome, GuardLevel, Plan};
 use crate::engine::ActionStage;
 use crate::model::snapshot::WorkloadRef;
 use std::collections::{BTreeSet, VecDeque};
@@ -28,6 +28,11 @@ pub struct ConfirmDialog {
     /// The target sits behind a linked nginx upstream: what will change there, and whether
     /// the operator keeps the load-balancer steps (the default) or scales alone.
     pub load_balancer: Option<LbChoice>,
+    /// Another console holds the target's change lock (team mode): "in progress:
+    /// OPERATOR@HOST since … — what", as the preview's refusing guard says it.
+    pub held_by: Option<String>,
+    /// The operator chose "Take over…": the reason typed so far (required, recorded).
+    pub takeover_reason: Option<String>,
 }
 
 /// The load-balancer part of a scale in the confirmation dialog.
@@ -57,6 +62,8 @@ impl ConfirmDialog {
             frames_shown: 0,
             advice: None,
             load_balancer: None,
+            held_by: None,
+            takeover_reason: None,
         }
     }
 
@@ -69,8 +76,38 @@ impl ConfirmDialog {
         self.dry_run_pending.is_none()
     }
 
+    /// Never while another console holds the target's change lock: the engine would refuse
+    /// it; taking the lock over is the way, with a reason.
     pub fn can_confirm(&self) -> bool {
-        self.plan_complete() && self.name_ok() && self.plan.confirmable(self.forced)
+        self.held_by.is_none()
+            && self.plan_complete()
+            && self.name_ok()
+            && self.plan.confirmable(self.forced)
+    }
+
+    /// The reason typed to take the change lock over, once it is not blank.
+    pub fn takeover_reason(&self) -> Option<&str> {
+        self.takeover_reason
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+    }
+
+    /// Taking over may run: a reason is typed, and the holder's lock is the only refusal (or
+    /// the operator forced the others; the engine runs a take-over as forced).
+    pub fn can_take_over(&self) -> bool {
+        let Some(holder) = self.held_by.as_deref() else {
+            return false;
+        };
+        let other_refusals = self
+            .plan
+            .guards
+            .iter()
+            .any(|g| g.level == GuardLevel::Refuse && !g.reason.starts_with(holder));
+        self.takeover_reason().is_some()
+            && (self.forced || !other_refusals)
+            && self.plan_complete()
+            && self.name_ok()
     }
 
     /// Gives up on a dry run that has not answered in [`DRY_RUN_WAIT_MS`]: a warning, not a

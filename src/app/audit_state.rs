@@ -48,6 +48,9 @@ pub struct AuditState {
     pub export_path: String,
     /// The save dialog is open (on the engine's blocking pool).
     pub picking_path: bool,
+    /// This console's log or the team's shared history (team mode).
+    pub source: super::AuditSource,
+    pub team: super::TeamAuditState,
 }
 
 impl AuditState {

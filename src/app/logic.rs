@@ -129,8 +129,10 @@ impl ScaleboardApp {
                         record.outcome_text().headline
                     ),
                 );
-                // The panel's page and the unresolved intents follow the log.
+                // The panel's page and the unresolved intents follow the log (and the team's
+                // history, which has the record too).
                 self.request_audit();
+                self.audit.team.mark_stale();
                 if let Some(a) = self.actions.get_mut(id) {
                     a.record = Some(*record);
                     a.stage = None;
@@ -156,7 +158,10 @@ impl ScaleboardApp {
             Event::ColleagueAction(text) => {
                 self.notifications.push(now, Level::Info, text);
                 self.request_audit();
+                // The Team view reads its page again when next drawn.
+                self.audit.team.mark_stale();
             }
+            Event::TeamAuditPage { query, result } => self.team_audit_answered(query, result),
             Event::Profiles {
                 profiles,
                 damaged,

@@ -9,6 +9,7 @@ mod fleet;
 mod logic;
 mod notifications;
 pub mod overview;
+mod team_audit_state;
 mod view;
 
 pub use actions::{
@@ -20,6 +21,7 @@ pub use audit_state::{AuditState, PAGE_ROWS as AUDIT_PAGE_ROWS};
 pub use cost_state::{CostState, live_inventory};
 pub use fleet::{EndpointState, FleetState};
 pub use notifications::{Level, Notification, Notifications};
+pub use team_audit_state::{AuditSource, TEAM_PAGE_ROWS, TeamAuditState, outcome_key};
 pub use view::{PanelId, TimeRange, ViewState};
 
 use crate::actions::{Action, PlanPolicy, plan};
@@ -281,6 +283,7 @@ impl ScaleboardApp {
         self.actions.bulk_selected.clear();
         self.selected_server = None;
         self.profiles.active = profile;
+        self.reset_team_audit();
         // The new profile's rules; windows and alerts of the old endpoints go.
         self.advisor.advisor.set_endpoints(std::iter::empty());
         self.advisor_sync_rules();
@@ -331,8 +334,10 @@ impl ScaleboardApp {
         });
         let now = self.clock.now_ms();
         let load_balancer = self.lb_choice(&plan.action);
+        let held_by = crate::actions::FleetView::in_progress(&self.fleet, &plan.action);
         let mut dialog = ConfirmDialog::new(plan, dry_run_pending, now);
         dialog.load_balancer = load_balancer;
+        dialog.held_by = held_by;
         self.actions.dialog = Some(dialog);
     }
 
@@ -382,6 +387,33 @@ impl ScaleboardApp {
                 advice,
             },
             None => Command::Execute { id, plan, forced },
+        });
+    }
+
+    /// "Take over…" in the dialog: run the plan taking the change lock over from the console
+    /// holding it, with the operator's reason (recorded in the team store and the audit).
+    pub fn take_over(&mut self) {
+        let Some(dialog) = self.actions.dialog.take() else {
+            return;
+        };
+        let Some(reason) = dialog.takeover_reason().map(str::to_owned) else {
+            self.actions.dialog = Some(dialog);
+            return;
+        };
+        if !dialog.can_take_over() {
+            self.actions.dialog = Some(dialog);
+            return;
+        }
+        let id = self.actions.next_id();
+        self.actions
+            .started(id, dialog.plan.title.clone(), dialog.plan.action.clone());
+        if dialog.load_balancer.as_ref().is_some_and(|lb| !lb.follow) {
+            self.send(Command::SkipLoadBalancer { id });
+        }
+        self.send(Command::ExecuteTakingOver {
+            id,
+            plan: Box::new(dialog.plan),
+            reason,
         });
     }
 

@@ -8,6 +8,7 @@ mod pipeline_lb;
 mod pipeline_team;
 mod poll;
 mod supervisor;
+mod team_audit;
 mod team_feed;
 pub mod types;
 

@@ -67,6 +67,8 @@ pub(crate) struct LbSteps {
     pub master_pid: Option<u32>,
     pub audit: Arc<AuditLog>,
     pub clock: Arc<dyn Clock>,
+    /// The profile's team store: step records are shared like every other record.
+    pub team: Option<Arc<crate::team::TeamStore>>,
 }
 
 /// The nginx link of a scale action on a linked Compose or Swarm service, with the file and
@@ -135,6 +137,7 @@ fn prepare(
         pid_file: pid_path,
         audit: Arc::clone(audit),
         clock: Arc::clone(clock),
+        team: None,
     })
 }
 
@@ -185,11 +188,15 @@ impl LbSteps {
             advice: None,
         };
         let log = Arc::clone(&self.audit);
+        let local = r.clone();
         // A step record that cannot be written is logged; the parent's records still say
         // what happened.
-        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || log.append(&r)).await {
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || log.append(&local)).await {
             log::warn!("audit: the step record could not be written: {e}");
         }
+        // Then the team store, like every other record (queued when it cannot be reached).
+        let mut r = r;
+        super::pipeline_team::share_record(self.team.as_ref(), &mut r).await;
     }
 
     /// Run one step write-ahead: intent, the work, outcome.

@@ -103,7 +103,10 @@ pub(crate) async fn run(
                 };
                 let lb = match lb {
                     None => None,
-                    Some(Ok(steps)) => Some(Arc::new(steps)),
+                    Some(Ok(mut steps)) => {
+                        steps.team = c.team.clone();
+                        Some(Arc::new(steps))
+                    }
                     Some(Err(why)) => {
                         let now = config.clock.now_ms();
                         let why = format!("the load balancer's side cannot be prepared: {why}");
@@ -168,6 +171,10 @@ pub(crate) async fn run(
                 });
             }
             Command::Files(job) => files.run(job, &sink),
+            Command::QueryTeamAudit(query) => {
+                let team = connected.as_ref().and_then(|c| c.team.clone());
+                super::team_audit::query(team, query, &sink);
+            }
             Command::DesktopNotify { summary, body } => {
                 tokio::spawn(super::desktop_notify::send(summary, body));
             }

@@ -92,6 +92,9 @@ pub enum Command {
         action: Box<crate::actions::Action>,
     },
     Files(crate::engine::files::FileJob),
+    /// A page of the team's shared history (team mode), read from the profile's team store on
+    /// the engine's side; answered with [`Event::TeamAuditPage`].
+    QueryTeamAudit(crate::team::TeamQuery),
     /// Poll one endpoint of a (possibly unsaved) profile once and report the outcome.
     TestEndpoint {
         profile: Box<crate::profiles::Profile>,
@@ -149,6 +152,12 @@ pub enum Event {
     LoadBalancers(Vec<crate::connectors::nginx::status::LinkReport>),
     /// The answer to [`crate::engine::files::FileJob::QueryAudit`].
     AuditPage(Result<Box<crate::actions::audit::AuditPage>, String>),
+    /// The answer to [`Command::QueryTeamAudit`]: the page, or why the store could not give it
+    /// (in words).
+    TeamAuditPage {
+        query: crate::team::TeamQuery,
+        result: Result<Box<crate::team::TeamPage>, String>,
+    },
     /// The profile store after a write (or a refused write, with the reason).
     Profiles {
         profiles: Vec<crate::profiles::Profile>,

@@ -51,13 +51,22 @@ pub struct PageKey {
     pub phase: String,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TeamQuery {
     /// Matches operator, host, profile, action or target, ignoring case.
     pub text: String,
     pub outcome: Option<String>,
     pub after: Option<PageKey>,
     pub limit: i64,
+}
+
+/// One page of the history as the Audit panel's Team view asks for it: the query it answers,
+/// its rows (newest first) and where the next page starts (None: this is the last).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamPage {
+    pub query: TeamQuery,
+    pub rows: Vec<TeamRow>,
+    pub next: Option<PageKey>,
 }
 
 /// A lock whose console is gone without releasing it: its action's outcome is unknown unless

@@ -11,6 +11,6 @@ pub mod lock;
 pub mod migrations;
 pub mod store;
 
-pub use history::{LockState, PageKey, TeamQuery, TeamRow};
+pub use history::{LockState, PageKey, TeamPage, TeamQuery, TeamRow};
 pub use lock::{Holder, LockError, LockHold};
 pub use store::{PENDING_FILE, TeamStore, host_name};

@@ -113,9 +113,11 @@ impl TeamStore {
 
     /// A new session of its own (lock holders), schema migrated on first use.
     pub(super) async fn open_session(&self) -> Result<Client, String> {
-        let opened = tokio::time::timeout(STORE_TIMEOUT, self.connector.open_session())
-            .await
-            .map_err(|_| format!("no answer within {} s", STORE_TIMEOUT.as_secs()))?;
+        let Ok(opened) = tokio::time::timeout(STORE_TIMEOUT, self.connector.open_session()).await
+        else {
+            self.mark(false);
+            return Err(format!("no answer within {} s", STORE_TIMEOUT.as_secs()));
+        };
         let mut client = match opened {
             Ok(c) => c,
             Err(e) => {

@@ -8,7 +8,7 @@
 
 use super::widgets::panel_header_ui;
 use crate::actions::audit::{AuditOutcome, AuditRecord};
-use crate::app::{AUDIT_PAGE_ROWS, ScaleboardApp};
+use crate::app::{AUDIT_PAGE_ROWS, AuditSource, ScaleboardApp};
 use crate::engine::Command;
 use crate::engine::files::FileJob;
 use chrono::{DateTime, Utc};
@@ -27,6 +27,20 @@ fn outcome_filter_label(o: AuditOutcome) -> &'static str {
 
 pub fn audit_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     panel_header_ui(ui, app, "Audit");
+    if app.has_team_store() {
+        ui.horizontal(|ui| {
+            ui.label("History:");
+            let source = &mut app.audit.source;
+            ui.selectable_value(source, AuditSource::Local, "Local")
+                .on_hover_text("This console's own log (audit.jsonl)");
+            ui.selectable_value(source, AuditSource::Team, "Team")
+                .on_hover_text("Every console's records, from the profile's team store");
+        });
+        if app.audit.source == AuditSource::Team {
+            super::audit_team_view::team_view_ui(app, ui);
+            return;
+        }
+    }
     unresolved_ui(app, ui);
     ui.horizontal(|ui| {
         ui.label("Filter:");

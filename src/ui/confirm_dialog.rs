@@ -13,6 +13,7 @@ pub fn confirm_dialog_ui(app: &mut ScaleboardApp, ctx: &egui::Context) {
     let mut confirm = false;
     let mut close = false;
     let mut alternative = None;
+    let mut take_over = false;
     let modal = egui::Modal::new(egui::Id::unique("confirm_action")).show(ctx, |ui| {
         ui.set_max_width(560.0);
         let plan = &dialog.plan;
@@ -109,7 +110,11 @@ pub fn confirm_dialog_ui(app: &mut ScaleboardApp, ctx: &egui::Context) {
             let r = ui.checkbox(&mut dialog.forced, "Force: I understand the refusal and take responsibility (recorded in the audit log)");
             other_buttons.push(r.id);
         }
-        ui.weak(plan.recheck_note());
+        if dialog.held_by.is_some() {
+            take_over = take_over_ui(dialog, ui, &mut other_buttons);
+        }
+        ui.weak(dialog.plan.recheck_note());
+        let plan = &dialog.plan;
         let first_frame = dialog.frames_shown == 0;
         if plan.dangerous {
             let name = plan.action.target_name();
@@ -165,9 +170,49 @@ pub fn confirm_dialog_ui(app: &mut ScaleboardApp, ctx: &egui::Context) {
     }
     if let Some(action) = alternative {
         app.propose(action);
+    } else if take_over {
+        app.take_over();
     } else if confirm {
         app.confirm();
     } else if close {
         app.actions.dialog = None;
     }
+}
+
+/// Another console holds the target's change lock: "Take over…" opens a reason field (required,
+/// recorded in the team store and the audit); returns true when the operator takes over.
+fn take_over_ui(
+    dialog: &mut crate::app::ConfirmDialog,
+    ui: &mut egui::Ui,
+    other_buttons: &mut Vec<egui::Id>,
+) -> bool {
+    ui.separator();
+    let Some(reason) = dialog.takeover_reason.as_mut() else {
+        let r = ui.button("Take over…").on_hover_text(
+            "Take the change lock over from the console holding it, with a reason that is \
+             recorded in the team store and in the audit. Only when you know that action is \
+             stuck or abandoned.",
+        );
+        other_buttons.push(r.id);
+        if r.clicked() {
+            dialog.takeover_reason = Some(String::new());
+        }
+        return false;
+    };
+    ui.label(
+        "Taking over runs this plan although another console holds the lock; its operator \
+         sees it in the team's history. The run counts as forced.",
+    );
+    let label = ui.label("Reason for taking over (required):");
+    ui.add(
+        egui::TextEdit::singleline(reason).hint_text("e.g. their console froze during incident 42"),
+    )
+    .labelled_by(label.id);
+    let enabled = dialog.can_take_over();
+    let r = ui.add_enabled(enabled, egui::Button::new("Take over and run"));
+    other_buttons.push(r.id);
+    if dialog.takeover_reason().is_none() {
+        ui.weak("Type a reason to take over.");
+    }
+    r.clicked()
 }

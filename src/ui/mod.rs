@@ -4,6 +4,7 @@
 mod about;
 pub mod alerts_panel;
 mod audit_panel;
+mod audit_team_view;
 mod cache_panel;
 pub mod chart_style;
 pub mod charts;
