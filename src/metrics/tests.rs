@@ -548,7 +548,7 @@ fn no_series_silently_stops_a_refused_one_is_counted_and_named() {
         bulk_full_max: 10,
         ..StoreConfig::default()
     };
-    let per_series = crate::metrics::classes::coarse_fixed_cost(config.coarse.capacity());
+    let per_series = classes::coarse_fixed_cost(config.coarse.capacity());
     let key_bytes = keys[0].heap_bytes();
     let mut store = MetricStore::new(StoreConfig {
         coarse_budget_bytes: 120 * (per_series + key_bytes),
