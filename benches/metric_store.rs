@@ -97,5 +97,74 @@ fn memory(_: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, push, downsample, memory);
+/// A workload's four key series, named as the Kubernetes connector names them.
+fn workload_keys(workloads: usize) -> Vec<SeriesKey> {
+    (0..workloads)
+        .flat_map(|i| {
+            let target = format!(
+                "k8s/prod-{}/team-{:02}/deployment/app-{i:05}",
+                i % 3,
+                i % 30
+            );
+            ["replicas", "ready", "cpu_percent", "memory_percent"]
+                .map(|m| SeriesKey::new(target.clone(), m))
+        })
+        .collect()
+}
+
+/// 10,000 workloads x 4 key series (40,000 series): memory once every coarse ring holds its
+/// 3 h, the cost of one poll's 40,000 pushes, and of selecting a workload (promote + demote).
+fn fleet_10k_workloads(c: &mut Criterion) {
+    let keys = workload_keys(10_000);
+    let mut store = MetricStore::default();
+    let mut t = T0;
+    let started = Instant::now();
+    // 3 h at one poll a minute: every coarse ring at its bound.
+    for _ in 0..181 {
+        t += MIN;
+        for (n, k) in keys.iter().enumerate() {
+            store.push_bulk(k, t, value(t / S + n as i64));
+        }
+    }
+    let elapsed = started.elapsed();
+    store.prune(t);
+    let summary = store.summary();
+    let bytes = store.memory_bytes();
+    eprintln!(
+        "fleet 10,000 workloads x 4 series: {} full, {} coarse, {} not recorded; {bytes} bytes \
+         ({:.1} MiB, {} bytes a series; coarse budget {:.0} MiB); 181 polls in {elapsed:.2?} \
+         ({:.1} ns/push)",
+        summary.full,
+        summary.coarse,
+        summary.not_recorded,
+        bytes as f64 / (1024.0 * 1024.0),
+        bytes / keys.len(),
+        summary.coarse_budget_bytes as f64 / (1024.0 * 1024.0),
+        elapsed.as_nanos() as f64 / (181.0 * keys.len() as f64),
+    );
+    let mut group = c.benchmark_group("fleet_10k_workloads");
+    group.throughput(Throughput::Elements(keys.len() as u64));
+    group.bench_function("poll_40000_coarse_series", |b| {
+        b.iter(|| {
+            t += 10 * S;
+            for (n, k) in keys.iter().enumerate() {
+                store.push_bulk(black_box(k), t, value(t / S + n as i64));
+            }
+        });
+    });
+    // The operator selects another workload: its four series promoted, the previous one's
+    // four demoted.
+    let targets: Vec<String> = (0..100).map(|i| keys[i * 400].target.clone()).collect();
+    let mut which = 0;
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("select_another_workload", |b| {
+        b.iter(|| {
+            which = (which + 1) % targets.len();
+            store.set_watched([targets[which].clone()].into());
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, push, downsample, memory, fleet_10k_workloads);
 criterion_main!(benches);

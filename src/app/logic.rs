@@ -6,6 +6,9 @@ use crate::engine::{ConnStatus, Event};
 use crate::metrics::SeriesKey;
 use crate::model::snapshot::Snapshot;
 
+/// The series every workload reports (Kubernetes and Docker connectors alike).
+const WORKLOAD_METRICS: [&str; 4] = ["replicas", "ready", "cpu_percent", "memory_percent"];
+
 /// At most this many events per frame, so a burst never stalls a frame; the rest wait.
 const MAX_EVENTS_PER_FRAME: usize = 5_000;
 
@@ -32,11 +35,6 @@ impl ScaleboardApp {
                 snapshot,
                 samples,
             } => {
-                // The selected workload's series get in even when the store is full of others.
-                let pinned = self
-                    .selected_workload
-                    .as_ref()
-                    .map(crate::model::snapshot::WorkloadRef::target);
                 // The rules see every sample once, here on intake; nothing is judged per frame.
                 for s in &samples {
                     let t = s.at.unwrap_or(at);
@@ -45,11 +43,14 @@ impl ScaleboardApp {
                         .observe(&s.target, s.metric, t, s.value);
                 }
                 self.advisor.intake_samples += samples.len() as u64;
+                // A fleet's workload series are many of a kind: the store keeps them coarse when
+                // the fleet is large, except the workloads the operator watches (`set_watched`).
+                let from_workloads = matches!(snapshot, Snapshot::Workloads(_));
                 for s in samples {
-                    let is_pinned = pinned.as_deref() == Some(s.target.as_str());
+                    let bulk = from_workloads && WORKLOAD_METRICS.contains(&s.metric);
                     let key = SeriesKey::new(s.target, s.metric);
-                    if is_pinned {
-                        self.store.push_pinned(&key, s.at.unwrap_or(at), s.value);
+                    if bulk {
+                        self.store.push_bulk(&key, s.at.unwrap_or(at), s.value);
                     } else {
                         self.store.push(&key, s.at.unwrap_or(at), s.value);
                     }

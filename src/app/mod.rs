@@ -426,6 +426,7 @@ impl ScaleboardApp {
         let _ = self.repaint_ctx.set(ctx.clone());
         let started = std::time::Instant::now();
         let before = self.advisor.intake_samples;
+        self.tell_store_what_is_watched();
         self.drain_events();
         if self.advisor.intake_samples != before {
             self.advisor.intake_nanos += started.elapsed().as_nanos() as u64;

@@ -361,6 +361,20 @@ pub fn top_workloads(
 }
 
 impl ScaleboardApp {
+    /// The workloads whose series the store keeps at full resolution: the selected one, the
+    /// pinned ones and the ones the Overview plots. A dozen names, compared with what the
+    /// store has; only a change moves series between resolutions.
+    pub(super) fn tell_store_what_is_watched(&mut self) {
+        let watched: BTreeSet<String> = self
+            .selected_workload
+            .iter()
+            .chain(&self.view.pinned)
+            .chain(self.overview.watched())
+            .map(WorkloadRef::target)
+            .collect();
+        self.store.set_watched(watched);
+    }
+
     /// After new snapshots: the whole fleet's desired and ready replicas as two series, and the
     /// Overview's watched workloads given series even when the store is full of others.
     pub(super) fn record_overview_series(&mut self) {
@@ -419,7 +433,7 @@ impl ScaleboardApp {
                 if let Some(v) = value
                     && !self.store.contains(&key)
                 {
-                    self.store.push_pinned(&key, stamp, v);
+                    self.store.push_bulk(&key, stamp, v);
                 }
             }
         }

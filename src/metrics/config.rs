@@ -5,7 +5,8 @@ const MINUTE_MS: i64 = 60 * SECOND_MS;
 const HOUR_MS: i64 = 60 * MINUTE_MS;
 
 /// Bounds of a [`MetricStore`](super::MetricStore). Every bound here turns into a fixed
-/// allocation per series, so the product with `max_series` is the store's memory ceiling.
+/// allocation per series: full series cost at most their bound times `max_full_series`,
+/// coarse ones at most `coarse_budget_bytes`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct StoreConfig {
@@ -22,13 +23,26 @@ pub struct StoreConfig {
     pub tiers: Vec<TierConfig>,
     /// Nothing older than this survives [`MetricStore::prune`](super::MetricStore::prune).
     pub max_age_ms: i64,
-    /// Series beyond this evict the stalest series, so a misbehaving endpoint that invents
-    /// metric names cannot exhaust memory.
-    pub max_series: usize,
-    /// When the store is full, only a series idle this long makes room for a new one; otherwise
-    /// the new series is refused. A fleet reporting more live series than `max_series` (a
-    /// cluster of 10,000 workloads) would else churn: evict, allocate, evict on every poll.
+    /// Most series kept at full resolution (raw plus `tiers`). Past it, the stalest full series
+    /// is moved to the coarse tier if it has been idle for `evict_idle_ms` (or the operator
+    /// needs the room); otherwise the new series starts coarse. Nothing is dropped for it.
+    pub max_full_series: usize,
+    /// When the full class is full, only a series idle this long gives up its place to a new
+    /// one; a fleet reporting more live series than the limit would else churn on every poll.
+    /// The coarse class makes room the same way when its budget is spent.
     pub evict_idle_ms: i64,
+    /// The tier every other workload series is kept at once a fleet is large: one min/max
+    /// point per `bucket_ms` for `keep_ms`, 8 bytes a point, allocated at its bound.
+    pub coarse: TierConfig,
+    /// Bytes the coarse class may hold: every coarse series costs the same (its ring at its
+    /// bound, its key, its map entry), so this is the count of coarse series times that cost.
+    /// A series refused past it is counted and named, never silently lost.
+    pub coarse_budget_bytes: usize,
+    /// While a fleet reports at most this many workload ("bulk") series, every one is kept at
+    /// full resolution. Past it, only the series of the workloads the operator pinned,
+    /// selected or sees plotted stay full; the others move to the coarse tier (for good, until
+    /// the store is replaced with the profile, so a fleet near the limit does not flap).
+    pub bulk_full_max: usize,
 }
 
 impl Default for StoreConfig {
@@ -48,8 +62,14 @@ impl Default for StoreConfig {
                 },
             ],
             max_age_ms: 24 * HOUR_MS,
-            max_series: 5_000,
+            max_full_series: 5_000,
             evict_idle_ms: 5 * MINUTE_MS,
+            coarse: TierConfig {
+                bucket_ms: MINUTE_MS,
+                keep_ms: 3 * HOUR_MS,
+            },
+            coarse_budget_bytes: 80 << 20,
+            bulk_full_max: 1_000,
         }
     }
 }

@@ -2,6 +2,7 @@ use std::collections::VecDeque;
 use std::ops::Range;
 
 use super::TimeMs;
+use super::coarse::CoarsePoint;
 use super::raw::Sample;
 use super::tier::Bucket;
 
@@ -95,6 +96,45 @@ pub(crate) fn buckets(
     });
     Downsampled {
         // Each bucket may yield two points, so "few enough to return as-is" is half as many.
+        segments: build(items, &range, columns, visible, visible <= columns),
+        tier_bucket_ms: bucket_ms,
+    }
+}
+
+/// A coarse ring: fixed-stride buckets from `first_slot`, an empty one breaking the line.
+pub(crate) fn coarse(
+    points: &VecDeque<CoarsePoint>,
+    first_slot: i64,
+    bucket_ms: i64,
+    range: Range<TimeMs>,
+    columns: usize,
+) -> Downsampled {
+    let index = |slot: i64| {
+        usize::try_from(slot - first_slot)
+            .unwrap_or(0)
+            .min(points.len())
+    };
+    let first = index(range.start.div_euclid(bucket_ms));
+    let end = index((range.end - 1).div_euclid(bucket_ms) + 1);
+    let visible = end.saturating_sub(first);
+    let mut prev_slot: Option<i64> = None;
+    let items = points
+        .range(first..end.max(first))
+        .enumerate()
+        .filter(|(_, p)| !p.is_empty())
+        .map(|(i, p)| {
+            let slot = first_slot + (first + i) as i64;
+            let break_before = prev_slot.is_some_and(|s| slot - s > 1);
+            prev_slot = Some(slot);
+            Item {
+                t: slot * bucket_ms + bucket_ms / 2,
+                lo: f64::from(p.min),
+                hi: f64::from(p.max),
+                spread_ms: bucket_ms / 4,
+                break_before,
+            }
+        });
+    Downsampled {
         segments: build(items, &range, columns, visible, visible <= columns),
         tier_bucket_ms: bucket_ms,
     }

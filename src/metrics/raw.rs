@@ -71,6 +71,11 @@ impl RawTier {
         dropped
     }
 
+    /// Says that nothing before `t` is here (a series promoted from the coarse tier).
+    pub(crate) fn forget_before(&mut self, t: TimeMs) {
+        self.retained_from = self.retained_from.max(t);
+    }
+
     pub(crate) fn window_ms(&self) -> i64 {
         self.window_ms
     }

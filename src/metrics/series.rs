@@ -1,5 +1,6 @@
 use std::ops::Range;
 
+use super::coarse::CoarseSeries;
 use super::downsample::{self, Downsampled};
 use super::raw::RawTier;
 use super::tier::BucketTier;
@@ -22,6 +23,9 @@ pub(crate) struct Series {
     intervals: [u32; INTERVALS],
     next_interval: usize,
     pub(crate) version: u64,
+    /// One of a fleet's many workload series: moved to the coarse tier when the fleet is large
+    /// and the operator does not look at it.
+    pub(crate) bulk: bool,
 }
 
 impl Series {
@@ -39,7 +43,66 @@ impl Series {
             intervals: [0; INTERVALS],
             next_interval: 0,
             version: 0,
+            bulk: false,
         }
+    }
+
+    /// A full series that starts where a coarse one ends: its buckets go into every tier at
+    /// least as wide (so a plot of the last hour still shows them), and the finer buffers say
+    /// they hold nothing before now, so a view reaching back is served from a tier that does.
+    pub(crate) fn promoted(config: &StoreConfig, coarse: &CoarseSeries) -> Self {
+        let mut series = Self::new(config);
+        let width = config.coarse.bucket_ms;
+        let mut prev_end = None;
+        for (start, p) in coarse.buckets(config.coarse) {
+            for tier in series.tiers.iter_mut().filter(|t| t.bucket_ms() >= width) {
+                if prev_end.is_some_and(|end| end < start) {
+                    tier.push_gap();
+                }
+                tier.push(start, f64::from(p.min));
+                tier.push(start, f64::from(p.max));
+            }
+            prev_end = Some(start + width);
+        }
+        let from = coarse.last_t().saturating_add(1);
+        series.raw.forget_before(from);
+        for tier in series.tiers.iter_mut().filter(|t| t.bucket_ms() < width) {
+            tier.forget_before(from);
+        }
+        series.last_t = coarse.last_t();
+        series.last_real = coarse.latest();
+        // The intervals ring restarts: the first full-rate samples set the rhythm.
+        series.gap_since_real = true;
+        series.version = coarse.version;
+        series
+    }
+
+    /// This series at the coarse tier: from the finest tier no wider than a coarse bucket that
+    /// reaches back as far as the coarse tier keeps (else the one reaching furthest), so
+    /// nothing the coarse tier could hold is lost.
+    pub(crate) fn demoted(&self, config: &StoreConfig) -> CoarseSeries {
+        let coarse = config.coarse;
+        let mut out = CoarseSeries::new(coarse);
+        let width = coarse.bucket_ms;
+        let narrow = || self.tiers.iter().filter(move |t| t.bucket_ms() <= width);
+        let source = narrow()
+            .find(|t| t.keep_ms() >= coarse.keep_ms)
+            .or_else(|| narrow().max_by_key(|t| t.keep_ms()));
+        match source {
+            Some(tier) => {
+                for b in tier.buckets() {
+                    out.add(coarse, b.start.div_euclid(coarse.bucket_ms), b.min, b.max);
+                }
+            }
+            None => {
+                for s in self.raw.samples().iter().filter(|s| !s.is_gap()) {
+                    let v = s.v as f32;
+                    out.add(coarse, s.t.div_euclid(coarse.bucket_ms), v, v);
+                }
+            }
+        }
+        out.continue_from(self.last_t, self.last_real, self.version);
+        out
     }
 
     /// Pushes a real (finite) sample stamped `version`; returns false if it is older than

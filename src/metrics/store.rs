@@ -1,27 +1,53 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
+use super::classes::{Refusals, Resolution};
+use super::coarse::CoarseSeries;
 use super::downsample::Downsampled;
 use super::series::Series;
 use super::{SeriesKey, StoreConfig, TimeMs};
 
-/// Every series of the console, bounded in count and in size per series.
+/// Every series of the console, in two classes: **full** (raw samples plus the tiers) for
+/// what the operator looks at and for the few series of databases, queues and probes, and
+/// **coarse** (one min/max point per bucket, a fixed ring) for the many workload series of a
+/// large fleet. Each class is bounded: full by count, coarse by bytes. A series that finds no
+/// room at full resolution is kept coarse; one that finds no room even there is counted and
+/// named (see [`Self::summary`]), never silently lost.
 ///
 /// Owned by the UI thread; all methods are cheap enough to call from a frame: `push` is O(1)
-/// plus a map lookup, and `downsample` only walks the visible part of one buffer.
+/// plus a map lookup, and `downsample` only walks the visible part of one buffer. Moving a
+/// series between classes walks its own buckets once (a few thousand at most).
 #[derive(Debug)]
 pub struct MetricStore {
-    config: StoreConfig,
-    series: BTreeMap<SeriesKey, Series>,
+    pub(super) config: StoreConfig,
+    pub(super) full: BTreeMap<SeriesKey, Series>,
+    pub(super) coarse: BTreeMap<SeriesKey, CoarseSeries>,
+    /// Targets whose series stay full: the workloads the operator pinned, selected or sees
+    /// plotted (see [`Self::set_watched`]).
+    pub(super) watched: BTreeSet<String>,
+    /// The fleet reported more than `bulk_full_max` workload series: from now on only watched
+    /// ones are full.
+    pub(super) coarse_mode: bool,
+    /// Full series with the bulk flag.
+    pub(super) full_bulk: usize,
+    /// Bytes the coarse class holds, kept exact as series come and go.
+    pub(super) coarse_bytes: usize,
     /// Store-wide modification counter: a series' version is the clock at its last change, so
     /// a series that is dropped and re-created never repeats a version a plot cache has seen.
-    clock: u64,
+    pub(super) clock: u64,
     dropped_out_of_order: u64,
-    evicted_series: u64,
-    refused_series: u64,
-    /// While full: before this sample time no series can be idle enough to evict, so a new
-    /// series is refused without scanning the map (O(1) per refused sample).
-    refuse_until: TimeMs,
+    /// Full series moved to the coarse tier to make room (their data kept, down-sampled).
+    pub(super) demoted_series: u64,
+    /// Idle coarse series dropped to make room within the budget.
+    pub(super) evicted_series: u64,
+    pub(super) refusals: Refusals,
+    /// While the full class is full: before this sample time no full series can be idle
+    /// enough to give up its place, so a new one goes coarse without scanning (O(1)).
+    pub(super) full_busy_until: TimeMs,
+    /// The same for the coarse budget: before this, a new coarse series is refused in O(1).
+    pub(super) coarse_busy_until: TimeMs,
+    /// [`Self::memory_bytes`] as of the last prune, for the status bar (no walk per frame).
+    pub(super) memory_at_prune: usize,
 }
 
 impl Default for MetricStore {
@@ -35,17 +61,26 @@ impl MetricStore {
         for tier in &mut config.tiers {
             tier.bucket_ms = tier.bucket_ms.max(1);
         }
+        config.coarse.bucket_ms = config.coarse.bucket_ms.max(1);
         // Downsampling relies on finest-first order to pick the finest covering tier.
         config.tiers.sort_by_key(|tier| tier.bucket_ms);
-        config.max_series = config.max_series.max(1);
+        config.max_full_series = config.max_full_series.max(1);
         Self {
             config,
-            series: BTreeMap::new(),
+            full: BTreeMap::new(),
+            coarse: BTreeMap::new(),
+            watched: BTreeSet::new(),
+            coarse_mode: false,
+            full_bulk: 0,
+            coarse_bytes: 0,
             clock: 0,
             dropped_out_of_order: 0,
+            demoted_series: 0,
             evicted_series: 0,
-            refused_series: 0,
-            refuse_until: TimeMs::MIN,
+            refusals: Refusals::default(),
+            full_busy_until: TimeMs::MIN,
+            coarse_busy_until: TimeMs::MIN,
+            memory_at_prune: 0,
         }
     }
 
@@ -53,22 +88,57 @@ impl MetricStore {
         &self.config
     }
 
-    /// Records a sample. A non-finite value is recorded as a gap; a sample older than the
-    /// series' newest entry is dropped and counted in [`Self::dropped_out_of_order`].
+    /// Records a sample of a series that is one of its kind (a database's lag, a probe's
+    /// latency): kept at full resolution while the full class has room, else coarse.
+    /// A non-finite value is recorded as a gap; a sample older than the series' newest entry
+    /// is dropped and counted in [`Self::dropped_out_of_order`].
     pub fn push(&mut self, key: &SeriesKey, t: TimeMs, value: f64) {
+        self.push_as(key, t, value, false);
+    }
+
+    /// Records a sample of one of a fleet's many workload series (replicas, ready, CPU,
+    /// memory): full while the fleet is small or the operator watches its target, else coarse.
+    pub fn push_bulk(&mut self, key: &SeriesKey, t: TimeMs, value: f64) {
+        self.push_as(key, t, value, true);
+    }
+
+    /// Like [`Self::push`], for a series the operator is looking at (the selected workload,
+    /// the fleet's totals): it is full, promoted if it was coarse, and when the full class is
+    /// full the stalest unwatched full series moves to the coarse tier to make room.
+    pub fn push_pinned(&mut self, key: &SeriesKey, t: TimeMs, value: f64) {
+        if !self.full.contains_key(key) && value.is_finite() {
+            self.make_full(key, t);
+        }
+        self.push(key, t, value);
+    }
+
+    fn push_as(&mut self, key: &SeriesKey, t: TimeMs, value: f64, bulk: bool) {
         if !value.is_finite() {
             self.push_gap(key, t);
             return;
         }
         self.clock += 1;
         let clock = self.clock;
-        let pushed = if let Some(series) = self.series.get_mut(key) {
+        let coarse_tier = self.config.coarse;
+        let pushed = if let Some(series) = self.full.get_mut(key) {
             series.push(t, value, clock)
-        } else if let Some(series) = self.insert(key, t, false) {
-            series.push(t, value, clock)
+        } else if let Some(series) = self.coarse.get_mut(key) {
+            series.push(coarse_tier, t, value, clock)
         } else {
-            self.refused_series += 1;
-            return;
+            match self.insert(key, t, bulk) {
+                Some(Resolution::Full) => self
+                    .full
+                    .get_mut(key)
+                    .is_some_and(|s| s.push(t, value, clock)),
+                Some(Resolution::Coarse) => self
+                    .coarse
+                    .get_mut(key)
+                    .is_some_and(|s| s.push(coarse_tier, t, value, clock)),
+                None => {
+                    self.refusals.refuse(key);
+                    return;
+                }
+            }
         };
         if !pushed {
             self.dropped_out_of_order += 1;
@@ -80,9 +150,14 @@ impl MetricStore {
     pub fn push_gap(&mut self, key: &SeriesKey, t: TimeMs) {
         self.clock += 1;
         let clock = self.clock;
-        if let Some(series) = self.series.get_mut(key)
-            && !series.push_gap(t, clock)
-        {
+        let pushed = if let Some(series) = self.full.get_mut(key) {
+            series.push_gap(t, clock)
+        } else if let Some(series) = self.coarse.get_mut(key) {
+            series.push_gap(t, clock)
+        } else {
+            true
+        };
+        if !pushed {
             self.dropped_out_of_order += 1;
         }
     }
@@ -92,15 +167,22 @@ impl MetricStore {
         self.clock += 1;
         let clock = self.clock;
         let from = SeriesKey::new(target, "");
+        let mut refused = 0;
         for (_, series) in self
-            .series
+            .full
+            .range_mut(from.clone()..)
+            .take_while(|(key, _)| key.target == target)
+        {
+            refused += u64::from(!series.push_gap(t, clock));
+        }
+        for (_, series) in self
+            .coarse
             .range_mut(from..)
             .take_while(|(key, _)| key.target == target)
         {
-            if !series.push_gap(t, clock) {
-                self.dropped_out_of_order += 1;
-            }
+            refused += u64::from(!series.push_gap(t, clock));
         }
+        self.dropped_out_of_order += refused;
     }
 
     /// Drops data older than each buffer's window (and than `max_age_ms`) as of `now`, and
@@ -110,36 +192,78 @@ impl MetricStore {
         let clock = self.clock;
         let max_age_ms = self.config.max_age_ms;
         let oldest = now.saturating_sub(max_age_ms);
-        self.series
+        self.full
             .retain(|_, series| series.latest().is_some_and(|(t, _)| t >= oldest));
-        for series in self.series.values_mut() {
+        self.full_bulk = self.full.values().filter(|s| s.bulk).count();
+        for series in self.full.values_mut() {
             if series.prune(now, max_age_ms) {
                 series.version = clock;
             }
         }
+        let coarse_tier = self.config.coarse;
+        let cutoff = now.saturating_sub(coarse_tier.keep_ms).max(oldest);
+        let mut freed = 0;
+        self.coarse.retain(|key, series| {
+            let live = series.latest().is_some_and(|(t, _)| t >= oldest);
+            if !live {
+                freed += super::classes::coarse_cost(key, series);
+            }
+            live
+        });
+        self.coarse_bytes -= freed;
+        for series in self.coarse.values_mut() {
+            if series.trim_ended_before(coarse_tier, cutoff) {
+                series.version = clock;
+            }
+        }
+        self.memory_at_prune = self.memory_bytes();
     }
 
     /// The newest real sample; gaps after it do not hide it.
     pub fn latest(&self, key: &SeriesKey) -> Option<(TimeMs, f64)> {
-        self.series.get(key).and_then(Series::latest)
+        match self.full.get(key) {
+            Some(series) => series.latest(),
+            None => self.coarse.get(key).and_then(CoarseSeries::latest),
+        }
     }
 
-    /// Changes whenever the series does (push, gap or prune); 0 for an unknown series.
+    /// Changes whenever the series does (push, gap, prune, a change of resolution); 0 for an
+    /// unknown series.
     pub fn version(&self, key: &SeriesKey) -> u64 {
-        self.series.get(key).map_or(0, |series| series.version)
+        match self.full.get(key) {
+            Some(series) => series.version,
+            None => self.coarse.get(key).map_or(0, |series| series.version),
+        }
     }
 
     pub fn contains(&self, key: &SeriesKey) -> bool {
-        self.series.contains_key(key)
+        self.full.contains_key(key) || self.coarse.contains_key(key)
+    }
+
+    /// At which resolution the series is kept, if it is.
+    pub fn resolution(&self, key: &SeriesKey) -> Option<Resolution> {
+        if self.full.contains_key(key) {
+            Some(Resolution::Full)
+        } else if self.coarse.contains_key(key) {
+            Some(Resolution::Coarse)
+        } else {
+            None
+        }
     }
 
     pub fn series_count(&self) -> usize {
-        self.series.len()
+        self.full.len() + self.coarse.len()
     }
 
-    /// Keys in order: by target, then metric.
+    /// Keys in order: by target, then metric, whatever their resolution.
     pub fn keys(&self) -> impl Iterator<Item = &SeriesKey> {
-        self.series.keys()
+        let mut full = self.full.keys().peekable();
+        let mut coarse = self.coarse.keys().peekable();
+        std::iter::from_fn(move || match (full.peek(), coarse.peek()) {
+            (Some(a), Some(b)) if b < a => coarse.next(),
+            (Some(_), _) => full.next(),
+            (None, _) => coarse.next(),
+        })
     }
 
     /// Samples dropped because they were older than their series' newest entry.
@@ -147,82 +271,55 @@ impl MetricStore {
         self.dropped_out_of_order
     }
 
-    /// Like [`Self::push`], for a series the operator is looking at (the selected workload):
-    /// when the store is full it evicts the stalest series even if that one is still live.
-    pub fn push_pinned(&mut self, key: &SeriesKey, t: TimeMs, value: f64) {
-        if !self.series.contains_key(key) && value.is_finite() {
-            self.insert(key, t, true);
-        }
-        self.push(key, t, value);
-    }
-
-    /// New series refused because the store was full of live ones.
+    /// Series not recorded at any resolution now, because the coarse budget was spent on
+    /// live series (each counted once, however many samples it sent).
     pub fn refused_series(&self) -> u64 {
-        self.refused_series
+        self.refusals.count() as u64
     }
 
-    /// Series evicted to stay within [`StoreConfig::max_series`].
+    /// Idle coarse series dropped to make room within the coarse budget.
     pub fn evicted_series(&self) -> u64 {
         self.evicted_series
     }
 
+    /// Full series moved to the coarse tier (idle for a while, or no longer watched).
+    pub fn demoted_series(&self) -> u64 {
+        self.demoted_series
+    }
+
     /// Bytes held by the store: its own struct, every buffer's capacity (which grows with what
-    /// a series holds and stops at its bound), key strings, and the map's nodes.
+    /// a series holds and stops at its bound), key strings, and the maps' nodes. Walks every
+    /// full series: for a frame, use [`Self::summary`] (as of the last prune).
     pub fn memory_bytes(&self) -> usize {
+        let entry = size_of::<SeriesKey>() + size_of::<Series>();
         // BTreeMap nodes hold up to 11 entries and end up about half full when keys arrive in
         // order, so count two entry slots per entry, plus the edge pointers of internal nodes.
-        let entry = size_of::<SeriesKey>() + size_of::<Series>();
-        let map = self.series.len() * (2 * entry + size_of::<usize>());
+        let map = self.full.len() * (2 * entry + size_of::<usize>());
         let heap: usize = self
-            .series
+            .full
             .iter()
             .map(|(key, series)| key.heap_bytes() + series.heap_bytes())
             .sum();
-        size_of::<Self>() + map + heap
+        size_of::<Self>() + map + heap + self.coarse_bytes + self.refusals.heap_bytes()
     }
 
     /// At most two points per pixel column over `range` (x in seconds), from the finest
     /// buffer that still holds all of it. `tier_bucket_ms` says which one was used.
     pub fn downsample(&self, key: &SeriesKey, range: Range<TimeMs>, columns: usize) -> Downsampled {
-        match self.series.get(key) {
-            Some(series) if columns > 0 && range.start < range.end => {
-                series.downsample(range, columns, self.config.gap_after_ms)
-            }
-            _ => Downsampled::default(),
+        if columns == 0 || range.start >= range.end {
+            return Downsampled::default();
+        }
+        if let Some(series) = self.full.get(key) {
+            series.downsample(range, columns, self.config.gap_after_ms)
+        } else if let Some(series) = self.coarse.get(key) {
+            series.downsample(self.config.coarse, range, columns)
+        } else {
+            Downsampled::default()
         }
     }
 
     #[cfg(test)]
     pub(crate) fn series(&self, key: &SeriesKey) -> Option<&Series> {
-        self.series.get(key)
-    }
-
-    /// Creates a series, evicting the stalest one if the store is full. The O(n) scan only
-    /// runs when a new series arrives at the limit, which is rare by design.
-    /// A new series, if there is room: when full, the stalest series goes if it has been idle
-    /// for [`StoreConfig::evict_idle_ms`] (or `force`), else `None`.
-    fn insert(&mut self, key: &SeriesKey, t: TimeMs, force: bool) -> Option<&mut Series> {
-        if self.series.len() >= self.config.max_series {
-            if !force && t < self.refuse_until {
-                return None;
-            }
-            let (stalest, last_t) = self
-                .series
-                .iter()
-                .min_by_key(|(_, series)| series.last_t())
-                .map(|(key, series)| (key.clone(), series.last_t()))?;
-            let idle_enough = last_t <= t.saturating_sub(self.config.evict_idle_ms);
-            if !force && !idle_enough {
-                self.refuse_until = last_t.saturating_add(self.config.evict_idle_ms);
-                return None;
-            }
-            self.series.remove(&stalest);
-            self.evicted_series += 1;
-        }
-        Some(
-            self.series
-                .entry(key.clone())
-                .or_insert_with(|| Series::new(&self.config)),
-        )
+        self.full.get(key)
     }
 }

@@ -313,9 +313,9 @@ fn pruning_bounds_two_days_and_forgets_idle_series() {
 }
 
 #[test]
-fn series_beyond_the_limit_evict_the_stalest() {
+fn series_beyond_the_full_limit_move_the_stalest_to_the_coarse_tier() {
     let mut store = MetricStore::new(StoreConfig {
-        max_series: 3,
+        max_full_series: 3,
         evict_idle_ms: 4 * S,
         ..StoreConfig::default()
     });
@@ -324,17 +324,20 @@ fn series_beyond_the_limit_evict_the_stalest() {
     }
     store.push(&key("a"), T0 + 5 * S, 1.0);
     store.push(&key("d"), T0 + 6 * S, 1.0);
-    assert_eq!(store.series_count(), 3);
-    assert!(!store.contains(&key("b")));
-    assert_eq!(store.evicted_series(), 1);
+    assert_eq!(store.series_count(), 4);
+    assert_eq!(store.resolution(&key("b")), Some(Resolution::Coarse));
+    assert_eq!(store.resolution(&key("d")), Some(Resolution::Full));
+    assert_eq!(store.latest(&key("b")), Some((T0 + S, 1.0)));
+    assert_eq!(store.demoted_series(), 1);
+    assert_eq!(store.refused_series(), 0);
 }
 
-/// More live series than the limit (a cluster of 10,000 workloads): the first ones stay, the
-/// rest are refused without churn, and a pinned series (the selected workload) still gets in.
+/// More live series than the full class holds: the first ones stay full, the rest are kept
+/// coarse without churn (nothing refused), and a pinned series (the fleet's totals) is full.
 #[test]
-fn a_full_store_of_live_series_refuses_new_ones_but_takes_a_pinned_one() {
+fn a_full_class_of_live_series_sends_new_ones_coarse_but_takes_a_pinned_one() {
     let mut store = MetricStore::new(StoreConfig {
-        max_series: 100,
+        max_full_series: 100,
         ..StoreConfig::default()
     });
     let keys = fleet_keys(1_000);
@@ -343,18 +346,18 @@ fn a_full_store_of_live_series_refuses_new_ones_but_takes_a_pinned_one() {
             store.push(k, T0 + second * S, 1.0);
         }
     }
-    assert_eq!(store.series_count(), 100);
-    assert_eq!(store.evicted_series(), 0);
-    assert_eq!(store.refused_series(), 3 * 900);
+    assert_eq!(store.series_count(), 1_000);
+    assert_eq!(store.summary().full, 100);
+    assert_eq!(store.summary().coarse, 900);
+    assert_eq!((store.demoted_series(), store.refused_series()), (0, 0));
     let chosen = &keys[999];
+    assert_eq!(store.resolution(chosen), Some(Resolution::Coarse));
     store.push_pinned(chosen, T0 + 3 * S, 2.0);
-    assert!(store.contains(chosen));
-    assert_eq!(store.series_count(), 100);
-    assert_eq!(store.evicted_series(), 1);
-    // Series that fall silent for the idle time make room again.
-    let late = T0 + 3 * S + StoreConfig::default().evict_idle_ms + S;
-    store.push(&keys[500], late, 1.0);
-    assert!(store.contains(&keys[500]));
+    assert_eq!(store.resolution(chosen), Some(Resolution::Full));
+    assert_eq!(store.latest(chosen), Some((T0 + 3 * S, 2.0)));
+    assert_eq!(store.summary().full, 100);
+    assert_eq!(store.demoted_series(), 1);
+    assert_eq!(store.series_count(), 1_000);
 }
 
 fn fleet_keys(n: usize) -> Vec<SeriesKey> {
@@ -419,4 +422,162 @@ fn thousand_series_for_a_day_fit_in_64_mib() {
         assert_eq!(s.tiers[0].buckets().len(), 361);
         assert_eq!(s.tiers[1].buckets().len(), 1_440);
     }
+}
+
+/// A workload's four key series, named as the Kubernetes connector names them.
+fn workload_keys(workloads: usize) -> Vec<SeriesKey> {
+    (0..workloads)
+        .flat_map(|i| {
+            let target = format!(
+                "k8s/prod-{}/team-{:02}/deployment/app-{i:05}",
+                i % 3,
+                i % 30
+            );
+            ["replicas", "ready", "cpu_percent", "memory_percent"]
+                .map(|m| SeriesKey::new(target.clone(), m))
+        })
+        .collect()
+}
+
+fn poll(store: &mut MetricStore, keys: &[SeriesKey], t: TimeMs) {
+    for (n, k) in keys.iter().enumerate() {
+        store.push_bulk(k, t, 1.0 + ((t / S + n as i64) % 7) as f64);
+    }
+}
+
+/// 10,000 workloads × 4 key series: every one recorded (at the coarse tier, nothing watched),
+/// within the budget, and the rings are at their bound from the start (three more hours grow
+/// nothing).
+#[test]
+fn ten_thousand_workloads_key_series_are_all_recorded_coarse_within_the_budget() {
+    let keys = workload_keys(10_000);
+    let mut store = MetricStore::default();
+    for i in 0..5 {
+        poll(&mut store, &keys, T0 + i * 10 * S);
+    }
+    let summary = store.summary();
+    assert!(summary.coarse_mode);
+    assert_eq!((summary.full, summary.coarse), (0, 40_000));
+    assert_eq!((summary.not_recorded, store.refused_series()), (0, 0));
+    assert_eq!(
+        store.demoted_series(),
+        1_000,
+        "the first 1,000 were full, once"
+    );
+    let last = T0 + 40 * S;
+    for (n, k) in keys.iter().enumerate() {
+        let v = 1.0 + ((last / S + n as i64) % 7) as f64;
+        assert_eq!(store.latest(k), Some((last, v)), "{k:?}");
+    }
+    let bytes = store.memory_bytes();
+    let budget = StoreConfig::default().coarse_budget_bytes;
+    assert!(summary.coarse_bytes <= budget, "{summary:?}");
+    assert!(bytes <= budget + (1 << 20), "{bytes} bytes");
+    for i in 1..=181 {
+        poll(&mut store, &keys, last + i * MIN);
+    }
+    assert_eq!(store.memory_bytes(), bytes, "a full ring grew nothing");
+    eprintln!(
+        "MetricStore: 10,000 workloads x 4 series coarse = {bytes} bytes ({:.1} MiB, {} bytes \
+         a series)",
+        bytes as f64 / (1024.0 * 1024.0),
+        bytes / keys.len()
+    );
+}
+
+/// A large fleet, one workload selected after an hour: its plot has full resolution from then
+/// on with the coarse hour as its older part; deselected, it goes back to coarse, data kept.
+#[test]
+fn selecting_a_workload_promotes_it_and_its_plot_is_full_from_then_on() {
+    let keys = workload_keys(300);
+    let mut store = MetricStore::default();
+    for i in 0..360 {
+        poll(&mut store, &keys, T0 + i * 10 * S);
+    }
+    let chosen = &keys[4 * 7];
+    let target = chosen.target.clone();
+    assert_eq!(store.resolution(chosen), Some(Resolution::Coarse));
+    let selected_at = T0 + H;
+    let hour = |store: &MetricStore, now: TimeMs| store.downsample(chosen, now - H..now, 1200);
+    let before = hour(&store, selected_at);
+    assert_eq!(before.tier_bucket_ms, MIN);
+    let version = store.version(chosen);
+    let latest = store.latest(chosen);
+
+    store.set_watched([target.clone()].into());
+    for k in &keys[4 * 7..4 * 8] {
+        assert_eq!(store.resolution(k), Some(Resolution::Full), "{k:?}");
+    }
+    assert!(store.version(chosen) > version, "plots must redraw");
+    assert_eq!(store.latest(chosen), latest);
+    assert_eq!(store.summary().full_watched, 4);
+
+    for i in 0..600 {
+        poll(&mut store, &keys, selected_at + i * S);
+    }
+    let now = selected_at + 600 * S;
+    let recent = store.downsample(chosen, now - 5 * MIN..now, 1200);
+    assert_eq!(recent.tier_bucket_ms, 0, "raw samples since the selection");
+    assert_eq!(recent.point_count(), 300);
+    let unselected = store.downsample(&keys[0], now - 5 * MIN..now, 1200);
+    assert_eq!(unselected.tier_bucket_ms, MIN);
+    // The hour view reaches back into the coarse history, with no hole at the switch.
+    let whole = hour(&store, now);
+    let xs: Vec<f64> = all_points(&whole).map(|[x, _]| x).collect();
+    assert!(xs[0] < ((now - 55 * MIN) as f64) / 1000.0, "{xs:?}");
+    assert!(*xs.last().unwrap() >= ((now - MIN) as f64) / 1000.0);
+    assert_eq!(whole.segments.len(), 1, "{:?}", whole.segments);
+
+    store.set_watched(Default::default());
+    assert_eq!(store.resolution(chosen), Some(Resolution::Coarse));
+    let kept = hour(&store, now);
+    assert_eq!(kept.tier_bucket_ms, MIN);
+    assert_eq!(
+        all_points(&kept).next().map(|[x, _]| x),
+        Some(xs[0]),
+        "the data was kept, down-sampled"
+    );
+}
+
+/// With the coarse budget spent on live series, a new series is refused: counted and named,
+/// never silently lost, and recorded once idle series leave room.
+#[test]
+fn no_series_silently_stops_a_refused_one_is_counted_and_named() {
+    let keys = workload_keys(50);
+    let config = StoreConfig {
+        bulk_full_max: 10,
+        ..StoreConfig::default()
+    };
+    let per_series = classes::coarse_fixed_cost(config.coarse.capacity());
+    let key_bytes = keys[0].heap_bytes();
+    let mut store = MetricStore::new(StoreConfig {
+        coarse_budget_bytes: 120 * (per_series + key_bytes),
+        ..config
+    });
+    for i in 0..3 {
+        poll(&mut store, &keys, T0 + i * S);
+    }
+    let summary = store.summary();
+    let recorded: Vec<&SeriesKey> = keys.iter().filter(|k| store.contains(k)).collect();
+    assert_eq!(summary.full + summary.coarse, recorded.len());
+    assert_eq!(summary.not_recorded, keys.len() - recorded.len());
+    assert!(summary.not_recorded >= 70, "{summary:?}");
+    assert_eq!(store.refused_series(), summary.not_recorded as u64);
+    assert_eq!(summary.not_recorded_examples.len(), 3);
+    assert!(
+        keys.iter()
+            .any(|k| format!("{} {}", k.target, k.metric) == summary.not_recorded_examples[0])
+    );
+
+    // The recorded ones fall silent; the refused ones get in once those are idle.
+    let refused: Vec<SeriesKey> = keys
+        .iter()
+        .filter(|k| !store.contains(k))
+        .cloned()
+        .collect();
+    let later = T0 + 3 * S + StoreConfig::default().evict_idle_ms;
+    poll(&mut store, &refused[..60], later);
+    assert!(refused[..60].iter().all(|k| store.contains(k)));
+    assert_eq!(store.summary().not_recorded, refused.len() - 60);
+    assert!(store.evicted_series() >= 60);
 }

@@ -119,6 +119,11 @@ impl BucketTier {
         dropped
     }
 
+    /// Says that nothing before `t` is aggregated here (see `RawTier::forget_before`).
+    pub(crate) fn forget_before(&mut self, t: TimeMs) {
+        self.retained_from = self.retained_from.max(t);
+    }
+
     pub(crate) fn bucket_ms(&self) -> i64 {
         self.bucket_ms
     }

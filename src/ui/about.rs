@@ -61,6 +61,12 @@ pub fn about_window_ui(app: &mut ScaleboardApp, ctx: &egui::Context) {
                 "Files appear on first save. Move them with --config-dir or \
                  SCALEBOARD_CONFIG_DIR (profiles, cost models) and SCALEBOARD_DATA_DIR (audit log).",
             );
+            ui.add_space(6.0);
+            ui.strong("What the plots keep");
+            let (short, long) =
+                super::status_bar::series_words(&app.store.summary(), app.store.config());
+            ui.label(short);
+            ui.weak(long);
         });
     app.about.open = open && app.about.open;
 }

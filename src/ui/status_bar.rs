@@ -40,16 +40,19 @@ pub fn status_bar_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
             ui.separator();
             ui.label(widgets::age_text(now, app.fleet.last_update()));
             ui.separator();
+            let summary = app.store.summary();
+            let (short, long) = series_words(&summary, app.store.config());
             ui.weak(format!(
-                "refresh {} s · {} series · store {:.1} MB",
+                "refresh {} s · store {:.1} MB",
                 app.profiles.active.refresh_interval_secs,
-                app.store.series_count(),
-                app.store.memory_bytes() as f64 / 1e6
+                summary.memory_bytes as f64 / 1e6
             ));
-            if app.store.refused_series() > 0 {
-                let (short, long) = series_words(app.store.config());
-                ui.colored_label(theme::WARN, short).on_hover_text(long);
-            }
+            let label = if summary.not_recorded > 0 {
+                ui.colored_label(theme::WARN, short)
+            } else {
+                ui.weak(short)
+            };
+            label.on_hover_text(long);
             let advisor = &app.advisor.advisor;
             if advisor.refused_windows() > 0 {
                 ui.colored_label(
@@ -104,30 +107,93 @@ pub fn unwatched_contexts(
         })
 }
 
-/// What the metric store keeps once it is full, in words: a short label for the bar and the
-/// whole of it for the hover (never a bare "limit reached").
-fn series_words(config: &crate::metrics::StoreConfig) -> (String, String) {
-    let max = config.max_series;
-    let short = format!("plots: the first {max} series are kept; newer ones are not recorded");
-    let mut kept = vec![format!(
+/// What the metric store keeps at which resolution, in words: a short line for the bar and
+/// the whole of it for the hover (never a bare "limit reached"). Pure, so it is tested alone.
+pub fn series_words(
+    summary: &crate::metrics::StoreSummary,
+    config: &crate::metrics::StoreConfig,
+) -> (String, String) {
+    let coarse_words = format!(
+        "1 point per {} for {}",
+        span_words(config.coarse.bucket_ms),
+        span_words(config.coarse.keep_ms)
+    );
+    let mut short = if summary.coarse_mode {
+        format!(
+            "plots: full resolution: {} series ({} pinned, selected or plotted); coarse \
+             ({coarse_words}): {} series",
+            count_words(summary.full),
+            count_words(summary.full_watched),
+            count_words(summary.coarse),
+        )
+    } else if summary.coarse > 0 {
+        format!(
+            "plots: full resolution: {} series; coarse ({coarse_words}): {} series",
+            count_words(summary.full),
+            count_words(summary.coarse),
+        )
+    } else {
+        format!(
+            "plots: full resolution: {} series",
+            count_words(summary.full)
+        )
+    };
+    let not_recorded = if summary.not_recorded == 0 {
+        short.push_str("; nothing dropped");
+        String::new()
+    } else {
+        let n = if summary.not_recorded_more {
+            format!("more than {}", count_words(summary.not_recorded))
+        } else {
+            count_words(summary.not_recorded)
+        };
+        short.push_str(&format!("; {n} series not recorded (coarse budget spent)"));
+        format!(
+            " Not recorded now: {n} series, for example {}; they are recorded as soon as \
+             idle series leave room.",
+            summary.not_recorded_examples.join(", ")
+        )
+    };
+    let mut full = vec![format!(
         "every sample for the last {}",
         span_words(config.raw_window_ms)
     )];
     for tier in &config.tiers {
-        kept.push(format!(
+        full.push(format!(
             "one point per {} for {}",
             span_words(tier.bucket_ms),
             span_words(tier.keep_ms)
         ));
     }
     let long = format!(
-        "The fleet reports more series than the {max} kept for plots. Each kept series holds {}. \
-         A new series takes the place of one idle for {}; until then it is not recorded, so \
-         some workloads' plots stay empty. The selected workload's series are always recorded.",
-        kept.join(", then "),
-        span_words(config.evict_idle_ms)
+        "Full resolution keeps {}. Up to {} workload series are all kept at full resolution; past \
+         that, only the workloads you pin, select or see plotted on the Overview (the top {} by \
+         the chosen measure and by CPU) are, and every other workload's replicas, ready, CPU and \
+         memory are kept coarse: {coarse_words} (min and max), about {:.1} KB a series, within a \
+         budget of {:.0} MB ({:.1} MB used). Selecting or pinning a workload switches it to full \
+         resolution from then on, its coarse history kept as the older part of the plot; a \
+         workload that leaves the plots goes back to coarse, its data down-sampled.{not_recorded}",
+        full.join(", then "),
+        count_words(config.bulk_full_max),
+        crate::app::overview::TOP,
+        summary.coarse_series_bytes as f64 / 1e3,
+        config.coarse_budget_bytes as f64 / 1e6,
+        summary.coarse_bytes as f64 / 1e6,
     );
     (short, long)
+}
+
+/// "12,028".
+fn count_words(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// "10 s", "10 min", "24 h".
@@ -147,19 +213,55 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_full_store_says_what_it_keeps_at_which_resolution() {
-        let (short, long) = series_words(&crate::metrics::StoreConfig::default());
+    fn the_store_says_what_it_keeps_at_which_resolution() {
+        let config = crate::metrics::StoreConfig::default();
+        let small = crate::metrics::StoreSummary {
+            full: 412,
+            ..Default::default()
+        };
+        let (short, _) = series_words(&small, &config);
+        assert_eq!(short, "plots: full resolution: 412 series; nothing dropped");
+
+        let large = crate::metrics::StoreSummary {
+            full: 52,
+            full_watched: 40,
+            coarse: 40_012,
+            coarse_mode: true,
+            coarse_series_bytes: 1_704,
+            coarse_bytes: 70_000_000,
+            ..Default::default()
+        };
+        let (short, long) = series_words(&large, &config);
         assert_eq!(
             short,
-            "plots: the first 5000 series are kept; newer ones are not recorded"
+            "plots: full resolution: 52 series (40 pinned, selected or plotted); coarse (1 point \
+             per 1 min for 3 h): 40,012 series; nothing dropped"
         );
         assert!(
-            long.contains(
-                "Each kept series holds every sample for the last 10 min, then one point per \
-                 10 s for 1 h, then one point per 1 min for 24 h."
+            long.starts_with(
+                "Full resolution keeps every sample for the last 10 min, then one point per 10 s \
+                 for 1 h, then one point per 1 min for 24 h. Up to 1,000 workload series"
             ),
             "{long}"
         );
-        assert!(long.contains("idle for 5 min"), "{long}");
+        assert!(long.contains("about 1.7 KB a series"), "{long}");
+        assert!(!short.contains("limit reached") && !long.contains("limit reached"));
+
+        let spent = crate::metrics::StoreSummary {
+            not_recorded: 1_234,
+            not_recorded_examples: vec!["k8s/a replicas".into(), "k8s/b ready".into()],
+            ..large
+        };
+        let (short, long) = series_words(&spent, &config);
+        assert!(
+            short.ends_with("; 1,234 series not recorded (coarse budget spent)"),
+            "{short}"
+        );
+        assert!(
+            long.contains(
+                "Not recorded now: 1,234 series, for example k8s/a replicas, k8s/b ready"
+            ),
+            "{long}"
+        );
     }
 }
