@@ -14,19 +14,29 @@
 //!    workloads on 5,000 nodes, and 30,000 pods in one and five contexts: first view (the
 //!    workloads), all pod details in against one bare LIST, memory growth.
 //!
-//! `SCALEBOARD_BENCH=envelope` runs only 3; `SCALEBOARD_BENCH=classic` only 1 and 2; unset, all.
+//! 4. Steady churn at 30,000 pods and a 410 Gone at 150,000 (`kube_scale/churn.rs`,
+//!    `kube_scale/relist.rs`, part of the envelope mode): engine CPU, polls and frames.
+//!
+//! `SCALEBOARD_BENCH=envelope` runs only 3 and 4 (`SCALEBOARD_ENVELOPE=30k,150k,five,churn,relist`
+//! picks parts); `SCALEBOARD_BENCH=classic` only 1 and 2; unset, all.
 //! See BENCHMARKS.md for figures.
 
 #![allow(clippy::unwrap_used)]
 // The counting allocator below is the one piece of unsafe code: GlobalAlloc is an unsafe trait.
 #![allow(unsafe_code)]
 
+#[path = "kube_scale/churn.rs"]
+mod churn;
 #[path = "kube_scale/envelope.rs"]
 mod envelope;
 #[path = "../tests/support/fake_kube.rs"]
 mod fake_kube;
+#[path = "kube_scale/frames.rs"]
+mod frames;
 #[path = "kube_scale/pod_json.rs"]
 mod pod_json;
+#[path = "kube_scale/relist.rs"]
+mod relist;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use egui_kittest::Harness;

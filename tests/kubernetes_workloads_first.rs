@@ -267,3 +267,123 @@ fn status_waits_for_the_pod_details() {
     assert!(stdout.contains("ImagePullBackOff"), "{stdout}");
     assert!(!stdout.contains("pod details loading"), "{stdout}");
 }
+
+/// A 410 Gone in the middle of the pods' relist (the API server compacted its history again, so
+/// the relist's continue token expired): the relist starts over, and every poll meanwhile
+/// still shows what the last complete list showed — every workload, pod details in, the crash
+/// loop that holds `fill-00000` back — never "pod details loading" or an emptied row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_410_during_the_pods_relist_keeps_the_previous_rows() {
+    let kube = FakeKube::start();
+    kube.state().auto_ready = false;
+    // 1,500 pods: three pages of 500.
+    let mut pods = Vec::new();
+    for d in 0..300 {
+        let ns = format!("team-{:03}", d % 10);
+        let name = format!("fill-{d:05}");
+        kube.put(&fake_kube::deployment(
+            &ns,
+            &name,
+            5,
+            if d == 0 { 4 } else { 5 },
+        ));
+        let rs = fake_kube::replicaset(&ns, &name, "6b7c9", 5);
+        let rs_name = rs.metadata.name.clone().unwrap();
+        kube.put(&rs);
+        for p in 0..5 {
+            let pod = fake_kube::pod(
+                &ns,
+                &format!("{rs_name}-{p}"),
+                "ReplicaSet",
+                &rs_name,
+                "250m",
+                "256Mi",
+            );
+            pods.push(if (d, p) == (0, 0) {
+                fake_kube::crash_looping(pod, 1, 5)
+            } else {
+                pod
+            });
+        }
+    }
+    kube.put_all(&pods);
+    kube.compact();
+    let dir = tempfile::tempdir().unwrap();
+    let connector = KubernetesConnector::new(endpoint(kubeconfig(dir.path(), &kube)));
+    let pod_watches = |kube: &FakeKube| {
+        kube.count_requests(|r| r.starts_with("GET /api/v1/pods?") && r.contains("watch=true"))
+    };
+    let pod_pages = |kube: &FakeKube| {
+        kube.count_requests(|r| r.starts_with("GET /api/v1/pods?") && r.contains("continue="))
+    };
+    // What every poll must show, before, during and after the relists.
+    let whole = |list: &WorkloadList| -> Result<(), String> {
+        if list.len() != 300 {
+            return Err(format!("{} of 300 workloads", list.len()));
+        }
+        let reason = row(list, "fill-00000").pending_reason.clone();
+        if let Some(p) = list.pod_details_progress() {
+            return Err(format!("pod details loading: {p:?}"));
+        }
+        if !reason
+            .as_deref()
+            .is_some_and(|r| r.contains("CrashLoopBackOff"))
+        {
+            return Err(format!("fill-00000 says {reason:?}"));
+        }
+        Ok(())
+    };
+    let poll = || async {
+        match connector.poll().await.unwrap().snapshot {
+            Snapshot::Workloads(list) => list,
+            other => panic!("{other:?}"),
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while whole(&poll().await).is_err() || pod_watches(&kube) == 0 {
+        assert!(Instant::now() < deadline, "never loaded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Every LIST page now comes a second late; the server ends every watch and compacts.
+    kube.state().list_delay = Duration::from_secs(1);
+    let (watches, pages) = (pod_watches(&kube), pod_pages(&kube));
+    kube.expire_watches();
+    let mut seen = Vec::new();
+    // Once the relist has asked for its second page, the history is compacted again: that
+    // page's continue token has expired.
+    while pod_pages(&kube) == pages {
+        assert!(
+            Instant::now() < deadline,
+            "the relist never reached its second page"
+        );
+        seen.push(whole(&poll().await));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    kube.expire_watches();
+    while kube.state().expired_continues == 0 {
+        assert!(Instant::now() < deadline, "no continue token expired");
+        seen.push(whole(&poll().await));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    kube.state().list_delay = Duration::ZERO;
+    // Listed again from the start and watched: at least the re-watch after each expiry and
+    // the watch after the relist.
+    while pod_watches(&kube) < watches + 2 {
+        assert!(Instant::now() < deadline, "never watched again");
+        seen.push(whole(&poll().await));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    seen.push(whole(&poll().await));
+    let failed: Vec<&String> = seen.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {} polls lost rows: {failed:?}",
+        failed.len(),
+        seen.len()
+    );
+    assert!(
+        seen.len() >= 10,
+        "only {} polls during the relists",
+        seen.len()
+    );
+}

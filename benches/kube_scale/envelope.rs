@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 /// How often the measuring loop polls while pods arrive: the resolution of "all pod details in".
 const POLL_EVERY: Duration = Duration::from_millis(250);
 
-fn cluster(layout: Layout) -> FakeKube {
+/// Deployments, their ReplicaSets and the nodes of `layout`, history compacted; no pods.
+pub(super) fn workloads_cluster(layout: &Layout) -> FakeKube {
     let kube = FakeKube::start();
     for w in 0..layout.workloads {
         let ns = layout.namespace(w);
@@ -39,6 +40,12 @@ fn cluster(layout: Layout) -> FakeKube {
         ));
     }
     kube.compact();
+    kube
+}
+
+/// A cluster of `layout` whose pods are made for each LIST page (see `pod_json.rs`).
+pub(super) fn cluster(layout: Layout) -> FakeKube {
+    let kube = workloads_cluster(&layout);
     let count = layout.pods();
     let make = generator(layout);
     kube.state().generated_pods = Some(GeneratedPods {
@@ -110,7 +117,7 @@ fn measure(
 
 /// One LIST of every pod in pages of 500, bytes read and nothing decoded. (reqwest needs the
 /// crypto provider a connector installs; one is made first.)
-fn bare_list(rt: &tokio::runtime::Runtime, kube: &FakeKube) -> (Duration, u64, usize) {
+pub(super) fn bare_list(rt: &tokio::runtime::Runtime, kube: &FakeKube) -> (Duration, u64, usize) {
     let http = reqwest::Client::new();
     let t = Instant::now();
     let (bytes, pages) = rt.block_on(async {
@@ -134,11 +141,11 @@ fn bare_list(rt: &tokio::runtime::Runtime, kube: &FakeKube) -> (Duration, u64, u
                 .unwrap();
             bytes += body.len() as u64;
             pages += 1;
-            // The continue token is in the list's metadata, which the fake writes after the
-            // items (its keys are sorted).
-            let tail = &body[body.len().saturating_sub(512)..];
-            let tail = String::from_utf8_lossy(tail);
-            match tail
+            // The continue token is in the list's metadata, which comes before the items (as
+            // the real server writes it).
+            let head = String::from_utf8_lossy(&body[..body.len().min(512)]);
+            let head = head.split("\"items\"").next().unwrap_or_default();
+            match head
                 .split("\"continue\":\"")
                 .nth(1)
                 .and_then(|r| r.split('"').next())
@@ -152,7 +159,7 @@ fn bare_list(rt: &tokio::runtime::Runtime, kube: &FakeKube) -> (Duration, u64, u
     (t.elapsed(), bytes, pages)
 }
 
-fn endpoint(kubeconfig: &std::path::Path, contexts: &[String]) -> KubernetesEndpoint {
+pub(super) fn endpoint(kubeconfig: &std::path::Path, contexts: &[String]) -> KubernetesEndpoint {
     KubernetesEndpoint {
         name: "k8s".into(),
         kubeconfig: Some(kubeconfig.to_path_buf()),
@@ -161,8 +168,22 @@ fn endpoint(kubeconfig: &std::path::Path, contexts: &[String]) -> KubernetesEndp
     }
 }
 
-/// One size: `contexts` clusters of `layout`'s shape.
-fn size(rt: &tokio::runtime::Runtime, label: &str, contexts: usize, layout: fn() -> Layout) {
+/// Min, median and max.
+pub(super) fn spread(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    (v[0], v[v.len() / 2], v[v.len() - 1])
+}
+
+/// One size: `contexts` clusters of `layout`'s shape, measured `reps` times. Each repetition
+/// takes one bare LIST and one fresh connector's load back to back (alternating which goes
+/// first), so the ratio compares runs under the same load of this shared machine.
+fn size(
+    rt: &tokio::runtime::Runtime,
+    label: &str,
+    contexts: usize,
+    reps: usize,
+    layout: fn() -> Layout,
+) {
     let started = Instant::now();
     let shape = layout();
     let (workloads, pods, nodes) = (shape.workloads, shape.pods(), shape.nodes);
@@ -177,23 +198,53 @@ fn size(rt: &tokio::runtime::Runtime, label: &str, contexts: usize, layout: fn()
     let pairs: Vec<(&str, &FakeKube)> = names.iter().map(String::as_str).zip(&clusters).collect();
     let kubeconfig = dir.path().join("kubeconfig.yaml");
     std::fs::write(&kubeconfig, fake_kube::kubeconfig(&pairs)).unwrap();
-    let f = measure(rt, &endpoint(&kubeconfig, &names), workloads * contexts);
-    let (list, bytes, pages) = bare_list(rt, &clusters[0]);
-    let ratio = f.details_in.as_secs_f64() / list.as_secs_f64();
+    let endpoint = endpoint(&kubeconfig, &names);
+    let (mut firsts, mut details, mut lists, mut ratios) = (vec![], vec![], vec![], vec![]);
+    let (mut live, mut rss, mut size) = (Vec::new(), Vec::new(), (0, 0));
+    for rep in 0..reps {
+        let list_first = rep % 2 == 1;
+        let mut list = None;
+        if list_first {
+            list = Some(bare_list(rt, &clusters[0]));
+        }
+        let f = measure(rt, &endpoint, workloads * contexts);
+        let (took, bytes, pages) = list.unwrap_or_else(|| bare_list(rt, &clusters[0]));
+        size = (bytes, pages);
+        eprintln!(
+            "{label}, run {}: first view {:.2} s; all pod details in {:.2} s; bare LIST {:.2} s; \
+             ratio {:.2}; grew by {:.1} MiB live heap, {:.1} MiB resident",
+            rep + 1,
+            f.first_view.as_secs_f64(),
+            f.details_in.as_secs_f64(),
+            took.as_secs_f64(),
+            f.details_in.as_secs_f64() / took.as_secs_f64(),
+            f.live_mib,
+            f.rss_mib
+        );
+        firsts.push(f.first_view.as_secs_f64());
+        details.push(f.details_in.as_secs_f64());
+        lists.push(took.as_secs_f64());
+        ratios.push(f.details_in.as_secs_f64() / took.as_secs_f64());
+        live.push(f.live_mib);
+        rss.push(f.rss_mib);
+    }
+    let (bytes, pages) = size;
+    let show = |(lo, mid, hi): (f64, f64, f64)| format!("{mid:.2} ({lo:.2}–{hi:.2})");
     eprintln!(
-        "{label}: first view (all {} workloads) {:.2} s; all pod details in {:.2} s (polled every \
-         {} ms); one bare LIST of one cluster's {pods} pods {:.2} s ({:.0} MB in {pages} pages, \
-         {:.2} KB a pod); details in / bare LIST = {ratio:.2}; console grew by {:.1} MiB live \
-         heap, {:.1} MiB resident",
+        "{label}, median (min–max) of {reps}: first view (all {} workloads) {} s; all pod \
+         details in {} s (polled every {} ms); one bare LIST of one cluster's {pods} pods {} s \
+         ({:.0} MB in {pages} pages, {:.2} KB a pod); details in / bare LIST of the same run = \
+         {}; console grew by {} MiB live heap, {} MiB resident",
         workloads * contexts,
-        f.first_view.as_secs_f64(),
-        f.details_in.as_secs_f64(),
+        show(spread(firsts)),
+        show(spread(details)),
         POLL_EVERY.as_millis(),
-        list.as_secs_f64(),
+        show(spread(lists)),
         bytes as f64 / 1e6,
         bytes as f64 / pods as f64 / 1e3,
-        f.live_mib,
-        f.rss_mib,
+        show(spread(ratios)),
+        show(spread(live)),
+        show(spread(rss)),
     );
 }
 
@@ -275,12 +326,31 @@ pub fn run() {
             namespaces: 10,
         };
         decode_page();
-        size(&rt, "smoke: 3,000 pods, one context", 1, small);
-        size(&rt, "smoke: 3,000 pods, two contexts", 2, small);
+        size(&rt, "smoke: 3,000 pods, one context", 1, 2, small);
+        size(&rt, "smoke: 3,000 pods, two contexts", 2, 1, small);
+        super::churn::run(&small());
+        super::relist::run(&small());
         return;
     }
-    decode_page();
-    size(&rt, "30,000 pods, one context", 1, thirty);
-    size(&rt, "150,000 pods, one context", 1, envelope);
-    size(&rt, "30,000 pods, five contexts", 5, thirty);
+    // `SCALEBOARD_ENVELOPE=30k,150k,five,churn,relist` picks parts (all by default).
+    let parts = std::env::var("SCALEBOARD_ENVELOPE").unwrap_or_default();
+    let part = |p: &str| parts.is_empty() || parts.split(',').any(|x| x == p);
+    if part("decode") {
+        decode_page();
+    }
+    if part("30k") {
+        size(&rt, "30,000 pods, one context", 1, 3, thirty);
+    }
+    if part("150k") {
+        size(&rt, "150,000 pods, one context", 1, 2, envelope);
+    }
+    if part("five") {
+        size(&rt, "30,000 pods, five contexts", 5, 1, thirty);
+    }
+    if part("churn") {
+        super::churn::run(&thirty());
+    }
+    if part("relist") {
+        super::relist::run(&envelope());
+    }
 }

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 pub const TARGET_BYTES: usize = 7_900;
 
 /// Where pod `i` belongs: its workload, namespace, ReplicaSet and node.
+#[derive(Clone, Copy)]
 pub struct Layout {
     pub workloads: usize,
     pub pods_per_workload: usize,
@@ -27,6 +28,18 @@ impl Layout {
     }
     pub fn workload(&self, workload: usize) -> String {
         format!("svc-{workload:05}")
+    }
+    /// Pod `i`'s (namespace, ReplicaSet, name, node).
+    pub fn pod_place(&self, i: usize) -> (String, String, String, String) {
+        let w = i / self.pods_per_workload;
+        let rs = format!("{}-6b7c9f8d4", self.workload(w));
+        let name = format!("{rs}-{i:05x}");
+        (
+            self.namespace(w),
+            rs,
+            name,
+            format!("node-{:04}", i % self.nodes),
+        )
     }
 }
 
@@ -62,12 +75,8 @@ fn managed_fields() -> Value {
 }
 
 fn pod_without_env(layout: &Layout, i: usize) -> Value {
-    let w = i / layout.pods_per_workload;
-    let ns = layout.namespace(w);
-    let deployment = layout.workload(w);
-    let rs = format!("{deployment}-6b7c9f8d4");
-    let name = format!("{rs}-{:05x}", i);
-    let node = format!("node-{:04}", i % layout.nodes);
+    let deployment = layout.workload(i / layout.pods_per_workload);
+    let (ns, rs, name, node) = layout.pod_place(i);
     let condition = |t: &str| json!({ "type": t, "status": "True", "lastProbeTime": null, "lastTransitionTime": "2026-11-30T08:00:09Z" });
     json!({
         "metadata": {

@@ -196,6 +196,9 @@ pub struct State {
     pub generated_pods: Option<GeneratedPods>,
     /// Requests without the bearer token are served too (kubectl sends no token over http).
     pub anonymous: bool,
+    /// LIST pages refused with 410 Expired because their continue token's version was
+    /// compacted away.
+    pub expired_continues: usize,
 }
 
 /// `count` pods, the i-th made by `make(i)` each time a LIST page holds it: the server pays
@@ -279,6 +282,7 @@ impl FakeKube {
             list_delay_by_resource: HashMap::new(),
             generated_pods: None,
             anonymous: false,
+            expired_continues: 0,
         }));
         let (events, _) = broadcast::channel(4096);
         let epoch = Arc::new(tokio::sync::watch::channel(0).0);
@@ -1021,6 +1025,16 @@ fn status_body(code: u16, reason: &str, message: impl Into<String>) -> Response<
     json_response(StatusCode::from_u16(code).unwrap(), &body)
 }
 
+/// A continue token: "offset-N-rv-R" (the offset and the resourceVersion of the list's first
+/// page); "offset-N" from before tokens named their version is still read.
+fn parse_continue(token: &str) -> Option<(usize, Option<u64>)> {
+    let rest = token.strip_prefix("offset-")?;
+    match rest.split_once("-rv-") {
+        Some((n, rv)) => Some((n.parse().ok()?, Some(rv.parse().ok()?))),
+        None => Some((rest.parse().ok()?, None)),
+    }
+}
+
 fn json_response(code: StatusCode, body: &Value) -> Response<Body> {
     Response::builder()
         .status(code)
@@ -1568,10 +1582,21 @@ impl Server {
     }
 
     fn list(&self, res: Res, ns: Option<&str>, query: &BTreeMap<String, String>) -> Response<Body> {
-        let st = self.state.lock().unwrap();
+        let mut st = self.state.lock().unwrap();
+        // A continue token names the list's resourceVersion: once the history is compacted
+        // past it, the rest of that list cannot be served consistently (410, as etcd does).
         let offset: usize = match query.get("continue").filter(|c| !c.is_empty()) {
-            Some(token) => match token.strip_prefix("offset-").and_then(|n| n.parse().ok()) {
-                Some(n) => n,
+            Some(token) => match parse_continue(token) {
+                Some((_, Some(rv))) if rv < st.history_floor => {
+                    st.expired_continues += 1;
+                    return status_body(
+                        410,
+                        "Expired",
+                        "The provided continue parameter is too old to display a consistent \
+                         list result. You can start a new list without the continue parameter.",
+                    );
+                }
+                Some((n, _)) => n,
                 None => return status_body(400, "BadRequest", "invalid continue token"),
             },
             None => 0,
@@ -1600,6 +1625,10 @@ impl Server {
             // Made on demand after the stored pods; a namespace or selector makes them all
             // to filter (correct, slow: the bench lists in all namespaces).
             let rv = st.rv;
+            let list_rv = match query.get("continue").and_then(|t| parse_continue(t)) {
+                Some((_, Some(first))) => first,
+                _ => rv,
+            };
             let (page, total): (Vec<Value>, usize) = if ns.is_none() && requirements.is_empty() {
                 let stored = all.len();
                 let total = stored + g.count;
@@ -1612,12 +1641,34 @@ impl Server {
                     .collect();
                 drop(all);
                 drop(st);
-                // Made off the lock and off the server's one worker thread, so /version and
-                // other requests are answered meanwhile, as by a real (multi-threaded) server.
-                tokio::task::block_in_place(|| {
+                // Made and written off the lock and off the server's one worker thread, so
+                // /version and other requests are answered meanwhile, as by a real
+                // (multi-threaded) server; `metadata` before `items`, as the real one writes it.
+                return tokio::task::block_in_place(|| {
                     page.extend((offset.max(stored)..end).map(|i| (g.make)(i - stored)));
+                    let mut metadata = json!({ "resourceVersion": list_rv.to_string() });
+                    if offset + page.len() < total {
+                        metadata["continue"] =
+                            json!(format!("offset-{}-rv-{list_rv}", offset + page.len()));
+                        metadata["remainingItemCount"] = json!(total - offset - page.len());
+                    }
+                    let mut body = Vec::with_capacity(page.len() * 8_192);
+                    body.extend_from_slice(br#"{"kind":"PodList","apiVersion":"v1","metadata":"#);
+                    serde_json::to_writer(&mut body, &metadata).unwrap();
+                    body.extend_from_slice(br#","items":["#);
+                    for (i, pod) in page.iter().enumerate() {
+                        if i > 0 {
+                            body.push(b',');
+                        }
+                        serde_json::to_writer(&mut body, pod).unwrap();
+                    }
+                    body.extend_from_slice(b"]}");
+                    Response::builder()
+                        .status(StatusCode::OK)
+                        .header("content-type", "application/json")
+                        .body(Full::new(Bytes::from(body)).boxed_unsync())
+                        .unwrap()
                 });
-                (page, total)
             } else {
                 let every: Vec<Value> = all
                     .iter()
@@ -1629,9 +1680,10 @@ impl Server {
                 let total = every.len();
                 (every.into_iter().skip(offset).take(limit).collect(), total)
             };
-            let mut metadata = json!({ "resourceVersion": rv.to_string() });
+            let mut metadata = json!({ "resourceVersion": list_rv.to_string() });
             if offset + page.len() < total {
-                metadata["continue"] = json!(format!("offset-{}", offset + page.len()));
+                metadata["continue"] =
+                    json!(format!("offset-{}-rv-{list_rv}", offset + page.len()));
                 metadata["remainingItemCount"] = json!(total - offset - page.len());
             }
             return json_response(
@@ -1645,9 +1697,13 @@ impl Server {
             );
         }
         let page: Vec<&Value> = all.iter().skip(offset).take(limit).copied().collect();
-        let mut metadata = json!({ "resourceVersion": st.rv.to_string() });
+        let list_rv = match query.get("continue").and_then(|t| parse_continue(t)) {
+            Some((_, Some(first))) => first,
+            _ => st.rv,
+        };
+        let mut metadata = json!({ "resourceVersion": list_rv.to_string() });
         if offset + page.len() < all.len() {
-            metadata["continue"] = json!(format!("offset-{}", offset + page.len()));
+            metadata["continue"] = json!(format!("offset-{}-rv-{list_rv}", offset + page.len()));
             metadata["remainingItemCount"] = json!(all.len() - offset - page.len());
         }
         json_response(

@@ -3,6 +3,7 @@
 //! caching whole objects made 30,000 pods cost ~250 MiB; each event is projected to a small
 //! struct here instead, and the full object is dropped as soon as it is decoded.
 
+use super::intern::intern;
 use super::pods::{Stuck, requests, stuck_reason};
 use super::words;
 use super::*;
@@ -10,8 +11,13 @@ use kube::runtime::watcher::Event;
 use std::collections::BTreeMap;
 use std::sync::RwLock;
 
-/// (namespace, name).
-pub(super) type Key = (String, String);
+/// (namespace, name); the namespace is shared with every object in it ([`intern`]).
+pub(super) type Key = (Arc<str>, Arc<str>);
+
+/// The key of an object in namespace `ns` named `name`.
+pub(super) fn key(ns: &str, name: &str) -> Key {
+    (intern(ns), Arc::from(name))
+}
 
 /// What a Deployment or StatefulSet contributes to a workload row.
 #[derive(Clone, Debug, PartialEq)]
@@ -40,14 +46,15 @@ pub(super) struct HpaObj {
 /// A pod as the fold reads it: its controller, requests, restarts and why it is stuck.
 #[derive(Clone, Debug, PartialEq)]
 pub(super) struct PodObj {
-    /// (kind, name) of the controlling owner: a ReplicaSet or a StatefulSet.
-    pub owner: Option<(String, String)>,
+    /// (kind, name) of the controlling owner: a ReplicaSet or a StatefulSet. Shared with the
+    /// owner's other pods ([`intern`]).
+    pub owner: Option<(Arc<str>, Arc<str>)>,
     /// CPU cores and memory bytes requested by its containers.
     pub requests: (f64, f64),
     pub restarts: u32,
     pub stuck: Option<Stuck>,
-    /// `spec.nodeName`: the node whose room it takes.
-    pub node: Option<String>,
+    /// `spec.nodeName`: the node whose room it takes (shared with the node's other pods).
+    pub node: Option<Arc<str>>,
     /// Phase Succeeded or Failed: it holds no room any more.
     pub finished: bool,
     /// Milli-CPU and bytes as the scheduler counts them (init containers, overhead).
@@ -129,9 +136,9 @@ impl<T> CompactStore<T> {
 
 fn key_of<K: Resource>(obj: &K) -> Key {
     let meta = obj.meta();
-    (
-        meta.namespace.clone().unwrap_or_default(),
-        meta.name.clone().unwrap_or_default(),
+    key(
+        meta.namespace.as_deref().unwrap_or_default(),
+        meta.name.as_deref().unwrap_or_default(),
     )
 }
 
@@ -216,6 +223,8 @@ where
         project,
         make_api: api_for::<K>,
         refused_wait: None,
+        // Pods are the one list of hundreds of pages at scale: their pages are pipelined.
+        pipelined: plan.resource == "pods",
     };
     let fallback = plan.fallback.to_vec();
     let task = tokio::spawn(async move {
@@ -283,6 +292,7 @@ where
         project,
         make_api: |c: &Client, _: Option<&str>| Api::all(c.clone()),
         refused_wait: Some(RBAC_RECHECK),
+        pipelined: false,
     };
     let task = tokio::spawn(async move {
         watch.run(None, false).await;
@@ -302,6 +312,9 @@ struct Watch<T, K> {
     /// How long to wait after a 403 before listing again, when longer than the backoff: a
     /// user who may not list nodes keeps that answer, and asking every few seconds is noise.
     refused_wait: Option<Duration>,
+    /// List with [`super::paged`] (next page asked for while this one is decoded) rather than
+    /// kube-runtime's watcher.
+    pipelined: bool,
 }
 
 impl<T, K> Watch<T, K>
@@ -319,8 +332,11 @@ where
             // Rings from here on cut the next backoff short, also those during this attempt.
             bell.borrow_and_update();
             let api: Api<K> = (self.make_api)(&self.client, scope.as_deref());
-            let stream = watcher(api, watcher::Config::default());
-            futures::pin_mut!(stream);
+            let mut stream = if self.pipelined {
+                paged::watch(api).boxed()
+            } else {
+                watcher(api, watcher::Config::default()).boxed()
+            };
             // A relist builds its objects aside and swaps them in whole at InitDone, so a
             // poll never sees a half-listed cluster; the very first list shows its rows as
             // they arrive instead (loading is progress).
@@ -408,7 +424,7 @@ where
         relisting: &mut Option<HashMap<Key, T>>,
     ) -> bool {
         let project = self.project;
-        let in_scope = |k: &Key| scope.is_none_or(|ns| k.0 == ns);
+        let in_scope = |k: &Key| scope.is_none_or(|ns| &*k.0 == ns);
         let current = match event {
             Event::Init => {
                 if self.scope_listed(scope) {
@@ -581,12 +597,6 @@ pub(super) fn controller_ref(
         .find(|o| o.controller == Some(true))
 }
 
-fn controller(
-    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-) -> Option<(String, String)> {
-    controller_ref(meta).map(|o| (o.kind.clone(), o.name.clone()))
-}
-
 pub(super) fn pod(p: &Pod) -> PodObj {
     let restarts = p
         .status
@@ -597,15 +607,16 @@ pub(super) fn pod(p: &Pod) -> PodObj {
         .map(|c| u32::try_from(c.restart_count).unwrap_or(0))
         .sum();
     PodObj {
-        owner: controller(&p.metadata),
+        owner: controller_ref(&p.metadata).map(|o| (intern(&o.kind), intern(&o.name))),
         requests: requests(p),
         restarts,
         stuck: stuck_reason(p),
         node: p
             .spec
             .as_ref()
-            .and_then(|s| s.node_name.clone())
-            .filter(|n| !n.is_empty()),
+            .and_then(|s| s.node_name.as_deref())
+            .filter(|n| !n.is_empty())
+            .map(intern),
         finished: p
             .status
             .as_ref()
@@ -624,7 +635,7 @@ pub(super) fn lite_pod(p: &LitePod) -> PodObj {
 }
 
 pub(super) fn replicaset(rs: &ReplicaSet) -> RsObj {
-    controller(&rs.metadata)
-        .filter(|(kind, _)| kind == "Deployment")
-        .map(|(_, name)| name)
+    controller_ref(&rs.metadata)
+        .filter(|o| o.kind == "Deployment")
+        .map(|o| o.name.clone())
 }

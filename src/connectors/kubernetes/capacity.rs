@@ -306,7 +306,7 @@ impl ContextWatch {
         let mut quotas: BTreeMap<String, Vec<QuotaRoom>> = BTreeMap::new();
         for ((ns, _), q) in self.quotas.read().iter() {
             if let Some(q) = q {
-                quotas.entry(ns.clone()).or_default().push(q.clone());
+                quotas.entry(ns.to_string()).or_default().push(q.clone());
             }
         }
         for list in quotas.values_mut() {
@@ -315,10 +315,10 @@ impl ContextWatch {
         let mut limit_ranges: BTreeMap<String, LimitRangeDefaults> = BTreeMap::new();
         for ((ns, _), l) in self.limit_ranges.read().iter() {
             if let Some(l) = l {
-                match limit_ranges.get(ns) {
+                match limit_ranges.get(&**ns) {
                     Some(seen) if seen.name <= l.name => {}
                     _ => {
-                        limit_ranges.insert(ns.clone(), l.clone());
+                        limit_ranges.insert(ns.to_string(), l.clone());
                     }
                 }
             }
@@ -332,7 +332,7 @@ impl ContextWatch {
                 let id = WorkloadRef {
                     endpoint: endpoint.to_string(),
                     scope: format!("{}/{ns}", self.context),
-                    name: name.clone(),
+                    name: name.to_string(),
                     kind,
                 };
                 needs.needs.push((id, w.needs.clone()));
@@ -383,17 +383,17 @@ impl ContextWatch {
                 continue;
             }
             let owner = match p.owner.as_ref() {
-                Some((kind, name)) if kind == "ReplicaSet" => replicasets
+                Some((kind, name)) if &**kind == "ReplicaSet" => replicasets
                     .get(&(ns.clone(), name.clone()))
                     .and_then(Clone::clone)
                     .map(|d| (WorkloadKind::Deployment, d)),
-                Some((kind, name)) if kind == "StatefulSet" => {
-                    Some((WorkloadKind::StatefulSet, name.clone()))
+                Some((kind, name)) if &**kind == "StatefulSet" => {
+                    Some((WorkloadKind::StatefulSet, name.to_string()))
                 }
                 _ => None,
             };
             if let Some((kind, name)) = owner {
-                *counts.entry((ns.clone(), kind, name)).or_default() += 1;
+                *counts.entry((ns.to_string(), kind, name)).or_default() += 1;
             }
         }
         counts
@@ -470,7 +470,7 @@ impl ContextWatch {
             .read()
             .iter()
             .filter(|((ns, name), w)| {
-                ns == "kube-system"
+                &**ns == "kube-system"
                     && w.counts[0] > 0
                     && AUTOSCALER_NAMES.iter().any(|a| name.contains(a))
             })

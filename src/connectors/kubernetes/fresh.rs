@@ -215,7 +215,7 @@ impl ContextWatch {
         };
         let projected: Vec<(cache::Key, cache::PodObj)> = pods
             .iter()
-            .map(|p| ((ns.to_string(), p.name_any()), cache::pod(p)))
+            .map(|p| (cache::key(ns, &p.name_any()), cache::pod(p)))
             .collect();
         // Selectors of two workloads may overlap: only this Deployment's ReplicaSets
         // (`{deployment}-{pod-template-hash}`, or the name prefix for a pod without that label)

@@ -54,12 +54,12 @@ pub(super) fn fold<'a>(
         let Some((owner_kind, owner_name)) = &pod.owner else {
             continue;
         };
-        let key = match owner_kind.as_str() {
-            "ReplicaSet" => match rs_owner.get(&(ns.as_str(), owner_name.as_str())) {
-                Some(deployment) => (ns.as_str(), WorkloadKind::Deployment, *deployment),
+        let key = match &**owner_kind {
+            "ReplicaSet" => match rs_owner.get(&(&**ns, &**owner_name)) {
+                Some(deployment) => (&**ns, WorkloadKind::Deployment, *deployment),
                 None => continue,
             },
-            "StatefulSet" => (ns.as_str(), WorkloadKind::StatefulSet, owner_name.as_str()),
+            "StatefulSet" => (&**ns, WorkloadKind::StatefulSet, &**owner_name),
             _ => continue,
         };
         let totals = out.entry(key).or_default();
@@ -70,7 +70,7 @@ pub(super) fn fold<'a>(
         {
             totals.stuck = Some(stuck.clone());
         }
-        if let Some((cpu, memory)) = usage.get(ns.as_str()).and_then(|m| m.get(name.as_str())) {
+        if let Some((cpu, memory)) = usage.get(&**ns).and_then(|m| m.get(&**name)) {
             let (cpu_req, mem_req) = pod.requests;
             if cpu_req > 0.0 {
                 totals.cpu_used += cpu;

@@ -615,7 +615,7 @@ impl ContextWatch {
                 store
                     .read()
                     .keys()
-                    .map(|(ns, _)| ns.clone())
+                    .map(|(ns, _)| ns.to_string())
                     .collect::<Vec<_>>()
             })
             .collect();
@@ -632,7 +632,7 @@ impl ContextWatch {
         let mut rs_owner: HashMap<(&str, &str), &str> = HashMap::new();
         for ((ns, name), owner) in replicasets.iter() {
             if let Some(deployment) = owner {
-                rs_owner.insert((ns.as_str(), name.as_str()), deployment.as_str());
+                rs_owner.insert((ns, name), deployment.as_str());
             }
         }
         let totals = pods::fold(pods.iter(), &rs_owner, usage);
@@ -645,11 +645,11 @@ impl ContextWatch {
         let hpa_guard = self.hpas.read();
         let mut hpas: HashMap<(&str, &str, &str), (&str, &Autoscaler)> = HashMap::new();
         for ((ns, hpa_name), h) in hpa_guard.iter() {
-            let key = (ns.as_str(), h.target_kind.as_str(), h.target_name.as_str());
+            let key = (&**ns, h.target_kind.as_str(), h.target_name.as_str());
             match hpas.get(&key) {
-                Some((seen, _)) if *seen <= hpa_name.as_str() => {}
+                Some((seen, _)) if *seen <= &**hpa_name => {}
                 _ => {
-                    hpas.insert(key, (hpa_name.as_str(), &h.autoscaler));
+                    hpas.insert(key, (hpa_name, &h.autoscaler));
                 }
             }
         }
@@ -694,7 +694,7 @@ impl ContextWatch {
         kind: WorkloadKind,
         name: &str,
     ) -> Option<String> {
-        let key = (ns.to_string(), name.to_string());
+        let key = cache::key(ns, name);
         let stores = match kind {
             WorkloadKind::StatefulSet => &self.statefulsets,
             _ => &self.deployments,
@@ -714,9 +714,9 @@ impl ContextWatch {
             .read()
             .iter()
             .filter(|((hpa_ns, _), h)| {
-                hpa_ns == ns && h.target_kind == kind && h.target_name == name
+                &**hpa_ns == ns && h.target_kind == kind && h.target_name == name
             })
-            .map(|((_, hpa_name), h)| (hpa_name.clone(), h.version.clone()))
+            .map(|((_, hpa_name), h)| (hpa_name.to_string(), h.version.clone()))
             .min()
     }
 }

@@ -1,0 +1,222 @@
+//! What the engine costs while a cluster changes, and what the window draws meanwhile: the
+//! engine's runtime threads are named, so their CPU time can be read from /proc; the Workloads
+//! panel runs headless (egui_kittest, no GPU) and is handed each poll's snapshot as it comes,
+//! as the fleet hands it the engine's.
+
+use egui_kittest::Harness;
+use scaleboard::app::{AppOptions, PanelId, ScaleboardApp};
+use scaleboard::connectors::kubernetes::KubernetesConnector;
+use scaleboard::connectors::{Connector, ConnectorError, PollOutput};
+use scaleboard::engine::EngineConfig;
+use scaleboard::model::clock::ManualClock;
+use scaleboard::model::snapshot::Snapshot;
+use scaleboard::profiles::ProfileStore;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The name of the engine runtime's threads (workers and blocking pool).
+const ENGINE_THREADS: &str = "sb-engine";
+
+/// The profile's default refresh: how often the engine polls.
+pub const REFRESH: Duration = Duration::from_secs(2);
+
+/// One frame every 1/60 s.
+const FRAME_EVERY: Duration = Duration::from_micros(16_667);
+
+/// A runtime like the engine's: two workers, named so their CPU time can be told apart from
+/// the in-process fake server's and the window's.
+pub fn engine_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(ENGINE_THREADS)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// CPU time used so far by the threads of [`engine_runtime`]s still alive (from
+/// /proc/self/task/*/schedstat, in nanoseconds on a CPU).
+pub fn engine_cpu() -> Duration {
+    let mut total = 0u64;
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Duration::ZERO;
+    };
+    for task in tasks.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim() != ENGINE_THREADS {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+        total += stat
+            .split_whitespace()
+            .next()
+            .and_then(|ns| ns.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    Duration::from_nanos(total)
+}
+
+type Poll = tokio::task::JoinHandle<(Duration, Result<PollOutput, ConnectorError>)>;
+
+/// A poll on the engine's runtime (not on the caller's thread), timed there.
+pub fn spawn_poll(rt: &tokio::runtime::Runtime, connector: &Arc<KubernetesConnector>) -> Poll {
+    let connector = Arc::clone(connector);
+    rt.spawn(async move {
+        let t = Instant::now();
+        let out = connector.poll().await;
+        (t.elapsed(), out)
+    })
+}
+
+/// The Workloads panel of a headless window.
+pub struct Window {
+    harness: Harness<'static, ScaleboardApp>,
+    _dir: tempfile::TempDir,
+}
+
+impl Window {
+    /// The app on its demo fleet (manual clock: the demo polls once and never again), showing
+    /// the Workloads panel.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::new(1_793_628_000_000);
+        let engine = EngineConfig::new(clock, dir.path().join("config"), dir.path().join("data"));
+        let store = ProfileStore::load(&dir.path().join("config"));
+        let options = AppOptions {
+            engine,
+            demo_seed: 7,
+            profile: None,
+            force_demo: true,
+            started: None,
+        };
+        let app = ScaleboardApp::new(options, &store).unwrap();
+        let mut harness = Harness::builder()
+            .with_size([1440.0, 900.0])
+            .build_ui_state(
+                |ui, app: &mut ScaleboardApp| {
+                    let ctx = ui.ctx().clone();
+                    app.logic_tick(&ctx);
+                    scaleboard::ui::root_ui(app, ui);
+                },
+                app,
+            );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while harness.state().fleet.workloads().next().is_none() {
+            assert!(Instant::now() < deadline, "demo fleet did not answer");
+            harness.step();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        harness.state_mut().view.panel = PanelId::Workloads;
+        harness.step();
+        Self { harness, _dir: dir }
+    }
+
+    /// Show this snapshot in place of the demo's Kubernetes endpoint.
+    pub fn show(&mut self, snapshot: Snapshot) {
+        let app = self.harness.state_mut();
+        let demo = app
+            .fleet
+            .endpoints
+            .iter_mut()
+            .find(|e| e.info.id == scaleboard::connectors::demo::K8S_ENDPOINT)
+            .unwrap();
+        demo.snapshot = Some(snapshot);
+    }
+
+    /// One frame, timed.
+    pub fn frame(&mut self) -> Duration {
+        let t = Instant::now();
+        self.harness.step();
+        t.elapsed()
+    }
+}
+
+/// What a stretch of frames and polls showed.
+#[derive(Default)]
+pub struct Run {
+    pub frames: Vec<Duration>,
+    pub polls: Vec<Duration>,
+}
+
+impl Run {
+    /// "frames: median 2.1 ms, 99th percentile 4.0 ms, max 9.8 ms, 0 of 1,800 over 16 ms".
+    pub fn frames_words(&self) -> String {
+        let mut f: Vec<f64> = self.frames.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+        if f.is_empty() {
+            return "no frames".into();
+        }
+        f.sort_by(f64::total_cmp);
+        let at = |q: f64| f[((f.len() - 1) as f64 * q).round() as usize];
+        let over = f.iter().filter(|ms| **ms > 16.0).count();
+        format!(
+            "frames: median {:.1} ms, 99th percentile {:.1} ms, max {:.1} ms, {over} of {} over \
+             16 ms",
+            at(0.5),
+            at(0.99),
+            at(1.0),
+            f.len()
+        )
+    }
+
+    /// "polls: 15, median 41 ms, max 63 ms".
+    pub fn polls_words(&self) -> String {
+        let mut p: Vec<f64> = self.polls.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+        if p.is_empty() {
+            return "no polls".into();
+        }
+        p.sort_by(f64::total_cmp);
+        format!(
+            "polls: {}, median {:.0} ms, max {:.0} ms",
+            p.len(),
+            p[p.len() / 2],
+            p[p.len() - 1]
+        )
+    }
+}
+
+/// Frames at 60 Hz and a poll every [`REFRESH`] until `done` (asked before every frame) says
+/// so; each poll's output is checked by `seen`, then its snapshot shown.
+pub fn frames_and_polls(
+    rt: &tokio::runtime::Runtime,
+    connector: &Arc<KubernetesConnector>,
+    window: &mut Window,
+    mut seen: impl FnMut(&PollOutput),
+    mut done: impl FnMut() -> bool,
+) -> Run {
+    let mut run = Run::default();
+    let mut next_poll = Instant::now();
+    let mut pending: Option<Poll> = None;
+    let mut next_frame = Instant::now();
+    while !done() {
+        if pending.is_none() && Instant::now() >= next_poll {
+            pending = Some(spawn_poll(rt, connector));
+            next_poll += REFRESH;
+        }
+        if pending
+            .as_ref()
+            .is_some_and(tokio::task::JoinHandle::is_finished)
+        {
+            let (took, out) = rt.block_on(pending.take().unwrap()).unwrap();
+            run.polls.push(took);
+            match out {
+                Ok(out) => {
+                    seen(&out);
+                    window.show(out.snapshot);
+                }
+                Err(e) => eprintln!("a poll failed: {e}"),
+            }
+        }
+        run.frames.push(window.frame());
+        next_frame += FRAME_EVERY;
+        let now = Instant::now();
+        if next_frame > now {
+            std::thread::sleep(next_frame - now);
+        } else {
+            next_frame = now;
+        }
+    }
+    if let Some(p) = pending {
+        let _ = rt.block_on(p);
+    }
+    run
+}
