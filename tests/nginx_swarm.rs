@@ -147,7 +147,9 @@ fn a_swarm_service_behind_nginx_scales_up_and_drains_down() {
     let hosts: BTreeSet<String> = (0..30).map(|_| lb.get().unwrap()).collect();
     assert_eq!(hosts.len(), 3, "30 requests reach every task: {hosts:?}");
 
-    // Down while a client keeps requesting: drained first, nothing fails.
+    // Down while a client keeps requesting: drained first, nothing fails. Planned on a view
+    // that has seen the 3.
+    rig.workload_until(&svc, "service at 3", |w| w.ready == 3 && w.desired == 3);
     let stop = Arc::new(AtomicBool::new(false));
     let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let client = {
