@@ -160,3 +160,63 @@ fn a_dns_name_upstream_needs_a_reload_after_a_scale() {
     let r = &rt().block_on(check(&p))[0];
     assert_eq!(r.exit_code, 0, "{r:?}");
 }
+
+/// A DNS-name upstream cannot be drained: the plan says so, and the scale down stops the
+/// replica first and reloads nginx after it (the audit shows that order; new workers).
+#[test]
+fn a_dns_name_scale_down_reloads_after_the_stop_and_says_it_cannot_drain() {
+    use scaleboard::actions::Action;
+    use scaleboard::actions::audit::AuditOutcome;
+    use scaleboard::model::snapshot::{WorkloadKind, WorkloadRef};
+    let project = Project::up(HOSTNAME_API);
+    project.compose(&["up", "-d", "--scale", "api=2"]);
+    let mut p = profile(&[&project.name], &project.daemon().host);
+    let l = link(&project, UpstreamAddressing::Dns);
+    let lb = LbNginx::start("upstream nexus_api {\n    server localhost:8080;\n}\n");
+    p.nginx.push(lb.endpoint(vec![l]));
+    let id = WorkloadRef {
+        endpoint: "docker".into(),
+        scope: project.name.clone(),
+        name: "api".into(),
+        kind: WorkloadKind::ComposeService,
+    };
+    let action = Action::ScaleWorkload {
+        workload: id.clone(),
+        replicas: 1,
+    };
+    let plan = scaleboard::cli::lb::preview(&p, &action)
+        .unwrap()
+        .join("\n");
+    assert!(
+        plan.contains("  down: stop the replicas → `")
+            && plan.contains("no drain: a name has no server line per replica"),
+        "{plan}"
+    );
+    let mut rig = support::docker::Rig::start(p.clone(), Duration::ZERO);
+    rig.workload_until(&id, "api listed", |w| w.ready == 2);
+    let workers = lb.workers();
+    let (_, record) = rig.run(action);
+    assert_eq!(record.outcome, AuditOutcome::Succeeded, "{}", record.detail);
+    assert!(
+        record
+            .detail
+            .contains("reloaded after the stop (a name cannot be drained"),
+        "{}",
+        record.detail
+    );
+    assert_ne!(lb.workers(), workers, "nginx was reloaded");
+    assert_eq!(project.running("api"), 1);
+    let steps: Vec<String> = rig
+        .audit()
+        .iter()
+        .filter(|r| {
+            r.action == "lb-step"
+                && r.id.starts_with(&format!("{}/", record.id))
+                && r.outcome == AuditOutcome::Succeeded
+        })
+        .map(|r| r.id[record.id.len() + 1..].to_string())
+        .collect();
+    assert_eq!(steps, ["lb-1-stop-replicas", "lb-2-reload"]);
+    let r = &rt().block_on(check(&p))[0];
+    assert_eq!(r.exit_code, 0, "{r:?}");
+}

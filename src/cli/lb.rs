@@ -80,7 +80,7 @@ pub fn status_lines(profile: &Profile) -> (Vec<String>, u8) {
 /// The load-balancer part of a scale plan, read now (configuration, master pid, replicas), or
 /// nothing when the target is not behind a linked upstream.
 pub fn preview(profile: &Profile, action: &crate::actions::Action) -> Option<Vec<String>> {
-    use crate::connectors::nginx::{guarded, preview, replicas, status};
+    use crate::connectors::nginx::{preview, replicas, status};
     let crate::actions::Action::ScaleWorkload {
         workload,
         replicas: to,
@@ -103,7 +103,7 @@ pub fn preview(profile: &Profile, action: &crate::actions::Action) -> Option<Vec
             Ok(c) => c,
             Err(err) => return vec![format!("Load balancer: nginx {}: {err}", e.name)],
         };
-        let pid = status::pid_file(e, &config).and_then(|p| guarded::master_pid(&p));
+        let pid = status::master_pid(e, &config).await;
         let target = status::docker_target(profile, &link.workload.endpoint);
         let now = match target {
             Some(t) => replicas::running(&t, link).await.unwrap_or_default(),

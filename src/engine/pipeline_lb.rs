@@ -20,12 +20,13 @@ use crate::connectors::nginx;
 use crate::connectors::nginx::edit::{Leaving, apply as apply_edits, upstream_edits};
 use crate::connectors::nginx::guarded::{self, FileChange, GuardError};
 use crate::connectors::nginx::replicas::{Replica, running};
-use crate::connectors::nginx::status::{docker_target, pid_file};
+use crate::connectors::nginx::site::Site;
+use crate::connectors::nginx::status::docker_target;
 use crate::connectors::{Connector, ConnectorError};
 use crate::model::action::Action;
 use crate::model::clock::Clock;
 use crate::model::exec::{CommandLine, Execution};
-use crate::model::snapshot::{DockerTarget, WorkloadKind};
+use crate::model::snapshot::{DockerTarget, WorkloadKind, WorkloadRef};
 use crate::profiles::{NginxEndpoint, Profile, UpstreamAddressing, UpstreamLink};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -63,7 +64,8 @@ pub(crate) struct LbSteps {
     pub profile: String,
     pub file: PathBuf,
     pub before: String,
-    pub pid_file: Option<PathBuf>,
+    /// Where nginx runs: how the file is read and written, the master and workers seen.
+    pub site: Site,
     pub master_pid: Option<u32>,
     pub audit: Arc<AuditLog>,
     pub clock: Arc<dyn Clock>,
@@ -75,7 +77,7 @@ pub(crate) struct LbSteps {
 /// master pid read now (the re-check compares with them). `None`: not behind a linked upstream.
 /// `Some(Err)`: linked, but nginx's side cannot be read (the action is refused; `--no-lb` or the
 /// dialog's checkbox runs the scale alone).
-pub(crate) fn for_action(
+pub(crate) async fn for_action(
     profile: &Profile,
     action: &Action,
     audit: &Arc<AuditLog>,
@@ -90,16 +92,24 @@ pub(crate) fn for_action(
     ) {
         return None;
     }
-    let (endpoint, link) = profile.nginx.iter().find_map(|e| {
-        e.links
-            .iter()
-            .find(|l| l.workload.workload_ref() == *workload)
-            .map(|l| (e, l))
-    })?;
-    Some(prepare(profile, endpoint, link, *replicas, audit, clock))
+    let (endpoint, link) = profile
+        .nginx
+        .iter()
+        .find_map(|e| e.links.iter().find(|l| linked(l, workload)).map(|l| (e, l)))?;
+    Some(prepare(profile, endpoint, link, *replicas, audit, clock).await)
 }
 
-fn prepare(
+/// The link names this workload. A Swarm service may be written with the scope `swarm` (what
+/// the profile's docs say) or `(swarm)` (what the Docker connector's rows carry).
+fn linked(l: &UpstreamLink, workload: &WorkloadRef) -> bool {
+    let mut id = l.workload.workload_ref();
+    if id.kind == WorkloadKind::SwarmService && id.scope == "swarm" {
+        id.scope = crate::connectors::docker::SWARM_SCOPE.to_string();
+    }
+    id == *workload
+}
+
+async fn prepare(
     profile: &Profile,
     endpoint: &NginxEndpoint,
     link: &UpstreamLink,
@@ -107,15 +117,9 @@ fn prepare(
     audit: &Arc<AuditLog>,
     clock: &Arc<dyn Clock>,
 ) -> Result<LbSteps, String> {
-    let Some(main) = &endpoint.config else {
-        return Err(format!(
-            "nginx {} runs in a container: Scaleboard reads its upstreams there but does not \
-             write them yet; scale with --no-lb (or untick the load-balancer box) and edit the \
-             upstream by hand",
-            endpoint.name
-        ));
-    };
-    let config = nginx::load_local(main).map_err(|e| format!("nginx {}: {e}", endpoint.name))?;
+    let config = nginx::status::read_config(endpoint)
+        .await
+        .map_err(|e| format!("nginx {}: {e}", endpoint.name))?;
     let (file, _) = config.upstream(&link.upstream).ok_or_else(|| {
         format!(
             "nginx {}: no upstream named \"{}\" in its configuration",
@@ -124,7 +128,16 @@ fn prepare(
     })?;
     let target = docker_target(profile, &link.workload.endpoint)
         .ok_or_else(|| format!("no Docker endpoint named \"{}\"", link.workload.endpoint))?;
-    let pid_path = pid_file(endpoint, &config);
+    let site = Site::of(endpoint, &config);
+    // In a container `nginx -T` printed the file; the re-check reads it the way the write
+    // will (`docker cp`), so both compare the same bytes.
+    let before = match &site {
+        Site::Local { .. } => file.text.clone(),
+        Site::Container(_) => site
+            .read(&file.path)
+            .await
+            .map_err(|e| format!("nginx {}: {e}", endpoint.name))?,
+    };
     Ok(LbSteps {
         endpoint: endpoint.clone(),
         link: link.clone(),
@@ -132,9 +145,9 @@ fn prepare(
         replicas,
         profile: profile.name.clone(),
         file: file.path.clone(),
-        before: file.text.clone(),
-        master_pid: pid_path.as_deref().and_then(guarded::master_pid),
-        pid_file: pid_path,
+        before,
+        master_pid: site.master().await,
+        site,
         audit: Arc::clone(audit),
         clock: Arc::clone(clock),
         team: None,
@@ -235,10 +248,12 @@ impl LbSteps {
     }
 
     /// The file and master as confirmed, or a conflict that says what changed.
-    fn recheck(&self) -> Result<(), ConnectorError> {
-        let now = std::fs::read_to_string(&self.file).map_err(|e| {
-            ConnectorError::Failed(format!("cannot read {}: {e}", self.file.display()))
-        })?;
+    async fn recheck(&self) -> Result<(), ConnectorError> {
+        let now = self
+            .site
+            .read(&self.file)
+            .await
+            .map_err(ConnectorError::Failed)?;
         if now != self.before {
             return Err(ConnectorError::Conflict(format!(
                 "{} (digest {} when planned, {} now); nothing was changed",
@@ -247,7 +262,7 @@ impl LbSteps {
                 nginx::digest(&now)
             )));
         }
-        let pid = self.pid_file.as_deref().and_then(guarded::master_pid);
+        let pid = self.site.master().await;
         if self.master_pid.is_some() && pid != self.master_pid {
             return Err(ConnectorError::Conflict(format!(
                 "nginx's master pid ({:?} when planned, {pid:?} now); nothing was changed",
@@ -271,14 +286,7 @@ impl LbSteps {
             after,
             master_pid: self.master_pid,
         };
-        match guarded::apply(
-            &change,
-            self.pid_file.as_deref(),
-            &self.test(),
-            &self.reload(),
-        )
-        .await
-        {
+        match guarded::apply(&change, &self.site, &self.test(), &self.reload()).await {
             Ok(detail) => Ok(((), detail)),
             Err(GuardError::Changed(what)) => Err(ConnectorError::Conflict(what)),
             Err(e) => Err(ConnectorError::Failed(e.to_string())),
@@ -325,7 +333,7 @@ impl LbSteps {
         connector: &dyn Connector,
         run: Execution<'_>,
     ) -> Result<String, ConnectorError> {
-        self.recheck()?;
+        self.recheck().await?;
         let now = self.replicas().await?;
         let from = u32::try_from(now.len()).unwrap_or(u32::MAX);
         let scale_line = run
@@ -362,8 +370,8 @@ impl LbSteps {
             }
             let after = self.edited(&self.before, &addresses, Leaving::MarkDown)?;
             let command = format!(
-                "write {}; {}; {}",
-                self.file.display(),
+                "{}; {}; {}",
+                self.site.write_words(&self.file),
                 line(self.test()),
                 line(self.reload())
             );
@@ -375,7 +383,7 @@ impl LbSteps {
                 self.write(&self.before, after),
             )
             .await?;
-            done.push(self.verify(&addresses)?);
+            done.push(self.verify(&addresses).await?);
             return Ok(done.join("; "));
         }
         // Down: the highest container numbers leave (what compose stops).
@@ -387,13 +395,17 @@ impl LbSteps {
         if !dns {
             let after = self.edited(&current, &kept_addresses, Leaving::MarkDown)?;
             let command = format!(
-                "mark {} down in {}; {}; {}",
+                "mark {} down in {}{}; {}; {}",
                 leaving_names.join(", "),
                 self.file.display(),
+                self.site.via(&self.file),
                 line(self.test()),
                 line(self.reload())
             );
-            let workers_before = self.master_pid.map(guarded::workers).unwrap_or_default();
+            let workers_before = match self.master_pid {
+                Some(m) => self.site.workers(m).await,
+                None => Vec::new(),
+            };
             self.step(
                 parent,
                 &mut n,
@@ -406,6 +418,7 @@ impl LbSteps {
             let drained = self
                 .step(parent, &mut n, "drain", "", async {
                     let d = guarded::drain(
+                        &self.site,
                         self.master_pid,
                         &workers_before,
                         self.endpoint.stub_status_url.as_deref(),
@@ -424,7 +437,7 @@ impl LbSteps {
             })
             .await?;
         done.push(out);
-        let left = self.replicas().await?;
+        let left = self.wait_stopped(kept.len()).await?;
         let left_addresses = self.addresses(&left)?;
         if !dns && left_addresses != kept_addresses {
             return Err(ConnectorError::Failed(format!(
@@ -442,9 +455,10 @@ impl LbSteps {
             (
                 "remove servers",
                 format!(
-                    "remove {} from {}; {}; {}",
+                    "remove {} from {}{}; {}; {}",
                     leaving_names.join(", "),
                     self.file.display(),
+                    self.site.via(&self.file),
                     line(self.test()),
                     line(self.reload())
                 ),
@@ -467,18 +481,24 @@ impl LbSteps {
             }
         }
         if dns {
-            done.push(format!("upstream {} reloaded", self.link.upstream));
+            done.push(format!(
+                "upstream {} reloaded after the stop (a name cannot be drained: requests sent \
+                 to the stopped replicas before the reload were not protected)",
+                self.link.upstream
+            ));
         } else {
-            done.push(self.verify(&kept_addresses)?);
+            done.push(self.verify(&kept_addresses).await?);
         }
         Ok(done.join("; "))
     }
 
     /// The file as nginx now has it lists exactly `addresses` as active servers.
-    fn verify(&self, addresses: &[String]) -> Result<String, ConnectorError> {
-        let text = std::fs::read_to_string(&self.file).map_err(|e| {
-            ConnectorError::Failed(format!("cannot read {}: {e}", self.file.display()))
-        })?;
+    async fn verify(&self, addresses: &[String]) -> Result<String, ConnectorError> {
+        let text = self
+            .site
+            .read(&self.file)
+            .await
+            .map_err(ConnectorError::Failed)?;
         let facts = nginx::parse::file_facts(&text)
             .map_err(|e| ConnectorError::Failed(format!("{}: {e}", self.file.display())))?;
         let mut listed: Vec<&str> = facts
@@ -509,6 +529,26 @@ impl LbSteps {
                 listed.join(", "),
                 want.join(", ")
             )))
+        }
+    }
+
+    /// Until no more than `keep` replicas run (`docker service scale --detach` returns before
+    /// Swarm has stopped the leaving tasks; Compose returns after). Bounded.
+    async fn wait_stopped(&self, keep: usize) -> Result<Vec<Replica>, ConnectorError> {
+        let start = Instant::now();
+        loop {
+            let now = self.replicas().await?;
+            if now.len() <= keep {
+                return Ok(now);
+            }
+            if start.elapsed() > READY_TIMEOUT {
+                return Err(ConnectorError::Failed(format!(
+                    "{} replica(s) still running {} s after the scale to {keep}",
+                    now.len(),
+                    READY_TIMEOUT.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
 

@@ -100,6 +100,7 @@ pub(crate) async fn run(
                     None
                 } else {
                     super::pipeline_lb::for_action(&c.profile, &plan.action, &audit, &config.clock)
+                        .await
                 };
                 let lb = match lb {
                     None => None,

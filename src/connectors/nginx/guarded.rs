@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::site::Site;
 use crate::model::exec::CommandLine;
 
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
@@ -108,7 +109,7 @@ pub async fn run(argv: &[String]) -> Result<String, String> {
 }
 
 /// Replace a file's contents atomically (temp file in the same dir, same permissions, rename).
-fn replace(path: &Path, text: &str) -> Result<(), String> {
+pub(crate) fn replace(path: &Path, text: &str) -> Result<(), String> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
@@ -127,17 +128,17 @@ fn replace(path: &Path, text: &str) -> Result<(), String> {
     })
 }
 
-/// Re-check, write, test, reload. `pid_file`: where the master pid is read (re-check and the
-/// reload confirmation). Returns what happened, for the audit record.
+/// Re-check, write, test, reload, on nginx's `site` (where the file is read and written and
+/// the master pid read: the re-check and the reload confirmation). Returns what happened, for
+/// the audit record.
 pub async fn apply(
     change: &FileChange,
-    pid_file: Option<&Path>,
+    site: &Site,
     test: &[String],
     reload: &[String],
 ) -> Result<String, GuardError> {
     // Re-check: the bytes and the master are what the plan saw.
-    let now = std::fs::read_to_string(&change.path)
-        .map_err(|e| GuardError::Failed(format!("cannot read {}: {e}", change.path.display())))?;
+    let now = site.read(&change.path).await.map_err(GuardError::Failed)?;
     if now != change.before {
         return Err(GuardError::Changed(format!(
             "{} (digest {} when planned, {} now)",
@@ -146,7 +147,7 @@ pub async fn apply(
             super::digest(&now)
         )));
     }
-    let pid = pid_file.and_then(master_pid);
+    let pid = site.master().await;
     if change.master_pid.is_some() && pid != change.master_pid {
         return Err(GuardError::Changed(format!(
             "nginx's master process (pid {} when planned, {} now)",
@@ -154,10 +155,15 @@ pub async fn apply(
             pid.map_or("none".into(), |p| p.to_string())
         )));
     }
-    let old_workers = pid.map(workers).unwrap_or_default();
-    replace(&change.path, &change.after).map_err(GuardError::Failed)?;
+    let old_workers = match pid {
+        Some(p) => site.workers(p).await,
+        None => Vec::new(),
+    };
+    site.write(&change.path, &change.after)
+        .await
+        .map_err(GuardError::Failed)?;
     if let Err(output) = run(test).await {
-        return match replace(&change.path, &change.before) {
+        return match site.write(&change.path, &change.before).await {
             Ok(()) => Err(GuardError::TestFailed {
                 path: change.path.display().to_string(),
                 output,
@@ -174,11 +180,13 @@ pub async fn apply(
         )));
     }
     let Some(master) = pid else {
-        return Ok(format!("{tested}; reload sent (no pid file to confirm it)"));
+        return Ok(format!(
+            "{tested}; reload sent (no master pid to confirm it)"
+        ));
     };
     let deadline = Instant::now() + RELOAD_CONFIRM;
     loop {
-        let now = workers(master);
+        let now = site.workers(master).await;
         if !now.is_empty() && now.iter().any(|w| !old_workers.contains(w)) {
             return Ok(format!("{tested}; reloaded (new workers {now:?})"));
         }
@@ -197,6 +205,7 @@ pub async fn apply(
 /// requests, including those to leaving servers, then exit) and, with a status page, until no
 /// request but ours is being written. Bounded by `limit`; returns what was seen.
 pub async fn drain(
+    site: &Site,
     master: Option<u32>,
     before: &[u32],
     stub_status: Option<&str>,
@@ -210,12 +219,11 @@ pub async fn drain(
         None => None,
     };
     loop {
-        let old_left: Vec<u32> = master
-            .map(workers)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|w| before.contains(w))
-            .collect();
+        let now = match master {
+            Some(m) => site.workers(m).await,
+            None => Vec::new(),
+        };
+        let old_left: Vec<u32> = now.into_iter().filter(|w| before.contains(w)).collect();
         let writing = match (&client, stub_status) {
             (Some(c), Some(url)) => match c.get(url).send().await {
                 Ok(r) => r

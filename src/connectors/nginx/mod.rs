@@ -8,14 +8,19 @@
 //! - [`replicas`]: a workload's running replicas and their addresses, from `docker inspect`.
 //! - [`drift`]: configured servers vs running replicas.
 //! - [`guarded`]: the write → test → reload (or restore) sequence.
+//! - [`site`]: where nginx runs (this machine or a container): how its files are read and
+//!   written and its processes seen.
+//! - [`container`]: `docker cp` (the archive API) and `docker top` for nginx in a container.
 //! - [`status`]: every linked upstream of a profile checked, with exit codes.
 
+pub mod container;
 pub mod drift;
 pub mod edit;
 pub mod guarded;
 pub mod parse;
 pub mod preview;
 pub mod replicas;
+pub mod site;
 pub mod status;
 
 use std::path::{Path, PathBuf};
@@ -250,7 +255,7 @@ pub fn words(line: &str) -> Vec<String> {
 pub fn test_command(e: &NginxEndpoint) -> Vec<String> {
     match (&e.test_command, &e.container) {
         (Some(c), _) => words(c),
-        (None, Some(c)) => words(&format!("docker exec {c} nginx -t")),
+        (None, Some(c)) => in_container(e, c, &["nginx", "-t"]),
         (None, None) => words("nginx -t"),
     }
 }
@@ -259,9 +264,20 @@ pub fn test_command(e: &NginxEndpoint) -> Vec<String> {
 pub fn reload_command(e: &NginxEndpoint) -> Vec<String> {
     match (&e.reload_command, &e.container) {
         (Some(c), _) => words(c),
-        (None, Some(c)) => words(&format!("docker exec {c} nginx -s reload")),
+        (None, Some(c)) => in_container(e, c, &["nginx", "-s", "reload"]),
         (None, None) => words("nginx -s reload"),
     }
+}
+
+/// `docker [-H HOST] exec C ARGS…`.
+fn in_container(e: &NginxEndpoint, name: &str, args: &[&str]) -> Vec<String> {
+    let c = container::Container {
+        name: name.to_string(),
+        docker_host: e.docker_host.clone(),
+    };
+    let mut all = vec!["exec", name];
+    all.extend(args);
+    c.argv(&all)
 }
 
 /// The drain wait of an endpoint (0 → 30 s).
@@ -345,6 +361,23 @@ mod tests {
             ..NginxEndpoint::default()
         };
         assert_eq!(test_command(&e), ["docker", "exec", "lb", "nginx", "-t"]);
+        let e = NginxEndpoint {
+            docker_host: Some("unix:///d.sock".into()),
+            ..e
+        };
+        assert_eq!(
+            reload_command(&e),
+            [
+                "docker",
+                "-H",
+                "unix:///d.sock",
+                "exec",
+                "lb",
+                "nginx",
+                "-s",
+                "reload"
+            ]
+        );
         assert_eq!(
             reload_command(&NginxEndpoint::default()),
             ["nginx", "-s", "reload"]

@@ -3,6 +3,7 @@
 
 use super::edit::{Leaving, apply, diff, upstream_edits};
 use super::replicas::Replica;
+use super::site::Site;
 use super::{Config, digest};
 use crate::model::exec::CommandLine;
 use crate::profiles::{NginxEndpoint, UpstreamAddressing, UpstreamLink};
@@ -34,15 +35,28 @@ pub fn render(
     };
     let test = shell(super::test_command(e));
     let reload = shell(super::reload_command(e));
+    let site = Site::of(e, config);
+    let in_container = matches!(site, Site::Container(_));
     let mut out = vec![format!(
-        "Load balancer: nginx {}, upstream {} in {} (digest {}, master pid {}); re-checked \
+        "Load balancer: nginx {}, upstream {} in {}{} (digest {}, master pid {}); re-checked \
          before each write",
         e.name,
         up.name,
         file.path.display(),
+        e.container
+            .as_ref()
+            .filter(|_| in_container)
+            .map_or(String::new(), |c| format!(" in container {c}")),
         digest(&file.text),
         master_pid.map_or("unknown".into(), |p| p.to_string())
     )];
+    if in_container {
+        out.push(format!(
+            "  re-check: {}; write: {}",
+            site.recheck_words(&file.path),
+            site.write_words(&file.path)
+        ));
+    }
     let to = usize::try_from(to).unwrap_or(usize::MAX);
     let addresses = |rs: &[Replica]| -> Vec<String> {
         rs.iter().filter_map(|r| r.address(link).ok()).collect()
@@ -51,7 +65,12 @@ pub fn render(
         out.push(if to >= now.len() {
             format!("  up: start the replicas → wait until they answer → `{reload}` (nginx resolves the name again)")
         } else {
-            format!("  down: stop the replicas → `{reload}`")
+            format!(
+                "  down: stop the replicas → `{reload}`; no drain: a name has no server line per \
+                 replica to mark down, so until the reload nginx keeps sending the leaving \
+                 replicas their share of requests, which fail (or are retried on another server \
+                 as proxy_next_upstream allows)"
+            )
         });
         return out;
     }

@@ -127,11 +127,27 @@ pub fn parse_inspect(json: &str) -> Result<Vec<Replica>, String> {
             number: v
                 .pointer("/Config/Labels/com.docker.compose.container-number")
                 .and_then(Value::as_str)
-                .and_then(|n| n.parse().ok()),
+                .and_then(|n| n.parse().ok())
+                .or_else(|| swarm_slot(&v)),
         });
     }
     out.sort_by(|a, b| a.number.cmp(&b.number).then_with(|| a.name.cmp(&b.name)));
     Ok(out)
+}
+
+/// A Swarm task's slot, from its container name `SERVICE.SLOT.TASK`: a scale down on one node
+/// removes the highest slots first, as Compose stops the highest container numbers.
+fn swarm_slot(v: &Value) -> Option<u32> {
+    let service = v
+        .pointer("/Config/Labels/com.docker.swarm.service.name")
+        .and_then(Value::as_str)?;
+    let name = v.get("Name")?.as_str()?.trim_start_matches('/');
+    name.strip_prefix(service)?
+        .strip_prefix('.')?
+        .split('.')
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// The running replicas of the linked workload (Compose service, or Swarm service tasks on
@@ -185,6 +201,20 @@ mod tests {
       {"Id":"bbb","Name":"/p-api-2","State":{"Running":false,"StartedAt":"2026-12-07T09:00:00Z"},
        "NetworkSettings":{"Networks":{}}}
     ]"#;
+
+    #[test]
+    fn swarm_tasks_are_ordered_by_slot() {
+        let task = |slot: &str| {
+            format!(
+                r#"{{"Id":"{slot}","Name":"/web.{slot}.x1y2","Config":{{"Labels":{{"com.docker.swarm.service.name":"web"}}}},
+                "State":{{"Running":true}},"NetworkSettings":{{"Networks":{{}}}}}}"#
+            )
+        };
+        let json = format!("[{},{},{}]", task("10"), task("2"), task("1"));
+        let r = parse_inspect(&json).unwrap();
+        let slots: Vec<Option<u32>> = r.iter().map(|r| r.number).collect();
+        assert_eq!(slots, [Some(1), Some(2), Some(10)]);
+    }
 
     #[test]
     fn reads_running_replicas_and_addresses() {

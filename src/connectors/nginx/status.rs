@@ -85,16 +85,13 @@ pub async fn read_config(e: &NginxEndpoint) -> Result<Config, NginxError> {
             .await
             .map_err(|e| NginxError::Other(e.to_string()))?;
     }
-    let container = e.container.clone().unwrap_or_default();
+    let container = super::container::Container {
+        name: e.container.clone().unwrap_or_default(),
+        docker_host: e.docker_host.clone(),
+    };
     let line = CommandLine {
-        argv: ["docker", "exec", &container, "nginx", "-T"]
-            .map(String::from)
-            .to_vec(),
-        env: e
-            .docker_host
-            .iter()
-            .map(|h| ("DOCKER_HOST".to_string(), h.clone()))
-            .collect(),
+        argv: container.argv(&["exec", &container.name, "nginx", "-T"]),
+        env: Vec::new(),
         cwd: None,
     };
     let ran = crate::connectors::docker::process::run(&line, Duration::from_secs(20))
@@ -125,17 +122,29 @@ pub fn pid_file(e: &NginxEndpoint, config: &Config) -> Option<PathBuf> {
     })
 }
 
+/// nginx's master pid now: from the pid file on this machine, from `docker top` in a container.
+pub async fn master_pid(e: &NginxEndpoint, config: &Config) -> Option<u32> {
+    super::site::Site::of(e, config).master().await
+}
+
 /// Check every link of every nginx endpoint of the profile.
 pub async fn check(profile: &Profile) -> Vec<LinkReport> {
     let mut out = Vec::new();
     for e in &profile.nginx {
         let config = read_config(e).await;
-        let master = config
-            .as_ref()
-            .ok()
-            .and_then(|c| pid_file(e, c))
-            .and_then(|p| super::guarded::master_pid(&p));
-        let reloaded = master.and_then(super::guarded::reloaded_ms);
+        let master = match &config {
+            Ok(c) => master_pid(e, c).await,
+            Err(_) => None,
+        };
+        // From /proc: a container's pids are host pids, the same as ours only when the engine
+        // runs on this machine.
+        let local_pids = e.container.is_none()
+            || e.docker_host
+                .as_deref()
+                .is_none_or(|h| h.starts_with("unix://"));
+        let reloaded = master
+            .filter(|_| local_pids)
+            .and_then(super::guarded::reloaded_ms);
         for link in &e.links {
             let mut r = check_link(profile, e, link, config.as_ref(), reloaded).await;
             if let Some(p) = r.preview.as_mut() {
