@@ -172,10 +172,12 @@ fn editor_nginx(t: &TestApp) -> NginxEndpoint {
     t.app().profiles.editor.as_ref().unwrap().1.nginx[0].clone()
 }
 
+/// Focused through AccessKit: the form is taller than the window, a pointer click on a field
+/// below its edge would miss.
 fn type_into(t: &mut TestApp, label: &str, text: &str) {
     t.harness
         .get_by_role_and_label(Role::TextInput, label)
-        .click();
+        .focus();
     t.harness.run_steps(2);
     t.harness
         .get_by_role_and_label(Role::TextInput, label)
@@ -263,21 +265,21 @@ fn the_profile_editor_adds_an_nginx_validated_like_the_file_and_saves_it() {
         "http://127.0.0.1:8080/nginx_status",
     );
     // A DNS-name upstream needs the name nginx resolves.
+    // Through AccessKit: the form is taller than the window, the combo may be below its edge.
     t.harness
         .get_by_role_and_label(Role::ComboBox, "Addressing")
-        .click();
+        .click_accesskit();
     t.harness.run_steps(2);
     t.harness
         .get_by_label("Docker DNS name (one server, resolved at reload)")
-        .click();
+        .click_accesskit();
     t.harness.run_steps(2);
     t.harness
         .get_by_label_contains("a dns upstream needs the name nginx resolves");
     type_into(&mut t, "Host", "api");
-    assert!(
-        scaleboard::profiles::validate_profile(&t.app().profiles.editor.as_ref().unwrap().1)
-            .is_empty()
-    );
+    let problems =
+        scaleboard::profiles::validate_profile(&t.app().profiles.editor.as_ref().unwrap().1);
+    assert!(problems.is_empty(), "{problems:?}");
     let expected = NginxEndpoint {
         name: "nginx-1".into(),
         config: Some("/etc/nginx/nginx.conf".into()),
@@ -299,7 +301,7 @@ fn the_profile_editor_adds_an_nginx_validated_like_the_file_and_saves_it() {
         ..NginxEndpoint::default()
     };
     assert_eq!(editor_nginx(&t), expected);
-    t.harness.get_by_label("Save profile").click();
+    t.harness.get_by_label("Save profile").click_accesskit();
     t.run_until("saved", |a| {
         a.profiles.list.iter().any(|p| p.name == "lb-form")
     });
@@ -315,14 +317,16 @@ fn the_profile_editor_adds_an_nginx_validated_like_the_file_and_saves_it() {
     t.harness.get_by_label("Edit").click();
     t.run_until("editor open", |a| a.profiles.editor.is_some());
     t.open_section("nginx load balancers", "Remove nginx");
-    t.harness.get_by_label("Remove upstream link").click();
+    t.harness
+        .get_by_label("Remove upstream link")
+        .click_accesskit();
     t.run_until("link removed", |a| {
         a.profiles
             .editor
             .as_ref()
             .is_some_and(|(_, p)| p.nginx[0].links.is_empty())
     });
-    t.harness.get_by_label("Remove nginx").click();
+    t.harness.get_by_label("Remove nginx").click_accesskit();
     t.run_until("nginx removed", |a| {
         a.profiles
             .editor

@@ -195,23 +195,22 @@ fn links_ui(ui: &mut egui::Ui, id: usize, docker_names: &[String], links: &mut V
                     .response
                     .labelled_by(label.id);
                 ui.end_row();
-                match l.addressing {
-                    UpstreamAddressing::ContainerIp => optional_field(
-                        ui,
+                let (label, hint, value) = match l.addressing {
+                    UpstreamAddressing::ContainerIp => (
                         "Network",
                         "the Docker network nginx reaches them on (empty = the first)",
                         &mut l.network,
                     ),
-                    UpstreamAddressing::Published => optional_field(
-                        ui,
+                    UpstreamAddressing::Published => (
                         "Host",
                         "the host nginx connects to (empty = 127.0.0.1)",
                         &mut l.host,
                     ),
                     UpstreamAddressing::Dns => {
-                        optional_field(ui, "Host", "the name nginx resolves, e.g. api", &mut l.host)
+                        ("Host", "the name nginx resolves, e.g. api", &mut l.host)
                     }
-                }
+                };
+                optional_field(ui, label, hint, value);
             });
         if ui.small_button("Remove upstream link").clicked() {
             remove = Some(j);
