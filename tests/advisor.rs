@@ -359,6 +359,24 @@ fn advise_on_the_demo_fleet_fires_within_the_first_minute_and_exits_by_severity(
             .contains(fit["fit"].as_str().unwrap()),
         "{json:#}"
     );
+    // The demo's simulated nginx has a drift: a warning that names the upstream and counts.
+    let drift = firing
+        .iter()
+        .find(|a| a["rule"] == "lb-drift")
+        .unwrap_or_else(|| panic!("no lb-drift: {json:#}"));
+    assert_eq!(drift["severity"], "warning", "{json:#}");
+    assert_eq!(
+        drift["target"],
+        "demo-staging/demo-staging/service/api/staging_api"
+    );
+    assert!(
+        drift["proposal"].as_str().unwrap().starts_with(
+            "nginx demo-lb (DEMO), upstream staging_api: 1 of 2 replicas not behind it, 1 listed \
+             server without a replica"
+        ),
+        "{json:#}"
+    );
+    assert!(drift["action"].is_null(), "{json:#}");
     // Rules whose duration the handed-over history cannot cover say so instead of guessing.
     assert!(
         json["not_judged"]

@@ -8,7 +8,10 @@
 //!   up at 70 % and down at 30 %, between 2 and 10 instances;
 //! - the recommendations of `scaling-metrics.sh`, `scaling-alerts.sh` and
 //!   `cost-optimization.sh` ("Consider adding database read replicas", "add more instances",
-//!   "CPU below 30 %: consider downsizing").
+//!   "CPU below 30 %: consider downsizing");
+//! - the load-balancer drift of issue 23: a linked nginx upstream with replicas not behind it or
+//!   listed servers without a replica (any at all: a replica nginx does not know gets no
+//!   traffic, a listed server with nothing behind it gets requests that fail).
 
 use super::rules::{Aggregation, Comparison, ProposalKind, Rule, Selector, Severity};
 use crate::model::endpoint::Area;
@@ -22,6 +25,7 @@ pub const SCALE_DOWN_AT_PERCENT: f64 = 30.0;
 const ROADMAP: &str = "built-in (growth roadmap, Performance Triggers)";
 const GUIDE: &str = "built-in (scaling guide, Auto-Scaling Triggers)";
 const COST_SCRIPT: &str = "built-in (cost-optimization.sh)";
+const LB_ISSUE: &str = "built-in (load balancers, issue 23)";
 
 #[allow(clippy::too_many_arguments)]
 fn rule(
@@ -67,7 +71,7 @@ fn rule(
 pub fn default_rules() -> Vec<Rule> {
     use Aggregation::{Avg, Last};
     use Comparison::{Above, Below};
-    use ProposalKind::{Advice, DrainQueue, ScaleDown, ScaleUp};
+    use ProposalKind::{Advice, DrainQueue, LoadBalancer, ScaleDown, ScaleUp};
     use Severity::{Critical, Warning};
     vec![
         rule(
@@ -184,6 +188,20 @@ pub fn default_rules() -> Vec<Rule> {
             ScaleDown,
             "Consider downsizing (low CPU usage)",
             COST_SCRIPT,
+        ),
+        rule(
+            "lb-drift",
+            "Load-balancer drift",
+            super::lb_drift::METRIC,
+            Area::Workloads,
+            Above,
+            0.0,
+            0,
+            Last,
+            Warning,
+            LoadBalancer,
+            "Reload nginx or rewrite the upstream so it lists the running replicas",
+            LB_ISSUE,
         ),
     ]
 }

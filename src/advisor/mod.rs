@@ -10,6 +10,7 @@ pub mod alerts;
 pub mod defaults;
 pub mod eval;
 pub mod fit_advice;
+pub mod lb_drift;
 pub mod recommend;
 pub mod rules;
 

@@ -170,6 +170,8 @@ pub struct Facts<'a> {
     pub cost: Option<CostContext<'a>>,
     /// Capacity views by workload endpoint id: what a scale up is checked against.
     pub capacity: CapacityIndex<'a>,
+    /// The linked nginx upstreams as last read: what a drift proposal names.
+    pub load_balancers: &'a [crate::connectors::nginx::status::LinkReport],
 }
 
 impl Facts<'_> {
@@ -205,6 +207,10 @@ pub fn propose(rule: &Rule, alert: &Alert, facts: &Facts<'_>) -> Proposal {
     match rule.propose {
         ProposalKind::Advice => {
             p.line = format!("{}: {}", short_target(&alert.target), rule.advice);
+        }
+        ProposalKind::LoadBalancer => {
+            p.line =
+                super::lb_drift::proposal_line(facts.load_balancers, &alert.target, &rule.advice);
         }
         ProposalKind::ScaleUp | ProposalKind::ScaleDown => {
             let Some(w) = facts.workloads.get(&alert.target).copied() else {

@@ -76,6 +76,9 @@ pub enum ProposalKind {
     DrainQueue,
     /// Words only (the rule's `advice`): nothing to apply.
     Advice,
+    /// A linked nginx upstream's drift in words (which upstream, how many replicas are not
+    /// behind it, how many listed servers have no replica) and what fixes it: nothing to apply.
+    LoadBalancer,
 }
 
 /// Which series a rule watches: one metric of every target that matches.

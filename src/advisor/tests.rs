@@ -307,6 +307,7 @@ fn scale_up_proposal_with_hand_computed_cost() {
         drain_target_secs: 600.0,
         cost: Some(CostContext::new(&model, &inv, None)),
         capacity: Default::default(),
+        load_balancers: &[],
     };
     let p = propose(&r, &alert, &facts);
     assert_eq!(
@@ -341,6 +342,7 @@ fn scale_down_never_below_min_and_shows_savings() {
         drain_target_secs: 600.0,
         cost: Some(CostContext::new(&model, &inv, Some("Phase 2"))),
         capacity: Default::default(),
+        load_balancers: &[],
     };
     let p = propose(&r, &alert, &facts);
     // ceil(3 × 5 / 70) = 1, but min is 2.
@@ -376,6 +378,7 @@ fn hpa_managed_workloads_get_a_raised_max() {
         drain_target_secs: 600.0,
         cost: None,
         capacity: Default::default(),
+        load_balancers: &[],
     };
     let p = propose(&r, &alert, &facts);
     // ceil(4 × 90 / 60) = 6 > max 4.
@@ -576,6 +579,7 @@ fn memory_high_on_an_hpa_workload_is_advice_not_a_cpu_formula() {
         drain_target_secs: 600.0,
         cost: None,
         capacity: Default::default(),
+        load_balancers: &[],
     };
     let p = propose(&r, &alert, &facts);
     assert_eq!(p.action, None, "memory % fed into the CPU-target formula");
@@ -763,6 +767,7 @@ fn a_scale_up_that_does_not_fit_names_the_nodes_needed_and_their_monthly_cost() 
         drain_target_secs: 600.0,
         cost: Some(CostContext::new(&model, &inv, None)),
         capacity: [("e", &view)].into_iter().collect(),
+        load_balancers: &[],
     };
     let p = propose(&r, &alert, &facts);
     assert!(matches!(
@@ -846,6 +851,7 @@ fn on_the_demo_cluster_a_proposal_that_does_not_fit_names_nodes_and_cost() {
         drain_target_secs: 600.0,
         cost: Some(CostContext::new(&model, &inv, None)),
         capacity: [("demo-prod", &view)].into_iter().collect(),
+        load_balancers: &[],
     };
     let p = propose(&r, &alert, &facts);
     let fit = p.fit.as_ref().unwrap();

@@ -198,6 +198,7 @@ impl ScaleboardApp {
                     .iter()
                     .filter_map(|e| Some((e.info.id.as_str(), e.snapshot.as_ref()?))),
             ),
+            load_balancers: &self.fleet.load_balancers,
         };
         let advisor = &self.advisor.advisor;
         let mut proposals = BTreeMap::new();

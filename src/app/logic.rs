@@ -147,7 +147,18 @@ impl ScaleboardApp {
                 self.profiles.kube_contexts.insert(kubeconfig, result);
             }
             Event::DryRun { key, outcome } => self.actions.dry_run_answer(key, &outcome),
-            Event::LoadBalancers(reports) => self.fleet.load_balancers = reports,
+            Event::LoadBalancers(reports) => {
+                // The drift rule sees each read once, here on intake, like every sample.
+                for (target, value) in crate::advisor::lb_drift::samples(&reports) {
+                    self.advisor.advisor.observe(
+                        &target,
+                        crate::advisor::lb_drift::METRIC,
+                        now,
+                        value,
+                    );
+                }
+                self.fleet.load_balancers = reports;
+            }
             Event::Notice(text) => {
                 self.overview.note_notice(&text);
                 self.notifications.push(now, Level::Info, text);

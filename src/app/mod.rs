@@ -352,12 +352,23 @@ impl ScaleboardApp {
             .load_balancers
             .iter()
             .find(|r| &r.workload_ref == workload)?;
+        let mut preview = r.preview.as_ref().map_or_else(
+            || vec![format!("Load balancer: {}", r.summary)],
+            |p| p.render(*replicas),
+        );
+        if self.is_demo() {
+            // The demo's nginx is simulated like the rest of the fleet: the same steps and
+            // diff, carried out on the simulation.
+            preview.insert(
+                0,
+                "DEMO: a simulated nginx — the upstream below changes in the simulation only; no \
+                 file is written and nothing is reloaded"
+                    .into(),
+            );
+        }
         Some(LbChoice {
             label: format!("nginx {}, upstream {}", r.nginx, r.upstream),
-            preview: r.preview.as_ref().map_or_else(
-                || vec![format!("Load balancer: {}", r.summary)],
-                |p| p.render(*replicas),
-            ),
+            preview,
             follow: true,
         })
     }

@@ -141,6 +141,10 @@ pub struct Session {
     /// Prices proposals: [`crate::cost::store::advisor_model`] (the first saved model, else the
     /// seeds' template).
     cost_model: crate::cost::CostModel,
+    /// The linked nginx upstreams as last read, and how many reads came (the drift rule needs
+    /// two, like any series).
+    load_balancers: Vec<crate::connectors::nginx::status::LinkReport>,
+    lb_reads: u32,
 }
 
 impl Session {
@@ -167,6 +171,8 @@ impl Session {
             snapshots: BTreeMap::new(),
             heard: BTreeMap::new(),
             cost_model,
+            load_balancers: Vec::new(),
+            lb_reads: 0,
         })
     }
 
@@ -203,9 +209,11 @@ impl Session {
         started.elapsed()
     }
 
-    /// Every endpoint reported at least two snapshots (none is down or silent).
+    /// Every endpoint reported at least two snapshots (none is down or silent), and a profile
+    /// with nginx links had its upstreams read twice.
     fn answered_twice(&self) -> bool {
-        !self.heard.is_empty()
+        (self.profile.nginx.is_empty() || self.lb_reads >= 2)
+            && !self.heard.is_empty()
             && self
                 .heard
                 .values()
@@ -259,6 +267,15 @@ impl Session {
                 }
                 self.snapshots.insert(endpoint, snapshot);
             }
+            Event::LoadBalancers(reports) => {
+                let now = crate::model::clock::Clock::now_ms(&SystemClock);
+                for (target, value) in crate::advisor::lb_drift::samples(&reports) {
+                    self.advisor
+                        .observe(&target, crate::advisor::lb_drift::METRIC, now, value);
+                }
+                self.lb_reads = self.lb_reads.saturating_add(1);
+                self.load_balancers = reports;
+            }
             Event::Status {
                 endpoint,
                 status:
@@ -291,6 +308,7 @@ impl Session {
             &self.snapshots,
             &self.heard,
             &self.cost_model,
+            &self.load_balancers,
         )
     }
 }
@@ -302,6 +320,7 @@ fn report(
     snapshots: &BTreeMap<String, Snapshot>,
     heard: &BTreeMap<String, Heard>,
     model: &crate::cost::CostModel,
+    load_balancers: &[crate::connectors::nginx::status::LinkReport],
 ) -> AdviseReport {
     let workloads: Vec<&Workload> = snapshots
         .values()
@@ -326,6 +345,7 @@ fn report(
         drain_target_secs: profile.thresholds.queue_drain_target_minutes * 60.0,
         cost: Some(CostContext::new(model, &inventory, None)),
         capacity: index_capacity(snapshots.iter().map(|(e, s)| (e.as_str(), s))),
+        load_balancers,
     };
     let mut firing = Vec::new();
     let mut pending = Vec::new();

@@ -61,6 +61,16 @@ pub trait Connector: Send + Sync {
         let _ = action;
         Box::pin(async { Ok(None) })
     }
+    /// Load balancers this endpoint simulates itself (the demo's nginx), sent with each poll;
+    /// real nginx endpoints are read by the engine's own watch instead. `None`: none here.
+    fn load_balancers(&self) -> Option<Vec<nginx::status::LinkReport>> {
+        None
+    }
+    /// The operator unticked the load-balancer step of `action`: for a connector that
+    /// simulates the load balancer too (the demo), so its scale leaves the upstream alone.
+    fn leave_load_balancer(&self, action: &Action) {
+        let _ = action;
+    }
 }
 
 /// One line describing a snapshot, for the CLI's status output.

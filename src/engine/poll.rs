@@ -106,6 +106,11 @@ impl PollLoop {
                                 .await;
                         }
                     }
+                    // Before the snapshot: whoever waits for a poll's snapshot has its
+                    // load balancers too (`scaleboard advise` stops at the second snapshot).
+                    if let Some(reports) = self.connector.load_balancers() {
+                        self.sink.emit(Event::LoadBalancers(reports)).await;
+                    }
                     let event = Event::Snapshot {
                         endpoint: id.clone(),
                         at,

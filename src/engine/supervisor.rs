@@ -97,6 +97,7 @@ pub(crate) async fn run(
                     }
                 };
                 let lb = if skip_lb.remove(&id) {
+                    connector.leave_load_balancer(&plan.action);
                     None
                 } else {
                     super::pipeline_lb::for_action(&c.profile, &plan.action, &audit, &config.clock)

@@ -29,6 +29,7 @@ mod patroni_view;
 mod pgbouncer_view;
 mod profile_editor;
 mod profile_mysql;
+mod profile_nginx;
 mod profile_patroni;
 mod profile_pgbouncer;
 mod profile_prometheus;

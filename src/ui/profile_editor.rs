@@ -361,6 +361,9 @@ fn editor_form_ui(
             });
         }
     });
+    ui.collapsing("nginx load balancers", |ui| {
+        super::profile_nginx::nginx_endpoints_ui(ui, profile);
+    });
     ui.collapsing("Alert thresholds", |ui| {
         let t = &mut profile.thresholds;
         egui::Grid::new("thresholds").num_columns(2).show(ui, |ui| {

@@ -2,6 +2,7 @@
 //! the app shows a living fleet with nothing installed. Everything it reports is labelled DEMO.
 
 pub mod capacity;
+pub mod lb;
 pub mod mysql;
 mod patroni;
 pub mod pgbouncer;
@@ -166,6 +167,17 @@ impl Connector for DemoConnector {
         Box::pin(std::future::ready(Ok(Some(snapshot))))
     }
 
+    /// The demo's simulated nginx, reported with the Compose endpoint's polls.
+    fn load_balancers(&self) -> Option<Vec<crate::connectors::nginx::status::LinkReport>> {
+        (self.info.id == COMPOSE_ENDPOINT).then(|| lb::reports(&self.world.lock()))
+    }
+
+    fn leave_load_balancer(&self, action: &Action) {
+        if self.info.id == COMPOSE_ENDPOINT {
+            self.world.lock().nginx.leave(action);
+        }
+    }
+
     fn execute<'a>(
         &'a self,
         run: crate::model::exec::Execution<'a>,
@@ -240,8 +252,13 @@ fn apply(fleet: &mut DemoFleet, action: &Action) -> Result<String, ConnectorErro
             let before = w.desired;
             w.desired = *replicas;
             w.ready = w.ready.min(*replicas);
+            let upstream = if *workload == lb::workload_ref() {
+                lb::follow_scale(fleet, action, before, *replicas)
+            } else {
+                String::new()
+            };
             Ok(format!(
-                "DEMO: {} scaled {before} -> {replicas}",
+                "DEMO: {} scaled {before} -> {replicas}{upstream}",
                 workload.name
             ))
         }

@@ -103,6 +103,8 @@ pub struct DemoFleet {
     /// The MariaDB pair (clock-driven, no random numbers).
     pub mysql: super::mysql::SimMysql,
     pub patroni: super::patroni::DemoPatroni,
+    /// The simulated nginx in front of demo-staging's api service.
+    pub nginx: super::lb::SimNginx,
     /// Seconds between autoscaler evaluations (Kubernetes uses 15 s).
     hpa_period_s: i64,
 }
@@ -243,6 +245,7 @@ impl DemoFleet {
             patroni: super::patroni::DemoPatroni::new(),
             hpa_period_s: 15,
             mysql: super::mysql::SimMysql::default(),
+            nginx: super::lb::SimNginx::default(),
         };
         // Settle derived values so the very first snapshot already looks alive.
         fleet.step_second();
