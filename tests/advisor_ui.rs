@@ -226,7 +226,7 @@ fn the_profile_editor_turns_a_rule_off_and_keeps_only_the_change() {
     t.harness.get_by_label("New profile").click();
     t.run_until("editor open", |a| a.profiles.editor.is_some());
     t.open_section("Advisor rules", "cpu-low");
-    t.harness.get_by_label("cpu-low").click();
+    t.harness.get_by_label("cpu-low").click_accesskit();
     t.run_until("cpu-low off in the edited profile", |a| {
         a.profiles
             .editor

@@ -188,7 +188,9 @@ fn the_profile_editor_picks_contexts_from_the_kubeconfig() {
     t.harness.get_by_label("New profile").click();
     t.run_until("editor open", |a| a.profiles.editor.is_some());
     t.open_section("Kubernetes", "Add Kubernetes endpoint");
-    t.harness.get_by_label("Add Kubernetes endpoint").click();
+    t.harness
+        .get_by_label("Add Kubernetes endpoint")
+        .click_accesskit();
     t.run_until("endpoint added", |a| {
         a.profiles
             .editor

@@ -201,7 +201,9 @@ fn the_profile_editor_adds_an_nginx_validated_like_the_file_and_saves_it() {
         .1
         .name = "lb-form".into();
     t.open_section("Docker Compose", "Add Docker engine");
-    t.harness.get_by_label("Add Docker engine").click();
+    t.harness
+        .get_by_label("Add Docker engine")
+        .click_accesskit();
     t.run_until("docker engine added", |a| {
         a.profiles
             .editor
@@ -209,7 +211,7 @@ fn the_profile_editor_adds_an_nginx_validated_like_the_file_and_saves_it() {
             .is_some_and(|(_, p)| p.compose.len() == 1)
     });
     t.open_section("nginx load balancers", "Add nginx");
-    t.harness.get_by_label("Add nginx").click();
+    t.harness.get_by_label("Add nginx").click_accesskit();
     t.run_until("nginx added", |a| {
         a.profiles
             .editor

@@ -124,7 +124,9 @@ fn the_profile_editor_adds_a_mysql_cluster() {
     t.harness.get_by_label("New profile").click();
     t.run_until("editor open", |a| a.profiles.editor.is_some());
     t.open_section("MySQL / MariaDB", "Add MySQL/MariaDB cluster");
-    t.harness.get_by_label("Add MySQL/MariaDB cluster").click();
+    t.harness
+        .get_by_label("Add MySQL/MariaDB cluster")
+        .click_accesskit();
     t.run_until("cluster added", |a| {
         a.profiles
             .editor

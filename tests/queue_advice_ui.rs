@@ -63,7 +63,7 @@ fn the_profile_editor_adds_a_redis_queue_linked_to_its_workers() {
     t.harness.get_by_label("New profile").click();
     t.run_until("editor open", |a| a.profiles.editor.is_some());
     t.open_section("Redis", "Add Redis");
-    t.harness.get_by_label("Add Redis").click();
+    t.harness.get_by_label("Add Redis").click_accesskit();
     t.harness.run_steps(2);
     t.harness.get_by_label("Add queue").click();
     t.run_until("queue added", |a| {

@@ -608,7 +608,9 @@ fn the_profile_editor_adds_a_patroni_cluster() {
     t.harness.get_by_label("New profile").click();
     t.run_until("editor open", |a| a.profiles.editor.is_some());
     t.open_section("Patroni", "Add Patroni cluster");
-    t.harness.get_by_label("Add Patroni cluster").click();
+    t.harness
+        .get_by_label("Add Patroni cluster")
+        .click_accesskit();
     t.run_until("patroni endpoint added", |a| {
         a.profiles
             .editor

@@ -319,15 +319,19 @@ pub fn table_ui(
                 });
                 row.col(|ui| {
                     grey(ui);
-                    if ui
-                        .selectable_label(current == Some(&w.id), &w.id.name)
-                        .clicked()
-                    {
-                        clicked = Some(w.id.clone());
-                    }
-                    for lb in view.load_balancers.iter().filter(|l| l.workload_ref == w.id) {
-                        super::health_lb::row_badge_ui(ui, lb);
-                    }
+                    // The badge sits beside the name: a cell's vertical layout would put it on a
+                    // line of its own, where it reads as the next row's.
+                    ui.horizontal(|ui| {
+                        if ui
+                            .selectable_label(current == Some(&w.id), &w.id.name)
+                            .clicked()
+                        {
+                            clicked = Some(w.id.clone());
+                        }
+                        for lb in view.load_balancers.iter().filter(|l| l.workload_ref == w.id) {
+                            super::health_lb::row_badge_ui(ui, lb);
+                        }
+                    });
                 });
                 row.col(|ui| {
                     grey(ui);
