@@ -447,18 +447,16 @@ fn profile_rules_and_advisor_settings_survive_a_save_and_reload() {
     assert_eq!(again.get("prod"), Some(&p));
 }
 
-#[test]
-fn a_rule_with_a_prometheus_query_is_judged_on_the_servers_series() {
+/// A profile reading `prom`, with "every scrape target up for 3 s" as a rule of its own,
+/// served by PromQL (critical when it fires).
+fn targets_up_profile(name: &str, prom: &support::web::Prometheus) -> Profile {
     use scaleboard::profiles::model::PrometheusEndpoint;
-    let prom = support::web::Prometheus::start();
-    prom.wait_for_scrape();
-    let mut p = profile("prom-advice");
+    let mut p = profile(name);
     p.prometheus = Some(PrometheusEndpoint {
         name: "prom".into(),
         url: prom.url(),
         ..PrometheusEndpoint::default()
     });
-    // "Every scrape target up for 3 s" as a rule of the profile's own, served by PromQL.
     p.rules.push(RuleConfig {
         id: "targets-up".into(),
         metric: Some("up".into()),
@@ -470,6 +468,14 @@ fn a_rule_with_a_prometheus_query_is_judged_on_the_servers_series() {
         severity: Some(scaleboard::advisor::Severity::Critical),
         ..RuleConfig::default()
     });
+    p
+}
+
+#[test]
+fn a_rule_with_a_prometheus_query_is_judged_on_the_servers_series() {
+    let prom = support::web::Prometheus::start();
+    prom.wait_for_scrape();
+    let p = targets_up_profile("prom-advice", &prom);
     let dir = tempfile::tempdir().unwrap();
     let mut s = Session::start(&dirs(&dir), p).unwrap();
     sample_until(&mut s, Duration::from_secs(30), "targets-up firing", |s| {
@@ -554,28 +560,11 @@ fn advise_exits_unknown_when_the_endpoint_is_down() {
 /// sample for its --window (10 minutes here) when Prometheus already holds the rule's duration.
 #[test]
 fn advise_answers_at_once_from_prometheus_history() {
-    use scaleboard::profiles::model::PrometheusEndpoint;
     let prom = support::web::Prometheus::start();
     prom.wait_for_scrape();
     // More than the rule's 3 s of scrapes (one a second) in Prometheus before `advise` starts.
     std::thread::sleep(Duration::from_secs(6));
-    let mut p = profile("prom-at-once");
-    p.prometheus = Some(PrometheusEndpoint {
-        name: "prom".into(),
-        url: prom.url(),
-        ..PrometheusEndpoint::default()
-    });
-    p.rules.push(RuleConfig {
-        id: "targets-up".into(),
-        metric: Some("up".into()),
-        query: Some("up".into()),
-        comparison: Some(scaleboard::advisor::Comparison::Above),
-        threshold: Some(0.5),
-        duration_secs: Some(3),
-        aggregation: Some(scaleboard::advisor::Aggregation::All),
-        severity: Some(scaleboard::advisor::Severity::Critical),
-        ..RuleConfig::default()
-    });
+    let p = targets_up_profile("prom-at-once", &prom);
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config");
     std::fs::create_dir_all(&config).unwrap();
