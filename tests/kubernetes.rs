@@ -2346,7 +2346,21 @@ async fn a_namespace_only_user_sees_its_namespace_and_is_told_what_is_not_visibl
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = kubeconfig_for(&dir, &[("tenant", &kube, "nexus")]);
     let connector = KubernetesConnector::new(endpoint_for(&kubeconfig, &["tenant"]));
-    let out = connector.poll().await.unwrap();
+    // The visibility notice is said once every list has settled; the first poll may come
+    // back with the workloads before the last namespace-scoped list is in (workloads first).
+    let settled_by = Instant::now() + Duration::from_secs(15);
+    let out = loop {
+        let out = connector.poll().await.unwrap();
+        if out.notices.iter().any(|n| n.contains("not visible")) {
+            break out;
+        }
+        assert!(
+            Instant::now() < settled_by,
+            "no visibility notice: {:?}",
+            out.notices
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     let ids: Vec<String> = workloads(&out.snapshot)
         .iter()
         .map(|w| w.id.to_string())

@@ -177,6 +177,20 @@ impl KubernetesConnector {
         }
     }
 
+    /// Whether every watched context has listed its pods and ReplicaSets (what a poll calls
+    /// "pod details" loaded), read from the caches' states without building rows: cheap
+    /// enough to ask every few milliseconds. False before the first poll started the watches.
+    pub fn pod_details_listed(&self) -> bool {
+        let Some(Ok(started)) = self.started.get() else {
+            return false;
+        };
+        started.watches.iter().all(|cw| {
+            cw.progress()
+                .loaded
+                .contains(&crate::model::workloads::POD_DETAILS)
+        })
+    }
+
     async fn started(&self) -> Result<&watch::Started, ConnectorError> {
         let started = self
             .started
