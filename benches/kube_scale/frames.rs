@@ -121,6 +121,7 @@ impl Window {
             .find(|e| e.info.id == scaleboard::connectors::demo::K8S_ENDPOINT)
             .unwrap();
         demo.snapshot = Some(snapshot);
+        app.fleet.generation += 1;
     }
 
     /// One frame, timed.

@@ -46,10 +46,15 @@ pub struct FleetState {
     pub in_progress: std::collections::HashMap<String, String>,
     /// Linked nginx upstreams next to their workloads' replicas (`[[profile.nginx]]`).
     pub load_balancers: Vec<crate::connectors::nginx::status::LinkReport>,
+    /// Counts replacements of any endpoint's snapshot (and resets): what a view derived at
+    /// some cost from the snapshots (the Workloads table's order) is kept for. Whoever puts a
+    /// snapshot in place or changes one bumps it.
+    pub generation: u64,
 }
 
 impl FleetState {
     pub fn reset(&mut self, infos: Vec<EndpointInfo>) {
+        self.generation += 1;
         self.load_balancers.clear();
         self.endpoints = infos
             .into_iter()

@@ -62,6 +62,7 @@ impl ScaleboardApp {
                     e.snapshot = Some(snapshot);
                     e.updated_at = Some(at);
                     e.refresh_health(limits);
+                    self.fleet.generation += 1;
                 }
                 for text in new_errors {
                     self.notifications.push(now, Level::Error, text);

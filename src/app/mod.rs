@@ -89,6 +89,8 @@ pub struct ScaleboardApp {
     pub selected_check: Option<String>,
     pub workload_filter: String,
     pub workload_sort: crate::ui::workloads_table::WorkloadSort,
+    /// The Workloads table's rows in order, made again only when they can have changed.
+    pub workload_order: crate::ui::workloads_table::RowOrder,
     /// The keyring entry the secret prompt is asking for.
     pub profiles_secret_target: Option<crate::profiles::SecretRef>,
     last_prune_ms: i64,
@@ -206,6 +208,7 @@ impl ScaleboardApp {
             selected_check: None,
             workload_filter: String::new(),
             workload_sort: Default::default(),
+            workload_order: Default::default(),
             profiles_secret_target: None,
             last_prune_ms: 0,
             started: options.started,

@@ -36,17 +36,10 @@ pub fn workloads_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     });
     let filter = app.workload_filter.to_lowercase();
     // References, not copies: with 10,000 workloads a per-frame clone would cost more than
-    // drawing the visible rows.
-    let mut rows: Vec<&Workload> = app
-        .fleet
-        .workloads()
-        .filter(|w| {
-            filter.is_empty()
-                || w.id.name.to_lowercase().contains(&filter)
-                || w.id.scope.to_lowercase().contains(&filter)
-        })
-        .collect();
-    app.workload_sort.apply(&mut rows);
+    // drawing the visible rows; their order is kept while nothing it depends on changes.
+    let rows: Vec<&Workload> = app
+        .workload_order
+        .rows(&app.fleet, &filter, app.workload_sort);
     let bulk_action = workloads_table::bulk_bar_ui(
         ui,
         &rows,
