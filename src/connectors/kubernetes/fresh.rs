@@ -220,7 +220,7 @@ impl ContextWatch {
         // Selectors of two workloads may overlap: only this Deployment's ReplicaSets
         // (`{deployment}-{pod-template-hash}`, or the name prefix for a pod without that label)
         // count; StatefulSet pods name their owner.
-        let mut rs_owner: HashMap<(&str, &str), &str> = HashMap::new();
+        let mut rs_owner: cache::FastMap<(&str, &str), &str> = cache::FastMap::default();
         if w.kind == WorkloadKind::Deployment {
             let prefix = format!("{}-", w.name);
             for p in &pods {

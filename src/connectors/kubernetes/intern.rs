@@ -13,14 +13,14 @@ use std::sync::{Arc, LazyLock, Mutex};
 const SWEEP_FROM: usize = 4_096;
 
 struct Table {
-    strings: HashSet<Arc<str>>,
+    strings: HashSet<Arc<str>, foldhash::fast::RandomState>,
     /// Size after the last sweep.
     swept_at: usize,
 }
 
 static TABLE: LazyLock<Mutex<Table>> = LazyLock::new(|| {
     Mutex::new(Table {
-        strings: HashSet::new(),
+        strings: HashSet::default(),
         swept_at: 0,
     })
 });

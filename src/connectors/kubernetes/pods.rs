@@ -3,7 +3,7 @@
 //! ReplicaSets map a pod to its Deployment), CPU and memory from `metrics.k8s.io` when it is
 //! served. The pods arrive already projected to what is read here (`cache.rs`).
 
-use super::cache::{Key, PodObj};
+use super::cache::{FastMap, Key, PodObj};
 use crate::model::snapshot::WorkloadKind;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
@@ -46,10 +46,10 @@ pub(super) type WorkloadKey<'a> = (&'a str, WorkloadKind, &'a str);
 /// except the totals of each workload. `rs_owner`: (namespace, ReplicaSet) -> its Deployment.
 pub(super) fn fold<'a>(
     pods: impl Iterator<Item = (&'a Key, &'a PodObj)>,
-    rs_owner: &HashMap<(&'a str, &'a str), &'a str>,
+    rs_owner: &FastMap<(&'a str, &'a str), &'a str>,
     usage: &Usage,
-) -> HashMap<WorkloadKey<'a>, PodTotals> {
-    let mut out: HashMap<WorkloadKey<'a>, PodTotals> = HashMap::new();
+) -> FastMap<WorkloadKey<'a>, PodTotals> {
+    let mut out: FastMap<WorkloadKey<'a>, PodTotals> = FastMap::default();
     for ((ns, name), pod) in pods {
         let Some((owner_kind, owner_name)) = &pod.owner else {
             continue;

@@ -629,7 +629,7 @@ impl ContextWatch {
         // Read guards are held for this synchronous pass only; the watch tasks wait briefly.
         let pods = self.pods.read();
         let replicasets = self.replicasets.read();
-        let mut rs_owner: HashMap<(&str, &str), &str> = HashMap::new();
+        let mut rs_owner: cache::FastMap<(&str, &str), &str> = cache::FastMap::default();
         for ((ns, name), owner) in replicasets.iter() {
             if let Some(deployment) = owner {
                 rs_owner.insert((ns, name), deployment.as_str());
@@ -643,7 +643,8 @@ impl ContextWatch {
         // HPAs on one target (a mistake the HPA controller reports): the first by name, as the
         // fresh read picks it.
         let hpa_guard = self.hpas.read();
-        let mut hpas: HashMap<(&str, &str, &str), (&str, &Autoscaler)> = HashMap::new();
+        let mut hpas: cache::FastMap<(&str, &str, &str), (&str, &Autoscaler)> =
+            cache::FastMap::default();
         for ((ns, hpa_name), h) in hpa_guard.iter() {
             let key = (&**ns, h.target_kind.as_str(), h.target_name.as_str());
             match hpas.get(&key) {
