@@ -3,7 +3,6 @@
 //! panel runs headless (egui_kittest, no GPU) and is handed each poll's snapshot as it comes,
 //! as the fleet hands it the engine's.
 
-use egui_kittest::Harness;
 use scaleboard::app::{AppOptions, PanelId, ScaleboardApp};
 use scaleboard::connectors::kubernetes::KubernetesConnector;
 use scaleboard::connectors::{Connector, ConnectorError, PollOutput};
@@ -68,9 +67,13 @@ pub fn spawn_poll(rt: &tokio::runtime::Runtime, connector: &Arc<KubernetesConnec
     })
 }
 
-/// The Workloads panel of a headless window.
+/// The Workloads panel of a headless window, drawn as eframe draws it: the app's `logic` and
+/// `ui` in `Context::run_ui`, then the shapes tessellated; no GPU. Not egui_kittest: its
+/// harness always builds the AccessKit tree (a quarter of a frame's CPU here), which egui
+/// builds in a real window only while a screen reader asks for it.
 pub struct Window {
-    harness: Harness<'static, ScaleboardApp>,
+    ctx: egui::Context,
+    app: ScaleboardApp,
     _dir: tempfile::TempDir,
 }
 
@@ -90,30 +93,25 @@ impl Window {
             started: None,
         };
         let app = ScaleboardApp::new(options, &store).unwrap();
-        let mut harness = Harness::builder()
-            .with_size([1440.0, 900.0])
-            .build_ui_state(
-                |ui, app: &mut ScaleboardApp| {
-                    let ctx = ui.ctx().clone();
-                    app.logic_tick(&ctx);
-                    scaleboard::ui::root_ui(app, ui);
-                },
-                app,
-            );
+        let mut window = Self {
+            ctx: egui::Context::default(),
+            app,
+            _dir: dir,
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
-        while harness.state().fleet.workloads().next().is_none() {
+        while window.app.fleet.workloads().next().is_none() {
             assert!(Instant::now() < deadline, "demo fleet did not answer");
-            harness.step();
+            window.frame();
             std::thread::sleep(Duration::from_millis(5));
         }
-        harness.state_mut().view.panel = PanelId::Workloads;
-        harness.step();
-        Self { harness, _dir: dir }
+        window.app.view.panel = PanelId::Workloads;
+        window.frame();
+        window
     }
 
     /// Show this snapshot in place of the demo's Kubernetes endpoint.
     pub fn show(&mut self, snapshot: Snapshot) {
-        let app = self.harness.state_mut();
+        let app = &mut self.app;
         let demo = app
             .fleet
             .endpoints
@@ -124,10 +122,24 @@ impl Window {
         app.fleet.generation += 1;
     }
 
-    /// One frame, timed.
+    /// One frame at 1440×900, timed: logic, layout and tessellation.
     pub fn frame(&mut self) -> Duration {
         let t = Instant::now();
-        self.harness.step();
+        let input = egui::RawInput {
+            screen_rect: Some(egui::Rect::from_min_size(
+                egui::Pos2::ZERO,
+                egui::vec2(1440.0, 900.0),
+            )),
+            ..Default::default()
+        };
+        let app = &mut self.app;
+        let out = self.ctx.run_ui(input, |ui| {
+            let ctx = ui.ctx().clone();
+            app.logic_tick(&ctx);
+            scaleboard::ui::root_ui(app, ui);
+        });
+        let primitives = self.ctx.tessellate(out.shapes, out.pixels_per_point);
+        std::hint::black_box(primitives);
         t.elapsed()
     }
 }

@@ -952,8 +952,21 @@ fn remove(st: &mut State, events: &broadcast::Sender<Change>, key: &Key) -> Opti
     Some(value)
 }
 
+/// One watch event as kube-apiserver writes it: `type` before `object` (Go's field order). A
+/// `json!` map would sort `object` first, which makes a client buffer the whole object before
+/// it knows what the event is.
+fn watch_line(kind: &str, obj: &Value) -> Vec<u8> {
+    let mut line = Vec::with_capacity(8_192);
+    line.extend_from_slice(b"{\"type\":");
+    serde_json::to_writer(&mut line, kind).unwrap();
+    line.extend_from_slice(b",\"object\":");
+    serde_json::to_writer(&mut line, obj).unwrap();
+    line.push(b'}');
+    line
+}
+
 fn emit(st: &mut State, events: &broadcast::Sender<Change>, key: &Key, kind: &str, obj: &Value) {
-    let mut line = serde_json::to_vec(&json!({ "type": kind, "object": obj })).unwrap();
+    let mut line = watch_line(kind, obj);
     line.push(b'\n');
     let change = Change {
         rv: st.rv,
@@ -1747,8 +1760,7 @@ impl Server {
                     line: Bytes::new(),
                 };
                 if matches(&c) {
-                    let mut line =
-                        serde_json::to_vec(&json!({"type": "ADDED", "object": v})).unwrap();
+                    let mut line = watch_line("ADDED", v);
                     line.push(b'\n');
                     backlog.push(Bytes::from(line));
                 }

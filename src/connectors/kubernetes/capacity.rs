@@ -423,7 +423,11 @@ impl ContextWatch {
         }
         let mut infos: Vec<NodeInfo> = self.nodes.read().values().cloned().collect();
         infos.sort_by(|a, b| a.room.name.cmp(&b.room.name));
-        let mut rooms: Vec<NodeRoom> = infos.iter().map(|i| i.room.clone()).collect();
+        // Moved out and back rather than cloned a second time (labels, taints).
+        let mut rooms: Vec<NodeRoom> = infos
+            .iter_mut()
+            .map(|i| std::mem::replace(&mut i.room, NodeRoom::empty()))
+            .collect();
         {
             let pods = self.pods.read();
             sum_bound_pods(
