@@ -495,8 +495,8 @@ fn kube_scale(c: &mut Criterion) {
     group.bench_function("default_order_after_a_new_snapshot", |b| {
         b.iter(|| {
             harness.state_mut().fleet.generation += 1;
-            harness.step()
-        })
+            harness.step();
+        });
     });
     group.finish();
 }
