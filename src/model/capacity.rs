@@ -72,7 +72,7 @@ pub enum NodeSelectorRequirement {
 
 /// A node as placement needs it. Requested figures are the sum over the non-terminated pods
 /// bound to the node (what the scheduler's resource-fit filter subtracts), not usage.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct NodeRoom {
     pub name: String,
     pub allocatable_cpu_milli: u64,
@@ -90,23 +90,6 @@ pub struct NodeRoom {
 }
 
 impl NodeRoom {
-    /// A placeholder with no name and no room (for moving a node's room out and back).
-    pub fn empty() -> Self {
-        Self {
-            name: String::new(),
-            allocatable_cpu_milli: 0,
-            allocatable_memory_bytes: 0,
-            allocatable_pods: 0,
-            requested_cpu_milli: 0,
-            requested_memory_bytes: 0,
-            pods: 0,
-            labels: BTreeMap::new(),
-            taints: Vec::new(),
-            unschedulable: false,
-            ready: false,
-        }
-    }
-
     pub fn free_cpu_milli(&self) -> u64 {
         self.allocatable_cpu_milli
             .saturating_sub(self.requested_cpu_milli)

@@ -426,7 +426,7 @@ impl ContextWatch {
         // Moved out and back rather than cloned a second time (labels, taints).
         let mut rooms: Vec<NodeRoom> = infos
             .iter_mut()
-            .map(|i| std::mem::replace(&mut i.room, NodeRoom::empty()))
+            .map(|i| std::mem::take(&mut i.room))
             .collect();
         {
             let pods = self.pods.read();
