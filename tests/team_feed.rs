@@ -1,5 +1,6 @@
 //! The live team feed against a real PostgreSQL: a colleague's action reaches the other
-//! console within 1 s (notification, and a refusing guard in the preview while it runs).
+//! console within 1 s (notification, and a refusing guard in the preview while it runs), both
+//! consoles with the INSERT/SELECT-only operator role.
 
 #![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failure with its message
 
@@ -12,12 +13,12 @@ use scaleboard::actions::audit::os_user;
 use scaleboard::engine::Event;
 use std::time::{Duration, Instant};
 use support::postgres::PgCluster;
-use team_rig::{api, console, dsn, scale_api, team_profile};
+use team_rig::{api, console, operator_store, scale_api, team_profile};
 
 #[test]
 fn a_colleagues_action_shows_within_a_second_and_blocks_the_preview_while_it_runs() {
     let pg = PgCluster::start(0);
-    let profile = team_profile(&dsn(&pg, "postgres"), true);
+    let profile = team_profile(&operator_store(&pg), true);
     let mut a = console(profile.clone());
     let mut b = console(profile);
     let before = a.replicas(&api());

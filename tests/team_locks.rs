@@ -6,12 +6,13 @@
 mod support;
 mod team_rig;
 
+use scaleboard::actions::Action;
 use scaleboard::actions::audit::{AuditOutcome, os_user};
 use std::time::{Duration, Instant};
 use support::postgres::PgCluster;
 use team_rig::{
-    CliConsole, OPERATOR, api, console, dsn, init_as_dba, outcomes, psql_as, scale_api,
-    team_profile,
+    CliConsole, OPERATOR, api, compose_api, console, dsn, init_as_dba, operator_store, outcomes,
+    psql_as, scale_api, team_profile,
 };
 
 fn store_rows(pg: &PgCluster) -> String {
@@ -109,6 +110,79 @@ fn two_consoles_on_one_target_one_writes_the_other_is_refused_naming_the_holder(
     );
 }
 
+/// The race the change lock exists for: two consoles plan a scale of the same Compose service
+/// within the same second. Neither has written, so both previews are clean and both would pass
+/// the re-check against fresh state; both confirm. Exactly one writes; the other is refused at
+/// the lock, naming the holder, and writes nothing; the store holds one intent/outcome pair and
+/// one refused record.
+#[test]
+fn two_consoles_planning_one_compose_scale_in_the_same_second_exactly_one_writes() {
+    let pg = PgCluster::start(0);
+    init_as_dba(&pg, &scaleboard::team::migrations::script("scaleboard"));
+    pg.psql(
+        pg.primary.port,
+        &scaleboard::team::migrations::grants("scaleboard", OPERATOR),
+    );
+    let profile = team_profile(&dsn(&pg, OPERATOR), true);
+    let mut a = console(profile.clone());
+    let mut b = console(profile);
+    let service = compose_api(&a.view);
+    assert_eq!(service, compose_api(&b.view));
+    let before = a.replicas(&service);
+    let action = Action::ScaleWorkload {
+        workload: service.clone(),
+        replicas: before + 3,
+    };
+    let planned = Instant::now();
+    let plan_a = a.plan(action.clone());
+    let plan_b = b.plan(action);
+    assert!(planned.elapsed() < Duration::from_secs(1));
+    for p in [&plan_a, &plan_b] {
+        assert!(!p.refused(), "both previews are clean: {:?}", p.guards);
+    }
+    // Both confirmed at once.
+    let id_a = a.execute(plan_a);
+    let id_b = b.execute(plan_b);
+    let record_a = a.finished(id_a);
+    let record_b = b.finished(id_b);
+    let (winner, loser, loser_console) = match (record_a.outcome, record_b.outcome) {
+        (AuditOutcome::Succeeded, AuditOutcome::Refused) => (&record_a, &record_b, &mut b),
+        (AuditOutcome::Refused, AuditOutcome::Succeeded) => (&record_b, &record_a, &mut a),
+        other => panic!("exactly one writes: {other:?}\n{record_a:?}\n{record_b:?}"),
+    };
+    assert_eq!(
+        outcomes(&loser_console.local_log()),
+        [AuditOutcome::Refused],
+        "the refusal is in the refused console's own log"
+    );
+    assert!(!winner.forced);
+    let holder = format!(
+        "in progress: {}@{} since ",
+        os_user(),
+        scaleboard::team::host_name()
+    );
+    assert!(loser.detail.contains(&holder), "{}", loser.detail);
+    assert!(
+        loser.detail.contains(&format!("→ {} replicas", before + 3)),
+        "the holder's action is named: {}",
+        loser.detail
+    );
+    // The refused console wrote nothing: its service is as it was at its next poll.
+    loser_console.clock.advance(Duration::from_secs(3));
+    loser_console.until("the refused console's next Compose poll", |_, e| {
+        matches!(e, scaleboard::engine::Event::Snapshot { endpoint, .. } if *endpoint == service.endpoint)
+    });
+    assert_eq!(loser_console.replicas(&service), before);
+    let rows = store_rows(&pg);
+    let mut sorted: Vec<&str> = rows.split(',').collect();
+    sorted.sort_unstable();
+    assert_eq!(
+        sorted,
+        ["intent:intent", "outcome:refused", "outcome:succeeded"],
+        "{rows}"
+    );
+}
+
 #[test]
 fn a_killed_console_frees_its_lock_and_its_action_shows_as_outcome_unknown() {
     let pg = PgCluster::start(0);
@@ -121,6 +195,15 @@ fn a_killed_console_frees_its_lock_and_its_action_shows_as_outcome_unknown() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("applied migration(s) 1"));
+    // The watchers below (a window, `team status`, `audit --team`) use the INSERT/SELECT-only
+    // role a DBA grants.
+    pg.psql(pg.primary.port, &format!("CREATE ROLE {OPERATOR} LOGIN"));
+    pg.psql(
+        pg.primary.port,
+        &scaleboard::team::migrations::grants("scaleboard", OPERATOR),
+    );
+    let operator_cli = CliConsole::as_user(&pg, OPERATOR);
+    let watch_cli = |args: &[&str]| operator_cli.cmd(args);
 
     // A scale that takes a while to verify (one replica ready every 2 s).
     let mut child = cli(&[
@@ -143,7 +226,7 @@ fn a_killed_console_frees_its_lock_and_its_action_shows_as_outcome_unknown() {
         assert!(Instant::now() < deadline, "the child never took its lock");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let status = cli(&["team", "status"]).output().unwrap();
+    let status = watch_cli(&["team", "status"]).output().unwrap();
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(
         text.contains("demo-staging") && text.contains("[held]"),
@@ -151,7 +234,7 @@ fn a_killed_console_frees_its_lock_and_its_action_shows_as_outcome_unknown() {
     );
 
     // Another operator's window is open on the same fleet.
-    let mut watcher = console(team_profile(&dsn(&pg, "postgres"), true));
+    let mut watcher = console(team_profile(&dsn(&pg, OPERATOR), true));
     watcher.until("the child's lock in the window", |v, _| {
         !v.in_progress.is_empty()
     });
@@ -170,7 +253,7 @@ fn a_killed_console_frees_its_lock_and_its_action_shows_as_outcome_unknown() {
         matches!(e, scaleboard::engine::Event::ColleagueAction(t)
             if t.contains("demo-staging/service/api") && t.contains("outcome unknown"))
     });
-    let status = cli(&["team", "status"]).output().unwrap();
+    let status = watch_cli(&["team", "status"]).output().unwrap();
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(status.status.success(), "{text}");
     assert!(
@@ -194,7 +277,7 @@ fn a_killed_console_frees_its_lock_and_its_action_shows_as_outcome_unknown() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let history = cli(&["audit", "--team"]).output().unwrap();
+    let history = watch_cli(&["audit", "--team"]).output().unwrap();
     let text = String::from_utf8_lossy(&history.stdout);
     assert!(
         text.lines().next().unwrap_or("").contains("succeeded"),
@@ -206,7 +289,8 @@ fn a_killed_console_frees_its_lock_and_its_action_shows_as_outcome_unknown() {
 #[test]
 fn taking_over_a_held_lock_needs_a_reason_and_is_audited() {
     let pg = PgCluster::start(0);
-    let profile = team_profile(&dsn(&pg, "postgres"), true);
+    // The INSERT/SELECT-only role: a take-over is a new row, never an UPDATE.
+    let profile = team_profile(&operator_store(&pg), true);
     let mut a = console(profile.clone());
     let mut b = console(profile);
     let before = a.replicas(&api());

@@ -301,3 +301,42 @@ fn a_window_sees_the_holder_cannot_confirm_and_takes_the_lock_over_with_a_reason
     );
     assert!(intent.contains(reason), "{intent}");
 }
+
+/// A colleague's running action is marked where its target is shown, as the team feed reports
+/// it (`FleetState::in_progress`, lock identity → holder): on the workload's row, only there,
+/// and under the heading of a database cluster whose endpoint is locked (a promote).
+#[test]
+fn a_colleagues_running_action_is_marked_on_its_row_and_its_cluster() {
+    let mut t = start(None, None);
+    t.harness.key_press_modifiers(Modifiers::COMMAND, Key::Num2);
+    t.run_until("workloads listed", |a| {
+        a.view.panel == PanelId::Workloads && a.fleet.workloads().any(|w| w.id == writer())
+    });
+    t.harness.get_by_label("writer-service");
+    assert!(
+        t.harness.query_by_label_contains("in progress: ").is_none(),
+        "nothing is marked before a colleague acts"
+    );
+    let scale = "in progress: alice@laptop-a since 10:02:13 UTC — scale demo-prod/nexus/writer-service 2 → 5";
+    let promote = "in progress: bob@ops2 since 10:03:00 UTC — promote demo-postgres/pg-replica-1";
+    {
+        let fleet = &mut t.harness.state_mut().fleet;
+        fleet.in_progress.insert(writer().target(), scale.into());
+        fleet
+            .in_progress
+            .insert("demo-postgres/*".into(), promote.into());
+    }
+    t.harness.run_steps(3);
+    // One row: writer-service's (the lock is on its identity, not on its neighbours').
+    t.harness.get_by_label("in progress: alice@laptop-a");
+
+    t.harness.key_press_modifiers(Modifiers::COMMAND, Key::Num3);
+    t.run_until("databases panel", |a| a.view.panel == PanelId::Databases);
+    t.harness.run_steps(3);
+    t.harness.get_by_label(promote);
+
+    // The lock released: the marks go with it.
+    t.harness.state_mut().fleet.in_progress.clear();
+    t.harness.run_steps(3);
+    assert!(t.harness.query_by_label_contains("in progress: ").is_none());
+}

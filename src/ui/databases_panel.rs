@@ -32,6 +32,9 @@ pub fn databases_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     let limits = app.profiles.active.thresholds.clone();
     for (endpoint, db) in &clusters {
         ui.heading(format!("Cluster {}", db.cluster));
+        if let Some(holder) = super::in_progress::on_endpoint(&app.fleet.in_progress, endpoint) {
+            super::in_progress::line_ui(ui, holder);
+        }
         if db.primaries().count() > 1 {
             let names: Vec<&str> = db.primaries().map(|s| s.name.as_str()).collect();
             ui.colored_label(

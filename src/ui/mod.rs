@@ -21,6 +21,7 @@ mod databases_panel;
 pub mod fonts;
 mod health_lb;
 mod health_panel;
+mod in_progress;
 mod mysql_view;
 mod notifications;
 pub mod overview_panel;

@@ -22,6 +22,8 @@ struct Ctx<'a> {
     now: i64,
     /// The Promote button clicked this frame, proposed once drawing is done.
     promote: Option<Action>,
+    /// Colleagues' actions running now (team mode).
+    in_progress: &'a std::collections::HashMap<String, String>,
 }
 
 /// Every MySQL/MariaDB cluster the fleet polls.
@@ -34,6 +36,7 @@ pub fn mysql_clusters_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
         range: app.view.range,
         now: app.clock.now_ms(),
         promote: None,
+        in_progress: &app.fleet.in_progress,
     };
     for (e, db) in app.fleet.mysql_clusters() {
         cluster_ui(&mut ctx, ui, &e.info.id, db);
@@ -50,6 +53,9 @@ fn cluster_ui(ctx: &mut Ctx<'_>, ui: &mut egui::Ui, endpoint: &str, db: &MysqlSn
         .find(|s| s.reachable)
         .map_or("MySQL/MariaDB", |s| s.flavor.label());
     ui.heading(format!("{flavor} cluster {}", db.cluster));
+    if let Some(holder) = super::in_progress::on_endpoint(ctx.in_progress, endpoint) {
+        super::in_progress::line_ui(ui, holder);
+    }
     let writable: Vec<&str> = db.writable().map(|s| s.name.as_str()).collect();
     if writable.len() > 1 {
         // Which to fence is decided by replication positions (the connector's topology).

@@ -44,7 +44,8 @@ pub fn patroni_clusters_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
     for (e, p) in app.fleet.patroni_snapshots() {
         let endpoint = e.info.id.as_str();
         ui.separator();
-        cluster_ui(ui, endpoint, p, read_only, &mut proposed);
+        let holder = super::in_progress::on_endpoint(&app.fleet.in_progress, endpoint);
+        cluster_ui(ui, endpoint, p, read_only, holder, &mut proposed);
         let lines = lag_lines(endpoint, p);
         let plot: Vec<PlotLine<'_>> = lines
             .iter()
@@ -76,9 +77,13 @@ fn cluster_ui(
     endpoint: &str,
     p: &PatroniSnapshot,
     read_only: bool,
+    holder: Option<&str>,
     proposed: &mut Option<Action>,
 ) {
     ui.heading(format!("Patroni cluster {} ({endpoint})", p.cluster));
+    if let Some(holder) = holder {
+        super::in_progress::line_ui(ui, holder);
+    }
     ui.label(format!(
         "{}{} · read from {}",
         p.config_text(),

@@ -89,6 +89,7 @@ pub fn workloads_panel_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui) {
             stale: &stale,
             now,
             load_balancers: lbs,
+            in_progress: &app.fleet.in_progress,
         },
         &mut app.actions.bulk_selected,
         &mut app.workload_sort,

@@ -75,6 +75,8 @@ pub struct TableView<'a> {
     pub now: i64,
     /// Linked nginx upstreams, shown on their workload's row.
     pub load_balancers: &'a [crate::connectors::nginx::status::LinkReport],
+    /// Lock identity → holder: colleagues' actions running now (team mode).
+    pub in_progress: &'a HashMap<String, String>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -387,6 +389,9 @@ pub fn table_ui(
                         }
                         for lb in view.load_balancers.iter().filter(|l| l.workload_ref == w.id) {
                             super::health_lb::row_badge_ui(ui, lb);
+                        }
+                        if let Some(holder) = super::in_progress::on_workload(view.in_progress, &w.id) {
+                            super::in_progress::badge_ui(ui, holder);
                         }
                     });
                 });

@@ -98,6 +98,18 @@ pub fn init_as_dba(pg: &PgCluster, sql: &str) {
     );
 }
 
+/// The store as a DBA sets it up (`team init --print-sql` with its GRANTs), and a DSN for the
+/// INSERT/SELECT-only operator role that every console then uses: whatever a test does with
+/// it (lock, take over, feed, history) is proven to need no more than those rights.
+pub fn operator_store(pg: &PgCluster) -> String {
+    init_as_dba(pg, &scaleboard::team::migrations::script("scaleboard"));
+    pg.psql(
+        pg.primary.port,
+        &scaleboard::team::migrations::grants("scaleboard", OPERATOR),
+    );
+    dsn(pg, OPERATOR)
+}
+
 /// psql as `user`; Err with the server's message when it refuses.
 pub fn psql_as(pg: &PgCluster, user: &str, sql: &str) -> Result<String, String> {
     let out = std::process::Command::new(format!("{BIN}/psql"))
@@ -210,14 +222,12 @@ impl Console {
     }
 
     pub fn start(&mut self, action: Action) -> ActionId {
-        let policy = PlanPolicy {
-            profile: "ops".into(),
-            read_only: false,
-            max_failover_lag_bytes: 1 << 20,
-            kube_context: None,
-            patroni_links: Vec::new(),
-        };
-        let plan = plan(action, &self.view, &policy);
+        let plan = self.plan(action);
+        self.execute(plan)
+    }
+
+    /// Sends a plan made earlier (confirmed as it is); returns its id.
+    pub fn execute(&mut self, plan: scaleboard::actions::Plan) -> ActionId {
         let id = ActionId(self.next_id);
         self.next_id += 1;
         self.engine
@@ -298,6 +308,20 @@ pub fn api() -> WorkloadRef {
     }
 }
 
+/// The demo's Compose service `api` (project demo-staging), as this console sees it.
+pub fn compose_api(view: &View) -> WorkloadRef {
+    view.snapshots
+        .values()
+        .find_map(|s| match s {
+            Snapshot::Workloads(list) => list
+                .iter()
+                .find(|w| w.id.kind == WorkloadKind::ComposeService && w.id.name == "api"),
+            _ => None,
+        })
+        .map(|w| w.id.clone())
+        .expect("the demo's Compose service api")
+}
+
 pub fn scale_api(replicas: u32) -> Action {
     Action::ScaleWorkload {
         workload: api(),
@@ -309,8 +333,8 @@ pub fn outcomes(records: &[AuditRecord]) -> Vec<AuditOutcome> {
     records.iter().map(|r| r.outcome).collect()
 }
 
-/// The `scaleboard` binary on a demo profile "ops" with a team store at `pg` (as the superuser),
-/// in its own config dir: a console in another process, for locks held by a process that can be
+/// The `scaleboard` binary on a demo profile "ops" with a team store at `pg` (as the superuser,
+/// or as [`CliConsole::as_user`]), in its own config dir: a console in another process, for locks held by a process that can be
 /// killed. Keep the returned dir alive as long as the commands run.
 pub struct CliConsole {
     pub dir: tempfile::TempDir,
@@ -318,6 +342,10 @@ pub struct CliConsole {
 
 impl CliConsole {
     pub fn new(pg: &PgCluster) -> Self {
+        Self::as_user(pg, "postgres")
+    }
+
+    pub fn as_user(pg: &PgCluster, user: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("config");
         std::fs::create_dir_all(&config).unwrap();
@@ -325,7 +353,7 @@ impl CliConsole {
             config.join("profiles.toml"),
             format!(
                 "[[profile]]\nname = \"ops\"\ndemo = true\n\n[profile.team]\ndsn = \"{}\"\n",
-                dsn(pg, "postgres")
+                dsn(pg, user)
             ),
         )
         .unwrap();
