@@ -66,7 +66,7 @@ impl Refusals {
 }
 
 /// What the store keeps at which resolution, for the status bar and the about text. Cheap:
-/// counts kept as series move, memory as of the last prune.
+/// counts kept as series move (the watched count once per change), memory as of the last prune.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StoreSummary {
     pub full: usize,
@@ -88,7 +88,8 @@ pub struct StoreSummary {
     pub memory_bytes: usize,
 }
 
-/// Map entry and ring of a coarse series, at its bound (the ring is allocated at it).
+/// Map entry and ring of a coarse series, at its bound (the ring is allocated at it). Two entry
+/// slots: a hash table is between 7/16 and 7/8 full.
 pub(crate) fn coarse_fixed_cost(capacity: usize) -> usize {
     2 * (size_of::<SeriesKey>() + size_of::<CoarseSeries>())
         + size_of::<usize>()
@@ -113,6 +114,8 @@ impl MetricStore {
         let added: Vec<String> = targets.difference(&self.watched).cloned().collect();
         let removed: Vec<String> = self.watched.difference(&targets).cloned().collect();
         self.watched = targets;
+        // The summary's count of watched full series is keyed by the clock.
+        self.clock += 1;
         for target in added {
             for key in keys_of(&self.coarse, &target, |_| true) {
                 self.promote(&key);
@@ -132,17 +135,18 @@ impl MetricStore {
     }
 
     pub fn summary(&self) -> StoreSummary {
-        let full_watched = self
-            .watched
-            .iter()
-            .map(|target| {
-                let from = SeriesKey::new(target.as_str(), "");
-                self.full
-                    .range(from..)
-                    .take_while(|(k, _)| &k.target == target)
-                    .count()
-            })
-            .sum();
+        let full_watched = match self.full_watched_at.get() {
+            Some((clock, count)) if clock == self.clock => count,
+            _ => {
+                let count = self
+                    .full
+                    .keys()
+                    .filter(|k| self.watched.contains(&k.target))
+                    .count();
+                self.full_watched_at.set(Some((self.clock, count)));
+                count
+            }
+        };
         StoreSummary {
             full: self.full.len(),
             full_watched,
@@ -315,15 +319,15 @@ impl MetricStore {
     }
 }
 
-/// Keys of `target`'s series in `map` that `which` accepts: a range walk.
+/// Keys of `target`'s series in `map` that `which` accepts: a walk of the map, done only when
+/// the watched set changes (40,000 coarse series: well under a millisecond).
 fn keys_of<S>(
-    map: &std::collections::BTreeMap<SeriesKey, S>,
+    map: &super::store::SeriesMap<S>,
     target: &str,
     which: impl Fn(&S) -> bool,
 ) -> Vec<SeriesKey> {
-    map.range(SeriesKey::new(target, "")..)
-        .take_while(|(k, _)| k.target == target)
-        .filter(|(_, s)| which(s))
+    map.iter()
+        .filter(|(k, s)| k.target == target && which(s))
         .map(|(k, _)| k.clone())
         .collect()
 }

@@ -1,8 +1,6 @@
 /// Identifies one series: a metric of one target (an endpoint, a deployment, a node...).
 ///
-/// Ordered by target first so that every series of a target sits together in the store,
-/// which is what makes [`MetricStore::push_gap_for_target`](super::MetricStore::push_gap_for_target)
-/// a range walk instead of a scan.
+/// Hashed in the store; ordered by target first where a list of keys is shown or compared.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SeriesKey {
     pub target: String,

@@ -225,10 +225,9 @@ fn gap_for_target_hits_only_that_target() {
         .map(|k| store.downsample(k, T0..T0 + MIN, 1200).segments.len())
         .collect();
     assert_eq!(segments, [2, 2, 1, 1]);
-    assert_eq!(
-        store.keys().collect::<Vec<_>>(),
-        keys.iter().collect::<Vec<_>>()
-    );
+    let mut listed: Vec<_> = store.keys().collect();
+    listed.sort();
+    assert_eq!(listed, keys.iter().collect::<Vec<_>>());
     assert!(before.iter().all(|&v| v > 0));
 }
 
@@ -414,7 +413,13 @@ fn thousand_series_for_a_day_fit_in_64_mib() {
     );
     assert_eq!(store.series_count(), 1_000);
     assert!(bytes < 64 * 1024 * 1024, "{bytes} bytes");
-    assert_eq!(bytes, store_struct + 1_000 * per_series);
+    // Each of the 1,000 costs what each of the 10 did; only the hash table's share per entry
+    // differs (its buckets come in powers of two).
+    let expected = store_struct + 1_000 * per_series;
+    assert!(
+        bytes.abs_diff(expected) < expected / 200,
+        "{bytes} bytes vs {expected}"
+    );
 
     for (store, k) in [(&full, &ten[3]), (&store, &keys[999])] {
         let s = store.series(k).unwrap();

@@ -635,7 +635,7 @@ pub(super) fn pod(p: &Pod) -> PodObj {
 
 /// A pod from the watch's light decode (see `lite_pod.rs`).
 pub(super) fn lite_pod(p: &LitePod) -> PodObj {
-    pod(&p.to_pod())
+    pod(p.pod())
 }
 
 pub(super) fn replicaset(rs: &ReplicaSet) -> RsObj {
