@@ -152,6 +152,31 @@ fn fleet_10k_workloads(c: &mut Criterion) {
             }
         });
     });
+    // As the window takes a poll in (app/logic.rs): each sample arrives with its own target
+    // string (made by the engine, not timed here) and becomes a key, then a push.
+    let samples: Vec<(String, &'static str)> = keys
+        .iter()
+        .map(|k| {
+            let metric = ["replicas", "ready", "cpu_percent", "memory_percent"]
+                .into_iter()
+                .find(|m| *m == k.metric)
+                .expect("one of the four workload metrics");
+            (k.target.clone(), metric)
+        })
+        .collect();
+    group.bench_function("intake_40000_samples_as_the_window", |b| {
+        b.iter_batched(
+            || samples.clone(),
+            |samples| {
+                t += 10 * S;
+                for (n, (target, metric)) in samples.into_iter().enumerate() {
+                    let key = SeriesKey::new(target, metric);
+                    store.push_bulk(&key, t, value(t / S + n as i64));
+                }
+            },
+            criterion::BatchSize::LargeInput,
+        );
+    });
     // The operator selects another workload: its four series promoted, the previous one's
     // four demoted.
     let targets: Vec<String> = (0..100).map(|i| keys[i * 400].target.clone()).collect();

@@ -297,7 +297,7 @@ fn taking_over_a_held_lock_needs_a_reason_and_is_audited() {
     let first = a.start(scale_api(before + 2));
     a.until_running(first);
 
-    let blank = b.take_over(scale_api(before + 1), "  ");
+    let blank = b.take_over(scale_api(before + 1), "  ", None);
     assert_eq!(blank.outcome, AuditOutcome::Refused, "{blank:?}");
     assert!(
         blank.detail.contains("take the lock over with a reason"),
@@ -306,8 +306,12 @@ fn taking_over_a_held_lock_needs_a_reason_and_is_audited() {
     );
 
     let reason = "A's console froze during incident 42";
-    let taken = b.take_over(scale_api(before + 1), reason);
+    // From an advisor's proposal (the Alerts panel's Apply…): the record cites it as any
+    // advised run's does.
+    let advice = "advisor: cpu-high on api-gateway, 92 % for 5 min";
+    let taken = b.take_over(scale_api(before + 1), reason, Some(advice));
     assert_eq!(taken.outcome, AuditOutcome::Succeeded, "{taken:?}");
+    assert_eq!(taken.advice.as_deref(), Some(advice), "{taken:?}");
     assert!(taken.forced);
     let note = taken.overridden_guards.join("; ");
     assert!(

@@ -115,6 +115,7 @@ pub fn run(layout: &Layout) {
             kube.count_requests(is_pod_list),
             kube.count_requests(is_pod_watch),
         );
+        window.intakes.clear();
         let cpu = frames::engine_cpu();
         let t = Instant::now();
         let run = std::thread::scope(|s| {
@@ -136,7 +137,7 @@ pub fn run(layout: &Layout) {
         let events = sent.load(Ordering::Relaxed);
         eprintln!(
             "churn at {:.0} pod events/s over {:.1} s ({events} events of a whole pod, {} pods \
-             in {} workloads): engine CPU {:.2} s = {:.1} % of one core; {}; {}; pod LISTs \
+             in {} workloads): engine CPU {:.2} s = {:.1} % of one core; {}; {}; {}; pod LISTs \
              meanwhile {} (0: no relist), pod watches opened {}",
             events as f64 / wall.as_secs_f64(),
             wall.as_secs_f64(),
@@ -146,6 +147,7 @@ pub fn run(layout: &Layout) {
             100.0 * cpu.as_secs_f64() / wall.as_secs_f64(),
             run.polls_words(),
             run.frames_words(),
+            frames::Run::intake_words(&window),
             kube.count_requests(is_pod_list) - lists,
             kube.count_requests(is_pod_watch) - watches,
         );

@@ -161,8 +161,8 @@ pub fn run(layout: &Layout) {
     let pages = kube.count_requests(is_pod_list) - lists;
     eprintln!(
         "410 Gone at {} pods: listed and watched again {:.2} s after the expiry ({pages} pod \
-         LIST pages); {polls_during} polls during the relist, {}; {}; {}; live heap {:.1} MiB \
-         once loaded, {:.1} MiB at the highest",
+         LIST pages); {polls_during} polls during the relist, {}; {}; {}; {}; live heap {:.1} \
+         MiB once loaded, {:.1} MiB at the highest",
         layout.pods() + STUCK,
         recovered.get().unwrap_or_default().as_secs_f64(),
         if problems.is_empty() {
@@ -172,6 +172,7 @@ pub fn run(layout: &Layout) {
         },
         run.polls_words(),
         run.frames_words(),
+        frames::Run::intake_words(&window),
         loaded_heap as f64 / 1_048_576.0,
         peak as f64 / 1_048_576.0,
     );

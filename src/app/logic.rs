@@ -15,11 +15,22 @@ const MAX_EVENTS_PER_FRAME: usize = 5_000;
 impl ScaleboardApp {
     pub fn drain_events(&mut self) {
         for _ in 0..MAX_EVENTS_PER_FRAME {
-            let Some(event) = self.engine.try_recv() else {
+            let Some(event) = self.injected.pop_front().or_else(|| self.engine.try_recv()) else {
                 break;
             };
             self.apply(event);
         }
+    }
+
+    /// Hands the window an event as if the engine had sent it: taken in by the next
+    /// [`Self::logic_tick`], like the engine's. For benches that run a connector themselves, so
+    /// a poll's intake is measured in its frame, within the frame's budget.
+    #[doc(hidden)]
+    pub fn inject_event(&mut self, event: Event) {
+        if self.injected.len() >= 64 {
+            self.injected.pop_front();
+        }
+        self.injected.push_back(event);
     }
 
     fn apply(&mut self, event: Event) {
@@ -49,17 +60,14 @@ impl ScaleboardApp {
                 for s in samples {
                     let bulk = from_workloads && WORKLOAD_METRICS.contains(&s.metric);
                     let key = SeriesKey::new(s.target, s.metric);
-                    if bulk {
-                        self.store.push_bulk(&key, s.at.unwrap_or(at), s.value);
-                    } else {
-                        self.store.push(&key, s.at.unwrap_or(at), s.value);
-                    }
+                    self.sample_intake
+                        .sample(key, s.at.unwrap_or(at), s.value, bulk);
                 }
                 let mut new_errors = Vec::new();
                 let limits = &self.profiles.active.thresholds;
                 if let Some(e) = self.fleet.endpoint_mut(&endpoint) {
                     new_errors = new_query_errors(e.snapshot.as_ref(), &snapshot);
-                    e.snapshot = Some(snapshot);
+                    self.discard.later(e.snapshot.replace(snapshot));
                     e.updated_at = Some(at);
                     e.refresh_health(limits);
                     self.fleet.generation += 1;
@@ -85,8 +93,8 @@ impl ScaleboardApp {
                         .filter(|k| k.target.starts_with(&prefix) || k.target == endpoint)
                         .cloned()
                         .collect();
-                    for key in &keys {
-                        self.store.push_gap(key, at);
+                    for key in keys {
+                        self.sample_intake.gap(key, at);
                     }
                 }
                 let limits = &self.profiles.active.thresholds;

@@ -5,10 +5,12 @@ mod actions;
 mod advisor_state;
 mod audit_state;
 mod cost_state;
+mod discard;
 mod fleet;
 mod logic;
 mod notifications;
 pub mod overview;
+pub mod sample_intake;
 mod team_audit_state;
 mod view;
 
@@ -70,6 +72,12 @@ pub struct ScaleboardApp {
     pub demo_seed: u64,
     pub fleet: FleetState,
     pub store: MetricStore,
+    /// Samples received and not yet in `store` (a large fleet's poll lands over a few frames).
+    pub sample_intake: sample_intake::SampleIntake,
+    /// Replaced snapshots are dropped off the UI thread.
+    discard: discard::Discard,
+    /// Events handed in by [`Self::inject_event`] (benches), taken before the engine's.
+    injected: std::collections::VecDeque<crate::engine::Event>,
     pub view: ViewState,
     pub actions: ActionsState,
     pub notifications: Notifications,
@@ -179,6 +187,9 @@ impl ScaleboardApp {
             demo_seed: options.demo_seed,
             fleet: FleetState::default(),
             store: MetricStore::default(),
+            sample_intake: sample_intake::SampleIntake::default(),
+            discard: discard::Discard::new(),
+            injected: std::collections::VecDeque::new(),
             view: ViewState::default(),
             actions: ActionsState::default(),
             notifications: Notifications::default(),
@@ -428,6 +439,7 @@ impl ScaleboardApp {
             id,
             plan: Box::new(dialog.plan),
             reason,
+            advice: dialog.advice,
         });
     }
 
@@ -442,6 +454,13 @@ impl ScaleboardApp {
         let before = self.advisor.intake_samples;
         self.tell_store_what_is_watched();
         self.drain_events();
+        // The budget counts from this frame's start: a frame that took a large poll in has
+        // less left for the samples.
+        self.sample_intake
+            .drain_into(&mut self.store, started + sample_intake::BUDGET);
+        if self.sample_intake.waiting() > 0 {
+            ctx.request_repaint();
+        }
         if self.advisor.intake_samples != before {
             self.advisor.intake_nanos += started.elapsed().as_nanos() as u64;
         }

@@ -336,6 +336,7 @@ pub(super) fn run_action(
             id: ActionId(1),
             plan: Box::new(plan),
             reason: reason.clone(),
+            advice: None,
         },
         None => Command::Execute {
             id: ActionId(1),

@@ -5,6 +5,7 @@ use super::EventSink;
 use super::types::{ConnStatus, Event};
 use crate::connectors::Connector;
 use crate::model::clock::Clock;
+use crate::model::snapshot::Snapshot;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
@@ -111,10 +112,14 @@ impl PollLoop {
                     if let Some(reports) = self.connector.load_balancers() {
                         self.sink.emit(Event::LoadBalancers(reports)).await;
                     }
+                    let mut snapshot = out.snapshot;
+                    if let Snapshot::Workloads(list) = &mut snapshot {
+                        list.sort_by_id(&id);
+                    }
                     let event = Event::Snapshot {
                         endpoint: id.clone(),
                         at,
-                        snapshot: out.snapshot,
+                        snapshot,
                         samples: out.samples,
                     };
                     self.sink.emit(event).await;

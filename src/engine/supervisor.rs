@@ -61,9 +61,14 @@ pub(crate) async fn run(
                 forced,
                 advice,
             } => (Command::Execute { id, plan, forced }, Some(advice), None),
-            Command::ExecuteTakingOver { id, plan, reason } => {
+            Command::ExecuteTakingOver {
+                id,
+                plan,
+                reason,
+                advice,
+            } => {
                 let forced = true;
-                (Command::Execute { id, plan, forced }, None, Some(reason))
+                (Command::Execute { id, plan, forced }, advice, Some(reason))
             }
             other => (other, None, None),
         };

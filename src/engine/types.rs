@@ -71,6 +71,8 @@ pub enum Command {
         id: ActionId,
         plan: Box<Plan>,
         reason: String,
+        /// The advisor's proposal the plan came from, cited like [`Command::ExecuteAdvised`]'s.
+        advice: Option<String>,
     },
     Cancel {
         id: ActionId,

@@ -87,9 +87,23 @@ pub struct WorkloadList {
     /// Kubernetes: nodes, quotas and per-workload needs for the scale plans' fit check.
     /// Shared, not copied, when the snapshot is cloned.
     pub capacity: Option<std::sync::Arc<super::capacity::CapacityView>>,
+    /// Every row is of this endpoint and they are in `WorkloadRef` order (the engine checks each
+    /// poll's, off the UI thread): the Workloads table's default order then needs no sort of
+    /// 10,000 long ids in a frame.
+    pub sorted_by_id: bool,
 }
 
 impl WorkloadList {
+    /// Puts rows reported by `endpoint` in `WorkloadRef` order and says so in
+    /// [`Self::sorted_by_id`] (the engine, per poll, off the UI thread; already sorted rows,
+    /// as Kubernetes sends them, cost one pass). Rows of another endpoint leave it unsorted.
+    pub fn sort_by_id(&mut self, endpoint: &str) {
+        self.sorted_by_id = self.rows.iter().all(|w| w.id.endpoint == endpoint);
+        if self.sorted_by_id && !self.rows.is_sorted_by(|a, b| a.id <= b.id) {
+            self.rows.sort_by(|a, b| a.id.cmp(&b.id));
+        }
+    }
+
     /// While any source is still reading its pod details: (sources whose pod details are in,
     /// sources that report progress). None once every one has them.
     pub fn pod_details_progress(&self) -> Option<(usize, usize)> {
@@ -118,6 +132,7 @@ impl WorkloadList {
             rows,
             sources,
             capacity: None,
+            sorted_by_id: false,
         }
     }
 }
@@ -128,6 +143,7 @@ impl From<Vec<Workload>> for WorkloadList {
             rows,
             sources: Vec::new(),
             capacity: None,
+            sorted_by_id: false,
         }
     }
 }

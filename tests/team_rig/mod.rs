@@ -240,8 +240,9 @@ impl Console {
         id
     }
 
-    /// Plans `action` and sends it taking over the change lock with `reason`; its record.
-    pub fn take_over(&mut self, action: Action, reason: &str) -> AuditRecord {
+    /// Plans `action` and sends it taking over the change lock with `reason` (citing the
+    /// advisor's `advice` if it came from one); its record.
+    pub fn take_over(&mut self, action: Action, reason: &str, advice: Option<&str>) -> AuditRecord {
         let plan = plan(action, &self.view, &policy());
         let id = ActionId(self.next_id);
         self.next_id += 1;
@@ -250,6 +251,7 @@ impl Console {
                 id,
                 plan: Box::new(plan),
                 reason: reason.into(),
+                advice: advice.map(Into::into),
             })
             .unwrap();
         self.finished(id)
