@@ -496,11 +496,12 @@ fn the_databases_panel_shows_the_pool_table_and_clients_waiting() {
 #[test]
 fn the_demo_fleet_has_a_pgbouncer_pool_whose_clients_sometimes_wait() {
     let mut t = support::start(None, None);
-    t.run_until("the demo PgBouncer", |a| {
+    t.run_until("the demo PgBouncer and its samples", |a| {
         a.fleet
             .endpoints
             .iter()
             .any(|e| matches!(e.snapshot, Some(Snapshot::Pgbouncer(_))))
+            && a.sample_intake.waiting() == 0
     });
     // Its first poll hands over 15 simulated minutes: at afternoon load the app pool saturated
     // at least once in them.

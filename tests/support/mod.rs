@@ -87,6 +87,15 @@ impl TestApp {
             self.harness.step();
             if cond(self.harness.state()) {
                 self.harness.step();
+                // Samples received reach the metric store over a few frames (a time budget
+                // per frame, slow in a debug build): the store is read as of that event.
+                while self.harness.state().sample_intake.waiting() > 0 {
+                    assert!(
+                        Instant::now() < deadline,
+                        "timed out waiting for: {what} (samples)"
+                    );
+                    self.harness.step();
+                }
                 return;
             }
             assert!(Instant::now() < deadline, "timed out waiting for: {what}");
@@ -104,6 +113,13 @@ impl TestApp {
             self.advance(1);
         }
         self.harness.step();
+        while self.harness.state().sample_intake.waiting() > 0 {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for: {what} (samples)"
+            );
+            self.harness.step();
+        }
     }
 
     /// Open a collapsing section of a form and step until `inside` (a label in it) is shown.
