@@ -11,8 +11,8 @@ use scaleboard::actions::audit::{AuditOutcome, os_user};
 use std::time::{Duration, Instant};
 use support::postgres::PgCluster;
 use team_rig::{
-    CliConsole, OPERATOR, api, compose_api, console, dsn, init_as_dba, operator_store, outcomes,
-    psql_as, scale_api, team_profile,
+    CliConsole, OPERATOR, api, compose_api, console, dsn, operator_store, outcomes, psql_as,
+    scale_api, team_profile,
 };
 
 fn store_rows(pg: &PgCluster) -> String {
@@ -25,12 +25,7 @@ fn store_rows(pg: &PgCluster) -> String {
 #[test]
 fn two_consoles_on_one_target_one_writes_the_other_is_refused_naming_the_holder() {
     let pg = PgCluster::start(0);
-    init_as_dba(&pg, &scaleboard::team::migrations::script("scaleboard"));
-    pg.psql(
-        pg.primary.port,
-        &scaleboard::team::migrations::grants("scaleboard", OPERATOR),
-    );
-    let profile = team_profile(&dsn(&pg, OPERATOR), true);
+    let profile = team_profile(&operator_store(&pg), true);
     let mut a = console(profile.clone());
     let mut b = console(profile);
     let before = a.replicas(&api());
@@ -118,12 +113,7 @@ fn two_consoles_on_one_target_one_writes_the_other_is_refused_naming_the_holder(
 #[test]
 fn two_consoles_planning_one_compose_scale_in_the_same_second_exactly_one_writes() {
     let pg = PgCluster::start(0);
-    init_as_dba(&pg, &scaleboard::team::migrations::script("scaleboard"));
-    pg.psql(
-        pg.primary.port,
-        &scaleboard::team::migrations::grants("scaleboard", OPERATOR),
-    );
-    let profile = team_profile(&dsn(&pg, OPERATOR), true);
+    let profile = team_profile(&operator_store(&pg), true);
     let mut a = console(profile.clone());
     let mut b = console(profile);
     let service = compose_api(&a.view);
