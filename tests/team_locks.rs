@@ -22,6 +22,18 @@ fn store_rows(pg: &PgCluster) -> String {
     )
 }
 
+/// The store holds one intent/outcome pair (the console that wrote) and one refused record.
+fn assert_one_write_and_one_refusal(pg: &PgCluster) {
+    let rows = store_rows(pg);
+    let mut sorted: Vec<&str> = rows.split(',').collect();
+    sorted.sort_unstable();
+    assert_eq!(
+        sorted,
+        ["intent:intent", "outcome:refused", "outcome:succeeded"],
+        "{rows}"
+    );
+}
+
 #[test]
 fn two_consoles_on_one_target_one_writes_the_other_is_refused_naming_the_holder() {
     let pg = PgCluster::start(0);
@@ -67,14 +79,7 @@ fn two_consoles_on_one_target_one_writes_the_other_is_refused_naming_the_holder(
         "B's refusal is in its own log"
     );
     // One intent/outcome pair and one refused record in the store.
-    let rows = store_rows(&pg);
-    let mut sorted: Vec<&str> = rows.split(',').collect();
-    sorted.sort_unstable();
-    assert_eq!(
-        sorted,
-        ["intent:intent", "outcome:refused", "outcome:succeeded"],
-        "{rows}"
-    );
+    assert_one_write_and_one_refusal(&pg);
     // The lock's rows: taken and released by A, nothing by B.
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
@@ -163,14 +168,7 @@ fn two_consoles_planning_one_compose_scale_in_the_same_second_exactly_one_writes
         matches!(e, scaleboard::engine::Event::Snapshot { endpoint, .. } if *endpoint == service.endpoint)
     });
     assert_eq!(loser_console.replicas(&service), before);
-    let rows = store_rows(&pg);
-    let mut sorted: Vec<&str> = rows.split(',').collect();
-    sorted.sort_unstable();
-    assert_eq!(
-        sorted,
-        ["intent:intent", "outcome:refused", "outcome:succeeded"],
-        "{rows}"
-    );
+    assert_one_write_and_one_refusal(&pg);
 }
 
 #[test]
