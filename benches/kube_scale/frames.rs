@@ -55,6 +55,18 @@ pub fn engine_cpu() -> Duration {
     Duration::from_nanos(total)
 }
 
+/// CPU time the calling thread has used so far (/proc/thread-self/schedstat): a frame's own
+/// work, without the time it waited for a core the in-process server or the engine held.
+fn thread_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    Duration::from_nanos(
+        stat.split_whitespace()
+            .next()
+            .and_then(|ns| ns.parse::<u64>().ok())
+            .unwrap_or(0),
+    )
+}
+
 type Poll = tokio::task::JoinHandle<(Duration, Result<PollOutput, ConnectorError>)>;
 
 /// A poll on the engine's runtime (not on the caller's thread), timed there.
@@ -154,6 +166,12 @@ impl Window {
     /// the metric store's share within its budget), layout and tessellation. With `SB_SLOW`
     /// set, a frame over 16 ms is described on stderr.
     pub fn frame(&mut self) -> Duration {
+        self.frame_timed().0
+    }
+
+    /// [`Self::frame`], with the CPU time the frame's thread spent in it (wall, CPU).
+    pub fn frame_timed(&mut self) -> (Duration, Duration) {
+        let cpu = thread_cpu();
         let t = Instant::now();
         let took_in = self
             .pending
@@ -183,14 +201,15 @@ impl Window {
         let primitives = self.ctx.tessellate(out.shapes, out.pixels_per_point);
         std::hint::black_box(primitives);
         let took = t.elapsed();
+        let on_cpu = thread_cpu().saturating_sub(cpu);
         if std::env::var_os("SB_SLOW").is_some() && took > Duration::from_millis(16) {
             eprintln!(
-                "slow frame {took:?}: took a poll in {took_in}, logic {logic:?}, ui {ui_time:?}, \
-                 samples still waiting {}",
+                "slow frame {took:?} ({on_cpu:?} on the CPU): took a poll in {took_in}, logic \
+                 {logic:?}, ui {ui_time:?}, samples still waiting {}",
                 self.app.sample_intake.waiting()
             );
         }
-        took
+        (took, on_cpu)
     }
 }
 
@@ -198,6 +217,9 @@ impl Window {
 #[derive(Default)]
 pub struct Run {
     pub frames: Vec<Duration>,
+    /// Each frame's CPU time on its thread: over 16 ms of wall time but not of CPU is a frame
+    /// that waited for a core (two cores, shared with the in-process API server here).
+    pub frames_cpu: Vec<Duration>,
     pub polls: Vec<Duration>,
 }
 
@@ -221,13 +243,21 @@ impl Run {
         f.sort_by(f64::total_cmp);
         let at = |q: f64| f[((f.len() - 1) as f64 * q).round() as usize];
         let over = f.iter().filter(|ms| **ms > 16.0).count();
+        let mut cpu: Vec<f64> = self
+            .frames_cpu
+            .iter()
+            .map(|d| d.as_secs_f64() * 1e3)
+            .collect();
+        cpu.sort_by(f64::total_cmp);
+        let cpu_over = cpu.iter().filter(|ms| **ms > 16.0).count();
         format!(
             "frames: median {:.1} ms, 99th percentile {:.1} ms, max {:.1} ms, {over} of {} over \
-             16 ms",
+             16 ms; on the frame's CPU: max {:.1} ms, {cpu_over} over 16 ms",
             at(0.5),
             at(0.99),
             at(1.0),
-            f.len()
+            f.len(),
+            cpu.last().copied().unwrap_or_default()
         )
     }
 
@@ -280,7 +310,9 @@ pub fn frames_and_polls(
                 Err(e) => eprintln!("a poll failed: {e}"),
             }
         }
-        run.frames.push(window.frame());
+        let (wall, cpu) = window.frame_timed();
+        run.frames.push(wall);
+        run.frames_cpu.push(cpu);
         next_frame += FRAME_EVERY;
         let now = Instant::now();
         if next_frame > now {

@@ -1,4 +1,6 @@
-use super::recommend::{CostContext, Facts, hpa_replicas, index_workloads, propose};
+use super::recommend::{
+    CostContext, Facts, hpa_replicas, index_wanted_workloads, index_workloads, propose,
+};
 use super::*;
 use crate::cost::live::{LiveInventory, LivePrice, LiveWorkload};
 use crate::cost::{CostModel, Scenario};
@@ -875,4 +877,24 @@ fn on_the_demo_cluster_a_proposal_that_does_not_fit_names_nodes_and_cost() {
         p.line
     );
     assert_eq!(p.fit.unwrap().nodes_needed, None);
+}
+
+#[test]
+fn the_wanted_workloads_are_found_by_target_and_no_other() {
+    let mut web = workload("web", WorkloadKind::ComposeService, 3);
+    let api = workload("api", WorkloadKind::ComposeService, 2);
+    // Same name, other kind and scope: a different target.
+    let mut web_deploy = workload("web", WorkloadKind::Deployment, 1);
+    web_deploy.id.scope = "prod/shop".into();
+    web.id.scope = "shop".into();
+    for w in [&web, &api, &web_deploy] {
+        assert!(w.id.is_target(&w.id.target()));
+    }
+    assert!(!web.id.is_target(&web_deploy.id.target()));
+    assert!(!web.id.is_target(&format!("{}x", web.id.target())));
+    let wanted = [web_deploy.id.target(), "nowhere/shop/service/web".to_owned()];
+    let index = index_wanted_workloads([&web, &api, &web_deploy], wanted.iter().map(String::as_str));
+    assert_eq!(index.len(), 1);
+    assert_eq!(index.get(&web_deploy.id.target()).map(|w| &w.id), Some(&web_deploy.id));
+    assert_eq!(index, index_workloads([&web_deploy]));
 }

@@ -4,7 +4,7 @@
 
 use super::ScaleboardApp;
 use crate::advisor::fit_advice::index_capacity;
-use crate::advisor::recommend::{CostContext, Facts, Proposal, index_workloads, propose};
+use crate::advisor::recommend::{CostContext, Facts, Proposal, index_wanted_workloads, propose};
 use crate::advisor::rules::{ProposalKind, Rule};
 use crate::advisor::{Advisor, AlertState, default_rules, rules::merge_rules};
 use crate::model::snapshot::Queue;
@@ -187,8 +187,18 @@ impl ScaleboardApp {
             .flatten()
             .filter(|s| s.mrr_per_month.is_some())
             .map(|s| s.name.as_str());
+        let advisor = &self.advisor.advisor;
+        let linked: Vec<String> = queues
+            .iter()
+            .filter_map(|(_, q)| q.linked_workload.as_ref().map(|id| id.target()))
+            .collect();
+        let wanted = advisor
+            .book
+            .active()
+            .map(|a| a.target.as_str())
+            .chain(linked.iter().map(String::as_str));
         let facts = Facts {
-            workloads: index_workloads(self.fleet.workloads()),
+            workloads: index_wanted_workloads(self.fleet.workloads(), wanted),
             queues: &queues,
             drain_target_secs: self.profiles.active.thresholds.queue_drain_target_minutes * 60.0,
             cost: Some(CostContext::new(model, &inventory, phase)),
@@ -200,7 +210,6 @@ impl ScaleboardApp {
             ),
             load_balancers: &self.fleet.load_balancers,
         };
-        let advisor = &self.advisor.advisor;
         let mut proposals = BTreeMap::new();
         let mut parked = BTreeMap::new();
         for alert in advisor.book.active() {

@@ -3,11 +3,7 @@
 use super::{Level, ScaleboardApp};
 use crate::actions::audit::AuditOutcome;
 use crate::engine::{ConnStatus, Event};
-use crate::metrics::SeriesKey;
 use crate::model::snapshot::Snapshot;
-
-/// The series every workload reports (Kubernetes and Docker connectors alike).
-const WORKLOAD_METRICS: [&str; 4] = ["replicas", "ready", "cpu_percent", "memory_percent"];
 
 /// At most this many events per frame, so a burst never stalls a frame; the rest wait.
 const MAX_EVENTS_PER_FRAME: usize = 5_000;
@@ -46,23 +42,10 @@ impl ScaleboardApp {
                 snapshot,
                 samples,
             } => {
-                // The rules see every sample once, here on intake; nothing is judged per frame.
-                for s in &samples {
-                    let t = s.at.unwrap_or(at);
-                    self.advisor
-                        .advisor
-                        .observe(&s.target, s.metric, t, s.value);
-                }
-                self.advisor.intake_samples += samples.len() as u64;
-                // A fleet's workload series are many of a kind: the store keeps them coarse when
-                // the fleet is large, except the workloads the operator watches (`set_watched`).
+                // The rules and the store see the samples within a budget per frame (a large
+                // fleet's poll is more than a frame's work): queued as they are, in order.
                 let from_workloads = matches!(snapshot, Snapshot::Workloads(_));
-                for s in samples {
-                    let bulk = from_workloads && WORKLOAD_METRICS.contains(&s.metric);
-                    let key = SeriesKey::new(s.target, s.metric);
-                    self.sample_intake
-                        .sample(key, s.at.unwrap_or(at), s.value, bulk);
-                }
+                self.sample_intake.poll(samples, at, from_workloads);
                 let mut new_errors = Vec::new();
                 let limits = &self.profiles.active.thresholds;
                 if let Some(e) = self.fleet.endpoint_mut(&endpoint) {
@@ -83,19 +66,9 @@ impl ScaleboardApp {
                 at,
             } => {
                 if matches!(status, ConnStatus::Stale | ConnStatus::Down) {
-                    self.advisor.advisor.gap(&endpoint, at);
-                    // A missed poll is a gap in every series of the endpoint (its own totals, targeted by
-                    // its bare id, too), never a zero.
-                    let prefix = format!("{endpoint}/");
-                    let keys: Vec<SeriesKey> = self
-                        .store
-                        .keys()
-                        .filter(|k| k.target.starts_with(&prefix) || k.target == endpoint)
-                        .cloned()
-                        .collect();
-                    for key in keys {
-                        self.sample_intake.gap(key, at);
-                    }
+                    // A missed poll is a gap in every series of the endpoint (its own totals,
+                    // targeted by its bare id, too), never a zero: after the samples before it.
+                    self.sample_intake.endpoint_gap(endpoint.clone(), at);
                 }
                 let limits = &self.profiles.active.thresholds;
                 let label = match self.fleet.endpoint_mut(&endpoint) {

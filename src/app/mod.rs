@@ -451,17 +451,20 @@ impl ScaleboardApp {
     pub fn logic_tick(&mut self, ctx: &egui::Context) {
         let _ = self.repaint_ctx.set(ctx.clone());
         let started = std::time::Instant::now();
-        let before = self.advisor.intake_samples;
         self.tell_store_what_is_watched();
         self.drain_events();
         // The budget counts from this frame's start: a frame that took a large poll in has
         // less left for the samples.
-        self.sample_intake
-            .drain_into(&mut self.store, started + sample_intake::BUDGET);
+        let observed = self.sample_intake.drain_into(
+            &mut self.store,
+            &mut self.advisor.advisor,
+            started + sample_intake::BUDGET,
+        );
         if self.sample_intake.waiting() > 0 {
             ctx.request_repaint();
         }
-        if self.advisor.intake_samples != before {
+        if observed > 0 {
+            self.advisor.intake_samples += observed;
             self.advisor.intake_nanos += started.elapsed().as_nanos() as u64;
         }
         let focused = ctx.input(|i| i.viewport().focused).unwrap_or(true);

@@ -126,6 +126,20 @@ impl WorkloadRef {
         )
     }
 
+    /// Whether `target` is [`Self::target`], without building it.
+    pub fn is_target(&self, target: &str) -> bool {
+        let rest = [
+            self.endpoint.as_str(),
+            self.scope.as_str(),
+            self.kind.slug(),
+        ]
+        .iter()
+        .try_fold(target, |rest, part| {
+            rest.strip_prefix(part)?.strip_prefix('/')
+        });
+        rest == Some(self.name.as_str())
+    }
+
     /// The display form with the endpoint in front, for places where two endpoints could be
     /// confused (plans, the audit record, notifications).
     pub fn full(&self) -> String {
