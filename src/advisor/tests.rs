@@ -892,9 +892,57 @@ fn the_wanted_workloads_are_found_by_target_and_no_other() {
     }
     assert!(!web.id.is_target(&web_deploy.id.target()));
     assert!(!web.id.is_target(&format!("{}x", web.id.target())));
-    let wanted = [web_deploy.id.target(), "nowhere/shop/service/web".to_owned()];
-    let index = index_wanted_workloads([&web, &api, &web_deploy], wanted.iter().map(String::as_str));
+    let wanted = [
+        web_deploy.id.target(),
+        "nowhere/shop/service/web".to_owned(),
+    ];
+    let index =
+        index_wanted_workloads([&web, &api, &web_deploy], wanted.iter().map(String::as_str));
     assert_eq!(index.len(), 1);
-    assert_eq!(index.get(&web_deploy.id.target()).map(|w| &w.id), Some(&web_deploy.id));
+    assert_eq!(
+        index.get(&web_deploy.id.target()).map(|w| &w.id),
+        Some(&web_deploy.id)
+    );
     assert_eq!(index, index_workloads([&web_deploy]));
+}
+
+#[test]
+fn a_changes_cost_is_the_whole_changed_fleet_priced_again() {
+    use crate::cost::Unit;
+    use crate::cost::live::WorkloadPrice;
+    let (mut model, mut inv) = cost_model();
+    model.live_pricing.database_server = LivePrice::per_month(Decimal::new(14_999, 2));
+    model.live_pricing.cache_node = LivePrice::per_month(Decimal::from(40));
+    model.live_pricing.workload_overrides.push(WorkloadPrice {
+        workload: "e: prod/deployment/api".into(),
+        price: LivePrice {
+            price_per_unit: Decimal::new(4_17, 4),
+            unit: Unit::PerInstanceHour,
+        },
+    });
+    inv.database_servers = 2;
+    inv.cache_nodes = 3;
+    for (name, replicas) in [("api", 4), ("web", 4), ("api", 1), ("worker", 7)] {
+        inv.workloads.push(LiveWorkload {
+            name: format!("e: prod/deployment/{name}"),
+            kind: "Deployment".into(),
+            replicas,
+        });
+    }
+    let context = CostContext::new(&model, &inv, None);
+    let components = model.components();
+    let total = |inv: &LiveInventory| {
+        let scenario = model.live_pricing.scenario(inv, "x");
+        model.scenario_totals(&scenario, &components).total_minor
+    };
+    for (name, replicas) in [("api", 9), ("web", 0), ("worker", 2), ("gone", 5)] {
+        let name = format!("e: prod/deployment/{name}");
+        let change = context.change(&name, replicas);
+        let changed = inv.with_replicas(&std::collections::BTreeMap::from([(
+            name.clone(),
+            replicas,
+        )]));
+        assert_eq!(change.before_minor, total(&inv), "{name}");
+        assert_eq!(change.after_minor, total(&changed), "{name} to {replicas}");
+    }
 }

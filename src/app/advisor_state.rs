@@ -7,6 +7,7 @@ use crate::advisor::fit_advice::index_capacity;
 use crate::advisor::recommend::{CostContext, Facts, Proposal, index_wanted_workloads, propose};
 use crate::advisor::rules::{ProposalKind, Rule};
 use crate::advisor::{Advisor, AlertState, default_rules, rules::merge_rules};
+use crate::cost::live::LiveInventory;
 use crate::model::snapshot::Queue;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -30,6 +31,10 @@ pub struct AdvisorState {
     /// Measured cost of feeding samples to the rules (for BENCHMARKS and the About window).
     pub intake_samples: u64,
     pub intake_nanos: u64,
+    /// The fleet as the cost model counts it, and the fleet generation it was counted at: the
+    /// alerts change over the few frames a large poll's samples take, and each change rebuilds
+    /// the proposals.
+    inventory: std::cell::RefCell<Option<(u64, std::sync::Arc<LiveInventory>)>>,
 }
 
 /// By (rule, target), the key of an alert.
@@ -120,6 +125,11 @@ impl ScaleboardApp {
         if self.advisor.index.refresh(&self.advisor.advisor.book) {
             self.refresh_chart_marks();
         }
+        // While a large poll's samples are still on their way to the rules (a few frames), the
+        // book moves each frame: the proposals are made once, when they are all in.
+        if self.sample_intake.waiting() > 0 {
+            return;
+        }
         let version = self.advisor.advisor.book.version();
         let stale = now - self.advisor.built_at >= PROPOSAL_REFRESH_MS
             && self.advisor.advisor.book.active().next().is_some();
@@ -168,13 +178,43 @@ impl ScaleboardApp {
         self.charts.marks.set(rules, areas, firing);
     }
 
+    /// [`Self::cost_live_inventory`], counted once per fleet generation.
+    fn counted_inventory(&self) -> std::sync::Arc<LiveInventory> {
+        let mut cached = self.advisor.inventory.borrow_mut();
+        match &*cached {
+            Some((generation, inventory)) if *generation == self.fleet.generation => {
+                std::sync::Arc::clone(inventory)
+            }
+            _ => {
+                let inventory = std::sync::Arc::new(self.cost_live_inventory());
+                *cached = Some((self.fleet.generation, std::sync::Arc::clone(&inventory)));
+                inventory
+            }
+        }
+    }
+
     fn build_proposals(&self) -> (ByAlert<Proposal>, ByAlert<Parked>) {
         let queues: Vec<(&str, &Queue)> = self
             .fleet
             .queues()
             .map(|(e, q)| (e.info.id.as_str(), q))
             .collect();
-        let inventory = self.cost_live_inventory();
+        let advisor = &self.advisor.advisor;
+        // The fleet as the cost model counts it (a line per workload: milliseconds at 10,000
+        // workloads), only when an alert's proposal is priced.
+        let priced = advisor.book.active().any(|a| {
+            advisor.rule(&a.rule_id).is_some_and(|r| {
+                matches!(
+                    r.propose,
+                    ProposalKind::ScaleUp | ProposalKind::ScaleDown | ProposalKind::DrainQueue
+                )
+            })
+        });
+        let inventory = if priced {
+            self.counted_inventory()
+        } else {
+            std::sync::Arc::default()
+        };
         // The same rule as `scaleboard advise`: a saved model, never the panel's unsaved draft.
         let last_used = self
             .cost
@@ -187,7 +227,6 @@ impl ScaleboardApp {
             .flatten()
             .filter(|s| s.mrr_per_month.is_some())
             .map(|s| s.name.as_str());
-        let advisor = &self.advisor.advisor;
         let linked: Vec<String> = queues
             .iter()
             .filter_map(|(_, q)| q.linked_workload.as_ref().map(|id| id.target()))
@@ -201,7 +240,7 @@ impl ScaleboardApp {
             workloads: index_wanted_workloads(self.fleet.workloads(), wanted),
             queues: &queues,
             drain_target_secs: self.profiles.active.thresholds.queue_drain_target_minutes * 60.0,
-            cost: Some(CostContext::new(model, &inventory, phase)),
+            cost: priced.then(|| CostContext::new(model, &inventory, phase)),
             capacity: index_capacity(
                 self.fleet
                     .endpoints

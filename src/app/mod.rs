@@ -106,6 +106,9 @@ pub struct ScaleboardApp {
     frames: FrameCounter,
     /// Newest poll time of the workload endpoints whose fleet totals are in the store.
     totals_at: i64,
+    /// The watched workloads whose series the fleet was last searched for, and the fleet's
+    /// generation then: a search of 10,000 rows is not made again for the same answer.
+    watched_filled_for: Option<(u64, Vec<crate::model::snapshot::WorkloadRef>)>,
 }
 
 /// `SCALEBOARD_TRACE_FRAMES=1`: print the frames drawn per 10 s (for the idle-cost figures in
@@ -225,6 +228,7 @@ impl ScaleboardApp {
             started: options.started,
             frames: FrameCounter::default(),
             totals_at: 0,
+            watched_filled_for: None,
         };
         if let Some(damaged) = store.damaged() {
             let now = app.clock.now_ms();

@@ -405,24 +405,37 @@ impl ScaleboardApp {
                 desired.saturating_sub(ready) as f64,
             );
         }
-        let watched: BTreeSet<WorkloadRef> = self
+        // While a poll's samples wait in the intake, the series are on their way: a point put
+        // here would come before them and make them look out of order.
+        if self.sample_intake.waiting() > 0 {
+            return;
+        }
+        // Checked every frame for a dozen workloads at most; the fleet is searched (once, for
+        // all of them) only when one is missing and the fleet or the missing set changed.
+        let missing: Vec<WorkloadRef> = self
             .view
             .pinned
             .iter()
             .chain(self.overview.watched())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .filter(|id| {
+                let t = id.target();
+                !(self.store.contains(&SeriesKey::new(&t, "replicas"))
+                    && self.store.contains(&SeriesKey::new(&t, "ready")))
+            })
             .cloned()
             .collect();
-        for id in watched {
-            // Checked every frame for a dozen workloads at most; looked up only when missing.
-            let t = id.target();
-            if self.store.contains(&SeriesKey::new(&t, "replicas"))
-                && self.store.contains(&SeriesKey::new(&t, "ready"))
-            {
-                continue;
-            }
-            let Some(w) = self.fleet.workloads().find(|w| w.id == id) else {
-                continue;
-            };
+        if missing.is_empty() {
+            return;
+        }
+        let searched = (self.fleet.generation, missing);
+        if self.watched_filled_for.as_ref() == Some(&searched) {
+            return;
+        }
+        let missing = &searched.1;
+        for w in self.fleet.workloads().filter(|w| missing.contains(&w.id)) {
+            let t = w.id.target();
             let values = [
                 ("replicas", Some(f64::from(w.desired))),
                 ("ready", Some(f64::from(w.ready))),
@@ -437,6 +450,7 @@ impl ScaleboardApp {
                 }
             }
         }
+        self.watched_filled_for = Some(searched);
     }
 }
 

@@ -32,6 +32,26 @@ pub struct LiveInventory {
     pub cache_nodes: u32,
 }
 
+/// [`crate::model::snapshot::WorkloadRef::full`] without the formatter (a fleet of 10,000
+/// workloads is counted this way each time the advisor prices a proposal).
+fn full_name(id: &crate::model::snapshot::WorkloadRef) -> String {
+    let slug = id.kind.slug();
+    let mut name =
+        String::with_capacity(id.endpoint.len() + id.scope.len() + slug.len() + id.name.len() + 4);
+    for part in [
+        id.endpoint.as_str(),
+        ": ",
+        &id.scope,
+        "/",
+        slug,
+        "/",
+        &id.name,
+    ] {
+        name.push_str(part);
+    }
+    name
+}
+
 impl LiveInventory {
     /// Counts from connector snapshots: each workload's desired replicas (what is paid for,
     /// even while pods start), every database server, every cache node.
@@ -48,7 +68,7 @@ impl LiveInventory {
             match snapshot {
                 Snapshot::Workloads(list) => {
                     out.workloads.extend(list.iter().map(|w| LiveWorkload {
-                        name: w.id.full(),
+                        name: full_name(&w.id),
                         kind: w.id.kind.label().to_owned(),
                         replicas: w.desired,
                     }));
@@ -185,7 +205,19 @@ impl LivePricing {
         }
     }
 
-    fn replica_price(&self, workload: &str) -> LivePrice {
+    /// One workload's line at `replicas` (described as [`Self::scenario`] describes it).
+    pub fn workload_line(&self, name: &str, kind: &str, replicas: u32) -> CostLine {
+        let price = self.replica_price(name);
+        CostLine {
+            component: Component::Servers,
+            description: format!("{name} ({kind})"),
+            quantity: Decimal::from(replicas),
+            price_per_unit: price.price_per_unit,
+            unit: price.unit,
+        }
+    }
+
+    pub(crate) fn replica_price(&self, workload: &str) -> LivePrice {
         self.workload_overrides
             .iter()
             .find(|o| o.workload == workload)
@@ -198,16 +230,7 @@ impl LivePricing {
         let mut lines: Vec<CostLine> = inventory
             .workloads
             .iter()
-            .map(|w| {
-                let price = self.replica_price(&w.name);
-                CostLine {
-                    component: Component::Servers,
-                    description: format!("{} ({})", w.name, w.kind),
-                    quantity: Decimal::from(w.replicas),
-                    price_per_unit: price.price_per_unit,
-                    unit: price.unit,
-                }
-            })
+            .map(|w| self.workload_line(&w.name, &w.kind, w.replicas))
             .collect();
         let mut fixed = |count: u32, price: LivePrice, component: Component, what: &str| {
             if count > 0 {
@@ -237,6 +260,24 @@ impl LivePricing {
             mrr_per_month: None,
             notes: format!("counted from {}", inventory.source),
             lines,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::snapshot::{WorkloadKind, WorkloadRef};
+
+    #[test]
+    fn a_workloads_name_is_its_full_form() {
+        for kind in [
+            WorkloadKind::Deployment,
+            WorkloadKind::StatefulSet,
+            WorkloadKind::ComposeService,
+            WorkloadKind::SwarmService,
+        ] {
+            let id = WorkloadRef::new("k8s", "prod/shop", kind, "web-7");
+            assert_eq!(super::full_name(&id), id.full());
         }
     }
 }
