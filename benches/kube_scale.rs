@@ -37,6 +37,8 @@ mod frames;
 mod pod_json;
 #[path = "kube_scale/relist.rs"]
 mod relist;
+#[path = "kube_scale/stream.rs"]
+mod stream;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use egui_kittest::Harness;

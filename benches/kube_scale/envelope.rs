@@ -348,9 +348,10 @@ pub fn run() {
         size(&rt, "smoke: 3,000 pods, two contexts", 2, 1, small);
         super::churn::run(&small());
         super::relist::run(&small());
+        super::stream::run(&small());
         return;
     }
-    // `SCALEBOARD_ENVELOPE=30k,150k,five,churn,relist` picks parts (all by default).
+    // `SCALEBOARD_ENVELOPE=30k,150k,five,churn,relist,stream` picks parts (all by default).
     let parts = std::env::var("SCALEBOARD_ENVELOPE").unwrap_or_default();
     let part = |p: &str| parts.is_empty() || parts.split(',').any(|x| x == p);
     if part("decode") {
@@ -370,5 +371,8 @@ pub fn run() {
     }
     if part("relist") {
         super::relist::run(&envelope());
+    }
+    if part("stream") {
+        super::stream::run(&envelope());
     }
 }
