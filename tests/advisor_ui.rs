@@ -226,7 +226,7 @@ fn the_profile_editor_turns_a_rule_off_and_keeps_only_the_change() {
     let mut t = start(None, None);
     t.harness.key_press_modifiers(Modifiers::COMMAND, Key::Num9);
     t.run_until("profiles panel", |a| a.view.panel == PanelId::Profiles);
-    t.harness.get_by_label("New profile").click();
+    t.harness.get_by_label("New profile").click_accesskit();
     t.run_until("editor open", |a| a.profiles.editor.is_some());
     t.open_section("Advisor rules", "cpu-low");
     t.harness.get_by_label("cpu-low").click_accesskit();

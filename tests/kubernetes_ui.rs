@@ -185,7 +185,7 @@ fn the_profile_editor_picks_contexts_from_the_kubeconfig() {
     .unwrap();
     t.harness.key_press_modifiers(Modifiers::COMMAND, Key::Num9);
     t.run_until("profiles panel", |a| a.view.panel == PanelId::Profiles);
-    t.harness.get_by_label("New profile").click();
+    t.harness.get_by_label("New profile").click_accesskit();
     t.run_until("editor open", |a| a.profiles.editor.is_some());
     t.open_section("Kubernetes", "Add Kubernetes endpoint");
     t.harness

@@ -190,7 +190,7 @@ fn the_profile_editor_adds_an_nginx_validated_like_the_file_and_saves_it() {
     let mut t = start(None, None);
     t.harness.key_press_modifiers(Modifiers::COMMAND, Key::Num9);
     t.run_until("profiles panel", |a| a.view.panel == PanelId::Profiles);
-    t.harness.get_by_label("New profile").click();
+    t.harness.get_by_label("New profile").click_accesskit();
     t.run_until("editor open", |a| a.profiles.editor.is_some());
     t.harness
         .state_mut()

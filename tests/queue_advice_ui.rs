@@ -60,7 +60,7 @@ fn the_profile_editor_adds_a_redis_queue_linked_to_its_workers() {
     let mut t = start(None, None);
     t.harness.key_press_modifiers(Modifiers::COMMAND, Key::Num9);
     t.run_until("profiles panel", |a| a.view.panel == PanelId::Profiles);
-    t.harness.get_by_label("New profile").click();
+    t.harness.get_by_label("New profile").click_accesskit();
     t.run_until("editor open", |a| a.profiles.editor.is_some());
     t.open_section("Redis", "Add Redis");
     t.harness.get_by_label("Add Redis").click_accesskit();

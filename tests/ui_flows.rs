@@ -184,7 +184,7 @@ fn profile_create_edit_duplicate_delete() {
     let file = support::config_dir(&t.dir).join("profiles.toml");
     t.harness.key_press_modifiers(Modifiers::COMMAND, Key::Num9);
     t.run_until("profiles panel", |a| a.view.panel == PanelId::Profiles);
-    t.harness.get_by_label("New profile").click();
+    t.harness.get_by_label("New profile").click_accesskit();
     t.run_until("editor open", |a| a.profiles.editor.is_some());
     t.harness
         .state_mut()
@@ -336,7 +336,7 @@ fn the_profile_editor_sets_prometheus_presets_and_queries() {
     let mut t = start(None, None);
     t.harness.key_press_modifiers(Modifiers::COMMAND, Key::Num9);
     t.run_until("profiles panel", |a| a.view.panel == PanelId::Profiles);
-    t.harness.get_by_label("New profile").click();
+    t.harness.get_by_label("New profile").click_accesskit();
     t.run_until("editor open", |a| a.profiles.editor.is_some());
     t.harness.get_by_label("RabbitMQ and Prometheus").click();
     t.harness.run_steps(2);
@@ -605,7 +605,7 @@ fn the_profile_editor_adds_a_patroni_cluster() {
     let mut t = start(None, None);
     t.harness.key_press_modifiers(Modifiers::COMMAND, Key::Num9);
     t.run_until("profiles panel", |a| a.view.panel == PanelId::Profiles);
-    t.harness.get_by_label("New profile").click();
+    t.harness.get_by_label("New profile").click_accesskit();
     t.run_until("editor open", |a| a.profiles.editor.is_some());
     t.open_section("Patroni", "Add Patroni cluster");
     t.harness

@@ -92,8 +92,11 @@ impl SampleIntake {
             };
             let emptied = match front {
                 Entry::Poll { samples, .. } => {
+                    // A poll whose last sample was just taken can still be at the front.
                     let n = (self.waiting - MAX_WAITING).min(samples.len());
-                    samples.nth(n - 1);
+                    if n > 0 {
+                        samples.nth(n - 1);
+                    }
                     self.waiting -= n;
                     self.dropped += n as u64;
                     samples.len() == 0
@@ -271,5 +274,28 @@ mod tests {
         intake.gap(SeriesKey::new(TARGET, "replicas"), T0 + 2);
         assert_eq!(intake.waiting(), MAX_WAITING);
         assert_eq!(intake.dropped(), 11);
+
+        // A frame that stopped right after a poll's last sample leaves it, empty, at the
+        // front: the bound passes over it.
+        let mut intake = SampleIntake::default();
+        let (mut store, mut advisor) = (MetricStore::default(), Advisor::default());
+        intake.poll(
+            (0..CHECK_EVERY)
+                .map(|_| Sample::new(TARGET, "replicas", 1.0))
+                .collect(),
+            T0,
+            true,
+        );
+        intake.drain_into(&mut store, &mut advisor, Instant::now());
+        assert_eq!((intake.waiting(), intake.queue.len()), (0, 1));
+        intake.poll(
+            (0..MAX_WAITING + 1)
+                .map(|_| Sample::new(TARGET, "ready", 1.0))
+                .collect(),
+            T0 + 1,
+            true,
+        );
+        assert_eq!(intake.waiting(), MAX_WAITING);
+        assert_eq!(intake.dropped(), 1);
     }
 }
