@@ -117,13 +117,8 @@ impl<'a> CostContext<'a> {
                 *memo
                     .entry((price.price_per_unit, price.unit, w.replicas))
                     .or_insert_with(|| {
-                        self.model.line_monthly_minor(&crate::cost::CostLine {
-                            component: crate::cost::Component::Servers,
-                            description: String::new(),
-                            quantity: Decimal::from(w.replicas),
-                            price_per_unit: price.price_per_unit,
-                            unit: price.unit,
-                        })
+                        let line = pricing.workload_line(&w.name, &w.kind, w.replicas);
+                        self.model.line_monthly_minor(&line)
                     })
             })
             .collect();
