@@ -24,6 +24,12 @@ const FRAME_EVERY: Duration = Duration::from_micros(16_667);
 
 /// A runtime like the engine's: two workers, named so their CPU time can be told apart from
 /// the in-process fake server's and the window's.
+/// `SB_SLOW`: describe frames over this long (16 ms when set without a number).
+fn slow_threshold() -> Option<Duration> {
+    let v = std::env::var("SB_SLOW").ok()?;
+    Some(Duration::from_millis(v.parse().unwrap_or(16)))
+}
+
 pub fn engine_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -55,16 +61,11 @@ pub fn engine_cpu() -> Duration {
     Duration::from_nanos(total)
 }
 
-/// CPU time the calling thread has used so far (/proc/thread-self/schedstat): a frame's own
+/// CPU time the calling thread has used so far (its CPU clock): a frame's own
 /// work, without the time it waited for a core the in-process server or the engine held.
 fn thread_cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
-    Duration::from_nanos(
-        stat.split_whitespace()
-            .next()
-            .and_then(|ns| ns.parse::<u64>().ok())
-            .unwrap_or(0),
-    )
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
 type Poll = tokio::task::JoinHandle<(Duration, Result<PollOutput, ConnectorError>)>;
@@ -164,7 +165,8 @@ impl Window {
 
     /// One frame at 1440×900, timed: the intake of a poll handed in (the app's `logic`, with
     /// the metric store's share within its budget), layout and tessellation. With `SB_SLOW`
-    /// set, a frame over 16 ms is described on stderr.
+    /// set, a frame over 16 ms (or over `SB_SLOW`'s number of milliseconds) is described on
+    /// stderr.
     pub fn frame(&mut self) -> Duration {
         self.frame_timed().0
     }
@@ -186,6 +188,7 @@ impl Window {
             ..Default::default()
         };
         let app = &mut self.app;
+        let passes = self.ctx.cumulative_pass_nr();
         let (mut logic, mut ui_time) = (Duration::ZERO, Duration::ZERO);
         let out = self.ctx.run_ui(input, |ui| {
             let ctx = ui.ctx().clone();
@@ -202,10 +205,12 @@ impl Window {
         std::hint::black_box(primitives);
         let took = t.elapsed();
         let on_cpu = thread_cpu().saturating_sub(cpu);
-        if std::env::var_os("SB_SLOW").is_some() && took > Duration::from_millis(16) {
+        if slow_threshold().is_some_and(|limit| took > limit) {
+            // A pass discarded and run again (a new Grid, a sizing pass) doubles a frame.
+            let passes = self.ctx.cumulative_pass_nr() - passes;
             eprintln!(
                 "slow frame {took:?} ({on_cpu:?} on the CPU): took a poll in {took_in}, logic \
-                 {logic:?}, ui {ui_time:?}, samples still waiting {}",
+                 {logic:?}, ui {ui_time:?} in {passes} pass(es), samples still waiting {}",
                 self.app.sample_intake.waiting()
             );
         }

@@ -111,7 +111,10 @@ fn no_ready_schedulable_node_leaves_the_count_unknown() {
         "{needed:?}"
     );
     assert!(needed.words().starts_with("nodes needed unknown"));
-    assert_eq!(nodes_needed(&[], &needs(100, GIB), 2).count(), None);
+    assert_eq!(
+        nodes_needed::<NodeRoom>(&[], &needs(100, GIB), 2).count(),
+        None
+    );
 }
 
 #[test]

@@ -6,7 +6,7 @@
 
 use super::nodes_needed::{NodesNeeded, nodes_needed};
 use super::{apply_limit_range, fit_replicas, quota_refusal};
-use crate::model::capacity::CapacityView;
+use crate::model::capacity::{CapacityView, NodeRoom};
 use crate::model::snapshot::{WorkloadKind, WorkloadRef};
 use crate::model::units::format_bytes;
 
@@ -90,7 +90,7 @@ fn kube_fit(view: &CapacityView, id: &WorkloadRef, new: u64) -> Result<ScaleFit,
         .into_iter()
         .flatten()
         .find_map(|q| quota_refusal(q, &needs, new));
-    let rooms: Vec<_> = nodes.iter().map(|n| n.room.clone()).collect();
+    let rooms: Vec<&NodeRoom> = nodes.iter().map(|n| &n.room).collect();
     let waiting = view.waiting.get(id).copied().unwrap_or(0);
     let report = fit_replicas(&rooms, &needs, new + waiting);
     Ok(ScaleFit {

@@ -34,6 +34,8 @@ pub struct MetricStore {
     /// The fleet reported more than `bulk_full_max` workload series: from now on only watched
     /// ones are full.
     pub(super) coarse_mode: bool,
+    /// Full bulk series coarse mode still has to move to the coarse tier, one per bulk push.
+    pub(super) to_demote: Vec<SeriesKey>,
     /// Full series with the bulk flag.
     pub(super) full_bulk: usize,
     /// Bytes the coarse class holds, kept exact as series come and go.
@@ -84,6 +86,7 @@ impl MetricStore {
             coarse: SeriesMap::default(),
             watched: BTreeSet::new(),
             coarse_mode: false,
+            to_demote: Vec::new(),
             full_bulk: 0,
             coarse_bytes: 0,
             clock: 0,
@@ -156,6 +159,9 @@ impl MetricStore {
         };
         if !pushed {
             self.dropped_out_of_order += 1;
+        }
+        if bulk {
+            self.demote_pending();
         }
     }
 

@@ -586,3 +586,40 @@ fn no_series_silently_stops_a_refused_one_is_counted_and_named() {
     assert_eq!(store.summary().not_recorded, refused.len() - 60);
     assert!(store.evicted_series() >= 60);
 }
+
+/// Entering coarse mode moves the full bulk series one per bulk push after it, not all in the
+/// push that crossed the limit (1,000 at once took 3–4 ms inside one frame); a series selected
+/// meanwhile stays full.
+#[test]
+fn coarse_mode_demotes_the_full_series_one_per_push_and_spares_a_watched_one() {
+    // Ten workloads' four series each; the first five workloads' 20 series fill the full class.
+    let keys = workload_keys(10);
+    let mut store = MetricStore::new(StoreConfig {
+        bulk_full_max: 20,
+        ..StoreConfig::default()
+    });
+    poll(&mut store, &keys[..20], T0);
+    assert_eq!(store.summary().full, 20);
+    store.set_watched([keys[0].target.clone()].into());
+    // The 21st bulk series crosses the limit: it goes coarse, and one full series with it.
+    poll(&mut store, &keys[20..21], T0);
+    let summary = store.summary();
+    assert!(summary.coarse_mode);
+    assert_eq!(store.demoted_series(), 1);
+    assert_eq!((summary.full, summary.coarse), (19, 2));
+    // Fifteen more bulk pushes move the other fifteen unwatched ones; the watched four stay.
+    poll(&mut store, &keys[21..36], T0);
+    let summary = store.summary();
+    assert_eq!(store.demoted_series(), 16);
+    assert_eq!((summary.full, summary.coarse), (4, 32));
+    poll(&mut store, &keys[36..], T0);
+    assert_eq!(store.demoted_series(), 16);
+    for k in &keys {
+        let want = if k.target == keys[0].target {
+            Resolution::Full
+        } else {
+            Resolution::Coarse
+        };
+        assert_eq!(store.resolution(k), Some(want), "{k:?}");
+    }
+}
