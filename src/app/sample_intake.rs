@@ -38,6 +38,8 @@ enum Entry {
         samples: std::vec::IntoIter<Sample>,
         at: TimeMs,
         workloads: bool,
+        /// Workload samples in it, told to the store before its first sample goes in (then 0).
+        bulk: usize,
     },
     /// A gap in one series (a missed poll): never creates a series.
     Gap { key: SeriesKey, t: TimeMs },
@@ -61,10 +63,19 @@ impl SampleIntake {
             return;
         }
         self.waiting += samples.len();
+        let bulk = if workloads {
+            samples
+                .iter()
+                .filter(|s| WORKLOAD_METRICS.contains(&s.metric))
+                .count()
+        } else {
+            0
+        };
         self.queue.push_back(Entry::Poll {
             samples: samples.into_iter(),
             at,
             workloads,
+            bulk,
         });
         self.bound();
     }
@@ -130,7 +141,11 @@ impl SampleIntake {
                     samples,
                     at,
                     workloads,
+                    bulk,
                 } => {
+                    if *bulk > 0 {
+                        store.expect_bulk_series(std::mem::take(bulk));
+                    }
                     let Some(s) = samples.next() else {
                         self.queue.pop_front();
                         continue;
@@ -233,6 +248,36 @@ mod tests {
         assert_eq!(store.latest(&key), Some((T0 + 1_000_000, 4.0)));
         assert_eq!(store.dropped_out_of_order(), 0);
         assert_eq!(intake.dropped(), 0);
+    }
+
+    /// A poll of more workload series than the store keeps full goes coarse from its first
+    /// sample: none is made full only to be moved (demoted) a moment later. A small fleet's
+    /// stay full.
+    #[test]
+    fn a_large_fleets_first_poll_goes_coarse_from_its_first_sample() {
+        let limit = crate::metrics::StoreConfig::default().bulk_full_max;
+        for (workloads, full, coarse) in [(limit / 4, limit, 0), (limit, 0, 4 * limit)] {
+            let mut store = MetricStore::default();
+            let mut advisor = Advisor::default();
+            let mut intake = SampleIntake::default();
+            let samples: Vec<Sample> = (0..workloads)
+                .flat_map(|i| {
+                    WORKLOAD_METRICS
+                        .map(|m| Sample::new(format!("prod/shop/deployment/w{i}"), m, 1.0))
+                })
+                .collect();
+            intake.poll(samples, T0, true);
+            while intake.waiting() > 0 {
+                intake.drain_into(&mut store, &mut advisor, Instant::now());
+            }
+            let summary = store.summary();
+            assert_eq!(
+                (summary.full, summary.coarse),
+                (full, coarse),
+                "{workloads}"
+            );
+            assert_eq!(store.demoted_series(), 0);
+        }
     }
 
     #[test]

@@ -205,6 +205,16 @@ impl MetricStore {
         }
     }
 
+    /// A poll is about to push `n` bulk series. Past `bulk_full_max` the store goes coarse
+    /// before the first of them: otherwise the first 1,000 of a 10,000-workload fleet are made
+    /// full (each with its rings for a day) only to be moved to the coarse tier, some 15 ms of
+    /// the window's frames.
+    pub fn expect_bulk_series(&mut self, n: usize) {
+        if n > self.config.bulk_full_max && !self.coarse_mode {
+            self.enter_coarse_mode();
+        }
+    }
+
     /// Past `bulk_full_max` workload series: every unwatched one moves to the coarse tier,
     /// once. They are listed here and moved one per bulk push after (see
     /// [`Self::demote_pending`]): the 1,000 demotions at once took 3–4 ms inside one of the
