@@ -1,13 +1,19 @@
 //! The fit check at Kubernetes' published limits (issue #22): 5,000 nodes and 150,000 bound
-//! pods. Measures summing the pods' requests per node, and placing 1,000 new replicas with a
-//! nodeSelector and a toleration (three node pools, one tainted, some nodes cordoned).
+//! pods. Measures summing the pods' requests per node, placing 1,000 new replicas with a
+//! nodeSelector and a toleration (three node pools, one tainted, some nodes cordoned), and the
+//! advisor's whole question for one priced scale up (`scale_fit`: the fit, and the nodes it
+//! would take when it does not fit) from a context's capacity view.
 //! See BENCHMARKS.md for figures.
 
 #![allow(clippy::unwrap_used)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use scaleboard::capacity::{BoundPod, fit_replicas, sum_bound_pods};
-use scaleboard::model::capacity::{NodeRoom, ReplicaNeeds, Taint, TaintEffect, Toleration};
+use scaleboard::capacity::{BoundPod, fit_replicas, scale_fit, sum_bound_pods};
+use scaleboard::model::capacity::{
+    AutoscalerPresence, CapacityView, ContextCapacity, NodeInfo, NodeRoom, ReplicaNeeds, Taint,
+    TaintEffect, Toleration,
+};
+use scaleboard::model::snapshot::{WorkloadKind, WorkloadRef};
 use std::collections::BTreeMap;
 use std::hint::black_box;
 
@@ -79,6 +85,52 @@ fn bench(c: &mut Criterion) {
     });
     let report = fit_replicas(&nodes, &needs, 1_000);
     println!("{}", report.verdict);
+
+    // The advisor's check of one scale up, as it runs for each priced proposal: from 10 to
+    // 1,010 replicas (fits), and to 60,010 (does not: the nodes it would take are counted too).
+    let id = WorkloadRef::new("k8s", "prod/shop", WorkloadKind::Deployment, "web");
+    let mut labels = BTreeMap::new();
+    for i in 0..12 {
+        labels.insert(format!("example.com/label-{i}"), format!("value-{i}"));
+    }
+    let infos: Vec<NodeInfo> = nodes
+        .iter()
+        .map(|n| {
+            let mut room = n.clone();
+            // A real node's dozen labels (zone, instance type, OS, arch …), cloned per check
+            // before this bench's change.
+            room.labels.extend(labels.clone());
+            NodeInfo {
+                room,
+                pressure: Vec::new(),
+                used: None,
+            }
+        })
+        .collect();
+    let view = CapacityView {
+        contexts: [(
+            "prod".to_string(),
+            ContextCapacity {
+                nodes: Ok(infos),
+                partial_pods: None,
+                quotas: BTreeMap::new(),
+                admission_unknown: None,
+                limit_ranges: BTreeMap::new(),
+                autoscaler: AutoscalerPresence::NotSeen,
+                usage_note: None,
+            },
+        )]
+        .into(),
+        needs: [(id.clone(), needs.clone())].into(),
+        ..CapacityView::default()
+    };
+    for (what, replicas) in [("fits", 1_010), ("does not fit", 60_010)] {
+        c.bench_function(&format!("advisor scale fit on 5,000 nodes, {what}"), |b| {
+            b.iter(|| scale_fit(black_box(&view), &id, 10, replicas));
+        });
+        let fit = scale_fit(&view, &id, 10, replicas).unwrap().unwrap();
+        println!("{} — {}", fit.short(), fit.nodes.words());
+    }
 }
 
 criterion_group! {
