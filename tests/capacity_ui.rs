@@ -93,6 +93,17 @@ fn overview_has_a_clusters_tile() {
             .unwrap()
             .contains("requested")
     );
+    // The demo's Docker engine is on the tile too: the share of its memory the containers hold.
+    let words = t
+        .harness
+        .get_by_label_contains("demo-prod: CPU ")
+        .accesskit_node()
+        .value()
+        .unwrap();
+    assert!(
+        words.contains(": memory ") && words.ends_with(" held"),
+        "{words}"
+    );
     t.harness
         .get_by_label_contains("1 cordoned, 1 under pressure");
     // Its link opens the panel.

@@ -1,10 +1,12 @@
 //! The Overview's tiles: one per area with an endpoint, its status dot, a summary, the alerts
 //! firing on it and its problem in words, in rows that always fit the window.
 
+use super::clusters_summary::{EngineSummary, share};
 use super::theme;
 use super::widgets;
 use crate::app::{PanelId, ScaleboardApp};
 use crate::engine::Area;
+use crate::model::capacity::NodeRoom;
 use crate::model::units;
 
 /// The Databases tile: how many clusters of each kind, the largest PostgreSQL lag and PgBouncer
@@ -174,11 +176,18 @@ fn tiles(app: &ScaleboardApp) -> Vec<Tile> {
     tiles
 }
 
-/// The Clusters tile, when a Kubernetes context has capacity data: per context the share of
-/// its allocatable CPU and memory that is requested, and its nodes with problems.
+/// The Clusters tile, when a Kubernetes context or a Docker engine has capacity data: per
+/// context the share of its allocatable CPU and memory that is requested, per engine the share
+/// of its memory the containers hold, and the nodes with problems.
 fn clusters_tile(app: &ScaleboardApp) -> Option<Tile> {
     let clusters = &app.clusters.clusters;
-    if clusters.is_empty() {
+    let engines: Vec<(String, Option<String>)> = app
+        .clusters
+        .engines
+        .iter()
+        .filter_map(engine_tile_words)
+        .collect();
+    if clusters.is_empty() && engines.is_empty() {
         return None;
     }
     let percent = |p: Option<f64>| p.map_or("—".into(), |p| format!("{p:.0} %"));
@@ -193,18 +202,21 @@ fn clusters_tile(app: &ScaleboardApp) -> Option<Tile> {
             ),
             Err(_) => format!("{}: nodes not visible", c.context),
         })
+        .chain(engines.iter().map(|(words, _)| words.clone()))
         .collect::<Vec<_>>()
         .join("; ");
+    let alone = clusters.len() == 1 && engines.is_empty();
     let problems: Vec<String> = clusters
         .iter()
         .filter_map(|c| {
             let p = c.totals.problems()?;
-            Some(if clusters.len() == 1 {
+            Some(if alone {
                 p
             } else {
                 format!("{}: {p}", c.context)
             })
         })
+        .chain(engines.iter().filter_map(|(_, p)| p.clone()))
         .collect();
     Some(Tile {
         panel: PanelId::Clusters,
@@ -212,6 +224,37 @@ fn clusters_tile(app: &ScaleboardApp) -> Option<Tile> {
         summary,
         problem: (!problems.is_empty()).then(|| problems.join("; ")),
     })
+}
+
+/// A Docker engine on the Clusters tile: "demo-staging: memory 41 % held" (of its host, or of
+/// a Swarm's nodes), and its Swarm nodes that take no tasks ("1 node down, 1 node drained or
+/// paused"); "size unknown" when the engine's size could not be read.
+fn engine_tile_words(e: &EngineSummary) -> Option<(String, Option<String>)> {
+    let engine = e.engine()?;
+    let label = &e.endpoint_label;
+    let swarm: &[NodeRoom] = engine.swarm_nodes.as_deref().unwrap_or_default();
+    let rooms: Vec<&NodeRoom> = if swarm.is_empty() {
+        engine.host.iter().collect()
+    } else {
+        swarm.iter().collect()
+    };
+    if rooms.is_empty() {
+        return Some((format!("{label}: size unknown"), None));
+    }
+    let held = rooms.iter().map(|r| r.requested_memory_bytes).sum();
+    let total = rooms.iter().map(|r| r.allocatable_memory_bytes).sum();
+    let percent = share(held, total).map_or("—".into(), |p| format!("{p:.0} %"));
+    let down = swarm.iter().filter(|n| !n.ready).count() as u64;
+    let paused = swarm.iter().filter(|n| n.ready && n.unschedulable).count() as u64;
+    let problems: Vec<String> = [(down, "down"), (paused, "drained or paused")]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {} {what}", units::noun(n, "node", "nodes")))
+        .collect();
+    Some((
+        format!("{label}: memory {percent} held"),
+        (!problems.is_empty()).then(|| format!("{label}: {}", problems.join(", "))),
+    ))
 }
 
 /// A line cut with "…" at the tile's edge; egui shows the whole text on hover when it is cut.
@@ -298,4 +341,80 @@ fn tile_ui(app: &mut ScaleboardApp, ui: &mut egui::Ui, tile: Tile, width: f32) {
             format!("{} tile", panel.label()),
         )
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::capacity::{CapacityView, EngineCapacity};
+    use std::sync::Arc;
+
+    const GIB: u64 = 1 << 30;
+
+    fn room(name: &str, held_gib: u64, ready: bool, unschedulable: bool) -> NodeRoom {
+        NodeRoom {
+            name: name.into(),
+            allocatable_cpu_milli: 4_000,
+            allocatable_memory_bytes: 8 * GIB,
+            allocatable_pods: u64::MAX,
+            requested_cpu_milli: 0,
+            requested_memory_bytes: held_gib * GIB,
+            pods: 1,
+            labels: Default::default(),
+            taints: Vec::new(),
+            unschedulable,
+            ready,
+        }
+    }
+
+    fn engine(host: Option<NodeRoom>, swarm: Vec<NodeRoom>) -> EngineSummary {
+        EngineSummary {
+            endpoint_label: "staging".into(),
+            view: Arc::new(CapacityView {
+                engine: Some(EngineCapacity {
+                    name: "the local Docker engine".into(),
+                    host,
+                    swarm_nodes: if swarm.is_empty() {
+                        Err("not a Swarm manager".into())
+                    } else {
+                        Ok(swarm)
+                    },
+                    counted: "2 running containers".into(),
+                }),
+                ..CapacityView::default()
+            }),
+            services: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn an_engine_says_what_its_containers_hold_and_which_nodes_take_no_tasks() {
+        let compose = engine(Some(room("host", 2, true, false)), Vec::new());
+        assert_eq!(
+            engine_tile_words(&compose),
+            Some(("staging: memory 25 % held".to_string(), None))
+        );
+        // A Swarm: its nodes' memory together, one down and one drained named.
+        let swarm = engine(
+            Some(room("host", 0, true, false)),
+            vec![
+                room("a", 4, true, false),
+                room("b", 2, false, false),
+                room("c", 0, true, true),
+                room("d", 0, true, true),
+            ],
+        );
+        assert_eq!(
+            engine_tile_words(&swarm),
+            Some((
+                "staging: memory 19 % held".to_string(),
+                Some("staging: 1 node down, 2 nodes drained or paused".to_string())
+            ))
+        );
+        let unknown = engine(None, Vec::new());
+        assert_eq!(
+            engine_tile_words(&unknown),
+            Some(("staging: size unknown".to_string(), None))
+        );
+    }
 }
