@@ -209,9 +209,18 @@ impl MetricStore {
     /// before the first of them: otherwise the first 1,000 of a 10,000-workload fleet are made
     /// full (each with its rings for a day) only to be moved to the coarse tier, some 15 ms of
     /// the window's frames.
+    /// In coarse mode the coarse map makes room for them at once (at most what the budget
+    /// holds): grown by doubling, a map of 30,000 series was rehashed whole inside one batch
+    /// of the intake (3 ms), where room made while it is nearly empty costs an allocation.
     pub fn expect_bulk_series(&mut self, n: usize) {
         if n > self.config.bulk_full_max && !self.coarse_mode {
             self.enter_coarse_mode();
+        }
+        if self.coarse_mode {
+            let fits = self.config.coarse_budget_bytes
+                / coarse_fixed_cost(self.config.coarse.capacity()).max(1);
+            let room = n.min(fits).saturating_sub(self.coarse.len());
+            self.coarse.reserve(room);
         }
     }
 

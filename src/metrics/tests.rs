@@ -623,3 +623,30 @@ fn coarse_mode_demotes_the_full_series_one_per_push_and_spares_a_watched_one() {
         assert_eq!(store.resolution(k), Some(want), "{k:?}");
     }
 }
+
+/// A large fleet's first poll: the coarse map has room for all its series before the first
+/// one goes in (no rehash of 30,000 series halfway), never more than the budget holds.
+#[test]
+fn a_large_poll_makes_room_for_its_series_at_once_within_the_budget() {
+    let mut store = MetricStore::default();
+    store.expect_bulk_series(40_000);
+    assert!(store.summary().coarse_mode);
+    assert!(
+        store.coarse.capacity() >= 40_000,
+        "{}",
+        store.coarse.capacity()
+    );
+    let fits = StoreConfig::default().coarse_budget_bytes
+        / classes::coarse_fixed_cost(StoreConfig::default().coarse.capacity());
+    let mut small = MetricStore::default();
+    small.expect_bulk_series(10 * fits);
+    assert!(
+        small.coarse.capacity() < 2 * fits,
+        "{}",
+        small.coarse.capacity()
+    );
+    // A small fleet stays full and reserves nothing.
+    let mut few = MetricStore::default();
+    few.expect_bulk_series(100);
+    assert_eq!(few.coarse.capacity(), 0);
+}
