@@ -190,7 +190,6 @@ fn clusters_tile(app: &ScaleboardApp) -> Option<Tile> {
     if clusters.is_empty() && engines.is_empty() {
         return None;
     }
-    let percent = |p: Option<f64>| p.map_or("—".into(), |p| format!("{p:.0} %"));
     let summary = clusters
         .iter()
         .map(|c| match &c.capacity().nodes {
@@ -226,6 +225,11 @@ fn clusters_tile(app: &ScaleboardApp) -> Option<Tile> {
     })
 }
 
+/// "56 %", or "—" where the whole is unknown.
+fn percent(p: Option<f64>) -> String {
+    p.map_or("—".into(), |p| format!("{p:.0} %"))
+}
+
 /// A Docker engine on the Clusters tile: "demo-staging: memory 41 % held" (of its host, or of
 /// a Swarm's nodes), and its Swarm nodes that take no tasks ("1 node down, 1 node drained or
 /// paused"); "size unknown" when the engine's size could not be read.
@@ -243,7 +247,7 @@ fn engine_tile_words(e: &EngineSummary) -> Option<(String, Option<String>)> {
     }
     let held = rooms.iter().map(|r| r.requested_memory_bytes).sum();
     let total = rooms.iter().map(|r| r.allocatable_memory_bytes).sum();
-    let percent = share(held, total).map_or("—".into(), |p| format!("{p:.0} %"));
+    let percent = percent(share(held, total));
     let down = swarm.iter().filter(|n| !n.ready).count() as u64;
     let paused = swarm.iter().filter(|n| n.ready && n.unschedulable).count() as u64;
     let problems: Vec<String> = [(down, "down"), (paused, "drained or paused")]
