@@ -118,7 +118,7 @@ fn a_scale_plan_past_the_room_says_how_many_fit() {
     let mut t = started();
     t.harness.key_press_modifiers(Modifiers::COMMAND, Key::Num2);
     t.run_until("workloads panel", |a| a.view.panel == PanelId::Workloads);
-    t.harness.get_by_label("search-index").click();
+    t.harness.get_by_label("search-index").click_accesskit();
     t.run_until("search-index selected", |a| {
         a.selected_workload
             .as_ref()

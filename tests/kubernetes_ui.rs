@@ -274,7 +274,7 @@ fn a_context_that_is_not_watched_shows_in_the_status_bar_and_the_workloads_heade
 
     // The autoscale dialog: pre-filled from the HPA; only the field the operator changes is
     // proposed as changed, the others keep the HPA's values as they are at the preview.
-    t.harness.get_by_label("api-gateway").click();
+    t.harness.get_by_label("api-gateway").click_accesskit();
     t.run_until("api-gateway selected", |a| {
         a.selected_workload
             .as_ref()

@@ -184,7 +184,7 @@ fn open_scale_dialog(t: &mut TestApp, replicas: u32) {
     t.run_until("workloads listed", |a| {
         a.fleet.workloads().any(|w| w.id == writer())
     });
-    t.harness.get_by_label("writer-service").click();
+    t.harness.get_by_label("writer-service").click_accesskit();
     t.run_until("writer selected", |a| {
         a.selected_workload.as_ref() == Some(&writer())
     });

@@ -24,7 +24,7 @@ fn open_scale_dialog(t: &mut TestApp, replicas: u32) {
     t.harness.key_press_modifiers(Modifiers::COMMAND, Key::Num2);
     t.run_until("workloads panel", |a| a.view.panel == PanelId::Workloads);
     t.run_until("workloads listed", |a| writer(a).is_some());
-    t.harness.get_by_label("writer-service").click();
+    t.harness.get_by_label("writer-service").click_accesskit();
     t.run_until("writer selected", |a| {
         a.selected_workload
             .as_ref()
@@ -171,7 +171,7 @@ fn read_only_profile_offers_no_scale() {
     assert!(t.app().profiles.active.read_only);
     t.harness.key_press_modifiers(Modifiers::COMMAND, Key::Num2);
     t.run_until("workloads listed", |a| writer(a).is_some());
-    t.harness.get_by_label("writer-service").click();
+    t.harness.get_by_label("writer-service").click_accesskit();
     t.run_until("writer selected", |a| a.selected_workload.is_some());
     assert!(t.harness.query_by_label("Scale…").is_none());
     assert!(t.harness.query_by_label("Autoscale…").is_none());
@@ -381,7 +381,7 @@ fn open_autoscale_form(t: &mut TestApp) {
     t.harness.key_press_modifiers(Modifiers::COMMAND, Key::Num2);
     t.run_until("workloads panel", |a| a.view.panel == PanelId::Workloads);
     t.run_until("workloads listed", |a| writer(a).is_some());
-    t.harness.get_by_label("writer-service").click();
+    t.harness.get_by_label("writer-service").click_accesskit();
     t.run_until("writer selected", |a| {
         a.selected_workload
             .as_ref()
