@@ -22,14 +22,14 @@ pub const REFRESH: Duration = Duration::from_secs(2);
 /// One frame every 1/60 s.
 const FRAME_EVERY: Duration = Duration::from_micros(16_667);
 
-/// A runtime like the engine's: two workers, named so their CPU time can be told apart from
-/// the in-process fake server's and the window's.
 /// `SB_SLOW`: describe frames over this long (16 ms when set without a number).
 fn slow_threshold() -> Option<Duration> {
     let v = std::env::var("SB_SLOW").ok()?;
     Some(Duration::from_millis(v.parse().unwrap_or(16)))
 }
 
+/// A runtime like the engine's: two workers, named so their CPU time can be told apart from
+/// the in-process fake server's and the window's.
 pub fn engine_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -398,7 +398,7 @@ mod tests {
             engine_tile_words(&compose),
             Some(("staging: memory 25 % held".to_string(), None))
         );
-        // A Swarm: its nodes' memory together, one down and one drained named.
+        // A Swarm: its nodes' memory together, the one down and the two drained named.
         let swarm = engine(
             Some(room("host", 0, true, false)),
             vec![
